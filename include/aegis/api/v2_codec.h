@@ -1,0 +1,67 @@
+// KServe v2 (Open Inference Protocol) REST codec: inference requests in, inference
+// responses out, including the binary tensor data extension.
+//
+// Parsing treats every byte as hostile: simdjson with the body size already
+// bounded by the server; nesting of `data` bounded by the declared rank; the
+// element count must equal the product of the shape (overflow-checked) before any
+// allocation proportional to it; numbers must fit the datatype exactly (no silent
+// truncation: 300 is not a UINT8, 1.5 is not an INT32); binary sections must
+// exactly tile the bytes after the JSON header.
+//
+// Thread-safety: stateless functions.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aegis/common/status.h"
+#include "aegis/runtime/tensor.h"
+
+namespace aegis::api {
+
+struct RequestedOutput {
+  std::string name;
+  bool binary_data = false;
+};
+
+struct InferRequest {
+  std::optional<std::string> id;
+  std::vector<runtime::Tensor> inputs;
+  // Empty means "all outputs".
+  std::vector<RequestedOutput> outputs;
+  // parameters.binary_data_output: default for outputs not listed explicitly.
+  bool binary_data_output = false;
+};
+
+// `body` is the whole HTTP body. `json_header_length` is the value of the
+// Inference-Header-Content-Length header when present: the JSON part is the first
+// that many bytes and the binary tensor sections follow. InvalidArgument with a
+// precise message on anything malformed.
+StatusOr<InferRequest> ParseInferRequest(std::string_view body, std::optional<uint64_t> json_header_length);
+
+struct EncodedResponse {
+  std::string body;
+  // Set when any output is sent as binary data: the length of the JSON part, to go
+  // into the Inference-Header-Content-Length response header.
+  std::optional<uint64_t> json_header_length;
+  std::string content_type;  // "application/json" or "application/octet-stream"
+};
+
+// Builds the response for `outputs` (already filtered to the requested ones, in
+// order). Outputs marked binary go as binary sections (parameters.binary_data_size).
+// Floating-point values are written in the shortest form that round-trips exactly.
+// JSON has no spelling for non-finite numbers; like Triton and Python's json module
+// they are written as NaN, Infinity and -Infinity (clients that need strict JSON
+// ask for binary outputs).
+StatusOr<EncodedResponse> EncodeInferResponse(std::string_view model_name, std::string_view model_version,
+                                              const std::optional<std::string>& id,
+                                              const std::vector<runtime::Tensor>& outputs,
+                                              const std::vector<bool>& binary);
+
+// A JSON string literal (with quotes) for `s`; invalid UTF-8 is replaced by U+FFFD.
+std::string JsonQuote(std::string_view s);
+
+}  // namespace aegis::api

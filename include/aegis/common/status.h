@@ -1,0 +1,115 @@
+// Status and StatusOr: recoverable errors as values (no exceptions on the data plane).
+//
+// A Status carries a code and a human-readable message that is safe to show a
+// client: it must never contain secrets, key material or tensor data. The code maps
+// one-to-one onto an HTTP status (see HttpStatusOf) so handlers can return errors
+// unchanged.
+//
+// Thread-safety: value types; safe to copy between threads.
+#pragma once
+
+#include <cassert>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace aegis {
+
+enum class StatusCode {
+  kOk = 0,
+  kInvalidArgument,     // 400: malformed input
+  kUnauthenticated,     // 401: who are you?
+  kPermissionDenied,    // 403: not allowed
+  kNotFound,            // 404: unknown model, version or route
+  kMethodNotAllowed,    // 405
+  kAlreadyExists,       // 409: would overwrite
+  kTooLarge,            // 413: body or tensor over the limit
+  kUnprocessable,       // 422: well-formed but refused (unsupported model, failed scan)
+  kTooManyRequests,     // 429
+  kInternal,            // 500: engine failure, unexpected state
+  kDataLoss,            // 500: integrity failure (tampered blob, bad tag)
+  kUnavailable,         // 503: not ready / shutting down
+};
+
+class Status {
+ public:
+  Status() = default;  // OK
+  Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
+
+  static Status Ok() { return {}; }
+  static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+  static Status Unauthenticated(std::string m) { return {StatusCode::kUnauthenticated, std::move(m)}; }
+  static Status PermissionDenied(std::string m) { return {StatusCode::kPermissionDenied, std::move(m)}; }
+  static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
+  static Status MethodNotAllowed(std::string m) { return {StatusCode::kMethodNotAllowed, std::move(m)}; }
+  static Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
+  static Status TooLarge(std::string m) { return {StatusCode::kTooLarge, std::move(m)}; }
+  static Status Unprocessable(std::string m) { return {StatusCode::kUnprocessable, std::move(m)}; }
+  static Status TooManyRequests(std::string m) { return {StatusCode::kTooManyRequests, std::move(m)}; }
+  static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+  static Status DataLoss(std::string m) { return {StatusCode::kDataLoss, std::move(m)}; }
+  static Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
+
+  bool ok() const { return code_ == StatusCode::kOk; }
+  StatusCode code() const { return code_; }
+  const std::string& message() const { return message_; }
+
+  // Prefixes the message with context ("loading model x: ...").
+  Status WithContext(const std::string& context) const {
+    return ok() ? *this : Status(code_, context + ": " + message_);
+  }
+
+ private:
+  StatusCode code_ = StatusCode::kOk;
+  std::string message_;
+};
+
+// The HTTP status code for a Status (200 for OK).
+int HttpStatusOf(StatusCode code);
+// A short stable name ("invalid_argument") for logs and audit events.
+const char* StatusCodeName(StatusCode code);
+
+// Either a value or a non-OK Status.
+template <typename T>
+class StatusOr {
+ public:
+  StatusOr(const T& value) : value_(value) {}                 // NOLINT: implicit by design
+  StatusOr(T&& value) : value_(std::move(value)) {}           // NOLINT
+  StatusOr(Status status) : status_(std::move(status)) {      // NOLINT
+    assert(!status_.ok() && "StatusOr built from an OK status without a value");
+    if (status_.ok()) status_ = Status::Internal("StatusOr without value");
+  }
+
+  bool ok() const { return value_.has_value(); }
+  const Status& status() const { return status_; }
+  T& value() & { return *value_; }
+  const T& value() const& { return *value_; }
+  T&& value() && { return std::move(*value_); }
+  T* operator->() { return &*value_; }
+  const T* operator->() const { return &*value_; }
+  T& operator*() & { return *value_; }
+  const T& operator*() const& { return *value_; }
+
+ private:
+  Status status_;
+  std::optional<T> value_;
+};
+
+}  // namespace aegis
+
+// Early-return helpers. AEGIS_ASSIGN_OR_RETURN(auto x, Expr()) declares x.
+#define AEGIS_RETURN_IF_ERROR(expr)            \
+  do {                                         \
+    ::aegis::Status aegis_status_ = (expr);    \
+    if (!aegis_status_.ok()) return aegis_status_; \
+  } while (0)
+
+#define AEGIS_CONCAT_INNER(a, b) a##b
+#define AEGIS_CONCAT(a, b) AEGIS_CONCAT_INNER(a, b)
+#define AEGIS_ASSIGN_OR_RETURN(lhs, expr) \
+  AEGIS_ASSIGN_OR_RETURN_IMPL(AEGIS_CONCAT(aegis_statusor_, __LINE__), lhs, expr)
+#define AEGIS_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
+  auto tmp = (expr);                                \
+  if (!tmp.ok()) return tmp.status();               \
+  lhs = std::move(tmp).value()

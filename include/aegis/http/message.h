@@ -1,0 +1,94 @@
+// The HTTP request/response types shared by the server and the API layer, free of
+// Boost so that handlers and tests do not pull in Beast.
+//
+// Thread-safety: value types.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "aegis/common/status.h"
+
+namespace aegis::http {
+
+// Everything known once the request line and headers are read, before the body.
+struct RequestHead {
+  std::string method;        // "GET", "POST", ...
+  std::string target;        // raw request target
+  std::string path;          // target without the query, percent-decoded; never contains ".."
+  std::string query;         // raw query string without '?'
+  std::vector<std::pair<std::string, std::string>> headers;  // names lowercased
+  std::optional<uint64_t> content_length;
+  std::string remote_address;  // "ip:port"
+  std::string request_id;      // server-assigned, unique per request (hex)
+  std::string listener;        // "data" or "admin"
+
+  // First header with `name` (lowercase), if any.
+  std::optional<std::string_view> Header(std::string_view name) const;
+  // Value of query parameter `key` (percent-decoded), if any.
+  std::optional<std::string> QueryParam(std::string_view key) const;
+};
+
+struct Request {
+  RequestHead head;
+  std::string body;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+
+  static Response Json(int status, std::string body);
+  // {"error": "<message>"} with the status for `status.code()`.
+  static Response Error(const Status& status);
+  static Response Error(int http_status, std::string_view message);
+};
+
+// Receives a streamed request body (uploads). Calls happen on the worker pool,
+// one at a time, in order.
+class BodySink {
+ public:
+  virtual ~BodySink() = default;
+  virtual Status Write(std::span<const uint8_t> chunk) = 0;
+  // The whole body arrived. Produces the response.
+  virtual Response Finish() = 0;
+  // The body did not arrive completely (client gone, timeout, limit). Undo everything.
+  virtual void Abort(const Status& why) = 0;
+};
+
+// What to do with a request, decided from its head on the I/O thread.
+struct Plan {
+  // If set, answer at once without reading the body (auth failure, unknown route).
+  std::optional<Response> immediate;
+  // Largest body accepted for this request; more gets 413.
+  uint64_t body_limit = 64ull << 20;
+  // Either stream the body to `sink`, or buffer it and call `handler` on the worker pool.
+  std::unique_ptr<BodySink> sink;
+  std::function<Response(Request&)> handler;
+  // Called exactly once when the request ends (response written or connection lost),
+  // with the final HTTP status and the time since the head was read.
+  std::function<void(int status, std::chrono::nanoseconds latency)> on_complete;
+};
+
+// The API layer implements this; the server calls Begin on an I/O thread for
+// every request whose head parsed and passed the server's own checks.
+class Dispatcher {
+ public:
+  virtual ~Dispatcher() = default;
+  virtual Plan Begin(const RequestHead& head) = 0;
+  // A request the server refused itself (malformed HTTP, header too large,
+  // body over limit, bad target, timeout) — for the audit log. `head` may be partial.
+  virtual void OnRejected(const RequestHead& head, int status, std::string_view reason) = 0;
+};
+
+}  // namespace aegis::http

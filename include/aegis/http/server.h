@@ -1,0 +1,67 @@
+// HttpsServer: TLS-only HTTP/1.1 listeners (Boost.Beast + Asio, C++20 coroutines).
+//
+// There is no plaintext mode. Each listener terminates TLS 1.2/1.3 with Mozilla
+// "intermediate" AEAD cipher suites, reads requests with a fresh parser per
+// message and hard limits (header size, body size per Plan), enforces read, write
+// and idle timeouts (slow-loris), caps concurrent connections, refuses targets
+// with "..", and adds HSTS and no-sniff headers to every response. Handlers run on
+// a worker pool, never on an I/O thread. Stop() stops accepting, lets in-flight
+// requests finish (up to a grace period), then returns from Run().
+//
+// Thread-safety: construct and add listeners on one thread; Stop() may be called
+// from any thread (e.g. a signal handler thread).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "aegis/common/status.h"
+#include "aegis/http/message.h"
+
+namespace aegis::http {
+
+struct Limits {
+  uint64_t max_header_bytes = 16 * 1024;
+  std::chrono::seconds read_timeout{30};    // whole request (head + body) must arrive within this
+  std::chrono::seconds write_timeout{30};
+  std::chrono::seconds idle_timeout{60};    // keep-alive wait for the next request
+  std::chrono::seconds handshake_timeout{10};
+  int max_connections = 1024;               // per listener; more are closed at accept
+};
+
+struct TlsFiles {
+  std::filesystem::path certificate_chain;  // PEM
+  std::filesystem::path private_key;        // PEM
+};
+
+struct ServerOptions {
+  int io_threads = 0;      // 0: number of cores
+  int worker_threads = 0;  // 0: number of cores
+  std::chrono::seconds drain_timeout{30};
+};
+
+class HttpsServer {
+ public:
+  explicit HttpsServer(ServerOptions options);
+  ~HttpsServer();
+
+  // Binds "host:port" ("[::1]:8443" for IPv6; port 0 picks a free port). The
+  // dispatcher must outlive the server. `name` is "data" or "admin".
+  Status AddListener(const std::string& name, const std::string& host_port, const TlsFiles& tls,
+                     const Limits& limits, Dispatcher* dispatcher);
+  // The bound port of listener `name` (after AddListener).
+  uint16_t BoundPort(const std::string& name) const;
+
+  // Serves until Stop(); returns after draining.
+  void Run();
+  void Stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace aegis::http
