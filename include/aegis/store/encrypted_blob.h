@@ -2,13 +2,21 @@
 //
 // A blob is a header followed by fixed-size chunks. Each chunk is sealed with
 // AES-256-GCM under the artifact's own data key (DEK) with a fresh random nonce;
-// the associated data binds the header (format version, artifact id, chunk size,
-// plaintext length), the chunk index and a final-chunk flag. So reordering,
-// dropping, duplicating or splicing chunks between artifacts, and truncation at
-// any point (including at a chunk boundary) all fail authentication.
+// the associated data binds the header (format version, artifact id, chunk size),
+// the chunk index and a final-chunk flag, and the final chunk also binds the
+// plaintext length. So reordering, dropping, duplicating or splicing chunks
+// between artifacts, and truncation at any point (including at a chunk boundary)
+// all fail authentication.
 //
-//   header: "AEGISBLB" | u32 version=1 | 16-byte artifact id | u32 chunk_size | u64 plaintext_size
+//   header (40 bytes, integers big-endian):
+//     "AEGISBLB" | u32 version=1 | 16-byte artifact id | u32 chunk_size | u64 plaintext_size
 //   chunk i: 12-byte nonce | ciphertext | 16-byte tag
+//   AAD(i):  header[0..32) | u64 i | u8 final [| u64 plaintext_size, final chunk only]
+//
+// Every chunk but the last holds exactly chunk_size (4 KiB..64 MiB) bytes; an empty
+// artifact is one empty final chunk. The plaintext length is bound by the final
+// chunk only because a streaming writer learns it at Commit(). A reader checks the
+// file size against the header exactly before decrypting anything.
 //
 // BlobWriter streams: it never holds more than one chunk of plaintext and writes
 // only ciphertext, to `<path>.partial`, renamed into place by Commit() after fsync.
@@ -50,7 +58,8 @@ class BlobWriter {
 };
 
 // Reads and decrypts a whole blob into memory. DataLoss on any tampering, a wrong
-// key or a wrong artifact id. Uses all cores for large blobs.
+// key or a wrong artifact id; NotFound if absent; TooLarge if it cannot be held in
+// memory. Uses all cores for large blobs (>= 8 MiB).
 StatusOr<crypto::SecureBuffer> ReadBlob(const std::filesystem::path& path, const ArtifactId& id,
                                         std::span<const uint8_t> dek);
 

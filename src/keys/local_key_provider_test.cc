@@ -1,0 +1,142 @@
+#include "aegis/keys/key_provider.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sys/stat.h>
+
+#include <gtest/gtest.h>
+
+#include "aegis/common/file_util.h"
+#include "aegis/crypto/encoding.h"
+#include "aegis/crypto/random.h"
+
+namespace aegis::keys {
+namespace {
+
+using crypto::AsBytes;
+
+class LocalKeyProviderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "aegis-keys-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    root_ = tmpl;
+    keys_ = root_ / "keys";
+    ASSERT_TRUE(crypto::RandomBytes(dek_).ok());
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+
+  std::filesystem::path root_, keys_;
+  std::vector<uint8_t> dek_ = std::vector<uint8_t>(32);
+};
+
+TEST_F(LocalKeyProviderTest, RawKekRoundTripAndFileMode) {
+  auto created = LocalKeyProvider::Create(keys_, std::nullopt);
+  ASSERT_TRUE(created.ok()) << created.status().message();
+  struct stat st {};
+  ASSERT_EQ(::stat((keys_ / "kek.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(st.st_size, 32);
+  ASSERT_EQ(::stat(keys_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  EXPECT_FALSE(LocalKeyProvider::IsSealed(keys_));
+
+  auto wrapped = (*created)->Wrap(dek_, AsBytes("artifact-1"));
+  ASSERT_TRUE(wrapped.ok());
+  EXPECT_EQ(wrapped->size(), 1u + 12 + 32 + 16);
+  auto opened = LocalKeyProvider::Open(keys_, std::nullopt);
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  EXPECT_EQ((*opened)->KeyId(), (*created)->KeyId());
+  EXPECT_EQ((*opened)->KeyId().size(), 16u);
+  auto dek = (*opened)->Unwrap(*wrapped, AsBytes("artifact-1"));
+  ASSERT_TRUE(dek.ok());
+  EXPECT_EQ(std::vector<uint8_t>(dek->data(), dek->data() + dek->size()), dek_);
+  // Fresh nonce per wrap.
+  EXPECT_NE(*(*created)->Wrap(dek_, AsBytes("artifact-1")), *wrapped);
+}
+
+TEST_F(LocalKeyProviderTest, TamperingContextAndKekAreDataLoss) {
+  auto provider = LocalKeyProvider::Create(keys_, std::nullopt);
+  ASSERT_TRUE(provider.ok());
+  auto wrapped = (*provider)->Wrap(dek_, AsBytes("artifact-1"));
+  ASSERT_TRUE(wrapped.ok());
+  EXPECT_EQ((*provider)->Unwrap(*wrapped, AsBytes("artifact-2")).status().code(), StatusCode::kDataLoss);
+  EXPECT_EQ((*provider)->Unwrap(*wrapped, {}).status().code(), StatusCode::kDataLoss);
+  for (size_t i = 0; i < wrapped->size(); ++i) {
+    for (uint8_t bit : {0x01, 0x80}) {
+      auto tampered = *wrapped;
+      tampered[i] ^= bit;
+      EXPECT_EQ((*provider)->Unwrap(tampered, AsBytes("artifact-1")).status().code(), StatusCode::kDataLoss) << i;
+    }
+  }
+  EXPECT_EQ((*provider)->Unwrap(std::span(*wrapped).first(wrapped->size() - 1), AsBytes("artifact-1")).status().code(),
+            StatusCode::kDataLoss);
+  EXPECT_EQ((*provider)->Unwrap({}, AsBytes("artifact-1")).status().code(), StatusCode::kDataLoss);
+
+  auto other = LocalKeyProvider::Create(root_ / "other", std::nullopt);
+  ASSERT_TRUE(other.ok());
+  EXPECT_NE((*other)->KeyId(), (*provider)->KeyId());
+  EXPECT_EQ((*other)->Unwrap(*wrapped, AsBytes("artifact-1")).status().code(), StatusCode::kDataLoss);
+}
+
+TEST_F(LocalKeyProviderTest, SealedKekNeedsTheRightPassphrase) {
+  auto created = LocalKeyProvider::Create(keys_, "correct horse battery staple");
+  ASSERT_TRUE(created.ok()) << created.status().message();
+  EXPECT_TRUE(LocalKeyProvider::IsSealed(keys_));
+  EXPECT_FALSE(std::filesystem::exists(keys_ / "kek.key"));
+  auto wrapped = (*created)->Wrap(dek_, AsBytes("a"));
+  ASSERT_TRUE(wrapped.ok());
+
+  auto opened = LocalKeyProvider::Open(keys_, "correct horse battery staple");
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  EXPECT_EQ((*opened)->KeyId(), (*created)->KeyId());
+  EXPECT_TRUE((*opened)->Unwrap(*wrapped, AsBytes("a")).ok());
+
+  auto wrong = LocalKeyProvider::Open(keys_, "correct horse battery stapler");
+  EXPECT_EQ(wrong.status().code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(wrong.status().message(), "wrong passphrase");
+  EXPECT_EQ(LocalKeyProvider::Open(keys_, std::nullopt).status().code(), StatusCode::kUnauthenticated);
+
+  // Weakening the stored Argon2id parameters breaks authentication.
+  auto bytes = ReadFile(keys_ / "kek.sealed");
+  ASSERT_TRUE(bytes.ok());
+  std::string weakened = *bytes;
+  weakened[12] = 1;  // low byte of t_cost
+  ASSERT_TRUE(WriteFileAtomic(keys_ / "kek.sealed", weakened, 0600).ok());
+  EXPECT_FALSE(LocalKeyProvider::Open(keys_, "correct horse battery staple").ok());
+  ASSERT_TRUE(WriteFileAtomic(keys_ / "kek.sealed", bytes->substr(0, 50), 0600).ok());
+  EXPECT_EQ(LocalKeyProvider::Open(keys_, "correct horse battery staple").status().code(), StatusCode::kDataLoss);
+}
+
+TEST_F(LocalKeyProviderTest, RefusesLoosePermissionsAndWrongSize) {
+  ASSERT_TRUE(LocalKeyProvider::Create(keys_, std::nullopt).ok());
+  for (mode_t mode : {0640, 0604, 0660, 0644}) {
+    ASSERT_EQ(::chmod((keys_ / "kek.key").c_str(), mode), 0);
+    EXPECT_EQ(LocalKeyProvider::Open(keys_, std::nullopt).status().code(), StatusCode::kPermissionDenied) << mode;
+  }
+  ASSERT_EQ(::chmod((keys_ / "kek.key").c_str(), 0400), 0);
+  EXPECT_TRUE(LocalKeyProvider::Open(keys_, std::nullopt).ok());
+
+  std::filesystem::remove(keys_ / "kek.key");
+  ASSERT_TRUE(WriteFileExclusive(keys_ / "kek.key", std::string(31, 'k'), 0600).ok());
+  EXPECT_EQ(LocalKeyProvider::Open(keys_, std::nullopt).status().code(), StatusCode::kDataLoss);
+  std::filesystem::remove(keys_ / "kek.key");
+  ASSERT_TRUE(WriteFileExclusive(keys_ / "kek.key", std::string(33, 'k'), 0600).ok());
+  EXPECT_EQ(LocalKeyProvider::Open(keys_, std::nullopt).status().code(), StatusCode::kDataLoss);
+  std::filesystem::remove(keys_ / "kek.key");
+  EXPECT_EQ(LocalKeyProvider::Open(keys_, std::nullopt).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(LocalKeyProviderTest, RefusesToOverwrite) {
+  auto first = LocalKeyProvider::Create(keys_, std::nullopt);
+  ASSERT_TRUE(first.ok());
+  const auto before = ReadFile(keys_ / "kek.key");
+  EXPECT_EQ(LocalKeyProvider::Create(keys_, std::nullopt).status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(LocalKeyProvider::Create(keys_, "passphrase").status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(*ReadFile(keys_ / "kek.key"), *before);
+  EXPECT_FALSE(std::filesystem::exists(keys_ / "kek.sealed"));
+  EXPECT_EQ(LocalKeyProvider::Create(root_ / "k2", "").status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace aegis::keys

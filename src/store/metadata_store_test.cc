@@ -1,0 +1,186 @@
+#include "aegis/store/metadata_store.h"
+
+#include <cstdlib>
+#include <sys/stat.h>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+namespace aegis::store {
+namespace {
+
+class MetadataStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "aegis-meta-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    db_path_ = dir_ / "db" / "aegis.db";
+    auto store = MetadataStore::Open(db_path_);
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    store_ = std::move(*store);
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  static ModelVersionRecord Record(const std::string& name, const std::string& version) {
+    ModelVersionRecord r;
+    r.name = name;
+    r.version = version;
+    r.format = "onnx";
+    r.artifact_id = std::string(24, 'a') + name.substr(0, 4) + std::string(4 - std::min<size_t>(4, name.size()), 'x') +
+                    version;
+    r.sha256 = std::string(64, 'f');
+    r.size_bytes = 12345678901ULL;
+    r.wrapped_dek = {1, 2, 3, 0, 255};
+    r.kek_id = "0123456789abcdef";
+    r.created_at = "2026-01-02T03:04:05.000006Z";
+    r.created_by = "admin";
+    return r;
+  }
+
+  std::filesystem::path dir_, db_path_;
+  std::unique_ptr<MetadataStore> store_;
+};
+
+TEST_F(MetadataStoreTest, FileModeAndWal) {
+  struct stat st {};
+  ASSERT_EQ(::stat(db_path_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_TRUE(store_->InsertModelVersion(Record("m", "1")).ok());
+  auto wal = db_path_;
+  wal += "-wal";
+  ASSERT_EQ(::stat(wal.c_str(), &st), 0) << "WAL file missing: journal_mode is not WAL";
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST_F(MetadataStoreTest, InsertGetListDelete) {
+  ASSERT_TRUE(store_->InsertModelVersion(Record("zeta", "1")).ok());
+  ASSERT_TRUE(store_->InsertModelVersion(Record("alpha", "2")).ok());
+  ASSERT_TRUE(store_->InsertModelVersion(Record("alpha", "1")).ok());
+  ASSERT_TRUE(store_->InsertModelVersion(Record("zeta", "0")).ok());
+
+  auto got = store_->GetModelVersion("alpha", "2");
+  ASSERT_TRUE(got.ok());
+  const auto expected = Record("alpha", "2");
+  EXPECT_EQ(got->format, expected.format);
+  EXPECT_EQ(got->artifact_id, expected.artifact_id);
+  EXPECT_EQ(got->sha256, expected.sha256);
+  EXPECT_EQ(got->size_bytes, expected.size_bytes);
+  EXPECT_EQ(got->wrapped_dek, expected.wrapped_dek);
+  EXPECT_EQ(got->kek_id, expected.kek_id);
+  EXPECT_EQ(got->created_at, expected.created_at);
+  EXPECT_EQ(got->created_by, expected.created_by);
+
+  auto list = store_->ListModelVersions();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 4u);
+  // By name, then push order (not version string order).
+  EXPECT_EQ((*list)[0].name + (*list)[0].version, "alpha2");
+  EXPECT_EQ((*list)[1].name + (*list)[1].version, "alpha1");
+  EXPECT_EQ((*list)[2].name + (*list)[2].version, "zeta1");
+  EXPECT_EQ((*list)[3].name + (*list)[3].version, "zeta0");
+  EXPECT_LT((*list)[0].sequence, (*list)[1].sequence);
+
+  ASSERT_TRUE(store_->DeleteModelVersion("alpha", "2").ok());
+  EXPECT_EQ(store_->DeleteModelVersion("alpha", "2").code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetModelVersion("alpha", "2").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->ListModelVersions()->size(), 3u);
+  // Sequence numbers are never reused after a delete.
+  ASSERT_TRUE(store_->InsertModelVersion(Record("alpha", "2")).ok());
+  EXPECT_GT(store_->GetModelVersion("alpha", "2")->sequence, (*list)[3].sequence);
+}
+
+TEST_F(MetadataStoreTest, DuplicatesAreAlreadyExists) {
+  ASSERT_TRUE(store_->InsertModelVersion(Record("m", "1")).ok());
+  const Status dup = store_->InsertModelVersion(Record("m", "1"));
+  EXPECT_EQ(dup.code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(dup.message(), "model m version 1 already exists");
+  auto same_artifact = Record("m", "2");
+  same_artifact.artifact_id = Record("m", "1").artifact_id;
+  EXPECT_EQ(store_->InsertModelVersion(same_artifact).code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->GetModelVersion("nope", "1").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(MetadataStoreTest, HostileStringsAreJustData) {
+  auto r = Record("x'); DROP TABLE model_versions;--", "1");
+  r.artifact_id = "b";
+  ASSERT_TRUE(store_->InsertModelVersion(r).ok());
+  auto got = store_->GetModelVersion(r.name, "1");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->name, r.name);
+  EXPECT_EQ(store_->ListModelVersions()->size(), 1u);
+}
+
+TEST_F(MetadataStoreTest, TokensRoundTrip) {
+  TokenRecord a{"tok1", "ci", "admin", {9, 8, 7}, "2026-01-01T00:00:00Z", std::nullopt, false};
+  TokenRecord b{"tok2", "ops", "admin", std::vector<uint8_t>(32, 0xee), "2026-01-02T00:00:00Z",
+                "2026-02-01T00:00:00Z", true};
+  ASSERT_TRUE(store_->InsertToken(a).ok());
+  ASSERT_TRUE(store_->InsertToken(b).ok());
+  EXPECT_EQ(store_->InsertToken(a).code(), StatusCode::kAlreadyExists);
+  auto got = store_->GetToken("tok2");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->name, "ops");
+  EXPECT_EQ(got->secret_hash, b.secret_hash);
+  EXPECT_EQ(got->expires_at, b.expires_at);
+  EXPECT_TRUE(got->revoked);
+  auto got_a = store_->GetToken("tok1");
+  ASSERT_TRUE(got_a.ok());
+  EXPECT_FALSE(got_a->expires_at.has_value());
+  EXPECT_FALSE(got_a->revoked);
+  EXPECT_EQ(store_->GetToken("tok3").status().code(), StatusCode::kNotFound);
+  auto list = store_->ListTokens();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].id, "tok1");
+  EXPECT_EQ((*list)[1].id, "tok2");
+}
+
+TEST_F(MetadataStoreTest, ReopenPersistsAndConcurrentUseIsSafe) {
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([this, t] {
+      for (int i = 0; i < 25; ++i) {
+        EXPECT_TRUE(store_->InsertModelVersion(Record("m" + std::to_string(t), std::to_string(i))).ok());
+        EXPECT_TRUE(store_->ListModelVersions().ok());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_TRUE(store_->InsertToken({"t", "n", "admin", {1}, "now", std::nullopt, false}).ok());
+  store_.reset();
+
+  auto reopened = MetadataStore::Open(db_path_);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().message();
+  EXPECT_EQ((*reopened)->ListModelVersions()->size(), 100u);
+  EXPECT_TRUE((*reopened)->GetToken("t").ok());
+  EXPECT_TRUE((*reopened)->GetModelVersion("m3", "24").ok());
+}
+
+TEST_F(MetadataStoreTest, TightensLoosePermissionsOnOpen) {
+  store_.reset();
+  ASSERT_EQ(::chmod(db_path_.c_str(), 0644), 0);
+  auto reopened = MetadataStore::Open(db_path_);
+  ASSERT_TRUE(reopened.ok());
+  struct stat st {};
+  ASSERT_EQ(::stat(db_path_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST_F(MetadataStoreTest, RefusesANewerSchema) {
+  store_.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_path_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  auto reopened = MetadataStore::Open(db_path_);
+  ASSERT_FALSE(reopened.ok());
+  EXPECT_NE(reopened.status().message().find("newer"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace aegis::store

@@ -1,0 +1,78 @@
+#include "schema.h"
+
+#include <iterator>
+#include <string>
+
+#include "sqlite_util.h"
+
+namespace aegis::store::internal {
+namespace {
+
+// Version 0 -> 1. STRICT tables: SQLite enforces the declared column types.
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE model_versions (
+  sequence    INTEGER PRIMARY KEY AUTOINCREMENT,
+  name        TEXT NOT NULL,
+  version     TEXT NOT NULL,
+  format      TEXT NOT NULL,
+  artifact_id TEXT NOT NULL UNIQUE,
+  sha256      TEXT NOT NULL,
+  size_bytes  INTEGER NOT NULL CHECK (size_bytes >= 0),
+  wrapped_dek BLOB NOT NULL,
+  kek_id      TEXT NOT NULL,
+  created_at  TEXT NOT NULL,
+  created_by  TEXT NOT NULL,
+  UNIQUE (name, version)
+) STRICT;
+CREATE TABLE tokens (
+  id          TEXT PRIMARY KEY,
+  name        TEXT NOT NULL,
+  role        TEXT NOT NULL,
+  secret_hash BLOB NOT NULL,
+  created_at  TEXT NOT NULL,
+  expires_at  TEXT,
+  revoked     INTEGER NOT NULL DEFAULT 0 CHECK (revoked IN (0, 1))
+) STRICT;
+PRAGMA user_version = 1;
+)sql";
+
+// Index i migrates version i to i + 1.
+constexpr const char* kMigrations[] = {kSchemaV1};
+static_assert(std::size(kMigrations) == kSchemaVersion);
+
+}  // namespace
+
+Status ConfigureConnection(sqlite3* db) {
+  sqlite3_busy_timeout(db, 5000);  // ms: a writer in another process (the CLI) waits, not fails
+  AEGIS_RETURN_IF_ERROR(Exec(db, "PRAGMA journal_mode = WAL"));
+  // FULL: a commit survives power loss. secure_delete: deleted rows are zeroed on disk.
+  // trusted_schema OFF: a doctored database file cannot run functions from its schema.
+  AEGIS_RETURN_IF_ERROR(Exec(db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; "
+                                 "PRAGMA secure_delete = ON; PRAGMA trusted_schema = OFF"));
+  Statement s;
+  AEGIS_RETURN_IF_ERROR(s.Prepare(db, "PRAGMA journal_mode"));
+  if (s.Step() != SQLITE_ROW || s.Text(0) != "wal") return Status::Internal("database refused WAL mode");
+  return Status::Ok();
+}
+
+Status MigrateSchema(sqlite3* db) {
+  // IMMEDIATE: two processes opening a fresh database must not both migrate it.
+  AEGIS_RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE"));
+  Statement s;
+  Status status = s.Prepare(db, "PRAGMA user_version");
+  int64_t version = 0;
+  if (status.ok() && s.Step() == SQLITE_ROW) version = s.Int(0);
+  s.Reset();
+  if (status.ok() && (version < 0 || version > kSchemaVersion)) {
+    status = Status::Internal("database schema version " + std::to_string(version) +
+                              " is newer than this binary understands");
+  }
+  for (int64_t v = version; status.ok() && v < kSchemaVersion; ++v) status = Exec(db, kMigrations[v]);
+  if (!status.ok()) {
+    (void)Exec(db, "ROLLBACK");
+    return status;
+  }
+  return Exec(db, "COMMIT");
+}
+
+}  // namespace aegis::store::internal
