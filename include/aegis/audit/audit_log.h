@@ -1,0 +1,74 @@
+// AuditLog: one JSON line per request and per management action, appended under
+// DIR/audit/ (first cut; the Merkle tree and signed heads come later).
+//
+// Events name who did what to which resource, the decision and the outcome — never
+// tensor data, tokens or other secrets: the event type has no field that could
+// carry them. Append() never blocks on disk: events go to a queue drained by one
+// writer thread that writes them in batches and fdatasyncs each batch. The queue is
+// bounded; when it is full Append() waits (fail closed: no event is dropped).
+//
+// Thread-safety: Append, Flush and Recent are safe for concurrent use.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "aegis/common/clock.h"
+#include "aegis/common/status.h"
+
+namespace aegis::audit {
+
+struct AuditEvent {
+  std::chrono::system_clock::time_point time;
+  std::string request_id;
+  std::string principal;   // "anonymous" before authentication
+  std::string action;      // "infer", "model.push", ...
+  std::string resource;    // "model:mlp/versions/1", "server", ...
+  std::string decision;    // "allow" | "deny"
+  int status = 0;          // HTTP status
+  int64_t latency_us = 0;
+  std::string remote;      // client "ip:port"
+  std::string listener;    // "data" | "admin" | "cli"
+  std::string reason;      // why denied or failed; empty when fine
+};
+
+// The event as one JSON object (no trailing newline).
+std::string EventToJson(const AuditEvent& event);
+
+class AuditLog {
+ public:
+  // Opens DIR/audit/audit.jsonl (created 0600) for appending.
+  static StatusOr<std::unique_ptr<AuditLog>> Open(const std::filesystem::path& audit_dir);
+  ~AuditLog();  // drains the queue
+
+  void Append(AuditEvent event);
+  // Returns once every event appended before the call is on disk.
+  Status Flush();
+  // The last `limit` events (oldest first) as JSON objects, after a Flush.
+  StatusOr<std::vector<std::string>> Recent(size_t limit);
+
+ private:
+  AuditLog(std::filesystem::path path, int fd);
+  void WriterLoop();
+
+  const std::filesystem::path path_;
+  const int fd_;
+  std::mutex mu_;
+  std::condition_variable not_empty_, not_full_, flushed_;
+  std::deque<AuditEvent> queue_;
+  uint64_t appended_ = 0;   // events ever queued
+  uint64_t durable_ = 0;    // events written and synced
+  Status write_status_;
+  bool stop_ = false;
+  std::thread writer_;
+};
+
+}  // namespace aegis::audit
