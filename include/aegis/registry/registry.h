@@ -1,0 +1,127 @@
+// Registry: model versions, their encrypted artifacts, and the serving table.
+//
+// Push path: validate name/version/format → stream plaintext through a fresh data
+// key into an encrypted blob (only ciphertext reaches the disk) → load it with the
+// engine (refusing what the engine refuses) → wrap the data key with the KEK →
+// record metadata → swap the new version into the serving table.
+// Load path (start-up): fetch blob → decrypt in memory → check the SHA-256 recorded
+// at push → engine load → serving table.
+//
+// The serving table is an immutable snapshot replaced atomically, so the request
+// path reads it without locks and in-flight requests keep the model they started
+// with while a version is removed.
+//
+// Thread-safety: all methods are safe for concurrent use.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "aegis/common/clock.h"
+#include "aegis/common/status.h"
+#include "aegis/keys/key_provider.h"
+#include "aegis/runtime/backend.h"
+#include "aegis/store/metadata_store.h"
+
+namespace aegis::registry {
+
+// A version that is loaded and can serve.
+struct ServedModel {
+  store::ModelVersionRecord record;
+  std::shared_ptr<runtime::ModelInstances> instances;
+};
+
+// Everything one model name has, for metadata and routing.
+struct ModelEntry {
+  std::map<std::string, std::shared_ptr<const ServedModel>> versions;
+  std::shared_ptr<const ServedModel> newest;  // highest push sequence
+};
+
+struct RegistryOptions {
+  std::filesystem::path blobs_dir;
+  int instances_per_model = 1;
+};
+
+// Names: [A-Za-z0-9][A-Za-z0-9._-]{0,127}, and never "..".
+bool IsValidModelName(std::string_view name);
+bool IsValidVersion(std::string_view version);
+
+class PushSession;
+
+class Registry {
+ public:
+  Registry(RegistryOptions options, store::MetadataStore* store, const keys::KeyProvider* kek, const Clock& clock);
+  ~Registry();
+
+  // Decrypts, verifies and loads every recorded version; removes orphaned blobs.
+  // A version that fails (tampered blob, engine refusal) is not served and is
+  // reported in the returned list; the registry is then not Ready().
+  std::vector<Status> LoadAll();
+
+  // Starts a push. AlreadyExists when the version exists or is being pushed.
+  StatusOr<std::unique_ptr<PushSession>> BeginPush(const std::string& name, const std::string& version,
+                                                   runtime::ModelFormat format, const std::string& principal);
+
+  Status Remove(const std::string& name, const std::string& version);
+
+  StatusOr<std::vector<store::ModelVersionRecord>> List() const;
+
+  // The model to serve: a given version, or the newest when `version` is empty.
+  // NotFound for unknown names/versions.
+  StatusOr<std::shared_ptr<const ServedModel>> Find(std::string_view name, std::string_view version) const;
+  // All versions of a model (NotFound if none).
+  StatusOr<std::shared_ptr<const ModelEntry>> FindEntry(std::string_view name) const;
+
+  // True when every recorded version is loaded.
+  bool Ready() const { return failed_count_.load() == 0 && loaded_.load(); }
+
+ private:
+  friend class PushSession;
+  using Table = std::map<std::string, std::shared_ptr<const ModelEntry>, std::less<>>;
+
+  Status Publish(std::shared_ptr<const ServedModel> model);
+  void Unpublish(const std::string& name, const std::string& version);
+  void ReleaseReservation(const std::string& key);
+  std::filesystem::path BlobPath(const std::string& artifact_id) const;
+
+  const RegistryOptions options_;
+  store::MetadataStore* const store_;
+  const keys::KeyProvider* const kek_;
+  const Clock& clock_;
+
+  std::mutex write_mu_;  // serializes table replacement and reservations
+  std::set<std::string> pushing_;
+  std::atomic<std::shared_ptr<const Table>> table_;
+  // Versions recorded in the store that could not be loaded (tampered, refused),
+  // keyed "name\nversion": requests for them get 503, not 404.
+  mutable std::mutex failed_mu_;
+  std::map<std::string, Status> failed_;
+  std::atomic<int> failed_count_{0};
+  std::atomic<bool> loaded_{false};
+};
+
+// One upload in progress. Write() receives plaintext chunks; Finish() loads and
+// publishes; destroying an unfinished session (or Abort) removes every trace.
+class PushSession {
+ public:
+  ~PushSession();
+  Status Write(std::span<const uint8_t> chunk);
+  StatusOr<std::shared_ptr<const ServedModel>> Finish();
+  void Abort();
+
+ private:
+  friend class Registry;
+  struct Impl;
+  explicit PushSession(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace aegis::registry
