@@ -40,6 +40,13 @@ struct InferRequest {
 // Inference-Header-Content-Length header when present: the JSON part is the first
 // that many bytes and the binary tensor sections follow. InvalidArgument with a
 // precise message on anything malformed.
+//
+// Limits: JSON nesting <= 32 levels; rank <= 16; each dimension <= 2^31-1; for
+// JSON data, at most one element per byte of JSON. `data` may be flat or nested
+// exactly as the shape. Repeated known keys ("inputs", "shape", ...) and repeated
+// input or output names are refused; unknown keys are ignored. Numbers must be
+// strict JSON (no NaN/Infinity: send those as binary data). Binary BOOL bytes
+// must be 0 or 1; binary BYTES sections must hold exactly the shape's element count.
 StatusOr<InferRequest> ParseInferRequest(std::string_view body, std::optional<uint64_t> json_header_length);
 
 struct EncodedResponse {
@@ -55,7 +62,10 @@ struct EncodedResponse {
 // Floating-point values are written in the shortest form that round-trips exactly.
 // JSON has no spelling for non-finite numbers; like Triton and Python's json module
 // they are written as NaN, Infinity and -Infinity (clients that need strict JSON
-// ask for binary outputs).
+// ask for binary outputs). `binary` is empty (all JSON) or one flag per output.
+// An empty `model_version` is omitted (the protocol makes it optional). BYTES
+// outputs sent as JSON have invalid UTF-8 replaced by U+FFFD; binary keeps the
+// exact bytes. Internal if an output's data does not match its shape and datatype.
 StatusOr<EncodedResponse> EncodeInferResponse(std::string_view model_name, std::string_view model_version,
                                               const std::optional<std::string>& id,
                                               const std::vector<runtime::Tensor>& outputs,
