@@ -1,0 +1,29 @@
+// ControlPlane: management endpoints on the admin listener (loopback by default).
+//
+//   PUT    /v1/models/{name}/versions/{version}?format=onnx|torchscript|xgboost
+//          body: the model file, streamed into the encrypted store
+//   GET    /v1/models
+//   DELETE /v1/models/{name}/versions/{version}
+//   GET    /v1/audit?limit=N
+//
+// Every endpoint needs a bearer token; every request ends in one audit event.
+//
+// Thread-safety: Begin and OnRejected are safe for concurrent use.
+#pragma once
+
+#include "aegis/api/services.h"
+#include "aegis/http/message.h"
+
+namespace aegis::api {
+
+class ControlPlane final : public http::Dispatcher {
+ public:
+  explicit ControlPlane(const Services& services) : services_(services) {}
+  http::Plan Begin(const http::RequestHead& head) override;
+  void OnRejected(const http::RequestHead& head, int status, std::string_view reason) override;
+
+ private:
+  Services services_;
+};
+
+}  // namespace aegis::api

@@ -1,0 +1,31 @@
+// DataPlane: the KServe v2 REST endpoints on the data listener.
+//
+//   GET  /v2                                   server metadata
+//   GET  /v2/health/live | /v2/health/ready    (no authentication)
+//   GET  /v2/models/{m}[/versions/{v}]         model metadata
+//   GET  /v2/models/{m}[/versions/{v}]/ready
+//   POST /v2/models/{m}[/versions/{v}]/infer
+//
+// Stages per request, in order: route → authenticate (bearer token) → plan the
+// body → [worker pool] find model → decode → validate against the signature →
+// engine → encode; every request ends in exactly one audit event.
+//
+// Thread-safety: Begin and OnRejected are safe for concurrent use.
+#pragma once
+
+#include "aegis/api/services.h"
+#include "aegis/http/message.h"
+
+namespace aegis::api {
+
+class DataPlane final : public http::Dispatcher {
+ public:
+  explicit DataPlane(const Services& services) : services_(services) {}
+  http::Plan Begin(const http::RequestHead& head) override;
+  void OnRejected(const http::RequestHead& head, int status, std::string_view reason) override;
+
+ private:
+  Services services_;
+};
+
+}  // namespace aegis::api

@@ -1,0 +1,200 @@
+#include "aegis/api/data_plane.h"
+
+#include <charconv>
+
+#include "aegis/api/v2_codec.h"
+#include "model_json.h"
+#include "request_pipeline.h"
+
+namespace aegis::api {
+namespace {
+
+using internal::Json;
+
+enum class RouteKind { kServerMetadata, kLive, kReady, kModelMetadata, kModelReady, kInfer };
+
+struct Route {
+  RouteKind kind;
+  std::string model;
+  std::string version;  // empty: newest
+};
+
+// Matches the KServe v2 paths; nullopt for anything else.
+std::optional<Route> MatchRoute(std::string_view path) {
+  auto segs = internal::SplitPath(path);
+  if (!segs || segs->empty() || (*segs)[0] != "v2") return std::nullopt;
+  const auto& s = *segs;
+  if (s.size() == 1) return Route{RouteKind::kServerMetadata, {}, {}};
+  if (s.size() == 3 && s[1] == "health") {
+    if (s[2] == "live") return Route{RouteKind::kLive, {}, {}};
+    if (s[2] == "ready") return Route{RouteKind::kReady, {}, {}};
+    return std::nullopt;
+  }
+  if (s[1] != "models" || s.size() < 3) return std::nullopt;
+  Route route{RouteKind::kModelMetadata, std::string(s[2]), {}};
+  size_t next = 3;
+  if (s.size() >= 5 && s[3] == "versions") {
+    route.version = std::string(s[4]);
+    next = 5;
+  }
+  if (s.size() == next) return route;
+  if (s.size() == next + 1 && s[next] == "ready") {
+    route.kind = RouteKind::kModelReady;
+    return route;
+  }
+  if (s.size() == next + 1 && s[next] == "infer") {
+    route.kind = RouteKind::kInfer;
+    return route;
+  }
+  return std::nullopt;
+}
+
+const char* ActionOf(RouteKind kind) {
+  switch (kind) {
+    case RouteKind::kServerMetadata: return "server.metadata";
+    case RouteKind::kLive: return "server.live";
+    case RouteKind::kReady: return "server.ready";
+    case RouteKind::kModelMetadata: return "model.metadata";
+    case RouteKind::kModelReady: return "model.ready";
+    case RouteKind::kInfer: return "infer";
+  }
+  return "unknown";
+}
+
+std::string ResourceOf(const Route& route) {
+  if (route.model.empty()) return "server";
+  return "model:" + route.model + (route.version.empty() ? "" : "/versions/" + route.version);
+}
+
+http::Response JsonResponse(const Json& json) { return http::Response::Json(200, internal::Dump(json)); }
+
+http::Response ServerMetadata() {
+  return JsonResponse({{"name", "aegis"}, {"version", "0.1.0"}, {"extensions", Json::array({"binary_tensor_data"})}});
+}
+
+http::Response ModelMetadata(const Services& services, const Route& route) {
+  auto entry = services.registry->FindEntry(route.model);
+  if (!entry.ok()) return http::Response::Error(entry.status());
+  auto model = services.registry->Find(route.model, route.version);
+  if (!model.ok()) return http::Response::Error(model.status());
+  Json versions = Json::array();
+  for (const auto& [v, m] : (*entry)->versions) versions.push_back(v);
+  const auto& sig = (*model)->instances->signature();
+  return JsonResponse({{"name", route.model},
+                       {"versions", std::move(versions)},
+                       {"platform", std::string((*model)->instances->platform())},
+                       {"inputs", internal::TensorSpecsJson(sig.inputs)},
+                       {"outputs", internal::TensorSpecsJson(sig.outputs)}});
+}
+
+http::Response ModelReady(const Services& services, const Route& route) {
+  auto model = services.registry->Find(route.model, route.version);
+  if (!model.ok()) return http::Response::Error(model.status());
+  return JsonResponse({{"name", route.model}, {"ready", true}});
+}
+
+StatusOr<std::optional<uint64_t>> JsonHeaderLength(const http::RequestHead& head) {
+  auto value = head.Header("inference-header-content-length");
+  if (!value) return std::optional<uint64_t>();
+  uint64_t n = 0;
+  auto [ptr, ec] = std::from_chars(value->data(), value->data() + value->size(), n);
+  if (ec != std::errc() || ptr != value->data() + value->size() || value->empty()) {
+    return Status::InvalidArgument("Inference-Header-Content-Length must be a non-negative integer");
+  }
+  return std::optional<uint64_t>(n);
+}
+
+StatusOr<http::Response> RunInference(const Services& services, const Route& route, const http::Request& request) {
+  AEGIS_ASSIGN_OR_RETURN(auto model, services.registry->Find(route.model, route.version));
+  AEGIS_ASSIGN_OR_RETURN(auto header_length, JsonHeaderLength(request.head));
+  AEGIS_ASSIGN_OR_RETURN(InferRequest infer, ParseInferRequest(request.body, header_length));
+  runtime::ModelInstances& instances = *model->instances;
+  AEGIS_RETURN_IF_ERROR(runtime::ValidateInputs(instances.signature(), infer.inputs));
+  AEGIS_ASSIGN_OR_RETURN(auto outputs, instances.Infer(infer.inputs));
+
+  // Keep the requested outputs, in the order asked for.
+  std::vector<runtime::Tensor> selected;
+  std::vector<bool> binary;
+  if (infer.outputs.empty()) {
+    selected = std::move(outputs);
+    binary.assign(selected.size(), infer.binary_data_output);
+  } else {
+    for (const auto& want : infer.outputs) {
+      auto it = std::find_if(outputs.begin(), outputs.end(), [&](const auto& t) { return t.name == want.name; });
+      if (it == outputs.end()) return Status::InvalidArgument("unknown output '" + want.name + "'");
+      selected.push_back(*it);
+      binary.push_back(want.binary_data || infer.binary_data_output);
+    }
+  }
+  AEGIS_ASSIGN_OR_RETURN(auto encoded,
+                         EncodeInferResponse(route.model, model->record.version, infer.id, selected, binary));
+  http::Response response;
+  response.body = std::move(encoded.body);
+  response.content_type = encoded.content_type;
+  if (encoded.json_header_length) {
+    response.headers.emplace_back("Inference-Header-Content-Length", std::to_string(*encoded.json_header_length));
+  }
+  return response;
+}
+
+}  // namespace
+
+http::Plan DataPlane::Begin(const http::RequestHead& head) {
+  auto route = MatchRoute(head.path);
+  if (!route) {
+    http::Plan plan = internal::Respond(http::Response::Error(404, "no such endpoint"));
+    internal::AuditOnComplete(plan, services_, internal::StartEvent(head, "unknown", "path:" + head.path));
+    return plan;
+  }
+  http::Plan plan;
+  audit::AuditEvent event = internal::StartEvent(head, ActionOf(route->kind), ResourceOf(*route));
+  const bool is_infer = route->kind == RouteKind::kInfer;
+  const char* allowed = is_infer ? "POST" : "GET";
+  const bool is_health = route->kind == RouteKind::kLive || route->kind == RouteKind::kReady;
+
+  // Health probes are unauthenticated by contract; everything else needs a token,
+  // checked before any body is read.
+  if (!is_health && !internal::Authenticate(services_, head, plan, event)) {
+    internal::AuditOnComplete(plan, services_, std::move(event));
+    return plan;
+  }
+  if (head.method != allowed) {
+    plan.immediate = internal::MethodNotAllowed(allowed);
+  } else {
+    const Services& services = services_;
+    switch (route->kind) {
+      case RouteKind::kServerMetadata:
+        plan.immediate = ServerMetadata();
+        break;
+      case RouteKind::kLive:
+        plan.immediate = JsonResponse({{"live", true}});
+        break;
+      case RouteKind::kReady: {
+        bool ready = services.registry->Ready() && !(services.draining && services.draining->load());
+        plan.immediate = ready ? JsonResponse({{"ready", true}}) : http::Response::Json(503, R"({"ready":false})");
+        break;
+      }
+      case RouteKind::kModelMetadata:
+        plan.immediate = ModelMetadata(services, *route);
+        break;
+      case RouteKind::kModelReady:
+        plan.immediate = ModelReady(services, *route);
+        break;
+      case RouteKind::kInfer:
+        plan.body_limit = services.limits.max_body_bytes;
+        plan.handler = [services, route = *route](http::Request& request) {
+          auto response = RunInference(services, route, request);
+          return response.ok() ? std::move(response).value() : http::Response::Error(response.status());
+        };
+        break;
+    }
+  }
+  internal::AuditOnComplete(plan, services_, std::move(event));
+  return plan;
+}
+
+void DataPlane::OnRejected(const http::RequestHead& head, int status, std::string_view reason) {
+  internal::AuditRejected(services_, head, status, reason);
+}
+
+}  // namespace aegis::api

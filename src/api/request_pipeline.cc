@@ -1,0 +1,80 @@
+#include "request_pipeline.h"
+
+namespace aegis::api::internal {
+
+std::optional<std::vector<std::string_view>> SplitPath(std::string_view path) {
+  std::vector<std::string_view> out;
+  if (path.empty() || path.front() != '/') return std::nullopt;
+  path.remove_prefix(1);
+  while (!path.empty()) {
+    size_t slash = path.find('/');
+    std::string_view seg = path.substr(0, slash);
+    if (seg.empty()) return std::nullopt;
+    out.push_back(seg);
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+    if (path.empty()) return std::nullopt;  // trailing slash
+  }
+  return out;
+}
+
+audit::AuditEvent StartEvent(const http::RequestHead& head, std::string action, std::string resource) {
+  audit::AuditEvent e;
+  e.request_id = head.request_id;
+  e.principal = "anonymous";
+  e.action = std::move(action);
+  e.resource = std::move(resource);
+  e.decision = "allow";
+  e.remote = head.remote_address;
+  e.listener = head.listener;
+  return e;
+}
+
+void AuditOnComplete(http::Plan& plan, const Services& services, audit::AuditEvent event) {
+  audit::AuditLog* log = services.audit;
+  const Clock* clock = services.clock;
+  plan.on_complete = [log, clock, event = std::move(event)](int status, std::chrono::nanoseconds latency) mutable {
+    event.time = clock->Now();
+    event.status = status;
+    event.latency_us = std::chrono::duration_cast<std::chrono::microseconds>(latency).count();
+    log->Append(std::move(event));
+  };
+}
+
+std::optional<auth::Principal> Authenticate(const Services& services, const http::RequestHead& head,
+                                            http::Plan& plan, audit::AuditEvent& event) {
+  auto principal = services.auth->Authenticate(head.Header("authorization"));
+  if (principal.ok()) {
+    event.principal = principal->name;
+    return std::move(principal).value();
+  }
+  event.decision = "deny";
+  event.reason = principal.status().message();
+  http::Response response = http::Response::Error(principal.status());
+  response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"aegis\"");
+  plan.immediate = std::move(response);
+  return std::nullopt;
+}
+
+http::Plan Respond(http::Response response) {
+  http::Plan plan;
+  plan.immediate = std::move(response);
+  return plan;
+}
+
+http::Response MethodNotAllowed(std::string_view allow) {
+  http::Response r = http::Response::Error(405, "method not allowed");
+  r.headers.emplace_back("Allow", std::string(allow));
+  return r;
+}
+
+void AuditRejected(const Services& services, const http::RequestHead& head, int status, std::string_view reason) {
+  audit::AuditEvent e = StartEvent(head, "http.reject", head.path.empty() ? "-" : "path:" + head.path);
+  e.decision = "deny";
+  e.status = status;
+  e.reason = std::string(reason);
+  e.time = services.clock->Now();
+  services.audit->Append(std::move(e));
+}
+
+}  // namespace aegis::api::internal

@@ -1,0 +1,44 @@
+// Stages shared by the data and control planes: path splitting, authentication,
+// and the audit event every request ends in. Internal to the api module.
+//
+// Thread-safety: stateless functions.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aegis/api/services.h"
+#include "aegis/audit/audit_log.h"
+#include "aegis/auth/token_authenticator.h"
+#include "aegis/http/message.h"
+
+namespace aegis::api::internal {
+
+// "/v2/models/m/infer" → {"v2","models","m","infer"}; nullopt if any segment is
+// empty (e.g. "//" or a trailing slash), so routes match exactly one spelling.
+std::optional<std::vector<std::string_view>> SplitPath(std::string_view path);
+
+// The audit event for a request, before its outcome is known.
+audit::AuditEvent StartEvent(const http::RequestHead& head, std::string action, std::string resource);
+
+// Makes `plan` append `event` (completed with status and latency) when the
+// request ends. decision = "allow" unless already set to "deny".
+void AuditOnComplete(http::Plan& plan, const Services& services, audit::AuditEvent event);
+
+// Authenticates the request's bearer token. On failure sets plan.immediate to a
+// 401 (WWW-Authenticate: Bearer) and marks the event denied.
+std::optional<auth::Principal> Authenticate(const Services& services, const http::RequestHead& head,
+                                            http::Plan& plan, audit::AuditEvent& event);
+
+// A plan that answers at once.
+http::Plan Respond(http::Response response);
+
+// 405 with an Allow header.
+http::Response MethodNotAllowed(std::string_view allow);
+
+// The audit event for a request the HTTP layer refused.
+void AuditRejected(const Services& services, const http::RequestHead& head, int status, std::string_view reason);
+
+}  // namespace aegis::api::internal
