@@ -1,0 +1,48 @@
+# Aegis — the two commands a new user needs:
+#   make demo   install what is missing, build, start a demo server with sample models
+#   make test   install what is missing, build (release + ASan/UBSan), run every test
+# Other targets: build, build-asan, unit, integration, bench, clean.
+
+JOBS ?= $(shell nproc)
+PYTHON := /usr/bin/python3
+RELEASE := build/release
+ASAN := build/asan
+
+.PHONY: all deps build build-asan unit unit-release integration test demo bench clean
+
+all: build
+
+deps:
+	bash scripts/setup.sh
+
+$(RELEASE)/build.ninja:
+	cmake -G Ninja -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=Release
+
+$(ASAN)/build.ninja:
+	cmake -G Ninja -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DAEGIS_SANITIZE=ON
+
+build: deps $(RELEASE)/build.ninja
+	ninja -C $(RELEASE) -j $(JOBS)
+
+build-asan: deps $(ASAN)/build.ninja
+	ninja -C $(ASAN) -j $(JOBS)
+
+# Unit tests run under AddressSanitizer + UndefinedBehaviorSanitizer.
+unit: build-asan
+	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -j $(JOBS)
+
+# Black-box tests: the real server binary, real TLS, real clients.
+integration: build
+	AEGIS_BIN=$(CURDIR)/$(RELEASE)/src/cli/aegis $(PYTHON) -m pytest -q tests/integration
+
+test: unit integration
+
+demo: build
+	bash scripts/demo.sh
+
+bench: build
+	bash bench/run_bench.sh
+
+clean:
+	rm -rf build

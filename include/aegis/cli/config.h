@@ -1,0 +1,42 @@
+// Config: DIR/aegis.toml, the one configuration file of an installation.
+//
+// Unknown sections or keys are errors: a typo must never silently fall back to a
+// default. Relative paths are relative to the data directory.
+//
+// Thread-safety: value type.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "aegis/api/services.h"
+#include "aegis/common/status.h"
+#include "aegis/http/server.h"
+
+namespace aegis::cli {
+
+struct Config {
+  std::filesystem::path data_dir;
+  std::string listen = "127.0.0.1:8443";
+  std::string admin_listen = "127.0.0.1:9443";
+  http::ServerOptions server;
+  http::Limits http_limits;
+  api::ApiLimits api_limits;
+  int instances_per_model = 2;
+  std::filesystem::path tls_cert = "tls/server.crt";
+  std::filesystem::path tls_key = "tls/server.key";
+  std::filesystem::path tls_ca = "tls/ca.crt";
+
+  std::filesystem::path Resolve(const std::filesystem::path& p) const {
+    return p.is_absolute() ? p : data_dir / p;
+  }
+};
+
+// Parses DIR/aegis.toml. InvalidArgument naming the file, key and problem.
+StatusOr<Config> LoadConfig(const std::filesystem::path& data_dir);
+
+// The file `aegis init` writes: every key with its default, commented.
+std::string RenderDefaultConfig(const std::string& listen, const std::string& admin_listen);
+
+}  // namespace aegis::cli

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Aegis needs to build, test, demo and benchmark.
+# Idempotent: when everything is present it does nothing; otherwise it runs
+# `apt-get update` first and installs only what is missing.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  build-essential cmake ninja-build pkg-config git
+  # libraries (see docs/../DESIGN: chosen dependencies)
+  libssl-dev libboost-dev libsimdjson-dev libtomlplusplus-dev libcli11-dev libspdlog-dev
+  nlohmann-json3-dev libsqlite3-dev libargon2-dev
+  # engines
+  libopencv-dnn-dev libtorch-dev libxgboost-dev
+  # tests, sample models, benchmark
+  libgtest-dev python3 python3-pytest python3-requests python3-numpy python3-torch python3-xgboost
+  python3-onnx python3-fastapi uvicorn wrk curl openssl ca-certificates
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "setup: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  SUDO="sudo"
+fi
+echo "setup: installing ${missing[*]}"
+$SUDO apt-get update
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"

@@ -1,0 +1,151 @@
+#include "aegis/cli/config.h"
+
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+#include "aegis/common/file_util.h"
+
+namespace aegis::cli {
+namespace {
+
+// Which keys each section may hold.
+const std::map<std::string, std::set<std::string>>& Schema() {
+  static const std::map<std::string, std::set<std::string>> schema = {
+      {"server", {"listen", "admin_listen", "io_threads", "worker_threads", "drain_timeout_seconds"}},
+      {"limits",
+       {"max_body_bytes", "max_model_bytes", "max_header_bytes", "read_timeout_seconds", "write_timeout_seconds",
+        "idle_timeout_seconds", "max_connections"}},
+      {"runtime", {"instances_per_model"}},
+      {"tls", {"cert", "key", "ca"}},
+  };
+  return schema;
+}
+
+class Reader {
+ public:
+  Reader(const toml::table& root, std::string file) : root_(root), file_(std::move(file)) {}
+
+  Status CheckKnownKeys() const {
+    for (const auto& [section, node] : root_) {
+      auto it = Schema().find(std::string(section.str()));
+      if (it == Schema().end()) return Error(std::string(section.str()), "unknown section");
+      if (!node.is_table()) return Error(std::string(section.str()), "must be a table");
+      for (const auto& [key, value] : *node.as_table()) {
+        if (!it->second.count(std::string(key.str()))) {
+          return Error(std::string(section.str()) + "." + std::string(key.str()), "unknown key");
+        }
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status String(const char* section, const char* key, std::string& out) {
+    auto node = root_[section][key];
+    if (!node) return Status::Ok();
+    if (!node.is_string()) return Error(Name(section, key), "must be a string");
+    out = node.value<std::string>().value();
+    if (out.empty()) return Error(Name(section, key), "must not be empty");
+    return Status::Ok();
+  }
+
+  template <typename T>
+  Status Integer(const char* section, const char* key, T& out, int64_t min, int64_t max) {
+    auto node = root_[section][key];
+    if (!node) return Status::Ok();
+    if (!node.is_integer()) return Error(Name(section, key), "must be an integer");
+    int64_t v = node.value<int64_t>().value();
+    if (v < min || v > max) {
+      return Error(Name(section, key), "must be between " + std::to_string(min) + " and " + std::to_string(max));
+    }
+    out = static_cast<T>(v);
+    return Status::Ok();
+  }
+
+  Status Seconds(const char* section, const char* key, std::chrono::seconds& out, int64_t min, int64_t max) {
+    int64_t v = out.count();
+    AEGIS_RETURN_IF_ERROR(Integer(section, key, v, min, max));
+    out = std::chrono::seconds(v);
+    return Status::Ok();
+  }
+
+ private:
+  static std::string Name(const char* section, const char* key) { return std::string(section) + "." + key; }
+  Status Error(const std::string& key, const std::string& problem) const {
+    return Status::InvalidArgument(file_ + ": " + key + ": " + problem);
+  }
+  const toml::table& root_;
+  std::string file_;
+};
+
+}  // namespace
+
+StatusOr<Config> LoadConfig(const std::filesystem::path& data_dir) {
+  Config config;
+  config.data_dir = std::filesystem::absolute(data_dir);
+  const auto path = config.data_dir / "aegis.toml";
+  AEGIS_ASSIGN_OR_RETURN(std::string text, ReadFile(path, 1 << 20));
+  toml::table root;
+  try {
+    root = toml::parse(text, path.string());
+  } catch (const toml::parse_error& e) {
+    std::ostringstream msg;
+    msg << path.string() << ":" << e.source().begin.line << ": " << e.description();
+    return Status::InvalidArgument(msg.str());
+  }
+  Reader r(root, path.string());
+  AEGIS_RETURN_IF_ERROR(r.CheckKnownKeys());
+  AEGIS_RETURN_IF_ERROR(r.String("server", "listen", config.listen));
+  AEGIS_RETURN_IF_ERROR(r.String("server", "admin_listen", config.admin_listen));
+  AEGIS_RETURN_IF_ERROR(r.Integer("server", "io_threads", config.server.io_threads, 0, 256));
+  AEGIS_RETURN_IF_ERROR(r.Integer("server", "worker_threads", config.server.worker_threads, 0, 256));
+  AEGIS_RETURN_IF_ERROR(r.Seconds("server", "drain_timeout_seconds", config.server.drain_timeout, 0, 3600));
+  AEGIS_RETURN_IF_ERROR(r.Integer("limits", "max_body_bytes", config.api_limits.max_body_bytes, 1024, 1ll << 34));
+  AEGIS_RETURN_IF_ERROR(r.Integer("limits", "max_model_bytes", config.api_limits.max_model_bytes, 1024, 1ll << 40));
+  AEGIS_RETURN_IF_ERROR(r.Integer("limits", "max_header_bytes", config.http_limits.max_header_bytes, 1024, 1 << 20));
+  AEGIS_RETURN_IF_ERROR(r.Seconds("limits", "read_timeout_seconds", config.http_limits.read_timeout, 1, 3600));
+  AEGIS_RETURN_IF_ERROR(r.Seconds("limits", "write_timeout_seconds", config.http_limits.write_timeout, 1, 3600));
+  AEGIS_RETURN_IF_ERROR(r.Seconds("limits", "idle_timeout_seconds", config.http_limits.idle_timeout, 1, 3600));
+  AEGIS_RETURN_IF_ERROR(r.Integer("limits", "max_connections", config.http_limits.max_connections, 1, 1000000));
+  AEGIS_RETURN_IF_ERROR(r.Integer("runtime", "instances_per_model", config.instances_per_model, 1, 64));
+  std::string cert = config.tls_cert, key = config.tls_key, ca = config.tls_ca;
+  AEGIS_RETURN_IF_ERROR(r.String("tls", "cert", cert));
+  AEGIS_RETURN_IF_ERROR(r.String("tls", "key", key));
+  AEGIS_RETURN_IF_ERROR(r.String("tls", "ca", ca));
+  config.tls_cert = cert;
+  config.tls_key = key;
+  config.tls_ca = ca;
+  return config;
+}
+
+std::string RenderDefaultConfig(const std::string& listen, const std::string& admin_listen) {
+  const Config d;
+  std::ostringstream out;
+  out << "# Aegis configuration. Relative paths are relative to this directory.\n"
+      << "# Unknown keys are refused at start-up.\n\n"
+      << "[server]\n"
+      << "listen = \"" << listen << "\"              # data plane (KServe v2), HTTPS only\n"
+      << "admin_listen = \"" << admin_listen << "\"  # control plane; keep it on loopback\n"
+      << "io_threads = 0                # 0 = one per core\n"
+      << "worker_threads = 0            # inference pool; 0 = one per core\n"
+      << "drain_timeout_seconds = " << d.server.drain_timeout.count() << "\n\n"
+      << "[limits]\n"
+      << "max_body_bytes = " << d.api_limits.max_body_bytes << "     # inference request body\n"
+      << "max_model_bytes = " << d.api_limits.max_model_bytes << "   # model upload\n"
+      << "max_header_bytes = " << d.http_limits.max_header_bytes << "\n"
+      << "read_timeout_seconds = " << d.http_limits.read_timeout.count() << "   # whole request must arrive within this\n"
+      << "write_timeout_seconds = " << d.http_limits.write_timeout.count() << "\n"
+      << "idle_timeout_seconds = " << d.http_limits.idle_timeout.count() << "\n"
+      << "max_connections = " << d.http_limits.max_connections << "        # per listener\n\n"
+      << "[runtime]\n"
+      << "instances_per_model = " << d.instances_per_model << "\n\n"
+      << "[tls]\n"
+      << "cert = \"" << d.tls_cert.string() << "\"\n"
+      << "key = \"" << d.tls_key.string() << "\"\n"
+      << "ca = \"" << d.tls_ca.string() << "\"\n";
+  return out.str();
+}
+
+}  // namespace aegis::cli

@@ -1,0 +1,102 @@
+// `aegis model push|list|remove`: registry management over the control plane.
+#include <cstdio>
+#include <iostream>
+#include <unistd.h>
+
+#include "aegis/runtime/backend.h"
+#include "client_options.h"
+#include "commands.h"
+
+namespace aegis::cli {
+namespace {
+
+struct PushOptions {
+  ClientFlags client;
+  std::string name, version, file, format;
+  bool json = false;
+};
+
+// A progress bar on stderr, only when stderr is a terminal.
+std::function<void(uint64_t, uint64_t)> ProgressBar() {
+  if (!::isatty(STDERR_FILENO)) return {};
+  return [](uint64_t sent, uint64_t total) {
+    const int width = 40;
+    int filled = total ? static_cast<int>(width * sent / total) : width;
+    std::fprintf(stderr, "\r[%.*s%*s] %3d%% %llu MiB", filled, "========================================",
+                 width - filled, "", total ? static_cast<int>(100 * sent / total) : 100,
+                 static_cast<unsigned long long>(sent >> 20));
+    if (sent == total) std::fprintf(stderr, "\n");
+  };
+}
+
+void RunPush(const PushOptions& o) {
+  if (!runtime::ParseModelFormat(o.format)) throw CommandError("--format must be onnx, torchscript or xgboost");
+  auto client = ConnectClient(o.client);
+  const std::string target = "/v1/models/" + EncodePathSegment(o.name) + "/versions/" +
+                             EncodePathSegment(o.version) + "?format=" + o.format;
+  auto response = Check(client->Upload("PUT", target, o.file, ProgressBar()), "push failed");
+  auto body = ExpectJson(response);
+  if (o.json) {
+    std::cout << body.dump() << std::endl;
+  } else {
+    std::cout << "pushed " << body.value("name", "") << " version " << body.value("version", "") << " ("
+              << body.value("size_bytes", 0) << " bytes, sha256 " << body.value("sha256", "") << ")" << std::endl;
+  }
+}
+
+void RunList(const ClientFlags& flags, bool json) {
+  auto client = ConnectClient(flags);
+  auto body = ExpectJson(Check(client->Request("GET", "/v1/models"), "list failed"));
+  if (json) {
+    std::cout << body.dump() << std::endl;
+    return;
+  }
+  std::printf("%-24s %-10s %-12s %12s  %-20s %s\n", "NAME", "VERSION", "FORMAT", "BYTES", "SHA256", "CREATED");
+  for (const auto& m : body.value("models", nlohmann::json::array())) {
+    std::printf("%-24s %-10s %-12s %12llu  %-20s %s\n", m.value("name", "").c_str(), m.value("version", "").c_str(),
+                m.value("format", "").c_str(), static_cast<unsigned long long>(m.value("size_bytes", 0ull)),
+                m.value("sha256", "").substr(0, 16).c_str(), m.value("created_at", "").c_str());
+  }
+}
+
+void RunRemove(const ClientFlags& flags, const std::string& name, const std::string& version) {
+  auto client = ConnectClient(flags);
+  const std::string target = "/v1/models/" + EncodePathSegment(name) + "/versions/" + EncodePathSegment(version);
+  ExpectJson(Check(client->Request("DELETE", target), "remove failed"));
+  std::cout << "removed " << name << " version " << version << std::endl;
+}
+
+}  // namespace
+
+void RegisterModelCommands(CLI::App& app) {
+  CLI::App* model = app.add_subcommand("model", "Manage models in a running server");
+  model->require_subcommand(1);
+
+  auto push = std::make_shared<PushOptions>();
+  CLI::App* p = model->add_subcommand("push", "Upload a model version (encrypted at rest by the server)");
+  p->add_option("name", push->name, "Model name")->required();
+  p->add_option("--version", push->version, "Version label")->required();
+  p->add_option("--file", push->file, "Model file")->required()->check(CLI::ExistingFile);
+  p->add_option("--format", push->format, "onnx | torchscript | xgboost")->required();
+  p->add_flag("--json", push->json, "Print the server's JSON answer");
+  AddClientFlags(p, push->client);
+  p->callback([push] { RunPush(*push); });
+
+  auto list_flags = std::make_shared<ClientFlags>();
+  auto list_json = std::make_shared<bool>(false);
+  CLI::App* l = model->add_subcommand("list", "List model versions");
+  l->add_flag("--json", *list_json, "Print JSON");
+  AddClientFlags(l, *list_flags);
+  l->callback([list_flags, list_json] { RunList(*list_flags, *list_json); });
+
+  auto rm_flags = std::make_shared<ClientFlags>();
+  auto rm_name = std::make_shared<std::string>();
+  auto rm_version = std::make_shared<std::string>();
+  CLI::App* r = model->add_subcommand("remove", "Remove a model version and its encrypted artifact");
+  r->add_option("name", *rm_name, "Model name")->required();
+  r->add_option("--version", *rm_version, "Version label")->required();
+  AddClientFlags(r, *rm_flags);
+  r->callback([rm_flags, rm_name, rm_version] { RunRemove(*rm_flags, *rm_name, *rm_version); });
+}
+
+}  // namespace aegis::cli

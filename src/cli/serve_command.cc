@@ -1,0 +1,116 @@
+// `aegis serve`: the composition root. Opens the KEK, the store and the audit log,
+// loads every model from the encrypted store, and serves both planes until
+// SIGTERM/SIGINT, then drains in-flight requests and exits 0.
+#include <atomic>
+#include <csignal>
+#include <pthread.h>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "aegis/api/control_plane.h"
+#include "aegis/api/data_plane.h"
+#include "aegis/audit/audit_log.h"
+#include "aegis/auth/token_authenticator.h"
+#include "aegis/cli/config.h"
+#include "aegis/http/server.h"
+#include "aegis/keys/key_provider.h"
+#include "aegis/registry/registry.h"
+#include "aegis/store/metadata_store.h"
+#include "commands.h"
+#include "passphrase.h"
+
+namespace aegis::cli {
+namespace {
+
+struct ServeOptions {
+  std::string data_dir;
+  std::string listen, admin_listen;
+};
+
+void AuditLifecycle(audit::AuditLog& log, const char* action, const std::string& detail) {
+  audit::AuditEvent e;
+  e.time = Clock::Real().Now();
+  e.principal = "system";
+  e.action = action;
+  e.resource = "server";
+  e.decision = "allow";
+  e.listener = "cli";
+  e.reason = detail;
+  log.Append(std::move(e));
+}
+
+void RunServe(const ServeOptions& o) {
+  // Block the shutdown signals in every thread; one thread waits for them below.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  Config config = Check(LoadConfig(o.data_dir));
+  if (!o.listen.empty()) config.listen = o.listen;
+  if (!o.admin_listen.empty()) config.admin_listen = o.admin_listen;
+
+  auto kek = Check(keys::LocalKeyProvider::Open(config.data_dir / "keys", PassphraseFromEnvironment()),
+                   "opening the key-encryption key");
+  auto store = Check(store::MetadataStore::Open(config.data_dir / "db" / "aegis.db"), "opening the database");
+  auto audit_log = Check(audit::AuditLog::Open(config.data_dir / "audit"), "opening the audit log");
+  auto tokens = Check(auth::TokenAuthenticator::Create(store.get(), Clock::Real()));
+
+  registry::Registry registry({config.data_dir / "blobs", config.instances_per_model}, store.get(), kek.get(),
+                              Clock::Real());
+  auto failures = registry.LoadAll();
+  for (const auto& f : failures) AuditLifecycle(*audit_log, "model.load_failed", f.message());
+
+  std::atomic<bool> draining{false};
+  api::Services services;
+  services.registry = &registry;
+  services.auth = tokens.get();
+  services.audit = audit_log.get();
+  services.draining = &draining;
+  services.limits = config.api_limits;
+  api::DataPlane data_plane(services);
+  api::ControlPlane control_plane(services);
+
+  http::HttpsServer server(config.server);
+  const http::TlsFiles tls{config.Resolve(config.tls_cert), config.Resolve(config.tls_key)};
+  Check(server.AddListener("data", config.listen, tls, config.http_limits, &data_plane), "data plane " + config.listen);
+  Check(server.AddListener("admin", config.admin_listen, tls, config.http_limits, &control_plane),
+        "control plane " + config.admin_listen);
+
+  std::thread signal_waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (draining.exchange(true)) return;  // woken by our own shutdown below
+    spdlog::info("received {}, draining in-flight requests", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    server.Stop();
+  });
+
+  AuditLifecycle(*audit_log, "server.start", "data " + config.listen + ", admin " + config.admin_listen);
+  spdlog::info("serving data plane on https://{} and control plane on https://{}", config.listen,
+               config.admin_listen);
+  server.Run();
+  // Run() also returns if the server stops on its own; release the waiter thread.
+  if (!draining.exchange(true)) pthread_kill(signal_waiter.native_handle(), SIGTERM);
+  signal_waiter.join();
+  AuditLifecycle(*audit_log, "server.stop", "");
+  Check(audit_log->Flush(), "flushing the audit log");
+  spdlog::info("stopped");
+}
+
+}  // namespace
+
+void RegisterServe(CLI::App& app) {
+  auto opts = std::make_shared<ServeOptions>();
+  CLI::App* cmd = app.add_subcommand("serve", "Serve the data plane (KServe v2) and the control plane over HTTPS");
+  cmd->add_option("--data-dir", opts->data_dir, "Installation directory made by `aegis init`")->required();
+  cmd->add_option("--listen", opts->listen, "Data plane HOST:PORT (default from aegis.toml, 127.0.0.1:8443)");
+  cmd->add_option("--admin-listen", opts->admin_listen,
+                  "Control plane HOST:PORT (default from aegis.toml, 127.0.0.1:9443)");
+  cmd->footer("Needs AEGIS_PASSPHRASE when the installation was created with one.");
+  cmd->callback([opts] { RunServe(*opts); });
+}
+
+}  // namespace aegis::cli
