@@ -43,6 +43,8 @@ class Backend {
 StatusOr<std::unique_ptr<Backend>> LoadBackend(ModelFormat format, std::span<const uint8_t> model_bytes);
 
 // N instances of one model; Infer borrows a free instance (waiting if all are busy).
+// Infer does not call ValidateInputs: callers validate once, before it (the data
+// plane does so ahead of anomaly scoring), so the hot path does not repeat the work.
 // Thread-safety: Infer is safe for concurrent use.
 class ModelInstances {
  public:

@@ -1,0 +1,62 @@
+#include "xgboost_format.h"
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "runtime_test_util.h"
+
+namespace aegis::runtime {
+namespace {
+
+StatusOr<XgboostModelFormat> Check(const std::string& text) {
+  return CheckXgboostModelFormat(std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+}
+
+TEST(XgboostFormatTest, RecognizesTheExamples) {
+  StatusOr<XgboostModelFormat> json = CheckXgboostModelFormat(testing::ReadExample("xgb_classifier.json"));
+  ASSERT_TRUE(json.ok()) << json.status().message();
+  EXPECT_EQ(*json, XgboostModelFormat::kJson);
+  StatusOr<XgboostModelFormat> ubj = CheckXgboostModelFormat(testing::ReadExample("xgb_classifier.ubj"));
+  ASSERT_TRUE(ubj.ok()) << ubj.status().message();
+  EXPECT_EQ(*ubj, XgboostModelFormat::kUbj);
+}
+
+TEST(XgboostFormatTest, RefusesOtherFormats) {
+  for (const std::string& text : {std::string(""), std::string("{"), std::string("binf\x01\x02"),
+                                  std::string("[1,2]"), std::string("{1}"), std::string(" {\"a\":1}")}) {
+    StatusOr<XgboostModelFormat> result = Check(text);
+    EXPECT_EQ(result.status().code(), StatusCode::kUnprocessable) << text;
+    EXPECT_EQ(result.status().message(), "only XGBoost JSON or UBJ models are accepted") << text;
+  }
+}
+
+TEST(XgboostFormatTest, BoundsNesting) {
+  std::string deep_json = "{\"a\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  EXPECT_EQ(Check(deep_json).status().code(), StatusCode::kUnprocessable);
+  std::string brackets_in_strings = "{\"a\":\"" + std::string(1000, '[') + "\"}";
+  EXPECT_TRUE(Check(brackets_in_strings).ok());
+  // UBJ: {"a": [[[[...]]]]} with keys as 'U' length + bytes.
+  std::string deep_ubj = "{U\x01" "a" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  EXPECT_EQ(Check(deep_ubj).status().code(), StatusCode::kUnprocessable);
+  std::string shallow_ubj = "{U\x01" "a[$d#U\x02" + std::string(8, '\0') + "U\x01" "bSU\x02hi}";
+  EXPECT_TRUE(Check(shallow_ubj).ok()) << Check(shallow_ubj).status().message();
+}
+
+TEST(XgboostFormatTest, UbjWalkerSurvivesTruncationsAndFlips) {
+  std::vector<uint8_t> model = testing::ReadExample("xgb_classifier.ubj");
+  for (size_t length = 0; length < model.size(); ++length) {
+    std::vector<uint8_t> prefix(model.begin(), model.begin() + length);
+    EXPECT_FALSE(CheckXgboostModelFormat(prefix).ok()) << length;  // UBJ has no valid proper prefix
+  }
+  uint32_t state = 99;
+  for (int round = 0; round < 3000; ++round) {
+    std::vector<uint8_t> mutated = model;
+    state = state * 1664525 + 1013904223;
+    mutated[state % mutated.size()] = static_cast<uint8_t>(state >> 24);
+    (void)CheckXgboostModelFormat(mutated);  // any answer, no crash
+  }
+}
+
+}  // namespace
+}  // namespace aegis::runtime
