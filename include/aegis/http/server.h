@@ -37,6 +37,13 @@ struct TlsFiles {
   std::filesystem::path private_key;        // PEM
 };
 
+// Connection counters of one listener (for metrics).
+struct ListenerStats {
+  uint64_t connections_accepted = 0;
+  uint64_t connections_refused = 0;  // closed at accept: over max_connections
+  int connections_active = 0;
+};
+
 struct ServerOptions {
   int io_threads = 0;      // 0: number of cores
   int worker_threads = 0;  // 0: number of cores
@@ -54,6 +61,8 @@ class HttpsServer {
                      const Limits& limits, Dispatcher* dispatcher);
   // The bound port of listener `name` (after AddListener).
   uint16_t BoundPort(const std::string& name) const;
+  // Counters of listener `name` (zeros if unknown). Safe from any thread.
+  ListenerStats Stats(const std::string& name) const;
 
   // Serves until Stop(); returns after draining.
   void Run();

@@ -1,0 +1,47 @@
+#include "host_port.h"
+
+#include <gtest/gtest.h>
+
+namespace aegis::http::internal {
+namespace {
+
+TEST(HostPortTest, ParsesIpv4NamesAndIpv6) {
+  auto a = ParseHostPort("127.0.0.1:8443");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->host, "127.0.0.1");
+  EXPECT_EQ(a->port, 8443);
+  auto b = ParseHostPort("[::1]:0");
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->host, "::1");
+  EXPECT_EQ(b->port, 0);
+  auto c = ParseHostPort("localhost:65535");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->host, "localhost");
+}
+
+TEST(HostPortTest, RefusesMalformed) {
+  for (const char* bad : {"", "8443", ":8443", "host:", "host:65536", "host:-1", "host:8a", "::1:8443", "[::1]8443",
+                          "[::1", "[localhost]:1", "[]:1", "host:123456"}) {
+    EXPECT_FALSE(ParseHostPort(bad).ok()) << bad;
+  }
+}
+
+TEST(HostPortTest, ParsesHttpsUrlsOnly) {
+  auto a = ParseHttpsUrl("https://localhost:9443/");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->host, "localhost");
+  EXPECT_EQ(a->port, 9443);
+  auto b = ParseHttpsUrl("https://[::1]:8443");
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->host, "::1");
+  auto c = ParseHttpsUrl("https://example.com");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->port, 443);
+  for (const char* bad : {"http://localhost:8443", "localhost:8443", "https://h:1/path", "https://u@h:1",
+                          "https://h:0", "ftp://h:1", "https://"}) {
+    EXPECT_FALSE(ParseHttpsUrl(bad).ok()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace aegis::http::internal

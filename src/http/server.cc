@@ -1,0 +1,183 @@
+// HttpsServer: owns the io_context, the I/O threads, the worker pool and the
+// listeners, and runs the stop/drain sequence (see connection_registry.h).
+#include "aegis/http/server.h"
+
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <spdlog/spdlog.h>
+
+#include "asio_types.h"
+#include "connection_registry.h"
+#include "host_port.h"
+#include "listener.h"
+#include "tls_context.h"
+
+namespace aegis::http {
+
+using namespace internal;  // NOLINT: the implementation's own namespace
+
+namespace {
+
+int ThreadsOr(int requested) {
+  if (requested > 0) return requested;
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+StatusOr<tcp::endpoint> ResolveListenAddress(const std::string& host_port) {
+  AEGIS_ASSIGN_OR_RETURN(HostPort hp, ParseHostPort(host_port));
+  error_code ec;
+  const auto address = asio::ip::make_address(hp.host, ec);
+  if (!ec) return tcp::endpoint(address, hp.port);
+  // A host name ("localhost"): resolve once at start-up, blocking is fine here.
+  asio::io_context io;
+  tcp::resolver resolver(io);
+  const auto results = resolver.resolve(hp.host, std::to_string(hp.port), ec);
+  if (ec || results.empty()) {
+    return Status::InvalidArgument("cannot resolve listen address '" + host_port + "': " + ec.message());
+  }
+  return results.begin()->endpoint();
+}
+
+}  // namespace
+
+struct HttpsServer::Impl {
+  explicit Impl(ServerOptions o)
+      : options(o), io_threads(ThreadsOr(o.io_threads)), io(io_threads), workers(ThreadsOr(o.worker_threads)) {}
+
+  ServerOptions options;
+  int io_threads;
+  asio::io_context io;  // declared before the listeners: their acceptors use it
+  asio::thread_pool workers;
+  ConnectionRegistry registry;
+  mutable std::mutex mu;  // guards `listeners` against a concurrent Stop()
+  std::map<std::string, std::unique_ptr<Listener>> listeners;
+  bool ran = false;
+};
+
+HttpsServer::HttpsServer(ServerOptions options) : impl_(std::make_unique<Impl>(options)) {}
+
+HttpsServer::~HttpsServer() {
+  // Run() never ran (or has returned): no coroutine is alive. Make sure pool
+  // threads are gone before the listeners they might reference.
+  impl_->workers.stop();
+  impl_->workers.join();
+}
+
+Status HttpsServer::AddListener(const std::string& name, const std::string& host_port, const TlsFiles& tls,
+                                const Limits& limits, Dispatcher* dispatcher) {
+  const std::string what = "listener " + name;
+  if (dispatcher == nullptr) return Status::InvalidArgument(what + ": no dispatcher");
+  if (limits.max_connections < 1) return Status::InvalidArgument(what + ": max_connections must be positive");
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->listeners.count(name)) return Status::AlreadyExists(what + " already exists");
+  }
+  AEGIS_ASSIGN_OR_RETURN(auto context, MakeServerTlsContext(tls));
+  AEGIS_ASSIGN_OR_RETURN(const tcp::endpoint endpoint, ResolveListenAddress(host_port));
+
+  tcp::acceptor acceptor(asio::make_strand(impl_->io));
+  error_code ec;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Status::Unavailable(what + ": cannot listen on " + host_port + ": " + ec.message());
+
+  const auto bound = acceptor.local_endpoint(ec);
+  auto listener = std::make_unique<Listener>(name, limits, dispatcher, std::move(context), std::move(acceptor));
+  spdlog::info("{} listening on https://{}", what,
+               bound.address().is_v6() ? "[" + bound.address().to_string() + "]:" + std::to_string(bound.port())
+                                       : bound.address().to_string() + ":" + std::to_string(bound.port()));
+  std::lock_guard lock(impl_->mu);
+  impl_->listeners.emplace(name, std::move(listener));
+  return Status::Ok();
+}
+
+uint16_t HttpsServer::BoundPort(const std::string& name) const {
+  std::lock_guard lock(impl_->mu);
+  const auto it = impl_->listeners.find(name);
+  if (it == impl_->listeners.end()) return 0;
+  error_code ec;
+  const auto endpoint = it->second->acceptor.local_endpoint(ec);
+  return ec ? 0 : endpoint.port();
+}
+
+ListenerStats HttpsServer::Stats(const std::string& name) const {
+  std::lock_guard lock(impl_->mu);
+  const auto it = impl_->listeners.find(name);
+  if (it == impl_->listeners.end()) return {};
+  const Listener& l = *it->second;
+  return {l.accepted.load(), l.refused.load(), l.active.load()};
+}
+
+void HttpsServer::Run() {
+  Impl& d = *impl_;
+  {
+    std::lock_guard lock(d.mu);
+    if (d.ran) return;  // one life per server
+    d.ran = true;
+    const ServerContext context{&d.io, d.workers.get_executor(), &d.registry};
+    for (auto& [name, listener] : d.listeners) {
+      d.registry.AddTask();
+      asio::co_spawn(listener->acceptor.get_executor(), AcceptLoop(*listener, context), asio::detached);
+    }
+  }
+  auto work = asio::make_work_guard(d.io);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < d.io_threads; ++i) {
+    threads.emplace_back([&d] {
+      for (;;) {
+        try {
+          d.io.run();
+          return;
+        } catch (const std::exception& e) {
+          // Sessions catch their own errors; this is a last line of defence.
+          spdlog::error("I/O thread: {}", e.what());
+        }
+      }
+    });
+  }
+
+  d.registry.WaitForStopRequest();
+  const auto deadline = std::chrono::steady_clock::now() + d.options.drain_timeout;
+  if (!d.registry.WaitUntilEmpty(deadline)) {
+    spdlog::warn("drain timeout: closing {} connections", d.registry.size());
+    d.registry.CloseAll();
+    // Requests inside handlers cannot be interrupted; their sessions end as
+    // soon as the handler returns (the answer cannot be sent any more).
+    d.registry.WaitUntilEmpty(std::nullopt);
+  }
+  work.reset();
+  d.io.stop();
+  for (auto& t : threads) t.join();
+  d.workers.join();
+  spdlog::info("server stopped");
+}
+
+void HttpsServer::Stop() {
+  Impl& d = *impl_;
+  if (!d.registry.RequestStop()) return;
+  {
+    std::lock_guard lock(d.mu);
+    for (auto& [name, listener] : d.listeners) {
+      Listener* l = listener.get();
+      asio::post(l->acceptor.get_executor(), [l] {
+        error_code ec;
+        l->acceptor.close(ec);
+      });
+    }
+  }
+  d.registry.DrainAll();
+}
+
+}  // namespace aegis::http

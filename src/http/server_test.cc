@@ -1,0 +1,235 @@
+// End-to-end tests of HttpsServer with the real HttpsClient over TLS.
+#include <gtest/gtest.h>
+
+#include "test_pki.h"
+#include "test_server.h"
+
+namespace aegis::http::testing {
+namespace {
+
+std::optional<std::string> HeaderOf(const ClientResponse& r, const std::string& name) {
+  for (const auto& [k, v] : r.headers) {
+    if (k == name) return v;
+  }
+  return std::nullopt;
+}
+
+std::unique_ptr<HttpsClient> MustConnect(const ClientOptions& options) {
+  auto client = HttpsClient::Connect(options);
+  if (!client.ok()) ADD_FAILURE() << client.status().message();
+  return client.ok() ? std::move(client).value() : nullptr;
+}
+
+TEST(ServerTest, GetRoundTripWithSecurityHeaders) {
+  TestServer ts;
+  auto options = ts.client_options();
+  options.bearer_token = "tok123";
+  auto client = MustConnect(options);
+  ASSERT_TRUE(client);
+  auto r = client->Request("GET", "/echo?x=a%20b");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_NE(r->body.find("method=GET path=/echo x=a b auth=Bearer tok123 remote=127.0.0.1:"), std::string::npos)
+      << r->body;
+  EXPECT_NE(r->body.find("listener=data"), std::string::npos);
+  EXPECT_EQ(HeaderOf(*r, "strict-transport-security"), "max-age=63072000; includeSubDomains");
+  EXPECT_EQ(HeaderOf(*r, "x-content-type-options"), "nosniff");
+  EXPECT_EQ(HeaderOf(*r, "cache-control"), "no-store");
+  EXPECT_EQ(HeaderOf(*r, "server"), "aegis");
+  EXPECT_EQ(HeaderOf(*r, "content-type"), "text/plain");
+  const auto id = HeaderOf(*r, "x-request-id");
+  ASSERT_TRUE(id);
+  EXPECT_EQ(id->size(), 16u);
+  EXPECT_EQ(id->find_first_not_of("0123456789abcdef"), std::string::npos);
+}
+
+TEST(ServerTest, PostRoundTripAndKeepAlive) {
+  TestServer ts;
+  auto client = MustConnect(ts.client_options());
+  ASSERT_TRUE(client);
+  std::string remote;
+  for (int i = 0; i < 20; ++i) {
+    const std::string body = "payload-" + std::to_string(i) + std::string(static_cast<size_t>(i) * 1000, 'z');
+    auto r = client->Request("POST", "/echo", body, "application/octet-stream");
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, body);
+    auto g = client->Request("GET", "/echo");
+    ASSERT_TRUE(g.ok());
+    const std::string this_remote = g->body.substr(g->body.find("remote="));
+    if (i == 0) remote = this_remote.substr(0, this_remote.find(' '));
+    EXPECT_EQ(this_remote.substr(0, this_remote.find(' ')), remote);  // same source port: same connection
+  }
+  // A big body crosses several TLS records and the two-buffer write path.
+  const std::string big(300 * 1024, 'b');
+  auto r = client->Request("POST", "/echo", big, "application/octet-stream");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->body, big);
+  EXPECT_EQ(ts.server.Stats("data").connections_accepted, 1u);
+}
+
+TEST(ServerTest, ImmediateAndNotFound) {
+  TestServer ts;
+  auto client = MustConnect(ts.client_options());
+  ASSERT_TRUE(client);
+  auto r = client->Request("GET", "/immediate");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 403);
+  EXPECT_EQ(r->body, R"({"error": "forbidden"})");
+  // HEAD: the headers of the GET, no body.
+  auto head = client->Request("HEAD", "/echo");
+  ASSERT_TRUE(head.ok()) << head.status().message();
+  EXPECT_EQ(head->status, 200);
+  EXPECT_TRUE(head->body.empty());
+  EXPECT_NE(HeaderOf(*head, "content-length"), "0");
+  auto nf = client->Request("DELETE", "/nothing");
+  ASSERT_TRUE(nf.ok());
+  EXPECT_EQ(nf->status, 404);
+  EXPECT_EQ(HeaderOf(*nf, "content-type"), "application/json");
+  // An immediate answer with a body pending closes the connection; the client
+  // reconnects transparently.
+  auto posted = client->Request("POST", "/immediate", std::string(1000, 'x'));
+  ASSERT_TRUE(posted.ok());
+  EXPECT_EQ(posted->status, 403);
+  EXPECT_EQ(HeaderOf(*posted, "connection"), "close");
+  auto again = client->Request("GET", "/echo");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->status, 200);
+}
+
+TEST(ServerTest, HandlerExceptionBecomes500AndServerSurvives) {
+  TestServer ts;
+  auto client = MustConnect(ts.client_options());
+  ASSERT_TRUE(client);
+  auto r = client->Request("GET", "/throw");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 500);
+  EXPECT_EQ(r->body, R"({"error": "internal error"})");
+  auto ok = client->Request("GET", "/echo");
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->status, 200);
+  ASSERT_TRUE(TestDispatcher::WaitFor([&] { return ts.dispatcher.completions().size() == 2; }));
+  EXPECT_EQ(ts.dispatcher.completions()[0], 500);
+}
+
+TEST(ServerTest, TraversalAndBadTargetsGet400) {
+  TestServer ts;
+  auto options = ts.client_options();
+  for (const char* target : {"/../x", "/%2e%2e/x", "/a/%2E%2E/b", "/a%00b", "/a%5cb", "/%zz"}) {
+    auto client = MustConnect(options);
+    ASSERT_TRUE(client);
+    auto r = client->Request("GET", target);
+    ASSERT_TRUE(r.ok()) << target << ": " << r.status().message();
+    EXPECT_EQ(r->status, 400) << target;
+    EXPECT_EQ(r->body.rfind("{\"error\": \"", 0), 0u) << r->body;
+  }
+  const auto rejections = ts.dispatcher.rejections();
+  ASSERT_EQ(rejections.size(), 6u);
+  for (const auto& [status, reason] : rejections) EXPECT_EQ(status, 400) << reason;
+  EXPECT_TRUE(ts.dispatcher.completions().empty());  // never planned
+}
+
+TEST(ServerTest, ConnectionCloseAndPipelining) {
+  TestServer ts;
+  RawTlsClient raw(ts.port());
+  ASSERT_TRUE(raw.handshake_ok()) << raw.handshake_error();
+  // Two pipelined requests, the second asking to close.
+  ASSERT_TRUE(raw.Write("GET /echo?x=1 HTTP/1.1\r\nHost: h\r\n\r\nGET /echo?x=2 HTTP/1.1\r\nHost: h\r\n"
+                        "Connection: close\r\n\r\n"));
+  const std::string first = raw.ReadResponse();
+  EXPECT_NE(first.find("x=1"), std::string::npos) << first;
+  EXPECT_EQ(first.find("Connection: close"), std::string::npos);
+  const std::string second = raw.ReadResponse();
+  EXPECT_NE(second.find("x=2"), std::string::npos) << second;
+  EXPECT_NE(second.find("Connection: close"), std::string::npos);
+  EXPECT_TRUE(raw.WaitClosed(std::chrono::seconds(2)));
+}
+
+TEST(ServerTest, StopDrainsInFlightRequest) {
+  TestServer ts;
+  StatusOr<ClientResponse> result = Status::Internal("not run");
+  std::thread caller([&] {
+    auto client = HttpsClient::Connect(ts.client_options());
+    if (client.ok()) result = (*client)->Request("GET", "/slow");
+  });
+  ASSERT_TRUE(TestDispatcher::WaitFor([&] { return ts.dispatcher.slow_started.load() == 1; }));
+  // An idle keep-alive connection must not hold up the stop.
+  auto idle = MustConnect(ts.client_options());
+  ASSERT_TRUE(idle);
+  const auto started = std::chrono::steady_clock::now();
+  ts.Stop();
+  const auto took = std::chrono::steady_clock::now() - started;
+  caller.join();
+  ASSERT_TRUE(result.ok()) << result.status().message();
+  EXPECT_EQ(result->status, 200);
+  EXPECT_EQ(result->body, R"({"slow": true})");
+  EXPECT_LT(took, std::chrono::seconds(4));
+  // The listener is closed.
+  EXPECT_FALSE(HttpsClient::Connect(ts.client_options()).ok());
+}
+
+TEST(ServerTest, StopBeforeRunAndDrainTimeout) {
+  {
+    HttpsServer server(ServerOptions{1, 1, std::chrono::seconds(1)});
+    server.Stop();
+    server.Run();  // returns at once
+  }
+  // A handler slower than the drain timeout: Run still returns once it ends,
+  // and the client sees the connection closed rather than an answer.
+  TestServer ts(TestLimits(), std::chrono::seconds(0));
+  StatusOr<ClientResponse> result = Status::Internal("not run");
+  std::thread caller([&] {
+    auto client = HttpsClient::Connect(ts.client_options());
+    if (client.ok()) result = (*client)->Request("GET", "/slow");
+  });
+  ASSERT_TRUE(TestDispatcher::WaitFor([&] { return ts.dispatcher.slow_started.load() == 1; }));
+  ts.Stop();
+  caller.join();
+  EXPECT_FALSE(result.ok());
+  ASSERT_TRUE(TestDispatcher::WaitFor([&] { return !ts.dispatcher.completions().empty(); }));
+  EXPECT_EQ(ts.dispatcher.completions()[0], 499);
+}
+
+TEST(ServerTest, AddListenerFailsClearly) {
+  const TestPki& pki = TestPki::Get();
+  TestDispatcher dispatcher;
+  HttpsServer server(ServerOptions{1, 1, std::chrono::seconds(1)});
+  Status s = server.AddListener("data", "127.0.0.1:0", {pki.dir / "missing.pem", pki.server_key}, {}, &dispatcher);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("certificate chain"), std::string::npos) << s.message();
+  s = server.AddListener("data", "127.0.0.1:0", {pki.server_cert, pki.other_ca_server_key}, {}, &dispatcher);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("does not match"), std::string::npos) << s.message();
+  s = server.AddListener("data", "127.0.0.1", {pki.server_cert, pki.server_key}, {}, &dispatcher);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.message();
+  ASSERT_TRUE(server.AddListener("data", "127.0.0.1:0", {pki.server_cert, pki.server_key}, {}, &dispatcher).ok());
+  EXPECT_EQ(server.AddListener("data", "127.0.0.1:0", {pki.server_cert, pki.server_key}, {}, &dispatcher).code(),
+            StatusCode::kAlreadyExists);
+  const std::string taken = "127.0.0.1:" + std::to_string(server.BoundPort("data"));
+  s = server.AddListener("admin", taken, {pki.server_cert, pki.server_key}, {}, &dispatcher);
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.message();
+  EXPECT_EQ(server.BoundPort("nope"), 0);
+}
+
+TEST(ServerTest, Ipv6Listener) {
+  const TestPki& pki = TestPki::Get();
+  TestDispatcher dispatcher;
+  HttpsServer server(ServerOptions{1, 1, std::chrono::seconds(1)});
+  const Status s = server.AddListener("admin", "[::1]:0", {pki.server_cert, pki.server_key}, TestLimits(), &dispatcher);
+  if (!s.ok()) GTEST_SKIP() << "no IPv6 loopback here: " << s.message();
+  std::thread runner([&] { server.Run(); });
+  ClientOptions options;
+  options.server = "https://[::1]:" + std::to_string(server.BoundPort("admin"));
+  options.ca_file = pki.ca_cert;
+  auto client = HttpsClient::Connect(options);
+  ASSERT_TRUE(client.ok()) << client.status().message();
+  auto r = (*client)->Request("GET", "/echo");
+  ASSERT_TRUE(r.ok());
+  EXPECT_NE(r->body.find("remote=[::1]:"), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("listener=admin"), std::string::npos);
+  server.Stop();
+  runner.join();
+}
+
+}  // namespace
+}  // namespace aegis::http::testing

@@ -1,0 +1,295 @@
+#include "session.h"
+
+#include <limits>
+#include <optional>
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <spdlog/spdlog.h>
+
+#include "body_reader.h"
+#include "request_support.h"
+#include "response_writer.h"
+#include "target.h"
+#include "worker_hop.h"
+
+namespace aegis::http::internal {
+namespace {
+
+namespace bhttp = beast::http;
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t kIdleReadSize = 16 * 1024;      // one TLS record
+constexpr size_t kCoalesceLimit = 64 * 1024;     // bodies up to this go out with the head
+constexpr auto kCloseNotifyTimeout = std::chrono::seconds(2);
+
+class Session {
+ public:
+  Session(std::shared_ptr<Connection> connection, Listener& listener, ServerContext context)
+      : conn_(std::move(connection)), stream_(conn_->stream), listener_(listener), context_(context) {}
+
+  asio::awaitable<void> Run() {
+    error_code ec;
+    const auto endpoint = conn_->transport().socket().remote_endpoint(ec);
+    if (!ec) remote_ = FormatEndpoint(endpoint);
+    conn_->transport().expires_after(listener_.limits.handshake_timeout);
+    co_await stream_.async_handshake(ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      conn_->transport().close();
+      co_return;
+    }
+    for (;;) {
+      if (buffer_.size() == 0) {
+        // Between requests only the idle timeout applies; the read timeout
+        // starts with the first byte of the next request.
+        conn_->idle = true;
+        if (conn_->stopping) break;
+        conn_->transport().expires_after(listener_.limits.idle_timeout);
+        const size_t n = co_await stream_.async_read_some(buffer_.prepare(kIdleReadSize),
+                                                          asio::redirect_error(asio::use_awaitable, ec));
+        conn_->idle = false;
+        if (ec) break;
+        buffer_.commit(n);
+      }
+      conn_->idle = false;
+      conn_->transport().expires_after(listener_.limits.read_timeout);
+      if (!co_await ServeOne()) break;
+    }
+    co_await Close();
+  }
+
+ private:
+  asio::awaitable<bool> ServeOne() {
+    error_code ec;
+    RequestParser parser;
+    parser.header_limit(static_cast<uint32_t>(
+        std::min<uint64_t>(listener_.limits.max_header_bytes, std::numeric_limits<uint32_t>::max())));
+    // The real limit comes from the Plan; Beast would otherwise refuse a large
+    // Content-Length with its own default before the dispatcher is asked.
+    parser.body_limit(std::numeric_limits<uint64_t>::max());
+    Request request;
+    RequestHead& head = request.head;
+    head.remote_address = remote_;
+    head.listener = listener_.name;
+    head.request_id = NewRequestId();
+    framing_ = {};  // refusals before the head is parsed answer as HTTP/1.1
+
+    co_await bhttp::async_read_header(stream_, buffer_, parser, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      co_await RefuseForReadError(head, ec);
+      co_return false;
+    }
+    const auto started = Clock::now();
+    const auto& msg = parser.get();
+    FillHead(parser, head);
+    framing_ = {msg.keep_alive() && !conn_->stopping, msg.version() == 10 ? 10u : 11u,
+                msg.method() == bhttp::verb::head};
+    if (msg.version() != 10 && msg.version() != 11) {
+      co_await Refuse(head, 505, "HTTP version not supported");
+      co_return false;
+    }
+    auto target = ParseTarget(head.target);
+    if (!target.ok()) {
+      co_await Refuse(head, 400, target.status().message());
+      co_return false;
+    }
+    head.path = std::move(target->path);
+    head.query = std::move(target->query);
+
+    Plan plan;
+    try {
+      plan = listener_.dispatcher->Begin(head);
+    } catch (const std::exception& e) {
+      spdlog::error("request {}: dispatcher threw: {}", head.request_id, e.what());
+      plan = Plan{};
+      plan.immediate = Response::Error(500, "internal error");
+    } catch (...) {
+      spdlog::error("request {}: dispatcher threw", head.request_id);
+      plan = Plan{};
+      plan.immediate = Response::Error(500, "internal error");
+    }
+    if (!plan.immediate && !plan.sink && !plan.handler) {
+      spdlog::error("request {}: dispatcher returned an empty plan", head.request_id);
+      plan.immediate = Response::Error(500, "internal error");
+    }
+    Completion completion(plan.on_complete, started);
+    std::optional<SinkSession> sink;
+    if (plan.sink) sink.emplace(*plan.sink);
+    const bool keep_alive = co_await Execute(plan, request, parser, sink, completion);
+    // Whatever path ended the request, a sink that saw neither Finish nor Abort
+    // is aborted here, on the worker pool like its other calls.
+    if (sink && sink->open()) {
+      co_await OnWorker(context_.workers, [&]() noexcept { return sink->Abort(sink->failure()); });
+    }
+    co_return keep_alive;
+  }
+
+  // Carries out a plan: answer at once, or read the body (streamed or whole)
+  // and answer with what the sink or handler produced. Returns keep-alive.
+  asio::awaitable<bool> Execute(Plan& plan, Request& request, RequestParser& parser, std::optional<SinkSession>& sink,
+                                Completion& completion) {
+    error_code ec;
+    const RequestHead& head = request.head;
+    if (plan.immediate) {
+      // The unread body would be taken for the next request: close instead.
+      if (!parser.is_done()) framing_.keep_alive = false;
+      if (sink) sink->Fail(Status::Unavailable("request answered without reading the body"));
+      completion.Report(co_await Send(*plan.immediate) ? plan.immediate->status : 499);
+      co_return framing_.keep_alive;
+    }
+    if (head.content_length && *head.content_length > plan.body_limit) {
+      if (sink) sink->Fail(Status::TooLarge("request body too large"));
+      completion.Report(413);
+      co_await Refuse(head, 413, "request body too large");
+      co_return false;
+    }
+    parser.body_limit(plan.body_limit);
+    if (!parser.is_done() && ExpectsContinue(head)) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      co_await asio::async_write(stream_, asio::buffer(kContinue), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return false;
+    }
+
+    BodyReader reader(stream_, buffer_, parser);
+    Response response;
+    if (sink) {
+      chunk_.resize(kSinkChunk);
+      while (!reader.done()) {
+        const size_t n = co_await reader.Read(chunk_.data(), chunk_.size(), ec);
+        if (ec) {
+          const ReadFailure failure = ClassifyReadError(ec);
+          sink->Fail(failure.AsStatus());
+          completion.Report(failure.status);
+          co_await RefuseForReadError(head, ec);
+          co_return false;
+        }
+        const std::span<const uint8_t> piece(chunk_.data(), n);
+        const Status written = co_await OnWorker(context_.workers, [&]() noexcept { return sink->Write(piece); });
+        if (!written.ok()) {
+          // The sink refused the data: its error is the answer.
+          sink->Fail(written);
+          framing_.keep_alive = false;
+          const Response refusal = Response::Error(written);
+          completion.Report(co_await Send(refusal) ? refusal.status : 499);
+          co_return false;
+        }
+      }
+      response = co_await OnWorker(context_.workers, [&]() noexcept { return sink->Finish(); });
+    } else {
+      co_await reader.ReadAll(request.body, head.content_length.value_or(plan.body_limit), ec);
+      if (ec) {
+        completion.Report(ClassifyReadError(ec).status);
+        co_await RefuseForReadError(head, ec);
+        co_return false;
+      }
+      response = co_await OnWorker(context_.workers, [&]() noexcept { return CallHandler(plan.handler, request); });
+    }
+    // Stop() may have arrived while the handler ran.
+    if (conn_->stopping) framing_.keep_alive = false;
+    completion.Report(co_await Send(response) ? response.status : 499);
+    co_return framing_.keep_alive;
+  }
+
+  static bool ExpectsContinue(const RequestHead& head) {
+    const auto expect = head.Header("expect");
+    return expect && beast::iequals(*expect, "100-continue");
+  }
+
+  // Audits a refusal and answers it with a JSON error; the connection is then
+  // closed, since the rest of what the client sent cannot be trusted.
+  asio::awaitable<void> Refuse(const RequestHead& head, int status, std::string_view reason) {
+    try {
+      listener_.dispatcher->OnRejected(head, status, reason);
+    } catch (const std::exception& e) {
+      spdlog::error("OnRejected threw: {}", e.what());
+    }
+    framing_.keep_alive = false;
+    co_await Send(Response::Error(status, reason));
+  }
+
+  asio::awaitable<void> RefuseForReadError(const RequestHead& head, const error_code& ec) {
+    const ReadFailure failure = ClassifyReadError(ec);
+    if (!failure.audit) co_return;  // the client simply left
+    if (!failure.respond) {
+      try {
+        listener_.dispatcher->OnRejected(head, failure.status, failure.reason);
+      } catch (const std::exception& e) {
+        spdlog::error("OnRejected threw: {}", e.what());
+      }
+      co_return;
+    }
+    // Beast's messages ("bad target", "header limit exceeded") are static text,
+    // safe to show the client.
+    std::string reason = failure.reason;
+    if (failure.status == 400) reason += ": " + ec.message();
+    co_await Refuse(head, failure.status, reason);
+  }
+
+  // Head and body in one TLS write when the body is small.
+  asio::awaitable<bool> Send(const Response& response) {
+    error_code ec;
+    out_.clear();
+    AppendResponseHead(response, framing_, out_);
+    const bool with_body = HasBody(response, framing_) && !response.body.empty();
+    conn_->transport().expires_after(listener_.limits.write_timeout);
+    if (with_body && response.body.size() > kCoalesceLimit) {
+      const std::array<asio::const_buffer, 2> buffers{asio::buffer(out_), asio::buffer(response.body)};
+      co_await asio::async_write(stream_, buffers, asio::redirect_error(asio::use_awaitable, ec));
+    } else {
+      if (with_body) out_ += response.body;
+      co_await asio::async_write(stream_, asio::buffer(out_), asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (out_.capacity() > 4 * kCoalesceLimit) std::string().swap(out_);  // do not pin big buffers
+    if (ec) framing_.keep_alive = false;
+    co_return !ec;
+  }
+
+  // close_notify without waiting for the peer's: marking the peer's as received
+  // makes the shutdown a single write, so a silent client cannot hold us here.
+  asio::awaitable<void> Close() {
+    if (!conn_->transport().socket().is_open()) co_return;
+    error_code ec;
+    SSL_set_shutdown(stream_.native_handle(), SSL_get_shutdown(stream_.native_handle()) | SSL_RECEIVED_SHUTDOWN);
+    conn_->transport().expires_after(kCloseNotifyTimeout);
+    co_await stream_.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
+    conn_->transport().close();
+  }
+
+  std::shared_ptr<Connection> conn_;
+  TlsStream& stream_;
+  Listener& listener_;
+  ServerContext context_;
+  beast::flat_buffer buffer_;  // reused across requests on this connection
+  std::string out_;            // serialized response, reused
+  std::vector<uint8_t> chunk_;  // streamed-body chunk, allocated on first upload
+  std::string remote_;
+  ResponseFraming framing_;
+};
+
+}  // namespace
+
+asio::awaitable<void> RunSession(std::shared_ptr<Connection> connection, Listener& listener, ServerContext context) {
+  struct Release {
+    std::shared_ptr<Connection>& connection;
+    Listener& listener;
+    ConnectionRegistry& registry;
+    ~Release() {
+      registry.Remove(connection);
+      listener.active.fetch_sub(1);
+    }
+  } release{connection, listener, *context.registry};
+  if (!context.registry->Add(connection)) connection->stopping = true;
+  try {
+    Session session(connection, listener, context);
+    co_await session.Run();
+  } catch (const std::exception& e) {
+    spdlog::error("listener {}: session failed: {}", listener.name, e.what());
+    connection->transport().close();
+  }
+}
+
+}  // namespace aegis::http::internal

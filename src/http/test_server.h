@@ -1,0 +1,115 @@
+// Test fixtures for the http module: a Dispatcher with a few echo-style routes
+// that records what the server reported, a server running on a background
+// thread, and a raw TLS client for sending exactly the bytes a test wants.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "aegis/http/client.h"
+#include "aegis/http/server.h"
+
+namespace aegis::http::testing {
+
+// What a streaming upload's sink saw.
+struct SinkRecord {
+  std::mutex mu;
+  std::string bytes;
+  int writes = 0;
+  int finishes = 0;
+  int aborts = 0;
+  std::string abort_message;
+};
+
+// Routes:
+//   GET  /echo     text: method, path, query param x, authorization, remote, id, listener
+//   POST /echo     the body back
+//   POST /small    the body back, body_limit 16
+//   *    /immediate  403 without reading the body
+//   GET  /throw    handler throws
+//   GET  /slow     handler sleeps 1.5 s
+//   POST /upload   streamed to a sink (body_limit 8 MiB); POST /upload-fail: sink refuses writes
+//   else           404
+class TestDispatcher : public Dispatcher {
+ public:
+  Plan Begin(const RequestHead& head) override;
+  void OnRejected(const RequestHead& head, int status, std::string_view reason) override;
+
+  std::vector<std::pair<int, std::string>> rejections();
+  std::vector<int> completions();
+  std::shared_ptr<SinkRecord> last_sink();
+  // Polls until `pred` holds or `timeout` passes.
+  template <typename Pred>
+  static bool WaitFor(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!pred()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return true;
+  }
+
+  std::atomic<int> slow_started{0};
+
+ private:
+  std::mutex mu_;
+  std::vector<std::pair<int, std::string>> rejections_;
+  std::vector<int> completions_;
+  std::shared_ptr<SinkRecord> last_sink_;
+};
+
+Limits TestLimits();
+
+// A server with one listener "data" on 127.0.0.1:0, running on a thread.
+class TestServer {
+ public:
+  explicit TestServer(Limits limits = TestLimits(), std::chrono::seconds drain = std::chrono::seconds(5),
+                      bool other_ca_cert = false, bool wrong_name_cert = false);
+  ~TestServer();
+  void Stop();  // Stop() and join Run()'s thread
+
+  uint16_t port() const { return port_; }
+  std::string url() const { return "https://127.0.0.1:" + std::to_string(port_); }
+  ClientOptions client_options() const;
+
+  TestDispatcher dispatcher;
+  HttpsServer server;
+
+ private:
+  uint16_t port_ = 0;
+  std::thread runner_;
+};
+
+// A TLS connection under the test's full control (raw bytes, TLS versions).
+class RawTlsClient {
+ public:
+  // max_tls_version: 0 for the default, else e.g. TLS1_1_VERSION.
+  RawTlsClient(uint16_t port, int max_tls_version = 0);
+  ~RawTlsClient();
+  bool handshake_ok() const { return handshake_ok_; }
+  const std::string& handshake_error() const { return handshake_error_; }
+
+  bool Write(std::string_view bytes);
+  // Reads one HTTP response; empty string on error/EOF/timeout.
+  std::string ReadResponse(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // True if the server closed the connection (EOF or error) within `timeout`.
+  bool WaitClosed(std::chrono::milliseconds timeout);
+  void CloseTcp();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  bool handshake_ok_ = false;
+  std::string handshake_error_;
+};
+
+// Plain TCP: sends `bytes`, returns everything received until close or timeout.
+std::string PlainTcpExchange(uint16_t port, std::string_view bytes, std::chrono::milliseconds timeout);
+
+}  // namespace aegis::http::testing

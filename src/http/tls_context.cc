@@ -1,0 +1,85 @@
+#include "tls_context.h"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+namespace aegis::http::internal {
+namespace {
+
+namespace ssl = boost::asio::ssl;
+
+// Mozilla intermediate, TLS 1.2 part: forward secrecy and AEAD only.
+constexpr const char* kTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+constexpr const char* kTls13Suites = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+constexpr const char* kGroups = "X25519:P-256:P-384";
+
+// We speak HTTP/1.1 only; answering ALPN explicitly stops clients that offer h2
+// first from guessing.
+int SelectAlpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
+               void*) {
+  static constexpr unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  unsigned char* selected = nullptr;
+  if (SSL_select_next_proto(&selected, outlen, kHttp11, sizeof kHttp11, in, inlen) != OPENSSL_NPN_NEGOTIATED) {
+    return SSL_TLSEXT_ERR_NOACK;
+  }
+  *out = selected;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+Status Fail(const std::string& what) {
+  return Status::InvalidArgument(what + ": " + TakeOpenSslError());
+}
+
+}  // namespace
+
+std::string TakeOpenSslError() {
+  unsigned long last = 0;
+  while (unsigned long e = ERR_get_error()) last = e;
+  if (last == 0) return "unknown OpenSSL error";
+  char buf[256];
+  ERR_error_string_n(last, buf, sizeof buf);
+  return buf;
+}
+
+StatusOr<std::shared_ptr<ssl::context>> MakeServerTlsContext(const TlsFiles& files) {
+  ERR_clear_error();
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
+  SSL_CTX* native = ctx->native_handle();
+  if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1 ||
+      SSL_CTX_set_max_proto_version(native, TLS1_3_VERSION) != 1) {
+    return Fail("setting TLS versions");
+  }
+  SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+  // Mozilla intermediate leaves the choice to the client (it knows whether it
+  // has AES hardware).
+  SSL_CTX_clear_options(native, SSL_OP_CIPHER_SERVER_PREFERENCE);
+  if (SSL_CTX_set_cipher_list(native, kTls12Ciphers) != 1) return Fail("setting TLS 1.2 ciphers");
+  if (SSL_CTX_set_ciphersuites(native, kTls13Suites) != 1) return Fail("setting TLS 1.3 suites");
+  if (SSL_CTX_set1_groups_list(native, kGroups) != 1) return Fail("setting key exchange groups");
+  static constexpr unsigned char kSessionContext[] = "aegis";
+  SSL_CTX_set_session_id_context(native, kSessionContext, sizeof kSessionContext - 1);
+  SSL_CTX_set_alpn_select_cb(native, SelectAlpn, nullptr);
+
+  const std::string chain = files.certificate_chain.string();
+  const std::string key = files.private_key.string();
+  if (SSL_CTX_use_certificate_chain_file(native, chain.c_str()) != 1) {
+    return Fail("cannot load TLS certificate chain '" + chain + "'");
+  }
+  if (SSL_CTX_use_PrivateKey_file(native, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    // OpenSSL already compares the key with the certificate while loading it.
+    if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
+      return Fail("TLS private key '" + key + "' does not match certificate '" + chain + "'");
+    }
+    return Fail("cannot load TLS private key '" + key + "'");
+  }
+  if (SSL_CTX_check_private_key(native) != 1) {
+    return Fail("TLS private key '" + key + "' does not match certificate '" + chain + "'");
+  }
+  return ctx;
+}
+
+}  // namespace aegis::http::internal

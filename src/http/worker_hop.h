@@ -1,0 +1,39 @@
+// OnWorker: run a function on the worker pool from an I/O coroutine and resume
+// the coroutine on its own executor (the connection's strand) with the result.
+//
+// Lighter than co_spawn (no extra coroutine frames): the callable is posted to the
+// pool, and the result is posted back to the awaiting coroutine's executor. The
+// callable may reference the awaiting frame's locals: the frame is suspended, and
+// kept alive by the completion handler, until the result is delivered.
+//
+// The callable must not throw (wrap handler calls; see session.cc).
+#pragma once
+
+#include <type_traits>
+#include <utility>
+
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace aegis::http::internal {
+
+template <typename F, typename R = std::invoke_result_t<F&>>
+auto OnWorker(const boost::asio::thread_pool::executor_type& pool, F f) {
+  static_assert(std::is_nothrow_invocable_v<F&>, "OnWorker callables must be noexcept");
+  return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(R)>(
+      [pool](auto handler, F fn) {
+        auto home = boost::asio::get_associated_executor(handler);
+        boost::asio::post(pool, [fn = std::move(fn), handler = std::move(handler), home]() mutable {
+          R result = fn();
+          boost::asio::post(home, [handler = std::move(handler), result = std::move(result)]() mutable {
+            std::move(handler)(std::move(result));
+          });
+        });
+      },
+      boost::asio::use_awaitable, std::move(f));
+}
+
+}  // namespace aegis::http::internal
