@@ -104,11 +104,10 @@ StatusOr<std::optional<uint64_t>> JsonHeaderLength(const http::RequestHead& head
   return std::optional<uint64_t>(n);
 }
 
-StatusOr<http::Response> RunInference(const Services& services, const Route& route, const http::Request& request) {
-  AEGIS_ASSIGN_OR_RETURN(auto model, services.registry->Find(route.model, route.version));
+StatusOr<http::Response> RunInference(const registry::ServedModel& model, const http::Request& request) {
   AEGIS_ASSIGN_OR_RETURN(auto header_length, JsonHeaderLength(request.head));
   AEGIS_ASSIGN_OR_RETURN(InferRequest infer, ParseInferRequest(request.body, header_length));
-  runtime::ModelInstances& instances = *model->instances;
+  runtime::ModelInstances& instances = *model.instances;
   AEGIS_RETURN_IF_ERROR(runtime::ValidateInputs(instances.signature(), infer.inputs));
   AEGIS_ASSIGN_OR_RETURN(auto outputs, instances.Infer(infer.inputs));
 
@@ -127,7 +126,7 @@ StatusOr<http::Response> RunInference(const Services& services, const Route& rou
     }
   }
   AEGIS_ASSIGN_OR_RETURN(auto encoded,
-                         EncodeInferResponse(route.model, model->record.version, infer.id, selected, binary));
+                         EncodeInferResponse(model.record.name, model.record.version, infer.id, selected, binary));
   http::Response response;
   response.body = std::move(encoded.body);
   response.content_type = encoded.content_type;
@@ -180,13 +179,22 @@ http::Plan DataPlane::Begin(const http::RequestHead& head) {
       case RouteKind::kModelReady:
         plan.immediate = ModelReady(services, *route);
         break;
-      case RouteKind::kInfer:
+      case RouteKind::kInfer: {
+        // Resolve the version now: unknown models are refused before their body is
+        // read, and the audit event names the version that actually served.
+        auto model = services.registry->Find(route->model, route->version);
+        if (!model.ok()) {
+          plan.immediate = http::Response::Error(model.status());
+          break;
+        }
+        event.resource = "model:" + route->model + "/versions/" + (*model)->record.version;
         plan.body_limit = services.limits.max_body_bytes;
-        plan.handler = [services, route = *route](http::Request& request) {
-          auto response = RunInference(services, route, request);
+        plan.handler = [model = std::move(*model)](http::Request& request) {
+          auto response = RunInference(*model, request);
           return response.ok() ? std::move(response).value() : http::Response::Error(response.status());
         };
         break;
+      }
     }
   }
   internal::AuditOnComplete(plan, services_, std::move(event));

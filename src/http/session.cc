@@ -63,6 +63,13 @@ class Session {
   }
 
  private:
+  // Size of the request line and fields as sent (names, values, separators, CRLFs).
+  static uint64_t HeaderBytes(const bhttp::request_header<>& msg) {
+    uint64_t total = msg.method_string().size() + msg.target().size() + 12;
+    for (const auto& field : msg) total += field.name_string().size() + field.value().size() + 4;
+    return total + 2;
+  }
+
   asio::awaitable<bool> ServeOne() {
     error_code ec;
     RequestParser parser;
@@ -90,6 +97,12 @@ class Session {
                 msg.method() == bhttp::verb::head};
     if (msg.version() != 10 && msg.version() != 11) {
       co_await Refuse(head, 505, "HTTP version not supported");
+      co_return false;
+    }
+    // Beast enforces header_limit only while the head is still arriving; a head
+    // that lands in one read can exceed it. Measure what was actually accepted.
+    if (HeaderBytes(msg) > listener_.limits.max_header_bytes) {
+      co_await Refuse(head, 431, "request header too large");
       co_return false;
     }
     auto target = ParseTarget(head.target);

@@ -69,6 +69,26 @@ std::string TorchMessage(const std::exception& e) {
   return EngineMessage(e.what());
 }
 
+// The interpreter prefixes a failure with a traceback quoting the model's serialized
+// code — the model's source, which clients must never see. Keep the final line.
+std::string InterpreterErrorLine(const std::exception& e) {
+  std::string_view text = e.what();
+  if (const auto* error = dynamic_cast<const c10::Error*>(&e)) text = error->what_without_backtrace();
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+  size_t nl = text.rfind('\n');
+  return EngineMessage(nl == std::string_view::npos ? text : text.substr(nl + 1));
+}
+
+// Failures that say the input does not fit the model (the TorchScript signature has
+// no shapes or dtypes to check beforehand): the client's error, so 400, not 500.
+bool IsInputMismatch(std::string_view line) {
+  for (std::string_view marker : {"shapes cannot be multiplied", "size mismatch", "must match the size",
+                                  "expected scalar type", "must have the same dtype", "Expected", "dimension"}) {
+    if (line.find(marker) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
 TensorSpec UnknownSpec(std::string name) {
   TensorSpec spec;
   spec.name = std::move(name);
@@ -124,7 +144,9 @@ class TorchScriptBackend final : public Backend {
       c10::IValue result = module_.forward(std::move(arguments));
       return Unpack(result);
     } catch (const std::exception& e) {
-      return Status::Internal("TorchScript inference failed: " + TorchMessage(e));
+      std::string line = InterpreterErrorLine(e);
+      if (IsInputMismatch(line)) return Status::InvalidArgument("the model cannot run on this input: " + line);
+      return Status::Internal("TorchScript inference failed: " + line);
     }
   }
 
