@@ -46,7 +46,9 @@ TEST_F(TokenAuthenticatorTest, TokenHas256BitSecretAndIsStoredOnlyAsHash) {
   ASSERT_TRUE(issued.ok());
   const std::string& token = issued->token;
   ASSERT_EQ(token.rfind("aegis_", 0), 0u);
-  const std::string secret = token.substr(token.rfind('_') + 1);
+  // "aegis_" + 16 hex id + "_" + secret; the secret's alphabet itself contains '_'.
+  ASSERT_EQ(token[6 + 16], '_');
+  const std::string secret = token.substr(6 + 16 + 1);
   EXPECT_EQ(secret.size(), 43u);  // 32 bytes, base64url
   auto stored = store_->GetToken(issued->record.id);
   ASSERT_TRUE(stored.ok());
