@@ -1,0 +1,478 @@
+#!/usr/bin/python3
+"""Aegis benchmark: inference throughput and latency against a FastAPI peer, and model load time.
+
+Builds nothing: it expects the release binary (build/release/src/cli/aegis, or $AEGIS_BIN).
+
+  /usr/bin/python3 bench/run_bench.py [--duration 10] [--runs 3] [--skip-load] [--skip-http]
+
+What it does (see bench/README.md):
+  1. `aegis init` into a temp dir, `aegis serve` on two free loopback ports, push examples/mlp.pt
+     as model "mlp" version "1".
+  2. Start bench/peer_fastapi.py (FastAPI + uvicorn, same TLS certificate, bearer token checked in
+     constant time, same TorchScript model, torch.set_num_threads(1), no_grad).
+  3. Check both answer the same request with the same numbers, then run wrk with bench/infer.lua:
+     16 connections x 2 threads for --duration s (req/s) and 1 connection (p50/p99 latency), each
+     --runs times, interleaving Aegis and peer; report medians and Aegis/peer ratios.
+  4. Generate a ~120 MB TorchScript MLP, push it, restart Aegis --runs times and measure the time
+     until /v2/health/ready; parse the server's "loaded model ... decrypt X ms (Y MB/s)" line.
+  5. Print a table and write bench/results/latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import requests
+
+HERE = pathlib.Path(__file__).resolve().parent
+REPO = HERE.parent
+AEGIS_BIN = pathlib.Path(os.environ.get("AEGIS_BIN", str(REPO / "build" / "release" / "src" / "cli" / "aegis")))
+PY = "/usr/bin/python3"
+MODEL = REPO / "examples" / "mlp.pt"
+REFERENCE = REPO / "examples" / "reference.json"
+# No proxies or REQUESTS_CA_BUNDLE from the environment: every call passes verify=<the CA>.
+HTTP = requests.Session()
+HTTP.trust_env = False
+
+# "loaded model NAME version V: [S MB, ]decrypt X ms (Y MB/s), engine load Z ms"
+LOAD_LINE = re.compile(r"loaded model (\S+) version (\S+):.*?decrypt ([\d.]+) ms \(([\d.]+) MB/s\), "
+                       r"engine load ([\d.]+) ms")
+
+
+def log(msg: str):
+    print(f"[bench] {msg}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_200(url: str, ca: str, proc: subprocess.Popen, timeout: float, what: str, headers=None) -> float:
+    """Polls url until 200; returns the time it took. Fails if proc exits."""
+    t0 = time.monotonic()
+    last = None
+    while time.monotonic() - t0 < timeout:
+        if proc.poll() is not None:
+            raise SystemExit(f"{what} exited with {proc.returncode} while waiting for {url}")
+        try:
+            r = HTTP.get(url, verify=ca, timeout=2, headers=headers)
+            if r.status_code == 200:
+                return time.monotonic() - t0
+            last = r.status_code
+        except requests.RequestException as e:
+            last = type(e).__name__
+        time.sleep(0.01)
+    raise SystemExit(f"{what}: {url} not 200 after {timeout}s (last: {last})")
+
+
+class Aegis:
+    def __init__(self, root: pathlib.Path):
+        self.root = root
+        self.dir = root / "aegis"
+        self.data_port, self.admin_port = free_port(), free_port()
+        self.proc = None
+        self.starts = 0
+        out = subprocess.run([str(AEGIS_BIN), "init", "--data-dir", str(self.dir), "--json"], capture_output=True,
+                             text=True, timeout=120)
+        if out.returncode != 0:
+            raise SystemExit(f"aegis init failed: {out.stderr.strip()}")
+        info = json.loads(out.stdout)
+        self.token, self.ca = info["admin_token"], info["ca_cert"]
+        self._set_limit("max_model_bytes", 1 << 30)  # room for the big model
+
+    def _set_limit(self, key: str, value: int):
+        path = self.dir / "aegis.toml"
+        text = path.read_text()
+        line = f"{key} = {value}"
+        if re.search(rf"(?m)^\s*{key}\s*=", text):
+            text = re.sub(rf"(?m)^\s*{key}\s*=.*$", line, text)
+        elif re.search(r"(?m)^\[limits\]\s*$", text):
+            text = re.sub(r"(?m)^\[limits\]\s*$", "[limits]\n" + line, text, count=1)
+        else:
+            text += f"\n[limits]\n{line}\n"
+        path.write_text(text)
+
+    def start(self) -> pathlib.Path:
+        self.starts += 1
+        self.log_path = self.root / f"aegis-serve-{self.starts}.log"
+        self.t_spawn = time.monotonic()
+        self.proc = subprocess.Popen(
+            [str(AEGIS_BIN), "serve", "--data-dir", str(self.dir), "--listen", f"127.0.0.1:{self.data_port}",
+             "--admin-listen", f"127.0.0.1:{self.admin_port}"],
+            stdin=subprocess.DEVNULL, stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT)
+        return self.log_path
+
+    def url(self, path: str) -> str:
+        return f"https://127.0.0.1:{self.data_port}{path}"
+
+    def admin(self, path: str) -> str:
+        return f"https://127.0.0.1:{self.admin_port}{path}"
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                rc = self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                rc = self.proc.wait()
+            if rc != 0:
+                log(f"warning: aegis serve exited with {rc} after SIGTERM")
+
+    def push(self, name: str, version: str, path: pathlib.Path, fmt: str) -> float:
+        t0 = time.monotonic()
+        with open(path, "rb") as f:
+            r = HTTP.put(self.admin(f"/v1/models/{name}/versions/{version}?format={fmt}"), data=f,
+                             headers={"Authorization": f"Bearer {self.token}",
+                                      "Content-Type": "application/octet-stream",
+                                      "Content-Length": str(path.stat().st_size)},
+                             verify=self.ca, timeout=600)
+        if r.status_code != 201:
+            raise SystemExit(f"push {name}/{version} failed: {r.status_code} {r.text[:300]}")
+        return time.monotonic() - t0
+
+
+class Peer:
+    def __init__(self, root: pathlib.Path, aegis: Aegis, workers: int):
+        self.port = free_port()
+        self.token = aegis.token
+        self.ca = aegis.ca
+        tls = aegis.dir / "tls"
+        env = dict(os.environ, PEER_MODEL=str(MODEL), PEER_TOKEN=aegis.token, PEER_MODEL_NAME="mlp")
+        self.log_path = root / "peer.log"
+        self.proc = subprocess.Popen(
+            [PY, str(HERE / "peer_fastapi.py"), "--port", str(self.port), "--cert", str(tls / "server.crt"),
+             "--key", str(tls / "server.key"), "--workers", str(workers)],
+            env=env, stdin=subprocess.DEVNULL, stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT,
+            start_new_session=True)
+
+    def url(self, path: str) -> str:
+        return f"https://127.0.0.1:{self.port}{path}"
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+def to_us(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
+    if not m:
+        raise ValueError(f"unparsable wrk duration {text!r}")
+    v, unit = float(m.group(1)), m.group(2)
+    return v * {"us": 1, "ms": 1e3, "s": 1e6, "m": 60e6}[unit]
+
+
+def run_wrk(url: str, token: str, body_file: pathlib.Path, connections: int, threads: int,
+            duration: float) -> dict:
+    env = dict(os.environ, BENCH_BODY_FILE=str(body_file), BENCH_TOKEN=token)
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{int(duration)}s", "--latency", "--timeout", "10s",
+           "-s", str(HERE / "infer.lua"), url]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=duration + 60)
+    if out.returncode != 0:
+        raise SystemExit(f"wrk failed: {out.stderr.strip() or out.stdout.strip()}")
+    text = out.stdout
+    rps = float(re.search(r"Requests/sec:\s*([\d.]+)", text).group(1))
+    total = int(re.search(r"(\d+) requests in", text).group(1))
+    pct = {p: to_us(v) for p, v in re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", text, re.M)}
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", text)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    result = {"rps": rps, "requests": total, "p50_us": pct.get("50"), "p99_us": pct.get("99"),
+              "p90_us": pct.get("90"), "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+              "socket_errors": sum(map(int, sock.groups())) if sock else 0}
+    if result["non_2xx"] or result["socket_errors"]:
+        log(f"warning: {url}: {result['non_2xx']} non-2xx responses, {result['socket_errors']} socket errors")
+    return result
+
+
+def summarize(runs: list[dict], key: str) -> dict:
+    values = [r[key] for r in runs if r.get(key) is not None]
+    return {"runs": values, "median": statistics.median(values) if values else None}
+
+
+def check_same_answer(aegis: Aegis, peer: Peer, body: dict):
+    headers = {"Authorization": f"Bearer {aegis.token}"}
+    a = HTTP.post(aegis.url("/v2/models/mlp/infer"), json=body, headers=headers, verify=aegis.ca, timeout=30)
+    p = HTTP.post(peer.url("/v2/models/mlp/infer"), json=body, headers=headers, verify=peer.ca, timeout=30)
+    if a.status_code != 200 or p.status_code != 200:
+        raise SystemExit(f"sanity request failed: aegis {a.status_code} {a.text[:200]}, peer {p.status_code} {p.text[:200]}")
+    da, dp = a.json()["outputs"][0]["data"], p.json()["outputs"][0]["data"]
+    if len(da) != len(dp) or any(abs(x - y) > 1e-5 for x, y in zip(da, dp)):
+        raise SystemExit(f"Aegis and the peer disagree: {da} vs {dp}")
+    bad = HTTP.post(peer.url("/v2/models/mlp/infer"), json=body, verify=peer.ca, timeout=30,
+                        headers={"Authorization": "Bearer wrong"})
+    if bad.status_code != 401:
+        raise SystemExit("peer accepted a wrong token")
+
+
+def http_bench(args, aegis: Aegis, peer: Peer, tmp: pathlib.Path) -> dict:
+    ref = json.loads(REFERENCE.read_text())["mlp"]["inputs"][0]
+    body = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4], "data": ref["data"][:4]}]}
+    body_file = tmp / "body.json"
+    body_file.write_text(json.dumps(body))
+    check_same_answer(aegis, peer, body)
+    targets = {"aegis": aegis.url("/v2/models/mlp/infer"), "peer": peer.url("/v2/models/mlp/infer")}
+    log("warm-up")
+    for url in targets.values():
+        run_wrk(url, aegis.token, body_file, args.connections, args.threads, 2)
+    tput = {k: [] for k in targets}
+    lat = {k: [] for k in targets}
+    for i in range(args.runs):
+        for name, url in targets.items():
+            r = run_wrk(url, aegis.token, body_file, args.connections, args.threads, args.duration)
+            log(f"run {i + 1}/{args.runs} {name}: {args.connections} connections: {r['rps']:.0f} req/s")
+            tput[name].append(r)
+        for name, url in targets.items():
+            r = run_wrk(url, aegis.token, body_file, 1, 1, args.duration)
+            log(f"run {i + 1}/{args.runs} {name}: 1 connection: p50 {r['p50_us']:.0f} us, p99 {r['p99_us']:.0f} us,"
+                f" {r['rps']:.0f} req/s")
+            lat[name].append(r)
+    out = {"body": body, "connections": args.connections, "threads": args.threads, "duration_s": args.duration,
+           "throughput": {}, "latency_1conn": {}}
+    for name in targets:
+        out["throughput"][name] = {"rps": summarize(tput[name], "rps"), "p50_us": summarize(tput[name], "p50_us"),
+                                   "p99_us": summarize(tput[name], "p99_us"),
+                                   "non_2xx": sum(r["non_2xx"] for r in tput[name]),
+                                   "socket_errors": sum(r["socket_errors"] for r in tput[name])}
+        out["latency_1conn"][name] = {"p50_us": summarize(lat[name], "p50_us"),
+                                      "p99_us": summarize(lat[name], "p99_us"), "rps": summarize(lat[name], "rps"),
+                                      "non_2xx": sum(r["non_2xx"] for r in lat[name])}
+    return out
+
+
+def load_bench(args, aegis: Aegis, tmp: pathlib.Path) -> dict:
+    path = tmp / "big.pt"
+    log(f"generating a ~{args.big_mb} MB TorchScript model")
+    subprocess.run([PY, str(HERE / "make_big_model.py"), str(args.big_mb), str(path)], check=True, timeout=600)
+    size = path.stat().st_size
+    push_s = aegis.push("big", "1", path, "torchscript")
+    log(f"pushed {size / 1e6:.1f} MB in {push_s:.2f} s ({size / 1e6 / push_s:.0f} MB/s incl. upload, scan, encrypt, load)")
+    ready_s, live_s, parsed = [], [], []
+    for i in range(args.runs):
+        aegis.stop()
+        log_path = aegis.start()
+        wait_200(aegis.url("/v2/health/live"), aegis.ca, aegis.proc, 600, "aegis")
+        t_live = time.monotonic() - aegis.t_spawn
+        wait_200(aegis.url("/v2/health/ready"), aegis.ca, aegis.proc, 600, "aegis")
+        t_ready = time.monotonic() - aegis.t_spawn
+        ready_s.append(t_ready)
+        live_s.append(t_live)
+        time.sleep(0.3)  # let the log line reach the file
+        m = [x for x in LOAD_LINE.findall(log_path.read_text(errors="replace")) if x[0] == "big"]
+        if m:
+            parsed.append({"decrypt_ms": float(m[-1][2]), "decrypt_MBps": float(m[-1][3]),
+                           "engine_load_ms": float(m[-1][4])})
+        log(f"restart {i + 1}/{args.runs}: ready after {t_ready:.2f} s" +
+            (f"; server log: decrypt {parsed[-1]['decrypt_ms']} ms ({parsed[-1]['decrypt_MBps']} MB/s), "
+             f"engine load {parsed[-1]['engine_load_ms']} ms" if m else "; no 'loaded model' line in the log"))
+    r = HTTP.post(aegis.url("/v2/models/big/infer"), verify=aegis.ca, timeout=60,
+                      headers={"Authorization": f"Bearer {aegis.token}"},
+                      json={"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4], "data": [1, 2, 3, 4]}]})
+    if r.status_code != 200:
+        log(f"warning: infer on the big model after restart: {r.status_code} {r.text[:200]}")
+    out = {"size_bytes": size, "push_s": push_s, "restart_to_ready_s": {"runs": ready_s,
+                                                                        "median": statistics.median(ready_s)},
+           "restart_to_live_s": {"runs": live_s, "median": statistics.median(live_s)},
+           "infer_after_restart_status": r.status_code, "server_log": None}
+    if parsed:
+        out["server_log"] = {k: {"runs": [p[k] for p in parsed], "median": statistics.median(p[k] for p in parsed)}
+                             for k in parsed[0]}
+    path.unlink()
+    return out
+
+
+def fmt(v, unit=""):
+    if v is None:
+        return "n/a"
+    return f"{v:,.0f}{unit}" if abs(v) >= 100 else f"{v:.2f}{unit}"
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def report(results: dict):
+    lines = []
+    h = results.get("http")
+    if h:
+        a_t, p_t = h["throughput"]["aegis"], h["throughput"]["peer"]
+        a_l, p_l = h["latency_1conn"]["aegis"], h["latency_1conn"]["peer"]
+        rows = [
+            (f"req/s, {h['connections']} connections", a_t["rps"]["median"], p_t["rps"]["median"], ""),
+            ("p50 latency, 1 conn (lower=better)", a_l["p50_us"]["median"], p_l["p50_us"]["median"], " us"),
+            ("p99 latency, 1 conn (lower=better)", a_l["p99_us"]["median"], p_l["p99_us"]["median"], " us"),
+            ("req/s, 1 connection", a_l["rps"]["median"], p_l["rps"]["median"], ""),
+        ]
+        lines.append(f"{'metric (median of ' + str(len(a_t['rps']['runs'])) + ' runs)':<36}{'Aegis':>14}{'peer':>14}"
+                     f"{'Aegis/peer':>12}")
+        for label, a, p, unit in rows:
+            r = ratio(a, p)
+            lines.append(f"{label:<36}{fmt(a, unit):>14}{fmt(p, unit):>14}{(f'{r:.2f}x' if r else 'n/a'):>12}")
+    ld = results.get("load")
+    if ld:
+        lines.append("")
+        lines.append(f"model load: {ld['size_bytes'] / 1e6:.1f} MB TorchScript; push {ld['push_s']:.2f} s; "
+                     f"restart to ready {ld['restart_to_ready_s']['median']:.2f} s (median)")
+        if ld["server_log"]:
+            s = ld["server_log"]
+            lines.append(f"server log: decrypt {s['decrypt_ms']['median']:.1f} ms "
+                         f"({s['decrypt_MBps']['median']:.0f} MB/s), engine load {s['engine_load_ms']['median']:.0f} ms")
+        else:
+            lines.append("server log: no 'loaded model NAME version V: decrypt ...' line found")
+    g = results["goals"]
+    lines.append("")
+    for k, v in g.items():
+        lines.append(f"goal {k}: {'met' if v['met'] else ('NOT met' if v['met'] is False else 'not measured')}"
+                     f" ({v['value']})")
+    print("\n".join(lines))
+
+
+def goals(results: dict) -> dict:
+    g = {}
+    h = results.get("http")
+    if h:
+        r = ratio(h["throughput"]["aegis"]["rps"]["median"], h["throughput"]["peer"]["rps"]["median"])
+        g["throughput >= 10x peer at 16 connections"] = {"met": r is not None and r >= 10,
+                                                         "value": f"{r:.2f}x" if r else None}
+        p50 = h["latency_1conn"]["aegis"]["p50_us"]["median"]
+        g["p50 <= 100 us at 1 connection"] = {"met": p50 is not None and p50 <= 100, "value": f"{p50:.0f} us"}
+    ld = results.get("load")
+    if ld:
+        s = ld.get("server_log")
+        v = s["decrypt_MBps"]["median"] if s else None
+        g["decrypt >= 1 GB/s"] = {"met": (v >= 1000) if v is not None else None,
+                                  "value": f"{v:.0f} MB/s" if v is not None else "not logged by the server"}
+    return g
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Aegis vs FastAPI peer benchmark (see bench/README.md)")
+    ap.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default 10)")
+    ap.add_argument("--runs", type=int, default=3, help="repetitions of each measurement; medians reported")
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--threads", type=int, default=2, help="wrk threads for the throughput runs")
+    ap.add_argument("--peer-workers", type=int, default=os.cpu_count() or 1,
+                    help="uvicorn worker processes for the peer (default: number of cores)")
+    ap.add_argument("--big-mb", type=float, default=120, help="size of the generated model for the load test")
+    ap.add_argument("--skip-http", action="store_true", help="skip the wrk comparison")
+    ap.add_argument("--skip-load", action="store_true", help="skip the big-model load measurement")
+    ap.add_argument("--output", default=str(HERE / "results" / "latest.json"))
+    ap.add_argument("--keep", action="store_true", help="keep the temp installation")
+    args = ap.parse_args()
+
+    if not AEGIS_BIN.is_file():
+        sys.exit(f"{AEGIS_BIN} not found: run `make build` first (or set AEGIS_BIN)")
+    if shutil.which("wrk") is None and not args.skip_http:
+        sys.exit("wrk not found (apt-get install wrk)")
+    if not MODEL.is_file():
+        sys.exit(f"{MODEL} missing: /usr/bin/python3 examples/make_models.py")
+
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="aegis-bench-"))
+    aegis = peer = None
+    results = {"timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+               "host": {"cores": os.cpu_count(), "machine": platform.machine(), "cpu": cpu_model(),
+                        "loadavg_1m_at_start": os.getloadavg()[0]},
+               "aegis_bin": str(AEGIS_BIN), "git_commit": git_commit()}
+    if os.getloadavg()[0] > (os.cpu_count() or 1) * 0.5:
+        log(f"warning: load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: results will be noisy")
+    try:
+        log(f"temp installation in {tmp}")
+        aegis = Aegis(tmp)
+        aegis.start()
+        wait_200(aegis.url("/v2/health/live"), aegis.ca, aegis.proc, 120, "aegis")
+        meta = HTTP.get(aegis.url("/v2"), headers={"Authorization": f"Bearer {aegis.token}"}, verify=aegis.ca,
+                            timeout=10)
+        results["aegis_version"] = meta.json().get("version") if meta.status_code == 200 else None
+        aegis.push("mlp", "1", MODEL, "torchscript")
+        if not args.skip_http:
+            peer = Peer(tmp, aegis, args.peer_workers)
+            wait_200(peer.url("/v2/health/live"), aegis.ca, peer.proc, 120, "peer")
+            results["peer"] = {"workers": args.peer_workers, "server": "uvicorn " + pkg_version("uvicorn"),
+                               "fastapi": pkg_version("fastapi"), "torch": pkg_version("torch"),
+                               "uvloop": has_module("uvloop"), "httptools": has_module("httptools")}
+            results["http"] = http_bench(args, aegis, peer, tmp)
+            peer.stop()
+            peer = None
+        if not args.skip_load:
+            results["load"] = load_bench(args, aegis, tmp)
+        results["host"]["loadavg_1m_at_end"] = os.getloadavg()[0]
+        results["goals"] = goals(results)
+        if results.get("http"):
+            h = results["http"]
+            results["ratios_aegis_over_peer"] = {
+                "throughput": ratio(h["throughput"]["aegis"]["rps"]["median"], h["throughput"]["peer"]["rps"]["median"]),
+                "p50_1conn": ratio(h["latency_1conn"]["aegis"]["p50_us"]["median"],
+                                   h["latency_1conn"]["peer"]["p50_us"]["median"]),
+                "p99_1conn": ratio(h["latency_1conn"]["aegis"]["p99_us"]["median"],
+                                   h["latency_1conn"]["peer"]["p99_us"]["median"]),
+            }
+        out = pathlib.Path(args.output)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=2) + "\n")
+        print()
+        report(results)
+        log(f"wrote {out}")
+    finally:
+        if peer:
+            peer.stop()
+        if aegis:
+            aegis.stop()
+        if args.keep:
+            log(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def cpu_model() -> str | None:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def git_commit() -> str | None:
+    try:
+        return subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=10).stdout.strip() or None
+    except OSError:
+        return None
+
+
+def pkg_version(name: str) -> str:
+    try:
+        from importlib.metadata import version
+        return version(name)
+    except Exception:  # noqa: BLE001
+        return "?"
+
+
+def has_module(name: str) -> bool:
+    import importlib.util
+    return importlib.util.find_spec(name) is not None
+
+
+if __name__ == "__main__":
+    main()

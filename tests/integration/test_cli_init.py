@@ -1,0 +1,229 @@
+"""`aegis init` and `aegis serve` start-up: the installation layout, secrets, re-init, passphrase."""
+
+import json
+import os
+import pathlib
+import re
+import socket
+import ssl
+import stat
+import subprocess
+import tomllib
+
+import pytest
+
+from aegis_testlib import (AEGIS_BIN, Installation, aegis, assert_one_line_error, describe, find_in_tree,
+                           first_cert_der, free_port, snapshot_tree)
+
+HELP_COMMANDS = [
+    [],
+    ["init"],
+    ["serve"],
+    ["model"],
+    ["model", "push"],
+    ["model", "list"],
+    ["model", "remove"],
+    ["audit"],
+    ["audit", "show"],
+]
+
+
+@pytest.mark.parametrize("cmd", HELP_COMMANDS, ids=lambda c: " ".join(c) or "aegis")
+def test_help(cmd):
+    proc = aegis(*cmd, "--help")
+    assert proc.returncode == 0, describe(proc)
+    assert proc.stdout.strip(), "--help printed nothing on stdout\n" + describe(proc)
+
+
+def test_unknown_command_fails():
+    proc = aegis("no-such-command")
+    assert proc.returncode != 0, describe(proc)
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory):
+    """A fresh `aegis init --json` (no serve)."""
+    inst = Installation(tmp_path_factory.mktemp("init"))
+    proc = aegis("init", "--data-dir", inst.dir, "--json", "--listen", f"127.0.0.1:{inst.data_port}",
+                 "--admin-listen", f"127.0.0.1:{inst.admin_port}")
+    assert proc.returncode == 0, describe(proc)
+    inst.proc_init = proc
+    return inst
+
+
+def openssl(*args):
+    return subprocess.run(["openssl", *args], capture_output=True, text=True, timeout=30)
+
+
+def test_init_json_output(fresh):
+    proc = fresh.proc_init
+    try:
+        out = json.loads(proc.stdout)
+    except ValueError as e:
+        pytest.fail(f"stdout is not exactly one JSON object ({e})\n{describe(proc)}")
+    assert isinstance(out, dict), out
+    for key in ("data_dir", "admin_token", "ca_cert"):
+        assert key in out, f"missing {key!r} in init --json output {out}"
+    assert os.path.isabs(out["data_dir"]), out
+    assert pathlib.Path(out["data_dir"]).resolve() == fresh.dir.resolve(), out
+    assert os.path.isabs(out["ca_cert"]), out
+    assert pathlib.Path(out["ca_cert"]).resolve() == (fresh.dir / "tls" / "ca.crt").resolve(), out
+    assert isinstance(out["admin_token"], str) and len(out["admin_token"]) >= 16, out
+
+
+def test_data_dir_mode_0700(fresh):
+    mode = stat.S_IMODE(fresh.dir.stat().st_mode)
+    assert mode == 0o700, f"{fresh.dir} has mode {oct(mode)}, expected 0o700"
+
+
+def test_layout(fresh):
+    d = fresh.dir
+    for rel in ("aegis.toml", "tls/ca.crt", "tls/server.crt", "tls/server.key", "db/aegis.db"):
+        assert (d / rel).is_file(), f"{rel} missing; tree: {sorted(str(p.relative_to(d)) for p in d.rglob('*'))}"
+    assert (d / "audit").is_dir(), "audit/ missing"
+    kek = d / "keys" / "kek.key"
+    assert kek.is_file(), "keys/kek.key missing (no AEGIS_PASSPHRASE was set)"
+    assert not (d / "keys" / "kek.sealed").exists(), "kek.sealed written without AEGIS_PASSPHRASE"
+    assert kek.stat().st_size == 32, f"kek.key is {kek.stat().st_size} bytes, expected 32"
+    for rel in ("keys/kek.key", "tls/server.key"):
+        mode = stat.S_IMODE((d / rel).stat().st_mode)
+        assert mode == 0o600, f"{rel} has mode {oct(mode)}, expected 0o600"
+
+
+def test_every_private_key_is_0600(fresh):
+    bad = []
+    for p in fresh.files():
+        if b"PRIVATE KEY" in p.read_bytes():
+            mode = stat.S_IMODE(p.stat().st_mode)
+            if mode & 0o077:
+                bad.append((str(p.relative_to(fresh.dir)), oct(mode)))
+    assert not bad, f"private key files readable by group/others: {bad}"
+
+
+def test_config_is_toml_with_documented_sections(fresh):
+    cfg = tomllib.loads((fresh.dir / "aegis.toml").read_text())
+    for section in ("server", "limits", "tls"):
+        assert section in cfg, f"[{section}] missing from aegis.toml: {cfg}"
+    assert cfg["server"].get("listen") == f"127.0.0.1:{fresh.data_port}", \
+        f"init --listen not written to [server] listen: {cfg['server']}"
+    assert cfg["server"].get("admin_listen") == f"127.0.0.1:{fresh.admin_port}", \
+        f"init --admin-listen not written to [server] admin_listen: {cfg['server']}"
+    defaults = {"max_body_bytes": 67108864, "max_header_bytes": 16384, "read_timeout_seconds": 30,
+                "write_timeout_seconds": 30, "idle_timeout_seconds": 60, "max_connections": 1024}
+    wrong = {k: (cfg["limits"][k], v) for k, v in defaults.items() if k in cfg["limits"] and cfg["limits"][k] != v}
+    assert not wrong, f"[limits] defaults differ from the contract (got, expected): {wrong}"
+
+
+def test_server_certificate(fresh):
+    tls = fresh.dir / "tls"
+    text = openssl("x509", "-in", str(tls / "server.crt"), "-noout", "-text").stdout
+    assert "id-ecPublicKey" in text, "server certificate key is not ECDSA\n" + text
+    assert re.search(r"(prime256v1|P-256)", text), "server certificate curve is not P-256\n" + text
+    san = re.search(r"X509v3 Subject Alternative Name:.*?\n\s*(.*)\n", text)
+    assert san, "server certificate has no subjectAltName\n" + text
+    names = {s.strip() for s in san.group(1).split(",")}
+    for want in ("DNS:localhost", "IP Address:127.0.0.1"):
+        assert want in names, f"SAN {want} missing: {names}"
+    assert {"IP Address:0:0:0:0:0:0:0:1", "IP Address:::1"} & names, f"SAN ::1 missing: {names}"
+    verify = openssl("verify", "-CAfile", str(tls / "ca.crt"), str(tls / "server.crt"))
+    assert verify.returncode == 0 and "OK" in verify.stdout, f"server.crt does not verify against ca.crt: {verify}"
+
+
+def test_token_not_stored_in_clear(fresh):
+    token = json.loads(fresh.proc_init.stdout)["admin_token"]
+    hits = find_in_tree(fresh.dir, [token.encode()])
+    assert not hits, f"admin token found in clear in {hits}"
+
+
+def test_reinit_refused_and_nothing_changed(fresh):
+    before = snapshot_tree(fresh.dir)
+    proc = aegis("init", "--data-dir", fresh.dir, "--json")
+    assert_one_line_error(proc)
+    after = snapshot_tree(fresh.dir)
+    changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+    assert not changed, f"re-running init changed {changed}"
+    token = json.loads(fresh.proc_init.stdout)["admin_token"]
+    assert token not in proc.stdout + proc.stderr, "re-init printed the existing admin token"
+
+
+def test_serve_with_flags_from_init_and_own_tls(tmp_path):
+    """init --listen/--admin-listen/--tls-cert/--tls-key; serve without listen flags uses them."""
+    # Our own CA and an ECDSA P-256 server certificate for localhost/127.0.0.1.
+    ca_key, ca_crt = tmp_path / "myca.key", tmp_path / "myca.crt"
+    key, csr, crt = tmp_path / "my.key", tmp_path / "my.csr", tmp_path / "my.crt"
+    ext = tmp_path / "ext.cnf"
+    ext.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n")
+    for args in (["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", ca_key],
+                 ["req", "-x509", "-new", "-key", ca_key, "-subj", "/CN=Test CA", "-days", "2", "-out", ca_crt],
+                 ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key],
+                 ["req", "-new", "-key", key, "-subj", "/CN=localhost", "-out", csr],
+                 ["x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial", "-days", "2",
+                  "-extfile", ext, "-out", crt]):
+        p = openssl(*map(str, args))
+        assert p.returncode == 0, p
+    os.chmod(key, 0o600)
+    inst = Installation(tmp_path / "inst")
+    inst.init("--listen", f"127.0.0.1:{inst.data_port}", "--admin-listen", f"127.0.0.1:{inst.admin_port}",
+              "--tls-cert", str(crt), "--tls-key", str(key))
+    inst.ca = str(ca_crt)
+    inst.start(listen_flags=False)
+    try:
+        for port in (inst.data_port, inst.admin_port):
+            ctx = ssl.create_default_context(cafile=str(ca_crt))
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+                with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+                    der = s.getpeercert(binary_form=True)
+            mine = first_cert_der(crt)
+            assert der == mine, f"port {port} does not present the certificate given to init --tls-cert"
+        r = inst.get("/v1/models", admin=True)
+        assert r.status_code == 200, r.text
+    finally:
+        rc = inst.stop()
+    assert rc == 0, f"serve exited {rc} after SIGTERM\n{inst.log_tail()}"
+
+
+class TestPassphrase:
+    PASSPHRASE = "correct horse battery staple 8c1f"
+
+    @pytest.fixture(scope="class")
+    def sealed(self, tmp_path_factory):
+        inst = Installation(tmp_path_factory.mktemp("sealed"), passphrase=self.PASSPHRASE)
+        inst.init()
+        return inst
+
+    def test_sealed_kek(self, sealed):
+        keys = sealed.dir / "keys"
+        assert (keys / "kek.sealed").is_file(), f"keys/kek.sealed missing: {sorted(os.listdir(keys))}"
+        assert not (keys / "kek.key").exists(), "kek.key written in clear although AEGIS_PASSPHRASE was set"
+        hits = find_in_tree(sealed.dir, [self.PASSPHRASE.encode(), sealed.token.encode()])
+        assert not hits, f"passphrase or token stored in clear: {hits}"
+
+    def _serve_fails(self, sealed, env_passphrase):
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("AEGIS_PASSPHRASE", "AEGIS_SERVER", "AEGIS_TOKEN", "AEGIS_CACERT")}
+        if env_passphrase is not None:
+            env["AEGIS_PASSPHRASE"] = env_passphrase
+        try:
+            return subprocess.run([AEGIS_BIN, "serve", "--data-dir", str(sealed.dir), "--listen",
+                                   f"127.0.0.1:{free_port()}", "--admin-listen", f"127.0.0.1:{free_port()}"],
+                                  env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired as e:
+            pytest.fail(f"serve kept running for 60 s with AEGIS_PASSPHRASE={env_passphrase!r} "
+                        f"(expected a non-zero exit); stderr: {e.stderr!r}")
+
+    def test_serve_wrong_passphrase_fails(self, sealed):
+        proc = self._serve_fails(sealed, "wrong passphrase")
+        assert_one_line_error(proc)
+
+    def test_serve_without_passphrase_fails(self, sealed):
+        proc = self._serve_fails(sealed, None)
+        assert proc.returncode != 0, describe(proc)
+
+    def test_serve_with_passphrase(self, sealed):
+        sealed.start()
+        try:
+            r = sealed.get("/v2")
+            assert r.status_code == 200, r.text
+        finally:
+            rc = sealed.stop()
+        assert rc == 0, sealed.log_tail()
