@@ -15,6 +15,8 @@ namespace {
 
 constexpr size_t kMaxQueuedEvents = 65536;
 constexpr size_t kMaxRecent = 10000;
+constexpr size_t kMaxBatch = 4096;
+constexpr auto kGroupCommitWindow = std::chrono::milliseconds(2);
 
 }  // namespace
 
@@ -62,8 +64,11 @@ void AuditLog::Append(AuditEvent event) {
   not_full_.wait(lock, [&] { return queue_.size() < kMaxQueuedEvents || stop_; });
   queue_.push_back(std::move(event));
   ++appended_;
+  const bool wake = writer_idle_;
   lock.unlock();
-  not_empty_.notify_one();
+  // A busy writer picks the event up with its next batch; waking it per event
+  // would cost a context switch per request.
+  if (wake) not_empty_.notify_one();
 }
 
 void AuditLog::WriterLoop() {
@@ -72,8 +77,16 @@ void AuditLog::WriterLoop() {
   for (;;) {
     {
       std::unique_lock lock(mu_);
+      writer_idle_ = true;
       not_empty_.wait(lock, [&] { return !queue_.empty() || stop_; });
       if (queue_.empty() && stop_) return;
+      // Group commit: let a burst gather for a moment so one fdatasync covers it,
+      // unless someone is waiting for durability (Flush) or we are stopping.
+      if (!stop_ && flush_waiters_ == 0) {
+        not_empty_.wait_for(lock, kGroupCommitWindow,
+                            [&] { return stop_ || flush_waiters_ > 0 || queue_.size() >= kMaxBatch; });
+      }
+      writer_idle_ = false;
       batch.swap(queue_);
     }
     not_full_.notify_all();
@@ -109,7 +122,11 @@ void AuditLog::WriterLoop() {
 Status AuditLog::Flush() {
   std::unique_lock lock(mu_);
   const uint64_t target = appended_;
+  if (durable_ >= target) return write_status_;
+  ++flush_waiters_;
+  not_empty_.notify_one();
   flushed_.wait(lock, [&] { return durable_ >= target; });
+  --flush_waiters_;
   return write_status_;
 }
 

@@ -10,7 +10,6 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/thread_pool.hpp>
 
 #include "aegis/http/server.h"
 #include "asio_types.h"
@@ -37,7 +36,7 @@ struct Listener {
 // What sessions need from the server besides their listener.
 struct ServerContext {
   asio::io_context* io = nullptr;
-  asio::thread_pool::executor_type workers;
+  asio::io_context::executor_type workers;  // the worker pool (see server.cc)
   ConnectionRegistry* registry = nullptr;
 };
 

@@ -15,13 +15,13 @@
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 namespace aegis::http::internal {
 
 template <typename F, typename R = std::invoke_result_t<F&>>
-auto OnWorker(const boost::asio::thread_pool::executor_type& pool, F f) {
+auto OnWorker(const boost::asio::io_context::executor_type& pool, F f) {
   static_assert(std::is_nothrow_invocable_v<F&>, "OnWorker callables must be noexcept");
   return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(R)>(
       [pool](auto handler, F fn) {

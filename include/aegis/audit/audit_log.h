@@ -4,8 +4,9 @@
 // Events name who did what to which resource, the decision and the outcome — never
 // tensor data, tokens or other secrets: the event type has no field that could
 // carry them. Append() never blocks on disk: events go to a queue drained by one
-// writer thread that writes them in batches and fdatasyncs each batch. The queue is
-// bounded; when it is full Append() waits (fail closed: no event is dropped).
+// writer thread that writes them in batches (group commit: a burst gathers for up
+// to 2 ms) and fdatasyncs each batch. The queue is bounded; when it is full
+// Append() waits (fail closed: no event is dropped).
 //
 // Thread-safety: Append, Flush and Recent are safe for concurrent use.
 #pragma once
@@ -67,6 +68,8 @@ class AuditLog {
   uint64_t appended_ = 0;   // events ever queued
   uint64_t durable_ = 0;    // events written and synced
   Status write_status_;
+  bool writer_idle_ = false;   // the writer waits for events: Append must wake it
+  int flush_waiters_ = 0;      // Flush callers waiting for durability
   bool stop_ = false;
   std::thread writer_;
 };

@@ -45,8 +45,8 @@ struct ListenerStats {
 };
 
 struct ServerOptions {
-  int io_threads = 0;      // 0: number of cores
-  int worker_threads = 0;  // 0: number of cores
+  int io_threads = 0;      // 0: half the cores (at least 1)
+  int worker_threads = 0;  // 0: half the cores (at least 1)
   std::chrono::seconds drain_timeout{30};
 };
 
