@@ -43,6 +43,15 @@ class Echo(torch.nn.Module):
         return x.clone()
 
 
+class Failing(torch.nn.Module):
+    """Always fails inside the interpreter: tests that an engine failure is a 500."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.numel() >= 0:
+            raise RuntimeError("deliberate failure inside the model")
+        return x
+
+
 def write(name, data):
     with open(os.path.join(HERE, name), "wb") as f:
         f.write(data)
@@ -90,6 +99,7 @@ def make_mlp(reference):
 
 def make_echo():
     write("echo.pt", torchscript_bytes(Echo().eval()))
+    write("failing.pt", torchscript_bytes(Failing().eval()))
 
 
 def make_xgboost(reference):

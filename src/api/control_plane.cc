@@ -106,7 +106,12 @@ http::Plan ControlPlane::Begin(const http::RequestHead& head) {
   auto principal = internal::Authenticate(services_, head, plan, event);
   if (principal) {
     if (is_models) {
-      plan.immediate = head.method == "GET" ? ListModels(services_) : internal::MethodNotAllowed("GET");
+      if (head.method == "GET") {
+        const Services services = services_;  // a database read: on the worker pool
+        plan.handler = [services](http::Request&) { return ListModels(services); };
+      } else {
+        plan.immediate = internal::MethodNotAllowed("GET");
+      }
     } else if (is_audit) {
       if (head.method != "GET") {
         plan.immediate = internal::MethodNotAllowed("GET");

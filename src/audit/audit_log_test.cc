@@ -9,20 +9,13 @@
 #include <nlohmann/json.hpp>
 
 #include "aegis/common/file_util.h"
+#include "common/testing/scoped_temp_dir.h"
 
 namespace aegis::audit {
 namespace {
 
 class AuditLogTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("aegis-audit-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   static AuditEvent Event(int i) {
     AuditEvent e;
     e.time = std::chrono::system_clock::now();
@@ -38,7 +31,8 @@ class AuditLogTest : public ::testing::Test {
     return e;
   }
 
-  std::filesystem::path dir_;
+  testing::ScopedTempDir tmp_;
+  const std::filesystem::path dir_ = tmp_.path() / "audit";
 };
 
 TEST_F(AuditLogTest, AppendsJsonLinesDurablyWithPrivateMode) {

@@ -7,23 +7,19 @@
 
 #include <gtest/gtest.h>
 
+#include "common/testing/scoped_temp_dir.h"
+
 namespace aegis::auth {
 namespace {
 
 class TokenAuthenticatorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("aegis-auth-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
     store_ = std::move(store::MetadataStore::Open(dir_ / "aegis.db")).value();
     auth_ = std::move(TokenAuthenticator::Create(store_.get(), clock_)).value();
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  std::filesystem::path dir_;
+  testing::ScopedTempDir tmp_;
+  const std::filesystem::path& dir_ = tmp_.path();
   FakeClock clock_{std::chrono::system_clock::now()};
   std::unique_ptr<store::MetadataStore> store_;
   std::unique_ptr<TokenAuthenticator> auth_;

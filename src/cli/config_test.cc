@@ -6,22 +6,17 @@
 
 #include <gtest/gtest.h>
 
+#include "common/testing/scoped_temp_dir.h"
+
 namespace aegis::cli {
 namespace {
 
 class ConfigTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("aegis-config-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   void Write(const std::string& text) { std::ofstream(dir_ / "aegis.toml") << text; }
 
-  std::filesystem::path dir_;
+  testing::ScopedTempDir tmp_;
+  const std::filesystem::path& dir_ = tmp_.path();
 };
 
 TEST_F(ConfigTest, DefaultFileParsesToSecureDefaults) {

@@ -9,6 +9,7 @@
 #include "aegis/common/file_util.h"
 #include "aegis/crypto/encoding.h"
 #include "aegis/crypto/random.h"
+#include "common/testing/scoped_temp_dir.h"
 
 namespace aegis::keys {
 namespace {
@@ -18,15 +19,12 @@ using crypto::AsBytes;
 class LocalKeyProviderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "aegis-keys-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    root_ = tmpl;
     keys_ = root_ / "keys";
     ASSERT_TRUE(crypto::RandomBytes(dek_).ok());
   }
-  void TearDown() override { std::filesystem::remove_all(root_); }
-
-  std::filesystem::path root_, keys_;
+  testing::ScopedTempDir tmp_;
+  const std::filesystem::path& root_ = tmp_.path();
+  std::filesystem::path keys_;
   std::vector<uint8_t> dek_ = std::vector<uint8_t>(32);
 };
 

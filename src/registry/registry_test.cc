@@ -8,6 +8,7 @@
 
 #include "aegis/common/file_util.h"
 #include "aegis/keys/key_provider.h"
+#include "common/testing/scoped_temp_dir.h"
 
 namespace aegis::registry {
 namespace {
@@ -24,15 +25,10 @@ std::string Example(const std::string& name) {
 class RegistryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("aegis-registry-test-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
     fs::create_directories(dir_ / "blobs");
     kek_ = std::move(keys::LocalKeyProvider::Create(dir_ / "keys", std::nullopt)).value();
     Reopen();
   }
-  void TearDown() override { fs::remove_all(dir_); }
-
   void Reopen() {
     registry_.reset();
     store_.reset();
@@ -61,7 +57,8 @@ class RegistryTest : public ::testing::Test {
     return all;
   }
 
-  fs::path dir_;
+  testing::ScopedTempDir tmp_;
+  const fs::path& dir_ = tmp_.path();
   std::unique_ptr<keys::LocalKeyProvider> kek_;
   std::unique_ptr<store::MetadataStore> store_;
   std::unique_ptr<Registry> registry_;

@@ -79,13 +79,28 @@ TEST(TorchScriptBackendTest, RefusesDatatypesTorchLacks) {
   EXPECT_EQ(backend->Infer({bytes}).status().message(), "datatype BYTES is not supported by the TorchScript engine");
 }
 
-TEST(TorchScriptBackendTest, EngineFailureIsInternal) {
+TEST(TorchScriptBackendTest, InputThatDoesNotFitIsInvalidAndHidesTheModelCode) {
   std::unique_ptr<Backend> backend = MustLoad("mlp.pt");
   ASSERT_NE(backend, nullptr);
   Tensor wrong_width = testing::Fp32Tensor("input", {1, 5}, {1, 2, 3, 4, 5});
   StatusOr<std::vector<Tensor>> result = backend->Infer({wrong_width});
-  EXPECT_EQ(result.status().code(), StatusCode::kInternal);
-  EXPECT_EQ(result.status().message().find("Exception raised from"), std::string::npos);  // no C++ backtrace
+  EXPECT_EQ(result.status().code(), StatusCode::kInvalidArgument);
+  const std::string& message = result.status().message();
+  EXPECT_NE(message.find("cannot be multiplied"), std::string::npos) << message;
+  EXPECT_EQ(message.find("Exception raised from"), std::string::npos) << message;  // no C++ backtrace
+  EXPECT_EQ(message.find("Traceback"), std::string::npos) << message;              // no TorchScript traceback
+  EXPECT_EQ(message.find("self."), std::string::npos) << message;                  // no model code
+}
+
+TEST(TorchScriptBackendTest, EngineFailureIsInternal) {
+  std::unique_ptr<Backend> backend = MustLoad("failing.pt");  // raises inside forward
+  ASSERT_NE(backend, nullptr);
+  StatusOr<std::vector<Tensor>> result = backend->Infer({testing::Fp32Tensor("x", {1}, {1})});
+  EXPECT_EQ(result.status().code(), StatusCode::kInternal) << result.status().message();
+  const std::string& message = result.status().message();
+  EXPECT_NE(message.find("deliberate failure inside the model"), std::string::npos) << message;
+  EXPECT_EQ(message.find("Exception raised from"), std::string::npos) << message;
+  EXPECT_EQ(message.find("Traceback"), std::string::npos) << message;
 }
 
 TEST(TorchScriptBackendTest, RefusesOtherBytes) {

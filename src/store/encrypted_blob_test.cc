@@ -10,6 +10,7 @@
 
 #include "aegis/common/file_util.h"
 #include "aegis/crypto/random.h"
+#include "common/testing/scoped_temp_dir.h"
 
 namespace aegis::store {
 namespace {
@@ -22,14 +23,10 @@ constexpr std::string_view kMarker = "AEGIS-PLAINTEXT-MARKER";
 class EncryptedBlobTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "aegis-blob-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
     ASSERT_TRUE(crypto::RandomBytes(dek_).ok());
     ASSERT_TRUE(crypto::RandomBytes(id_).ok());
     ASSERT_TRUE(crypto::RandomBytes(other_id_).ok());
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   // Plaintext full of a searchable marker, so leaks into the file are easy to spot.
   static std::vector<uint8_t> Plaintext(size_t n) {
@@ -58,7 +55,8 @@ class EncryptedBlobTest : public ::testing::Test {
   }
   StatusCode ReadCode(const std::filesystem::path& path) { return ReadBlob(path, id_, dek_).status().code(); }
 
-  std::filesystem::path dir_;
+  testing::ScopedTempDir tmp_;
+  const std::filesystem::path& dir_ = tmp_.path();
   std::vector<uint8_t> dek_ = std::vector<uint8_t>(32);
   ArtifactId id_{}, other_id_{};
 };

@@ -7,24 +7,20 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include "common/testing/scoped_temp_dir.h"
+
 namespace aegis::store {
 namespace {
 
 class MetadataStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "aegis-meta-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
     db_path_ = dir_ / "db" / "aegis.db";
     auto store = MetadataStore::Open(db_path_);
     ASSERT_TRUE(store.ok()) << store.status().message();
     store_ = std::move(*store);
   }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { store_.reset(); }
 
   static ModelVersionRecord Record(const std::string& name, const std::string& version) {
     ModelVersionRecord r;
@@ -42,7 +38,9 @@ class MetadataStoreTest : public ::testing::Test {
     return r;
   }
 
-  std::filesystem::path dir_, db_path_;
+  testing::ScopedTempDir tmp_;
+  const std::filesystem::path& dir_ = tmp_.path();
+  std::filesystem::path db_path_;
   std::unique_ptr<MetadataStore> store_;
 };
 

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from aegis_testlib import (check_json_error, http_request_bytes, output_array, raw_request, read_response,
+from aegis_testlib import (EXAMPLES, check_json_error, http_request_bytes, output_array, raw_request, read_response,
                            send_all_tolerant, start_installation, stop_and_check, tls_connect)
 
 GOOD = {"name": "input", "datatype": "FP32", "shape": [1, 4], "data": [1.0, 2.0, 3.0, 4.0]}
@@ -499,3 +499,18 @@ def test_idle_keepalive_connection_closed(tmp_path):
         assert took <= IDLE_TIMEOUT + 2, f"idle connection closed after {took:.1f}s; idle_timeout_seconds={IDLE_TIMEOUT}"
     finally:
         stop_and_check(inst)
+
+
+def test_engine_failure_is_a_500_with_json_and_the_server_stays_up(server):
+    """A model that raises inside the engine: 500 with a JSON error that carries no
+    traceback or model code, and the server keeps serving."""
+    server.push_ok("failing", "1", EXAMPLES / "failing.pt", "torchscript")
+    body = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [1], "data": [1.0]}]}
+    for _ in range(3):
+        r = server.infer("failing", body)
+        check_json_error(r, 500, "infer on failing.pt")
+        message = r.json()["error"]
+        assert "deliberate failure inside the model" in message, message
+        assert "Traceback" not in message and "Exception raised from" not in message, message
+    assert server.get("/v2/health/live", token=False).status_code == 200
+    assert server.infer("echo", body).status_code == 200
