@@ -47,33 +47,29 @@ void ConnectionRegistry::WaitForStopRequest() {
   cv_.wait(lock, [&] { return stop_requested_; });
 }
 
-void ConnectionRegistry::DrainAll() {
+void ConnectionRegistry::PostToAll(void (*action)(Connection&)) {
   std::vector<std::shared_ptr<Connection>> all;
   {
     std::lock_guard lock(mu_);
     all.assign(connections_.begin(), connections_.end());
   }
-  for (auto& c : all) {
-    asio::post(c->stream.get_executor(), [c] {
-      c->stopping = true;
-      // Cancel rather than close: the session then sends close_notify itself.
-      if (c->idle) c->transport().cancel();
-    });
-  }
+  // Each connection's state is touched only on its own executor.
+  for (auto& c : all) asio::post(c->stream.get_executor(), [c, action] { action(*c); });
+}
+
+void ConnectionRegistry::DrainAll() {
+  PostToAll([](Connection& c) {
+    c.stopping = true;
+    // Cancel rather than close: the session then sends close_notify itself.
+    if (c.idle) c.transport().cancel();
+  });
 }
 
 void ConnectionRegistry::CloseAll() {
-  std::vector<std::shared_ptr<Connection>> all;
-  {
-    std::lock_guard lock(mu_);
-    all.assign(connections_.begin(), connections_.end());
-  }
-  for (auto& c : all) {
-    asio::post(c->stream.get_executor(), [c] {
-      c->stopping = true;
-      c->transport().close();
-    });
-  }
+  PostToAll([](Connection& c) {
+    c.stopping = true;
+    c.transport().close();
+  });
 }
 
 bool ConnectionRegistry::WaitUntilEmpty(std::optional<std::chrono::steady_clock::time_point> deadline) {

@@ -51,6 +51,8 @@ class ConnectionRegistry {
   size_t size() const;
 
  private:
+  // Runs `action` on every live connection, each on its own executor.
+  void PostToAll(void (*action)(Connection&));
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stop_requested_ = false;

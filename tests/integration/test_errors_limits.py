@@ -342,33 +342,37 @@ def test_model_at_limit_is_not_413(limited):
     assert r.status_code == 422, f"random bytes of exactly max_model_bytes as onnx -> {r.status_code} {r.text[:300]}"
 
 
-def test_slow_loris_headers(limited):
-    s = tls_connect(limited.data_port, limited.ca, timeout=READ_TIMEOUT + 10)
-    t0 = time.monotonic()
-    s.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
-    closed_at = None
+def _drip_until_closed(s, pieces, t0):
+    """Sends one piece a second until the server closes the connection (or the
+    pieces or READ_TIMEOUT + 8 s run out). Returns (closed_at or None, bytes received)."""
     s.settimeout(0.05)
-    while time.monotonic() - t0 < READ_TIMEOUT + 8:
-        try:
-            s.send(b"a")
-        except (OSError, ssl.SSLError):
-            closed_at = time.monotonic()
+    got = b""
+    for piece in pieces:
+        if time.monotonic() - t0 > READ_TIMEOUT + 8:
             break
+        try:
+            s.send(piece)
+        except (OSError, ssl.SSLError):
+            return time.monotonic(), got
         end = time.monotonic() + 1.0
         while time.monotonic() < end:
             try:
                 data = s.recv(4096)
                 if not data:
-                    closed_at = time.monotonic()
-                    break
-                # A 408 is an acceptable way to say goodbye; the connection must still close.
+                    return time.monotonic(), got
+                got += data  # a 408 is an acceptable way to say goodbye; the connection must still close
             except (socket.timeout, TimeoutError):
                 pass
             except (OSError, ssl.SSLError):
-                closed_at = time.monotonic()
-                break
-        if closed_at:
-            break
+                return time.monotonic(), got
+    return None, got
+
+
+def test_slow_loris_headers(limited):
+    s = tls_connect(limited.data_port, limited.ca, timeout=READ_TIMEOUT + 10)
+    t0 = time.monotonic()
+    s.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+    closed_at, _ = _drip_until_closed(s, (b"a" for _ in range(READ_TIMEOUT + 10)), t0)
     s.close()
     assert closed_at is not None, f"a header byte per second kept the connection open {READ_TIMEOUT + 8}s"
     took = closed_at - t0
@@ -381,31 +385,7 @@ def test_slow_body(limited):
     t0 = time.monotonic()
     s.sendall(http_request_bytes("POST", "/v2/models/mlp_torch/infer", limited.auth, b"")
               .replace(b"Content-Length: 0", b"Content-Length: %d" % len(body)))
-    s.settimeout(0.05)
-    closed_at, got = None, b""
-    for i in range(len(body)):
-        if time.monotonic() - t0 > READ_TIMEOUT + 8:
-            break
-        try:
-            s.send(body[i:i + 1])
-        except (OSError, ssl.SSLError):
-            closed_at = time.monotonic()
-            break
-        end = time.monotonic() + 1.0
-        while time.monotonic() < end:
-            try:
-                data = s.recv(4096)
-                if not data:
-                    closed_at = time.monotonic()
-                    break
-                got += data
-            except (socket.timeout, TimeoutError):
-                pass
-            except (OSError, ssl.SSLError):
-                closed_at = time.monotonic()
-                break
-        if closed_at:
-            break
+    closed_at, got = _drip_until_closed(s, (body[i:i + 1] for i in range(len(body))), t0)
     s.close()
     assert closed_at is not None, f"a body byte per second kept the connection open; got {got[:100]!r}"
     assert closed_at - t0 <= READ_TIMEOUT + 2, f"slow body disconnected after {closed_at - t0:.1f}s"
