@@ -19,6 +19,7 @@
 #include "aegis/crypto/certificates.h"
 #include "aegis/crypto/encoding.h"
 #include "aegis/crypto/random.h"
+#include "aegis/http/server.h"
 #include "aegis/keys/key_provider.h"
 #include "aegis/store/metadata_store.h"
 #include "commands.h"
@@ -55,6 +56,8 @@ std::string SetUpTls(const fs::path& tls_dir, const InitOptions& o, const keys::
   if (!o.tls_cert.empty()) {
     auto cert = Check(ReadFile(o.tls_cert, 1 << 20), "--tls-cert");
     auto key = Check(ReadFile(o.tls_key, 1 << 20), "--tls-key");
+    // Refuse a pair the server could not use, before the installation exists.
+    Check(http::CheckTlsFiles({o.tls_cert, o.tls_key}), "--tls-cert/--tls-key");
     Check(WriteFileExclusive(tls_dir / "server.crt", cert, 0644));
     Check(WriteFileExclusive(tls_dir / "server.key", key, 0600));
     return "";

@@ -87,6 +87,8 @@ struct HttpsServer::Impl {
   bool ran = false;
 };
 
+Status CheckTlsFiles(const TlsFiles& tls) { return MakeServerTlsContext(tls).status(); }
+
 HttpsServer::HttpsServer(ServerOptions options) : impl_(std::make_unique<Impl>(options)) {}
 
 HttpsServer::~HttpsServer() {

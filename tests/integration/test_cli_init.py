@@ -146,6 +146,30 @@ def test_reinit_refused_and_nothing_changed(fresh):
     assert token not in proc.stdout + proc.stderr, "re-init printed the existing admin token"
 
 
+@pytest.mark.parametrize("problem", ["key of another certificate", "not a key", "missing key file"])
+def test_init_refuses_unusable_own_tls(tmp_path, problem):
+    """A certificate/key pair the server could not load is refused at init, and no
+    installation (not even a partial one) is left behind."""
+    cert, key, other = tmp_path / "c.pem", tmp_path / "k.pem", tmp_path / "other.pem"
+    p = openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(key),
+                "-out", str(cert), "-subj", "/CN=localhost", "-days", "2")
+    assert p.returncode == 0, p
+    p = openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", str(other))
+    assert p.returncode == 0, p
+    if problem == "key of another certificate":
+        use_key = other
+    elif problem == "not a key":
+        use_key = tmp_path / "junk.pem"
+        use_key.write_text("-----BEGIN PRIVATE KEY-----\nnot base64\n-----END PRIVATE KEY-----\n")
+    else:
+        use_key = tmp_path / "absent.pem"
+    target = tmp_path / "inst"
+    proc = aegis("init", "--data-dir", str(target), "--tls-cert", str(cert), "--tls-key", str(use_key))
+    assert_one_line_error(proc, "aegis: ")
+    assert not target.exists(), "a refused init left the data directory behind"
+    assert [x.name for x in tmp_path.iterdir() if x.name.startswith(".")] == [], "staging directory left behind"
+
+
 def test_serve_with_flags_from_init_and_own_tls(tmp_path):
     """init --listen/--admin-listen/--tls-cert/--tls-key; serve without listen flags uses them."""
     # Our own CA and an ECDSA P-256 server certificate for localhost/127.0.0.1.

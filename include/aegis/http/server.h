@@ -44,6 +44,10 @@ struct ListenerStats {
   int connections_active = 0;
 };
 
+// Loads `tls` exactly as a listener would (chain, key, key/certificate match), so
+// that `aegis init` refuses a pair the server could not use.
+Status CheckTlsFiles(const TlsFiles& tls);
+
 struct ServerOptions {
   int io_threads = 0;      // 0: half the cores (at least 1)
   int worker_threads = 0;  // 0: half the cores (at least 1)
