@@ -1,14 +1,15 @@
 # Aegis — the two commands a new user needs:
 #   make demo   install what is missing, build, start a demo server with sample models
 #   make test   install what is missing, build (release + ASan/UBSan), run every test
-# Other targets: build, build-asan, unit, integration, bench, clean.
+# Other targets: build, build-asan, unit, integration, fuzz, bench, clean.
 
 JOBS ?= $(shell nproc)
 PYTHON := /usr/bin/python3
 RELEASE := build/release
 ASAN := build/asan
+FUZZ := build/fuzz
 
-.PHONY: all deps build build-asan unit unit-release integration test demo bench clean
+.PHONY: all deps build build-asan unit integration fuzz test demo bench clean
 
 all: build
 
@@ -20,6 +21,10 @@ $(RELEASE)/build.ninja:
 
 $(ASAN)/build.ninja:
 	cmake -G Ninja -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DAEGIS_SANITIZE=ON
+
+$(FUZZ)/build.ninja:
+	CXX=clang++-14 cmake -G Ninja -S . -B $(FUZZ) -DCMAKE_BUILD_TYPE=Debug -DAEGIS_SANITIZE=ON -DAEGIS_FUZZ=ON \
+	  -DAEGIS_BUILD_TESTS=OFF
 
 build: deps $(RELEASE)/build.ninja
 	ninja -C $(RELEASE) -j $(JOBS)
@@ -36,7 +41,12 @@ unit: build-asan
 integration: build
 	AEGIS_BIN=$(CURDIR)/$(RELEASE)/src/cli/aegis $(PYTHON) -m pytest -q tests/integration
 
-test: unit integration
+# libFuzzer targets for the parsers of untrusted bytes, FUZZ_SECONDS each (default 30).
+fuzz: deps $(FUZZ)/build.ninja
+	ninja -C $(FUZZ) -j $(JOBS) aegis_fuzzers
+	bash scripts/fuzz.sh
+
+test: unit fuzz integration
 
 demo: build
 	bash scripts/demo.sh

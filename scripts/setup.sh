@@ -7,6 +7,8 @@ set -euo pipefail
 PACKAGES=(
   # build
   build-essential cmake ninja-build pkg-config git
+  # fuzzing (libFuzzer)
+  clang-14 libclang-rt-14-dev
   # libraries (see docs/../DESIGN: chosen dependencies)
   libssl-dev libboost-dev libsimdjson-dev libtomlplusplus-dev libcli11-dev libspdlog-dev
   nlohmann-json3-dev libsqlite3-dev libargon2-dev

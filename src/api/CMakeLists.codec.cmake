@@ -19,22 +19,9 @@ aegis_add_test(aegis_api_codec_test
   SOURCES ${_codec}/v2_codec_test.cc ${_codec}/v2_codec_binary_test.cc ${_codec}/v2_codec_encode_test.cc
   LIBS aegis_api_codec PkgConfig::SIMDJSON)
 
-# libFuzzer target (clang only), off by default:
-#   CXX=clang++-14 cmake -G Ninja -S . -B build-fuzz -DAEGIS_FUZZ=ON -DAEGIS_SANITIZE=ON
-#   ninja -C build-fuzz aegis_api_codec_fuzz
-#   build-fuzz/src/api/aegis_api_codec_fuzz -max_len=4096 src/api/fuzz_corpus/v2_codec
-# (Copy the corpus directory first if new finds should not land in the source tree.)
-option(AEGIS_FUZZ "Build libFuzzer targets (needs clang)" OFF)
-if(AEGIS_FUZZ)
-  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
-    message(FATAL_ERROR "AEGIS_FUZZ needs clang (e.g. CXX=clang++-14)")
-  endif()
-  target_compile_options(aegis_api_codec PRIVATE -fsanitize=fuzzer-no-link)
-  add_executable(aegis_api_codec_fuzz ${_codec}/v2_codec_fuzz.cc)
-  target_compile_options(aegis_api_codec_fuzz PRIVATE -fsanitize=fuzzer)
-  target_link_options(aegis_api_codec_fuzz PRIVATE -fsanitize=fuzzer)
-  target_link_libraries(aegis_api_codec_fuzz PRIVATE aegis_api_codec PkgConfig::SIMDJSON)
-endif()
+# libFuzzer target (built with -DAEGIS_FUZZ=ON and clang; run by scripts/fuzz.sh).
+aegis_add_fuzzer(aegis_api_codec_fuzz SOURCES ${_codec}/v2_codec_fuzz.cc
+                 LIBS aegis_api_codec PkgConfig::SIMDJSON CORPUS ${_codec}/fuzz_corpus/v2_codec)
 
 # Hot-path micro-benchmark (not built by default): ninja aegis_api_codec_bench.
 add_executable(aegis_api_codec_bench EXCLUDE_FROM_ALL ${_codec}/v2_codec_bench.cc)
