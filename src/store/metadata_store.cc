@@ -121,18 +121,11 @@ class SqliteMetadataStore final : public MetadataStore {
 
   StatusOr<ModelVersionRecord> GetModelVersion(const std::string& name, const std::string& version) override {
     std::lock_guard lock(mu_);
-    Statement& s = get_model_;
-    s.BindText(1, name);
-    s.BindText(2, version);
-    const int rc = s.Step();
-    StatusOr<ModelVersionRecord> out = Status::NotFound("model " + name + " version " + version + " not found");
-    if (rc == SQLITE_ROW) {
-      out = ReadModel(s);
-    } else if (rc != SQLITE_DONE) {
-      out = internal::SqliteStatus(db_, rc, "reading model version");
-    }
-    s.Reset();
-    return out;
+    get_model_.BindText(1, name);
+    get_model_.BindText(2, version);
+    return FetchOne<ModelVersionRecord>(get_model_, ReadModel,
+                                        Status::NotFound("model " + name + " version " + version + " not found"),
+                                        "reading model version");
   }
 
   StatusOr<std::vector<ModelVersionRecord>> ListModelVersions() override {
@@ -170,17 +163,8 @@ class SqliteMetadataStore final : public MetadataStore {
 
   StatusOr<TokenRecord> GetToken(const std::string& id) override {
     std::lock_guard lock(mu_);
-    Statement& s = get_token_;
-    s.BindText(1, id);
-    const int rc = s.Step();
-    StatusOr<TokenRecord> out = Status::NotFound("token not found");
-    if (rc == SQLITE_ROW) {
-      out = ReadToken(s);
-    } else if (rc != SQLITE_DONE) {
-      out = internal::SqliteStatus(db_, rc, "reading token");
-    }
-    s.Reset();
-    return out;
+    get_token_.BindText(1, id);
+    return FetchOne<TokenRecord>(get_token_, ReadToken, Status::NotFound("token not found"), "reading token");
   }
 
   StatusOr<std::vector<TokenRecord>> ListTokens() override {
@@ -189,6 +173,20 @@ class SqliteMetadataStore final : public MetadataStore {
   }
 
  private:
+  // Steps a bound single-row query: the row, `not_found`, or the SQLite error.
+  template <typename T, typename Reader>
+  StatusOr<T> FetchOne(Statement& s, Reader read, Status not_found, const char* what) {
+    const int rc = s.Step();
+    StatusOr<T> out = std::move(not_found);
+    if (rc == SQLITE_ROW) {
+      out = read(s);
+    } else if (rc != SQLITE_DONE) {
+      out = internal::SqliteStatus(db_, rc, what);
+    }
+    s.Reset();
+    return out;
+  }
+
   template <typename T, typename Reader>
   StatusOr<std::vector<T>> Collect(Statement& s, Reader read, const char* what) {
     std::vector<T> out;
