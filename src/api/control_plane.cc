@@ -1,7 +1,5 @@
 #include "aegis/api/control_plane.h"
 
-#include <charconv>
-
 #include "model_json.h"
 #include "request_pipeline.h"
 
@@ -53,12 +51,11 @@ http::Response RemoveModel(const Services& services, const std::string& name, co
 StatusOr<size_t> ParseLimit(const http::RequestHead& head) {
   auto value = head.QueryParam("limit");
   if (!value) return kDefaultAuditLimit;
-  size_t n = 0;
-  auto [ptr, ec] = std::from_chars(value->data(), value->data() + value->size(), n);
-  if (value->empty() || ec != std::errc() || ptr != value->data() + value->size() || n == 0 || n > kMaxAuditLimit) {
+  auto n = internal::ParseDecimal(*value);
+  if (!n || *n == 0 || *n > kMaxAuditLimit) {
     return Status::InvalidArgument("limit must be an integer from 1 to " + std::to_string(kMaxAuditLimit));
   }
-  return n;
+  return static_cast<size_t>(*n);
 }
 
 http::Response ReadAudit(const Services& services, size_t limit) {

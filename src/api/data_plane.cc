@@ -1,7 +1,5 @@
 #include "aegis/api/data_plane.h"
 
-#include <charconv>
-
 #include "aegis/api/v2_codec.h"
 #include "model_json.h"
 #include "request_pipeline.h"
@@ -96,12 +94,9 @@ http::Response ModelReady(const Services& services, const Route& route) {
 StatusOr<std::optional<uint64_t>> JsonHeaderLength(const http::RequestHead& head) {
   auto value = head.Header("inference-header-content-length");
   if (!value) return std::optional<uint64_t>();
-  uint64_t n = 0;
-  auto [ptr, ec] = std::from_chars(value->data(), value->data() + value->size(), n);
-  if (ec != std::errc() || ptr != value->data() + value->size() || value->empty()) {
-    return Status::InvalidArgument("Inference-Header-Content-Length must be a non-negative integer");
-  }
-  return std::optional<uint64_t>(n);
+  auto n = internal::ParseDecimal(*value);
+  if (!n) return Status::InvalidArgument("Inference-Header-Content-Length must be a non-negative integer");
+  return n;
 }
 
 StatusOr<http::Response> RunInference(const registry::ServedModel& model, const http::Request& request) {

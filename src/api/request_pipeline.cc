@@ -1,5 +1,7 @@
 #include "request_pipeline.h"
 
+#include <charconv>
+
 namespace aegis::api::internal {
 
 std::optional<std::vector<std::string_view>> SplitPath(std::string_view path) {
@@ -54,6 +56,13 @@ std::optional<auth::Principal> Authenticate(const Services& services, const http
   response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"aegis\"");
   plan.immediate = std::move(response);
   return std::nullopt;
+}
+
+std::optional<uint64_t> ParseDecimal(std::string_view text) {
+  uint64_t n = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
+  return n;
 }
 
 http::Plan Respond(http::Response response) {

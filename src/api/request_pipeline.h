@@ -4,6 +4,7 @@
 // Thread-safety: stateless functions.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,6 +32,10 @@ void AuditOnComplete(http::Plan& plan, const Services& services, audit::AuditEve
 // 401 (WWW-Authenticate: Bearer) and marks the event denied.
 std::optional<auth::Principal> Authenticate(const Services& services, const http::RequestHead& head,
                                             http::Plan& plan, audit::AuditEvent& event);
+
+// A whole string of decimal digits as an unsigned integer (no sign, no spaces, no
+// overflow); nullopt otherwise. For header and query values.
+std::optional<uint64_t> ParseDecimal(std::string_view text);
 
 // A plan that answers at once.
 http::Plan Respond(http::Response response);

@@ -6,6 +6,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "aegis/crypto/encoding.h"
+
 namespace aegis::http::internal {
 
 std::string NewRequestId() {
@@ -16,13 +18,7 @@ std::string NewRequestId() {
     uint64_t n = fallback.fetch_add(1) | (uint64_t{1} << 63);
     for (auto& b : bytes) b = static_cast<unsigned char>(n), n >>= 8;
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(16, '0');
-  for (size_t i = 0; i < sizeof bytes; ++i) {
-    id[2 * i] = kHex[bytes[i] >> 4];
-    id[2 * i + 1] = kHex[bytes[i] & 0xF];
-  }
-  return id;
+  return crypto::HexEncode(bytes);
 }
 
 std::string FormatEndpoint(const tcp::endpoint& endpoint) {

@@ -223,7 +223,8 @@ StatusOr<std::unique_ptr<PushSession>> Registry::BeginPush(const std::string& na
   {
     std::lock_guard lock(write_mu_);
     if (pushing_.count(key)) return Status::AlreadyExists("model " + name + " version " + version + " is being pushed");
-    if (Find(name, version).ok() || store_->GetModelVersion(name, version).ok()) {
+    // The store knows every version, served or not (one that failed to load too).
+    if (store_->GetModelVersion(name, version).ok()) {
       return Status::AlreadyExists("model " + name + " version " + version + " already exists");
     }
     pushing_.insert(key);
