@@ -182,5 +182,76 @@ TEST_F(MetadataStoreTest, RefusesANewerSchema) {
   EXPECT_NE(reopened.status().message().find("newer"), std::string::npos);
 }
 
+TEST_F(MetadataStoreTest, SignatureIsStoredWithTheVersion) {
+  ModelVersionRecord signed_record = Record("signed", "1");
+  signed_record.signature = SignatureRecord{"publisher", std::string(64, 'a'), std::string(64, 'b'), "{\"bundle\":1}"};
+  ASSERT_TRUE(store_->InsertModelVersion(signed_record).ok());
+  ASSERT_TRUE(store_->InsertModelVersion(Record("plain", "1")).ok());
+  auto got = store_->GetModelVersion("signed", "1");
+  ASSERT_TRUE(got.ok());
+  ASSERT_TRUE(got->signature.has_value());
+  EXPECT_EQ(got->signature->signer, "publisher");
+  EXPECT_EQ(got->signature->fingerprint, std::string(64, 'a'));
+  EXPECT_EQ(got->signature->subject_digest, std::string(64, 'b'));
+  EXPECT_EQ(got->signature->bundle, "{\"bundle\":1}");
+  auto plain = store_->GetModelVersion("plain", "1");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->signature.has_value());
+}
+
+TEST_F(MetadataStoreTest, TrustedKeysAreUniqueByNameAndKey) {
+  TrustedKeyRecord key{"acme", "ecdsa-p256", std::string(64, 'c'), "PEM", "fraud-*", "t", "admin"};
+  ASSERT_TRUE(store_->InsertTrustedKey(key).ok());
+  TrustedKeyRecord same_name = key;
+  same_name.fingerprint = std::string(64, 'd');
+  auto clash = store_->InsertTrustedKey(same_name);
+  EXPECT_EQ(clash.code(), StatusCode::kAlreadyExists);
+  EXPECT_NE(clash.message().find("named 'acme'"), std::string::npos) << clash.message();
+  TrustedKeyRecord same_key = key;
+  same_key.name = "other";
+  clash = store_->InsertTrustedKey(same_key);
+  EXPECT_EQ(clash.code(), StatusCode::kAlreadyExists);
+  EXPECT_NE(clash.message().find("already trusted"), std::string::npos) << clash.message();
+
+  TrustedKeyRecord second{"beta", "ed25519", std::string(64, 'e'), "PEM2", "*", "t", "admin"};
+  ASSERT_TRUE(store_->InsertTrustedKey(second).ok());
+  auto keys = store_->ListTrustedKeys();
+  ASSERT_TRUE(keys.ok());
+  ASSERT_EQ(keys->size(), 2u);
+  EXPECT_EQ((*keys)[0].name, "acme");
+  EXPECT_EQ((*keys)[0].models, "fraud-*");
+  EXPECT_EQ((*keys)[1].key_type, "ed25519");
+  ASSERT_TRUE(store_->DeleteTrustedKey("acme").ok());
+  EXPECT_EQ(store_->DeleteTrustedKey("acme").code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->ListTrustedKeys()->size(), 1u);
+}
+
+// A database written by the first release (schema 1) gains the signature columns
+// and the trust store, and its rows read back as unsigned versions.
+TEST_F(MetadataStoreTest, MigratesASchemaOneDatabase) {
+  store_.reset();
+  const auto old_path = dir_ / "old.db";
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(old_path.c_str(), &db), SQLITE_OK);
+  const char* v1 =
+      "CREATE TABLE model_versions (sequence INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, version TEXT "
+      "NOT NULL, format TEXT NOT NULL, artifact_id TEXT NOT NULL UNIQUE, sha256 TEXT NOT NULL, size_bytes INTEGER "
+      "NOT NULL, wrapped_dek BLOB NOT NULL, kek_id TEXT NOT NULL, created_at TEXT NOT NULL, created_by TEXT NOT "
+      "NULL, UNIQUE (name, version)) STRICT;"
+      "CREATE TABLE tokens (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, secret_hash BLOB NOT NULL, "
+      "created_at TEXT NOT NULL, expires_at TEXT, revoked INTEGER NOT NULL DEFAULT 0) STRICT;"
+      "INSERT INTO model_versions (name, version, format, artifact_id, sha256, size_bytes, wrapped_dek, kek_id, "
+      "created_at, created_by) VALUES ('m', '1', 'onnx', 'abc', 'ff', 1, x'00', 'k', 't', 'admin');"
+      "PRAGMA user_version = 1;";
+  ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  auto reopened = MetadataStore::Open(old_path);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().message();
+  auto record = (*reopened)->GetModelVersion("m", "1");
+  ASSERT_TRUE(record.ok());
+  EXPECT_FALSE(record->signature.has_value());
+  EXPECT_TRUE((*reopened)->ListTrustedKeys()->empty());
+}
+
 }  // namespace
 }  // namespace aegis::store

@@ -36,8 +36,26 @@ CREATE TABLE tokens (
 PRAGMA user_version = 1;
 )sql";
 
+// Version 1 -> 2: model signatures and the trust store of publisher keys.
+constexpr const char* kSchemaV2 = R"sql(
+ALTER TABLE model_versions ADD COLUMN signer TEXT;
+ALTER TABLE model_versions ADD COLUMN signer_fingerprint TEXT;
+ALTER TABLE model_versions ADD COLUMN subject_digest TEXT;
+ALTER TABLE model_versions ADD COLUMN signature_bundle TEXT;
+CREATE TABLE trusted_keys (
+  name           TEXT PRIMARY KEY,
+  key_type       TEXT NOT NULL,
+  fingerprint    TEXT NOT NULL UNIQUE,
+  public_key_pem TEXT NOT NULL,
+  models         TEXT NOT NULL,
+  created_at     TEXT NOT NULL,
+  created_by     TEXT NOT NULL
+) STRICT;
+PRAGMA user_version = 2;
+)sql";
+
 // Index i migrates version i to i + 1.
-constexpr const char* kMigrations[] = {kSchemaV1};
+constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2};
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
 }  // namespace

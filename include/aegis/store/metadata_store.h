@@ -1,5 +1,6 @@
 // MetadataStore: the SQLite (WAL) database under DIR/db/aegis.db holding model
-// versions and API token hashes. Schema migrations are versioned (PRAGMA
+// versions (with their signatures), API token hashes and the trust store of
+// publisher keys. Schema migrations are versioned (PRAGMA
 // user_version). All statements are prepared with bound parameters.
 //
 // Thread-safety: all methods are safe for concurrent use (one connection guarded
@@ -17,6 +18,16 @@
 
 namespace aegis::store {
 
+// Who signed a version, as verified at push: the trusted key's name and
+// fingerprint, the OMS subject digest, and the whole sigstore bundle (kept so
+// every load re-verifies the signature and the manifest).
+struct SignatureRecord {
+  std::string signer;          // trust-store key name
+  std::string fingerprint;     // hex SHA-256 of the key's SubjectPublicKeyInfo
+  std::string subject_digest;  // hex
+  std::string bundle;          // sigstore bundle JSON
+};
+
 struct ModelVersionRecord {
   std::string name;
   std::string version;
@@ -29,6 +40,18 @@ struct ModelVersionRecord {
   std::string created_at;      // RFC 3339
   std::string created_by;      // principal
   int64_t sequence = 0;        // monotonically increasing push order (set by the store)
+  std::optional<SignatureRecord> signature;  // absent for unsigned versions
+};
+
+// A publisher key trusted to sign models whose names match `models` (a glob).
+struct TrustedKeyRecord {
+  std::string name;
+  std::string key_type;        // "ecdsa-p256" | "ecdsa-p384" | "ed25519"
+  std::string fingerprint;     // hex SHA-256 of the SubjectPublicKeyInfo; unique
+  std::string public_key_pem;
+  std::string models;          // glob over model names, "*" for all
+  std::string created_at;
+  std::string created_by;
 };
 
 struct TokenRecord {
@@ -58,6 +81,13 @@ class MetadataStore {
   virtual Status InsertToken(const TokenRecord& token) = 0;
   virtual StatusOr<TokenRecord> GetToken(const std::string& id) = 0;
   virtual StatusOr<std::vector<TokenRecord>> ListTokens() = 0;
+
+  // AlreadyExists when the name or the key (fingerprint) is already trusted.
+  virtual Status InsertTrustedKey(const TrustedKeyRecord& key) = 0;
+  // Ordered by name.
+  virtual StatusOr<std::vector<TrustedKeyRecord>> ListTrustedKeys() = 0;
+  // NotFound if absent.
+  virtual Status DeleteTrustedKey(const std::string& name) = 0;
 };
 
 }  // namespace aegis::store

@@ -1,0 +1,81 @@
+// The SQLite implementation of MetadataStore (internal to src/store). Its
+// queries are split by table: model_version_queries.cc (model_versions) and
+// credential_queries.cc (tokens, trusted_keys); metadata_store.cc opens it.
+//
+// Thread-safety: one connection; every method takes mu_ around its statements.
+#pragma once
+
+#include <mutex>
+
+#include "aegis/store/metadata_store.h"
+#include "sqlite_util.h"
+
+namespace aegis::store::internal {
+
+class SqliteMetadataStore final : public MetadataStore {
+ public:
+  explicit SqliteMetadataStore(sqlite3* db) : connection_{db}, db_(db) {}
+
+  // Configures the connection, migrates the schema and prepares every statement.
+  Status Init();
+
+  Status InsertModelVersion(ModelVersionRecord record) override;
+  StatusOr<ModelVersionRecord> GetModelVersion(const std::string& name, const std::string& version) override;
+  StatusOr<std::vector<ModelVersionRecord>> ListModelVersions() override;
+  Status DeleteModelVersion(const std::string& name, const std::string& version) override;
+
+  Status InsertToken(const TokenRecord& token) override;
+  StatusOr<TokenRecord> GetToken(const std::string& id) override;
+  StatusOr<std::vector<TokenRecord>> ListTokens() override;
+
+  Status InsertTrustedKey(const TrustedKeyRecord& key) override;
+  StatusOr<std::vector<TrustedKeyRecord>> ListTrustedKeys() override;
+  Status DeleteTrustedKey(const std::string& name) override;
+
+ private:
+  Status PrepareModelStatements();
+  Status PrepareCredentialStatements();
+
+  // Steps a bound single-row query: the row, `not_found`, or the SQLite error.
+  template <typename T, typename Reader>
+  StatusOr<T> FetchOne(Statement& s, Reader read, Status not_found, const char* what) {
+    const int rc = s.Step();
+    StatusOr<T> out = std::move(not_found);
+    if (rc == SQLITE_ROW) {
+      out = read(s);
+    } else if (rc != SQLITE_DONE) {
+      out = SqliteStatus(db_, rc, what);
+    }
+    s.Reset();
+    return out;
+  }
+
+  template <typename T, typename Reader>
+  StatusOr<std::vector<T>> Collect(Statement& s, Reader read, const char* what) {
+    std::vector<T> out;
+    int rc;
+    while ((rc = s.Step()) == SQLITE_ROW) out.push_back(read(s));
+    Status status = SqliteStatus(db_, rc, what);
+    s.Reset();
+    if (!status.ok()) return status;
+    return out;
+  }
+
+  // Runs a bound statement that must change one row: NotFound(`missing`) otherwise.
+  Status ExecuteOne(Statement& s, const char* what, std::string missing);
+
+  // Declared before the statements so it is closed after they are finalized.
+  struct Connection {
+    sqlite3* db;
+    ~Connection() { sqlite3_close_v2(db); }
+  };
+
+  std::mutex mu_;  // one connection; statements are shared state
+  Connection connection_;
+  sqlite3* db_;
+  Statement insert_model_, get_model_, list_models_, delete_model_;
+  Statement insert_token_, get_token_, list_tokens_;
+  Statement insert_key_, list_keys_, delete_key_;
+};
+
+}  // namespace aegis::store::internal
