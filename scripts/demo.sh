@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# `make demo`: a fresh installation in ./demo, the sample models pushed, the server
-# running in the background on 127.0.0.1:8443 (data) and 127.0.0.1:9443 (control).
+# `make demo`: a fresh installation in ./demo, the sample models signed by a
+# publisher key that lives outside the server's data folder, that key added to the
+# trust store, the models pushed with their signatures, and the server running in
+# the background on 127.0.0.1:8443 (data) and 127.0.0.1:9443 (control).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,11 +34,33 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
+# The publisher's side: a signing key of its own (never inside the server's data
+# folder), the models scanned and signed (OpenSSF Model Signing bundles).
+PUBLISHER="$DEMO/publisher"
+mkdir -p "$PUBLISHER"
+"$AEGIS" model keygen --type ecdsa-p256 --private-key "$PUBLISHER/signing.key" --public-key "$PUBLISHER/signing.pub"
+for f in mlp.onnx mlp.pt xgb_classifier.json; do
+  "$AEGIS" scan "examples/$f"
+  "$AEGIS" model sign "examples/$f" --key "$PUBLISHER/signing.key" --output "$PUBLISHER/$f.sig.json"
+  "$AEGIS" model verify "examples/$f" --bundle "$PUBLISHER/$f.sig.json" --public-key "$PUBLISHER/signing.pub"
+done
+
+# The server's side: trust that publisher, then push signed models only.
 export AEGIS_TOKEN="$TOKEN" AEGIS_CACERT="$CA" AEGIS_SERVER=https://127.0.0.1:9443
-"$AEGIS" model push mlp-onnx --version 1 --file examples/mlp.onnx --format onnx
-"$AEGIS" model push mlp-torch --version 1 --file examples/mlp.pt --format torchscript
-"$AEGIS" model push xgb --version 1 --file examples/xgb_classifier.json --format xgboost
+"$AEGIS" trust add demo-publisher --public-key "$PUBLISHER/signing.pub" --models '*'
+"$AEGIS" model push mlp-onnx --version 1 --file examples/mlp.onnx --format onnx \
+  --signature "$PUBLISHER/mlp.onnx.sig.json"
+"$AEGIS" model push mlp-torch --version 1 --file examples/mlp.pt --format torchscript \
+  --signature "$PUBLISHER/mlp.pt.sig.json"
+"$AEGIS" model push xgb --version 1 --file examples/xgb_classifier.json --format xgboost \
+  --signature "$PUBLISHER/xgb_classifier.json.sig.json"
 "$AEGIS" model list
+
+# And what the server refuses: an unsigned push, and a signed file changed afterwards.
+if "$AEGIS" model push unsigned --version 1 --file examples/mlp.onnx --format onnx 2>"$DEMO/refused.txt"; then
+  echo "demo: an unsigned model was accepted" >&2; exit 1
+fi
+echo "refused as expected: $(cat "$DEMO/refused.txt")"
 
 cat <<MSG
 

@@ -82,7 +82,9 @@ http::Response ModelMetadata(const Services& services, const Route& route) {
                        {"versions", std::move(versions)},
                        {"platform", std::string((*model)->instances->platform())},
                        {"inputs", internal::TensorSpecsJson(sig.inputs)},
-                       {"outputs", internal::TensorSpecsJson(sig.outputs)}});
+                       {"outputs", internal::TensorSpecsJson(sig.outputs)},
+                       // An extension to the v2 metadata: who vouched for these bytes.
+                       {"signature", internal::SignatureJson((*model)->record)}});
 }
 
 http::Response ModelReady(const Services& services, const Route& route) {

@@ -32,10 +32,14 @@ audit::AuditEvent StartEvent(const http::RequestHead& head, std::string action, 
   return e;
 }
 
-void AuditOnComplete(http::Plan& plan, const Services& services, audit::AuditEvent event) {
+void AuditOnComplete(http::Plan& plan, const Services& services, audit::AuditEvent event,
+                     std::shared_ptr<const LateOutcome> late) {
   audit::AuditLog* log = services.audit;
   const Clock* clock = services.clock;
-  plan.on_complete = [log, clock, event = std::move(event)](int status, std::chrono::nanoseconds latency) mutable {
+  plan.on_complete = [log, clock, late = std::move(late), event = std::move(event)](
+                         int status, std::chrono::nanoseconds latency) mutable {
+    if (late && !late->reason.empty()) event.reason = late->reason;
+    if (late && late->denied) event.decision = "deny";
     event.time = clock->Now();
     event.status = status;
     event.latency_us = std::chrono::duration_cast<std::chrono::microseconds>(latency).count();

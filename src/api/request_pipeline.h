@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,9 +25,19 @@ std::optional<std::vector<std::string_view>> SplitPath(std::string_view path);
 // The audit event for a request, before its outcome is known.
 audit::AuditEvent StartEvent(const http::RequestHead& head, std::string action, std::string resource);
 
+// What a handler learns after the plan was made (why a streamed push was
+// refused), written on the worker before the response and read when the
+// request ends.
+struct LateOutcome {
+  std::string reason;
+  bool denied = false;
+};
+
 // Makes `plan` append `event` (completed with status and latency) when the
-// request ends. decision = "allow" unless already set to "deny".
-void AuditOnComplete(http::Plan& plan, const Services& services, audit::AuditEvent event);
+// request ends. decision = "allow" unless already set to "deny" (or `late`
+// says denied); a reason in `late` replaces the event's.
+void AuditOnComplete(http::Plan& plan, const Services& services, audit::AuditEvent event,
+                     std::shared_ptr<const LateOutcome> late = nullptr);
 
 // Authenticates the request's bearer token. On failure sets plan.immediate to a
 // 401 (WWW-Authenticate: Bearer) and marks the event denied.

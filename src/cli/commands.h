@@ -13,7 +13,9 @@
 namespace aegis::cli {
 
 struct CommandError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+  explicit CommandError(const std::string& message, int exit_code = 1)
+      : std::runtime_error(message), exit_code(exit_code) {}
+  int exit_code;  // 1 unless the command documents another (aegis scan: 2 = could not scan)
 };
 
 // Throws CommandError for a non-OK status.
@@ -29,6 +31,12 @@ T Check(StatusOr<T> value, const std::string& context = "") {
 void RegisterInit(CLI::App& app);
 void RegisterServe(CLI::App& app);
 void RegisterModelCommands(CLI::App& app);
+// `aegis model sign|verify` (offline, no server), added under the `model` subcommand.
+void RegisterModelSigningCommands(CLI::App& model);
+// `aegis scan PATH`: exit 0 clean, 1 findings, 2 could not scan.
+void RegisterScan(CLI::App& app);
 void RegisterAuditCommands(CLI::App& app);
+// `aegis trust add|list|remove` (control plane).
+void RegisterTrustCommands(CLI::App& app);
 
 }  // namespace aegis::cli

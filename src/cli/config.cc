@@ -19,6 +19,7 @@ const std::map<std::string, std::set<std::string>>& Schema() {
        {"max_body_bytes", "max_model_bytes", "max_header_bytes", "read_timeout_seconds", "write_timeout_seconds",
         "idle_timeout_seconds", "max_connections"}},
       {"runtime", {"instances_per_model"}},
+      {"registry", {"require_signature"}},
       {"tls", {"cert", "key", "ca"}},
   };
   return schema;
@@ -48,6 +49,14 @@ class Reader {
     if (!node.is_string()) return Error(Name(section, key), "must be a string");
     out = node.value<std::string>().value();
     if (out.empty()) return Error(Name(section, key), "must not be empty");
+    return Status::Ok();
+  }
+
+  Status Bool(const char* section, const char* key, bool& out) {
+    auto node = root_[section][key];
+    if (!node) return Status::Ok();
+    if (!node.is_boolean()) return Error(Name(section, key), "must be true or false");
+    out = node.value<bool>().value();
     return Status::Ok();
   }
 
@@ -110,6 +119,7 @@ StatusOr<Config> LoadConfig(const std::filesystem::path& data_dir) {
   AEGIS_RETURN_IF_ERROR(r.Seconds("limits", "idle_timeout_seconds", config.http_limits.idle_timeout, 1, 3600));
   AEGIS_RETURN_IF_ERROR(r.Integer("limits", "max_connections", config.http_limits.max_connections, 1, 1000000));
   AEGIS_RETURN_IF_ERROR(r.Integer("runtime", "instances_per_model", config.instances_per_model, 1, 64));
+  AEGIS_RETURN_IF_ERROR(r.Bool("registry", "require_signature", config.require_signature));
   std::string cert = config.tls_cert, key = config.tls_key, ca = config.tls_ca;
   AEGIS_RETURN_IF_ERROR(r.String("tls", "cert", cert));
   AEGIS_RETURN_IF_ERROR(r.String("tls", "key", key));
@@ -141,6 +151,11 @@ std::string RenderDefaultConfig(const std::string& listen, const std::string& ad
       << "max_connections = " << d.http_limits.max_connections << "        # per listener\n\n"
       << "[runtime]\n"
       << "instances_per_model = " << d.instances_per_model << "\n\n"
+      << "[registry]\n"
+      << "# Only models signed (OpenSSF Model Signing) by a key in the trust store\n"
+      << "# (`aegis trust add`) are pushed and served. Turning this off is for\n"
+      << "# development only; signed pushes are still verified.\n"
+      << "require_signature = true\n\n"
       << "[tls]\n"
       << "cert = \"" << d.tls_cert.string() << "\"\n"
       << "key = \"" << d.tls_key.string() << "\"\n"

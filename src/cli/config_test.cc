@@ -29,15 +29,18 @@ TEST_F(ConfigTest, DefaultFileParsesToSecureDefaults) {
   EXPECT_EQ(config->http_limits.max_header_bytes, 16384u);
   EXPECT_EQ(config->http_limits.read_timeout, std::chrono::seconds(30));
   EXPECT_EQ(config->Resolve(config->tls_cert), std::filesystem::absolute(dir_) / "tls/server.crt");
+  EXPECT_TRUE(config->require_signature);
 }
 
 TEST_F(ConfigTest, OverridesAreApplied) {
-  Write("[limits]\nmax_body_bytes = 4096\nread_timeout_seconds = 2\n[runtime]\ninstances_per_model = 3\n");
+  Write("[limits]\nmax_body_bytes = 4096\nread_timeout_seconds = 2\n[runtime]\ninstances_per_model = 3\n"
+        "[registry]\nrequire_signature = false\n");
   auto config = LoadConfig(dir_);
   ASSERT_TRUE(config.ok()) << config.status().message();
   EXPECT_EQ(config->api_limits.max_body_bytes, 4096u);
   EXPECT_EQ(config->http_limits.read_timeout, std::chrono::seconds(2));
   EXPECT_EQ(config->instances_per_model, 3);
+  EXPECT_FALSE(config->require_signature);
 }
 
 TEST_F(ConfigTest, RefusesTyposWrongTypesAndOutOfRangeValues) {
@@ -47,6 +50,8 @@ TEST_F(ConfigTest, RefusesTyposWrongTypesAndOutOfRangeValues) {
       {"[limits]\nmax_body_bytes = \"big\"\n", "limits.max_body_bytes: must be an integer"},
       {"[limits]\nread_timeout_seconds = 0\n", "limits.read_timeout_seconds: must be between"},
       {"[server]\nlisten = 8443\n", "server.listen: must be a string"},
+      {"[registry]\nrequire_signature = \"no\"\n", "registry.require_signature: must be true or false"},
+      {"[registry]\nrequire_signatures = false\n", "registry.require_signatures: unknown key"},
       {"[server\nlisten = 1\n", "aegis.toml:1"},
   };
   for (const auto& [text, expected] : cases) {

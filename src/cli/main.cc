@@ -12,13 +12,15 @@ int main(int argc, char** argv) {
   aegis::cli::RegisterServe(app);
   aegis::cli::RegisterModelCommands(app);
   aegis::cli::RegisterAuditCommands(app);
+  aegis::cli::RegisterScan(app);
+  aegis::cli::RegisterTrustCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const aegis::cli::CommandError& e) {
     std::fprintf(stderr, "aegis: %s\n", e.what());
-    return 1;
+    return e.exit_code;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "aegis: unexpected error: %s\n", e.what());
     return 1;

@@ -3,6 +3,8 @@
 #include <iostream>
 #include <unistd.h>
 
+#include "aegis/common/file_util.h"
+#include "aegis/crypto/encoding.h"
 #include "aegis/runtime/backend.h"
 #include "client_options.h"
 #include "commands.h"
@@ -12,9 +14,13 @@ namespace {
 
 struct PushOptions {
   ClientFlags client;
-  std::string name, version, file, format;
+  std::string name, version, file, format, signature;
   bool json = false;
 };
+
+// A bundle is small (one resource for a single-file model); anything bigger is
+// not a bundle for a push.
+constexpr uint64_t kMaxPushBundleBytes = 8 * 1024;
 
 // A progress bar on stderr, only when stderr is a terminal.
 std::function<void(uint64_t, uint64_t)> ProgressBar() {
@@ -29,18 +35,32 @@ std::function<void(uint64_t, uint64_t)> ProgressBar() {
   };
 }
 
+// The trusted key that signed a version, or "unsigned".
+std::string SignerOf(const nlohmann::json& model) {
+  auto it = model.find("signature");
+  if (it == model.end() || !it->is_object()) return "unsigned";
+  return it->value("signer", "?");
+}
+
 void RunPush(const PushOptions& o) {
   if (!runtime::ParseModelFormat(o.format)) throw CommandError("--format must be onnx, torchscript or xgboost");
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (!o.signature.empty()) {
+    auto bundle = Check(ReadFile(o.signature, kMaxPushBundleBytes), "reading the signature bundle");
+    headers.emplace_back("Aegis-Signature-Bundle",
+                         crypto::Base64Encode({reinterpret_cast<const uint8_t*>(bundle.data()), bundle.size()}));
+  }
   auto client = ConnectClient(o.client);
   const std::string target = "/v1/models/" + EncodePathSegment(o.name) + "/versions/" +
                              EncodePathSegment(o.version) + "?format=" + o.format;
-  auto response = Check(client->Upload("PUT", target, o.file, ProgressBar()), "push failed");
+  auto response = Check(client->Upload("PUT", target, o.file, ProgressBar(), headers), "push failed");
   auto body = ExpectJson(response);
   if (o.json) {
     std::cout << body.dump() << std::endl;
   } else {
     std::cout << "pushed " << body.value("name", "") << " version " << body.value("version", "") << " ("
-              << body.value("size_bytes", 0) << " bytes, sha256 " << body.value("sha256", "") << ")" << std::endl;
+              << body.value("size_bytes", 0) << " bytes, sha256 " << body.value("sha256", "") << ", signed by "
+              << SignerOf(body) << ")" << std::endl;
   }
 }
 
@@ -51,11 +71,13 @@ void RunList(const ClientFlags& flags, bool json) {
     std::cout << body.dump() << std::endl;
     return;
   }
-  std::printf("%-24s %-10s %-12s %12s  %-20s %s\n", "NAME", "VERSION", "FORMAT", "BYTES", "SHA256", "CREATED");
+  std::printf("%-24s %-10s %-12s %12s  %-17s %-16s %s\n", "NAME", "VERSION", "FORMAT", "BYTES", "SHA256",
+              "SIGNED BY", "CREATED");
   for (const auto& m : body.value("models", nlohmann::json::array())) {
-    std::printf("%-24s %-10s %-12s %12llu  %-20s %s\n", m.value("name", "").c_str(), m.value("version", "").c_str(),
-                m.value("format", "").c_str(), static_cast<unsigned long long>(m.value("size_bytes", 0ull)),
-                m.value("sha256", "").substr(0, 16).c_str(), m.value("created_at", "").c_str());
+    std::printf("%-24s %-10s %-12s %12llu  %-17s %-16s %s\n", m.value("name", "").c_str(),
+                m.value("version", "").c_str(), m.value("format", "").c_str(),
+                static_cast<unsigned long long>(m.value("size_bytes", 0ull)),
+                m.value("sha256", "").substr(0, 16).c_str(), SignerOf(m).c_str(), m.value("created_at", "").c_str());
   }
 }
 
@@ -71,6 +93,7 @@ void RunRemove(const ClientFlags& flags, const std::string& name, const std::str
 void RegisterModelCommands(CLI::App& app) {
   CLI::App* model = app.add_subcommand("model", "Manage models in a running server");
   model->require_subcommand(1);
+  RegisterModelSigningCommands(*model);
 
   auto push = std::make_shared<PushOptions>();
   CLI::App* p = model->add_subcommand("push", "Upload a model version (encrypted at rest by the server)");
@@ -78,6 +101,9 @@ void RegisterModelCommands(CLI::App& app) {
   p->add_option("--version", push->version, "Version label")->required();
   p->add_option("--file", push->file, "Model file")->required()->check(CLI::ExistingFile);
   p->add_option("--format", push->format, "onnx | torchscript | xgboost")->required();
+  p->add_option("--signature", push->signature,
+                "Sigstore bundle from `aegis model sign` (required unless registry.require_signature = false)")
+      ->check(CLI::ExistingFile);
   p->add_flag("--json", push->json, "Print the server's JSON answer");
   AddClientFlags(p, push->client);
   p->callback([push] { RunPush(*push); });

@@ -59,8 +59,9 @@ void RunServe(const ServeOptions& o) {
   auto audit_log = Check(audit::AuditLog::Open(config.data_dir / "audit"), "opening the audit log");
   auto tokens = Check(auth::TokenAuthenticator::Create(store.get(), Clock::Real()));
 
-  registry::Registry registry({config.data_dir / "blobs", config.instances_per_model}, store.get(), kek.get(),
-                              Clock::Real());
+  registry::Registry registry({config.data_dir / "blobs", config.instances_per_model, config.require_signature},
+                              store.get(), kek.get(), Clock::Real());
+  if (!config.require_signature) spdlog::warn("registry.require_signature is off: unsigned models will be served");
   auto failures = registry.LoadAll();
   for (const auto& f : failures) AuditLifecycle(*audit_log, "model.load_failed", f.message());
 

@@ -238,9 +238,17 @@ StatusOr<ClientResponse> HttpsClient::Request(const std::string& method, const s
 
 StatusOr<ClientResponse> HttpsClient::Upload(const std::string& method, const std::string& target,
                                              const std::filesystem::path& file,
-                                             const std::function<void(uint64_t, uint64_t)>& progress) {
+                                             const std::function<void(uint64_t, uint64_t)>& progress,
+                                             const std::vector<std::pair<std::string, std::string>>& headers) {
   Impl& d = *impl_;
   AEGIS_RETURN_IF_ERROR(CheckRequestLine(method, target));
+  for (const auto& [name, value] : headers) {
+    // No header injection: names and values are single tokens/lines.
+    if (name.empty() || (name + value).find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos ||
+        name.find_first_of(" :") != std::string::npos) {
+      return Status::InvalidArgument("invalid request header '" + name + "'");
+    }
+  }
   std::error_code fs_ec;
   const uint64_t total = std::filesystem::file_size(file, fs_ec);
   if (fs_ec) return Status::NotFound("cannot read '" + file.string() + "': " + fs_ec.message());
@@ -251,6 +259,7 @@ StatusOr<ClientResponse> HttpsClient::Upload(const std::string& method, const st
   req.version(11);
   d.AddCommonHeaders(req);
   req.set(bhttp::field::content_type, "application/octet-stream");
+  for (const auto& [name, value] : headers) req.set(name, value);
   req.content_length(total);
   std::vector<char> chunk(kUploadChunk);
   bool file_failed = false;

@@ -8,8 +8,8 @@
 #include "aegis/crypto/encoding.h"
 #include "aegis/crypto/hash.h"
 #include "aegis/crypto/random.h"
-#include "aegis/crypto/secure_buffer.h"
-#include "aegis/store/encrypted_blob.h"
+#include "aegis/crypto/signature.h"
+#include "push_session_impl.h"
 
 namespace aegis::registry {
 namespace {
@@ -43,90 +43,19 @@ double MillisSince(std::chrono::steady_clock::time_point start) {
 
 bool IsValidModelName(std::string_view name) { return IsValidIdentifier(name); }
 bool IsValidVersion(std::string_view version) { return IsValidIdentifier(version); }
+bool IsValidKeyName(std::string_view name) { return IsValidIdentifier(name); }
 
-// ---------------------------------------------------------------------------
-// PushSession
-
-struct PushSession::Impl {
-  Registry* registry = nullptr;
-  std::string reservation;
-  store::ModelVersionRecord record;
-  runtime::ModelFormat format{};
-  store::ArtifactId artifact_id{};
-  crypto::SecureBuffer dek;
-  crypto::SecureBuffer plaintext;  // kept in memory for the engine; never written
-  crypto::Sha256Hasher hasher;
-  std::unique_ptr<store::BlobWriter> writer;
-  bool done = false;
-};
-
-PushSession::PushSession(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-
-PushSession::~PushSession() { Abort(); }
-
-void PushSession::Abort() {
-  if (!impl_ || impl_->done) return;
-  impl_->done = true;
-  impl_->writer.reset();  // removes the partial blob
-  impl_->registry->ReleaseReservation(impl_->reservation);
+bool IsValidModelGlob(std::string_view glob) {
+  if (glob.empty() || glob.size() > 128) return false;
+  for (char c : glob) {
+    if (!IsNameChar(c, false) && c != '*' && c != '?' && c != '[' && c != ']' && c != '!') return false;
+  }
+  return true;
 }
 
-Status PushSession::Write(std::span<const uint8_t> chunk) {
-  if (impl_->done) return Status::Internal("push session already finished");
-  impl_->hasher.Update(chunk);
-  impl_->plaintext.append(chunk.data(), chunk.size());
-  return impl_->writer->Append(chunk);
-}
-
-StatusOr<std::shared_ptr<const ServedModel>> PushSession::Finish() {
-  Impl& s = *impl_;
-  if (s.done) return Status::Internal("push session already finished");
-  Registry& r = *s.registry;
-  auto fail = [&](Status st) -> Status {
-    Abort();
-    return st;
-  };
-  if (s.plaintext.empty()) return fail(Status::InvalidArgument("empty model file"));
-
-  // The engine decides whether these bytes are a model it can run.
-  auto started = std::chrono::steady_clock::now();
-  auto instances = runtime::ModelInstances::Load(s.format, s.plaintext.span(), r.options_.instances_per_model);
-  if (!instances.ok()) return fail(instances.status().WithContext("the engine refused the model"));
-  double engine_ms = MillisSince(started);
-
-  auto size = s.writer->Commit();
-  if (!size.ok()) return fail(size.status());
-  const auto blob_path = r.BlobPath(s.record.artifact_id);
-  auto remove_blob = [&] { ::unlink(blob_path.c_str()); };
-
-  auto wrapped = r.kek_->Wrap(s.dek.span(), s.artifact_id);
-  if (!wrapped.ok()) {
-    remove_blob();
-    return fail(wrapped.status());
-  }
-  auto digest = s.hasher.Finish();
-  s.record.sha256 = crypto::HexEncode(digest);
-  s.record.size_bytes = *size;
-  s.record.wrapped_dek = std::move(*wrapped);
-  s.record.kek_id = r.kek_->KeyId();
-  s.record.created_at = FormatRfc3339(r.clock_.Now());
-  Status inserted = r.store_->InsertModelVersion(s.record);
-  if (!inserted.ok()) {
-    remove_blob();
-    return fail(inserted);
-  }
-  // Read back the record so the push sequence the store assigned is known.
-  auto stored = r.store_->GetModelVersion(s.record.name, s.record.version);
-  if (stored.ok()) s.record = std::move(*stored);
-
-  auto model = std::make_shared<ServedModel>(ServedModel{s.record, std::move(*instances)});
-  Status published = r.Publish(model);
-  s.done = true;
-  r.ReleaseReservation(s.reservation);
-  if (!published.ok()) return published;
-  spdlog::info("pushed model {} version {} ({} bytes, engine load {:.1f} ms)", s.record.name, s.record.version,
-               s.record.size_bytes, engine_ms);
-  return std::shared_ptr<const ServedModel>(model);
+bool IsIntegrityFailure(const Status& status) {
+  // Context may have been prepended ("model m version v: integrity check failed: …").
+  return status.code() == StatusCode::kUnprocessable && status.message().find(kIntegrityFailure) != std::string::npos;
 }
 
 // ---------------------------------------------------------------------------
@@ -151,53 +80,22 @@ std::vector<Status> Registry::LoadAll() {
     failures.push_back(records.status());
     std::lock_guard lock(failed_mu_);
     failed_["\n"] = records.status();
-    failed_count_ = 1;
+    failed_count_ = static_cast<int>(failed_.size());
     return failures;
   }
+  auto trusted = store_->ListTrustedKeys();
   std::set<std::string> known_blobs;
   for (const auto& record : *records) {
     known_blobs.insert(record.artifact_id + ".blob");
-    const std::string what = "model " + record.name + " version " + record.version;
-    auto fail = [&](const Status& status) {
-      failures.push_back(status);
-      std::lock_guard lock(failed_mu_);
-      failed_[record.name + "\n" + record.version] = status;
-    };
-    auto format = runtime::ParseModelFormat(record.format);
-    auto id = ParseArtifactId(record.artifact_id);
-    if (!format || !id) {
-      fail(Status::DataLoss(what + ": corrupt metadata"));
+    StatusOr<std::shared_ptr<ServedModel>> model =
+        trusted.ok() ? LoadVersion(record, *trusted) : StatusOr<std::shared_ptr<ServedModel>>(trusted.status());
+    if (!model.ok()) {
+      Status why = model.status().WithContext("model " + record.name + " version " + record.version);
+      failures.push_back(why);
+      MarkFailed(record.name, record.version, why);
       continue;
     }
-    auto dek = kek_->Unwrap(record.wrapped_dek, *id);
-    if (!dek.ok()) {
-      fail(dek.status().WithContext(what + ": cannot unwrap data key"));
-      continue;
-    }
-    auto started = std::chrono::steady_clock::now();
-    auto plaintext = store::ReadBlob(BlobPath(record.artifact_id), *id, dek->span());
-    if (!plaintext.ok()) {
-      fail(plaintext.status().WithContext(what));
-      continue;
-    }
-    double decrypt_ms = MillisSince(started);
-    // Defence in depth: the digest recorded at push must still match.
-    if (crypto::HexEncode(crypto::Sha256(plaintext->span())) != record.sha256) {
-      fail(Status::DataLoss(what + ": artifact digest does not match the registry"));
-      continue;
-    }
-    started = std::chrono::steady_clock::now();
-    auto instances = runtime::ModelInstances::Load(*format, plaintext->span(), options_.instances_per_model);
-    if (!instances.ok()) {
-      fail(instances.status().WithContext(what));
-      continue;
-    }
-    double engine_ms = MillisSince(started);
-    double mb = static_cast<double>(plaintext->size()) / 1e6;
-    spdlog::info("loaded model {} version {}: {:.1f} MB, decrypt {:.1f} ms ({:.0f} MB/s), engine load {:.1f} ms",
-                 record.name, record.version, mb, decrypt_ms, decrypt_ms > 0 ? mb / (decrypt_ms / 1e3) : 0.0,
-                 engine_ms);
-    (void)Publish(std::make_shared<ServedModel>(ServedModel{record, std::move(*instances)}));
+    (void)Publish(std::move(*model));
   }
   // Blobs without a record are leftovers of a push interrupted by a crash.
   std::error_code ec;
@@ -209,16 +107,65 @@ std::vector<Status> Registry::LoadAll() {
     }
   }
   for (const auto& f : failures) spdlog::error("not serving {}", f.message());
-  failed_count_ = static_cast<int>(failures.size());
   loaded_ = true;
   return failures;
 }
 
+StatusOr<std::shared_ptr<ServedModel>> Registry::LoadVersion(const store::ModelVersionRecord& record,
+                                                             const std::vector<store::TrustedKeyRecord>& trusted) {
+  auto format = runtime::ParseModelFormat(record.format);
+  auto id = ParseArtifactId(record.artifact_id);
+  if (!format || !id) return Status::DataLoss("corrupt metadata");
+  if (!record.signature && options_.require_signature) {
+    return internal::IntegrityFailure("the version is unsigned and registry.require_signature is on");
+  }
+  AEGIS_ASSIGN_OR_RETURN(auto dek, kek_->Unwrap(record.wrapped_dek, *id));
+  auto started = std::chrono::steady_clock::now();
+  AEGIS_ASSIGN_OR_RETURN(auto plaintext, store::ReadBlob(BlobPath(record.artifact_id), *id, dek.span()));
+  double decrypt_ms = MillisSince(started);
+  // Defence in depth: the digest recorded at push must still match, and so must
+  // the signed manifest, verified again with the key that is trusted now.
+  if (crypto::HexEncode(crypto::Sha256(plaintext.span())) != record.sha256) {
+    return Status::DataLoss("artifact digest does not match the registry");
+  }
+  if (record.signature) {
+    AEGIS_ASSIGN_OR_RETURN(auto manifest, internal::ReverifyStored(*record.signature, record.name, trusted));
+    Status matches = signing::CheckSingleFile(manifest, plaintext.span());
+    if (!matches.ok()) return internal::IntegrityFailure("the stored model is not the signed model: " + matches.message());
+  }
+  AEGIS_RETURN_IF_ERROR(internal::ScanArtifact(*format, plaintext.span()));
+  started = std::chrono::steady_clock::now();
+  AEGIS_ASSIGN_OR_RETURN(auto instances,
+                         runtime::ModelInstances::Load(*format, plaintext.span(), options_.instances_per_model));
+  double engine_ms = MillisSince(started);
+  double mb = static_cast<double>(plaintext.size()) / 1e6;
+  spdlog::info("loaded model {} version {}: {:.1f} MB, decrypt {:.1f} ms ({:.0f} MB/s), engine load {:.1f} ms",
+               record.name, record.version, mb, decrypt_ms, decrypt_ms > 0 ? mb / (decrypt_ms / 1e3) : 0.0,
+               engine_ms);
+  return std::make_shared<ServedModel>(ServedModel{record, std::move(instances)});
+}
+
+void Registry::MarkFailed(const std::string& name, const std::string& version, const Status& why) {
+  std::lock_guard lock(failed_mu_);
+  failed_[name + "\n" + version] = why;
+  failed_count_ = static_cast<int>(failed_.size());
+}
+
 StatusOr<std::unique_ptr<PushSession>> Registry::BeginPush(const std::string& name, const std::string& version,
                                                            runtime::ModelFormat format,
-                                                           const std::string& principal) {
+                                                           const std::string& principal,
+                                                           std::string_view signature_bundle) {
   if (!IsValidModelName(name)) return Status::InvalidArgument("invalid model name");
   if (!IsValidVersion(version)) return Status::InvalidArgument("invalid model version");
+  // The signature is checked before a byte of the model is accepted.
+  std::optional<internal::VerifiedSignature> signature;
+  if (!signature_bundle.empty()) {
+    AEGIS_ASSIGN_OR_RETURN(auto trusted, store_->ListTrustedKeys());
+    AEGIS_ASSIGN_OR_RETURN(signature, internal::VerifyForModel(signature_bundle, name, trusted));
+  } else if (options_.require_signature) {
+    return internal::IntegrityFailure("a signature bundle from a trusted publisher is required "
+                                      "(registry.require_signature); push with --signature BUNDLE");
+  }
   const std::string key = name + "\n" + version;
   {
     std::lock_guard lock(write_mu_);
@@ -237,6 +184,7 @@ StatusOr<std::unique_ptr<PushSession>> Registry::BeginPush(const std::string& na
   impl->record.version = version;
   impl->record.format = std::string(runtime::ModelFormatName(format));
   impl->record.created_by = principal;
+  impl->signature = std::move(signature);
   auto session = std::unique_ptr<PushSession>(new PushSession(std::move(impl)));
   PushSession::Impl& s = *session->impl_;
   // From here on, destroying `session` releases the reservation.
@@ -265,6 +213,50 @@ Status Registry::Remove(const std::string& name, const std::string& version) {
 }
 
 StatusOr<std::vector<store::ModelVersionRecord>> Registry::List() const { return store_->ListModelVersions(); }
+
+StatusOr<store::TrustedKeyRecord> Registry::AddTrustedKey(const std::string& name, std::string_view public_key_pem,
+                                                          const std::string& models_glob,
+                                                          const std::string& principal) {
+  if (!IsValidKeyName(name)) return Status::InvalidArgument("invalid trusted key name");
+  if (!IsValidModelGlob(models_glob)) {
+    return Status::InvalidArgument("invalid model glob: use model-name characters and * ? [ ] !");
+  }
+  AEGIS_ASSIGN_OR_RETURN(auto key, crypto::PublicKey::FromPem(public_key_pem));
+  store::TrustedKeyRecord record{name,        std::string(crypto::KeyTypeName(key.type())),
+                                 key.fingerprint(), key.ToPem(),
+                                 models_glob, FormatRfc3339(clock_.Now()),
+                                 principal};
+  AEGIS_RETURN_IF_ERROR(store_->InsertTrustedKey(record));
+  spdlog::info("trusted key {} ({}, {}) added for models '{}'", name, record.key_type, record.fingerprint,
+               models_glob);
+  return record;
+}
+
+StatusOr<std::vector<std::string>> Registry::RemoveTrustedKey(const std::string& name) {
+  AEGIS_ASSIGN_OR_RETURN(auto keys, store_->ListTrustedKeys());
+  std::string fingerprint;
+  for (const auto& key : keys) {
+    if (key.name == name) fingerprint = key.fingerprint;
+  }
+  AEGIS_RETURN_IF_ERROR(store_->DeleteTrustedKey(name));
+  // Revocation: what this key signed stops serving now, not at the next restart.
+  std::vector<std::string> withdrawn;
+  const Status why = internal::IntegrityFailure("signer key '" + name + "' is no longer trusted");
+  const auto snapshot = table_.load();  // Unpublish replaces table_ while we walk this one
+  for (const auto& [model, entry] : *snapshot) {
+    for (const auto& [version, served] : entry->versions) {
+      const auto& sig = served->record.signature;
+      if (!sig || sig->fingerprint != fingerprint) continue;
+      Unpublish(model, version);
+      MarkFailed(model, version, why);
+      withdrawn.push_back(model + "/" + version);
+    }
+  }
+  spdlog::warn("trusted key {} removed; {} version(s) withdrawn", name, withdrawn.size());
+  return withdrawn;
+}
+
+StatusOr<std::vector<store::TrustedKeyRecord>> Registry::ListTrustedKeys() const { return store_->ListTrustedKeys(); }
 
 StatusOr<std::shared_ptr<const ModelEntry>> Registry::FindEntry(std::string_view name) const {
   auto table = table_.load();

@@ -6,8 +6,12 @@
 
 #include <gtest/gtest.h>
 
+#include <sqlite3.h>
+
 #include "aegis/common/file_util.h"
+#include "aegis/crypto/signature.h"
 #include "aegis/keys/key_provider.h"
+#include "aegis/signing/bundle.h"
 #include "common/testing/scoped_temp_dir.h"
 
 namespace aegis::registry {
@@ -27,19 +31,38 @@ class RegistryTest : public ::testing::Test {
   void SetUp() override {
     fs::create_directories(dir_ / "blobs");
     kek_ = std::move(keys::LocalKeyProvider::Create(dir_ / "keys", std::nullopt)).value();
+    publisher_ = crypto::PrivateKey::Generate(crypto::KeyType::kEcdsaP256).value();
     Reopen();
+    ASSERT_TRUE(registry_->AddTrustedKey("publisher", publisher_.public_key().ToPem(), "*", "admin").ok());
   }
-  void Reopen() {
+  void Reopen(bool require_signature = true) {
     registry_.reset();
     store_.reset();
     store_ = std::move(store::MetadataStore::Open(dir_ / "aegis.db")).value();
-    registry_ = std::make_unique<Registry>(RegistryOptions{dir_ / "blobs", 1}, store_.get(), kek_.get(),
-                                           Clock::Real());
+    registry_ = std::make_unique<Registry>(RegistryOptions{dir_ / "blobs", 1, require_signature}, store_.get(),
+                                           kek_.get(), Clock::Real());
+  }
+
+  // A sigstore bundle for `bytes` as a single-file model, signed by `key`.
+  std::string Sign(const std::string& bytes, const crypto::PrivateKey& key) {
+    const fs::path file = publisher_dir_.path() / "model.bin";  // the publisher's disk, not the server's
+    fs::create_directories(file.parent_path());
+    EXPECT_TRUE(WriteFileAtomic(file, bytes, 0600).ok());
+    auto manifest = signing::HashModel(file, signing::HashOptions{});
+    EXPECT_TRUE(manifest.ok()) << manifest.status().message();
+    auto bundle = signing::SignManifest(*manifest, key);
+    EXPECT_TRUE(bundle.ok()) << bundle.status().message();
+    return bundle.ok() ? *bundle : "";
   }
 
   Status Push(const std::string& name, const std::string& version, runtime::ModelFormat format,
               const std::string& bytes) {
-    AEGIS_ASSIGN_OR_RETURN(auto session, registry_->BeginPush(name, version, format, "tester"));
+    return PushWithBundle(name, version, format, bytes, Sign(bytes, publisher_));
+  }
+
+  Status PushWithBundle(const std::string& name, const std::string& version, runtime::ModelFormat format,
+                        const std::string& bytes, const std::string& bundle) {
+    AEGIS_ASSIGN_OR_RETURN(auto session, registry_->BeginPush(name, version, format, "tester", bundle));
     // Uneven chunks, as the network delivers them.
     for (size_t off = 0; off < bytes.size(); off += 1000) {
       size_t n = std::min<size_t>(1000, bytes.size() - off);
@@ -59,6 +82,8 @@ class RegistryTest : public ::testing::Test {
 
   testing::ScopedTempDir tmp_;
   const fs::path& dir_ = tmp_.path();
+  testing::ScopedTempDir publisher_dir_;
+  crypto::PrivateKey publisher_;
   std::unique_ptr<keys::LocalKeyProvider> kek_;
   std::unique_ptr<store::MetadataStore> store_;
   std::unique_ptr<Registry> registry_;
@@ -111,9 +136,9 @@ TEST_F(RegistryTest, RefusesDuplicatesBadNamesAndModelsTheEngineRefuses) {
 
 TEST_F(RegistryTest, AbortedPushLeavesNoTrace) {
   {
-    auto session = registry_->BeginPush("mlp", "1", runtime::ModelFormat::kOnnx, "t");
-    ASSERT_TRUE(session.ok());
     const std::string model = Example("mlp.onnx");
+    auto session = registry_->BeginPush("mlp", "1", runtime::ModelFormat::kOnnx, "t", Sign(model, publisher_));
+    ASSERT_TRUE(session.ok());
     ASSERT_TRUE((*session)->Write({reinterpret_cast<const uint8_t*>(model.data()), 100}).ok());
   }  // client disconnected
   EXPECT_TRUE(fs::is_empty(dir_ / "blobs"));
@@ -163,6 +188,120 @@ TEST_F(RegistryTest, OrphanedBlobsAreRemovedAtStart) {
   ASSERT_TRUE(WriteFileExclusive(dir_ / "blobs" / "deadbeef.blob", "ciphertext", 0600).ok());
   EXPECT_TRUE(registry_->LoadAll().empty());
   EXPECT_FALSE(fs::exists(dir_ / "blobs" / "deadbeef.blob"));
+}
+
+// ---------------------------------------------------------------------------
+// The integrity gate: signatures and the scanner.
+
+TEST_F(RegistryTest, UnsignedPushIsRefusedBeforeTheBodyUnlessThePolicyAllowsIt) {
+  auto refused = registry_->BeginPush("mlp", "1", runtime::ModelFormat::kOnnx, "t");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(IsIntegrityFailure(refused.status())) << refused.status().message();
+  EXPECT_NE(refused.status().message().find("signature"), std::string::npos);
+  Reopen(/*require_signature=*/false);
+  EXPECT_TRUE(PushWithBundle("mlp", "1", runtime::ModelFormat::kOnnx, Example("mlp.onnx"), "").ok());
+  // A stored unsigned version is not served once signatures are required again.
+  Reopen(/*require_signature=*/true);
+  auto failures = registry_->LoadAll();
+  ASSERT_EQ(failures.size(), 1u);
+  EXPECT_TRUE(IsIntegrityFailure(failures[0])) << failures[0].message();
+  EXPECT_EQ(registry_->Find("mlp", "1").status().code(), StatusCode::kUnavailable);
+}
+
+TEST_F(RegistryTest, SignatureFromAnUntrustedKeyOrOutOfScopeIsRefused) {
+  const std::string model = Example("mlp.onnx");
+  auto stranger = crypto::PrivateKey::Generate(crypto::KeyType::kEcdsaP256).value();
+  auto untrusted = registry_->BeginPush("mlp", "1", runtime::ModelFormat::kOnnx, "t", Sign(model, stranger));
+  ASSERT_FALSE(untrusted.ok());
+  EXPECT_TRUE(IsIntegrityFailure(untrusted.status()));
+  EXPECT_NE(untrusted.status().message().find("not signed by a key trusted"), std::string::npos)
+      << untrusted.status().message();
+
+  // A key trusted for fraud-* only cannot sign "mlp".
+  ASSERT_TRUE(registry_->RemoveTrustedKey("publisher").ok());
+  ASSERT_TRUE(registry_->AddTrustedKey("fraud-team", publisher_.public_key().ToPem(), "fraud-*", "admin").ok());
+  Status scoped = Push("mlp", "1", runtime::ModelFormat::kOnnx, model);
+  EXPECT_NE(scoped.message().find("no key in the trust store may sign model 'mlp'"), std::string::npos)
+      << scoped.message();
+  EXPECT_TRUE(Push("fraud-detector", "1", runtime::ModelFormat::kOnnx, model).ok());
+  auto record = store_->GetModelVersion("fraud-detector", "1");
+  ASSERT_TRUE(record.ok());
+  ASSERT_TRUE(record->signature.has_value());
+  EXPECT_EQ(record->signature->signer, "fraud-team");
+  EXPECT_EQ(record->signature->fingerprint, publisher_.public_key().fingerprint());
+}
+
+TEST_F(RegistryTest, BytesThatDifferFromTheSignedOnesAreRefused) {
+  std::string model = Example("mlp.onnx");
+  const std::string bundle = Sign(model, publisher_);
+  model[model.size() / 2] ^= 0x20;
+  Status refused = PushWithBundle("mlp", "1", runtime::ModelFormat::kOnnx, model, bundle);
+  EXPECT_TRUE(IsIntegrityFailure(refused)) << refused.message();
+  EXPECT_TRUE(fs::is_empty(dir_ / "blobs"));
+  EXPECT_FALSE(store_->GetModelVersion("mlp", "1").ok());
+}
+
+TEST_F(RegistryTest, TheScannerRefusesSignedButDangerousBytes) {
+  // A protocol-0 pickle calling os.system, validly signed, declared as ONNX.
+  const std::string pickle = "cos\nsystem\n(S'touch /tmp/pwned'\ntR.";
+  Status refused = Push("evil", "1", runtime::ModelFormat::kOnnx, pickle);
+  EXPECT_TRUE(IsIntegrityFailure(refused)) << refused.message();
+  EXPECT_NE(refused.message().find("system"), std::string::npos) << refused.message();
+  // A clean model of another format than declared is refused too.
+  Status mismatch = Push("xgb", "1", runtime::ModelFormat::kOnnx, Example("xgb_classifier.json"));
+  EXPECT_TRUE(IsIntegrityFailure(mismatch)) << mismatch.message();
+  EXPECT_TRUE(fs::is_empty(dir_ / "blobs"));
+}
+
+TEST_F(RegistryTest, RemovingATrustedKeyWithdrawsWhatItSigned) {
+  ASSERT_TRUE(Push("mlp", "1", runtime::ModelFormat::kOnnx, Example("mlp.onnx")).ok());
+  auto other = crypto::PrivateKey::Generate(crypto::KeyType::kEd25519).value();
+  ASSERT_TRUE(registry_->AddTrustedKey("other", other.public_key().ToPem(), "*", "admin").ok());
+  ASSERT_TRUE(PushWithBundle("mlp", "2", runtime::ModelFormat::kOnnx, Example("mlp.onnx"),
+                             Sign(Example("mlp.onnx"), other))
+                  .ok());
+  auto withdrawn = registry_->RemoveTrustedKey("publisher");
+  ASSERT_TRUE(withdrawn.ok());
+  EXPECT_EQ(*withdrawn, std::vector<std::string>{"mlp/1"});
+  EXPECT_EQ(registry_->Find("mlp", "1").status().code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(registry_->Find("mlp", "2").ok());
+  EXPECT_EQ(registry_->RemoveTrustedKey("publisher").status().code(), StatusCode::kNotFound);
+  // After a restart the withdrawn version stays unserved.
+  Reopen();
+  EXPECT_EQ(registry_->LoadAll().size(), 1u);
+  EXPECT_TRUE(registry_->Find("mlp", "2").ok());
+}
+
+TEST_F(RegistryTest, ADoctoredSignatureInTheStoreIsCaughtAtLoad) {
+  ASSERT_TRUE(Push("mlp", "1", runtime::ModelFormat::kOnnx, Example("mlp.onnx")).ok());
+  registry_.reset();
+  store_.reset();
+  // An attacker with the database swaps the stored bundle for one of another model.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "aegis.db").c_str(), &db), SQLITE_OK);
+  const std::string other = Sign(Example("xgb_classifier.json"), publisher_);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "UPDATE model_versions SET signature_bundle = ?", -1, &stmt, nullptr), SQLITE_OK);
+  sqlite3_bind_text(stmt, 1, other.c_str(), static_cast<int>(other.size()), SQLITE_TRANSIENT);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_DONE);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  Reopen();
+  auto failures = registry_->LoadAll();
+  ASSERT_EQ(failures.size(), 1u);
+  EXPECT_TRUE(IsIntegrityFailure(failures[0])) << failures[0].message();
+}
+
+TEST_F(RegistryTest, TrustStoreValidatesItsInput) {
+  const std::string pem = publisher_.public_key().ToPem();
+  EXPECT_EQ(registry_->AddTrustedKey("../x", pem, "*", "a").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(registry_->AddTrustedKey("k", pem, "a/b", "a").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(registry_->AddTrustedKey("k", "not a pem", "*", "a").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(registry_->AddTrustedKey("k", pem, "*", "a").status().code(), StatusCode::kAlreadyExists);
+  auto keys = registry_->ListTrustedKeys();
+  ASSERT_TRUE(keys.ok());
+  ASSERT_EQ(keys->size(), 1u);
+  EXPECT_EQ((*keys)[0].key_type, "ecdsa-p256");
 }
 
 }  // namespace

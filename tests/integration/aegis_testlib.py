@@ -9,6 +9,7 @@ Run with Debian's interpreter: /usr/bin/python3 -m pytest tests/integration
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -25,6 +26,8 @@ import tomllib
 import numpy as np
 import pytest
 import requests
+
+import oms
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 AEGIS_BIN = os.environ.get("AEGIS_BIN", str(REPO / "build" / "release" / "src" / "cli" / "aegis"))
@@ -153,6 +156,10 @@ class Installation:
         self.init_output: dict | None = None
         self._starts = 0
         self._log_paths: list[pathlib.Path] = []
+        # The publisher whose signatures the test pushes carry: a key kept outside
+        # the data directory, trusted for every model on first use.
+        self.publisher = oms.generate_key()
+        self._publisher_trusted = False
 
     # ---- init
     def env(self, extra: dict | None = None) -> dict:
@@ -301,11 +308,36 @@ class Installation:
             s.trust_env = False  # no proxies, no REQUESTS_CA_BUNDLE from the environment
             return s.request(method, url, headers=h, verify=self.ca, timeout=timeout, **kw)
 
-    def push(self, name: str, version: str, data: bytes | pathlib.Path | str, fmt: str, **kw):
+    def trust_publisher(self):
+        """Adds the test publisher's key to the trust store (once per installation)."""
+        if self._publisher_trusted:
+            return
+        r = self.put("/v1/trust/test-publisher", json={"public_key": oms.public_pem(self.publisher), "models": "*"})
+        assert r.status_code in (201, 409), f"trust add -> {r.status_code} {r.text}"
+        self._publisher_trusted = True
+
+    def bundle_file(self, model_file) -> str:
+        """A bundle file (signed by the trusted test publisher) for `aegis model push --signature`."""
+        self.trust_publisher()
+        data = pathlib.Path(model_file).read_bytes()
+        out = self.root / f"{hashlib.sha256(data).hexdigest()[:16]}.sig.json"
+        out.write_bytes(oms.sign_bytes(data, self.publisher, name=pathlib.Path(model_file).name))
+        return str(out)
+
+    def push(self, name: str, version: str, data: bytes | pathlib.Path | str, fmt: str, sign: bool = True,
+             bundle: bytes | None = None, headers: dict | None = None, **kw):
+        """PUT a model version. By default the bytes are signed by the test publisher
+        (trusted on first use); `bundle` sends that bundle instead; sign=False sends none."""
         if not isinstance(data, (bytes, bytearray)):
             data = pathlib.Path(data).read_bytes()
-        return self.put(f"/v1/models/{name}/versions/{version}?format={fmt}", data=data,
-                        headers={"Content-Type": "application/octet-stream"}, **kw)
+        h = {"Content-Type": "application/octet-stream"}
+        if bundle is None and sign:
+            self.trust_publisher()
+            bundle = oms.sign_bytes(bytes(data), self.publisher)
+        if bundle is not None:
+            h["Aegis-Signature-Bundle"] = base64.b64encode(bundle).decode()
+        h.update(headers or {})
+        return self.put(f"/v1/models/{name}/versions/{version}?format={fmt}", data=data, headers=h, **kw)
 
     def push_ok(self, name, version, data, fmt):
         r = self.push(name, version, data, fmt)

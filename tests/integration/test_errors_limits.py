@@ -5,6 +5,7 @@ aegis.toml: read_timeout_seconds=2, max_body_bytes=65536, max_model_bytes=1 MiB,
 max_connections=8.
 """
 
+import base64
 import json
 import os
 import socket
@@ -13,6 +14,7 @@ import time
 
 import pytest
 
+import oms
 from aegis_testlib import (EXAMPLES, check_json_error, http_request_bytes, output_array, raw_request, read_response,
                            send_all_tolerant, start_installation, stop_and_check, tls_connect)
 
@@ -328,8 +330,11 @@ def test_chunked_body_over_limit_413(limited):
 
 def test_model_over_limit_413(limited):
     blob = os.urandom(MAX_MODEL + 1)
+    limited.trust_publisher()  # a validly signed push, so the size limit is what refuses it
+    bundle = base64.b64encode(oms.sign_bytes(blob, limited.publisher)).decode()
     raw = http_request_bytes("PUT", "/v1/models/too_big/versions/1?format=onnx",
-                             {**limited.auth, "Content-Type": "application/octet-stream"}, blob)
+                             {**limited.auth, "Content-Type": "application/octet-stream",
+                              "Aegis-Signature-Bundle": bundle}, blob)
     r = raw_request(limited.admin_port, limited.ca, raw, timeout=15)
     assert r is not None, "no response to a model over max_model_bytes"
     check_json_error(r, 413, "model of max_model_bytes + 1")

@@ -15,7 +15,7 @@ from aegis_testlib import (EXAMPLE_MODELS, EXAMPLES, RFC3339, aegis, assert_one_
                            check_json_error, describe, find_in_tree, free_port, http_request_bytes, infer_body,
                            output_array, raw_request, reference_case)
 
-MODEL_FIELDS = {"name", "version", "format", "sha256", "size_bytes", "created_at", "created_by"}
+MODEL_FIELDS = {"name", "version", "format", "sha256", "size_bytes", "created_at", "created_by", "signature"}
 
 
 def test_push_response(server):
@@ -188,7 +188,7 @@ def test_delete_one_version_keeps_the_other(server):
 def test_cli_push_list_remove(server):
     flags = server.cli_flags()
     p = aegis("model", "push", "cli_model", "--version", "1", "--file", EXAMPLES / "mlp.onnx", "--format", "onnx",
-              "--json", *flags)
+              "--signature", server.bundle_file(EXAMPLES / "mlp.onnx"), "--json", *flags)
     assert p.returncode == 0, describe(p)
     j = json.loads(p.stdout)
     j = j.get("model", j) if isinstance(j.get("model"), dict) else j
@@ -196,7 +196,7 @@ def test_cli_push_list_remove(server):
     assert j["name"] == "cli_model" and j["version"] == "1" and j["sha256"] == hashlib.sha256(data).hexdigest(), j
     # Environment variables instead of flags.
     p = aegis("model", "push", "cli_model", "--version", "2", "--file", EXAMPLES / "mlp.pt", "--format",
-              "torchscript", env=server.cli_env())
+              "torchscript", "--signature", server.bundle_file(EXAMPLES / "mlp.pt"), env=server.cli_env())
     assert p.returncode == 0, describe(p)
     p = aegis("model", "list", "--json", env=server.cli_env())
     assert p.returncode == 0, describe(p)
@@ -206,8 +206,9 @@ def test_cli_push_list_remove(server):
     for m in models:
         assert MODEL_FIELDS <= set(m), m
     assert got[("cli_model", "2")]["format"] == "torchscript"
+    assert got[("cli_model", "2")]["signature"]["signer"] == "test-publisher", got[("cli_model", "2")]
     p = aegis("model", "list", *flags)
-    assert p.returncode == 0 and "cli_model" in p.stdout, describe(p)
+    assert p.returncode == 0 and "cli_model" in p.stdout and "test-publisher" in p.stdout, describe(p)
     p = aegis("model", "remove", "cli_model", "--version", "1", *flags)
     assert p.returncode == 0, describe(p)
     x, y = reference_case("mlp_torch")
@@ -228,6 +229,7 @@ def _other_ca(tmp_path):
 def test_cli_failures(server, tmp_path):
     base = ["--server", f"https://127.0.0.1:{server.admin_port}", "--cacert", server.ca]
     push = ["model", "push", "cli_fail", "--version", "1", "--format", "torchscript", "--file", EXAMPLES / "mlp.pt"]
+    signed_pt = ["--signature", server.bundle_file(EXAMPLES / "mlp.pt")]
     cases = {
         "wrong token": ["model", "list", *base, "--token", "nope"],
         "missing file": ["model", "push", "cli_fail", "--version", "1", "--format", "torchscript", "--file",
@@ -235,7 +237,9 @@ def test_cli_failures(server, tmp_path):
         "bad format": ["model", "push", "cli_fail", "--version", "1", "--format", "pickle", "--file",
                        EXAMPLES / "mlp.pt", *base, "--token", server.token],
         "duplicate push": ["model", "push", "mlp_torch", "--version", "1", "--format", "torchscript", "--file",
-                           EXAMPLES / "mlp.pt", *base, "--token", server.token],
+                           EXAMPLES / "mlp.pt", *signed_pt, *base, "--token", server.token],
+        "unsigned push": [*push, *base, "--token", server.token],
+        "missing bundle file": [*push, "--signature", tmp_path / "absent.json", *base, "--token", server.token],
         "remove unknown": ["model", "remove", "never_was", "--version", "1", *base, "--token", server.token],
         "server down": ["model", "list", "--server", f"https://127.0.0.1:{free_port()}", "--cacert", server.ca,
                         "--token", server.token],
@@ -243,8 +247,8 @@ def test_cli_failures(server, tmp_path):
                      _other_ca(tmp_path), "--token", server.token],
         "plain http": ["model", "list", "--server", f"http://127.0.0.1:{server.admin_port}", "--cacert", server.ca,
                        "--token", server.token],
-        "engine refuses": ["model", "push", "cli_fail", "--version", "1", "--format", "onnx", "--file",
-                           EXAMPLES / "mlp.pt", *base, "--token", server.token],
+        "wrong format for the content": ["model", "push", "cli_fail", "--version", "1", "--format", "onnx",
+                                         "--file", EXAMPLES / "mlp.pt", *signed_pt, *base, "--token", server.token],
         "no token at all": ["model", "list", *base],
         "audit wrong token": ["audit", "show", *base, "--token", "nope"],
         "push without required flags": [*push[:3], *base, "--token", server.token],

@@ -24,6 +24,7 @@ struct Config {
   http::Limits http_limits;
   api::ApiLimits api_limits;
   int instances_per_model = 2;
+  bool require_signature = true;  // [registry]
   std::filesystem::path tls_cert = "tls/server.crt";
   std::filesystem::path tls_key = "tls/server.key";
   std::filesystem::path tls_ca = "tls/ca.crt";

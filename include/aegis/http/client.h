@@ -40,10 +40,12 @@ class HttpsClient {
   StatusOr<ClientResponse> Request(const std::string& method, const std::string& target, const std::string& body = "",
                                    const std::string& content_type = "application/json");
   // Streams a file as the request body (Content-Length from the file size), in
-  // chunks, without reading it whole into memory. `progress(sent, total)` is optional.
+  // chunks, without reading it whole into memory. `progress(sent, total)` is optional;
+  // `headers` are added to the request (e.g. the signature bundle of a push).
   StatusOr<ClientResponse> Upload(const std::string& method, const std::string& target,
                                   const std::filesystem::path& file,
-                                  const std::function<void(uint64_t, uint64_t)>& progress = {});
+                                  const std::function<void(uint64_t, uint64_t)>& progress = {},
+                                  const std::vector<std::pair<std::string, std::string>>& headers = {});
 
  private:
   HttpsClient();

@@ -1,11 +1,17 @@
 // Registry: model versions, their encrypted artifacts, and the serving table.
 //
-// Push path: validate name/version/format → stream plaintext through a fresh data
-// key into an encrypted blob (only ciphertext reaches the disk) → load it with the
-// engine (refusing what the engine refuses) → wrap the data key with the KEK →
-// record metadata → swap the new version into the serving table.
+// Push path: validate name/version/format → verify the signature bundle against
+// the trust store (before any byte of the model is read) → stream plaintext
+// through a fresh data key into an encrypted blob (only ciphertext reaches the
+// disk) → check the bytes against the signed manifest → scan them → load them
+// with the engine (refusing what the engine refuses) → wrap the data key with the
+// KEK → record metadata and signature → swap the new version into the serving table.
 // Load path (start-up): fetch blob → decrypt in memory → check the SHA-256 recorded
-// at push → engine load → serving table.
+// at push → re-verify the stored bundle with the still-trusted key and the bytes
+// against its manifest → scan → engine load → serving table.
+//
+// With require_signature (the default) a version without a valid signature from
+// a key trusted for its model name is never pushed and never served.
 //
 // The serving table is an immutable snapshot replaced atomically, so the request
 // path reads it without locks and in-flight requests keep the model they started
@@ -48,7 +54,19 @@ struct ModelEntry {
 struct RegistryOptions {
   std::filesystem::path blobs_dir;
   int instances_per_model = 1;
+  bool require_signature = true;
 };
+
+// Errors that mean "these bytes must not be served" (bad or missing signature,
+// digest mismatch, scanner findings) carry this prefix, so callers can audit
+// them as integrity failures.
+inline constexpr std::string_view kIntegrityFailure = "integrity check failed: ";
+bool IsIntegrityFailure(const Status& status);
+
+// Trust-store key names: same rules as model names. Globs: name characters plus
+// * ? [ ] ! (fnmatch), at most 128 characters.
+bool IsValidKeyName(std::string_view name);
+bool IsValidModelGlob(std::string_view glob);
 
 // Names: [A-Za-z0-9][A-Za-z0-9._-]{0,127}, and never "..".
 bool IsValidModelName(std::string_view name);
@@ -67,12 +85,25 @@ class Registry {
   std::vector<Status> LoadAll();
 
   // Starts a push. AlreadyExists when the version exists or is being pushed.
+  // `signature_bundle` (may be empty) is verified here, before the body is read:
+  // Unprocessable (kIntegrityFailure) when it is missing but required, malformed,
+  // or not signed by a key trusted for `name`.
   StatusOr<std::unique_ptr<PushSession>> BeginPush(const std::string& name, const std::string& version,
-                                                   runtime::ModelFormat format, const std::string& principal);
+                                                   runtime::ModelFormat format, const std::string& principal,
+                                                   std::string_view signature_bundle = {});
 
   Status Remove(const std::string& name, const std::string& version);
 
   StatusOr<std::vector<store::ModelVersionRecord>> List() const;
+
+  // The trust store. AddTrustedKey validates the name, the glob and the PEM
+  // (ECDSA P-256/P-384 or Ed25519 public key). RemoveTrustedKey also withdraws
+  // every served version that key signed (they answer 503 from then on) and
+  // returns them as "name/version".
+  StatusOr<store::TrustedKeyRecord> AddTrustedKey(const std::string& name, std::string_view public_key_pem,
+                                                  const std::string& models_glob, const std::string& principal);
+  StatusOr<std::vector<std::string>> RemoveTrustedKey(const std::string& name);
+  StatusOr<std::vector<store::TrustedKeyRecord>> ListTrustedKeys() const;
 
   // The model to serve: a given version, or the newest when `version` is empty.
   // NotFound for unknown names/versions.
@@ -88,6 +119,10 @@ class Registry {
   using Table = std::map<std::string, std::shared_ptr<const ModelEntry>, std::less<>>;
 
   Status Publish(std::shared_ptr<const ServedModel> model);
+  // Decrypts, checks and loads one recorded version (LoadAll's body).
+  StatusOr<std::shared_ptr<ServedModel>> LoadVersion(const store::ModelVersionRecord& record,
+                                                     const std::vector<store::TrustedKeyRecord>& trusted);
+  void MarkFailed(const std::string& name, const std::string& version, const Status& why);
   void Unpublish(const std::string& name, const std::string& version);
   void ReleaseReservation(const std::string& key);
   std::filesystem::path BlobPath(const std::string& artifact_id) const;

@@ -1,0 +1,129 @@
+// Control-plane routes for the audit log and the trust store of publisher keys.
+#include <simdjson.h>
+
+#include "control_routes.h"
+#include "model_json.h"
+
+namespace aegis::api::internal {
+namespace {
+
+constexpr size_t kDefaultAuditLimit = 100;
+constexpr size_t kMaxAuditLimit = 10000;
+constexpr uint64_t kMaxTrustBody = 64 * 1024;  // a PEM public key is well under 1 KiB
+
+StatusOr<size_t> ParseLimit(const http::RequestHead& head) {
+  auto value = head.QueryParam("limit");
+  if (!value) return kDefaultAuditLimit;
+  auto n = ParseDecimal(*value);
+  if (!n || *n == 0 || *n > kMaxAuditLimit) {
+    return Status::InvalidArgument("limit must be an integer from 1 to " + std::to_string(kMaxAuditLimit));
+  }
+  return static_cast<size_t>(*n);
+}
+
+http::Response ReadAudit(const Services& services, size_t limit) {
+  auto lines = services.audit->Recent(limit);
+  if (!lines.ok()) return http::Response::Error(lines.status());
+  // The lines are JSON objects we wrote ourselves: splice them in verbatim.
+  std::string body = "{\"events\":[";
+  for (size_t i = 0; i < lines->size(); ++i) {
+    if (i) body += ',';
+    body += (*lines)[i];
+  }
+  body += "]}";
+  return http::Response::Json(200, std::move(body));
+}
+
+struct TrustRequest {
+  std::string public_key;
+  std::string models = "*";
+};
+
+// {"public_key": PEM, "models": GLOB?}; any other member is refused, so a typo
+// ("model") never silently widens the key's scope to "*".
+StatusOr<TrustRequest> ParseTrustRequest(const std::string& body) {
+  simdjson::dom::parser parser;
+  simdjson::dom::object object;
+  if (parser.parse(body).get(object) != simdjson::SUCCESS) {
+    return Status::InvalidArgument("body must be a JSON object {\"public_key\": PEM, \"models\": GLOB}");
+  }
+  TrustRequest out;
+  bool have_key = false;
+  for (auto field : object) {
+    std::string_view value;
+    if (field.value.get(value) != simdjson::SUCCESS) {
+      return Status::InvalidArgument("member '" + std::string(field.key) + "' must be a string");
+    }
+    if (field.key == "public_key") {
+      out.public_key = value;
+      have_key = true;
+    } else if (field.key == "models") {
+      out.models = value;
+    } else {
+      return Status::InvalidArgument("unknown member '" + std::string(field.key) + "'");
+    }
+  }
+  if (!have_key) return Status::InvalidArgument("member 'public_key' is required");
+  return out;
+}
+
+http::Response ListKeys(const Services& services) {
+  auto keys = services.registry->ListTrustedKeys();
+  if (!keys.ok()) return http::Response::Error(keys.status());
+  Json out = Json::array();
+  for (const auto& k : *keys) out.push_back(TrustedKeyJson(k));
+  return http::Response::Json(200, Dump(Json{{"keys", std::move(out)}}));
+}
+
+http::Response AddKey(const Services& services, const std::string& name, const std::string& principal,
+                      const std::string& body) {
+  auto request = ParseTrustRequest(body);
+  if (!request.ok()) return http::Response::Error(request.status());
+  auto key = services.registry->AddTrustedKey(name, request->public_key, request->models, principal);
+  if (!key.ok()) return http::Response::Error(key.status());
+  return http::Response::Json(201, Dump(TrustedKeyJson(*key)));
+}
+
+http::Response RemoveKey(const Services& services, const std::string& name) {
+  auto withdrawn = services.registry->RemoveTrustedKey(name);
+  if (!withdrawn.ok()) return http::Response::Error(withdrawn.status());
+  return http::Response::Json(200, Dump(Json{{"deleted", name}, {"withdrawn_versions", *withdrawn}}));
+}
+
+}  // namespace
+
+void PlanAuditRead(ControlRequest& r) {
+  if (r.head.method != "GET") {
+    r.plan.immediate = MethodNotAllowed("GET");
+  } else if (auto limit = ParseLimit(r.head); !limit.ok()) {
+    r.plan.immediate = http::Response::Error(limit.status());
+  } else {
+    const Services services = r.services;
+    r.plan.handler = [services, n = *limit](http::Request&) { return ReadAudit(services, n); };
+  }
+}
+
+void PlanTrustList(ControlRequest& r) {
+  if (r.head.method != "GET") {
+    r.plan.immediate = MethodNotAllowed("GET");
+    return;
+  }
+  const Services services = r.services;
+  r.plan.handler = [services](http::Request&) { return ListKeys(services); };
+}
+
+void PlanTrustKey(ControlRequest& r, const std::string& name) {
+  const Services services = r.services;
+  if (r.head.method == "PUT") {
+    r.plan.body_limit = kMaxTrustBody;
+    r.plan.handler = [services, name, principal = r.principal.name](http::Request& request) {
+      return AddKey(services, name, principal, request.body);
+    };
+  } else if (r.head.method == "DELETE") {
+    r.plan.handler = [services, name](http::Request&) { return RemoveKey(services, name); };
+  } else {
+    r.plan.immediate = MethodNotAllowed("PUT, DELETE");
+  }
+}
+
+}  // namespace aegis::api::internal

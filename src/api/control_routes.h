@@ -1,0 +1,45 @@
+// The control plane's routes (internal to the api module). ControlPlane::Begin
+// matches the path, authenticates, and hands the request to one of these; each
+// fills the plan (an immediate answer, a handler for the worker pool, or a body
+// sink) and may note in the audit event why it refused.
+//
+// Thread-safety: stateless functions; the handlers they install copy Services.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "aegis/api/services.h"
+#include "aegis/auth/token_authenticator.h"
+#include "aegis/http/message.h"
+#include "request_pipeline.h"
+
+namespace aegis::api::internal {
+
+// The request's context, once it is authenticated.
+struct ControlRequest {
+  const Services& services;
+  const http::RequestHead& head;
+  const auth::Principal& principal;
+  http::Plan& plan;
+  audit::AuditEvent& event;
+};
+
+// GET /v1/models
+void PlanModelList(ControlRequest& r);
+// PUT|DELETE /v1/models/{name}/versions/{version}. A push streams into the
+// registry; a refusal found only once the body is in is reported via `late`.
+void PlanModelVersion(ControlRequest& r, const std::string& name, const std::string& version,
+                      const std::shared_ptr<LateOutcome>& late);
+// GET /v1/audit?limit=N
+void PlanAuditRead(ControlRequest& r);
+// GET /v1/trust
+void PlanTrustList(ControlRequest& r);
+// PUT|DELETE /v1/trust/{name}
+void PlanTrustKey(ControlRequest& r, const std::string& name);
+
+// Marks the event denied with `reason` when `status` is an integrity failure,
+// or just records the reason otherwise.
+void NoteRefusal(audit::AuditEvent& event, const Status& status);
+
+}  // namespace aegis::api::internal

@@ -1,0 +1,103 @@
+// PushSession: streams an upload into an encrypted blob, then runs the integrity
+// gate (signed digest, scanner) and the engine before anything is recorded.
+#include <chrono>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include "aegis/crypto/encoding.h"
+#include "aegis/signing/manifest.h"
+#include "push_session_impl.h"
+
+namespace aegis::registry {
+namespace {
+
+double MillisSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+PushSession::PushSession(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+PushSession::~PushSession() { Abort(); }
+
+void PushSession::Abort() {
+  if (!impl_ || impl_->done) return;
+  impl_->done = true;
+  impl_->writer.reset();  // removes the partial blob
+  impl_->registry->ReleaseReservation(impl_->reservation);
+}
+
+Status PushSession::Write(std::span<const uint8_t> chunk) {
+  if (impl_->done) return Status::Internal("push session already finished");
+  impl_->hasher.Update(chunk);
+  impl_->plaintext.append(chunk.data(), chunk.size());
+  return impl_->writer->Append(chunk);
+}
+
+StatusOr<std::shared_ptr<const ServedModel>> PushSession::Finish() {
+  Impl& s = *impl_;
+  if (s.done) return Status::Internal("push session already finished");
+  Registry& r = *s.registry;
+  auto fail = [&](Status st) -> Status {
+    Abort();
+    return st;
+  };
+  if (s.plaintext.empty()) return fail(Status::InvalidArgument("empty model file"));
+
+  // Integrity first: the bytes must be exactly what the publisher signed, and
+  // the scanner must pass them, before any engine parses a byte.
+  if (s.signature) {
+    Status matches = signing::CheckSingleFile(s.signature->manifest, s.plaintext.span());
+    if (!matches.ok()) return fail(internal::IntegrityFailure("the uploaded bytes are not the signed model: " +
+                                                              matches.message()));
+    s.record.signature = s.signature->record;
+  }
+  auto started = std::chrono::steady_clock::now();
+  if (Status scanned = internal::ScanArtifact(s.format, s.plaintext.span()); !scanned.ok()) return fail(scanned);
+  double scan_ms = MillisSince(started);
+
+  // The engine decides whether these bytes are a model it can run.
+  started = std::chrono::steady_clock::now();
+  auto instances = runtime::ModelInstances::Load(s.format, s.plaintext.span(), r.options_.instances_per_model);
+  if (!instances.ok()) return fail(instances.status().WithContext("the engine refused the model"));
+  double engine_ms = MillisSince(started);
+
+  auto size = s.writer->Commit();
+  if (!size.ok()) return fail(size.status());
+  const auto blob_path = r.BlobPath(s.record.artifact_id);
+  auto remove_blob = [&] { ::unlink(blob_path.c_str()); };
+
+  auto wrapped = r.kek_->Wrap(s.dek.span(), s.artifact_id);
+  if (!wrapped.ok()) {
+    remove_blob();
+    return fail(wrapped.status());
+  }
+  auto digest = s.hasher.Finish();
+  s.record.sha256 = crypto::HexEncode(digest);
+  s.record.size_bytes = *size;
+  s.record.wrapped_dek = std::move(*wrapped);
+  s.record.kek_id = r.kek_->KeyId();
+  s.record.created_at = FormatRfc3339(r.clock_.Now());
+  Status inserted = r.store_->InsertModelVersion(s.record);
+  if (!inserted.ok()) {
+    remove_blob();
+    return fail(inserted);
+  }
+  // Read back the record so the push sequence the store assigned is known.
+  auto stored = r.store_->GetModelVersion(s.record.name, s.record.version);
+  if (stored.ok()) s.record = std::move(*stored);
+
+  auto model = std::make_shared<ServedModel>(ServedModel{s.record, std::move(*instances)});
+  Status published = r.Publish(model);
+  s.done = true;
+  r.ReleaseReservation(s.reservation);
+  if (!published.ok()) return published;
+  spdlog::info("pushed model {} version {} ({} bytes, signed by {}, scan {:.1f} ms, engine load {:.1f} ms)",
+               s.record.name, s.record.version, s.record.size_bytes,
+               s.record.signature ? s.record.signature->signer : "nobody", scan_ms, engine_ms);
+  return std::shared_ptr<const ServedModel>(model);
+}
+
+}  // namespace aegis::registry
