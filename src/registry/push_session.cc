@@ -48,8 +48,9 @@ StatusOr<std::shared_ptr<const ServedModel>> PushSession::Finish() {
 
   // Integrity first: the bytes must be exactly what the publisher signed, and
   // the scanner must pass them, before any engine parses a byte.
+  const crypto::Sha256Digest digest = s.hasher.Finish();  // hashed as the upload streamed in
   if (s.signature) {
-    Status matches = signing::CheckSingleFile(s.signature->manifest, s.plaintext.span());
+    Status matches = signing::CheckSingleFile(s.signature->manifest, s.plaintext.span(), digest);
     if (!matches.ok()) return fail(internal::IntegrityFailure("the uploaded bytes are not the signed model: " +
                                                               matches.message()));
     s.record.signature = s.signature->record;
@@ -74,7 +75,6 @@ StatusOr<std::shared_ptr<const ServedModel>> PushSession::Finish() {
     remove_blob();
     return fail(wrapped.status());
   }
-  auto digest = s.hasher.Finish();
   s.record.sha256 = crypto::HexEncode(digest);
   s.record.size_bytes = *size;
   s.record.wrapped_dek = std::move(*wrapped);

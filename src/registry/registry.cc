@@ -125,12 +125,13 @@ StatusOr<std::shared_ptr<ServedModel>> Registry::LoadVersion(const store::ModelV
   double decrypt_ms = MillisSince(started);
   // Defence in depth: the digest recorded at push must still match, and so must
   // the signed manifest, verified again with the key that is trusted now.
-  if (crypto::HexEncode(crypto::Sha256(plaintext.span())) != record.sha256) {
+  const crypto::Sha256Digest digest = crypto::Sha256(plaintext.span());
+  if (crypto::HexEncode(digest) != record.sha256) {
     return Status::DataLoss("artifact digest does not match the registry");
   }
   if (record.signature) {
     AEGIS_ASSIGN_OR_RETURN(auto manifest, internal::ReverifyStored(*record.signature, record.name, trusted));
-    Status matches = signing::CheckSingleFile(manifest, plaintext.span());
+    Status matches = signing::CheckSingleFile(manifest, plaintext.span(), digest);
     if (!matches.ok()) return internal::IntegrityFailure("the stored model is not the signed model: " + matches.message());
   }
   AEGIS_RETURN_IF_ERROR(internal::ScanArtifact(*format, plaintext.span()));

@@ -8,11 +8,16 @@
 //     in some runtimes).
 // Field numbers from onnx/onnx.proto3. Nesting deeper than max_protobuf_depth is a
 // finding (and not descended into); a wire-format error is a Status.
-#include "protobuf_reader.h"
+#include "aegis/common/protobuf_wire.h"
 #include "scan_internal.h"
 
 namespace aegis::scan::internal {
 namespace {
+
+using protobuf::kLengthDelimited;
+using protobuf::kVarint;
+using protobuf::ProtoField;
+using protobuf::ProtoReader;
 
 Status Expect(const ProtoField& f, uint32_t wire_type) {
   return f.wire_type == wire_type ? Status::Ok() : ProtoReader::Malformed("field has the wrong wire type");

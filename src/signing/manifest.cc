@@ -79,14 +79,18 @@ Status CompareManifests(const Manifest& signed_manifest, const Manifest& actual)
   return Status::Ok();
 }
 
-Status CheckSingleFile(const Manifest& signed_manifest, std::span<const uint8_t> bytes) {
+namespace {
+
+// `whole_file_sha256` is computed here when the caller did not have it.
+Status CheckSingleFileImpl(const Manifest& signed_manifest, std::span<const uint8_t> bytes,
+                           const crypto::Sha256Digest* whole_file_sha256) {
   if (signed_manifest.resources.empty()) return Denied("the signature covers no file");
   const FilePieces expected = ByFile(signed_manifest, false);
   if (expected.size() != 1) return Denied("the signature covers more than one file");
   const auto& [path, pieces] = *expected.begin();
   std::vector<Piece> actual;
   if (signed_manifest.serialization.method == SerializationMethod::kFiles) {
-    actual.emplace_back(0, 0, crypto::Sha256(bytes));
+    actual.emplace_back(0, 0, whole_file_sha256 ? *whole_file_sha256 : crypto::Sha256(bytes));
   } else {
     const uint64_t shard = signed_manifest.serialization.shard_size;
     if (shard == 0) return Denied("serialization differs: shard_size");
@@ -97,6 +101,17 @@ Status CheckSingleFile(const Manifest& signed_manifest, std::span<const uint8_t>
   }
   if (actual != pieces) return Denied("file " + Quote(path) + " changed");
   return Status::Ok();
+}
+
+}  // namespace
+
+Status CheckSingleFile(const Manifest& signed_manifest, std::span<const uint8_t> bytes) {
+  return CheckSingleFileImpl(signed_manifest, bytes, nullptr);
+}
+
+Status CheckSingleFile(const Manifest& signed_manifest, std::span<const uint8_t> bytes,
+                       const crypto::Sha256Digest& whole_file_sha256) {
+  return CheckSingleFileImpl(signed_manifest, bytes, &whole_file_sha256);
 }
 
 }  // namespace aegis::signing

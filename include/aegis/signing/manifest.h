@@ -97,5 +97,10 @@ Status CompareManifests(const Manifest& signed_manifest, const Manifest& actual)
 // manifest. The manifest must describe exactly one file (one "files" resource,
 // or "shards" resources of one file covering it exactly) whose digest(s) match.
 Status CheckSingleFile(const Manifest& signed_manifest, std::span<const uint8_t> bytes);
+// The same, when the caller already holds the SHA-256 of the whole file (the
+// registry hashes every upload and every load): a "files" manifest then costs
+// no second pass over the bytes.
+Status CheckSingleFile(const Manifest& signed_manifest, std::span<const uint8_t> bytes,
+                       const crypto::Sha256Digest& whole_file_sha256);
 
 }  // namespace aegis::signing

@@ -1,6 +1,8 @@
 // A bounded protobuf wire-format reader: varints of at most 10 bytes, lengths
 // checked against the enclosing message, groups (wire types 3 and 4) refused. It
 // yields fields one at a time; length-delimited payloads are views into the input.
+// Shared by the ONNX graph reader (runtime) and the ONNX scanner (scan): the only
+// protobuf Aegis reads is ONNX, hence the error wording.
 //
 // Thread-safety: one reader per message being read.
 #pragma once
@@ -12,7 +14,7 @@
 
 #include "aegis/common/status.h"
 
-namespace aegis::scan::internal {
+namespace aegis::protobuf {
 
 enum WireType : uint32_t { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFixed32 = 5 };
 
@@ -86,4 +88,4 @@ class ProtoReader {
   size_t pos_ = 0;
 };
 
-}  // namespace aegis::scan::internal
+}  // namespace aegis::protobuf
