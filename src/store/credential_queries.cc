@@ -4,7 +4,8 @@
 namespace aegis::store::internal {
 namespace {
 
-constexpr const char* kTokenColumns = "id, name, role, secret_hash, created_at, expires_at, revoked";
+constexpr const char* kTokenColumns =
+    "id, name, role, secret_hash, created_at, expires_at, revoked, models, created_by";
 constexpr const char* kKeyColumns = "name, key_type, fingerprint, public_key_pem, models, created_at, created_by";
 
 TokenRecord ReadToken(const Statement& s) {
@@ -16,6 +17,8 @@ TokenRecord ReadToken(const Statement& s) {
   t.created_at = s.Text(4);
   t.expires_at = s.OptionalText(5);
   t.revoked = s.Int(6) != 0;
+  t.models = s.Text(7);
+  t.created_by = s.Text(8);
   return t;
 }
 
@@ -28,10 +31,10 @@ TrustedKeyRecord ReadKey(const Statement& s) {
 Status SqliteMetadataStore::PrepareCredentialStatements() {
   const std::string token_select = std::string("SELECT ") + kTokenColumns + " FROM tokens";
   AEGIS_RETURN_IF_ERROR(insert_token_.Prepare(
-      db_, "INSERT INTO tokens (id, name, role, secret_hash, created_at, expires_at, revoked) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?)"));
+      db_, (std::string("INSERT INTO tokens (") + kTokenColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)").c_str()));
   AEGIS_RETURN_IF_ERROR(get_token_.Prepare(db_, (token_select + " WHERE id = ?").c_str()));
   AEGIS_RETURN_IF_ERROR(list_tokens_.Prepare(db_, (token_select + " ORDER BY rowid").c_str()));
+  AEGIS_RETURN_IF_ERROR(revoke_token_.Prepare(db_, "UPDATE tokens SET revoked = 1 WHERE id = ?"));
   AEGIS_RETURN_IF_ERROR(insert_key_.Prepare(
       db_, (std::string("INSERT INTO trusted_keys (") + kKeyColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?)").c_str()));
   AEGIS_RETURN_IF_ERROR(
@@ -49,6 +52,8 @@ Status SqliteMetadataStore::InsertToken(const TokenRecord& t) {
   s.BindText(5, t.created_at);
   s.BindOptionalText(6, t.expires_at);
   s.BindInt(7, t.revoked ? 1 : 0);
+  s.BindText(8, t.models);
+  s.BindText(9, t.created_by);
   Status status = SqliteStatus(db_, s.Step(), "inserting token");
   s.Reset();
   if (status.code() == StatusCode::kAlreadyExists) return Status::AlreadyExists("token " + t.id + " already exists");
@@ -64,6 +69,13 @@ StatusOr<TokenRecord> SqliteMetadataStore::GetToken(const std::string& id) {
 StatusOr<std::vector<TokenRecord>> SqliteMetadataStore::ListTokens() {
   std::lock_guard lock(mu_);
   return Collect<TokenRecord>(list_tokens_, ReadToken, "listing tokens");
+}
+
+Status SqliteMetadataStore::RevokeToken(const std::string& id) {
+  std::lock_guard lock(mu_);
+  // Setting 1 again still counts as a changed row, so revoking twice is not NotFound.
+  revoke_token_.BindText(1, id);
+  return ExecuteOne(revoke_token_, "revoking token", "token not found");
 }
 
 Status SqliteMetadataStore::InsertTrustedKey(const TrustedKeyRecord& k) {

@@ -39,7 +39,8 @@ Status SqliteMetadataStore::Init() {
   AEGIS_RETURN_IF_ERROR(ConfigureConnection(db_));
   AEGIS_RETURN_IF_ERROR(MigrateSchema(db_));
   AEGIS_RETURN_IF_ERROR(PrepareModelStatements());
-  return PrepareCredentialStatements();
+  AEGIS_RETURN_IF_ERROR(PrepareCredentialStatements());
+  return PrepareUserStatements();
 }
 
 Status SqliteMetadataStore::ExecuteOne(Statement& s, const char* what, std::string missing) {

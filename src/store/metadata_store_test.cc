@@ -253,5 +253,171 @@ TEST_F(MetadataStoreTest, MigratesASchemaOneDatabase) {
   EXPECT_TRUE((*reopened)->ListTrustedKeys()->empty());
 }
 
+TEST_F(MetadataStoreTest, TokensCarryModelsAndIssuerAndCanBeRevoked) {
+  TokenRecord scoped{"tok1", "ci", "deployer", {1, 2}, "2026-01-01T00:00:00Z", std::nullopt, false};
+  scoped.models = "fraud-*";
+  scoped.created_by = "user:alice";
+  TokenRecord plain{"tok2", "ops", "admin", {3}, "2026-01-01T00:00:00Z", std::nullopt, false};
+  ASSERT_TRUE(store_->InsertToken(scoped).ok());
+  ASSERT_TRUE(store_->InsertToken(plain).ok());
+  auto got = store_->GetToken("tok1");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->models, "fraud-*");
+  EXPECT_EQ(got->created_by, "user:alice");
+  EXPECT_EQ(store_->GetToken("tok2")->models, "*");
+
+  ASSERT_TRUE(store_->RevokeToken("tok1").ok());
+  EXPECT_TRUE(store_->GetToken("tok1")->revoked);
+  EXPECT_TRUE(store_->RevokeToken("tok1").ok()) << "revoking twice is not an error";
+  EXPECT_FALSE(store_->GetToken("tok2")->revoked);
+  EXPECT_EQ(store_->RevokeToken("nope").code(), StatusCode::kNotFound);
+  auto list = store_->ListTokens();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].created_by, "user:alice");
+  EXPECT_TRUE((*list)[0].revoked);
+}
+
+UserRecord User(const std::string& name) {
+  UserRecord u;
+  u.name = name;
+  u.role = "deployer";
+  u.models = "fraud-*";
+  u.password_hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA";
+  u.totp_secret_wrapped = {7, 0, 7, 255};
+  u.kek_id = "0123456789abcdef";
+  u.created_at = "2026-01-01T00:00:00Z";
+  u.created_by = "user:root";
+  return u;
+}
+
+TEST_F(MetadataStoreTest, UsersRoundTrip) {
+  ASSERT_TRUE(store_->InsertUser(User("zoe")).ok());
+  ASSERT_TRUE(store_->InsertUser(User("alice")).ok());
+  const Status dup = store_->InsertUser(User("alice"));
+  EXPECT_EQ(dup.code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(dup.message(), "user 'alice' already exists");
+
+  auto got = store_->GetUser("alice");
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  const UserRecord expected = User("alice");
+  EXPECT_EQ(got->role, expected.role);
+  EXPECT_EQ(got->models, expected.models);
+  EXPECT_EQ(got->password_hash, expected.password_hash);
+  EXPECT_EQ(got->totp_secret_wrapped, expected.totp_secret_wrapped);
+  EXPECT_EQ(got->kek_id, expected.kek_id);
+  EXPECT_EQ(got->last_totp_step, -1);
+  EXPECT_EQ(got->failed_logins, 0);
+  EXPECT_FALSE(got->locked_until.has_value());
+  EXPECT_FALSE(got->disabled);
+  EXPECT_EQ(got->created_at, expected.created_at);
+  EXPECT_EQ(got->created_by, expected.created_by);
+  EXPECT_EQ(store_->GetUser("bob").status().code(), StatusCode::kNotFound);
+
+  auto list = store_->ListUsers();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].name, "alice");
+  EXPECT_EQ((*list)[1].name, "zoe");
+}
+
+TEST_F(MetadataStoreTest, UserLoginStateIsUpdatedAndCleared) {
+  ASSERT_TRUE(store_->InsertUser(User("alice")).ok());
+  ASSERT_TRUE(store_->InsertUser(User("bob")).ok());
+  ASSERT_TRUE(store_->UpdateUserLoginState("alice", 12345, 10, "2026-01-01T00:30:00Z").ok());
+  auto got = store_->GetUser("alice");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->last_totp_step, 12345);
+  EXPECT_EQ(got->failed_logins, 10);
+  EXPECT_EQ(got->locked_until, "2026-01-01T00:30:00Z");
+  EXPECT_EQ(store_->GetUser("bob")->failed_logins, 0) << "other users are untouched";
+
+  ASSERT_TRUE(store_->UpdateUserLoginState("alice", 12346, 0, std::nullopt).ok());
+  got = store_->GetUser("alice");
+  EXPECT_EQ(got->last_totp_step, 12346);
+  EXPECT_EQ(got->failed_logins, 0);
+  EXPECT_FALSE(got->locked_until.has_value());
+  EXPECT_EQ(store_->UpdateUserLoginState("nobody", 1, 0, std::nullopt).code(), StatusCode::kNotFound);
+}
+
+TEST_F(MetadataStoreTest, DisableUserIsIdempotent) {
+  ASSERT_TRUE(store_->InsertUser(User("alice")).ok());
+  ASSERT_TRUE(store_->InsertUser(User("bob")).ok());
+  ASSERT_TRUE(store_->DisableUser("alice").ok());
+  EXPECT_TRUE(store_->GetUser("alice")->disabled);
+  EXPECT_TRUE(store_->DisableUser("alice").ok());
+  EXPECT_FALSE(store_->GetUser("bob")->disabled);
+  EXPECT_EQ(store_->DisableUser("nobody").code(), StatusCode::kNotFound);
+}
+
+TEST_F(MetadataStoreTest, UsersTableRefusesNonsense) {
+  UserRecord not_argon = User("mallory");
+  not_argon.password_hash = "$2b$12$bcrypt";
+  EXPECT_EQ(store_->InsertUser(not_argon).code(), StatusCode::kInvalidArgument);
+  UserRecord negative = User("mallory");
+  negative.failed_logins = -1;
+  EXPECT_EQ(store_->InsertUser(negative).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->InsertUser(User("")).code(), StatusCode::kInvalidArgument);
+  ASSERT_TRUE(store_->InsertUser(User("x'); DROP TABLE users;--")).ok());
+  EXPECT_EQ(store_->ListUsers()->size(), 1u);
+}
+
+// A schema-2 database (trust store, no users, tokens without models/created_by)
+// gains the users table; its tokens keep full scope and an unknown issuer.
+TEST_F(MetadataStoreTest, MigratesASchemaTwoDatabase) {
+  store_.reset();
+  const auto old_path = dir_ / "v2.db";
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(old_path.c_str(), &db), SQLITE_OK);
+  const char* v2 =
+      "CREATE TABLE model_versions (sequence INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, version TEXT "
+      "NOT NULL, format TEXT NOT NULL, artifact_id TEXT NOT NULL UNIQUE, sha256 TEXT NOT NULL, size_bytes INTEGER "
+      "NOT NULL CHECK (size_bytes >= 0), wrapped_dek BLOB NOT NULL, kek_id TEXT NOT NULL, created_at TEXT NOT NULL, "
+      "created_by TEXT NOT NULL, UNIQUE (name, version)) STRICT;"
+      "CREATE TABLE tokens (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, secret_hash BLOB NOT NULL, "
+      "created_at TEXT NOT NULL, expires_at TEXT, revoked INTEGER NOT NULL DEFAULT 0 CHECK (revoked IN (0, 1))) "
+      "STRICT;"
+      "ALTER TABLE model_versions ADD COLUMN signer TEXT;"
+      "ALTER TABLE model_versions ADD COLUMN signer_fingerprint TEXT;"
+      "ALTER TABLE model_versions ADD COLUMN subject_digest TEXT;"
+      "ALTER TABLE model_versions ADD COLUMN signature_bundle TEXT;"
+      "CREATE TABLE trusted_keys (name TEXT PRIMARY KEY, key_type TEXT NOT NULL, fingerprint TEXT NOT NULL UNIQUE, "
+      "public_key_pem TEXT NOT NULL, models TEXT NOT NULL, created_at TEXT NOT NULL, created_by TEXT NOT NULL) "
+      "STRICT;"
+      "INSERT INTO tokens (id, name, role, secret_hash, created_at, expires_at, revoked) VALUES "
+      "('old', 'admin', 'admin', x'0102', '2025-01-01T00:00:00Z', NULL, 0);"
+      "INSERT INTO trusted_keys VALUES ('acme', 'ed25519', 'ff', 'PEM', '*', 't', 'admin');"
+      "PRAGMA user_version = 2;";
+  ASSERT_EQ(sqlite3_exec(db, v2, nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+
+  auto reopened = MetadataStore::Open(old_path);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().message();
+  MetadataStore& store = **reopened;
+  auto token = store.GetToken("old");
+  ASSERT_TRUE(token.ok()) << token.status().message();
+  EXPECT_EQ(token->models, "*");
+  EXPECT_EQ(token->created_by, "");
+  EXPECT_EQ(token->secret_hash, (std::vector<uint8_t>{1, 2}));
+  EXPECT_EQ(store.ListTrustedKeys()->size(), 1u);
+  EXPECT_TRUE(store.ListUsers()->empty());
+  ASSERT_TRUE(store.InsertUser(User("alice")).ok());
+  ASSERT_TRUE(store.RevokeToken("old").ok());
+  reopened->reset();
+
+  // Reopening a migrated database is a no-op at the current version.
+  ASSERT_EQ(sqlite3_open(old_path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), 3);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  auto again = MetadataStore::Open(old_path);
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_TRUE((*again)->GetUser("alice").ok());
+  EXPECT_TRUE((*again)->GetToken("old")->revoked);
+}
+
 }  // namespace
 }  // namespace aegis::store

@@ -54,8 +54,30 @@ CREATE TABLE trusted_keys (
 PRAGMA user_version = 2;
 )sql";
 
+// Version 2 -> 3: scoped, attributed tokens and the users who log in with a
+// password and TOTP. Existing tokens keep their meaning: all models, issuer unknown.
+constexpr const char* kSchemaV3 = R"sql(
+ALTER TABLE tokens ADD COLUMN models TEXT NOT NULL DEFAULT '*';
+ALTER TABLE tokens ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
+CREATE TABLE users (
+  name                TEXT PRIMARY KEY CHECK (length(name) > 0),
+  role                TEXT NOT NULL CHECK (length(role) > 0),
+  models              TEXT NOT NULL CHECK (length(models) > 0),
+  password_hash       TEXT NOT NULL CHECK (substr(password_hash, 1, 10) = '$argon2id$'),
+  totp_secret_wrapped BLOB NOT NULL,
+  kek_id              TEXT NOT NULL,
+  last_totp_step      INTEGER NOT NULL DEFAULT -1 CHECK (last_totp_step >= -1),
+  failed_logins       INTEGER NOT NULL DEFAULT 0 CHECK (failed_logins >= 0),
+  locked_until        TEXT,
+  disabled            INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
+  created_at          TEXT NOT NULL,
+  created_by          TEXT NOT NULL
+) STRICT;
+PRAGMA user_version = 3;
+)sql";
+
 // Index i migrates version i to i + 1.
-constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2};
+constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3};
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
 }  // namespace

@@ -1,6 +1,7 @@
 // The SQLite implementation of MetadataStore (internal to src/store). Its
 // queries are split by table: model_version_queries.cc (model_versions) and
-// credential_queries.cc (tokens, trusted_keys); metadata_store.cc opens it.
+// credential_queries.cc (tokens, trusted_keys) and user_queries.cc (users);
+// metadata_store.cc opens it.
 //
 // Thread-safety: one connection; every method takes mu_ around its statements.
 #pragma once
@@ -27,6 +28,14 @@ class SqliteMetadataStore final : public MetadataStore {
   Status InsertToken(const TokenRecord& token) override;
   StatusOr<TokenRecord> GetToken(const std::string& id) override;
   StatusOr<std::vector<TokenRecord>> ListTokens() override;
+  Status RevokeToken(const std::string& id) override;
+
+  Status InsertUser(const UserRecord& user) override;
+  StatusOr<UserRecord> GetUser(const std::string& name) override;
+  StatusOr<std::vector<UserRecord>> ListUsers() override;
+  Status UpdateUserLoginState(const std::string& name, int64_t last_totp_step, int failed_logins,
+                              const std::optional<std::string>& locked_until) override;
+  Status DisableUser(const std::string& name) override;
 
   Status InsertTrustedKey(const TrustedKeyRecord& key) override;
   StatusOr<std::vector<TrustedKeyRecord>> ListTrustedKeys() override;
@@ -35,6 +44,7 @@ class SqliteMetadataStore final : public MetadataStore {
  private:
   Status PrepareModelStatements();
   Status PrepareCredentialStatements();
+  Status PrepareUserStatements();
 
   // Steps a bound single-row query: the row, `not_found`, or the SQLite error.
   template <typename T, typename Reader>
@@ -74,7 +84,8 @@ class SqliteMetadataStore final : public MetadataStore {
   Connection connection_;
   sqlite3* db_;
   Statement insert_model_, get_model_, list_models_, delete_model_;
-  Statement insert_token_, get_token_, list_tokens_;
+  Statement insert_token_, get_token_, list_tokens_, revoke_token_;
+  Statement insert_user_, get_user_, list_users_, update_login_state_, disable_user_;
   Statement insert_key_, list_keys_, delete_key_;
 };
 

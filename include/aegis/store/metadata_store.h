@@ -1,6 +1,6 @@
 // MetadataStore: the SQLite (WAL) database under DIR/db/aegis.db holding model
-// versions (with their signatures), API token hashes and the trust store of
-// publisher keys. Schema migrations are versioned (PRAGMA
+// versions (with their signatures), API token hashes, users and the trust
+// store of publisher keys. Schema migrations are versioned (PRAGMA
 // user_version). All statements are prepared with bound parameters.
 //
 // Thread-safety: all methods are safe for concurrent use (one connection guarded
@@ -57,11 +57,29 @@ struct TrustedKeyRecord {
 struct TokenRecord {
   std::string id;              // public id embedded in the token
   std::string name;
-  std::string role;            // "admin" for now
+  std::string role;            // a policy role name
   std::vector<uint8_t> secret_hash;  // SHA-256 of the secret part
   std::string created_at;
   std::optional<std::string> expires_at;
   bool revoked = false;
+  std::string models = "*";    // model glob the role applies to
+  std::string created_by;      // principal that issued it ("init" for the first admin token)
+};
+
+// A person who logs in with a password and a TOTP code.
+struct UserRecord {
+  std::string name;
+  std::string role;                    // a policy role name
+  std::string models = "*";            // model glob the role applies to
+  std::string password_hash;           // Argon2id encoded string ($argon2id$v=19$...)
+  std::vector<uint8_t> totp_secret_wrapped;  // the TOTP key, wrapped by the KEK (context "totp:" + name)
+  std::string kek_id;
+  int64_t last_totp_step = -1;         // highest RFC 6238 time step accepted (replay guard)
+  int failed_logins = 0;               // consecutive failures since the last success
+  std::optional<std::string> locked_until;  // RFC 3339; locked while now < locked_until
+  bool disabled = false;
+  std::string created_at;
+  std::string created_by;
 };
 
 class MetadataStore {
@@ -81,6 +99,20 @@ class MetadataStore {
   virtual Status InsertToken(const TokenRecord& token) = 0;
   virtual StatusOr<TokenRecord> GetToken(const std::string& id) = 0;
   virtual StatusOr<std::vector<TokenRecord>> ListTokens() = 0;
+  // Marks a token revoked (idempotent). NotFound if absent.
+  virtual Status RevokeToken(const std::string& id) = 0;
+
+  // AlreadyExists if the name is taken.
+  virtual Status InsertUser(const UserRecord& user) = 0;
+  // NotFound if absent.
+  virtual StatusOr<UserRecord> GetUser(const std::string& name) = 0;
+  // Ordered by name.
+  virtual StatusOr<std::vector<UserRecord>> ListUsers() = 0;
+  // Records the outcome of a login attempt. NotFound if absent.
+  virtual Status UpdateUserLoginState(const std::string& name, int64_t last_totp_step, int failed_logins,
+                                      const std::optional<std::string>& locked_until) = 0;
+  // Sets disabled (idempotent). NotFound if absent.
+  virtual Status DisableUser(const std::string& name) = 0;
 
   // AlreadyExists when the name or the key (fingerprint) is already trusted.
   virtual Status InsertTrustedKey(const TrustedKeyRecord& key) = 0;
