@@ -4,6 +4,7 @@
 // operation completes. The peer is always verified (chain + host name).
 #include "aegis/http/client.h"
 
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -24,6 +25,7 @@
 
 #include "asio_types.h"
 #include "host_port.h"
+#include "tls_context.h"
 
 namespace aegis::http {
 
@@ -48,6 +50,42 @@ Status CheckRequestLine(const std::string& method, const std::string& target) {
     }
   }
   return Status::Ok();
+}
+
+// Mutual TLS: the chain is sent when the server asks for a certificate. OpenSSL
+// checks the key against the certificate while loading it; the explicit check
+// also covers a key file that loaded before the certificate did not.
+Status LoadClientIdentity(SSL_CTX* ctx, const ClientOptions& options) {
+  if (options.client_cert.has_value() != options.client_key.has_value()) {
+    return Status::InvalidArgument("a client certificate and its private key go together: set both or neither");
+  }
+  if (!options.client_cert) return Status::Ok();
+  const std::string cert = options.client_cert->string();
+  const std::string key = options.client_key->string();
+  ERR_clear_error();
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert.c_str()) != 1) {
+    return Status::InvalidArgument("cannot load client certificate '" + cert + "': " + TakeOpenSslError());
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
+      ERR_clear_error();
+      return Status::InvalidArgument("client key '" + key + "' does not match client certificate '" + cert + "'");
+    }
+    return Status::InvalidArgument("cannot load client key '" + key + "': " + TakeOpenSslError());
+  }
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    ERR_clear_error();
+    return Status::InvalidArgument("client key '" + key + "' does not match client certificate '" + cert + "'");
+  }
+  return Status::Ok();
+}
+
+// An alert from the server. With TLS 1.3 the client's side of the handshake
+// completes before the server has judged the client certificate, so a refused
+// (or missing) certificate shows up as an alert on the first read.
+bool IsTlsAlert(const error_code& ec) {
+  return ec.category() == asio::error::get_ssl_category() &&
+         ERR_GET_REASON(static_cast<unsigned long>(ec.value())) >= SSL_AD_REASON_OFFSET;
 }
 
 bool ConnectionWentAway(const error_code& ec) {
@@ -142,6 +180,9 @@ struct HttpsClient::Impl {
     if (ec) {
       if (went_away) *went_away = !parser.got_some() && ConnectionWentAway(ec);
       Disconnect();
+      if (IsTlsAlert(ec)) {
+        return Status::Unavailable("https://" + origin() + " refused the TLS connection: " + ec.message());
+      }
       return Status::Unavailable("reading response from https://" + origin() + ": " + ec.message());
     }
     auto& msg = parser.get();
@@ -211,6 +252,7 @@ StatusOr<std::unique_ptr<HttpsClient>> HttpsClient::Connect(const ClientOptions&
     if (ec) return Status::Internal("cannot load the system CA store: " + ec.message());
   }
   d.tls.set_verify_mode(ssl::verify_peer);
+  AEGIS_RETURN_IF_ERROR(LoadClientIdentity(ctx, options));
   AEGIS_RETURN_IF_ERROR(d.Connect());
   return client;
 }

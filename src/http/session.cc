@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "body_reader.h"
+#include "client_certificate.h"
 #include "request_support.h"
 #include "response_writer.h"
 #include "target.h"
@@ -39,9 +40,20 @@ class Session {
     conn_->transport().expires_after(listener_.limits.handshake_timeout);
     co_await stream_.async_handshake(ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
+      // Refused client certificates end here too; debug only, since anyone can
+      // trigger it at will.
+      spdlog::debug("listener {}: TLS handshake with {} failed: {}", listener_.name, remote_, ec.message());
       conn_->transport().close();
       co_return;
     }
+    auto client_cert = VerifiedClientCertificate(stream_.native_handle());
+    if (!client_cert.ok()) {
+      spdlog::warn("listener {}: closing connection from {}: {}", listener_.name, remote_,
+                   client_cert.status().message());
+      co_await Close();
+      co_return;
+    }
+    client_cert_ = std::move(client_cert).value();
     for (;;) {
       if (buffer_.size() == 0) {
         // Between requests only the idle timeout applies; the read timeout
@@ -83,6 +95,7 @@ class Session {
     head.remote_address = remote_;
     head.listener = listener_.name;
     head.request_id = NewRequestId();
+    head.client_cert = client_cert_;
     framing_ = {};  // refusals before the head is parsed answer as HTTP/1.1
 
     co_await bhttp::async_read_header(stream_, buffer_, parser, asio::redirect_error(asio::use_awaitable, ec));
@@ -280,6 +293,7 @@ class Session {
   std::string out_;            // serialized response, reused
   std::vector<uint8_t> chunk_;  // streamed-body chunk, allocated on first upload
   std::string remote_;
+  std::shared_ptr<const ClientCertificate> client_cert_;  // verified at handshake; null if anonymous
   ResponseFraming framing_;
 };
 

@@ -1,5 +1,7 @@
 // One TLS connection: handshake, then HTTP/1.1 requests with keep-alive until
-// the client leaves, a limit or timeout trips, or the server stops.
+// the client leaves, a limit or timeout trips, or the server stops. A client
+// certificate verified in the handshake (mutual TLS) is described once and
+// shared by every RequestHead of the connection.
 //
 // Thread-safety: a session runs on its connection's strand; handler and body
 // sink calls hop to the worker pool and back.

@@ -54,6 +54,10 @@ class RecordingSink : public BodySink {
 }  // namespace
 
 Plan TestDispatcher::Begin(const RequestHead& head) {
+  {
+    std::lock_guard lock(mu_);
+    heads_.push_back(head);
+  }
   Plan plan;
   plan.on_complete = [this](int status, std::chrono::nanoseconds) {
     std::lock_guard lock(mu_);
@@ -121,6 +125,11 @@ std::shared_ptr<SinkRecord> TestDispatcher::last_sink() {
   return last_sink_;
 }
 
+std::vector<RequestHead> TestDispatcher::heads() {
+  std::lock_guard lock(mu_);
+  return heads_;
+}
+
 Limits TestLimits() {
   Limits limits;
   limits.max_header_bytes = 8 * 1024;
@@ -138,6 +147,14 @@ TestServer::TestServer(Limits limits, std::chrono::seconds drain, bool other_ca_
   TlsFiles tls{pki.server_cert, pki.server_key};
   if (other_ca_cert) tls = {pki.other_ca_server_cert, pki.other_ca_server_key};
   if (wrong_name_cert) tls = {pki.wrong_name_cert, pki.wrong_name_key};
+  Start(tls, limits);
+}
+
+TestServer::TestServer(const TlsFiles& tls, Limits limits) : server(ServerOptions{2, 2, std::chrono::seconds(5)}) {
+  Start(tls, limits);
+}
+
+void TestServer::Start(const TlsFiles& tls, const Limits& limits) {
   const Status s = server.AddListener("data", "127.0.0.1:0", tls, limits, &dispatcher);
   if (!s.ok()) throw std::runtime_error(s.message());
   port_ = server.BoundPort("data");
@@ -176,10 +193,18 @@ struct RawTlsClient::Impl {
   }
 };
 
-RawTlsClient::RawTlsClient(uint16_t port, int max_tls_version) : impl_(std::make_unique<Impl>()) {
+RawTlsClient::RawTlsClient(uint16_t port, int max_tls_version)
+    : RawTlsClient(port, RawTlsOptions{.max_tls_version = max_tls_version}) {}
+
+RawTlsClient::RawTlsClient(uint16_t port, const RawTlsOptions& options) : impl_(std::make_unique<Impl>()) {
   Impl& d = *impl_;
   SSL_CTX* ctx = d.tls.native_handle();
-  if (max_tls_version != 0) {
+  if (options.client_cert && options.client_key &&
+      (SSL_CTX_use_certificate_chain_file(ctx, options.client_cert->c_str()) != 1 ||
+       SSL_CTX_use_PrivateKey_file(ctx, options.client_key->c_str(), SSL_FILETYPE_PEM) != 1)) {
+    throw std::runtime_error("cannot load client certificate " + options.client_cert->string());
+  }
+  if (const int max_tls_version = options.max_tls_version; max_tls_version != 0) {
     SSL_CTX_set_min_proto_version(ctx, 0);
     SSL_CTX_set_max_proto_version(ctx, max_tls_version);
     // Debian's default security level disables TLS < 1.2 in the client itself;
@@ -189,6 +214,7 @@ RawTlsClient::RawTlsClient(uint16_t port, int max_tls_version) : impl_(std::make
   d.tls.load_verify_file(TestPki::Get().ca_cert.string());
   d.tls.set_verify_mode(ssl::verify_peer);
   d.stream = std::make_unique<TlsStream>(d.io, d.tls);
+  if (options.resume != nullptr) SSL_set_session(d.stream->native_handle(), options.resume);
   const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), port);
   error_code ec = d.Await(std::chrono::seconds(5), [&](auto h) { d.stream->next_layer().async_connect(endpoint, h); });
   if (!ec) {
@@ -200,6 +226,8 @@ RawTlsClient::RawTlsClient(uint16_t port, int max_tls_version) : impl_(std::make
 }
 
 RawTlsClient::~RawTlsClient() = default;
+
+SSL* RawTlsClient::native_handle() { return impl_->stream->native_handle(); }
 
 bool RawTlsClient::Write(std::string_view bytes) {
   Impl& d = *impl_;

@@ -4,9 +4,13 @@
 #pragma once
 
 #include <atomic>
+#include <openssl/ssl.h>
+
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -44,6 +48,8 @@ class TestDispatcher : public Dispatcher {
   std::vector<std::pair<int, std::string>> rejections();
   std::vector<int> completions();
   std::shared_ptr<SinkRecord> last_sink();
+  // Every head passed to Begin, in order.
+  std::vector<RequestHead> heads();
   // Polls until `pred` holds or `timeout` passes.
   template <typename Pred>
   static bool WaitFor(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
@@ -62,6 +68,7 @@ class TestDispatcher : public Dispatcher {
   std::vector<std::pair<int, std::string>> rejections_;
   std::vector<int> completions_;
   std::shared_ptr<SinkRecord> last_sink_;
+  std::vector<RequestHead> heads_;
 };
 
 Limits TestLimits();
@@ -71,6 +78,8 @@ class TestServer {
  public:
   explicit TestServer(Limits limits = TestLimits(), std::chrono::seconds drain = std::chrono::seconds(5),
                       bool other_ca_cert = false, bool wrong_name_cert = false);
+  // Listener "data" with exactly `tls` (e.g. a client CA for mutual TLS).
+  explicit TestServer(const TlsFiles& tls, Limits limits = TestLimits());
   ~TestServer();
   void Stop();  // Stop() and join Run()'s thread
 
@@ -82,18 +91,31 @@ class TestServer {
   HttpsServer server;
 
  private:
+  void Start(const TlsFiles& tls, const Limits& limits);
+
   uint16_t port_ = 0;
   std::thread runner_;
 };
 
-// A TLS connection under the test's full control (raw bytes, TLS versions).
+struct RawTlsOptions {
+  int max_tls_version = 0;  // 0 for the default, else e.g. TLS1_2_VERSION
+  // Mutual TLS: a client certificate chain and key (PEM), sent when asked for.
+  std::optional<std::filesystem::path> client_cert, client_key;
+  SSL_SESSION* resume = nullptr;  // offered for resumption (not owned)
+};
+
+// A TLS connection under the test's full control (raw bytes, TLS versions,
+// client certificates, session resumption).
 class RawTlsClient {
  public:
   // max_tls_version: 0 for the default, else e.g. TLS1_1_VERSION.
   RawTlsClient(uint16_t port, int max_tls_version = 0);
+  RawTlsClient(uint16_t port, const RawTlsOptions& options);
   ~RawTlsClient();
   bool handshake_ok() const { return handshake_ok_; }
   const std::string& handshake_error() const { return handshake_error_; }
+  // The connection's OpenSSL object (session, CA names the server asked for...).
+  SSL* native_handle();
 
   bool Write(std::string_view bytes);
   // Reads one HTTP response; empty string on error/EOF/timeout.

@@ -34,6 +34,38 @@ Status Fail(const std::string& what) {
   return Status::InvalidArgument(what + ": " + TakeOpenSslError());
 }
 
+// Deep enough for root -> intermediate -> issuing CA -> leaf with room to spare;
+// longer chains from clients are refused rather than walked.
+constexpr int kClientChainDepth = 4;
+
+// Mutual TLS: trust exactly the client CA bundle (the store starts empty; the
+// system store is never added), advertise its subjects in CertificateRequest,
+// and fail the handshake on any certificate that does not verify. No verify
+// callback: OpenSSL's own verdict decides, so there is no path back to an
+// anonymous connection once a bad certificate was sent.
+Status ConfigureClientVerification(SSL_CTX* native, const TlsFiles& files) {
+  const std::string ca = files.client_ca->string();
+  if (SSL_CTX_load_verify_locations(native, ca.c_str(), nullptr) != 1) {
+    return Fail("cannot load TLS client CA bundle '" + ca + "'");
+  }
+  // Also catches a file with only CRLs, which load_verify_locations accepts.
+  STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(ca.c_str());
+  if (names == nullptr || sk_X509_NAME_num(names) == 0) {
+    if (names != nullptr) sk_X509_NAME_pop_free(names, X509_NAME_free);
+    ERR_clear_error();
+    return Status::InvalidArgument("TLS client CA bundle '" + ca + "' holds no certificate");
+  }
+  SSL_CTX_set_client_CA_list(native, names);  // takes ownership
+  if (SSL_CTX_set_purpose(native, X509_PURPOSE_SSL_CLIENT) != 1) return Fail("setting client certificate purpose");
+  SSL_CTX_set_verify_depth(native, kClientChainDepth);
+  // No SSL_VERIFY_POST_HANDSHAKE: the certificate is asked for in the handshake
+  // (TLS 1.2 and 1.3 alike), never later on an established connection.
+  int mode = SSL_VERIFY_PEER;
+  if (files.require_client_cert) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+  SSL_CTX_set_verify(native, mode, nullptr);
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::string TakeOpenSslError() {
@@ -54,12 +86,20 @@ StatusOr<std::shared_ptr<ssl::context>> MakeServerTlsContext(const TlsFiles& fil
     return Fail("setting TLS versions");
   }
   SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+  // Send exactly the configured chain: never complete it from the verify store,
+  // which with mutual TLS holds the client CAs.
+  SSL_CTX_set_mode(native, SSL_MODE_NO_AUTO_CHAIN);
   // Mozilla intermediate leaves the choice to the client (it knows whether it
   // has AES hardware).
   SSL_CTX_clear_options(native, SSL_OP_CIPHER_SERVER_PREFERENCE);
   if (SSL_CTX_set_cipher_list(native, kTls12Ciphers) != 1) return Fail("setting TLS 1.2 ciphers");
   if (SSL_CTX_set_ciphersuites(native, kTls13Suites) != 1) return Fail("setting TLS 1.3 suites");
   if (SSL_CTX_set1_groups_list(native, kGroups) != 1) return Fail("setting key exchange groups");
+  // Resumption stays on with mutual TLS: OpenSSL stores the peer certificate
+  // and its verify result in the session (cache and tickets alike), so a resumed
+  // connection carries the certificate verified in the full handshake. Sessions
+  // never cross listeners (each has its own cache and ticket keys), and the
+  // session layer refuses a resumed certificate that has expired meanwhile.
   static constexpr unsigned char kSessionContext[] = "aegis";
   SSL_CTX_set_session_id_context(native, kSessionContext, sizeof kSessionContext - 1);
   SSL_CTX_set_alpn_select_cb(native, SelectAlpn, nullptr);
@@ -78,6 +118,11 @@ StatusOr<std::shared_ptr<ssl::context>> MakeServerTlsContext(const TlsFiles& fil
   }
   if (SSL_CTX_check_private_key(native) != 1) {
     return Fail("TLS private key '" + key + "' does not match certificate '" + chain + "'");
+  }
+  if (files.client_ca) {
+    AEGIS_RETURN_IF_ERROR(ConfigureClientVerification(native, files));
+  } else if (files.require_client_cert) {
+    return Status::InvalidArgument("require_client_cert needs a client CA bundle (client_ca)");
   }
   return ctx;
 }

@@ -29,6 +29,9 @@ struct ClientOptions {
   std::string server;                     // "https://host:port"
   std::optional<std::filesystem::path> ca_file;  // PEM bundle; system store when unset
   std::optional<std::string> bearer_token;
+  // Mutual TLS: a client certificate chain and its private key (PEM), both or neither.
+  std::optional<std::filesystem::path> client_cert;
+  std::optional<std::filesystem::path> client_key;
   int timeout_seconds = 300;
 };
 

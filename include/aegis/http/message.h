@@ -19,6 +19,16 @@
 
 namespace aegis::http {
 
+// A client certificate the TLS handshake verified against the listener's client CA.
+struct ClientCertificate {
+  std::string subject;            // RFC 2253, e.g. "CN=scorer,O=Acme"
+  // "DNS:host", "URI:spiffe://…", "email:a@b", "IP:10.0.0.1" / "IP:fd00::1", in
+  // certificate order; entries that are not visible ASCII (NUL, control
+  // characters, spaces, bytes over 0x7E) and other name types are left out.
+  std::vector<std::string> sans;
+  std::string fingerprint;        // lowercase hex SHA-256 of the DER certificate
+};
+
 // Everything known once the request line and headers are read, before the body.
 struct RequestHead {
   std::string method;        // "GET", "POST", ...
@@ -30,6 +40,9 @@ struct RequestHead {
   std::string remote_address;  // "ip:port"
   std::string request_id;      // server-assigned, unique per request (hex)
   std::string listener;        // "data" or "admin"
+  // Set only when the client presented a certificate that chains to the
+  // listener's client CA (mutual TLS); the same for every request of a connection.
+  std::shared_ptr<const ClientCertificate> client_cert;
 
   // First header with `name` (lowercase), if any.
   std::optional<std::string_view> Header(std::string_view name) const;

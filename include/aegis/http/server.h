@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "aegis/common/status.h"
@@ -35,6 +36,12 @@ struct Limits {
 struct TlsFiles {
   std::filesystem::path certificate_chain;  // PEM
   std::filesystem::path private_key;        // PEM
+  // Mutual TLS: when set, clients may present a certificate, which must chain
+  // to one of these CAs (PEM bundle) or the handshake fails; a verified
+  // certificate reaches the dispatcher as RequestHead::client_cert.
+  std::optional<std::filesystem::path> client_ca;
+  // With client_ca: refuse the handshake when the client presents no certificate.
+  bool require_client_cert = false;
 };
 
 // Connection counters of one listener (for metrics).
@@ -44,8 +51,9 @@ struct ListenerStats {
   int connections_active = 0;
 };
 
-// Loads `tls` exactly as a listener would (chain, key, key/certificate match), so
-// that `aegis init` refuses a pair the server could not use.
+// Loads `tls` exactly as a listener would (chain, key, key/certificate match,
+// client CA bundle when set), so that `aegis init` and config validation refuse
+// files the server could not use.
 Status CheckTlsFiles(const TlsFiles& tls);
 
 struct ServerOptions {
