@@ -11,12 +11,12 @@ PACKAGES=(
   clang-14 libclang-rt-14-dev
   # libraries (see docs/../DESIGN: chosen dependencies)
   libssl-dev libboost-dev libsimdjson-dev libtomlplusplus-dev libcli11-dev libspdlog-dev
-  nlohmann-json3-dev libsqlite3-dev libargon2-dev zlib1g-dev
+  nlohmann-json3-dev libsqlite3-dev libargon2-dev zlib1g-dev libqrencode-dev
   # engines
   libopencv-dnn-dev libtorch-dev libxgboost-dev
   # tests, sample models, benchmark
   libgtest-dev python3 python3-pytest python3-requests python3-numpy python3-torch python3-xgboost
-  python3-onnx python3-cryptography python3-fastapi uvicorn wrk curl openssl ca-certificates
+  python3-onnx python3-cryptography python3-jwt python3-fastapi uvicorn wrk curl openssl ca-certificates
 )
 
 missing=()

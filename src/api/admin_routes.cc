@@ -1,8 +1,7 @@
 // Control-plane routes for the audit log and the trust store of publisher keys.
-#include <simdjson.h>
-
 #include "control_routes.h"
 #include "model_json.h"
+#include "request_json.h"
 
 namespace aegis::api::internal {
 namespace {
@@ -34,37 +33,11 @@ http::Response ReadAudit(const Services& services, size_t limit) {
   return http::Response::Json(200, std::move(body));
 }
 
-struct TrustRequest {
-  std::string public_key;
-  std::string models = "*";
-};
-
-// {"public_key": PEM, "models": GLOB?}; any other member is refused, so a typo
-// ("model") never silently widens the key's scope to "*".
-StatusOr<TrustRequest> ParseTrustRequest(const std::string& body) {
-  simdjson::dom::parser parser;
-  simdjson::dom::object object;
-  if (parser.parse(body).get(object) != simdjson::SUCCESS) {
-    return Status::InvalidArgument("body must be a JSON object {\"public_key\": PEM, \"models\": GLOB}");
-  }
-  TrustRequest out;
-  bool have_key = false;
-  for (auto field : object) {
-    std::string_view value;
-    if (field.value.get(value) != simdjson::SUCCESS) {
-      return Status::InvalidArgument("member '" + std::string(field.key) + "' must be a string");
-    }
-    if (field.key == "public_key") {
-      out.public_key = value;
-      have_key = true;
-    } else if (field.key == "models") {
-      out.models = value;
-    } else {
-      return Status::InvalidArgument("unknown member '" + std::string(field.key) + "'");
-    }
-  }
-  if (!have_key) return Status::InvalidArgument("member 'public_key' is required");
-  return out;
+// {"public_key": PEM, "models": GLOB?}.
+StatusOr<std::pair<std::string, std::string>> ParseTrustRequest(const std::string& body) {
+  AEGIS_ASSIGN_OR_RETURN(auto fields, ParseBodyFields(body, {{"public_key", FieldType::kString, true},
+                                                             {"models", FieldType::kString, false}}));
+  return std::make_pair(*fields.String("public_key"), fields.String("models").value_or("*"));
 }
 
 http::Response ListKeys(const Services& services) {
@@ -79,7 +52,7 @@ http::Response AddKey(const Services& services, const std::string& name, const s
                       const std::string& body) {
   auto request = ParseTrustRequest(body);
   if (!request.ok()) return http::Response::Error(request.status());
-  auto key = services.registry->AddTrustedKey(name, request->public_key, request->models, principal);
+  auto key = services.registry->AddTrustedKey(name, request->first, request->second, principal);
   if (!key.ok()) return http::Response::Error(key.status());
   return http::Response::Json(201, Dump(TrustedKeyJson(*key)));
 }

@@ -5,36 +5,102 @@
 namespace aegis::api {
 namespace {
 
-enum class ControlRoute { kModels, kModelVersion, kAudit, kTrust, kTrustKey };
+enum class ControlRoute {
+  kModels, kModelVersion, kAudit, kTrust, kTrustKey, kTokens, kToken, kUsers, kUserDisable, kLogin, kLogout, kWhoami
+};
+
+// How a route is guarded.
+enum class Guard {
+  kNone,           // no credential (login)
+  kAuthenticated,  // any principal (logout, whoami)
+  kPolicy,         // a principal with a control-plane role whose grants allow `policy_action`
+};
 
 struct MatchedRoute {
   ControlRoute route;
-  std::string action;
+  std::string action;    // audit name; names the method too, so the audit log says
+                         // what was attempted even when the method is refused
   std::string resource;
-  std::string name;     // model or trusted-key name
-  std::string version;  // model version
+  Guard guard = Guard::kPolicy;
+  policy::Action policy_action = policy::Action::kModelList;
+  std::string name;      // model, trusted key, token id or user name
+  std::string version;   // model version
 };
 
-// The action names the method too, so the audit log says what was attempted
-// even when the method is refused.
+MatchedRoute Policy(ControlRoute route, std::string action, std::string resource, policy::Action policy_action,
+                    std::string name = "", std::string version = "") {
+  return MatchedRoute{route, std::move(action), std::move(resource), Guard::kPolicy, policy_action, std::move(name),
+                      std::move(version)};
+}
+
 std::optional<MatchedRoute> Match(const http::RequestHead& head) {
+  using policy::Action;
   auto segs = internal::SplitPath(head.path);
   if (!segs || segs->size() < 2 || (*segs)[0] != "v1") return std::nullopt;
   const auto& s = *segs;
-  const bool remove = head.method == "DELETE";
-  if (s.size() == 2 && s[1] == "models") return MatchedRoute{ControlRoute::kModels, "model.list", "models", "", ""};
-  if (s.size() == 2 && s[1] == "audit") return MatchedRoute{ControlRoute::kAudit, "audit.read", "audit", "", ""};
-  if (s.size() == 2 && s[1] == "trust") return MatchedRoute{ControlRoute::kTrust, "trust.list", "trust", "", ""};
+  const std::string_view m = head.method;
+  const bool remove = m == "DELETE";
+  const bool read = m == "GET";
+  if (s.size() == 2) {
+    if (s[1] == "models") return Policy(ControlRoute::kModels, "model.list", "models", Action::kModelList);
+    if (s[1] == "audit") return Policy(ControlRoute::kAudit, "audit.read", "audit", Action::kAuditRead);
+    if (s[1] == "trust") return Policy(ControlRoute::kTrust, "trust.list", "trust", Action::kTrustList);
+    if (s[1] == "tokens") {
+      return Policy(ControlRoute::kTokens, read ? "token.list" : "token.create", "tokens", Action::kTokenManage);
+    }
+    if (s[1] == "users") {
+      return Policy(ControlRoute::kUsers, read ? "user.list" : "user.add", "users", Action::kUserManage);
+    }
+    if (s[1] == "login") return MatchedRoute{ControlRoute::kLogin, "login", "session", Guard::kNone};
+    if (s[1] == "logout") return MatchedRoute{ControlRoute::kLogout, "logout", "session", Guard::kAuthenticated};
+    if (s[1] == "whoami") return MatchedRoute{ControlRoute::kWhoami, "whoami", "session", Guard::kAuthenticated};
+    return std::nullopt;
+  }
   if (s.size() == 3 && s[1] == "trust") {
     std::string name(s[2]);
-    return MatchedRoute{ControlRoute::kTrustKey, remove ? "trust.remove" : "trust.add", "trust:" + name, name, ""};
+    return Policy(ControlRoute::kTrustKey, remove ? "trust.remove" : "trust.add", "trust:" + name,
+                  Action::kTrustChange, name);
+  }
+  if (s.size() == 3 && s[1] == "tokens") {
+    std::string id(s[2]);
+    return Policy(ControlRoute::kToken, "token.revoke", "token:" + id, Action::kTokenManage, id);
+  }
+  if (s.size() == 4 && s[1] == "users" && s[3] == "disable") {
+    std::string name(s[2]);
+    return Policy(ControlRoute::kUserDisable, "user.disable", "user:" + name, Action::kUserManage, name);
   }
   if (s.size() == 5 && s[1] == "models" && s[3] == "versions") {
     std::string name(s[2]), version(s[4]);
-    return MatchedRoute{ControlRoute::kModelVersion, remove ? "model.remove" : "model.push",
-                        "model:" + name + "/versions/" + version, name, version};
+    return Policy(ControlRoute::kModelVersion, remove ? "model.remove" : "model.push",
+                  "model:" + name + "/versions/" + version, remove ? Action::kModelRemove : Action::kModelPush, name,
+                  version);
   }
   return std::nullopt;
+}
+
+bool HasControlPlaneRole(const auth::Principal& principal) {
+  for (const auto& g : principal.subject.grants) {
+    if (policy::HasControlPlaneActions(g.role)) return true;
+  }
+  return false;
+}
+
+// Authentication and authorization for `route`; false when the plan already
+// holds the refusal.
+bool Admit(const Services& services, const http::RequestHead& head, const MatchedRoute& route,
+           std::optional<auth::Principal>& principal, http::Plan& plan, audit::AuditEvent& event) {
+  if (route.guard == Guard::kNone) return true;
+  principal = internal::Authenticate(services, head, plan, event);
+  if (!principal) return false;
+  if (route.guard == Guard::kAuthenticated) return true;
+  if (!HasControlPlaneRole(*principal)) {
+    event.decision = "deny";
+    event.reason = "this identity has no control-plane role";
+    plan.immediate = http::Response::Error(403, event.reason);
+    return false;
+  }
+  const bool scoped = policy::IsModelScoped(route.policy_action);
+  return internal::Authorize(services, *principal, route.policy_action, scoped ? route.name : "", plan, event);
 }
 
 }  // namespace
@@ -49,24 +115,23 @@ http::Plan ControlPlane::Begin(const http::RequestHead& head) {
   http::Plan plan;
   audit::AuditEvent event = internal::StartEvent(head, route->action, route->resource);
   auto late = std::make_shared<internal::LateOutcome>();
-  if (auto principal = internal::Authenticate(services_, head, plan, event)) {
-    internal::ControlRequest request{services_, head, *principal, plan, event};
+  std::optional<auth::Principal> principal;
+  if (Admit(services_, head, *route, principal, plan, event)) {
+    static const auth::Principal kAnonymous{"anonymous", auth::Method::kToken, "", {}};
+    internal::ControlRequest request{services_, head, principal ? *principal : kAnonymous, plan, event};
     switch (route->route) {
-      case ControlRoute::kModels:
-        internal::PlanModelList(request);
-        break;
-      case ControlRoute::kModelVersion:
-        internal::PlanModelVersion(request, route->name, route->version, late);
-        break;
-      case ControlRoute::kAudit:
-        internal::PlanAuditRead(request);
-        break;
-      case ControlRoute::kTrust:
-        internal::PlanTrustList(request);
-        break;
-      case ControlRoute::kTrustKey:
-        internal::PlanTrustKey(request, route->name);
-        break;
+      case ControlRoute::kModels: internal::PlanModelList(request); break;
+      case ControlRoute::kModelVersion: internal::PlanModelVersion(request, route->name, route->version, late); break;
+      case ControlRoute::kAudit: internal::PlanAuditRead(request); break;
+      case ControlRoute::kTrust: internal::PlanTrustList(request); break;
+      case ControlRoute::kTrustKey: internal::PlanTrustKey(request, route->name); break;
+      case ControlRoute::kTokens: internal::PlanTokens(request); break;
+      case ControlRoute::kToken: internal::PlanTokenRevoke(request, route->name); break;
+      case ControlRoute::kUsers: internal::PlanUsers(request, late); break;
+      case ControlRoute::kUserDisable: internal::PlanUserDisable(request, route->name); break;
+      case ControlRoute::kLogin: internal::PlanLogin(request, late); break;
+      case ControlRoute::kLogout: internal::PlanLogout(request); break;
+      case ControlRoute::kWhoami: internal::PlanWhoami(request); break;
     }
   }
   internal::AuditOnComplete(plan, services_, std::move(event), std::move(late));

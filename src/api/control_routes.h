@@ -25,7 +25,7 @@ struct ControlRequest {
   audit::AuditEvent& event;
 };
 
-// GET /v1/models
+// GET /v1/models — only the models the principal may list.
 void PlanModelList(ControlRequest& r);
 // PUT|DELETE /v1/models/{name}/versions/{version}. A push streams into the
 // registry; a refusal found only once the body is in is reported via `late`.
@@ -37,6 +37,22 @@ void PlanAuditRead(ControlRequest& r);
 void PlanTrustList(ControlRequest& r);
 // PUT|DELETE /v1/trust/{name}
 void PlanTrustKey(ControlRequest& r, const std::string& name);
+
+// POST /v1/tokens (create), GET /v1/tokens (list)
+void PlanTokens(ControlRequest& r);
+// DELETE /v1/tokens/{id}
+void PlanTokenRevoke(ControlRequest& r, const std::string& id);
+// POST /v1/users (add; the outcome's refusal reason goes to `late`), GET /v1/users (list)
+void PlanUsers(ControlRequest& r, const std::shared_ptr<LateOutcome>& late);
+// POST /v1/users/{name}/disable
+void PlanUserDisable(ControlRequest& r, const std::string& name);
+// POST /v1/login (no credential; the audit event names the user and the real
+// reason of a refusal via `late`, the caller sees one generic answer)
+void PlanLogin(ControlRequest& r, const std::shared_ptr<LateOutcome>& late);
+// POST /v1/logout (a session ends itself)
+void PlanLogout(ControlRequest& r);
+// GET /v1/whoami
+void PlanWhoami(ControlRequest& r);
 
 // Marks the event denied with `reason` when `status` is an integrity failure,
 // or just records the reason otherwise.

@@ -47,6 +47,16 @@ std::optional<Route> MatchRoute(std::string_view path) {
   return std::nullopt;
 }
 
+// The policy action of an authenticated route (health probes have none).
+policy::Action PolicyActionOf(RouteKind kind) {
+  switch (kind) {
+    case RouteKind::kModelMetadata: return policy::Action::kModelMetadata;
+    case RouteKind::kModelReady: return policy::Action::kModelReady;
+    case RouteKind::kInfer: return policy::Action::kInfer;
+    default: return policy::Action::kServerMetadata;
+  }
+}
+
 const char* ActionOf(RouteKind kind) {
   switch (kind) {
     case RouteKind::kServerMetadata: return "server.metadata";
@@ -148,11 +158,17 @@ http::Plan DataPlane::Begin(const http::RequestHead& head) {
   const char* allowed = is_infer ? "POST" : "GET";
   const bool is_health = route->kind == RouteKind::kLive || route->kind == RouteKind::kReady;
 
-  // Health probes are unauthenticated by contract; everything else needs a token,
-  // checked before any body is read.
-  if (!is_health && !internal::Authenticate(services_, head, plan, event)) {
-    internal::AuditOnComplete(plan, services_, std::move(event));
-    return plan;
+  // Health probes are unauthenticated by contract; everything else needs a
+  // credential and a grant, checked before any body is read and before the
+  // model is looked up (so a 404 never tells an unauthorized caller a model
+  // exists).
+  if (!is_health) {
+    auto principal = internal::Authenticate(services_, head, plan, event);
+    if (!principal ||
+        !internal::Authorize(services_, *principal, PolicyActionOf(route->kind), route->model, plan, event)) {
+      internal::AuditOnComplete(plan, services_, std::move(event));
+      return plan;
+    }
   }
   if (head.method != allowed) {
     plan.immediate = internal::MethodNotAllowed(allowed);

@@ -1,5 +1,6 @@
 // Control-plane routes for the registry: list, push (streamed, signed) and remove.
 #include "aegis/crypto/encoding.h"
+#include "aegis/policy/policy.h"
 #include "control_routes.h"
 #include "model_json.h"
 
@@ -42,11 +43,15 @@ class PushSink final : public http::BodySink {
   std::shared_ptr<LateOutcome> late_;
 };
 
-http::Response ListModels(const Services& services) {
+// Only the models `subject` may list: a scoped deployer never learns the
+// names of models outside its scope.
+http::Response ListModels(const Services& services, const policy::Subject& subject) {
   auto records = services.registry->List();
   if (!records.ok()) return http::Response::Error(records.status());
   Json models = Json::array();
-  for (const auto& r : *records) models.push_back(RecordJson(r));
+  for (const auto& r : *records) {
+    if (policy::InScope(subject, policy::Action::kModelList, r.name)) models.push_back(RecordJson(r));
+  }
   return http::Response::Json(200, Dump(Json{{"models", std::move(models)}}));
 }
 
@@ -103,7 +108,7 @@ void PlanModelList(ControlRequest& r) {
     return;
   }
   const Services services = r.services;  // a database read: on the worker pool
-  r.plan.handler = [services](http::Request&) { return ListModels(services); };
+  r.plan.handler = [services, subject = r.principal.subject](http::Request&) { return ListModels(services, subject); };
 }
 
 void PlanModelVersion(ControlRequest& r, const std::string& name, const std::string& version,

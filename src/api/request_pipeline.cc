@@ -40,6 +40,8 @@ void AuditOnComplete(http::Plan& plan, const Services& services, audit::AuditEve
                          int status, std::chrono::nanoseconds latency) mutable {
     if (late && !late->reason.empty()) event.reason = late->reason;
     if (late && late->denied) event.decision = "deny";
+    if (late && !late->principal.empty()) event.principal = late->principal;
+    if (late && !late->auth_method.empty()) event.auth_method = late->auth_method;
     event.time = clock->Now();
     event.status = status;
     event.latency_us = std::chrono::duration_cast<std::chrono::microseconds>(latency).count();
@@ -49,9 +51,16 @@ void AuditOnComplete(http::Plan& plan, const Services& services, audit::AuditEve
 
 std::optional<auth::Principal> Authenticate(const Services& services, const http::RequestHead& head,
                                             http::Plan& plan, audit::AuditEvent& event) {
-  auto principal = services.auth->Authenticate(head.Header("authorization"));
+  std::optional<auth::PresentedCertificate> certificate;
+  if (head.client_cert) {
+    certificate = auth::PresentedCertificate{head.client_cert->subject, head.client_cert->sans,
+                                             head.client_cert->fingerprint};
+  }
+  auto principal =
+      services.authenticator->Authenticate(head.Header("authorization"), certificate ? &*certificate : nullptr);
   if (principal.ok()) {
     event.principal = principal->name;
+    event.auth_method = std::string(auth::MethodName(principal->method));
     return std::move(principal).value();
   }
   event.decision = "deny";
@@ -60,6 +69,27 @@ std::optional<auth::Principal> Authenticate(const Services& services, const http
   response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"aegis\"");
   plan.immediate = std::move(response);
   return std::nullopt;
+}
+
+bool Authorize(const Services& services, const auth::Principal& principal, policy::Action action,
+               std::string_view model, http::Plan& plan, audit::AuditEvent& event) {
+  const policy::Decision decision = policy::Authorize(principal.subject, action, model, services.clock->Now());
+  if (decision.allowed) {
+    event.grant = decision.grant;
+    return true;
+  }
+  event.decision = "deny";
+  event.reason = decision.reason;
+  plan.immediate = http::Response::Error(403, decision.reason);
+  return false;
+}
+
+std::string SourceAddress(std::string_view remote) {
+  if (!remote.empty() && remote.front() == '[') {
+    const size_t close = remote.find(']');
+    return std::string(remote.substr(1, close == std::string_view::npos ? std::string_view::npos : close - 1));
+  }
+  return std::string(remote.substr(0, remote.rfind(':')));
 }
 
 std::optional<uint64_t> ParseDecimal(std::string_view text) {

@@ -13,7 +13,8 @@
 
 #include "aegis/api/services.h"
 #include "aegis/audit/audit_log.h"
-#include "aegis/auth/token_authenticator.h"
+#include "aegis/auth/principal.h"
+#include "aegis/policy/policy.h"
 #include "aegis/http/message.h"
 
 namespace aegis::api::internal {
@@ -31,6 +32,8 @@ audit::AuditEvent StartEvent(const http::RequestHead& head, std::string action, 
 struct LateOutcome {
   std::string reason;
   bool denied = false;
+  std::string principal;  // replaces the event's when set (a login names its user)
+  std::string auth_method;
 };
 
 // Makes `plan` append `event` (completed with status and latency) when the
@@ -39,10 +42,21 @@ struct LateOutcome {
 void AuditOnComplete(http::Plan& plan, const Services& services, audit::AuditEvent event,
                      std::shared_ptr<const LateOutcome> late = nullptr);
 
-// Authenticates the request's bearer token. On failure sets plan.immediate to a
-// 401 (WWW-Authenticate: Bearer) and marks the event denied.
+// Authenticates the request (bearer credential or client certificate) and
+// names the principal in the event. On failure sets plan.immediate to a 401
+// (WWW-Authenticate: Bearer) and marks the event denied.
 std::optional<auth::Principal> Authenticate(const Services& services, const http::RequestHead& head,
                                             http::Plan& plan, audit::AuditEvent& event);
+
+// Asks the policy whether `principal` may perform `action` (on `model` for
+// model-scoped actions). Allowed: records the matching grant in the event and
+// returns true. Denied: sets plan.immediate to a 403, marks the event denied
+// with the reason, and returns false.
+bool Authorize(const Services& services, const auth::Principal& principal, policy::Action action,
+               std::string_view model, http::Plan& plan, audit::AuditEvent& event);
+
+// The client's IP address from "ip:port" or "[v6]:port".
+std::string SourceAddress(std::string_view remote);
 
 // A whole string of decimal digits as an unsigned integer (no sign, no spaces, no
 // overflow); nullopt otherwise. For header and query values.

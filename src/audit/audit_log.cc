@@ -25,9 +25,11 @@ std::string EventToJson(const AuditEvent& e) {
   j["time"] = FormatRfc3339(e.time);
   j["request_id"] = e.request_id;
   j["principal"] = e.principal;
+  if (!e.auth_method.empty()) j["auth_method"] = e.auth_method;
   j["action"] = e.action;
   j["resource"] = e.resource;
   j["decision"] = e.decision;
+  if (!e.grant.empty()) j["grant"] = e.grant;
   j["status"] = e.status;
   j["latency_us"] = e.latency_us;
   j["remote"] = e.remote;

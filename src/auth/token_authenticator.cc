@@ -4,6 +4,7 @@
 #include <cctype>
 #include <mutex>
 
+#include "aegis/common/model_glob.h"
 #include "aegis/crypto/encoding.h"
 #include "aegis/crypto/hash.h"
 #include "aegis/crypto/random.h"
@@ -34,46 +35,103 @@ std::vector<uint8_t> HashSecret(std::string_view secret) {
   return {digest.begin(), digest.end()};
 }
 
+bool IsValidTokenName(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+}
+
 }  // namespace
+
+std::optional<std::string_view> BearerCredential(std::optional<std::string_view> authorization) {
+  if (!authorization) return std::nullopt;
+  std::string_view value = *authorization;
+  constexpr std::string_view kScheme = "Bearer ";
+  if (value.size() <= kScheme.size() ||
+      !std::equal(kScheme.begin(), kScheme.end(), value.begin(),
+                  [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) ==
+                                              std::tolower(static_cast<unsigned char>(b)); })) {
+    return std::nullopt;
+  }
+  return value.substr(kScheme.size());
+}
+
+StatusOr<policy::Grant> MakeGrant(std::string_view role_name, std::string_view models) {
+  auto role = policy::ParseRole(role_name);
+  if (!role) {
+    return Status::InvalidArgument("unknown role '" + std::string(role_name) +
+                                   "' (admin, deployer, approver, auditor, consumer)");
+  }
+  if (!IsValidModelGlob(models)) return Status::InvalidArgument("invalid model glob '" + std::string(models) + "'");
+  if (!policy::IsScopable(*role) && models != "*") {
+    return Status::InvalidArgument("role " + std::string(role_name) + " applies to every model: drop --models");
+  }
+  return policy::Grant{*role, std::string(models)};
+}
 
 StatusOr<std::unique_ptr<TokenAuthenticator>> TokenAuthenticator::Create(store::MetadataStore* store,
                                                                         const Clock& clock) {
   std::unique_ptr<TokenAuthenticator> auth(new TokenAuthenticator(store, clock));
   AEGIS_ASSIGN_OR_RETURN(auto tokens, store->ListTokens());
-  for (auto& t : tokens) auth->by_id_.emplace(t.id, std::move(t));
+  for (auto& t : tokens) {
+    auth->order_.push_back(t.id);
+    auth->by_id_.emplace(t.id, std::move(t));
+  }
   return auth;
 }
 
-StatusOr<IssuedToken> TokenAuthenticator::Issue(const std::string& name, const std::string& role) {
+StatusOr<IssuedToken> TokenAuthenticator::Issue(const TokenRequest& request) {
+  if (!IsValidTokenName(request.name)) {
+    return Status::InvalidArgument("token name must be 1-64 printable ASCII characters without spaces");
+  }
+  AEGIS_RETURN_IF_ERROR(MakeGrant(request.role, request.models).status());
+  if (request.ttl && (*request.ttl < kMinTokenTtl || *request.ttl > kMaxTokenTtl)) {
+    return Status::InvalidArgument("token lifetime must be between 60 seconds and 366 days");
+  }
   AEGIS_ASSIGN_OR_RETURN(std::string id, crypto::RandomHex(kIdHexLength / 2));
   AEGIS_ASSIGN_OR_RETURN(std::string secret, crypto::RandomBase64Url(kSecretBytes));
   store::TokenRecord record;
   record.id = id;
-  record.name = name;
-  record.role = role;
+  record.name = request.name;
+  record.role = request.role;
+  record.models = request.models;
   record.secret_hash = HashSecret(secret);
-  record.created_at = FormatRfc3339(clock_.Now());
+  const auto now = clock_.Now();
+  record.created_at = FormatRfc3339(now);
+  if (request.ttl) record.expires_at = FormatRfc3339(now + *request.ttl);
+  record.created_by = request.created_by;
   AEGIS_RETURN_IF_ERROR(store_->InsertToken(record));
   {
     std::unique_lock lock(mu_);
     by_id_[record.id] = record;
+    order_.push_back(record.id);
   }
   return IssuedToken{std::string(kPrefix) + id + "_" + secret, std::move(record)};
 }
 
-StatusOr<Principal> TokenAuthenticator::Authenticate(std::optional<std::string_view> authorization) const {
-  if (!authorization) return Status::Unauthenticated("missing bearer token");
-  std::string_view value = *authorization;
-  constexpr std::string_view kScheme = "Bearer ";
-  // The scheme name is case-insensitive (RFC 7235).
-  if (value.size() <= kScheme.size() ||
-      !std::equal(kScheme.begin(), kScheme.end(), value.begin(),
-                  [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) ==
-                                              std::tolower(static_cast<unsigned char>(b)); })) {
-    return Status::Unauthenticated("missing bearer token");
+std::vector<store::TokenRecord> TokenAuthenticator::List() const {
+  std::shared_lock lock(mu_);
+  std::vector<store::TokenRecord> out;
+  out.reserve(order_.size());
+  for (const auto& id : order_) out.push_back(by_id_.at(id));
+  return out;
+}
+
+Status TokenAuthenticator::Revoke(const std::string& id) {
+  {
+    std::shared_lock lock(mu_);
+    if (by_id_.find(id) == by_id_.end()) return Status::NotFound("no token with id '" + id + "'");
   }
-  std::string_view token = value.substr(kScheme.size());
-  auto parsed = ParseToken(token);
+  // Stored first: a revocation that did not reach the database must not look done.
+  AEGIS_RETURN_IF_ERROR(store_->RevokeToken(id));
+  std::unique_lock lock(mu_);
+  by_id_[id].revoked = true;
+  return Status::Ok();
+}
+
+bool TokenAuthenticator::IsApiToken(std::string_view credential) { return ParseToken(credential).has_value(); }
+
+StatusOr<Principal> TokenAuthenticator::Authenticate(std::string_view credential) const {
+  auto parsed = ParseToken(credential);
   if (!parsed) return Status::Unauthenticated("invalid bearer token");
   const auto presented = HashSecret(parsed->secret);
 
@@ -93,7 +151,13 @@ StatusOr<Principal> TokenAuthenticator::Authenticate(std::optional<std::string_v
   if (record.expires_at && FormatRfc3339(clock_.Now()) >= *record.expires_at) {
     return Status::Unauthenticated("token expired");
   }
-  return Principal{record.name, record.role, record.id};
+  Principal p;
+  p.name = "token:" + record.name;
+  p.method = Method::kToken;
+  p.credential_id = record.id;
+  // A stored grant that no longer parses (hand-edited database) grants nothing.
+  if (auto grant = MakeGrant(record.role, record.models); grant.ok()) p.subject.grants.push_back(*grant);
+  return p;
 }
 
 }  // namespace aegis::auth

@@ -12,6 +12,8 @@
 namespace aegis::auth {
 namespace {
 
+TokenRequest Admin(const std::string& name) { return TokenRequest{name, "admin", "*", std::nullopt, "test"}; }
+
 class TokenAuthenticatorTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -26,19 +28,21 @@ class TokenAuthenticatorTest : public ::testing::Test {
 };
 
 TEST_F(TokenAuthenticatorTest, IssuedTokenAuthenticates) {
-  auto issued = auth_->Issue("admin", "admin");
+  auto issued = auth_->Issue(Admin("admin"));
   ASSERT_TRUE(issued.ok()) << issued.status().message();
-  auto p = auth_->Authenticate("Bearer " + issued->token);
+  auto p = auth_->Authenticate(issued->token);
   ASSERT_TRUE(p.ok()) << p.status().message();
-  EXPECT_EQ(p->name, "admin");
-  EXPECT_EQ(p->role, "admin");
-  EXPECT_EQ(p->token_id, issued->record.id);
-  // The scheme is case-insensitive.
-  EXPECT_TRUE(auth_->Authenticate("bearer " + issued->token).ok());
+  EXPECT_EQ(p->name, "token:admin");
+  EXPECT_EQ(p->method, Method::kToken);
+  EXPECT_EQ(p->credential_id, issued->record.id);
+  ASSERT_EQ(p->subject.grants.size(), 1u);
+  EXPECT_EQ(p->subject.grants[0].Describe(), "admin:*");
+  EXPECT_FALSE(p->subject.human);
+  EXPECT_TRUE(TokenAuthenticator::IsApiToken(issued->token));
 }
 
 TEST_F(TokenAuthenticatorTest, TokenHas256BitSecretAndIsStoredOnlyAsHash) {
-  auto issued = auth_->Issue("svc", "admin");
+  auto issued = auth_->Issue(Admin("svc"));
   ASSERT_TRUE(issued.ok());
   const std::string& token = issued->token;
   ASSERT_EQ(token.rfind("aegis_", 0), 0u);
@@ -52,27 +56,23 @@ TEST_F(TokenAuthenticatorTest, TokenHas256BitSecretAndIsStoredOnlyAsHash) {
   const std::string hash(stored->secret_hash.begin(), stored->secret_hash.end());
   EXPECT_EQ(hash.find(secret), std::string::npos);
   // Two tokens never collide.
-  auto other = auth_->Issue("svc2", "admin");
+  auto other = auth_->Issue(Admin("svc2"));
   ASSERT_TRUE(other.ok());
   EXPECT_NE(other->token, token);
 }
 
 TEST_F(TokenAuthenticatorTest, RejectsMissingMalformedAndWrongTokens) {
-  auto issued = auth_->Issue("admin", "admin");
+  auto issued = auth_->Issue(Admin("admin"));
   ASSERT_TRUE(issued.ok());
   std::string wrong_secret = issued->token;
   wrong_secret.back() = wrong_secret.back() == 'A' ? 'B' : 'A';
   std::string wrong_id = issued->token;
   wrong_id[6] = wrong_id[6] == '0' ? '1' : '0';
-  const std::vector<std::optional<std::string>> bad = {
-      std::nullopt, "", "Bearer", "Bearer ", "Basic " + issued->token, issued->token, "Bearer " + wrong_secret,
-      "Bearer " + wrong_id, "Bearer " + issued->token + "x", "Bearer " + issued->token.substr(1),
-      "Bearer aegis_zzzzzzzzzzzzzzzz_" + std::string(43, 'a')};
-  for (const auto& header : bad) {
-    std::optional<std::string_view> view;
-    if (header) view = *header;
-    auto p = auth_->Authenticate(view);
-    EXPECT_FALSE(p.ok()) << (header ? *header : "<none>");
+  const std::vector<std::string> bad = {"", "Bearer " + issued->token, wrong_secret, wrong_id, issued->token + "x",
+                                        issued->token.substr(1), "aegis_zzzzzzzzzzzzzzzz_" + std::string(43, 'a')};
+  for (const auto& credential : bad) {
+    auto p = auth_->Authenticate(credential);
+    EXPECT_FALSE(p.ok()) << credential;
     if (!p.ok()) {
       EXPECT_EQ(p.status().code(), StatusCode::kUnauthenticated);
     }
@@ -98,24 +98,89 @@ TEST_F(TokenAuthenticatorTest, ExpiredAndRevokedTokensAreRefused) {
   auth_ = std::move(TokenAuthenticator::Create(store_.get(), clock_)).value();
 
   const std::string expiring_token = "aegis_" + expiring.id + "_" + secret;
-  EXPECT_TRUE(auth_->Authenticate("Bearer " + expiring_token).ok());
+  EXPECT_TRUE(auth_->Authenticate(expiring_token).ok());
   clock_.Advance(std::chrono::minutes(6));
-  auto late = auth_->Authenticate("Bearer " + expiring_token);
+  auto late = auth_->Authenticate(expiring_token);
   ASSERT_FALSE(late.ok());
   EXPECT_EQ(late.status().message(), "token expired");
-  auto r = auth_->Authenticate("Bearer aegis_" + revoked.id + "_" + secret);
+  auto r = auth_->Authenticate("aegis_" + revoked.id + "_" + secret);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(), "token revoked");
 }
 
 TEST_F(TokenAuthenticatorTest, TokensSurviveReopen) {
-  auto issued = auth_->Issue("admin", "admin");
+  auto issued = auth_->Issue(Admin("admin"));
   ASSERT_TRUE(issued.ok());
   auth_.reset();
   store_.reset();
   store_ = std::move(store::MetadataStore::Open(dir_ / "aegis.db")).value();
   auth_ = std::move(TokenAuthenticator::Create(store_.get(), clock_)).value();
-  EXPECT_TRUE(auth_->Authenticate("Bearer " + issued->token).ok());
+  EXPECT_TRUE(auth_->Authenticate(issued->token).ok());
+}
+
+TEST(BearerCredentialTest, ExtractsTheCredentialOfTheBearerSchemeOnly) {
+  EXPECT_EQ(BearerCredential("Bearer abc"), "abc");
+  EXPECT_EQ(BearerCredential("bEaReR abc"), "abc");  // the scheme is case-insensitive
+  EXPECT_FALSE(BearerCredential(std::nullopt));
+  EXPECT_FALSE(BearerCredential(""));
+  EXPECT_FALSE(BearerCredential("Bearer"));
+  EXPECT_FALSE(BearerCredential("Bearer "));
+  EXPECT_FALSE(BearerCredential("Basic abc"));
+}
+
+TEST_F(TokenAuthenticatorTest, ScopedTokensCarryTheirGrantAndExpiry) {
+  auto issued = auth_->Issue(TokenRequest{"scorer", "consumer", "fraud-*", std::chrono::hours(2), "token:admin"});
+  ASSERT_TRUE(issued.ok()) << issued.status().message();
+  EXPECT_EQ(issued->record.models, "fraud-*");
+  EXPECT_EQ(issued->record.created_by, "token:admin");
+  ASSERT_TRUE(issued->record.expires_at);
+  EXPECT_EQ(*issued->record.expires_at, FormatRfc3339(clock_.Now() + std::chrono::hours(2)));
+  auto p = auth_->Authenticate(issued->token);
+  ASSERT_TRUE(p.ok());
+  ASSERT_EQ(p->subject.grants.size(), 1u);
+  EXPECT_EQ(p->subject.grants[0].Describe(), "consumer:fraud-*");
+  clock_.Advance(std::chrono::hours(2));
+  EXPECT_EQ(auth_->Authenticate(issued->token).status().message(), "token expired");
+}
+
+TEST_F(TokenAuthenticatorTest, RefusesBadRequests) {
+  const std::vector<TokenRequest> bad = {
+      {"", "admin", "*", std::nullopt, ""},
+      {"has space", "admin", "*", std::nullopt, ""},
+      {std::string(65, 'a'), "admin", "*", std::nullopt, ""},
+      {"x", "root", "*", std::nullopt, ""},
+      {"x", "Admin", "*", std::nullopt, ""},
+      {"x", "admin", "fraud-*", std::nullopt, ""},     // admin is never scoped
+      {"x", "auditor", "fraud-*", std::nullopt, ""},   // nor is auditor
+      {"x", "consumer", "../x", std::nullopt, ""},
+      {"x", "consumer", "", std::nullopt, ""},
+      {"x", "consumer", "*", std::chrono::seconds(59), ""},
+      {"x", "consumer", "*", std::chrono::seconds(-5), ""},
+      {"x", "consumer", "*", kMaxTokenTtl + std::chrono::seconds(1), ""},
+  };
+  for (const auto& request : bad) {
+    auto issued = auth_->Issue(request);
+    EXPECT_EQ(issued.status().code(), StatusCode::kInvalidArgument) << request.name << " " << request.role;
+  }
+  EXPECT_TRUE(auth_->List().empty());
+}
+
+TEST_F(TokenAuthenticatorTest, RevocationTakesEffectAtOnceAndSurvivesReopen) {
+  auto a = auth_->Issue(Admin("a"));
+  auto b = auth_->Issue(Admin("b"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(auth_->Revoke(a->record.id).ok());
+  EXPECT_TRUE(auth_->Revoke(a->record.id).ok());  // idempotent
+  EXPECT_EQ(auth_->Revoke("0000000000000000").code(), StatusCode::kNotFound);
+  EXPECT_EQ(auth_->Authenticate(a->token).status().message(), "token revoked");
+  EXPECT_TRUE(auth_->Authenticate(b->token).ok());
+  auto listed = auth_->List();
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0].id, a->record.id);
+  EXPECT_TRUE(listed[0].revoked);
+  EXPECT_FALSE(listed[1].revoked);
+  auth_ = std::move(TokenAuthenticator::Create(store_.get(), clock_)).value();
+  EXPECT_EQ(auth_->Authenticate(a->token).status().message(), "token revoked");
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "commands.h"
+#include "session_file.h"
 
 namespace aegis::cli {
 namespace {
@@ -18,18 +19,44 @@ std::string FromEnv(const std::string& flag, const char* env, const std::string&
 
 void AddClientFlags(CLI::App* cmd, ClientFlags& flags) {
   cmd->add_option("--server", flags.server, "Control plane URL (env AEGIS_SERVER; default https://127.0.0.1:9443)");
-  cmd->add_option("--token", flags.token, "Bearer token (env AEGIS_TOKEN, preferred: arguments are visible in ps)");
+  cmd->add_option("--token", flags.token,
+                  "Bearer token (env AEGIS_TOKEN, preferred: arguments are visible in ps); "
+                  "default: the session saved by aegis login");
   cmd->add_option("--cacert", flags.cacert, "CA certificate to verify the server (env AEGIS_CACERT)");
+  cmd->add_option("--cert", flags.cert, "Client certificate for mutual TLS, PEM (env AEGIS_CERT)");
+  cmd->add_option("--key", flags.key, "Private key of --cert, PEM (env AEGIS_KEY)");
 }
 
-std::unique_ptr<http::HttpsClient> ConnectClient(const ClientFlags& flags) {
+std::string ServerUrl(const ClientFlags& flags) {
+  return FromEnv(flags.server, "AEGIS_SERVER", "https://127.0.0.1:9443");
+}
+
+std::unique_ptr<http::HttpsClient> ConnectClient(const ClientFlags& flags, Credential credential) {
   http::ClientOptions options;
-  options.server = FromEnv(flags.server, "AEGIS_SERVER", "https://127.0.0.1:9443");
-  std::string token = FromEnv(flags.token, "AEGIS_TOKEN", "");
-  if (token.empty()) throw CommandError("no token: pass --token or set AEGIS_TOKEN");
-  options.bearer_token = token;
+  options.server = ServerUrl(flags);
   std::string ca = FromEnv(flags.cacert, "AEGIS_CACERT", "");
   if (!ca.empty()) options.ca_file = ca;
+  const std::string cert = FromEnv(flags.cert, "AEGIS_CERT", "");
+  const std::string key = FromEnv(flags.key, "AEGIS_KEY", "");
+  if (cert.empty() != key.empty()) throw CommandError("--cert and --key go together");
+  if (!cert.empty()) {
+    options.client_cert = cert;
+    options.client_key = key;
+  }
+  if (credential == Credential::kRequired) {
+    std::string token = FromEnv(flags.token, "AEGIS_TOKEN", "");
+    if (token.empty()) {
+      // A saved session is only ever sent to the server that issued it.
+      if (auto saved = LoadSession(SessionFilePath()); saved && saved->server == options.server) {
+        token = saved->session;
+      }
+    }
+    if (!token.empty()) {
+      options.bearer_token = token;
+    } else if (cert.empty()) {
+      throw CommandError("no credential: pass --token, set AEGIS_TOKEN, run aegis login, or use --cert/--key");
+    }
+  }
   return Check(http::HttpsClient::Connect(options));
 }
 

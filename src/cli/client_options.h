@@ -1,5 +1,8 @@
-// Connection options shared by the client subcommands: --server, --token, --cacert,
-// falling back to AEGIS_SERVER, AEGIS_TOKEN, AEGIS_CACERT.
+// Connection options shared by the client subcommands: --server, --token,
+// --cacert, --cert, --key, falling back to AEGIS_SERVER, AEGIS_TOKEN,
+// AEGIS_CACERT, AEGIS_CERT, AEGIS_KEY. Without a token, the session saved by
+// `aegis login` for the same server is used; a client certificate alone
+// (mutual TLS) is also a credential.
 #pragma once
 
 #include <memory>
@@ -16,13 +19,24 @@ struct ClientFlags {
   std::string server;
   std::string token;
   std::string cacert;
+  std::string cert;
+  std::string key;
 };
 
-// Adds --server/--token/--cacert to `cmd`.
+// Adds --server/--token/--cacert/--cert/--key to `cmd`.
 void AddClientFlags(CLI::App* cmd, ClientFlags& flags);
 
-// Connects (flags first, then environment, then https://127.0.0.1:9443).
-std::unique_ptr<http::HttpsClient> ConnectClient(const ClientFlags& flags);
+// The control-plane URL (flag, then environment, then https://127.0.0.1:9443).
+std::string ServerUrl(const ClientFlags& flags);
+
+enum class Credential {
+  kRequired,  // a token, a saved session or a client certificate
+  kNone,      // aegis login: no credential is sent
+};
+
+// Connects to ServerUrl(flags).
+std::unique_ptr<http::HttpsClient> ConnectClient(const ClientFlags& flags,
+                                                 Credential credential = Credential::kRequired);
 
 // Percent-encodes one path segment.
 std::string EncodePathSegment(const std::string& segment);

@@ -38,5 +38,7 @@ void RegisterScan(CLI::App& app);
 void RegisterAuditCommands(CLI::App& app);
 // `aegis trust add|list|remove` (control plane).
 void RegisterTrustCommands(CLI::App& app);
+// `aegis token …`, `aegis user …`, `aegis login`, `aegis logout` (control plane).
+void RegisterIdentityCommands(CLI::App& app);
 
 }  // namespace aegis::cli

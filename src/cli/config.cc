@@ -7,6 +7,7 @@
 #include <toml++/toml.h>
 
 #include "aegis/common/file_util.h"
+#include "auth_config.h"
 
 namespace aegis::cli {
 namespace {
@@ -20,7 +21,8 @@ const std::map<std::string, std::set<std::string>>& Schema() {
         "idle_timeout_seconds", "max_connections"}},
       {"runtime", {"instances_per_model"}},
       {"registry", {"require_signature"}},
-      {"tls", {"cert", "key", "ca"}},
+      {"tls", {"cert", "key", "ca", "client_ca", "require_client_cert"}},
+      {"auth", {"jwt", "mtls"}},  // read by LoadAuthConfig
   };
   return schema;
 }
@@ -127,6 +129,7 @@ StatusOr<Config> LoadConfig(const std::filesystem::path& data_dir) {
   config.tls_cert = cert;
   config.tls_key = key;
   config.tls_ca = ca;
+  AEGIS_RETURN_IF_ERROR(internal::LoadAuthConfig(root, path.string(), config));
   return config;
 }
 

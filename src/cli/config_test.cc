@@ -64,6 +64,86 @@ TEST_F(ConfigTest, RefusesTyposWrongTypesAndOutOfRangeValues) {
   }
 }
 
+TEST_F(ConfigTest, IdentitySectionsAreRead) {
+  Write(R"([tls]
+client_ca = "tls/clients.crt"
+require_client_cert = true
+
+[auth.jwt]
+issuer = "https://idp.example"
+audience = "aegis"
+jwks_file = "jwks.json"
+models_claim = "aegis_models"
+leeway_seconds = 30
+[auth.jwt.role_map]
+"ml-readers" = "consumer"
+
+[[auth.mtls]]
+subject = "CN=scorer,O=Acme"
+role = "consumer"
+models = "fraud-*"
+
+[[auth.mtls]]
+san = "URI:spiffe://acme/ci"
+role = "deployer"
+)");
+  auto config = LoadConfig(dir_);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->tls_client_ca, std::filesystem::absolute(dir_) / "tls/clients.crt");
+  EXPECT_TRUE(config->require_client_cert);
+  ASSERT_TRUE(config->jwt);
+  EXPECT_EQ(config->jwt->verifier.issuer, "https://idp.example");
+  EXPECT_EQ(config->jwt->verifier.roles_claim, "roles");
+  EXPECT_EQ(config->jwt->verifier.models_claim, "aegis_models");
+  EXPECT_EQ(config->jwt->verifier.leeway, std::chrono::seconds(30));
+  EXPECT_EQ(config->jwt->verifier.role_map.at("ml-readers"), "consumer");
+  EXPECT_EQ(config->jwt->jwks_file, std::filesystem::absolute(dir_) / "jwks.json");
+  ASSERT_EQ(config->client_identities.size(), 2u);
+  EXPECT_EQ(config->client_identities[0].subject, "CN=scorer,O=Acme");
+  EXPECT_EQ(config->client_identities[0].grant.Describe(), "consumer:fraud-*");
+  EXPECT_EQ(config->client_identities[1].san, "URI:spiffe://acme/ci");
+  EXPECT_EQ(config->client_identities[1].grant.Describe(), "deployer:*");
+}
+
+TEST_F(ConfigTest, NoIdentitySectionsMeansTokensAndSessionsOnly) {
+  Write(RenderDefaultConfig("127.0.0.1:8443", "127.0.0.1:9443"));
+  auto config = LoadConfig(dir_);
+  ASSERT_TRUE(config.ok());
+  EXPECT_FALSE(config->jwt);
+  EXPECT_TRUE(config->client_identities.empty());
+  EXPECT_TRUE(config->tls_client_ca.empty());
+}
+
+TEST_F(ConfigTest, RefusesBadIdentitySections) {
+  const std::string jwt = "[auth.jwt]\nissuer = \"i\"\naudience = \"a\"\n";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"[auth]\nldap = 1\n", "auth.ldap: unknown key"},
+      {"[auth.jwt]\naudience = \"a\"\njwks_file = \"j\"\n", "auth.jwt.issuer: is required"},
+      {jwt, "set exactly one of jwks_file and jwks_url"},
+      {jwt + "jwks_file = \"j\"\njwks_url = \"https://x/j\"\n", "set exactly one"},
+      {jwt + "jwks_url = \"http://idp/jwks\"\n", "auth.jwt.jwks_url: must be an https:// URL"},
+      {jwt + "jwks_file = \"j\"\nleeway_seconds = 3600\n", "auth.jwt.leeway_seconds: must be between"},
+      {jwt + "jwks_file = \"j\"\nalgorithms = [\"HS256\"]\n", "auth.jwt.algorithms: unknown key"},
+      {jwt + "jwks_file = \"j\"\n[auth.jwt.role_map]\nops = \"root\"\n", "auth.jwt.role_map.ops: unknown role"},
+      {"[tls]\nrequire_client_cert = true\n", "tls.require_client_cert: needs tls.client_ca"},
+      {"[tls]\nclient_ca = \"c\"\n[[auth.mtls]]\nrole = \"consumer\"\n", "set exactly one of subject and san"},
+      {"[tls]\nclient_ca = \"c\"\n[[auth.mtls]]\nsubject = \"CN=a\"\nsan = \"DNS:a\"\nrole = \"consumer\"\n",
+       "set exactly one of subject and san"},
+      {"[tls]\nclient_ca = \"c\"\n[[auth.mtls]]\nsubject = \"CN=a\"\n", "auth.mtls[0].role: is required"},
+      {"[tls]\nclient_ca = \"c\"\n[[auth.mtls]]\nsubject = \"CN=a\"\nrole = \"admin\"\nmodels = \"x*\"\n",
+       "applies to every model"},
+      {"[[auth.mtls]]\nsubject = \"CN=a\"\nrole = \"consumer\"\n", "certificate identities need tls.client_ca"},
+  };
+  for (const auto& [text, expected] : cases) {
+    Write(text);
+    auto config = LoadConfig(dir_);
+    ASSERT_FALSE(config.ok()) << text;
+    EXPECT_EQ(config.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(config.status().message().find(expected), std::string::npos)
+        << text << " → " << config.status().message();
+  }
+}
+
 TEST_F(ConfigTest, MissingFileIsNotFound) {
   auto config = LoadConfig(dir_ / "nope");
   ASSERT_FALSE(config.ok());

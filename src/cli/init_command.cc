@@ -105,7 +105,8 @@ void RunInit(const InitOptions& o) {
   {
     auto store = Check(store::MetadataStore::Open(staging / "db" / "aegis.db"), "creating the database");
     auto tokens = Check(auth::TokenAuthenticator::Create(store.get(), Clock::Real()));
-    admin_token = Check(tokens->Issue("admin", "admin")).token;
+    // The break-glass credential: revoke it once a human admin exists.
+    admin_token = Check(tokens->Issue({"admin", "admin", "*", std::nullopt, "init"})).token;
   }
   {
     auto log = Check(audit::AuditLog::Open(staging / "audit"));

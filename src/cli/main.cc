@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   aegis::cli::RegisterAuditCommands(app);
   aegis::cli::RegisterScan(app);
   aegis::cli::RegisterTrustCommands(app);
+  aegis::cli::RegisterIdentityCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -11,13 +11,16 @@
 #include "aegis/api/control_plane.h"
 #include "aegis/api/data_plane.h"
 #include "aegis/audit/audit_log.h"
+#include "aegis/auth/authenticator.h"
 #include "aegis/auth/token_authenticator.h"
+#include "aegis/auth/user_directory.h"
 #include "aegis/cli/config.h"
 #include "aegis/http/server.h"
 #include "aegis/keys/key_provider.h"
 #include "aegis/registry/registry.h"
 #include "aegis/store/metadata_store.h"
 #include "commands.h"
+#include "jwks_source.h"
 #include "passphrase.h"
 
 namespace aegis::cli {
@@ -58,6 +61,10 @@ void RunServe(const ServeOptions& o) {
   auto store = Check(store::MetadataStore::Open(config.data_dir / "db" / "aegis.db"), "opening the database");
   auto audit_log = Check(audit::AuditLog::Open(config.data_dir / "audit"), "opening the audit log");
   auto tokens = Check(auth::TokenAuthenticator::Create(store.get(), Clock::Real()));
+  auto users = Check(auth::UserDirectory::Create(store.get(), kek.get(), Clock::Real()));
+  JwksSource jwks(config);
+  auth::Authenticator authenticator(tokens.get(), users.get(), jwks.verifier(), config.client_identities,
+                                    Clock::Real());
 
   registry::Registry registry({config.data_dir / "blobs", config.instances_per_model, config.require_signature},
                               store.get(), kek.get(), Clock::Real());
@@ -68,7 +75,9 @@ void RunServe(const ServeOptions& o) {
   std::atomic<bool> draining{false};
   api::Services services;
   services.registry = &registry;
-  services.auth = tokens.get();
+  services.authenticator = &authenticator;
+  services.tokens = tokens.get();
+  services.users = users.get();
   services.audit = audit_log.get();
   services.draining = &draining;
   services.limits = config.api_limits;
@@ -76,7 +85,11 @@ void RunServe(const ServeOptions& o) {
   api::ControlPlane control_plane(services);
 
   http::HttpsServer server(config.server);
-  const http::TlsFiles tls{config.Resolve(config.tls_cert), config.Resolve(config.tls_key)};
+  http::TlsFiles tls{config.Resolve(config.tls_cert), config.Resolve(config.tls_key)};
+  if (!config.tls_client_ca.empty()) {
+    tls.client_ca = config.tls_client_ca;
+    tls.require_client_cert = config.require_client_cert;
+  }
   Check(server.AddListener("data", config.listen, tls, config.http_limits, &data_plane), "data plane " + config.listen);
   Check(server.AddListener("admin", config.admin_listen, tls, config.http_limits, &control_plane),
         "control plane " + config.admin_listen);
@@ -92,7 +105,9 @@ void RunServe(const ServeOptions& o) {
   AuditLifecycle(*audit_log, "server.start", "data " + config.listen + ", admin " + config.admin_listen);
   spdlog::info("serving data plane on https://{} and control plane on https://{}", config.listen,
                config.admin_listen);
+  jwks.StartRefresh();
   server.Run();
+  jwks.StopRefresh();
   // Run() also returns if the server stops on its own; release the waiter thread.
   if (!draining.exchange(true)) pthread_kill(signal_waiter.native_handle(), SIGTERM);
   signal_waiter.join();

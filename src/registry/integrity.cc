@@ -1,6 +1,5 @@
 #include "integrity.h"
 
-#include <fnmatch.h>
 
 #include "aegis/crypto/encoding.h"
 #include "aegis/crypto/signature.h"
@@ -28,17 +27,13 @@ Status IntegrityFailure(const std::string& message) {
   return Status::Unprocessable(std::string(kIntegrityFailure) + message);
 }
 
-bool GlobMatches(const std::string& glob, const std::string& name) {
-  return ::fnmatch(glob.c_str(), name.c_str(), 0) == 0;
-}
-
 StatusOr<VerifiedSignature> VerifyForModel(std::string_view bundle, const std::string& model,
                                            const std::vector<store::TrustedKeyRecord>& trusted) {
   if (bundle.size() > signing::kMaxBundleBytes) return IntegrityFailure("signature bundle too large");
   bool any_candidate = false;
   Status malformed;
   for (const auto& key : trusted) {
-    if (!GlobMatches(key.models, model)) continue;
+    if (!ModelGlobMatches(key.models, model)) continue;
     any_candidate = true;
     auto public_key = crypto::PublicKey::FromPem(key.public_key_pem);
     if (!public_key.ok()) continue;  // validated at `trust add`; a doctored row is skipped
@@ -61,7 +56,7 @@ StatusOr<signing::Manifest> ReverifyStored(const store::SignatureRecord& signatu
                                            const std::vector<store::TrustedKeyRecord>& trusted) {
   for (const auto& key : trusted) {
     if (key.fingerprint != signature.fingerprint) continue;
-    if (!GlobMatches(key.models, model)) break;
+    if (!ModelGlobMatches(key.models, model)) break;
     AEGIS_ASSIGN_OR_RETURN(auto public_key, crypto::PublicKey::FromPem(key.public_key_pem));
     auto manifest = signing::VerifyBundle(signature.bundle, public_key);
     if (!manifest.ok()) return IntegrityFailure("stored signature: " + manifest.status().message());

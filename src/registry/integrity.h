@@ -21,9 +21,6 @@ namespace aegis::registry::internal {
 // Unprocessable with the kIntegrityFailure prefix.
 Status IntegrityFailure(const std::string& message);
 
-// fnmatch(3) over a model name, no flags (names hold no '/').
-bool GlobMatches(const std::string& glob, const std::string& name);
-
 struct VerifiedSignature {
   store::SignatureRecord record;
   signing::Manifest manifest;

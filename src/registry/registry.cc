@@ -45,14 +45,6 @@ bool IsValidModelName(std::string_view name) { return IsValidIdentifier(name); }
 bool IsValidVersion(std::string_view version) { return IsValidIdentifier(version); }
 bool IsValidKeyName(std::string_view name) { return IsValidIdentifier(name); }
 
-bool IsValidModelGlob(std::string_view glob) {
-  if (glob.empty() || glob.size() > 128) return false;
-  for (char c : glob) {
-    if (!IsNameChar(c, false) && c != '*' && c != '?' && c != '[' && c != ']' && c != '!') return false;
-  }
-  return true;
-}
-
 bool IsIntegrityFailure(const Status& status) {
   // Context may have been prepended ("model m version v: integrity check failed: …").
   return status.code() == StatusCode::kUnprocessable && status.message().find(kIntegrityFailure) != std::string::npos;

@@ -7,15 +7,20 @@
 
 #include <nlohmann/json.hpp>
 
+#include "aegis/common/strict_json.h"
 #include "aegis/crypto/encoding.h"
 #include "aegis/crypto/hash.h"
 #include "envelope.h"
-#include "json_reader.h"
 #include "manifest_rules.h"
 #include "statement.h"
 
 namespace aegis::signing {
 namespace internal {
+
+using json::element;
+using json::Fields;
+using json::JsonDocument;
+
 namespace {
 
 // Standard padded base64 as written by every OMS implementation; DSSE also

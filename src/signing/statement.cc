@@ -5,13 +5,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include "aegis/common/strict_json.h"
 #include "aegis/crypto/encoding.h"
 #include "aegis/signing/bundle.h"
-#include "json_reader.h"
 #include "manifest_rules.h"
 
 namespace aegis::signing {
 namespace internal {
+
+using json::element;
+using json::Fields;
+using json::JsonDocument;
+
 namespace {
 
 // Lowercase hex of exactly 32 bytes, as OMS writes digests.

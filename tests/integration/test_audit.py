@@ -74,7 +74,8 @@ def test_infer_event(server):
         assert time.time() < deadline, "no new infer event for xgb/1"
         time.sleep(0.1)
     e = _events_with(server, action="infer", resource="model:xgb/versions/1", status=200)[-1]
-    assert e["principal"] == "admin" and e["decision"] == "allow", e
+    assert e["principal"] == "token:admin" and e["decision"] == "allow", e
+    assert e["auth_method"] == "token" and e["grant"] == "admin:*", e
     check_event_shape(e)
 
 

@@ -28,7 +28,7 @@ def test_push_response(server):
     assert j["sha256"] == hashlib.sha256(data).hexdigest(), j
     assert j["size_bytes"] == len(data), j
     assert RFC3339.match(j["created_at"]), j
-    assert j["created_by"] == "admin", j
+    assert j["created_by"] == "token:admin", j
     assert j["platform"] == "onnx_opencv", j
     assert j["inputs"] == [{"name": "input", "datatype": "FP32", "shape": [-1, 4]}], j
     assert j["outputs"] == [{"name": "output", "datatype": "FP32", "shape": [-1, 3]}], j
@@ -153,7 +153,7 @@ def test_list_models(server):
         assert MODEL_FIELDS <= set(m), m
         data = (EXAMPLES / file).read_bytes()
         assert m["format"] == fmt and m["sha256"] == hashlib.sha256(data).hexdigest() and m["size_bytes"] == len(data), m
-        assert m["created_by"] == "admin" and RFC3339.match(m["created_at"]), m
+        assert m["created_by"] == "token:admin" and RFC3339.match(m["created_at"]), m
 
 
 def test_delete(server):

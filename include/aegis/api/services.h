@@ -7,7 +7,9 @@
 #include <cstdint>
 
 #include "aegis/audit/audit_log.h"
+#include "aegis/auth/authenticator.h"
 #include "aegis/auth/token_authenticator.h"
+#include "aegis/auth/user_directory.h"
 #include "aegis/common/clock.h"
 #include "aegis/registry/registry.h"
 
@@ -20,7 +22,9 @@ struct ApiLimits {
 
 struct Services {
   registry::Registry* registry = nullptr;
-  auth::TokenAuthenticator* auth = nullptr;
+  auth::Authenticator* authenticator = nullptr;  // every credential kind
+  auth::TokenAuthenticator* tokens = nullptr;     // token management
+  auth::UserDirectory* users = nullptr;           // user management and logins
   audit::AuditLog* audit = nullptr;
   const Clock* clock = &Clock::Real();
   const std::atomic<bool>* draining = nullptr;  // true once shutdown began: not ready

@@ -30,7 +30,9 @@ namespace aegis::audit {
 struct AuditEvent {
   std::chrono::system_clock::time_point time;
   std::string request_id;
-  std::string principal;   // "anonymous" before authentication
+  std::string principal;   // "anonymous" before authentication; "token:ci", "user:alice", ...
+  std::string auth_method; // "token" | "session" | "jwt" | "mtls"; empty when unauthenticated
+  std::string grant;       // the grant that allowed the action ("consumer:fraud-*"); empty if none
   std::string action;      // "infer", "model.push", ...
   std::string resource;    // "model:mlp/versions/1", "server", ...
   std::string decision;    // "allow" | "deny"

@@ -8,13 +8,25 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "aegis/api/services.h"
+#include "aegis/auth/authenticator.h"
+#include "aegis/auth/jwt.h"
 #include "aegis/common/status.h"
 #include "aegis/http/server.h"
 
 namespace aegis::cli {
+
+// [auth.jwt]: bearer JWTs from an OIDC provider, keys from a file or a URL.
+struct JwtSettings {
+  auth::JwtConfig verifier;
+  std::filesystem::path jwks_file;  // exactly one of jwks_file / jwks_url
+  std::string jwks_url;             // https:// only; fetched at start and every 5 minutes
+  std::filesystem::path jwks_ca;    // CA bundle to verify jwks_url (system store when empty)
+};
 
 struct Config {
   std::filesystem::path data_dir;
@@ -28,6 +40,10 @@ struct Config {
   std::filesystem::path tls_cert = "tls/server.crt";
   std::filesystem::path tls_key = "tls/server.key";
   std::filesystem::path tls_ca = "tls/ca.crt";
+  std::filesystem::path tls_client_ca;  // [tls] client_ca: empty = no mutual TLS
+  bool require_client_cert = false;
+  std::optional<JwtSettings> jwt;                           // [auth.jwt]
+  std::vector<auth::CertificateMapping> client_identities;  // [[auth.mtls]]
 
   std::filesystem::path Resolve(const std::filesystem::path& p) const {
     return p.is_absolute() ? p : data_dir / p;

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "aegis/common/clock.h"
+#include "aegis/common/model_glob.h"
 #include "aegis/common/status.h"
 #include "aegis/keys/key_provider.h"
 #include "aegis/runtime/backend.h"
@@ -63,10 +64,9 @@ struct RegistryOptions {
 inline constexpr std::string_view kIntegrityFailure = "integrity check failed: ";
 bool IsIntegrityFailure(const Status& status);
 
-// Trust-store key names: same rules as model names. Globs: name characters plus
-// * ? [ ] ! (fnmatch), at most 128 characters.
+// Trust-store key names: same rules as model names. Globs: see
+// aegis/common/model_glob.h.
 bool IsValidKeyName(std::string_view name);
-bool IsValidModelGlob(std::string_view glob);
 
 // Names: [A-Za-z0-9][A-Za-z0-9._-]{0,127}, and never "..".
 bool IsValidModelName(std::string_view name);

@@ -1,18 +1,23 @@
-// Internal to src/signing: strict reading of untrusted JSON (bundles and the
-// statements inside them) with simdjson.
+// Strict reading of untrusted JSON (sigstore bundles, in-toto statements, JWTs,
+// JWKS) with simdjson, in error-code mode (no exceptions).
 //
 // Documents are bounded in size by the caller and in nesting here. Known keys
 // that appear twice are refused: a tool that reads the first and one that
 // reads the last would disagree about what was signed. Unknown keys are
-// ignored, as sigstore and in-toto both allow extension fields.
+// ignored (sigstore and in-toto both allow extension fields) unless the caller
+// also asks for UniqueKeys, which refuses a repeated name anywhere.
+//
+// Every target that includes this header links PkgConfig::SIMDJSON.
 //
 // Thread-safety: a JsonDocument is used by one thread; the functions are pure.
 #pragma once
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <initializer_list>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -20,18 +25,20 @@
 
 #include "aegis/common/status.h"
 
-namespace aegis::signing::internal {
+namespace aegis::json {
 
 using simdjson::dom::element;
 
-inline constexpr size_t kMaxJsonDepth = 16;  // bundles and statements need 5
+// simdjson counts the document itself as one level: a max_depth of N admits
+// containers nested N - 1 deep. Bundles and statements need 5.
+inline constexpr size_t kMaxJsonDepth = 16;
 
 // Owns a parser and the element tree it produced (elements point into it).
 class JsonDocument {
  public:
   // `what` names the document in messages ("bundle", "statement").
-  Status Parse(std::string_view json, std::string_view what) {
-    if (parser_.allocate(std::max<size_t>(json.size(), 64), kMaxJsonDepth) != simdjson::SUCCESS) {
+  Status Parse(std::string_view json, std::string_view what, size_t max_depth = kMaxJsonDepth) {
+    if (parser_.allocate(std::max<size_t>(json.size(), 64), max_depth) != simdjson::SUCCESS) {
       return Status::Internal("cannot allocate the JSON parser");
     }
     const auto error = parser_.parse(json.data(), json.size(), true).get(root_);
@@ -46,11 +53,39 @@ class JsonDocument {
   element root_;
 };
 
+// Refuses an object anywhere inside `value` (itself included) that names a
+// member twice, whatever the name. Member names compare after unescaping, so
+// "a" and "\u0061" are the same name. Recursion is bounded by the parse depth.
+inline Status UniqueKeys(element value, std::string_view what) {
+  simdjson::dom::object object;
+  simdjson::dom::array array;
+  if (value.get_object().get(object) == simdjson::SUCCESS) {
+    std::vector<std::string_view> names;
+    names.reserve(object.size());
+    for (auto [key, field] : object) {
+      names.push_back(key);
+      AEGIS_RETURN_IF_ERROR(UniqueKeys(field, what));
+    }
+    std::sort(names.begin(), names.end());
+    if (std::adjacent_find(names.begin(), names.end()) != names.end()) {
+      return Status::InvalidArgument(std::string(what) + " has a duplicate member name");
+    }
+  } else if (value.get_array().get(array) == simdjson::SUCCESS) {
+    for (element item : array) AEGIS_RETURN_IF_ERROR(UniqueKeys(item, what));
+  }
+  return Status::Ok();
+}
+
 // The known fields of one JSON object.
 class Fields {
  public:
   // Refuses a non-object and duplicated known keys; `where` prefixes messages.
   static StatusOr<Fields> Of(element value, std::string where, std::initializer_list<std::string_view> known) {
+    return Of(value, std::move(where), std::span<const std::string_view>(known.begin(), known.size()));
+  }
+  // As above, for a list of names only known at run time (which must not
+  // repeat a name).
+  static StatusOr<Fields> Of(element value, std::string where, std::span<const std::string_view> known) {
     simdjson::dom::object object;
     if (value.get_object().get(object) != simdjson::SUCCESS) {
       return Status::InvalidArgument(where + " must be a JSON object");
@@ -130,4 +165,4 @@ class Fields {
   std::vector<std::pair<std::string_view, element>> values_;
 };
 
-}  // namespace aegis::signing::internal
+}  // namespace aegis::json

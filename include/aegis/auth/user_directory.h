@@ -1,0 +1,113 @@
+// UserDirectory: people. Accounts (password + TOTP), logins, sessions and the
+// abuse limits around them.
+//
+// - Passwords: at least 12 characters (at most 1024 bytes), stored as Argon2id.
+// - TOTP: a 160-bit secret per user, stored wrapped by the KEK; a code is
+//   accepted once (its time step must be newer than the last accepted one).
+// - Lockout (PCI DSS 8.3.4): 10 consecutive failures lock the account for 30
+//   minutes, during which even the right password and code fail. The state is
+//   in the database, so a restart does not unlock. Names that are not accounts
+//   are tracked the same way in memory so both look alike.
+// - Per source address: more than 30 failures within 10 minutes refuse further
+//   attempts from that address (TooManyRequests) until the window passes;
+//   other addresses and accounts are unaffected.
+// - Every credential failure gives the same Unauthenticated message, and an
+//   unknown name costs the same Argon2id verification as a wrong password.
+// - Sessions: "aegis_session_<16 hex id>_<43 base64url secret>"; only SHA-256 of
+//   the secret is kept, in memory. A session ends after 15 minutes without use
+//   (PCI DSS 8.2.8), 8 hours after login, at logout, or when its user is
+//   disabled. A restart ends every session.
+//
+// Thread-safety: all methods are safe for concurrent use. Login, AddUser and
+// VerifyPassword cost an Argon2id computation (tens of milliseconds): call them
+// on a worker thread, never on an I/O thread. AuthenticateSession is cheap.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aegis/auth/principal.h"
+#include "aegis/common/clock.h"
+#include "aegis/common/status.h"
+#include "aegis/keys/key_provider.h"
+#include "aegis/store/metadata_store.h"
+
+namespace aegis::auth {
+
+struct UserDirectoryOptions {
+  std::chrono::seconds session_idle_timeout{15 * 60};
+  std::chrono::seconds session_lifetime{8 * 3600};
+  int lockout_threshold = 10;
+  std::chrono::seconds lockout_duration{30 * 60};
+  int source_failure_limit = 30;
+  std::chrono::seconds source_window{10 * 60};
+  size_t max_sessions_per_user = 16;  // the oldest is ended beyond this
+};
+
+struct NewUser {
+  std::string name;      // [A-Za-z0-9][A-Za-z0-9._@-]{0,63}
+  std::string role;      // a policy role name
+  std::string models = "*";  // glob; only "*" for admin and auditor
+  std::string password;
+};
+
+struct EnrolledUser {
+  store::UserRecord record;  // without secrets worth showing
+  std::string totp_uri;      // otpauth://… — shown once, to enrol an authenticator
+};
+
+struct LoginRequest {
+  std::string user;
+  std::string password;
+  std::string totp_code;
+  std::string source;  // client IP address (no port)
+};
+
+struct LoginOutcome {
+  // OK; Unauthenticated("invalid user name, password or code") for every
+  // credential failure; TooManyRequests when the source is throttled.
+  Status status;
+  // The real reason, for the audit log only: "unknown user", "wrong password",
+  // "wrong code", "replayed code", "account locked", "account disabled",
+  // "source throttled". Empty on success.
+  std::string audit_reason;
+  // On success:
+  std::string session;  // the session token, shown once
+  std::chrono::system_clock::time_point expires_at;  // absolute end (8 h)
+  std::optional<Principal> principal;
+};
+
+class UserDirectory {
+ public:
+  // `store`, `kek` and `clock` must outlive the directory.
+  static StatusOr<std::unique_ptr<UserDirectory>> Create(store::MetadataStore* store, const keys::KeyProvider* kek,
+                                                         const Clock& clock, UserDirectoryOptions options = {});
+  ~UserDirectory();
+
+  // InvalidArgument for a bad name, role, glob or weak password; AlreadyExists.
+  StatusOr<EnrolledUser> AddUser(const NewUser& user, const std::string& created_by);
+  StatusOr<std::vector<store::UserRecord>> ListUsers() const;
+  // Disables the account and ends its sessions. NotFound if absent.
+  Status DisableUser(const std::string& name);
+
+  LoginOutcome Login(const LoginRequest& request);
+
+  // Authenticates a session token and refreshes its idle timer.
+  // Unauthenticated("session expired" | "invalid session") otherwise.
+  StatusOr<Principal> AuthenticateSession(std::string_view token);
+  // Whether `token` looks like a session token (prefix), so callers can route it.
+  static bool IsSessionToken(std::string_view token);
+  // Ends the session. NotFound if it is not a live session.
+  Status Logout(std::string_view token);
+
+ private:
+  struct Impl;
+  explicit UserDirectory(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace aegis::auth

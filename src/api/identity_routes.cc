@@ -1,0 +1,220 @@
+// Control-plane routes for identities: API tokens, users, and people's login
+// sessions. Token and user management are sensitive actions (admin; people
+// need a fresh MFA login) — the policy checked that before these run.
+#include <chrono>
+
+#include "aegis/policy/policy.h"
+#include "control_routes.h"
+#include "model_json.h"
+#include "request_json.h"
+
+namespace aegis::api::internal {
+namespace {
+
+constexpr uint64_t kMaxIdentityBody = 8 * 1024;  // names, a role, a glob, a password
+// People type passwords; names of unknown users land in the audit log, so bound them.
+constexpr size_t kMaxAuditedUserName = 64;
+
+Json TokenJson(const store::TokenRecord& t) {
+  return Json{{"id", t.id},
+              {"name", t.name},
+              {"role", t.role},
+              {"models", t.models},
+              {"created_at", t.created_at},
+              {"created_by", t.created_by},
+              {"expires_at", t.expires_at ? Json(*t.expires_at) : Json(nullptr)},
+              {"revoked", t.revoked}};
+}
+
+Json UserJson(const store::UserRecord& u, std::chrono::system_clock::time_point now) {
+  const bool locked = u.locked_until && FormatRfc3339(now) < *u.locked_until;
+  return Json{{"name", u.name},         {"role", u.role},          {"models", u.models},
+              {"disabled", u.disabled}, {"locked", locked},         {"created_at", u.created_at},
+              {"created_by", u.created_by}};
+}
+
+http::Response CreateToken(const Services& services, const std::string& principal, const std::string& body) {
+  auto fields = ParseBodyFields(body, {{"name", FieldType::kString, true},
+                                       {"role", FieldType::kString, true},
+                                       {"models", FieldType::kString, false},
+                                       {"ttl_seconds", FieldType::kInteger, false}});
+  if (!fields.ok()) return http::Response::Error(fields.status());
+  auth::TokenRequest request;
+  request.name = *fields->String("name");
+  request.role = *fields->String("role");
+  request.models = fields->String("models").value_or("*");
+  if (auto ttl = fields->Integer("ttl_seconds")) request.ttl = std::chrono::seconds(*ttl);
+  request.created_by = principal;
+  auto issued = services.tokens->Issue(request);
+  if (!issued.ok()) return http::Response::Error(issued.status());
+  Json out = TokenJson(issued->record);
+  out["token"] = issued->token;
+  return http::Response::Json(201, Dump(out));
+}
+
+http::Response ListTokens(const Services& services) {
+  Json tokens = Json::array();
+  for (const auto& t : services.tokens->List()) tokens.push_back(TokenJson(t));
+  return http::Response::Json(200, Dump(Json{{"tokens", std::move(tokens)}}));
+}
+
+http::Response AddUser(const Services& services, const std::string& principal, const std::string& body,
+                       LateOutcome& late) {
+  auto fields = ParseBodyFields(body, {{"name", FieldType::kString, true},
+                                       {"role", FieldType::kString, true},
+                                       {"models", FieldType::kString, false},
+                                       {"password", FieldType::kString, true}});
+  if (!fields.ok()) return http::Response::Error(fields.status());
+  auth::NewUser user{*fields->String("name"), *fields->String("role"), fields->String("models").value_or("*"),
+                     *fields->String("password")};
+  auto enrolled = services.users->AddUser(user, principal);
+  if (!enrolled.ok()) {
+    late.reason = enrolled.status().message();
+    return http::Response::Error(enrolled.status());
+  }
+  const auto& r = enrolled->record;
+  return http::Response::Json(
+      201, Dump(Json{{"name", r.name}, {"role", r.role}, {"models", r.models}, {"totp_uri", enrolled->totp_uri}}));
+}
+
+http::Response ListUsers(const Services& services) {
+  auto users = services.users->ListUsers();
+  if (!users.ok()) return http::Response::Error(users.status());
+  const auto now = services.clock->Now();
+  Json out = Json::array();
+  for (const auto& u : *users) out.push_back(UserJson(u, now));
+  return http::Response::Json(200, Dump(Json{{"users", std::move(out)}}));
+}
+
+http::Response Login(const Services& services, const std::string& source, const std::string& body,
+                     LateOutcome& late) {
+  auto fields = ParseBodyFields(body, {{"user", FieldType::kString, true},
+                                       {"password", FieldType::kString, true},
+                                       {"totp", FieldType::kString, true}});
+  if (!fields.ok()) {
+    late.denied = true;
+    late.reason = fields.status().message();
+    return http::Response::Error(fields.status());
+  }
+  auth::LoginRequest request{*fields->String("user"), *fields->String("password"), *fields->String("totp"), source};
+  std::string shown = request.user.substr(0, kMaxAuditedUserName);
+  late.principal = "user:" + shown;
+  late.auth_method = "session";
+  auth::LoginOutcome outcome = services.users->Login(request);
+  if (!outcome.status.ok()) {
+    late.denied = true;
+    late.reason = outcome.audit_reason;
+    http::Response response = http::Response::Error(outcome.status);
+    if (outcome.status.code() == StatusCode::kTooManyRequests) response.headers.emplace_back("Retry-After", "600");
+    return response;
+  }
+  const auth::Principal& p = *outcome.principal;
+  const policy::Grant& grant = p.subject.grants.front();
+  late.reason = "session " + p.credential_id;
+  return http::Response::Json(200, Dump(Json{{"session", outcome.session},
+                                             {"user", request.user},
+                                             {"role", std::string(policy::RoleName(grant.role))},
+                                             {"models", grant.models},
+                                             {"expires_at", FormatRfc3339(outcome.expires_at)},
+                                             {"idle_timeout_seconds", 15 * 60}}));
+}
+
+}  // namespace
+
+void PlanTokens(ControlRequest& r) {
+  const Services services = r.services;
+  if (r.head.method == "POST") {
+    r.plan.body_limit = kMaxIdentityBody;
+    r.plan.handler = [services, principal = r.principal.name](http::Request& request) {
+      return CreateToken(services, principal, request.body);
+    };
+  } else if (r.head.method == "GET") {
+    r.plan.handler = [services](http::Request&) { return ListTokens(services); };
+  } else {
+    r.plan.immediate = MethodNotAllowed("GET, POST");
+  }
+}
+
+void PlanTokenRevoke(ControlRequest& r, const std::string& id) {
+  if (r.head.method != "DELETE") {
+    r.plan.immediate = MethodNotAllowed("DELETE");
+    return;
+  }
+  const Services services = r.services;
+  r.plan.handler = [services, id](http::Request&) {
+    Status revoked = services.tokens->Revoke(id);
+    if (!revoked.ok()) return http::Response::Error(revoked);
+    return http::Response::Json(200, Dump(Json{{"id", id}, {"revoked", true}}));
+  };
+}
+
+void PlanUsers(ControlRequest& r, const std::shared_ptr<LateOutcome>& late) {
+  const Services services = r.services;
+  if (r.head.method == "POST") {
+    r.plan.body_limit = kMaxIdentityBody;
+    r.plan.handler = [services, late, principal = r.principal.name](http::Request& request) {
+      return AddUser(services, principal, request.body, *late);
+    };
+  } else if (r.head.method == "GET") {
+    r.plan.handler = [services](http::Request&) { return ListUsers(services); };
+  } else {
+    r.plan.immediate = MethodNotAllowed("GET, POST");
+  }
+}
+
+void PlanUserDisable(ControlRequest& r, const std::string& name) {
+  if (r.head.method != "POST") {
+    r.plan.immediate = MethodNotAllowed("POST");
+    return;
+  }
+  const Services services = r.services;
+  r.plan.handler = [services, name](http::Request&) {
+    Status disabled = services.users->DisableUser(name);
+    if (!disabled.ok()) return http::Response::Error(disabled);
+    return http::Response::Json(200, Dump(Json{{"name", name}, {"disabled", true}}));
+  };
+}
+
+void PlanLogin(ControlRequest& r, const std::shared_ptr<LateOutcome>& late) {
+  if (r.head.method != "POST") {
+    r.plan.immediate = MethodNotAllowed("POST");
+    return;
+  }
+  const Services services = r.services;
+  r.plan.body_limit = kMaxIdentityBody;
+  // Argon2id takes tens of milliseconds: on the worker pool, never the I/O thread.
+  r.plan.handler = [services, late, source = SourceAddress(r.head.remote_address)](http::Request& request) {
+    return Login(services, source, request.body, *late);
+  };
+}
+
+void PlanLogout(ControlRequest& r) {
+  if (r.head.method != "POST") {
+    r.plan.immediate = MethodNotAllowed("POST");
+    return;
+  }
+  if (r.principal.method != auth::Method::kSession) {
+    r.plan.immediate = http::Response::Error(400, "only a login session can log out; revoke tokens instead");
+    return;
+  }
+  auto credential = auth::BearerCredential(r.head.Header("authorization"));
+  Status ended = credential ? r.services.users->Logout(*credential) : Status::NotFound("no session");
+  r.plan.immediate = ended.ok() ? http::Response::Json(200, Dump(Json{{"logged_out", true}}))
+                                : http::Response::Error(ended);
+}
+
+void PlanWhoami(ControlRequest& r) {
+  if (r.head.method != "GET") {
+    r.plan.immediate = MethodNotAllowed("GET");
+    return;
+  }
+  Json grants = Json::array();
+  for (const auto& g : r.principal.subject.grants) grants.push_back(g.Describe());
+  Json out{{"principal", r.principal.name},
+           {"method", std::string(auth::MethodName(r.principal.method))},
+           {"grants", std::move(grants)}};
+  if (r.principal.subject.mfa_at) out["mfa_at"] = FormatRfc3339(*r.principal.subject.mfa_at);
+  r.plan.immediate = http::Response::Json(200, Dump(out));
+}
+
+}  // namespace aegis::api::internal

@@ -1,0 +1,47 @@
+#include "aegis/auth/authenticator.h"
+
+#include <algorithm>
+
+namespace aegis::auth {
+
+Authenticator::Authenticator(TokenAuthenticator* tokens, UserDirectory* users, const JwtVerifier* jwt,
+                             std::vector<CertificateMapping> certificates, const Clock& clock)
+    : tokens_(tokens), users_(users), jwt_(jwt), certificates_(std::move(certificates)), clock_(clock) {}
+
+StatusOr<Principal> Authenticator::Authenticate(std::optional<std::string_view> authorization,
+                                                const PresentedCertificate* certificate) const {
+  if (authorization) {
+    auto credential = BearerCredential(authorization);
+    if (!credential) return Status::Unauthenticated("unsupported authorization scheme: use Bearer");
+    if (UserDirectory::IsSessionToken(*credential)) {
+      if (users_ == nullptr) return Status::Unauthenticated("sessions are not accepted here");
+      return users_->AuthenticateSession(*credential);
+    }
+    if (TokenAuthenticator::IsApiToken(*credential)) return tokens_->Authenticate(*credential);
+    if (JwtVerifier::LooksLikeJwt(*credential)) {
+      if (jwt_ == nullptr) return Status::Unauthenticated("JWT bearer tokens are not accepted by this server");
+      return jwt_->Verify(*credential, clock_.Now());
+    }
+    return Status::Unauthenticated("invalid bearer token");
+  }
+  if (certificate != nullptr) return FromCertificate(*certificate);
+  return Status::Unauthenticated("missing bearer token");
+}
+
+StatusOr<Principal> Authenticator::FromCertificate(const PresentedCertificate& certificate) const {
+  Principal p;
+  p.method = Method::kClientCert;
+  p.credential_id = certificate.fingerprint;
+  for (const auto& m : certificates_) {
+    const bool by_subject = !m.subject.empty() && m.subject == certificate.subject;
+    const bool by_san = !m.san.empty() &&
+                        std::find(certificate.sans.begin(), certificate.sans.end(), m.san) != certificate.sans.end();
+    if (!by_subject && !by_san) continue;
+    if (p.name.empty()) p.name = "cert:" + (by_subject ? m.subject : m.san);
+    p.subject.grants.push_back(m.grant);
+  }
+  if (p.subject.grants.empty()) return Status::Unauthenticated("client certificate is not mapped to an identity");
+  return p;
+}
+
+}  // namespace aegis::auth

@@ -1,0 +1,104 @@
+#include "session_table.h"
+
+#include <algorithm>
+#include <array>
+
+#include "aegis/crypto/encoding.h"
+#include "aegis/crypto/random.h"
+
+namespace aegis::auth::internal {
+namespace {
+
+constexpr size_t kIdHexLength = 16;
+constexpr size_t kSecretBytes = 32;
+constexpr size_t kSecretB64Length = 43;
+
+Status InvalidSession() { return Status::Unauthenticated("invalid session"); }
+
+}  // namespace
+
+StatusOr<SessionTable::Created> SessionTable::Create(const std::string& user, Principal principal, Time now) {
+  AEGIS_ASSIGN_OR_RETURN(std::string secret, crypto::RandomBase64Url(kSecretBytes));
+  std::lock_guard lock(mu_);
+  // Purging here keeps abandoned sessions from piling up without a timer thread.
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    const std::string id = it->first;
+    ++it;
+    if (Expired(sessions_.at(id), now)) Erase(id);
+  }
+  std::string id;
+  do {
+    AEGIS_ASSIGN_OR_RETURN(id, crypto::RandomHex(kIdHexLength / 2));
+  } while (sessions_.contains(id));
+  for (auto mine = by_user_.find(user); mine != by_user_.end() && mine->second.size() >= max_per_user_;
+       mine = by_user_.find(user)) {
+    const std::string oldest = mine->second.front();  // a copy: Erase removes the element
+    Erase(oldest);
+  }
+  by_user_[user].push_back(id);
+  principal.credential_id = id;
+  sessions_.emplace(id, Session{user, crypto::Sha256(secret), principal, now, now});
+  return Created{std::string(kSessionPrefix) + id + "_" + secret, std::move(principal)};
+}
+
+SessionTable::Session* SessionTable::Find(std::string_view token, std::string* id) {
+  if (token.size() != kSessionPrefix.size() + kIdHexLength + 1 + kSecretB64Length ||
+      !token.starts_with(kSessionPrefix) || token[kSessionPrefix.size() + kIdHexLength] != '_') {
+    return nullptr;
+  }
+  *id = std::string(token.substr(kSessionPrefix.size(), kIdHexLength));
+  const auto it = sessions_.find(*id);
+  if (it == sessions_.end()) return nullptr;
+  const crypto::Sha256Digest presented = crypto::Sha256(token.substr(token.size() - kSecretB64Length));
+  if (!crypto::ConstantTimeEqual(presented, it->second.secret_hash)) return nullptr;
+  return &it->second;
+}
+
+bool SessionTable::Expired(const Session& s, Time now) const {
+  return now - s.last_used > idle_ || now - s.created > lifetime_;
+}
+
+StatusOr<SessionTable::Live> SessionTable::Authenticate(std::string_view token, Time now) {
+  std::lock_guard lock(mu_);
+  std::string id;
+  Session* session = Find(token, &id);
+  if (session == nullptr) return InvalidSession();
+  if (Expired(*session, now)) {
+    Erase(id);
+    return Status::Unauthenticated("session expired");
+  }
+  session->last_used = now;
+  return Live{session->user, session->principal};
+}
+
+Status SessionTable::Remove(std::string_view token, Time now) {
+  std::lock_guard lock(mu_);
+  std::string id;
+  Session* session = Find(token, &id);
+  if (session == nullptr) return Status::NotFound("no such session");
+  const bool expired = Expired(*session, now);
+  Erase(id);
+  if (expired) return Status::NotFound("no such session");
+  return Status::Ok();
+}
+
+void SessionTable::RemoveUser(const std::string& user) {
+  std::lock_guard lock(mu_);
+  const auto it = by_user_.find(user);
+  if (it == by_user_.end()) return;
+  for (const std::string& id : it->second) sessions_.erase(id);
+  by_user_.erase(it);
+}
+
+void SessionTable::Erase(const std::string& id) {
+  const auto it = sessions_.find(id);
+  if (it == sessions_.end()) return;
+  const auto user = by_user_.find(it->second.user);
+  if (user != by_user_.end()) {
+    std::erase(user->second, id);
+    if (user->second.empty()) by_user_.erase(user);
+  }
+  sessions_.erase(it);
+}
+
+}  // namespace aegis::auth::internal

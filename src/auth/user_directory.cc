@@ -1,0 +1,235 @@
+#include "aegis/auth/user_directory.h"
+
+#include <semaphore>
+
+#include "aegis/auth/totp.h"
+#include "aegis/crypto/password.h"
+#include "aegis/crypto/random.h"
+#include "aegis/crypto/secure_buffer.h"
+#include "lockout.h"
+#include "login_throttle.h"
+#include "login_concurrency.h"
+#include "session_table.h"
+#include "user_validation.h"
+
+namespace aegis::auth {
+namespace {
+
+constexpr size_t kTotpSecretBytes = 20;  // 160 bits, RFC 4226's recommendation
+constexpr size_t kUnknownNameCapacity = 10000;
+// Each Argon2id computation holds m_cost (19 MiB by default) for its duration; a
+// login flood queues here instead of exhausting memory.
+constexpr std::ptrdiff_t kConcurrentHashes = 2;
+
+constexpr std::string_view kCredentialFailure = "invalid user name, password or code";
+
+std::vector<uint8_t> TotpContext(std::string_view name) {
+  const std::string context = "totp:" + std::string(name);
+  return {context.begin(), context.end()};
+}
+
+// What may be shown about an account: no hash, no wrapped secret.
+store::UserRecord Redacted(store::UserRecord record) {
+  record.password_hash.clear();
+  record.totp_secret_wrapped.clear();
+  return record;
+}
+
+LoginOutcome Failure(Status status, std::string reason) {
+  LoginOutcome out;
+  out.status = std::move(status);
+  out.audit_reason = std::move(reason);
+  return out;
+}
+
+}  // namespace
+
+struct UserDirectory::Impl {
+  Impl(store::MetadataStore* store, const keys::KeyProvider* kek, const Clock& clock, UserDirectoryOptions options)
+      : store(store),
+        kek(kek),
+        clock(clock),
+        options(options),
+        lockout{options.lockout_threshold, options.lockout_duration},
+        unknown_names(lockout, kUnknownNameCapacity),
+        throttle(options.source_failure_limit, options.source_window),
+        sessions(options.session_idle_timeout, options.session_lifetime, options.max_sessions_per_user) {}
+
+  // Argon2id work, bounded to kConcurrentHashes at a time.
+  StatusOr<std::string> Hash(std::string_view password) {
+    std::scoped_lock gate(hash_gate);
+    return crypto::HashPassword(password);
+  }
+  bool Verify(std::string_view encoded, std::string_view password) {
+    std::scoped_lock gate(hash_gate);
+    return crypto::VerifyPassword(encoded, password);
+  }
+
+  // A failed attempt on a stored account: count it, persist, count the source.
+  LoginOutcome Fail(const store::UserRecord& user, const std::string& source, std::string reason);
+  LoginOutcome Succeed(const store::UserRecord& user, int64_t step);
+
+  store::MetadataStore* store;
+  const keys::KeyProvider* kek;
+  const Clock& clock;
+  const UserDirectoryOptions options;
+  const internal::LockoutPolicy lockout;
+  internal::UnknownNameLockouts unknown_names;
+  internal::LoginThrottle throttle;
+  internal::SessionTable sessions;
+  internal::NameLocks user_locks;
+  internal::HashGate hash_gate{kConcurrentHashes};
+  std::string dummy_hash;  // verified for unknown names, so they cost what a real one does
+};
+
+StatusOr<std::unique_ptr<UserDirectory>> UserDirectory::Create(store::MetadataStore* store,
+                                                               const keys::KeyProvider* kek, const Clock& clock,
+                                                               UserDirectoryOptions options) {
+  auto impl = std::make_unique<Impl>(store, kek, clock, options);
+  AEGIS_ASSIGN_OR_RETURN(std::string filler, crypto::RandomBase64Url(16));
+  AEGIS_ASSIGN_OR_RETURN(impl->dummy_hash, impl->Hash(filler));
+  return std::unique_ptr<UserDirectory>(new UserDirectory(std::move(impl)));
+}
+
+UserDirectory::UserDirectory(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+UserDirectory::~UserDirectory() = default;
+
+StatusOr<EnrolledUser> UserDirectory::AddUser(const NewUser& user, const std::string& created_by) {
+  if (!internal::IsValidUserName(user.name)) {
+    return Status::InvalidArgument(
+        "invalid user name: 1-64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit");
+  }
+  AEGIS_ASSIGN_OR_RETURN(policy::Grant grant, internal::ValidateGrant(user.role, user.models));
+  AEGIS_RETURN_IF_ERROR(internal::ValidatePassword(user.password, user.name));
+  // Checked first so a duplicate costs no Argon2id; InsertUser still decides a race.
+  if (impl_->store->GetUser(user.name).ok()) {
+    return Status::AlreadyExists("user '" + user.name + "' already exists");
+  }
+
+  crypto::SecureBuffer secret(kTotpSecretBytes);
+  AEGIS_RETURN_IF_ERROR(crypto::RandomBytes(secret.span()));
+  store::UserRecord record;
+  record.name = user.name;
+  record.role = std::string(policy::RoleName(grant.role));
+  record.models = grant.models;
+  AEGIS_ASSIGN_OR_RETURN(record.totp_secret_wrapped, impl_->kek->Wrap(secret.span(), TotpContext(user.name)));
+  record.kek_id = impl_->kek->KeyId();
+  AEGIS_ASSIGN_OR_RETURN(record.password_hash, impl_->Hash(user.password));
+  record.created_at = FormatRfc3339(impl_->clock.Now());
+  record.created_by = created_by;
+  AEGIS_RETURN_IF_ERROR(impl_->store->InsertUser(record));
+  return EnrolledUser{Redacted(std::move(record)), TotpUri(user.name, secret.span())};
+}
+
+StatusOr<std::vector<store::UserRecord>> UserDirectory::ListUsers() const {
+  AEGIS_ASSIGN_OR_RETURN(std::vector<store::UserRecord> users, impl_->store->ListUsers());
+  for (auto& u : users) u = Redacted(std::move(u));
+  return users;
+}
+
+Status UserDirectory::DisableUser(const std::string& name) {
+  AEGIS_RETURN_IF_ERROR(impl_->store->DisableUser(name));
+  impl_->sessions.RemoveUser(name);
+  return Status::Ok();
+}
+
+LoginOutcome UserDirectory::Impl::Fail(const store::UserRecord& user, const std::string& source, std::string reason) {
+  const internal::LockoutState before = internal::LockoutStateOf(user);
+  const internal::LockoutState after = internal::AfterFailure(before, clock.Now(), lockout);
+  throttle.RecordFailure(source, clock.Steady());
+  if (after != before) {
+    // The lockout only protects if it is stored: an unsaved count fails loudly.
+    Status saved = store->UpdateUserLoginState(user.name, user.last_totp_step, after.failed_logins,
+                                               internal::LockedUntilText(after));
+    if (!saved.ok()) return Failure(saved.WithContext("recording a failed login"), std::move(reason));
+  }
+  return Failure(Status::Unauthenticated(std::string(kCredentialFailure)), std::move(reason));
+}
+
+LoginOutcome UserDirectory::Impl::Succeed(const store::UserRecord& user, int64_t step) {
+  // Saved before the session exists: a code that could not be marked used is not accepted.
+  Status saved = store->UpdateUserLoginState(user.name, step, 0, std::nullopt);
+  if (!saved.ok()) return Failure(saved.WithContext("recording a login"), "login state not saved");
+  const auto now = clock.Now();
+  // The grant is fixed at login: a later change to the account needs a new login.
+  auto grant = internal::ValidateGrant(user.role, user.models);
+  if (!grant.ok()) return Failure(grant.status().WithContext("stored grant"), "stored grant invalid");
+  Principal principal;
+  principal.name = "user:" + user.name;
+  principal.method = Method::kSession;
+  principal.subject.grants = {std::move(grant).value()};
+  principal.subject.human = true;
+  principal.subject.mfa_at = now;
+  auto created = sessions.Create(user.name, std::move(principal), clock.Steady());
+  if (!created.ok()) return Failure(created.status(), "session not created");
+  LoginOutcome out;
+  out.session = std::move(created->token);
+  out.expires_at = now + options.session_lifetime;
+  out.principal = std::move(created->principal);
+  return out;
+}
+
+LoginOutcome UserDirectory::Login(const LoginRequest& request) {
+  Impl& d = *impl_;
+  if (d.throttle.IsThrottled(request.source, d.clock.Steady())) {
+    return Failure(Status::TooManyRequests("too many failed logins from this address; try again later"),
+                   "source throttled");
+  }
+  // One attempt per name at a time: the replay check and the failure counter are
+  // read-modify-write. Other names proceed in parallel.
+  const auto name_lock = d.user_locks.Lock(request.user);
+  // An over-long password is never right; hashing a bounded stand-in keeps the cost equal.
+  const bool too_long = request.password.size() > internal::kMaxPasswordBytes;
+  const std::string_view password =
+      too_long ? std::string_view(request.password).substr(0, internal::kMaxPasswordBytes) : request.password;
+
+  // A name that could never be an account is not looked up, nor remembered (it
+  // may be huge), but costs the same hash.
+  const bool valid_name = internal::IsValidUserName(request.user);
+  StatusOr<store::UserRecord> found = Status::NotFound("no such user");
+  if (valid_name) found = d.store->GetUser(request.user);
+  if (!found.ok() && found.status().code() != StatusCode::kNotFound) {
+    return Failure(found.status().WithContext("reading user"), "user lookup failed");
+  }
+  if (!found.ok()) {
+    (void)d.Verify(d.dummy_hash, password);
+    if (valid_name) d.unknown_names.RecordFailure(request.user, d.clock.Now());
+    d.throttle.RecordFailure(request.source, d.clock.Steady());
+    return Failure(Status::Unauthenticated(std::string(kCredentialFailure)), "unknown user");
+  }
+  const store::UserRecord& user = *found;
+  // The password is verified whatever the account state, so the time taken
+  // does not reveal that an account is disabled or locked.
+  const bool password_ok = d.Verify(too_long ? d.dummy_hash : user.password_hash, password) && !too_long;
+  const auto now = d.clock.Now();
+  if (user.disabled) return d.Fail(user, request.source, "account disabled");
+  if (internal::IsLocked(internal::LockoutStateOf(user), now)) return d.Fail(user, request.source, "account locked");
+  if (!password_ok) return d.Fail(user, request.source, "wrong password");
+
+  auto secret = d.kek->Unwrap(user.totp_secret_wrapped, TotpContext(user.name));
+  if (!secret.ok()) return Failure(secret.status().WithContext("unwrapping TOTP secret"), "totp secret unreadable");
+  const std::optional<int64_t> step = MatchTotp(secret->span(), request.totp_code, now);
+  if (!step) return d.Fail(user, request.source, "wrong code");
+  if (*step <= user.last_totp_step) return d.Fail(user, request.source, "replayed code");
+  return d.Succeed(user, *step);
+}
+
+StatusOr<Principal> UserDirectory::AuthenticateSession(std::string_view token) {
+  AEGIS_ASSIGN_OR_RETURN(internal::SessionTable::Live live,
+                         impl_->sessions.Authenticate(token, impl_->clock.Steady()));
+  // DisableUser ends sessions at once; this also catches an account disabled by
+  // another process (the CLI) writing the database directly.
+  auto user = impl_->store->GetUser(live.user);
+  if (!user.ok() && user.status().code() != StatusCode::kNotFound) return user.status();
+  if (!user.ok() || user->disabled) {
+    impl_->sessions.RemoveUser(live.user);
+    return Status::Unauthenticated("invalid session");
+  }
+  return std::move(live.principal);
+}
+
+bool UserDirectory::IsSessionToken(std::string_view token) { return token.starts_with(internal::kSessionPrefix); }
+
+Status UserDirectory::Logout(std::string_view token) { return impl_->sessions.Remove(token, impl_->clock.Steady()); }
+
+}  // namespace aegis::auth

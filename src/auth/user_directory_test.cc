@@ -1,0 +1,412 @@
+#include "aegis/auth/user_directory.h"
+
+#include <atomic>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "aegis/auth/totp.h"
+#include "aegis/crypto/encoding.h"
+#include "common/testing/scoped_temp_dir.h"
+
+namespace aegis::auth {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string kPassword = "correct horse battery";
+constexpr auto kStart = std::chrono::sys_days(std::chrono::year(2026) / 1 / 1);  // a step boundary
+
+class UserDirectoryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    kek_ = std::move(keys::LocalKeyProvider::Create(tmp_.path() / "keys", std::nullopt)).value();
+    store_ = std::move(store::MetadataStore::Open(tmp_.path() / "aegis.db")).value();
+    Recreate();
+  }
+
+  void Recreate(UserDirectoryOptions options = {}) {
+    users_.reset();
+    auto created = UserDirectory::Create(store_.get(), kek_.get(), clock_, options);
+    ASSERT_TRUE(created.ok()) << created.status().message();
+    users_ = std::move(*created);
+  }
+
+  // Adds an account and returns its TOTP secret, read back from the enrolment URI.
+  std::string Add(const std::string& name, const std::string& role = "deployer", const std::string& models = "*") {
+    auto enrolled = users_->AddUser(NewUser{name, role, models, kPassword}, "user:root");
+    EXPECT_TRUE(enrolled.ok()) << enrolled.status().message();
+    if (!enrolled.ok()) return "";
+    const std::string& uri = enrolled->totp_uri;
+    const size_t begin = uri.find("secret=") + 7;
+    auto secret = Base32Decode(uri.substr(begin, uri.find('&', begin) - begin));
+    EXPECT_TRUE(secret.has_value()) << uri;
+    return secret.value_or("");
+  }
+
+  std::string Code(const std::string& secret, int64_t step_offset = 0) {
+    return TotpCode(crypto::AsBytes(secret), TotpStep(clock_.Now()) + step_offset);
+  }
+
+  LoginOutcome Login(const std::string& name, const std::string& password, const std::string& code,
+                     const std::string& source = "192.0.2.1") {
+    return users_->Login(LoginRequest{name, password, code, source});
+  }
+
+  // A successful login; the clock moves to the next step first so every call has a fresh code.
+  std::string LoginOk(const std::string& name, const std::string& secret, const std::string& source = "192.0.2.1") {
+    clock_.Advance(30s);
+    LoginOutcome out = Login(name, kPassword, Code(secret), source);
+    EXPECT_TRUE(out.status.ok()) << out.status.message() << " / " << out.audit_reason;
+    return out.session;
+  }
+
+  testing::ScopedTempDir tmp_;
+  FakeClock clock_{kStart};
+  std::unique_ptr<keys::LocalKeyProvider> kek_;
+  std::unique_ptr<store::MetadataStore> store_;
+  std::unique_ptr<UserDirectory> users_;
+};
+
+// Whether every character of `s` is in `alphabet` (std::regex trips a GCC 12
+// -Wmaybe-uninitialized false positive under the sanitizers).
+bool AllOf(std::string_view s, std::string_view alphabet) {
+  return !s.empty() && s.find_first_not_of(alphabet) == std::string_view::npos;
+}
+constexpr std::string_view kLowerHex = "0123456789abcdef";
+constexpr std::string_view kBase64Url = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+void ExpectCredentialFailure(const LoginOutcome& out, const std::string& reason) {
+  EXPECT_EQ(out.status.code(), StatusCode::kUnauthenticated) << out.status.message();
+  EXPECT_EQ(out.status.message(), "invalid user name, password or code");
+  EXPECT_EQ(out.audit_reason, reason);
+  EXPECT_TRUE(out.session.empty());
+  EXPECT_FALSE(out.principal.has_value());
+}
+
+TEST_F(UserDirectoryTest, AddListDisable) {
+  auto enrolled = users_->AddUser(NewUser{"alice", "deployer", "fraud-*", kPassword}, "user:root");
+  ASSERT_TRUE(enrolled.ok()) << enrolled.status().message();
+  EXPECT_EQ(enrolled->record.name, "alice");
+  EXPECT_EQ(enrolled->record.role, "deployer");
+  EXPECT_EQ(enrolled->record.models, "fraud-*");
+  EXPECT_EQ(enrolled->record.created_by, "user:root");
+  EXPECT_EQ(enrolled->record.created_at, "2026-01-01T00:00:00.000000Z");
+  EXPECT_TRUE(enrolled->record.password_hash.empty());
+  EXPECT_TRUE(enrolled->record.totp_secret_wrapped.empty());
+  const std::string_view uri = enrolled->totp_uri;
+  const std::string_view head = "otpauth://totp/Aegis:alice?secret=";
+  const std::string_view tail = "&issuer=Aegis&algorithm=SHA1&digits=6&period=30";
+  ASSERT_EQ(uri.size(), head.size() + 32 + tail.size()) << uri;
+  EXPECT_TRUE(uri.starts_with(head)) << uri;
+  EXPECT_TRUE(uri.ends_with(tail)) << uri;
+  EXPECT_TRUE(AllOf(uri.substr(head.size(), 32), "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")) << uri;
+
+  // Stored: an Argon2id hash and the secret wrapped by the KEK, never in clear.
+  auto stored = store_->GetUser("alice");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_TRUE(stored->password_hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$")) << stored->password_hash;
+  EXPECT_EQ(stored->password_hash.find(kPassword), std::string::npos);
+  EXPECT_GT(stored->totp_secret_wrapped.size(), 20u);
+  EXPECT_EQ(stored->kek_id, kek_->KeyId());
+  EXPECT_EQ(stored->last_totp_step, -1);
+
+  Add("bob", "admin");
+  auto list = users_->ListUsers();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].name, "alice");
+  EXPECT_EQ((*list)[1].role, "admin");
+  for (const auto& u : *list) {
+    EXPECT_TRUE(u.password_hash.empty());
+    EXPECT_TRUE(u.totp_secret_wrapped.empty());
+  }
+  ASSERT_TRUE(users_->DisableUser("alice").ok());
+  EXPECT_TRUE(users_->ListUsers()->at(0).disabled);
+  EXPECT_EQ(users_->DisableUser("carol").code(), StatusCode::kNotFound);
+}
+
+TEST_F(UserDirectoryTest, RefusesBadAccounts) {
+  auto refused = [&](NewUser user, const std::string& fragment) {
+    auto out = users_->AddUser(user, "user:root");
+    ASSERT_FALSE(out.ok()) << user.name;
+    EXPECT_EQ(out.status().code(), StatusCode::kInvalidArgument) << user.name;
+    EXPECT_NE(out.status().message().find(fragment), std::string::npos) << out.status().message();
+    EXPECT_EQ(out.status().message().find(user.password), std::string::npos) << "the password is never echoed";
+  };
+  for (const char* name : {"", ".alice", "-a", "a b", "al/ice", "ålice", "a'b"}) {
+    refused(NewUser{name, "consumer", "*", kPassword}, "invalid user name");
+  }
+  refused(NewUser{std::string(65, 'a'), "consumer", "*", kPassword}, "invalid user name");
+  refused(NewUser{"alice", "root", "*", kPassword}, "unknown role");
+  refused(NewUser{"alice", "Admin", "*", kPassword}, "unknown role");
+  refused(NewUser{"alice", "consumer", "fraud/*", kPassword}, "invalid model glob");
+  refused(NewUser{"alice", "admin", "fraud-*", kPassword}, "every model");
+  refused(NewUser{"alice", "auditor", "fraud-*", kPassword}, "every model");
+  refused(NewUser{"alice", "consumer", "*", "elevenchars"}, "at least 12 characters");
+  // Seven two-byte characters are 14 bytes but only 7 characters.
+  refused(NewUser{"alice", "consumer", "*", "ääääääá"}, "at least 12 characters");
+  refused(NewUser{"alice", "consumer", "*", std::string(1025, 'x')}, "at most 1024 bytes");
+  refused(NewUser{"alice", "consumer", "*", "\xff\xfe" + kPassword}, "UTF-8");
+  refused(NewUser{"Administrator1", "consumer", "*", "aDMINISTRATOR1"}, "user name");
+  EXPECT_TRUE(users_->ListUsers()->empty());
+
+  // At the edges: 12 multi-byte characters, 1024 bytes, the longest name.
+  EXPECT_TRUE(users_->AddUser(NewUser{"u1", "consumer", "*", "ääääääääääää"}, "r").ok());
+  EXPECT_TRUE(users_->AddUser(NewUser{"u2", "consumer", "*", std::string(1024, 'x')}, "r").ok());
+  EXPECT_TRUE(users_->AddUser(NewUser{std::string(64, 'a'), "consumer", "a.b_c-d*", kPassword}, "r").ok());
+  EXPECT_TRUE(users_->AddUser(NewUser{"j.doe@example.com", "auditor", "*", kPassword}, "r").ok());
+
+  Add("alice");
+  auto dup = users_->AddUser(NewUser{"alice", "consumer", "*", kPassword}, "user:root");
+  EXPECT_EQ(dup.status().code(), StatusCode::kAlreadyExists);
+}
+
+TEST_F(UserDirectoryTest, LoginStartsASessionWithTheUsersGrant) {
+  const std::string secret = Add("alice", "deployer", "fraud-*");
+  clock_.Advance(30s);
+  const auto login_time = clock_.Now();
+  LoginOutcome out = Login("alice", kPassword, Code(secret));
+  ASSERT_TRUE(out.status.ok()) << out.status.message();
+  EXPECT_EQ(out.audit_reason, "");
+  ASSERT_EQ(out.session.size(), 14u + 16 + 1 + 43) << out.session;
+  EXPECT_TRUE(out.session.starts_with("aegis_session_")) << out.session;
+  EXPECT_TRUE(AllOf(std::string_view(out.session).substr(14, 16), kLowerHex)) << out.session;
+  EXPECT_EQ(out.session[30], '_');
+  EXPECT_TRUE(AllOf(std::string_view(out.session).substr(31), kBase64Url)) << out.session;
+  EXPECT_TRUE(UserDirectory::IsSessionToken(out.session));
+  EXPECT_FALSE(UserDirectory::IsSessionToken("aegis_0123456789abcdef_x"));
+  EXPECT_EQ(out.expires_at, login_time + 8h);
+  ASSERT_TRUE(out.principal.has_value());
+
+  clock_.Advance(1min);
+  auto principal = users_->AuthenticateSession(out.session);
+  ASSERT_TRUE(principal.ok()) << principal.status().message();
+  EXPECT_EQ(principal->name, "user:alice");
+  EXPECT_EQ(principal->method, Method::kSession);
+  EXPECT_EQ(principal->credential_id, out.session.substr(14, 16));
+  EXPECT_EQ(out.principal->credential_id, principal->credential_id);
+  ASSERT_EQ(principal->subject.grants.size(), 1u);
+  EXPECT_EQ(principal->subject.grants[0].role, policy::Role::kDeployer);
+  EXPECT_EQ(principal->subject.grants[0].models, "fraud-*");
+  EXPECT_TRUE(principal->subject.human);
+  EXPECT_EQ(principal->subject.mfa_at, login_time);
+
+  auto stored = store_->GetUser("alice");
+  EXPECT_EQ(stored->last_totp_step, TotpStep(login_time));
+  EXPECT_EQ(stored->failed_logins, 0);
+}
+
+TEST_F(UserDirectoryTest, EveryCredentialFailureLooksTheSame) {
+  const std::string secret = Add("alice");
+  clock_.Advance(30s);
+  ExpectCredentialFailure(Login("alice", "wrong password!", Code(secret)), "wrong password");
+  ExpectCredentialFailure(Login("alice", kPassword, Code(secret, 3)), "wrong code");
+  ExpectCredentialFailure(Login("alice", kPassword, "12345"), "wrong code");
+  ExpectCredentialFailure(Login("alice", kPassword, ""), "wrong code");
+  ExpectCredentialFailure(Login("mallory", kPassword, Code(secret)), "unknown user");
+  ExpectCredentialFailure(Login("", "", ""), "unknown user");
+  ExpectCredentialFailure(Login("alice", kPassword + std::string(2000, 'x'), Code(secret)), "wrong password");
+  EXPECT_EQ(store_->GetUser("alice")->failed_logins, 5);
+}
+
+TEST_F(UserDirectoryTest, ACodeIsAcceptedOnce) {
+  const std::string secret = Add("alice");
+  clock_.Advance(30s);
+  const std::string code = Code(secret);
+  ASSERT_TRUE(Login("alice", kPassword, code).status.ok());
+  ExpectCredentialFailure(Login("alice", kPassword, code), "replayed code");
+  // One step later the previous code is still inside the window, but used.
+  clock_.Advance(30s);
+  ExpectCredentialFailure(Login("alice", kPassword, code), "replayed code");
+  ExpectCredentialFailure(Login("alice", kPassword, Code(secret, -1)), "replayed code");
+  EXPECT_TRUE(Login("alice", kPassword, Code(secret)).status.ok());
+  // And an older step after a newer one was used.
+  clock_.Advance(30s);
+  ASSERT_TRUE(Login("alice", kPassword, Code(secret, 1)).status.ok());
+  ExpectCredentialFailure(Login("alice", kPassword, Code(secret)), "replayed code");
+}
+
+TEST_F(UserDirectoryTest, ConcurrentLoginsCannotShareACode) {
+  const std::string secret = Add("alice");
+  clock_.Advance(30s);
+  const std::string code = Code(secret);
+  std::atomic<int> ok{0}, replayed{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] {
+      LoginOutcome out = Login("alice", kPassword, code);
+      if (out.status.ok()) ++ok;
+      if (out.audit_reason == "replayed code") ++replayed;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 1);
+  EXPECT_EQ(replayed.load(), 3);
+}
+
+TEST_F(UserDirectoryTest, TenFailuresLockTheAccountForThirtyMinutes) {
+  const std::string secret = Add("alice");
+  const std::string bob = Add("bob");
+  clock_.Advance(30s);
+  for (int i = 0; i < 9; ++i) {
+    ExpectCredentialFailure(Login("alice", "wrong password!", Code(secret)), "wrong password");
+  }
+  EXPECT_EQ(store_->GetUser("alice")->failed_logins, 9);
+  EXPECT_FALSE(store_->GetUser("alice")->locked_until.has_value());
+  ExpectCredentialFailure(Login("alice", kPassword, "000000"), "wrong code");
+  auto stored = store_->GetUser("alice");
+  EXPECT_EQ(stored->failed_logins, 10);
+  EXPECT_EQ(stored->locked_until, FormatRfc3339(clock_.Now() + 30min));
+
+  // Locked: the right password and code fail too, and look like any failure.
+  ExpectCredentialFailure(Login("alice", kPassword, Code(secret)), "account locked");
+  // Other accounts are unaffected.
+  EXPECT_FALSE(LoginOk("bob", bob).empty());
+
+  // A restart does not unlock.
+  Recreate();
+  clock_.Advance(29min);
+  ExpectCredentialFailure(Login("alice", kPassword, Code(secret)), "account locked");
+  EXPECT_EQ(store_->GetUser("alice")->locked_until, stored->locked_until) << "failures while locked do not extend it";
+
+  clock_.Advance(1min);
+  EXPECT_FALSE(LoginOk("alice", secret).empty());
+  stored = store_->GetUser("alice");
+  EXPECT_EQ(stored->failed_logins, 0);
+  EXPECT_FALSE(stored->locked_until.has_value());
+}
+
+TEST_F(UserDirectoryTest, CountingRestartsAfterALockExpires) {
+  const std::string secret = Add("alice");
+  for (int i = 0; i < 10; ++i) Login("alice", "wrong password!", "000000");
+  ASSERT_TRUE(store_->GetUser("alice")->locked_until.has_value());
+  clock_.Advance(31min);
+  ExpectCredentialFailure(Login("alice", "wrong password!", Code(secret)), "wrong password");
+  auto stored = store_->GetUser("alice");
+  EXPECT_EQ(stored->failed_logins, 1);
+  EXPECT_FALSE(stored->locked_until.has_value());
+  EXPECT_FALSE(LoginOk("alice", secret).empty());
+}
+
+TEST_F(UserDirectoryTest, UnknownNamesBehaveLikeLockedAccounts) {
+  const std::string secret = Add("alice");
+  clock_.Advance(30s);
+  for (int i = 0; i < 10; ++i) {
+    LoginOutcome real = Login("alice", "wrong password!", Code(secret));
+    LoginOutcome ghost = Login("ghost", "wrong password!", Code(secret));
+    EXPECT_EQ(real.status.code(), ghost.status.code());
+    EXPECT_EQ(real.status.message(), ghost.status.message());
+  }
+  LoginOutcome locked = Login("alice", kPassword, Code(secret));
+  LoginOutcome ghost = Login("ghost", kPassword, Code(secret));
+  EXPECT_EQ(locked.audit_reason, "account locked");
+  EXPECT_EQ(ghost.audit_reason, "unknown user");
+  EXPECT_EQ(locked.status.code(), ghost.status.code());
+  EXPECT_EQ(locked.status.message(), ghost.status.message());
+}
+
+TEST_F(UserDirectoryTest, ThrottlesASourceAfterThirtyFailures) {
+  const std::string secret = Add("alice");
+  clock_.Advance(30s);
+  // Spread over names so no account lockout gets in the way.
+  for (int i = 0; i < 30; ++i) {
+    ExpectCredentialFailure(Login("ghost" + std::to_string(i % 3), kPassword, "000000", "198.51.100.7"),
+                            "unknown user");
+  }
+  LoginOutcome throttled = Login("alice", kPassword, Code(secret), "198.51.100.7");
+  EXPECT_EQ(throttled.status.code(), StatusCode::kTooManyRequests);
+  EXPECT_EQ(throttled.status.message(), "too many failed logins from this address; try again later");
+  EXPECT_EQ(throttled.audit_reason, "source throttled");
+  EXPECT_EQ(store_->GetUser("alice")->failed_logins, 0) << "a throttled attempt never reaches the account";
+
+  // Other sources are unaffected, and the throttle ends with the window.
+  EXPECT_FALSE(LoginOk("alice", secret, "198.51.100.8").empty());
+  clock_.Advance(9min);
+  EXPECT_EQ(Login("alice", kPassword, Code(secret), "198.51.100.7").status.code(), StatusCode::kTooManyRequests);
+  clock_.Advance(1min);
+  EXPECT_FALSE(LoginOk("alice", secret, "198.51.100.7").empty());
+}
+
+TEST_F(UserDirectoryTest, SessionsExpireWhenIdle) {
+  const std::string secret = Add("alice");
+  const std::string session = LoginOk("alice", secret);
+  for (int i = 0; i < 3; ++i) {
+    clock_.Advance(14min);
+    EXPECT_TRUE(users_->AuthenticateSession(session).ok()) << "activity keeps it alive, round " << i;
+  }
+  clock_.Advance(15min + 1s);
+  auto expired = users_->AuthenticateSession(session);
+  EXPECT_EQ(expired.status().code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(expired.status().message(), "session expired");
+  EXPECT_EQ(users_->AuthenticateSession(session).status().message(), "invalid session") << "and it is gone";
+}
+
+TEST_F(UserDirectoryTest, SessionsEndEightHoursAfterLogin) {
+  const std::string secret = Add("alice");
+  const std::string session = LoginOk("alice", secret);
+  for (int i = 0; i < 48; ++i) {
+    clock_.Advance(10min);
+    ASSERT_TRUE(users_->AuthenticateSession(session).ok()) << i;
+  }
+  clock_.Advance(1s);
+  EXPECT_EQ(users_->AuthenticateSession(session).status().message(), "session expired");
+}
+
+TEST_F(UserDirectoryTest, LogoutEndsTheSession) {
+  const std::string secret = Add("alice");
+  const std::string session = LoginOk("alice", secret);
+  const std::string other = LoginOk("alice", secret);
+  std::string forged = session;
+  forged.back() = forged.back() == 'A' ? 'B' : 'A';
+  EXPECT_EQ(users_->Logout(forged).code(), StatusCode::kNotFound) << "the id alone cannot end a session";
+  EXPECT_EQ(users_->AuthenticateSession(forged).status().message(), "invalid session");
+  ASSERT_TRUE(users_->Logout(session).ok());
+  EXPECT_EQ(users_->AuthenticateSession(session).status().message(), "invalid session");
+  EXPECT_EQ(users_->Logout(session).code(), StatusCode::kNotFound);
+  EXPECT_TRUE(users_->AuthenticateSession(other).ok());
+  for (const char* junk : {"", "aegis_session_", "Bearer x", "aegis_session_0123456789abcdef_short"}) {
+    EXPECT_EQ(users_->AuthenticateSession(junk).status().message(), "invalid session") << junk;
+  }
+}
+
+TEST_F(UserDirectoryTest, DisablingEndsSessionsAndLogins) {
+  const std::string secret = Add("alice");
+  const std::string bob = Add("bob");
+  const std::string session = LoginOk("alice", secret);
+  const std::string bob_session = LoginOk("bob", bob);
+  ASSERT_TRUE(users_->DisableUser("alice").ok());
+  EXPECT_EQ(users_->AuthenticateSession(session).status().message(), "invalid session");
+  EXPECT_TRUE(users_->AuthenticateSession(bob_session).ok());
+  clock_.Advance(30s);
+  ExpectCredentialFailure(Login("alice", kPassword, Code(secret)), "account disabled");
+
+  // Disabled behind the directory's back (another process): the session still ends.
+  ASSERT_TRUE(store_->DisableUser("bob").ok());
+  EXPECT_EQ(users_->AuthenticateSession(bob_session).status().message(), "invalid session");
+}
+
+TEST_F(UserDirectoryTest, OldestSessionIsEndedBeyondTheLimit) {
+  UserDirectoryOptions options;
+  options.max_sessions_per_user = 3;
+  Recreate(options);
+  const std::string secret = Add("alice");
+  const std::string bob = Add("bob");
+  const std::string bob_session = LoginOk("bob", bob);
+  std::vector<std::string> sessions;
+  for (int i = 0; i < 4; ++i) sessions.push_back(LoginOk("alice", secret));
+  EXPECT_EQ(users_->AuthenticateSession(sessions[0]).status().message(), "invalid session");
+  for (int i = 1; i < 4; ++i) EXPECT_TRUE(users_->AuthenticateSession(sessions[i]).ok()) << i;
+  EXPECT_TRUE(users_->AuthenticateSession(bob_session).ok()) << "per user, not global";
+}
+
+TEST_F(UserDirectoryTest, ARestartEndsEverySession) {
+  const std::string secret = Add("alice");
+  const std::string session = LoginOk("alice", secret);
+  Recreate();
+  EXPECT_EQ(users_->AuthenticateSession(session).status().message(), "invalid session");
+  EXPECT_FALSE(LoginOk("alice", secret).empty());
+}
+
+}  // namespace
+}  // namespace aegis::auth

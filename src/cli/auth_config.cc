@@ -1,0 +1,155 @@
+#include "auth_config.h"
+
+#include <set>
+
+#include "aegis/auth/token_authenticator.h"
+
+namespace aegis::cli::internal {
+namespace {
+
+class TableReader {
+ public:
+  TableReader(const toml::table& table, std::string prefix, const std::string& file)
+      : table_(table), prefix_(std::move(prefix)), file_(file) {}
+
+  Status OnlyKeys(const std::set<std::string>& allowed) const {
+    for (const auto& [key, value] : table_) {
+      if (!allowed.count(std::string(key.str()))) return Error(std::string(key.str()), "unknown key");
+    }
+    return Status::Ok();
+  }
+
+  // Absent: leaves `out` alone. Present: a non-empty string.
+  Status String(const std::string& key, std::string& out) const {
+    const toml::node* node = table_.get(key);
+    if (node == nullptr) return Status::Ok();
+    if (!node->is_string()) return Error(key, "must be a string");
+    out = node->value<std::string>().value();
+    if (out.empty()) return Error(key, "must not be empty");
+    return Status::Ok();
+  }
+
+  Status Integer(const std::string& key, int64_t& out, int64_t min, int64_t max) const {
+    const toml::node* node = table_.get(key);
+    if (node == nullptr) return Status::Ok();
+    if (!node->is_integer()) return Error(key, "must be an integer");
+    const int64_t v = node->value<int64_t>().value();
+    if (v < min || v > max) {
+      return Error(key, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+    }
+    out = v;
+    return Status::Ok();
+  }
+
+  Status Error(const std::string& key, const std::string& problem) const {
+    return Status::InvalidArgument(file_ + ": " + prefix_ + key + ": " + problem);
+  }
+
+ private:
+  const toml::table& table_;
+  std::string prefix_;
+  const std::string& file_;
+};
+
+Status LoadJwt(const toml::table& table, const std::string& file, Config& config) {
+  TableReader r(table, "auth.jwt.", file);
+  AEGIS_RETURN_IF_ERROR(r.OnlyKeys({"issuer", "audience", "jwks_file", "jwks_url", "jwks_ca", "roles_claim",
+                                    "models_claim", "leeway_seconds", "role_map"}));
+  JwtSettings jwt;
+  AEGIS_RETURN_IF_ERROR(r.String("issuer", jwt.verifier.issuer));
+  AEGIS_RETURN_IF_ERROR(r.String("audience", jwt.verifier.audience));
+  if (jwt.verifier.issuer.empty()) return r.Error("issuer", "is required");
+  if (jwt.verifier.audience.empty()) return r.Error("audience", "is required");
+  std::string jwks_file, jwks_ca, models_claim;
+  AEGIS_RETURN_IF_ERROR(r.String("jwks_file", jwks_file));
+  AEGIS_RETURN_IF_ERROR(r.String("jwks_url", jwt.jwks_url));
+  AEGIS_RETURN_IF_ERROR(r.String("jwks_ca", jwks_ca));
+  if (jwks_file.empty() == jwt.jwks_url.empty()) return r.Error("jwks_file", "set exactly one of jwks_file and jwks_url");
+  if (!jwt.jwks_url.empty() && jwt.jwks_url.rfind("https://", 0) != 0) {
+    return r.Error("jwks_url", "must be an https:// URL");
+  }
+  if (!jwks_ca.empty() && jwt.jwks_url.empty()) return r.Error("jwks_ca", "only applies to jwks_url");
+  jwt.jwks_file = config.Resolve(jwks_file.empty() ? std::filesystem::path() : std::filesystem::path(jwks_file));
+  if (jwks_file.empty()) jwt.jwks_file.clear();
+  if (!jwks_ca.empty()) jwt.jwks_ca = config.Resolve(jwks_ca);
+  AEGIS_RETURN_IF_ERROR(r.String("roles_claim", jwt.verifier.roles_claim));
+  AEGIS_RETURN_IF_ERROR(r.String("models_claim", models_claim));
+  if (!models_claim.empty()) jwt.verifier.models_claim = models_claim;
+  int64_t leeway = jwt.verifier.leeway.count();
+  AEGIS_RETURN_IF_ERROR(r.Integer("leeway_seconds", leeway, 0, 600));
+  jwt.verifier.leeway = std::chrono::seconds(leeway);
+  if (const toml::node* map = table.get("role_map")) {
+    if (!map->is_table()) return r.Error("role_map", "must be a table of \"IdP role\" = \"aegis role\"");
+    for (const auto& [from, to] : *map->as_table()) {
+      const std::string key = "role_map." + std::string(from.str());
+      if (!to.is_string()) return r.Error(key, "must be a string");
+      const std::string role = to.value<std::string>().value();
+      if (!policy::ParseRole(role)) return r.Error(key, "unknown role '" + role + "'");
+      jwt.verifier.role_map.emplace(std::string(from.str()), role);
+    }
+  }
+  config.jwt = std::move(jwt);
+  return Status::Ok();
+}
+
+Status LoadCertificateIdentities(const toml::array& entries, const std::string& file, Config& config) {
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const std::string prefix = "auth.mtls[" + std::to_string(i) + "].";
+    if (!entries[i].is_table()) return Status::InvalidArgument(file + ": " + prefix + " must be a table");
+    TableReader r(*entries[i].as_table(), prefix, file);
+    AEGIS_RETURN_IF_ERROR(r.OnlyKeys({"subject", "san", "role", "models"}));
+    auth::CertificateMapping mapping;
+    std::string role, models = "*";
+    AEGIS_RETURN_IF_ERROR(r.String("subject", mapping.subject));
+    AEGIS_RETURN_IF_ERROR(r.String("san", mapping.san));
+    AEGIS_RETURN_IF_ERROR(r.String("role", role));
+    AEGIS_RETURN_IF_ERROR(r.String("models", models));
+    if (mapping.subject.empty() == mapping.san.empty()) return r.Error("subject", "set exactly one of subject and san");
+    if (role.empty()) return r.Error("role", "is required");
+    auto grant = auth::MakeGrant(role, models);
+    if (!grant.ok()) return r.Error("role", grant.status().message());
+    mapping.grant = *grant;
+    config.client_identities.push_back(std::move(mapping));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status LoadAuthConfig(const toml::table& root, const std::string& file, Config& config) {
+  if (const toml::node* tls = root.get("tls"); tls != nullptr && tls->is_table()) {
+    const toml::table& t = *tls->as_table();
+    if (const toml::node* ca = t.get("client_ca")) {
+      if (!ca->is_string() || ca->value<std::string>()->empty()) {
+        return Status::InvalidArgument(file + ": tls.client_ca: must be a non-empty string");
+      }
+      config.tls_client_ca = config.Resolve(*ca->value<std::string>());
+    }
+    if (const toml::node* req = t.get("require_client_cert")) {
+      if (!req->is_boolean()) return Status::InvalidArgument(file + ": tls.require_client_cert: must be true or false");
+      config.require_client_cert = *req->value<bool>();
+      if (config.require_client_cert && config.tls_client_ca.empty()) {
+        return Status::InvalidArgument(file + ": tls.require_client_cert: needs tls.client_ca");
+      }
+    }
+  }
+  const toml::node* auth = root.get("auth");
+  if (auth == nullptr) return Status::Ok();
+  if (!auth->is_table()) return Status::InvalidArgument(file + ": auth: must be a table");
+  TableReader r(*auth->as_table(), "auth.", file);
+  AEGIS_RETURN_IF_ERROR(r.OnlyKeys({"jwt", "mtls"}));
+  if (const toml::node* jwt = auth->as_table()->get("jwt")) {
+    if (!jwt->is_table()) return r.Error("jwt", "must be a table");
+    AEGIS_RETURN_IF_ERROR(LoadJwt(*jwt->as_table(), file, config));
+  }
+  if (const toml::node* mtls = auth->as_table()->get("mtls")) {
+    if (!mtls->is_array()) return r.Error("mtls", "must be an array of tables ([[auth.mtls]])");
+    AEGIS_RETURN_IF_ERROR(LoadCertificateIdentities(*mtls->as_array(), file, config));
+  }
+  if (!config.client_identities.empty() && config.tls_client_ca.empty()) {
+    return r.Error("mtls", "certificate identities need tls.client_ca");
+  }
+  return Status::Ok();
+}
+
+}  // namespace aegis::cli::internal
