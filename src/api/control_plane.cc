@@ -99,6 +99,9 @@ bool Admit(const Services& services, const http::RequestHead& head, const Matche
     plan.immediate = http::Response::Error(403, event.reason);
     return false;
   }
+  if (route.route == ControlRoute::kModels) {
+    return internal::AuthorizeListing(*principal, route.policy_action, plan, event);
+  }
   const bool scoped = policy::IsModelScoped(route.policy_action);
   return internal::Authorize(services, *principal, route.policy_action, scoped ? route.name : "", plan, event);
 }

@@ -71,9 +71,9 @@ std::optional<auth::Principal> Authenticate(const Services& services, const http
   return std::nullopt;
 }
 
-bool Authorize(const Services& services, const auth::Principal& principal, policy::Action action,
-               std::string_view model, http::Plan& plan, audit::AuditEvent& event) {
-  const policy::Decision decision = policy::Authorize(principal.subject, action, model, services.clock->Now());
+namespace {
+
+bool Apply(const policy::Decision& decision, http::Plan& plan, audit::AuditEvent& event) {
   if (decision.allowed) {
     event.grant = decision.grant;
     return true;
@@ -82,6 +82,18 @@ bool Authorize(const Services& services, const auth::Principal& principal, polic
   event.reason = decision.reason;
   plan.immediate = http::Response::Error(403, decision.reason);
   return false;
+}
+
+}  // namespace
+
+bool Authorize(const Services& services, const auth::Principal& principal, policy::Action action,
+               std::string_view model, http::Plan& plan, audit::AuditEvent& event) {
+  return Apply(policy::Authorize(principal.subject, action, model, services.clock->Now()), plan, event);
+}
+
+bool AuthorizeListing(const auth::Principal& principal, policy::Action action, http::Plan& plan,
+                      audit::AuditEvent& event) {
+  return Apply(policy::AuthorizeListing(principal.subject, action), plan, event);
 }
 
 std::string SourceAddress(std::string_view remote) {

@@ -54,6 +54,9 @@ std::optional<auth::Principal> Authenticate(const Services& services, const http
 // with the reason, and returns false.
 bool Authorize(const Services& services, const auth::Principal& principal, policy::Action action,
                std::string_view model, http::Plan& plan, audit::AuditEvent& event);
+// The same for a listing (policy::AuthorizeListing): the handler filters.
+bool AuthorizeListing(const auth::Principal& principal, policy::Action action, http::Plan& plan,
+                      audit::AuditEvent& event);
 
 // The client's IP address from "ip:port" or "[v6]:port".
 std::string SourceAddress(std::string_view remote);

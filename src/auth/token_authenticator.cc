@@ -85,7 +85,7 @@ StatusOr<IssuedToken> TokenAuthenticator::Issue(const TokenRequest& request) {
   }
   AEGIS_RETURN_IF_ERROR(MakeGrant(request.role, request.models).status());
   if (request.ttl && (*request.ttl < kMinTokenTtl || *request.ttl > kMaxTokenTtl)) {
-    return Status::InvalidArgument("token lifetime must be between 60 seconds and 366 days");
+    return Status::InvalidArgument("token lifetime must be between 60 seconds and 365 days");
   }
   AEGIS_ASSIGN_OR_RETURN(std::string id, crypto::RandomHex(kIdHexLength / 2));
   AEGIS_ASSIGN_OR_RETURN(std::string secret, crypto::RandomBase64Url(kSecretBytes));

@@ -1,11 +1,22 @@
 #include "auth_config.h"
 
+#include <algorithm>
 #include <set>
 
 #include "aegis/auth/token_authenticator.h"
 
 namespace aegis::cli::internal {
 namespace {
+
+// The forms the TLS layer reports SANs in; anything else could never match.
+bool IsValidSanPattern(std::string_view san) {
+  for (std::string_view prefix : {"DNS:", "URI:", "email:", "IP:"}) {
+    if (san.size() > prefix.size() && san.substr(0, prefix.size()) == prefix) {
+      return std::all_of(san.begin(), san.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+    }
+  }
+  return false;
+}
 
 class TableReader {
  public:
@@ -105,6 +116,9 @@ Status LoadCertificateIdentities(const toml::array& entries, const std::string& 
     AEGIS_RETURN_IF_ERROR(r.String("role", role));
     AEGIS_RETURN_IF_ERROR(r.String("models", models));
     if (mapping.subject.empty() == mapping.san.empty()) return r.Error("subject", "set exactly one of subject and san");
+    if (!mapping.san.empty() && !IsValidSanPattern(mapping.san)) {
+      return r.Error("san", "must be DNS:<name>, URI:<uri>, email:<address> or IP:<address>");
+    }
     if (role.empty()) return r.Error("role", "is required");
     auto grant = auth::MakeGrant(role, models);
     if (!grant.ok()) return r.Error("role", grant.status().message());

@@ -133,6 +133,8 @@ TEST_F(ConfigTest, RefusesBadIdentitySections) {
       {"[tls]\nclient_ca = \"c\"\n[[auth.mtls]]\nsubject = \"CN=a\"\nrole = \"admin\"\nmodels = \"x*\"\n",
        "applies to every model"},
       {"[[auth.mtls]]\nsubject = \"CN=a\"\nrole = \"consumer\"\n", "certificate identities need tls.client_ca"},
+      {"[tls]\nclient_ca = \"c\"\n[[auth.mtls]]\nsan = \"FTP:a\"\nrole = \"consumer\"\n", "auth.mtls[0].san: must be"},
+      {"[tls]\nclient_ca = \"c\"\n[[auth.mtls]]\nsan = \"DNS:\"\nrole = \"consumer\"\n", "auth.mtls[0].san: must be"},
   };
   for (const auto& [text, expected] : cases) {
     Write(text);

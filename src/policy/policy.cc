@@ -138,6 +138,15 @@ Decision Authorize(const Subject& subject, Action action, std::string_view model
   return {true, matched->Describe(), ""};
 }
 
+Decision AuthorizeListing(const Subject& subject, Action action) {
+  if (!IsSensitive(action)) {
+    for (const Grant& g : subject.grants) {
+      if (RoleAllows(g.role, action)) return {true, g.Describe(), ""};
+    }
+  }
+  return {false, "", "not allowed to " + std::string(ActionName(action))};
+}
+
 bool InScope(const Subject& subject, Action action, std::string_view model) {
   for (const Grant& g : subject.grants) {
     if (GrantCovers(g, action, model)) return true;

@@ -1,5 +1,7 @@
 #include "aegis/policy/policy.h"
 
+#include "aegis/common/model_glob.h"
+
 #include <gtest/gtest.h>
 
 namespace aegis::policy {
@@ -63,6 +65,16 @@ TEST(PolicyTest, ScopedGrantsApplyOnlyToMatchingModels) {
   EXPECT_FALSE(InScope(deployer, Action::kModelList, "x"));
 }
 
+TEST(PolicyTest, ListingNeedsTheRoleButNoParticularModel) {
+  auto d = AuthorizeListing(Service(Role::kDeployer, "fraud-*"), Action::kModelList);
+  EXPECT_TRUE(d.allowed);
+  EXPECT_EQ(d.grant, "deployer:fraud-*");
+  EXPECT_TRUE(AuthorizeListing(Service(Role::kAuditor), Action::kModelList).allowed);
+  EXPECT_FALSE(AuthorizeListing(Service(Role::kConsumer, "fraud-*"), Action::kModelList).allowed);
+  EXPECT_FALSE(AuthorizeListing(Subject{}, Action::kModelList).allowed);
+  EXPECT_FALSE(AuthorizeListing(Service(Role::kAdmin), Action::kTokenManage).allowed);  // never sensitive ones
+}
+
 TEST(PolicyTest, SeveralGrantsAreTriedInTurn) {
   Subject s{{Grant{Role::kConsumer, "a-*"}, Grant{Role::kDeployer, "b-*"}}, false, {}};
   EXPECT_EQ(Authorize(s, Action::kInfer, "a-1", kNow).grant, "consumer:a-*");
@@ -114,3 +126,24 @@ TEST(PolicyTest, RoleNamesRoundTripAndUnknownNamesAreRefused) {
 
 }  // namespace
 }  // namespace aegis::policy
+
+namespace aegis {
+namespace {
+
+TEST(ModelGlobTest, ValidGlobsAndTheirMatches) {
+  for (const char* glob : {"*", "fraud-*", "m?", "[ab]-x", "[!a]*", "a.b_c-1"}) EXPECT_TRUE(IsValidModelGlob(glob)) << glob;
+  EXPECT_TRUE(ModelGlobMatches("fraud-*", "fraud-mlp"));
+  EXPECT_FALSE(ModelGlobMatches("fraud-*", "xfraud-mlp"));
+  EXPECT_TRUE(ModelGlobMatches("[ab]-x", "b-x"));
+  EXPECT_FALSE(ModelGlobMatches("[!a]*", "abc"));
+}
+
+TEST(ModelGlobTest, RefusesAmbiguousOrForeignSyntax) {
+  for (const char* glob : {"", "[abc", "abc]", "[]", "[!]", "[[a]]", "a!b", "[a*]", "a/b", "../x", "a b", "{a,b}"}) {
+    EXPECT_FALSE(IsValidModelGlob(glob)) << glob;
+  }
+  EXPECT_FALSE(IsValidModelGlob(std::string(129, 'a')));
+}
+
+}  // namespace
+}  // namespace aegis

@@ -34,7 +34,7 @@ struct TokenRequest {
   std::string name;        // 1–64 printable ASCII characters
   std::string role;        // a policy role name
   std::string models = "*";  // glob; only "*" for roles that are not scopable
-  std::optional<std::chrono::seconds> ttl;  // 60 s … 366 days; none = no expiry
+  std::optional<std::chrono::seconds> ttl;  // 60 s … 365 days; none = no expiry
   std::string created_by;  // principal name
 };
 
@@ -44,7 +44,7 @@ struct IssuedToken {
 };
 
 inline constexpr std::chrono::seconds kMinTokenTtl{60};
-inline constexpr std::chrono::seconds kMaxTokenTtl{366 * 24 * 3600};
+inline constexpr std::chrono::seconds kMaxTokenTtl{365 * 24 * 3600};
 
 class TokenAuthenticator {
  public:

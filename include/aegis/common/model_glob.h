@@ -11,7 +11,8 @@
 
 namespace aegis {
 
-// Letters, digits, '.', '_', '-' and the glob characters; 1–128 bytes.
+// Letters, digits, '.', '_', '-' and the glob characters; 1–128 bytes; '['
+// classes closed and non-empty, '!' only first in a class.
 bool IsValidModelGlob(std::string_view glob);
 
 // Whether `name` matches `glob`.

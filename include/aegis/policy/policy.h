@@ -96,6 +96,11 @@ struct Decision {
 Decision Authorize(const Subject& subject, Action action, std::string_view model,
                    std::chrono::system_clock::time_point now);
 
+// For listings (model.list): allowed when some grant's role allows `action`
+// on any model; the caller then shows only what InScope admits. Never for
+// sensitive actions (denied).
+Decision AuthorizeListing(const Subject& subject, Action action);
+
 // Whether any grant lets `subject` see `model` for `action` (for filtering
 // lists; ignores the sensitive-action rule).
 bool InScope(const Subject& subject, Action action, std::string_view model);
