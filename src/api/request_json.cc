@@ -2,7 +2,7 @@
 
 #include <set>
 
-#include <simdjson.h>
+#include "aegis/common/strict_json.h"
 
 namespace aegis::api::internal {
 
@@ -19,13 +19,10 @@ std::optional<int64_t> BodyFields::Integer(std::string_view name) const {
 }
 
 StatusOr<BodyFields> ParseBodyFields(std::string_view body, std::initializer_list<FieldSpec> fields) {
-  simdjson::dom::parser parser;
-  simdjson::dom::object object;
   // Bodies here are a few hundred bytes of flat JSON; depth 2 is all they need.
-  if (parser.allocate(std::max<size_t>(body.size(), 64), 2) != simdjson::SUCCESS) {
-    return Status::Internal("cannot allocate the JSON parser");
-  }
-  if (parser.parse(body.data(), body.size(), true).get(object) != simdjson::SUCCESS) {
+  json::JsonDocument doc;
+  simdjson::dom::object object;
+  if (!doc.Parse(body, "body", 2).ok() || doc.root().get_object().get(object) != simdjson::SUCCESS) {
     return Status::InvalidArgument("body must be a JSON object");
   }
   BodyFields out;

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "aegis/auth/token_authenticator.h"
+#include "toml_table.h"
 
 namespace aegis::cli::internal {
 namespace {
@@ -17,50 +18,6 @@ bool IsValidSanPattern(std::string_view san) {
   }
   return false;
 }
-
-class TableReader {
- public:
-  TableReader(const toml::table& table, std::string prefix, const std::string& file)
-      : table_(table), prefix_(std::move(prefix)), file_(file) {}
-
-  Status OnlyKeys(const std::set<std::string>& allowed) const {
-    for (const auto& [key, value] : table_) {
-      if (!allowed.count(std::string(key.str()))) return Error(std::string(key.str()), "unknown key");
-    }
-    return Status::Ok();
-  }
-
-  // Absent: leaves `out` alone. Present: a non-empty string.
-  Status String(const std::string& key, std::string& out) const {
-    const toml::node* node = table_.get(key);
-    if (node == nullptr) return Status::Ok();
-    if (!node->is_string()) return Error(key, "must be a string");
-    out = node->value<std::string>().value();
-    if (out.empty()) return Error(key, "must not be empty");
-    return Status::Ok();
-  }
-
-  Status Integer(const std::string& key, int64_t& out, int64_t min, int64_t max) const {
-    const toml::node* node = table_.get(key);
-    if (node == nullptr) return Status::Ok();
-    if (!node->is_integer()) return Error(key, "must be an integer");
-    const int64_t v = node->value<int64_t>().value();
-    if (v < min || v > max) {
-      return Error(key, "must be between " + std::to_string(min) + " and " + std::to_string(max));
-    }
-    out = v;
-    return Status::Ok();
-  }
-
-  Status Error(const std::string& key, const std::string& problem) const {
-    return Status::InvalidArgument(file_ + ": " + prefix_ + key + ": " + problem);
-  }
-
- private:
-  const toml::table& table_;
-  std::string prefix_;
-  const std::string& file_;
-};
 
 Status LoadJwt(const toml::table& table, const std::string& file, Config& config) {
   TableReader r(table, "auth.jwt.", file);
@@ -132,19 +89,13 @@ Status LoadCertificateIdentities(const toml::array& entries, const std::string& 
 
 Status LoadAuthConfig(const toml::table& root, const std::string& file, Config& config) {
   if (const toml::node* tls = root.get("tls"); tls != nullptr && tls->is_table()) {
-    const toml::table& t = *tls->as_table();
-    if (const toml::node* ca = t.get("client_ca")) {
-      if (!ca->is_string() || ca->value<std::string>()->empty()) {
-        return Status::InvalidArgument(file + ": tls.client_ca: must be a non-empty string");
-      }
-      config.tls_client_ca = config.Resolve(*ca->value<std::string>());
-    }
-    if (const toml::node* req = t.get("require_client_cert")) {
-      if (!req->is_boolean()) return Status::InvalidArgument(file + ": tls.require_client_cert: must be true or false");
-      config.require_client_cert = *req->value<bool>();
-      if (config.require_client_cert && config.tls_client_ca.empty()) {
-        return Status::InvalidArgument(file + ": tls.require_client_cert: needs tls.client_ca");
-      }
+    TableReader t(*tls->as_table(), "tls.", file);
+    std::string client_ca;
+    AEGIS_RETURN_IF_ERROR(t.String("client_ca", client_ca));
+    if (!client_ca.empty()) config.tls_client_ca = config.Resolve(client_ca);
+    AEGIS_RETURN_IF_ERROR(t.Bool("require_client_cert", config.require_client_cert));
+    if (config.require_client_cert && config.tls_client_ca.empty()) {
+      return t.Error("require_client_cert", "needs tls.client_ca");
     }
   }
   const toml::node* auth = root.get("auth");

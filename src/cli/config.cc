@@ -8,6 +8,7 @@
 
 #include "aegis/common/file_util.h"
 #include "auth_config.h"
+#include "toml_table.h"
 
 namespace aegis::cli {
 namespace {
@@ -27,66 +28,31 @@ const std::map<std::string, std::set<std::string>>& Schema() {
   return schema;
 }
 
+// The main sections: each key read by a TableReader over its section.
 class Reader {
  public:
   Reader(const toml::table& root, std::string file) : root_(root), file_(std::move(file)) {}
 
   Status CheckKnownKeys() const {
     for (const auto& [section, node] : root_) {
-      auto it = Schema().find(std::string(section.str()));
-      if (it == Schema().end()) return Error(std::string(section.str()), "unknown section");
-      if (!node.is_table()) return Error(std::string(section.str()), "must be a table");
-      for (const auto& [key, value] : *node.as_table()) {
-        if (!it->second.count(std::string(key.str()))) {
-          return Error(std::string(section.str()) + "." + std::string(key.str()), "unknown key");
-        }
-      }
+      const std::string name(section.str());
+      auto it = Schema().find(name);
+      if (it == Schema().end()) return Status::InvalidArgument(file_ + ": " + name + ": unknown section");
+      if (!node.is_table()) return Status::InvalidArgument(file_ + ": " + name + ": must be a table");
+      AEGIS_RETURN_IF_ERROR(internal::TableReader(*node.as_table(), name + ".", file_).OnlyKeys(it->second));
     }
     return Status::Ok();
   }
 
-  Status String(const char* section, const char* key, std::string& out) {
-    auto node = root_[section][key];
-    if (!node) return Status::Ok();
-    if (!node.is_string()) return Error(Name(section, key), "must be a string");
-    out = node.value<std::string>().value();
-    if (out.empty()) return Error(Name(section, key), "must not be empty");
-    return Status::Ok();
-  }
-
-  Status Bool(const char* section, const char* key, bool& out) {
-    auto node = root_[section][key];
-    if (!node) return Status::Ok();
-    if (!node.is_boolean()) return Error(Name(section, key), "must be true or false");
-    out = node.value<bool>().value();
-    return Status::Ok();
-  }
-
-  template <typename T>
-  Status Integer(const char* section, const char* key, T& out, int64_t min, int64_t max) {
-    auto node = root_[section][key];
-    if (!node) return Status::Ok();
-    if (!node.is_integer()) return Error(Name(section, key), "must be an integer");
-    int64_t v = node.value<int64_t>().value();
-    if (v < min || v > max) {
-      return Error(Name(section, key), "must be between " + std::to_string(min) + " and " + std::to_string(max));
-    }
-    out = static_cast<T>(v);
-    return Status::Ok();
-  }
-
-  Status Seconds(const char* section, const char* key, std::chrono::seconds& out, int64_t min, int64_t max) {
-    int64_t v = out.count();
-    AEGIS_RETURN_IF_ERROR(Integer(section, key, v, min, max));
-    out = std::chrono::seconds(v);
-    return Status::Ok();
+  // Runs `read` on the section's reader; an absent section leaves every default.
+  template <typename Read>
+  Status In(const char* section, Read read) const {
+    const toml::table* table = root_[section].as_table();
+    if (table == nullptr) return Status::Ok();
+    return read(internal::TableReader(*table, std::string(section) + ".", file_));
   }
 
  private:
-  static std::string Name(const char* section, const char* key) { return std::string(section) + "." + key; }
-  Status Error(const std::string& key, const std::string& problem) const {
-    return Status::InvalidArgument(file_ + ": " + key + ": " + problem);
-  }
   const toml::table& root_;
   std::string file_;
 };
@@ -108,24 +74,39 @@ StatusOr<Config> LoadConfig(const std::filesystem::path& data_dir) {
   }
   Reader r(root, path.string());
   AEGIS_RETURN_IF_ERROR(r.CheckKnownKeys());
-  AEGIS_RETURN_IF_ERROR(r.String("server", "listen", config.listen));
-  AEGIS_RETURN_IF_ERROR(r.String("server", "admin_listen", config.admin_listen));
-  AEGIS_RETURN_IF_ERROR(r.Integer("server", "io_threads", config.server.io_threads, 0, 256));
-  AEGIS_RETURN_IF_ERROR(r.Integer("server", "worker_threads", config.server.worker_threads, 0, 256));
-  AEGIS_RETURN_IF_ERROR(r.Seconds("server", "drain_timeout_seconds", config.server.drain_timeout, 0, 3600));
-  AEGIS_RETURN_IF_ERROR(r.Integer("limits", "max_body_bytes", config.api_limits.max_body_bytes, 1024, 1ll << 34));
-  AEGIS_RETURN_IF_ERROR(r.Integer("limits", "max_model_bytes", config.api_limits.max_model_bytes, 1024, 1ll << 40));
-  AEGIS_RETURN_IF_ERROR(r.Integer("limits", "max_header_bytes", config.http_limits.max_header_bytes, 1024, 1 << 20));
-  AEGIS_RETURN_IF_ERROR(r.Seconds("limits", "read_timeout_seconds", config.http_limits.read_timeout, 1, 3600));
-  AEGIS_RETURN_IF_ERROR(r.Seconds("limits", "write_timeout_seconds", config.http_limits.write_timeout, 1, 3600));
-  AEGIS_RETURN_IF_ERROR(r.Seconds("limits", "idle_timeout_seconds", config.http_limits.idle_timeout, 1, 3600));
-  AEGIS_RETURN_IF_ERROR(r.Integer("limits", "max_connections", config.http_limits.max_connections, 1, 1000000));
-  AEGIS_RETURN_IF_ERROR(r.Integer("runtime", "instances_per_model", config.instances_per_model, 1, 64));
-  AEGIS_RETURN_IF_ERROR(r.Bool("registry", "require_signature", config.require_signature));
+  AEGIS_RETURN_IF_ERROR(r.In("server", [&](const internal::TableReader& t) {
+    AEGIS_RETURN_IF_ERROR(t.String("listen", config.listen));
+    AEGIS_RETURN_IF_ERROR(t.String("admin_listen", config.admin_listen));
+    AEGIS_RETURN_IF_ERROR(t.Integer("io_threads", config.server.io_threads, 0, 256));
+    AEGIS_RETURN_IF_ERROR(t.Integer("worker_threads", config.server.worker_threads, 0, 256));
+    AEGIS_RETURN_IF_ERROR(t.Seconds("drain_timeout_seconds", config.server.drain_timeout, 0, 3600));
+    return Status::Ok();
+  }));
+  AEGIS_RETURN_IF_ERROR(r.In("limits", [&](const internal::TableReader& t) {
+    AEGIS_RETURN_IF_ERROR(t.Integer("max_body_bytes", config.api_limits.max_body_bytes, 1024, 1ll << 34));
+    AEGIS_RETURN_IF_ERROR(t.Integer("max_model_bytes", config.api_limits.max_model_bytes, 1024, 1ll << 40));
+    AEGIS_RETURN_IF_ERROR(t.Integer("max_header_bytes", config.http_limits.max_header_bytes, 1024, 1 << 20));
+    AEGIS_RETURN_IF_ERROR(t.Seconds("read_timeout_seconds", config.http_limits.read_timeout, 1, 3600));
+    AEGIS_RETURN_IF_ERROR(t.Seconds("write_timeout_seconds", config.http_limits.write_timeout, 1, 3600));
+    AEGIS_RETURN_IF_ERROR(t.Seconds("idle_timeout_seconds", config.http_limits.idle_timeout, 1, 3600));
+    AEGIS_RETURN_IF_ERROR(t.Integer("max_connections", config.http_limits.max_connections, 1, 1000000));
+    return Status::Ok();
+  }));
+  AEGIS_RETURN_IF_ERROR(r.In("runtime", [&](const internal::TableReader& t) {
+    AEGIS_RETURN_IF_ERROR(t.Integer("instances_per_model", config.instances_per_model, 1, 64));
+    return Status::Ok();
+  }));
+  AEGIS_RETURN_IF_ERROR(r.In("registry", [&](const internal::TableReader& t) {
+    AEGIS_RETURN_IF_ERROR(t.Bool("require_signature", config.require_signature));
+    return Status::Ok();
+  }));
   std::string cert = config.tls_cert, key = config.tls_key, ca = config.tls_ca;
-  AEGIS_RETURN_IF_ERROR(r.String("tls", "cert", cert));
-  AEGIS_RETURN_IF_ERROR(r.String("tls", "key", key));
-  AEGIS_RETURN_IF_ERROR(r.String("tls", "ca", ca));
+  AEGIS_RETURN_IF_ERROR(r.In("tls", [&](const internal::TableReader& t) {
+    AEGIS_RETURN_IF_ERROR(t.String("cert", cert));
+    AEGIS_RETURN_IF_ERROR(t.String("key", key));
+    AEGIS_RETURN_IF_ERROR(t.String("ca", ca));
+    return Status::Ok();
+  }));
   config.tls_cert = cert;
   config.tls_key = key;
   config.tls_ca = ca;

@@ -15,6 +15,18 @@ class ConfigTest : public ::testing::Test {
  protected:
   void Write(const std::string& text) { std::ofstream(dir_ / "aegis.toml") << text; }
 
+  // Each (file text, expected message part) is refused as InvalidArgument.
+  void ExpectRefused(const std::vector<std::pair<std::string, std::string>>& cases) {
+    for (const auto& [text, expected] : cases) {
+      Write(text);
+      auto config = LoadConfig(dir_);
+      ASSERT_FALSE(config.ok()) << text;
+      EXPECT_EQ(config.status().code(), StatusCode::kInvalidArgument);
+      EXPECT_NE(config.status().message().find(expected), std::string::npos)
+          << text << " → " << config.status().message();
+    }
+  }
+
   testing::ScopedTempDir tmp_;
   const std::filesystem::path& dir_ = tmp_.path();
 };
@@ -54,14 +66,7 @@ TEST_F(ConfigTest, RefusesTyposWrongTypesAndOutOfRangeValues) {
       {"[registry]\nrequire_signatures = false\n", "registry.require_signatures: unknown key"},
       {"[server\nlisten = 1\n", "aegis.toml:1"},
   };
-  for (const auto& [text, expected] : cases) {
-    Write(text);
-    auto config = LoadConfig(dir_);
-    ASSERT_FALSE(config.ok()) << text;
-    EXPECT_EQ(config.status().code(), StatusCode::kInvalidArgument);
-    EXPECT_NE(config.status().message().find(expected), std::string::npos)
-        << text << " → " << config.status().message();
-  }
+  ExpectRefused(cases);
 }
 
 TEST_F(ConfigTest, IdentitySectionsAreRead) {
@@ -136,14 +141,7 @@ TEST_F(ConfigTest, RefusesBadIdentitySections) {
       {"[tls]\nclient_ca = \"c\"\n[[auth.mtls]]\nsan = \"FTP:a\"\nrole = \"consumer\"\n", "auth.mtls[0].san: must be"},
       {"[tls]\nclient_ca = \"c\"\n[[auth.mtls]]\nsan = \"DNS:\"\nrole = \"consumer\"\n", "auth.mtls[0].san: must be"},
   };
-  for (const auto& [text, expected] : cases) {
-    Write(text);
-    auto config = LoadConfig(dir_);
-    ASSERT_FALSE(config.ok()) << text;
-    EXPECT_EQ(config.status().code(), StatusCode::kInvalidArgument);
-    EXPECT_NE(config.status().message().find(expected), std::string::npos)
-        << text << " → " << config.status().message();
-  }
+  ExpectRefused(cases);
 }
 
 TEST_F(ConfigTest, MissingFileIsNotFound) {
