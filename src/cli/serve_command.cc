@@ -59,7 +59,7 @@ void RunServe(const ServeOptions& o) {
   auto kek = Check(keys::LocalKeyProvider::Open(config.data_dir / "keys", PassphraseFromEnvironment()),
                    "opening the key-encryption key");
   auto store = Check(store::MetadataStore::Open(config.data_dir / "db" / "aegis.db"), "opening the database");
-  auto audit_log = Check(audit::AuditLog::Open(config.data_dir / "audit"), "opening the audit log");
+  auto audit_log = Check(audit::AuditLog::Open(AuditOptions(config.data_dir, *kek)), "opening the audit log");
   auto tokens = Check(auth::TokenAuthenticator::Create(store.get(), Clock::Real()));
   auto users = Check(auth::UserDirectory::Create(store.get(), kek.get(), Clock::Real()));
   JwksSource jwks(config);
@@ -112,7 +112,7 @@ void RunServe(const ServeOptions& o) {
   if (!draining.exchange(true)) pthread_kill(signal_waiter.native_handle(), SIGTERM);
   signal_waiter.join();
   AuditLifecycle(*audit_log, "server.stop", "");
-  Check(audit_log->Flush(), "flushing the audit log");
+  Check(audit_log->SignNow(), "flushing and signing the audit log");
   spdlog::info("stopped");
 }
 
