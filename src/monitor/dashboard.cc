@@ -63,7 +63,7 @@ Json Audit(const audit::AuditLog* log) {
   return {{"tree_size", s.tree_size},
           {"signed_tree_size", signed_head ? s.last_head->tree_size : 0},
           {"root", signed_head ? crypto::HexEncode(s.last_head->root) : ""},
-          {"signed_at", signed_head ? FormatMillis(s.last_head->time) : ""},
+          {"signed_at", signed_head ? FormatMillis(s.last_head->time()) : ""},
           {"key_fingerprint", s.key_fingerprint},
           {"verification",
            {{"ok", s.verified_ok},

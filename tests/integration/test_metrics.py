@@ -278,7 +278,20 @@ def test_dashboard_shape(inst, auditor):
     assert set(d["audit"]) == {"tree_size", "signed_tree_size", "root", "signed_at", "key_fingerprint",
                                "verification"}
     assert set(d["audit"]["verification"]) == {"ok", "events", "checked_at", "detail"}
-    assert d["audit"]["tree_size"] > 0
+    # Heads are signed at least every second while events flow: wait for the first.
+    deadline = time.monotonic() + 15
+    while d["audit"]["signed_tree_size"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        d = dashboard(inst, token=auditor)
+    a = d["audit"]
+    assert 0 < a["signed_tree_size"] <= a["tree_size"], a
+    assert re.match(r"^[0-9a-f]{64}$", a["root"]), a
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", a["signed_at"]), a
+    key = json.loads((inst.dir / "audit" / "key.json").read_text())
+    assert a["key_fingerprint"] == key["key_id"], (a, key)
+    v = a["verification"]
+    assert v["ok"] is True and v["detail"] == "", v
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", v["checked_at"]), v
     assert set(d["totals"]) == {"requests", "allowed", "denied", "auth_failures", "models_loaded"}
     assert d["totals"]["models_loaded"] == len(MODELS)
     assert d["totals"]["requests"] == d["totals"]["allowed"] + d["totals"]["denied"]
