@@ -118,8 +118,14 @@ def test_who_may_scrape(inst, auditor, consumer):
     assert r.status_code == 405
     # The data plane has no /metrics.
     assert inst.get("/metrics").status_code == 404
+    # Control-plane roles without metrics.read are refused by the policy.
+    for role in ("deployer", "approver"):
+        token = create_token(inst, f"metrics-{role}", role)["token"]
+        for path in ("/metrics", "/v1/dashboard"):
+            r = call(inst, "GET", path, bearer=token, admin=True)
+            assert r.status_code == 403, (role, path, r.status_code, r.text)
     after = parse(scrape(inst))
-    assert value(after, "aegis_authz_denied_total") - value(before, "aegis_authz_denied_total") == 2
+    assert value(after, "aegis_authz_denied_total") - value(before, "aegis_authz_denied_total") == 6
     assert value(after, "aegis_auth_attempts_total", method="none", result="failure") - \
         value(before, "aegis_auth_attempts_total", method="none", result="failure") == 1
     ev = inst.wait_audit(lambda e: e.get("action") == "metrics.read" and e.get("principal") == "token:metrics-auditor")
