@@ -120,7 +120,8 @@ class Monitor {
   // --- Readers ------------------------------------------------------------
   // The Prometheus text format, version 0.0.4.
   std::string PrometheusText() const;
-  // GET /v1/dashboard's JSON (the contract in docs/operations.md).
+  // GET /v1/dashboard's JSON: the dashboard data contract (generated_at, bucket_seconds,
+  // series, models, stages, incidents, audit, totals; 180 buckets of 5 s).
   std::string DashboardJson();
   // Closes every dashboard bucket that ended by now. The ticker calls this.
   void Tick();
