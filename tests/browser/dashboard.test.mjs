@@ -96,28 +96,30 @@ async function tiles(page) {
 async function main() {
   const cfg = await readInput();
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'aegis-chromium-'));
-  const browser = await chromium.launch({
+  // A persistent context on a fresh, empty profile: Playwright's own way of passing
+  // --user-data-dir. ignoreHTTPSErrors stays false: the page loads only because the
+  // CA is trusted.
+  const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: '/usr/bin/chromium',
     headless: true,
     // HOME holds the NSS database in which the test trusts the installation's CA.
     env: { ...process.env, HOME: cfg.browser_home },
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      `--user-data-dir=${userDataDir}`],
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    ignoreHTTPSErrors: false,
+    viewport: { width: 1440, height: 1000 },
+    deviceScaleFactor: 1,
   });
   try {
-    await run(cfg, browser);
+    await run(cfg, context);
   } finally {
-    await browser.close();
+    await context.close();
     fs.rmSync(userDataDir, { recursive: true, force: true });
   }
 }
 
-async function run(cfg, browser) {
-  // ignoreHTTPSErrors stays false: the page loads only because the CA is trusted.
-  const context = await browser.newContext({ ignoreHTTPSErrors: false, viewport: { width: 1440, height: 1000 },
-    deviceScaleFactor: 1 });
-  const page = await context.newPage();
+async function run(cfg, context) {
+  const page = context.pages()[0] ?? await context.newPage();
   // Expected refusals (the wrong password's 401) are noted here, so that their
   // "Failed to load resource" console line is told apart from real errors.
   const expectedFailures = new Set();
@@ -285,8 +287,6 @@ async function run(cfg, browser) {
   const session = (await goodLogin.json()).session;
   const after401 = await request(cfg, cfg.admin_url + '/v1/whoami', { token: session });
   check('session refused after logout', after401.status === 401, `status ${after401.status}`);
-
-  await context.close();
 }
 
 try {

@@ -196,6 +196,7 @@ def test_dashboard_in_chromium(inst, tmp_path):
     failed = [c for c in report["checks"] if not c["ok"]]
     assert p.returncode == 0 and report["ok"] and not failed, (
         f"exit {p.returncode}; failed checks: {json.dumps(failed, indent=1)}\n"
+        f"passed: {[c['name'] for c in report['checks'] if c['ok']]}\n"
         f"error: {report.get('error')}\nconsole: {report.get('console_errors')}\n"
         f"stderr: {p.stderr[-2000:]}\n{inst.log_tail()}")
     names = {c["name"] for c in report["checks"]}
