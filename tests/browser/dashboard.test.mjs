@@ -287,6 +287,19 @@ async function run(cfg, context) {
   const session = (await goodLogin.json()).session;
   const after401 = await request(cfg, cfg.admin_url + '/v1/whoami', { token: session });
   check('session refused after logout', after401.status === 401, `status ${after401.status}`);
+
+  // ---- an API token works too, and logging out of it only forgets it
+  const logoutCalls = [];
+  page.on('request', (r) => { if (r.url().endsWith('/v1/logout')) logoutCalls.push(r.method()); });
+  await page.fill('[data-testid="login-token"]', cfg.admin_token);
+  await page.click('[data-testid="token-submit"]');
+  await page.waitForSelector('[data-testid="dashboard-view"]:not([hidden])', { timeout: STEP_TIMEOUT_MS });
+  const tokenWho = await page.textContent('[data-testid="who"]');
+  check('login with the admin token', tokenWho.includes('admin'), tokenWho);
+  check('token field cleared', (await page.inputValue('[data-testid="login-token"]')) === '');
+  await page.click('[data-testid="logout"]');
+  await page.waitForSelector('[data-testid="login-view"]:not([hidden])', { timeout: STEP_TIMEOUT_MS });
+  check('token logout makes no server call', logoutCalls.length === 0, logoutCalls);
 }
 
 try {
