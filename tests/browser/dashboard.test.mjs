@@ -252,7 +252,7 @@ async function run(cfg, context) {
       stages: [{ stage: hostile, count: 1, p50_ms: 1, p95_ms: 2 }],
       incidents: { open: 1, items: [{ kind: hostile, subject: hostile, since: hostile }] },
       audit: { tree_size: 1, signed_tree_size: 1, root: hostile, signed_at: hostile, key_fingerprint: hostile,
-        verification: { ok: false, events: 1, checked_at: hostile, detail: hostile } },
+        verification: { ok: false, events: 1, checked_at: new Date().toISOString(), detail: hostile } },
       totals: { requests: 1, allowed: 1, denied: 0, auth_failures: 0, models_loaded: 1 },
     }),
   }));

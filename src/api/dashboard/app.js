@@ -85,7 +85,14 @@
     const t = str(value, 64);
     const d = new Date(t);
     if (!t || Number.isNaN(d.getTime())) return t || '–';
+    if (d.getUTCFullYear() < 2000) return '–';  // the epoch: never happened
     return d.toISOString().replace('T', ' ').slice(0, 19) + ' UTC';
+  }
+
+  // A real time (the server sends the epoch or nothing for "never").
+  function validTime(value) {
+    const d = new Date(str(value, 64));
+    return !Number.isNaN(d.getTime()) && d.getUTCFullYear() >= 2000;
   }
 
   function ago(value) {
@@ -475,12 +482,16 @@
     setText('audit-signed-at', fmtTime(a.signed_at));
     setText('audit-key', grouped(a.key_fingerprint));
     $('audit-key').title = str(a.key_fingerprint, 128);
+    // Three states, never green by default: verified, not run yet (no check time),
+    // or failed.
     const ok = v.ok === true;
+    const ran = validTime(v.checked_at);
+    const status = ok ? 'ok' : ran ? 'failed' : 'pending';
     const badge = $('audit-badge');
-    badge.textContent = ok ? 'VERIFIED' : 'FAILED';
-    badge.className = 'badge ' + (ok ? 'ok' : 'failed');
-    badge.dataset.status = ok ? 'ok' : 'failed';
-    setText('audit-verified', `${fmtInt.format(num(v.events))} events · ${fmtTime(v.checked_at)}`);
+    badge.textContent = { ok: 'VERIFIED', failed: 'FAILED', pending: 'NOT VERIFIED YET' }[status];
+    badge.className = 'badge ' + status;
+    badge.dataset.status = status;
+    setText('audit-verified', ran ? `${fmtInt.format(num(v.events))} events · ${fmtTime(v.checked_at)}` : 'not run yet');
     const detail = str(v.detail, 500);
     $('audit-detail').textContent = detail;
     $('audit-detail').hidden = ok || !detail;
