@@ -8,6 +8,7 @@ PYTHON := /usr/bin/python3
 RELEASE := build/release
 ASAN := build/asan
 FUZZ := build/fuzz
+BROWSER := tests/browser
 
 .PHONY: all deps build build-asan unit integration fuzz test demo bench clean
 
@@ -37,8 +38,13 @@ unit: build-asan
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS)
 
-# Black-box tests: the real server binary, real TLS, real clients.
-integration: build
+# playwright-core for the dashboard's browser test, exactly as locked (its install
+# scripts would download a browser; Debian's chromium is used instead).
+$(BROWSER)/node_modules/.package-lock.json: $(BROWSER)/package.json $(BROWSER)/package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --prefix $(BROWSER)
+
+# Black-box tests: the real server binary, real TLS, real clients, a real browser.
+integration: build $(BROWSER)/node_modules/.package-lock.json
 	AEGIS_BIN=$(CURDIR)/$(RELEASE)/src/cli/aegis $(PYTHON) -m pytest -q tests/integration
 
 # libFuzzer targets for the parsers of untrusted bytes, FUZZ_SECONDS each (default 30).

@@ -19,7 +19,16 @@ PACKAGES=(
   # tests, sample models, benchmark
   libgtest-dev python3 python3-pytest python3-requests python3-numpy python3-torch python3-xgboost
   python3-onnx python3-cryptography python3-jwt python3-fastapi uvicorn wrk curl openssl ca-certificates
+  # dashboard browser test: a real browser, node for playwright-core (tests/browser), certutil to
+  # trust the test installation's CA in the browser's NSS database
+  chromium libnss3-tools nodejs
 )
+
+# npm comes with nodejs from some sources and as its own package from Debian; ask for the
+# package only when there is no npm at all (Debian's would conflict with a bundled one).
+if ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(npm)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

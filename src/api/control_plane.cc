@@ -7,12 +7,13 @@ namespace {
 
 enum class ControlRoute {
   kModels, kModelVersion, kAudit, kTrust, kTrustKey, kTokens, kToken, kUsers, kUserDisable, kLogin, kLogout, kWhoami,
-  kMetrics, kDashboard
+  kMetrics, kDashboard, kDashboardAsset
 };
 
 // How a route is guarded.
 enum class Guard {
   kNone,           // no credential (login)
+  kPublicAsset,    // no credential: static files that hold no data (the dashboard page)
   kAuthenticated,  // any principal (logout, whoami)
   kPolicy,         // a principal with a control-plane role whose grants allow `policy_action`
 };
@@ -34,8 +35,20 @@ MatchedRoute Policy(ControlRoute route, std::string action, std::string resource
                       std::move(version)};
 }
 
+bool IsDashboardPath(std::string_view path) {
+  constexpr std::string_view kPrefix = "/dashboard";
+  return path == "/" || path == kPrefix || (path.starts_with(kPrefix) && path.size() > kPrefix.size() &&
+                                            path[kPrefix.size()] == '/');
+}
+
 std::optional<MatchedRoute> Match(const http::RequestHead& head) {
   using policy::Action;
+  // The whole /dashboard tree is the dashboard's, so that its 404s carry the
+  // page's security headers too.
+  if (IsDashboardPath(head.path)) {
+    return MatchedRoute{ControlRoute::kDashboardAsset, "dashboard.page", "dashboard:" + head.path,
+                        Guard::kPublicAsset};
+  }
   auto segs = internal::SplitPath(head.path);
   // Prometheus scrapes /metrics by convention.
   if (segs && segs->size() == 1 && (*segs)[0] == "metrics") {
@@ -97,7 +110,7 @@ bool HasControlPlaneRole(const auth::Principal& principal) {
 // holds the refusal.
 bool Admit(const Services& services, const http::RequestHead& head, const MatchedRoute& route,
            std::optional<auth::Principal>& principal, http::Plan& plan, audit::AuditEvent& event) {
-  if (route.guard == Guard::kNone) return true;
+  if (route.guard == Guard::kNone || route.guard == Guard::kPublicAsset) return true;
   principal = internal::Authenticate(services, head, plan, event);
   if (!principal) return false;
   if (route.guard == Guard::kAuthenticated) return true;
@@ -143,6 +156,7 @@ http::Plan ControlPlane::Begin(const http::RequestHead& head) {
       case ControlRoute::kWhoami: internal::PlanWhoami(request); break;
       case ControlRoute::kMetrics: internal::PlanMetrics(request); break;
       case ControlRoute::kDashboard: internal::PlanDashboard(request); break;
+      case ControlRoute::kDashboardAsset: internal::PlanDashboardAsset(request); break;
     }
   }
   internal::AuditOnComplete(plan, services_, std::move(event), std::move(late));

@@ -58,6 +58,12 @@ void PlanWhoami(ControlRequest& r);
 void PlanMetrics(ControlRequest& r);
 // GET /v1/dashboard — the live dashboard's data (metrics.read).
 void PlanDashboard(ControlRequest& r);
+// GET|HEAD / and /dashboard/{app.js,app.css}: the dashboard's embedded files; any
+// other /dashboard path is a 404. Every answer carries AddBrowserHardening's headers.
+void PlanDashboardAsset(ControlRequest& r);
+// Content-Security-Policy, Referrer-Policy, X-Frame-Options and cross-origin
+// isolation headers for anything a browser renders.
+void AddBrowserHardening(http::Response& response);
 
 // Marks the event denied with `reason` when `status` is an integrity failure,
 // or just records the reason otherwise.

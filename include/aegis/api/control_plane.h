@@ -5,8 +5,11 @@
 //   GET    /v1/models
 //   DELETE /v1/models/{name}/versions/{version}
 //   GET    /v1/audit?limit=N
+//   GET    /, /dashboard/app.js, /dashboard/app.css   the live dashboard's static files
 //
-// Every endpoint needs a bearer token; every request ends in one audit event.
+// Every endpoint needs a credential except POST /v1/login and the dashboard's
+// static files (they hold no data; they carry a strict Content-Security-Policy).
+// Every request ends in one audit event.
 //
 // Thread-safety: Begin and OnRejected are safe for concurrent use.
 #pragma once
