@@ -73,9 +73,16 @@ void AuditLog::Append(AuditEvent event) {
   if (wake) not_empty_.notify_one();
 }
 
+void AuditLog::AddSink(std::shared_ptr<AuditSink> sink) {
+  std::lock_guard lock(mu_);
+  sinks_.push_back(std::move(sink));
+}
+
 void AuditLog::WriterLoop() {
   std::deque<AuditEvent> batch;
   std::string buffer;
+  std::vector<size_t> line_ends;  // where each event's line ends in `buffer`
+  std::vector<std::shared_ptr<AuditSink>> sinks;
   for (;;) {
     {
       std::unique_lock lock(mu_);
@@ -90,11 +97,14 @@ void AuditLog::WriterLoop() {
       }
       writer_idle_ = false;
       batch.swap(queue_);
+      sinks = sinks_;
     }
     not_full_.notify_all();
     buffer.clear();
+    line_ends.clear();
     for (const auto& e : batch) {
       buffer += EventToJson(e);
+      line_ends.push_back(buffer.size());
       buffer += '\n';
     }
     Status status;
@@ -110,6 +120,16 @@ void AuditLog::WriterLoop() {
     }
     if (status.ok() && ::fdatasync(fd_) != 0) {
       status = Status::Internal(std::string("audit fdatasync failed: ") + std::strerror(errno));
+    }
+    if (status.ok() && !sinks.empty()) {
+      // Only durable events leave the machine: a sink never sees an event the
+      // local log could lose.
+      size_t start = 0;
+      for (const size_t end : line_ends) {
+        const std::string_view line(buffer.data() + start, end - start);
+        for (const auto& sink : sinks) sink->Offer(line);
+        start = end + 1;
+      }
     }
     {
       std::lock_guard lock(mu_);

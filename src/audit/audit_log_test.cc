@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <sys/stat.h>
+#include <mutex>
 #include <thread>
 #include <unistd.h>
 
@@ -96,6 +97,38 @@ TEST_F(AuditLogTest, InvalidUtf8FromClientsIsReplacedNotFatal) {
   std::string json = EventToJson(e);
   auto parsed = nlohmann::json::parse(json);
   EXPECT_NE(parsed["resource"].get<std::string>().find("\xEF\xBF\xBD"), std::string::npos);
+}
+
+// Records what the writer offers; Offer must not block, so it only copies.
+class RecordingSink : public AuditSink {
+ public:
+  std::string_view name() const override { return "recording"; }
+  void Offer(std::string_view line) override {
+    std::lock_guard lock(mu);
+    lines.emplace_back(line);
+  }
+  void OfferHead(std::string_view) override {}
+  SinkStats Stats() const override { return {}; }
+  void Stop() override {}
+  std::mutex mu;
+  std::vector<std::string> lines;
+};
+
+TEST_F(AuditLogTest, SinksGetEachDurableLineInOrder) {
+  auto log = AuditLog::Open(dir_);
+  ASSERT_TRUE(log.ok());
+  auto a = std::make_shared<RecordingSink>(), b = std::make_shared<RecordingSink>();
+  (*log)->AddSink(a);
+  (*log)->AddSink(b);
+  for (int i = 0; i < 50; ++i) (*log)->Append(Event(i));
+  ASSERT_TRUE((*log)->Flush().ok());  // once durable, every line has been offered
+  auto on_disk = (*log)->Recent(100);
+  ASSERT_TRUE(on_disk.ok());
+  std::lock_guard lock_a(a->mu), lock_b(b->mu);
+  EXPECT_EQ(a->lines, *on_disk);
+  EXPECT_EQ(b->lines, *on_disk);
+  ASSERT_EQ(a->lines.size(), 50u);
+  EXPECT_EQ(nlohmann::json::parse(a->lines[7])["request_id"], "req7");
 }
 
 }  // namespace

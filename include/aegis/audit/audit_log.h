@@ -8,7 +8,11 @@
 // to 2 ms) and fdatasyncs each batch. The queue is bounded; when it is full
 // Append() waits (fail closed: no event is dropped).
 //
-// Thread-safety: Append, Flush and Recent are safe for concurrent use.
+// Sinks (AddSink) get a copy of each event line once its batch is durable, from
+// the writer thread; they must not block it (AuditSink::Offer never does).
+//
+// Thread-safety: Append, Flush and Recent are safe for concurrent use; AddSink
+// before the first Append.
 #pragma once
 
 #include <chrono>
@@ -22,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "aegis/audit/sink.h"
 #include "aegis/common/clock.h"
 #include "aegis/common/status.h"
 
@@ -57,6 +62,9 @@ class AuditLog {
   Status Flush();
   // The last `limit` events (oldest first) as JSON objects, after a Flush.
   StatusOr<std::vector<std::string>> Recent(size_t limit);
+  // Sinks get every event line after it is durable (and, once the log signs tree
+  // heads, every signed head), from the writer thread. Register before the first Append.
+  void AddSink(std::shared_ptr<AuditSink> sink);
 
  private:
   AuditLog(std::filesystem::path path, int fd);
@@ -70,6 +78,7 @@ class AuditLog {
   uint64_t appended_ = 0;   // events ever queued
   uint64_t durable_ = 0;    // events written and synced
   Status write_status_;
+  std::vector<std::shared_ptr<AuditSink>> sinks_;
   bool writer_idle_ = false;   // the writer waits for events: Append must wake it
   int flush_waiters_ = 0;      // Flush callers waiting for durability
   bool stop_ = false;
