@@ -7,6 +7,7 @@
 #include <toml++/toml.h>
 
 #include "aegis/common/file_util.h"
+#include "audit_config.h"
 #include "auth_config.h"
 #include "toml_table.h"
 
@@ -24,6 +25,7 @@ const std::map<std::string, std::set<std::string>>& Schema() {
       {"registry", {"require_signature"}},
       {"tls", {"cert", "key", "ca", "client_ca", "require_client_cert"}},
       {"auth", {"jwt", "mtls"}},  // read by LoadAuthConfig
+      {"audit", {"syslog", "webhook"}},  // read by LoadAuditConfig
   };
   return schema;
 }
@@ -111,6 +113,7 @@ StatusOr<Config> LoadConfig(const std::filesystem::path& data_dir) {
   config.tls_key = key;
   config.tls_ca = ca;
   AEGIS_RETURN_IF_ERROR(internal::LoadAuthConfig(root, path.string(), config));
+  AEGIS_RETURN_IF_ERROR(internal::LoadAuditConfig(root, path.string(), config));
   return config;
 }
 
