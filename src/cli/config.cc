@@ -146,7 +146,16 @@ std::string RenderDefaultConfig(const std::string& listen, const std::string& ad
       << "[tls]\n"
       << "cert = \"" << d.tls_cert.string() << "\"\n"
       << "key = \"" << d.tls_key.string() << "\"\n"
-      << "ca = \"" << d.tls_ca.string() << "\"\n";
+      << "ca = \"" << d.tls_ca.string() << "\"\n\n"
+      << "# SIEM sinks: a copy of every audit event once it is on disk (docs/operations.md).\n"
+      << "# [audit.syslog]                  # RFC 5424\n"
+      << "# address = \"siem.example:6514\"\n"
+      << "# transport = \"tls\"   # tls (default), tcp or udp (tcp/udp: loopback only unless allow_plaintext = true)\n"
+      << "# ca = \"/etc/aegis/siem-ca.pem\"\n"
+      << "#\n"
+      << "# [audit.webhook]                 # HTTPS POST of JSON batches\n"
+      << "# url = \"https://siem.example/ingest\"\n"
+      << "# token_file = \"siem.token\"       # bearer token; chmod 600\n";
   return out.str();
 }
 

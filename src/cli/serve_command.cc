@@ -76,7 +76,8 @@ std::vector<std::shared_ptr<audit::AuditSink>> StartSinks(const Config& config, 
     audit::WebhookOptions o = *config.webhook;
     o.on_drop = ReportDrops(&log, "webhook");
     sinks.push_back(Check(audit::WebhookSink::Create(std::move(o)), "audit.webhook"));
-    spdlog::info("audit events also go to the webhook {}", config.webhook->url);
+    // The origin only: a query string may carry a key the log must not repeat.
+    spdlog::info("audit events also go to the webhook at {}", Check(audit::ParseWebhookUrl(config.webhook->url)).origin);
   }
   for (const auto& sink : sinks) log.AddSink(sink);
   return sinks;
@@ -161,7 +162,12 @@ void RunServe(const ServeOptions& o) {
   Check(audit_log->Flush(), "flushing the audit log");
   // The sinks get what is durable, then stop; a drop they report while stopping
   // is appended to the local log, so flush once more.
-  for (auto& sink : sinks.sinks) sink->Stop();
+  for (auto& sink : sinks.sinks) {
+    sink->Stop();
+    const audit::SinkStats st = sink->Stats();
+    spdlog::info("audit sink {}: {} delivered, {} dropped, {} failed attempts", sink->name(), st.delivered, st.dropped,
+                 st.failures);
+  }
   Check(audit_log->Flush(), "flushing the audit log");
   spdlog::info("stopped");
 }
