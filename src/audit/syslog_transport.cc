@@ -191,6 +191,8 @@ std::string TakeSslError() {
   return buf;
 }
 
+constexpr int kPostHandshakeWaitMs = 200;
+
 class TlsTransport final : public SyslogTransport {
  public:
   TlsTransport(TransportOptions o, SSL_CTX* ctx) : o_(std::move(o)), ctx_(ctx) {}
@@ -252,6 +254,18 @@ class TlsTransport final : public SyslogTransport {
       return Status::Unavailable("TLS handshake with syslog collector " + Where(o_) + " failed: " + why);
     }
     healthy_ = true;
+    if (SSL_version(ssl_) == TLS1_3_VERSION) {
+      // TLS 1.3 completes the client's side of the handshake before the collector
+      // has judged our certificate; a refusal arrives as an alert just after. Wait
+      // briefly for its first post-handshake record (a session ticket, or that
+      // alert) so that a refused connection is not taken for a working one.
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, kPostHandshakeWaitMs) > 0 && PeerClosed()) {
+        Close();
+        return Status::Unavailable("syslog collector " + Where(o_) +
+                                   " closed the TLS connection after the handshake (client certificate refused?)");
+      }
+    }
     return Status::Ok();
   }
 
