@@ -1,4 +1,5 @@
 // Control-plane routes for the audit log and the trust store of publisher keys.
+#include "aegis/common/clock.h"
 #include "control_routes.h"
 #include "model_json.h"
 #include "request_json.h"
@@ -10,26 +11,53 @@ constexpr size_t kDefaultAuditLimit = 100;
 constexpr size_t kMaxAuditLimit = 10000;
 constexpr uint64_t kMaxTrustBody = 64 * 1024;  // a PEM public key is well under 1 KiB
 
-StatusOr<size_t> ParseLimit(const http::RequestHead& head) {
-  auto value = head.QueryParam("limit");
-  if (!value) return kDefaultAuditLimit;
-  auto n = ParseDecimal(*value);
-  if (!n || *n == 0 || *n > kMaxAuditLimit) {
-    return Status::InvalidArgument("limit must be an integer from 1 to " + std::to_string(kMaxAuditLimit));
+StatusOr<audit::AuditQuery> ParseAuditQuery(const http::RequestHead& head) {
+  audit::AuditQuery q;
+  q.limit = kDefaultAuditLimit;
+  if (auto value = head.QueryParam("limit")) {
+    auto n = ParseDecimal(*value);
+    if (!n || *n == 0 || *n > kMaxAuditLimit) {
+      return Status::InvalidArgument("limit must be an integer from 1 to " + std::to_string(kMaxAuditLimit));
+    }
+    q.limit = static_cast<size_t>(*n);
   }
-  return static_cast<size_t>(*n);
+  if (auto value = head.QueryParam("from_seq")) {
+    auto n = ParseDecimal(*value);
+    if (!n) return Status::InvalidArgument("from_seq must be a non-negative integer");
+    q.from_seq = *n;
+  }
+  if (auto value = head.QueryParam("since")) {
+    auto t = ParseRfc3339(*value);
+    if (!t) return Status::InvalidArgument("since must be an RFC 3339 time such as 2026-12-04T10:00:00Z");
+    q.since = *t;
+  }
+  return q;
 }
 
-http::Response ReadAudit(const Services& services, size_t limit) {
-  auto lines = services.audit->Recent(limit);
-  if (!lines.ok()) return http::Response::Error(lines.status());
+http::Response ReadAudit(const Services& services, const audit::AuditQuery& query) {
+  // Without a starting point: the most recent events. With one: a forward page.
+  const bool window = query.from_seq || query.since;
+  std::vector<std::string> lines;
+  std::optional<uint64_t> next;
+  if (window) {
+    auto page = services.audit->Read(query);
+    if (!page.ok()) return http::Response::Error(page.status());
+    lines = std::move(page->lines);
+    next = page->next_seq;
+  } else {
+    auto recent = services.audit->Recent(query.limit);
+    if (!recent.ok()) return http::Response::Error(recent.status());
+    lines = std::move(*recent);
+  }
   // The lines are JSON objects we wrote ourselves: splice them in verbatim.
   std::string body = "{\"events\":[";
-  for (size_t i = 0; i < lines->size(); ++i) {
+  for (size_t i = 0; i < lines.size(); ++i) {
     if (i) body += ',';
-    body += (*lines)[i];
+    body += lines[i];
   }
-  body += "]}";
+  body += "]";
+  if (next) body += ",\"next_seq\":" + std::to_string(*next);
+  body += "}";
   return http::Response::Json(200, std::move(body));
 }
 
@@ -68,11 +96,11 @@ http::Response RemoveKey(const Services& services, const std::string& name) {
 void PlanAuditRead(ControlRequest& r) {
   if (r.head.method != "GET") {
     r.plan.immediate = MethodNotAllowed("GET");
-  } else if (auto limit = ParseLimit(r.head); !limit.ok()) {
-    r.plan.immediate = http::Response::Error(limit.status());
+  } else if (auto query = ParseAuditQuery(r.head); !query.ok()) {
+    r.plan.immediate = http::Response::Error(query.status());
   } else {
     const Services services = r.services;
-    r.plan.handler = [services, n = *limit](http::Request&) { return ReadAudit(services, n); };
+    r.plan.handler = [services, q = *query](http::Request&) { return ReadAudit(services, q); };
   }
 }
 

@@ -2,13 +2,23 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <fcntl.h>
+#include <mutex>
+#include <sys/file.h>
+#include <thread>
 #include <unistd.h>
 
-#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
+#include "aegis/audit/event_line.h"
+#include "aegis/audit/log_verifier.h"
 #include "aegis/common/file_util.h"
+#include "log_files.h"
+#include "log_recovery.h"
+#include "signing_key.h"
 
 namespace aegis::audit {
 namespace {
@@ -17,175 +27,366 @@ constexpr size_t kMaxQueuedEvents = 65536;
 constexpr size_t kMaxRecent = 10000;
 constexpr size_t kMaxBatch = 4096;
 constexpr auto kGroupCommitWindow = std::chrono::milliseconds(2);
+constexpr auto kRetryPause = std::chrono::milliseconds(200);
+
+Status Errno(const std::string& what) { return Status::Internal(what + ": " + std::strerror(errno)); }
+
+Status WriteAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Errno("audit write failed");
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return Status::Ok();
+}
+
+AuditEvent SystemEvent(const Clock& clock, std::string action, std::string reason, bool deny = false) {
+  AuditEvent e;
+  e.time = clock.Now();
+  e.principal = "system";
+  e.action = std::move(action);
+  e.resource = "audit";
+  e.decision = deny ? "deny" : "allow";
+  e.listener = "cli";
+  e.reason = std::move(reason);
+  return e;
+}
 
 }  // namespace
 
-std::string EventToJson(const AuditEvent& e) {
-  nlohmann::ordered_json j;
-  j["time"] = FormatRfc3339(e.time);
-  j["request_id"] = e.request_id;
-  j["principal"] = e.principal;
-  if (!e.auth_method.empty()) j["auth_method"] = e.auth_method;
-  j["action"] = e.action;
-  j["resource"] = e.resource;
-  j["decision"] = e.decision;
-  if (!e.grant.empty()) j["grant"] = e.grant;
-  j["status"] = e.status;
-  j["latency_us"] = e.latency_us;
-  j["remote"] = e.remote;
-  j["listener"] = e.listener;
-  if (!e.reason.empty()) j["reason"] = e.reason;
-  // Names in paths come from clients: replace invalid UTF-8 rather than throw.
-  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+struct AuditLog::State {
+  AuditLogOptions options;
+  crypto::PrivateKey key;
+  int heads_fd = -1;  // holds the directory's exclusive lock too
+  int segment_fd = -1;
+  uint64_t segment_bytes = 0;
+
+  // Owned by the writer thread.
+  MerkleHasher hasher;
+  CompactRange range;
+  Hash prev{};
+  std::string buffer;
+  std::vector<std::pair<size_t, size_t>> lines;  // (offset, length) in buffer
+  std::chrono::steady_clock::time_point last_head_at{};
+
+  mutable std::mutex mu;
+  std::condition_variable not_empty, not_full, progress, verifier_wake;
+  std::deque<AuditEvent> queue;
+  uint64_t appended = 0;  // events ever queued (since Open)
+  uint64_t durable = 0;   // of those, written and synced
+  uint64_t signed_target = 0;  // SignNow: sign at least this many events
+  Status write_status;
+  bool writer_idle = false;
+  int waiters = 0;  // Flush/SignNow callers
+  bool stop = false;
+  AuditStats stats;
+  std::vector<std::shared_ptr<AuditSink>> sinks;
+  std::thread writer, verifier;
+
+  ~State() {
+    if (segment_fd >= 0) ::close(segment_fd);
+    if (heads_fd >= 0) ::close(heads_fd);
+  }
+
+  Status OpenSegment(uint64_t first_seq) {
+    if (segment_fd >= 0) {
+      if (::fdatasync(segment_fd) != 0) return Errno("audit fdatasync failed");
+      ::close(segment_fd);
+      segment_fd = -1;
+    }
+    const auto path = options.dir / internal::SegmentName(first_seq);
+    segment_fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (segment_fd < 0) return Errno("cannot open audit segment " + path.string());
+    segment_bytes = static_cast<uint64_t>(::lseek(segment_fd, 0, SEEK_END));
+    return SyncDirectory(options.dir);
+  }
+
+  // Writes the formatted lines [from, to) of `buffer` to the current segment.
+  Status WriteLines(size_t from, size_t to) {
+    if (from == to) return Status::Ok();
+    const size_t begin = lines[from].first;
+    const size_t end = lines[to - 1].first + lines[to - 1].second + 1;
+    const off_t before = static_cast<off_t>(segment_bytes);
+    Status s = WriteAll(segment_fd, std::string_view(buffer).substr(begin, end - begin));
+    if (s.ok() && ::fdatasync(segment_fd) != 0) s = Errno("audit fdatasync failed");
+    if (!s.ok()) {
+      // Never leave half a batch behind: the retry appends it again whole.
+      if (::ftruncate(segment_fd, before) != 0) spdlog::critical("audit: cannot roll back a failed write");
+      return s;
+    }
+    segment_bytes += end - begin;
+    return Status::Ok();
+  }
+
+  // Formats, hashes and durably writes `batch`; on failure nothing is committed.
+  Status WriteBatch(const std::deque<AuditEvent>& batch) {
+    buffer.clear();
+    lines.clear();
+    CompactRange new_range = range;
+    Hash new_prev = prev;
+    uint64_t seq = range.size();
+    for (const auto& event : batch) {
+      const size_t start = buffer.size();
+      AppendEventLine(seq++, new_prev, event, buffer);
+      const size_t length = buffer.size() - start;
+      buffer += '\n';
+      new_prev = hasher.Leaf(std::string_view(buffer).substr(start, length));
+      new_range.Append(new_prev, hasher);
+      lines.emplace_back(start, length);
+    }
+    // Split at segment boundaries: a segment ends before the line that would overflow it.
+    size_t from = 0;
+    uint64_t bytes = segment_bytes;
+    for (size_t i = 0; i < lines.size(); ++i) {
+      const uint64_t line_bytes = lines[i].second + 1;
+      if (bytes > 0 && bytes + line_bytes > options.segment_max_bytes) {
+        AEGIS_RETURN_IF_ERROR(WriteLines(from, i));
+        AEGIS_RETURN_IF_ERROR(OpenSegment(range.size() + i));
+        from = i;
+        bytes = 0;
+      }
+      bytes += line_bytes;
+    }
+    AEGIS_RETURN_IF_ERROR(WriteLines(from, lines.size()));
+    range = std::move(new_range);
+    prev = new_prev;
+    return Status::Ok();
+  }
+
+  Status SignHead() {
+    int64_t floor_ms = 0;
+    {
+      std::lock_guard lock(mu);
+      if (stats.last_head) floor_ms = stats.last_head->timestamp_ms;
+    }
+    // Head times never go backwards, even if the wall clock does.
+    auto now = options.clock->Now();
+    auto floor = std::chrono::system_clock::time_point(std::chrono::milliseconds(floor_ms));
+    AEGIS_ASSIGN_OR_RETURN(auto head, SignTreeHead(range.size(), range.Root(hasher), std::max(now, floor), key));
+    const std::string line = HeadToJson(head);
+    AEGIS_RETURN_IF_ERROR(WriteAll(heads_fd, line + "\n"));
+    if (::fdatasync(heads_fd) != 0) return Errno("audit heads fdatasync failed");
+    last_head_at = options.clock->Steady();
+    for (const auto& sink : sinks) sink->OfferHead(line);
+    std::lock_guard lock(mu);
+    stats.last_head = std::move(head);
+    return Status::Ok();
+  }
+
+  uint64_t SignedSize() const { return stats.last_head ? stats.last_head->tree_size : 0; }
+
+  void WriterLoop() {
+    std::deque<AuditEvent> batch;
+    for (;;) {
+      bool stopping = false, sign_requested = false;
+      {
+        std::unique_lock lock(mu);
+        writer_idle = true;
+        const auto wake = [&] { return !batch.empty() || !queue.empty() || stop || signed_target > SignedSize(); };
+        if (!wake()) {
+          if (range.size() > SignedSize()) {
+            // Unsigned events are waiting: wake when their head is due.
+            not_empty.wait_until(lock, last_head_at + options.head_interval, wake);
+          } else {
+            not_empty.wait(lock, wake);
+          }
+        }
+        // Group commit: let a burst gather so one fdatasync covers it, unless
+        // someone waits for durability or we are stopping.
+        if (!queue.empty() && !stop && waiters == 0) {
+          not_empty.wait_for(lock, kGroupCommitWindow,
+                             [&] { return stop || waiters > 0 || queue.size() >= kMaxBatch; });
+        }
+        writer_idle = false;
+        if (batch.empty()) batch.swap(queue);  // a failed batch is retried first
+        stopping = stop && queue.empty();
+        sign_requested = signed_target > SignedSize();
+      }
+      not_full.notify_all();
+      if (!batch.empty()) {
+        Status s = WriteBatch(batch);
+        std::unique_lock lock(mu);
+        write_status = s;
+        if (s.ok()) {
+          durable += batch.size();
+          stats.tree_size = range.size();
+        }
+        lock.unlock();
+        if (!s.ok() && stopping) {
+          spdlog::critical("audit log: {}; {} events could not be written at shutdown", s.message(), batch.size());
+          return;
+        }
+        if (!s.ok()) {
+          spdlog::critical("audit log: {} (retrying; requests wait until it can be written)", s.message());
+          std::this_thread::sleep_for(kRetryPause);
+          continue;
+        }
+        for (const auto& sink : sinks) {
+          for (const auto& [offset, length] : lines) sink->Offer(std::string_view(buffer).substr(offset, length));
+        }
+        batch.clear();
+      }
+      const bool due = range.size() > SignedSize() && options.clock->Steady() - last_head_at >= options.head_interval;
+      if ((due || sign_requested || stopping) && range.size() > SignedSize()) {
+        if (Status s = SignHead(); !s.ok()) {
+          spdlog::critical("audit log: cannot sign a tree head: {}", s.message());
+          std::lock_guard lock(mu);
+          write_status = s;
+        }
+      }
+      progress.notify_all();
+      if (stopping) return;
+    }
+  }
+
+  void VerifierLoop() {
+    std::unique_lock lock(mu);
+    for (;;) {
+      verifier_wake.wait_for(lock, options.verify_interval, [&] { return stop; });
+      if (stop) return;
+      lock.unlock();
+      auto report = VerifyAuditLog(options.dir);
+      lock.lock();
+      const bool ok = report.ok() && report->ok;
+      stats.verified_ok = ok;
+      stats.verified_at = options.clock->Now();
+      stats.verified_events = report.ok() ? report->events : 0;
+      stats.verify_detail = !report.ok() ? report.status().message() : report->error;
+      if (!ok) {
+        const std::string detail = stats.verify_detail;
+        lock.unlock();
+        spdlog::critical("audit log failed verification: {}", detail);
+        // Appending from this thread is safe: only the writer thread may not.
+        AuditLog::AppendTo(*this, SystemEvent(*options.clock, "audit.verify_failed", detail, true));
+        lock.lock();
+      }
+    }
+  }
+};
+
+StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditLogOptions& options) {
+  if (options.kek == nullptr) return Status::InvalidArgument("the audit log needs the KEK to wrap its signing key");
+  auto state = std::make_unique<State>();
+  state->options = options;
+  const auto& dir = options.dir;
+  AEGIS_RETURN_IF_ERROR(MakeDirectory(dir, 0700));
+  const auto heads_path = dir / internal::kHeadsFile;
+  state->heads_fd = ::open(heads_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (state->heads_fd < 0) return Errno("cannot open " + heads_path.string());
+  if (::flock(state->heads_fd, LOCK_EX | LOCK_NB) != 0) {
+    return Status::Unavailable("the audit log " + dir.string() + " is in use by another aegis process");
+  }
+  AEGIS_ASSIGN_OR_RETURN(state->key, internal::LoadOrCreateSigningKey(options.signing_key_file, dir, *options.kek));
+  AEGIS_ASSIGN_OR_RETURN(auto recovered, internal::RecoverAuditDirectory(dir));
+  AEGIS_ASSIGN_OR_RETURN(auto report, VerifyAuditLog(dir));
+  if (!report.ok) {
+    return Status::Unavailable("the audit log failed verification (" + report.error +
+                                      "); run `aegis audit verify` and see docs/audit.md");
+  }
+  state->range = report.range;
+  state->prev = report.last_leaf;
+  state->stats.tree_size = report.events;
+  state->stats.key_fingerprint = report.key_id;
+  if (!report.heads.empty()) state->stats.last_head = report.heads.back();
+  state->stats.verified_ok = true;
+  state->stats.verified_events = report.events;
+  state->stats.verified_at = options.clock->Now();
+  AEGIS_ASSIGN_OR_RETURN(auto segments, internal::ListSegments(dir));
+  AEGIS_RETURN_IF_ERROR(state->OpenSegment(segments.empty() ? 0 : segments.back().first_seq));
+  // Due at once: an unsigned tail left by a crash is signed right away.
+  state->last_head_at = options.clock->Steady() - options.head_interval;
+
+  std::unique_ptr<AuditLog> log(new AuditLog(std::move(state)));
+  std::string detail = "tree size " + std::to_string(report.events);
+  if (!recovered.empty()) detail += "; " + recovered;
+  log->Append(SystemEvent(*options.clock, "audit.start", detail));
+  return log;
 }
 
-StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const std::filesystem::path& audit_dir) {
-  AEGIS_RETURN_IF_ERROR(MakeDirectory(audit_dir, 0700));
-  auto path = audit_dir / "audit.jsonl";
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return Status::Internal("cannot open audit log " + path.string() + ": " + std::strerror(errno));
-  return std::unique_ptr<AuditLog>(new AuditLog(path, fd));
-}
-
-AuditLog::AuditLog(std::filesystem::path path, int fd) : path_(std::move(path)), fd_(fd) {
-  writer_ = std::thread([this] { WriterLoop(); });
+AuditLog::AuditLog(std::unique_ptr<State> state) : state_(std::move(state)) {
+  State* s = state_.get();
+  s->writer = std::thread([s] { s->WriterLoop(); });
+  if (s->options.verify_interval.count() > 0) s->verifier = std::thread([s] { s->VerifierLoop(); });
 }
 
 AuditLog::~AuditLog() {
+  Append(SystemEvent(*state_->options.clock, "audit.stop", ""));
   {
-    std::lock_guard lock(mu_);
-    stop_ = true;
+    std::lock_guard lock(state_->mu);
+    state_->stop = true;
   }
-  not_empty_.notify_all();
-  writer_.join();
-  ::close(fd_);
+  state_->not_empty.notify_all();
+  state_->verifier_wake.notify_all();
+  state_->writer.join();
+  if (state_->verifier.joinable()) state_->verifier.join();
 }
 
-void AuditLog::Append(AuditEvent event) {
-  std::unique_lock lock(mu_);
-  not_full_.wait(lock, [&] { return queue_.size() < kMaxQueuedEvents || stop_; });
-  queue_.push_back(std::move(event));
-  ++appended_;
-  const bool wake = writer_idle_;
+void AuditLog::AppendTo(State& s, AuditEvent event) {
+  std::unique_lock lock(s.mu);
+  s.not_full.wait(lock, [&] { return s.queue.size() < kMaxQueuedEvents || s.stop; });
+  s.queue.push_back(std::move(event));
+  ++s.appended;
+  ++s.stats.events_appended;
+  const bool wake = s.writer_idle;
   lock.unlock();
   // A busy writer picks the event up with its next batch; waking it per event
   // would cost a context switch per request.
-  if (wake) not_empty_.notify_one();
+  if (wake) s.not_empty.notify_one();
+}
+
+void AuditLog::Append(AuditEvent event) { AppendTo(*state_, std::move(event)); }
+
+Status AuditLog::Flush() {
+  State& s = *state_;
+  std::unique_lock lock(s.mu);
+  const uint64_t target = s.appended;
+  ++s.waiters;
+  s.not_empty.notify_one();
+  s.progress.wait(lock, [&] { return s.durable >= target || !s.write_status.ok(); });
+  --s.waiters;
+  return s.write_status;
+}
+
+Status AuditLog::SignNow() {
+  AEGIS_RETURN_IF_ERROR(Flush());
+  State& s = *state_;
+  std::unique_lock lock(s.mu);
+  const uint64_t target = s.stats.tree_size;
+  if (s.SignedSize() >= target) return Status::Ok();
+  s.signed_target = std::max(s.signed_target, target);
+  ++s.waiters;
+  s.not_empty.notify_one();
+  s.progress.wait(lock, [&] { return s.SignedSize() >= target || !s.write_status.ok(); });
+  --s.waiters;
+  return s.write_status;
+}
+
+AuditStats AuditLog::Stats() const {
+  std::lock_guard lock(state_->mu);
+  return state_->stats;
 }
 
 void AuditLog::AddSink(std::shared_ptr<AuditSink> sink) {
-  std::lock_guard lock(mu_);
-  sinks_.push_back(std::move(sink));
-}
-
-void AuditLog::WriterLoop() {
-  std::deque<AuditEvent> batch;
-  std::string buffer;
-  std::vector<size_t> line_ends;  // where each event's line ends in `buffer`
-  std::vector<std::shared_ptr<AuditSink>> sinks;
-  for (;;) {
-    {
-      std::unique_lock lock(mu_);
-      writer_idle_ = true;
-      not_empty_.wait(lock, [&] { return !queue_.empty() || stop_; });
-      if (queue_.empty() && stop_) return;
-      // Group commit: let a burst gather for a moment so one fdatasync covers it,
-      // unless someone is waiting for durability (Flush) or we are stopping.
-      if (!stop_ && flush_waiters_ == 0) {
-        not_empty_.wait_for(lock, kGroupCommitWindow,
-                            [&] { return stop_ || flush_waiters_ > 0 || queue_.size() >= kMaxBatch; });
-      }
-      writer_idle_ = false;
-      batch.swap(queue_);
-      sinks = sinks_;
-    }
-    not_full_.notify_all();
-    buffer.clear();
-    line_ends.clear();
-    for (const auto& e : batch) {
-      buffer += EventToJson(e);
-      line_ends.push_back(buffer.size());
-      buffer += '\n';
-    }
-    Status status;
-    size_t off = 0;
-    while (off < buffer.size()) {
-      ssize_t n = ::write(fd_, buffer.data() + off, buffer.size() - off);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        status = Status::Internal(std::string("audit write failed: ") + std::strerror(errno));
-        break;
-      }
-      off += static_cast<size_t>(n);
-    }
-    if (status.ok() && ::fdatasync(fd_) != 0) {
-      status = Status::Internal(std::string("audit fdatasync failed: ") + std::strerror(errno));
-    }
-    if (status.ok() && !sinks.empty()) {
-      // Only durable events leave the machine: a sink never sees an event the
-      // local log could lose.
-      size_t start = 0;
-      for (const size_t end : line_ends) {
-        const std::string_view line(buffer.data() + start, end - start);
-        for (const auto& sink : sinks) sink->Offer(line);
-        start = end + 1;
-      }
-    }
-    {
-      std::lock_guard lock(mu_);
-      durable_ += batch.size();
-      if (!status.ok()) write_status_ = status;
-    }
-    batch.clear();
-    flushed_.notify_all();
-  }
-}
-
-Status AuditLog::Flush() {
-  std::unique_lock lock(mu_);
-  const uint64_t target = appended_;
-  if (durable_ >= target) return write_status_;
-  ++flush_waiters_;
-  not_empty_.notify_one();
-  flushed_.wait(lock, [&] { return durable_ >= target; });
-  --flush_waiters_;
-  return write_status_;
+  std::lock_guard lock(state_->mu);
+  state_->sinks.push_back(std::move(sink));
 }
 
 StatusOr<std::vector<std::string>> AuditLog::Recent(size_t limit) {
   AEGIS_RETURN_IF_ERROR(Flush());
   limit = std::min(limit, kMaxRecent);
-  int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::Internal("cannot read audit log: " + std::string(std::strerror(errno)));
-  off_t end = ::lseek(fd, 0, SEEK_END);
-  // Read backwards in blocks until we hold `limit` complete lines.
-  std::string tail;
-  off_t pos = end;
-  constexpr off_t kBlock = 64 * 1024;
-  while (pos > 0 && static_cast<size_t>(std::count(tail.begin(), tail.end(), '\n')) <= limit) {
-    off_t start = pos > kBlock ? pos - kBlock : 0;
-    std::string block(static_cast<size_t>(pos - start), '\0');
-    ssize_t n = ::pread(fd, block.data(), block.size(), start);
-    if (n != static_cast<ssize_t>(block.size())) {
-      ::close(fd);
-      return Status::Internal("cannot read audit log");
-    }
-    tail.insert(0, block);
-    pos = start;
+  AEGIS_ASSIGN_OR_RETURN(auto segments, internal::ListSegments(state_->options.dir));
+  std::vector<std::string> out;
+  for (auto it = segments.rbegin(); it != segments.rend() && out.size() < limit; ++it) {
+    AEGIS_ASSIGN_OR_RETURN(auto lines, internal::LastLines(it->path, limit - out.size()));
+    out.insert(out.begin(), std::make_move_iterator(lines.begin()), std::make_move_iterator(lines.end()));
   }
-  ::close(fd);
-  std::vector<std::string> lines;
-  size_t line_end = tail.size();
-  while (line_end > 0 && lines.size() < limit) {
-    size_t nl = tail.rfind('\n', line_end - 1);
-    size_t line_start = (nl == std::string::npos) ? 0 : nl + 1;
-    if (line_start == 0 && pos > 0) break;  // partial first line of the window
-    if (line_end > line_start) lines.emplace_back(tail.substr(line_start, line_end - line_start));
-    if (nl == std::string::npos) break;
-    line_end = nl;
-  }
-  std::reverse(lines.begin(), lines.end());
-  return lines;
+  return out;
+}
+
+StatusOr<AuditPage> AuditLog::Read(const AuditQuery& query) {
+  AEGIS_RETURN_IF_ERROR(Flush());
+  return internal::ReadAuditWindow(state_->options.dir, query, std::min(query.limit, kMaxRecent));
 }
 
 }  // namespace aegis::audit

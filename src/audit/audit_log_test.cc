@@ -1,102 +1,269 @@
 #include "aegis/audit/audit_log.h"
 
-#include <filesystem>
 #include <sys/stat.h>
 #include <mutex>
 #include <thread>
-#include <unistd.h>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "aegis/common/file_util.h"
-#include "common/testing/scoped_temp_dir.h"
+#include "aegis/audit/event_line.h"
+#include "aegis/audit/log_verifier.h"
+#include "aegis/crypto/encoding.h"
+#include "audit_test_util.h"
 
 namespace aegis::audit {
 namespace {
 
-class AuditLogTest : public ::testing::Test {
- protected:
-  static AuditEvent Event(int i) {
-    AuditEvent e;
-    e.time = std::chrono::system_clock::now();
-    e.request_id = "req" + std::to_string(i);
-    e.principal = "admin";
-    e.action = "infer";
-    e.resource = "model:m/versions/1";
-    e.decision = "allow";
-    e.status = 200;
-    e.latency_us = i;
-    e.remote = "127.0.0.1:1234";
-    e.listener = "data";
-    return e;
-  }
+using testing::Event;
 
-  testing::ScopedTempDir tmp_;
-  const std::filesystem::path dir_ = tmp_.path() / "audit";
-};
+class AuditLogTest : public testing::AuditDir {};
 
-TEST_F(AuditLogTest, AppendsJsonLinesDurablyWithPrivateMode) {
-  auto log = AuditLog::Open(dir_);
-  ASSERT_TRUE(log.ok());
-  for (int i = 0; i < 10; ++i) (*log)->Append(Event(i));
-  ASSERT_TRUE((*log)->Flush().ok());
-  auto text = ReadFile(dir_ / "audit.jsonl");
+std::vector<nlohmann::json> Parse(const std::vector<std::string>& lines) {
+  std::vector<nlohmann::json> out;
+  for (const auto& l : lines) out.push_back(nlohmann::json::parse(l));
+  return out;
+}
+
+TEST_F(AuditLogTest, AppendsSeqChainedJsonLinesDurablyWithPrivateModes) {
+  auto log = OpenLog();
+  for (int i = 0; i < 10; ++i) log->Append(Event(i));
+  ASSERT_TRUE(log->Flush().ok());
+  auto text = ReadFile(Segment0());
   ASSERT_TRUE(text.ok());
-  size_t lines = 0;
-  for (size_t pos = 0; (pos = text->find('\n', pos)) != std::string::npos; ++pos) ++lines;
-  EXPECT_EQ(lines, 10u);
-  auto first = nlohmann::json::parse(text->substr(0, text->find('\n')));
-  EXPECT_EQ(first["request_id"], "req0");
-  EXPECT_EQ(first["status"], 200);
-  EXPECT_EQ(first["decision"], "allow");
-  EXPECT_TRUE(first["time"].get<std::string>().ends_with("Z"));
+  std::vector<std::string> lines;
+  for (size_t pos = 0, nl; (nl = text->find('\n', pos)) != std::string::npos; pos = nl + 1) {
+    lines.push_back(text->substr(pos, nl - pos));
+  }
+  ASSERT_EQ(lines.size(), 11u);  // audit.start + 10
+  auto start = nlohmann::json::parse(lines[0]);
+  EXPECT_EQ(start["action"], "audit.start");
+  EXPECT_EQ(start["seq"], 0);
+  EXPECT_EQ(start["prev"], std::string(64, '0'));
+  MerkleHasher h;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    auto j = nlohmann::json::parse(lines[i]);
+    EXPECT_EQ(j["seq"], i);
+    EXPECT_EQ(j["prev"], crypto::HexEncode(h.Leaf(lines[i - 1])));
+    EXPECT_EQ(j["request_id"], "req" + std::to_string(i - 1));
+    EXPECT_EQ(j["status"], 200);
+    EXPECT_TRUE(j["time"].get<std::string>().ends_with("Z"));
+  }
   struct stat st {};
-  ASSERT_EQ(::stat((dir_ / "audit.jsonl").c_str(), &st), 0);
+  ASSERT_EQ(::stat(Segment0().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(::stat(dir_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  ASSERT_EQ(::stat(Options().signing_key_file.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
-TEST_F(AuditLogTest, RecentReturnsTheLastEventsOldestFirst) {
-  auto log = AuditLog::Open(dir_);
-  ASSERT_TRUE(log.ok());
-  // Enough events that the tail spans several 64 KiB read blocks.
-  for (int i = 0; i < 3000; ++i) (*log)->Append(Event(i));
-  auto recent = (*log)->Recent(1500);
+TEST_F(AuditLogTest, SignsHeadsThatVerifyWithThePublishedKey) {
+  {
+    auto log = OpenLog();
+    for (int i = 0; i < 100; ++i) log->Append(Event(i));
+    ASSERT_TRUE(log->SignNow().ok());
+    auto stats = log->Stats();
+    ASSERT_TRUE(stats.last_head);
+    EXPECT_EQ(stats.last_head->tree_size, 101u);
+    EXPECT_EQ(stats.tree_size, 101u);
+    auto key = ReadAuditPublicKey(dir_);
+    ASSERT_TRUE(key.ok());
+    EXPECT_TRUE(VerifyTreeHead(*stats.last_head, *key).ok());
+    EXPECT_EQ(stats.key_fingerprint, key->fingerprint());
+  }  // closing signs a head over audit.stop too
+  auto report = VerifyAuditLog(dir_);
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok) << report->error;
+  EXPECT_EQ(report->events, 102u);
+  EXPECT_EQ(report->signed_tree_size, 102u);
+  EXPECT_EQ(report->unsigned_events, 0u);
+}
+
+TEST_F(AuditLogTest, HeadsAreSignedWithinTheIntervalWithoutFurtherEvents) {
+  auto o = Options();
+  o.head_interval = std::chrono::milliseconds(100);
+  auto log = OpenLog(o);
+  log->Append(Event(1));
+  ASSERT_TRUE(log->Flush().ok());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto s = log->Stats();
+    if (s.last_head && s.last_head->tree_size == 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto s = log->Stats();
+  ASSERT_TRUE(s.last_head);
+  EXPECT_EQ(s.last_head->tree_size, 2u);
+}
+
+TEST_F(AuditLogTest, RecentSpansSegmentsOldestFirst) {
+  auto o = Options();
+  o.segment_max_bytes = 16 * 1024;  // many segments
+  auto log = OpenLog(o);
+  for (int i = 0; i < 3000; ++i) log->Append(Event(i));
+  auto recent = log->Recent(1500);
   ASSERT_TRUE(recent.ok());
   ASSERT_EQ(recent->size(), 1500u);
-  EXPECT_EQ(nlohmann::json::parse(recent->front())["request_id"], "req1500");
-  EXPECT_EQ(nlohmann::json::parse(recent->back())["request_id"], "req2999");
-  auto all = (*log)->Recent(10000);
-  ASSERT_TRUE(all.ok());
-  EXPECT_EQ(all->size(), 3000u);
+  auto parsed = Parse(*recent);
+  EXPECT_EQ(parsed.front()["request_id"], "req1500");
+  EXPECT_EQ(parsed.back()["request_id"], "req2999");
+  for (size_t i = 1; i < parsed.size(); ++i) ASSERT_EQ(parsed[i]["seq"], parsed[i - 1]["seq"].get<uint64_t>() + 1);
+  size_t segments = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+    if (entry.path().filename().string().starts_with("segment-")) {
+      ++segments;
+      EXPECT_LE(std::filesystem::file_size(entry.path()), 16u * 1024);
+    }
+  }
+  EXPECT_GT(segments, 20u);
+  ASSERT_TRUE(log->SignNow().ok());
+  auto report = VerifyAuditLog(dir_);
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok) << report->error;
+  EXPECT_EQ(report->events, 3001u);
+}
+
+TEST_F(AuditLogTest, ReadPagesFromASeqAndFiltersByTime) {
+  auto o = Options();
+  o.segment_max_bytes = 8 * 1024;
+  auto log = OpenLog(o);
+  for (int i = 0; i < 200; ++i) log->Append(Event(i));
+  ASSERT_TRUE(log->Flush().ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const auto cut = std::chrono::system_clock::now();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  for (int i = 200; i < 230; ++i) log->Append(Event(i));
+  auto page = log->Read({.from_seq = 50, .since = std::nullopt, .limit = 100});
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->lines.size(), 100u);
+  EXPECT_EQ(nlohmann::json::parse(page->lines.front())["seq"], 50);
+  ASSERT_TRUE(page->next_seq);
+  EXPECT_EQ(*page->next_seq, 150u);
+  auto recent = log->Read({.from_seq = std::nullopt, .since = cut, .limit = 1000});
+  ASSERT_TRUE(recent.ok());
+  ASSERT_EQ(recent->lines.size(), 30u);
+  EXPECT_EQ(nlohmann::json::parse(recent->lines.front())["request_id"], "req200");
+  EXPECT_FALSE(recent->next_seq);
 }
 
 TEST_F(AuditLogTest, ConcurrentAppendsAreAllRecordedAndSurviveReopen) {
   {
-    auto log = AuditLog::Open(dir_);
-    ASSERT_TRUE(log.ok());
+    auto log = OpenLog();
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t) {
       threads.emplace_back([&, t] {
-        for (int i = 0; i < 500; ++i) (*log)->Append(Event(t * 1000 + i));
+        for (int i = 0; i < 500; ++i) log->Append(Event(t * 1000 + i));
       });
     }
     for (auto& th : threads) th.join();
-  }  // destructor drains
-  auto log = AuditLog::Open(dir_);
-  ASSERT_TRUE(log.ok());
-  auto all = (*log)->Recent(10000);
+  }
+  auto log = OpenLog();
+  auto all = log->Recent(10000);
   ASSERT_TRUE(all.ok());
-  EXPECT_EQ(all->size(), 2000u);
-  for (const auto& line : *all) EXPECT_TRUE(nlohmann::json::accept(line)) << line;
+  // start + 2000 + stop, then the second start.
+  EXPECT_EQ(all->size(), 2003u);
+  auto last = nlohmann::json::parse(all->back());
+  EXPECT_EQ(last["action"], "audit.start");
+  EXPECT_EQ(last["seq"], 2002);
 }
 
-TEST_F(AuditLogTest, InvalidUtf8FromClientsIsReplacedNotFatal) {
+TEST_F(AuditLogTest, ATornLastLineIsCutAtOpenAndTheLogStillVerifies) {
+  WriteEvents(20);
+  {
+    // A crash in the middle of a write leaves a partial line.
+    FILE* f = std::fopen(Segment0().c_str(), "a");
+    std::fputs("{\"seq\":22,\"prev\":\"00", f);
+    std::fclose(f);
+  }
+  auto before = VerifyAuditLog(dir_);
+  ASSERT_TRUE(before.ok());
+  EXPECT_TRUE(before->ok) << before->error;
+  EXPECT_GT(before->torn_tail_bytes, 0u);
+  auto log = OpenLog();
+  ASSERT_NE(log, nullptr);
+  auto recent = log->Recent(1);
+  ASSERT_TRUE(recent.ok());
+  auto start = nlohmann::json::parse(recent->back());
+  EXPECT_EQ(start["seq"], 22);
+  EXPECT_NE(start["reason"].get<std::string>().find("torn"), std::string::npos) << start.dump();
+}
+
+TEST_F(AuditLogTest, ATamperedLogIsRefusedAtOpen) {
+  WriteEvents(5);
+  auto text = ReadFile(Segment0());
+  ASSERT_TRUE(text.ok());
+  std::string altered = *text;
+  altered.replace(altered.find("\"status\":200"), 12, "\"status\":201");
+  ASSERT_TRUE(WriteFileAtomic(Segment0(), altered, 0600).ok());
+  auto log = AuditLog::Open(Options());
+  ASSERT_FALSE(log.ok());
+  EXPECT_EQ(log.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(log.status().message().find("event 1 was altered"), std::string::npos) << log.status().message();
+}
+
+TEST_F(AuditLogTest, ASecondWriterIsRefused) {
+  auto log = OpenLog();
+  auto second = AuditLog::Open(Options());
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.status().message().find("in use"), std::string::npos);
+}
+
+TEST_F(AuditLogTest, TheSigningKeyIsWrappedByTheKekAndAForeignKekIsRefused) {
+  WriteEvents(1);
+  auto raw = ReadFile(Options().signing_key_file);
+  ASSERT_TRUE(raw.ok());
+  EXPECT_EQ(raw->find("PRIVATE KEY"), std::string::npos) << "the audit key is stored in the clear";
+  aegis::testing::ScopedTempDir other;
+  auto foreign = keys::LocalKeyProvider::Create(other.path() / "keys", std::nullopt);
+  ASSERT_TRUE(foreign.ok());
+  auto o = Options();
+  o.kek = foreign->get();
+  auto log = AuditLog::Open(o);
+  ASSERT_FALSE(log.ok());
+  EXPECT_NE(log.status().message().find("unwrap"), std::string::npos) << log.status().message();
+}
+
+TEST_F(AuditLogTest, AMissingSigningKeyIsRefusedOnceHeadsExist) {
+  WriteEvents(1);
+  std::filesystem::remove(Options().signing_key_file);
+  auto log = AuditLog::Open(Options());
+  ASSERT_FALSE(log.ok());
+  EXPECT_NE(log.status().message().find("missing"), std::string::npos) << log.status().message();
+}
+
+TEST_F(AuditLogTest, ALegacyLogBecomesTheFirstSegment) {
+  ASSERT_TRUE(MakeDirectory(dir_, 0700).ok());
+  std::string legacy;
+  for (int i = 0; i < 3; ++i) legacy += EventToJson(Event(i)) + "\n";
+  legacy += "{\"torn";  // a torn last line of the old format is dropped
+  ASSERT_TRUE(WriteFileAtomic(dir_ / "audit.jsonl", legacy, 0600).ok());
+  {
+    auto log = OpenLog();
+    ASSERT_NE(log, nullptr);
+    auto lines = log->Recent(10);
+    ASSERT_TRUE(lines.ok());
+    auto parsed = Parse(*lines);
+    ASSERT_EQ(parsed.size(), 4u);
+    EXPECT_EQ(parsed[0]["request_id"], "req0");
+    EXPECT_EQ(parsed[2]["seq"], 2);
+    EXPECT_EQ(parsed[3]["action"], "audit.start");
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "audit.jsonl"));
+  auto report = VerifyAuditLog(dir_);
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok) << report->error;
+}
+
+TEST_F(AuditLogTest, InvalidUtf8AndControlCharactersFromClientsAreEscaped) {
   AuditEvent e = Event(1);
-  e.resource = "path:/v2/models/\xff\xfe";
+  e.resource = "path:/v2/models/\xff\xfe\n\x01\"";
   std::string json = EventToJson(e);
+  EXPECT_EQ(json.find('\n'), std::string::npos);
   auto parsed = nlohmann::json::parse(json);
-  EXPECT_NE(parsed["resource"].get<std::string>().find("\xEF\xBF\xBD"), std::string::npos);
+  const auto resource = parsed["resource"].get<std::string>();
+  EXPECT_NE(resource.find("\xEF\xBF\xBD"), std::string::npos);
+  EXPECT_NE(resource.find("\n\x01\""), std::string::npos);
 }
 
 // Records what the writer offers; Offer must not block, so it only copies.
@@ -107,28 +274,35 @@ class RecordingSink : public AuditSink {
     std::lock_guard lock(mu);
     lines.emplace_back(line);
   }
-  void OfferHead(std::string_view) override {}
+  void OfferHead(std::string_view head) override {
+    std::lock_guard lock(mu);
+    heads.emplace_back(head);
+  }
   SinkStats Stats() const override { return {}; }
   void Stop() override {}
   std::mutex mu;
-  std::vector<std::string> lines;
+  std::vector<std::string> lines, heads;
 };
 
-TEST_F(AuditLogTest, SinksGetEachDurableLineInOrder) {
-  auto log = AuditLog::Open(dir_);
-  ASSERT_TRUE(log.ok());
+TEST_F(AuditLogTest, SinksGetEachDurableLineInOrderAndTheSignedHeads) {
+  auto log = OpenLog();
   auto a = std::make_shared<RecordingSink>(), b = std::make_shared<RecordingSink>();
-  (*log)->AddSink(a);
-  (*log)->AddSink(b);
-  for (int i = 0; i < 50; ++i) (*log)->Append(Event(i));
-  ASSERT_TRUE((*log)->Flush().ok());  // once durable, every line has been offered
-  auto on_disk = (*log)->Recent(100);
+  log->AddSink(a);
+  log->AddSink(b);
+  for (int i = 0; i < 50; ++i) log->Append(Event(i));
+  ASSERT_TRUE(log->SignNow().ok());  // once durable and signed, lines and head have been offered
+  auto on_disk = log->Recent(100);
   ASSERT_TRUE(on_disk.ok());
   std::lock_guard lock_a(a->mu), lock_b(b->mu);
-  EXPECT_EQ(a->lines, *on_disk);
-  EXPECT_EQ(b->lines, *on_disk);
-  ASSERT_EQ(a->lines.size(), 50u);
-  EXPECT_EQ(nlohmann::json::parse(a->lines[7])["request_id"], "req7");
+  ASSERT_GE(a->lines.size(), 50u);
+  ASSERT_LE(a->lines.size(), on_disk->size());
+  const std::vector<std::string> tail(on_disk->end() - static_cast<std::ptrdiff_t>(a->lines.size()), on_disk->end());
+  EXPECT_EQ(a->lines, tail);
+  EXPECT_EQ(b->lines, tail);
+  EXPECT_EQ(nlohmann::json::parse(a->lines.back())["request_id"], "req49");
+  ASSERT_FALSE(a->heads.empty());
+  EXPECT_EQ(a->heads, b->heads);
+  EXPECT_EQ(nlohmann::json::parse(a->heads.back())["tree_size"], log->Stats().last_head->tree_size);
 }
 
 }  // namespace

@@ -1,41 +1,122 @@
-// `aegis audit show`: recent audit events from a running server.
+// `aegis audit show|export`: read the audit log through a running server (each
+// read is itself audited), and the wiring of the offline commands.
 #include <cstdio>
 #include <iostream>
 
+#include "aegis/common/clock.h"
+#include "audit_format.h"
 #include "client_options.h"
 #include "commands.h"
 
 namespace aegis::cli {
 namespace {
 
-void RunShow(const ClientFlags& flags, int limit, bool json) {
-  if (limit < 1 || limit > 10000) throw CommandError("--limit must be between 1 and 10000");
-  auto client = ConnectClient(flags);
-  auto body = ExpectJson(Check(client->Request("GET", "/v1/audit?limit=" + std::to_string(limit)), "audit failed"));
-  if (json) {
-    std::cout << body.dump() << std::endl;
-    return;
+constexpr int kPageSize = 5000;
+
+// "--since": RFC 3339, or a duration back from now ("90s", "15m", "12h", "7d").
+std::string SinceArgument(const std::string& text) {
+  if (auto t = ParseRfc3339(text)) return FormatRfc3339(*t);
+  if (text.size() >= 2 && text.size() <= 8) {
+    const char unit = text.back();
+    const std::string digits = text.substr(0, text.size() - 1);
+    const int64_t scale = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : unit == 'd' ? 86400 : 0;
+    if (scale > 0 && digits.find_first_not_of("0123456789") == std::string::npos) {
+      const auto back = std::chrono::seconds(std::stoll(digits) * scale);
+      return FormatRfc3339(std::chrono::system_clock::now() - back);
+    }
   }
-  for (const auto& e : body.value("events", nlohmann::json::array())) {
-    std::printf("%s %-10s %-16s %-32s %-5s %d %s\n", e.value("time", "").c_str(), e.value("principal", "").c_str(),
+  throw CommandError("--since must be an RFC 3339 time (2026-12-04T10:00:00Z) or a duration (90s, 15m, 12h, 7d)");
+}
+
+std::string EncodeQueryValue(const std::string& v) {
+  std::string out;
+  for (unsigned char c : v) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == ':') {
+      out += static_cast<char>(c);
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+nlohmann::json Page(http::HttpsClient& client, const std::string& query) {
+  return ExpectJson(Check(client.Request("GET", "/v1/audit?" + query), "reading the audit log failed"));
+}
+
+void PrintTable(const nlohmann::json& events) {
+  for (const auto& e : events) {
+    std::printf("%s %-7s %-14s %-18s %-34s %-5s %3d %s\n", e.value("time", "").c_str(),
+                std::to_string(e.value("seq", 0ull)).c_str(), e.value("principal", "").c_str(),
                 e.value("action", "").c_str(), e.value("resource", "").c_str(), e.value("decision", "").c_str(),
                 e.value("status", 0), e.value("remote", "").c_str());
   }
 }
 
+void RunShow(const ClientFlags& flags, int limit, const std::string& since, bool json) {
+  if (limit < 1 || limit > 10000) throw CommandError("--limit must be between 1 and 10000");
+  std::string query = "limit=" + std::to_string(limit);
+  if (!since.empty()) query += "&since=" + EncodeQueryValue(SinceArgument(since));
+  auto client = ConnectClient(flags);
+  auto body = Page(*client, query);
+  if (json) {
+    std::cout << body.dump() << std::endl;
+    return;
+  }
+  PrintTable(body.value("events", nlohmann::json::array()));
+}
+
+void RunExport(const ClientFlags& flags, const std::string& since, const std::string& format) {
+  if (format != "jsonl" && format != "cef") throw CommandError("--format must be jsonl or cef");
+  const std::string from = EncodeQueryValue(SinceArgument(since));
+  auto client = ConnectClient(flags);
+  std::optional<uint64_t> next;
+  uint64_t exported = 0;
+  do {
+    std::string query = "limit=" + std::to_string(kPageSize) + "&since=" + from;
+    if (next) query += "&from_seq=" + std::to_string(*next);
+    auto body = Page(*client, query);
+    for (const auto& e : body.value("events", nlohmann::json::array())) {
+      std::cout << (format == "cef" ? internal::EventToCef(e) : e.dump()) << '\n';
+      ++exported;
+    }
+    next.reset();
+    if (body.contains("next_seq") && body["next_seq"].is_number_unsigned()) next = body["next_seq"].get<uint64_t>();
+  } while (next);
+  std::cout.flush();
+  if (!std::cout) throw CommandError("cannot write the export to standard output");
+  std::fprintf(stderr, "exported %llu events\n", static_cast<unsigned long long>(exported));
+}
+
 }  // namespace
 
 void RegisterAuditCommands(CLI::App& app) {
-  CLI::App* audit = app.add_subcommand("audit", "Read the audit log");
+  CLI::App* audit = app.add_subcommand("audit", "Read, export and verify the tamper-evident audit log");
   audit->require_subcommand(1);
+
   auto flags = std::make_shared<ClientFlags>();
   auto limit = std::make_shared<int>(50);
+  auto since = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
-  CLI::App* show = audit->add_subcommand("show", "Show the most recent audit events (oldest first)");
+  CLI::App* show = audit->add_subcommand("show", "Show recent audit events (oldest first), from a running server");
   show->add_option("--limit", *limit, "How many events (1-10000)")->capture_default_str();
+  show->add_option("--since", *since, "Only events at or after this RFC 3339 time or duration ago (15m, 2h, 7d)");
   show->add_flag("--json", *json, "Print {\"events\": [...]} as JSON");
   AddClientFlags(show, *flags);
-  show->callback([flags, limit, json] { RunShow(*flags, *limit, *json); });
+  show->callback([flags, limit, since, json] { RunShow(*flags, *limit, *since, *json); });
+
+  auto export_flags = std::make_shared<ClientFlags>();
+  auto export_since = std::make_shared<std::string>();
+  auto format = std::make_shared<std::string>("jsonl");
+  CLI::App* exp = audit->add_subcommand("export", "Export audit events for a SIEM (JSON lines or ArcSight CEF) to stdout");
+  exp->add_option("--since", *export_since, "RFC 3339 time or duration ago (15m, 2h, 7d)")->required();
+  exp->add_option("--format", *format, "jsonl or cef")->capture_default_str();
+  AddClientFlags(exp, *export_flags);
+  exp->callback([export_flags, export_since, format] { RunExport(*export_flags, *export_since, *format); });
+
+  RegisterAuditOfflineCommands(*audit);
 }
 
 }  // namespace aegis::cli

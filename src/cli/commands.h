@@ -8,7 +8,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include "aegis/audit/audit_log.h"
 #include "aegis/common/status.h"
+#include "aegis/keys/key_provider.h"
 
 namespace aegis::cli {
 
@@ -28,6 +30,9 @@ T Check(StatusOr<T> value, const std::string& context = "") {
   return std::move(value).value();
 }
 
+// The audit log of the installation at `data_dir` (DIR/audit, signing key in DIR/keys).
+audit::AuditLogOptions AuditOptions(const std::filesystem::path& data_dir, const keys::KeyProvider& kek);
+
 void RegisterInit(CLI::App& app);
 void RegisterServe(CLI::App& app);
 void RegisterModelCommands(CLI::App& app);
@@ -36,6 +41,8 @@ void RegisterModelSigningCommands(CLI::App& model);
 // `aegis scan PATH`: exit 0 clean, 1 findings, 2 could not scan.
 void RegisterScan(CLI::App& app);
 void RegisterAuditCommands(CLI::App& app);
+// `aegis audit verify|prove|consistency` (offline, on a data directory), under `audit`.
+void RegisterAuditOfflineCommands(CLI::App& audit);
 // `aegis trust add|list|remove` (control plane).
 void RegisterTrustCommands(CLI::App& app);
 // `aegis token …`, `aegis user …`, `aegis login`, `aegis logout` (control plane).

@@ -109,7 +109,8 @@ void RunInit(const InitOptions& o) {
     admin_token = Check(tokens->Issue({"admin", "admin", "*", std::nullopt, "init"})).token;
   }
   {
-    auto log = Check(audit::AuditLog::Open(staging / "audit"));
+    // Creates the audit signing key (wrapped by the KEK) and the first signed head.
+    auto log = Check(audit::AuditLog::Open(AuditOptions(staging, *kek)), "creating the audit log");
     audit::AuditEvent e;
     e.time = Clock::Real().Now();
     e.principal = "cli";

@@ -99,7 +99,7 @@ void RunServe(const ServeOptions& o) {
   auto kek = Check(keys::LocalKeyProvider::Open(config.data_dir / "keys", PassphraseFromEnvironment()),
                    "opening the key-encryption key");
   auto store = Check(store::MetadataStore::Open(config.data_dir / "db" / "aegis.db"), "opening the database");
-  auto audit_log = Check(audit::AuditLog::Open(config.data_dir / "audit"), "opening the audit log");
+  auto audit_log = Check(audit::AuditLog::Open(AuditOptions(config.data_dir, *kek)), "opening the audit log");
   // Declared after the log, so destroyed (and stopped) before it on every path.
   struct SinksStopper {
     std::vector<std::shared_ptr<audit::AuditSink>> sinks;
@@ -159,16 +159,16 @@ void RunServe(const ServeOptions& o) {
   if (!draining.exchange(true)) pthread_kill(signal_waiter.native_handle(), SIGTERM);
   signal_waiter.join();
   AuditLifecycle(*audit_log, "server.stop", "");
-  Check(audit_log->Flush(), "flushing the audit log");
-  // The sinks get what is durable, then stop; a drop they report while stopping
-  // is appended to the local log, so flush once more.
+  Check(audit_log->SignNow(), "flushing and signing the audit log");
+  // The sinks get what is durable and signed, then stop; a drop they report while
+  // stopping is appended to the local log, so flush and sign once more.
   for (auto& sink : sinks.sinks) {
     sink->Stop();
     const audit::SinkStats st = sink->Stats();
     spdlog::info("audit sink {}: {} delivered, {} dropped, {} failed attempts", sink->name(), st.delivered, st.dropped,
                  st.failures);
   }
-  Check(audit_log->Flush(), "flushing the audit log");
+  Check(audit_log->SignNow(), "flushing and signing the audit log");
   spdlog::info("stopped");
 }
 

@@ -54,6 +54,10 @@ Sha256Digest Sha256Hasher::Finish() {
   return out;
 }
 
+void Sha256Hasher::Reset() {
+  if (EVP_DigestInit_ex2(impl_->ctx, Sha256Md(), nullptr) != 1) std::abort();
+}
+
 bool ConstantTimeEqual(std::span<const uint8_t> a, std::span<const uint8_t> b) {
   // Lengths are not secret (digests, tags); only the contents are compared in constant time.
   if (a.size() != b.size()) return false;

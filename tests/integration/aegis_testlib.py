@@ -364,7 +364,8 @@ class Installation:
     def audit_events(self) -> list[dict]:
         events = []
         audit_dir = self.dir / "audit"
-        for p in sorted(audit_dir.rglob("*")):
+        # Event segments only: heads.jsonl holds signed tree heads, key.json the audit key.
+        for p in sorted(audit_dir.glob("segment-*.jsonl")):
             if not p.is_file():
                 continue
             for line in p.read_text(errors="replace").splitlines():

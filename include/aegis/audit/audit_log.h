@@ -1,34 +1,45 @@
-// AuditLog: one JSON line per request and per management action, appended under
-// DIR/audit/ (first cut; the Merkle tree and signed heads come later).
+// AuditLog: the tamper-evident record of every request and management action.
+//
+// Layout under DIR/audit/ (see docs/audit.md for the auditor's view):
+//   segment-<first seq, 20 digits>.jsonl   append-only event lines (event_line.h),
+//                                          a new segment every segment_max_bytes
+//   heads.jsonl                            signed tree heads (tree_head.h)
+//   key.json                               the audit public key {"key_id","public_key"}
+// The Ed25519 private key lives in DIR/keys/audit-signing.key, wrapped by the KEK.
+//
+// Every event is a leaf of an RFC 6962 Merkle tree (merkle.h). Append() never
+// blocks on disk: events go to a bounded queue drained by one writer thread that
+// formats, hashes and writes them in batches (group commit: a burst gathers for
+// up to 2 ms, one fdatasync per batch). At least once a second while events flow,
+// and at shutdown, the writer signs a tree head over everything durable. When the
+// queue is full Append() waits (fail closed: no event is ever dropped).
+//
+// Crash safety: events are durable before any head covers them, so a kill -9
+// loses at most the events not yet synced. At Open, a torn last line (a write cut
+// short) is cut off, then the whole log is verified; a log that fails
+// verification is refused (the server does not start on a tampered log). The
+// log is re-verified in the background every `verify_interval`.
 //
 // Events name who did what to which resource, the decision and the outcome — never
 // tensor data, tokens or other secrets: the event type has no field that could
-// carry them. Append() never blocks on disk: events go to a queue drained by one
-// writer thread that writes them in batches (group commit: a burst gathers for up
-// to 2 ms) and fdatasyncs each batch. The queue is bounded; when it is full
-// Append() waits (fail closed: no event is dropped).
+// carry them.
 //
-// Sinks (AddSink) get a copy of each event line once its batch is durable, from
-// the writer thread; they must not block it (AuditSink::Offer never does).
-//
-// Thread-safety: Append, Flush and Recent are safe for concurrent use; AddSink
-// before the first Append.
+// Thread-safety: every public method is safe for concurrent use.
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <filesystem>
 #include <memory>
-#include <mutex>
+#include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "aegis/audit/sink.h"
+#include "aegis/audit/tree_head.h"
 #include "aegis/common/clock.h"
 #include "aegis/common/status.h"
+#include "aegis/keys/key_provider.h"
 
 namespace aegis::audit {
 
@@ -48,41 +59,67 @@ struct AuditEvent {
   std::string reason;      // why denied or failed; empty when fine
 };
 
-// The event as one JSON object (no trailing newline).
+// The event as one JSON object without the log's seq/prev members (tests, tools).
 std::string EventToJson(const AuditEvent& event);
+
+struct AuditLogOptions {
+  std::filesystem::path dir;               // DIR/audit
+  std::filesystem::path signing_key_file;  // DIR/keys/audit-signing.key (made on first open)
+  const keys::KeyProvider* kek = nullptr;  // wraps the signing key; required
+  uint64_t segment_max_bytes = 64ull << 20;
+  std::chrono::milliseconds head_interval{1000};
+  std::chrono::seconds verify_interval{300};  // background re-verification; 0 = only at Open
+  const Clock* clock = &Clock::Real();
+};
+
+struct AuditStats {
+  uint64_t events_appended = 0;  // events accepted by Append since Open
+  uint64_t tree_size = 0;        // durable events in the whole log
+  std::optional<SignedTreeHead> last_head;
+  std::string key_fingerprint;
+  // The latest full verification of the on-disk log (at Open, then periodically).
+  bool verified_ok = false;
+  uint64_t verified_events = 0;
+  std::chrono::system_clock::time_point verified_at{};
+  std::string verify_detail;
+};
+
+// A window of the log for readers (GET /v1/audit).
+struct AuditQuery {
+  std::optional<uint64_t> from_seq;  // first event to return
+  std::optional<std::chrono::system_clock::time_point> since;  // events at or after
+  size_t limit = 100;
+};
+struct AuditPage {
+  std::vector<std::string> lines;     // event lines, oldest first
+  std::optional<uint64_t> next_seq;   // set when more events match
+};
 
 class AuditLog {
  public:
-  // Opens DIR/audit/audit.jsonl (created 0600) for appending.
-  static StatusOr<std::unique_ptr<AuditLog>> Open(const std::filesystem::path& audit_dir);
-  ~AuditLog();  // drains the queue
+  static StatusOr<std::unique_ptr<AuditLog>> Open(const AuditLogOptions& options);
+  ~AuditLog();  // appends audit.stop, drains the queue, signs a final head
 
   void Append(AuditEvent event);
-  // Returns once every event appended before the call is on disk.
+  // Returns once every event appended before the call is durable.
   Status Flush();
-  // The last `limit` events (oldest first) as JSON objects, after a Flush.
+  // Flush, then sign a head over everything durable now (if anything is unsigned).
+  Status SignNow();
+  // The last `limit` events (oldest first), after a Flush.
   StatusOr<std::vector<std::string>> Recent(size_t limit);
-  // Sinks get every event line after it is durable (and, once the log signs tree
-  // heads, every signed head), from the writer thread. Register before the first Append.
+  // Events from `from_seq` and/or at or after `since`, oldest first, after a Flush.
+  StatusOr<AuditPage> Read(const AuditQuery& query);
+  AuditStats Stats() const;
+  // Sinks get every event line once it is durable and every signed head, from the
+  // writer thread. Register before the first Append.
   void AddSink(std::shared_ptr<AuditSink> sink);
 
- private:
-  AuditLog(std::filesystem::path path, int fd);
-  void WriterLoop();
+  struct State;
 
-  const std::filesystem::path path_;
-  const int fd_;
-  std::mutex mu_;
-  std::condition_variable not_empty_, not_full_, flushed_;
-  std::deque<AuditEvent> queue_;
-  uint64_t appended_ = 0;   // events ever queued
-  uint64_t durable_ = 0;    // events written and synced
-  Status write_status_;
-  std::vector<std::shared_ptr<AuditSink>> sinks_;
-  bool writer_idle_ = false;   // the writer waits for events: Append must wake it
-  int flush_waiters_ = 0;      // Flush callers waiting for durability
-  bool stop_ = false;
-  std::thread writer_;
+ private:
+  explicit AuditLog(std::unique_ptr<State> state);
+  static void AppendTo(State& state, AuditEvent event);
+  std::unique_ptr<State> state_;
 };
 
 }  // namespace aegis::audit

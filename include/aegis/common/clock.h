@@ -6,7 +6,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace aegis {
 
@@ -42,5 +44,9 @@ class FakeClock final : public Clock {
 
 // RFC 3339 UTC with microseconds: "2026-11-22T01:58:25.123456Z".
 std::string FormatRfc3339(std::chrono::system_clock::time_point t);
+
+// Strict RFC 3339 date-time: "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)",
+// fraction up to 9 digits (kept to the microsecond); nullopt for anything else.
+std::optional<std::chrono::system_clock::time_point> ParseRfc3339(std::string_view text);
 
 }  // namespace aegis

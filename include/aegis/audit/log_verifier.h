@@ -1,0 +1,62 @@
+// Offline verification of an audit directory (`aegis audit verify`), also run by
+// the server at start-up and in the background. Needs no key material but the
+// public key: recomputes every leaf, the Merkle root at every signed head, checks
+// every head's signature, and names the first event that does not fit.
+//
+// What is detected: a changed byte in any event (root mismatch at the first head
+// covering it; `prev` pinpoints which event), a removed, inserted or reordered
+// event (`seq`), a dropped tail under a signed head, a removed or replaced
+// segment, a head with a bad signature, from another key, or out of order.
+// Events after the newest head are reported as unsigned (not an error: the
+// writer signs within a second); a torn last line of the newest segment (a
+// write cut short by a crash) is reported and ignored.
+//
+// Thread-safety: stateless; safe to run while a server appends (it reads heads
+// first, then events, and heads only ever cover durable events).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "aegis/audit/merkle.h"
+#include "aegis/audit/tree_head.h"
+#include "aegis/common/status.h"
+#include "aegis/crypto/signature.h"
+
+namespace aegis::audit {
+
+struct VerifyOptions {
+  // The auditor's own copy of the audit public key; when set, key.json must match it.
+  std::optional<crypto::PublicKey> pinned_key;
+  bool keep_leaves = false;  // fill VerifyReport::leaves and ::lines (for proofs)
+};
+
+struct VerifyReport {
+  bool ok = false;
+  uint64_t events = 0;          // complete event lines read
+  Hash root{};                  // MTH over all of them
+  uint64_t signed_tree_size = 0;
+  uint64_t unsigned_events = 0; // events after the newest head
+  std::string key_id;
+  std::optional<uint64_t> first_bad_event;
+  std::string error;            // why not ok (names the event or head)
+  uint64_t torn_tail_bytes = 0;
+  std::vector<SignedTreeHead> heads;
+  // For the writer: the tree's right edge and the last leaf after the last good event.
+  CompactRange range;
+  Hash last_leaf{};
+  std::vector<Hash> leaves;       // keep_leaves only
+  std::vector<std::string> lines; // keep_leaves only
+};
+
+// Reads DIR/audit. A missing or unreadable key.json is an error Status; every
+// integrity problem is a report with ok = false.
+StatusOr<VerifyReport> VerifyAuditLog(const std::filesystem::path& audit_dir, const VerifyOptions& options = {});
+
+// The audit public key of a directory (key.json), checked against its key_id.
+StatusOr<crypto::PublicKey> ReadAuditPublicKey(const std::filesystem::path& audit_dir);
+
+}  // namespace aegis::audit

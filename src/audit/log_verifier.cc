@@ -1,0 +1,211 @@
+#include "aegis/audit/log_verifier.h"
+
+#include <nlohmann/json.hpp>
+
+#include "aegis/audit/event_line.h"
+#include "aegis/common/file_util.h"
+#include "aegis/crypto/encoding.h"
+#include "log_files.h"
+
+namespace aegis::audit {
+namespace {
+
+using internal::ForEachLine;
+using internal::MappedFile;
+
+StatusOr<std::vector<SignedTreeHead>> ReadHeads(const std::filesystem::path& dir, const crypto::PublicKey& key,
+                                                VerifyReport& report) {
+  std::vector<SignedTreeHead> heads;
+  const auto path = dir / internal::kHeadsFile;
+  if (!std::filesystem::exists(path)) return heads;
+  AEGIS_ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(path));
+  Status problem;
+  ForEachLine(file.view(), [&](std::string_view line) {
+    const std::string where = "signed tree head #" + std::to_string(heads.size() + 1);
+    auto head = HeadFromJson(line);
+    if (!head.ok()) {
+      problem = Status::DataLoss(where + ": " + head.status().message());
+      return false;
+    }
+    if (Status s = VerifyTreeHead(*head, key); !s.ok()) {
+      problem = Status::DataLoss(where + ": " + s.message());
+      return false;
+    }
+    if (!heads.empty() && (head->tree_size < heads.back().tree_size || head->timestamp_ms < heads.back().timestamp_ms)) {
+      problem = Status::DataLoss(where + ": goes backwards (size or time below the head before it)");
+      return false;
+    }
+    heads.push_back(std::move(*head));
+    return true;
+  });
+  // A torn last head line (a crash while writing it) is ignored like a torn event.
+  if (!problem.ok()) {
+    report.error = problem.message();
+    return problem;
+  }
+  return heads;
+}
+
+// Walks every event line, checking order, the prev chain and each head's root.
+class EventWalker {
+ public:
+  EventWalker(const std::vector<SignedTreeHead>& heads, VerifyReport& report, bool keep)
+      : heads_(heads), report_(report), keep_(keep) {}
+
+  // False once the first bad event is known.
+  bool Line(std::string_view line) {
+    const uint64_t i = report_.events;
+    auto prefix = ParseLinePrefix(line);
+    if (!prefix) return Fail(i, "event " + std::to_string(i) + " is malformed (not an audit event line)");
+    if (prefix->seq != i) {
+      return Fail(i, "event " + std::to_string(i) + " is out of place: it carries seq " + std::to_string(prefix->seq) +
+                         " (events removed, inserted or reordered)");
+    }
+    const Hash leaf = hasher_.Leaf(line);
+    if (pending_break_) {
+      // prev(i-1) did not match. If prev(i) does not match leaf(i-1) either,
+      // event i-1 itself changed (its prev member); otherwise event i-2 did.
+      const uint64_t bad = prefix->prev != previous_ ? i - 1 : i - 2;
+      return Fail(bad, "event " + std::to_string(bad) + " was altered (hash chain broken)");
+    }
+    if (prefix->prev != previous_) {
+      if (i == 0) return Fail(0, "event 0 was altered (hash chain broken)");
+      pending_break_ = true;
+    }
+    Accept(leaf, line);
+    return CheckHeads();
+  }
+
+  // After the last line.
+  void Finish() {
+    if (report_.first_bad_event) return;
+    if (pending_break_) {
+      const uint64_t bad = report_.events - 2;
+      Fail(bad, "event " + std::to_string(bad) + " was altered (hash chain broken)");
+      return;
+    }
+    if (next_head_ < heads_.size()) {
+      const uint64_t want = heads_.back().tree_size;
+      Fail(report_.events, "the log ends after " + std::to_string(report_.events) + " events but a signed head covers " +
+                               std::to_string(want) + " (events removed from the end)");
+      return;
+    }
+    report_.root = report_.range.Root(hasher_);
+    report_.ok = true;
+  }
+
+  void FailAt(uint64_t index, std::string why) { Fail(index, std::move(why)); }
+
+ private:
+  bool Fail(uint64_t index, std::string why) {
+    if (!report_.first_bad_event) {
+      report_.first_bad_event = index;
+      report_.error = std::move(why);
+    }
+    return false;
+  }
+
+  void Accept(const Hash& leaf, std::string_view line) {
+    // Defer: the writer's frontier must end at the last event known good. While a
+    // chain break is pending, this leaf may be the altered one.
+    report_.range.Append(leaf, hasher_);
+    report_.last_leaf = leaf;
+    previous_ = leaf;
+    ++report_.events;
+    if (keep_) {
+      report_.leaves.push_back(leaf);
+      report_.lines.emplace_back(line);
+    }
+  }
+
+  bool CheckHeads() {
+    while (next_head_ < heads_.size() && heads_[next_head_].tree_size == report_.events) {
+      const SignedTreeHead& head = heads_[next_head_];
+      if (report_.range.Root(hasher_) != head.root) {
+        const uint64_t bad = pending_break_ ? report_.events - 2 : report_.events - 1;
+        return Fail(bad, "event " + std::to_string(bad) + " was altered: the root over " +
+                             std::to_string(head.tree_size) + " events differs from the signed head");
+      }
+      ++next_head_;
+    }
+    // Heads of size 0 are skipped above only when events == 0.
+    return true;
+  }
+
+  const std::vector<SignedTreeHead>& heads_;
+  VerifyReport& report_;
+  const bool keep_;
+  MerkleHasher hasher_;
+  Hash previous_{};
+  bool pending_break_ = false;
+  size_t next_head_ = 0;
+};
+
+}  // namespace
+
+StatusOr<crypto::PublicKey> ReadAuditPublicKey(const std::filesystem::path& audit_dir) {
+  const auto path = audit_dir / internal::kKeyFile;
+  AEGIS_ASSIGN_OR_RETURN(std::string text, ReadFile(path, 64 * 1024));
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("public_key") || !j["public_key"].is_string() ||
+      !j.contains("key_id") || !j["key_id"].is_string()) {
+    return Status::DataLoss(path.string() + " is not {\"key_id\", \"public_key\"}");
+  }
+  AEGIS_ASSIGN_OR_RETURN(auto key, crypto::PublicKey::FromPem(j["public_key"].get<std::string>()));
+  if (key.type() != crypto::KeyType::kEd25519) return Status::DataLoss(path.string() + ": the audit key is not Ed25519");
+  if (key.fingerprint() != j["key_id"].get<std::string>()) {
+    return Status::DataLoss(path.string() + ": key_id does not match the public key");
+  }
+  return key;
+}
+
+StatusOr<VerifyReport> VerifyAuditLog(const std::filesystem::path& audit_dir, const VerifyOptions& options) {
+  VerifyReport report;
+  AEGIS_ASSIGN_OR_RETURN(crypto::PublicKey key, ReadAuditPublicKey(audit_dir));
+  report.key_id = key.fingerprint();
+  if (options.pinned_key && options.pinned_key->fingerprint() != key.fingerprint()) {
+    report.error = "the audit key in key.json (" + key.fingerprint() + ") is not the pinned key (" +
+                   options.pinned_key->fingerprint() + ")";
+    return report;
+  }
+  // Heads first: they only ever cover events that were durable before them.
+  auto heads = ReadHeads(audit_dir, key, report);
+  if (!heads.ok()) return report;
+  report.heads = *heads;
+  if (!report.heads.empty()) report.signed_tree_size = report.heads.back().tree_size;
+  // Heads of size 0 cover nothing; drop them from the walk.
+  std::vector<SignedTreeHead> walk;
+  for (const auto& h : report.heads) {
+    if (h.tree_size > 0) walk.push_back(h);
+  }
+  AEGIS_ASSIGN_OR_RETURN(auto segments, internal::ListSegments(audit_dir));
+  EventWalker walker(walk, report, options.keep_leaves);
+  for (size_t s = 0; s < segments.size(); ++s) {
+    const auto& segment = segments[s];
+    if (segment.first_seq != report.events) {
+      walker.FailAt(report.events, "segment " + segment.path.filename().string() + " should start at event " +
+                                       std::to_string(report.events) + " (a segment was removed or replaced)");
+      return report;
+    }
+    AEGIS_ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(segment.path));
+    bool stopped = false;
+    const size_t torn = ForEachLine(file.view(), [&](std::string_view line) {
+      if (walker.Line(line)) return true;
+      stopped = true;
+      return false;
+    });
+    if (stopped) return report;
+    if (torn > 0) {
+      if (s + 1 != segments.size()) {
+        walker.FailAt(report.events, "segment " + segment.path.filename().string() + " ends in a partial line");
+        return report;
+      }
+      report.torn_tail_bytes = torn;
+    }
+  }
+  walker.Finish();
+  report.unsigned_events = report.events - std::min(report.events, report.signed_tree_size);
+  return report;
+}
+
+}  // namespace aegis::audit

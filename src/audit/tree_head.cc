@@ -1,0 +1,90 @@
+#include "aegis/audit/tree_head.h"
+
+#include <nlohmann/json.hpp>
+
+#include "aegis/common/clock.h"
+#include "aegis/crypto/encoding.h"
+
+namespace aegis::audit {
+namespace {
+
+constexpr std::string_view kDomain = "AEGIS-AUDIT-STH-V1";
+
+void PutUint64(uint64_t v, std::vector<uint8_t>& out) {
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<uint8_t>(v >> shift));
+}
+
+}  // namespace
+
+std::vector<uint8_t> TreeHeadSigningInput(uint64_t tree_size, int64_t timestamp_ms, const Hash& root) {
+  std::vector<uint8_t> input(kDomain.begin(), kDomain.end());
+  input.push_back(0);
+  PutUint64(tree_size, input);
+  PutUint64(static_cast<uint64_t>(timestamp_ms), input);
+  input.insert(input.end(), root.begin(), root.end());
+  return input;
+}
+
+StatusOr<SignedTreeHead> SignTreeHead(uint64_t tree_size, const Hash& root, std::chrono::system_clock::time_point time,
+                                      const crypto::PrivateKey& key) {
+  SignedTreeHead head;
+  head.tree_size = tree_size;
+  head.root = root;
+  head.timestamp_ms = std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
+  head.key_id = key.public_key().fingerprint();
+  AEGIS_ASSIGN_OR_RETURN(head.signature, key.Sign(TreeHeadSigningInput(tree_size, head.timestamp_ms, root)));
+  return head;
+}
+
+Status VerifyTreeHead(const SignedTreeHead& head, const crypto::PublicKey& key) {
+  if (head.key_id != key.fingerprint()) {
+    return Status::DataLoss("tree head at size " + std::to_string(head.tree_size) + " names key " + head.key_id +
+                            ", not the audit key " + key.fingerprint());
+  }
+  if (!key.Verify(TreeHeadSigningInput(head.tree_size, head.timestamp_ms, head.root), head.signature).ok()) {
+    return Status::DataLoss("tree head at size " + std::to_string(head.tree_size) + " has a bad signature");
+  }
+  return Status::Ok();
+}
+
+std::string HeadToJson(const SignedTreeHead& head) {
+  nlohmann::ordered_json j;
+  j["tree_size"] = head.tree_size;
+  j["root"] = crypto::HexEncode(head.root);
+  j["timestamp_ms"] = head.timestamp_ms;
+  j["time"] = FormatRfc3339(head.time());
+  j["key_id"] = head.key_id;
+  j["signature"] = crypto::Base64Encode(head.signature);
+  return j.dump();
+}
+
+StatusOr<SignedTreeHead> HeadFromJson(std::string_view line) {
+  auto j = nlohmann::json::parse(line, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return Status::DataLoss("tree head is not a JSON object");
+  const auto member = [&](const char* name) -> const nlohmann::json* {
+    auto it = j.find(name);
+    return it == j.end() ? nullptr : &*it;
+  };
+  const auto* size = member("tree_size");
+  const auto* root = member("root");
+  const auto* ts = member("timestamp_ms");
+  const auto* key_id = member("key_id");
+  const auto* sig = member("signature");
+  if (!size || !size->is_number_unsigned() || !root || !root->is_string() || !ts || !ts->is_number_integer() ||
+      !key_id || !key_id->is_string() || !sig || !sig->is_string()) {
+    return Status::DataLoss("tree head lacks tree_size, root, timestamp_ms, key_id or signature");
+  }
+  SignedTreeHead head;
+  head.tree_size = size->get<uint64_t>();
+  head.timestamp_ms = ts->get<int64_t>();
+  head.key_id = key_id->get<std::string>();
+  auto root_bytes = crypto::HexDecode(root->get<std::string>());
+  if (!root_bytes || root_bytes->size() != head.root.size()) return Status::DataLoss("tree head root is not 32 hex bytes");
+  std::copy(root_bytes->begin(), root_bytes->end(), head.root.begin());
+  auto sig_bytes = crypto::Base64Decode(sig->get<std::string>());
+  if (!sig_bytes || sig_bytes->empty() || sig_bytes->size() > 512) return Status::DataLoss("tree head signature is not base64");
+  head.signature = std::move(*sig_bytes);
+  return head;
+}
+
+}  // namespace aegis::audit
