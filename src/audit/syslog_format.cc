@@ -64,6 +64,13 @@ void AddParam(std::string& sd, const char* name, std::string_view value) {
   sd += '"';
 }
 
+// RFC 5424 §7.3.1: [meta sequenceId="N"], 1..2147483647, wrapping.
+std::string MetaElement(uint64_t seq) {
+  constexpr uint64_t kMax = 2147483647;
+  const uint64_t id = seq == 0 ? 1 : (seq - 1) % kMax + 1;
+  return "[meta sequenceId=\"" + std::to_string(id) + "\"]";
+}
+
 void AppendMsg(std::string& out, std::string_view json) {
   out += kBom;
   out += json;
@@ -108,12 +115,12 @@ std::string FormatEventMessage(const SyslogOrigin& origin, std::string_view even
   const int severity = decision == "deny" ? kSeverityWarning : kSeverityInfo;
   std::string out = Header(origin, severity, Timestamp(j, now), StringField(j, "action"));
   std::string sd = "[" + std::string(kSdId);
-  AddParam(sd, "seq", std::to_string(seq));
+  if (const std::string log_seq = StringField(j, "seq"); !log_seq.empty()) AddParam(sd, "seq", log_seq);
   AddParam(sd, "decision", decision);
   AddParam(sd, "status", StringField(j, "status"));
   AddParam(sd, "principal", StringField(j, "principal"));
   AddParam(sd, "resource", StringField(j, "resource"));
-  out += sd + "] ";
+  out += sd + "]" + MetaElement(seq) + " ";
   AppendMsg(out, event_json);
   return out;
 }
@@ -123,10 +130,9 @@ std::string FormatHeadMessage(const SyslogOrigin& origin, std::string_view head_
   const auto j = nlohmann::json::parse(head_json, nullptr, false);
   std::string out = Header(origin, kSeverityInfo, Timestamp(j, now), "tree_head");
   std::string sd = "[" + std::string(kSdId);
-  AddParam(sd, "seq", std::to_string(seq));
   AddParam(sd, "tree_size", StringField(j, "tree_size"));
   AddParam(sd, "root", StringField(j, "root"));
-  out += sd + "] ";
+  out += sd + "]" + MetaElement(seq) + " ";
   AppendMsg(out, head_json);
   return out;
 }

@@ -2,12 +2,17 @@
 // src/audit), RFC 6587 octet-counting framing, and size limiting that never
 // splits a UTF-8 sequence.
 //
-//   <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID [aegis@32473 seq=".." ...] BOM{json}
+//   <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID
+//       [aegis@32473 seq="LOG SEQ" decision=".." status=".." principal=".." resource=".."]
+//       [meta sequenceId="N"] BOM{json}
 //
 // PRI = facility * 8 + severity (deny → warning, otherwise info). MSGID is the
-// event's action; the structured data repeats the fields a SIEM filters on; MSG
-// is the whole event JSON, marked UTF-8 by the BOM as RFC 5424 §6.4 asks.
-// 32473 is the private enterprise number IANA reserves for examples (RFC 5612).
+// event's action; the aegis@32473 element repeats the fields a SIEM filters on
+// (seq is the event's position in the local log, when it has one); the RFC 5424
+// meta element counts the messages this sink formed, so a receiver sees gaps
+// where drops happened. MSG is the whole event JSON, marked UTF-8 by the BOM as
+// RFC 5424 §6.4 asks. 32473 is the private enterprise number IANA reserves for
+// examples (RFC 5612).
 //
 // Thread-safety: stateless functions.
 #pragma once
@@ -30,9 +35,9 @@ struct SyslogOrigin {
   std::string procid = "-";
 };
 
-// One message for an event line (as the audit log wrote it). `seq` counts the
-// messages this sink formed, so a receiver sees gaps where drops happened. `now`
-// is used when the event carries no usable time.
+// One message for an event line (as the audit log wrote it). `seq` (1, 2, ...)
+// counts the messages this sink formed (meta sequenceId). `now` is used when the
+// event carries no usable time.
 std::string FormatEventMessage(const SyslogOrigin& origin, std::string_view event_json, uint64_t seq,
                                std::chrono::system_clock::time_point now);
 // One message for a signed tree head (MSGID "tree_head").

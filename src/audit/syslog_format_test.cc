@@ -19,11 +19,11 @@ SyslogOrigin Origin() {
 
 TEST(SyslogFormatTest, DeniedEventIsAWarningWithStructuredDataAndTheJsonAsMsg) {
   const std::string event =
-      R"({"time":"2026-11-22T01:58:25.123456Z","request_id":"r1","principal":"token:ci","action":"infer",)"
-      R"("resource":"model:mlp/versions/1","decision":"deny","status":403})";
+      R"({"seq":1234,"time":"2026-11-22T01:58:25.123456Z","request_id":"r1","principal":"token:ci",)"
+      R"("action":"infer","resource":"model:mlp/versions/1","decision":"deny","status":403})";
   EXPECT_EQ(FormatEventMessage(Origin(), event, 7, kNow),
-            "<84>1 2026-11-22T01:58:25.123456Z host1 aegis 42 infer [aegis@32473 seq=\"7\" decision=\"deny\" "
-            "status=\"403\" principal=\"token:ci\" resource=\"model:mlp/versions/1\"] " +
+            "<84>1 2026-11-22T01:58:25.123456Z host1 aegis 42 infer [aegis@32473 seq=\"1234\" decision=\"deny\" "
+            "status=\"403\" principal=\"token:ci\" resource=\"model:mlp/versions/1\"][meta sequenceId=\"7\"] " +
                 kBom + event);
 }
 
@@ -41,7 +41,7 @@ TEST(SyslogFormatTest, EscapesQuoteBackslashAndBracketInParamValues) {
   EXPECT_EQ(EscapeSdValue("ab\xE2\x82\xAC", 4), "ab");     // cut before a split character
   const std::string m = FormatEventMessage(
       Origin(), R"({"action":"infer","decision":"allow","principal":"user:x\"]","resource":"model:a\\b]"})", 1, kNow);
-  EXPECT_NE(m.find(R"(principal="user:x\"\]" resource="model:a\\b\]"])"), std::string::npos) << m;
+  EXPECT_NE(m.find(R"(principal="user:x\"\]" resource="model:a\\b\]"][meta )"), std::string::npos) << m;
 }
 
 TEST(SyslogFormatTest, MsgidIsTheActionSanitizedToPrintableAsciiAndAtMost32Bytes) {
@@ -66,15 +66,15 @@ TEST(SyslogFormatTest, TimeThatIsNotAnRfc5424TimestampIsReplacedByNow) {
 
 TEST(SyslogFormatTest, UnparsableLineIsStillForwardedAsMsg) {
   const std::string m = FormatEventMessage(Origin(), "not json", 3, kNow);
-  EXPECT_EQ(m, "<86>1 2025-12-04T19:30:00.000000Z host1 aegis 42 - [aegis@32473 seq=\"3\" decision=\"\" status=\"\" "
-               "principal=\"\" resource=\"\"] " + kBom + "not json");
+  EXPECT_EQ(m, "<86>1 2025-12-04T19:30:00.000000Z host1 aegis 42 - [aegis@32473 decision=\"\" status=\"\" "
+               "principal=\"\" resource=\"\"][meta sequenceId=\"3\"] " + kBom + "not json");
 }
 
 TEST(SyslogFormatTest, SignedTreeHead) {
   const std::string head = R"({"tree_size":1234,"root":"ab12","time":"2026-11-22T01:58:26.000001Z","key_id":"k"})";
   EXPECT_EQ(FormatHeadMessage(Origin(), head, 9, kNow),
-            "<86>1 2026-11-22T01:58:26.000001Z host1 aegis 42 tree_head [aegis@32473 seq=\"9\" tree_size=\"1234\" "
-            "root=\"ab12\"] " + kBom + head);
+            "<86>1 2026-11-22T01:58:26.000001Z host1 aegis 42 tree_head [aegis@32473 tree_size=\"1234\" "
+            "root=\"ab12\"][meta sequenceId=\"9\"] " + kBom + head);
 }
 
 TEST(SyslogFormatTest, TruncationNeverSplitsAUtf8Sequence) {
@@ -97,6 +97,13 @@ TEST(SyslogFormatTest, TruncationNeverSplitsAUtf8Sequence) {
   s = kBom + "x";
   TruncateUtf8(s, 2);
   EXPECT_EQ(s, "");  // the BOM is a character too
+}
+
+TEST(SyslogFormatTest, MetaSequenceIdWrapsWithinRfc5424Range) {
+  EXPECT_NE(FormatEventMessage(Origin(), "{}", 2147483647, kNow).find("[meta sequenceId=\"2147483647\"]"),
+            std::string::npos);
+  EXPECT_NE(FormatEventMessage(Origin(), "{}", 2147483648ull, kNow).find("[meta sequenceId=\"1\"]"),
+            std::string::npos);
 }
 
 TEST(SyslogFormatTest, OctetCountingCountsBytes) {

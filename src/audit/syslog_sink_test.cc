@@ -112,7 +112,7 @@ TEST(SyslogSinkTest, UdpSendsOneRfc5424DatagramPerEvent) {
   const ssize_t n = ::recv(rx, buf, sizeof buf, 0);
   const std::string got(buf, static_cast<size_t>(n));
   const std::string expected_prefix = "<86>1 2026-11-22T01:58:25.000001Z testhost aegis " + std::to_string(getpid()) +
-                                      " infer [aegis@32473 seq=\"1\" decision=\"allow\" status=\"200\"";
+                                      " infer [aegis@32473 decision=\"allow\" status=\"200\"";
   EXPECT_EQ(got.rfind(expected_prefix, 0), 0u) << got;
   EXPECT_EQ(got.substr(got.size() - Event(1).size()), Event(1));
   EXPECT_TRUE(WaitFor([&] { return (*sink)->Stats().delivered == 1; }));
@@ -162,9 +162,9 @@ TEST(SyslogSinkTest, TcpUsesOctetCountingAndReconnectsWhenTheCollectorCloses) {
   int c1 = AcceptWithin(listener, 5s);
   ASSERT_GE(c1, 0);
   const std::string m1 = ReadTcpFrame(c1), m2 = ReadTcpFrame(c1);
-  EXPECT_NE(m1.find("seq=\"1\""), std::string::npos) << m1;
+  EXPECT_NE(m1.find("[meta sequenceId=\"1\"]"), std::string::npos) << m1;
   EXPECT_EQ(m1.substr(m1.size() - Event(1).size()), Event(1));
-  EXPECT_NE(m2.find("seq=\"2\""), std::string::npos) << m2;
+  EXPECT_NE(m2.find("[meta sequenceId=\"2\"]"), std::string::npos) << m2;
   EXPECT_EQ(m2.substr(m2.size() - Event(2).size()), Event(2));
   ::close(c1);  // the collector restarts
   std::this_thread::sleep_for(50ms);
@@ -172,7 +172,7 @@ TEST(SyslogSinkTest, TcpUsesOctetCountingAndReconnectsWhenTheCollectorCloses) {
   int c2 = AcceptWithin(listener, 5s);
   ASSERT_GE(c2, 0);
   const std::string m3 = ReadTcpFrame(c2);
-  EXPECT_NE(m3.find("seq=\"3\""), std::string::npos) << m3;
+  EXPECT_NE(m3.find("[meta sequenceId=\"3\"]"), std::string::npos) << m3;
   EXPECT_EQ(m3.substr(m3.size() - Event(3).size()), Event(3));
   EXPECT_TRUE(WaitFor([&] { return (*sink)->Stats().delivered == 3; }));
   EXPECT_EQ((*sink)->Stats().dropped, 0u);
@@ -340,7 +340,7 @@ TEST(SyslogSinkTest, TlsVerifiesTheCollectorAndSendsOctetCountedFrames) {
   ASSERT_TRUE(WaitFor([&] { return collector.frames().size() == 2; }));
   const auto frames = collector.frames();
   EXPECT_EQ(frames[0].substr(frames[0].size() - Event(1).size()), Event(1));
-  EXPECT_NE(frames[1].find(" tree_head [aegis@32473 seq=\"2\" tree_size=\"1\""), std::string::npos) << frames[1];
+  EXPECT_NE(frames[1].find(" tree_head [aegis@32473 tree_size=\"1\" root=\"00\"][meta sequenceId=\"2\"]"), std::string::npos) << frames[1];
   (*sink)->Stop();
   EXPECT_EQ((*sink)->Stats().delivered, 2u);
 }
