@@ -277,7 +277,9 @@ StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditLogOptions& option
   if (::flock(state->heads_fd, LOCK_EX | LOCK_NB) != 0) {
     return Status::Unavailable("the audit log " + dir.string() + " is in use by another aegis process");
   }
-  AEGIS_ASSIGN_OR_RETURN(state->key, internal::LoadOrCreateSigningKey(options.signing_key_file, dir, *options.kek));
+  bool key_created = false;
+  AEGIS_ASSIGN_OR_RETURN(state->key,
+                         internal::LoadOrCreateSigningKey(options.signing_key_file, dir, *options.kek, &key_created));
   AEGIS_ASSIGN_OR_RETURN(auto recovered, internal::RecoverAuditDirectory(dir));
   AEGIS_ASSIGN_OR_RETURN(auto report, VerifyAuditLog(dir));
   if (!report.ok) {
@@ -301,6 +303,10 @@ StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditLogOptions& option
   std::string detail = "tree size " + std::to_string(report.events);
   if (!recovered.empty()) detail += "; " + recovered;
   log->Append(SystemEvent(*options.clock, "audit.start", detail));
+  if (key_created) {
+    log->Append(SystemEvent(*options.clock, "audit.key_created",
+                            "Ed25519 signing key " + report.key_id + " wrapped by KEK " + options.kek->KeyId()));
+  }
   return log;
 }
 

@@ -35,17 +35,19 @@ TEST_F(AuditLogTest, AppendsSeqChainedJsonLinesDurablyWithPrivateModes) {
   for (size_t pos = 0, nl; (nl = text->find('\n', pos)) != std::string::npos; pos = nl + 1) {
     lines.push_back(text->substr(pos, nl - pos));
   }
-  ASSERT_EQ(lines.size(), 11u);  // audit.start + 10
+  ASSERT_EQ(lines.size(), 12u);  // audit.start + audit.key_created + 10
   auto start = nlohmann::json::parse(lines[0]);
   EXPECT_EQ(start["action"], "audit.start");
   EXPECT_EQ(start["seq"], 0);
   EXPECT_EQ(start["prev"], std::string(64, '0'));
+  EXPECT_EQ(nlohmann::json::parse(lines[1])["action"], "audit.key_created");
   MerkleHasher h;
   for (size_t i = 1; i < lines.size(); ++i) {
     auto j = nlohmann::json::parse(lines[i]);
     EXPECT_EQ(j["seq"], i);
     EXPECT_EQ(j["prev"], crypto::HexEncode(h.Leaf(lines[i - 1])));
-    EXPECT_EQ(j["request_id"], "req" + std::to_string(i - 1));
+    if (i < 2) continue;
+    EXPECT_EQ(j["request_id"], "req" + std::to_string(i - 2));
     EXPECT_EQ(j["status"], 200);
     EXPECT_TRUE(j["time"].get<std::string>().ends_with("Z"));
   }
@@ -65,8 +67,8 @@ TEST_F(AuditLogTest, SignsHeadsThatVerifyWithThePublishedKey) {
     ASSERT_TRUE(log->SignNow().ok());
     auto stats = log->Stats();
     ASSERT_TRUE(stats.last_head);
-    EXPECT_EQ(stats.last_head->tree_size, 101u);
-    EXPECT_EQ(stats.tree_size, 101u);
+    EXPECT_EQ(stats.last_head->tree_size, 102u);
+    EXPECT_EQ(stats.tree_size, 102u);
     auto key = ReadAuditPublicKey(dir_);
     ASSERT_TRUE(key.ok());
     EXPECT_TRUE(VerifyTreeHead(*stats.last_head, *key).ok());
@@ -75,8 +77,8 @@ TEST_F(AuditLogTest, SignsHeadsThatVerifyWithThePublishedKey) {
   auto report = VerifyAuditLog(dir_);
   ASSERT_TRUE(report.ok());
   EXPECT_TRUE(report->ok) << report->error;
-  EXPECT_EQ(report->events, 102u);
-  EXPECT_EQ(report->signed_tree_size, 102u);
+  EXPECT_EQ(report->events, 103u);
+  EXPECT_EQ(report->signed_tree_size, 103u);
   EXPECT_EQ(report->unsigned_events, 0u);
 }
 
@@ -89,12 +91,12 @@ TEST_F(AuditLogTest, HeadsAreSignedWithinTheIntervalWithoutFurtherEvents) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (std::chrono::steady_clock::now() < deadline) {
     auto s = log->Stats();
-    if (s.last_head && s.last_head->tree_size == 2) break;
+    if (s.last_head && s.last_head->tree_size == 3) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   auto s = log->Stats();
   ASSERT_TRUE(s.last_head);
-  EXPECT_EQ(s.last_head->tree_size, 2u);
+  EXPECT_EQ(s.last_head->tree_size, 3u);
 }
 
 TEST_F(AuditLogTest, RecentSpansSegmentsOldestFirst) {
@@ -121,7 +123,7 @@ TEST_F(AuditLogTest, RecentSpansSegmentsOldestFirst) {
   auto report = VerifyAuditLog(dir_);
   ASSERT_TRUE(report.ok());
   EXPECT_TRUE(report->ok) << report->error;
-  EXPECT_EQ(report->events, 3001u);
+  EXPECT_EQ(report->events, 3002u);
 }
 
 TEST_F(AuditLogTest, ReadPagesFromASeqAndFiltersByTime) {
@@ -161,11 +163,11 @@ TEST_F(AuditLogTest, ConcurrentAppendsAreAllRecordedAndSurviveReopen) {
   auto log = OpenLog();
   auto all = log->Recent(10000);
   ASSERT_TRUE(all.ok());
-  // start + 2000 + stop, then the second start.
-  EXPECT_EQ(all->size(), 2003u);
+  // start + key_created + 2000 + stop, then the second start.
+  EXPECT_EQ(all->size(), 2004u);
   auto last = nlohmann::json::parse(all->back());
   EXPECT_EQ(last["action"], "audit.start");
-  EXPECT_EQ(last["seq"], 2002);
+  EXPECT_EQ(last["seq"], 2003);
 }
 
 TEST_F(AuditLogTest, ATornLastLineIsCutAtOpenAndTheLogStillVerifies) {
@@ -185,7 +187,7 @@ TEST_F(AuditLogTest, ATornLastLineIsCutAtOpenAndTheLogStillVerifies) {
   auto recent = log->Recent(1);
   ASSERT_TRUE(recent.ok());
   auto start = nlohmann::json::parse(recent->back());
-  EXPECT_EQ(start["seq"], 22);
+  EXPECT_EQ(start["seq"], 23);
   EXPECT_NE(start["reason"].get<std::string>().find("torn"), std::string::npos) << start.dump();
 }
 
@@ -199,7 +201,7 @@ TEST_F(AuditLogTest, ATamperedLogIsRefusedAtOpen) {
   auto log = AuditLog::Open(Options());
   ASSERT_FALSE(log.ok());
   EXPECT_EQ(log.status().code(), StatusCode::kUnavailable);
-  EXPECT_NE(log.status().message().find("event 1 was altered"), std::string::npos) << log.status().message();
+  EXPECT_NE(log.status().message().find("event 2 was altered"), std::string::npos) << log.status().message();
 }
 
 TEST_F(AuditLogTest, ASecondWriterIsRefused) {
@@ -244,7 +246,7 @@ TEST_F(AuditLogTest, ALegacyLogBecomesTheFirstSegment) {
     auto lines = log->Recent(10);
     ASSERT_TRUE(lines.ok());
     auto parsed = Parse(*lines);
-    ASSERT_EQ(parsed.size(), 4u);
+    ASSERT_EQ(parsed.size(), 5u);
     EXPECT_EQ(parsed[0]["request_id"], "req0");
     EXPECT_EQ(parsed[2]["seq"], 2);
     EXPECT_EQ(parsed[3]["action"], "audit.start");

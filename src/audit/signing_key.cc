@@ -25,7 +25,8 @@ Status WritePublicKey(const std::filesystem::path& audit_dir, const crypto::Publ
 
 StatusOr<crypto::PrivateKey> LoadOrCreateSigningKey(const std::filesystem::path& key_file,
                                                     const std::filesystem::path& audit_dir,
-                                                    const keys::KeyProvider& kek) {
+                                                    const keys::KeyProvider& kek, bool* created) {
+  *created = false;
   const auto context = crypto::AsBytes(kWrapContext);
   std::error_code ec;
   if (!std::filesystem::exists(key_file, ec)) {
@@ -40,6 +41,7 @@ StatusOr<crypto::PrivateKey> LoadOrCreateSigningKey(const std::filesystem::path&
         key_file, std::string_view(reinterpret_cast<const char*>(wrapped.data()), wrapped.size()), 0600));
     AEGIS_RETURN_IF_ERROR(SyncDirectory(key_file.parent_path()));
     AEGIS_RETURN_IF_ERROR(WritePublicKey(audit_dir, key.public_key()));
+    *created = true;
     return key;
   }
   AEGIS_ASSIGN_OR_RETURN(std::string wrapped, ReadFile(key_file, 4096));

@@ -18,6 +18,6 @@ namespace aegis::audit::internal {
 // key.json that names another key.
 StatusOr<crypto::PrivateKey> LoadOrCreateSigningKey(const std::filesystem::path& key_file,
                                                     const std::filesystem::path& audit_dir,
-                                                    const keys::KeyProvider& kek);
+                                                    const keys::KeyProvider& kek, bool* created);
 
 }  // namespace aegis::audit::internal

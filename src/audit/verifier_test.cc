@@ -11,7 +11,7 @@ namespace {
 
 class VerifierTest : public testing::AuditDir {
  protected:
-  // 1 start + n events + 1 stop, all signed.
+  // start + key_created + n events + stop, all signed.
   void SetUp() override {
     AuditDir::SetUp();
     WriteEvents(kEvents);
@@ -20,7 +20,7 @@ class VerifierTest : public testing::AuditDir {
     for (size_t pos = 0, nl; (nl = text->find('\n', pos)) != std::string::npos; pos = nl + 1) {
       lines_.push_back(text->substr(pos, nl - pos));
     }
-    ASSERT_EQ(lines_.size(), kEvents + 2u);
+    ASSERT_EQ(lines_.size(), kEvents + 3u);
   }
 
   void Rewrite(const std::vector<std::string>& lines) {
@@ -42,8 +42,8 @@ class VerifierTest : public testing::AuditDir {
 TEST_F(VerifierTest, AnIntactLogVerifies) {
   auto r = Verify();
   EXPECT_TRUE(r.ok) << r.error;
-  EXPECT_EQ(r.events, kEvents + 2u);
-  EXPECT_EQ(r.signed_tree_size, kEvents + 2u);
+  EXPECT_EQ(r.events, kEvents + 3u);
+  EXPECT_EQ(r.signed_tree_size, kEvents + 3u);
   EXPECT_FALSE(r.first_bad_event);
 }
 
@@ -170,7 +170,7 @@ TEST_F(VerifierTest, EventsAfterTheLastHeadAreReportedUnsigned) {
   ASSERT_TRUE(WriteFileAtomic(dir_ / "heads.jsonl", "", 0600).ok());
   auto r = Verify();
   EXPECT_TRUE(r.ok) << r.error;
-  EXPECT_EQ(r.unsigned_events, kEvents + 2u);
+  EXPECT_EQ(r.unsigned_events, kEvents + 3u);
 }
 
 }  // namespace
