@@ -6,7 +6,8 @@ namespace aegis::api {
 namespace {
 
 enum class ControlRoute {
-  kModels, kModelVersion, kAudit, kTrust, kTrustKey, kTokens, kToken, kUsers, kUserDisable, kLogin, kLogout, kWhoami
+  kModels, kModelVersion, kAudit, kTrust, kTrustKey, kTokens, kToken, kUsers, kUserDisable, kLogin, kLogout, kWhoami,
+  kMetrics, kDashboard
 };
 
 // How a route is guarded.
@@ -36,6 +37,10 @@ MatchedRoute Policy(ControlRoute route, std::string action, std::string resource
 std::optional<MatchedRoute> Match(const http::RequestHead& head) {
   using policy::Action;
   auto segs = internal::SplitPath(head.path);
+  // Prometheus scrapes /metrics by convention.
+  if (segs && segs->size() == 1 && (*segs)[0] == "metrics") {
+    return Policy(ControlRoute::kMetrics, "metrics.read", "metrics", Action::kMetricsRead);
+  }
   if (!segs || segs->size() < 2 || (*segs)[0] != "v1") return std::nullopt;
   const auto& s = *segs;
   const std::string_view m = head.method;
@@ -54,6 +59,9 @@ std::optional<MatchedRoute> Match(const http::RequestHead& head) {
     if (s[1] == "login") return MatchedRoute{ControlRoute::kLogin, "login", "session", Guard::kNone};
     if (s[1] == "logout") return MatchedRoute{ControlRoute::kLogout, "logout", "session", Guard::kAuthenticated};
     if (s[1] == "whoami") return MatchedRoute{ControlRoute::kWhoami, "whoami", "session", Guard::kAuthenticated};
+    if (s[1] == "dashboard") {
+      return Policy(ControlRoute::kDashboard, "dashboard.read", "dashboard", Action::kMetricsRead);
+    }
     return std::nullopt;
   }
   if (s.size() == 3 && s[1] == "trust") {
@@ -94,13 +102,11 @@ bool Admit(const Services& services, const http::RequestHead& head, const Matche
   if (!principal) return false;
   if (route.guard == Guard::kAuthenticated) return true;
   if (!HasControlPlaneRole(*principal)) {
-    event.decision = "deny";
-    event.reason = "this identity has no control-plane role";
-    plan.immediate = http::Response::Error(403, event.reason);
+    internal::Deny(services, "this identity has no control-plane role", plan, event);
     return false;
   }
   if (route.route == ControlRoute::kModels) {
-    return internal::AuthorizeListing(*principal, route.policy_action, plan, event);
+    return internal::AuthorizeListing(services, *principal, route.policy_action, plan, event);
   }
   const bool scoped = policy::IsModelScoped(route.policy_action);
   return internal::Authorize(services, *principal, route.policy_action, scoped ? route.name : "", plan, event);
@@ -135,6 +141,8 @@ http::Plan ControlPlane::Begin(const http::RequestHead& head) {
       case ControlRoute::kLogin: internal::PlanLogin(request, late); break;
       case ControlRoute::kLogout: internal::PlanLogout(request); break;
       case ControlRoute::kWhoami: internal::PlanWhoami(request); break;
+      case ControlRoute::kMetrics: internal::PlanMetrics(request); break;
+      case ControlRoute::kDashboard: internal::PlanDashboard(request); break;
     }
   }
   internal::AuditOnComplete(plan, services_, std::move(event), std::move(late));

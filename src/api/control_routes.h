@@ -54,6 +54,11 @@ void PlanLogout(ControlRequest& r);
 // GET /v1/whoami
 void PlanWhoami(ControlRequest& r);
 
+// GET /metrics — the Prometheus text exposition (metrics.read).
+void PlanMetrics(ControlRequest& r);
+// GET /v1/dashboard — the live dashboard's data (metrics.read).
+void PlanDashboard(ControlRequest& r);
+
 // Marks the event denied with `reason` when `status` is an integrity failure,
 // or just records the reason otherwise.
 void NoteRefusal(audit::AuditEvent& event, const Status& status);

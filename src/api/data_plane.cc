@@ -111,12 +111,19 @@ StatusOr<std::optional<uint64_t>> JsonHeaderLength(const http::RequestHead& head
   return n;
 }
 
-StatusOr<http::Response> RunInference(const registry::ServedModel& model, const http::Request& request) {
+// Parses and validates the request (the guard stage), runs the engine, and
+// encodes the outputs; `monitor` (may be null) gets the two stages' times.
+StatusOr<http::Response> RunInference(const registry::ServedModel& model, const http::Request& request,
+                                      monitor::Monitor* monitor) {
+  monitor::StageTimer timer;
   AEGIS_ASSIGN_OR_RETURN(auto header_length, JsonHeaderLength(request.head));
   AEGIS_ASSIGN_OR_RETURN(InferRequest infer, ParseInferRequest(request.body, header_length));
   runtime::ModelInstances& instances = *model.instances;
   AEGIS_RETURN_IF_ERROR(runtime::ValidateInputs(instances.signature(), infer.inputs));
-  AEGIS_ASSIGN_OR_RETURN(auto outputs, instances.Infer(infer.inputs));
+  if (monitor != nullptr) monitor->ObserveStage(monitor::Stage::kGuard, timer.Lap());
+  auto inferred = instances.Infer(infer.inputs);
+  if (monitor != nullptr) monitor->ObserveStage(monitor::Stage::kEngine, timer.Lap());
+  AEGIS_ASSIGN_OR_RETURN(auto outputs, std::move(inferred));
 
   // Keep the requested outputs, in the order asked for.
   std::vector<runtime::Tensor> selected;
@@ -154,6 +161,7 @@ http::Plan DataPlane::Begin(const http::RequestHead& head) {
   }
   http::Plan plan;
   audit::AuditEvent event = internal::StartEvent(head, ActionOf(route->kind), ResourceOf(*route));
+  monitor::ModelSeries* series = nullptr;  // set once an inference has a served model
   const bool is_infer = route->kind == RouteKind::kInfer;
   const char* allowed = is_infer ? "POST" : "GET";
   const bool is_health = route->kind == RouteKind::kLive || route->kind == RouteKind::kReady;
@@ -201,16 +209,17 @@ http::Plan DataPlane::Begin(const http::RequestHead& head) {
           break;
         }
         event.resource = "model:" + route->model + "/versions/" + (*model)->record.version;
+        if (services.monitor != nullptr) series = services.monitor->SeriesFor(**model);
         plan.body_limit = services.limits.max_body_bytes;
-        plan.handler = [model = std::move(*model)](http::Request& request) {
-          auto response = RunInference(*model, request);
+        plan.handler = [model = std::move(*model), monitor = services.monitor](http::Request& request) {
+          auto response = RunInference(*model, request, monitor);
           return response.ok() ? std::move(response).value() : http::Response::Error(response.status());
         };
         break;
       }
     }
   }
-  internal::AuditOnComplete(plan, services_, std::move(event));
+  internal::AuditOnComplete(plan, services_, std::move(event), nullptr, series);
   return plan;
 }
 

@@ -101,6 +101,7 @@ http::Response Login(const Services& services, const std::string& source, const 
   late.principal = "user:" + shown;
   late.auth_method = "session";
   auth::LoginOutcome outcome = services.users->Login(request);
+  CountAuthAttempt(services, monitor::AuthMethod::kPassword, outcome.status.ok());
   if (!outcome.status.ok()) {
     late.denied = true;
     late.reason = outcome.audit_reason;

@@ -3,6 +3,19 @@
 #include <charconv>
 
 namespace aegis::api::internal {
+namespace {
+
+monitor::AuthMethod MonitorMethod(auth::Method method) {
+  switch (method) {
+    case auth::Method::kToken: return monitor::AuthMethod::kToken;
+    case auth::Method::kSession: return monitor::AuthMethod::kSession;
+    case auth::Method::kJwt: return monitor::AuthMethod::kJwt;
+    case auth::Method::kClientCert: return monitor::AuthMethod::kMtls;
+  }
+  return monitor::AuthMethod::kNone;
+}
+
+}  // namespace
 
 std::optional<std::vector<std::string_view>> SplitPath(std::string_view path) {
   std::vector<std::string_view> out;
@@ -33,10 +46,11 @@ audit::AuditEvent StartEvent(const http::RequestHead& head, std::string action, 
 }
 
 void AuditOnComplete(http::Plan& plan, const Services& services, audit::AuditEvent event,
-                     std::shared_ptr<const LateOutcome> late) {
+                     std::shared_ptr<const LateOutcome> late, monitor::ModelSeries* series) {
   audit::AuditLog* log = services.audit;
   const Clock* clock = services.clock;
-  plan.on_complete = [log, clock, late = std::move(late), event = std::move(event)](
+  monitor::Monitor* mon = services.monitor;
+  plan.on_complete = [log, clock, mon, series, late = std::move(late), event = std::move(event)](
                          int status, std::chrono::nanoseconds latency) mutable {
     if (late && !late->reason.empty()) event.reason = late->reason;
     if (late && late->denied) event.decision = "deny";
@@ -45,7 +59,15 @@ void AuditOnComplete(http::Plan& plan, const Services& services, audit::AuditEve
     event.time = clock->Now();
     event.status = status;
     event.latency_us = std::chrono::duration_cast<std::chrono::microseconds>(latency).count();
+    const bool denied = event.decision == "deny";
+    if (mon == nullptr) {
+      log->Append(std::move(event));
+      return;
+    }
+    monitor::StageTimer timer;
     log->Append(std::move(event));
+    mon->ObserveStage(monitor::Stage::kAudit, timer.Lap());
+    mon->RequestEnded(series, status, denied, latency);
   };
 }
 
@@ -56,13 +78,19 @@ std::optional<auth::Principal> Authenticate(const Services& services, const http
     certificate = auth::PresentedCertificate{head.client_cert->subject, head.client_cert->sans,
                                              head.client_cert->fingerprint};
   }
-  auto principal =
-      services.authenticator->Authenticate(head.Header("authorization"), certificate ? &*certificate : nullptr);
+  const auto authorization = head.Header("authorization");
+  monitor::StageTimer timer;
+  auto principal = services.authenticator->Authenticate(authorization, certificate ? &*certificate : nullptr);
+  ObserveStage(services, monitor::Stage::kAuth, timer.Lap());
   if (principal.ok()) {
+    CountAuthAttempt(services, MonitorMethod(principal->method), true);
     event.principal = principal->name;
     event.auth_method = std::string(auth::MethodName(principal->method));
     return std::move(principal).value();
   }
+  const auto presented =
+      auth::Authenticator::PresentedMethod(authorization, certificate ? &*certificate : nullptr);
+  CountAuthAttempt(services, presented ? MonitorMethod(*presented) : monitor::AuthMethod::kNone, false);
   event.decision = "deny";
   event.reason = principal.status().message();
   http::Response response = http::Response::Error(principal.status());
@@ -73,27 +101,38 @@ std::optional<auth::Principal> Authenticate(const Services& services, const http
 
 namespace {
 
-bool Apply(const policy::Decision& decision, http::Plan& plan, audit::AuditEvent& event) {
+bool Apply(const Services& services, const policy::Decision& decision, http::Plan& plan, audit::AuditEvent& event) {
   if (decision.allowed) {
     event.grant = decision.grant;
     return true;
   }
-  event.decision = "deny";
-  event.reason = decision.reason;
-  plan.immediate = http::Response::Error(403, decision.reason);
+  Deny(services, decision.reason, plan, event);
   return false;
 }
 
 }  // namespace
 
-bool Authorize(const Services& services, const auth::Principal& principal, policy::Action action,
-               std::string_view model, http::Plan& plan, audit::AuditEvent& event) {
-  return Apply(policy::Authorize(principal.subject, action, model, services.clock->Now()), plan, event);
+void Deny(const Services& services, std::string reason, http::Plan& plan, audit::AuditEvent& event) {
+  if (services.monitor != nullptr) services.monitor->AuthzDenied();
+  event.decision = "deny";
+  event.reason = std::move(reason);
+  plan.immediate = http::Response::Error(403, event.reason);
 }
 
-bool AuthorizeListing(const auth::Principal& principal, policy::Action action, http::Plan& plan,
-                      audit::AuditEvent& event) {
-  return Apply(policy::AuthorizeListing(principal.subject, action), plan, event);
+bool Authorize(const Services& services, const auth::Principal& principal, policy::Action action,
+               std::string_view model, http::Plan& plan, audit::AuditEvent& event) {
+  monitor::StageTimer timer;
+  policy::Decision decision = policy::Authorize(principal.subject, action, model, services.clock->Now());
+  ObserveStage(services, monitor::Stage::kPolicy, timer.Lap());
+  return Apply(services, decision, plan, event);
+}
+
+bool AuthorizeListing(const Services& services, const auth::Principal& principal, policy::Action action,
+                      http::Plan& plan, audit::AuditEvent& event) {
+  monitor::StageTimer timer;
+  policy::Decision decision = policy::AuthorizeListing(principal.subject, action);
+  ObserveStage(services, monitor::Stage::kPolicy, timer.Lap());
+  return Apply(services, decision, plan, event);
 }
 
 std::string SourceAddress(std::string_view remote) {
@@ -130,6 +169,7 @@ void AuditRejected(const Services& services, const http::RequestHead& head, int 
   e.reason = std::string(reason);
   e.time = services.clock->Now();
   services.audit->Append(std::move(e));
+  if (services.monitor != nullptr) services.monitor->RequestRejected(status);
 }
 
 }  // namespace aegis::api::internal

@@ -37,26 +37,39 @@ struct LateOutcome {
 };
 
 // Makes `plan` append `event` (completed with status and latency) when the
-// request ends. decision = "allow" unless already set to "deny" (or `late`
-// says denied); a reason in `late` replaces the event's.
+// request ends, and count the request in the monitor (under `series`, the
+// served model version an inference ran on; null for every other request).
+// decision = "allow" unless already set to "deny" (or `late` says denied); a
+// reason in `late` replaces the event's.
 void AuditOnComplete(http::Plan& plan, const Services& services, audit::AuditEvent event,
-                     std::shared_ptr<const LateOutcome> late = nullptr);
+                     std::shared_ptr<const LateOutcome> late = nullptr, monitor::ModelSeries* series = nullptr);
+
+// The monitor's hooks; no-ops when the services have no monitor.
+inline void ObserveStage(const Services& services, monitor::Stage stage, std::chrono::nanoseconds duration) {
+  if (services.monitor != nullptr) services.monitor->ObserveStage(stage, duration);
+}
+inline void CountAuthAttempt(const Services& services, monitor::AuthMethod method, bool success) {
+  if (services.monitor != nullptr) services.monitor->AuthAttempt(method, success);
+}
 
 // Authenticates the request (bearer credential or client certificate) and
 // names the principal in the event. On failure sets plan.immediate to a 401
-// (WWW-Authenticate: Bearer) and marks the event denied.
+// (WWW-Authenticate: Bearer) and marks the event denied. Counts the attempt by
+// the credential kind presented, and the stage's time.
 std::optional<auth::Principal> Authenticate(const Services& services, const http::RequestHead& head,
                                             http::Plan& plan, audit::AuditEvent& event);
 
 // Asks the policy whether `principal` may perform `action` (on `model` for
 // model-scoped actions). Allowed: records the matching grant in the event and
 // returns true. Denied: sets plan.immediate to a 403, marks the event denied
-// with the reason, and returns false.
+// with the reason, counts the denial, and returns false.
 bool Authorize(const Services& services, const auth::Principal& principal, policy::Action action,
                std::string_view model, http::Plan& plan, audit::AuditEvent& event);
 // The same for a listing (policy::AuthorizeListing): the handler filters.
-bool AuthorizeListing(const auth::Principal& principal, policy::Action action, http::Plan& plan,
-                      audit::AuditEvent& event);
+bool AuthorizeListing(const Services& services, const auth::Principal& principal, policy::Action action,
+                      http::Plan& plan, audit::AuditEvent& event);
+// A refusal decided outside the policy (no control-plane role): 403, counted as a denial.
+void Deny(const Services& services, std::string reason, http::Plan& plan, audit::AuditEvent& event);
 
 // The client's IP address from "ip:port" or "[v6]:port".
 std::string SourceAddress(std::string_view remote);

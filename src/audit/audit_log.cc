@@ -246,7 +246,7 @@ struct AuditLog::State {
       verifier_wake.wait_for(lock, options.verify_interval, [&] { return stop; });
       if (stop) return;
       lock.unlock();
-      auto report = VerifyAuditLog(options.dir);
+      auto report = VerifyAuditLog(options.dir, {.pinned_key = std::nullopt, .keep_leaves = false, .all_signatures = false});
       lock.lock();
       const bool ok = report.ok() && report->ok;
       stats.verified_ok = ok;
@@ -281,7 +281,8 @@ StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditLogOptions& option
   AEGIS_ASSIGN_OR_RETURN(state->key,
                          internal::LoadOrCreateSigningKey(options.signing_key_file, dir, *options.kek, &key_created));
   AEGIS_ASSIGN_OR_RETURN(auto recovered, internal::RecoverAuditDirectory(dir));
-  AEGIS_ASSIGN_OR_RETURN(auto report, VerifyAuditLog(dir));
+  AEGIS_ASSIGN_OR_RETURN(auto report,
+                         VerifyAuditLog(dir, {.pinned_key = std::nullopt, .keep_leaves = false, .all_signatures = false}));
   if (!report.ok) {
     return Status::Unavailable("the audit log failed verification (" + report.error +
                                       "); run `aegis audit verify` and see docs/audit.md");

@@ -28,6 +28,20 @@ StatusOr<Principal> Authenticator::Authenticate(std::optional<std::string_view> 
   return Status::Unauthenticated("missing bearer token");
 }
 
+std::optional<Method> Authenticator::PresentedMethod(std::optional<std::string_view> authorization,
+                                                    const PresentedCertificate* certificate) {
+  if (authorization) {
+    auto credential = BearerCredential(authorization);
+    if (credential && UserDirectory::IsSessionToken(*credential)) return Method::kSession;
+    if (credential && !TokenAuthenticator::IsApiToken(*credential) && JwtVerifier::LooksLikeJwt(*credential)) {
+      return Method::kJwt;
+    }
+    return Method::kToken;
+  }
+  if (certificate != nullptr) return Method::kClientCert;
+  return std::nullopt;
+}
+
 StatusOr<Principal> Authenticator::FromCertificate(const PresentedCertificate& certificate) const {
   Principal p;
   p.method = Method::kClientCert;

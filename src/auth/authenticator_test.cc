@@ -45,6 +45,22 @@ TEST_F(AuthenticatorTest, RefusesMissingUnknownAndUnconfiguredCredentials) {
   EXPECT_NE(jwt.status().message().find("not accepted"), std::string::npos);
 }
 
+TEST_F(AuthenticatorTest, PresentedMethodFollowsTheRouting) {
+  auto issued = tokens_->Issue({"ci", "deployer", "*", std::nullopt, "test"});
+  ASSERT_TRUE(issued.ok());
+  PresentedCertificate cert{"CN=x", {}, "ab"};
+  using M = std::optional<Method>;
+  EXPECT_EQ(Authenticator::PresentedMethod(std::nullopt, nullptr), M());
+  EXPECT_EQ(Authenticator::PresentedMethod(std::nullopt, &cert), M(Method::kClientCert));
+  EXPECT_EQ(Authenticator::PresentedMethod("Bearer " + issued->token, &cert), M(Method::kToken));
+  EXPECT_EQ(Authenticator::PresentedMethod("Bearer aegis_0123_wrong", nullptr), M(Method::kToken));
+  EXPECT_EQ(Authenticator::PresentedMethod("Bearer something", nullptr), M(Method::kToken));
+  EXPECT_EQ(Authenticator::PresentedMethod("Basic dXNlcjpwYXNz", nullptr), M(Method::kToken));
+  EXPECT_EQ(Authenticator::PresentedMethod("Bearer aegis_session_0123_x", nullptr), M(Method::kSession));
+  EXPECT_EQ(Authenticator::PresentedMethod("Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2ln", nullptr),
+            M(Method::kJwt));
+}
+
 TEST_F(AuthenticatorTest, MapsVerifiedCertificatesBySubjectOrSan) {
   auto a = Make({{"CN=scorer,O=Acme", "", policy::Grant{policy::Role::kConsumer, "fraud-*"}},
                  {"", "URI:spiffe://acme/ci", policy::Grant{policy::Role::kDeployer, "*"}},

@@ -68,6 +68,15 @@ bool UnknownNameLockouts::IsLocked(const std::string& name, SystemTime now) {
   return it != names_.end() && internal::IsLocked(it->second.state, now);
 }
 
+std::vector<std::pair<std::string, SystemTime>> UnknownNameLockouts::Locked(SystemTime now) {
+  std::lock_guard lock(mu_);
+  std::vector<std::pair<std::string, SystemTime>> out;
+  for (const auto& [name, entry] : names_) {
+    if (internal::IsLocked(entry.state, now)) out.emplace_back(name, *entry.state.locked_until);
+  }
+  return out;
+}
+
 void UnknownNameLockouts::RecordFailure(const std::string& name, SystemTime now) {
   std::lock_guard lock(mu_);
   auto it = names_.find(name);

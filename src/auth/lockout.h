@@ -16,6 +16,8 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "aegis/store/metadata_store.h"
 
@@ -56,6 +58,8 @@ class UnknownNameLockouts {
   UnknownNameLockouts(LockoutPolicy policy, size_t capacity) : policy_(policy), capacity_(capacity) {}
   bool IsLocked(const std::string& name, SystemTime now);
   void RecordFailure(const std::string& name, SystemTime now);
+  // Names locked at `now`, with the end of their lock.
+  std::vector<std::pair<std::string, SystemTime>> Locked(SystemTime now);
 
  private:
   struct Entry {

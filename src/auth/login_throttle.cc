@@ -20,6 +20,16 @@ bool LoginThrottle::IsThrottled(const std::string& source, Time now) {
   return it->second.size() >= limit_;
 }
 
+std::vector<std::pair<std::string, LoginThrottle::Time>> LoginThrottle::Throttled(Time now) {
+  std::lock_guard lock(mu_);
+  std::vector<std::pair<std::string, Time>> out;
+  for (auto& [source, failures] : sources_) {
+    Expire(failures, now);
+    if (failures.size() >= limit_) out.emplace_back(source, failures.back());
+  }
+  return out;
+}
+
 void LoginThrottle::RecordFailure(const std::string& source, Time now) {
   std::lock_guard lock(mu_);
   auto it = sources_.find(source);

@@ -16,6 +16,8 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace aegis::auth::internal {
 
@@ -28,6 +30,9 @@ class LoginThrottle {
 
   bool IsThrottled(const std::string& source, Time now);
   void RecordFailure(const std::string& source, Time now);
+  // Sources refused at `now`, with the time of the failure that reached the
+  // limit (throttled attempts are not failures, so that is when the refusal began).
+  std::vector<std::pair<std::string, Time>> Throttled(Time now);
 
  private:
   void Expire(std::deque<Time>& failures, Time now) const;

@@ -1,5 +1,6 @@
 #include "aegis/auth/user_directory.h"
 
+#include <algorithm>
 #include <semaphore>
 
 #include "aegis/auth/totp.h"
@@ -226,6 +227,30 @@ StatusOr<Principal> UserDirectory::AuthenticateSession(std::string_view token) {
     return Status::Unauthenticated("invalid session");
   }
   return std::move(live.principal);
+}
+
+StatusOr<std::vector<LoginIncident>> UserDirectory::OpenIncidents() const {
+  Impl& d = *impl_;
+  const auto now = d.clock.Now();
+  const auto steady = d.clock.Steady();
+  AEGIS_ASSIGN_OR_RETURN(std::vector<store::UserRecord> users, d.store->ListUsers());
+  std::vector<LoginIncident> out;
+  const auto locked = [&](std::string name, internal::SystemTime until) {
+    out.push_back({LoginIncident::Kind::kAccountLocked, std::move(name), until - d.lockout.duration});
+  };
+  for (const auto& user : users) {
+    const internal::LockoutState state = internal::LockoutStateOf(user);
+    if (!internal::IsLocked(state, now)) continue;
+    // An unreadable lock counts as locked indefinitely: its start is unknown.
+    locked(user.name, *state.locked_until == internal::SystemTime::max() ? now : *state.locked_until);
+  }
+  for (auto& [name, until] : d.unknown_names.Locked(now)) locked(std::move(name), until);
+  for (auto& [source, at] : d.throttle.Throttled(steady)) {
+    const auto since = now - std::chrono::duration_cast<std::chrono::system_clock::duration>(steady - at);
+    out.push_back({LoginIncident::Kind::kSourceThrottled, std::move(source), since});
+  }
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.since < b.since; });
+  return out;
 }
 
 bool UserDirectory::IsSessionToken(std::string_view token) { return token.starts_with(internal::kSessionPrefix); }

@@ -328,6 +328,40 @@ TEST_F(UserDirectoryTest, ThrottlesASourceAfterThirtyFailures) {
   EXPECT_FALSE(LoginOk("alice", secret, "198.51.100.7").empty());
 }
 
+TEST_F(UserDirectoryTest, OpenIncidentsListLocksAndThrottlesWhileTheyLast) {
+  UserDirectoryOptions options;
+  options.lockout_threshold = 2;
+  options.source_failure_limit = 4;
+  Recreate(options);
+  Add("alice");
+  ASSERT_TRUE(users_->OpenIncidents().ok());
+  EXPECT_TRUE(users_->OpenIncidents()->empty());
+  Login("alice", "wrong password!", "000000", "192.0.2.1");
+  EXPECT_TRUE(users_->OpenIncidents()->empty()) << "one failure is no incident";
+  const auto locked_at = clock_.Now();
+  Login("alice", "wrong password!", "000000", "192.0.2.1");  // alice locked
+  clock_.Advance(1s);
+  Login("ghost", "wrong password!", "000000", "192.0.2.1");
+  Login("ghost", "wrong password!", "000000", "192.0.2.1");  // ghost locked, the source throttled
+  auto open = users_->OpenIncidents();
+  ASSERT_TRUE(open.ok()) << open.status().message();
+  ASSERT_EQ(open->size(), 3u);
+  EXPECT_EQ((*open)[0].kind, LoginIncident::Kind::kAccountLocked);
+  EXPECT_EQ((*open)[0].subject, "alice");
+  EXPECT_EQ(std::chrono::floor<std::chrono::microseconds>((*open)[0].since),
+            std::chrono::floor<std::chrono::microseconds>(locked_at));
+  EXPECT_EQ((*open)[1].subject, "ghost");
+  EXPECT_EQ((*open)[2].kind, LoginIncident::Kind::kSourceThrottled);
+  EXPECT_EQ((*open)[2].subject, "192.0.2.1");
+  // The throttle ends with its window, the locks after their 30 minutes.
+  clock_.Advance(10min);
+  open = users_->OpenIncidents();
+  ASSERT_EQ(open->size(), 2u);
+  EXPECT_EQ((*open)[1].kind, LoginIncident::Kind::kAccountLocked);
+  clock_.Advance(20min);
+  EXPECT_TRUE(users_->OpenIncidents()->empty());
+}
+
 TEST_F(UserDirectoryTest, SessionsExpireWhenIdle) {
   const std::string secret = Add("alice");
   const std::string session = LoginOk("alice", secret);

@@ -19,8 +19,11 @@
 #include "aegis/auth/token_authenticator.h"
 #include "aegis/auth/user_directory.h"
 #include "aegis/cli/config.h"
+#include "aegis/common/file_util.h"
+#include "aegis/crypto/certificates.h"
 #include "aegis/http/server.h"
 #include "aegis/keys/key_provider.h"
+#include "aegis/monitor/monitor.h"
 #include "aegis/registry/registry.h"
 #include "aegis/store/metadata_store.h"
 #include "commands.h"
@@ -83,6 +86,17 @@ std::vector<std::shared_ptr<audit::AuditSink>> StartSinks(const Config& config, 
   return sinks;
 }
 
+// notAfter of the server certificate, for aegis_tls_cert_expiry_seconds.
+std::optional<std::chrono::system_clock::time_point> CertificateNotAfter(const std::filesystem::path& cert) {
+  auto pem = ReadFile(cert);
+  auto seconds = pem.ok() ? crypto::SecondsUntilExpiry(*pem) : StatusOr<long long>(pem.status());
+  if (!seconds.ok()) {
+    spdlog::warn("certificate expiry not exported: {}", seconds.status().message());
+    return std::nullopt;
+  }
+  return Clock::Real().Now() + std::chrono::seconds(*seconds);
+}
+
 void RunServe(const ServeOptions& o) {
   // Block the shutdown signals in every thread; one thread waits for them below.
   sigset_t signals;
@@ -119,6 +133,18 @@ void RunServe(const ServeOptions& o) {
   auto failures = registry.LoadAll();
   for (const auto& f : failures) AuditLifecycle(*audit_log, "model.load_failed", f.message());
 
+  monitor::MonitorOptions monitor_options;
+  monitor_options.registry = &registry;
+  monitor_options.users = users.get();
+  monitor_options.audit = audit_log.get();
+  monitor_options.tls_not_after = CertificateNotAfter(config.Resolve(config.tls_cert));
+  monitor_options.kek_files = {config.data_dir / "keys" / "kek.key", config.data_dir / "keys" / "kek.sealed"};
+  monitor::Monitor monitor(monitor_options);
+  monitor.Start();
+  config.server.on_handshake = [&monitor](std::string_view, std::chrono::nanoseconds handshake) {
+    monitor.ObserveStage(monitor::Stage::kTls, handshake);
+  };
+
   std::atomic<bool> draining{false};
   api::Services services;
   services.registry = &registry;
@@ -126,6 +152,7 @@ void RunServe(const ServeOptions& o) {
   services.tokens = tokens.get();
   services.users = users.get();
   services.audit = audit_log.get();
+  services.monitor = &monitor;
   services.draining = &draining;
   services.limits = config.api_limits;
   api::DataPlane data_plane(services);
@@ -155,6 +182,7 @@ void RunServe(const ServeOptions& o) {
   jwks.StartRefresh();
   server.Run();
   jwks.StopRefresh();
+  monitor.Stop();
   // Run() also returns if the server stops on its own; release the waiter thread.
   if (!draining.exchange(true)) pthread_kill(signal_waiter.native_handle(), SIGTERM);
   signal_waiter.join();

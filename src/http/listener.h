@@ -38,6 +38,7 @@ struct ServerContext {
   asio::io_context* io = nullptr;
   asio::io_context::executor_type workers;  // the worker pool (see server.cc)
   ConnectionRegistry* registry = nullptr;
+  const ServerOptions* options = nullptr;  // on_handshake
 };
 
 // Accepts until the acceptor is closed; each connection runs on its own strand.

@@ -151,7 +151,7 @@ void HttpsServer::Run() {
     std::lock_guard lock(d.mu);
     if (d.ran) return;  // one life per server
     d.ran = true;
-    const ServerContext context{&d.io, d.workers.get_executor(), &d.registry};
+    const ServerContext context{&d.io, d.workers.get_executor(), &d.registry, &d.options};
     for (auto& [name, listener] : d.listeners) {
       d.registry.AddTask();
       asio::co_spawn(listener->acceptor.get_executor(), AcceptLoop(*listener, context), asio::detached);

@@ -38,6 +38,7 @@ class Session {
     const auto endpoint = conn_->transport().socket().remote_endpoint(ec);
     if (!ec) remote_ = FormatEndpoint(endpoint);
     conn_->transport().expires_after(listener_.limits.handshake_timeout);
+    const auto handshake_started = Clock::now();
     co_await stream_.async_handshake(ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       // Refused client certificates end here too; debug only, since anyone can
@@ -45,6 +46,9 @@ class Session {
       spdlog::debug("listener {}: TLS handshake with {} failed: {}", listener_.name, remote_, ec.message());
       conn_->transport().close();
       co_return;
+    }
+    if (context_.options != nullptr && context_.options->on_handshake) {
+      context_.options->on_handshake(listener_.name, Clock::now() - handshake_started);
     }
     auto client_cert = VerifiedClientCertificate(stream_.native_handle());
     if (!client_cert.ok()) {

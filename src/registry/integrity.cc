@@ -68,9 +68,11 @@ StatusOr<signing::Manifest> ReverifyStored(const store::SignatureRecord& signatu
   return IntegrityFailure("signer key '" + signature.signer + "' is no longer trusted for model '" + model + "'");
 }
 
-Status ScanArtifact(runtime::ModelFormat declared, std::span<const uint8_t> bytes) {
+Status ScanArtifact(runtime::ModelFormat declared, std::span<const uint8_t> bytes, size_t& findings) {
+  findings = 0;
   auto report = scan::ScanBytes(bytes);
   if (!report.ok()) return IntegrityFailure("the scanner could not read the model: " + report.status().message());
+  findings = report->findings.size();
   if (!report->clean()) {
     const scan::Finding& first = report->findings.front();
     std::string message = "the scanner found " + std::to_string(report->findings.size()) + " problem(s) in this " +

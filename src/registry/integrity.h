@@ -39,6 +39,7 @@ StatusOr<signing::Manifest> ReverifyStored(const store::SignatureRecord& signatu
 
 // Runs the scanner over an artifact about to reach the engine for `declared`:
 // Ok only for a clean report whose detected format is the declared one.
-Status ScanArtifact(runtime::ModelFormat declared, std::span<const uint8_t> bytes);
+// `findings` receives the number of findings the scanner reported.
+Status ScanArtifact(runtime::ModelFormat declared, std::span<const uint8_t> bytes, size_t& findings);
 
 }  // namespace aegis::registry::internal

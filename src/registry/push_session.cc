@@ -42,7 +42,7 @@ StatusOr<std::shared_ptr<const ServedModel>> PushSession::Finish() {
   Registry& r = *s.registry;
   auto fail = [&](Status st) -> Status {
     Abort();
-    return st;
+    return r.CountIntegrity(std::move(st));
   };
   if (s.plaintext.empty()) return fail(Status::InvalidArgument("empty model file"));
 
@@ -56,7 +56,10 @@ StatusOr<std::shared_ptr<const ServedModel>> PushSession::Finish() {
     s.record.signature = s.signature->record;
   }
   auto started = std::chrono::steady_clock::now();
-  if (Status scanned = internal::ScanArtifact(s.format, s.plaintext.span()); !scanned.ok()) return fail(scanned);
+  size_t findings = 0;
+  Status scanned = internal::ScanArtifact(s.format, s.plaintext.span(), findings);
+  r.scan_findings_ += findings;
+  if (!scanned.ok()) return fail(scanned);
   double scan_ms = MillisSince(started);
 
   // The engine decides whether these bytes are a model it can run.

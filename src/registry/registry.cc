@@ -83,6 +83,8 @@ std::vector<Status> Registry::LoadAll() {
         trusted.ok() ? LoadVersion(record, *trusted) : StatusOr<std::shared_ptr<ServedModel>>(trusted.status());
     if (!model.ok()) {
       Status why = model.status().WithContext("model " + record.name + " version " + record.version);
+      // A tampered blob (DataLoss) is as much an integrity failure as a bad signature.
+      if (IsIntegrityFailure(why) || why.code() == StatusCode::kDataLoss) ++integrity_failures_;
       failures.push_back(why);
       MarkFailed(record.name, record.version, why);
       continue;
@@ -126,7 +128,10 @@ StatusOr<std::shared_ptr<ServedModel>> Registry::LoadVersion(const store::ModelV
     Status matches = signing::CheckSingleFile(manifest, plaintext.span(), digest);
     if (!matches.ok()) return internal::IntegrityFailure("the stored model is not the signed model: " + matches.message());
   }
-  AEGIS_RETURN_IF_ERROR(internal::ScanArtifact(*format, plaintext.span()));
+  size_t findings = 0;
+  Status scanned = internal::ScanArtifact(*format, plaintext.span(), findings);
+  scan_findings_ += findings;
+  AEGIS_RETURN_IF_ERROR(scanned);
   started = std::chrono::steady_clock::now();
   AEGIS_ASSIGN_OR_RETURN(auto instances,
                          runtime::ModelInstances::Load(*format, plaintext.span(), options_.instances_per_model));
@@ -136,6 +141,11 @@ StatusOr<std::shared_ptr<ServedModel>> Registry::LoadVersion(const store::ModelV
                record.name, record.version, mb, decrypt_ms, decrypt_ms > 0 ? mb / (decrypt_ms / 1e3) : 0.0,
                engine_ms);
   return std::make_shared<ServedModel>(ServedModel{record, std::move(instances)});
+}
+
+Status Registry::CountIntegrity(Status status) {
+  if (IsIntegrityFailure(status)) ++integrity_failures_;
+  return status;
 }
 
 void Registry::MarkFailed(const std::string& name, const std::string& version, const Status& why) {
@@ -154,10 +164,12 @@ StatusOr<std::unique_ptr<PushSession>> Registry::BeginPush(const std::string& na
   std::optional<internal::VerifiedSignature> signature;
   if (!signature_bundle.empty()) {
     AEGIS_ASSIGN_OR_RETURN(auto trusted, store_->ListTrustedKeys());
-    AEGIS_ASSIGN_OR_RETURN(signature, internal::VerifyForModel(signature_bundle, name, trusted));
+    auto verified = internal::VerifyForModel(signature_bundle, name, trusted);
+    if (!verified.ok()) return CountIntegrity(verified.status());
+    signature = std::move(verified).value();
   } else if (options_.require_signature) {
-    return internal::IntegrityFailure("a signature bundle from a trusted publisher is required "
-                                      "(registry.require_signature); push with --signature BUNDLE");
+    return CountIntegrity(internal::IntegrityFailure("a signature bundle from a trusted publisher is required "
+                                                     "(registry.require_signature); push with --signature BUNDLE"));
   }
   const std::string key = name + "\n" + version;
   {
@@ -281,6 +293,15 @@ StatusOr<std::shared_ptr<const ServedModel>> Registry::Find(std::string_view nam
     return Status::NotFound("unknown version '" + std::string(version) + "' of model '" + std::string(name) + "'");
   }
   return it->second;
+}
+
+std::vector<std::shared_ptr<const ServedModel>> Registry::Served() const {
+  const auto table = table_.load();
+  std::vector<std::shared_ptr<const ServedModel>> out;
+  for (const auto& [name, entry] : *table) {
+    for (const auto& [version, model] : entry->versions) out.push_back(model);
+  }
+  return out;
 }
 
 Status Registry::Publish(std::shared_ptr<const ServedModel> model) {

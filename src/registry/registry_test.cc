@@ -251,6 +251,37 @@ TEST_F(RegistryTest, TheScannerRefusesSignedButDangerousBytes) {
   Status mismatch = Push("xgb", "1", runtime::ModelFormat::kOnnx, Example("xgb_classifier.json"));
   EXPECT_TRUE(IsIntegrityFailure(mismatch)) << mismatch.message();
   EXPECT_TRUE(fs::is_empty(dir_ / "blobs"));
+  // Both refusals are counted for metrics; only the pickle had scanner findings.
+  const IntegrityCounts counts = registry_->Integrity();
+  EXPECT_EQ(counts.failures, 2u);
+  EXPECT_GE(counts.scan_findings, 1u);
+  EXPECT_TRUE(registry_->Served().empty());
+}
+
+TEST_F(RegistryTest, IntegrityCountsCoverPushAndLoadAndServedListsTheTable) {
+  EXPECT_EQ(registry_->Integrity().failures, 0u);
+  ASSERT_FALSE(registry_->BeginPush("mlp", "1", runtime::ModelFormat::kOnnx, "t").ok());  // unsigned
+  EXPECT_EQ(registry_->Integrity().failures, 1u);
+  // Not an integrity failure: not counted.
+  ASSERT_FALSE(registry_->BeginPush("../x", "1", runtime::ModelFormat::kOnnx, "t", "b").ok());
+  EXPECT_EQ(registry_->Integrity().failures, 1u);
+  ASSERT_TRUE(Push("mlp", "1", runtime::ModelFormat::kOnnx, Example("mlp.onnx")).ok());
+  ASSERT_TRUE(Push("mlp", "2", runtime::ModelFormat::kOnnx, Example("mlp.onnx")).ok());
+  auto served = registry_->Served();
+  ASSERT_EQ(served.size(), 2u);
+  EXPECT_EQ(served[0]->record.version, "1");
+  EXPECT_EQ(served[1]->record.version, "2");
+  EXPECT_EQ(registry_->Integrity().scan_findings, 0u);
+  // A tampered blob is a load-time integrity failure.
+  for (const auto& entry : fs::directory_iterator(dir_ / "blobs")) {
+    std::string bytes = ReadFile(entry.path()).value();
+    bytes[bytes.size() - 5] ^= 1;
+    ASSERT_TRUE(WriteFileAtomic(entry.path(), bytes, 0600).ok());
+  }
+  Reopen();
+  EXPECT_EQ(registry_->LoadAll().size(), 2u);
+  EXPECT_EQ(registry_->Integrity().failures, 2u);
+  EXPECT_TRUE(registry_->Served().empty());
 }
 
 TEST_F(RegistryTest, RemovingATrustedKeyWithdrawsWhatItSigned) {

@@ -11,6 +11,7 @@
 #include "aegis/auth/token_authenticator.h"
 #include "aegis/auth/user_directory.h"
 #include "aegis/common/clock.h"
+#include "aegis/monitor/monitor.h"
 #include "aegis/registry/registry.h"
 
 namespace aegis::api {
@@ -26,6 +27,7 @@ struct Services {
   auth::TokenAuthenticator* tokens = nullptr;     // token management
   auth::UserDirectory* users = nullptr;           // user management and logins
   audit::AuditLog* audit = nullptr;
+  monitor::Monitor* monitor = nullptr;  // metrics and the dashboard; may be null (nothing is counted)
   const Clock* clock = &Clock::Real();
   const std::atomic<bool>* draining = nullptr;  // true once shutdown began: not ready
   ApiLimits limits;

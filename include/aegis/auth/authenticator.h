@@ -55,6 +55,14 @@ class Authenticator {
   StatusOr<Principal> Authenticate(std::optional<std::string_view> authorization,
                                    const PresentedCertificate* certificate) const;
 
+  // The kind of credential the request presents, routed exactly as Authenticate
+  // routes it (so a refused attempt can be counted by method): a session or
+  // JWT-shaped bearer, any other Authorization value (API tokens and
+  // unsupported or malformed bearers), or else a client certificate; nullopt
+  // when there is no credential at all.
+  static std::optional<Method> PresentedMethod(std::optional<std::string_view> authorization,
+                                               const PresentedCertificate* certificate);
+
  private:
   StatusOr<Principal> FromCertificate(const PresentedCertificate& certificate) const;
 

@@ -81,6 +81,16 @@ struct LoginOutcome {
   std::optional<Principal> principal;
 };
 
+// An abuse limit in force now, for the dashboard and metrics.
+struct LoginIncident {
+  enum class Kind { kAccountLocked, kSourceThrottled };
+  Kind kind = Kind::kAccountLocked;
+  // The locked name (an account, or a name that is not one: both lock alike) or
+  // the throttled client address. Names are valid user names, never raw input.
+  std::string subject;
+  std::chrono::system_clock::time_point since;  // when the lock or throttle began
+};
+
 class UserDirectory {
  public:
   // `store`, `kek` and `clock` must outlive the directory.
@@ -103,6 +113,10 @@ class UserDirectory {
   static bool IsSessionToken(std::string_view token);
   // Ends the session. NotFound if it is not a live session.
   Status Logout(std::string_view token);
+
+  // Accounts locked and source addresses throttled right now, oldest first.
+  // Reads every account from the store: for a scrape, not the request path.
+  StatusOr<std::vector<LoginIncident>> OpenIncidents() const;
 
  private:
   struct Impl;

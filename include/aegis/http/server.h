@@ -15,9 +15,11 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "aegis/common/status.h"
 #include "aegis/http/message.h"
@@ -60,6 +62,10 @@ struct ServerOptions {
   int io_threads = 0;      // 0: half the cores (at least 1)
   int worker_threads = 0;  // 0: half the cores (at least 1)
   std::chrono::seconds drain_timeout{30};
+  // Called on the I/O thread after each successful TLS handshake with the
+  // listener's name and the handshake's duration (for metrics). Must be cheap
+  // and must not throw.
+  std::function<void(std::string_view listener, std::chrono::nanoseconds handshake)> on_handshake;
 };
 
 class HttpsServer {

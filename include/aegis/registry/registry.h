@@ -72,6 +72,15 @@ bool IsValidKeyName(std::string_view name);
 bool IsValidModelName(std::string_view name);
 bool IsValidVersion(std::string_view version);
 
+// What the integrity gate refused since start, for metrics. Monotonic.
+struct IntegrityCounts {
+  // Versions refused at push (kIntegrityFailure) or not served at load because
+  // their bytes or signature failed a check (kIntegrityFailure or DataLoss).
+  uint64_t failures = 0;
+  // Findings the model scanner reported, summed over every scan (push and load).
+  uint64_t scan_findings = 0;
+};
+
 class PushSession;
 
 class Registry {
@@ -111,6 +120,11 @@ class Registry {
   // All versions of a model (NotFound if none).
   StatusOr<std::shared_ptr<const ModelEntry>> FindEntry(std::string_view name) const;
 
+  // Every version served now (one snapshot of the serving table), by name then version.
+  std::vector<std::shared_ptr<const ServedModel>> Served() const;
+  // Lock-free; safe from any thread.
+  IntegrityCounts Integrity() const { return {integrity_failures_.load(), scan_findings_.load()}; }
+
   // True when every recorded version is loaded.
   bool Ready() const { return failed_count_.load() == 0 && loaded_.load(); }
 
@@ -126,6 +140,8 @@ class Registry {
   void Unpublish(const std::string& name, const std::string& version);
   void ReleaseReservation(const std::string& key);
   std::filesystem::path BlobPath(const std::string& artifact_id) const;
+  // Counts `status` when it is an integrity failure; returns it unchanged.
+  Status CountIntegrity(Status status);
 
   const RegistryOptions options_;
   store::MetadataStore* const store_;
@@ -141,6 +157,8 @@ class Registry {
   std::map<std::string, Status> failed_;
   std::atomic<int> failed_count_{0};
   std::atomic<bool> loaded_{false};
+  std::atomic<uint64_t> integrity_failures_{0};
+  std::atomic<uint64_t> scan_findings_{0};
 };
 
 // One upload in progress. Write() receives plaintext chunks; Finish() loads and

@@ -1,0 +1,142 @@
+// Monitor: Aegis's security and performance metrics — the Prometheus text
+// exposition of GET /metrics and the live dashboard's data (GET /v1/dashboard).
+//
+// Two kinds of numbers:
+// - Events counted on the request path (requests, latencies, per-stage costs,
+//   authentication attempts, authorization denials): relaxed atomics in cells
+//   resolved ahead of time. No lock, no allocation; a served model's cell is
+//   found in an immutable index without a lock. The histograms are our own
+//   fixed-bucket atomics (prometheus::Histogram locks a mutex per Observe); the
+//   exposition is built from prometheus-cpp's MetricFamily and TextSerializer.
+// - State (models loaded, open incidents, audit tree size, certificate expiry,
+//   KEK age, integrity counters) read from the services at scrape time.
+//
+// Cardinality is bounded whatever clients send: `model`/`version` values come
+// only from ServedModel records the registry handed out (never from a request
+// path), at most kMaxModelSeries of them; every other request is model="-",
+// version="-". `code` is the status the server chose (100..599); `stage`,
+// `method` and `result` are fixed sets. The dashboard keeps 180 buckets of 5 s.
+//
+// Example:
+//   Monitor monitor({.registry = &registry, .users = users, .audit = log});
+//   monitor.Start();
+//   ModelSeries* series = monitor.SeriesFor(*served);   // once per request
+//   monitor.ObserveStage(Stage::kEngine, elapsed);
+//   monitor.RequestEnded(series, 200, /*denied=*/false, latency);
+//   std::string text = monitor.PrometheusText();
+//
+// Thread-safety: every method is safe for concurrent use.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "aegis/audit/audit_log.h"
+#include "aegis/auth/user_directory.h"
+#include "aegis/common/clock.h"
+#include "aegis/monitor/stage_timer.h"
+#include "aegis/registry/registry.h"
+
+namespace aegis::monitor {
+
+// Stages of a request whose cost is measured (aegis_stage_duration_seconds).
+enum class Stage : uint8_t {
+  kTls,     // the TLS handshake (once per connection)
+  kAuth,    // authenticating the credential
+  kPolicy,  // the authorization decision
+  kGuard,   // parsing and validating an inference request before the engine
+  kEngine,  // the engine's inference
+  kAudit,   // handing the request's audit event to the log
+};
+inline constexpr size_t kStageCount = 6;
+std::string_view StageName(Stage stage);  // "tls", "auth", ...
+
+// The credential kind of an authentication attempt (aegis_auth_attempts_total).
+enum class AuthMethod : uint8_t { kToken, kSession, kJwt, kMtls, kPassword, kNone };
+inline constexpr size_t kAuthMethodCount = 6;
+std::string_view AuthMethodName(AuthMethod method);  // "token", ..., "password", "none"
+
+inline constexpr size_t kMaxModelSeries = 128;
+
+struct MonitorOptions {
+  const registry::Registry* registry = nullptr;  // models loaded, integrity counts, the dashboard's models
+  const auth::UserDirectory* users = nullptr;    // open incidents
+  const audit::AuditLog* audit = nullptr;        // audit counters and tree head
+  // notAfter of the server certificate (read once at start).
+  std::optional<std::chrono::system_clock::time_point> tls_not_after;
+  // The KEK's files (keys/kek.key, keys/kek.sealed): the first that exists
+  // gives aegis_kek_age_seconds by its modification time.
+  std::vector<std::filesystem::path> kek_files;
+  const Clock* clock = &Clock::Real();
+};
+
+// The counters of one served model version (or of model="-"). Opaque; owned by
+// the Monitor and alive as long as it is.
+class ModelSeries;
+
+namespace internal {
+struct Counters;
+class Timeline;
+}  // namespace internal
+
+class Monitor {
+ public:
+  explicit Monitor(MonitorOptions options);
+  ~Monitor();  // stops the ticker
+  Monitor(const Monitor&) = delete;
+  Monitor& operator=(const Monitor&) = delete;
+
+  // A thread that closes a dashboard bucket every 5 s. Without it buckets are
+  // closed when the dashboard is read, and counts land in the bucket then open.
+  void Start();
+  void Stop();
+
+  // --- The request path -------------------------------------------------
+  // The cell of a model version the registry serves; the same pointer for the
+  // same name and version. Beyond kMaxModelSeries versions: the "-" cell.
+  ModelSeries* SeriesFor(const registry::ServedModel& model);
+  // A request ended. `series` null: model="-". `denied`: refused by an access
+  // control (the audit decision was deny, or the status is 401/403/429).
+  void RequestEnded(ModelSeries* series, int status, bool denied, std::chrono::nanoseconds latency);
+  // A request the HTTP layer refused before any handler (malformed, too large,
+  // timed out): model="-", a denial, no latency.
+  void RequestRejected(int status);
+  void ObserveStage(Stage stage, std::chrono::nanoseconds duration);
+  void AuthAttempt(AuthMethod method, bool success);
+  void AuthzDenied();
+
+  // --- Readers ------------------------------------------------------------
+  // The Prometheus text format, version 0.0.4.
+  std::string PrometheusText() const;
+  // GET /v1/dashboard's JSON: the dashboard data contract (generated_at, bucket_seconds,
+  // series, models, stages, incidents, audit, totals; 180 buckets of 5 s).
+  std::string DashboardJson();
+  // Closes every dashboard bucket that ended by now. The ticker calls this.
+  void Tick();
+
+ private:
+  void TickerLoop();
+
+  const MonitorOptions options_;
+  std::unique_ptr<internal::Counters> counters_;
+  std::unique_ptr<internal::Timeline> timeline_;
+
+  std::mutex ticker_mu_;
+  std::condition_variable ticker_cv_;
+  bool ticker_stop_ = false;
+  std::thread ticker_;
+};
+
+}  // namespace aegis::monitor

@@ -1,0 +1,38 @@
+// Control-plane routes for monitoring: GET /metrics (Prometheus) and
+// GET /v1/dashboard (the live dashboard's data). Both are authorized with
+// metrics.read (admin and auditor) before they get here.
+#include "control_routes.h"
+
+namespace aegis::api::internal {
+namespace {
+
+// Both documents are built on the worker pool: the incident count reads the
+// accounts from the database.
+void PlanRead(ControlRequest& r, http::Response (*build)(monitor::Monitor&)) {
+  if (r.head.method != "GET") {
+    r.plan.immediate = MethodNotAllowed("GET");
+    return;
+  }
+  monitor::Monitor* mon = r.services.monitor;
+  if (mon == nullptr) {
+    r.plan.immediate = http::Response::Error(503, "monitoring is not enabled on this server");
+    return;
+  }
+  r.plan.handler = [mon, build](http::Request&) { return build(*mon); };
+}
+
+http::Response Metrics(monitor::Monitor& mon) {
+  http::Response response;
+  response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  response.body = mon.PrometheusText();
+  return response;
+}
+
+http::Response Dashboard(monitor::Monitor& mon) { return http::Response::Json(200, mon.DashboardJson()); }
+
+}  // namespace
+
+void PlanMetrics(ControlRequest& r) { PlanRead(r, Metrics); }
+void PlanDashboard(ControlRequest& r) { PlanRead(r, Dashboard); }
+
+}  // namespace aegis::api::internal

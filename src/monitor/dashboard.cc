@@ -1,0 +1,139 @@
+// Monitor::DashboardJson: GET /v1/dashboard's document (the contract is in
+// docs/operations.md): the timeline, the served models, per-stage latency,
+// open incidents, the audit log's head and the totals.
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "aegis/crypto/encoding.h"
+#include "aegis/monitor/monitor.h"
+#include "counters.h"
+#include "timeline.h"
+
+namespace aegis::monitor {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+constexpr size_t kMaxIncidentItems = 100;  // `open` still counts them all
+
+// "2026-12-04T19:30:00.123Z"; "" for the epoch (never happened).
+std::string FormatMillis(std::chrono::system_clock::time_point t) {
+  if (t.time_since_epoch().count() == 0) return "";
+  const std::string micros = FormatRfc3339(t);  // "…:SS.ffffffZ"
+  return micros.size() == 27 ? micros.substr(0, 23) + "Z" : micros;
+}
+
+double Millis(double ns) { return ns / 1e6; }
+
+Json Stages(const internal::Counters& c) {
+  Json out = Json::array();
+  for (size_t i = 0; i < kStageCount; ++i) {
+    const internal::HistogramCounts h = c.stages[i].Read();
+    out.push_back({{"stage", std::string(StageName(static_cast<Stage>(i)))},
+                   {"count", h.Count()},
+                   {"p50_ms", Millis(h.QuantileNs(0.50))},
+                   {"p95_ms", Millis(h.QuantileNs(0.95))}});
+  }
+  return out;
+}
+
+Json Incidents(const auth::UserDirectory* users) {
+  Json items = Json::array();
+  size_t open = 0;
+  if (users != nullptr) {
+    if (auto incidents = users->OpenIncidents(); incidents.ok()) {
+      open = incidents->size();
+      for (const auto& i : *incidents) {
+        if (items.size() == kMaxIncidentItems) break;
+        items.push_back({{"kind", i.kind == auth::LoginIncident::Kind::kAccountLocked ? "account_locked"
+                                                                                      : "source_throttled"},
+                         {"subject", i.subject},
+                         {"since", FormatMillis(i.since)}});
+      }
+    }
+  }
+  return {{"open", open}, {"items", std::move(items)}};
+}
+
+Json Audit(const audit::AuditLog* log) {
+  audit::AuditStats s;
+  if (log != nullptr) s = log->Stats();
+  const bool signed_head = s.last_head.has_value();
+  return {{"tree_size", s.tree_size},
+          {"signed_tree_size", signed_head ? s.last_head->tree_size : 0},
+          {"root", signed_head ? crypto::HexEncode(s.last_head->root) : ""},
+          {"signed_at", signed_head ? FormatMillis(s.last_head->time()) : ""},
+          {"key_fingerprint", s.key_fingerprint},
+          {"verification",
+           {{"ok", s.verified_ok},
+            {"events", s.verified_events},
+            {"checked_at", FormatMillis(s.verified_at)},
+            {"detail", s.verify_detail}}}};
+}
+
+}  // namespace
+
+std::string Monitor::DashboardJson() {
+  const auto now = options_.clock->Now();
+  const internal::Series series = timeline_->Read(*counters_, now);
+
+  static constexpr const char* kMethods[internal::kDashboardAuthMethods] = {"token", "session", "jwt", "mtls",
+                                                                           "password"};
+  Json auth_failures = Json::object();
+  uint64_t auth_failure_total = 0;
+  for (size_t m = 0; m < internal::kDashboardAuthMethods; ++m) {
+    auth_failures[kMethods[m]] = series.auth_failures[m];
+    auth_failure_total += series.live.auth_failures[m];
+  }
+
+  // Only what the registry serves now; a model's numbers come from its series, if it has one.
+  Json models = Json::array();
+  std::vector<std::shared_ptr<const registry::ServedModel>> served;
+  if (options_.registry != nullptr) served = options_.registry->Served();
+  for (const auto& m : served) {
+    const ModelSeries* s = counters_->Find(m->record.name, m->record.version);
+    const bool has = s != nullptr && s->slot < series.model_requests.size();
+    const internal::HistogramCounts latency = has ? series.model_latency[s->slot] : internal::HistogramCounts{};
+    const double rate = has && series.last_minute_seconds > 0
+                            ? static_cast<double>(series.model_last_minute[s->slot]) / series.last_minute_seconds
+                            : 0.0;
+    const auto& sig = m->record.signature;
+    models.push_back({{"name", m->record.name},
+                      {"version", m->record.version},
+                      {"format", m->record.format},
+                      {"signer", sig ? sig->signer : ""},
+                      {"fingerprint", sig ? sig->fingerprint : ""},
+                      {"requests", has ? Json(series.model_requests[s->slot])
+                                       : Json(std::vector<uint64_t>(internal::kBucketCount, 0))},
+                      {"latency_p50_ms", Millis(latency.QuantileNs(0.50))},
+                      {"latency_p95_ms", Millis(latency.QuantileNs(0.95))},
+                      {"requests_per_second", rate}});
+  }
+
+  // Totals from the same reading as the open bucket, so the window and the totals agree.
+  const uint64_t allowed = series.live.allowed;
+  const uint64_t denied = series.live.denied;
+  Json out = {
+      {"generated_at", FormatMillis(now)},
+      {"bucket_seconds", internal::kBucketSeconds},
+      {"series",
+       {{"time", series.time},
+        {"allowed", series.allowed},
+        {"denied", series.denied},
+        {"auth_failures", std::move(auth_failures)}}},
+      {"models", std::move(models)},
+      {"stages", Stages(*counters_)},
+      {"incidents", Incidents(options_.users)},
+      {"audit", Audit(options_.audit)},
+      {"totals",
+       {{"requests", allowed + denied},
+        {"allowed", allowed},
+        {"denied", denied},
+        {"auth_failures", auth_failure_total},
+        {"models_loaded", served.size()}}},
+  };
+  return out.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+}  // namespace aegis::monitor

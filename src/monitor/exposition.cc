@@ -1,0 +1,165 @@
+// Monitor::PrometheusText: the request-path counters and the services' state
+// as prometheus-cpp MetricFamily values, serialized by its TextSerializer.
+#include <sys/stat.h>
+
+#include <sstream>
+
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+
+#include "aegis/monitor/monitor.h"
+#include "counters.h"
+
+namespace aegis::monitor {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+MetricFamily Family(std::string name, std::string help, MetricType type) {
+  MetricFamily f;
+  f.name = std::move(name);
+  f.help = std::move(help);
+  f.type = type;
+  return f;
+}
+
+ClientMetric Value(MetricType type, double value, std::vector<ClientMetric::Label> labels = {}) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  if (type == MetricType::Counter) m.counter.value = value;
+  else m.gauge.value = value;
+  return m;
+}
+
+// A one-sample family.
+MetricFamily Single(std::string name, std::string help, MetricType type, double value) {
+  MetricFamily f = Family(std::move(name), std::move(help), type);
+  f.metric.push_back(Value(type, value));
+  return f;
+}
+
+ClientMetric Histogram(const internal::HistogramCounts& counts, std::vector<ClientMetric::Label> labels) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < internal::kBucketBoundsNs.size(); ++i) {
+    cumulative += counts.buckets[i];
+    m.histogram.bucket.push_back({cumulative, static_cast<double>(internal::kBucketBoundsNs[i]) / 1e9});
+  }
+  // The serializer adds le="+Inf" with the sample count.
+  m.histogram.sample_count = cumulative + counts.buckets.back();
+  m.histogram.sample_sum = static_cast<double>(counts.sum_ns) / 1e9;
+  return m;
+}
+
+// Seconds since the first existing file's last modification.
+std::optional<double> AgeOfFirst(const std::vector<std::filesystem::path>& files,
+                                 std::chrono::system_clock::time_point now) {
+  for (const auto& file : files) {
+    struct stat st {};
+    if (::stat(file.c_str(), &st) != 0) continue;
+    const auto mtime = std::chrono::system_clock::time_point(
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(
+            std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
+    return std::chrono::duration<double>(now - mtime).count();
+  }
+  return std::nullopt;
+}
+
+void AddRequests(const internal::Counters& c, std::vector<MetricFamily>& out) {
+  std::vector<const ModelSeries*> all = c.All();
+  all.insert(all.begin(), &c.unlabeled);
+  MetricFamily requests = Family("aegis_requests_total",
+                                 "Requests answered, by served model version (\"-\" for all else) and HTTP status.",
+                                 MetricType::Counter);
+  MetricFamily duration = Family("aegis_request_duration_seconds",
+                                 "Time from the request head to the end of the response, by served model version.",
+                                 MetricType::Histogram);
+  for (const ModelSeries* s : all) {
+    for (int code = ModelSeries::kMinCode; code <= ModelSeries::kMaxCode; ++code) {
+      const uint64_t n = s->by_code[static_cast<size_t>(code - ModelSeries::kMinCode)].load(std::memory_order_relaxed);
+      if (n == 0) continue;
+      requests.metric.push_back(Value(MetricType::Counter, static_cast<double>(n),
+                                      {{"code", std::to_string(code)}, {"model", s->model}, {"version", s->version}}));
+    }
+    duration.metric.push_back(Histogram(s->latency.Read(), {{"model", s->model}, {"version", s->version}}));
+  }
+  out.push_back(std::move(requests));
+  out.push_back(std::move(duration));
+}
+
+void AddSecurityCounters(const internal::Counters& c, std::vector<MetricFamily>& out) {
+  MetricFamily stages = Family("aegis_stage_duration_seconds",
+                               "Time spent in each stage of a request: tls (handshake, per connection), auth, "
+                               "policy, guard (request parsing and input validation), engine, audit.",
+                               MetricType::Histogram);
+  for (size_t i = 0; i < kStageCount; ++i) {
+    stages.metric.push_back(Histogram(c.stages[i].Read(), {{"stage", std::string(StageName(static_cast<Stage>(i)))}}));
+  }
+  out.push_back(std::move(stages));
+
+  MetricFamily auth = Family("aegis_auth_attempts_total",
+                             "Authentication attempts by the credential kind presented (none: no credential).",
+                             MetricType::Counter);
+  for (size_t m = 0; m < kAuthMethodCount; ++m) {
+    const std::string method(AuthMethodName(static_cast<AuthMethod>(m)));
+    for (size_t r = 0; r < 2; ++r) {
+      auth.metric.push_back(Value(MetricType::Counter, static_cast<double>(c.auth[m][r].load()),
+                                  {{"method", method}, {"result", r == 0 ? "success" : "failure"}}));
+    }
+  }
+  out.push_back(std::move(auth));
+  out.push_back(Single("aegis_authz_denied_total", "Requests an authenticated principal was not allowed to make.",
+                       MetricType::Counter, static_cast<double>(c.authz_denied.load())));
+}
+
+}  // namespace
+
+std::string Monitor::PrometheusText() const {
+  const auto now = options_.clock->Now();
+  std::vector<MetricFamily> families;
+  AddRequests(*counters_, families);
+  AddSecurityCounters(*counters_, families);
+  if (options_.registry != nullptr) {
+    const registry::IntegrityCounts integrity = options_.registry->Integrity();
+    families.push_back(Single("aegis_integrity_failures_total",
+                              "Model versions refused at push or not served at load because a signature, digest "
+                              "or scan check failed.",
+                              MetricType::Counter, static_cast<double>(integrity.failures)));
+    families.push_back(Single("aegis_scan_findings_total", "Findings the model scanner reported, over every scan.",
+                              MetricType::Counter, static_cast<double>(integrity.scan_findings)));
+    families.push_back(Single("aegis_models_loaded", "Model versions being served.", MetricType::Gauge,
+                              static_cast<double>(options_.registry->Served().size())));
+  }
+  if (options_.users != nullptr) {
+    // Left out when the accounts cannot be read: a missing series is visible, a 0 would lie.
+    if (auto incidents = options_.users->OpenIncidents(); incidents.ok()) {
+      families.push_back(Single("aegis_incidents_open",
+                                "Accounts locked out plus client addresses throttled for failed logins, now.",
+                                MetricType::Gauge, static_cast<double>(incidents->size())));
+    }
+  }
+  if (options_.audit != nullptr) {
+    const audit::AuditStats stats = options_.audit->Stats();
+    families.push_back(Single("aegis_audit_events_total", "Audit events accepted since the server started.",
+                              MetricType::Counter, static_cast<double>(stats.events_appended)));
+    families.push_back(Single("aegis_audit_tree_size", "Events in the audit log's Merkle tree.", MetricType::Gauge,
+                              static_cast<double>(stats.tree_size)));
+  }
+  if (options_.tls_not_after) {
+    families.push_back(Single("aegis_tls_cert_expiry_seconds",
+                              "Seconds until the server certificate expires (negative once expired).",
+                              MetricType::Gauge, std::chrono::duration<double>(*options_.tls_not_after - now).count()));
+  }
+  if (auto age = AgeOfFirst(options_.kek_files, now)) {
+    families.push_back(Single("aegis_kek_age_seconds", "Seconds since the key-encryption key file was written.",
+                              MetricType::Gauge, *age));
+  }
+  std::ostringstream text;
+  prometheus::TextSerializer().Serialize(text, families);
+  return text.str();
+}
+
+}  // namespace aegis::monitor

@@ -1,0 +1,103 @@
+#include "aegis/monitor/monitor.h"
+
+#include "counters.h"
+#include "timeline.h"
+
+namespace aegis::monitor {
+namespace {
+
+// The ticker's period: a bucket's snapshot is at most this late.
+constexpr auto kTickPeriod = std::chrono::milliseconds(250);
+
+}  // namespace
+
+std::string_view StageName(Stage stage) {
+  switch (stage) {
+    case Stage::kTls: return "tls";
+    case Stage::kAuth: return "auth";
+    case Stage::kPolicy: return "policy";
+    case Stage::kGuard: return "guard";
+    case Stage::kEngine: return "engine";
+    case Stage::kAudit: return "audit";
+  }
+  return "unknown";
+}
+
+std::string_view AuthMethodName(AuthMethod method) {
+  switch (method) {
+    case AuthMethod::kToken: return "token";
+    case AuthMethod::kSession: return "session";
+    case AuthMethod::kJwt: return "jwt";
+    case AuthMethod::kMtls: return "mtls";
+    case AuthMethod::kPassword: return "password";
+    case AuthMethod::kNone: return "none";
+  }
+  return "unknown";
+}
+
+Monitor::Monitor(MonitorOptions options)
+    : options_(std::move(options)),
+      counters_(std::make_unique<internal::Counters>()),
+      timeline_(std::make_unique<internal::Timeline>()) {
+  (void)internal::Ticks();  // calibrate the stage clock now, not on the first request
+  Tick();  // the first bucket's snapshot: everything counted from here on is in the timeline
+}
+
+Monitor::~Monitor() { Stop(); }
+
+void Monitor::Start() {
+  std::lock_guard lock(ticker_mu_);
+  if (ticker_.joinable()) return;
+  ticker_stop_ = false;
+  ticker_ = std::thread([this] { TickerLoop(); });
+}
+
+void Monitor::Stop() {
+  {
+    std::lock_guard lock(ticker_mu_);
+    ticker_stop_ = true;
+  }
+  ticker_cv_.notify_all();
+  if (ticker_.joinable()) ticker_.join();
+}
+
+void Monitor::TickerLoop() {
+  std::unique_lock lock(ticker_mu_);
+  while (!ticker_cv_.wait_for(lock, kTickPeriod, [this] { return ticker_stop_; })) {
+    lock.unlock();
+    Tick();
+    lock.lock();
+  }
+}
+
+void Monitor::Tick() { timeline_->Tick(*counters_, options_.clock->Now()); }
+
+ModelSeries* Monitor::SeriesFor(const registry::ServedModel& model) {
+  ModelSeries* series = counters_->FindOrCreate(model.record.name, model.record.version);
+  return series != nullptr ? series : &counters_->unlabeled;
+}
+
+void Monitor::RequestEnded(ModelSeries* series, int status, bool denied, std::chrono::nanoseconds latency) {
+  ModelSeries* cell = series != nullptr ? series : &counters_->unlabeled;
+  cell->Count(status);
+  cell->latency.Observe(latency);
+  const bool refused = denied || status == 401 || status == 403 || status == 429;
+  (refused ? counters_->denied : counters_->allowed).fetch_add(1, std::memory_order_relaxed);
+}
+
+void Monitor::RequestRejected(int status) {
+  counters_->unlabeled.Count(status);
+  counters_->denied.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Monitor::ObserveStage(Stage stage, std::chrono::nanoseconds duration) {
+  counters_->stages[static_cast<size_t>(stage)].Observe(duration);
+}
+
+void Monitor::AuthAttempt(AuthMethod method, bool success) {
+  counters_->auth[static_cast<size_t>(method)][success ? 0 : 1].fetch_add(1, std::memory_order_relaxed);
+}
+
+void Monitor::AuthzDenied() { counters_->authz_denied.fetch_add(1, std::memory_order_relaxed); }
+
+}  // namespace aegis::monitor

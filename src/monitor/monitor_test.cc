@@ -1,0 +1,305 @@
+#include "aegis/monitor/monitor.h"
+
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#include <sstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "aegis/common/file_util.h"
+#include "aegis/keys/key_provider.h"
+#include "common/testing/scoped_temp_dir.h"
+
+namespace aegis::monitor {
+namespace {
+
+using namespace std::chrono_literals;
+using Json = nlohmann::json;
+
+// 2026-12-04T19:30:00Z, a bucket boundary.
+const auto kStart = std::chrono::system_clock::time_point(std::chrono::seconds(1796412600));
+
+// The value of the sample whose name and labels are exactly `series`, or -1.
+double Sample(const std::string& text, const std::string& series) {
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 && line[series.size()] == ' ') {
+      return std::stod(line.substr(series.size() + 1));
+    }
+  }
+  return -1;
+}
+
+bool Contains(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
+
+registry::ServedModel Served(std::string name, std::string version) {
+  registry::ServedModel m;
+  m.record.name = std::move(name);
+  m.record.version = std::move(version);
+  return m;
+}
+
+class MonitorTest : public ::testing::Test {
+ protected:
+  MonitorOptions Options() {
+    MonitorOptions o;
+    o.clock = &clock_;
+    return o;
+  }
+  FakeClock clock_{kStart};
+  testing::ScopedTempDir tmp_;
+};
+
+TEST_F(MonitorTest, RequestsAreCountedPerServedModelVersionAndCode) {
+  Monitor monitor(Options());
+  const auto mlp = Served("mlp", "1");
+  ModelSeries* series = monitor.SeriesFor(mlp);
+  EXPECT_EQ(series, monitor.SeriesFor(Served("mlp", "1"))) << "one cell per name and version";
+  EXPECT_NE(series, monitor.SeriesFor(Served("mlp", "2")));
+  monitor.RequestEnded(series, 200, false, 70us);
+  monitor.RequestEnded(series, 200, false, 80us);
+  monitor.RequestEnded(series, 400, false, 30us);
+  monitor.RequestEnded(nullptr, 404, false, 10us);
+  monitor.RequestEnded(nullptr, 401, true, 10us);
+  const std::string text = monitor.PrometheusText();
+  EXPECT_EQ(Sample(text, R"(aegis_requests_total{code="200",model="mlp",version="1"})"), 2);
+  EXPECT_EQ(Sample(text, R"(aegis_requests_total{code="400",model="mlp",version="1"})"), 1);
+  EXPECT_EQ(Sample(text, R"(aegis_requests_total{code="404",model="-",version="-"})"), 1);
+  EXPECT_EQ(Sample(text, R"(aegis_requests_total{code="401",model="-",version="-"})"), 1);
+  EXPECT_EQ(Sample(text, R"(aegis_request_duration_seconds_count{model="mlp",version="1"})"), 3);
+  EXPECT_EQ(Sample(text, R"(aegis_request_duration_seconds_bucket{model="mlp",version="1",le="5e-05"})"), 1);
+  EXPECT_EQ(Sample(text, R"(aegis_request_duration_seconds_bucket{model="mlp",version="1",le="0.0001"})"), 3);
+  EXPECT_EQ(Sample(text, R"(aegis_request_duration_seconds_bucket{model="mlp",version="1",le="+Inf"})"), 3);
+  EXPECT_NEAR(Sample(text, R"(aegis_request_duration_seconds_sum{model="mlp",version="1"})"), 180e-6, 1e-12);
+  EXPECT_TRUE(Contains(text, "# TYPE aegis_requests_total counter"));
+  EXPECT_TRUE(Contains(text, "# TYPE aegis_request_duration_seconds histogram"));
+}
+
+TEST_F(MonitorTest, ModelSeriesAreBounded) {
+  Monitor monitor(Options());
+  std::vector<ModelSeries*> cells;
+  for (size_t i = 0; i < kMaxModelSeries + 5; ++i) {
+    cells.push_back(monitor.SeriesFor(Served("m" + std::to_string(i), "1")));
+  }
+  for (size_t i = 0; i < kMaxModelSeries + 5; ++i) monitor.RequestEnded(cells[i], 200, false, 1us);
+  const std::string text = monitor.PrometheusText();
+  EXPECT_EQ(Sample(text, R"(aegis_requests_total{code="200",model="m0",version="1"})"), 1);
+  const std::string last = "m" + std::to_string(kMaxModelSeries - 1);
+  EXPECT_EQ(Sample(text, R"(aegis_requests_total{code="200",model=")" + last + R"(",version="1"})"), 1);
+  const std::string beyond = "m" + std::to_string(kMaxModelSeries);
+  EXPECT_FALSE(Contains(text, "model=\"" + beyond + "\"")) << "beyond the cap: the \"-\" series";
+  EXPECT_EQ(Sample(text, R"(aegis_requests_total{code="200",model="-",version="-"})"), 5);
+}
+
+TEST_F(MonitorTest, StagesAuthAttemptsAndDenials) {
+  Monitor monitor(Options());
+  monitor.ObserveStage(Stage::kPolicy, 800ns);
+  monitor.ObserveStage(Stage::kEngine, 4us);
+  monitor.ObserveStage(Stage::kEngine, 6us);
+  monitor.AuthAttempt(AuthMethod::kToken, true);
+  monitor.AuthAttempt(AuthMethod::kToken, false);
+  monitor.AuthAttempt(AuthMethod::kPassword, false);
+  monitor.AuthAttempt(AuthMethod::kNone, false);
+  monitor.AuthzDenied();
+  const std::string text = monitor.PrometheusText();
+  EXPECT_EQ(Sample(text, R"(aegis_stage_duration_seconds_count{stage="policy"})"), 1);
+  EXPECT_EQ(Sample(text, R"(aegis_stage_duration_seconds_bucket{stage="policy",le="1e-06"})"), 1);
+  EXPECT_EQ(Sample(text, R"(aegis_stage_duration_seconds_count{stage="engine"})"), 2);
+  EXPECT_EQ(Sample(text, R"(aegis_stage_duration_seconds_count{stage="tls"})"), 0) << "every stage is exported";
+  EXPECT_EQ(Sample(text, R"(aegis_auth_attempts_total{method="token",result="success"})"), 1);
+  EXPECT_EQ(Sample(text, R"(aegis_auth_attempts_total{method="token",result="failure"})"), 1);
+  EXPECT_EQ(Sample(text, R"(aegis_auth_attempts_total{method="password",result="failure"})"), 1);
+  EXPECT_EQ(Sample(text, R"(aegis_auth_attempts_total{method="none",result="failure"})"), 1);
+  EXPECT_EQ(Sample(text, R"(aegis_auth_attempts_total{method="jwt",result="failure"})"), 0);
+  EXPECT_EQ(Sample(text, "aegis_authz_denied_total"), 1);
+}
+
+TEST_F(MonitorTest, StateIsReadFromTheServicesAtScrapeTime) {
+  auto kek = keys::LocalKeyProvider::Create(tmp_.path() / "keys", std::nullopt);
+  ASSERT_TRUE(kek.ok());
+  audit::AuditLogOptions audit_options;
+  audit_options.dir = tmp_.path() / "audit";
+  audit_options.signing_key_file = tmp_.path() / "keys" / "audit-signing.key";
+  audit_options.kek = kek->get();
+  audit_options.verify_interval = std::chrono::seconds(0);
+  auto log = audit::AuditLog::Open(audit_options);
+  ASSERT_TRUE(log.ok()) << log.status().message();
+  auto store = store::MetadataStore::Open(tmp_.path() / "aegis.db");
+  ASSERT_TRUE(store.ok());
+  std::filesystem::create_directories(tmp_.path() / "blobs");
+  registry::Registry registry({tmp_.path() / "blobs"}, store->get(), kek->get(), clock_);
+  registry.LoadAll();
+  // The KEK file was written an hour before "now".
+  const auto kek_file = tmp_.path() / "keys" / "kek.key";
+  const timeval times[2] = {{1796409000, 0}, {1796409000, 0}};
+  ASSERT_EQ(::utimes(kek_file.c_str(), times), 0);
+
+  MonitorOptions options = Options();
+  options.registry = &registry;
+  options.audit = log->get();
+  options.tls_not_after = kStart + 90 * 24h;
+  options.kek_files = {tmp_.path() / "keys" / "kek.sealed", kek_file};
+  Monitor monitor(options);
+
+  ASSERT_TRUE((*log)->Flush().ok());
+  std::string text = monitor.PrometheusText();
+  EXPECT_EQ(Sample(text, "aegis_models_loaded"), 0);
+  EXPECT_EQ(Sample(text, "aegis_integrity_failures_total"), 0);
+  const double events = Sample(text, "aegis_audit_events_total");  // the log's own start event, if any
+  const double tree = Sample(text, "aegis_audit_tree_size");
+  EXPECT_GE(events, 0);
+  EXPECT_GE(tree, events);
+  EXPECT_EQ(Sample(text, "aegis_tls_cert_expiry_seconds"), 90 * 86400);
+  EXPECT_EQ(Sample(text, "aegis_kek_age_seconds"), 3600);
+  EXPECT_EQ(Sample(text, "aegis_incidents_open"), -1) << "no user directory: not exported";
+
+  (*log)->Append(audit::AuditEvent{});
+  (*log)->Append(audit::AuditEvent{});
+  ASSERT_TRUE((*log)->Flush().ok());
+  ASSERT_FALSE(registry.BeginPush("mlp", "1", runtime::ModelFormat::kOnnx, "t").ok());  // unsigned: refused
+  clock_.Advance(10s);
+  text = monitor.PrometheusText();
+  EXPECT_EQ(Sample(text, "aegis_audit_events_total"), events + 2);
+  EXPECT_EQ(Sample(text, "aegis_audit_tree_size"), tree + 2);
+  EXPECT_EQ(Sample(text, "aegis_integrity_failures_total"), 1);
+  EXPECT_EQ(Sample(text, "aegis_tls_cert_expiry_seconds"), 90 * 86400 - 10);
+  EXPECT_EQ(Sample(text, "aegis_kek_age_seconds"), 3610);
+}
+
+TEST_F(MonitorTest, IncidentsCountLockedNamesAndThrottledSources) {
+  auto kek = keys::LocalKeyProvider::Create(tmp_.path() / "keys", std::nullopt);
+  auto store = store::MetadataStore::Open(tmp_.path() / "aegis.db");
+  ASSERT_TRUE(kek.ok() && store.ok());
+  auth::UserDirectoryOptions limits;
+  limits.lockout_threshold = 1;
+  limits.source_failure_limit = 2;
+  auto users = auth::UserDirectory::Create(store->get(), kek->get(), clock_, limits);
+  ASSERT_TRUE(users.ok());
+  MonitorOptions options = Options();
+  options.users = users->get();
+  Monitor monitor(options);
+  EXPECT_EQ(Sample(monitor.PrometheusText(), "aegis_incidents_open"), 0);
+  (*users)->Login({"ghost", "wrong password!", "000000", "192.0.2.9"});
+  EXPECT_EQ(Sample(monitor.PrometheusText(), "aegis_incidents_open"), 1);
+  clock_.Advance(1s);
+  (*users)->Login({"phantom", "wrong password!", "000000", "192.0.2.9"});
+  EXPECT_EQ(Sample(monitor.PrometheusText(), "aegis_incidents_open"), 3) << "two names locked, one source throttled";
+  const Json dash = Json::parse(monitor.DashboardJson());
+  EXPECT_EQ(dash["incidents"]["open"], 3);
+  ASSERT_EQ(dash["incidents"]["items"].size(), 3u);
+  EXPECT_EQ(dash["incidents"]["items"][0]["kind"], "account_locked");
+  EXPECT_EQ(dash["incidents"]["items"][0]["subject"], "ghost");
+  EXPECT_EQ(dash["incidents"]["items"][2]["kind"], "source_throttled");
+  EXPECT_EQ(dash["incidents"]["items"][2]["subject"], "192.0.2.9");
+  EXPECT_EQ(dash["incidents"]["items"][2]["since"], "2026-12-04T19:30:01.000Z");
+  clock_.Advance(31min);
+  EXPECT_EQ(Sample(monitor.PrometheusText(), "aegis_incidents_open"), 0);
+}
+
+TEST_F(MonitorTest, DashboardHasTheContractShape) {
+  Monitor monitor(Options());
+  const Json d = Json::parse(monitor.DashboardJson());
+  for (const char* key : {"generated_at", "bucket_seconds", "series", "models", "stages", "incidents", "audit",
+                          "totals"}) {
+    EXPECT_TRUE(d.contains(key)) << key;
+  }
+  EXPECT_EQ(d["generated_at"], "2026-12-04T19:30:00.000Z");
+  EXPECT_EQ(d["bucket_seconds"], 5);
+  const Json& s = d["series"];
+  ASSERT_EQ(s["time"].size(), 180u);
+  EXPECT_EQ(s["time"].back(), 1796412600);
+  EXPECT_EQ(s["time"].front(), 1796412600 - 179 * 5);
+  EXPECT_EQ(s["allowed"].size(), 180u);
+  EXPECT_EQ(s["denied"].size(), 180u);
+  for (const char* m : {"token", "session", "jwt", "mtls", "password"}) {
+    EXPECT_EQ(s["auth_failures"][m].size(), 180u) << m;
+  }
+  EXPECT_EQ(s["auth_failures"].size(), 5u);
+  ASSERT_EQ(d["stages"].size(), 6u);
+  EXPECT_EQ(d["stages"][0]["stage"], "tls");
+  EXPECT_EQ(d["stages"][5]["stage"], "audit");
+  for (const char* k : {"count", "p50_ms", "p95_ms"}) EXPECT_TRUE(d["stages"][0].contains(k)) << k;
+  for (const char* k : {"tree_size", "signed_tree_size", "root", "signed_at", "key_fingerprint", "verification"}) {
+    EXPECT_TRUE(d["audit"].contains(k)) << k;
+  }
+  for (const char* k : {"ok", "events", "checked_at", "detail"}) EXPECT_TRUE(d["audit"]["verification"].contains(k));
+  for (const char* k : {"requests", "allowed", "denied", "auth_failures", "models_loaded"}) {
+    EXPECT_EQ(d["totals"][k], 0) << k;
+  }
+  EXPECT_TRUE(d["models"].empty());
+  EXPECT_EQ(d["incidents"]["open"], 0);
+}
+
+TEST_F(MonitorTest, TimelineBucketsCountWhereTheyHappenedAndForget) {
+  Monitor monitor(Options());
+  monitor.RequestEnded(nullptr, 200, false, 1us);
+  monitor.RequestEnded(nullptr, 403, false, 1us);  // a denial by status
+  monitor.AuthAttempt(AuthMethod::kJwt, false);
+  clock_.Advance(5s);
+  monitor.Tick();  // closes the first bucket
+  monitor.RequestEnded(nullptr, 200, false, 1us);
+  monitor.RequestEnded(nullptr, 200, true, 1us);   // a denial by decision
+  clock_.Advance(2s);
+  Json d = Json::parse(monitor.DashboardJson());
+  const Json& s = d["series"];
+  EXPECT_EQ(s["time"].back(), 1796412605);
+  EXPECT_EQ(s["allowed"][178], 1);
+  EXPECT_EQ(s["denied"][178], 1);
+  EXPECT_EQ(s["auth_failures"]["jwt"][178], 1);
+  EXPECT_EQ(s["allowed"][179], 1) << "the open bucket counts live";
+  EXPECT_EQ(s["denied"][179], 1);
+  EXPECT_EQ(s["allowed"][177], 0);
+  EXPECT_EQ(d["totals"]["requests"], 4);
+  EXPECT_EQ(d["totals"]["denied"], 2);
+  EXPECT_EQ(d["totals"]["auth_failures"], 1);
+
+  // A missed tick: counts land in the last bucket that had a snapshot.
+  clock_.Advance(13s);  // 19:30:20
+  monitor.RequestEnded(nullptr, 200, false, 1us);
+  d = Json::parse(monitor.DashboardJson());
+  EXPECT_EQ(d["series"]["time"].back(), 1796412620);
+  EXPECT_EQ(d["series"]["allowed"][176], 2) << "the bucket that began 19:30:05: its own request and this one";
+  EXPECT_EQ(d["series"]["allowed"][179], 0);
+
+  // Twenty minutes later the window holds nothing of this, and stays 180 long.
+  for (int i = 0; i < 240; ++i) {
+    clock_.Advance(5s);
+    monitor.Tick();
+  }
+  d = Json::parse(monitor.DashboardJson());
+  EXPECT_EQ(d["series"]["time"].size(), 180u);
+  uint64_t sum = 0;
+  for (const auto& v : d["series"]["allowed"]) sum += v.get<uint64_t>();
+  EXPECT_EQ(sum, 0u);
+  EXPECT_EQ(d["totals"]["allowed"], 3);
+}
+
+TEST_F(MonitorTest, DashboardStagePercentiles) {
+  Monitor monitor(Options());
+  for (int i = 0; i < 100; ++i) monitor.ObserveStage(Stage::kAuth, 20us);
+  const Json d = Json::parse(monitor.DashboardJson());
+  EXPECT_EQ(d["stages"][1]["stage"], "auth");
+  EXPECT_EQ(d["stages"][1]["count"], 100);
+  EXPECT_DOUBLE_EQ(d["stages"][1]["p50_ms"].get<double>(), 0.0175);
+  EXPECT_EQ(d["stages"][0]["count"], 0);
+  EXPECT_EQ(d["stages"][0]["p50_ms"], 0.0);
+}
+
+TEST_F(MonitorTest, TheTickerClosesBuckets) {
+  MonitorOptions options;  // the real clock
+  Monitor monitor(options);
+  monitor.Start();
+  monitor.RequestEnded(nullptr, 200, false, 1us);
+  monitor.Stop();
+  monitor.Stop();  // idempotent
+  const Json d = Json::parse(monitor.DashboardJson());
+  uint64_t sum = 0;
+  for (const auto& v : d["series"]["allowed"]) sum += v.get<uint64_t>();
+  EXPECT_EQ(sum, 1u);
+}
+
+}  // namespace
+}  // namespace aegis::monitor

@@ -1,0 +1,378 @@
+"""Monitoring: GET /metrics (Prometheus text, checked by `promtool check metrics`) and
+GET /v1/dashboard (the live dashboard's data), on a real server.
+
+Every assertion about a counter compares a scrape before and after traffic this test sent,
+so the values are shown to move with traffic (and not merely to exist). The Grafana
+dashboard shipped in deploy/grafana/ is checked against what the server really exposes.
+"""
+
+import json
+import pathlib
+import re
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from aegis_testlib import EXAMPLES, infer_body, reference_case, start_installation, stop_and_check
+from identity_lib import call, create_token
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+GRAFANA = REPO / "deploy" / "grafana" / "aegis-dashboard.json"
+PROMTOOL = "/usr/bin/promtool"
+MODELS = ["mlp_onnx", "xgb"]
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)$')
+LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+@pytest.fixture(scope="module")
+def inst(tmp_path_factory):
+    i = start_installation(tmp_path_factory.mktemp("aegis-metrics"), models=MODELS)
+    yield i
+    stop_and_check(i)
+
+
+@pytest.fixture(scope="module")
+def auditor(inst):
+    return create_token(inst, "metrics-auditor", "auditor")["token"]
+
+
+@pytest.fixture(scope="module")
+def consumer(inst):
+    return create_token(inst, "metrics-consumer", "consumer")["token"]
+
+
+def scrape(inst, token=None) -> str:
+    r = inst.get("/metrics", admin=True, token=token is None,
+                 headers={"Authorization": f"Bearer {token}"} if token else None)
+    assert r.status_code == 200, f"/metrics -> {r.status_code} {r.text[:300]}"
+    assert r.headers["Content-Type"] == CONTENT_TYPE
+    return r.text
+
+
+def parse(text: str) -> dict:
+    """{(name, frozenset(labels)): value} for every sample line."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = SAMPLE_RE.match(line)
+        assert m, f"unparseable sample line: {line!r}"
+        labels = frozenset(LABEL_RE.findall(m.group(3) or ""))
+        out[(m.group(1), labels)] = float(m.group(4))
+    return out
+
+
+def value(samples: dict, name: str, **labels) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def family_names(text: str) -> set:
+    return {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")}
+
+
+def sample_input(model: str = "mlp_onnx") -> dict:
+    return infer_body(reference_case(model)[0])
+
+
+def dashboard(inst, token=None):
+    r = inst.get("/v1/dashboard", admin=True, token=token is None,
+                 headers={"Authorization": f"Bearer {token}"} if token else None)
+    assert r.status_code == 200, f"/v1/dashboard -> {r.status_code} {r.text[:300]}"
+    assert r.headers["Content-Type"].startswith("application/json")
+    return r.json()
+
+
+# --------------------------------------------------------------------------- /metrics
+
+
+def test_exposition_passes_promtool(inst):
+    # Some traffic first, so histograms and labeled counters have samples.
+    assert inst.infer("mlp_onnx", sample_input()).status_code == 200
+    inst.get("/v2/models/no-such-model/ready")
+    text = scrape(inst)
+    proc = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, f"promtool check metrics failed:\n{proc.stdout}\n{proc.stderr}\n---\n{text[:3000]}"
+    required = {"aegis_requests_total", "aegis_request_duration_seconds", "aegis_stage_duration_seconds",
+                "aegis_auth_attempts_total", "aegis_authz_denied_total", "aegis_integrity_failures_total",
+                "aegis_scan_findings_total", "aegis_incidents_open", "aegis_models_loaded",
+                "aegis_audit_events_total", "aegis_audit_tree_size", "aegis_tls_cert_expiry_seconds",
+                "aegis_kek_age_seconds"}
+    assert required <= family_names(text), f"missing: {required - family_names(text)}"
+
+
+def test_who_may_scrape(inst, auditor, consumer):
+    before = parse(scrape(inst))
+    assert "aegis_requests_total" in scrape(inst, token=auditor)
+    r = call(inst, "GET", "/metrics", bearer=consumer, admin=True)
+    assert r.status_code == 403, r.text
+    r = call(inst, "GET", "/v1/dashboard", bearer=consumer)
+    assert r.status_code == 403, r.text
+    r = inst.get("/metrics", admin=True, token=False)
+    assert r.status_code == 401, r.text
+    assert "aegis_" not in r.text
+    r = inst.post("/metrics", admin=True)
+    assert r.status_code == 405
+    # The data plane has no /metrics.
+    assert inst.get("/metrics").status_code == 404
+    # Control-plane roles without metrics.read are refused by the policy.
+    for role in ("deployer", "approver"):
+        token = create_token(inst, f"metrics-{role}", role)["token"]
+        for path in ("/metrics", "/v1/dashboard"):
+            r = call(inst, "GET", path, bearer=token, admin=True)
+            assert r.status_code == 403, (role, path, r.status_code, r.text)
+    after = parse(scrape(inst))
+    assert value(after, "aegis_authz_denied_total") - value(before, "aegis_authz_denied_total") == 6
+    assert value(after, "aegis_auth_attempts_total", method="none", result="failure") - \
+        value(before, "aegis_auth_attempts_total", method="none", result="failure") == 1
+    ev = inst.wait_audit(lambda e: e.get("action") == "metrics.read" and e.get("principal") == "token:metrics-auditor")
+    assert ev["decision"] == "allow" and ev["status"] == 200
+    ev = inst.wait_audit(lambda e: e.get("action") == "metrics.read" and e.get("principal") == "token:metrics-consumer")
+    assert ev["decision"] == "deny" and ev["status"] == 403
+
+
+def test_inference_counts_per_model_version_and_code(inst):
+    before = parse(scrape(inst))
+    for _ in range(3):
+        assert inst.infer("mlp_onnx", sample_input()).status_code == 200
+    assert inst.infer("mlp_onnx", sample_input(), version="1").status_code == 200
+    bad = {"inputs": [{"name": "input", "shape": [1, 3], "datatype": "FP32", "data": [1, 2, 3]}]}
+    assert inst.infer("mlp_onnx", bad).status_code == 400
+    after = parse(scrape(inst))
+
+    def delta(name, **labels):
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert delta("aegis_requests_total", model="mlp_onnx", version="1", code="200") == 4
+    assert delta("aegis_requests_total", model="mlp_onnx", version="1", code="400") == 1
+    assert delta("aegis_requests_total", model="xgb", version="1", code="200") == 0
+    assert delta("aegis_request_duration_seconds_count", model="mlp_onnx", version="1") == 5
+    assert delta("aegis_request_duration_seconds_sum", model="mlp_onnx", version="1") > 0
+    # Each stage saw these requests: guard all five, the engine only the four valid ones.
+    assert delta("aegis_stage_duration_seconds_count", stage="auth") >= 5
+    assert delta("aegis_stage_duration_seconds_count", stage="policy") >= 5
+    assert delta("aegis_stage_duration_seconds_count", stage="guard") == 4
+    assert delta("aegis_stage_duration_seconds_count", stage="engine") == 4
+    assert delta("aegis_stage_duration_seconds_count", stage="audit") >= 5
+    assert value(after, "aegis_stage_duration_seconds_count", stage="tls") > 0
+    assert delta("aegis_auth_attempts_total", method="token", result="success") >= 5
+    assert delta("aegis_audit_events_total") >= 5
+    assert value(after, "aegis_audit_tree_size") > 0
+
+
+def test_authentication_failures_by_method(inst):
+    before = parse(scrape(inst))
+    wrong = "aegis_0123456789abcdef_" + "A" * 43
+    assert inst.infer("mlp_onnx", sample_input(), headers={"Authorization": f"Bearer {wrong}"}).status_code == 401
+    assert inst.get("/v2", headers={"Authorization": "Bearer aegis_session_0123456789abcdef_" + "B" * 43}).status_code == 401
+    assert inst.get("/v2", headers={"Authorization": "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2ln"}).status_code == 401
+    assert inst.get("/v2", token=False).status_code == 401
+    after = parse(scrape(inst))
+
+    def delta(method, result):
+        return value(after, "aegis_auth_attempts_total", method=method, result=result) - \
+            value(before, "aegis_auth_attempts_total", method=method, result=result)
+
+    assert delta("token", "failure") == 1
+    assert delta("session", "failure") == 1
+    assert delta("jwt", "failure") == 1
+    assert delta("none", "failure") == 1
+    assert delta("mtls", "failure") == 0
+    # A refused credential names no model, whatever the path asked for.
+    assert value(after, "aegis_requests_total", model="-", version="-", code="401") - \
+        value(before, "aegis_requests_total", model="-", version="-", code="401") == 4
+
+
+def test_client_chosen_names_create_no_series(inst):
+    names = [f"probe-{uuid.uuid4().hex[:12]}" for _ in range(5)]
+    before = parse(scrape(inst))
+    for n in names:
+        assert inst.infer(n, sample_input()).status_code == 404
+        assert inst.infer("mlp_onnx", sample_input(), version=n).status_code == 404
+        assert inst.get(f"/v2/models/{n}").status_code == 404
+    text = scrape(inst)
+    for n in names:
+        assert n not in text, f"a client-chosen name reached the exposition: {n}"
+    after = parse(text)
+    assert value(after, "aegis_requests_total", model="-", version="-", code="404") - \
+        value(before, "aegis_requests_total", model="-", version="-", code="404") == 15
+    labeled = {dict(labels).get("model") for (name, labels) in after if name == "aegis_requests_total"}
+    assert labeled <= set(MODELS) | {"-"}, labeled
+
+
+def test_models_loaded_and_integrity_failures(inst):
+    before = parse(scrape(inst))
+    assert value(before, "aegis_models_loaded") == len(MODELS)
+    # Unsigned: refused by the integrity gate before the body.
+    r = inst.push("unsigned", "1", EXAMPLES / "mlp.onnx", "onnx", sign=False)
+    assert r.status_code == 422 and "integrity check failed" in r.text, r.text
+    # Signed but dangerous: the scanner refuses it with findings.
+    pickle = b"cos\nsystem\n(S'touch /tmp/pwned'\ntR."
+    r = inst.push("evil", "1", pickle, "onnx")
+    assert r.status_code == 422 and "scanner found" in r.text, r.text
+    # A good push is one more model loaded.
+    inst.push_ok("mlp_extra", "1", EXAMPLES / "mlp.onnx", "onnx")
+    after = parse(scrape(inst))
+    assert value(after, "aegis_integrity_failures_total") - value(before, "aegis_integrity_failures_total") == 2
+    assert value(after, "aegis_scan_findings_total") - value(before, "aegis_scan_findings_total") >= 1
+    assert value(after, "aegis_models_loaded") == len(MODELS) + 1
+    r = inst.delete("/v1/models/mlp_extra/versions/1")
+    assert r.status_code == 200, r.text
+    assert value(parse(scrape(inst)), "aegis_models_loaded") == len(MODELS)
+
+
+def test_certificate_expiry_and_kek_age(inst):
+    s = parse(scrape(inst))
+    expiry = value(s, "aegis_tls_cert_expiry_seconds")
+    assert 86400 < expiry < 3 * 366 * 86400, expiry
+    kek = inst.dir / "keys" / "kek.key"
+    assert kek.is_file()
+    age = value(s, "aegis_kek_age_seconds")
+    assert abs(age - (time.time() - kek.stat().st_mtime)) < 30, age
+
+
+def test_locked_account_is_an_open_incident(inst):
+    name = f"ghost{uuid.uuid4().hex[:8]}"
+    before = parse(scrape(inst))
+    # Ten failures lock a name (names that are not accounts lock alike).
+    for _ in range(10):
+        r = call(inst, "POST", "/v1/login", json_body={"user": name, "password": "x" * 12, "totp": "000000"})
+        assert r.status_code == 401, r.text
+    after = parse(scrape(inst))
+    assert value(after, "aegis_incidents_open") - value(before, "aegis_incidents_open") == 1
+    assert value(after, "aegis_auth_attempts_total", method="password", result="failure") - \
+        value(before, "aegis_auth_attempts_total", method="password", result="failure") == 10
+    d = dashboard(inst)
+    items = [i for i in d["incidents"]["items"] if i["subject"] == name]
+    assert len(items) == 1 and items[0]["kind"] == "account_locked", d["incidents"]
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", items[0]["since"])
+    assert d["incidents"]["open"] == value(after, "aegis_incidents_open")
+
+
+# --------------------------------------------------------------------------- /v1/dashboard
+
+
+def test_dashboard_shape(inst, auditor):
+    d = dashboard(inst, token=auditor)
+    assert set(d) == {"generated_at", "bucket_seconds", "series", "models", "stages", "incidents", "audit", "totals"}
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", d["generated_at"])
+    assert d["bucket_seconds"] == 5
+    s = d["series"]
+    assert set(s) == {"time", "allowed", "denied", "auth_failures"}
+    assert len(s["time"]) == 180
+    assert all(b - a == 5 for a, b in zip(s["time"], s["time"][1:]))
+    assert all(t % 5 == 0 for t in s["time"])
+    assert set(s["auth_failures"]) == {"token", "session", "jwt", "mtls", "password"}
+    for arr in [s["allowed"], s["denied"], *s["auth_failures"].values()]:
+        assert len(arr) == 180 and all(isinstance(v, int) and v >= 0 for v in arr)
+    assert sorted((m["name"], m["version"]) for m in d["models"]) == sorted((m, "1") for m in MODELS)
+    for m in d["models"]:
+        assert set(m) == {"name", "version", "format", "signer", "fingerprint", "requests", "latency_p50_ms",
+                          "latency_p95_ms", "requests_per_second"}
+        assert m["signer"] == "test-publisher"
+        assert re.match(r"^[0-9a-f]{64}$", m["fingerprint"]), m["fingerprint"]
+        assert len(m["requests"]) == 180
+        assert m["format"] in ("onnx", "xgboost")
+    assert [st["stage"] for st in d["stages"]] == ["tls", "auth", "policy", "guard", "engine", "audit"]
+    for st in d["stages"]:
+        assert set(st) == {"stage", "count", "p50_ms", "p95_ms"}
+        assert st["count"] > 0 and 0 <= st["p50_ms"] <= st["p95_ms"], st
+    assert set(d["incidents"]) == {"open", "items"}
+    assert set(d["audit"]) == {"tree_size", "signed_tree_size", "root", "signed_at", "key_fingerprint",
+                               "verification"}
+    assert set(d["audit"]["verification"]) == {"ok", "events", "checked_at", "detail"}
+    # Heads are signed at least every second while events flow: wait for the first.
+    deadline = time.monotonic() + 15
+    while d["audit"]["signed_tree_size"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        d = dashboard(inst, token=auditor)
+    a = d["audit"]
+    assert 0 < a["signed_tree_size"] <= a["tree_size"], a
+    assert re.match(r"^[0-9a-f]{64}$", a["root"]), a
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", a["signed_at"]), a
+    key = json.loads((inst.dir / "audit" / "key.json").read_text())
+    assert a["key_fingerprint"] == key["key_id"], (a, key)
+    v = a["verification"]
+    assert v["ok"] is True and v["detail"] == "", v
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", v["checked_at"]), v
+    assert set(d["totals"]) == {"requests", "allowed", "denied", "auth_failures", "models_loaded"}
+    assert d["totals"]["models_loaded"] == len(MODELS)
+    assert d["totals"]["requests"] == d["totals"]["allowed"] + d["totals"]["denied"]
+    inst.wait_audit(lambda e: e.get("action") == "dashboard.read" and e.get("principal") == "token:metrics-auditor"
+                    and e.get("status") == 200)
+
+
+def test_dashboard_moves_with_traffic(inst):
+    before = dashboard(inst)
+    for _ in range(4):
+        assert inst.infer("xgb", sample_input("xgb")).status_code == 200
+    wrong = "aegis_0123456789abcdef_" + "C" * 43
+    for _ in range(2):
+        assert inst.infer("xgb", sample_input("xgb"), headers={"Authorization": f"Bearer {wrong}"}).status_code == 401
+    after = dashboard(inst)
+    t = after["totals"]
+    b = before["totals"]
+    # The first dashboard read counts too (allowed, on the control plane) once it has ended,
+    # which may be just after its response reached us.
+    assert t["allowed"] - b["allowed"] in (4, 5)
+    assert t["denied"] - b["denied"] == 2
+    assert t["auth_failures"] - b["auth_failures"] == 2
+    assert t["requests"] == t["allowed"] + t["denied"]
+    # The server started less than 15 minutes ago: the window holds every request it counted.
+    s = after["series"]
+    assert sum(s["allowed"]) == t["allowed"] and sum(s["denied"]) == t["denied"]
+    assert sum(sum(v) for v in s["auth_failures"].values()) == t["auth_failures"]
+    assert sum(s["auth_failures"]["token"]) - sum(before["series"]["auth_failures"]["token"]) == 2
+    # ... and the newest buckets hold what was just sent (one may have closed in between).
+    assert sum(s["denied"][-2:]) >= 2
+    xgb = next(m for m in after["models"] if m["name"] == "xgb")
+    xgb_before = next(m for m in before["models"] if m["name"] == "xgb")
+    assert sum(xgb["requests"]) - sum(xgb_before["requests"]) == 4, "the refused ones name no model"
+    assert sum(xgb["requests"][-2:]) >= 4
+    assert xgb["requests_per_second"] > 0
+    assert 0 < xgb["latency_p50_ms"] <= xgb["latency_p95_ms"] < 10_000
+
+
+# --------------------------------------------------------------------------- Grafana
+
+
+def panels(dash: dict):
+    for p in dash.get("panels", []):
+        yield p
+        yield from p.get("panels", [])  # collapsed rows
+
+
+def test_grafana_dashboard_queries_metrics_the_server_exposes(inst):
+    dash = json.loads(GRAFANA.read_text())
+    assert dash.get("schemaVersion", 0) >= 30 and dash.get("title") and dash.get("uid")
+    variables = dash["templating"]["list"]
+    ds = [v for v in variables if v.get("type") == "datasource"]
+    assert ds and ds[0]["query"] == "prometheus", variables
+    exposed = family_names(scrape(inst))
+    exprs = []
+    ids = set()
+    for p in panels(dash):
+        if p.get("type") == "row":
+            continue
+        assert p["id"] not in ids, f"duplicate panel id {p['id']}"
+        ids.add(p["id"])
+        assert p.get("datasource", {}).get("uid") == "${" + ds[0]["name"] + "}", p["title"]
+        targets = p.get("targets", [])
+        assert targets, f"panel {p['title']!r} has no query"
+        for t in targets:
+            expr = t["expr"]
+            names = set(re.findall(r"\baegis_[a-z_]+", expr))
+            assert names, f"panel {p['title']!r}: no aegis metric in {expr!r}"
+            for n in names:
+                base = re.sub(r"_(bucket|sum|count)$", "", n)
+                assert n in exposed or base in exposed, f"panel {p['title']!r} queries {n}, not exposed"
+            exprs.append(expr)
+    joined = " ".join(exprs)
+    for metric in ["aegis_requests_total", "aegis_request_duration_seconds_bucket", "aegis_stage_duration_seconds_bucket",
+                   "aegis_auth_attempts_total", "aegis_authz_denied_total", "aegis_integrity_failures_total",
+                   "aegis_incidents_open", "aegis_audit_tree_size", "aegis_tls_cert_expiry_seconds",
+                   "aegis_kek_age_seconds"]:
+        assert metric in joined, f"no panel for {metric}"
