@@ -1,6 +1,7 @@
 #include "aegis/audit/audit_log.h"
 
 #include <sys/stat.h>
+#include <mutex>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -265,6 +266,45 @@ TEST_F(AuditLogTest, InvalidUtf8AndControlCharactersFromClientsAreEscaped) {
   const auto resource = parsed["resource"].get<std::string>();
   EXPECT_NE(resource.find("\xEF\xBF\xBD"), std::string::npos);
   EXPECT_NE(resource.find("\n\x01\""), std::string::npos);
+}
+
+// Records what the writer offers; Offer must not block, so it only copies.
+class RecordingSink : public AuditSink {
+ public:
+  std::string_view name() const override { return "recording"; }
+  void Offer(std::string_view line) override {
+    std::lock_guard lock(mu);
+    lines.emplace_back(line);
+  }
+  void OfferHead(std::string_view head) override {
+    std::lock_guard lock(mu);
+    heads.emplace_back(head);
+  }
+  SinkStats Stats() const override { return {}; }
+  void Stop() override {}
+  std::mutex mu;
+  std::vector<std::string> lines, heads;
+};
+
+TEST_F(AuditLogTest, SinksGetEachDurableLineInOrderAndTheSignedHeads) {
+  auto log = OpenLog();
+  auto a = std::make_shared<RecordingSink>(), b = std::make_shared<RecordingSink>();
+  log->AddSink(a);
+  log->AddSink(b);
+  for (int i = 0; i < 50; ++i) log->Append(Event(i));
+  ASSERT_TRUE(log->SignNow().ok());  // once durable and signed, lines and head have been offered
+  auto on_disk = log->Recent(100);
+  ASSERT_TRUE(on_disk.ok());
+  std::lock_guard lock_a(a->mu), lock_b(b->mu);
+  ASSERT_GE(a->lines.size(), 50u);
+  ASSERT_LE(a->lines.size(), on_disk->size());
+  const std::vector<std::string> tail(on_disk->end() - static_cast<std::ptrdiff_t>(a->lines.size()), on_disk->end());
+  EXPECT_EQ(a->lines, tail);
+  EXPECT_EQ(b->lines, tail);
+  EXPECT_EQ(nlohmann::json::parse(a->lines.back())["request_id"], "req49");
+  ASSERT_FALSE(a->heads.empty());
+  EXPECT_EQ(a->heads, b->heads);
+  EXPECT_EQ(nlohmann::json::parse(a->heads.back())["tree_size"], log->Stats().last_head->tree_size);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <toml++/toml.h>
 
 #include "aegis/common/file_util.h"
+#include "audit_config.h"
 #include "auth_config.h"
 #include "toml_table.h"
 
@@ -24,6 +25,7 @@ const std::map<std::string, std::set<std::string>>& Schema() {
       {"registry", {"require_signature"}},
       {"tls", {"cert", "key", "ca", "client_ca", "require_client_cert"}},
       {"auth", {"jwt", "mtls"}},  // read by LoadAuthConfig
+      {"audit", {"syslog", "webhook"}},  // read by LoadAuditConfig
   };
   return schema;
 }
@@ -111,6 +113,7 @@ StatusOr<Config> LoadConfig(const std::filesystem::path& data_dir) {
   config.tls_key = key;
   config.tls_ca = ca;
   AEGIS_RETURN_IF_ERROR(internal::LoadAuthConfig(root, path.string(), config));
+  AEGIS_RETURN_IF_ERROR(internal::LoadAuditConfig(root, path.string(), config));
   return config;
 }
 
@@ -143,7 +146,16 @@ std::string RenderDefaultConfig(const std::string& listen, const std::string& ad
       << "[tls]\n"
       << "cert = \"" << d.tls_cert.string() << "\"\n"
       << "key = \"" << d.tls_key.string() << "\"\n"
-      << "ca = \"" << d.tls_ca.string() << "\"\n";
+      << "ca = \"" << d.tls_ca.string() << "\"\n\n"
+      << "# SIEM sinks: a copy of every audit event once it is on disk (docs/operations.md).\n"
+      << "# [audit.syslog]                  # RFC 5424\n"
+      << "# address = \"siem.example:6514\"\n"
+      << "# transport = \"tls\"   # tls (default), tcp or udp (tcp/udp: loopback only unless allow_plaintext = true)\n"
+      << "# ca = \"/etc/aegis/siem-ca.pem\"\n"
+      << "#\n"
+      << "# [audit.webhook]                 # HTTPS POST of JSON batches\n"
+      << "# url = \"https://siem.example/ingest\"\n"
+      << "# token_file = \"siem.token\"       # bearer token; chmod 600\n";
   return out.str();
 }
 

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -140,6 +141,72 @@ TEST_F(ConfigTest, RefusesBadIdentitySections) {
       {"[[auth.mtls]]\nsubject = \"CN=a\"\nrole = \"consumer\"\n", "certificate identities need tls.client_ca"},
       {"[tls]\nclient_ca = \"c\"\n[[auth.mtls]]\nsan = \"FTP:a\"\nrole = \"consumer\"\n", "auth.mtls[0].san: must be"},
       {"[tls]\nclient_ca = \"c\"\n[[auth.mtls]]\nsan = \"DNS:\"\nrole = \"consumer\"\n", "auth.mtls[0].san: must be"},
+  };
+  ExpectRefused(cases);
+}
+
+TEST_F(ConfigTest, AuditSinksAreReadWithSecureDefaults) {
+  std::ofstream(dir_ / "ca.pem") << "x";
+  std::ofstream(dir_ / "siem.token") << "tok-123\n";
+  ::chmod((dir_ / "siem.token").c_str(), 0600);
+  Write(R"([audit.syslog]
+address = "siem.example:6514"
+ca = "ca.pem"
+
+[audit.webhook]
+url = "https://siem.example/ingest"
+token_file = "siem.token"
+batch_size = 50
+)");
+  auto config = LoadConfig(dir_);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  ASSERT_TRUE(config->syslog.has_value());
+  EXPECT_EQ(config->syslog->host, "siem.example");
+  EXPECT_EQ(config->syslog->port, 6514);
+  EXPECT_EQ(config->syslog->transport, audit::SyslogTransportKind::kTls);  // encrypted unless asked otherwise
+  EXPECT_EQ(config->syslog->facility, 10);
+  EXPECT_EQ(config->syslog->max_message_bytes, 2048u);
+  EXPECT_EQ(config->syslog->ca_file, std::filesystem::absolute(dir_) / "ca.pem");
+  ASSERT_TRUE(config->webhook.has_value());
+  EXPECT_EQ(config->webhook->bearer_token, "tok-123");
+  EXPECT_EQ(config->webhook->batch_size, 50u);
+  EXPECT_EQ(config->webhook->queue_size, 10000u);
+
+  Write("[audit.syslog]\naddress = \"10.0.0.5:514\"\ntransport = \"udp\"\nallow_plaintext = true\n"
+        "facility = \"local3\"\nmax_message_bytes = 480\n");
+  config = LoadConfig(dir_);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->syslog->facility, 19);
+  EXPECT_FALSE(config->webhook.has_value());
+}
+
+TEST_F(ConfigTest, RefusesBadAuditSinks) {
+  std::ofstream(dir_ / "open.token") << "tok";
+  ::chmod((dir_ / "open.token").c_str(), 0644);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"[audit.syslog]\ntransport = \"udp\"\n", "audit.syslog.address: is required"},
+      {"[audit.syslog]\naddress = \"siem:514\"\ntransport = \"udp\"\n", "audit.syslog.address: plaintext udp"},
+      {"[audit.syslog]\naddress = \"192.0.2.1:514\"\ntransport = \"tcp\"\n", "allow_plaintext = true"},
+      {"[audit.syslog]\naddress = \"127.0.0.1\"\n", "audit.syslog.address: bad address"},
+      {"[audit.syslog]\naddress = \"127.0.0.1:514\"\ntransport = \"relp\"\n", "audit.syslog.transport"},
+      {"[audit.syslog]\naddress = \"127.0.0.1:514\"\nfacility = \"kern\"\n", "audit.syslog.facility"},
+      {"[audit.syslog]\naddress = \"127.0.0.1:514\"\napp_name = \"a b\"\n", "audit.syslog.app_name"},
+      {"[audit.syslog]\naddress = \"127.0.0.1:514\"\nca = \"missing.pem\"\n", "audit.syslog.ca: "},
+      {"[audit.syslog]\naddress = \"127.0.0.1:514\"\ntransport = \"udp\"\nca = \"x\"\n", "audit.syslog.ca: applies"},
+      {"[audit.syslog]\naddress = \"127.0.0.1:514\"\ntransport = \"udp\"\nmax_message_bytes = 65508\n",
+       "audit.syslog.max_message_bytes"},
+      {"[audit.syslog]\naddress = \"127.0.0.1:514\"\nmax_message_bytes = 100\n", "audit.syslog.max_message_bytes"},
+      {"[audit.syslog]\naddress = \"127.0.0.1:514\"\nbogus = 1\n", "audit.syslog.bogus: unknown key"},
+      {"[audit.webhook]\nurl = \"http://siem/\"\n", "audit.webhook.url: must be an https:// URL"},
+      {"[audit.webhook]\nurl = \"https://a:b@siem/\"\n", "audit.webhook.url"},
+      {"[audit.webhook]\nbatch_size = 5\n", "audit.webhook.url: is required"},
+      {"[audit.webhook]\nurl = \"https://siem/\"\ntoken_file = \"open.token\"\n",
+       "audit.webhook.token_file: '" + (std::filesystem::absolute(dir_) / "open.token").string() + "' must be"},
+      {"[audit.webhook]\nurl = \"https://siem/\"\nbatch_size = 0\n", "audit.webhook.batch_size"},
+      {"[audit.webhook]\nurl = \"https://siem/\"\ntimeout_seconds = 0\n", "audit.webhook.timeout_seconds"},
+      {"[audit.webhook]\nurl = \"https://siem/\"\ntoken = \"x\"\n", "audit.webhook.token: unknown key"},
+      {"[audit]\nsyslog = 1\n", "audit.syslog: must be a table"},
+      {"[audit.kafka]\nx = 1\n", "audit.kafka: unknown key"},
   };
   ExpectRefused(cases);
 }

@@ -3,14 +3,18 @@
 // SIGTERM/SIGINT, then drains in-flight requests and exits 0.
 #include <atomic>
 #include <csignal>
+#include <functional>
 #include <pthread.h>
 #include <thread>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
 #include "aegis/api/control_plane.h"
 #include "aegis/api/data_plane.h"
 #include "aegis/audit/audit_log.h"
+#include "aegis/audit/syslog_sink.h"
+#include "aegis/audit/webhook_sink.h"
 #include "aegis/auth/authenticator.h"
 #include "aegis/auth/token_authenticator.h"
 #include "aegis/auth/user_directory.h"
@@ -46,6 +50,42 @@ void AuditLifecycle(audit::AuditLog& log, const char* action, const std::string&
   log.Append(std::move(e));
 }
 
+// A sink that had to drop events says so in the local log (from the sink's own
+// thread, never from the writer's: Append may wait for the writer).
+std::function<void(uint64_t)> ReportDrops(audit::AuditLog* log, const char* sink) {
+  return [log, sink](uint64_t dropped) {
+    audit::AuditEvent e;
+    e.time = Clock::Real().Now();
+    e.principal = "system";
+    e.action = "audit.sink_drop";
+    e.resource = std::string("sink:") + sink;
+    e.decision = "allow";
+    e.listener = "cli";
+    e.reason = "dropped " + std::to_string(dropped) + " events";
+    log->Append(std::move(e));
+  };
+}
+
+// The configured SIEM sinks, registered with the log before its first event.
+std::vector<std::shared_ptr<audit::AuditSink>> StartSinks(const Config& config, audit::AuditLog& log) {
+  std::vector<std::shared_ptr<audit::AuditSink>> sinks;
+  if (config.syslog) {
+    audit::SyslogOptions o = *config.syslog;
+    o.on_drop = ReportDrops(&log, "syslog");
+    sinks.push_back(Check(audit::SyslogSink::Create(std::move(o)), "audit.syslog"));
+    spdlog::info("audit events also go to syslog {}:{}", config.syslog->host, config.syslog->port);
+  }
+  if (config.webhook) {
+    audit::WebhookOptions o = *config.webhook;
+    o.on_drop = ReportDrops(&log, "webhook");
+    sinks.push_back(Check(audit::WebhookSink::Create(std::move(o)), "audit.webhook"));
+    // The origin only: a query string may carry a key the log must not repeat.
+    spdlog::info("audit events also go to the webhook at {}", Check(audit::ParseWebhookUrl(config.webhook->url)).origin);
+  }
+  for (const auto& sink : sinks) log.AddSink(sink);
+  return sinks;
+}
+
 // notAfter of the server certificate, for aegis_tls_cert_expiry_seconds.
 std::optional<std::chrono::system_clock::time_point> CertificateNotAfter(const std::filesystem::path& cert) {
   auto pem = ReadFile(cert);
@@ -74,6 +114,13 @@ void RunServe(const ServeOptions& o) {
                    "opening the key-encryption key");
   auto store = Check(store::MetadataStore::Open(config.data_dir / "db" / "aegis.db"), "opening the database");
   auto audit_log = Check(audit::AuditLog::Open(AuditOptions(config.data_dir, *kek)), "opening the audit log");
+  // Declared after the log, so destroyed (and stopped) before it on every path.
+  struct SinksStopper {
+    std::vector<std::shared_ptr<audit::AuditSink>> sinks;
+    ~SinksStopper() {
+      for (auto& sink : sinks) sink->Stop();
+    }
+  } sinks{StartSinks(config, *audit_log)};
   auto tokens = Check(auth::TokenAuthenticator::Create(store.get(), Clock::Real()));
   auto users = Check(auth::UserDirectory::Create(store.get(), kek.get(), Clock::Real()));
   JwksSource jwks(config);
@@ -140,6 +187,15 @@ void RunServe(const ServeOptions& o) {
   if (!draining.exchange(true)) pthread_kill(signal_waiter.native_handle(), SIGTERM);
   signal_waiter.join();
   AuditLifecycle(*audit_log, "server.stop", "");
+  Check(audit_log->SignNow(), "flushing and signing the audit log");
+  // The sinks get what is durable and signed, then stop; a drop they report while
+  // stopping is appended to the local log, so flush and sign once more.
+  for (auto& sink : sinks.sinks) {
+    sink->Stop();
+    const audit::SinkStats st = sink->Stats();
+    spdlog::info("audit sink {}: {} delivered, {} dropped, {} failed attempts", sink->name(), st.delivered, st.dropped,
+                 st.failures);
+  }
   Check(audit_log->SignNow(), "flushing and signing the audit log");
   spdlog::info("stopped");
 }

@@ -35,7 +35,6 @@ namespace bhttp = boost::beast::http;
 namespace {
 
 constexpr size_t kUploadChunk = 1 << 20;
-constexpr uint64_t kMaxResponseBody = 1ull << 30;
 
 // Requests are built from CLI arguments: refuse anything that could split the
 // request line or headers.
@@ -173,7 +172,7 @@ struct HttpsClient::Impl {
   // `went_away` is set when the connection closed before any byte of the answer.
   StatusOr<ClientResponse> ReadResponse(bool* went_away = nullptr) {
     bhttp::response_parser<bhttp::string_body> parser;
-    parser.body_limit(kMaxResponseBody);
+    parser.body_limit(options.max_response_bytes);
     parser.skip(head_request);  // a HEAD answer announces a body it does not carry
     stream->next_layer().expires_after(timeout());
     const error_code ec = Await([&](auto h) { bhttp::async_read(*stream, buffer, parser, std::move(h)); });

@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "aegis/api/services.h"
+#include "aegis/audit/syslog_sink.h"
+#include "aegis/audit/webhook_sink.h"
 #include "aegis/auth/authenticator.h"
 #include "aegis/auth/jwt.h"
 #include "aegis/common/status.h"
@@ -44,6 +46,9 @@ struct Config {
   bool require_client_cert = false;
   std::optional<JwtSettings> jwt;                           // [auth.jwt]
   std::vector<auth::CertificateMapping> client_identities;  // [[auth.mtls]]
+  // SIEM sinks; paths resolved, the webhook token read. on_drop is left for serve.
+  std::optional<audit::SyslogOptions> syslog;    // [audit.syslog]
+  std::optional<audit::WebhookOptions> webhook;  // [audit.webhook]
 
   std::filesystem::path Resolve(const std::filesystem::path& p) const {
     return p.is_absolute() ? p : data_dir / p;

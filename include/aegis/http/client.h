@@ -33,6 +33,8 @@ struct ClientOptions {
   std::optional<std::filesystem::path> client_cert;
   std::optional<std::filesystem::path> client_key;
   int timeout_seconds = 300;
+  // Larger response bodies fail the request (a peer must not make us buffer gigabytes).
+  uint64_t max_response_bytes = 1ull << 30;
 };
 
 class HttpsClient {

@@ -1,0 +1,27 @@
+// The pure parts of the webhook sink (internal to src/audit): the batch body and
+// the decision what an answer means for the batch.
+//
+// Thread-safety: stateless functions.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "aegis/common/status.h"
+#include "sink_queue.h"
+
+namespace aegis::audit::internal {
+
+// {"events":[...],"heads":[...]}: the items are JSON objects written by the
+// audit log itself, so they are spliced in as they are.
+std::string BuildWebhookBatch(const std::vector<SinkItem>& items);
+
+enum class DeliveryOutcome {
+  kDelivered,  // 2xx
+  kRetry,      // no answer (connection, TLS, timeout), 5xx, 429: try again later
+  kRejected,   // any other answer: the endpoint will not take this batch
+};
+// `http_status` is the answer's status, or the error when there was none.
+DeliveryOutcome ClassifyDelivery(const StatusOr<int>& http_status);
+
+}  // namespace aegis::audit::internal

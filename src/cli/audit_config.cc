@@ -1,0 +1,120 @@
+#include "audit_config.h"
+
+#include <system_error>
+
+#include "toml_table.h"
+
+namespace aegis::cli::internal {
+namespace {
+
+// A path key: resolved against the data directory, must name a regular file.
+Status FileKey(const TableReader& r, const Config& config, const std::string& key, std::filesystem::path& out) {
+  std::string value;
+  AEGIS_RETURN_IF_ERROR(r.String(key, value));
+  if (value.empty()) return Status::Ok();
+  out = config.Resolve(value);
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(out, ec)) return r.Error(key, "'" + out.string() + "' is not a readable file");
+  return Status::Ok();
+}
+
+Status LoadSyslog(const toml::table& table, const std::string& file, Config& config) {
+  TableReader r(table, "audit.syslog.", file);
+  AEGIS_RETURN_IF_ERROR(r.OnlyKeys({"address", "transport", "ca", "cert", "key", "facility", "app_name",
+                                    "max_message_bytes", "queue_size", "allow_plaintext"}));
+  audit::SyslogOptions o;
+  std::string address, transport = "tls", facility = "authpriv";
+  AEGIS_RETURN_IF_ERROR(r.String("address", address));
+  if (address.empty()) return r.Error("address", "is required (\"host:port\")");
+  auto endpoint = audit::ParseSyslogAddress(address);
+  if (!endpoint.ok()) return r.Error("address", endpoint.status().message());
+  o.host = endpoint->first;
+  o.port = endpoint->second;
+
+  AEGIS_RETURN_IF_ERROR(r.String("transport", transport));
+  if (transport == "udp") {
+    o.transport = audit::SyslogTransportKind::kUdp;
+  } else if (transport == "tcp") {
+    o.transport = audit::SyslogTransportKind::kTcp;
+  } else if (transport == "tls") {
+    o.transport = audit::SyslogTransportKind::kTls;
+  } else {
+    return r.Error("transport", "must be \"udp\", \"tcp\" or \"tls\"");
+  }
+  const bool tls = o.transport == audit::SyslogTransportKind::kTls;
+
+  for (const char* key : {"ca", "cert", "key"}) {
+    if (!tls && table.contains(key)) return r.Error(key, "applies to transport = \"tls\" only");
+  }
+  AEGIS_RETURN_IF_ERROR(FileKey(r, config, "ca", o.ca_file));
+  AEGIS_RETURN_IF_ERROR(FileKey(r, config, "cert", o.cert_file));
+  AEGIS_RETURN_IF_ERROR(FileKey(r, config, "key", o.key_file));
+  if (o.cert_file.empty() != o.key_file.empty()) return r.Error("cert", "set both cert and key, or neither");
+
+  AEGIS_RETURN_IF_ERROR(r.String("facility", facility));
+  auto number = audit::ParseSyslogFacility(facility);
+  if (!number.ok()) return r.Error("facility", number.status().message());
+  o.facility = *number;
+
+  AEGIS_RETURN_IF_ERROR(r.String("app_name", o.app_name));
+  if (o.app_name.size() > 48 ||
+      o.app_name.find_first_not_of("!\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`"
+                                   "abcdefghijklmnopqrstuvwxyz{|}~") != std::string::npos) {
+    return r.Error("app_name", "must be 1 to 48 printable ASCII characters without spaces (RFC 5424)");
+  }
+  const int64_t max_bytes = o.transport == audit::SyslogTransportKind::kUdp ? 65507 : 1 << 20;
+  AEGIS_RETURN_IF_ERROR(r.Integer("max_message_bytes", o.max_message_bytes, 480, max_bytes));
+  AEGIS_RETURN_IF_ERROR(r.Integer("queue_size", o.queue_size, 1, 1000000));
+
+  AEGIS_RETURN_IF_ERROR(r.Bool("allow_plaintext", o.allow_plaintext));
+  if (!tls && !o.allow_plaintext && !audit::IsLoopbackSyslogHost(o.host)) {
+    return r.Error("address", "plaintext " + transport + " to the non-loopback host " + o.host +
+                                  " would send audit data unencrypted: use transport = \"tls\", or set "
+                                  "allow_plaintext = true");
+  }
+  config.syslog = std::move(o);
+  return Status::Ok();
+}
+
+Status LoadWebhook(const toml::table& table, const std::string& file, Config& config) {
+  TableReader r(table, "audit.webhook.", file);
+  AEGIS_RETURN_IF_ERROR(r.OnlyKeys({"url", "ca", "token_file", "batch_size", "queue_size", "timeout_seconds"}));
+  audit::WebhookOptions o;
+  AEGIS_RETURN_IF_ERROR(r.String("url", o.url));
+  if (o.url.empty()) return r.Error("url", "is required (https://...)");
+  if (auto url = audit::ParseWebhookUrl(o.url); !url.ok()) return r.Error("url", url.status().message());
+  AEGIS_RETURN_IF_ERROR(FileKey(r, config, "ca", o.ca_file));
+  std::string token_file;
+  AEGIS_RETURN_IF_ERROR(r.String("token_file", token_file));
+  if (!token_file.empty()) {
+    auto token = audit::ReadBearerTokenFile(config.Resolve(token_file));
+    if (!token.ok()) return r.Error("token_file", token.status().message());
+    o.bearer_token = std::move(token).value();
+  }
+  AEGIS_RETURN_IF_ERROR(r.Integer("batch_size", o.batch_size, 1, 10000));
+  AEGIS_RETURN_IF_ERROR(r.Integer("queue_size", o.queue_size, 1, 1000000));
+  AEGIS_RETURN_IF_ERROR(r.Seconds("timeout_seconds", o.timeout, 1, 300));
+  config.webhook = std::move(o);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status LoadAuditConfig(const toml::table& root, const std::string& file, Config& config) {
+  const toml::node* audit = root.get("audit");
+  if (audit == nullptr) return Status::Ok();
+  if (!audit->is_table()) return Status::InvalidArgument(file + ": audit: must be a table");
+  TableReader r(*audit->as_table(), "audit.", file);
+  AEGIS_RETURN_IF_ERROR(r.OnlyKeys({"syslog", "webhook"}));
+  if (const toml::node* syslog = audit->as_table()->get("syslog")) {
+    if (!syslog->is_table()) return r.Error("syslog", "must be a table ([audit.syslog])");
+    AEGIS_RETURN_IF_ERROR(LoadSyslog(*syslog->as_table(), file, config));
+  }
+  if (const toml::node* webhook = audit->as_table()->get("webhook")) {
+    if (!webhook->is_table()) return r.Error("webhook", "must be a table ([audit.webhook])");
+    AEGIS_RETURN_IF_ERROR(LoadWebhook(*webhook->as_table(), file, config));
+  }
+  return Status::Ok();
+}
+
+}  // namespace aegis::cli::internal
