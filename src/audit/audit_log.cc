@@ -81,7 +81,8 @@ struct AuditLog::State {
   int waiters = 0;  // Flush/SignNow callers
   bool stop = false;
   AuditStats stats;
-  std::vector<std::shared_ptr<AuditSink>> sinks;
+  std::vector<std::shared_ptr<AuditSink>> sinks;         // guarded by mu (AddSink)
+  std::vector<std::shared_ptr<AuditSink>> writer_sinks;  // the writer's copy, taken under mu
   std::thread writer, verifier;
 
   ~State() {
@@ -168,7 +169,7 @@ struct AuditLog::State {
     AEGIS_RETURN_IF_ERROR(WriteAll(heads_fd, line + "\n"));
     if (::fdatasync(heads_fd) != 0) return Errno("audit heads fdatasync failed");
     last_head_at = options.clock->Steady();
-    for (const auto& sink : sinks) sink->OfferHead(line);
+    for (const auto& sink : writer_sinks) sink->OfferHead(line);
     std::lock_guard lock(mu);
     stats.last_head = std::move(head);
     return Status::Ok();
@@ -199,6 +200,8 @@ struct AuditLog::State {
                              [&] { return stop || waiters > 0 || queue.size() >= kMaxBatch; });
         }
         writer_idle = false;
+        // A sink may be added while the writer runs (audit.start is already queued).
+        if (writer_sinks.size() != sinks.size()) writer_sinks = sinks;
         if (batch.empty()) batch.swap(queue);  // a failed batch is retried first
         stopping = stop && queue.empty();
         sign_requested = signed_target > SignedSize();
@@ -222,7 +225,7 @@ struct AuditLog::State {
           std::this_thread::sleep_for(kRetryPause);
           continue;
         }
-        for (const auto& sink : sinks) {
+        for (const auto& sink : writer_sinks) {
           for (const auto& [offset, length] : lines) sink->Offer(std::string_view(buffer).substr(offset, length));
         }
         batch.clear();

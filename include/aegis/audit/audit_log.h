@@ -110,8 +110,8 @@ class AuditLog {
   // Events from `from_seq` and/or at or after `since`, oldest first, after a Flush.
   StatusOr<AuditPage> Read(const AuditQuery& query);
   AuditStats Stats() const;
-  // Sinks get every event line once it is durable and every signed head, from the
-  // writer thread. Register before the first Append.
+  // Sinks get every event line written after they are added (once durable) and
+  // every signed head, from the writer thread; the local log stays the record.
   void AddSink(std::shared_ptr<AuditSink> sink);
 
   struct State;
