@@ -7,43 +7,12 @@
 
 #include "aegis/audit/audit_log.h"
 #include "aegis/common/clock.h"
+#include "aegis/common/utf8.h"
 
 namespace aegis::audit {
 namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
-
-// Length of the valid UTF-8 sequence starting at s[i], or 0 if invalid.
-size_t Utf8Length(std::string_view s, size_t i) {
-  const auto b0 = static_cast<unsigned char>(s[i]);
-  size_t len;
-  uint32_t cp;
-  if (b0 < 0x80) return 1;
-  if ((b0 & 0xE0) == 0xC0) {
-    len = 2;
-    cp = b0 & 0x1F;
-  } else if ((b0 & 0xF0) == 0xE0) {
-    len = 3;
-    cp = b0 & 0x0F;
-  } else if ((b0 & 0xF8) == 0xF0) {
-    len = 4;
-    cp = b0 & 0x07;
-  } else {
-    return 0;
-  }
-  if (i + len > s.size()) return 0;
-  for (size_t k = 1; k < len; ++k) {
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  // Overlong forms, surrogates and values past U+10FFFF are invalid.
-  if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-      (cp >= 0xD800 && cp <= 0xDFFF)) {
-    return 0;
-  }
-  return len;
-}
 
 void AppendUint(uint64_t v, std::string& out) {
   char buf[24];
@@ -91,7 +60,7 @@ void AppendJsonString(std::string_view s, std::string& out) {
       ++i;
       continue;
     }
-    const size_t len = Utf8Length(s, i);
+    const size_t len = Utf8SequenceLength(s, i);
     if (len == 0) {
       out += "\xEF\xBF\xBD";  // U+FFFD for each invalid byte
       ++i;

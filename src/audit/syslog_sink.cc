@@ -11,8 +11,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "sink_queue.h"
-#include "sink_thread.h"
+#include "queued_sink.h"
 #include "syslog_format.h"
 #include "syslog_transport.h"
 
@@ -24,45 +23,25 @@ using internal::SinkQueue;
 using internal::SteadyTime;
 using Steady = std::chrono::steady_clock;
 
-constexpr size_t kMaxQueueBytes = 64u << 20;
 constexpr size_t kPopBatch = 256;
 
-class SyslogSinkImpl final : public SyslogSink {
+class SyslogSinkImpl final : public internal::QueuedSink<SyslogSink> {
  public:
   SyslogSinkImpl(SyslogOptions o, std::unique_ptr<internal::SyslogTransport> transport, internal::SyslogOrigin origin)
-      : o_(std::move(o)),
+      : QueuedSink(o.queue_size, o.stop_drain),
+        o_(std::move(o)),
         transport_(std::move(transport)),
-        origin_(std::move(origin)),
-        queue_(o_.queue_size, kMaxQueueBytes) {
-    thread_ = internal::StartSinkThread([this] { Run(); });
+        origin_(std::move(origin)) {
+    Start();
   }
   ~SyslogSinkImpl() override { Stop(); }
 
   std::string_view name() const override { return "syslog"; }
-  void Offer(std::string_view event_json) override { queue_.Push(false, event_json); }
-  void OfferHead(std::string_view head_json) override { queue_.Push(true, head_json); }
-
-  SinkStats Stats() const override {
-    SinkStats s;
-    s.delivered = delivered_.load();
-    s.dropped = queue_.dropped();
-    s.queued = queue_.size() + in_hand_.load();
-    s.failures = failures_.load();
-    return s;
-  }
-
-  void Stop() override {
-    std::call_once(stopped_, [this] {
-      stop_deadline_ = Steady::now() + o_.stop_drain;
-      queue_.Close();
-      if (thread_.joinable()) thread_.join();
-    });
-  }
 
  private:
   bool udp() const { return o_.transport == SyslogTransportKind::kUdp; }
 
-  void Run() {
+  void Run() override {
     internal::DropReporter reporter(o_.on_drop);
     internal::Backoff backoff(o_.backoff_initial, o_.backoff_max);
     std::vector<SinkItem> items;
@@ -137,14 +116,8 @@ class SyslogSinkImpl final : public SyslogSink {
   const SyslogOptions o_;
   const std::unique_ptr<internal::SyslogTransport> transport_;
   const internal::SyslogOrigin origin_;
-  SinkQueue queue_;
-  std::atomic<uint64_t> delivered_{0}, failures_{0};
-  std::atomic<size_t> in_hand_{0};
   uint64_t seq_ = 0;                 // sink thread only
   bool failing_ = false;             // sink thread only
-  SteadyTime stop_deadline_ = SteadyTime::max();  // written before Close, read after it
-  std::once_flag stopped_;
-  std::thread thread_;
 };
 
 }  // namespace

@@ -14,8 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "aegis/http/client.h"
-#include "sink_queue.h"
-#include "sink_thread.h"
+#include "queued_sink.h"
 #include "syslog_transport.h"
 #include "webhook_batch.h"
 
@@ -27,40 +26,20 @@ using internal::SinkItem;
 using internal::SteadyTime;
 using Steady = std::chrono::steady_clock;
 
-constexpr size_t kMaxQueueBytes = 64u << 20;
 constexpr uint64_t kMaxAnswerBytes = 64u << 10;  // we read only the status
 
-class WebhookSinkImpl final : public WebhookSink {
+class WebhookSinkImpl final : public internal::QueuedSink<WebhookSink> {
  public:
   WebhookSinkImpl(WebhookOptions o, WebhookUrl url)
-      : o_(std::move(o)), url_(std::move(url)), queue_(o_.queue_size, kMaxQueueBytes) {
-    thread_ = internal::StartSinkThread([this] { Run(); });
+      : QueuedSink(o.queue_size, o.stop_drain), o_(std::move(o)), url_(std::move(url)) {
+    Start();
   }
   ~WebhookSinkImpl() override { Stop(); }
 
   std::string_view name() const override { return "webhook"; }
-  void Offer(std::string_view event_json) override { queue_.Push(false, event_json); }
-  void OfferHead(std::string_view head_json) override { queue_.Push(true, head_json); }
-
-  SinkStats Stats() const override {
-    SinkStats s;
-    s.delivered = delivered_.load();
-    s.dropped = queue_.dropped();
-    s.queued = queue_.size() + in_hand_.load();
-    s.failures = failures_.load();
-    return s;
-  }
-
-  void Stop() override {
-    std::call_once(stopped_, [this] {
-      stop_deadline_ = Steady::now() + o_.stop_drain;
-      queue_.Close();
-      if (thread_.joinable()) thread_.join();
-    });
-  }
 
  private:
-  void Run() {
+  void Run() override {
     internal::DropReporter reporter(o_.on_drop);
     internal::Backoff backoff(o_.backoff_initial, o_.backoff_max);
     std::vector<SinkItem> items;
@@ -162,14 +141,8 @@ class WebhookSinkImpl final : public WebhookSink {
 
   const WebhookOptions o_;
   const WebhookUrl url_;
-  internal::SinkQueue queue_;
-  std::atomic<uint64_t> delivered_{0}, failures_{0};
-  std::atomic<size_t> in_hand_{0};
   std::unique_ptr<http::HttpsClient> client_;  // sink thread only; null while disconnected
   bool failing_ = false;                       // sink thread only
-  SteadyTime stop_deadline_ = SteadyTime::max();
-  std::once_flag stopped_;
-  std::thread thread_;
 };
 
 bool IsTokenChar(char c) { return c > 0x20 && c < 0x7F; }

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "aegis/common/model_glob.h"
+#include "aegis/common/utf8.h"
 
 namespace aegis::auth::internal {
 namespace {
@@ -17,32 +18,8 @@ char AsciiLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A
 std::optional<size_t> CountCodePoints(std::string_view s) {
   size_t count = 0;
   for (size_t i = 0; i < s.size(); ++count) {
-    const auto b = static_cast<unsigned char>(s[i]);
-    size_t len;
-    uint32_t cp;
-    if (b < 0x80) {
-      len = 1;
-      cp = b;
-    } else if ((b & 0xe0) == 0xc0) {
-      len = 2;
-      cp = b & 0x1f;
-    } else if ((b & 0xf0) == 0xe0) {
-      len = 3;
-      cp = b & 0x0f;
-    } else if ((b & 0xf8) == 0xf0) {
-      len = 4;
-      cp = b & 0x07;
-    } else {
-      return std::nullopt;
-    }
-    if (i + len > s.size()) return std::nullopt;
-    for (size_t k = 1; k < len; ++k) {
-      const auto c = static_cast<unsigned char>(s[i + k]);
-      if ((c & 0xc0) != 0x80) return std::nullopt;
-      cp = (cp << 6) | (c & 0x3f);
-    }
-    static constexpr uint32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMinForLength[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return std::nullopt;
+    const size_t len = Utf8SequenceLength(s, i);
+    if (len == 0) return std::nullopt;
     i += len;
   }
   return count;

@@ -1,0 +1,69 @@
+// QueuedSink: what every SIEM sink shares (internal to src/audit) — the bounded
+// queue the audit writer offers to without ever waiting, the delivery counters,
+// and a delivery thread that Stop() lets drain until a deadline, then joins.
+//
+// A sink derives from QueuedSink<ItsPublicInterface>, implements Run() (the
+// delivery loop: pop from queue_, deliver, count), calls Start() at the end of
+// its constructor and Stop() in its destructor (the thread uses the derived
+// object's members, which are gone by the time ~QueuedSink runs).
+//
+// Thread-safety: Offer/OfferHead from the audit writer; Stats/Stop from anywhere.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string_view>
+#include <thread>
+
+#include "aegis/audit/sink.h"
+#include "sink_queue.h"
+#include "sink_thread.h"
+
+namespace aegis::audit::internal {
+
+inline constexpr size_t kMaxSinkQueueBytes = 64u << 20;
+
+template <typename Interface>
+class QueuedSink : public Interface {
+ public:
+  void Offer(std::string_view event_json) override { queue_.Push(false, event_json); }
+  void OfferHead(std::string_view head_json) override { queue_.Push(true, head_json); }
+
+  SinkStats Stats() const override {
+    SinkStats s;
+    s.delivered = delivered_.load();
+    s.dropped = queue_.dropped();
+    s.queued = queue_.size() + in_hand_.load();
+    s.failures = failures_.load();
+    return s;
+  }
+
+  void Stop() override {
+    std::call_once(stopped_, [this] {
+      stop_deadline_ = std::chrono::steady_clock::now() + stop_drain_;
+      queue_.Close();
+      if (thread_.joinable()) thread_.join();
+    });
+  }
+
+ protected:
+  QueuedSink(size_t queue_size, std::chrono::milliseconds stop_drain)
+      : queue_(queue_size, kMaxSinkQueueBytes), stop_drain_(stop_drain) {}
+
+  void Start() { thread_ = StartSinkThread([this] { Run(); }); }
+  virtual void Run() = 0;
+
+  SinkQueue queue_;
+  std::atomic<uint64_t> delivered_{0}, failures_{0};
+  std::atomic<size_t> in_hand_{0};
+  SteadyTime stop_deadline_ = SteadyTime::max();  // written before Close, read after it
+
+ private:
+  const std::chrono::milliseconds stop_drain_;
+  std::once_flag stopped_;
+  std::thread thread_;
+};
+
+}  // namespace aegis::audit::internal
