@@ -10,6 +10,7 @@
 // Thread-safety: Offer/OfferHead from the audit writer; Stats/Stop from anywhere.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -54,6 +55,26 @@ class QueuedSink : public Interface {
 
   void Start() { thread_ = StartSinkThread([this] { Run(); }); }
   virtual void Run() = 0;
+
+  // Sleeps the back-off delay, reporting drops meanwhile. Stop wakes it for one
+  // immediate attempt; after that the pauses end at the drain deadline.
+  void WaitBeforeRetry(Backoff& backoff, DropReporter& reporter) {
+    using Steady = std::chrono::steady_clock;
+    auto until = Steady::now() + backoff.Next();
+    for (;;) {
+      const auto now = Steady::now();
+      const bool closed = queue_.closed();
+      if (closed) until = std::min(until, stop_deadline_);
+      if (now >= until) return;
+      const auto step = std::min<SteadyTime>(until, now + std::chrono::seconds(1));
+      if (closed) {
+        std::this_thread::sleep_until(step);
+      } else if (queue_.WaitClosed(step)) {
+        return;
+      }
+      reporter.Poll(queue_.dropped(), Steady::now());
+    }
+  }
 
   SinkQueue queue_;
   std::atomic<uint64_t> delivered_{0}, failures_{0};

@@ -86,25 +86,6 @@ class SyslogSinkImpl final : public internal::QueuedSink<SyslogSink> {
     reporter.Final(queue_.dropped());
   }
 
-  // Sleeps the back-off delay, reporting drops meanwhile. Stop wakes it for one
-  // immediate attempt; after that the pauses end at the drain deadline.
-  void WaitBeforeRetry(internal::Backoff& backoff, internal::DropReporter& reporter) {
-    auto until = Steady::now() + backoff.Next();
-    for (;;) {
-      const auto now = Steady::now();
-      const bool closed = queue_.closed();
-      if (closed) until = std::min(until, stop_deadline_);
-      if (now >= until) return;
-      const auto step = std::min<SteadyTime>(until, now + std::chrono::seconds(1));
-      if (closed) {
-        std::this_thread::sleep_until(step);
-      } else if (queue_.WaitClosed(step)) {
-        return;
-      }
-      reporter.Poll(queue_.dropped(), Steady::now());
-    }
-  }
-
   std::string Format(const SinkItem& item) {
     const auto now = std::chrono::system_clock::now();
     std::string m = item.head ? internal::FormatHeadMessage(origin_, item.json, ++seq_, now)

@@ -120,25 +120,6 @@ class WebhookSinkImpl final : public internal::QueuedSink<WebhookSink> {
     return internal::ClassifyDelivery(answer);
   }
 
-  // As the syslog sink: sleep the back-off, report drops meanwhile; Stop wakes
-  // it for one immediate attempt, then pauses end at the drain deadline.
-  void WaitBeforeRetry(internal::Backoff& backoff, internal::DropReporter& reporter) {
-    auto until = Steady::now() + backoff.Next();
-    for (;;) {
-      const auto now = Steady::now();
-      const bool closed = queue_.closed();
-      if (closed) until = std::min(until, stop_deadline_);
-      if (now >= until) return;
-      const auto step = std::min<SteadyTime>(until, now + std::chrono::seconds(1));
-      if (closed) {
-        std::this_thread::sleep_until(step);
-      } else if (queue_.WaitClosed(step)) {
-        return;
-      }
-      reporter.Poll(queue_.dropped(), Steady::now());
-    }
-  }
-
   const WebhookOptions o_;
   const WebhookUrl url_;
   std::unique_ptr<http::HttpsClient> client_;  // sink thread only; null while disconnected
