@@ -105,7 +105,10 @@ Status LoadAuditConfig(const toml::table& root, const std::string& file, Config&
   if (audit == nullptr) return Status::Ok();
   if (!audit->is_table()) return Status::InvalidArgument(file + ": audit: must be a table");
   TableReader r(*audit->as_table(), "audit.", file);
-  AEGIS_RETURN_IF_ERROR(r.OnlyKeys({"syslog", "webhook"}));
+  AEGIS_RETURN_IF_ERROR(r.OnlyKeys({"syslog", "webhook", "segment_max_bytes", "verify_interval_seconds"}));
+  AEGIS_RETURN_IF_ERROR(r.Integer("segment_max_bytes", config.audit_segment_max_bytes, 64 << 10, 1ll << 30));
+  // The background re-verification can be slowed, never switched off.
+  AEGIS_RETURN_IF_ERROR(r.Seconds("verify_interval_seconds", config.audit_verify_interval, 60, 86400));
   if (const toml::node* syslog = audit->as_table()->get("syslog")) {
     if (!syslog->is_table()) return r.Error("syslog", "must be a table ([audit.syslog])");
     AEGIS_RETURN_IF_ERROR(LoadSyslog(*syslog->as_table(), file, config));

@@ -25,7 +25,7 @@ const std::map<std::string, std::set<std::string>>& Schema() {
       {"registry", {"require_signature"}},
       {"tls", {"cert", "key", "ca", "client_ca", "require_client_cert"}},
       {"auth", {"jwt", "mtls"}},  // read by LoadAuthConfig
-      {"audit", {"syslog", "webhook"}},  // read by LoadAuditConfig
+      {"audit", {"syslog", "webhook", "segment_max_bytes", "verify_interval_seconds"}},  // read by LoadAuditConfig
   };
   return schema;
 }
@@ -147,6 +147,11 @@ std::string RenderDefaultConfig(const std::string& listen, const std::string& ad
       << "cert = \"" << d.tls_cert.string() << "\"\n"
       << "key = \"" << d.tls_key.string() << "\"\n"
       << "ca = \"" << d.tls_ca.string() << "\"\n\n"
+      << "[audit]\n"
+      << "# The tamper-evident log (docs/audit.md): a new segment file every this many bytes,\n"
+      << "# and a full re-verification of the log on disk this often (60 s to 1 day).\n"
+      << "segment_max_bytes = " << d.audit_segment_max_bytes << "\n"
+      << "verify_interval_seconds = " << d.audit_verify_interval.count() << "\n\n"
       << "# SIEM sinks: a copy of every audit event once it is on disk (docs/operations.md).\n"
       << "# [audit.syslog]                  # RFC 5424\n"
       << "# address = \"siem.example:6514\"\n"

@@ -207,8 +207,19 @@ TEST_F(ConfigTest, RefusesBadAuditSinks) {
       {"[audit.webhook]\nurl = \"https://siem/\"\ntoken = \"x\"\n", "audit.webhook.token: unknown key"},
       {"[audit]\nsyslog = 1\n", "audit.syslog: must be a table"},
       {"[audit.kafka]\nx = 1\n", "audit.kafka: unknown key"},
+      {"[audit]\nverify_interval_seconds = 0\n", "audit.verify_interval_seconds"},
+      {"[audit]\nsegment_max_bytes = 100\n", "audit.segment_max_bytes"},
   };
   ExpectRefused(cases);
+}
+
+TEST_F(ConfigTest, AuditLogSettingsAreReadAndDefaultToFiveMinuteVerification) {
+  Write("[audit]\nsegment_max_bytes = 1048576\nverify_interval_seconds = 600\n");
+  auto config = LoadConfig(dir_);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->audit_segment_max_bytes, 1048576u);
+  EXPECT_EQ(config->audit_verify_interval.count(), 600);
+  EXPECT_EQ(Config{}.audit_verify_interval.count(), 300);
 }
 
 TEST_F(ConfigTest, MissingFileIsNotFound) {

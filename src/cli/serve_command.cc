@@ -113,7 +113,10 @@ void RunServe(const ServeOptions& o) {
   auto kek = Check(keys::LocalKeyProvider::Open(config.data_dir / "keys", PassphraseFromEnvironment()),
                    "opening the key-encryption key");
   auto store = Check(store::MetadataStore::Open(config.data_dir / "db" / "aegis.db"), "opening the database");
-  auto audit_log = Check(audit::AuditLog::Open(AuditOptions(config.data_dir, *kek)), "opening the audit log");
+  audit::AuditLogOptions audit_options = AuditOptions(config.data_dir, *kek);
+  audit_options.segment_max_bytes = config.audit_segment_max_bytes;
+  audit_options.verify_interval = config.audit_verify_interval;
+  auto audit_log = Check(audit::AuditLog::Open(audit_options), "opening the audit log");
   // Declared after the log, so destroyed (and stopped) before it on every path.
   struct SinksStopper {
     std::vector<std::shared_ptr<audit::AuditSink>> sinks;

@@ -6,6 +6,7 @@
 // Thread-safety: value type.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -47,6 +48,8 @@ struct Config {
   std::optional<JwtSettings> jwt;                           // [auth.jwt]
   std::vector<auth::CertificateMapping> client_identities;  // [[auth.mtls]]
   // SIEM sinks; paths resolved, the webhook token read. on_drop is left for serve.
+  uint64_t audit_segment_max_bytes = 64ull << 20;         // [audit] segment_max_bytes
+  std::chrono::seconds audit_verify_interval{300};        // [audit] verify_interval_seconds
   std::optional<audit::SyslogOptions> syslog;    // [audit.syslog]
   std::optional<audit::WebhookOptions> webhook;  // [audit.webhook]
 
