@@ -21,6 +21,7 @@ What it does (see bench/README.md):
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime
 import json
 import os
@@ -135,13 +136,33 @@ class Aegis:
             if rc != 0:
                 log(f"warning: aegis serve exited with {rc} after SIGTERM")
 
+    def _cli(self, *args):
+        env = dict(os.environ, AEGIS_SERVER=f"https://127.0.0.1:{self.admin_port}", AEGIS_TOKEN=self.token,
+                   AEGIS_CACERT=self.ca)
+        out = subprocess.run([str(AEGIS_BIN), *map(str, args)], env=env, capture_output=True, text=True, timeout=600)
+        if out.returncode != 0:
+            raise SystemExit(f"aegis {args[0]} {args[1]} failed: {out.stderr.strip()}")
+
+    def sign(self, path: pathlib.Path) -> str:
+        """The publisher's side (outside the timed push): a key trusted once, a bundle per model."""
+        key = self.root / "publisher.key"
+        if not key.exists():
+            self._cli("model", "keygen", "--type", "ecdsa-p256", "--private-key", key,
+                      "--public-key", self.root / "publisher.pub")
+            self._cli("trust", "add", "bench-publisher", "--public-key", self.root / "publisher.pub")
+        bundle = self.root / f"{path.name}.sig.json"
+        self._cli("model", "sign", path, "--key", key, "--output", bundle, "--force")
+        return base64.b64encode(bundle.read_bytes()).decode()
+
     def push(self, name: str, version: str, path: pathlib.Path, fmt: str) -> float:
+        signature = self.sign(path)
         t0 = time.monotonic()
         with open(path, "rb") as f:
             r = HTTP.put(self.admin(f"/v1/models/{name}/versions/{version}?format={fmt}"), data=f,
                              headers={"Authorization": f"Bearer {self.token}",
                                       "Content-Type": "application/octet-stream",
-                                      "Content-Length": str(path.stat().st_size)},
+                                      "Content-Length": str(path.stat().st_size),
+                                      "Aegis-Signature-Bundle": signature},
                              verify=self.ca, timeout=600)
         if r.status_code != 201:
             raise SystemExit(f"push {name}/{version} failed: {r.status_code} {r.text[:300]}")
