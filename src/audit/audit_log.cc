@@ -374,7 +374,9 @@ Status AuditLog::SignNow() {
 
 AuditStats AuditLog::Stats() const {
   std::lock_guard lock(state_->mu);
-  return state_->stats;
+  AuditStats stats = state_->stats;
+  for (const auto& sink : state_->sinks) stats.sinks.emplace_back(std::string(sink->name()), sink->Stats());
+  return stats;
 }
 
 void AuditLog::AddSink(std::shared_ptr<AuditSink> sink) {

@@ -147,6 +147,30 @@ std::string Monitor::PrometheusText() const {
                               MetricType::Counter, static_cast<double>(stats.events_appended)));
     families.push_back(Single("aegis_audit_tree_size", "Events in the audit log's Merkle tree.", MetricType::Gauge,
                               static_cast<double>(stats.tree_size)));
+    families.push_back(Single("aegis_audit_signed_tree_size", "Events covered by the newest signed tree head.",
+                              MetricType::Gauge,
+                              static_cast<double>(stats.last_head ? stats.last_head->tree_size : 0)));
+    families.push_back(Single("aegis_audit_verified",
+                              "1 when the latest full verification of the audit log on disk passed, else 0.",
+                              MetricType::Gauge, stats.verified_ok ? 1.0 : 0.0));
+    if (!stats.sinks.empty()) {
+      // Sink names are the fixed set the configuration allows ("syslog", "webhook").
+      MetricFamily delivered = Family("aegis_audit_sink_delivered_total",
+                                      "Audit events and tree heads a SIEM sink delivered.", MetricType::Counter);
+      MetricFamily dropped = Family("aegis_audit_sink_dropped_total",
+                                    "Audit events and tree heads a SIEM sink dropped (queue full or refused).",
+                                    MetricType::Counter);
+      MetricFamily failures = Family("aegis_audit_sink_failures_total", "Failed delivery attempts of a SIEM sink.",
+                                     MetricType::Counter);
+      for (const auto& [name, sink] : stats.sinks) {
+        delivered.metric.push_back(Value(MetricType::Counter, static_cast<double>(sink.delivered), {{"sink", name}}));
+        dropped.metric.push_back(Value(MetricType::Counter, static_cast<double>(sink.dropped), {{"sink", name}}));
+        failures.metric.push_back(Value(MetricType::Counter, static_cast<double>(sink.failures), {{"sink", name}}));
+      }
+      families.push_back(std::move(delivered));
+      families.push_back(std::move(dropped));
+      families.push_back(std::move(failures));
+    }
   }
   if (options_.tls_not_after) {
     families.push_back(Single("aegis_tls_cert_expiry_seconds",

@@ -8,6 +8,7 @@ import datetime
 import json
 import os
 import re
+import subprocess
 import socket
 import ssl
 import threading
@@ -440,6 +441,16 @@ def test_webhook_down_fills_the_queue_and_the_drops_are_audited(tmp_path, pki):
         inst.wait_audit(lambda e: e.get("status") == 401 and e["time"] > drop["time"], what="later traffic")
         snapshot = inst.audit_events()
         during = [e for e in snapshot if e["action"] == "audit.sink_drop"]
+        # The drops are visible to monitoring too, and the exposition stays valid.
+        r = inst.get("/metrics", admin=True)
+        assert r.status_code == 200, r.text
+        samples = dict(re.findall(r'^(aegis_audit_sink_\w+\{sink="webhook"\}) (\S+)$', r.text, re.M))
+        assert float(samples['aegis_audit_sink_dropped_total{sink="webhook"}']) > 0, samples
+        assert float(samples['aegis_audit_sink_delivered_total{sink="webhook"}']) == 0, samples
+        assert float(samples['aegis_audit_sink_failures_total{sink="webhook"}']) > 0, samples
+        check = subprocess.run(["/usr/bin/promtool", "check", "metrics"], input=r.text, capture_output=True,
+                               text=True, timeout=60)
+        assert check.returncode == 0, check.stdout + check.stderr
     finally:
         stop_and_check(inst)
     assert drop["principal"] == "system" and drop["resource"] == "sink:webhook", drop

@@ -100,7 +100,7 @@ def test_exposition_passes_promtool(inst):
                 "aegis_auth_attempts_total", "aegis_authz_denied_total", "aegis_integrity_failures_total",
                 "aegis_scan_findings_total", "aegis_incidents_open", "aegis_models_loaded",
                 "aegis_audit_events_total", "aegis_audit_tree_size", "aegis_tls_cert_expiry_seconds",
-                "aegis_kek_age_seconds"}
+                "aegis_kek_age_seconds", "aegis_audit_signed_tree_size", "aegis_audit_verified"}
     assert required <= family_names(text), f"missing: {required - family_names(text)}"
 
 
@@ -161,6 +161,8 @@ def test_inference_counts_per_model_version_and_code(inst):
     assert delta("aegis_auth_attempts_total", method="token", result="success") >= 5
     assert delta("aegis_audit_events_total") >= 5
     assert value(after, "aegis_audit_tree_size") > 0
+    assert value(after, "aegis_audit_verified") == 1
+    assert 0 < value(after, "aegis_audit_signed_tree_size") <= value(after, "aegis_audit_tree_size")
 
 
 def test_authentication_failures_by_method(inst):

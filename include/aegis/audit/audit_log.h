@@ -82,6 +82,8 @@ struct AuditStats {
   uint64_t verified_events = 0;
   std::chrono::system_clock::time_point verified_at{};
   std::string verify_detail;
+  // Each SIEM sink's counters, by name ("syslog", "webhook").
+  std::vector<std::pair<std::string, SinkStats>> sinks;
 };
 
 // A window of the log for readers (GET /v1/audit).
