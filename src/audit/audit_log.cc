@@ -68,6 +68,7 @@ struct AuditLog::State {
   Hash prev{};
   std::string buffer;
   std::vector<std::pair<size_t, size_t>> lines;  // (offset, length) in buffer
+  std::vector<Hash> leaves;                      // leaf hash of each line
   std::chrono::steady_clock::time_point last_head_at{};
 
   mutable std::mutex mu;
@@ -90,17 +91,28 @@ struct AuditLog::State {
     if (heads_fd >= 0) ::close(heads_fd);
   }
 
+  // Makes the segment starting at `first_seq` current. The old one is synced and
+  // closed only once the new one is open, so a failure leaves a usable segment.
   Status OpenSegment(uint64_t first_seq) {
-    if (segment_fd >= 0) {
-      if (::fdatasync(segment_fd) != 0) return Errno("audit fdatasync failed");
-      ::close(segment_fd);
-      segment_fd = -1;
-    }
     const auto path = options.dir / internal::SegmentName(first_seq);
-    segment_fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (segment_fd < 0) return Errno("cannot open audit segment " + path.string());
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return Errno("cannot open audit segment " + path.string());
+    if (Status s = SyncDirectory(options.dir); !s.ok()) {
+      ::close(fd);
+      ::unlink(path.c_str());
+      return s;
+    }
+    if (segment_fd >= 0) {
+      if (::fdatasync(segment_fd) != 0) {
+        ::close(fd);
+        ::unlink(path.c_str());
+        return Errno("audit fdatasync failed");
+      }
+      ::close(segment_fd);
+    }
+    segment_fd = fd;
     segment_bytes = static_cast<uint64_t>(::lseek(segment_fd, 0, SEEK_END));
-    return SyncDirectory(options.dir);
+    return Status::Ok();
   }
 
   // Writes the formatted lines [from, to) of `buffer` to the current segment.
@@ -120,38 +132,45 @@ struct AuditLog::State {
     return Status::Ok();
   }
 
-  // Formats, hashes and durably writes `batch`; on failure nothing is committed.
-  Status WriteBatch(const std::deque<AuditEvent>& batch) {
+  // Formats, hashes and durably writes `batch`, committing each part written
+  // before a segment boundary as it goes; sets `committed` to how many of its
+  // events are now durable (all of them unless the Status says otherwise). The
+  // caller retries the rest, which are formatted again with their new seqs.
+  Status WriteBatch(const std::deque<AuditEvent>& batch, size_t& committed) {
+    committed = 0;
     buffer.clear();
     lines.clear();
-    CompactRange new_range = range;
-    Hash new_prev = prev;
+    leaves.clear();
+    Hash chain = prev;
     uint64_t seq = range.size();
     for (const auto& event : batch) {
       const size_t start = buffer.size();
-      AppendEventLine(seq++, new_prev, event, buffer);
+      AppendEventLine(seq++, chain, event, buffer);
       const size_t length = buffer.size() - start;
       buffer += '\n';
-      new_prev = hasher.Leaf(std::string_view(buffer).substr(start, length));
-      new_range.Append(new_prev, hasher);
+      chain = hasher.Leaf(std::string_view(buffer).substr(start, length));
+      leaves.push_back(chain);
       lines.emplace_back(start, length);
     }
-    // Split at segment boundaries: a segment ends before the line that would overflow it.
-    size_t from = 0;
+    const auto commit = [&](size_t to) {
+      for (size_t k = committed; k < to; ++k) range.Append(leaves[k], hasher);
+      if (to > committed) prev = leaves[to - 1];
+      committed = to;
+    };
+    // A segment ends before the line that would overflow it.
     uint64_t bytes = segment_bytes;
     for (size_t i = 0; i < lines.size(); ++i) {
       const uint64_t line_bytes = lines[i].second + 1;
       if (bytes > 0 && bytes + line_bytes > options.segment_max_bytes) {
-        AEGIS_RETURN_IF_ERROR(WriteLines(from, i));
-        AEGIS_RETURN_IF_ERROR(OpenSegment(range.size() + i));
-        from = i;
+        AEGIS_RETURN_IF_ERROR(WriteLines(committed, i));
+        commit(i);
+        AEGIS_RETURN_IF_ERROR(OpenSegment(range.size()));
         bytes = 0;
       }
       bytes += line_bytes;
     }
-    AEGIS_RETURN_IF_ERROR(WriteLines(from, lines.size()));
-    range = std::move(new_range);
-    prev = new_prev;
+    AEGIS_RETURN_IF_ERROR(WriteLines(committed, lines.size()));
+    commit(lines.size());
     return Status::Ok();
   }
 
@@ -208,27 +227,30 @@ struct AuditLog::State {
       }
       not_full.notify_all();
       if (!batch.empty()) {
-        Status s = WriteBatch(batch);
-        std::unique_lock lock(mu);
-        write_status = s;
-        if (s.ok()) {
-          durable += batch.size();
+        size_t committed = 0;
+        Status s = WriteBatch(batch, committed);
+        {
+          std::lock_guard lock(mu);
+          write_status = s;
+          durable += committed;
           stats.tree_size = range.size();
         }
-        lock.unlock();
+        for (const auto& sink : writer_sinks) {
+          for (size_t k = 0; k < committed; ++k) {
+            sink->Offer(std::string_view(buffer).substr(lines[k].first, lines[k].second));
+          }
+        }
+        batch.erase(batch.begin(), batch.begin() + static_cast<std::ptrdiff_t>(committed));
         if (!s.ok() && stopping) {
           spdlog::critical("audit log: {}; {} events could not be written at shutdown", s.message(), batch.size());
           return;
         }
         if (!s.ok()) {
           spdlog::critical("audit log: {} (retrying; requests wait until it can be written)", s.message());
+          progress.notify_all();
           std::this_thread::sleep_for(kRetryPause);
           continue;
         }
-        for (const auto& sink : writer_sinks) {
-          for (const auto& [offset, length] : lines) sink->Offer(std::string_view(buffer).substr(offset, length));
-        }
-        batch.clear();
       }
       const bool due = range.size() > SignedSize() && options.clock->Steady() - last_head_at >= options.head_interval;
       if ((due || sign_requested || stopping) && range.size() > SignedSize()) {

@@ -1,5 +1,8 @@
 #include "aegis/audit/audit_log.h"
 
+#include <csignal>
+#include <map>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <mutex>
 #include <thread>
@@ -202,6 +205,38 @@ TEST_F(AuditLogTest, ATamperedLogIsRefusedAtOpen) {
   ASSERT_FALSE(log.ok());
   EXPECT_EQ(log.status().code(), StatusCode::kUnavailable);
   EXPECT_NE(log.status().message().find("event 2 was altered"), std::string::npos) << log.status().message();
+}
+
+TEST_F(AuditLogTest, AFailedWriteIsRolledBackAndRetriedWithoutLosingOrRepeatingEvents) {
+  // A file-size limit stands in for a full disk: writes past it fail (EFBIG).
+  std::signal(SIGXFSZ, SIG_IGN);
+  auto o = Options();
+  o.segment_max_bytes = 24 * 1024;  // the failure also hits segment rotation
+  auto log = OpenLog(o);
+  ASSERT_TRUE(log->Flush().ok());
+  rlimit old{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
+  rlimit small = old;
+  small.rlim_cur = std::filesystem::file_size(Segment0()) + 4096;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  for (int i = 0; i < 300; ++i) log->Append(Event(i));  // ~100 KB
+  const Status failed = log->Flush();
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &old), 0);
+  EXPECT_FALSE(failed.ok());
+  Status flushed = failed;
+  for (int tries = 0; tries < 100 && !flushed.ok(); ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    flushed = log->Flush();
+  }
+  ASSERT_TRUE(flushed.ok()) << flushed.message();
+  ASSERT_TRUE(log->SignNow().ok());
+  log.reset();
+  auto report = VerifyAuditLog(dir_, {.pinned_key = std::nullopt, .keep_leaves = true});
+  ASSERT_TRUE(report.ok());
+  ASSERT_TRUE(report->ok) << report->error;
+  std::map<std::string, int> seen;
+  for (const auto& line : report->lines) seen[nlohmann::json::parse(line)["request_id"].get<std::string>()]++;
+  for (int i = 0; i < 300; ++i) EXPECT_EQ(seen["req" + std::to_string(i)], 1) << "req" << i;
 }
 
 TEST_F(AuditLogTest, ASecondWriterIsRefused) {
