@@ -185,12 +185,19 @@ struct AuditLog::State {
     auto floor = std::chrono::system_clock::time_point(std::chrono::milliseconds(floor_ms));
     AEGIS_ASSIGN_OR_RETURN(auto head, SignTreeHead(range.size(), range.Root(hasher), std::max(now, floor), key));
     const std::string line = HeadToJson(head);
-    AEGIS_RETURN_IF_ERROR(WriteAll(heads_fd, line + "\n"));
-    if (::fdatasync(heads_fd) != 0) return Errno("audit heads fdatasync failed");
+    const off_t before = ::lseek(heads_fd, 0, SEEK_END);
+    Status written = WriteAll(heads_fd, line + "\n");
+    if (written.ok() && ::fdatasync(heads_fd) != 0) written = Errno("audit heads fdatasync failed");
+    if (!written.ok()) {
+      // A partial head would glue itself to the next one: cut it off.
+      if (::ftruncate(heads_fd, before) != 0) spdlog::critical("audit: cannot roll back a failed head write");
+      return written;
+    }
     last_head_at = options.clock->Steady();
     for (const auto& sink : writer_sinks) sink->OfferHead(line);
     std::lock_guard lock(mu);
     stats.last_head = std::move(head);
+    write_status = Status::Ok();  // events are written before any head: nothing else is pending
     return Status::Ok();
   }
 
@@ -255,9 +262,16 @@ struct AuditLog::State {
       const bool due = range.size() > SignedSize() && options.clock->Steady() - last_head_at >= options.head_interval;
       if ((due || sign_requested || stopping) && range.size() > SignedSize()) {
         if (Status s = SignHead(); !s.ok()) {
-          spdlog::critical("audit log: cannot sign a tree head: {}", s.message());
-          std::lock_guard lock(mu);
-          write_status = s;
+          spdlog::critical("audit log: cannot sign a tree head: {} (retrying)", s.message());
+          {
+            std::lock_guard lock(mu);
+            write_status = s;
+          }
+          progress.notify_all();
+          if (stopping) return;
+          last_head_at = options.clock->Steady();  // next try after a pause, not in a spin
+          std::this_thread::sleep_for(kRetryPause);
+          continue;
         }
       }
       progress.notify_all();

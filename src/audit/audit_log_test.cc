@@ -239,6 +239,33 @@ TEST_F(AuditLogTest, AFailedWriteIsRolledBackAndRetriedWithoutLosingOrRepeatingE
   for (int i = 0; i < 300; ++i) EXPECT_EQ(seen["req" + std::to_string(i)], 1) << "req" << i;
 }
 
+TEST_F(AuditLogTest, AFailedHeadWriteLeavesNoPartialHead) {
+  std::signal(SIGXFSZ, SIG_IGN);
+  auto log = OpenLog();
+  ASSERT_TRUE(log->SignNow().ok());
+  log->Append(Event(1));
+  ASSERT_TRUE(log->Flush().ok());
+  rlimit old{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
+  rlimit small = old;
+  small.rlim_cur = std::filesystem::file_size(dir_ / "heads.jsonl") + 40;  // a head is ~250 bytes
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  const Status failed = log->SignNow();
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &old), 0);
+  EXPECT_FALSE(failed.ok());
+  Status signed_now = failed;
+  for (int tries = 0; tries < 100 && !signed_now.ok(); ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    signed_now = log->SignNow();
+  }
+  ASSERT_TRUE(signed_now.ok()) << signed_now.message();
+  EXPECT_TRUE(log->Flush().ok());
+  auto report = VerifyAuditLog(dir_);
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok) << report->error;
+  EXPECT_EQ(report->unsigned_events, 0u);
+}
+
 TEST_F(AuditLogTest, ASecondWriterIsRefused) {
   auto log = OpenLog();
   auto second = AuditLog::Open(Options());
