@@ -207,27 +207,47 @@ TEST_F(AuditLogTest, ATamperedLogIsRefusedAtOpen) {
   EXPECT_NE(log.status().message().find("event 2 was altered"), std::string::npos) << log.status().message();
 }
 
+// While it lives, no file this process writes may grow past `bytes` (writes past
+// it fail with EFBIG): a stand-in for a full disk.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(uint64_t bytes) {
+    std::signal(SIGXFSZ, SIG_IGN);
+    ::getrlimit(RLIMIT_FSIZE, &old_);
+    rlimit small = old_;
+    small.rlim_cur = bytes;
+    ::setrlimit(RLIMIT_FSIZE, &small);
+  }
+  ~FileSizeLimit() { ::setrlimit(RLIMIT_FSIZE, &old_); }
+
+ private:
+  rlimit old_{};
+};
+
+// Calls `attempt` every 100 ms until it succeeds (the writer retries every 200 ms), at most 10 s.
+template <typename Attempt>
+Status RetryUntilOk(Attempt attempt) {
+  Status s = attempt();
+  for (int tries = 0; tries < 100 && !s.ok(); ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    s = attempt();
+  }
+  return s;
+}
+
 TEST_F(AuditLogTest, AFailedWriteIsRolledBackAndRetriedWithoutLosingOrRepeatingEvents) {
-  // A file-size limit stands in for a full disk: writes past it fail (EFBIG).
-  std::signal(SIGXFSZ, SIG_IGN);
   auto o = Options();
   o.segment_max_bytes = 24 * 1024;  // the failure also hits segment rotation
   auto log = OpenLog(o);
   ASSERT_TRUE(log->Flush().ok());
-  rlimit old{};
-  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
-  rlimit small = old;
-  small.rlim_cur = std::filesystem::file_size(Segment0()) + 4096;
-  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
-  for (int i = 0; i < 300; ++i) log->Append(Event(i));  // ~100 KB
-  const Status failed = log->Flush();
-  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &old), 0);
-  EXPECT_FALSE(failed.ok());
-  Status flushed = failed;
-  for (int tries = 0; tries < 100 && !flushed.ok(); ++tries) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    flushed = log->Flush();
+  Status failed;
+  {
+    FileSizeLimit full(std::filesystem::file_size(Segment0()) + 4096);
+    for (int i = 0; i < 300; ++i) log->Append(Event(i));  // ~100 KB
+    failed = log->Flush();
   }
+  EXPECT_FALSE(failed.ok());
+  const Status flushed = RetryUntilOk([&] { return log->Flush(); });
   ASSERT_TRUE(flushed.ok()) << flushed.message();
   ASSERT_TRUE(log->SignNow().ok());
   log.reset();
@@ -240,24 +260,17 @@ TEST_F(AuditLogTest, AFailedWriteIsRolledBackAndRetriedWithoutLosingOrRepeatingE
 }
 
 TEST_F(AuditLogTest, AFailedHeadWriteLeavesNoPartialHead) {
-  std::signal(SIGXFSZ, SIG_IGN);
   auto log = OpenLog();
   ASSERT_TRUE(log->SignNow().ok());
   log->Append(Event(1));
   ASSERT_TRUE(log->Flush().ok());
-  rlimit old{};
-  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
-  rlimit small = old;
-  small.rlim_cur = std::filesystem::file_size(dir_ / "heads.jsonl") + 40;  // a head is ~250 bytes
-  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
-  const Status failed = log->SignNow();
-  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &old), 0);
-  EXPECT_FALSE(failed.ok());
-  Status signed_now = failed;
-  for (int tries = 0; tries < 100 && !signed_now.ok(); ++tries) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    signed_now = log->SignNow();
+  Status failed;
+  {
+    FileSizeLimit full(std::filesystem::file_size(dir_ / "heads.jsonl") + 40);  // a head is ~250 bytes
+    failed = log->SignNow();
   }
+  EXPECT_FALSE(failed.ok());
+  const Status signed_now = RetryUntilOk([&] { return log->SignNow(); });
   ASSERT_TRUE(signed_now.ok()) << signed_now.message();
   EXPECT_TRUE(log->Flush().ok());
   auto report = VerifyAuditLog(dir_);
