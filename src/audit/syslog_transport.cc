@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "aegis/http/host_port.h"
 #include "syslog_format.h"
 
 namespace aegis::audit::internal {
@@ -302,39 +303,20 @@ class TlsTransport final : public SyslogTransport {
 }  // namespace
 
 StatusOr<std::pair<std::string, uint16_t>> ParseEndpoint(std::string_view s) {
+  AEGIS_ASSIGN_OR_RETURN(http::HostPort hp, http::ParseHostPort(s));
   const auto bad = [&](const std::string& why) {
     return Status::InvalidArgument("bad address '" + std::string(s) + "': " + why);
   };
-  std::string host;
-  std::string_view port;
-  if (!s.empty() && s.front() == '[') {
-    const size_t close = s.find(']');
-    if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':') {
-      return bad("expected [ipv6]:port");
-    }
-    host.assign(s.substr(1, close - 1));
-    in6_addr a{};
-    if (inet_pton(AF_INET6, host.c_str(), &a) != 1) return bad("brackets need an IPv6 literal");
-    port = s.substr(close + 2);
-  } else {
-    const size_t colon = s.rfind(':');
-    if (colon == std::string_view::npos) return bad("expected host:port");
-    host.assign(s.substr(0, colon));
-    port = s.substr(colon + 1);
-    if (host.find(':') != std::string::npos) return bad("write IPv6 as [addr]:port");
-    for (const char c : host) {
+  // A listener may bind port 0; a collector is never there.
+  if (hp.port == 0) return bad("the port must be 1..65535");
+  if (!http::IsIpLiteral(hp.host)) {
+    for (const char c : hp.host) {
       const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
                       c == '-' || c == '_';
       if (!ok) return bad("the host may hold letters, digits, '.', '-' and '_' only");
     }
   }
-  if (host.empty()) return bad("empty host");
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos) {
-    return bad("the port must be a number");
-  }
-  const int value = std::stoi(std::string(port));
-  if (value < 1 || value > 65535) return bad("the port must be 1..65535");
-  return std::make_pair(std::move(host), static_cast<uint16_t>(value));
+  return std::make_pair(std::move(hp.host), hp.port);
 }
 
 bool IsLoopbackHost(std::string_view host) {

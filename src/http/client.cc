@@ -24,7 +24,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include "asio_types.h"
-#include "host_port.h"
+#include "aegis/http/host_port.h"
 #include "tls_context.h"
 
 namespace aegis::http {

@@ -1,8 +1,8 @@
-#include "host_port.h"
+#include "aegis/http/host_port.h"
 
 #include <arpa/inet.h>
 
-namespace aegis::http::internal {
+namespace aegis::http {
 
 StatusOr<HostPort> ParseHostPort(std::string_view s) {
   HostPort hp;
@@ -64,4 +64,4 @@ bool IsIpLiteral(const std::string& host) {
   return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
-}  // namespace aegis::http::internal
+}  // namespace aegis::http

@@ -1,4 +1,4 @@
-#include "host_port.h"
+#include "aegis/http/host_port.h"
 
 #include <gtest/gtest.h>
 

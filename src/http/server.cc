@@ -17,7 +17,7 @@
 
 #include "asio_types.h"
 #include "connection_registry.h"
-#include "host_port.h"
+#include "aegis/http/host_port.h"
 #include "listener.h"
 #include "spinning_runner.h"
 #include "tls_context.h"

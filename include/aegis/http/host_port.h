@@ -1,5 +1,5 @@
 // "host:port" and "https://host:port" parsing shared by the server (listen
-// addresses) and the client (server URLs). IPv6 literals are bracketed:
+// addresses), the client (server URLs) and the audit sinks (collector addresses). IPv6 literals are bracketed:
 // "[::1]:8443".
 //
 // Thread-safety: stateless functions.
@@ -11,7 +11,7 @@
 
 #include "aegis/common/status.h"
 
-namespace aegis::http::internal {
+namespace aegis::http {
 
 struct HostPort {
   std::string host;  // without brackets
@@ -28,4 +28,4 @@ StatusOr<HostPort> ParseHttpsUrl(std::string_view url);
 // True for an IPv4 or IPv6 literal (no brackets).
 bool IsIpLiteral(const std::string& host);
 
-}  // namespace aegis::http::internal
+}  // namespace aegis::http
