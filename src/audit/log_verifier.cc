@@ -1,9 +1,8 @@
 #include "aegis/audit/log_verifier.h"
 
-#include <nlohmann/json.hpp>
-
 #include "aegis/audit/event_line.h"
 #include "aegis/common/file_util.h"
+#include "aegis/common/strict_json.h"
 #include "aegis/crypto/encoding.h"
 #include "log_files.h"
 
@@ -147,16 +146,18 @@ class EventWalker {
 StatusOr<crypto::PublicKey> ReadAuditPublicKey(const std::filesystem::path& audit_dir) {
   const auto path = audit_dir / internal::kKeyFile;
   AEGIS_ASSIGN_OR_RETURN(std::string text, ReadFile(path, 64 * 1024));
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("public_key") || !j["public_key"].is_string() ||
-      !j.contains("key_id") || !j["key_id"].is_string()) {
-    return Status::DataLoss(path.string() + " is not {\"key_id\", \"public_key\"}");
-  }
-  AEGIS_ASSIGN_OR_RETURN(auto key, crypto::PublicKey::FromPem(j["public_key"].get<std::string>()));
+  const auto bad = [&](const Status& s) { return Status::DataLoss(path.string() + ": " + s.message()); };
+  json::JsonDocument doc;
+  if (Status s = doc.Parse(text, "key.json", 4); !s.ok()) return bad(s);
+  auto fields = json::Fields::Of(doc.root(), "key.json", {"key_id", "public_key"});
+  if (!fields.ok()) return bad(fields.status());
+  auto pem = fields->String("public_key");
+  auto key_id = fields->String("key_id");
+  if (!pem.ok()) return bad(pem.status());
+  if (!key_id.ok()) return bad(key_id.status());
+  AEGIS_ASSIGN_OR_RETURN(auto key, crypto::PublicKey::FromPem(*pem));
   if (key.type() != crypto::KeyType::kEd25519) return Status::DataLoss(path.string() + ": the audit key is not Ed25519");
-  if (key.fingerprint() != j["key_id"].get<std::string>()) {
-    return Status::DataLoss(path.string() + ": key_id does not match the public key");
-  }
+  if (key.fingerprint() != *key_id) return Status::DataLoss(path.string() + ": key_id does not match the public key");
   return key;
 }
 

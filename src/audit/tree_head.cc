@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "aegis/common/clock.h"
+#include "aegis/common/strict_json.h"
 #include "aegis/crypto/encoding.h"
 
 namespace aegis::audit {
@@ -59,29 +60,29 @@ std::string HeadToJson(const SignedTreeHead& head) {
 }
 
 StatusOr<SignedTreeHead> HeadFromJson(std::string_view line) {
-  auto j = nlohmann::json::parse(line, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return Status::DataLoss("tree head is not a JSON object");
-  const auto member = [&](const char* name) -> const nlohmann::json* {
-    auto it = j.find(name);
-    return it == j.end() ? nullptr : &*it;
-  };
-  const auto* size = member("tree_size");
-  const auto* root = member("root");
-  const auto* ts = member("timestamp_ms");
-  const auto* key_id = member("key_id");
-  const auto* sig = member("signature");
-  if (!size || !size->is_number_unsigned() || !root || !root->is_string() || !ts || !ts->is_number_integer() ||
-      !key_id || !key_id->is_string() || !sig || !sig->is_string()) {
-    return Status::DataLoss("tree head lacks tree_size, root, timestamp_ms, key_id or signature");
+  // heads.jsonl is read back from disk: parsed as untrusted input, duplicate members refused.
+  const auto bad = [](const Status& s) { return Status::DataLoss(s.message()); };
+  json::JsonDocument doc;
+  if (Status s = doc.Parse(line, "tree head", 4); !s.ok()) return bad(s);
+  auto fields = json::Fields::Of(doc.root(), "tree head", {"tree_size", "root", "timestamp_ms", "key_id", "signature"});
+  if (!fields.ok()) return bad(fields.status());
+  auto size = fields->PositiveInteger("tree_size");
+  auto ts = fields->PositiveInteger("timestamp_ms");
+  auto root = fields->String("root");
+  auto key_id = fields->String("key_id");
+  auto sig = fields->String("signature");
+  for (const Status* s : {&size.status(), &ts.status(), &root.status(), &key_id.status(), &sig.status()}) {
+    if (!s->ok()) return bad(*s);
   }
+  if (*ts > static_cast<uint64_t>(INT64_MAX)) return Status::DataLoss("tree head timestamp_ms is out of range");
   SignedTreeHead head;
-  head.tree_size = size->get<uint64_t>();
-  head.timestamp_ms = ts->get<int64_t>();
-  head.key_id = key_id->get<std::string>();
-  auto root_bytes = crypto::HexDecode(root->get<std::string>());
+  head.tree_size = *size;
+  head.timestamp_ms = static_cast<int64_t>(*ts);
+  head.key_id = std::string(*key_id);
+  auto root_bytes = crypto::HexDecode(*root);
   if (!root_bytes || root_bytes->size() != head.root.size()) return Status::DataLoss("tree head root is not 32 hex bytes");
   std::copy(root_bytes->begin(), root_bytes->end(), head.root.begin());
-  auto sig_bytes = crypto::Base64Decode(sig->get<std::string>());
+  auto sig_bytes = crypto::Base64Decode(*sig);
   if (!sig_bytes || sig_bytes->empty() || sig_bytes->size() > 512) return Status::DataLoss("tree head signature is not base64");
   head.signature = std::move(*sig_bytes);
   return head;

@@ -148,6 +148,18 @@ TEST_F(VerifierTest, AForgedHeadSignatureIsFound) {
   EXPECT_NE(r.error.find("signed tree head #1"), std::string::npos) << r.error;
 }
 
+TEST_F(VerifierTest, AHeadThatNamesAMemberTwiceIsRefused) {
+  // Readers that took the first or the last tree_size would disagree about what was signed.
+  auto heads = ReadFile(dir_ / "heads.jsonl");
+  ASSERT_TRUE(heads.ok());
+  std::string altered = *heads;
+  altered.insert(1, "\"tree_size\":1,");
+  ASSERT_TRUE(WriteFileAtomic(dir_ / "heads.jsonl", altered, 0600).ok());
+  auto r = Verify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.error.find("duplicate key"), std::string::npos) << r.error;
+}
+
 TEST_F(VerifierTest, ASwappedAuditKeyIsFoundWhenTheKeyIsPinned) {
   auto original = ReadAuditPublicKey(dir_);
   ASSERT_TRUE(original.ok());

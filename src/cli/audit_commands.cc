@@ -28,20 +28,6 @@ std::string SinceArgument(const std::string& text) {
   throw CommandError("--since must be an RFC 3339 time (2026-12-04T10:00:00Z) or a duration (90s, 15m, 12h, 7d)");
 }
 
-std::string EncodeQueryValue(const std::string& v) {
-  std::string out;
-  for (unsigned char c : v) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == ':') {
-      out += static_cast<char>(c);
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
-
 nlohmann::json Page(http::HttpsClient& client, const std::string& query) {
   return ExpectJson(Check(client.Request("GET", "/v1/audit?" + query), "reading the audit log failed"));
 }
@@ -58,7 +44,7 @@ void PrintTable(const nlohmann::json& events) {
 void RunShow(const ClientFlags& flags, int limit, const std::string& since, bool json) {
   if (limit < 1 || limit > 10000) throw CommandError("--limit must be between 1 and 10000");
   std::string query = "limit=" + std::to_string(limit);
-  if (!since.empty()) query += "&since=" + EncodeQueryValue(SinceArgument(since));
+  if (!since.empty()) query += "&since=" + EncodePathSegment(SinceArgument(since));
   auto client = ConnectClient(flags);
   auto body = Page(*client, query);
   if (json) {
@@ -70,7 +56,7 @@ void RunShow(const ClientFlags& flags, int limit, const std::string& since, bool
 
 void RunExport(const ClientFlags& flags, const std::string& since, const std::string& format) {
   if (format != "jsonl" && format != "cef") throw CommandError("--format must be jsonl or cef");
-  const std::string from = EncodeQueryValue(SinceArgument(since));
+  const std::string from = EncodePathSegment(SinceArgument(since));
   auto client = ConnectClient(flags);
   std::optional<uint64_t> next;
   uint64_t exported = 0;

@@ -38,7 +38,8 @@ enum class Credential {
 std::unique_ptr<http::HttpsClient> ConnectClient(const ClientFlags& flags,
                                                  Credential credential = Credential::kRequired);
 
-// Percent-encodes one path segment.
+// Percent-encodes one path segment or query value (everything but RFC 3986's
+// unreserved characters).
 std::string EncodePathSegment(const std::string& segment);
 
 // Parses a 2xx response as JSON, or throws CommandError with the server's error.
