@@ -41,19 +41,20 @@ Status WriteAll(int fd, std::string_view data) {
   return Status::Ok();
 }
 
-AuditEvent SystemEvent(const Clock& clock, std::string action, std::string reason, bool deny = false) {
+}  // namespace
+
+AuditEvent SystemEvent(std::chrono::system_clock::time_point time, std::string action, std::string resource,
+                       std::string reason, bool deny) {
   AuditEvent e;
-  e.time = clock.Now();
+  e.time = time;
   e.principal = "system";
   e.action = std::move(action);
-  e.resource = "audit";
+  e.resource = std::move(resource);
   e.decision = deny ? "deny" : "allow";
   e.listener = "cli";
   e.reason = std::move(reason);
   return e;
 }
-
-}  // namespace
 
 struct AuditLog::State {
   AuditLogOptions options;
@@ -297,7 +298,7 @@ struct AuditLog::State {
         lock.unlock();
         spdlog::critical("audit log failed verification: {}", detail);
         // Appending from this thread is safe: only the writer thread may not.
-        AuditLog::AppendTo(*this, SystemEvent(*options.clock, "audit.verify_failed", detail, true));
+        AuditLog::AppendTo(*this, SystemEvent(options.clock->Now(), "audit.verify_failed", "audit", detail, true));
         lock.lock();
       }
     }
@@ -342,9 +343,9 @@ StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditLogOptions& option
   std::unique_ptr<AuditLog> log(new AuditLog(std::move(state)));
   std::string detail = "tree size " + std::to_string(report.events);
   if (!recovered.empty()) detail += "; " + recovered;
-  log->Append(SystemEvent(*options.clock, "audit.start", detail));
+  log->Append(SystemEvent(options.clock->Now(), "audit.start", "audit", detail));
   if (key_created) {
-    log->Append(SystemEvent(*options.clock, "audit.key_created",
+    log->Append(SystemEvent(options.clock->Now(), "audit.key_created", "audit",
                             "Ed25519 signing key " + report.key_id + " wrapped by KEK " + options.kek->KeyId()));
   }
   return log;
@@ -357,7 +358,7 @@ AuditLog::AuditLog(std::unique_ptr<State> state) : state_(std::move(state)) {
 }
 
 AuditLog::~AuditLog() {
-  Append(SystemEvent(*state_->options.clock, "audit.stop", ""));
+  Append(SystemEvent(state_->options.clock->Now(), "audit.stop", "audit"));
   {
     std::lock_guard lock(state_->mu);
     state_->stop = true;

@@ -111,14 +111,8 @@ void RunInit(const InitOptions& o) {
   {
     // Creates the audit signing key (wrapped by the KEK) and the first signed head.
     auto log = Check(audit::AuditLog::Open(AuditOptions(staging, *kek)), "creating the audit log");
-    audit::AuditEvent e;
-    e.time = Clock::Real().Now();
-    e.principal = "cli";
-    e.action = "server.init";
-    e.resource = "installation";
-    e.decision = "allow";
-    e.status = 0;
-    e.listener = "cli";
+    audit::AuditEvent e = audit::SystemEvent(Clock::Real().Now(), "server.init", "installation");
+    e.principal = "cli";  // a person ran `aegis init`, not the server
     log->Append(std::move(e));
     Check(log->Flush());
   }

@@ -39,30 +39,15 @@ struct ServeOptions {
 };
 
 void AuditLifecycle(audit::AuditLog& log, const char* action, const std::string& detail) {
-  audit::AuditEvent e;
-  e.time = Clock::Real().Now();
-  e.principal = "system";
-  e.action = action;
-  e.resource = "server";
-  e.decision = "allow";
-  e.listener = "cli";
-  e.reason = detail;
-  log.Append(std::move(e));
+  log.Append(audit::SystemEvent(Clock::Real().Now(), action, "server", detail));
 }
 
 // A sink that had to drop events says so in the local log (from the sink's own
 // thread, never from the writer's: Append may wait for the writer).
 std::function<void(uint64_t)> ReportDrops(audit::AuditLog* log, const char* sink) {
   return [log, sink](uint64_t dropped) {
-    audit::AuditEvent e;
-    e.time = Clock::Real().Now();
-    e.principal = "system";
-    e.action = "audit.sink_drop";
-    e.resource = std::string("sink:") + sink;
-    e.decision = "allow";
-    e.listener = "cli";
-    e.reason = "dropped " + std::to_string(dropped) + " events";
-    log->Append(std::move(e));
+    log->Append(audit::SystemEvent(Clock::Real().Now(), "audit.sink_drop", std::string("sink:") + sink,
+                                   "dropped " + std::to_string(dropped) + " events"));
   };
 }
 

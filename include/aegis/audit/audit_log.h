@@ -59,6 +59,11 @@ struct AuditEvent {
   std::string reason;      // why denied or failed; empty when fine
 };
 
+// An action of the server itself, not tied to a request: principal "system",
+// listener "cli", decision allow (or deny).
+AuditEvent SystemEvent(std::chrono::system_clock::time_point time, std::string action, std::string resource,
+                       std::string reason = "", bool deny = false);
+
 // The event as one JSON object without the log's seq/prev members (tests, tools).
 std::string EventToJson(const AuditEvent& event);
 
