@@ -49,8 +49,8 @@ StatusOr<std::vector<SignedTreeHead>> ReadHeads(const std::filesystem::path& dir
 // Walks every event line, checking order, the prev chain and each head's root.
 class EventWalker {
  public:
-  EventWalker(const std::vector<SignedTreeHead>& heads, VerifyReport& report, bool keep)
-      : heads_(heads), report_(report), keep_(keep) {}
+  EventWalker(const std::vector<SignedTreeHead>& heads, VerifyReport& report, const VerifyOptions& options)
+      : heads_(heads), report_(report), options_(options) {}
 
   // False once the first bad event is known.
   bool Line(std::string_view line) {
@@ -106,16 +106,12 @@ class EventWalker {
   }
 
   void Accept(const Hash& leaf, std::string_view line) {
-    // Defer: the writer's frontier must end at the last event known good. While a
-    // chain break is pending, this leaf may be the altered one.
     report_.range.Append(leaf, hasher_);
     report_.last_leaf = leaf;
     previous_ = leaf;
     ++report_.events;
-    if (keep_) {
-      report_.leaves.push_back(leaf);
-      report_.lines.emplace_back(line);
-    }
+    if (options_.keep_leaves) report_.leaves.push_back(leaf);
+    if (options_.keep_line == report_.events - 1) report_.line = line;
   }
 
   bool CheckHeads() {
@@ -134,7 +130,7 @@ class EventWalker {
 
   const std::vector<SignedTreeHead>& heads_;
   VerifyReport& report_;
-  const bool keep_;
+  const VerifyOptions& options_;
   MerkleHasher hasher_;
   Hash previous_{};
   bool pending_break_ = false;
@@ -181,7 +177,7 @@ StatusOr<VerifyReport> VerifyAuditLog(const std::filesystem::path& audit_dir, co
     if (h.tree_size > 0) walk.push_back(h);
   }
   AEGIS_ASSIGN_OR_RETURN(auto segments, internal::ListSegments(audit_dir));
-  EventWalker walker(walk, report, options.keep_leaves);
+  EventWalker walker(walk, report, options);
   for (size_t s = 0; s < segments.size(); ++s) {
     const auto& segment = segments[s];
     if (segment.first_seq != report.events) {

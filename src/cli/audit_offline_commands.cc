@@ -29,11 +29,12 @@ void AddOfflineFlags(CLI::App* cmd, OfflineFlags& f) {
                   "Your own copy of the audit public key (PEM); key.json must match it");
 }
 
-audit::VerifyReport Load(const OfflineFlags& f, bool keep_leaves) {
+audit::VerifyReport Load(const OfflineFlags& f, bool keep_leaves, std::optional<uint64_t> keep_line = std::nullopt) {
   const auto dir = std::filesystem::path(f.data_dir) / "audit";
   if (!std::filesystem::is_directory(dir)) throw CommandError("no audit log at " + dir.string(), 2);
   audit::VerifyOptions options;
   options.keep_leaves = keep_leaves;
+  options.keep_line = keep_line;
   if (!f.public_key.empty()) {
     auto pem = ReadFile(f.public_key, 64 * 1024);
     if (!pem.ok()) throw CommandError("--public-key: " + pem.status().message(), 2);
@@ -96,7 +97,7 @@ const audit::SignedTreeHead& HeadOfSize(const audit::VerifyReport& r, uint64_t s
 }
 
 void RunProve(const OfflineFlags& f, uint64_t event, std::optional<uint64_t> tree_size) {
-  const auto r = Load(f, true);
+  const auto r = Load(f, true, event);
   if (!r.ok) FailVerification(r);
   if (r.heads.empty()) throw CommandError("the log has no signed tree head yet");
   const uint64_t size = tree_size.value_or(r.heads.back().tree_size);
@@ -114,7 +115,7 @@ void RunProve(const OfflineFlags& f, uint64_t event, std::optional<uint64_t> tre
   Json j;
   j["leaf_index"] = event;
   j["tree_size"] = size;
-  j["event"] = r.lines[event];
+  j["event"] = r.line;
   j["leaf_hash"] = crypto::HexEncode(r.leaves[event]);
   j["audit_path"] = Hashes(path);
   j["root"] = crypto::HexEncode(head.root);

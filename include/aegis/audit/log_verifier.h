@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,7 +32,8 @@ namespace aegis::audit {
 struct VerifyOptions {
   // The auditor's own copy of the audit public key; when set, key.json must match it.
   std::optional<crypto::PublicKey> pinned_key;
-  bool keep_leaves = false;  // fill VerifyReport::leaves and ::lines (for proofs)
+  bool keep_leaves = false;           // fill VerifyReport::leaves (for proofs)
+  std::optional<uint64_t> keep_line;  // fill VerifyReport::line with this event's line
   // Check every head's signature (aegis audit verify). The server's own start-up
   // and background checks verify the newest head's signature only — its root
   // covers every event — and still check every head's root, so a year of one
@@ -53,8 +55,8 @@ struct VerifyReport {
   // For the writer: the tree's right edge and the last leaf after the last good event.
   CompactRange range;
   Hash last_leaf{};
-  std::vector<Hash> leaves;       // keep_leaves only
-  std::vector<std::string> lines; // keep_leaves only
+  std::vector<Hash> leaves;  // keep_leaves only: 32 bytes an event, not the events themselves
+  std::string line;          // keep_line only
 };
 
 // Reads DIR/audit. A missing or unreadable key.json is an error Status; every
