@@ -38,6 +38,9 @@ class JsonDocument {
  public:
   // `what` names the document in messages ("bundle", "statement").
   Status Parse(std::string_view json, std::string_view what, size_t max_depth = kMaxJsonDepth) {
+    // Empty is not JSON; and an empty view may carry a null pointer that simdjson
+    // would hand to memcpy.
+    if (json.empty()) return Status::InvalidArgument(std::string(what) + " is not valid JSON");
     if (parser_.allocate(std::max<size_t>(json.size(), 64), max_depth) != simdjson::SUCCESS) {
       return Status::Internal("cannot allocate the JSON parser");
     }
