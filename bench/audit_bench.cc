@@ -11,14 +11,15 @@
 //          reads every byte).
 //
 //   build/release/bench/audit_bench [events=500000] [runs=5] [dir=/tmp]
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fcntl.h>
 #include <string>
 #include <thread>
-#include <unistd.h>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -156,10 +157,14 @@ int main(int argc, char** argv) {
   out["events_per_run"] = n;
   out["runs"] = runs;
   out["signed_heads_in_last_run"] = heads;
-  out["append_events_per_s"] = {{"aegis", Median(aegis_append)}, {"plain_jsonl_peer", Median(plain_append)},
-                                {"ratio", Median(aegis_append) / Median(plain_append)}, {"goal", 200000}};
-  out["verify_events_per_s"] = {{"aegis", Median(verify)}, {"sha256_pass_peer", Median(hash)},
-                                {"ratio", Median(verify) / Median(hash)}, {"goal", 1000000}};
+  out["append_events_per_s"] = {{"aegis", Median(aegis_append)},
+                                {"plain_jsonl_peer", Median(plain_append)},
+                                {"ratio", Median(aegis_append) / Median(plain_append)},
+                                {"goal", 200000}};
+  out["verify_events_per_s"] = {{"aegis", Median(verify)},
+                                {"sha256_pass_peer", Median(hash)},
+                                {"ratio", Median(verify) / Median(hash)},
+                                {"goal", 1000000}};
   out["raw"] = {{"aegis_append", aegis_append}, {"plain_append", plain_append}, {"verify", verify}, {"hash", hash}};
   std::printf("%s\n", out.dump(2).c_str());
   return 0;

@@ -72,16 +72,15 @@ int main(int argc, char** argv) {
   auth::JwtConfig config;
   config.issuer = "https://idp.bench";
   config.audience = "aegis";
-  auto verifier = Must(auth::JwtVerifier::Create(config, auth::testing::JwksOf({keys[0].Jwk(), keys[1].Jwk(),
-                                                                                   keys[2].Jwk()})),
-                       "jwks");
+  auto verifier = Must(
+      auth::JwtVerifier::Create(config, auth::testing::JwksOf({keys[0].Jwk(), keys[1].Jwk(), keys[2].Jwk()})), "jwks");
   const auto now = std::chrono::system_clock::now();
   const long exp = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count() + 3600;
   std::vector<std::pair<std::string, double>> jwt_us;
   for (const auto& key : keys) {
     const std::string header = R"({"alg":")" + key.alg() + R"(","kid":")" + key.kid() + R"(","typ":"JWT"})";
-    const std::string payload = R"({"iss":"https://idp.bench","aud":"aegis","sub":"svc","exp":)" +
-                                std::to_string(exp) + R"(,"roles":["consumer"]})";
+    const std::string payload = R"({"iss":"https://idp.bench","aud":"aegis","sub":"svc","exp":)" + std::to_string(exp) +
+                                R"(,"roles":["consumer"]})";
     const std::string jwt = auth::testing::SignedToken(key, header, payload);
     if (!verifier->Verify(jwt, now).ok()) Die("bench JWT does not verify");
     jwt_us.emplace_back(key.alg(), MedianMicros(batches, 500, [&] { ok = verifier->Verify(jwt, now).ok(); }));
@@ -89,9 +88,8 @@ int main(int argc, char** argv) {
 
   // The policy decision for a scoped consumer.
   policy::Subject subject{{policy::Grant{policy::Role::kConsumer, "fraud-*"}}, false, {}};
-  const double policy_us = MedianMicros(batches, 100000, [&] {
-    ok = policy::Authorize(subject, policy::Action::kInfer, "fraud-mlp", now).allowed;
-  });
+  const double policy_us = MedianMicros(
+      batches, 100000, [&] { ok = policy::Authorize(subject, policy::Action::kInfer, "fraud-mlp", now).allowed; });
 
   // A login: Argon2id verification, TOTP, a session.
   auto users = Must(auth::UserDirectory::Create(store.get(), kek.get(), clock), "users");
@@ -100,20 +98,23 @@ int main(int argc, char** argv) {
   const auto secret = *auth::Base32Decode(secret_b32);
   int64_t step = auth::TotpStep(std::chrono::system_clock::now()) - 1;
   std::string session;
-  const double login_ms = MedianMicros(std::min(batches, 5), 1, [&] {
-    // Each code works once: the next login uses the next step of the ±1 window.
-    auto outcome = users->Login({"bench", "correct horse battery staple",
-                                 auth::TotpCode(crypto::AsBytes(secret), step), "127.0.0.1"});
-    if (outcome.status.ok()) {
-      session = outcome.session;
-      ++step;
-    }
-  }) / 1000.0;
+  const double login_ms = MedianMicros(std::min(batches, 5), 1,
+                                       [&] {
+                                         // Each code works once: the next login uses the next step of the ±1 window.
+                                         auto outcome =
+                                             users->Login({"bench", "correct horse battery staple",
+                                                           auth::TotpCode(crypto::AsBytes(secret), step), "127.0.0.1"});
+                                         if (outcome.status.ok()) {
+                                           session = outcome.session;
+                                           ++step;
+                                         }
+                                       }) /
+                          1000.0;
   if (session.empty()) Die("no login succeeded");
   const double session_us = MedianMicros(batches, 20000, [&] { ok = users->AuthenticateSession(session).ok(); });
 
-  std::printf("{\"batches\": %d, \"api_token_us\": %.3f, \"session_us\": %.3f, \"policy_us\": %.4f", batches,
-              token_us, session_us, policy_us);
+  std::printf("{\"batches\": %d, \"api_token_us\": %.3f, \"session_us\": %.3f, \"policy_us\": %.4f", batches, token_us,
+              session_us, policy_us);
   for (const auto& [alg, us] : jwt_us) std::printf(", \"jwt_%s_us\": %.2f", alg.c_str(), us);
   std::printf(", \"login_ms\": %.1f}\n", login_ms);
   return 0;

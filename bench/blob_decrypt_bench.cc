@@ -129,8 +129,8 @@ int main(int argc, char** argv) {
   const double peer_fresh = PeerGbps(plaintext, dek, true, &fresh_cpu_ms);
   std::printf("blob size            %zu MiB, chunk %u KiB, %u hardware threads\n", mib,
               aegis::store::kDefaultChunkSize >> 10, std::thread::hardware_concurrency());
-  std::printf("ReadBlob (median/%d)  %.2f GB/s  (open, read, allocate, authenticate, decrypt; %.0f ms CPU)\n",
-              kRuns, ours, Median(cpu_ms));
+  std::printf("ReadBlob (median/%d)  %.2f GB/s  (open, read, allocate, authenticate, decrypt; %.0f ms CPU)\n", kRuns,
+              ours, Median(cpu_ms));
   std::printf("peer: 1 EVP call     %.2f GB/s  (AES-256-GCM decrypt in memory, 1 thread, warm buffers; %.0f ms CPU)\n",
               peer, Median(peer_cpu_ms));
   std::printf("peer, fresh output   %.2f GB/s  (same, into newly allocated memory like ReadBlob; %.0f ms CPU)\n",

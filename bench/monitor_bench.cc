@@ -5,6 +5,8 @@
 // of repeated batches, in nanoseconds per request.
 //
 //   build/release/bench/monitor_bench [batches=15]
+#include "aegis/monitor/monitor.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -12,8 +14,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include "aegis/monitor/monitor.h"
 
 namespace {
 
@@ -68,8 +68,9 @@ int main(int argc, char** argv) {
     one.push_back(NanosPerRequest(1, m, served));
     two.push_back(NanosPerRequest(2, m, served));
   }
-  std::printf("{\"monitor_ns_per_request_1_thread\": %.0f, \"monitor_ns_per_request_2_threads\": %.0f, "
-              "\"batches\": %d, \"requests_per_batch\": %d}\n",
-              Median(one), Median(two), batches, kPerBatch);
+  std::printf(
+      "{\"monitor_ns_per_request_1_thread\": %.0f, \"monitor_ns_per_request_2_threads\": %.0f, "
+      "\"batches\": %d, \"requests_per_batch\": %d}\n",
+      Median(one), Median(two), batches, kPerBatch);
   return 0;
 }

@@ -6,8 +6,21 @@ namespace aegis::api {
 namespace {
 
 enum class ControlRoute {
-  kModels, kModelVersion, kAudit, kTrust, kTrustKey, kTokens, kToken, kUsers, kUserDisable, kLogin, kLogout, kWhoami,
-  kMetrics, kDashboard, kDashboardAsset
+  kModels,
+  kModelVersion,
+  kAudit,
+  kTrust,
+  kTrustKey,
+  kTokens,
+  kToken,
+  kUsers,
+  kUserDisable,
+  kLogin,
+  kLogout,
+  kWhoami,
+  kMetrics,
+  kDashboard,
+  kDashboardAsset
 };
 
 // How a route is guarded.
@@ -20,25 +33,25 @@ enum class Guard {
 
 struct MatchedRoute {
   ControlRoute route;
-  std::string action;    // audit name; names the method too, so the audit log says
-                         // what was attempted even when the method is refused
+  std::string action;  // audit name; names the method too, so the audit log says
+                       // what was attempted even when the method is refused
   std::string resource;
   Guard guard = Guard::kPolicy;
   policy::Action policy_action = policy::Action::kModelList;
-  std::string name;      // model, trusted key, token id or user name
-  std::string version;   // model version
+  std::string name;     // model, trusted key, token id or user name
+  std::string version;  // model version
 };
 
 MatchedRoute Policy(ControlRoute route, std::string action, std::string resource, policy::Action policy_action,
                     std::string name = "", std::string version = "") {
-  return MatchedRoute{route, std::move(action), std::move(resource), Guard::kPolicy, policy_action, std::move(name),
-                      std::move(version)};
+  return MatchedRoute{route,         std::move(action), std::move(resource), Guard::kPolicy,
+                      policy_action, std::move(name),   std::move(version)};
 }
 
 bool IsDashboardPath(std::string_view path) {
   constexpr std::string_view kPrefix = "/dashboard";
-  return path == "/" || path == kPrefix || (path.starts_with(kPrefix) && path.size() > kPrefix.size() &&
-                                            path[kPrefix.size()] == '/');
+  return path == "/" || path == kPrefix ||
+         (path.starts_with(kPrefix) && path.size() > kPrefix.size() && path[kPrefix.size()] == '/');
 }
 
 std::optional<MatchedRoute> Match(const http::RequestHead& head) {
@@ -46,8 +59,7 @@ std::optional<MatchedRoute> Match(const http::RequestHead& head) {
   // The whole /dashboard tree is the dashboard's, so that its 404s carry the
   // page's security headers too.
   if (IsDashboardPath(head.path)) {
-    return MatchedRoute{ControlRoute::kDashboardAsset, "dashboard.page", "dashboard:" + head.path,
-                        Guard::kPublicAsset};
+    return MatchedRoute{ControlRoute::kDashboardAsset, "dashboard.page", "dashboard:" + head.path, Guard::kPublicAsset};
   }
   auto segs = internal::SplitPath(head.path);
   // Prometheus scrapes /metrics by convention.
@@ -79,8 +91,8 @@ std::optional<MatchedRoute> Match(const http::RequestHead& head) {
   }
   if (s.size() == 3 && s[1] == "trust") {
     std::string name(s[2]);
-    return Policy(ControlRoute::kTrustKey, remove ? "trust.remove" : "trust.add", "trust:" + name,
-                  Action::kTrustChange, name);
+    return Policy(ControlRoute::kTrustKey, remove ? "trust.remove" : "trust.add", "trust:" + name, Action::kTrustChange,
+                  name);
   }
   if (s.size() == 3 && s[1] == "tokens") {
     std::string id(s[2]);
@@ -142,21 +154,51 @@ http::Plan ControlPlane::Begin(const http::RequestHead& head) {
     static const auth::Principal kAnonymous{"anonymous", auth::Method::kToken, "", {}};
     internal::ControlRequest request{services_, head, principal ? *principal : kAnonymous, plan, event};
     switch (route->route) {
-      case ControlRoute::kModels: internal::PlanModelList(request); break;
-      case ControlRoute::kModelVersion: internal::PlanModelVersion(request, route->name, route->version, late); break;
-      case ControlRoute::kAudit: internal::PlanAuditRead(request); break;
-      case ControlRoute::kTrust: internal::PlanTrustList(request); break;
-      case ControlRoute::kTrustKey: internal::PlanTrustKey(request, route->name); break;
-      case ControlRoute::kTokens: internal::PlanTokens(request); break;
-      case ControlRoute::kToken: internal::PlanTokenRevoke(request, route->name); break;
-      case ControlRoute::kUsers: internal::PlanUsers(request, late); break;
-      case ControlRoute::kUserDisable: internal::PlanUserDisable(request, route->name); break;
-      case ControlRoute::kLogin: internal::PlanLogin(request, late); break;
-      case ControlRoute::kLogout: internal::PlanLogout(request); break;
-      case ControlRoute::kWhoami: internal::PlanWhoami(request); break;
-      case ControlRoute::kMetrics: internal::PlanMetrics(request); break;
-      case ControlRoute::kDashboard: internal::PlanDashboard(request); break;
-      case ControlRoute::kDashboardAsset: internal::PlanDashboardAsset(request); break;
+      case ControlRoute::kModels:
+        internal::PlanModelList(request);
+        break;
+      case ControlRoute::kModelVersion:
+        internal::PlanModelVersion(request, route->name, route->version, late);
+        break;
+      case ControlRoute::kAudit:
+        internal::PlanAuditRead(request);
+        break;
+      case ControlRoute::kTrust:
+        internal::PlanTrustList(request);
+        break;
+      case ControlRoute::kTrustKey:
+        internal::PlanTrustKey(request, route->name);
+        break;
+      case ControlRoute::kTokens:
+        internal::PlanTokens(request);
+        break;
+      case ControlRoute::kToken:
+        internal::PlanTokenRevoke(request, route->name);
+        break;
+      case ControlRoute::kUsers:
+        internal::PlanUsers(request, late);
+        break;
+      case ControlRoute::kUserDisable:
+        internal::PlanUserDisable(request, route->name);
+        break;
+      case ControlRoute::kLogin:
+        internal::PlanLogin(request, late);
+        break;
+      case ControlRoute::kLogout:
+        internal::PlanLogout(request);
+        break;
+      case ControlRoute::kWhoami:
+        internal::PlanWhoami(request);
+        break;
+      case ControlRoute::kMetrics:
+        internal::PlanMetrics(request);
+        break;
+      case ControlRoute::kDashboard:
+        internal::PlanDashboard(request);
+        break;
+      case ControlRoute::kDashboardAsset:
+        internal::PlanDashboardAsset(request);
+        break;
     }
   }
   internal::AuditOnComplete(plan, services_, std::move(event), std::move(late));

@@ -16,7 +16,7 @@ constexpr std::string_view kContentSecurityPolicy =
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 struct Served {
-  std::string_view file;          // in src/api/dashboard/
+  std::string_view file;  // in src/api/dashboard/
   std::string_view content_type;
 };
 

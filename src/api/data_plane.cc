@@ -50,21 +50,31 @@ std::optional<Route> MatchRoute(std::string_view path) {
 // The policy action of an authenticated route (health probes have none).
 policy::Action PolicyActionOf(RouteKind kind) {
   switch (kind) {
-    case RouteKind::kModelMetadata: return policy::Action::kModelMetadata;
-    case RouteKind::kModelReady: return policy::Action::kModelReady;
-    case RouteKind::kInfer: return policy::Action::kInfer;
-    default: return policy::Action::kServerMetadata;
+    case RouteKind::kModelMetadata:
+      return policy::Action::kModelMetadata;
+    case RouteKind::kModelReady:
+      return policy::Action::kModelReady;
+    case RouteKind::kInfer:
+      return policy::Action::kInfer;
+    default:
+      return policy::Action::kServerMetadata;
   }
 }
 
 const char* ActionOf(RouteKind kind) {
   switch (kind) {
-    case RouteKind::kServerMetadata: return "server.metadata";
-    case RouteKind::kLive: return "server.live";
-    case RouteKind::kReady: return "server.ready";
-    case RouteKind::kModelMetadata: return "model.metadata";
-    case RouteKind::kModelReady: return "model.ready";
-    case RouteKind::kInfer: return "infer";
+    case RouteKind::kServerMetadata:
+      return "server.metadata";
+    case RouteKind::kLive:
+      return "server.live";
+    case RouteKind::kReady:
+      return "server.ready";
+    case RouteKind::kModelMetadata:
+      return "model.metadata";
+    case RouteKind::kModelReady:
+      return "model.ready";
+    case RouteKind::kInfer:
+      return "infer";
   }
   return "unknown";
 }

@@ -28,8 +28,12 @@ Json TokenJson(const store::TokenRecord& t) {
 
 Json UserJson(const store::UserRecord& u, std::chrono::system_clock::time_point now) {
   const bool locked = u.locked_until && FormatRfc3339(now) < *u.locked_until;
-  return Json{{"name", u.name},         {"role", u.role},          {"models", u.models},
-              {"disabled", u.disabled}, {"locked", locked},         {"created_at", u.created_at},
+  return Json{{"name", u.name},
+              {"role", u.role},
+              {"models", u.models},
+              {"disabled", u.disabled},
+              {"locked", locked},
+              {"created_at", u.created_at},
               {"created_by", u.created_by}};
 }
 
@@ -86,11 +90,10 @@ http::Response ListUsers(const Services& services) {
   return http::Response::Json(200, Dump(Json{{"users", std::move(out)}}));
 }
 
-http::Response Login(const Services& services, const std::string& source, const std::string& body,
-                     LateOutcome& late) {
-  auto fields = ParseBodyFields(body, {{"user", FieldType::kString, true},
-                                       {"password", FieldType::kString, true},
-                                       {"totp", FieldType::kString, true}});
+http::Response Login(const Services& services, const std::string& source, const std::string& body, LateOutcome& late) {
+  auto fields = ParseBodyFields(
+      body,
+      {{"user", FieldType::kString, true}, {"password", FieldType::kString, true}, {"totp", FieldType::kString, true}});
   if (!fields.ok()) {
     late.denied = true;
     late.reason = fields.status().message();
@@ -200,8 +203,8 @@ void PlanLogout(ControlRequest& r) {
   }
   auto credential = auth::BearerCredential(r.head.Header("authorization"));
   Status ended = credential ? r.services.users->Logout(*credential) : Status::NotFound("no session");
-  r.plan.immediate = ended.ok() ? http::Response::Json(200, Dump(Json{{"logged_out", true}}))
-                                : http::Response::Error(ended);
+  r.plan.immediate =
+      ended.ok() ? http::Response::Json(200, Dump(Json{{"logged_out", true}})) : http::Response::Error(ended);
 }
 
 void PlanWhoami(ControlRequest& r) {

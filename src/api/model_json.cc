@@ -11,7 +11,8 @@ Json TensorSpecsJson(const std::vector<runtime::TensorSpec>& specs) {
     } else {
       for (int64_t d : spec.shape) shape.push_back(d);
     }
-    out.push_back({{"name", spec.name}, {"datatype", std::string(runtime::DataTypeName(spec.datatype))},
+    out.push_back({{"name", spec.name},
+                   {"datatype", std::string(runtime::DataTypeName(spec.datatype))},
                    {"shape", std::move(shape)}});
   }
   return out;
@@ -25,14 +26,23 @@ Json SignatureJson(const store::ModelVersionRecord& r) {
 }
 
 Json RecordJson(const store::ModelVersionRecord& r) {
-  return {{"name", r.name},         {"version", r.version},       {"format", r.format},
-          {"sha256", r.sha256},     {"size_bytes", r.size_bytes}, {"created_at", r.created_at},
-          {"created_by", r.created_by}, {"signature", SignatureJson(r)}};
+  return {{"name", r.name},
+          {"version", r.version},
+          {"format", r.format},
+          {"sha256", r.sha256},
+          {"size_bytes", r.size_bytes},
+          {"created_at", r.created_at},
+          {"created_by", r.created_by},
+          {"signature", SignatureJson(r)}};
 }
 
 Json TrustedKeyJson(const store::TrustedKeyRecord& k) {
-  return {{"name", k.name},         {"key_type", k.key_type},     {"fingerprint", k.fingerprint},
-          {"models", k.models},     {"created_at", k.created_at}, {"created_by", k.created_by},
+  return {{"name", k.name},
+          {"key_type", k.key_type},
+          {"fingerprint", k.fingerprint},
+          {"models", k.models},
+          {"created_at", k.created_at},
+          {"created_by", k.created_by},
           {"public_key", k.public_key_pem}};
 }
 

@@ -7,10 +7,14 @@ namespace {
 
 monitor::AuthMethod MonitorMethod(auth::Method method) {
   switch (method) {
-    case auth::Method::kToken: return monitor::AuthMethod::kToken;
-    case auth::Method::kSession: return monitor::AuthMethod::kSession;
-    case auth::Method::kJwt: return monitor::AuthMethod::kJwt;
-    case auth::Method::kClientCert: return monitor::AuthMethod::kMtls;
+    case auth::Method::kToken:
+      return monitor::AuthMethod::kToken;
+    case auth::Method::kSession:
+      return monitor::AuthMethod::kSession;
+    case auth::Method::kJwt:
+      return monitor::AuthMethod::kJwt;
+    case auth::Method::kClientCert:
+      return monitor::AuthMethod::kMtls;
   }
   return monitor::AuthMethod::kNone;
 }
@@ -71,12 +75,12 @@ void AuditOnComplete(http::Plan& plan, const Services& services, audit::AuditEve
   };
 }
 
-std::optional<auth::Principal> Authenticate(const Services& services, const http::RequestHead& head,
-                                            http::Plan& plan, audit::AuditEvent& event) {
+std::optional<auth::Principal> Authenticate(const Services& services, const http::RequestHead& head, http::Plan& plan,
+                                            audit::AuditEvent& event) {
   std::optional<auth::PresentedCertificate> certificate;
   if (head.client_cert) {
-    certificate = auth::PresentedCertificate{head.client_cert->subject, head.client_cert->sans,
-                                             head.client_cert->fingerprint};
+    certificate =
+        auth::PresentedCertificate{head.client_cert->subject, head.client_cert->sans, head.client_cert->fingerprint};
   }
   const auto authorization = head.Header("authorization");
   monitor::StageTimer timer;
@@ -88,8 +92,7 @@ std::optional<auth::Principal> Authenticate(const Services& services, const http
     event.auth_method = std::string(auth::MethodName(principal->method));
     return std::move(principal).value();
   }
-  const auto presented =
-      auth::Authenticator::PresentedMethod(authorization, certificate ? &*certificate : nullptr);
+  const auto presented = auth::Authenticator::PresentedMethod(authorization, certificate ? &*certificate : nullptr);
   CountAuthAttempt(services, presented ? MonitorMethod(*presented) : monitor::AuthMethod::kNone, false);
   event.decision = "deny";
   event.reason = principal.status().message();

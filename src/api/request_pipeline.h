@@ -14,8 +14,8 @@
 #include "aegis/api/services.h"
 #include "aegis/audit/audit_log.h"
 #include "aegis/auth/principal.h"
-#include "aegis/policy/policy.h"
 #include "aegis/http/message.h"
+#include "aegis/policy/policy.h"
 
 namespace aegis::api::internal {
 
@@ -56,8 +56,8 @@ inline void CountAuthAttempt(const Services& services, monitor::AuthMethod metho
 // names the principal in the event. On failure sets plan.immediate to a 401
 // (WWW-Authenticate: Bearer) and marks the event denied. Counts the attempt by
 // the credential kind presented, and the stage's time.
-std::optional<auth::Principal> Authenticate(const Services& services, const http::RequestHead& head,
-                                            http::Plan& plan, audit::AuditEvent& event);
+std::optional<auth::Principal> Authenticate(const Services& services, const http::RequestHead& head, http::Plan& plan,
+                                            audit::AuditEvent& event);
 
 // Asks the policy whether `principal` may perform `action` (on `model` for
 // model-scoped actions). Allowed: records the matching grant in the event and

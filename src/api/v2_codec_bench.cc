@@ -3,15 +3,15 @@
 // chose DOM for the parser. Prints medians of per-call CPU times over many batches.
 //
 //   ninja aegis_api_codec_bench && ./aegis_api_codec_bench
-#include <simdjson.h>
+#include "aegis/api/v2_codec.h"
 
 #include <algorithm>
-#include <ctime>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <vector>
 
-#include "aegis/api/v2_codec.h"
+#include <simdjson.h>
 
 namespace {
 

@@ -1,9 +1,9 @@
 // Tests for the binary tensor data extension on requests, and for hostile bodies:
 // every truncation of valid requests must be refused (or parsed) without crashing.
-#include <gtest/gtest.h>
-
 #include <cstring>
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include "aegis/api/v2_codec.h"
 

@@ -82,19 +82,29 @@ void AppendJsonData(std::string& out, const runtime::Tensor& t, uint64_t count) 
         std::memcpy(p, s.data(), s.size());
         return p + s.size();
       });
-    case DataType::kUint8: return AppendNumbers<uint8_t>(out, d, count, as_int);
-    case DataType::kUint16: return AppendNumbers<uint16_t>(out, d, count, as_int);
-    case DataType::kUint32: return AppendNumbers<uint32_t>(out, d, count, as_int);
-    case DataType::kUint64: return AppendNumbers<uint64_t>(out, d, count, internal::WriteUint);
-    case DataType::kInt8: return AppendNumbers<int8_t>(out, d, count, as_int);
-    case DataType::kInt16: return AppendNumbers<int16_t>(out, d, count, as_int);
-    case DataType::kInt32: return AppendNumbers<int32_t>(out, d, count, as_int);
-    case DataType::kInt64: return AppendNumbers<int64_t>(out, d, count, internal::WriteInt);
+    case DataType::kUint8:
+      return AppendNumbers<uint8_t>(out, d, count, as_int);
+    case DataType::kUint16:
+      return AppendNumbers<uint16_t>(out, d, count, as_int);
+    case DataType::kUint32:
+      return AppendNumbers<uint32_t>(out, d, count, as_int);
+    case DataType::kUint64:
+      return AppendNumbers<uint64_t>(out, d, count, internal::WriteUint);
+    case DataType::kInt8:
+      return AppendNumbers<int8_t>(out, d, count, as_int);
+    case DataType::kInt16:
+      return AppendNumbers<int16_t>(out, d, count, as_int);
+    case DataType::kInt32:
+      return AppendNumbers<int32_t>(out, d, count, as_int);
+    case DataType::kInt64:
+      return AppendNumbers<int64_t>(out, d, count, internal::WriteInt);
     case DataType::kFp16:
       return AppendNumbers<uint16_t>(
           out, d, count, [](char* p, uint16_t v) { return internal::WriteFloat(p, internal::HalfToFloat(v)); });
-    case DataType::kFp32: return AppendNumbers<float>(out, d, count, internal::WriteFloat);
-    case DataType::kFp64: return AppendNumbers<double>(out, d, count, internal::WriteDouble);
+    case DataType::kFp32:
+      return AppendNumbers<float>(out, d, count, internal::WriteFloat);
+    case DataType::kFp64:
+      return AppendNumbers<double>(out, d, count, internal::WriteDouble);
     case DataType::kBytes: {
       out.push_back('[');
       bool first = true;

@@ -1,13 +1,13 @@
 // Tests for EncodeInferResponse, JsonQuote and the FP16 conversions, including
 // encode -> parse round trips for every datatype.
-#include <gtest/gtest.h>
-#include <simdjson.h>
-
 #include <bit>
 #include <cmath>
 #include <cstring>
 #include <random>
 #include <string>
+
+#include <gtest/gtest.h>
+#include <simdjson.h>
 
 #include "aegis/api/v2_codec.h"
 #include "v2_fp16.h"

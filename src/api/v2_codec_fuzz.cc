@@ -7,14 +7,14 @@
 // Input layout: byte 0 = flags (bit 0: a header length follows in bytes 1..4,
 // little-endian, taken modulo body size + 2 so that "too long" is reachable);
 // the rest is the body. Build: see CMakeLists.codec.cmake (AEGIS_FUZZ).
-#include <simdjson.h>
+#include "aegis/api/v2_codec.h"
 
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <string_view>
 
-#include "aegis/api/v2_codec.h"
+#include <simdjson.h>
 
 namespace {
 

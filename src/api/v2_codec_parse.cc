@@ -12,10 +12,10 @@
 // resolved: a proxy that reads the first and a server that reads the last would
 // disagree about what was asked. Unknown keys are ignored, as the protocol's
 // extensions (e.g. "parameters" entries) rely on that.
-#include <simdjson.h>
-
 #include <algorithm>
 #include <limits>
+
+#include <simdjson.h>
 
 #include "aegis/api/v2_codec.h"
 #include "v2_bytes.h"

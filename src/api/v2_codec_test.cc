@@ -2,11 +2,11 @@
 // and hostile inputs (truncation, deep nesting, lying shapes).
 #include "aegis/api/v2_codec.h"
 
-#include <gtest/gtest.h>
-
 #include <chrono>
 #include <cstring>
 #include <string>
+
+#include <gtest/gtest.h>
 
 namespace aegis::api {
 namespace {

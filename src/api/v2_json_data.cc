@@ -58,10 +58,17 @@ struct IntegerWriter {
 // to nearest, as any JSON reader would.
 bool NumberAsDouble(element e, double* out) {
   switch (e.type()) {
-    case element_type::DOUBLE: *out = e.get_double().value_unsafe(); return true;
-    case element_type::INT64: *out = static_cast<double>(e.get_int64().value_unsafe()); return true;
-    case element_type::UINT64: *out = static_cast<double>(e.get_uint64().value_unsafe()); return true;
-    default: return false;
+    case element_type::DOUBLE:
+      *out = e.get_double().value_unsafe();
+      return true;
+    case element_type::INT64:
+      *out = static_cast<double>(e.get_int64().value_unsafe());
+      return true;
+    case element_type::UINT64:
+      *out = static_cast<double>(e.get_uint64().value_unsafe());
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -132,23 +139,33 @@ struct BytesWriter {
 
 std::string_view JsonTypeName(element e) {
   switch (e.type()) {
-    case element_type::ARRAY: return "an array";
-    case element_type::OBJECT: return "an object";
-    case element_type::STRING: return "a string";
-    case element_type::BOOL: return "a boolean";
-    case element_type::NULL_VALUE: return "null";
-    default: return "a number";
+    case element_type::ARRAY:
+      return "an array";
+    case element_type::OBJECT:
+      return "an object";
+    case element_type::STRING:
+      return "a string";
+    case element_type::BOOL:
+      return "a boolean";
+    case element_type::NULL_VALUE:
+      return "null";
+    default:
+      return "a number";
   }
 }
 
 std::string_view Expectation(DataType type) {
   switch (type) {
-    case DataType::kBool: return "true or false";
+    case DataType::kBool:
+      return "true or false";
     case DataType::kFp16:
     case DataType::kFp32:
-    case DataType::kFp64: return "a number";
-    case DataType::kBytes: return "a string";
-    default: return "an integer";
+    case DataType::kFp64:
+      return "a number";
+    case DataType::kBytes:
+      return "a string";
+    default:
+      return "an integer";
   }
 }
 
@@ -225,7 +242,8 @@ class DataWalker {
     switch (err) {
       case ElementError::kNotInteger:
         return Error(where + "must be an integer for " + type_name + ", got " + ElementText(e));
-      case ElementError::kOutOfRange: return Error(where + "is out of range for " + type_name + ": " + ElementText(e));
+      case ElementError::kOutOfRange:
+        return Error(where + "is out of range for " + type_name + ": " + ElementText(e));
       default:
         return Error(where + "must be " + std::string(Expectation(tensor_.datatype)) + " for " + type_name + ", got " +
                      std::string(JsonTypeName(e)));
@@ -275,19 +293,32 @@ Status DecodeJsonData(element data, uint64_t count, runtime::Tensor& tensor) {
   tensor.data.assign(count * runtime::DataTypeSize(tensor.datatype), 0);
   uint8_t* out = tensor.data.data();
   switch (tensor.datatype) {
-    case DataType::kBool: return Walk(data, count, tensor, BoolWriter{out});
-    case DataType::kUint8: return Walk(data, count, tensor, IntegerWriter<uint8_t>{out});
-    case DataType::kUint16: return Walk(data, count, tensor, IntegerWriter<uint16_t>{out});
-    case DataType::kUint32: return Walk(data, count, tensor, IntegerWriter<uint32_t>{out});
-    case DataType::kUint64: return Walk(data, count, tensor, IntegerWriter<uint64_t>{out});
-    case DataType::kInt8: return Walk(data, count, tensor, IntegerWriter<int8_t>{out});
-    case DataType::kInt16: return Walk(data, count, tensor, IntegerWriter<int16_t>{out});
-    case DataType::kInt32: return Walk(data, count, tensor, IntegerWriter<int32_t>{out});
-    case DataType::kInt64: return Walk(data, count, tensor, IntegerWriter<int64_t>{out});
-    case DataType::kFp16: return Walk(data, count, tensor, Fp16Writer{out});
-    case DataType::kFp32: return Walk(data, count, tensor, Fp32Writer{out});
-    case DataType::kFp64: return Walk(data, count, tensor, Fp64Writer{out});
-    case DataType::kBytes: break;  // Handled above.
+    case DataType::kBool:
+      return Walk(data, count, tensor, BoolWriter{out});
+    case DataType::kUint8:
+      return Walk(data, count, tensor, IntegerWriter<uint8_t>{out});
+    case DataType::kUint16:
+      return Walk(data, count, tensor, IntegerWriter<uint16_t>{out});
+    case DataType::kUint32:
+      return Walk(data, count, tensor, IntegerWriter<uint32_t>{out});
+    case DataType::kUint64:
+      return Walk(data, count, tensor, IntegerWriter<uint64_t>{out});
+    case DataType::kInt8:
+      return Walk(data, count, tensor, IntegerWriter<int8_t>{out});
+    case DataType::kInt16:
+      return Walk(data, count, tensor, IntegerWriter<int16_t>{out});
+    case DataType::kInt32:
+      return Walk(data, count, tensor, IntegerWriter<int32_t>{out});
+    case DataType::kInt64:
+      return Walk(data, count, tensor, IntegerWriter<int64_t>{out});
+    case DataType::kFp16:
+      return Walk(data, count, tensor, Fp16Writer{out});
+    case DataType::kFp32:
+      return Walk(data, count, tensor, Fp32Writer{out});
+    case DataType::kFp64:
+      return Walk(data, count, tensor, Fp64Writer{out});
+    case DataType::kBytes:
+      break;  // Handled above.
   }
   return Status::Internal("unhandled datatype");
 }

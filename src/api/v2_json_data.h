@@ -12,11 +12,11 @@
 // Thread-safety: pure functions.
 #pragma once
 
-#include <simdjson.h>
-
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include <simdjson.h>
 
 #include "aegis/common/status.h"
 #include "aegis/runtime/tensor.h"

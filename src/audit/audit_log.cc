@@ -1,15 +1,16 @@
 #include "aegis/audit/audit_log.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
-#include <fcntl.h>
 #include <mutex>
-#include <sys/file.h>
 #include <thread>
-#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
@@ -75,8 +76,8 @@ struct AuditLog::State {
   mutable std::mutex mu;
   std::condition_variable not_empty, not_full, progress, verifier_wake;
   std::deque<AuditEvent> queue;
-  uint64_t appended = 0;  // events ever queued (since Open)
-  uint64_t durable = 0;   // of those, written and synced
+  uint64_t appended = 0;       // events ever queued (since Open)
+  uint64_t durable = 0;        // of those, written and synced
   uint64_t signed_target = 0;  // SignNow: sign at least this many events
   Status write_status;
   bool writer_idle = false;
@@ -286,7 +287,8 @@ struct AuditLog::State {
       verifier_wake.wait_for(lock, options.verify_interval, [&] { return stop; });
       if (stop) return;
       lock.unlock();
-      auto report = VerifyAuditLog(options.dir, {.pinned_key = std::nullopt, .keep_leaves = false, .all_signatures = false});
+      auto report =
+          VerifyAuditLog(options.dir, {.pinned_key = std::nullopt, .keep_leaves = false, .all_signatures = false});
       lock.lock();
       const bool ok = report.ok() && report->ok;
       stats.verified_ok = ok;
@@ -321,11 +323,11 @@ StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditLogOptions& option
   AEGIS_ASSIGN_OR_RETURN(state->key,
                          internal::LoadOrCreateSigningKey(options.signing_key_file, dir, *options.kek, &key_created));
   AEGIS_ASSIGN_OR_RETURN(auto recovered, internal::RecoverAuditDirectory(dir));
-  AEGIS_ASSIGN_OR_RETURN(auto report,
-                         VerifyAuditLog(dir, {.pinned_key = std::nullopt, .keep_leaves = false, .all_signatures = false}));
+  AEGIS_ASSIGN_OR_RETURN(
+      auto report, VerifyAuditLog(dir, {.pinned_key = std::nullopt, .keep_leaves = false, .all_signatures = false}));
   if (!report.ok) {
     return Status::Unavailable("the audit log failed verification (" + report.error +
-                                      "); run `aegis audit verify` and see docs/audit.md");
+                               "); run `aegis audit verify` and see docs/audit.md");
   }
   state->range = report.range;
   state->prev = report.last_leaf;

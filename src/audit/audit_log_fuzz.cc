@@ -3,12 +3,13 @@
 // segment bytes, then "\0\0", then heads.jsonl bytes. The verifier must never
 // crash, hang or read out of bounds, and an altered log must never verify unless
 // it is a valid log (checked by the invariant below).
+#include <unistd.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
-#include <unistd.h>
 
 #include "aegis/audit/event_line.h"
 #include "aegis/audit/log_verifier.h"
@@ -31,12 +32,11 @@ const std::filesystem::path& Dir() {
     std::filesystem::path d(tmpl);
     auto key = aegis::crypto::PrivateKey::Generate(aegis::crypto::KeyType::kEd25519);
     if (!key.ok()) std::abort();
-    const std::string json = "{\"key_id\":\"" + key->public_key().fingerprint() + "\",\"public_key\":" +
-                             "\"" + [&] {
-                               std::string pem = key->public_key().ToPem(), out;
-                               for (char c : pem) out += c == '\n' ? std::string("\\n") : std::string(1, c);
-                               return out;
-                             }() + "\"}";
+    const std::string json = "{\"key_id\":\"" + key->public_key().fingerprint() + "\",\"public_key\":" + "\"" + [&] {
+      std::string pem = key->public_key().ToPem(), out;
+      for (char c : pem) out += c == '\n' ? std::string("\\n") : std::string(1, c);
+      return out;
+    }() + "\"}";
     if (!aegis::WriteFileAtomic(d / "key.json", json, 0600).ok()) std::abort();
     return d;
   }();

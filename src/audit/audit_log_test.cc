@@ -1,9 +1,10 @@
 #include "aegis/audit/audit_log.h"
 
-#include <csignal>
-#include <map>
 #include <sys/resource.h>
 #include <sys/stat.h>
+
+#include <csignal>
+#include <map>
 #include <mutex>
 #include <thread>
 

@@ -1,16 +1,17 @@
 #include "log_recovery.h"
 
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "aegis/audit/event_line.h"
-#include "aegis/crypto/encoding.h"
 #include "aegis/common/file_util.h"
+#include "aegis/crypto/encoding.h"
 #include "log_files.h"
 
 namespace aegis::audit::internal {
@@ -59,8 +60,10 @@ StatusOr<uint64_t> MigrateLegacyLog(const std::filesystem::path& dir) {
     if (j.is_discarded() || !j.is_object()) return true;  // never tamper-evident: skip debris
     const size_t start = out.size();
     out += "{\"seq\":" + std::to_string(seq) + ",\"prev\":\"" + crypto::HexEncode(prev) + "\"";
-    if (j.size() > 0) out += "," + std::string(line.substr(line.find('{') + 1));
-    else out += "}";
+    if (j.size() > 0)
+      out += "," + std::string(line.substr(line.find('{') + 1));
+    else
+      out += "}";
     prev = hasher.Leaf(std::string_view(out).substr(start));
     out += '\n';
     ++seq;
@@ -93,7 +96,8 @@ StatusOr<std::string> RecoverAuditDirectory(const std::filesystem::path& dir) {
   }
   if (std::filesystem::exists(dir / kHeadsFile, ec)) {
     AEGIS_ASSIGN_OR_RETURN(uint64_t cut, CutTornTail(dir / kHeadsFile));
-    if (cut > 0) done += std::string(done.empty() ? "" : "; ") + "cut a torn head write of " + std::to_string(cut) + " bytes";
+    if (cut > 0)
+      done += std::string(done.empty() ? "" : "; ") + "cut a torn head write of " + std::to_string(cut) + " bytes";
   }
   return done;
 }

@@ -27,7 +27,8 @@ StatusOr<std::vector<SignedTreeHead>> ReadHeads(const std::filesystem::path& dir
       problem = Status::DataLoss(where(heads.size()) + ": " + head.status().message());
       return false;
     }
-    if (!heads.empty() && (head->tree_size < heads.back().tree_size || head->timestamp_ms < heads.back().timestamp_ms)) {
+    if (!heads.empty() &&
+        (head->tree_size < heads.back().tree_size || head->timestamp_ms < heads.back().timestamp_ms)) {
       problem = Status::DataLoss(where(heads.size()) + ": goes backwards (size or time below the head before it)");
       return false;
     }
@@ -86,8 +87,9 @@ class EventWalker {
     }
     if (next_head_ < heads_.size()) {
       const uint64_t want = heads_.back().tree_size;
-      Fail(report_.events, "the log ends after " + std::to_string(report_.events) + " events but a signed head covers " +
-                               std::to_string(want) + " (events removed from the end)");
+      Fail(report_.events, "the log ends after " + std::to_string(report_.events) +
+                               " events but a signed head covers " + std::to_string(want) +
+                               " (events removed from the end)");
       return;
     }
     report_.root = report_.range.Root(hasher_);
@@ -152,7 +154,8 @@ StatusOr<crypto::PublicKey> ReadAuditPublicKey(const std::filesystem::path& audi
   if (!pem.ok()) return bad(pem.status());
   if (!key_id.ok()) return bad(key_id.status());
   AEGIS_ASSIGN_OR_RETURN(auto key, crypto::PublicKey::FromPem(*pem));
-  if (key.type() != crypto::KeyType::kEd25519) return Status::DataLoss(path.string() + ": the audit key is not Ed25519");
+  if (key.type() != crypto::KeyType::kEd25519)
+    return Status::DataLoss(path.string() + ": the audit key is not Ed25519");
   if (key.fingerprint() != *key_id) return Status::DataLoss(path.string() + ": key_id does not match the public key");
   return key;
 }

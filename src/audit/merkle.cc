@@ -96,8 +96,8 @@ std::vector<Hash> ConsistencyProof(std::span<const Hash> leaves, uint64_t old_si
   return out;
 }
 
-bool VerifyInclusion(uint64_t index, uint64_t tree_size, const Hash& leaf, std::span<const Hash> path,
-                     const Hash& root, MerkleHasher& hasher) {
+bool VerifyInclusion(uint64_t index, uint64_t tree_size, const Hash& leaf, std::span<const Hash> path, const Hash& root,
+                     MerkleHasher& hasher) {
   if (index >= tree_size) return false;
   uint64_t fn = index, sn = tree_size - 1;
   Hash r = leaf;

@@ -53,7 +53,9 @@ class QueuedSink : public Interface {
   QueuedSink(size_t queue_size, std::chrono::milliseconds stop_drain)
       : queue_(queue_size, kMaxSinkQueueBytes), stop_drain_(stop_drain) {}
 
-  void Start() { thread_ = StartSinkThread([this] { Run(); }); }
+  void Start() {
+    thread_ = StartSinkThread([this] { Run(); });
+  }
   virtual void Run() = 0;
 
   // Sleeps the back-off delay, reporting drops meanwhile. Stop wakes it for one

@@ -46,7 +46,8 @@ StatusOr<crypto::PrivateKey> LoadOrCreateSigningKey(const std::filesystem::path&
   }
   AEGIS_ASSIGN_OR_RETURN(std::string wrapped, ReadFile(key_file, 4096));
   auto pem = kek.Unwrap(crypto::AsBytes(wrapped), context);
-  if (!pem.ok()) return Status::DataLoss("cannot unwrap the audit signing key " + key_file.string() + ": " + pem.status().message());
+  if (!pem.ok())
+    return Status::DataLoss("cannot unwrap the audit signing key " + key_file.string() + ": " + pem.status().message());
   AEGIS_ASSIGN_OR_RETURN(auto key, crypto::PrivateKey::FromPem(pem->view()));
   if (key.type() != crypto::KeyType::kEd25519) return Status::DataLoss("the audit signing key is not Ed25519");
   if (!std::filesystem::exists(audit_dir / kKeyFile, ec)) {

@@ -54,8 +54,8 @@ TEST(SyslogFormatTest, MsgidIsTheActionSanitizedToPrintableAsciiAndAtMost32Bytes
 }
 
 TEST(SyslogFormatTest, TimeThatIsNotAnRfc5424TimestampIsReplacedByNow) {
-  for (const char* time : {"2026-11-22 01:58:25Z", "2026-11-22T01:58:25.1234567Z", "2026-11-22T01:58:25+01:00",
-                           "x", "2026-11-22T01:58:25.Z"}) {
+  for (const char* time : {"2026-11-22 01:58:25Z", "2026-11-22T01:58:25.1234567Z", "2026-11-22T01:58:25+01:00", "x",
+                           "2026-11-22T01:58:25.Z"}) {
     const std::string event = std::string(R"({"action":"infer","decision":"allow","time":")") + time + "\"}";
     EXPECT_NE(FormatEventMessage(Origin(), event, 1, kNow).find(" 2025-12-04T19:30:00.000000Z "), std::string::npos)
         << time;
@@ -66,20 +66,23 @@ TEST(SyslogFormatTest, TimeThatIsNotAnRfc5424TimestampIsReplacedByNow) {
 
 TEST(SyslogFormatTest, UnparsableLineIsStillForwardedAsMsg) {
   const std::string m = FormatEventMessage(Origin(), "not json", 3, kNow);
-  EXPECT_EQ(m, "<86>1 2025-12-04T19:30:00.000000Z host1 aegis 42 - [aegis@32473 decision=\"\" status=\"\" "
-               "principal=\"\" resource=\"\"][meta sequenceId=\"3\"] " + kBom + "not json");
+  EXPECT_EQ(m,
+            "<86>1 2025-12-04T19:30:00.000000Z host1 aegis 42 - [aegis@32473 decision=\"\" status=\"\" "
+            "principal=\"\" resource=\"\"][meta sequenceId=\"3\"] " +
+                kBom + "not json");
 }
 
 TEST(SyslogFormatTest, SignedTreeHead) {
   const std::string head = R"({"tree_size":1234,"root":"ab12","time":"2026-11-22T01:58:26.000001Z","key_id":"k"})";
   EXPECT_EQ(FormatHeadMessage(Origin(), head, 9, kNow),
             "<86>1 2026-11-22T01:58:26.000001Z host1 aegis 42 tree_head [aegis@32473 tree_size=\"1234\" "
-            "root=\"ab12\"][meta sequenceId=\"9\"] " + kBom + head);
+            "root=\"ab12\"][meta sequenceId=\"9\"] " +
+                kBom + head);
 }
 
 TEST(SyslogFormatTest, TruncationNeverSplitsAUtf8Sequence) {
-  const std::string euro = "\xE2\x82\xAC";        // 3 bytes
-  const std::string emoji = "\xF0\x9F\x94\x92";   // 4 bytes
+  const std::string euro = "\xE2\x82\xAC";       // 3 bytes
+  const std::string emoji = "\xF0\x9F\x94\x92";  // 4 bytes
   std::string s = "ab" + euro;
   TruncateUtf8(s, 4);
   EXPECT_EQ(s, "ab");
@@ -102,8 +105,7 @@ TEST(SyslogFormatTest, TruncationNeverSplitsAUtf8Sequence) {
 TEST(SyslogFormatTest, MetaSequenceIdWrapsWithinRfc5424Range) {
   EXPECT_NE(FormatEventMessage(Origin(), "{}", 2147483647, kNow).find("[meta sequenceId=\"2147483647\"]"),
             std::string::npos);
-  EXPECT_NE(FormatEventMessage(Origin(), "{}", 2147483648ull, kNow).find("[meta sequenceId=\"1\"]"),
-            std::string::npos);
+  EXPECT_NE(FormatEventMessage(Origin(), "{}", 2147483648ull, kNow).find("[meta sequenceId=\"1\"]"), std::string::npos);
 }
 
 TEST(SyslogFormatTest, OctetCountingCountsBytes) {

@@ -97,8 +97,8 @@ class SyslogSinkImpl final : public internal::QueuedSink<SyslogSink> {
   const SyslogOptions o_;
   const std::unique_ptr<internal::SyslogTransport> transport_;
   const internal::SyslogOrigin origin_;
-  uint64_t seq_ = 0;                 // sink thread only
-  bool failing_ = false;             // sink thread only
+  uint64_t seq_ = 0;      // sink thread only
+  bool failing_ = false;  // sink thread only
 };
 
 }  // namespace
@@ -120,7 +120,8 @@ StatusOr<int> ParseSyslogFacility(std::string_view name) {
 }
 
 StatusOr<std::shared_ptr<SyslogSink>> SyslogSink::Create(SyslogOptions o) {
-  if (o.host.empty() || o.port == 0) return Status::InvalidArgument("syslog collector needs a host and a non-zero port");
+  if (o.host.empty() || o.port == 0)
+    return Status::InvalidArgument("syslog collector needs a host and a non-zero port");
   if (o.facility < 0 || o.facility > 23) return Status::InvalidArgument("syslog facility must be 0..23");
   if (o.max_message_bytes < 480) return Status::InvalidArgument("max_message_bytes must be at least 480");
   if (o.transport == SyslogTransportKind::kUdp && o.max_message_bytes > 65507) {
@@ -138,8 +139,12 @@ StatusOr<std::shared_ptr<SyslogSink>> SyslogSink::Create(SyslogOptions o) {
   internal::TransportOptions t{o.host, o.port, plaintext && !o.allow_plaintext, o.timeout};
   std::unique_ptr<internal::SyslogTransport> transport;
   switch (o.transport) {
-    case SyslogTransportKind::kUdp: transport = internal::MakeUdpTransport(t); break;
-    case SyslogTransportKind::kTcp: transport = internal::MakeTcpTransport(t); break;
+    case SyslogTransportKind::kUdp:
+      transport = internal::MakeUdpTransport(t);
+      break;
+    case SyslogTransportKind::kTcp:
+      transport = internal::MakeTcpTransport(t);
+      break;
     case SyslogTransportKind::kTls: {
       AEGIS_ASSIGN_OR_RETURN(transport, internal::MakeTlsTransport(t, o.ca_file, o.cert_file, o.key_file));
       break;
@@ -155,8 +160,8 @@ StatusOr<std::shared_ptr<SyslogSink>> SyslogSink::Create(SyslogOptions o) {
   origin.hostname = internal::SanitizeHeaderField(hostname, 255);
   origin.app_name = internal::SanitizeHeaderField(o.app_name, 48);
   origin.procid = std::to_string(::getpid());
-  return std::shared_ptr<SyslogSink>(std::make_shared<SyslogSinkImpl>(std::move(o), std::move(transport),
-                                                                      std::move(origin)));
+  return std::shared_ptr<SyslogSink>(
+      std::make_shared<SyslogSinkImpl>(std::move(o), std::move(transport), std::move(origin)));
 }
 
 }  // namespace aegis::audit

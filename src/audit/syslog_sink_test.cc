@@ -5,7 +5,6 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -15,6 +14,7 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <openssl/ssl.h>
 
 #include "http/test_pki.h"
 #include "syslog_format.h"
@@ -300,9 +300,8 @@ class TlsCollector {
       if (SSL_accept(ssl) == 1) {
         while (!stop_) {
           int last = 0;
-          std::string f = ReadFrame([ssl, &last](char* b, size_t n) {
-            return last = SSL_read(ssl, b, static_cast<int>(n));
-          });
+          std::string f =
+              ReadFrame([ssl, &last](char* b, size_t n) { return last = SSL_read(ssl, b, static_cast<int>(n)); });
           if (f.empty()) {
             if (SSL_get_error(ssl, last) == SSL_ERROR_WANT_READ) continue;  // read timeout: look at stop_ again
             break;
@@ -340,7 +339,9 @@ TEST(SyslogSinkTest, TlsVerifiesTheCollectorAndSendsOctetCountedFrames) {
   ASSERT_TRUE(WaitFor([&] { return collector.frames().size() == 2; }));
   const auto frames = collector.frames();
   EXPECT_EQ(frames[0].substr(frames[0].size() - Event(1).size()), Event(1));
-  EXPECT_NE(frames[1].find(" tree_head [aegis@32473 tree_size=\"1\" root=\"00\"][meta sequenceId=\"2\"]"), std::string::npos) << frames[1];
+  EXPECT_NE(frames[1].find(" tree_head [aegis@32473 tree_size=\"1\" root=\"00\"][meta sequenceId=\"2\"]"),
+            std::string::npos)
+      << frames[1];
   (*sink)->Stop();
   EXPECT_EQ((*sink)->Stats().delivered, 2u);
 }

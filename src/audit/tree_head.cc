@@ -80,10 +80,12 @@ StatusOr<SignedTreeHead> HeadFromJson(std::string_view line) {
   head.timestamp_ms = static_cast<int64_t>(*ts);
   head.key_id = std::string(*key_id);
   auto root_bytes = crypto::HexDecode(*root);
-  if (!root_bytes || root_bytes->size() != head.root.size()) return Status::DataLoss("tree head root is not 32 hex bytes");
+  if (!root_bytes || root_bytes->size() != head.root.size())
+    return Status::DataLoss("tree head root is not 32 hex bytes");
   std::copy(root_bytes->begin(), root_bytes->end(), head.root.begin());
   auto sig_bytes = crypto::Base64Decode(*sig);
-  if (!sig_bytes || sig_bytes->empty() || sig_bytes->size() > 512) return Status::DataLoss("tree head signature is not base64");
+  if (!sig_bytes || sig_bytes->empty() || sig_bytes->size() > 512)
+    return Status::DataLoss("tree head signature is not base64");
   head.signature = std::move(*sig_bytes);
   return head;
 }

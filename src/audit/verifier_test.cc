@@ -1,9 +1,8 @@
 // Tampering with a closed log in every way the issue names, and what the
 // verifier says about each.
-#include "aegis/audit/log_verifier.h"
-
 #include <gtest/gtest.h>
 
+#include "aegis/audit/log_verifier.h"
 #include "audit_test_util.h"
 
 namespace aegis::audit {

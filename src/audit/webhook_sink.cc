@@ -78,7 +78,8 @@ class WebhookSinkImpl final : public internal::QueuedSink<WebhookSink> {
           queue_.AddDropped(items.size());
           break;
         }
-        if (!failing_) spdlog::warn("audit webhook: cannot deliver to {} ({}); retrying with back-off", url_.origin, why);
+        if (!failing_)
+          spdlog::warn("audit webhook: cannot deliver to {} ({}); retrying with back-off", url_.origin, why);
         failing_ = true;
         WaitBeforeRetry(backoff, reporter);
       }
@@ -197,25 +198,28 @@ StatusOr<std::string> ReadBearerTokenFile(const std::filesystem::path& path) {
   } else {
     token.resize(static_cast<size_t>(st.st_size));
     const ssize_t n = ::read(fd, token.data(), token.size());
-    if (n != static_cast<ssize_t>(token.size())) status = Status::InvalidArgument("cannot read '" + path.string() + "'");
+    if (n != static_cast<ssize_t>(token.size()))
+      status = Status::InvalidArgument("cannot read '" + path.string() + "'");
   }
   ::close(fd);
   if (!status.ok()) return status;
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ' ||
-                            token.back() == '\t')) {
+  while (!token.empty() &&
+         (token.back() == '\n' || token.back() == '\r' || token.back() == ' ' || token.back() == '\t')) {
     token.pop_back();
   }
   if (token.empty()) return Status::InvalidArgument("'" + path.string() + "' holds no token");
   for (const char c : token) {
     // A token goes into a header line: no spaces, controls or line breaks.
-    if (!IsTokenChar(c)) return Status::InvalidArgument("'" + path.string() + "' holds characters not allowed in a token");
+    if (!IsTokenChar(c))
+      return Status::InvalidArgument("'" + path.string() + "' holds characters not allowed in a token");
   }
   return token;
 }
 
 StatusOr<std::shared_ptr<WebhookSink>> WebhookSink::Create(WebhookOptions o) {
   AEGIS_ASSIGN_OR_RETURN(WebhookUrl url, ParseWebhookUrl(o.url));
-  if (o.batch_size == 0 || o.queue_size == 0) return Status::InvalidArgument("batch_size and queue_size must be positive");
+  if (o.batch_size == 0 || o.queue_size == 0)
+    return Status::InvalidArgument("batch_size and queue_size must be positive");
   if (o.timeout.count() <= 0) return Status::InvalidArgument("timeout must be positive");
   for (const char c : o.bearer_token) {
     if (!IsTokenChar(c)) return Status::InvalidArgument("the bearer token holds characters not allowed in a header");

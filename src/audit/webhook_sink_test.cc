@@ -116,9 +116,11 @@ class ScriptedReceiver : public http::Dispatcher {
     std::string authorization, content_type, body;
   };
 
-  explicit ScriptedReceiver(std::deque<int> script) : script_(std::move(script)), server_(http::ServerOptions{1, 1, 2s}) {
+  explicit ScriptedReceiver(std::deque<int> script)
+      : script_(std::move(script)), server_(http::ServerOptions{1, 1, 2s}) {
     const auto& pki = http::testing::TestPki::Get();
-    const Status s = server_.AddListener("data", "127.0.0.1:0", {pki.server_cert, pki.server_key}, http::Limits{}, this);
+    const Status s =
+        server_.AddListener("data", "127.0.0.1:0", {pki.server_cert, pki.server_key}, http::Limits{}, this);
     EXPECT_TRUE(s.ok()) << s.message();
     runner_ = std::thread([this] { server_.Run(); });
   }

@@ -31,7 +31,7 @@ StatusOr<Principal> Authenticator::Authenticate(std::optional<std::string_view> 
 // The one place a credential's kind is decided, for Authenticate and for the
 // metrics of refused attempts alike.
 std::optional<Method> Authenticator::PresentedMethod(std::optional<std::string_view> authorization,
-                                                    const PresentedCertificate* certificate) {
+                                                     const PresentedCertificate* certificate) {
   if (authorization) {
     auto credential = BearerCredential(authorization);
     if (credential && UserDirectory::IsSessionToken(*credential)) return Method::kSession;
@@ -50,8 +50,8 @@ StatusOr<Principal> Authenticator::FromCertificate(const PresentedCertificate& c
   p.credential_id = certificate.fingerprint;
   for (const auto& m : certificates_) {
     const bool by_subject = !m.subject.empty() && m.subject == certificate.subject;
-    const bool by_san = !m.san.empty() &&
-                        std::find(certificate.sans.begin(), certificate.sans.end(), m.san) != certificate.sans.end();
+    const bool by_san =
+        !m.san.empty() && std::find(certificate.sans.begin(), certificate.sans.end(), m.san) != certificate.sans.end();
     if (!by_subject && !by_san) continue;
     if (p.name.empty()) p.name = "cert:" + (by_subject ? m.subject : m.san);
     p.subject.grants.push_back(m.grant);

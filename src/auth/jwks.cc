@@ -7,15 +7,15 @@
 // rather than leaving tokens to fail one by one later. The one exception is an
 // encryption key ("use": "enc"): IdPs such as Keycloak publish theirs in the
 // same set, and it is simply never used here.
-#include <openssl/core_names.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/param_build.h>
-
 #include <algorithm>
 #include <array>
 #include <set>
 #include <vector>
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
 
 #include "aegis/common/strict_json.h"
 #include "aegis/crypto/encoding.h"
@@ -127,8 +127,7 @@ StatusOr<KeyPtr> EcP256Key(const JwkReader& jwk) {
   point.insert(point.end(), x.begin(), x.end());
   point.insert(point.end(), y.begin(), y.end());
   ParamBldPtr builder(OSSL_PARAM_BLD_new());
-  if (!builder ||
-      OSSL_PARAM_BLD_push_utf8_string(builder.get(), OSSL_PKEY_PARAM_GROUP_NAME, "P-256", 0) != 1 ||
+  if (!builder || OSSL_PARAM_BLD_push_utf8_string(builder.get(), OSSL_PKEY_PARAM_GROUP_NAME, "P-256", 0) != 1 ||
       OSSL_PARAM_BLD_push_octet_string(builder.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()) != 1) {
     return jwk.Error("cannot build the EC key");
   }

@@ -141,7 +141,7 @@ TEST_F(JwksTest, RefusesUnsupportedKeyTypesAndCurves) {
   std::string message = RefusalOf(k);
   EXPECT_TRUE(Mentions(message, "unsupported key type \"XYZ\""));
   EXPECT_TRUE(Mentions(message, "\"ec-1\""));  // names the key
-  k["kty"] = "ec";  // case-sensitive
+  k["kty"] = "ec";                             // case-sensitive
   EXPECT_TRUE(Mentions(RefusalOf(k), "unsupported key type"));
   k = ec().Jwk();
   k["crv"] = "P-384";
@@ -160,12 +160,12 @@ TEST_F(JwksTest, RefusesUnsupportedKeyTypesAndCurves) {
 
 TEST_F(JwksTest, AlgMemberMustMatchTheKeyType) {
   for (const auto& [key, alg] : std::vector<std::pair<Json, std::string>>{{rsa().Jwk(), "PS256"},
-                                                                         {rsa().Jwk(), "RS512"},
-                                                                         {rsa().Jwk(), "HS256"},
-                                                                         {ec().Jwk(), "RS256"},
-                                                                         {ec().Jwk(), "ES384"},
-                                                                         {ed().Jwk(), "ES256"},
-                                                                         {ed().Jwk(), "none"}}) {
+                                                                          {rsa().Jwk(), "RS512"},
+                                                                          {rsa().Jwk(), "HS256"},
+                                                                          {ec().Jwk(), "RS256"},
+                                                                          {ec().Jwk(), "ES384"},
+                                                                          {ed().Jwk(), "ES256"},
+                                                                          {ed().Jwk(), "none"}}) {
     Json k = key;
     k["alg"] = alg;
     EXPECT_TRUE(Mentions(RefusalOf(k), "\"alg\" must be")) << alg;

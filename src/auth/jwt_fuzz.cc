@@ -9,13 +9,14 @@
 // private halves discarded). Beyond "no crash": every refusal is 401 with one
 // of the fixed reasons (never token contents), and every principal is
 // well-formed.
+#include "aegis/auth/jwt.h"
+
 #include <cstdint>
 #include <cstdlib>
 #include <set>
 #include <string>
 #include <string_view>
 
-#include "aegis/auth/jwt.h"
 #include "aegis/common/model_glob.h"
 #include "jwt_internal.h"
 
@@ -57,9 +58,9 @@ const JwtVerifier& Verifier() {
 void CheckOutcome(const aegis::StatusOr<aegis::auth::Principal>& result) {
   namespace reason = aegis::auth::internal::reason;
   static const std::set<std::string_view> kReasons = {
-      reason::kInvalidToken,  reason::kUnsupportedHeader,  reason::kExpired,          reason::kNotYetValid,
-      reason::kIssuedInFuture, reason::kUnknownKey,        reason::kAlgorithmMismatch, reason::kUnsupportedAlgorithm,
-      reason::kInvalidSignature, reason::kWrongIssuer,     reason::kWrongAudience};
+      reason::kInvalidToken,     reason::kUnsupportedHeader, reason::kExpired,           reason::kNotYetValid,
+      reason::kIssuedInFuture,   reason::kUnknownKey,        reason::kAlgorithmMismatch, reason::kUnsupportedAlgorithm,
+      reason::kInvalidSignature, reason::kWrongIssuer,       reason::kWrongAudience};
   if (!result.ok()) {
     Check(result.status().code() == aegis::StatusCode::kUnauthenticated);
     Check(kReasons.contains(result.status().message()));

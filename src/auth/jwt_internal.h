@@ -55,13 +55,12 @@ StatusOr<std::shared_ptr<const KeySet>> ParseJwks(std::string_view jwks_json);
 // `signing_input` with `key` under the key's algorithm; Unauthenticated
 // ("invalid signature") otherwise. ES256 signatures must be the JWS form:
 // raw r||s, 64 bytes.
-Status VerifySignature(const VerificationKey& key, std::string_view signing_input,
-                       std::span<const uint8_t> signature);
+Status VerifySignature(const VerificationKey& key, std::string_view signing_input, std::span<const uint8_t> signature);
 
 // The principal a signature-checked payload describes, after checking its
 // issuer, audience, validity window and subject (see jwt_claims.cc).
-StatusOr<Principal> PrincipalFromClaims(const JwtConfig& config, std::string_view payload_json,
-                                        std::string_view kid, std::chrono::system_clock::time_point now);
+StatusOr<Principal> PrincipalFromClaims(const JwtConfig& config, std::string_view payload_json, std::string_view kid,
+                                        std::chrono::system_clock::time_point now);
 
 // Whether `text` holds a C0 or C1 control character, DEL, or a Unicode line or
 // paragraph separator: none of them belongs in a name the audit log records.

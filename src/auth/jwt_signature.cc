@@ -1,12 +1,12 @@
 // JWS signature verification (RFC 7515, RFC 7518 §3, RFC 8037) with OpenSSL 3
 // EVP: no home-made primitive, only the framing JWS adds around them.
+#include <array>
+#include <vector>
+
 #include <openssl/ecdsa.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
-
-#include <array>
-#include <vector>
 
 #include "jwt_internal.h"
 
@@ -72,8 +72,7 @@ std::optional<JwsAlgorithm> ParseAlgorithm(std::string_view name) {
   return std::nullopt;
 }
 
-Status VerifySignature(const VerificationKey& key, std::string_view signing_input,
-                       std::span<const uint8_t> signature) {
+Status VerifySignature(const VerificationKey& key, std::string_view signing_input, std::span<const uint8_t> signature) {
   std::vector<uint8_t> der;
   const char* digest = "SHA256";
   switch (key.algorithm) {

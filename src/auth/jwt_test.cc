@@ -3,11 +3,11 @@
 // might try to get a token past it.
 #include "aegis/auth/jwt.h"
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <atomic>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "auth/jwt_test_keys.h"
 
@@ -29,9 +29,9 @@ const auto kNowTime = std::chrono::system_clock::from_time_t(kNow);
 class JwtTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    keys_ = new Keys{TestKey::Generate(KeyKind::kRsa, "rsa-1"), TestKey::Generate(KeyKind::kEc, "ec-1"),
+    keys_ = new Keys{TestKey::Generate(KeyKind::kRsa, "rsa-1"),    TestKey::Generate(KeyKind::kEc, "ec-1"),
                      TestKey::Generate(KeyKind::kEd25519, "ed-1"), TestKey::Generate(KeyKind::kRsa, "rsa-1"),
-                     TestKey::Generate(KeyKind::kEc, "ec-1"), TestKey::Generate(KeyKind::kEd25519, "ed-1")};
+                     TestKey::Generate(KeyKind::kEc, "ec-1"),      TestKey::Generate(KeyKind::kEd25519, "ed-1")};
   }
   static void TearDownTestSuite() { delete keys_; }
 
@@ -54,8 +54,12 @@ class JwtTest : public ::testing::Test {
   static const TestKey& ed() { return keys_->ed; }
 
   static Json Claims() {
-    return {{"iss", "https://idp.example"}, {"aud", "aegis"}, {"sub", "svc-fraud"}, {"exp", kNow + 300},
-            {"iat", kNow - 10}, {"roles", Json::array({"consumer"})}};
+    return {{"iss", "https://idp.example"},
+            {"aud", "aegis"},
+            {"sub", "svc-fraud"},
+            {"exp", kNow + 300},
+            {"iat", kNow - 10},
+            {"roles", Json::array({"consumer"})}};
   }
   static Json Header(const TestKey& key) { return {{"alg", key.alg()}, {"typ", "JWT"}, {"kid", key.kid()}}; }
   static std::string Token(const TestKey& key, const Json& claims = Claims()) {
@@ -180,8 +184,8 @@ TEST_F(JwtTest, RefusesAlgNone) {
 
 TEST_F(JwtTest, RefusesHmacWithThePublicKeyAsSecret) {
   // The classic RS256 → HS256 confusion: sign with HMAC keyed by the public key.
-  for (const std::string& secret : {rsa().SpkiPem(), std::string(reinterpret_cast<const char*>(rsa().SpkiDer().data()),
-                                                                  rsa().SpkiDer().size())}) {
+  for (const std::string& secret :
+       {rsa().SpkiPem(), std::string(reinterpret_cast<const char*>(rsa().SpkiDer().data()), rsa().SpkiDer().size())}) {
     const std::string header = Json{{"alg", "HS256"}, {"typ", "JWT"}, {"kid", "rsa-1"}}.dump();
     const std::string payload = Claims().dump();
     auto mac = testing::HmacSha256(crypto::AsBytes(secret), SigningInput(header, payload));
@@ -213,8 +217,7 @@ TEST_F(JwtTest, RefusesUnknownOrMissingKid) {
   EXPECT_EQ(Refusal(SignedToken(rsa(), Json{{"alg", "RS256"}, {"kid", "rsa-2"}}.dump(), Claims().dump())),
             "unknown key id");
   EXPECT_EQ(Refusal(SignedToken(rsa(), Json{{"alg", "RS256"}}.dump(), Claims().dump())), "invalid token");
-  EXPECT_EQ(Refusal(SignedToken(rsa(), Json{{"alg", "RS256"}, {"kid", 1}}.dump(), Claims().dump())),
-            "invalid token");
+  EXPECT_EQ(Refusal(SignedToken(rsa(), Json{{"alg", "RS256"}, {"kid", 1}}.dump(), Claims().dump())), "invalid token");
 }
 
 TEST_F(JwtTest, RefusesAForeignKeyUsingAKnownKid) {
@@ -231,8 +234,8 @@ TEST_F(JwtTest, RefusesASwappedPayload) {
     const std::string evil = Token(*key, other);
     const auto dot1 = good.find('.');
     const auto dot2 = good.rfind('.');
-    const std::string spliced = good.substr(0, dot1) + evil.substr(evil.find('.'), evil.rfind('.') - evil.find('.')) +
-                                good.substr(dot2);
+    const std::string spliced =
+        good.substr(0, dot1) + evil.substr(evil.find('.'), evil.rfind('.') - evil.find('.')) + good.substr(dot2);
     EXPECT_EQ(Refusal(spliced), "invalid signature") << key->alg();
   }
 }
@@ -443,10 +446,25 @@ TEST_F(JwtTest, RefusesMalformedCompactForms) {
   const std::string s = good.substr(dot2 + 1);
   ASSERT_TRUE(Verify(good).ok());
   for (const std::string& bad : {
-           std::string(), std::string("."), std::string(".."), std::string("abc"), h + "." + p,
-           good + "." + s, "." + p + "." + s, h + ".." + s, h + "=." + p + "." + s, h + "." + p + "=." + s,
-           h + "." + p + "." + s + "=", h + "." + p + "." + s + "==", "Bearer " + good, good + " ", " " + good,
-           good + "\n", h + "." + p + "." + s + "+", h + "/." + p + "." + s, h + "\0"s + "." + p + "." + s,
+           std::string(),
+           std::string("."),
+           std::string(".."),
+           std::string("abc"),
+           h + "." + p,
+           good + "." + s,
+           "." + p + "." + s,
+           h + ".." + s,
+           h + "=." + p + "." + s,
+           h + "." + p + "=." + s,
+           h + "." + p + "." + s + "=",
+           h + "." + p + "." + s + "==",
+           "Bearer " + good,
+           good + " ",
+           " " + good,
+           good + "\n",
+           h + "." + p + "." + s + "+",
+           h + "/." + p + "." + s,
+           h + "\0"s + "." + p + "." + s,
            h + "A." + p + "." + s,  // one lone base64 character: never a whole byte
        }) {
     EXPECT_EQ(Refusal(bad), "invalid token") << bad;
@@ -482,8 +500,8 @@ TEST_F(JwtTest, ReasonsNeverEchoTheToken) {
 TEST_F(JwtTest, LooksLikeJwt) {
   EXPECT_TRUE(JwtVerifier::LooksLikeJwt(Token(rsa())));
   EXPECT_TRUE(JwtVerifier::LooksLikeJwt("eyJhbGciOiJub25lIn0.e30."));  // alg none: still a JWT, refused as one
-  for (const char* other : {"aegis_0123_secret", "aegis_session_1_x", "", "a.b", "a.b.c.d", "a..c", ".b.c",
-                            "a b.c.d", "a.b.c=", "a+.b.c"}) {
+  for (const char* other : {"aegis_0123_secret", "aegis_session_1_x", "", "a.b", "a.b.c.d", "a..c", ".b.c", "a b.c.d",
+                            "a.b.c=", "a+.b.c"}) {
     EXPECT_FALSE(JwtVerifier::LooksLikeJwt(other)) << other;
   }
 }

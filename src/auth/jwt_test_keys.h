@@ -3,19 +3,18 @@
 // canned strings.
 #pragma once
 
-#include <openssl/core_names.h>
-#include <openssl/ecdsa.h>
-#include <openssl/evp.h>
-#include <openssl/x509.h>
-
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <nlohmann/json.hpp>
+#include <openssl/core_names.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "aegis/crypto/encoding.h"
 
@@ -33,9 +32,15 @@ class TestKey {
   static TestKey Generate(KeyKind kind, std::string kid, size_t rsa_bits = 2048) {
     EVP_PKEY* raw = nullptr;
     switch (kind) {
-      case KeyKind::kRsa: raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", rsa_bits); break;
-      case KeyKind::kEc: raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"); break;
-      case KeyKind::kEd25519: raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"); break;
+      case KeyKind::kRsa:
+        raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", rsa_bits);
+        break;
+      case KeyKind::kEc:
+        raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+        break;
+      case KeyKind::kEd25519:
+        raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+        break;
     }
     TestKey key;
     key.kind_ = kind;
@@ -52,10 +57,15 @@ class TestKey {
   Json Jwk() const {
     switch (kind_) {
       case KeyKind::kRsa:
-        return {{"kty", "RSA"}, {"kid", kid_}, {"n", B64(Bn(OSSL_PKEY_PARAM_RSA_N, 0))},
+        return {{"kty", "RSA"},
+                {"kid", kid_},
+                {"n", B64(Bn(OSSL_PKEY_PARAM_RSA_N, 0))},
                 {"e", B64(Bn(OSSL_PKEY_PARAM_RSA_E, 0))}};
       case KeyKind::kEc:
-        return {{"kty", "EC"}, {"kid", kid_}, {"crv", "P-256"}, {"x", B64(Bn(OSSL_PKEY_PARAM_EC_PUB_X, 32))},
+        return {{"kty", "EC"},
+                {"kid", kid_},
+                {"crv", "P-256"},
+                {"x", B64(Bn(OSSL_PKEY_PARAM_EC_PUB_X, 32))},
                 {"y", B64(Bn(OSSL_PKEY_PARAM_EC_PUB_Y, 32))}};
       case KeyKind::kEd25519: {
         std::vector<uint8_t> x(32);

@@ -84,9 +84,8 @@ void UnknownNameLockouts::RecordFailure(const std::string& name, SystemTime now)
     if (names_.size() >= capacity_) {
       // A linear scan, but only when full, and always cheaper than the Argon2id
       // verification every failure has already paid for.
-      names_.erase(std::min_element(names_.begin(), names_.end(), [](const auto& a, const auto& b) {
-        return a.second.touched < b.second.touched;
-      }));
+      names_.erase(std::min_element(names_.begin(), names_.end(),
+                                    [](const auto& a, const auto& b) { return a.second.touched < b.second.touched; }));
     }
     it = names_.emplace(name, Entry{}).first;
   }

@@ -34,9 +34,7 @@ class NameLocks {
   };
 
   // Blocks until `name` is free; released when the guard goes away.
-  [[nodiscard]] std::unique_ptr<Guard> Lock(const std::string& name) {
-    return std::make_unique<Guard>(this, name);
-  }
+  [[nodiscard]] std::unique_ptr<Guard> Lock(const std::string& name) { return std::make_unique<Guard>(this, name); }
 
  private:
   struct Entry {

@@ -36,14 +36,12 @@ void LoginThrottle::RecordFailure(const std::string& source, Time now) {
   if (it == sources_.end()) {
     if (sources_.size() >= max_sources_) {
       // Sources whose newest failure has left the window hold nothing that matters.
-      std::erase_if(sources_, [&](const auto& entry) {
-        return entry.second.empty() || now - entry.second.back() >= window_;
-      });
+      std::erase_if(sources_,
+                    [&](const auto& entry) { return entry.second.empty() || now - entry.second.back() >= window_; });
     }
     if (sources_.size() >= max_sources_) {
-      sources_.erase(std::min_element(sources_.begin(), sources_.end(), [](const auto& a, const auto& b) {
-        return a.second.back() < b.second.back();
-      }));
+      sources_.erase(std::min_element(sources_.begin(), sources_.end(),
+                                      [](const auto& a, const auto& b) { return a.second.back() < b.second.back(); }));
     }
     it = sources_.emplace(source, std::deque<Time>{}).first;
   }

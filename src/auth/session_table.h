@@ -35,7 +35,7 @@ class SessionTable {
       : idle_(idle), lifetime_(lifetime), max_per_user_(max_per_user > 0 ? max_per_user : 1) {}
 
   struct Created {
-    std::string token;  // shown once
+    std::string token;    // shown once
     Principal principal;  // with credential_id set to the session id
   };
   // Starts a session for `user`; `principal.credential_id` is filled in here.
@@ -72,7 +72,7 @@ class SessionTable {
   const std::chrono::seconds lifetime_;
   const size_t max_per_user_;
   std::mutex mu_;
-  std::unordered_map<std::string, Session> sessions_;             // by id
+  std::unordered_map<std::string, Session> sessions_;                 // by id
   std::unordered_map<std::string, std::deque<std::string>> by_user_;  // ids, oldest first
 };
 

@@ -46,10 +46,9 @@ std::optional<std::string_view> BearerCredential(std::optional<std::string_view>
   if (!authorization) return std::nullopt;
   std::string_view value = *authorization;
   constexpr std::string_view kScheme = "Bearer ";
-  if (value.size() <= kScheme.size() ||
-      !std::equal(kScheme.begin(), kScheme.end(), value.begin(),
-                  [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) ==
-                                              std::tolower(static_cast<unsigned char>(b)); })) {
+  if (value.size() <= kScheme.size() || !std::equal(kScheme.begin(), kScheme.end(), value.begin(), [](char a, char b) {
+        return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+      })) {
     return std::nullopt;
   }
   return value.substr(kScheme.size());
@@ -69,7 +68,7 @@ StatusOr<policy::Grant> MakeGrant(std::string_view role_name, std::string_view m
 }
 
 StatusOr<std::unique_ptr<TokenAuthenticator>> TokenAuthenticator::Create(store::MetadataStore* store,
-                                                                        const Clock& clock) {
+                                                                         const Clock& clock) {
   std::unique_ptr<TokenAuthenticator> auth(new TokenAuthenticator(store, clock));
   AEGIS_ASSIGN_OR_RETURN(auto tokens, store->ListTokens());
   for (auto& t : tokens) {

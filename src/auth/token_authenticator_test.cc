@@ -1,12 +1,12 @@
 #include "aegis/auth/token_authenticator.h"
 
-#include <filesystem>
 #include <unistd.h>
 
-#include "aegis/crypto/hash.h"
+#include <filesystem>
 
 #include <gtest/gtest.h>
 
+#include "aegis/crypto/hash.h"
 #include "common/testing/scoped_temp_dir.h"
 
 namespace aegis::auth {
@@ -68,8 +68,13 @@ TEST_F(TokenAuthenticatorTest, RejectsMissingMalformedAndWrongTokens) {
   wrong_secret.back() = wrong_secret.back() == 'A' ? 'B' : 'A';
   std::string wrong_id = issued->token;
   wrong_id[6] = wrong_id[6] == '0' ? '1' : '0';
-  const std::vector<std::string> bad = {"", "Bearer " + issued->token, wrong_secret, wrong_id, issued->token + "x",
-                                        issued->token.substr(1), "aegis_zzzzzzzzzzzzzzzz_" + std::string(43, 'a')};
+  const std::vector<std::string> bad = {"",
+                                        "Bearer " + issued->token,
+                                        wrong_secret,
+                                        wrong_id,
+                                        issued->token + "x",
+                                        issued->token.substr(1),
+                                        "aegis_zzzzzzzzzzzzzzzz_" + std::string(43, 'a')};
   for (const auto& credential : bad) {
     auto p = auth_->Authenticate(credential);
     EXPECT_FALSE(p.ok()) << credential;
@@ -150,8 +155,8 @@ TEST_F(TokenAuthenticatorTest, RefusesBadRequests) {
       {std::string(65, 'a'), "admin", "*", std::nullopt, ""},
       {"x", "root", "*", std::nullopt, ""},
       {"x", "Admin", "*", std::nullopt, ""},
-      {"x", "admin", "fraud-*", std::nullopt, ""},     // admin is never scoped
-      {"x", "auditor", "fraud-*", std::nullopt, ""},   // nor is auditor
+      {"x", "admin", "fraud-*", std::nullopt, ""},    // admin is never scoped
+      {"x", "auditor", "fraud-*", std::nullopt, ""},  // nor is auditor
       {"x", "consumer", "../x", std::nullopt, ""},
       {"x", "consumer", "", std::nullopt, ""},
       {"x", "consumer", "*", std::chrono::seconds(59), ""},

@@ -42,8 +42,13 @@ TEST(TotpTest, StepBoundaries) {
 
 TEST(TotpTest, Rfc4648Base32Vectors) {
   const std::pair<const char*, const char*> vectors[] = {
-      {"", ""},          {"f", "MY"},          {"fo", "MZXQ"},        {"foo", "MZXW6"},
-      {"foob", "MZXW6YQ"}, {"fooba", "MZXW6YTB"}, {"foobar", "MZXW6YTBOI"},
+      {"", ""},
+      {"f", "MY"},
+      {"fo", "MZXQ"},
+      {"foo", "MZXW6"},
+      {"foob", "MZXW6YQ"},
+      {"fooba", "MZXW6YTB"},
+      {"foobar", "MZXW6YTBOI"},
   };
   const char* padded[] = {"", "MY======", "MZXQ====", "MZXW6===", "MZXW6YQ=", "MZXW6YTB", "MZXW6YTBOI======"};
   for (size_t i = 0; i < std::size(vectors); ++i) {
@@ -59,8 +64,8 @@ TEST(TotpTest, Rfc4648Base32Vectors) {
 }
 
 TEST(TotpTest, Base32RefusesMalformedText) {
-  for (const char* bad : {"M", "MZX", "MZXW6Y", "MY=", "MY=====", "MY======A", "M1", "MZ XQ", "MZ=Q====",
-                          "========", "MZ", "MZXR"}) {
+  for (const char* bad :
+       {"M", "MZX", "MZXW6Y", "MY=", "MY=====", "MY======A", "M1", "MZ XQ", "MZ=Q====", "========", "MZ", "MZXR"}) {
     EXPECT_FALSE(Base32Decode(bad).has_value()) << bad;
   }
 }
@@ -79,8 +84,8 @@ TEST(TotpTest, AcceptsOneStepEitherSide) {
 
 TEST(TotpTest, RefusesCodesThatAreNotSixDigits) {
   const auto now = At(59);  // the code is 287082
-  for (const char* bad : {"", "28708", "2870820", " 287082", "287082 ", "28708a", "２87082", "+87082", "-87082",
-                          "0287082"}) {
+  for (const char* bad :
+       {"", "28708", "2870820", " 287082", "287082 ", "28708a", "２87082", "+87082", "-87082", "0287082"}) {
     EXPECT_FALSE(MatchTotp(Secret(), bad, now).has_value()) << bad;
   }
   EXPECT_FALSE(MatchTotp(Secret(), std::string_view("287082\0", 7), now).has_value());

@@ -8,8 +8,8 @@
 #include "aegis/crypto/random.h"
 #include "aegis/crypto/secure_buffer.h"
 #include "lockout.h"
-#include "login_throttle.h"
 #include "login_concurrency.h"
+#include "login_throttle.h"
 #include "session_table.h"
 #include "user_validation.h"
 
@@ -216,8 +216,7 @@ LoginOutcome UserDirectory::Login(const LoginRequest& request) {
 }
 
 StatusOr<Principal> UserDirectory::AuthenticateSession(std::string_view token) {
-  AEGIS_ASSIGN_OR_RETURN(internal::SessionTable::Live live,
-                         impl_->sessions.Authenticate(token, impl_->clock.Steady()));
+  AEGIS_ASSIGN_OR_RETURN(internal::SessionTable::Live live, impl_->sessions.Authenticate(token, impl_->clock.Steady()));
   // DisableUser ends sessions at once; this also catches an account disabled by
   // another process (the CLI) writing the database directly.
   auto user = impl_->store->GetUser(live.user);

@@ -96,7 +96,8 @@ void RegisterAuditCommands(CLI::App& app) {
   auto export_flags = std::make_shared<ClientFlags>();
   auto export_since = std::make_shared<std::string>();
   auto format = std::make_shared<std::string>("jsonl");
-  CLI::App* exp = audit->add_subcommand("export", "Export audit events for a SIEM (JSON lines or ArcSight CEF) to stdout");
+  CLI::App* exp =
+      audit->add_subcommand("export", "Export audit events for a SIEM (JSON lines or ArcSight CEF) to stdout");
   exp->add_option("--since", *export_since, "RFC 3339 time or duration ago (15m, 2h, 7d)")->required();
   exp->add_option("--format", *format, "jsonl or cef")->capture_default_str();
   AddClientFlags(exp, *export_flags);

@@ -58,8 +58,8 @@ std::string EventToCef(const nlohmann::json& e) {
                     "|" + std::to_string(severity) + "|";
   std::vector<std::pair<std::string, std::string>> ext;
   if (auto t = ParseRfc3339(Str(e, "time"))) {
-    ext.emplace_back("rt", std::to_string(
-                               std::chrono::duration_cast<std::chrono::milliseconds>(t->time_since_epoch()).count()));
+    ext.emplace_back(
+        "rt", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(t->time_since_epoch()).count()));
   }
   if (e.contains("seq")) ext.emplace_back("externalId", std::to_string(e.value("seq", 0ull)));
   ext.emplace_back("suser", Str(e, "principal"));

@@ -25,8 +25,7 @@ struct OfflineFlags {
 
 void AddOfflineFlags(CLI::App* cmd, OfflineFlags& f) {
   cmd->add_option("--data-dir", f.data_dir, "Installation directory (reads DIR/audit)")->required();
-  cmd->add_option("--public-key", f.public_key,
-                  "Your own copy of the audit public key (PEM); key.json must match it");
+  cmd->add_option("--public-key", f.public_key, "Your own copy of the audit public key (PEM); key.json must match it");
 }
 
 audit::VerifyReport Load(const OfflineFlags& f, bool keep_leaves, std::optional<uint64_t> keep_line = std::nullopt) {

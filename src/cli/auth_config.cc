@@ -32,7 +32,8 @@ Status LoadJwt(const toml::table& table, const std::string& file, Config& config
   AEGIS_RETURN_IF_ERROR(r.String("jwks_file", jwks_file));
   AEGIS_RETURN_IF_ERROR(r.String("jwks_url", jwt.jwks_url));
   AEGIS_RETURN_IF_ERROR(r.String("jwks_ca", jwks_ca));
-  if (jwks_file.empty() == jwt.jwks_url.empty()) return r.Error("jwks_file", "set exactly one of jwks_file and jwks_url");
+  if (jwks_file.empty() == jwt.jwks_url.empty())
+    return r.Error("jwks_file", "set exactly one of jwks_file and jwks_url");
   if (!jwt.jwks_url.empty() && jwt.jwks_url.rfind("https://", 0) != 0) {
     return r.Error("jwks_url", "must be an https:// URL");
   }

@@ -24,7 +24,7 @@ const std::map<std::string, std::set<std::string>>& Schema() {
       {"runtime", {"instances_per_model"}},
       {"registry", {"require_signature"}},
       {"tls", {"cert", "key", "ca", "client_ca", "require_client_cert"}},
-      {"auth", {"jwt", "mtls"}},  // read by LoadAuthConfig
+      {"auth", {"jwt", "mtls"}},                                                         // read by LoadAuthConfig
       {"audit", {"syslog", "webhook", "segment_max_bytes", "verify_interval_seconds"}},  // read by LoadAuditConfig
   };
   return schema;
@@ -132,7 +132,8 @@ std::string RenderDefaultConfig(const std::string& listen, const std::string& ad
       << "max_body_bytes = " << d.api_limits.max_body_bytes << "     # inference request body\n"
       << "max_model_bytes = " << d.api_limits.max_model_bytes << "   # model upload\n"
       << "max_header_bytes = " << d.http_limits.max_header_bytes << "\n"
-      << "read_timeout_seconds = " << d.http_limits.read_timeout.count() << "   # whole request must arrive within this\n"
+      << "read_timeout_seconds = " << d.http_limits.read_timeout.count()
+      << "   # whole request must arrive within this\n"
       << "write_timeout_seconds = " << d.http_limits.write_timeout.count() << "\n"
       << "idle_timeout_seconds = " << d.http_limits.idle_timeout.count() << "\n"
       << "max_connections = " << d.http_limits.max_connections << "        # per listener\n\n"

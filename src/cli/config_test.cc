@@ -1,9 +1,10 @@
 #include "aegis/cli/config.h"
 
-#include <filesystem>
-#include <fstream>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include <gtest/gtest.h>
 
@@ -46,8 +47,9 @@ TEST_F(ConfigTest, DefaultFileParsesToSecureDefaults) {
 }
 
 TEST_F(ConfigTest, OverridesAreApplied) {
-  Write("[limits]\nmax_body_bytes = 4096\nread_timeout_seconds = 2\n[runtime]\ninstances_per_model = 3\n"
-        "[registry]\nrequire_signature = false\n");
+  Write(
+      "[limits]\nmax_body_bytes = 4096\nread_timeout_seconds = 2\n[runtime]\ninstances_per_model = 3\n"
+      "[registry]\nrequire_signature = false\n");
   auto config = LoadConfig(dir_);
   ASSERT_TRUE(config.ok()) << config.status().message();
   EXPECT_EQ(config->api_limits.max_body_bytes, 4096u);
@@ -172,8 +174,9 @@ batch_size = 50
   EXPECT_EQ(config->webhook->batch_size, 50u);
   EXPECT_EQ(config->webhook->queue_size, 10000u);
 
-  Write("[audit.syslog]\naddress = \"10.0.0.5:514\"\ntransport = \"udp\"\nallow_plaintext = true\n"
-        "facility = \"local3\"\nmax_message_bytes = 480\n");
+  Write(
+      "[audit.syslog]\naddress = \"10.0.0.5:514\"\ntransport = \"udp\"\nallow_plaintext = true\n"
+      "facility = \"local3\"\nmax_message_bytes = 480\n");
   config = LoadConfig(dir_);
   ASSERT_TRUE(config.ok()) << config.status().message();
   EXPECT_EQ(config->syslog->facility, 19);

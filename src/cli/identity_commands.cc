@@ -31,11 +31,16 @@ int64_t ParseDuration(const std::string& text) {
     n = n * 10 + (text[i] - '0');
   }
   switch (text.back()) {
-    case 's': return n;
-    case 'm': return n * 60;
-    case 'h': return n * 3600;
-    case 'd': return n * 86400;
-    default: throw CommandError("--ttl must look like 90s, 30m, 12h or 7d");
+    case 's':
+      return n;
+    case 'm':
+      return n * 60;
+    case 'h':
+      return n * 3600;
+    case 'd':
+      return n * 86400;
+    default:
+      throw CommandError("--ttl must look like 90s, 30m, 12h or 7d");
   }
 }
 
@@ -63,10 +68,9 @@ void RunTokenCreate(const IdentityOptions& o) {
   auto client = ConnectClient(o.client);
   auto body = ExpectJson(Check(client->Request("POST", "/v1/tokens", request.dump()), "token create failed"));
   if (o.json) return Print(body);
-  std::cout << "token " << body.value("id", "") << " (" << body.value("name", "") << ", "
-            << body.value("role", "") << " on '" << body.value("models", "") << "', expires "
-            << (body["expires_at"].is_string() ? body["expires_at"].get<std::string>() : std::string("never"))
-            << ")\n"
+  std::cout << "token " << body.value("id", "") << " (" << body.value("name", "") << ", " << body.value("role", "")
+            << " on '" << body.value("models", "") << "', expires "
+            << (body["expires_at"].is_string() ? body["expires_at"].get<std::string>() : std::string("never")) << ")\n"
             << body.value("token", "") << "\n"
             << "Shown once: store it in a secret manager." << std::endl;
 }
@@ -87,8 +91,8 @@ void RunTokenList(const IdentityOptions& o) {
 
 void RunTokenRevoke(const IdentityOptions& o) {
   auto client = ConnectClient(o.client);
-  auto body = ExpectJson(Check(client->Request("DELETE", "/v1/tokens/" + EncodePathSegment(o.id)),
-                               "token revoke failed"));
+  auto body =
+      ExpectJson(Check(client->Request("DELETE", "/v1/tokens/" + EncodePathSegment(o.id)), "token revoke failed"));
   if (o.json) return Print(body);
   std::cout << "revoked token " << o.id << std::endl;
 }
@@ -123,8 +127,8 @@ void RunUserList(const IdentityOptions& o) {
 
 void RunUserDisable(const IdentityOptions& o) {
   auto client = ConnectClient(o.client);
-  auto body = ExpectJson(Check(client->Request("POST", "/v1/users/" + EncodePathSegment(o.name) + "/disable"),
-                               "user disable failed"));
+  auto body = ExpectJson(
+      Check(client->Request("POST", "/v1/users/" + EncodePathSegment(o.name) + "/disable"), "user disable failed"));
   if (o.json) return Print(body);
   std::cout << "disabled user " << o.name << "; their sessions have ended" << std::endl;
 }

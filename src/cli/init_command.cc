@@ -3,12 +3,13 @@
 // Everything is built in a private sibling directory and renamed into place at the
 // end, so a failure (or Ctrl-C) never leaves a half-made installation behind, and
 // an existing installation is never touched.
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
-#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -83,8 +84,7 @@ void RunInit(const InitOptions& o) {
   fs::create_directories(parent, ec);
   if (ec) throw CommandError("cannot create " + parent.string() + ": " + ec.message());
 
-  const fs::path staging = parent / ("." + target.filename().string() + ".init-" +
-                                     Check(crypto::RandomHex(6)));
+  const fs::path staging = parent / ("." + target.filename().string() + ".init-" + Check(crypto::RandomHex(6)));
   Check(MakeDirectory(staging, 0700));
   // Removes the staging directory unless the installation was moved into place.
   struct Cleanup {
@@ -127,9 +127,10 @@ void RunInit(const InitOptions& o) {
   if (!ca_path.empty()) ca_path = (target / "tls" / "ca.crt").string();
 
   if (o.json) {
-    nlohmann::ordered_json out = {{"data_dir", target.string()},
-                                  {"admin_token", admin_token},
-                                  {"ca_cert", ca_path.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(ca_path)}};
+    nlohmann::ordered_json out = {
+        {"data_dir", target.string()},
+        {"admin_token", admin_token},
+        {"ca_cert", ca_path.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(ca_path)}};
     std::cout << out.dump() << std::endl;
     return;
   }

@@ -1,7 +1,8 @@
 // `aegis model push|list|remove`: registry management over the control plane.
+#include <unistd.h>
+
 #include <cstdio>
 #include <iostream>
-#include <unistd.h>
 
 #include "aegis/common/file_util.h"
 #include "aegis/crypto/encoding.h"
@@ -28,9 +29,9 @@ std::function<void(uint64_t, uint64_t)> ProgressBar() {
   return [](uint64_t sent, uint64_t total) {
     const int width = 40;
     int filled = total ? static_cast<int>(width * sent / total) : width;
-    std::fprintf(stderr, "\r[%.*s%*s] %3d%% %llu MiB", filled, "========================================",
-                 width - filled, "", total ? static_cast<int>(100 * sent / total) : 100,
-                 static_cast<unsigned long long>(sent >> 20));
+    std::fprintf(stderr, "\r[%.*s%*s] %3d%% %llu MiB", filled,
+                 "========================================", width - filled, "",
+                 total ? static_cast<int>(100 * sent / total) : 100, static_cast<unsigned long long>(sent >> 20));
     if (sent == total) std::fprintf(stderr, "\n");
   };
 }
@@ -51,8 +52,8 @@ void RunPush(const PushOptions& o) {
                          crypto::Base64Encode({reinterpret_cast<const uint8_t*>(bundle.data()), bundle.size()}));
   }
   auto client = ConnectClient(o.client);
-  const std::string target = "/v1/models/" + EncodePathSegment(o.name) + "/versions/" +
-                             EncodePathSegment(o.version) + "?format=" + o.format;
+  const std::string target =
+      "/v1/models/" + EncodePathSegment(o.name) + "/versions/" + EncodePathSegment(o.version) + "?format=" + o.format;
   auto response = Check(client->Upload("PUT", target, o.file, ProgressBar(), headers), "push failed");
   auto body = ExpectJson(response);
   if (o.json) {
@@ -71,8 +72,8 @@ void RunList(const ClientFlags& flags, bool json) {
     std::cout << body.dump() << std::endl;
     return;
   }
-  std::printf("%-24s %-10s %-12s %12s  %-17s %-16s %s\n", "NAME", "VERSION", "FORMAT", "BYTES", "SHA256",
-              "SIGNED BY", "CREATED");
+  std::printf("%-24s %-10s %-12s %12s  %-17s %-16s %s\n", "NAME", "VERSION", "FORMAT", "BYTES", "SHA256", "SIGNED BY",
+              "CREATED");
   for (const auto& m : body.value("models", nlohmann::json::array())) {
     std::printf("%-24s %-10s %-12s %12llu  %-17s %-16s %s\n", m.value("name", "").c_str(),
                 m.value("version", "").c_str(), m.value("format", "").c_str(),

@@ -98,7 +98,8 @@ void RunScan(const std::string& target, bool json) {
       continue;
     }
     if (!r.report.ok()) {
-      std::printf("ERROR     %s: could not scan: %s\n", Shown(path).c_str(), Shown(r.report.status().message()).c_str());
+      std::printf("ERROR     %s: could not scan: %s\n", Shown(path).c_str(),
+                  Shown(r.report.status().message()).c_str());
       continue;
     }
     for (const auto& f : r.report->findings) {
@@ -121,7 +122,8 @@ void RunScan(const std::string& target, bool json) {
                        1);
   }
   if (failed > 0) {
-    if (!folder) throw CommandError("could not scan " + Shown(target) + ": " + (*scanned)[0].report.status().message(), 2);
+    if (!folder)
+      throw CommandError("could not scan " + Shown(target) + ": " + (*scanned)[0].report.status().message(), 2);
     throw CommandError(std::to_string(failed) + " file(s) in " + Shown(target) + " could not be scanned", 2);
   }
 }

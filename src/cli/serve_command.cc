@@ -1,10 +1,11 @@
 // `aegis serve`: the composition root. Opens the KEK, the store and the audit log,
 // loads every model from the encrypted store, and serves both planes until
 // SIGTERM/SIGINT, then drains in-flight requests and exits 0.
+#include <pthread.h>
+
 #include <atomic>
 #include <csignal>
 #include <functional>
-#include <pthread.h>
 #include <thread>
 #include <vector>
 
@@ -65,7 +66,8 @@ std::vector<std::shared_ptr<audit::AuditSink>> StartSinks(const Config& config, 
     o.on_drop = ReportDrops(&log, "webhook");
     sinks.push_back(Check(audit::WebhookSink::Create(std::move(o)), "audit.webhook"));
     // The origin only: a query string may carry a key the log must not repeat.
-    spdlog::info("audit events also go to the webhook at {}", Check(audit::ParseWebhookUrl(config.webhook->url)).origin);
+    spdlog::info("audit events also go to the webhook at {}",
+                 Check(audit::ParseWebhookUrl(config.webhook->url)).origin);
   }
   for (const auto& sink : sinks) log.AddSink(sink);
   return sinks;
@@ -165,8 +167,7 @@ void RunServe(const ServeOptions& o) {
   });
 
   AuditLifecycle(*audit_log, "server.start", "data " + config.listen + ", admin " + config.admin_listen);
-  spdlog::info("serving data plane on https://{} and control plane on https://{}", config.listen,
-               config.admin_listen);
+  spdlog::info("serving data plane on https://{} and control plane on https://{}", config.listen, config.admin_listen);
   jwks.StartRefresh();
   server.Run();
   jwks.StopRefresh();

@@ -15,8 +15,8 @@
 namespace aegis::cli {
 
 struct SavedSession {
-  std::string server;      // control-plane URL it was issued by
-  std::string session;     // the bearer credential
+  std::string server;   // control-plane URL it was issued by
+  std::string session;  // the bearer credential
   std::string user;
   std::string expires_at;  // RFC 3339 (absolute end; idle expiry is the server's)
 };

@@ -85,9 +85,9 @@ std::function<void(uint64_t, uint64_t)> ProgressBar() {
   return [](uint64_t done, uint64_t total) {
     const int width = 40;
     const int filled = total ? static_cast<int>(width * done / total) : width;
-    std::fprintf(stderr, "\r[%.*s%*s] %3d%% %llu MiB", filled, "========================================",
-                 width - filled, "", total ? static_cast<int>(100 * done / total) : 100,
-                 static_cast<unsigned long long>(done >> 20));
+    std::fprintf(stderr, "\r[%.*s%*s] %3d%% %llu MiB", filled,
+                 "========================================", width - filled, "",
+                 total ? static_cast<int>(100 * done / total) : 100, static_cast<unsigned long long>(done >> 20));
     if (done == total) std::fprintf(stderr, "\n");
   };
 }
@@ -116,7 +116,8 @@ void RunSign(const SignOptions& o) {
   HashOptions options;
   options.threads = o.threads;
   options.progress = ProgressBar();
-  options.serialization.method = o.shard_size ? signing::SerializationMethod::kShards : signing::SerializationMethod::kFiles;
+  options.serialization.method =
+      o.shard_size ? signing::SerializationMethod::kShards : signing::SerializationMethod::kFiles;
   options.serialization.shard_size = o.shard_size;
   options.serialization.allow_symlinks = o.allow_symlinks;
   for (const std::string& p : o.ignore_paths) {
@@ -173,11 +174,10 @@ void RunVerify(const VerifyOptions& o) {
   // Default exclusions apply to bundles that predate recording them, unless
   // the signer chose to sign such a path after all.
   for (std::string_view p : signing::kDefaultIgnorePaths) {
-    const bool signed_inside = std::any_of(signed_manifest->resources.begin(), signed_manifest->resources.end(),
-                                           [&](const signing::Resource& r) {
-                                             return r.name == p || r.name.starts_with(std::string(p) + "/") ||
-                                                    r.name.starts_with(std::string(p) + ":");
-                                           });
+    const bool signed_inside = std::any_of(
+        signed_manifest->resources.begin(), signed_manifest->resources.end(), [&](const signing::Resource& r) {
+          return r.name == p || r.name.starts_with(std::string(p) + "/") || r.name.starts_with(std::string(p) + ":");
+        });
     if (!signed_inside) ignore.emplace_back(p);
   }
   auto actual = signing::HashModel(o.path, options);
@@ -191,8 +191,8 @@ void RunVerify(const VerifyOptions& o) {
                                 {"model", m.model_name},
                                 {"files", m.FileCount()},
                                 {"resources", m.resources.size()},
-                                {"method", m.serialization.method == signing::SerializationMethod::kShards ? "shards"
-                                                                                                           : "files"},
+                                {"method",
+                                 m.serialization.method == signing::SerializationMethod::kShards ? "shards" : "files"},
                                 {"subject_sha256", subject},
                                 {"key_fingerprint", key->fingerprint()}}
                      .dump()

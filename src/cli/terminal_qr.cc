@@ -1,8 +1,8 @@
 #include "terminal_qr.h"
 
-#include <qrencode.h>
-
 #include <memory>
+
+#include <qrencode.h>
 
 #include "commands.h"
 

@@ -1,10 +1,11 @@
 #include "aegis/common/file_util.h"
 
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 namespace aegis {
 namespace {

@@ -74,8 +74,7 @@ StatusOr<AeadContext> AeadContext::Create(std::span<const uint8_t> key) {
 }
 
 Status AeadContext::SealDetached(std::span<const uint8_t> nonce, std::span<const uint8_t> aad,
-                                 std::span<const uint8_t> plaintext, std::span<uint8_t> out,
-                                 std::span<uint8_t> tag) {
+                                 std::span<const uint8_t> plaintext, std::span<uint8_t> out, std::span<uint8_t> tag) {
   if (nonce.size() != kAeadNonceSize) return Status::InvalidArgument("AES-GCM nonce must be 12 bytes");
   if (out.size() != plaintext.size() || tag.size() != kAeadTagSize || PartiallyOverlaps(plaintext, out)) {
     return Status::InvalidArgument("AES-GCM output buffer has the wrong size");
@@ -121,8 +120,8 @@ Status AeadContext::Seal(std::span<const uint8_t> nonce, std::span<const uint8_t
   return SealDetached(nonce, aad, plaintext, out.first(plaintext.size()), out.last(kAeadTagSize));
 }
 
-Status AeadContext::Open(std::span<const uint8_t> nonce, std::span<const uint8_t> aad,
-                         std::span<const uint8_t> sealed, std::span<uint8_t> out) {
+Status AeadContext::Open(std::span<const uint8_t> nonce, std::span<const uint8_t> aad, std::span<const uint8_t> sealed,
+                         std::span<uint8_t> out) {
   if (sealed.size() < kAeadTagSize) {
     OPENSSL_cleanse(out.data(), out.size());
     return Status::DataLoss("sealed data shorter than the tag");

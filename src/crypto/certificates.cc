@@ -10,7 +10,6 @@
 #include <openssl/x509v3.h>
 
 #include "aegis/crypto/random.h"
-
 #include "openssl_ptr.h"
 
 namespace aegis::crypto {
@@ -85,9 +84,9 @@ StatusOr<NamesPtr> SubjectAltNames(const std::vector<std::string>& dns_names, co
   NamesPtr names(sk_GENERAL_NAME_new_null());
   if (!names) return Fail("cannot allocate names");
   for (const std::string& dns : dns_names) {
-    const bool valid = !dns.empty() && dns.size() <= 253 &&
-                       dns.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-*") ==
-                           std::string::npos;
+    const bool valid =
+        !dns.empty() && dns.size() <= 253 &&
+        dns.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-*") == std::string::npos;
     if (!valid) return Status::InvalidArgument("invalid DNS name for certificate: " + dns);
     GENERAL_NAME* gn = GENERAL_NAME_new();
     ASN1_IA5STRING* str = ASN1_IA5STRING_new();

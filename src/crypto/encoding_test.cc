@@ -11,8 +11,13 @@ std::vector<uint8_t> Bytes(std::string_view s) { return {s.begin(), s.end()}; }
 
 TEST(EncodingTest, Rfc4648Vectors) {
   const std::pair<const char*, const char*> vectors[] = {
-      {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},         {"foo", "Zm9v"},
-      {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
+      {"", ""},
+      {"f", "Zg=="},
+      {"fo", "Zm8="},
+      {"foo", "Zm9v"},
+      {"foob", "Zm9vYg=="},
+      {"fooba", "Zm9vYmE="},
+      {"foobar", "Zm9vYmFy"},
   };
   for (const auto& [plain, encoded] : vectors) {
     EXPECT_EQ(Base64Encode(AsBytes(plain)), encoded);
@@ -35,8 +40,8 @@ TEST(EncodingTest, UrlAlphabetDiffers) {
 }
 
 TEST(EncodingTest, DecodersAreStrict) {
-  for (const char* bad : {"Zg", "Zg=", "Zg===", "Z===", "====", "Zm9v\n", " Zm9v", "Zm9v=", "Zh==", "Zm9=",
-                          "Zg==Zg==", "Zm8=Zm8="}) {
+  for (const char* bad :
+       {"Zg", "Zg=", "Zg===", "Z===", "====", "Zm9v\n", " Zm9v", "Zm9v=", "Zh==", "Zm9=", "Zg==Zg==", "Zm8=Zm8="}) {
     EXPECT_FALSE(Base64Decode(bad)) << bad;
   }
   for (const char* bad : {"Zg==", "Z", "Zh", "Zm9", "Zm 9", "Zm9v."}) {

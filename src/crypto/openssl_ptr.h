@@ -14,7 +14,9 @@ namespace aegis::crypto::internal {
 template <auto Fn>
 struct OpensslDeleter {
   template <typename T>
-  void operator()(T* p) const { Fn(p); }
+  void operator()(T* p) const {
+    Fn(p);
+  }
 };
 using BioPtr = std::unique_ptr<BIO, OpensslDeleter<BIO_free_all>>;
 using KeyPtr = std::unique_ptr<EVP_PKEY, OpensslDeleter<EVP_PKEY_free>>;

@@ -51,12 +51,12 @@ StatusOr<std::string> HashPassword(std::string_view password, const PasswordHash
   }
   std::array<uint8_t, kSaltSize> salt{};
   AEGIS_RETURN_IF_ERROR(RandomBytes(salt));
-  const size_t encoded_len = argon2_encodedlen(params.t_cost, params.m_cost_kib, params.parallelism, kSaltSize,
-                                               kHashSize, Argon2_id);
+  const size_t encoded_len =
+      argon2_encodedlen(params.t_cost, params.m_cost_kib, params.parallelism, kSaltSize, kHashSize, Argon2_id);
   std::vector<char> encoded(encoded_len);
-  const int rc = argon2id_hash_encoded(params.t_cost, params.m_cost_kib, params.parallelism, password.data(),
-                                       password.size(), salt.data(), salt.size(), kHashSize, encoded.data(),
-                                       encoded.size());
+  const int rc =
+      argon2id_hash_encoded(params.t_cost, params.m_cost_kib, params.parallelism, password.data(), password.size(),
+                            salt.data(), salt.size(), kHashSize, encoded.data(), encoded.size());
   if (rc != ARGON2_OK) return Status::Internal(std::string("Argon2id failed: ") + argon2_error_message(rc));
   return std::string(encoded.data());  // NUL-terminated by libargon2
 }

@@ -80,10 +80,10 @@ TEST(PasswordTest, RefusesOtherEncodings) {
 
 TEST(PasswordTest, RefusesAbsurdCost) {
   // A doctored row must not make every login allocate gigabytes or spin for minutes.
-  EXPECT_FALSE(VerifyPassword("$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaA",
-                              "password"));
-  EXPECT_FALSE(VerifyPassword("$argon2id$v=19$m=64,t=100000,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaA",
-                              "password"));
+  EXPECT_FALSE(
+      VerifyPassword("$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaA", "password"));
+  EXPECT_FALSE(
+      VerifyPassword("$argon2id$v=19$m=64,t=100000,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaA", "password"));
   EXPECT_FALSE(HashPassword("x", PasswordHashParams{0, 64, 1}).ok());
   EXPECT_FALSE(HashPassword("x", PasswordHashParams{1, 4, 1}).ok());
 }

@@ -1,11 +1,12 @@
 #include "aegis/crypto/secure_buffer.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 

@@ -11,7 +11,6 @@
 
 #include "aegis/crypto/encoding.h"
 #include "aegis/crypto/hash.h"
-
 #include "openssl_ptr.h"
 
 namespace aegis::crypto {
@@ -35,9 +34,12 @@ int NoPassphrase(char*, int, int, void*) { return -1; }
 // The digest each key type signs with, as OMS and sigstore pair them.
 const char* DigestName(KeyType type) {
   switch (type) {
-    case KeyType::kEcdsaP256: return "SHA256";
-    case KeyType::kEcdsaP384: return "SHA384";
-    case KeyType::kEd25519: return nullptr;  // PureEdDSA hashes internally
+    case KeyType::kEcdsaP256:
+      return "SHA256";
+    case KeyType::kEcdsaP384:
+      return "SHA384";
+    case KeyType::kEd25519:
+      return nullptr;  // PureEdDSA hashes internally
   }
   return nullptr;
 }
@@ -93,9 +95,12 @@ struct PrivateKey::Impl {
 
 std::string_view KeyTypeName(KeyType type) {
   switch (type) {
-    case KeyType::kEcdsaP256: return "ecdsa-p256";
-    case KeyType::kEcdsaP384: return "ecdsa-p384";
-    case KeyType::kEd25519: return "ed25519";
+    case KeyType::kEcdsaP256:
+      return "ecdsa-p256";
+    case KeyType::kEcdsaP384:
+      return "ecdsa-p384";
+    case KeyType::kEd25519:
+      return "ed25519";
   }
   return "unknown";
 }
@@ -167,9 +172,15 @@ Status PublicKey::Verify(std::span<const uint8_t> message, std::span<const uint8
 StatusOr<PrivateKey> PrivateKey::Generate(KeyType type) {
   KeyPtr key;
   switch (type) {
-    case KeyType::kEcdsaP256: key.reset(EVP_EC_gen("P-256")); break;
-    case KeyType::kEcdsaP384: key.reset(EVP_EC_gen("P-384")); break;
-    case KeyType::kEd25519: key.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519")); break;
+    case KeyType::kEcdsaP256:
+      key.reset(EVP_EC_gen("P-256"));
+      break;
+    case KeyType::kEcdsaP384:
+      key.reset(EVP_EC_gen("P-384"));
+      break;
+    case KeyType::kEd25519:
+      key.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
+      break;
   }
   if (!key) return Clear(Status::Internal("cannot generate key"));
   // One construction path for every private key: through its PKCS#8 PEM, in a
@@ -221,8 +232,7 @@ StatusOr<std::vector<uint8_t>> PrivateKey::Sign(std::span<const uint8_t> message
   MdCtxPtr ctx(EVP_MD_CTX_new());
   size_t len = 0;
   if (!ctx ||
-      EVP_DigestSignInit_ex(ctx.get(), nullptr, DigestName(type()), nullptr, nullptr, impl_->key.get(), nullptr) !=
-          1 ||
+      EVP_DigestSignInit_ex(ctx.get(), nullptr, DigestName(type()), nullptr, nullptr, impl_->key.get(), nullptr) != 1 ||
       EVP_DigestSign(ctx.get(), nullptr, &len, message.data(), message.size()) != 1) {
     return Clear(Status::Internal("cannot sign"));
   }

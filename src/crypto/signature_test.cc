@@ -118,8 +118,8 @@ TEST(SignatureFingerprint, IsSha256OfDerSpki) {
 // The digest pairing is what interoperability depends on: P-384 signs SHA-384
 // (as OMS and sigstore do), checked here with raw OpenSSL.
 TEST(SignatureDigests, EcdsaP384UsesSha384AndP256UsesSha256) {
-  for (auto [type, good, bad] : {std::tuple{KeyType::kEcdsaP384, "SHA384", "SHA256"},
-                                  std::tuple{KeyType::kEcdsaP256, "SHA256", "SHA384"}}) {
+  for (auto [type, good, bad] :
+       {std::tuple{KeyType::kEcdsaP384, "SHA384", "SHA256"}, std::tuple{KeyType::kEcdsaP256, "SHA256", "SHA384"}}) {
     auto key = PrivateKey::Generate(type);
     ASSERT_TRUE(key.ok());
     auto sig = key->Sign(AsBytes("payload"));

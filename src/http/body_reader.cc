@@ -20,10 +20,13 @@ constexpr size_t kInitialBody = 64 * 1024;
 
 Status ReadFailure::AsStatus() const {
   switch (status) {
-    case 413: return Status::TooLarge(reason);
+    case 413:
+      return Status::TooLarge(reason);
     case 400:
-    case 431: return Status::InvalidArgument(reason);
-    default: return Status::Unavailable(reason);
+    case 431:
+      return Status::InvalidArgument(reason);
+    default:
+      return Status::Unavailable(reason);
   }
 }
 

@@ -28,7 +28,7 @@ constexpr size_t kSinkChunk = 256 * 1024;
 
 // How a failed read of a request ends.
 struct ReadFailure {
-  int status = 499;         // 499: the client went away
+  int status = 499;  // 499: the client went away
   const char* reason = "client disconnected";
   bool respond = false;     // the connection can still carry an error response
   bool audit = false;       // worth an OnRejected call (not a plain disconnect)

@@ -4,10 +4,6 @@
 // operation completes. The peer is always verified (chain + host name).
 #include "aegis/http/client.h"
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
-
 #include <fstream>
 #include <vector>
 
@@ -22,9 +18,12 @@
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
-#include "asio_types.h"
 #include "aegis/http/host_port.h"
+#include "asio_types.h"
 #include "tls_context.h"
 
 namespace aegis::http {

@@ -1,13 +1,14 @@
 #include "client_certificate.h"
 
 #include <arpa/inet.h>
-#include <openssl/bio.h>
-#include <openssl/x509v3.h>
 #include <sys/socket.h>
 
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <openssl/bio.h>
+#include <openssl/x509v3.h>
 
 #include "aegis/crypto/encoding.h"
 #include "aegis/crypto/hash.h"

@@ -10,10 +10,10 @@
 // Thread-safety: stateless.
 #pragma once
 
+#include <memory>
+
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
-
-#include <memory>
 
 #include "aegis/common/status.h"
 #include "aegis/http/message.h"

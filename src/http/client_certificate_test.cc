@@ -2,10 +2,9 @@
 // on certificates built in memory (names no CA would normally sign).
 #include "client_certificate.h"
 
+#include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
-
-#include <gtest/gtest.h>
 
 namespace aegis::http::internal {
 namespace {
@@ -44,9 +43,8 @@ CertPtr MakeCert(const std::vector<std::pair<std::string, std::string>>& subject
   X509_gmtime_adj(X509_getm_notAfter(cert.get()), 3600);
   X509_NAME* name = X509_get_subject_name(cert.get());
   for (const auto& [field, value] : subject) {
-    X509_NAME_add_entry_by_txt(name, field.c_str(), MBSTRING_UTF8,
-                               reinterpret_cast<const unsigned char*>(value.data()), static_cast<int>(value.size()),
-                               -1, 0);
+    X509_NAME_add_entry_by_txt(name, field.c_str(), MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(value.data()),
+                               static_cast<int>(value.size()), -1, 0);
   }
   X509_set_issuer_name(cert.get(), name);
   X509_set_pubkey(cert.get(), key.get());
@@ -82,7 +80,7 @@ TEST(ClientCertificateTest, SubjectSansAndFingerprint) {
   const ClientCertificate c = DescribeCertificate(cert.get());
   EXPECT_EQ(c.subject, "CN=scorer,O=Acme");
   EXPECT_EQ(c.sans, (std::vector<std::string>{"DNS:scorer.internal", "URI:spiffe://acme/scorer", "email:a@b.example",
-                                               "IP:10.0.0.1", "IP:fd00::1"}));
+                                              "IP:10.0.0.1", "IP:fd00::1"}));
   EXPECT_EQ(c.fingerprint, DerSha256Hex(cert.get()));
   EXPECT_EQ(c.fingerprint.size(), 64u);
 }

@@ -37,8 +37,8 @@ TEST(HostPortTest, ParsesHttpsUrlsOnly) {
   auto c = ParseHttpsUrl("https://example.com");
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->port, 443);
-  for (const char* bad : {"http://localhost:8443", "localhost:8443", "https://h:1/path", "https://u@h:1",
-                          "https://h:0", "ftp://h:1", "https://"}) {
+  for (const char* bad : {"http://localhost:8443", "localhost:8443", "https://h:1/path", "https://u@h:1", "https://h:0",
+                          "ftp://h:1", "https://"}) {
     EXPECT_FALSE(ParseHttpsUrl(bad).ok()) << bad;
   }
 }

@@ -22,8 +22,8 @@ asio::awaitable<void> AcceptLoop(Listener& listener, ServerContext context) {
     error_code ec;
     // Each connection gets its own strand: several I/O threads share the
     // io_context, and a connection's operations must never run concurrently.
-    tcp::socket socket = co_await listener.acceptor.async_accept(
-        asio::any_io_executor(asio::make_strand(*context.io)), asio::redirect_error(asio::use_awaitable, ec));
+    tcp::socket socket = co_await listener.acceptor.async_accept(asio::any_io_executor(asio::make_strand(*context.io)),
+                                                                 asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (ec == asio::error::operation_aborted || !listener.acceptor.is_open()) break;
       // Typically EMFILE/ENFILE: back off instead of spinning on the error.

@@ -20,7 +20,10 @@ namespace aegis::http::internal {
 struct Listener {
   Listener(std::string name, const Limits& limits, Dispatcher* dispatcher, std::shared_ptr<ssl::context> tls,
            tcp::acceptor acceptor)
-      : name(std::move(name)), limits(limits), dispatcher(dispatcher), tls(std::move(tls)),
+      : name(std::move(name)),
+        limits(limits),
+        dispatcher(dispatcher),
+        tls(std::move(tls)),
         acceptor(std::move(acceptor)) {}
 
   const std::string name;

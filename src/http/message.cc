@@ -53,13 +53,27 @@ void AppendJsonString(std::string_view s, std::string& out) {
       continue;
     }
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         if (c < 0x20 || c == 0x7F) {
           char buf[8];
@@ -106,9 +120,7 @@ Response Response::Json(int status, std::string body) {
   return r;
 }
 
-Response Response::Error(const Status& status) {
-  return Error(HttpStatusOf(status.code()), status.message());
-}
+Response Response::Error(const Status& status) { return Error(HttpStatusOf(status.code()), status.message()); }
 
 Response Response::Error(int http_status, std::string_view message) {
   Response r;

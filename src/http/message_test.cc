@@ -34,7 +34,11 @@ TEST(ResponseTest, JsonKeepsBodyAndStatus) {
 
 TEST(ResponseTest, ErrorEscapesMessage) {
   EXPECT_EQ(Response::Error(400, "bad \"x\" \\ y\n\t").body, R"({"error": "bad \"x\" \\ y\n\t"})");
-  EXPECT_EQ(Response::Error(400, std::string("a\x01" "b\x7f", 4)).body, R"({"error": "a\u0001b\u007f"})");
+  EXPECT_EQ(Response::Error(400, std::string("a\x01"
+                                             "b\x7f",
+                                             4))
+                .body,
+            R"({"error": "a\u0001b\u007f"})");
   // Valid UTF-8 passes through; invalid bytes become U+FFFD.
   EXPECT_EQ(Response::Error(400, "caf\xc3\xa9").body, "{\"error\": \"caf\xc3\xa9\"}");
   EXPECT_EQ(Response::Error(400, "x\xff\xc3").body, R"({"error": "x\ufffd\ufffd"})");

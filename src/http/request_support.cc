@@ -1,9 +1,8 @@
 #include "request_support.h"
 
-#include <openssl/rand.h>
-
 #include <atomic>
 
+#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
 #include "aegis/crypto/encoding.h"
@@ -49,8 +48,7 @@ Response CallHandler(const std::function<Response(Request&)>& handler, Request& 
     spdlog::error("request {} {} {}: handler threw: {}", request.head.request_id, request.head.method,
                   request.head.path, e.what());
   } catch (...) {
-    spdlog::error("request {} {} {}: handler threw", request.head.request_id, request.head.method,
-                  request.head.path);
+    spdlog::error("request {} {} {}: handler threw", request.head.request_id, request.head.method, request.head.path);
   }
   return Response::Error(500, "internal error");
 }

@@ -1,7 +1,8 @@
 #include "response_writer.h"
 
-#include <boost/beast/http/status.hpp>
 #include <charconv>
+
+#include <boost/beast/http/status.hpp>
 
 namespace aegis::http::internal {
 namespace {

@@ -14,7 +14,7 @@ namespace aegis::http::internal {
 
 struct ResponseFraming {
   bool keep_alive = true;
-  unsigned version = 11;     // 10 or 11, as in the request
+  unsigned version = 11;      // 10 or 11, as in the request
   bool head_request = false;  // HEAD: Content-Length but no body
 };
 

@@ -32,8 +32,8 @@ TEST(ResponseWriterTest, ConnectionHeaderFollowsKeepAlive) {
 
 TEST(ResponseWriterTest, DropsUnsafeAndReservedExtraHeaders) {
   Response r = Response::Json(404, "x");
-  r.headers = {{"X-Ok", "yes"}, {"X-Bad", "a\r\nSet-Cookie: evil"}, {"Bad Name", "v"}, {"Content-Length", "99"},
-               {"transfer-encoding", "chunked"}, {"", "v"}};
+  r.headers = {{"X-Ok", "yes"},          {"X-Bad", "a\r\nSet-Cookie: evil"}, {"Bad Name", "v"},
+               {"Content-Length", "99"}, {"transfer-encoding", "chunked"},   {"", "v"}};
   const std::string h = Head(r);
   EXPECT_NE(h.find("X-Ok: yes\r\n"), std::string::npos);
   EXPECT_EQ(h.find("evil"), std::string::npos);

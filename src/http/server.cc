@@ -15,9 +15,9 @@
 #include <boost/asio/strand.hpp>
 #include <spdlog/spdlog.h>
 
+#include "aegis/http/host_port.h"
 #include "asio_types.h"
 #include "connection_registry.h"
-#include "aegis/http/host_port.h"
 #include "listener.h"
 #include "spinning_runner.h"
 #include "tls_context.h"

@@ -1,10 +1,9 @@
 // The server's hard limits and refusals: body and header size, malformed HTTP,
 // plaintext and old TLS, slow-loris, idle and handshake timeouts, connection cap.
-#include <openssl/ssl.h>
-
 #include <random>
 
 #include <gtest/gtest.h>
+#include <openssl/ssl.h>
 
 #include "test_server.h"
 
@@ -41,14 +40,16 @@ TEST(ServerLimitsTest, ChunkedBodyOverLimitGets413) {
   TestServer ts;
   RawTlsClient raw(ts.port());
   ASSERT_TRUE(raw.handshake_ok());
-  ASSERT_TRUE(raw.Write("POST /small HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-                        "a\r\n0123456789\r\na\r\n0123456789\r\n0\r\n\r\n"));
+  ASSERT_TRUE(
+      raw.Write("POST /small HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                "a\r\n0123456789\r\na\r\n0123456789\r\n0\r\n\r\n"));
   const std::string response = raw.ReadResponse();
   EXPECT_EQ(response.rfind("HTTP/1.1 413", 0), 0u) << response;
   // Exactly at the limit is fine.
   RawTlsClient raw2(ts.port());
-  ASSERT_TRUE(raw2.Write("POST /small HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-                         "8\r\n01234567\r\n8\r\n89abcdef\r\n0\r\n\r\n"));
+  ASSERT_TRUE(
+      raw2.Write("POST /small HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "8\r\n01234567\r\n8\r\n89abcdef\r\n0\r\n\r\n"));
   const std::string ok = raw2.ReadResponse();
   EXPECT_EQ(ok.rfind("HTTP/1.1 200", 0), 0u) << ok;
   EXPECT_NE(ok.find("0123456789abcdef"), std::string::npos);

@@ -1,10 +1,5 @@
 // Mutual TLS end to end: the real server with a client CA, the real HttpsClient
 // (and a raw OpenSSL client for TLS 1.2, resumption and the CA list), and curl.
-#include <openssl/pem.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
-
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
@@ -12,6 +7,10 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "test_pki.h"
 #include "test_server.h"

@@ -52,8 +52,9 @@ TEST(ServerStreamTest, SinkReceivesExactBytes) {
 TEST(ServerStreamTest, ChunkedUploadIsDecoded) {
   TestServer ts;
   RawTlsClient raw(ts.port());
-  ASSERT_TRUE(raw.Write("POST /upload HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-                        "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"));
+  ASSERT_TRUE(
+      raw.Write("POST /upload HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"));
   EXPECT_EQ(raw.ReadResponse().rfind("HTTP/1.1 201", 0), 0u);
   auto sink = ts.dispatcher.last_sink();
   std::lock_guard lock(sink->mu);

@@ -134,8 +134,9 @@ TEST(ServerTest, ConnectionCloseAndPipelining) {
   RawTlsClient raw(ts.port());
   ASSERT_TRUE(raw.handshake_ok()) << raw.handshake_error();
   // Two pipelined requests, the second asking to close.
-  ASSERT_TRUE(raw.Write("GET /echo?x=1 HTTP/1.1\r\nHost: h\r\n\r\nGET /echo?x=2 HTTP/1.1\r\nHost: h\r\n"
-                        "Connection: close\r\n\r\n"));
+  ASSERT_TRUE(
+      raw.Write("GET /echo?x=1 HTTP/1.1\r\nHost: h\r\n\r\nGET /echo?x=2 HTTP/1.1\r\nHost: h\r\n"
+                "Connection: close\r\n\r\n"));
   const std::string first = raw.ReadResponse();
   EXPECT_NE(first.find("x=1"), std::string::npos) << first;
   EXPECT_EQ(first.find("Connection: close"), std::string::npos);

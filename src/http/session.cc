@@ -24,8 +24,8 @@ namespace {
 namespace bhttp = beast::http;
 using Clock = std::chrono::steady_clock;
 
-constexpr size_t kIdleReadSize = 16 * 1024;      // one TLS record
-constexpr size_t kCoalesceLimit = 64 * 1024;     // bodies up to this go out with the head
+constexpr size_t kIdleReadSize = 16 * 1024;   // one TLS record
+constexpr size_t kCoalesceLimit = 64 * 1024;  // bodies up to this go out with the head
 constexpr auto kCloseNotifyTimeout = std::chrono::seconds(2);
 
 class Session {
@@ -293,8 +293,8 @@ class Session {
   TlsStream& stream_;
   Listener& listener_;
   ServerContext context_;
-  beast::flat_buffer buffer_;  // reused across requests on this connection
-  std::string out_;            // serialized response, reused
+  beast::flat_buffer buffer_;   // reused across requests on this connection
+  std::string out_;             // serialized response, reused
   std::vector<uint8_t> chunk_;  // streamed-body chunk, allocated on first upload
   std::string remote_;
   std::shared_ptr<const ClientCertificate> client_cert_;  // verified at handshake; null if anonymous

@@ -17,8 +17,8 @@ TEST(TargetTest, SplitsPathAndQuery) {
 }
 
 TEST(TargetTest, RefusesTraversalInAnyEncoding) {
-  for (const char* bad : {"/../x", "/%2e%2e/x", "/%2E%2E/x", "/a/../b", "/a/..", "/..", "/a/.%2e/b", "/a/..%2fb",
-                          "/a%2f..%2fb"}) {
+  for (const char* bad :
+       {"/../x", "/%2e%2e/x", "/%2E%2E/x", "/a/../b", "/a/..", "/..", "/a/.%2e/b", "/a/..%2fb", "/a%2f..%2fb"}) {
     EXPECT_FALSE(ParseTarget(bad).ok()) << bad;
   }
   // Dots that are not a whole segment are fine.
@@ -26,8 +26,8 @@ TEST(TargetTest, RefusesTraversalInAnyEncoding) {
 }
 
 TEST(TargetTest, RefusesBadEncodingAndDangerousBytes) {
-  for (const char* bad : {"", "x", "*", "http://h/x", "/a%", "/a%2", "/a%zz", "/a%00b", "/a%5cb", "/a\\b", "/a%0ab",
-                          "/a#frag"}) {
+  for (const char* bad :
+       {"", "x", "*", "http://h/x", "/a%", "/a%2", "/a%zz", "/a%00b", "/a%5cb", "/a\\b", "/a%0ab", "/a#frag"}) {
     EXPECT_FALSE(ParseTarget(bad).ok()) << bad;
   }
   EXPECT_EQ(ParseTarget("/a%00").status().code(), StatusCode::kInvalidArgument);

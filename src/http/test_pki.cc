@@ -50,8 +50,9 @@ void MakeServer(const std::filesystem::path& dir, const std::string& name, const
 // A client leaf with the standard test names; `eku` is its extendedKeyUsage.
 void MakeClient(const std::filesystem::path& dir, const std::string& name, const std::string& issuer,
                 const std::string& eku = "clientAuth", int days = 2) {
-  const std::string san = "DNS:scorer.internal,URI:spiffe://acme.example/scorer,email:scorer@acme.example,"
-                          "IP:10.0.0.1,IP:fd00::1";
+  const std::string san =
+      "DNS:scorer.internal,URI:spiffe://acme.example/scorer,email:scorer@acme.example,"
+      "IP:10.0.0.1,IP:fd00::1";
   MakeIssued(dir, name, issuer,
              {"/O=Acme/CN=scorer",
               "subjectAltName=" + san + "\nextendedKeyUsage=" + eku +

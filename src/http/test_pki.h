@@ -21,16 +21,16 @@ struct TestPki {
   std::filesystem::path wrong_name_cert, wrong_name_key;            // SAN: other.example only
 
   // Mutual TLS. Every client leaf has kClientSubject and kClientSans unless noted.
-  std::filesystem::path client_ca_cert;                   // the bundle a server trusts for clients
-  std::filesystem::path client_cert, client_key;          // clientAuth, from client_ca_cert
-  std::filesystem::path chained_client_cert, chained_client_key;  // leaf + intermediate, under client_ca
-  std::filesystem::path expired_client_cert, expired_client_key;  // expired yesterday
+  std::filesystem::path client_ca_cert;                                   // the bundle a server trusts for clients
+  std::filesystem::path client_cert, client_key;                          // clientAuth, from client_ca_cert
+  std::filesystem::path chained_client_cert, chained_client_key;          // leaf + intermediate, under client_ca
+  std::filesystem::path expired_client_cert, expired_client_key;          // expired yesterday
   std::filesystem::path server_auth_client_cert, server_auth_client_key;  // EKU serverAuth only
-  std::filesystem::path foreign_ca_cert;                  // an independent CA
-  std::filesystem::path foreign_client_cert, foreign_client_key;  // same names, from foreign_ca_cert
+  std::filesystem::path foreign_ca_cert;                                  // an independent CA
+  std::filesystem::path foreign_client_cert, foreign_client_key;          // same names, from foreign_ca_cert
 
   static constexpr const char* kClientSubject = "CN=scorer,O=Acme";  // RFC 2253
-  static const std::vector<std::string>& ClientSans();  // as the server reports them
+  static const std::vector<std::string>& ClientSans();               // as the server reports them
 
   static const TestPki& Get();
 };

@@ -1,6 +1,5 @@
 #include "test_server.h"
 
-#include <openssl/ssl.h>
 #include <poll.h>
 
 #include <stdexcept>
@@ -14,6 +13,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <openssl/ssl.h>
 
 #include "asio_types.h"
 #include "test_pki.h"
@@ -251,7 +251,8 @@ bool RawTlsClient::WaitClosed(std::chrono::milliseconds timeout) {
   // socket and we could no longer tell who closed it.
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return false;
     pollfd p{d.stream->next_layer().socket().native_handle(), POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;

@@ -4,8 +4,6 @@
 #pragma once
 
 #include <atomic>
-#include <openssl/ssl.h>
-
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -15,6 +13,8 @@
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include <openssl/ssl.h>
 
 #include "aegis/http/client.h"
 #include "aegis/http/server.h"

@@ -30,9 +30,7 @@ int SelectAlpn(SSL*, const unsigned char** out, unsigned char* outlen, const uns
   return SSL_TLSEXT_ERR_OK;
 }
 
-Status Fail(const std::string& what) {
-  return Status::InvalidArgument(what + ": " + TakeOpenSslError());
-}
+Status Fail(const std::string& what) { return Status::InvalidArgument(what + ": " + TakeOpenSslError()); }
 
 // Deep enough for root -> intermediate -> issuing CA -> leaf with room to spare;
 // longer chains from clients are refused rather than walked.

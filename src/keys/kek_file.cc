@@ -1,10 +1,11 @@
 #include "kek_file.h"
 
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "aegis/crypto/aead.h"
 #include "aegis/crypto/encoding.h"
@@ -29,9 +30,7 @@ uint32_t GetU32(std::string_view in, size_t at) {
   return v;
 }
 
-std::span<const uint8_t> Bytes(std::string_view s, size_t at, size_t len) {
-  return crypto::AsBytes(s.substr(at, len));
-}
+std::span<const uint8_t> Bytes(std::string_view s, size_t at, size_t len) { return crypto::AsBytes(s.substr(at, len)); }
 
 }  // namespace
 
@@ -104,10 +103,9 @@ StatusOr<crypto::SecureBuffer> UnsealKek(std::string_view sealed, std::string_vi
       crypto::DeriveKeyArgon2id(passphrase, Bytes(sealed, params_at + 12, kSaltSize), params, crypto::kAeadKeySize);
   if (!wrapping_key.ok()) return Status::DataLoss("kek.sealed: " + wrapping_key.status().message());
   crypto::SecureBuffer kek(kKekSize);
-  const Status opened =
-      crypto::AeadOpen(wrapping_key->span(), Bytes(sealed, kAadSize, crypto::kAeadNonceSize),
-                       Bytes(sealed, 0, kAadSize), Bytes(sealed, kAadSize + crypto::kAeadNonceSize, kKekSize + 16),
-                       kek.span());
+  const Status opened = crypto::AeadOpen(wrapping_key->span(), Bytes(sealed, kAadSize, crypto::kAeadNonceSize),
+                                         Bytes(sealed, 0, kAadSize),
+                                         Bytes(sealed, kAadSize + crypto::kAeadNonceSize, kKekSize + 16), kek.span());
   // A wrong passphrase and a doctored file look the same to GCM; the passphrase is far likelier.
   if (!opened.ok()) return Status::Unauthenticated("wrong passphrase");
   return kek;

@@ -1,14 +1,14 @@
-#include "aegis/keys/key_provider.h"
+#include <sys/stat.h>
 
 #include <cstdlib>
 #include <fstream>
-#include <sys/stat.h>
 
 #include <gtest/gtest.h>
 
 #include "aegis/common/file_util.h"
 #include "aegis/crypto/encoding.h"
 #include "aegis/crypto/random.h"
+#include "aegis/keys/key_provider.h"
 #include "common/testing/scoped_temp_dir.h"
 
 namespace aegis::keys {

@@ -40,9 +40,9 @@ class ModelSeries {
     total.fetch_add(1, std::memory_order_relaxed);
   }
 
-  const std::string model;    // "-" for the unlabeled series
+  const std::string model;  // "-" for the unlabeled series
   const std::string version;
-  const size_t slot;          // index in the dashboard's per-model samples
+  const size_t slot;  // index in the dashboard's per-model samples
   std::array<std::atomic<uint64_t>, kMaxCode - kMinCode + 1> by_code{};
   std::atomic<uint64_t> total{0};
   internal::LatencyHistogram latency;

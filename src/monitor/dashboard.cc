@@ -46,10 +46,10 @@ Json Incidents(const auth::UserDirectory* users) {
       open = incidents->size();
       for (const auto& i : *incidents) {
         if (items.size() == kMaxIncidentItems) break;
-        items.push_back({{"kind", i.kind == auth::LoginIncident::Kind::kAccountLocked ? "account_locked"
-                                                                                      : "source_throttled"},
-                         {"subject", i.subject},
-                         {"since", FormatMillis(i.since)}});
+        items.push_back(
+            {{"kind", i.kind == auth::LoginIncident::Kind::kAccountLocked ? "account_locked" : "source_throttled"},
+             {"subject", i.subject},
+             {"since", FormatMillis(i.since)}});
       }
     }
   }
@@ -79,7 +79,7 @@ std::string Monitor::DashboardJson() {
   const internal::Series series = timeline_->Read(*counters_, now);
 
   static constexpr const char* kMethods[internal::kDashboardAuthMethods] = {"token", "session", "jwt", "mtls",
-                                                                           "password"};
+                                                                            "password"};
   Json auth_failures = Json::object();
   uint64_t auth_failure_total = 0;
   for (size_t m = 0; m < internal::kDashboardAuthMethods; ++m) {

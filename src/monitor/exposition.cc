@@ -28,8 +28,10 @@ MetricFamily Family(std::string name, std::string help, MetricType type) {
 ClientMetric Value(MetricType type, double value, std::vector<ClientMetric::Label> labels = {}) {
   ClientMetric m;
   m.label = std::move(labels);
-  if (type == MetricType::Counter) m.counter.value = value;
-  else m.gauge.value = value;
+  if (type == MetricType::Counter)
+    m.counter.value = value;
+  else
+    m.gauge.value = value;
   return m;
 }
 
@@ -60,8 +62,8 @@ std::optional<double> AgeOfFirst(const std::vector<std::filesystem::path>& files
   for (const auto& file : files) {
     struct stat st {};
     if (::stat(file.c_str(), &st) != 0) continue;
-    const auto mtime = std::chrono::system_clock::time_point(
-        std::chrono::duration_cast<std::chrono::system_clock::duration>(
+    const auto mtime =
+        std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
             std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
     return std::chrono::duration<double>(now - mtime).count();
   }
@@ -71,12 +73,12 @@ std::optional<double> AgeOfFirst(const std::vector<std::filesystem::path>& files
 void AddRequests(const internal::Counters& c, std::vector<MetricFamily>& out) {
   std::vector<const ModelSeries*> all = c.All();
   all.insert(all.begin(), &c.unlabeled);
-  MetricFamily requests = Family("aegis_requests_total",
-                                 "Requests answered, by served model version (\"-\" for all else) and HTTP status.",
-                                 MetricType::Counter);
-  MetricFamily duration = Family("aegis_request_duration_seconds",
-                                 "Time from the request head to the end of the response, by served model version.",
-                                 MetricType::Histogram);
+  MetricFamily requests =
+      Family("aegis_requests_total", "Requests answered, by served model version (\"-\" for all else) and HTTP status.",
+             MetricType::Counter);
+  MetricFamily duration =
+      Family("aegis_request_duration_seconds",
+             "Time from the request head to the end of the response, by served model version.", MetricType::Histogram);
   for (const ModelSeries* s : all) {
     for (int code = ModelSeries::kMinCode; code <= ModelSeries::kMaxCode; ++code) {
       const uint64_t n = s->by_code[static_cast<size_t>(code - ModelSeries::kMinCode)].load(std::memory_order_relaxed);
@@ -100,9 +102,9 @@ void AddSecurityCounters(const internal::Counters& c, std::vector<MetricFamily>&
   }
   out.push_back(std::move(stages));
 
-  MetricFamily auth = Family("aegis_auth_attempts_total",
-                             "Authentication attempts by the credential kind presented (none: no credential).",
-                             MetricType::Counter);
+  MetricFamily auth =
+      Family("aegis_auth_attempts_total",
+             "Authentication attempts by the credential kind presented (none: no credential).", MetricType::Counter);
   for (size_t m = 0; m < kAuthMethodCount; ++m) {
     const std::string method(AuthMethodName(static_cast<AuthMethod>(m)));
     for (size_t r = 0; r < 2; ++r) {
@@ -157,11 +159,11 @@ std::string Monitor::PrometheusText() const {
       // Sink names are the fixed set the configuration allows ("syslog", "webhook").
       MetricFamily delivered = Family("aegis_audit_sink_delivered_total",
                                       "Audit events and tree heads a SIEM sink delivered.", MetricType::Counter);
-      MetricFamily dropped = Family("aegis_audit_sink_dropped_total",
-                                    "Audit events and tree heads a SIEM sink dropped (queue full or refused).",
-                                    MetricType::Counter);
-      MetricFamily failures = Family("aegis_audit_sink_failures_total", "Failed delivery attempts of a SIEM sink.",
-                                     MetricType::Counter);
+      MetricFamily dropped =
+          Family("aegis_audit_sink_dropped_total",
+                 "Audit events and tree heads a SIEM sink dropped (queue full or refused).", MetricType::Counter);
+      MetricFamily failures =
+          Family("aegis_audit_sink_failures_total", "Failed delivery attempts of a SIEM sink.", MetricType::Counter);
       for (const auto& [name, sink] : stats.sinks) {
         delivered.metric.push_back(Value(MetricType::Counter, static_cast<double>(sink.delivered), {{"sink", name}}));
         dropped.metric.push_back(Value(MetricType::Counter, static_cast<double>(sink.dropped), {{"sink", name}}));

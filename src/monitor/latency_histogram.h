@@ -23,10 +23,9 @@ namespace aegis::monitor::internal {
 
 // Upper bounds of the finite buckets, in nanoseconds; one more bucket (+Inf) follows.
 inline constexpr std::array<int64_t, 22> kBucketBoundsNs = {
-    1'000,         2'500,         5'000,         10'000,        25'000,         50'000,
-    100'000,       250'000,       500'000,       1'000'000,     2'500'000,      5'000'000,
-    10'000'000,    25'000'000,    50'000'000,    100'000'000,   250'000'000,    500'000'000,
-    1'000'000'000, 2'500'000'000, 5'000'000'000, 10'000'000'000};
+    1'000,       2'500,       5'000,         10'000,        25'000,        50'000,        100'000,    250'000,
+    500'000,     1'000'000,   2'500'000,     5'000'000,     10'000'000,    25'000'000,    50'000'000, 100'000'000,
+    250'000'000, 500'000'000, 1'000'000'000, 2'500'000'000, 5'000'000'000, 10'000'000'000};
 inline constexpr size_t kBuckets = kBucketBoundsNs.size() + 1;
 
 // Counts per bucket (not cumulative) and the sum, as read at one moment.

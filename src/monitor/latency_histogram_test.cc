@@ -10,9 +10,9 @@ using std::chrono::nanoseconds;
 TEST(LatencyHistogramTest, BucketsAreUpperBoundsInclusive) {
   LatencyHistogram h;
   h.Observe(nanoseconds(0));
-  h.Observe(nanoseconds(1'000));      // exactly the first bound: first bucket
-  h.Observe(nanoseconds(1'001));      // second bucket
-  h.Observe(nanoseconds(-5));         // a clock oddity counts as 0
+  h.Observe(nanoseconds(1'000));        // exactly the first bound: first bucket
+  h.Observe(nanoseconds(1'001));        // second bucket
+  h.Observe(nanoseconds(-5));           // a clock oddity counts as 0
   h.Observe(std::chrono::seconds(60));  // beyond every bound: +Inf
   const HistogramCounts c = h.Read();
   EXPECT_EQ(c.buckets[0], 3u);

@@ -13,24 +13,36 @@ constexpr auto kTickPeriod = std::chrono::milliseconds(250);
 
 std::string_view StageName(Stage stage) {
   switch (stage) {
-    case Stage::kTls: return "tls";
-    case Stage::kAuth: return "auth";
-    case Stage::kPolicy: return "policy";
-    case Stage::kGuard: return "guard";
-    case Stage::kEngine: return "engine";
-    case Stage::kAudit: return "audit";
+    case Stage::kTls:
+      return "tls";
+    case Stage::kAuth:
+      return "auth";
+    case Stage::kPolicy:
+      return "policy";
+    case Stage::kGuard:
+      return "guard";
+    case Stage::kEngine:
+      return "engine";
+    case Stage::kAudit:
+      return "audit";
   }
   return "unknown";
 }
 
 std::string_view AuthMethodName(AuthMethod method) {
   switch (method) {
-    case AuthMethod::kToken: return "token";
-    case AuthMethod::kSession: return "session";
-    case AuthMethod::kJwt: return "jwt";
-    case AuthMethod::kMtls: return "mtls";
-    case AuthMethod::kPassword: return "password";
-    case AuthMethod::kNone: return "none";
+    case AuthMethod::kToken:
+      return "token";
+    case AuthMethod::kSession:
+      return "session";
+    case AuthMethod::kJwt:
+      return "jwt";
+    case AuthMethod::kMtls:
+      return "mtls";
+    case AuthMethod::kPassword:
+      return "password";
+    case AuthMethod::kNone:
+      return "none";
   }
   return "unknown";
 }
@@ -40,7 +52,7 @@ Monitor::Monitor(MonitorOptions options)
       counters_(std::make_unique<internal::Counters>()),
       timeline_(std::make_unique<internal::Timeline>()) {
   (void)internal::Ticks();  // calibrate the stage clock now, not on the first request
-  Tick();  // the first bucket's snapshot: everything counted from here on is in the timeline
+  Tick();                   // the first bucket's snapshot: everything counted from here on is in the timeline
 }
 
 Monitor::~Monitor() { Stop(); }

@@ -202,8 +202,8 @@ TEST_F(MonitorTest, IncidentsCountLockedNamesAndThrottledSources) {
 TEST_F(MonitorTest, DashboardHasTheContractShape) {
   Monitor monitor(Options());
   const Json d = Json::parse(monitor.DashboardJson());
-  for (const char* key : {"generated_at", "bucket_seconds", "series", "models", "stages", "incidents", "audit",
-                          "totals"}) {
+  for (const char* key :
+       {"generated_at", "bucket_seconds", "series", "models", "stages", "incidents", "audit", "totals"}) {
     EXPECT_TRUE(d.contains(key)) << key;
   }
   EXPECT_EQ(d["generated_at"], "2026-12-04T19:30:00.000Z");
@@ -241,7 +241,7 @@ TEST_F(MonitorTest, TimelineBucketsCountWhereTheyHappenedAndForget) {
   clock_.Advance(5s);
   monitor.Tick();  // closes the first bucket
   monitor.RequestEnded(nullptr, 200, false, 1us);
-  monitor.RequestEnded(nullptr, 200, true, 1us);   // a denial by decision
+  monitor.RequestEnded(nullptr, 200, true, 1us);  // a denial by decision
   clock_.Advance(2s);
   Json d = Json::parse(monitor.DashboardJson());
   const Json& s = d["series"];

@@ -100,8 +100,8 @@ Series Timeline::Read(const Counters& counters, std::chrono::system_clock::time_
   out.model_last_minute.resize(slots);
   for (size_t s = 0; s < slots; ++s) {
     const bool in_window = window_start != nullptr && s < window_start->model_latency.size();
-    out.model_latency[s] = in_window ? live.model_latency[s].Minus(window_start->model_latency[s])
-                                     : live.model_latency[s];
+    out.model_latency[s] =
+        in_window ? live.model_latency[s].Minus(window_start->model_latency[s]) : live.model_latency[s];
     out.model_last_minute[s] =
         Delta(live.model_requests[s], rate_start != nullptr ? At(rate_start->model_requests, s) : 0);
   }

@@ -33,8 +33,8 @@ struct Snapshot {
   int64_t bucket = 0;  // unix seconds / kBucketSeconds
   uint64_t allowed = 0, denied = 0;
   std::array<uint64_t, kDashboardAuthMethods> auth_failures{};
-  std::vector<uint64_t> model_requests;          // by series slot
-  std::vector<HistogramCounts> model_latency;    // by series slot
+  std::vector<uint64_t> model_requests;        // by series slot
+  std::vector<HistogramCounts> model_latency;  // by series slot
 };
 
 // What the dashboard draws, oldest bucket first; every vector has kBucketCount entries.
@@ -47,7 +47,7 @@ struct Series {
   std::vector<HistogramCounts> model_latency;
   std::vector<uint64_t> model_last_minute;
   double last_minute_seconds = 0;  // the span model_last_minute covers (shorter just after start)
-  Snapshot live;  // the counters the open bucket was measured with (the dashboard's totals)
+  Snapshot live;                   // the counters the open bucket was measured with (the dashboard's totals)
 };
 
 Snapshot TakeSnapshot(const Counters& counters, int64_t bucket);

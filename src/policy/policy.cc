@@ -32,8 +32,8 @@ bool RoleAllows(Role role, Action action) {
       return action == Action::kAuditRead || action == Action::kMetricsRead || action == Action::kModelList ||
              action == Action::kTrustList;
     case Role::kConsumer:
-      return action == Action::kServerMetadata || action == Action::kModelMetadata ||
-             action == Action::kModelReady || action == Action::kInfer;
+      return action == Action::kServerMetadata || action == Action::kModelMetadata || action == Action::kModelReady ||
+             action == Action::kInfer;
   }
   return false;
 }
@@ -68,21 +68,36 @@ bool HasControlPlaneActions(Role role) { return role != Role::kConsumer; }
 
 std::string_view ActionName(Action action) {
   switch (action) {
-    case Action::kServerMetadata: return "server.metadata";
-    case Action::kModelMetadata: return "model.metadata";
-    case Action::kModelReady: return "model.ready";
-    case Action::kInfer: return "infer";
-    case Action::kModelList: return "model.list";
-    case Action::kModelPush: return "model.push";
-    case Action::kModelRemove: return "model.remove";
-    case Action::kAuditRead: return "audit.read";
-    case Action::kMetricsRead: return "metrics.read";
-    case Action::kTrustList: return "trust.list";
-    case Action::kTrustChange: return "trust.change";
-    case Action::kTokenManage: return "token.manage";
-    case Action::kUserManage: return "user.manage";
-    case Action::kKeyManage: return "key.manage";
-    case Action::kPromotionApprove: return "promotion.approve";
+    case Action::kServerMetadata:
+      return "server.metadata";
+    case Action::kModelMetadata:
+      return "model.metadata";
+    case Action::kModelReady:
+      return "model.ready";
+    case Action::kInfer:
+      return "infer";
+    case Action::kModelList:
+      return "model.list";
+    case Action::kModelPush:
+      return "model.push";
+    case Action::kModelRemove:
+      return "model.remove";
+    case Action::kAuditRead:
+      return "audit.read";
+    case Action::kMetricsRead:
+      return "metrics.read";
+    case Action::kTrustList:
+      return "trust.list";
+    case Action::kTrustChange:
+      return "trust.change";
+    case Action::kTokenManage:
+      return "token.manage";
+    case Action::kUserManage:
+      return "user.manage";
+    case Action::kKeyManage:
+      return "key.manage";
+    case Action::kPromotionApprove:
+      return "promotion.approve";
   }
   return "unknown";
 }
@@ -120,11 +135,11 @@ Decision Authorize(const Subject& subject, Action action, std::string_view model
   }
   if (matched == nullptr) {
     Decision d;
-    d.reason = subject.grants.empty() ? "no role is granted to this identity"
-                                      : "not allowed to " + std::string(ActionName(action)) +
-                                            (IsModelScoped(action) && !model.empty()
-                                                 ? " on model '" + std::string(model) + "'"
-                                                 : std::string());
+    d.reason =
+        subject.grants.empty()
+            ? "no role is granted to this identity"
+            : "not allowed to " + std::string(ActionName(action)) +
+                  (IsModelScoped(action) && !model.empty() ? " on model '" + std::string(model) + "'" : std::string());
     return d;
   }
   if (IsSensitive(action)) {

@@ -1,8 +1,8 @@
 #include "aegis/policy/policy.h"
 
-#include "aegis/common/model_glob.h"
-
 #include <gtest/gtest.h>
+
+#include "aegis/common/model_glob.h"
 
 namespace aegis::policy {
 namespace {
@@ -15,17 +15,21 @@ Subject Person(Role role, std::optional<std::chrono::system_clock::time_point> m
   return Subject{{Grant{role, "*"}}, true, mfa_at};
 }
 
-constexpr Action kAll[] = {Action::kServerMetadata, Action::kModelMetadata, Action::kModelReady,   Action::kInfer,
-                           Action::kModelList,      Action::kModelPush,     Action::kModelRemove,  Action::kAuditRead,
-                           Action::kMetricsRead,    Action::kTrustList,     Action::kTrustChange,  Action::kTokenManage,
+constexpr Action kAll[] = {Action::kServerMetadata, Action::kModelMetadata, Action::kModelReady,
+                           Action::kInfer,          Action::kModelList,     Action::kModelPush,
+                           Action::kModelRemove,    Action::kAuditRead,     Action::kMetricsRead,
+                           Action::kTrustList,      Action::kTrustChange,   Action::kTokenManage,
                            Action::kUserManage,     Action::kKeyManage,     Action::kPromotionApprove};
 
 // The role table of policy.h, written out independently: every pair not here is denied.
 bool Expected(Role role, Action a) {
   switch (role) {
-    case Role::kAdmin: return true;
-    case Role::kDeployer: return a == Action::kModelList || a == Action::kModelPush || a == Action::kModelRemove;
-    case Role::kApprover: return a == Action::kModelList || a == Action::kPromotionApprove;
+    case Role::kAdmin:
+      return true;
+    case Role::kDeployer:
+      return a == Action::kModelList || a == Action::kModelPush || a == Action::kModelRemove;
+    case Role::kApprover:
+      return a == Action::kModelList || a == Action::kPromotionApprove;
     case Role::kAuditor:
       return a == Action::kAuditRead || a == Action::kMetricsRead || a == Action::kModelList || a == Action::kTrustList;
     case Role::kConsumer:
@@ -131,7 +135,8 @@ namespace aegis {
 namespace {
 
 TEST(ModelGlobTest, ValidGlobsAndTheirMatches) {
-  for (const char* glob : {"*", "fraud-*", "m?", "[ab]-x", "[!a]*", "a.b_c-1"}) EXPECT_TRUE(IsValidModelGlob(glob)) << glob;
+  for (const char* glob : {"*", "fraud-*", "m?", "[ab]-x", "[!a]*", "a.b_c-1"})
+    EXPECT_TRUE(IsValidModelGlob(glob)) << glob;
   EXPECT_TRUE(ModelGlobMatches("fraud-*", "fraud-mlp"));
   EXPECT_FALSE(ModelGlobMatches("fraud-*", "xfraud-mlp"));
   EXPECT_TRUE(ModelGlobMatches("[ab]-x", "b-x"));

@@ -1,6 +1,5 @@
 #include "integrity.h"
 
-
 #include "aegis/crypto/encoding.h"
 #include "aegis/crypto/signature.h"
 #include "aegis/scan/scanner.h"
@@ -76,9 +75,9 @@ Status ScanArtifact(runtime::ModelFormat declared, std::span<const uint8_t> byte
   if (!report->clean()) {
     const scan::Finding& first = report->findings.front();
     std::string message = "the scanner found " + std::to_string(report->findings.size()) + " problem(s) in this " +
-                          std::string(scan::FormatName(report->format)) + " file; first: " +
-                          std::string(scan::SeverityName(first.severity)) + " at " + first.location + ": " +
-                          first.reason;
+                          std::string(scan::FormatName(report->format)) +
+                          " file; first: " + std::string(scan::SeverityName(first.severity)) + " at " + first.location +
+                          ": " + first.reason;
     if (!first.callable.empty() && first.reason.find(first.callable) == std::string::npos) {
       message += " (" + first.callable + ")";
     }

@@ -1,7 +1,8 @@
 // PushSession: streams an upload into an encrypted blob, then runs the integrity
 // gate (signed digest, scanner) and the engine before anything is recorded.
-#include <chrono>
 #include <unistd.h>
+
+#include <chrono>
 
 #include <spdlog/spdlog.h>
 
@@ -51,8 +52,8 @@ StatusOr<std::shared_ptr<const ServedModel>> PushSession::Finish() {
   const crypto::Sha256Digest digest = s.hasher.Finish();  // hashed as the upload streamed in
   if (s.signature) {
     Status matches = signing::CheckSingleFile(s.signature->manifest, s.plaintext.span(), digest);
-    if (!matches.ok()) return fail(internal::IntegrityFailure("the uploaded bytes are not the signed model: " +
-                                                              matches.message()));
+    if (!matches.ok())
+      return fail(internal::IntegrityFailure("the uploaded bytes are not the signed model: " + matches.message()));
     s.record.signature = s.signature->record;
   }
   auto started = std::chrono::steady_clock::now();

@@ -1,7 +1,8 @@
 #include "aegis/registry/registry.h"
 
-#include <chrono>
 #include <unistd.h>
+
+#include <chrono>
 
 #include <spdlog/spdlog.h>
 
@@ -126,7 +127,8 @@ StatusOr<std::shared_ptr<ServedModel>> Registry::LoadVersion(const store::ModelV
   if (record.signature) {
     AEGIS_ASSIGN_OR_RETURN(auto manifest, internal::ReverifyStored(*record.signature, record.name, trusted));
     Status matches = signing::CheckSingleFile(manifest, plaintext.span(), digest);
-    if (!matches.ok()) return internal::IntegrityFailure("the stored model is not the signed model: " + matches.message());
+    if (!matches.ok())
+      return internal::IntegrityFailure("the stored model is not the signed model: " + matches.message());
   }
   size_t findings = 0;
   Status scanned = internal::ScanArtifact(*format, plaintext.span(), findings);
@@ -138,8 +140,7 @@ StatusOr<std::shared_ptr<ServedModel>> Registry::LoadVersion(const store::ModelV
   double engine_ms = MillisSince(started);
   double mb = static_cast<double>(plaintext.size()) / 1e6;
   spdlog::info("loaded model {} version {}: {:.1f} MB, decrypt {:.1f} ms ({:.0f} MB/s), engine load {:.1f} ms",
-               record.name, record.version, mb, decrypt_ms, decrypt_ms > 0 ? mb / (decrypt_ms / 1e3) : 0.0,
-               engine_ms);
+               record.name, record.version, mb, decrypt_ms, decrypt_ms > 0 ? mb / (decrypt_ms / 1e3) : 0.0, engine_ms);
   return std::make_shared<ServedModel>(ServedModel{record, std::move(instances)});
 }
 
@@ -155,8 +156,7 @@ void Registry::MarkFailed(const std::string& name, const std::string& version, c
 }
 
 StatusOr<std::unique_ptr<PushSession>> Registry::BeginPush(const std::string& name, const std::string& version,
-                                                           runtime::ModelFormat format,
-                                                           const std::string& principal,
+                                                           runtime::ModelFormat format, const std::string& principal,
                                                            std::string_view signature_bundle) {
   if (!IsValidModelName(name)) return Status::InvalidArgument("invalid model name");
   if (!IsValidVersion(version)) return Status::InvalidArgument("invalid model version");
@@ -168,8 +168,9 @@ StatusOr<std::unique_ptr<PushSession>> Registry::BeginPush(const std::string& na
     if (!verified.ok()) return CountIntegrity(verified.status());
     signature = std::move(verified).value();
   } else if (options_.require_signature) {
-    return CountIntegrity(internal::IntegrityFailure("a signature bundle from a trusted publisher is required "
-                                                     "(registry.require_signature); push with --signature BUNDLE"));
+    return CountIntegrity(
+        internal::IntegrityFailure("a signature bundle from a trusted publisher is required "
+                                   "(registry.require_signature); push with --signature BUNDLE"));
   }
   const std::string key = name + "\n" + version;
   {
@@ -197,8 +198,8 @@ StatusOr<std::unique_ptr<PushSession>> Registry::BeginPush(const std::string& na
   s.dek = crypto::SecureBuffer(32);
   AEGIS_RETURN_IF_ERROR(crypto::RandomBytes(s.dek.span()));
   s.record.artifact_id = crypto::HexEncode(s.artifact_id);
-  AEGIS_ASSIGN_OR_RETURN(s.writer, store::BlobWriter::Create(BlobPath(s.record.artifact_id), s.artifact_id,
-                                                            s.dek.span()));
+  AEGIS_ASSIGN_OR_RETURN(s.writer,
+                         store::BlobWriter::Create(BlobPath(s.record.artifact_id), s.artifact_id, s.dek.span()));
   return session;
 }
 
@@ -227,13 +228,15 @@ StatusOr<store::TrustedKeyRecord> Registry::AddTrustedKey(const std::string& nam
     return Status::InvalidArgument("invalid model glob: use model-name characters and * ? [ ] !");
   }
   AEGIS_ASSIGN_OR_RETURN(auto key, crypto::PublicKey::FromPem(public_key_pem));
-  store::TrustedKeyRecord record{name,        std::string(crypto::KeyTypeName(key.type())),
-                                 key.fingerprint(), key.ToPem(),
-                                 models_glob, FormatRfc3339(clock_.Now()),
+  store::TrustedKeyRecord record{name,
+                                 std::string(crypto::KeyTypeName(key.type())),
+                                 key.fingerprint(),
+                                 key.ToPem(),
+                                 models_glob,
+                                 FormatRfc3339(clock_.Now()),
                                  principal};
   AEGIS_RETURN_IF_ERROR(store_->InsertTrustedKey(record));
-  spdlog::info("trusted key {} ({}, {}) added for models '{}'", name, record.key_type, record.fingerprint,
-               models_glob);
+  spdlog::info("trusted key {} ({}, {}) added for models '{}'", name, record.key_type, record.fingerprint, models_glob);
   return record;
 }
 

@@ -1,11 +1,11 @@
 #include "aegis/registry/registry.h"
 
-#include <filesystem>
-#include <fstream>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
+#include <filesystem>
+#include <fstream>
 
+#include <gtest/gtest.h>
 #include <sqlite3.h>
 
 #include "aegis/common/file_util.h"
@@ -288,9 +288,9 @@ TEST_F(RegistryTest, RemovingATrustedKeyWithdrawsWhatItSigned) {
   ASSERT_TRUE(Push("mlp", "1", runtime::ModelFormat::kOnnx, Example("mlp.onnx")).ok());
   auto other = crypto::PrivateKey::Generate(crypto::KeyType::kEd25519).value();
   ASSERT_TRUE(registry_->AddTrustedKey("other", other.public_key().ToPem(), "*", "admin").ok());
-  ASSERT_TRUE(PushWithBundle("mlp", "2", runtime::ModelFormat::kOnnx, Example("mlp.onnx"),
-                             Sign(Example("mlp.onnx"), other))
-                  .ok());
+  ASSERT_TRUE(
+      PushWithBundle("mlp", "2", runtime::ModelFormat::kOnnx, Example("mlp.onnx"), Sign(Example("mlp.onnx"), other))
+          .ok());
   auto withdrawn = registry_->RemoveTrustedKey("publisher");
   ASSERT_TRUE(withdrawn.ok());
   EXPECT_EQ(*withdrawn, std::vector<std::string>{"mlp/1"});

@@ -7,9 +7,12 @@ namespace aegis::runtime {
 
 std::string_view ModelFormatName(ModelFormat format) {
   switch (format) {
-    case ModelFormat::kOnnx: return "onnx";
-    case ModelFormat::kTorchScript: return "torchscript";
-    case ModelFormat::kXgboost: return "xgboost";
+    case ModelFormat::kOnnx:
+      return "onnx";
+    case ModelFormat::kTorchScript:
+      return "torchscript";
+    case ModelFormat::kXgboost:
+      return "xgboost";
   }
   return "unknown";
 }
@@ -24,9 +27,12 @@ std::optional<ModelFormat> ParseModelFormat(std::string_view name) {
 StatusOr<std::unique_ptr<Backend>> LoadBackend(ModelFormat format, std::span<const uint8_t> model_bytes) {
   if (model_bytes.empty()) return Status::Unprocessable("the model is empty");
   switch (format) {
-    case ModelFormat::kOnnx: return LoadOnnxBackend(model_bytes);
-    case ModelFormat::kTorchScript: return LoadTorchScriptBackend(model_bytes);
-    case ModelFormat::kXgboost: return LoadXgboostBackend(model_bytes);
+    case ModelFormat::kOnnx:
+      return LoadOnnxBackend(model_bytes);
+    case ModelFormat::kTorchScript:
+      return LoadTorchScriptBackend(model_bytes);
+    case ModelFormat::kXgboost:
+      return LoadXgboostBackend(model_bytes);
   }
   return Status::InvalidArgument("unknown model format");
 }

@@ -21,8 +21,7 @@ namespace {
 constexpr int kMaxInstances = 256;
 }
 
-StatusOr<std::shared_ptr<ModelInstances>> ModelInstances::Load(ModelFormat format,
-                                                               std::span<const uint8_t> model_bytes,
+StatusOr<std::shared_ptr<ModelInstances>> ModelInstances::Load(ModelFormat format, std::span<const uint8_t> model_bytes,
                                                                int instance_count) {
   if (instance_count < 1 || instance_count > kMaxInstances) {
     return Status::InvalidArgument("instance count must be between 1 and " + std::to_string(kMaxInstances));

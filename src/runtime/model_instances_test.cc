@@ -42,11 +42,20 @@ TEST_P(ModelInstancesConcurrencyTest, FourThreadsTwoInstances) {
     threads.emplace_back([&] {
       for (int i = 0; i < 200; ++i) {
         StatusOr<std::vector<Tensor>> outputs = (*instances)->Infer(reference.inputs);
-        if (!outputs.ok() || outputs->size() != 1) { ++failures; continue; }
+        if (!outputs.ok() || outputs->size() != 1) {
+          ++failures;
+          continue;
+        }
         std::vector<float> got = testing::Floats((*outputs)[0]), want = testing::Floats(reference.outputs[0]);
-        if (got.size() != want.size()) { ++failures; continue; }
+        if (got.size() != want.size()) {
+          ++failures;
+          continue;
+        }
         for (size_t k = 0; k < got.size(); ++k) {
-          if (std::abs(got[k] - want[k]) > 1e-5f) { ++failures; break; }
+          if (std::abs(got[k] - want[k]) > 1e-5f) {
+            ++failures;
+            break;
+          }
         }
       }
     });

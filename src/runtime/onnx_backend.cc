@@ -19,19 +19,32 @@ namespace {
 
 std::optional<DataType> FromOnnx(int32_t elem_type) {
   switch (elem_type) {
-    case kOnnxFloat: return DataType::kFp32;
-    case kOnnxUint8: return DataType::kUint8;
-    case kOnnxInt8: return DataType::kInt8;
-    case kOnnxUint16: return DataType::kUint16;
-    case kOnnxInt16: return DataType::kInt16;
-    case kOnnxInt32: return DataType::kInt32;
-    case kOnnxInt64: return DataType::kInt64;
-    case kOnnxBool: return DataType::kBool;
-    case kOnnxFloat16: return DataType::kFp16;
-    case kOnnxDouble: return DataType::kFp64;
-    case kOnnxUint32: return DataType::kUint32;
-    case kOnnxUint64: return DataType::kUint64;
-    default: return std::nullopt;  // STRING, complex, bfloat16: nothing OpenCV can feed
+    case kOnnxFloat:
+      return DataType::kFp32;
+    case kOnnxUint8:
+      return DataType::kUint8;
+    case kOnnxInt8:
+      return DataType::kInt8;
+    case kOnnxUint16:
+      return DataType::kUint16;
+    case kOnnxInt16:
+      return DataType::kInt16;
+    case kOnnxInt32:
+      return DataType::kInt32;
+    case kOnnxInt64:
+      return DataType::kInt64;
+    case kOnnxBool:
+      return DataType::kBool;
+    case kOnnxFloat16:
+      return DataType::kFp16;
+    case kOnnxDouble:
+      return DataType::kFp64;
+    case kOnnxUint32:
+      return DataType::kUint32;
+    case kOnnxUint64:
+      return DataType::kUint64;
+    default:
+      return std::nullopt;  // STRING, complex, bfloat16: nothing OpenCV can feed
   }
 }
 
@@ -58,15 +71,25 @@ StatusOr<TensorSpec> ToSpec(const OnnxValueInfo& value, std::string_view role) {
 // The cv::Mat depth whose element layout equals `type`, or -1 if none does.
 int CvDepthOf(DataType type) {
   switch (type) {
-    case DataType::kBool: case DataType::kUint8: return CV_8U;
-    case DataType::kInt8: return CV_8S;
-    case DataType::kUint16: return CV_16U;
-    case DataType::kInt16: return CV_16S;
-    case DataType::kInt32: return CV_32S;
-    case DataType::kFp16: return CV_16F;
-    case DataType::kFp32: return CV_32F;
-    case DataType::kFp64: return CV_64F;
-    default: return -1;
+    case DataType::kBool:
+    case DataType::kUint8:
+      return CV_8U;
+    case DataType::kInt8:
+      return CV_8S;
+    case DataType::kUint16:
+      return CV_16U;
+    case DataType::kInt16:
+      return CV_16S;
+    case DataType::kInt32:
+      return CV_32S;
+    case DataType::kFp16:
+      return CV_16F;
+    case DataType::kFp32:
+      return CV_32F;
+    case DataType::kFp64:
+      return CV_64F;
+    default:
+      return -1;
   }
 }
 
@@ -149,10 +172,18 @@ Tensor FromBlob(const cv::Mat& blob, const TensorSpec& spec) {
   }
   dense.convertTo(converted, CV_64F);
   switch (spec.datatype) {
-    case DataType::kBool: NarrowFromDouble<uint8_t>(converted, tensor.data.data(), count, true); break;
-    case DataType::kInt64: NarrowFromDouble<int64_t>(converted, tensor.data.data(), count); break;
-    case DataType::kUint32: NarrowFromDouble<uint32_t>(converted, tensor.data.data(), count); break;
-    default: NarrowFromDouble<uint64_t>(converted, tensor.data.data(), count); break;
+    case DataType::kBool:
+      NarrowFromDouble<uint8_t>(converted, tensor.data.data(), count, true);
+      break;
+    case DataType::kInt64:
+      NarrowFromDouble<int64_t>(converted, tensor.data.data(), count);
+      break;
+    case DataType::kUint32:
+      NarrowFromDouble<uint32_t>(converted, tensor.data.data(), count);
+      break;
+    default:
+      NarrowFromDouble<uint64_t>(converted, tensor.data.data(), count);
+      break;
   }
   return tensor;
 }

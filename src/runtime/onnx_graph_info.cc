@@ -163,9 +163,9 @@ StatusOr<OnnxGraphInfo> ReadOnnxGraphInfo(std::span<const uint8_t> model) {
 }
 
 std::string OnnxElemTypeName(int32_t elem_type) {
-  static constexpr const char* kNames[] = {"UNDEFINED", "FLOAT", "UINT8", "INT8", "UINT16", "INT16",
-                                           "INT32", "INT64", "STRING", "BOOL", "FLOAT16", "DOUBLE",
-                                           "UINT32", "UINT64", "COMPLEX64", "COMPLEX128", "BFLOAT16"};
+  static constexpr const char* kNames[] = {"UNDEFINED", "FLOAT",  "UINT8",     "INT8",       "UINT16",  "INT16",
+                                           "INT32",     "INT64",  "STRING",    "BOOL",       "FLOAT16", "DOUBLE",
+                                           "UINT32",    "UINT64", "COMPLEX64", "COMPLEX128", "BFLOAT16"};
   if (elem_type >= 0 && elem_type < static_cast<int32_t>(std::size(kNames))) return kNames[elem_type];
   return "type " + std::to_string(elem_type);
 }

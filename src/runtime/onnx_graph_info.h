@@ -24,21 +24,32 @@ namespace aegis::runtime {
 
 // onnx.TensorProto.DataType values used by Aegis.
 enum OnnxElemType : int32_t {
-  kOnnxUndefined = 0, kOnnxFloat = 1, kOnnxUint8 = 2, kOnnxInt8 = 3, kOnnxUint16 = 4, kOnnxInt16 = 5,
-  kOnnxInt32 = 6, kOnnxInt64 = 7, kOnnxString = 8, kOnnxBool = 9, kOnnxFloat16 = 10, kOnnxDouble = 11,
-  kOnnxUint32 = 12, kOnnxUint64 = 13,
+  kOnnxUndefined = 0,
+  kOnnxFloat = 1,
+  kOnnxUint8 = 2,
+  kOnnxInt8 = 3,
+  kOnnxUint16 = 4,
+  kOnnxInt16 = 5,
+  kOnnxInt32 = 6,
+  kOnnxInt64 = 7,
+  kOnnxString = 8,
+  kOnnxBool = 9,
+  kOnnxFloat16 = 10,
+  kOnnxDouble = 11,
+  kOnnxUint32 = 12,
+  kOnnxUint64 = 13,
 };
 
 struct OnnxValueInfo {
   std::string name;
-  bool is_tensor = false;       // TypeProto.tensor_type was present
+  bool is_tensor = false;  // TypeProto.tensor_type was present
   int32_t elem_type = kOnnxUndefined;
-  bool has_shape = false;       // false: rank unknown
-  std::vector<int64_t> dims;    // dim_value, or -1 for dim_param / unset
+  bool has_shape = false;     // false: rank unknown
+  std::vector<int64_t> dims;  // dim_value, or -1 for dim_param / unset
 };
 
 struct OnnxGraphInfo {
-  std::vector<OnnxValueInfo> inputs;   // graph inputs that are not initializers
+  std::vector<OnnxValueInfo> inputs;  // graph inputs that are not initializers
   std::vector<OnnxValueInfo> outputs;
 };
 

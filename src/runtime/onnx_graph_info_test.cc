@@ -26,7 +26,9 @@ Bytes Cat(std::initializer_list<Bytes> parts) {
   for (const Bytes& p : parts) out.insert(out.end(), p.begin(), p.end());
   return out;
 }
-Bytes Len(uint32_t field, const Bytes& payload) { return Cat({Varint(field << 3 | 2), Varint(payload.size()), payload}); }
+Bytes Len(uint32_t field, const Bytes& payload) {
+  return Cat({Varint(field << 3 | 2), Varint(payload.size()), payload});
+}
 Bytes Str(uint32_t field, const std::string& s) { return Len(field, Bytes(s.begin(), s.end())); }
 Bytes Int(uint32_t field, uint64_t v) { return Cat({Varint(field << 3), Varint(v)}); }
 

@@ -19,10 +19,18 @@ struct DataTypeInfo {
 
 // Indexed by the enum's value; the static_assert below keeps the two in step.
 constexpr std::array<DataTypeInfo, 13> kDataTypes = {{
-    {DataType::kBool, "BOOL", 1},   {DataType::kUint8, "UINT8", 1},   {DataType::kUint16, "UINT16", 2},
-    {DataType::kUint32, "UINT32", 4}, {DataType::kUint64, "UINT64", 8}, {DataType::kInt8, "INT8", 1},
-    {DataType::kInt16, "INT16", 2}, {DataType::kInt32, "INT32", 4},   {DataType::kInt64, "INT64", 8},
-    {DataType::kFp16, "FP16", 2},   {DataType::kFp32, "FP32", 4},     {DataType::kFp64, "FP64", 8},
+    {DataType::kBool, "BOOL", 1},
+    {DataType::kUint8, "UINT8", 1},
+    {DataType::kUint16, "UINT16", 2},
+    {DataType::kUint32, "UINT32", 4},
+    {DataType::kUint64, "UINT64", 8},
+    {DataType::kInt8, "INT8", 1},
+    {DataType::kInt16, "INT16", 2},
+    {DataType::kInt32, "INT32", 4},
+    {DataType::kInt64, "INT64", 8},
+    {DataType::kFp16, "FP16", 2},
+    {DataType::kFp32, "FP32", 4},
+    {DataType::kFp64, "FP64", 8},
     {DataType::kBytes, "BYTES", 0},
 }};
 static_assert(kDataTypes[static_cast<size_t>(DataType::kBytes)].type == DataType::kBytes);
@@ -61,8 +69,8 @@ Status CheckBytesData(const Tensor& tensor, uint64_t count) {
     pos += length;
   }
   if (pos != data.size()) {
-    return Status::InvalidArgument("malformed BYTES data in input '" + tensor.name + "': " +
-                                   std::to_string(data.size() - pos) + " bytes after the last of " +
+    return Status::InvalidArgument("malformed BYTES data in input '" + tensor.name +
+                                   "': " + std::to_string(data.size() - pos) + " bytes after the last of " +
                                    std::to_string(count) + " elements");
   }
   return Status::Ok();
@@ -105,10 +113,10 @@ Status CheckAgainstSpec(const TensorSpec& spec, const Tensor& tensor) {
   }
   uint64_t expected = *count * element_size;
   if (tensor.data.size() != expected) {
-    return Status::InvalidArgument("data length mismatch for input '" + name + "': shape " +
-                                   ShapeString(tensor.shape) + " of " + std::string(DataTypeName(tensor.datatype)) +
-                                   " needs " + std::to_string(expected) + " bytes but " +
-                                   std::to_string(tensor.data.size()) + " were given");
+    return Status::InvalidArgument("data length mismatch for input '" + name + "': shape " + ShapeString(tensor.shape) +
+                                   " of " + std::string(DataTypeName(tensor.datatype)) + " needs " +
+                                   std::to_string(expected) + " bytes but " + std::to_string(tensor.data.size()) +
+                                   " were given");
   }
   return Status::Ok();
 }

@@ -42,16 +42,26 @@ class SpanStreamBuf final : public std::streambuf {
 
 std::optional<c10::ScalarType> ToTorch(DataType type) {
   switch (type) {
-    case DataType::kBool: return c10::ScalarType::Bool;
-    case DataType::kUint8: return c10::ScalarType::Byte;
-    case DataType::kInt8: return c10::ScalarType::Char;
-    case DataType::kInt16: return c10::ScalarType::Short;
-    case DataType::kInt32: return c10::ScalarType::Int;
-    case DataType::kInt64: return c10::ScalarType::Long;
-    case DataType::kFp16: return c10::ScalarType::Half;
-    case DataType::kFp32: return c10::ScalarType::Float;
-    case DataType::kFp64: return c10::ScalarType::Double;
-    default: return std::nullopt;  // torch 1.13 has no uint16/32/64; BYTES is not a tensor
+    case DataType::kBool:
+      return c10::ScalarType::Bool;
+    case DataType::kUint8:
+      return c10::ScalarType::Byte;
+    case DataType::kInt8:
+      return c10::ScalarType::Char;
+    case DataType::kInt16:
+      return c10::ScalarType::Short;
+    case DataType::kInt32:
+      return c10::ScalarType::Int;
+    case DataType::kInt64:
+      return c10::ScalarType::Long;
+    case DataType::kFp16:
+      return c10::ScalarType::Half;
+    case DataType::kFp32:
+      return c10::ScalarType::Float;
+    case DataType::kFp64:
+      return c10::ScalarType::Double;
+    default:
+      return std::nullopt;  // torch 1.13 has no uint16/32/64; BYTES is not a tensor
   }
 }
 
@@ -193,12 +203,12 @@ StatusOr<std::vector<TensorSpec>> OutputSpecs(const c10::FunctionSchema& schema,
     *tuple_output = true;
     for (size_t i = 0; i < tuple->elements().size(); ++i) {
       if (tuple->elements()[i]->kind() != c10::TypeKind::TensorType) {
-        return Status::Unprocessable("forward returns a tuple whose element " + std::to_string(i) +
-                                     " is not a Tensor");
+        return Status::Unprocessable("forward returns a tuple whose element " + std::to_string(i) + " is not a Tensor");
       }
       specs.push_back(UnknownSpec("output_" + std::to_string(i)));
     }
-  } else if (auto list = type->cast<c10::ListType>(); !list || list->getElementType()->kind() != c10::TypeKind::TensorType) {
+  } else if (auto list = type->cast<c10::ListType>();
+             !list || list->getElementType()->kind() != c10::TypeKind::TensorType) {
     return Status::Unprocessable("forward returns " + type->str() + "; Aegis serves Tensor, tuple or list of Tensors");
   }
   return specs;

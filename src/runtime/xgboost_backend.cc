@@ -41,8 +41,8 @@ StatusOr<Prediction> Predict(BoosterHandle booster, const float* data, uint64_t 
   const bst_ulong* out_shape = nullptr;
   bst_ulong out_dim = 0;
   const float* out_result = nullptr;
-  if (XGBoosterPredictFromDense(booster, array_interface, kPredictConfig, nullptr, &out_shape, &out_dim,
-                                &out_result) != 0) {
+  if (XGBoosterPredictFromDense(booster, array_interface, kPredictConfig, nullptr, &out_shape, &out_dim, &out_result) !=
+      0) {
     return XgbError(StatusCode::kInternal, "XGBoost prediction failed");
   }
   Prediction prediction;

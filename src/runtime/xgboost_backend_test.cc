@@ -1,6 +1,5 @@
-#include <xgboost/c_api.h>
-
 #include <gtest/gtest.h>
+#include <xgboost/c_api.h>
 
 #include "aegis/runtime/backend.h"
 #include "runtime_test_util.h"

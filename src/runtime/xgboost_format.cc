@@ -23,9 +23,12 @@ Status CheckJsonNesting(std::span<const uint8_t> text) {
   bool in_string = false, escaped = false;
   for (uint8_t c : text) {
     if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
     } else if (c == '"') {
       in_string = true;
     } else if (c == '{' || c == '[') {
@@ -47,10 +50,17 @@ class UbjWalker {
     AEGIS_RETURN_IF_ERROR(Value(Next()));
     while (!stack_.empty()) {
       Frame& frame = stack_.back();
-      if (frame.remaining == 0) { stack_.pop_back(); continue; }
+      if (frame.remaining == 0) {
+        stack_.pop_back();
+        continue;
+      }
       if (frame.remaining < 0) {
         if (!ok()) return BadUbj("truncated");
-        if (bytes_[pos_] == (frame.object ? '}' : ']')) { ++pos_; stack_.pop_back(); continue; }
+        if (bytes_[pos_] == (frame.object ? '}' : ']')) {
+          ++pos_;
+          stack_.pop_back();
+          continue;
+        }
       } else {
         --frame.remaining;
       }
@@ -82,18 +92,32 @@ class UbjWalker {
 
   static int ScalarSize(int marker) {
     switch (marker) {
-      case 'Z': case 'T': case 'F': case 'N': return 0;
-      case 'i': case 'U': case 'C': return 1;
-      case 'I': return 2;
-      case 'l': case 'd': return 4;
-      case 'L': case 'D': return 8;
-      default: return -1;
+      case 'Z':
+      case 'T':
+      case 'F':
+      case 'N':
+        return 0;
+      case 'i':
+      case 'U':
+      case 'C':
+        return 1;
+      case 'I':
+        return 2;
+      case 'l':
+      case 'd':
+        return 4;
+      case 'L':
+      case 'D':
+        return 8;
+      default:
+        return -1;
     }
   }
 
   Status Length(int64_t* out) {
     int marker = Next();
-    int size = (marker == 'i' || marker == 'U' || marker == 'I' || marker == 'l' || marker == 'L') ? ScalarSize(marker) : -1;
+    int size =
+        (marker == 'i' || marker == 'U' || marker == 'I' || marker == 'l' || marker == 'L') ? ScalarSize(marker) : -1;
     if (size < 0) return BadUbj("expected a length");
     if (pos_ > bytes_.size() || static_cast<size_t>(size) > bytes_.size() - pos_) return BadUbj("truncated");
     uint64_t value = 0;  // big-endian

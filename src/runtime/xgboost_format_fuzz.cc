@@ -1,9 +1,9 @@
 // libFuzzer target: the XGBoost format check guards libxgboost's recursive JSON and
 // UBJ readers (depth) and refuses the legacy binary format.
+#include "xgboost_format.h"
+
 #include <cstdint>
 #include <span>
-
-#include "xgboost_format.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)aegis::runtime::CheckXgboostModelFormat(std::span<const uint8_t>(data, size));

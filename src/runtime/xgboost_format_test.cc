@@ -23,8 +23,8 @@ TEST(XgboostFormatTest, RecognizesTheExamples) {
 }
 
 TEST(XgboostFormatTest, RefusesOtherFormats) {
-  for (const std::string& text : {std::string(""), std::string("{"), std::string("binf\x01\x02"),
-                                  std::string("[1,2]"), std::string("{1}"), std::string(" {\"a\":1}")}) {
+  for (const std::string& text : {std::string(""), std::string("{"), std::string("binf\x01\x02"), std::string("[1,2]"),
+                                  std::string("{1}"), std::string(" {\"a\":1}")}) {
     StatusOr<XgboostModelFormat> result = Check(text);
     EXPECT_EQ(result.status().code(), StatusCode::kUnprocessable) << text;
     EXPECT_EQ(result.status().message(), "only XGBoost JSON or UBJ models are accepted") << text;
@@ -37,9 +37,17 @@ TEST(XgboostFormatTest, BoundsNesting) {
   std::string brackets_in_strings = "{\"a\":\"" + std::string(1000, '[') + "\"}";
   EXPECT_TRUE(Check(brackets_in_strings).ok());
   // UBJ: {"a": [[[[...]]]]} with keys as 'U' length + bytes.
-  std::string deep_ubj = "{U\x01" "a" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  std::string deep_ubj =
+      "{U\x01"
+      "a" +
+      std::string(100000, '[') + std::string(100000, ']') + "}";
   EXPECT_EQ(Check(deep_ubj).status().code(), StatusCode::kUnprocessable);
-  std::string shallow_ubj = "{U\x01" "a[$d#U\x02" + std::string(8, '\0') + "U\x01" "bSU\x02hi}";
+  std::string shallow_ubj =
+      "{U\x01"
+      "a[$d#U\x02" +
+      std::string(8, '\0') +
+      "U\x01"
+      "bSU\x02hi}";
   EXPECT_TRUE(Check(shallow_ubj).ok()) << Check(shallow_ubj).status().message();
 }
 

@@ -115,7 +115,8 @@ class OnnxWalker {
     while (!r.done()) {
       ProtoField f;
       AEGIS_RETURN_IF_ERROR(r.Next(&f));
-      if (f.number == 5 || f.number == 10) AEGIS_RETURN_IF_ERROR(Nested(f, here + ".t", depth + 1, &OnnxWalker::Tensor));
+      if (f.number == 5 || f.number == 10)
+        AEGIS_RETURN_IF_ERROR(Nested(f, here + ".t", depth + 1, &OnnxWalker::Tensor));
       if (f.number == 6 || f.number == 11) AEGIS_RETURN_IF_ERROR(Nested(f, here + ".g", depth + 1, &OnnxWalker::Graph));
       if (f.number == 22 || f.number == 23) {
         AEGIS_RETURN_IF_ERROR(Nested(f, here + ".sparse_tensor", depth + 1, &OnnxWalker::SparseTensor));
@@ -178,8 +179,8 @@ class OnnxWalker {
       ProtoField f;
       AEGIS_RETURN_IF_ERROR(r.Next(&f));
       if (f.number == 1 || f.number == 2) {
-        AEGIS_RETURN_IF_ERROR(Nested(f, path + (f.number == 1 ? ".initialization" : ".algorithm"), depth + 1,
-                                     &OnnxWalker::Graph));
+        AEGIS_RETURN_IF_ERROR(
+            Nested(f, path + (f.number == 1 ? ".initialization" : ".algorithm"), depth + 1, &OnnxWalker::Graph));
       }
     }
     return Status::Ok();

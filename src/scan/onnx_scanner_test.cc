@@ -44,7 +44,7 @@ TEST(OnnxScanner, ExampleIsClean) {
 }
 
 TEST(OnnxScanner, SimpleModelIsClean) {
-  EXPECT_TRUE(Scan(Model(Proto().Message(1, ReluNode()).Message(5, Tensor("w", ""))) ).clean());
+  EXPECT_TRUE(Scan(Model(Proto().Message(1, ReluNode()).Message(5, Tensor("w", "")))).clean());
 }
 
 TEST(OnnxScanner, ExternalDataInASingleArtifact) {
@@ -75,7 +75,8 @@ TEST(OnnxScanner, CustomDomains) {
   EXPECT_TRUE(HasFinding(Scan(Model(Proto().Message(1, ReluNode()), "ai.onnx.ml")), "domain 'ai.onnx.ml'"));
   EXPECT_TRUE(Scan(Model(Proto().Message(1, ReluNode("ai.onnx")), "ai.onnx")).clean());
   Proto model;
-  model.Varint(1, 8).Message(7, Proto().Message(1, ReluNode()))
+  model.Varint(1, 8)
+      .Message(7, Proto().Message(1, ReluNode()))
       .Message(25, Proto().Bytes(1, "f").Bytes(10, "local.funcs").Message(7, ReluNode()));
   EXPECT_TRUE(HasFinding(Scan(model.str()), "domain 'local.funcs'"));
 }

@@ -26,10 +26,9 @@ struct Pair {
 
 // Plain values libtorch resolves itself (storage classes and quantization schemes).
 constexpr std::string_view kTorchValues[] = {
-    "FloatStorage",   "DoubleStorage", "HalfStorage",      "BFloat16Storage",     "LongStorage",
-    "IntStorage",     "ShortStorage",  "CharStorage",      "ByteStorage",         "BoolStorage",
-    "ComplexFloatStorage", "ComplexDoubleStorage", "QInt8Storage", "QUInt8Storage", "QInt32Storage",
-    "QUInt4x2Storage", "QUInt2x4Storage", "UntypedStorage", "ComplexHalfStorage",
+    "FloatStorage", "DoubleStorage", "HalfStorage", "BFloat16Storage", "LongStorage", "IntStorage", "ShortStorage",
+    "CharStorage", "ByteStorage", "BoolStorage", "ComplexFloatStorage", "ComplexDoubleStorage", "QInt8Storage",
+    "QUInt8Storage", "QInt32Storage", "QUInt4x2Storage", "QUInt2x4Storage", "UntypedStorage", "ComplexHalfStorage",
     // Quantization schemes (torch.qscheme values), passed to _rebuild_qtensor.
     "per_tensor_affine", "per_channel_affine", "per_tensor_symmetric", "per_channel_symmetric",
     "per_channel_affine_float_qparams"};
@@ -73,33 +72,131 @@ constexpr std::array<Pair, 17> kGenericAllowed = {{
 
 // Module names (any dotted component, after mapping Python 2 names as pickle's
 // fix_imports does) that mean code execution, imports, files, processes or network.
-constexpr std::string_view kCriticalModules[] = {
-    "os", "posix", "nt", "posixpath", "ntpath", "genericpath", "subprocess", "_posixsubprocess", "sys",
-    "socket", "_socket", "ssl", "runpy", "pty", "shutil", "ctypes", "_ctypes", "importlib", "_imp", "imp",
-    "zipimport", "pkgutil", "pydoc", "functools", "_functools", "operator", "_operator", "pickle", "_pickle",
-    "pickletools", "shelve", "dill", "cloudpickle", "joblib", "marshal", "types", "code", "codeop",
-    "webbrowser", "asyncio", "multiprocessing", "_multiprocessing", "concurrent", "threading", "_thread",
-    "signal", "tempfile", "pathlib", "io", "_io", "fileinput", "glob", "linecache", "timeit", "trace",
-    "cProfile", "profile", "pdb", "bdb", "doctest", "inspect", "gc", "site", "sysconfig", "venv",
-    "ensurepip", "distutils", "setuptools", "pip", "urllib", "http", "ftplib", "smtplib", "poplib",
-    "imaplib", "telnetlib", "nntplib", "xmlrpc", "socketserver", "requests", "fcntl", "resource", "mmap",
-    "select", "selectors", "copyreg", "logging", "winreg", "msvcrt", "_winapi", "atexit", "weakref",
-    "zipfile", "tarfile", "ctypeslib", "cpp_extension", "hub", "serialization", "_C", "fx", "package",
-    "_dynamo", "_inductor", "distributed", "library", "testing", "f2py", "npyio"};
+constexpr std::string_view kCriticalModules[] = {"os",
+                                                 "posix",
+                                                 "nt",
+                                                 "posixpath",
+                                                 "ntpath",
+                                                 "genericpath",
+                                                 "subprocess",
+                                                 "_posixsubprocess",
+                                                 "sys",
+                                                 "socket",
+                                                 "_socket",
+                                                 "ssl",
+                                                 "runpy",
+                                                 "pty",
+                                                 "shutil",
+                                                 "ctypes",
+                                                 "_ctypes",
+                                                 "importlib",
+                                                 "_imp",
+                                                 "imp",
+                                                 "zipimport",
+                                                 "pkgutil",
+                                                 "pydoc",
+                                                 "functools",
+                                                 "_functools",
+                                                 "operator",
+                                                 "_operator",
+                                                 "pickle",
+                                                 "_pickle",
+                                                 "pickletools",
+                                                 "shelve",
+                                                 "dill",
+                                                 "cloudpickle",
+                                                 "joblib",
+                                                 "marshal",
+                                                 "types",
+                                                 "code",
+                                                 "codeop",
+                                                 "webbrowser",
+                                                 "asyncio",
+                                                 "multiprocessing",
+                                                 "_multiprocessing",
+                                                 "concurrent",
+                                                 "threading",
+                                                 "_thread",
+                                                 "signal",
+                                                 "tempfile",
+                                                 "pathlib",
+                                                 "io",
+                                                 "_io",
+                                                 "fileinput",
+                                                 "glob",
+                                                 "linecache",
+                                                 "timeit",
+                                                 "trace",
+                                                 "cProfile",
+                                                 "profile",
+                                                 "pdb",
+                                                 "bdb",
+                                                 "doctest",
+                                                 "inspect",
+                                                 "gc",
+                                                 "site",
+                                                 "sysconfig",
+                                                 "venv",
+                                                 "ensurepip",
+                                                 "distutils",
+                                                 "setuptools",
+                                                 "pip",
+                                                 "urllib",
+                                                 "http",
+                                                 "ftplib",
+                                                 "smtplib",
+                                                 "poplib",
+                                                 "imaplib",
+                                                 "telnetlib",
+                                                 "nntplib",
+                                                 "xmlrpc",
+                                                 "socketserver",
+                                                 "requests",
+                                                 "fcntl",
+                                                 "resource",
+                                                 "mmap",
+                                                 "select",
+                                                 "selectors",
+                                                 "copyreg",
+                                                 "logging",
+                                                 "winreg",
+                                                 "msvcrt",
+                                                 "_winapi",
+                                                 "atexit",
+                                                 "weakref",
+                                                 "zipfile",
+                                                 "tarfile",
+                                                 "ctypeslib",
+                                                 "cpp_extension",
+                                                 "hub",
+                                                 "serialization",
+                                                 "_C",
+                                                 "fx",
+                                                 "package",
+                                                 "_dynamo",
+                                                 "_inductor",
+                                                 "distributed",
+                                                 "library",
+                                                 "testing",
+                                                 "f2py",
+                                                 "npyio"};
 
 // Names (any dotted component) that execute, import, read/write files or spawn.
 constexpr std::string_view kCriticalNames[] = {
-    "system", "popen", "spawn", "spawnl", "spawnle", "spawnlp", "spawnv", "spawnve", "spawnvp", "spawnvpe",
-    "execl", "execle", "execlp", "execv", "execve", "execvp", "execvpe", "fork", "forkpty", "kill", "eval",
-    "exec", "execfile", "compile", "getattr", "setattr", "delattr", "globals", "locals", "vars", "open",
-    "breakpoint", "input", "load", "loads", "run", "call", "check_call", "check_output", "Popen", "remove",
-    "unlink", "rmtree", "apply", "reload", "attrgetter", "methodcaller", "itemgetter", "partial",
-    "import_module", "resolve_name", "locate", "_load_from_bytes"};
+    "system",  "popen",         "spawn",        "spawnl",     "spawnle",         "spawnlp",
+    "spawnv",  "spawnve",       "spawnvp",      "spawnvpe",   "execl",           "execle",
+    "execlp",  "execv",         "execve",       "execvp",     "execvpe",         "fork",
+    "forkpty", "kill",          "eval",         "exec",       "execfile",        "compile",
+    "getattr", "setattr",       "delattr",      "globals",    "locals",          "vars",
+    "open",    "breakpoint",    "input",        "load",       "loads",           "run",
+    "call",    "check_call",    "check_output", "Popen",      "remove",          "unlink",
+    "rmtree",  "apply",         "reload",       "attrgetter", "methodcaller",    "itemgetter",
+    "partial", "import_module", "resolve_name", "locate",     "_load_from_bytes"};
 
 // builtins that only construct plain values: unknown here (high), not critical.
-constexpr std::string_view kPlainBuiltins[] = {"set",   "frozenset", "list",  "dict",      "tuple", "int",
-                                       "float", "complex",   "bool",  "str",       "bytes", "bytearray",
-                                       "slice", "range",     "long",  "unicode",   "xrange"};
+constexpr std::string_view kPlainBuiltins[] = {"set",   "frozenset", "list", "dict",    "tuple", "int",
+                                               "float", "complex",   "bool", "str",     "bytes", "bytearray",
+                                               "slice", "range",     "long", "unicode", "xrange"};
 
 // Membership through a hash set built once per list (one instantiation per array;
 // thread-safe static initialisation).
@@ -116,8 +213,8 @@ std::string_view Python3Module(std::string_view module) {
   if (module == "commands") return "subprocess";
   if (module == "thread") return "_thread";
   if (module == "urllib2" || module == "urlparse") return "urllib";
-  if (module == "httplib" || module == "BaseHTTPServer" || module == "SimpleHTTPServer" ||
-      module == "CGIHTTPServer" || module == "cookielib") {
+  if (module == "httplib" || module == "BaseHTTPServer" || module == "SimpleHTTPServer" || module == "CGIHTTPServer" ||
+      module == "cookielib") {
     return "http";
   }
   if (module == "SocketServer") return "socketserver";

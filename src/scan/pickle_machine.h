@@ -18,11 +18,11 @@
 
 namespace aegis::scan::internal::pickle {
 
-constexpr size_t kMaxStack = 1u << 20;   // values on the simulated stack
+constexpr size_t kMaxStack = 1u << 20;  // values on the simulated stack
 constexpr size_t kMaxMarks = 1u << 20;
-constexpr size_t kMaxMemo = 1u << 20;    // memo entries
-constexpr size_t kMaxImports = 4096;     // distinct (module, name) pairs
-constexpr size_t kMaxNameBytes = 1024;   // longer names are shown cut and never allowed
+constexpr size_t kMaxMemo = 1u << 20;   // memo entries
+constexpr size_t kMaxImports = 4096;    // distinct (module, name) pairs
+constexpr size_t kMaxNameBytes = 1024;  // longer names are shown cut and never allowed
 constexpr uint64_t kUnresolved = UINT64_MAX;
 
 enum class Kind : uint8_t { kOther, kString, kBytes, kGlobal, kObject };
@@ -96,9 +96,7 @@ class Machine {
 
   // Stack and marks.
   size_t Fence() const { return marks_.empty() ? 0 : marks_.back(); }
-  bool Need(size_t n) {
-    return stack_.size() >= Fence() + n || Fail("stack underflow");
-  }
+  bool Need(size_t n) { return stack_.size() >= Fence() + n || Fail("stack underflow"); }
   bool Push(Value v) {
     if (stack_.size() >= kMaxStack) return LimitExceeded("stack depth");
     stack_.push_back(v);

@@ -26,8 +26,7 @@ PickleScanResult Machine::Run() {
   result.error = error_;
   result.imports = import_ops_;
   if (result.malformed && (options_.report_malformed || limit_exceeded_)) {
-    out_.Add(Severity::kCritical, At(current_),
-             (limit_exceeded_ ? "pickle " : "malformed pickle: ") + error_);
+    out_.Add(Severity::kCritical, At(current_), (limit_exceeded_ ? "pickle " : "malformed pickle: ") + error_);
   }
   return result;
 }
@@ -68,9 +67,12 @@ std::optional<std::string> Machine::Decode(const Value& v, bool* cut) {
   if (*cut) length = kMaxNameBytes;
   std::string_view raw(reinterpret_cast<const char*>(bytes_.data() + v.offset), static_cast<size_t>(length));
   switch (v.text) {
-    case Text::kRaw: return std::string(raw);
-    case Text::kRawUnicodeEscape: return DecodeRawUnicodeEscape(raw);
-    case Text::kStringLiteral: return DecodeStringLiteral(raw);
+    case Text::kRaw:
+      return std::string(raw);
+    case Text::kRawUnicodeEscape:
+      return DecodeRawUnicodeEscape(raw);
+    case Text::kStringLiteral:
+      return DecodeStringLiteral(raw);
   }
   return std::nullopt;
 }
@@ -112,7 +114,9 @@ bool Machine::Global(size_t at, bool inst) {
     name = name.first(name.size() - 1);
   }
   if (name.empty()) return Fail("empty global name");
-  auto view = [](std::span<const uint8_t> s) { return std::string_view(reinterpret_cast<const char*>(s.data()), s.size()); };
+  auto view = [](std::span<const uint8_t> s) {
+    return std::string_view(reinterpret_cast<const char*>(s.data()), s.size());
+  };
   bool cut = module.size() > kMaxNameBytes || name.size() > kMaxNameBytes;
   std::string_view m = view(module).substr(0, kMaxNameBytes), n = view(name).substr(0, kMaxNameBytes);
   if (!AddImport(m, n, cut, at)) return false;
@@ -139,8 +143,7 @@ bool Machine::StackGlobal(size_t at) {
 
 bool Machine::Call(const Value& callable, size_t at, const char* opcode) {
   if (callable.kind != Kind::kGlobal && reported_.emplace(opcode, 0).second) {
-    out_.Add(Severity::kCritical, At(at),
-             std::string("pickle calls a value that is not an import (") + opcode + ")");
+    out_.Add(Severity::kCritical, At(at), std::string("pickle calls a value that is not an import (") + opcode + ")");
   }
   return Push(Value{Kind::kObject, Text::kRaw, callable.kind == Kind::kGlobal ? callable.offset : kUnresolved, 0});
 }

@@ -29,19 +29,19 @@ enum class PickleContext { kTorchScript, kGeneric };
 
 struct PickleScanOptions {
   PickleContext context = PickleContext::kGeneric;
-  std::string location;        // prefix of finding locations, e.g. "zip entry 'a/data.pkl'"
-  uint64_t base_offset = 0;    // added to the offsets in finding locations
+  std::string location;      // prefix of finding locations, e.g. "zip entry 'a/data.pkl'"
+  uint64_t base_offset = 0;  // added to the offsets in finding locations
   // True: a malformed stream is itself a critical finding. False (a member picked
   // by content sniffing, maybe not a pickle at all): only imports and calls count.
   bool report_malformed = true;
 };
 
 struct PickleScanResult {
-  size_t end = 0;              // offset just past STOP, or where analysis stopped
+  size_t end = 0;  // offset just past STOP, or where analysis stopped
   bool reached_stop = false;
-  bool malformed = false;      // the unpickler would have raised (or limits were hit)
-  std::string error;           // why, when malformed
-  size_t imports = 0;          // import opcodes seen (resolved or not)
+  bool malformed = false;  // the unpickler would have raised (or limits were hit)
+  std::string error;       // why, when malformed
+  size_t imports = 0;      // import opcodes seen (resolved or not)
 };
 
 // Scans one pickle stream starting at bytes[0] and ending at its STOP.

@@ -37,14 +37,17 @@ TEST(PickleScanner, Protocol0GlobalReduce) {
 }
 
 TEST(PickleScanner, Protocol2Builtin) {
-  std::string p = "\x80\x02" "c__builtin__\neval\nq\x00X\x04\x00\x00\x00" "1+1q\x01\x85q\x02Rq\x03."s;
+  std::string p =
+      "\x80\x02"
+      "c__builtin__\neval\nq\x00X\x04\x00\x00\x00"
+      "1+1q\x01\x85q\x02Rq\x03."s;
   auto report = ScanPickleText(p);
   EXPECT_EQ(SeverityOf(report, "__builtin__.eval"), Severity::kCritical);
 }
 
 TEST(PickleScanner, StackGlobalThroughMemo) {
-  std::string p = "\x80\x04\x8c\x02os\x94"s + "0" + "\x8c\x06system\x94" + "0" +
-                  "\x8c\x05noise0h\x00h\x01\x93\x8c\x02id\x85R."s;
+  std::string p =
+      "\x80\x04\x8c\x02os\x94"s + "0" + "\x8c\x06system\x94" + "0" + "\x8c\x05noise0h\x00h\x01\x93\x8c\x02id\x85R."s;
   auto report = ScanPickleText(p);
   EXPECT_EQ(SeverityOf(report, "os.system"), Severity::kCritical) << Describe(report);
 }
@@ -60,8 +63,8 @@ TEST(PickleScanner, PutAndMemoizeMixedLikeCPython) {
 
 TEST(PickleScanner, MemoizeOverwritesAnExplicitPut) {
   // PUT 1 "torch._utils"; MEMOIZE stores "os" at key len(memo) == 1, replacing it.
-  std::string p = "\x80\x04\x8c\x0ctorch._utilsq\x01"s + "\x8c\x02os\x94" + "00" +
-                  "\x8c\x06systemq\x02"s + "0"s + "h\x01h\x02\x93N\x85R."s;
+  std::string p = "\x80\x04\x8c\x0ctorch._utilsq\x01"s + "\x8c\x02os\x94" + "00" + "\x8c\x06systemq\x02"s + "0"s +
+                  "h\x01h\x02\x93N\x85R."s;
   auto report = ScanPickleText(p);
   EXPECT_TRUE(HasFinding(report, "imports os.system")) << Describe(report);
 }
@@ -74,7 +77,10 @@ TEST(PickleScanner, NonStringStackGlobalIsUnresolvable) {
 }
 
 TEST(PickleScanner, BytesOperandsAreUnresolvable) {
-  std::string p = "\x80\x04" "C\x02os" "\x8c\x06system\x93N\x85R."s;
+  std::string p =
+      "\x80\x04"
+      "C\x02os"
+      "\x8c\x06system\x93N\x85R."s;
   EXPECT_TRUE(HasFinding(ScanPickleText(p), "unresolvable import"));
 }
 
@@ -85,9 +91,13 @@ TEST(PickleScanner, TextStringsAreDecoded) {
 }
 
 TEST(PickleScanner, NamesAreComparedExactly) {
-  auto report = ScanPickleText("\x80\x02" "ccollections \nOrderedDict\n)R."s);
+  auto report = ScanPickleText(
+      "\x80\x02"
+      "ccollections \nOrderedDict\n)R."s);
   EXPECT_TRUE(HasFinding(report, "not on the allowlist", "collections .OrderedDict")) << Describe(report);
-  auto clean = ScanPickleText("\x80\x02" "ccollections\nOrderedDict\n)R."s);
+  auto clean = ScanPickleText(
+      "\x80\x02"
+      "ccollections\nOrderedDict\n)R."s);
   EXPECT_TRUE(clean.clean()) << Describe(clean);
 }
 
@@ -98,7 +108,9 @@ TEST(PickleScanner, InstAndObj) {
 }
 
 TEST(PickleScanner, CallingAComputedValue) {
-  auto report = ScanPickleText("\x80\x02" "ccollections\nOrderedDict\n)R)R."s);
+  auto report = ScanPickleText(
+      "\x80\x02"
+      "ccollections\nOrderedDict\n)R)R."s);
   EXPECT_TRUE(HasFinding(report, "calls a value that is not an import (REDUCE)")) << Describe(report);
 }
 
@@ -107,15 +119,23 @@ TEST(PickleScanner, ExtensionRegistry) {
 }
 
 TEST(PickleScanner, BuildOnAnImport) {
-  auto report = ScanPickleText("\x80\x02" "ccollections\nOrderedDict\n}b."s);
+  auto report = ScanPickleText(
+      "\x80\x02"
+      "ccollections\nOrderedDict\n}b."s);
   EXPECT_TRUE(HasFinding(report, "modifies an imported object collections.OrderedDict (BUILD)"));
 }
 
 TEST(PickleScanner, ContainerOpsOnAnImport) {
-  auto report = ScanPickleText("\x80\x02" "ccollections\nOrderedDict\nNNs."s);
+  auto report = ScanPickleText(
+      "\x80\x02"
+      "ccollections\nOrderedDict\nNNs."s);
   EXPECT_TRUE(HasFinding(report, "modifies an imported object collections.OrderedDict (SETITEM)")) << Describe(report);
-  EXPECT_TRUE(HasFinding(ScanPickleText("\x80\x02" "ccollections\nOrderedDict\n(Ne."s), "(APPENDS)"));
-  EXPECT_TRUE(ScanPickleText("\x80\x02]N\x85" "a}NNs."s).clean());
+  EXPECT_TRUE(HasFinding(ScanPickleText("\x80\x02"
+                                        "ccollections\nOrderedDict\n(Ne."s),
+                         "(APPENDS)"));
+  EXPECT_TRUE(ScanPickleText("\x80\x02]N\x85"
+                             "a}NNs."s)
+                  .clean());
 }
 
 TEST(PickleScanner, MalformedStreamsAreCriticalFindings) {
@@ -123,14 +143,18 @@ TEST(PickleScanner, MalformedStreamsAreCriticalFindings) {
   EXPECT_TRUE(HasFinding(ScanPickleText("\x80\x02N"s), "ends without STOP"s));
   EXPECT_TRUE(HasFinding(ScanPickleText("\x80\x02R."s), "stack underflow"s));
   EXPECT_TRUE(HasFinding(ScanPickleText("\x80\x02h\x05."s), "memo entry 5 read before it was written"s));
-  EXPECT_TRUE(HasFinding(ScanPickleText("\x80\x02X\xff\xff\x00\x00" "ab."s), "runs past the end"));
+  EXPECT_TRUE(HasFinding(ScanPickleText("\x80\x02X\xff\xff\x00\x00"
+                                        "ab."s),
+                         "runs past the end"));
   // Protocol 6 does not exist: CPython refuses it before running anything.
   EXPECT_FALSE(ScanBytes(Span("\x80\x06N."s)).ok());
   EXPECT_TRUE(HasFinding(ScanPickleText("\x80\x02N\x80\x07."s), "unsupported protocol 7"s));
 }
 
 TEST(PickleScanner, TruncatedAfterTheCallStillNamesTheCallable) {
-  auto report = ScanPickleText("\x80\x02" "cposix\nsystem\nX\x02\x00\x00\x00id\x85R"s);
+  auto report = ScanPickleText(
+      "\x80\x02"
+      "cposix\nsystem\nX\x02\x00\x00\x00id\x85R"s);
   EXPECT_TRUE(HasFinding(report, "imports posix.system"));
   EXPECT_TRUE(HasFinding(report, "malformed pickle"));
 }
@@ -141,9 +165,7 @@ TEST(PickleScanner, UnterminatedNameAtEndStillImports) {
   EXPECT_TRUE(HasFinding(report, "imports os.system")) << Describe(report);
 }
 
-TEST(PickleScanner, PopRemovesAMark) {
-  EXPECT_TRUE(ScanPickleText("\x80\x02(0N."s).clean());
-}
+TEST(PickleScanner, PopRemovesAMark) { EXPECT_TRUE(ScanPickleText("\x80\x02(0N."s).clean()); }
 
 TEST(PickleScanner, StackLimitIsAFinding) {
   std::string p = "\x80\x02"s + std::string(1100000, 'N') + "."s;
@@ -153,12 +175,16 @@ TEST(PickleScanner, StackLimitIsAFinding) {
 TEST(PickleScanner, DataAfterStop) {
   EXPECT_TRUE(HasFinding(ScanPickleText("\x80\x02N.garbage"s), "after the pickle's STOP"s));
   // A second pickle is scanned too.
-  EXPECT_TRUE(HasFinding(ScanPickleText("\x80\x02N.\x80\x02" "cos\nsystem\n."s), "imports os.system"));
+  EXPECT_TRUE(HasFinding(ScanPickleText("\x80\x02N.\x80\x02"
+                                        "cos\nsystem\n."s),
+                         "imports os.system"));
 }
 
 TEST(PickleScanner, LegacyTorchSave) {
-  std::string legacy = "\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19\x2e"s +
-                       "\x80\x02M\xe9\x03." + "\x80\x02" "cposix\nsystem\n." + "raw storage bytes";
+  std::string legacy = "\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19\x2e"s + "\x80\x02M\xe9\x03." +
+                       "\x80\x02"
+                       "cposix\nsystem\n." +
+                       "raw storage bytes";
   auto report = ScanBytes(Span(legacy));
   ASSERT_TRUE(report.ok());
   EXPECT_EQ(report->format, Format::kTorchSave);

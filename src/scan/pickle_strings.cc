@@ -75,17 +75,38 @@ std::optional<std::string> DecodeStringLiteral(std::string_view inside) {
     if (i == inside.size()) return std::nullopt;  // "Trailing \ in string"
     char e = inside[i++];
     switch (e) {
-      case '\n': break;
-      case '\\': out += '\\'; break;
-      case '\'': out += '\''; break;
-      case '"': out += '"'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
-      case 't': out += '\t'; break;
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      case 'v': out += '\v'; break;
-      case 'a': out += '\a'; break;
+      case '\n':
+        break;
+      case '\\':
+        out += '\\';
+        break;
+      case '\'':
+        out += '\'';
+        break;
+      case '"':
+        out += '"';
+        break;
+      case 'b':
+        out += '\b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 'v':
+        out += '\v';
+        break;
+      case 'a':
+        out += '\a';
+        break;
       case 'x': {
         if (inside.size() - i < 2) return std::nullopt;
         int hi = HexValue(inside[i]), lo = HexValue(inside[i + 1]);

@@ -85,8 +85,9 @@ void CheckTensor(std::string_view name, simdjson::dom::element value, uint64_t d
 }
 
 void CheckCoverage(std::vector<TensorRange>& ranges, uint64_t data_size, FindingList& out) {
-  std::sort(ranges.begin(), ranges.end(),
-            [](const TensorRange& a, const TensorRange& b) { return a.begin != b.begin ? a.begin < b.begin : a.end < b.end; });
+  std::sort(ranges.begin(), ranges.end(), [](const TensorRange& a, const TensorRange& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
   uint64_t covered = 0;
   const TensorRange* last = nullptr;
   for (const TensorRange& r : ranges) {

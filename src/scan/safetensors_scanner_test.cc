@@ -58,9 +58,9 @@ TEST(SafetensorsScanner, TensorEntries) {
                          "unknown dtype 'X9'"));
   EXPECT_TRUE(HasFinding(Scan(Safetensors(R"({"a":{"dtype":"U8","shape":[-1],"data_offsets":[0,1]}})", 1)),
                          "non-negative integer"));
-  EXPECT_TRUE(HasFinding(
-      Scan(Safetensors(R"({"a":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,1]}})", 1)),
-      "overflows 64 bits"));
+  EXPECT_TRUE(
+      HasFinding(Scan(Safetensors(R"({"a":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,1]}})", 1)),
+                 "overflows 64 bits"));
   EXPECT_TRUE(HasFinding(Scan(Safetensors(R"({"a":{"dtype":"U8","shape":[1]}})", 1)), "needs dtype"));
   EXPECT_TRUE(HasFinding(Scan(Safetensors(R"({"__metadata__":{"a":1}})", 0)), "strings to strings"));
   EXPECT_TRUE(HasFinding(Scan(Safetensors(R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},)"

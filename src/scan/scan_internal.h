@@ -48,10 +48,10 @@ class FindingList {
 
 // An ONNX tensor whose data lives in another file.
 struct ExternalDataRef {
-  std::string location;       // raw `location` value from the model
-  std::string where;          // finding location of the tensor
+  std::string location;  // raw `location` value from the model
+  std::string where;     // finding location of the tensor
   uint64_t offset = 0;
-  uint64_t length = 0;        // 0: to the end of the file
+  uint64_t length = 0;  // 0: to the end of the file
   bool has_length = false;
 };
 

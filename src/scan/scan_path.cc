@@ -78,7 +78,8 @@ void ResolveExternalData(const std::string& model_rel, const std::vector<interna
     std::string shown = internal::Printable(ref.location);
     auto kind = kinds.find(target);
     if (kind == kinds.end()) {
-      report.findings.push_back({Severity::kHigh, ref.where, "external data file '" + shown + "' is not in the folder", ""});
+      report.findings.push_back(
+          {Severity::kHigh, ref.where, "external data file '" + shown + "' is not in the folder", ""});
     } else if (kind->second != EntryKind::kRegular) {
       report.findings.push_back(
           {Severity::kCritical, ref.where, "external data file '" + shown + "' is not a regular file", ""});
@@ -105,7 +106,9 @@ StatusOr<std::vector<PathReport>> ScanFolder(const fs::path& root, const ScanLim
     if (fs::is_directory(st)) continue;
     if (kinds.size() >= kMaxFolderEntries) return Status::TooLarge("folder has more than 100000 entries");
     std::string rel = it->path().lexically_relative(root).generic_string();
-    kinds[rel] = fs::is_symlink(st) ? EntryKind::kSymlink : fs::is_regular_file(st) ? EntryKind::kRegular : EntryKind::kOther;
+    kinds[rel] = fs::is_symlink(st)        ? EntryKind::kSymlink
+                 : fs::is_regular_file(st) ? EntryKind::kRegular
+                                           : EntryKind::kOther;
   }
   if (ec) return Status::NotFound("cannot read folder '" + root.string() + "': " + ec.message());
 

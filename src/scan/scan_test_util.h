@@ -4,15 +4,15 @@
 #pragma once
 
 #define ZLIB_CONST
-#include <zlib.h>
-
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
 #include <span>
+#include <sstream>
 #include <string>
 #include <vector>
+
+#include <zlib.h>
 
 #include "aegis/scan/scanner.h"
 
@@ -52,10 +52,10 @@ struct ZipMember {
   std::string name;
   std::string data;
   uint16_t method = 0;
-  std::string local_name;             // empty: same as name
+  std::string local_name;  // empty: same as name
   bool bad_crc = false;
   int64_t header_offset_override = -1;
-  std::string trailing;               // raw bytes written after the member's data
+  std::string trailing;  // raw bytes written after the member's data
 };
 
 class ZipBuilder {
@@ -69,20 +69,37 @@ class ZipBuilder {
     std::string out = prefix, cd;
     for (const ZipMember& m : members_) {
       std::string compressed = m.method == 8 ? DeflateRaw(m.data) : m.data;
-      uint32_t crc = static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(m.data.data()),
-                                                 static_cast<uInt>(m.data.size())));
+      uint32_t crc = static_cast<uint32_t>(
+          crc32(0, reinterpret_cast<const Bytef*>(m.data.data()), static_cast<uInt>(m.data.size())));
       if (m.bad_crc) crc ^= 1;
       uint64_t offset = out.size();
       const std::string& local_name = m.local_name.empty() ? m.name : m.local_name;
       out += std::string("PK\x03\x04", 4);
-      PutLe(out, 20, 2); PutLe(out, 0, 2); PutLe(out, m.method, 2); PutLe(out, 0, 4);
-      PutLe(out, crc, 4); PutLe(out, compressed.size(), 4); PutLe(out, m.data.size(), 4);
-      PutLe(out, local_name.size(), 2); PutLe(out, 0, 2);
+      PutLe(out, 20, 2);
+      PutLe(out, 0, 2);
+      PutLe(out, m.method, 2);
+      PutLe(out, 0, 4);
+      PutLe(out, crc, 4);
+      PutLe(out, compressed.size(), 4);
+      PutLe(out, m.data.size(), 4);
+      PutLe(out, local_name.size(), 2);
+      PutLe(out, 0, 2);
       out += local_name + compressed + m.trailing;
       cd += std::string("PK\x01\x02", 4);
-      PutLe(cd, 20, 2); PutLe(cd, 20, 2); PutLe(cd, 0, 2); PutLe(cd, m.method, 2); PutLe(cd, 0, 4);
-      PutLe(cd, crc, 4); PutLe(cd, compressed.size(), 4); PutLe(cd, m.data.size(), 4);
-      PutLe(cd, m.name.size(), 2); PutLe(cd, 0, 2); PutLe(cd, 0, 2); PutLe(cd, 0, 2); PutLe(cd, 0, 2); PutLe(cd, 0, 4);
+      PutLe(cd, 20, 2);
+      PutLe(cd, 20, 2);
+      PutLe(cd, 0, 2);
+      PutLe(cd, m.method, 2);
+      PutLe(cd, 0, 4);
+      PutLe(cd, crc, 4);
+      PutLe(cd, compressed.size(), 4);
+      PutLe(cd, m.data.size(), 4);
+      PutLe(cd, m.name.size(), 2);
+      PutLe(cd, 0, 2);
+      PutLe(cd, 0, 2);
+      PutLe(cd, 0, 2);
+      PutLe(cd, 0, 2);
+      PutLe(cd, 0, 4);
       PutLe(cd, m.header_offset_override >= 0 ? static_cast<uint64_t>(m.header_offset_override) : offset, 4);
       cd += m.name;
     }
@@ -91,15 +108,27 @@ class ZipBuilder {
     if (zip64) {
       uint64_t record = out.size();
       out += std::string("PK\x06\x06", 4);
-      PutLe(out, 44, 8); PutLe(out, 45, 2); PutLe(out, 45, 2); PutLe(out, 0, 4); PutLe(out, 0, 4);
-      PutLe(out, members_.size(), 8); PutLe(out, members_.size(), 8); PutLe(out, cd.size(), 8); PutLe(out, cd_offset, 8);
+      PutLe(out, 44, 8);
+      PutLe(out, 45, 2);
+      PutLe(out, 45, 2);
+      PutLe(out, 0, 4);
+      PutLe(out, 0, 4);
+      PutLe(out, members_.size(), 8);
+      PutLe(out, members_.size(), 8);
+      PutLe(out, cd.size(), 8);
+      PutLe(out, cd_offset, 8);
       out += std::string("PK\x06\x07", 4);
-      PutLe(out, 0, 4); PutLe(out, record, 8); PutLe(out, 1, 4);
+      PutLe(out, 0, 4);
+      PutLe(out, record, 8);
+      PutLe(out, 1, 4);
     }
     out += std::string("PK\x05\x06", 4);
-    PutLe(out, 0, 2); PutLe(out, 0, 2);
-    PutLe(out, zip64 ? 0xFFFF : members_.size(), 2); PutLe(out, zip64 ? 0xFFFF : members_.size(), 2);
-    PutLe(out, zip64 ? 0xFFFFFFFF : cd.size(), 4); PutLe(out, zip64 ? 0xFFFFFFFF : cd_offset, 4);
+    PutLe(out, 0, 2);
+    PutLe(out, 0, 2);
+    PutLe(out, zip64 ? 0xFFFF : members_.size(), 2);
+    PutLe(out, zip64 ? 0xFFFF : members_.size(), 2);
+    PutLe(out, zip64 ? 0xFFFFFFFF : cd.size(), 4);
+    PutLe(out, zip64 ? 0xFFFFFFFF : cd_offset, 4);
     PutLe(out, 0, 2);
     return out;
   }

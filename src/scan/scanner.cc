@@ -1,9 +1,10 @@
 // ScanBytes: detect the format from content, run that format's scanner, and sort
 // the findings. Also the small helpers every scanner shares.
+#include "aegis/scan/scanner.h"
+
 #include <algorithm>
 #include <cstdio>
 
-#include "aegis/scan/scanner.h"
 #include "pickle_scanner.h"
 #include "scan_internal.h"
 
@@ -11,25 +12,38 @@ namespace aegis::scan {
 
 std::string_view SeverityName(Severity severity) {
   switch (severity) {
-    case Severity::kLow: return "low";
-    case Severity::kMedium: return "medium";
-    case Severity::kHigh: return "high";
-    case Severity::kCritical: return "critical";
+    case Severity::kLow:
+      return "low";
+    case Severity::kMedium:
+      return "medium";
+    case Severity::kHigh:
+      return "high";
+    case Severity::kCritical:
+      return "critical";
   }
   return "unknown";
 }
 
 std::string_view FormatName(Format format) {
   switch (format) {
-    case Format::kPickle: return "pickle";
-    case Format::kTorchScript: return "torchscript";
-    case Format::kTorchSave: return "torch.save";
-    case Format::kZip: return "zip";
-    case Format::kOnnx: return "onnx";
-    case Format::kXgboostJson: return "xgboost-json";
-    case Format::kXgboostUbj: return "xgboost-ubj";
-    case Format::kSafetensors: return "safetensors";
-    case Format::kUnknown: return "unknown";
+    case Format::kPickle:
+      return "pickle";
+    case Format::kTorchScript:
+      return "torchscript";
+    case Format::kTorchSave:
+      return "torch.save";
+    case Format::kZip:
+      return "zip";
+    case Format::kOnnx:
+      return "onnx";
+    case Format::kXgboostJson:
+      return "xgboost-json";
+    case Format::kXgboostUbj:
+      return "xgboost-ubj";
+    case Format::kSafetensors:
+      return "safetensors";
+    case Format::kUnknown:
+      return "unknown";
   }
   return "unknown";
 }
@@ -80,8 +94,7 @@ void FindingList::Add(Severity severity, std::string location, std::string reaso
 
 std::vector<Finding> FindingList::Take() {
   std::vector<Finding> out = std::move(findings_);
-  std::stable_sort(out.begin(), out.end(),
-                   [](const Finding& a, const Finding& b) { return a.severity > b.severity; });
+  std::stable_sort(out.begin(), out.end(), [](const Finding& a, const Finding& b) { return a.severity > b.severity; });
   if (dropped_ > 0) {
     out.push_back(Finding{Severity::kHigh, "", std::to_string(dropped_) + " more findings not listed", ""});
   }
@@ -96,7 +109,8 @@ std::string UnsafeRelativePath(std::string_view path) {
   if (path.find('\0') != std::string_view::npos) return "NUL byte in path";
   if (path.find('\\') != std::string_view::npos) return "backslash in path";
   if (path.front() == '/') return "absolute path";
-  if (path.size() >= 2 && path[1] == ':' && ((path[0] >= 'a' && path[0] <= 'z') || (path[0] >= 'A' && path[0] <= 'Z'))) {
+  if (path.size() >= 2 && path[1] == ':' &&
+      ((path[0] >= 'a' && path[0] <= 'z') || (path[0] >= 'A' && path[0] <= 'Z'))) {
     return "absolute path (drive letter)";
   }
   size_t start = 0;

@@ -1,9 +1,9 @@
 #include "aegis/scan/scanner.h"
 
-#include <gtest/gtest.h>
-
 #include <chrono>
 #include <fstream>
+
+#include <gtest/gtest.h>
 
 #include "common/testing/scoped_temp_dir.h"
 #include "scan_test_util.h"
@@ -25,8 +25,10 @@ TEST(Scanner, DetectsFormatsFromContent) {
   struct Case {
     const char* file;
     Format format;
-  } cases[] = {{"mlp.onnx", Format::kOnnx},          {"mlp.pt", Format::kTorchScript},
-               {"xgb_classifier.json", Format::kXgboostJson}, {"xgb_classifier.ubj", Format::kXgboostUbj}};
+  } cases[] = {{"mlp.onnx", Format::kOnnx},
+               {"mlp.pt", Format::kTorchScript},
+               {"xgb_classifier.json", Format::kXgboostJson},
+               {"xgb_classifier.ubj", Format::kXgboostUbj}};
   for (const Case& c : cases) {
     auto report = ScanBytes(Span(testing::ReadExample(c.file)));
     ASSERT_TRUE(report.ok()) << c.file << ": " << report.status().message();
@@ -43,7 +45,11 @@ TEST(Scanner, UnknownAndEmptyInputs) {
 }
 
 TEST(Scanner, FindingsAreSortedMostSevereFirst) {
-  std::string pickle = "\x80\x02" "cmymodule\nThing\n)R" "cposix\nsystem\n)R" "0."s;
+  std::string pickle =
+      "\x80\x02"
+      "cmymodule\nThing\n)R"
+      "cposix\nsystem\n)R"
+      "0."s;
   auto report = ScanBytes(Span(pickle));
   ASSERT_TRUE(report.ok());
   ASSERT_EQ(report->findings.size(), 2u) << Describe(*report);
@@ -52,7 +58,9 @@ TEST(Scanner, FindingsAreSortedMostSevereFirst) {
 }
 
 TEST(Scanner, HostileNamesArePrintable) {
-  std::string pickle = "\x80\x02" "cos\x1b[31m\nsys\xfftem\n."s;
+  std::string pickle =
+      "\x80\x02"
+      "cos\x1b[31m\nsys\xfftem\n."s;
   auto report = ScanBytes(Span(pickle));
   ASSERT_TRUE(report.ok());
   EXPECT_EQ(report->findings.front().callable, "os\\x1b[31m.sys\\xfftem");
@@ -60,7 +68,9 @@ TEST(Scanner, HostileNamesArePrintable) {
 
 TEST(ScanPath, SingleFileAndFolder) {
   aegis::testing::ScopedTempDir dir;
-  Write(dir.path() / "model.onnx", "\x80\x02" "cposix\nsystem\n."s);  // a pickle behind an .onnx name
+  Write(dir.path() / "model.onnx",
+        "\x80\x02"
+        "cposix\nsystem\n."s);  // a pickle behind an .onnx name
   auto single = ScanPath(dir.path() / "model.onnx");
   ASSERT_TRUE(single.ok());
   ASSERT_EQ(single->size(), 1u);
@@ -124,7 +134,9 @@ TEST(ScanPath, OnnxExternalDataInsideTheFolder) {
 TEST(Scanner, BigArchivesScanWithoutReadingTensorData) {
   // A 128 MiB TorchScript-shaped archive: the tensor record is bounds-checked, not read.
   testing::ZipBuilder zip;
-  zip.Add("big/data.pkl", "\x80\x02" "c__torch__\nNet\n)\x81."s);
+  zip.Add("big/data.pkl",
+          "\x80\x02"
+          "c__torch__\nNet\n)\x81."s);
   zip.Add("big/code/__torch__.py", "class Net:\n  pass\n", 8);
   zip.Add("big/data/0", std::string(128u << 20, '\x80'));
   zip.Add("big/constants.pkl", "\x80\x02)."s);

@@ -10,13 +10,30 @@ Status Bad(const std::string& why) { return Status::Unprocessable("malformed XGB
 // Payload size of a scalar marker; -1 for strings and containers, -2 if unknown.
 int ScalarSize(uint8_t marker) {
   switch (marker) {
-    case 'Z': case 'N': case 'T': case 'F': return 0;
-    case 'i': case 'U': case 'C': return 1;
-    case 'I': return 2;
-    case 'l': case 'd': return 4;
-    case 'L': case 'D': return 8;
-    case 'S': case 'H': case '[': case '{': return -1;
-    default: return -2;
+    case 'Z':
+    case 'N':
+    case 'T':
+    case 'F':
+      return 0;
+    case 'i':
+    case 'U':
+    case 'C':
+      return 1;
+    case 'I':
+      return 2;
+    case 'l':
+    case 'd':
+      return 4;
+    case 'L':
+    case 'D':
+      return 8;
+    case 'S':
+    case 'H':
+    case '[':
+    case '{':
+      return -1;
+    default:
+      return -2;
   }
 }
 
@@ -63,8 +80,8 @@ class Validator {
  private:
   struct Frame {
     bool object;
-    uint8_t type;        // element marker of a typed container, 0 if untyped
-    int64_t remaining;   // -1: until the closing marker
+    uint8_t type;       // element marker of a typed container, 0 if untyped
+    int64_t remaining;  // -1: until the closing marker
   };
 
   size_t Left() const { return bytes_.size() - pos_; }
@@ -81,12 +98,13 @@ class Validator {
   Status Length(int64_t* out) {
     uint8_t marker = 0;
     AEGIS_RETURN_IF_ERROR(Byte(&marker));
-    int size = (marker == 'i' || marker == 'U' || marker == 'I' || marker == 'l' || marker == 'L') ? ScalarSize(marker) : 0;
+    int size =
+        (marker == 'i' || marker == 'U' || marker == 'I' || marker == 'l' || marker == 'L') ? ScalarSize(marker) : 0;
     if (size <= 0) return Bad("expected an integer length");
     if (static_cast<size_t>(size) > Left()) return Bad("truncated length");
     uint64_t v = 0;
     for (int i = 0; i < size; ++i) v = v << 8 | bytes_[pos_++];
-    int64_t length = marker == 'U' ? static_cast<int64_t>(v)
+    int64_t length = marker == 'U'   ? static_cast<int64_t>(v)
                      : marker == 'i' ? static_cast<int8_t>(v)
                      : marker == 'I' ? static_cast<int16_t>(v)
                      : marker == 'l' ? static_cast<int32_t>(v)
@@ -126,8 +144,8 @@ class Validator {
       AEGIS_RETURN_IF_ERROR(Length(&count));
       // Every element (or key) takes at least one byte, except elements of a typed
       // container of null/bool: those are bounded by the input size all the same.
-      if (static_cast<uint64_t>(count) > Left() && !(type != 0 && ScalarSize(type) == 0 && !object &&
-                                                     static_cast<uint64_t>(count) <= bytes_.size())) {
+      if (static_cast<uint64_t>(count) > Left() &&
+          !(type != 0 && ScalarSize(type) == 0 && !object && static_cast<uint64_t>(count) <= bytes_.size())) {
         return Bad("count of " + std::to_string(count) + " exceeds the data");
       }
       int type_size = type ? ScalarSize(type) : -1;

@@ -59,15 +59,20 @@ TEST(Ubjson, CountsAndLengthsStayInsideTheBuffer) {
   auto check = [](const std::string& s) { return ValidateUbj(Span(s), 64).ok(); };
   EXPECT_TRUE(check("[$d#i\x02\0\0\0\0\0\0\0\0"s));
   EXPECT_FALSE(check("[$d#L\x7f\xff\xff\xff\xff\xff\xff\xff"s));  // 8 * count overflows
-  EXPECT_FALSE(check("[#L\0\0\0\0\xff\xff\xff\xff"s));             // count above the bytes left
+  EXPECT_FALSE(check("[#L\0\0\0\0\xff\xff\xff\xff"s));            // count above the bytes left
   EXPECT_FALSE(check("[$Z#L\x7f\xff\xff\xff\xff\xff\xff\xff"s));  // a billion nulls in no bytes
-  EXPECT_FALSE(check("Si\xff"s));                                   // negative length
-  EXPECT_FALSE(check("SL\0\0\0\0\0\0\x10\0abc"s));                  // length past the end
-  EXPECT_FALSE(check("[$[#i\x01]"s));                               // container element type
+  EXPECT_FALSE(check("Si\xff"s));                                 // negative length
+  EXPECT_FALSE(check("SL\0\0\0\0\0\0\x10\0abc"s));                // length past the end
+  EXPECT_FALSE(check("[$[#i\x01]"s));                             // container element type
   EXPECT_FALSE(check(std::string(100, '[') + std::string(100, ']')));
   EXPECT_TRUE(check(std::string(64, '[') + std::string(64, ']')));
-  EXPECT_FALSE(check("{i\x01" "a"s));
-  EXPECT_TRUE(check("{$i#i\x02i\x01" "a\x01i\x01" "b\x02"s));  // typed object
+  EXPECT_FALSE(
+      check("{i\x01"
+            "a"s));
+  EXPECT_TRUE(
+      check("{$i#i\x02i\x01"
+            "a\x01i\x01"
+            "b\x02"s));  // typed object
 }
 
 }  // namespace

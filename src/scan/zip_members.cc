@@ -2,9 +2,9 @@
 // overlaps and size limits; extraction with zlib (raw deflate) under a size cap
 // and CRC-32 verification.
 #define ZLIB_CONST
-#include <zlib.h>
-
 #include <algorithm>
+
+#include <zlib.h>
 
 #include "zip_reader.h"
 
@@ -13,7 +13,7 @@ namespace {
 
 constexpr size_t kLocalHeaderSize = 30;
 constexpr uint64_t kRatioFloor = 64u << 10;  // tiny members cannot be bombs: not ratio-checked
-constexpr size_t kZlibChunk = 1u << 30;     // zlib counts in 32-bit units
+constexpr size_t kZlibChunk = 1u << 30;      // zlib counts in 32-bit units
 
 uint64_t Le(std::span<const uint8_t> b, size_t at, int width) {
   uint64_t v = 0;
@@ -111,8 +111,9 @@ void CheckLocalHeaders(std::span<const uint8_t> b, uint64_t cd_offset, const Sca
       ok = false;
     }
     if (e.uncompressed_size > limits.max_entry_bytes) {
-      problem(Severity::kCritical, e, "entry is " + std::to_string(e.uncompressed_size) + " bytes uncompressed (limit " +
-                                          std::to_string(limits.max_entry_bytes) + ")");
+      problem(Severity::kCritical, e,
+              "entry is " + std::to_string(e.uncompressed_size) + " bytes uncompressed (limit " +
+                  std::to_string(limits.max_entry_bytes) + ")");
       ok = false;
     }
     if (e.method == 0 && e.compressed_size != e.uncompressed_size) {
@@ -122,8 +123,9 @@ void CheckLocalHeaders(std::span<const uint8_t> b, uint64_t cd_offset, const Sca
     if (e.method == 8 && e.uncompressed_size >= kRatioFloor &&
         (e.compressed_size == 0 || e.uncompressed_size / e.compressed_size > limits.max_compression_ratio)) {
       uint64_t ratio = e.compressed_size ? e.uncompressed_size / e.compressed_size : e.uncompressed_size;
-      problem(Severity::kCritical, e, "compression ratio " + std::to_string(ratio) + ":1 exceeds the limit of " +
-                                          std::to_string(limits.max_compression_ratio) + ":1 (zip bomb?)");
+      problem(Severity::kCritical, e,
+              "compression ratio " + std::to_string(ratio) + ":1 exceeds the limit of " +
+                  std::to_string(limits.max_compression_ratio) + ":1 (zip bomb?)");
       ok = false;
     }
     e.readable = ok;

@@ -24,9 +24,9 @@ bool Sig(std::span<const uint8_t> b, size_t at, uint8_t c, uint8_t d) {
 Status Corrupt(const std::string& why) { return Status::Unprocessable("malformed zip archive: " + why); }
 
 struct EndRecord {
-  size_t eocd = 0;              // offset of the EOCD
+  size_t eocd = 0;  // offset of the EOCD
   uint64_t entries = 0, cd_size = 0, cd_offset = 0;
-  uint64_t cd_limit = 0;        // where the central directory must end (EOCD or ZIP64 record)
+  uint64_t cd_limit = 0;  // where the central directory must end (EOCD or ZIP64 record)
   uint64_t archive_end = 0;
   bool zip64 = false;
   bool records_disagree = false;  // the EOCD and the ZIP64 record name different directories
@@ -164,7 +164,8 @@ StatusOr<ZipDirectory> ReadZipDirectory(std::span<const uint8_t> bytes, const Sc
   if (record.entries > limits.max_zip_entries) {
     dir.problems.push_back({Severity::kCritical, "zip central directory",
                             "archive has " + std::to_string(record.entries) + " entries (limit " +
-                                std::to_string(limits.max_zip_entries) + ")", ""});
+                                std::to_string(limits.max_zip_entries) + ")",
+                            ""});
     dir.first_entry_offset = record.cd_offset;
     return dir;
   }
@@ -177,12 +178,13 @@ StatusOr<ZipDirectory> ReadZipDirectory(std::span<const uint8_t> bytes, const Sc
     dir.problems.push_back({Severity::kCritical, "zip central directory",
                             "central directory does not end at the end record (" +
                                 std::to_string(record.cd_limit - record.cd_offset - record.cd_size) +
-                                " bytes between: shifted offsets?)", ""});
+                                " bytes between: shifted offsets?)",
+                            ""});
   }
   if (record.archive_end < bytes.size()) {
-    dir.problems.push_back({Severity::kMedium, "offset " + std::to_string(record.archive_end),
-                            std::to_string(bytes.size() - record.archive_end) + " bytes after the end of the zip archive",
-                            ""});
+    dir.problems.push_back(
+        {Severity::kMedium, "offset " + std::to_string(record.archive_end),
+         std::to_string(bytes.size() - record.archive_end) + " bytes after the end of the zip archive", ""});
   }
   CheckLocalHeaders(bytes, record.cd_offset, limits, &dir);
   return dir;

@@ -21,15 +21,15 @@
 namespace aegis::scan::internal {
 
 struct ZipEntry {
-  std::string name;                 // raw bytes from the central directory
+  std::string name;  // raw bytes from the central directory
   uint16_t flags = 0;
   uint16_t method = 0;
   uint32_t crc32 = 0;
   uint64_t compressed_size = 0;
   uint64_t uncompressed_size = 0;
   uint64_t local_header_offset = 0;
-  uint64_t data_offset = 0;         // first byte of the member's (compressed) data
-  bool readable = false;            // headers agree, data in range, method supported, within limits
+  uint64_t data_offset = 0;  // first byte of the member's (compressed) data
+  bool readable = false;     // headers agree, data in range, method supported, within limits
 };
 
 struct ZipDirectory {
@@ -53,8 +53,7 @@ StatusOr<std::span<const uint8_t>> ReadZipMember(std::span<const uint8_t> archiv
 // Part of ReadZipDirectory (zip_members.cc): checks each entry's local header
 // against the central directory, ranges, overlaps and the size limits; sets
 // `readable` and `first_entry_offset`.
-void CheckLocalHeaders(std::span<const uint8_t> bytes, uint64_t cd_offset, const ScanLimits& limits,
-                       ZipDirectory* dir);
+void CheckLocalHeaders(std::span<const uint8_t> bytes, uint64_t cd_offset, const ScanLimits& limits, ZipDirectory* dir);
 
 // Up to `n` first uncompressed bytes (no CRC check: the member is not read whole).
 std::vector<uint8_t> ReadZipMemberHead(std::span<const uint8_t> archive, const ZipEntry& entry, size_t n);

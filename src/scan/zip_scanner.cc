@@ -101,8 +101,9 @@ StatusOr<Format> ScanZipArchive(std::span<const uint8_t> bytes, const ScanLimits
     }
     std::string location = EntryLocation(e.name);
     if (e.uncompressed_size > budget) {
-      out.Add(Severity::kHigh, location, "pickle members exceed the scan limit of " +
-                                             std::to_string(limits.max_pickle_bytes) + " bytes per archive");
+      out.Add(
+          Severity::kHigh, location,
+          "pickle members exceed the scan limit of " + std::to_string(limits.max_pickle_bytes) + " bytes per archive");
       continue;
     }
     budget -= e.uncompressed_size;

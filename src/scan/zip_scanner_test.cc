@@ -11,8 +11,12 @@ using testing::HasFinding;
 using testing::Span;
 using testing::ZipBuilder;
 
-const std::string kEvilPickle = "\x80\x02" "cposix\nsystem\nX\x02\x00\x00\x00id\x85R."s;
-const std::string kCleanPickle = "\x80\x02" "ccollections\nOrderedDict\n)R."s;
+const std::string kEvilPickle =
+    "\x80\x02"
+    "cposix\nsystem\nX\x02\x00\x00\x00id\x85R."s;
+const std::string kCleanPickle =
+    "\x80\x02"
+    "ccollections\nOrderedDict\n)R."s;
 
 ScanReport Scan(const std::string& bytes, const ScanLimits& limits = {}) {
   auto report = ScanBytes(Span(bytes), limits);
@@ -50,7 +54,9 @@ TEST(ZipScanner, TorchSaveIsRefusedAndItsPayloadNamed) {
 
 TEST(ZipScanner, TorchScriptUsesTheTorchScriptAllowlist) {
   ZipBuilder zip;
-  zip.Add("m/data.pkl", "\x80\x02" "c__torch__\nNet\n)\x81}b."s);
+  zip.Add("m/data.pkl",
+          "\x80\x02"
+          "c__torch__\nNet\n)\x81}b."s);
   zip.Add("m/code/__torch__.py", "class Net:\n  pass\n", 8);
   zip.Add("m/constants.pkl", "\x80\x02)."s);
   zip.Add("m/extra/blob", kEvilPickle, 8);  // found by content, not by name
@@ -62,7 +68,9 @@ TEST(ZipScanner, TorchScriptUsesTheTorchScriptAllowlist) {
 
 TEST(ZipScanner, StorageRecordsAreNotReadAsPickles) {
   ZipBuilder zip;
-  zip.Add("m/data.pkl", "\x80\x02" "c__torch__\nNet\n)\x81."s);
+  zip.Add("m/data.pkl",
+          "\x80\x02"
+          "c__torch__\nNet\n)\x81."s);
   zip.Add("m/code/__torch__.py", "x");
   zip.Add("m/data/0", "\x80\x02\xff\xff"s);  // float bytes that happen to start like a pickle
   EXPECT_TRUE(Scan(zip.Build()).clean());

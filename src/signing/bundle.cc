@@ -87,9 +87,9 @@ StatusOr<Envelope> ParseEnvelope(std::string_view bundle_json) {
   if (bundle_json.size() > kMaxBundleBytes) return Status::InvalidArgument("bundle is larger than 16 MiB");
   JsonDocument doc;
   AEGIS_RETURN_IF_ERROR(doc.Parse(bundle_json, "bundle"));
-  AEGIS_ASSIGN_OR_RETURN(Fields top, Fields::Of(doc.root(), "bundle",
-                                                {"mediaType", "verificationMaterial", "dsseEnvelope",
-                                                 "messageSignature"}));
+  AEGIS_ASSIGN_OR_RETURN(
+      Fields top,
+      Fields::Of(doc.root(), "bundle", {"mediaType", "verificationMaterial", "dsseEnvelope", "messageSignature"}));
   auto media_type = top.String("mediaType");
   if (!media_type.ok()) return Status::InvalidArgument("not a sigstore bundle v0.3");
   if (*media_type != kBundleMediaType) {
@@ -145,8 +145,8 @@ StatusOr<Manifest> VerifyBundle(std::string_view bundle_json, const crypto::Publ
   AEGIS_ASSIGN_OR_RETURN(internal::Envelope envelope, internal::ParseEnvelope(bundle_json));
   // The hint is not signed: it only words the error. A signature that verifies
   // with the key we trust decides, whatever another tool put in the hint.
-  const bool hint_matches =
-      envelope.key_hint.empty() || envelope.key_hint == internal::OmsKeyHint(key) || envelope.key_hint == key.fingerprint();
+  const bool hint_matches = envelope.key_hint.empty() || envelope.key_hint == internal::OmsKeyHint(key) ||
+                            envelope.key_hint == key.fingerprint();
   // The signature covers PAE(payloadType, payload): checked before a single
   // byte of the statement is interpreted.
   const std::string pae = PreAuthEncoding(envelope.payload_type, envelope.payload);

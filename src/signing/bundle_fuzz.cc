@@ -7,11 +7,12 @@
 // mutated payloads before the statement parser otherwise), and as a statement
 // on its own. Beyond "no crash": whatever parses satisfies the manifest rules
 // and re-serializes into a statement that parses to the same subject.
+#include "aegis/signing/bundle.h"
+
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
-#include "aegis/signing/bundle.h"
 #include "envelope.h"
 #include "manifest_rules.h"
 #include "statement.h"

@@ -30,13 +30,12 @@ PrivateKey NewKey(KeyType type = KeyType::kEcdsaP256) { return PrivateKey::Gener
 // A bundle around any payload, the way another implementation might lay it out.
 std::string BundleFor(std::string_view payload, const PrivateKey& key, std::string_view type = kInTotoPayloadType) {
   const auto sig = key.Sign(crypto::AsBytes(PreAuthEncoding(type, payload))).value();
-  const Json bundle = {
-      {"mediaType", kBundleMediaType},
-      {"verificationMaterial", {{"publicKey", {{"hint", internal::OmsKeyHint(key.public_key())}}}}},
-      {"dsseEnvelope",
-       {{"payload", crypto::Base64Encode(crypto::AsBytes(payload))},
-        {"payloadType", type},
-        {"signatures", Json::array({{{"sig", crypto::Base64Encode(sig)}}})}}}};
+  const Json bundle = {{"mediaType", kBundleMediaType},
+                       {"verificationMaterial", {{"publicKey", {{"hint", internal::OmsKeyHint(key.public_key())}}}}},
+                       {"dsseEnvelope",
+                        {{"payload", crypto::Base64Encode(crypto::AsBytes(payload))},
+                         {"payloadType", type},
+                         {"signatures", Json::array({{{"sig", crypto::Base64Encode(sig)}}})}}}};
   return bundle.dump();
 }
 
@@ -80,7 +79,8 @@ TEST(Pae, MatchesTheDsseSpecificationExample) {
 TEST_F(BundleTest, RoundTripsFoldersFilesAndShardsWithEveryKeyType) {
   for (KeyType type : {KeyType::kEcdsaP256, KeyType::kEcdsaP384, KeyType::kEd25519}) {
     const PrivateKey key = NewKey(type);
-    for (auto [method, shard] : {std::pair{SerializationMethod::kFiles, 0}, std::pair{SerializationMethod::kShards, 4096}}) {
+    for (auto [method, shard] :
+         {std::pair{SerializationMethod::kFiles, 0}, std::pair{SerializationMethod::kShards, 4096}}) {
       const Manifest m = Hash(method, shard);
       auto bundle = SignManifest(m, key);
       ASSERT_TRUE(bundle.ok()) << bundle.status().message();
@@ -113,9 +113,8 @@ TEST_F(BundleTest, WritesTheModelSigningKeyBundleShape) {
   EXPECT_EQ(std::string(payload.begin(), payload.end()), StatementJson(m));
   // The signature is over the PAE of the decoded payload.
   const auto sig = crypto::Base64Decode(envelope["signatures"][0]["sig"].get<std::string>()).value();
-  EXPECT_TRUE(key_.public_key()
-                  .Verify(crypto::AsBytes(PreAuthEncoding(kInTotoPayloadType, StatementJson(m))), sig)
-                  .ok());
+  EXPECT_TRUE(
+      key_.public_key().Verify(crypto::AsBytes(PreAuthEncoding(kInTotoPayloadType, StatementJson(m))), sig).ok());
 }
 
 TEST_F(BundleTest, AcceptsCompactPrettyAndOtherImplementationsShapes) {
@@ -169,16 +168,26 @@ Qq6J7lTvp/EAXQGOKxW9RP0MGX3qAkvi
 )";
 constexpr char kOmsBundle[] =
     R"({"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{"publicKey":{"hint":"e8450dec4eb99dae995da9af1bc2cc9f76ed669ee2e744f57abba763df3e3f8e"},"tlogEntries":[]},"dsseEnvelope":{"payload":")"
-    "ewogICJfdHlwZSI6ICJodHRwczovL2luLXRvdG8uaW8vU3RhdGVtZW50L3YxIiwKICAic3ViamVjdCI6IFsKICAgIHsKICAgICAgIm5hbWUiOiAidjEuMS4w"
-    "LWVsbGlwdGljLWtleSIsCiAgICAgICJkaWdlc3QiOiB7CiAgICAgICAgInNoYTI1NiI6ICI5Mjc0NTExMGIxYWI0MzY4NDcxY2JlMzE2NjRlMTAxNzRlOTU0"
-    "YjExM2EzZGYzMzNkYjg2MDMxN2IyYzZkZWM0IgogICAgICB9CiAgICB9CiAgXSwKICAicHJlZGljYXRlVHlwZSI6ICJodHRwczovL21vZGVsX3NpZ25pbmcv"
-    "c2lnbmF0dXJlL3YxLjAiLAogICJwcmVkaWNhdGUiOiB7CiAgICAicmVzb3VyY2VzIjogWwogICAgICB7CiAgICAgICAgImFsZ29yaXRobSI6ICJzaGEyNTYi"
-    "LAogICAgICAgICJuYW1lIjogInNpZ25tZS0xIiwKICAgICAgICAiZGlnZXN0IjogImJjOWE3MTdkYjYwNjRhMzJjYmU5ZWFlNmZjNDA2NTFkZDZkMzZlZjE3"
-    "NTcxODNmNTkwZWZmMmIxNzY1ZDdlYmMiCiAgICAgIH0sCiAgICAgIHsKICAgICAgICAiYWxnb3JpdGhtIjogInNoYTI1NiIsCiAgICAgICAgIm5hbWUiOiAi"
-    "c2lnbm1lLTIiLAogICAgICAgICJkaWdlc3QiOiAiMzJkY2IxZjhlMWFlNTJkNTk2M2U1NmE2YmEwNmFiNThiNDI0YzE1ZWQyYTZiNzBkMmZlY2ExZDA4OTM3"
-    "MDAyOCIKICAgICAgfQogICAgXSwKICAgICJzZXJpYWxpemF0aW9uIjogewogICAgICAiYWxsb3dfc3ltbGlua3MiOiBmYWxzZSwKICAgICAgIm1ldGhvZCI6"
-    "ICJmaWxlcyIsCiAgICAgICJoYXNoX3R5cGUiOiAic2hhMjU2IiwKICAgICAgImlnbm9yZV9wYXRocyI6IFsKICAgICAgICAiLmdpdCIsCiAgICAgICAgIm1v"
-    "ZGVsLnNpZyIsCiAgICAgICAgImlnbm9yZS1tZSIsCiAgICAgICAgIi5naXRhdHRyaWJ1dGVzIiwKICAgICAgICAiLmdpdGlnbm9yZSIsCiAgICAgICAgIi5n"
+    "ewogICJfdHlwZSI6ICJodHRwczovL2luLXRvdG8uaW8vU3RhdGVtZW50L3YxIiwKICAic3ViamVjdCI6IFsKICAgIHsKICAgICAgIm5hbWUiOiAidj"
+    "EuMS4w"
+    "LWVsbGlwdGljLWtleSIsCiAgICAgICJkaWdlc3QiOiB7CiAgICAgICAgInNoYTI1NiI6ICI5Mjc0NTExMGIxYWI0MzY4NDcxY2JlMzE2NjRlMTAxNz"
+    "RlOTU0"
+    "YjExM2EzZGYzMzNkYjg2MDMxN2IyYzZkZWM0IgogICAgICB9CiAgICB9CiAgXSwKICAicHJlZGljYXRlVHlwZSI6ICJodHRwczovL21vZGVsX3NpZ2"
+    "5pbmcv"
+    "c2lnbmF0dXJlL3YxLjAiLAogICJwcmVkaWNhdGUiOiB7CiAgICAicmVzb3VyY2VzIjogWwogICAgICB7CiAgICAgICAgImFsZ29yaXRobSI6ICJzaG"
+    "EyNTYi"
+    "LAogICAgICAgICJuYW1lIjogInNpZ25tZS0xIiwKICAgICAgICAiZGlnZXN0IjogImJjOWE3MTdkYjYwNjRhMzJjYmU5ZWFlNmZjNDA2NTFkZDZkMz"
+    "ZlZjE3"
+    "NTcxODNmNTkwZWZmMmIxNzY1ZDdlYmMiCiAgICAgIH0sCiAgICAgIHsKICAgICAgICAiYWxnb3JpdGhtIjogInNoYTI1NiIsCiAgICAgICAgIm5hbW"
+    "UiOiAi"
+    "c2lnbm1lLTIiLAogICAgICAgICJkaWdlc3QiOiAiMzJkY2IxZjhlMWFlNTJkNTk2M2U1NmE2YmEwNmFiNThiNDI0YzE1ZWQyYTZiNzBkMmZlY2ExZD"
+    "A4OTM3"
+    "MDAyOCIKICAgICAgfQogICAgXSwKICAgICJzZXJpYWxpemF0aW9uIjogewogICAgICAiYWxsb3dfc3ltbGlua3MiOiBmYWxzZSwKICAgICAgIm1ldG"
+    "hvZCI6"
+    "ICJmaWxlcyIsCiAgICAgICJoYXNoX3R5cGUiOiAic2hhMjU2IiwKICAgICAgImlnbm9yZV9wYXRocyI6IFsKICAgICAgICAiLmdpdCIsCiAgICAgIC"
+    "AgIm1v"
+    "ZGVsLnNpZyIsCiAgICAgICAgImlnbm9yZS1tZSIsCiAgICAgICAgIi5naXRhdHRyaWJ1dGVzIiwKICAgICAgICAiLmdpdGlnbm9yZSIsCiAgICAgIC"
+    "AgIi5n"
     "aXRodWIiCiAgICAgIF0KICAgIH0KICB9Cn0="
     R"(","payloadType":"application/vnd.in-toto+json","signatures":[{"sig":"MGUCMQCVqSw64cBnPHqbyadq+OIgwQSg7WW8Mztp3dJ++atQsxzbtwafJJ164u7WEXmx5hECMBSiShuN7OTLec6wLXpHUjFIQA/hhiBCjSzM9Q2cIUZpDmv+tWs1AkNxstJDbNl0lQ==","keyid":""}]}})";
 
@@ -208,7 +217,8 @@ TEST_F(BundleTest, DetectsTamperingOnDisk) {
   EXPECT_EQ(VerifyModel(bundle, model_, key_.public_key()).message(), "file 'weights/part-0.bin' changed");
   Write(model_ / "weights" / "part-0.bin", std::string(4096, '0'));
   Write(model_ / "weights" / "part-1.bin", "extra");
-  EXPECT_EQ(VerifyModel(bundle, model_, key_.public_key()).message(), "file 'weights/part-1.bin' is not in the manifest");
+  EXPECT_EQ(VerifyModel(bundle, model_, key_.public_key()).message(),
+            "file 'weights/part-1.bin' is not in the manifest");
   fs::remove(model_ / "weights" / "part-1.bin");
   fs::remove(model_ / "tokenizer.json");
   EXPECT_EQ(VerifyModel(bundle, model_, key_.public_key()).message(), "file 'tokenizer.json' is missing");
@@ -239,7 +249,9 @@ TEST_F(BundleTest, RefusesMalformedEnvelopes) {
       {[](auto& j) { j["dsseEnvelope"]["signatures"].push_back(j["dsseEnvelope"]["signatures"][0]); },
        "expected exactly one signature, found 2"},
       {[](auto& j) { j["verificationMaterial"].erase("publicKey"); }, "bundle has no verificationMaterial.publicKey"},
-      {[](auto& j) { j["verificationMaterial"]["certificate"] = {{"rawBytes", "MIIB"}}; },
+      {[](auto& j) {
+         j["verificationMaterial"]["certificate"] = {{"rawBytes", "MIIB"}};
+       },
        "certificate-based bundles are not supported (expected a public key bundle)"},
       {[](auto& j) { j.erase("dsseEnvelope"); }, "bundle has no dsseEnvelope (OMS signs a DSSE envelope)"},
       {[](auto& j) { j["dsseEnvelope"]["signatures"][0]["keyid"] = 7; }, "signature.keyid must be a string"},
@@ -249,7 +261,8 @@ TEST_F(BundleTest, RefusesMalformedEnvelopes) {
     EXPECT_EQ(result.status().message(), message);
   }
   EXPECT_EQ(VerifyBundle("{\"mediaType\": 1", pub).status().message(), "bundle is not valid JSON");
-  EXPECT_EQ(VerifyBundle(std::string(kMaxBundleBytes + 1, ' '), pub).status().message(), "bundle is larger than 16 MiB");
+  EXPECT_EQ(VerifyBundle(std::string(kMaxBundleBytes + 1, ' '), pub).status().message(),
+            "bundle is larger than 16 MiB");
   std::string duplicated = good;
   duplicated.insert(1, "\"dsseEnvelope\": {},");
   EXPECT_EQ(VerifyBundle(duplicated, pub).status().message(), "bundle: duplicate key \"dsseEnvelope\"");
@@ -270,15 +283,16 @@ TEST_F(BundleTest, SignatureIsCheckedBeforeTheStatementIsRead) {
   EXPECT_TRUE(VerifyBundle(odd_hint, key_.public_key()).ok());
   // A payload edited after signing: even one into garbage fails on the signature.
   for (std::string payload : {StatementJson(m) + " ", std::string("not json at all")}) {
-    const std::string edited = EditBundle(good, [&](auto& j) {
-      j["dsseEnvelope"]["payload"] = crypto::Base64Encode(crypto::AsBytes(payload));
-    });
+    const std::string edited = EditBundle(
+        good, [&](auto& j) { j["dsseEnvelope"]["payload"] = crypto::Base64Encode(crypto::AsBytes(payload)); });
     EXPECT_EQ(VerifyBundle(edited, key_.public_key()).status().message(), "signature does not verify with this key");
   }
   // The payload type is signed too: signing as another type does not carry over.
   const std::string typed = BundleFor(StatementJson(m), key_, "application/json");
-  EXPECT_EQ(VerifyBundle(typed, key_.public_key()).status().message(), "payloadType must be application/vnd.in-toto+json");
-  const std::string relabelled = EditBundle(typed, [](auto& j) { j["dsseEnvelope"]["payloadType"] = kInTotoPayloadType; });
+  EXPECT_EQ(VerifyBundle(typed, key_.public_key()).status().message(),
+            "payloadType must be application/vnd.in-toto+json");
+  const std::string relabelled =
+      EditBundle(typed, [](auto& j) { j["dsseEnvelope"]["payloadType"] = kInTotoPayloadType; });
   EXPECT_EQ(VerifyBundle(relabelled, key_.public_key()).status().message(), "signature does not verify with this key");
 }
 
@@ -288,9 +302,8 @@ TEST_F(BundleTest, ReorderedResourcesFailTheSignatureOrTheOrderRule) {
   auto& resources = statement["predicate"]["resources"];
   std::reverse(resources.begin(), resources.end());
   const std::string reordered = statement.dump();
-  const std::string forged = EditBundle(Sign(m), [&](auto& j) {
-    j["dsseEnvelope"]["payload"] = crypto::Base64Encode(crypto::AsBytes(reordered));
-  });
+  const std::string forged = EditBundle(
+      Sign(m), [&](auto& j) { j["dsseEnvelope"]["payload"] = crypto::Base64Encode(crypto::AsBytes(reordered)); });
   EXPECT_EQ(VerifyBundle(forged, key_.public_key()).status().message(), "signature does not verify with this key");
   EXPECT_EQ(VerifyBundle(BundleFor(reordered, key_), key_.public_key()).status().message(), "resources are not sorted");
 }

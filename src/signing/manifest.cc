@@ -1,11 +1,12 @@
 // Manifest comparison: what was signed against what is on disk (or in memory).
 // Errors name a file, never a digest: the operator needs to know which file,
 // and digests of tampered content are noise in a one-line message.
+#include "aegis/signing/manifest.h"
+
 #include <map>
 #include <set>
 #include <tuple>
 
-#include "aegis/signing/manifest.h"
 #include "manifest_rules.h"
 
 namespace aegis::signing {
@@ -59,8 +60,8 @@ size_t Manifest::FileCount() const {
 
 Status CompareManifests(const Manifest& signed_manifest, const Manifest& actual) {
   AEGIS_RETURN_IF_ERROR(CompareSerialization(signed_manifest.serialization, actual.serialization));
-  const bool signed_dot = !signed_manifest.resources.empty() &&
-                          ResourcePath(signed_manifest, signed_manifest.resources.front()) == ".";
+  const bool signed_dot =
+      !signed_manifest.resources.empty() && ResourcePath(signed_manifest, signed_manifest.resources.front()) == ".";
   if (signed_dot && !actual.single_file) return Denied("the signature covers a single file but the model is a folder");
   const FilePieces expected = ByFile(signed_manifest, false);
   const FilePieces found = ByFile(actual, signed_dot);
@@ -71,7 +72,8 @@ Status CompareManifests(const Manifest& signed_manifest, const Manifest& actual)
     if (f == found.end() || (e != expected.end() && e->first < f->first)) {
       return Denied("file " + Quote(e->first) + " is missing");
     }
-    if (e == expected.end() || f->first < e->first) return Denied("file " + Quote(f->first) + " is not in the manifest");
+    if (e == expected.end() || f->first < e->first)
+      return Denied("file " + Quote(f->first) + " is not in the manifest");
     if (e->second != f->second) return Denied("file " + Quote(e->first) + " changed");
     ++e;
     ++f;

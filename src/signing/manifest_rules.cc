@@ -41,8 +41,7 @@ int32_t NextCodePoint(std::string_view s, size_t& i) {
 
 // Control characters (C0, DEL, C1) and bidirectional overrides: never shown.
 bool IsUnprintable(int32_t cp) {
-  return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || (cp >= 0x202A && cp <= 0x202E) ||
-         (cp >= 0x2066 && cp <= 0x2069);
+  return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
 }
 
 std::optional<uint64_t> CanonicalDecimal(std::string_view text) {

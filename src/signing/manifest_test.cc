@@ -33,9 +33,11 @@ TEST(ResourceNames, SafeAndUnsafe) {
   for (const char* ok : {"a", "a/b", "a.b/c-d_e", ".hidden", "dir/.config", "..x", "x..", "模型.bin", "a:b", "a b"}) {
     EXPECT_TRUE(IsSafeResourceName(ok)) << ok;
   }
-  for (std::string_view bad : std::initializer_list<std::string_view>{
-           "", "/abs", "..", "../x", "a/../b", "a/..", ".", "./a", "a/./b", "a/.", "a//b", "a/", "a\\b", "\\x",
-        std::string_view("a\0b", 3), "a\nb", "a\x1b[31m", "\xff\xfe", "\xc0\xaf", "\xed\xa0\x80"}) {
+  for (std::string_view bad :
+       std::initializer_list<std::string_view>{"",     "/abs",      "..",       "../x",     "a/../b",
+                                               "a/..", ".",         "./a",      "a/./b",    "a/.",
+                                               "a//b", "a/",        "a\\b",     "\\x",      std::string_view("a\0b", 3),
+                                               "a\nb", "a\x1b[31m", "\xff\xfe", "\xc0\xaf", "\xed\xa0\x80"}) {
     EXPECT_FALSE(IsSafeResourceName(bad)) << crypto::HexEncode(crypto::AsBytes(bad));
   }
 }
@@ -46,7 +48,8 @@ TEST(ResourceNames, ShardNamesSplitOnTheLastTwoColons) {
   EXPECT_EQ(key->path, "dir/a:b.bin");
   EXPECT_EQ(key->start, 1000u);
   EXPECT_EQ(key->end, 2000u);
-  for (const char* bad : {"f", "f:1", ":0:1", "f:01:2", "f:-1:2", "f:+1:2", "f:1:", "f::1", "f:1:99999999999999999999"}) {
+  for (const char* bad :
+       {"f", "f:1", ":0:1", "f:01:2", "f:-1:2", "f:+1:2", "f:1:", "f::1", "f:1:99999999999999999999"}) {
     EXPECT_FALSE(internal::SplitShardName(bad).has_value()) << bad;
   }
   EXPECT_EQ(internal::ShardName("w.bin", 0, 10), "w.bin:0:10");
@@ -154,7 +157,8 @@ TEST(CheckSingleFile, FilesAndShards) {
   const auto span = crypto::AsBytes(bytes);
   EXPECT_TRUE(CheckSingleFile(Files({{"m.bin", bytes}}), span).ok());
   EXPECT_EQ(CheckSingleFile(Files({{"m.bin", bytes + "!"}}), span).message(), "file 'm.bin' changed");
-  EXPECT_EQ(CheckSingleFile(Files({{"a", "1"}, {"b", "2"}}), span).message(), "the signature covers more than one file");
+  EXPECT_EQ(CheckSingleFile(Files({{"a", "1"}, {"b", "2"}}), span).message(),
+            "the signature covers more than one file");
 
   Manifest shards = Shards(10, {"m.bin:0:10", "m.bin:10:20", "m.bin:20:25"});
   shards.resources[0].digest = D(bytes.substr(0, 10));

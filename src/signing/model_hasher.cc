@@ -44,9 +44,8 @@ class ParallelHasher {
       : files_(files), items_(items), options_(options), whole_files_(whole_files), digests_(items.size()) {
     order_.resize(items.size());
     std::iota(order_.begin(), order_.end(), size_t{0});
-    std::stable_sort(order_.begin(), order_.end(), [&](size_t a, size_t b) {
-      return items[a].end - items[a].start > items[b].end - items[b].start;
-    });
+    std::stable_sort(order_.begin(), order_.end(),
+                     [&](size_t a, size_t b) { return items[a].end - items[a].start > items[b].end - items[b].start; });
     for (const Item& item : items) total_ += item.end - item.start;
   }
 
@@ -89,8 +88,8 @@ class ParallelHasher {
   Status HashItem(const Item& item, uint8_t* block, crypto::Sha256Digest* out) {
     const ModelFile& file = files_[item.file];
     // O_NONBLOCK: a FIFO swapped in after listing must not hang the open.
-    const int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
-                      (options_.serialization.allow_symlinks ? 0 : O_NOFOLLOW);
+    const int flags =
+        O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (options_.serialization.allow_symlinks ? 0 : O_NOFOLLOW);
     const int fd = ::open(file.path.c_str(), flags);
     if (fd < 0) {
       if (errno == ELOOP) return Status::InvalidArgument("symlink " + Quote(file.name) + " is not allowed");
@@ -205,7 +204,8 @@ StatusOr<Manifest> HashModel(const std::filesystem::path& path, const HashOption
     }
   }
   if (items.empty()) {
-    return Status::InvalidArgument(shards ? "the model has no non-empty file to sign" : "the model has no file to sign");
+    return Status::InvalidArgument(shards ? "the model has no non-empty file to sign"
+                                          : "the model has no file to sign");
   }
   AEGIS_ASSIGN_OR_RETURN(std::vector<crypto::Sha256Digest> digests,
                          ParallelHasher(listing.files, items, options, !shards).Run());
@@ -214,8 +214,8 @@ StatusOr<Manifest> HashModel(const std::filesystem::path& path, const HashOption
   manifest.resources.reserve(items.size());
   for (size_t i = 0; i < items.size(); ++i) {
     const std::string& name = listing.files[items[i].file].name;
-    manifest.resources.push_back({shards ? internal::ShardName(name, items[i].start, items[i].end) : name, algorithm,
-                                  digests[i]});
+    manifest.resources.push_back(
+        {shards ? internal::ShardName(name, items[i].start, items[i].end) : name, algorithm, digests[i]});
   }
   // "f:0:10" < "f:10:20" needs no help, but "f:1000:..." vs "f:200:..." and
   // "f.bin:..." vs "f:..." do: sort by the full name, as OMS requires.

@@ -54,8 +54,8 @@ TEST_F(HashModelTest, FilesAreNamedRelativeAndSortedByCodePoint) {
   ASSERT_TRUE(m.ok()) << m.status().message();
   EXPECT_EQ(m->model_name, "fraud-model");
   EXPECT_FALSE(m->single_file);
-  EXPECT_EQ(Names(*m), (std::vector<std::string>{"config.json", "empty", "tokenizer.json", "tokenizer/vocab.txt",
-                                                 "weights.bin"}));
+  EXPECT_EQ(Names(*m),
+            (std::vector<std::string>{"config.json", "empty", "tokenizer.json", "tokenizer/vocab.txt", "weights.bin"}));
   EXPECT_EQ(m->resources[0].algorithm, "sha256");
   EXPECT_EQ(m->resources[0].digest, crypto::Sha256("{}"));
   EXPECT_EQ(m->resources[1].digest, crypto::Sha256(""));
@@ -66,9 +66,9 @@ TEST_F(HashModelTest, ShardsCoverEachNonEmptyFileInOrder) {
   auto m = HashModel(model_, Options(SerializationMethod::kShards, 1000));
   ASSERT_TRUE(m.ok()) << m.status().message();
   // Empty files have no shards (OMS); shards of one file are contiguous.
-  EXPECT_EQ(Names(*m), (std::vector<std::string>{"config.json:0:2", "tokenizer.json:0:1", "tokenizer/vocab.txt:0:1",
-                                                 "weights.bin:0:1000", "weights.bin:1000:2000",
-                                                 "weights.bin:2000:2500"}));
+  EXPECT_EQ(Names(*m),
+            (std::vector<std::string>{"config.json:0:2", "tokenizer.json:0:1", "tokenizer/vocab.txt:0:1",
+                                      "weights.bin:0:1000", "weights.bin:1000:2000", "weights.bin:2000:2500"}));
   EXPECT_EQ(m->resources[5].digest, crypto::Sha256(std::string(500, 'w')));
   EXPECT_EQ(m->resources[0].algorithm, "sha256-sharded-1000");
   EXPECT_EQ(m->serialization.hash_type, "sha256");

@@ -92,7 +92,8 @@ Status ParseResources(element value, Manifest& manifest) {
 StatusOr<Manifest> ParseStatement(std::string_view payload) {
   JsonDocument doc;
   AEGIS_RETURN_IF_ERROR(doc.Parse(payload, "statement"));
-  AEGIS_ASSIGN_OR_RETURN(Fields top, Fields::Of(doc.root(), "statement", {"_type", "subject", "predicateType", "predicate"}));
+  AEGIS_ASSIGN_OR_RETURN(Fields top,
+                         Fields::Of(doc.root(), "statement", {"_type", "subject", "predicateType", "predicate"}));
   AEGIS_ASSIGN_OR_RETURN(std::string_view type, top.String("_type"));
   if (type != kStatementType) return Status::InvalidArgument("statement _type must be " + std::string(kStatementType));
   AEGIS_ASSIGN_OR_RETURN(std::string_view predicate_type, top.String("predicateType"));

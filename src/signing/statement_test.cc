@@ -1,13 +1,13 @@
 // The in-toto statement parser on its own (no signature): every shape other
 // OMS implementations write is accepted, every malformed one refused.
-#include <nlohmann/json.hpp>
+#include "signing/statement.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "aegis/crypto/encoding.h"
 #include "aegis/signing/bundle.h"
 #include "signing/manifest_rules.h"
-#include "signing/statement.h"
 
 namespace aegis::signing {
 namespace {
@@ -26,7 +26,8 @@ Manifest Sample(SerializationMethod method = SerializationMethod::kFiles) {
       m.resources.push_back({n, internal::ShardAlgorithm(1000), crypto::Sha256(n)});
     }
   } else {
-    for (const char* n : {"a.bin", "b/c.bin", "tokenizer.json"}) m.resources.push_back({n, "sha256", crypto::Sha256(n)});
+    for (const char* n : {"a.bin", "b/c.bin", "tokenizer.json"})
+      m.resources.push_back({n, "sha256", crypto::Sha256(n)});
   }
   return m;
 }
@@ -129,15 +130,16 @@ TEST(Statement, RefusesMalformedStatements) {
        "predicateType must be https://model_signing/signature/v1.0"},
       {"method", [](Json& j) { j["predicate"]["serialization"]["method"] = "digest"; },
        "unsupported serialization method 'digest'"},
-      {"hash", [](Json& j) { j["predicate"]["serialization"]["hash_type"] = "blake2"; }, "unsupported hash_type 'blake2'"},
+      {"hash", [](Json& j) { j["predicate"]["serialization"]["hash_type"] = "blake2"; },
+       "unsupported hash_type 'blake2'"},
       {"symlinks", [](Json& j) { j["predicate"]["serialization"]["allow_symlinks"] = "false"; },
        "serialization.allow_symlinks must be a boolean"},
-      {"two subjects", [](Json& j) { j["subject"].push_back(j["subject"][0]); }, "statement must have exactly one subject"},
+      {"two subjects", [](Json& j) { j["subject"].push_back(j["subject"][0]); },
+       "statement must have exactly one subject"},
       {"no resources", [](Json& j) { j["predicate"]["resources"] = Json::array(); }, "the manifest has no resources"},
       {"duplicate", [](Json& j) { j["predicate"]["resources"][1] = j["predicate"]["resources"][0]; },
        "duplicate resource name 'a.bin'"},
-      {"unsorted",
-       [](Json& j) { std::swap(j["predicate"]["resources"][0], j["predicate"]["resources"][2]); },
+      {"unsorted", [](Json& j) { std::swap(j["predicate"]["resources"][0], j["predicate"]["resources"][2]); },
        "resources are not sorted"},
       {"dotdot", [](Json& j) { j["predicate"]["resources"][0]["name"] = "../etc/passwd"; },
        "resource name '../etc/passwd' is not a safe relative path"},
@@ -147,7 +149,8 @@ TEST(Statement, RefusesMalformedStatements) {
        "resource name 'a\\..\\b' is not a safe relative path"},
       {"nul", [](Json& j) { j["predicate"]["resources"][0]["name"] = std::string("a\0b", 3); },
        "resource name 'a?b' is not a safe relative path"},
-      {"empty", [](Json& j) { j["predicate"]["resources"][0]["name"] = ""; }, "resource name '' is not a safe relative path"},
+      {"empty", [](Json& j) { j["predicate"]["resources"][0]["name"] = ""; },
+       "resource name '' is not a safe relative path"},
       {"dot component", [](Json& j) { j["predicate"]["resources"][0]["name"] = "a/./b"; },
        "resource name 'a/./b' is not a safe relative path"},
       {"short digest", [](Json& j) { j["predicate"]["resources"][0]["digest"] = std::string(63, 'a'); },

@@ -1,16 +1,17 @@
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <fcntl.h>
 #include <mutex>
 #include <new>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <sys/uio.h>
 #include <system_error>
 #include <thread>
-#include <unistd.h>
 #include <vector>
 
 #include "aegis/crypto/hash.h"
@@ -35,7 +36,9 @@ constexpr size_t kPrefaultMin = 64u << 10;
 class Fd {
  public:
   explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { if (fd_ >= 0) ::close(fd_); }
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
   int get() const { return fd_; }
@@ -69,7 +72,11 @@ class ChunkDecryptor {
  public:
   ChunkDecryptor(int fd, std::span<const uint8_t, kHeaderSize> header, const internal::BlobHeader& fields,
                  std::span<const uint8_t> dek, crypto::SecureBuffer& out)
-      : fd_(fd), header_(header), fields_(fields), dek_(dek), out_(out),
+      : fd_(fd),
+        header_(header),
+        fields_(fields),
+        dek_(dek),
+        out_(out),
         chunks_(internal::ChunkCount(fields.plaintext_size, fields.chunk_size)) {}
 
   Status Run(unsigned threads) {
@@ -180,8 +187,7 @@ StatusOr<crypto::SecureBuffer> ReadBlob(const std::filesystem::path& path, const
   try {
     out = crypto::SecureBuffer(static_cast<size_t>(header->plaintext_size));
   } catch (const std::bad_alloc&) {
-    return Status::TooLarge("not enough memory to load a blob of " + std::to_string(header->plaintext_size) +
-                            " bytes");
+    return Status::TooLarge("not enough memory to load a blob of " + std::to_string(header->plaintext_size) + " bytes");
   }
   unsigned threads = 1;
   if (header->plaintext_size >= kParallelThreshold) {

@@ -1,10 +1,11 @@
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fcntl.h>
-#include <unistd.h>
 #include <vector>
 
 #include "aegis/common/file_util.h"
@@ -22,10 +23,10 @@ struct BlobWriter::Impl {
   int fd = -1;
   crypto::AeadContext aead;
   internal::BlobHeader header;
-  crypto::SecureBuffer pending;        // plaintext of the chunk not yet sealed
-  std::vector<uint8_t> sealed;         // nonce | ciphertext | tag of one chunk
+  crypto::SecureBuffer pending;  // plaintext of the chunk not yet sealed
+  std::vector<uint8_t> sealed;   // nonce | ciphertext | tag of one chunk
   uint64_t next_index = 0;
-  bool done = false;                   // committed, or failed: no further use
+  bool done = false;  // committed, or failed: no further use
 
   explicit Impl(crypto::AeadContext ctx) : aead(std::move(ctx)) {}
   ~Impl() {

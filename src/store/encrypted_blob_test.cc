@@ -1,10 +1,11 @@
 #include "aegis/store/encrypted_blob.h"
 
-#include <algorithm>
-#include <cstdlib>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
 
 #include <gtest/gtest.h>
 

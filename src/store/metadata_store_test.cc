@@ -1,7 +1,8 @@
 #include "aegis/store/metadata_store.h"
 
-#include <cstdlib>
 #include <sys/stat.h>
+
+#include <cstdlib>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -27,8 +28,8 @@ class MetadataStoreTest : public ::testing::Test {
     r.name = name;
     r.version = version;
     r.format = "onnx";
-    r.artifact_id = std::string(24, 'a') + name.substr(0, 4) + std::string(4 - std::min<size_t>(4, name.size()), 'x') +
-                    version;
+    r.artifact_id =
+        std::string(24, 'a') + name.substr(0, 4) + std::string(4 - std::min<size_t>(4, name.size()), 'x') + version;
     r.sha256 = std::string(64, 'f');
     r.size_bytes = 12345678901ULL;
     r.wrapped_dek = {1, 2, 3, 0, 255};
@@ -115,8 +116,8 @@ TEST_F(MetadataStoreTest, HostileStringsAreJustData) {
 
 TEST_F(MetadataStoreTest, TokensRoundTrip) {
   TokenRecord a{"tok1", "ci", "admin", {9, 8, 7}, "2026-01-01T00:00:00Z", std::nullopt, false};
-  TokenRecord b{"tok2", "ops", "admin", std::vector<uint8_t>(32, 0xee), "2026-01-02T00:00:00Z",
-                "2026-02-01T00:00:00Z", true};
+  TokenRecord b{"tok2", "ops", "admin", std::vector<uint8_t>(32, 0xee), "2026-01-02T00:00:00Z", "2026-02-01T00:00:00Z",
+                true};
   ASSERT_TRUE(store_->InsertToken(a).ok());
   ASSERT_TRUE(store_->InsertToken(b).ok());
   EXPECT_EQ(store_->InsertToken(a).code(), StatusCode::kAlreadyExists);

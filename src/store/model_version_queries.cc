@@ -35,9 +35,10 @@ ModelVersionRecord ReadModel(const Statement& s) {
 Status SqliteMetadataStore::PrepareModelStatements() {
   const std::string select = std::string("SELECT ") + kModelColumns + " FROM model_versions";
   AEGIS_RETURN_IF_ERROR(insert_model_.Prepare(
-      db_, "INSERT INTO model_versions (name, version, format, artifact_id, sha256, size_bytes, wrapped_dek, "
-           "kek_id, created_at, created_by, signer, signer_fingerprint, subject_digest, signature_bundle) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+      db_,
+      "INSERT INTO model_versions (name, version, format, artifact_id, sha256, size_bytes, wrapped_dek, "
+      "kek_id, created_at, created_by, signer, signer_fingerprint, subject_digest, signature_bundle) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   AEGIS_RETURN_IF_ERROR(get_model_.Prepare(db_, (select + " WHERE name = ? AND version = ?").c_str()));
   AEGIS_RETURN_IF_ERROR(list_models_.Prepare(db_, (select + " ORDER BY name, sequence").c_str()));
   return delete_model_.Prepare(db_, "DELETE FROM model_versions WHERE name = ? AND version = ?");
@@ -77,8 +78,7 @@ Status SqliteMetadataStore::InsertModelVersion(ModelVersionRecord r) {
   return status;
 }
 
-StatusOr<ModelVersionRecord> SqliteMetadataStore::GetModelVersion(const std::string& name,
-                                                                  const std::string& version) {
+StatusOr<ModelVersionRecord> SqliteMetadataStore::GetModelVersion(const std::string& name, const std::string& version) {
   std::lock_guard lock(mu_);
   get_model_.BindText(1, name);
   get_model_.BindText(2, version);

@@ -87,8 +87,9 @@ Status ConfigureConnection(sqlite3* db) {
   AEGIS_RETURN_IF_ERROR(Exec(db, "PRAGMA journal_mode = WAL"));
   // FULL: a commit survives power loss. secure_delete: deleted rows are zeroed on disk.
   // trusted_schema OFF: a doctored database file cannot run functions from its schema.
-  AEGIS_RETURN_IF_ERROR(Exec(db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; "
-                                 "PRAGMA secure_delete = ON; PRAGMA trusted_schema = OFF"));
+  AEGIS_RETURN_IF_ERROR(Exec(db,
+                             "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; "
+                             "PRAGMA secure_delete = ON; PRAGMA trusted_schema = OFF"));
   Statement s;
   AEGIS_RETURN_IF_ERROR(s.Prepare(db, "PRAGMA journal_mode"));
   if (s.Step() != SQLITE_ROW || s.Text(0) != "wal") return Status::Internal("database refused WAL mode");

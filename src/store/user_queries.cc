@@ -32,8 +32,8 @@ std::string UserNotFound(const std::string& name) { return "no user named '" + n
 Status SqliteMetadataStore::PrepareUserStatements() {
   const std::string select = std::string("SELECT ") + kUserColumns + " FROM users";
   AEGIS_RETURN_IF_ERROR(insert_user_.Prepare(
-      db_, (std::string("INSERT INTO users (") + kUserColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-               .c_str()));
+      db_,
+      (std::string("INSERT INTO users (") + kUserColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").c_str()));
   AEGIS_RETURN_IF_ERROR(get_user_.Prepare(db_, (select + " WHERE name = ?").c_str()));
   AEGIS_RETURN_IF_ERROR(list_users_.Prepare(db_, (select + " ORDER BY name").c_str()));
   AEGIS_RETURN_IF_ERROR(update_login_state_.Prepare(

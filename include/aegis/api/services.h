@@ -17,15 +17,15 @@
 namespace aegis::api {
 
 struct ApiLimits {
-  uint64_t max_body_bytes = 64ull << 20;   // inference requests
-  uint64_t max_model_bytes = 4ull << 30;   // model uploads
+  uint64_t max_body_bytes = 64ull << 20;  // inference requests
+  uint64_t max_model_bytes = 4ull << 30;  // model uploads
 };
 
 struct Services {
   registry::Registry* registry = nullptr;
   auth::Authenticator* authenticator = nullptr;  // every credential kind
-  auth::TokenAuthenticator* tokens = nullptr;     // token management
-  auth::UserDirectory* users = nullptr;           // user management and logins
+  auth::TokenAuthenticator* tokens = nullptr;    // token management
+  auth::UserDirectory* users = nullptr;          // user management and logins
   audit::AuditLog* audit = nullptr;
   monitor::Monitor* monitor = nullptr;  // metrics and the dashboard; may be null (nothing is counted)
   const Clock* clock = &Clock::Real();

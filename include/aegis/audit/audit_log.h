@@ -46,17 +46,17 @@ namespace aegis::audit {
 struct AuditEvent {
   std::chrono::system_clock::time_point time;
   std::string request_id;
-  std::string principal;   // "anonymous" before authentication; "token:ci", "user:alice", ...
-  std::string auth_method; // "token" | "session" | "jwt" | "mtls"; empty when unauthenticated
-  std::string grant;       // the grant that allowed the action ("consumer:fraud-*"); empty if none
-  std::string action;      // "infer", "model.push", ...
-  std::string resource;    // "model:mlp/versions/1", "server", ...
-  std::string decision;    // "allow" | "deny"
-  int status = 0;          // HTTP status
+  std::string principal;    // "anonymous" before authentication; "token:ci", "user:alice", ...
+  std::string auth_method;  // "token" | "session" | "jwt" | "mtls"; empty when unauthenticated
+  std::string grant;        // the grant that allowed the action ("consumer:fraud-*"); empty if none
+  std::string action;       // "infer", "model.push", ...
+  std::string resource;     // "model:mlp/versions/1", "server", ...
+  std::string decision;     // "allow" | "deny"
+  int status = 0;           // HTTP status
   int64_t latency_us = 0;
-  std::string remote;      // client "ip:port"
-  std::string listener;    // "data" | "admin" | "cli"
-  std::string reason;      // why denied or failed; empty when fine
+  std::string remote;    // client "ip:port"
+  std::string listener;  // "data" | "admin" | "cli"
+  std::string reason;    // why denied or failed; empty when fine
 };
 
 // An action of the server itself, not tied to a request: principal "system",
@@ -93,13 +93,13 @@ struct AuditStats {
 
 // A window of the log for readers (GET /v1/audit).
 struct AuditQuery {
-  std::optional<uint64_t> from_seq;  // first event to return
+  std::optional<uint64_t> from_seq;                            // first event to return
   std::optional<std::chrono::system_clock::time_point> since;  // events at or after
   size_t limit = 100;
 };
 struct AuditPage {
-  std::vector<std::string> lines;     // event lines, oldest first
-  std::optional<uint64_t> next_seq;   // set when more events match
+  std::vector<std::string> lines;    // event lines, oldest first
+  std::optional<uint64_t> next_seq;  // set when more events match
 };
 
 class AuditLog {

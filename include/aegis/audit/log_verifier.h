@@ -18,7 +18,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,13 +42,13 @@ struct VerifyOptions {
 
 struct VerifyReport {
   bool ok = false;
-  uint64_t events = 0;          // complete event lines read
-  Hash root{};                  // MTH over all of them
+  uint64_t events = 0;  // complete event lines read
+  Hash root{};          // MTH over all of them
   uint64_t signed_tree_size = 0;
-  uint64_t unsigned_events = 0; // events after the newest head
+  uint64_t unsigned_events = 0;  // events after the newest head
   std::string key_id;
   std::optional<uint64_t> first_bad_event;
-  std::string error;            // why not ok (names the event or head)
+  std::string error;  // why not ok (names the event or head)
   uint64_t torn_tail_bytes = 0;
   std::vector<SignedTreeHead> heads;
   // For the writer: the tree's right edge and the last leaf after the last good event.

@@ -59,8 +59,8 @@ std::vector<Hash> InclusionProof(std::span<const Hash> leaves, uint64_t index, M
 std::vector<Hash> ConsistencyProof(std::span<const Hash> leaves, uint64_t old_size, MerkleHasher& hasher);
 
 // The verification procedures of RFC 9162 §2.1.3.2 and §2.1.4.2.
-bool VerifyInclusion(uint64_t index, uint64_t tree_size, const Hash& leaf, std::span<const Hash> path,
-                     const Hash& root, MerkleHasher& hasher);
+bool VerifyInclusion(uint64_t index, uint64_t tree_size, const Hash& leaf, std::span<const Hash> path, const Hash& root,
+                     MerkleHasher& hasher);
 bool VerifyConsistency(uint64_t old_size, uint64_t new_size, const Hash& old_root, const Hash& new_root,
                        std::span<const Hash> proof, MerkleHasher& hasher);
 

@@ -44,10 +44,10 @@ struct SyslogOptions {
   std::filesystem::path key_file;   // ... and its key; both or neither
   int facility = 10;                // authpriv: security messages, kept private by syslog daemons
   std::string app_name = "aegis";
-  std::string hostname;             // HOSTNAME field; empty = gethostname()
+  std::string hostname;  // HOSTNAME field; empty = gethostname()
   size_t max_message_bytes = 2048;
-  size_t queue_size = 10000;        // events waiting for delivery
-  bool allow_plaintext = false;     // UDP/TCP to a non-loopback address
+  size_t queue_size = 10000;                // events waiting for delivery
+  bool allow_plaintext = false;             // UDP/TCP to a non-loopback address
   std::chrono::milliseconds timeout{5000};  // connect, handshake, each write
   std::chrono::milliseconds backoff_initial{500};
   std::chrono::milliseconds backoff_max{30000};

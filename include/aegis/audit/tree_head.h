@@ -40,8 +40,8 @@ struct SignedTreeHead {
 
 std::vector<uint8_t> TreeHeadSigningInput(uint64_t tree_size, int64_t timestamp_ms, const Hash& root);
 
-StatusOr<SignedTreeHead> SignTreeHead(uint64_t tree_size, const Hash& root,
-                                      std::chrono::system_clock::time_point time, const crypto::PrivateKey& key);
+StatusOr<SignedTreeHead> SignTreeHead(uint64_t tree_size, const Hash& root, std::chrono::system_clock::time_point time,
+                                      const crypto::PrivateKey& key);
 
 // Ok when `head` is signed by `key` (and names it); DataLoss otherwise.
 Status VerifyTreeHead(const SignedTreeHead& head, const crypto::PublicKey& key);

@@ -34,9 +34,9 @@
 namespace aegis::audit {
 
 struct WebhookOptions {
-  std::string url;                 // https://host[:port][/path][?query]
-  std::filesystem::path ca_file;   // empty: the system store
-  std::string bearer_token;        // sent as "Authorization: Bearer ..." when not empty
+  std::string url;                // https://host[:port][/path][?query]
+  std::filesystem::path ca_file;  // empty: the system store
+  std::string bearer_token;       // sent as "Authorization: Bearer ..." when not empty
   size_t batch_size = 100;
   size_t queue_size = 10000;
   std::chrono::seconds timeout{10};  // connect, handshake, send and answer, each

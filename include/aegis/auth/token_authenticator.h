@@ -31,11 +31,11 @@
 namespace aegis::auth {
 
 struct TokenRequest {
-  std::string name;        // 1–64 printable ASCII characters
-  std::string role;        // a policy role name
-  std::string models = "*";  // glob; only "*" for roles that are not scopable
+  std::string name;                         // 1–64 printable ASCII characters
+  std::string role;                         // a policy role name
+  std::string models = "*";                 // glob; only "*" for roles that are not scopable
   std::optional<std::chrono::seconds> ttl;  // 60 s … 365 days; none = no expiry
-  std::string created_by;  // principal name
+  std::string created_by;                   // principal name
 };
 
 struct IssuedToken {

@@ -49,8 +49,8 @@ struct UserDirectoryOptions {
 };
 
 struct NewUser {
-  std::string name;      // [A-Za-z0-9][A-Za-z0-9._@-]{0,63}
-  std::string role;      // a policy role name
+  std::string name;          // [A-Za-z0-9][A-Za-z0-9._@-]{0,63}
+  std::string role;          // a policy role name
   std::string models = "*";  // glob; only "*" for admin and auditor
   std::string password;
 };
@@ -76,7 +76,7 @@ struct LoginOutcome {
   // "source throttled". Empty on success.
   std::string audit_reason;
   // On success:
-  std::string session;  // the session token, shown once
+  std::string session;                               // the session token, shown once
   std::chrono::system_clock::time_point expires_at;  // absolute end (8 h)
   std::optional<Principal> principal;
 };

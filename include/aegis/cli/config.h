@@ -48,14 +48,12 @@ struct Config {
   std::optional<JwtSettings> jwt;                           // [auth.jwt]
   std::vector<auth::CertificateMapping> client_identities;  // [[auth.mtls]]
   // SIEM sinks; paths resolved, the webhook token read. on_drop is left for serve.
-  uint64_t audit_segment_max_bytes = 64ull << 20;         // [audit] segment_max_bytes
-  std::chrono::seconds audit_verify_interval{300};        // [audit] verify_interval_seconds
-  std::optional<audit::SyslogOptions> syslog;    // [audit.syslog]
-  std::optional<audit::WebhookOptions> webhook;  // [audit.webhook]
+  uint64_t audit_segment_max_bytes = 64ull << 20;   // [audit] segment_max_bytes
+  std::chrono::seconds audit_verify_interval{300};  // [audit] verify_interval_seconds
+  std::optional<audit::SyslogOptions> syslog;       // [audit.syslog]
+  std::optional<audit::WebhookOptions> webhook;     // [audit.webhook]
 
-  std::filesystem::path Resolve(const std::filesystem::path& p) const {
-    return p.is_absolute() ? p : data_dir / p;
-  }
+  std::filesystem::path Resolve(const std::filesystem::path& p) const { return p.is_absolute() ? p : data_dir / p; }
 };
 
 // Parses DIR/aegis.toml. InvalidArgument naming the file, key and problem.

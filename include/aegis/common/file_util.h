@@ -8,10 +8,11 @@
 // Thread-safety: stateless functions; safe to call concurrently on different paths.
 #pragma once
 
+#include <sys/types.h>
+
 #include <filesystem>
 #include <string>
 #include <string_view>
-#include <sys/types.h>
 
 #include "aegis/common/status.h"
 

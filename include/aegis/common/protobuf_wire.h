@@ -21,8 +21,8 @@ enum WireType : uint32_t { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFix
 struct ProtoField {
   uint32_t number = 0;
   uint32_t wire_type = 0;
-  uint64_t varint = 0;                 // kVarint (and the fixed types, widened)
-  std::span<const uint8_t> bytes;      // kLengthDelimited
+  uint64_t varint = 0;             // kVarint (and the fixed types, widened)
+  std::span<const uint8_t> bytes;  // kLengthDelimited
   std::string_view text() const { return {reinterpret_cast<const char*>(bytes.data()), bytes.size()}; }
 };
 
@@ -43,9 +43,12 @@ class ProtoReader {
     field->varint = 0;
     field->bytes = {};
     switch (field->wire_type) {
-      case kVarint: return Varint(&field->varint);
-      case kFixed64: return Fixed(8, &field->varint);
-      case kFixed32: return Fixed(4, &field->varint);
+      case kVarint:
+        return Varint(&field->varint);
+      case kFixed64:
+        return Fixed(8, &field->varint);
+      case kFixed32:
+        return Fixed(4, &field->varint);
       case kLengthDelimited: {
         uint64_t length = 0;
         AEGIS_RETURN_IF_ERROR(Varint(&length));
@@ -54,7 +57,8 @@ class ProtoReader {
         pos_ += static_cast<size_t>(length);
         return Status::Ok();
       }
-      default: return Malformed("unsupported wire type " + std::to_string(field->wire_type));
+      default:
+        return Malformed("unsupported wire type " + std::to_string(field->wire_type));
     }
   }
 

@@ -18,18 +18,18 @@ namespace aegis {
 
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,     // 400: malformed input
-  kUnauthenticated,     // 401: who are you?
-  kPermissionDenied,    // 403: not allowed
-  kNotFound,            // 404: unknown model, version or route
-  kMethodNotAllowed,    // 405
-  kAlreadyExists,       // 409: would overwrite
-  kTooLarge,            // 413: body or tensor over the limit
-  kUnprocessable,       // 422: well-formed but refused (unsupported model, failed scan)
-  kTooManyRequests,     // 429
-  kInternal,            // 500: engine failure, unexpected state
-  kDataLoss,            // 500: integrity failure (tampered blob, bad tag)
-  kUnavailable,         // 503: not ready / shutting down
+  kInvalidArgument,   // 400: malformed input
+  kUnauthenticated,   // 401: who are you?
+  kPermissionDenied,  // 403: not allowed
+  kNotFound,          // 404: unknown model, version or route
+  kMethodNotAllowed,  // 405
+  kAlreadyExists,     // 409: would overwrite
+  kTooLarge,          // 413: body or tensor over the limit
+  kUnprocessable,     // 422: well-formed but refused (unsupported model, failed scan)
+  kTooManyRequests,   // 429
+  kInternal,          // 500: engine failure, unexpected state
+  kDataLoss,          // 500: integrity failure (tampered blob, bad tag)
+  kUnavailable,       // 503: not ready / shutting down
 };
 
 class Status {
@@ -74,9 +74,9 @@ const char* StatusCodeName(StatusCode code);
 template <typename T>
 class StatusOr {
  public:
-  StatusOr(const T& value) : value_(value) {}                 // NOLINT: implicit by design
-  StatusOr(T&& value) : value_(std::move(value)) {}           // NOLINT
-  StatusOr(Status status) : status_(std::move(status)) {      // NOLINT
+  StatusOr(const T& value) : value_(value) {}             // NOLINT: implicit by design
+  StatusOr(T&& value) : value_(std::move(value)) {}       // NOLINT
+  StatusOr(Status status) : status_(std::move(status)) {  // NOLINT
     assert(!status_.ok() && "StatusOr built from an OK status without a value");
     if (status_.ok()) status_ = Status::Internal("StatusOr without value");
   }
@@ -99,9 +99,9 @@ class StatusOr {
 }  // namespace aegis
 
 // Early-return helpers. AEGIS_ASSIGN_OR_RETURN(auto x, Expr()) declares x.
-#define AEGIS_RETURN_IF_ERROR(expr)            \
-  do {                                         \
-    ::aegis::Status aegis_status_ = (expr);    \
+#define AEGIS_RETURN_IF_ERROR(expr)                \
+  do {                                             \
+    ::aegis::Status aegis_status_ = (expr);        \
     if (!aegis_status_.ok()) return aegis_status_; \
   } while (0)
 

@@ -12,8 +12,6 @@
 // Thread-safety: a JsonDocument is used by one thread; the functions are pure.
 #pragma once
 
-#include <simdjson.h>
-
 #include <algorithm>
 #include <initializer_list>
 #include <optional>
@@ -22,6 +20,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <simdjson.h>
 
 #include "aegis/common/status.h"
 

@@ -49,11 +49,11 @@ class AeadContext {
   Status Open(std::span<const uint8_t> nonce, std::span<const uint8_t> aad, std::span<const uint8_t> sealed,
               std::span<uint8_t> out);
   // `out` same size as `plaintext`; writes the tag to `tag` (kAeadTagSize bytes).
-  Status SealDetached(std::span<const uint8_t> nonce, std::span<const uint8_t> aad,
-                      std::span<const uint8_t> plaintext, std::span<uint8_t> out, std::span<uint8_t> tag);
+  Status SealDetached(std::span<const uint8_t> nonce, std::span<const uint8_t> aad, std::span<const uint8_t> plaintext,
+                      std::span<uint8_t> out, std::span<uint8_t> tag);
   // `out` same size as `ciphertext`; wiped on failure.
-  Status OpenDetached(std::span<const uint8_t> nonce, std::span<const uint8_t> aad,
-                      std::span<const uint8_t> ciphertext, std::span<const uint8_t> tag, std::span<uint8_t> out);
+  Status OpenDetached(std::span<const uint8_t> nonce, std::span<const uint8_t> aad, std::span<const uint8_t> ciphertext,
+                      std::span<const uint8_t> tag, std::span<uint8_t> out);
 
  private:
   struct Impl;

@@ -16,9 +16,9 @@ namespace aegis::crypto {
 std::string HexEncode(std::span<const uint8_t> bytes);
 std::optional<std::vector<uint8_t>> HexDecode(std::string_view hex);
 
-std::string Base64Encode(std::span<const uint8_t> bytes);         // RFC 4648 §4, padded
+std::string Base64Encode(std::span<const uint8_t> bytes);  // RFC 4648 §4, padded
 std::optional<std::vector<uint8_t>> Base64Decode(std::string_view text);
-std::string Base64UrlEncode(std::span<const uint8_t> bytes);      // RFC 4648 §5, unpadded
+std::string Base64UrlEncode(std::span<const uint8_t> bytes);  // RFC 4648 §5, unpadded
 std::optional<std::vector<uint8_t>> Base64UrlDecode(std::string_view text);
 
 inline std::span<const uint8_t> AsBytes(std::string_view s) {

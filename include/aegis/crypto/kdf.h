@@ -13,8 +13,8 @@
 namespace aegis::crypto {
 
 struct Argon2idParams {
-  uint32_t t_cost = 3;           // iterations
-  uint32_t m_cost_kib = 65536;   // 64 MiB
+  uint32_t t_cost = 3;          // iterations
+  uint32_t m_cost_kib = 65536;  // 64 MiB
   uint32_t parallelism = 1;
 };
 

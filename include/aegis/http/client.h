@@ -26,7 +26,7 @@ struct ClientResponse {
 };
 
 struct ClientOptions {
-  std::string server;                     // "https://host:port"
+  std::string server;                            // "https://host:port"
   std::optional<std::filesystem::path> ca_file;  // PEM bundle; system store when unset
   std::optional<std::string> bearer_token;
   // Mutual TLS: a client certificate chain and its private key (PEM), both or neither.

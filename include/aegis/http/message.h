@@ -21,20 +21,20 @@ namespace aegis::http {
 
 // A client certificate the TLS handshake verified against the listener's client CA.
 struct ClientCertificate {
-  std::string subject;            // RFC 2253, e.g. "CN=scorer,O=Acme"
+  std::string subject;  // RFC 2253, e.g. "CN=scorer,O=Acme"
   // "DNS:host", "URI:spiffe://…", "email:a@b", "IP:10.0.0.1" / "IP:fd00::1", in
   // certificate order; entries that are not visible ASCII (NUL, control
   // characters, spaces, bytes over 0x7E) and other name types are left out.
   std::vector<std::string> sans;
-  std::string fingerprint;        // lowercase hex SHA-256 of the DER certificate
+  std::string fingerprint;  // lowercase hex SHA-256 of the DER certificate
 };
 
 // Everything known once the request line and headers are read, before the body.
 struct RequestHead {
-  std::string method;        // "GET", "POST", ...
-  std::string target;        // raw request target
-  std::string path;          // target without the query, percent-decoded; never contains ".."
-  std::string query;         // raw query string without '?'
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // raw request target
+  std::string path;    // target without the query, percent-decoded; never contains ".."
+  std::string query;   // raw query string without '?'
   std::vector<std::pair<std::string, std::string>> headers;  // names lowercased
   std::optional<uint64_t> content_length;
   std::string remote_address;  // "ip:port"

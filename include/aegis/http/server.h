@@ -28,11 +28,11 @@ namespace aegis::http {
 
 struct Limits {
   uint64_t max_header_bytes = 16 * 1024;
-  std::chrono::seconds read_timeout{30};    // whole request (head + body) must arrive within this
+  std::chrono::seconds read_timeout{30};  // whole request (head + body) must arrive within this
   std::chrono::seconds write_timeout{30};
-  std::chrono::seconds idle_timeout{60};    // keep-alive wait for the next request
+  std::chrono::seconds idle_timeout{60};  // keep-alive wait for the next request
   std::chrono::seconds handshake_timeout{10};
-  int max_connections = 1024;               // per listener; more are closed at accept
+  int max_connections = 1024;  // per listener; more are closed at accept
 };
 
 struct TlsFiles {
@@ -75,8 +75,8 @@ class HttpsServer {
 
   // Binds "host:port" ("[::1]:8443" for IPv6; port 0 picks a free port). The
   // dispatcher must outlive the server. `name` is "data" or "admin".
-  Status AddListener(const std::string& name, const std::string& host_port, const TlsFiles& tls,
-                     const Limits& limits, Dispatcher* dispatcher);
+  Status AddListener(const std::string& name, const std::string& host_port, const TlsFiles& tls, const Limits& limits,
+                     Dispatcher* dispatcher);
   // The bound port of listener `name` (after AddListener).
   uint16_t BoundPort(const std::string& name) const;
   // Counters of listener `name` (zeros if unknown). Safe from any thread.

@@ -23,7 +23,7 @@ namespace aegis::monitor {
 
 namespace internal {
 struct TickClock {
-  bool tsc = false;            // RDTSC, else steady_clock nanoseconds
+  bool tsc = false;  // RDTSC, else steady_clock nanoseconds
   double ns_per_tick = 1.0;
 };
 // Chosen and calibrated on first use (a few milliseconds, once per process;

@@ -42,16 +42,16 @@ enum class Action {
   kModelReady,      // GET …/ready
   kInfer,           // POST …/infer
   // control plane
-  kModelList,       // GET /v1/models (filtered to the scope)
-  kModelPush,       // PUT /v1/models/{m}/versions/{v}
-  kModelRemove,     // DELETE /v1/models/{m}/versions/{v}
-  kAuditRead,       // GET /v1/audit
-  kMetricsRead,     // GET /metrics
-  kTrustList,       // GET /v1/trust
-  kTrustChange,     // PUT|DELETE /v1/trust/{name}           (sensitive)
-  kTokenManage,     // POST|GET|DELETE /v1/tokens…            (sensitive)
-  kUserManage,      // POST|GET /v1/users…                    (sensitive)
-  kKeyManage,       // key operations (a later issue)          (sensitive)
+  kModelList,         // GET /v1/models (filtered to the scope)
+  kModelPush,         // PUT /v1/models/{m}/versions/{v}
+  kModelRemove,       // DELETE /v1/models/{m}/versions/{v}
+  kAuditRead,         // GET /v1/audit
+  kMetricsRead,       // GET /metrics
+  kTrustList,         // GET /v1/trust
+  kTrustChange,       // PUT|DELETE /v1/trust/{name}           (sensitive)
+  kTokenManage,       // POST|GET|DELETE /v1/tokens…            (sensitive)
+  kUserManage,        // POST|GET /v1/users…                    (sensitive)
+  kKeyManage,         // key operations (a later issue)          (sensitive)
   kPromotionApprove,  // a later issue
 };
 

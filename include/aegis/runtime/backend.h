@@ -24,7 +24,7 @@
 namespace aegis::runtime {
 
 enum class ModelFormat { kOnnx, kTorchScript, kXgboost };
-std::string_view ModelFormatName(ModelFormat format);            // "onnx", "torchscript", "xgboost"
+std::string_view ModelFormatName(ModelFormat format);  // "onnx", "torchscript", "xgboost"
 std::optional<ModelFormat> ParseModelFormat(std::string_view name);
 
 class Backend {

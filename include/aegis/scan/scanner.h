@@ -67,14 +67,14 @@ std::string_view SeverityName(Severity severity);  // "low" … "critical"
 
 enum class Format {
   kPickle,
-  kTorchScript,   // zip with code/ and constants.pkl
-  kTorchSave,     // zip with a pickle but no TorchScript code: unsafe
-  kZip,           // another zip archive
+  kTorchScript,  // zip with code/ and constants.pkl
+  kTorchSave,    // zip with a pickle but no TorchScript code: unsafe
+  kZip,          // another zip archive
   kOnnx,
   kXgboostJson,
   kXgboostUbj,
   kSafetensors,
-  kUnknown,       // only in PathReport, for folder entries that are not regular files
+  kUnknown,  // only in PathReport, for folder entries that are not regular files
 };
 std::string_view FormatName(Format format);  // "pickle", "torchscript", "torch.save", …
 
@@ -95,12 +95,12 @@ struct ScanReport {
 
 struct ScanLimits {
   uint64_t max_zip_entries = 65536;
-  uint64_t max_entry_bytes = 8ull << 30;      // uncompressed size of one zip entry
-  uint64_t max_compression_ratio = 200;       // uncompressed / compressed, per entry of 64 KiB or more
-  uint64_t max_pickle_bytes = 512ull << 20;   // pickle members of one archive, together, read into memory
+  uint64_t max_entry_bytes = 8ull << 30;     // uncompressed size of one zip entry
+  uint64_t max_compression_ratio = 200;      // uncompressed / compressed, per entry of 64 KiB or more
+  uint64_t max_pickle_bytes = 512ull << 20;  // pickle members of one archive, together, read into memory
   uint64_t max_safetensors_header = 100ull << 20;
   int max_protobuf_depth = 64;
-  int max_json_depth = 64;                    // XGBoost JSON / UBJ nesting
+  int max_json_depth = 64;  // XGBoost JSON / UBJ nesting
 };
 
 // Scans one artifact held in memory.

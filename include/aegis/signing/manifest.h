@@ -41,7 +41,7 @@ struct Serialization {
   SerializationMethod method = SerializationMethod::kFiles;
   std::string hash_type = "sha256";  // the only one supported
   bool allow_symlinks = false;
-  uint64_t shard_size = 0;  // kShards only; > 0
+  uint64_t shard_size = 0;                // kShards only; > 0
   std::vector<std::string> ignore_paths;  // recorded as signed; relative names
 };
 
@@ -60,7 +60,7 @@ struct Manifest {
   std::string model_name;  // the in-toto subject name
   Serialization serialization;
   std::vector<Resource> resources;  // sorted by name (code point order)
-  bool single_file = false;  // set by HashModel when the model is one regular file
+  bool single_file = false;         // set by HashModel when the model is one regular file
 
   // SHA-256 over the concatenated raw resource digests, in resource order.
   crypto::Sha256Digest SubjectDigest() const;

@@ -31,51 +31,51 @@ struct SignatureRecord {
 struct ModelVersionRecord {
   std::string name;
   std::string version;
-  std::string format;          // "onnx" | "torchscript" | "xgboost"
-  std::string artifact_id;     // 32 lowercase hex chars
-  std::string sha256;          // hex digest of the plaintext artifact
+  std::string format;       // "onnx" | "torchscript" | "xgboost"
+  std::string artifact_id;  // 32 lowercase hex chars
+  std::string sha256;       // hex digest of the plaintext artifact
   uint64_t size_bytes = 0;
   std::vector<uint8_t> wrapped_dek;
   std::string kek_id;
-  std::string created_at;      // RFC 3339
-  std::string created_by;      // principal
-  int64_t sequence = 0;        // monotonically increasing push order (set by the store)
+  std::string created_at;                    // RFC 3339
+  std::string created_by;                    // principal
+  int64_t sequence = 0;                      // monotonically increasing push order (set by the store)
   std::optional<SignatureRecord> signature;  // absent for unsigned versions
 };
 
 // A publisher key trusted to sign models whose names match `models` (a glob).
 struct TrustedKeyRecord {
   std::string name;
-  std::string key_type;        // "ecdsa-p256" | "ecdsa-p384" | "ed25519"
-  std::string fingerprint;     // hex SHA-256 of the SubjectPublicKeyInfo; unique
+  std::string key_type;     // "ecdsa-p256" | "ecdsa-p384" | "ed25519"
+  std::string fingerprint;  // hex SHA-256 of the SubjectPublicKeyInfo; unique
   std::string public_key_pem;
-  std::string models;          // glob over model names, "*" for all
+  std::string models;  // glob over model names, "*" for all
   std::string created_at;
   std::string created_by;
 };
 
 struct TokenRecord {
-  std::string id;              // public id embedded in the token
+  std::string id;  // public id embedded in the token
   std::string name;
-  std::string role;            // a policy role name
+  std::string role;                  // a policy role name
   std::vector<uint8_t> secret_hash;  // SHA-256 of the secret part
   std::string created_at;
   std::optional<std::string> expires_at;
   bool revoked = false;
-  std::string models = "*";    // model glob the role applies to
-  std::string created_by;      // principal that issued it ("init" for the first admin token)
+  std::string models = "*";  // model glob the role applies to
+  std::string created_by;    // principal that issued it ("init" for the first admin token)
 };
 
 // A person who logs in with a password and a TOTP code.
 struct UserRecord {
   std::string name;
-  std::string role;                    // a policy role name
-  std::string models = "*";            // model glob the role applies to
-  std::string password_hash;           // Argon2id encoded string ($argon2id$v=19$...)
+  std::string role;                          // a policy role name
+  std::string models = "*";                  // model glob the role applies to
+  std::string password_hash;                 // Argon2id encoded string ($argon2id$v=19$...)
   std::vector<uint8_t> totp_secret_wrapped;  // the TOTP key, wrapped by the KEK (context "totp:" + name)
   std::string kek_id;
-  int64_t last_totp_step = -1;         // highest RFC 6238 time step accepted (replay guard)
-  int failed_logins = 0;               // consecutive failures since the last success
+  int64_t last_totp_step = -1;              // highest RFC 6238 time step accepted (replay guard)
+  int failed_logins = 0;                    // consecutive failures since the last success
   std::optional<std::string> locked_until;  // RFC 3339; locked while now < locked_until
   bool disabled = false;
   std::string created_at;

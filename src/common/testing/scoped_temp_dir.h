@@ -2,12 +2,12 @@
 // everything in it when the object goes away. Test support only.
 #pragma once
 
+#include <stdlib.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <system_error>
-
-#include <stdlib.h>
 
 namespace aegis::testing {
 
