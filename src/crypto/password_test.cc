@@ -41,6 +41,19 @@ TEST(PasswordTest, SamePasswordHashesDifferently) {
   EXPECT_TRUE(VerifyPassword(*b, "password"));
 }
 
+// Encoded hashes made outside Aegis: the reference implementation's own test
+// strings (phc-winner-argon2 src/test.c, password "password", salt "somesalt"),
+// reproduced with Debian's `argon2` command when this test was written:
+//   echo -n password | argon2 somesalt -id -t 2 -k 256 -p 1 -e   (and -p 2)
+TEST(PasswordTest, VerifiesHashesFromTheReferenceImplementation) {
+  for (const char* encoded : {"$argon2id$v=19$m=256,t=2,p=1$c29tZXNhbHQ$nf65EOgLrQMR/uIPnA4rEsF5h7TKyQwu9U1bMCHGi/4",
+                              "$argon2id$v=19$m=256,t=2,p=2$c29tZXNhbHQ$bQk8UB/VmZZF4Oo79iDXuL5/0ttZwg2f/5U52iv1cDc"}) {
+    EXPECT_TRUE(VerifyPassword(encoded, "password")) << encoded;
+    EXPECT_FALSE(VerifyPassword(encoded, "Password")) << encoded;
+    EXPECT_FALSE(VerifyPassword(encoded, "password ")) << encoded;
+  }
+}
+
 TEST(PasswordTest, TamperedHashFails) {
   auto hash = HashPassword("password", kFast);
   ASSERT_TRUE(hash.ok());
