@@ -384,9 +384,10 @@ TEST(ServerMtlsTest, ResumptionRefusedOnceTheCertificateExpired) {
   EXPECT_FALSE(fresh.handshake_ok());
 }
 
-// The same server as seen by curl (OpenSSL-based on Debian), if installed.
+// The same server as seen by curl (OpenSSL-based on Debian). scripts/setup.sh
+// installs curl, so its absence is a broken setup: a failure, not a skip.
 TEST(ServerMtlsTest, CurlWithAndWithoutCertificate) {
-  if (std::system("command -v curl >/dev/null 2>&1") != 0) GTEST_SKIP() << "curl not installed";
+  ASSERT_EQ(std::system("command -v curl >/dev/null 2>&1"), 0) << "curl not found: scripts/setup.sh installs it";
   const TestPki& pki = TestPki::Get();
   TestServer ts(MtlsFiles(/*require=*/true));
   const std::string base = "curl -sS --noproxy '*' --max-time 10 --cacert '" + pki.ca_cert.string() + "' ";
