@@ -33,10 +33,13 @@ build: deps $(RELEASE)/build.ninja
 build-asan: deps $(ASAN)/build.ninja
 	ninja -C $(ASAN) -j $(JOBS)
 
-# Unit tests run under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Unit tests run under AddressSanitizer + UndefinedBehaviorSanitizer. ctest shows a
+# binary's output only when it fails: the skipped GoogleTest tests and their reasons
+# are listed afterwards, so a skip is never silent.
 unit: build-asan
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  ctest --output-on-failure -j $(JOBS)
+	  ctest --output-on-failure -j $(JOBS); status=$$?; \
+	  bash $(CURDIR)/scripts/gtest_skips.sh . || status=1; exit $$status
 
 # playwright-core for the dashboard's browser test, exactly as locked (its install
 # scripts would download a browser; Debian's chromium is used instead).
@@ -45,7 +48,7 @@ $(BROWSER)/node_modules/.package-lock.json: $(BROWSER)/package.json $(BROWSER)/p
 
 # Black-box tests: the real server binary, real TLS, real clients, a real browser.
 integration: build $(BROWSER)/node_modules/.package-lock.json
-	AEGIS_BIN=$(CURDIR)/$(RELEASE)/src/cli/aegis $(PYTHON) -m pytest -q tests/integration
+	AEGIS_BIN=$(CURDIR)/$(RELEASE)/src/cli/aegis $(PYTHON) -m pytest -q -rs tests/integration
 
 # libFuzzer targets for the parsers of untrusted bytes, FUZZ_SECONDS each (default 30).
 fuzz: deps $(FUZZ)/build.ninja
