@@ -1,4 +1,8 @@
 // End-to-end tests of HttpsServer with the real HttpsClient over TLS.
+#include <filesystem>
+#include <fstream>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "test_pki.h"
@@ -210,6 +214,46 @@ TEST(ServerTest, AddListenerFailsClearly) {
   s = server.AddListener("admin", taken, {pki.server_cert, pki.server_key}, {}, &dispatcher);
   EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.message();
   EXPECT_EQ(server.BoundPort("nope"), 0);
+}
+
+// TlsFiles::server_ca ([tls] ca): a listener starts only with a chain that
+// verifies to that CA for a TLS server; every refusal says why.
+TEST(ServerTest, ServerCaMustIssueTheCertificate) {
+  const TestPki& pki = TestPki::Get();
+  const auto garbage = pki.dir / "server-ca-garbage.pem";
+  std::ofstream(garbage) << "not a certificate\n";
+  struct Case {
+    std::filesystem::path cert, key, ca;
+    std::string expect;
+  };
+  const std::vector<Case> refused = {
+      {pki.server_cert, pki.server_key, pki.dir / "missing-server-ca.pem", "missing-server-ca.pem does not exist"},
+      {pki.server_cert, pki.server_key, garbage, "holds no PEM certificate"},
+      {pki.other_ca_server_cert, pki.other_ca_server_key, pki.ca_cert, "unable to get local issuer certificate"},
+      {pki.server_cert, pki.server_key, pki.client_ca_cert, "unable to get local issuer certificate"},
+      // Issued by the CA, but for TLS clients only.
+      {pki.client_cert, pki.client_key, pki.client_ca_cert, "unsuitable certificate purpose"},
+  };
+  for (const Case& c : refused) {
+    TlsFiles tls{c.cert, c.key};
+    tls.server_ca = c.ca;
+    TestDispatcher dispatcher;
+    HttpsServer server(ServerOptions{1, 1, std::chrono::seconds(1)});
+    const Status s = server.AddListener("data", "127.0.0.1:0", tls, TestLimits(), &dispatcher);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << c.cert << " / " << c.ca << ": " << s.message();
+    EXPECT_NE(s.message().find(c.expect), std::string::npos) << s.message();
+    EXPECT_EQ(server.BoundPort("data"), 0);
+    EXPECT_NE(CheckTlsFiles(tls).message().find(c.expect), std::string::npos) << CheckTlsFiles(tls).message();
+  }
+  TlsFiles good{pki.server_cert, pki.server_key};
+  good.server_ca = pki.ca_cert;
+  EXPECT_TRUE(CheckTlsFiles(good).ok()) << CheckTlsFiles(good).message();
+  TestServer ts(good);
+  auto client = MustConnect(ts.client_options());
+  ASSERT_NE(client, nullptr);
+  auto r = client->Request("GET", "/echo");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->status, 200);
 }
 
 TEST(ServerTest, Ipv6Listener) {

@@ -1,8 +1,13 @@
 #include "tls_context.h"
 
+#include <memory>
+
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+
+#include "aegis/common/file_util.h"
 
 namespace aegis::http::internal {
 namespace {
@@ -64,6 +69,53 @@ Status ConfigureClientVerification(SSL_CTX* native, const TlsFiles& files) {
   return Status::Ok();
 }
 
+struct BioFree {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+struct StoreFree {
+  void operator()(X509_STORE* s) const { X509_STORE_free(s); }
+};
+struct StoreCtxFree {
+  void operator()(X509_STORE_CTX* c) const { X509_STORE_CTX_free(c); }
+};
+
+// [tls] ca: the chain just loaded must verify to this CA, so a certificate
+// renewed from another CA, or a chain that lost its intermediate, stops the
+// server at start with the reason instead of failing every client's handshake.
+Status CheckChainToServerCa(SSL_CTX* native, const TlsFiles& files) {
+  const std::string ca = files.server_ca->string();
+  auto pem = ReadFile(*files.server_ca, 1 << 20);
+  if (!pem.ok()) return Status::InvalidArgument("cannot read TLS CA: " + pem.status().message());
+  std::unique_ptr<X509_STORE, StoreFree> store(X509_STORE_new());
+  std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
+  if (!store || !bio) return Fail("reading TLS CA '" + ca + "'");
+  int count = 0;
+  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    const int added = X509_STORE_add_cert(store.get(), cert);
+    X509_free(cert);  // the store keeps its own reference
+    if (added != 1) return Fail("TLS CA '" + ca + "'");
+    ++count;
+  }
+  ERR_clear_error();  // the loop ends on "no start line" at the end of the file
+  if (count == 0) return Status::InvalidArgument("TLS CA '" + ca + "' holds no PEM certificate");
+
+  X509* leaf = SSL_CTX_get0_certificate(native);
+  STACK_OF(X509)* intermediates = nullptr;
+  SSL_CTX_get0_chain_certs(native, &intermediates);
+  std::unique_ptr<X509_STORE_CTX, StoreCtxFree> ctx(X509_STORE_CTX_new());
+  if (leaf == nullptr || !ctx || X509_STORE_CTX_init(ctx.get(), store.get(), leaf, intermediates) != 1 ||
+      X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_SSL_SERVER) != 1) {
+    return Fail("checking TLS certificate '" + files.certificate_chain.string() + "'");
+  }
+  if (X509_verify_cert(ctx.get()) != 1) {
+    const int error = X509_STORE_CTX_get_error(ctx.get());
+    ERR_clear_error();
+    return Status::InvalidArgument("TLS certificate '" + files.certificate_chain.string() +
+                                   "' does not verify to the CA '" + ca + "': " + X509_verify_cert_error_string(error));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::string TakeOpenSslError() {
@@ -117,6 +169,7 @@ StatusOr<std::shared_ptr<ssl::context>> MakeServerTlsContext(const TlsFiles& fil
   if (SSL_CTX_check_private_key(native) != 1) {
     return Fail("TLS private key '" + key + "' does not match certificate '" + chain + "'");
   }
+  if (files.server_ca) AEGIS_RETURN_IF_ERROR(CheckChainToServerCa(native, files));
   if (files.client_ca) {
     AEGIS_RETURN_IF_ERROR(ConfigureClientVerification(native, files));
   } else if (files.require_client_cert) {

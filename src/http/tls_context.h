@@ -18,8 +18,9 @@
 
 namespace aegis::http::internal {
 
-// Loads the PEM chain and key and checks that they belong together, and the
-// client CA bundle when set. Errors name the file and carry OpenSSL's reason.
+// Loads the PEM chain and key and checks that they belong together, that the
+// chain verifies to the server CA when set, and the client CA bundle when set.
+// Errors name the file and carry OpenSSL's reason.
 StatusOr<std::shared_ptr<boost::asio::ssl::context>> MakeServerTlsContext(const TlsFiles& files);
 
 // The newest OpenSSL error on this thread as text (and clears the queue).

@@ -38,6 +38,10 @@ struct Limits {
 struct TlsFiles {
   std::filesystem::path certificate_chain;  // PEM
   std::filesystem::path private_key;        // PEM
+  // The CA (PEM, one or more certificates) that issued certificate_chain: when
+  // set, the listener is refused unless the chain verifies to it for a TLS server
+  // (signatures, validity period, key usage), as a client trusting that CA would.
+  std::optional<std::filesystem::path> server_ca;
   // Mutual TLS: when set, clients may present a certificate, which must chain
   // to one of these CAs (PEM bundle) or the handshake fails; a verified
   // certificate reaches the dispatcher as RequestHead::client_cert.
@@ -54,7 +58,7 @@ struct ListenerStats {
 };
 
 // Loads `tls` exactly as a listener would (chain, key, key/certificate match,
-// client CA bundle when set), so that `aegis init` and config validation refuse
+// the chain against the server CA and the client CA bundle when set), so that `aegis init` and config validation refuse
 // files the server could not use.
 Status CheckTlsFiles(const TlsFiles& tls);
 
