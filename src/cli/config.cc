@@ -3,6 +3,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <system_error>
 
 #include <toml++/toml.h>
 
@@ -13,6 +14,9 @@
 
 namespace aegis::cli {
 namespace {
+
+// Where `aegis init` puts the CA it creates.
+constexpr const char* kLocalCa = "tls/ca.crt";
 
 // Which keys each section may hold.
 const std::map<std::string, std::set<std::string>>& Schema() {
@@ -102,22 +106,31 @@ StatusOr<Config> LoadConfig(const std::filesystem::path& data_dir) {
     AEGIS_RETURN_IF_ERROR(t.Bool("require_signature", config.require_signature));
     return Status::Ok();
   }));
-  std::string cert = config.tls_cert, key = config.tls_key, ca = config.tls_ca;
+  std::string cert = config.tls_cert, key = config.tls_key;
   AEGIS_RETURN_IF_ERROR(r.In("tls", [&](const internal::TableReader& t) {
     AEGIS_RETURN_IF_ERROR(t.String("cert", cert));
     AEGIS_RETURN_IF_ERROR(t.String("key", key));
+    std::string ca;
     AEGIS_RETURN_IF_ERROR(t.String("ca", ca));
+    if (!ca.empty()) {
+      config.tls_ca = config.Resolve(ca);
+      // Named here, so a typo is reported against the key; the listener then
+      // checks that tls.cert really chains to it.
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(config.tls_ca, ec)) {
+        return t.Error("ca", "'" + config.tls_ca.string() + "' is not a readable file");
+      }
+    }
     return Status::Ok();
   }));
   config.tls_cert = cert;
   config.tls_key = key;
-  config.tls_ca = ca;
   AEGIS_RETURN_IF_ERROR(internal::LoadAuthConfig(root, path.string(), config));
   AEGIS_RETURN_IF_ERROR(internal::LoadAuditConfig(root, path.string(), config));
   return config;
 }
 
-std::string RenderDefaultConfig(const std::string& listen, const std::string& admin_listen) {
+std::string RenderDefaultConfig(const std::string& listen, const std::string& admin_listen, bool local_ca) {
   const Config d;
   std::ostringstream out;
   out << "# Aegis configuration. Relative paths are relative to this directory.\n"
@@ -147,7 +160,8 @@ std::string RenderDefaultConfig(const std::string& listen, const std::string& ad
       << "[tls]\n"
       << "cert = \"" << d.tls_cert.string() << "\"\n"
       << "key = \"" << d.tls_key.string() << "\"\n"
-      << "ca = \"" << d.tls_ca.string() << "\"\n\n"
+      << "# The CA that issued cert: the server refuses to start unless cert chains to it.\n"
+      << (local_ca ? "" : "# ") << "ca = \"" << kLocalCa << "\"\n\n"
       << "[audit]\n"
       << "# The tamper-evident log (docs/audit.md): a new segment file every this many bytes,\n"
       << "# and a full re-verification of the log on disk this often (60 s to 1 day).\n"

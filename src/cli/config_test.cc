@@ -34,9 +34,12 @@ class ConfigTest : public ::testing::Test {
 };
 
 TEST_F(ConfigTest, DefaultFileParsesToSecureDefaults) {
-  Write(RenderDefaultConfig("127.0.0.1:8443", "127.0.0.1:9443"));
+  std::filesystem::create_directories(dir_ / "tls");
+  std::ofstream(dir_ / "tls" / "ca.crt") << "x";
+  Write(RenderDefaultConfig("127.0.0.1:8443", "127.0.0.1:9443", /*local_ca=*/true));
   auto config = LoadConfig(dir_);
   ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->tls_ca, std::filesystem::absolute(dir_) / "tls/ca.crt");
   EXPECT_EQ(config->listen, "127.0.0.1:8443");
   EXPECT_EQ(config->admin_listen, "127.0.0.1:9443");
   EXPECT_EQ(config->api_limits.max_body_bytes, 64ull << 20);
@@ -70,6 +73,25 @@ TEST_F(ConfigTest, RefusesTyposWrongTypesAndOutOfRangeValues) {
       {"[server\nlisten = 1\n", "aegis.toml:1"},
   };
   ExpectRefused(cases);
+}
+
+// [tls] ca: init names its own CA; with the operator's own certificate the line
+// stays commented out (there is no tls/ca.crt), and a named file must exist.
+TEST_F(ConfigTest, TlsCaIsOptionalButMustExistWhenNamed) {
+  Write(RenderDefaultConfig("127.0.0.1:8443", "127.0.0.1:9443", /*local_ca=*/false));
+  auto config = LoadConfig(dir_);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_TRUE(config->tls_ca.empty());
+  Write(RenderDefaultConfig("127.0.0.1:8443", "127.0.0.1:9443", /*local_ca=*/true));
+  config = LoadConfig(dir_);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(config.status().message().find("tls.ca: '" + (std::filesystem::absolute(dir_) / "tls/ca.crt").string() +
+                                           "' is not a readable file"),
+            std::string::npos)
+      << config.status().message();
+  std::filesystem::create_directories(dir_ / "ca-dir");
+  ExpectRefused({{"[tls]\nca = \"ca-dir\"\n", "tls.ca: "}, {"[tls]\nca = \"\"\n", "tls.ca: must not be empty"}});
 }
 
 TEST_F(ConfigTest, IdentitySectionsAreRead) {
@@ -114,7 +136,7 @@ role = "deployer"
 }
 
 TEST_F(ConfigTest, NoIdentitySectionsMeansTokensAndSessionsOnly) {
-  Write(RenderDefaultConfig("127.0.0.1:8443", "127.0.0.1:9443"));
+  Write(RenderDefaultConfig("127.0.0.1:8443", "127.0.0.1:9443", /*local_ca=*/false));
   auto config = LoadConfig(dir_);
   ASSERT_TRUE(config.ok());
   EXPECT_FALSE(config->jwt);

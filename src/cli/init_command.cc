@@ -116,7 +116,8 @@ void RunInit(const InitOptions& o) {
     log->Append(std::move(e));
     Check(log->Flush());
   }
-  Check(WriteFileExclusive(staging / "aegis.toml", RenderDefaultConfig(o.listen, o.admin_listen), 0600));
+  Check(WriteFileExclusive(staging / "aegis.toml",
+                           RenderDefaultConfig(o.listen, o.admin_listen, /*local_ca=*/!ca_path.empty()), 0600));
 
   // rename(2) replaces an empty directory atomically and fails on a non-empty one.
   if (::rename(staging.c_str(), target.c_str()) != 0) {

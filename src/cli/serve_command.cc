@@ -73,6 +73,17 @@ std::vector<std::shared_ptr<audit::AuditSink>> StartSinks(const Config& config, 
   return sinks;
 }
 
+// What both listeners terminate TLS with.
+http::TlsFiles ListenerTls(const Config& config) {
+  http::TlsFiles tls{config.Resolve(config.tls_cert), config.Resolve(config.tls_key)};
+  if (!config.tls_ca.empty()) tls.server_ca = config.tls_ca;
+  if (!config.tls_client_ca.empty()) {
+    tls.client_ca = config.tls_client_ca;
+    tls.require_client_cert = config.require_client_cert;
+  }
+  return tls;
+}
+
 // notAfter of the server certificate, for aegis_tls_cert_expiry_seconds.
 std::optional<std::chrono::system_clock::time_point> CertificateNotAfter(const std::filesystem::path& cert) {
   auto pem = ReadFile(cert);
@@ -96,6 +107,10 @@ void RunServe(const ServeOptions& o) {
   Config config = Check(LoadConfig(o.data_dir));
   if (!o.listen.empty()) config.listen = o.listen;
   if (!o.admin_listen.empty()) config.admin_listen = o.admin_listen;
+  // Checked before the KEK is opened and the models loaded: a certificate that
+  // does not chain to [tls] ca, or a key that does not match, fails at once.
+  const http::TlsFiles tls = ListenerTls(config);
+  Check(http::CheckTlsFiles(tls), "tls");
 
   auto kek = Check(keys::LocalKeyProvider::Open(config.data_dir / "keys", PassphraseFromEnvironment()),
                    "opening the key-encryption key");
@@ -149,11 +164,6 @@ void RunServe(const ServeOptions& o) {
   api::ControlPlane control_plane(services);
 
   http::HttpsServer server(config.server);
-  http::TlsFiles tls{config.Resolve(config.tls_cert), config.Resolve(config.tls_key)};
-  if (!config.tls_client_ca.empty()) {
-    tls.client_ca = config.tls_client_ca;
-    tls.require_client_cert = config.require_client_cert;
-  }
   Check(server.AddListener("data", config.listen, tls, config.http_limits, &data_plane), "data plane " + config.listen);
   Check(server.AddListener("admin", config.admin_listen, tls, config.http_limits, &control_plane),
         "control plane " + config.admin_listen);

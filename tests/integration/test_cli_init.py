@@ -12,7 +12,7 @@ import tomllib
 
 import pytest
 
-from aegis_testlib import (AEGIS_BIN, Installation, aegis, assert_one_line_error, describe, find_in_tree,
+from aegis_testlib import (AEGIS_BIN, Installation, aegis, assert_one_line_error, clean_env, describe, find_in_tree,
                            first_cert_der, free_port, snapshot_tree)
 
 HELP_COMMANDS = [
@@ -112,6 +112,7 @@ def test_config_is_toml_with_documented_sections(fresh):
                 "write_timeout_seconds": 30, "idle_timeout_seconds": 60, "max_connections": 1024}
     wrong = {k: (cfg["limits"][k], v) for k, v in defaults.items() if k in cfg["limits"] and cfg["limits"][k] != v}
     assert not wrong, f"[limits] defaults differ from the contract (got, expected): {wrong}"
+    assert cfg["tls"].get("ca") == "tls/ca.crt", f"init did not name the CA it made in [tls] ca: {cfg['tls']}"
 
 
 def test_server_certificate(fresh):
@@ -190,6 +191,10 @@ def test_serve_with_flags_from_init_and_own_tls(tmp_path):
     inst.init("--listen", f"127.0.0.1:{inst.data_port}", "--admin-listen", f"127.0.0.1:{inst.admin_port}",
               "--tls-cert", str(crt), "--tls-key", str(key))
     inst.ca = str(ca_crt)
+    cfg = tomllib.loads(inst.config_path.read_text())
+    assert "ca" not in cfg["tls"], f"init --tls-cert named a CA it did not make: {cfg['tls']}"
+    # The operator names the CA that issued their certificate: serve checks the chain against it.
+    inst.set_config("tls", "ca", str(ca_crt))
     inst.start(listen_flags=False)
     try:
         for port in (inst.data_port, inst.admin_port):
@@ -204,6 +209,40 @@ def test_serve_with_flags_from_init_and_own_tls(tmp_path):
     finally:
         rc = inst.stop()
     assert rc == 0, f"serve exited {rc} after SIGTERM\n{inst.log_tail()}"
+
+
+def serve_until_exit(inst, timeout: float = 60):
+    """Runs `aegis serve` expecting it to refuse to start; fails the test if it keeps running."""
+    try:
+        return subprocess.run([AEGIS_BIN, "serve", "--data-dir", str(inst.dir), "--listen", f"127.0.0.1:{free_port()}",
+                               "--admin-listen", f"127.0.0.1:{free_port()}"], env=clean_env(inst.env()),
+                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"serve kept running for {timeout} s (expected it to refuse to start); stderr: {e.stderr!r}")
+
+
+@pytest.mark.parametrize("problem", ["missing file", "another CA", "not a certificate"])
+def test_serve_refuses_a_certificate_that_tls_ca_did_not_issue(tmp_path, problem):
+    """[tls] ca names the CA of the server certificate (init writes its own CA there): serve
+    refuses to start, with one line naming the problem, when the file is missing, is not a
+    certificate, or is a CA that did not issue tls.cert."""
+    inst = Installation(tmp_path / "inst")
+    inst.init()
+    assert tomllib.loads(inst.config_path.read_text())["tls"].get("ca") == "tls/ca.crt"
+    if problem == "missing file":
+        inst.set_config("tls", "ca", "tls/nope.crt")
+        expect = f"tls.ca: '{inst.dir / 'tls' / 'nope.crt'}' is not a readable file"
+    elif problem == "not a certificate":
+        inst.set_config("tls", "ca", "tls/server.key")
+        expect = "holds no PEM certificate"
+    else:
+        other = Installation(tmp_path / "other")
+        other.init()
+        inst.set_config("tls", "ca", str(other.dir / "tls" / "ca.crt"))
+        expect = "does not verify to the CA"
+    proc = serve_until_exit(inst)
+    assert_one_line_error(proc, "aegis: ")
+    assert expect in proc.stderr, describe(proc)
 
 
 class TestPassphrase:

@@ -42,7 +42,7 @@ struct Config {
   bool require_signature = true;  // [registry]
   std::filesystem::path tls_cert = "tls/server.crt";
   std::filesystem::path tls_key = "tls/server.key";
-  std::filesystem::path tls_ca = "tls/ca.crt";
+  std::filesystem::path tls_ca;         // [tls] ca, resolved: empty = the chain is not checked at start
   std::filesystem::path tls_client_ca;  // [tls] client_ca: empty = no mutual TLS
   bool require_client_cert = false;
   std::optional<JwtSettings> jwt;                           // [auth.jwt]
@@ -59,7 +59,9 @@ struct Config {
 // Parses DIR/aegis.toml. InvalidArgument naming the file, key and problem.
 StatusOr<Config> LoadConfig(const std::filesystem::path& data_dir);
 
-// The file `aegis init` writes: every key with its default, commented.
-std::string RenderDefaultConfig(const std::string& listen, const std::string& admin_listen);
+// The file `aegis init` writes: every key with its default, commented. With
+// `local_ca`, [tls] ca names the CA that init created (tls/ca.crt); without
+// (the operator's own certificate), that line is left commented out.
+std::string RenderDefaultConfig(const std::string& listen, const std::string& admin_listen, bool local_ca);
 
 }  // namespace aegis::cli
