@@ -2,6 +2,7 @@
 
 #include <system_error>
 
+#include "config_schema.h"
 #include "toml_table.h"
 
 namespace aegis::cli::internal {
@@ -20,8 +21,7 @@ Status FileKey(const TableReader& r, const Config& config, const std::string& ke
 
 Status LoadSyslog(const toml::table& table, const std::string& file, Config& config) {
   TableReader r(table, "audit.syslog.", file);
-  AEGIS_RETURN_IF_ERROR(r.OnlyKeys({"address", "transport", "ca", "cert", "key", "facility", "app_name",
-                                    "max_message_bytes", "queue_size", "allow_plaintext"}));
+  AEGIS_RETURN_IF_ERROR(r.OnlyKeys(KeysOf("audit.syslog")));
   audit::SyslogOptions o;
   std::string address, transport = "tls", facility = "authpriv";
   AEGIS_RETURN_IF_ERROR(r.String("address", address));
@@ -78,7 +78,7 @@ Status LoadSyslog(const toml::table& table, const std::string& file, Config& con
 
 Status LoadWebhook(const toml::table& table, const std::string& file, Config& config) {
   TableReader r(table, "audit.webhook.", file);
-  AEGIS_RETURN_IF_ERROR(r.OnlyKeys({"url", "ca", "token_file", "batch_size", "queue_size", "timeout_seconds"}));
+  AEGIS_RETURN_IF_ERROR(r.OnlyKeys(KeysOf("audit.webhook")));
   audit::WebhookOptions o;
   AEGIS_RETURN_IF_ERROR(r.String("url", o.url));
   if (o.url.empty()) return r.Error("url", "is required (https://...)");
@@ -105,7 +105,7 @@ Status LoadAuditConfig(const toml::table& root, const std::string& file, Config&
   if (audit == nullptr) return Status::Ok();
   if (!audit->is_table()) return Status::InvalidArgument(file + ": audit: must be a table");
   TableReader r(*audit->as_table(), "audit.", file);
-  AEGIS_RETURN_IF_ERROR(r.OnlyKeys({"syslog", "webhook", "segment_max_bytes", "verify_interval_seconds"}));
+  AEGIS_RETURN_IF_ERROR(r.OnlyKeys(KeysOf("audit")));
   AEGIS_RETURN_IF_ERROR(r.Integer("segment_max_bytes", config.audit_segment_max_bytes, 64 << 10, 1ll << 30));
   // The background re-verification can be slowed, never switched off.
   AEGIS_RETURN_IF_ERROR(r.Seconds("verify_interval_seconds", config.audit_verify_interval, 60, 86400));

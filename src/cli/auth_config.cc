@@ -4,6 +4,7 @@
 #include <set>
 
 #include "aegis/auth/token_authenticator.h"
+#include "config_schema.h"
 #include "toml_table.h"
 
 namespace aegis::cli::internal {
@@ -21,8 +22,7 @@ bool IsValidSanPattern(std::string_view san) {
 
 Status LoadJwt(const toml::table& table, const std::string& file, Config& config) {
   TableReader r(table, "auth.jwt.", file);
-  AEGIS_RETURN_IF_ERROR(r.OnlyKeys({"issuer", "audience", "jwks_file", "jwks_url", "jwks_ca", "roles_claim",
-                                    "models_claim", "leeway_seconds", "role_map"}));
+  AEGIS_RETURN_IF_ERROR(r.OnlyKeys(KeysOf("auth.jwt")));
   JwtSettings jwt;
   AEGIS_RETURN_IF_ERROR(r.String("issuer", jwt.verifier.issuer));
   AEGIS_RETURN_IF_ERROR(r.String("audience", jwt.verifier.audience));
@@ -66,7 +66,7 @@ Status LoadCertificateIdentities(const toml::array& entries, const std::string& 
     const std::string prefix = "auth.mtls[" + std::to_string(i) + "].";
     if (!entries[i].is_table()) return Status::InvalidArgument(file + ": " + prefix + " must be a table");
     TableReader r(*entries[i].as_table(), prefix, file);
-    AEGIS_RETURN_IF_ERROR(r.OnlyKeys({"subject", "san", "role", "models"}));
+    AEGIS_RETURN_IF_ERROR(r.OnlyKeys(KeysOf("auth.mtls")));
     auth::CertificateMapping mapping;
     std::string role, models = "*";
     AEGIS_RETURN_IF_ERROR(r.String("subject", mapping.subject));
@@ -103,7 +103,7 @@ Status LoadAuthConfig(const toml::table& root, const std::string& file, Config& 
   if (auth == nullptr) return Status::Ok();
   if (!auth->is_table()) return Status::InvalidArgument(file + ": auth: must be a table");
   TableReader r(*auth->as_table(), "auth.", file);
-  AEGIS_RETURN_IF_ERROR(r.OnlyKeys({"jwt", "mtls"}));
+  AEGIS_RETURN_IF_ERROR(r.OnlyKeys(KeysOf("auth")));
   if (const toml::node* jwt = auth->as_table()->get("jwt")) {
     if (!jwt->is_table()) return r.Error("jwt", "must be a table");
     AEGIS_RETURN_IF_ERROR(LoadJwt(*jwt->as_table(), file, config));

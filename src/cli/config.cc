@@ -1,7 +1,5 @@
 #include "aegis/cli/config.h"
 
-#include <map>
-#include <set>
 #include <sstream>
 #include <system_error>
 
@@ -10,6 +8,7 @@
 #include "aegis/common/file_util.h"
 #include "audit_config.h"
 #include "auth_config.h"
+#include "config_schema.h"
 #include "toml_table.h"
 
 namespace aegis::cli {
@@ -17,22 +16,6 @@ namespace {
 
 // Where `aegis init` puts the CA it creates.
 constexpr const char* kLocalCa = "tls/ca.crt";
-
-// Which keys each section may hold.
-const std::map<std::string, std::set<std::string>>& Schema() {
-  static const std::map<std::string, std::set<std::string>> schema = {
-      {"server", {"listen", "admin_listen", "io_threads", "worker_threads", "drain_timeout_seconds"}},
-      {"limits",
-       {"max_body_bytes", "max_model_bytes", "max_header_bytes", "read_timeout_seconds", "write_timeout_seconds",
-        "idle_timeout_seconds", "max_connections"}},
-      {"runtime", {"instances_per_model"}},
-      {"registry", {"require_signature"}},
-      {"tls", {"cert", "key", "ca", "client_ca", "require_client_cert"}},
-      {"auth", {"jwt", "mtls"}},                                                         // read by LoadAuthConfig
-      {"audit", {"syslog", "webhook", "segment_max_bytes", "verify_interval_seconds"}},  // read by LoadAuditConfig
-  };
-  return schema;
-}
 
 // The main sections: each key read by a TableReader over its section.
 class Reader {
@@ -42,10 +25,10 @@ class Reader {
   Status CheckKnownKeys() const {
     for (const auto& [section, node] : root_) {
       const std::string name(section.str());
-      auto it = Schema().find(name);
-      if (it == Schema().end()) return Status::InvalidArgument(file_ + ": " + name + ": unknown section");
+      if (!internal::KeysOf("").count(name)) return Status::InvalidArgument(file_ + ": " + name + ": unknown section");
       if (!node.is_table()) return Status::InvalidArgument(file_ + ": " + name + ": must be a table");
-      AEGIS_RETURN_IF_ERROR(internal::TableReader(*node.as_table(), name + ".", file_).OnlyKeys(it->second));
+      AEGIS_RETURN_IF_ERROR(
+          internal::TableReader(*node.as_table(), name + ".", file_).OnlyKeys(internal::KeysOf(name)));
     }
     return Status::Ok();
   }

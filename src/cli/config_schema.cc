@@ -1,0 +1,38 @@
+#include "config_schema.h"
+
+#include <cstdlib>
+
+namespace aegis::cli::internal {
+
+const std::map<std::string, std::set<std::string>>& ConfigSchema() {
+  static const std::map<std::string, std::set<std::string>> schema = {
+      {"", {"server", "limits", "runtime", "registry", "tls", "auth", "audit"}},
+      {"server", {"listen", "admin_listen", "io_threads", "worker_threads", "drain_timeout_seconds"}},
+      {"limits",
+       {"max_body_bytes", "max_model_bytes", "max_header_bytes", "read_timeout_seconds", "write_timeout_seconds",
+        "idle_timeout_seconds", "max_connections"}},
+      {"runtime", {"instances_per_model"}},
+      {"registry", {"require_signature"}},
+      {"tls", {"cert", "key", "ca", "client_ca", "require_client_cert"}},
+      {"auth", {"jwt", "mtls"}},
+      {"auth.jwt",
+       {"issuer", "audience", "jwks_file", "jwks_url", "jwks_ca", "roles_claim", "models_claim", "leeway_seconds",
+        "role_map"}},
+      {"auth.mtls", {"subject", "san", "role", "models"}},
+      {"audit", {"syslog", "webhook", "segment_max_bytes", "verify_interval_seconds"}},
+      {"audit.syslog",
+       {"address", "transport", "ca", "cert", "key", "facility", "app_name", "max_message_bytes", "queue_size",
+        "allow_plaintext"}},
+      {"audit.webhook", {"url", "ca", "token_file", "batch_size", "queue_size", "timeout_seconds"}},
+  };
+  return schema;
+}
+
+const std::set<std::string>& KeysOf(const std::string& table) {
+  const auto& schema = ConfigSchema();
+  auto it = schema.find(table);
+  if (it == schema.end()) std::abort();  // a loader asked for a table it forgot to list: a programming error
+  return it->second;
+}
+
+}  // namespace aegis::cli::internal
