@@ -160,62 +160,68 @@ def test_oversized_headers(server, shape):
     else:
         extra = {f"X-H{i}": "b" * 200 for i in range(150)}
     raw = http_request_bytes("GET", "/v2", {**server.auth, **extra})
-    try:
-        r = raw_request(server.data_port, server.ca, raw)
-    except (OSError, ssl.SSLError):
-        r = None
-    if r is not None:
-        assert r.status_code == 431, f"headers over max_header_bytes -> {r.status_code} (expected 431 or a closed connection)"
+    r = raw_request(server.data_port, server.ca, raw)
+    assert r is not None, "no response to headers over max_header_bytes (expected 431)"
+    check_json_error(r, 431, f"{shape} over max_header_bytes")
+    assert server.alive(), f"server died after {shape!r}\n{server.log_tail()}"
     assert server.get("/v2/health/live").status_code == 200
 
 
 def test_overlong_request_line(server):
+    """The request line counts against max_header_bytes (16 KiB): a 30 kB target is a 431, and the
+    server keeps serving."""
     raw = http_request_bytes("GET", "/v2/models/" + "a" * 30000, server.auth)
-    try:
-        r = raw_request(server.data_port, server.ca, raw)
-    except (OSError, ssl.SSLError):
-        r = None
-    if r is not None:
-        assert 400 <= r.status_code < 500, f"30 kB request target -> {r.status_code}"
+    r = raw_request(server.data_port, server.ca, raw)
+    assert r is not None, "no response to a 30 kB request target (expected 431)"
+    check_json_error(r, 431, "30 kB request target")
+    assert server.alive(), f"server died after a 30 kB request target\n{server.log_tail()}"
+    assert server.get("/v2/health/live").status_code == 200
 
 
+# (label, raw request, status on the data plane, status on the control plane). The parser's
+# refusals are 400 on both planes; what it lets through meets authentication on the data plane
+# (401: no bearer token) and the route table on the control plane (404).
 GARBAGE = [
-    ("binary noise", b"\x00\xff\x13\x37" * 4000),
-    ("no host", b"GET /v2/health/live HTTP/1.1\r\n\r\n"),
-    ("negative content-length", b"POST /v2/models/mlp_torch/infer HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n"),
-    ("enormous content-length", b"POST /v2/models/mlp_torch/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n"),
-    ("two content-lengths", b"POST /v2/models/mlp_torch/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nContent-Length: 10\r\n\r\nabcd"),
-    ("cl and te", b"POST /v2/models/mlp_torch/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
-    ("bad chunk size", b"POST /v2/models/mlp_torch/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"),
-    ("huge chunk size", b"POST /v2/models/mlp_torch/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\nabc\r\n"),
-    ("http/0.9", b"GET /\r\n"),
-    ("http/9.9", b"GET /v2 HTTP/9.9\r\nHost: x\r\n\r\n"),
-    ("unknown method", b"BREW /v2 HTTP/1.1\r\nHost: x\r\n\r\n"),
-    ("header without colon", b"GET /v2 HTTP/1.1\r\nHost x\r\n\r\n"),
-    ("bare LF", b"GET /v2 HTTP/1.1\nHost: x\n\n"),
-    ("nul in target", b"GET /v2\x00/models HTTP/1.1\r\nHost: x\r\n\r\n"),
-    ("non-ascii target", "GET /v2/models/\u00e9\u00e8 HTTP/1.1\r\nHost: x\r\n\r\n".encode()),
-    ("huge bearer", b"GET /v2 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + b"A" * 12000 + b"\r\n\r\n"),
-    ("obs-fold header", b"GET /v2 HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n"),
-    ("absolute-form target", b"GET https://evil.example/v2 HTTP/1.1\r\nHost: x\r\n\r\n"),
-    ("asterisk target", b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n"),
-    ("connect", b"CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: x\r\n\r\n"),
-    ("expect 100", b"POST /v2/models/mlp_torch/infer HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n"),
+    ("binary noise", b"\x00\xff\x13\x37" * 4000, 400, 400),
+    # HTTP/1.1 makes Host mandatory (RFC 9112 §3.2: a server MUST answer 400), but the server
+    # serves the request: pinned as it is, reported as a deviation.
+    ("no host", b"GET /v2/health/live HTTP/1.1\r\n\r\n", 200, 404),
+    ("negative content-length", b"POST /v2/models/mlp_torch/infer HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400, 400),
+    ("enormous content-length", b"POST /v2/models/mlp_torch/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n", 400, 400),
+    ("two content-lengths", b"POST /v2/models/mlp_torch/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nContent-Length: 10\r\n\r\nabcd", 400, 400),
+    # Content-Length with Transfer-Encoding is the request-smuggling shape (RFC 9112 §6.1).
+    ("cl and te", b"POST /v2/models/mlp_torch/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, 400),
+    ("bad chunk size", b"POST /v2/models/mlp_torch/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n", 401, 404),
+    ("huge chunk size", b"POST /v2/models/mlp_torch/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\nabc\r\n", 401, 404),
+    ("http/0.9", b"GET /\r\n", 400, 400),
+    ("http/9.9", b"GET /v2 HTTP/9.9\r\nHost: x\r\n\r\n", 400, 400),
+    ("unknown method", b"BREW /v2 HTTP/1.1\r\nHost: x\r\n\r\n", 401, 404),
+    ("header without colon", b"GET /v2 HTTP/1.1\r\nHost x\r\n\r\n", 400, 400),
+    ("bare LF", b"GET /v2 HTTP/1.1\nHost: x\n\n", 400, 400),
+    ("nul in target", b"GET /v2\x00/models HTTP/1.1\r\nHost: x\r\n\r\n", 400, 400),
+    ("non-ascii target", "GET /v2/models/\u00e9\u00e8 HTTP/1.1\r\nHost: x\r\n\r\n".encode(), 401, 404),
+    ("huge bearer", b"GET /v2 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + b"A" * 12000 + b"\r\n\r\n", 401, 404),
+    ("obs-fold header", b"GET /v2 HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n", 401, 404),
+    ("absolute-form target", b"GET https://evil.example/v2 HTTP/1.1\r\nHost: x\r\n\r\n", 400, 400),
+    ("asterisk target", b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", 400, 400),
+    ("connect", b"CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: x\r\n\r\n", 400, 400),
+    ("expect 100", b"POST /v2/models/mlp_torch/infer HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n", 401, 404),
 ]
 
 
-@pytest.mark.parametrize("label,payload", GARBAGE, ids=[g[0] for g in GARBAGE])
+@pytest.mark.parametrize("label,payload,data_status,admin_status", GARBAGE, ids=[g[0] for g in GARBAGE])
 @pytest.mark.parametrize("plane", ["data", "admin"])
-def test_garbage_never_5xx(server, label, payload, plane):
+def test_garbage_gets_its_exact_status(server, label, payload, data_status, admin_status, plane):
     port = server.data_port if plane == "data" else server.admin_port
-    try:
-        with tls_connect(port, server.ca, timeout=5) as s:
-            send_all_tolerant(s, payload)
-            r = read_response(s, timeout=3)
-    except (OSError, ssl.SSLError):
-        r = None
-    if r is not None:
-        assert r.status_code < 500 or r.status_code in (501, 505), f"{label} -> {r.status_code} {r.content[:200]!r}"
+    with tls_connect(port, server.ca, timeout=5) as s:
+        send_all_tolerant(s, payload)
+        r = read_response(s, timeout=5)
+    status = data_status if plane == "data" else admin_status
+    assert r is not None, f"{label}: no response on the {plane} plane (expected {status})"
+    if status == 200:
+        assert r.status_code == 200, f"{label} -> {r!r}"
+    else:
+        check_json_error(r, status, f"{label} on the {plane} plane")
     assert server.alive(), f"server died after {label!r}\n{server.log_tail()}"
 
 
