@@ -507,63 +507,75 @@ def send_all_tolerant(sock, data: bytes, chunk: int = 16384) -> bool:
         return False
 
 
-def read_response(sock, timeout: float = 10) -> RawResponse | None:
-    """Reads one HTTP/1.1 response; None if the connection ends (or times out) before a status line."""
-    sock.settimeout(timeout)
-    buf = b""
-    deadline = time.monotonic() + timeout
+class ResponseReader:
+    """Reads consecutive HTTP/1.1 responses from one socket, keeping the bytes that arrive after
+    a response for the next one (pipelined responses often share a TLS record)."""
 
-    def more() -> bytes:
-        try:
-            return sock.recv(65536)
-        except (socket.timeout, TimeoutError):
-            return b""
-        except (OSError, ssl.SSLError):
-            return b""
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
 
-    while b"\r\n\r\n" not in buf:
+    def _more(self, deadline: float) -> bool:
         if time.monotonic() > deadline:
+            return False
+        self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            chunk = self.sock.recv(65536)
+        except (socket.timeout, TimeoutError, OSError, ssl.SSLError):
+            return False
+        self.buf += chunk
+        return bool(chunk)
+
+    def next(self, timeout: float = 10) -> RawResponse | None:
+        """The next response; None if the connection ends (or times out) before a whole one."""
+        deadline = time.monotonic() + timeout
+        while b"\r\n\r\n" not in self.buf:
+            if not self._more(deadline):
+                return None
+        head, _, rest = self.buf.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/"):
             return None
-        chunk = more()
-        if not chunk:
-            return None
-        buf += chunk
-    head, _, rest = buf.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    parts = lines[0].split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/"):
-        return None
-    status = int(parts[1])
-    reason = parts[2] if len(parts) > 2 else ""
-    headers = {}
-    for line in lines[1:]:
-        k, _, v = line.partition(":")
-        headers[k.strip().lower()] = v.strip()
-    if "content-length" in headers:
-        n = int(headers["content-length"])
-        while len(rest) < n and time.monotonic() < deadline:
-            chunk = more()
-            if not chunk:
-                break
-            rest += chunk
-        body = rest[:n]
-    elif headers.get("transfer-encoding", "").lower() == "chunked":
-        while not rest.endswith(b"0\r\n\r\n") and time.monotonic() < deadline:
-            chunk = more()
-            if not chunk:
-                break
-            rest += chunk
-        body, data = b"", rest
-        while data:
-            size_line, _, data = data.partition(b"\r\n")
-            size = int(size_line.split(b";")[0] or b"0", 16)
-            if size == 0:
-                break
-            body += data[:size]
-            data = data[size + 2:]
-    else:
-        body = rest
-    return RawResponse(status, reason, headers, body, head)
+        status = int(parts[1])
+        reason = parts[2] if len(parts) > 2 else ""
+        headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        self.buf = rest
+        if "content-length" in headers:
+            n = int(headers["content-length"])
+            while len(self.buf) < n and self._more(deadline):
+                pass
+            body, self.buf = self.buf[:n], self.buf[n:]
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            body = b""
+            while True:
+                while b"\r\n" not in self.buf:
+                    if not self._more(deadline):
+                        return RawResponse(status, reason, headers, body, head)
+                size_line, _, after = self.buf.partition(b"\r\n")
+                size = int(size_line.split(b";")[0] or b"0", 16)
+                if size == 0:
+                    while b"\r\n" not in after and self._more(deadline):
+                        after = self.buf.partition(b"\r\n")[2]
+                    self.buf = after.partition(b"\r\n")[2]  # the empty trailer line
+                    break
+                while len(after) < size + 2 and self._more(deadline):
+                    after = self.buf.partition(b"\r\n")[2]
+                body += after[:size]
+                self.buf = after[size + 2:]
+        else:
+            # No length (the server always sends one): take what has arrived.
+            body, self.buf = self.buf, b""
+        return RawResponse(status, reason, headers, body, head)
+
+
+def read_response(sock, timeout: float = 10) -> RawResponse | None:
+    """Reads one HTTP/1.1 response; None if the connection ends (or times out) before a status line.
+    Bytes after it are dropped: use ResponseReader to read several from one connection."""
+    return ResponseReader(sock).next(timeout)
 
 
 def raw_request(port: int, ca: str, data: bytes, timeout: float = 10) -> RawResponse | None:

@@ -15,8 +15,8 @@ import time
 import pytest
 
 import oms
-from aegis_testlib import (EXAMPLES, check_json_error, http_request_bytes, output_array, raw_request, read_response,
-                           send_all_tolerant, start_installation, stop_and_check, tls_connect)
+from aegis_testlib import (EXAMPLES, ResponseReader, check_json_error, http_request_bytes, output_array, raw_request,
+                           read_response, send_all_tolerant, start_installation, stop_and_check, tls_connect)
 
 GOOD = {"name": "input", "datatype": "FP32", "shape": [1, 4], "data": [1.0, 2.0, 3.0, 4.0]}
 
@@ -225,18 +225,31 @@ def test_garbage_gets_its_exact_status(server, label, payload, data_status, admi
     assert server.alive(), f"server died after {label!r}\n{server.log_tail()}"
 
 
-def test_pipelined_requests(server):
-    one = http_request_bytes("GET", "/v2/health/live")
+def test_pipelined_requests_answered_in_order(server, echo_name):
+    """50 requests sent back to back on one connection get 50 responses, each the answer to its
+    own request, in the order sent, although inference runs on a worker pool."""
+    requests_, expected = [], []
+    for i in range(50):
+        if i % 5 == 4:
+            requests_.append(http_request_bytes("GET", f"/v2/models/nope{i}", server.auth))
+            expected.append((404, f"unknown model 'nope{i}'"))
+        else:
+            body = json.dumps({"inputs": [{"name": echo_name, "datatype": "FP32", "shape": [1], "data": [float(i)]}]})
+            requests_.append(http_request_bytes("POST", "/v2/models/echo/infer",
+                                                {**server.auth, "Content-Type": "application/json"}, body.encode()))
+            expected.append((200, [float(i)]))
     with tls_connect(server.data_port, server.ca) as s:
-        s.sendall(one * 50)
-        seen = 0
-        for _ in range(50):
-            r = read_response(s, timeout=5)
-            if r is None:
-                break
-            assert r.status_code == 200, r
-            seen += 1
-    assert seen >= 1, "no response to 50 pipelined requests"
+        s.sendall(b"".join(requests_))
+        reader = ResponseReader(s)
+        for i, (status, answer) in enumerate(expected):
+            r = reader.next(timeout=10)
+            assert r is not None, f"response {i} of 50 missing"
+            assert r.status_code == status, f"response {i}: {r!r}"
+            if status == 200:
+                assert r.json()["outputs"][0]["data"] == answer, f"response {i} answers another request: {r!r}"
+            else:
+                assert r.json()["error"] == answer, f"response {i} answers another request: {r!r}"
+        assert reader.next(timeout=0.5) is None, "more responses than requests"
 
 
 def test_tls_level_abuse(server):
