@@ -83,8 +83,10 @@ def test_unauthenticated_mutations_had_no_effect(server):
 def test_health_needs_no_token(server, path):
     r = server.get(path, token=False)
     assert r.status_code == 200, r.text
+    # The probes never look at credentials: a wrong one is ignored, not refused, so an
+    # orchestrator's probe with a stale token still sees the truth.
     r = server.get(path, token=False, headers={"Authorization": "Bearer wrong"})
-    assert r.status_code in (200, 401), r.text
+    assert r.status_code == 200, f"{path} with a wrong bearer token -> {r.status_code} {r.text}"
 
 
 AUTHORIZED = [e for e in ENDPOINTS if e[0] not in ("unknown model", "push", "remove")]

@@ -107,7 +107,10 @@ def test_unsupported_by_engine_is_400(server, echo_io, dt, data):
     check_json_error(r, 400, f"{dt} sent to echo.pt")
 
 
-def test_bytes_nested_is_not_5xx(server, echo_io):
-    r = server.infer("echo", {"inputs": [{"name": echo_io, "datatype": "BYTES", "shape": [1, 2],
-                                          "data": [["a", "b"]]}]})
-    assert r.status_code < 500, r.text
+@pytest.mark.parametrize("data", [[["a", "b"]], ["a", "b"]], ids=["nested", "flat"])
+def test_bytes_refused_whether_nested_or_flat(server, echo_io, data):
+    """BYTES, nested as the shape or flat, is a well-formed tensor that echo.pt cannot take: the
+    same 400 either way, naming the datatype."""
+    r = server.infer("echo", {"inputs": [{"name": echo_io, "datatype": "BYTES", "shape": [1, 2], "data": data}]})
+    body = check_json_error(r, 400, "BYTES sent to echo.pt")
+    assert body["error"] == f"input '{echo_io}' has datatype BYTES but the model expects a numeric datatype", body
