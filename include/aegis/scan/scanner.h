@@ -12,6 +12,13 @@
 //                                  the central directory; `*.pkl` members and any
 //                                  member starting like a pickle scanned;
 //                                  torch.save archives (zip or legacy) refused
+//   TorchScript code               every code member tokenized and every operator,
+//                                  namespace, custom class and attribute it names
+//                                  checked against an exact allowlist of pure
+//                                  tensor operators (src/scan/torchscript_*.h):
+//                                  files, processes, network, threads, storage,
+//                                  uninitialized memory are critical, anything
+//                                  unknown high; legacy model.json archives refused
 //   ONNX                           protobuf read with limits; external data must
 //                                  stay inside the artifact; unknown op domains
 //   XGBoost JSON / UBJ             structure validated ("learner" object required)
@@ -98,9 +105,10 @@ struct ScanLimits {
   uint64_t max_entry_bytes = 8ull << 30;     // uncompressed size of one zip entry
   uint64_t max_compression_ratio = 200;      // uncompressed / compressed, per entry of 64 KiB or more
   uint64_t max_pickle_bytes = 512ull << 20;  // pickle members of one archive, together, read into memory
+  uint64_t max_code_bytes = 64ull << 20;     // TorchScript code members of one archive, together
   uint64_t max_safetensors_header = 100ull << 20;
   int max_protobuf_depth = 64;
-  int max_json_depth = 64;  // XGBoost JSON / UBJ nesting
+  int max_json_depth = 64;                   // XGBoost JSON / UBJ nesting
 };
 
 // Scans one artifact held in memory.
