@@ -21,7 +21,9 @@
 //                                  unknown high; legacy model.json archives refused
 //   ONNX                           protobuf read with limits; external data must
 //                                  stay inside the artifact; unknown op domains
-//   XGBoost JSON / UBJ             structure validated ("learner" object required)
+//   XGBoost JSON / UBJ             the whole model structure: trees (children,
+//                                  cycles, reachability, split features),
+//                                  num_feature, tree counts, booster parameters
 //   safetensors                    header bounds, offsets inside the file, no
 //                                  overlaps, no gaps
 //
@@ -109,6 +111,7 @@ struct ScanLimits {
   uint64_t max_safetensors_header = 100ull << 20;
   int max_protobuf_depth = 64;
   int max_json_depth = 64;                   // XGBoost JSON / UBJ nesting
+  uint64_t max_xgboost_features = 1u << 20;  // num_feature: every buffer of the engine is sized by it
 };
 
 // Scans one artifact held in memory.
