@@ -19,8 +19,10 @@
 //                                  files, processes, network, threads, storage,
 //                                  uninitialized memory are critical, anything
 //                                  unknown high; legacy model.json archives refused
-//   ONNX                           protobuf read with limits; external data must
-//                                  stay inside the artifact; unknown op domains
+//   ONNX                           protobuf read with limits; every tensor's data
+//                                  against its declared shape and type; external
+//                                  data must stay inside the artifact; unknown op
+//                                  domains
 //   XGBoost JSON / UBJ             the whole model structure: trees (children,
 //                                  cycles, reachability, split features),
 //                                  num_feature, tree counts, booster parameters
@@ -112,6 +114,7 @@ struct ScanLimits {
   int max_protobuf_depth = 64;
   int max_json_depth = 64;                   // XGBoost JSON / UBJ nesting
   uint64_t max_xgboost_features = 1u << 20;  // num_feature: every buffer of the engine is sized by it
+  uint64_t max_tensor_bytes = 16ull << 30;   // one ONNX tensor's declared size; all external ones together
 };
 
 // Scans one artifact held in memory.
