@@ -2,7 +2,8 @@
 // is no prefix matching (so "torch._utils " or "torch._utils.os" are unknown), with
 // one exception: TorchScript archives may name `__torch__.*` classes, which libtorch
 // resolves against the TorchScript code compiled from the archive itself (no Python
-// runs), except `__torch__.torch.classes.*`, libtorch's custom classes (native code).
+// runs), except `__torch__.torch.classes.*`, libtorch's custom classes (native code):
+// only the ones torchscript_allowlist.h allows.
 // Everything else is a finding; the severity says how bad it looks.
 //
 // numpy's array reconstruction (`_reconstruct`, `ndarray`, `dtype`) is allowed in
@@ -17,6 +18,7 @@
 #include <unordered_set>
 
 #include "pickle_scanner.h"
+#include "torchscript_allowlist.h"
 
 namespace aegis::scan::internal {
 namespace {
@@ -279,7 +281,11 @@ ImportVerdict CheckImport(std::string_view module, std::string_view name, Pickle
     if (module == "torch" && Contains<kTorchValues>(name)) return {true, Severity::kLow};
   }
 
-  if (IsCustomClass(module)) return {false, Severity::kCritical};
+  if (IsCustomClass(module)) {
+    bool allowed = context == PickleContext::kTorchScript &&
+                   torchscript::CheckCustomClass(std::string(module) + "." + std::string(name)).allowed;
+    return {allowed, Severity::kCritical};
+  }
   std::string_view py3 = Python3Module(module);
   bool critical = AnyComponent(py3, [](std::string_view part) { return Contains<kCriticalModules>(part); }) ||
                   AnyComponent(module, [](std::string_view part) { return Contains<kCriticalModules>(part); });

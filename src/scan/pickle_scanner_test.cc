@@ -204,6 +204,13 @@ TEST(PickleAllowlist, Contexts) {
             Severity::kCritical);
   EXPECT_FALSE(CheckImport("__torch__.torch.classes", "x", PickleContext::kTorchScript).allowed);
   EXPECT_TRUE(CheckImport("__torch__.torch.classesx", "Y", PickleContext::kTorchScript).allowed);
+  // Except libtorch's own holders of dynamically quantized weights.
+  EXPECT_TRUE(
+      CheckImport("__torch__.torch.classes.quantized", "LinearPackedParamsBase", PickleContext::kTorchScript).allowed);
+  EXPECT_FALSE(
+      CheckImport("__torch__.torch.classes.quantized", "LinearPackedParamsBase", PickleContext::kGeneric).allowed);
+  EXPECT_FALSE(
+      CheckImport("__torch__.torch.classes.quantized", "Conv2dPackedParamsBase", PickleContext::kTorchScript).allowed);
   EXPECT_TRUE(CheckImport("torch._utils", "_rebuild_tensor_v2", PickleContext::kTorchScript).allowed);
   EXPECT_TRUE(CheckImport("torch", "FloatStorage", PickleContext::kGeneric).allowed);
   EXPECT_TRUE(CheckImport("torch", "per_tensor_affine", PickleContext::kTorchScript).allowed);

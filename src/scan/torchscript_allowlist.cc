@@ -6,7 +6,7 @@
 // exposes storage (set_, storage, as_strided), files (from_file, save), RPC and
 // distributed references, futures and forks, process-wide state (manual_seed,
 // set_grad_enabled), printing, memory addresses (id, hash), autograd, CUDA,
-// quantized and sparse kernels. Random sampling (rand*, bernoulli, multinomial,
+// sparse kernels and quantized ones other than dynamic quantization's. Random sampling (rand*, bernoulli, multinomial,
 // normal, dropout in training) is allowed: it draws from libtorch's generator
 // and touches nothing else. `warn` is allowed: torch.nn.functional calls it;
 // it writes one line to the engine's log.
@@ -129,6 +129,19 @@ constexpr std::string_view kAten[] = {
     "isidentifier", "islower", "isnumeric", "isprintable", "isspace", "istitle", "isupper", "join", "ljust", "lower",
     "lstrip", "partition", "percentFormat", "replace", "rfind", "rindex", "rjust", "rpartition", "rsplit", "rstrip",
     "splitlines", "startswith", "strip", "swapcase", "title", "upper", "zfill"};
+
+// Dynamic quantization (torch.ao.quantization.quantize_dynamic of Linear, LSTM,
+// GRU): libtorch's own packed-weight kernels, tensors in and out.
+constexpr std::string_view kQuantized[] = {"linear_dynamic",      "linear_dynamic_fp16", "linear_prepack",
+                                           "linear_prepack_fp16", "linear_unpack",       "linear_unpack_fp16"};
+constexpr std::string_view kQuantizedAten[] = {"quantized_lstm",          "quantized_gru",
+                                               "quantized_lstm_cell",     "quantized_gru_cell",
+                                               "quantized_rnn_relu_cell", "quantized_rnn_tanh_cell"};
+
+// libtorch's own custom classes that hold those packed weights. Any other custom
+// class is native code from somewhere else.
+constexpr std::string_view kCustomClasses[] = {"__torch__.torch.classes.quantized.LinearPackedParamsBase",
+                                               "__torch__.torch.classes.rnn.CellParamsBase"};
 
 // prim ops that serialized code calls as `ops.prim.X`.
 constexpr std::string_view kPrim[] = {"NumToTensor",
@@ -323,9 +336,10 @@ Verdict CheckOperator(std::string_view ns, std::string_view name) {
   if (ns == "aten") {
     if (auto it = CriticalAten().find(name); it != CriticalAten().end())
       return {false, Severity::kCritical, it->second};
-    if (Contains<kAten>(name)) return {true, Severity::kLow, ""};
+    if (Contains<kAten>(name) || Contains<kQuantizedAten>(name)) return {true, Severity::kLow, ""};
     return {false, Severity::kHigh, ""};
   }
+  if (ns == "quantized" && Contains<kQuantized>(name)) return {true, Severity::kLow, ""};
   if (ns == "prim") {
     if (auto it = CriticalPrim().find(name); it != CriticalPrim().end())
       return {false, Severity::kCritical, it->second};
@@ -337,9 +351,10 @@ Verdict CheckOperator(std::string_view ns, std::string_view name) {
   return {false, Severity::kCritical, "is a custom operator: native code from an extension library"};
 }
 
-Verdict CheckCustomClass(std::string_view) {
-  // libtorch's custom classes (torch::class_) run native code in their
-  // constructors, methods and __setstate__; none is needed by the supported models.
+Verdict CheckCustomClass(std::string_view qualified_name) {
+  // Custom classes (torch::class_) run native code in their constructors, methods
+  // and __setstate__: only libtorch's own packed-weight holders are allowed.
+  if (Contains<kCustomClasses>(qualified_name)) return {true, Severity::kLow, ""};
   return {false, Severity::kCritical, "is a custom class: native code registered by a library"};
 }
 
@@ -357,7 +372,8 @@ Verdict CheckBareName(std::string_view name, bool called) {
 bool IsPythonEscape(std::string_view name) { return Contains<kPythonEscapes>(name); }
 
 size_t AllowlistSize() {
-  return std::size(kAten) + std::size(kPrim) + std::size(kValueProperties) + std::size(kBuiltins);
+  return std::size(kAten) + std::size(kQuantizedAten) + std::size(kQuantized) + std::size(kPrim) +
+         std::size(kCustomClasses) + std::size(kValueProperties) + std::size(kBuiltins);
 }
 
 }  // namespace aegis::scan::internal::torchscript

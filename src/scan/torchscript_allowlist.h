@@ -2,12 +2,11 @@
 // allowed only if its namespace and name are listed (no prefixes, no patterns).
 // Listed are pure tensor operators (arithmetic, comparisons, reductions, shapes,
 // indexing, linear algebra, convolutions, pooling, norms, activations, attention,
-// recurrent cells, losses), the list/dict/str builtins TorchScript compiles to
-// aten ops, and the prim ops serialized code uses for dtype/device queries and
-// exceptions. Operators that touch anything outside their tensors (files, the
-// process, the network, threads, storage, uninitialized memory, process-wide
-// state) are refused as critical with the reason; any other operator is unknown
-// and refused as high.
+// recurrent cells, losses, dynamically quantized linear and recurrent layers),
+// the list/dict/str builtins TorchScript compiles to aten ops, and the prim ops
+// serialized code uses for dtype/device queries and exceptions. Operators that touch anything outside their tensors
+// (files, the process, the network, threads, storage, uninitialized memory, process-wide state) are refused as critical
+// with the reason; any other operator is unknown and refused as high.
 //
 // Thread-safety: stateless lookups over constant tables.
 #pragma once
@@ -31,7 +30,9 @@ struct Verdict {
 Verdict CheckOperator(std::string_view ns, std::string_view name);
 
 // A custom class `__torch__.torch.classes.<ns>.<Name>` (or a prefix of one):
-// native code registered by a library. None is allowed.
+// native code registered by a library. Only libtorch's own holders of
+// dynamically quantized weights are allowed (quantized.LinearPackedParamsBase,
+// rnn.CellParamsBase).
 Verdict CheckCustomClass(std::string_view qualified_name);
 
 // Attribute and method names TorchScript resolves on a tensor or another value

@@ -125,6 +125,16 @@ TEST(TorchScriptReader, CustomClassesAreCritical) {
   Expect(report, "__torch__.torch.classes.io.File", Severity::kCritical);
 }
 
+TEST(TorchScriptReader, DynamicQuantizationIsAllowed) {
+  ScanReport report =
+      ScanArchive({{"net/code/__torch__.py",
+                    "class Net(Module):\n  p : __torch__.torch.classes.quantized.LinearPackedParamsBase\n"
+                    "  def forward(self: __torch__.Net, x: Tensor) -> Tensor:\n"
+                    "    p = self.p\n    return ops.quantized.linear_dynamic(x, p)\n"}});
+  EXPECT_TRUE(report.clean()) << Describe(report);
+  Expect(ScanForward("    return ops.quantized.conv2d(x)\n"), "quantized::conv2d", Severity::kHigh);
+}
+
 TEST(TorchScriptReader, PythonEscapesAreCritical) {
   Expect(ScanForward("    m = __import__(\"os\")\n    return x\n"), "__import__", Severity::kCritical);
   Expect(ScanForward("    return x.__class__\n"), "__class__", Severity::kCritical);
