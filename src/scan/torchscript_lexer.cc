@@ -213,7 +213,7 @@ class Lexer {
     while (ident < rest.size() && IsIdentChar(ident, rest[ident])) ++ident;
     size_t fixed = kSingleChars.find(rest[0]) != std::string_view::npos ? 1 : 0;
     for (std::string_view t : kFixedTokens) {
-      if (t.size() > fixed && rest.starts_with(t)) fixed = t.size();
+      if (t[0] == rest[0] && t.size() > fixed && rest.starts_with(t)) fixed = t.size();
     }
     if (ident == 0 && fixed == 0) return {Raw::kError, pos, pos};
     // The longer match wins; a tie ("is", "def") is the fixed token, a keyword.

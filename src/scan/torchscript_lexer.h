@@ -44,7 +44,7 @@ struct Token {
 };
 
 struct LexLimits {
-  size_t max_tokens = 8u << 20;
+  size_t max_tokens = 4u << 20;
   size_t max_nesting = 200;  // ( [ { depth: libtorch's parser recurses once per level
   size_t max_indent = 100;   // indentation levels
 };

@@ -320,19 +320,23 @@ class Checker {
 }  // namespace
 
 void CheckProgram(const std::vector<CodeFile>& files, FindingList& out) {
-  std::vector<std::optional<Tokens>> tokens(files.size());
+  // Two passes, tokenizing each file again in the second: only one file's tokens
+  // are held at a time.
+  std::vector<bool> readable(files.size(), false);
   Names declared;
   for (size_t i = 0; i < files.size(); ++i) {
-    auto result = Tokenize(files[i].text);
-    if (!result.ok()) {
-      out.Add(Severity::kHigh, files[i].location, "TorchScript code cannot be read: " + result.status().message());
+    auto tokens = Tokenize(files[i].text);
+    if (!tokens.ok()) {
+      out.Add(Severity::kHigh, files[i].location, "TorchScript code cannot be read: " + tokens.status().message());
       continue;
     }
-    CollectDeclarations(*result, declared);
-    tokens[i] = std::move(*result);
+    CollectDeclarations(*tokens, declared);
+    readable[i] = true;
   }
   for (size_t i = 0; i < files.size(); ++i) {
-    if (tokens[i]) Checker(files[i], *tokens[i], declared, out).Run();
+    if (!readable[i]) continue;
+    auto tokens = Tokenize(files[i].text);
+    if (tokens.ok()) Checker(files[i], *tokens, declared, out).Run();
   }
 }
 

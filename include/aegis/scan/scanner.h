@@ -109,7 +109,7 @@ struct ScanLimits {
   uint64_t max_entry_bytes = 8ull << 30;     // uncompressed size of one zip entry
   uint64_t max_compression_ratio = 200;      // uncompressed / compressed, per entry of 64 KiB or more
   uint64_t max_pickle_bytes = 512ull << 20;  // pickle members of one archive, together, read into memory
-  uint64_t max_code_bytes = 64ull << 20;     // TorchScript code members of one archive, together
+  uint64_t max_code_bytes = 16ull << 20;     // TorchScript code members of one archive, together
   uint64_t max_safetensors_header = 100ull << 20;
   int max_protobuf_depth = 64;
   int max_json_depth = 64;                   // XGBoost JSON / UBJ nesting
