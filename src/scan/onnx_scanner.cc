@@ -1,5 +1,7 @@
 // ONNX: walks ModelProto → graph (and the graphs nested in node attributes, and
 // training_info graphs), functions and opset imports, looking at:
+//   - every tensor's declared shape against its data (onnx_tensor.h), and the
+//     total size external tensors declare;
 //   - tensors (initializers, sparse initializers, attribute tensors) stored
 //     externally: the path must be relative and stay inside the model's folder, and
 //     a single artifact cannot carry external data at all;
@@ -8,7 +10,10 @@
 //     in some runtimes).
 // Field numbers from onnx/onnx.proto3. Nesting deeper than max_protobuf_depth is a
 // finding (and not descended into); a wire-format error is a Status.
+#include <algorithm>
+
 #include "aegis/common/protobuf_wire.h"
+#include "onnx_tensor.h"
 #include "scan_internal.h"
 
 namespace aegis::scan::internal {
@@ -126,6 +131,7 @@ class OnnxWalker {
   }
 
   Status SparseTensor(std::span<const uint8_t> bytes, const std::string& path, int depth) {
+    AEGIS_RETURN_IF_ERROR(CheckOnnxSparseTensor(bytes, path, limits_, out_));
     ProtoReader r(bytes);
     while (!r.done()) {
       ProtoField f;
@@ -195,6 +201,7 @@ class OnnxWalker {
   const ScanLimits& limits_;
   FindingList& out_;
   std::vector<ExternalDataRef>* refs_;
+  uint64_t external_bytes_ = 0;  // declared by all external tensors
 };
 
 Status OnnxWalker::Tensor(std::span<const uint8_t> bytes, const std::string& path, int) {
@@ -225,8 +232,17 @@ Status OnnxWalker::Tensor(std::span<const uint8_t> bytes, const std::string& pat
     if (key == "offset") offset = value;
     if (key == "length") length = value, has_length = true;
   }
-  if (!external) return Status::Ok();
   std::string where = path + " '" + Printable(name, 100) + "'";
+  AEGIS_ASSIGN_OR_RETURN(TensorCheck check, CheckOnnxTensor(bytes, where, limits_, out_));
+  if (!external) return Status::Ok();
+  if (check.sized) {
+    uint64_t before = external_bytes_;
+    external_bytes_ += std::min(check.declared_bytes, limits_.max_tensor_bytes);
+    if (before <= limits_.max_tensor_bytes && external_bytes_ > limits_.max_tensor_bytes) {
+      out_.Add(Severity::kCritical, where,
+               "external tensors declare more than " + std::to_string(limits_.max_tensor_bytes) + " bytes in total");
+    }
+  }
   if (!has_location) {
     out_.Add(Severity::kHigh, where, "external tensor data without a location");
     return Status::Ok();
@@ -242,7 +258,7 @@ Status OnnxWalker::Tensor(std::span<const uint8_t> bytes, const std::string& pat
              "tensor data is stored in another file '" + Printable(location) + "': a single artifact cannot carry it");
     return Status::Ok();
   }
-  ExternalDataRef ref{location, where, 0, 0, has_length};
+  ExternalDataRef ref{location, where, 0, 0, has_length, check.declared_bytes, check.sized};
   if ((!offset.empty() && !ParseDecimal(offset, &ref.offset)) || (has_length && !ParseDecimal(length, &ref.length))) {
     out_.Add(Severity::kHigh, where, "external data offset or length is not a number");
     return Status::Ok();

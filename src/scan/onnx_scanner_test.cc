@@ -10,11 +10,34 @@ using testing::HasFinding;
 using testing::Proto;
 using testing::Span;
 
+// A FLOAT tensor of shape [2]: inline (8 bytes of raw_data) or stored at `location`.
 Proto Tensor(const std::string& name, const std::string& location) {
   Proto t;
   t.Varint(1, 2).Varint(2, 1).Bytes(8, name);
+  if (location.empty()) t.Bytes(9, std::string(8, '\0'));
   if (!location.empty()) t.Message(13, Proto().Bytes(1, "location").Bytes(2, location)).Varint(14, 1);
   return t;
+}
+
+// A tensor with the given dims and type, and whatever data `fill` adds.
+Proto Shaped(std::initializer_list<int64_t> dims, uint64_t type) {
+  Proto t;
+  for (int64_t d : dims) t.Varint(1, static_cast<uint64_t>(d));
+  t.Varint(2, type).Bytes(8, "t");
+  return t;
+}
+
+std::string Packed(const std::vector<uint64_t>& values) {
+  Proto p;
+  for (uint64_t v : values) p.Varint(1, v);
+  std::string s = p.str();
+  std::string out;
+  for (size_t i = 0; i < s.size();) {  // drop the field keys, keep the varints
+    ++i;
+    while (static_cast<uint8_t>(s[i]) & 0x80) out += s[i++];
+    out += s[i++];
+  }
+  return out;
 }
 
 std::string Model(const Proto& graph, const std::string& opset_domain = "") {
@@ -95,6 +118,75 @@ TEST(OnnxScanner, SubgraphsAreWalkedAndDepthIsBounded) {
     inner = Proto().Message(1, node);
   }
   EXPECT_TRUE(HasFinding(Scan(Model(inner)), "nests deeper than 64 levels"));
+}
+
+ScanReport ScanInitializer(const Proto& tensor) { return Scan(Model(Proto().Message(5, tensor))); }
+
+TEST(OnnxTensors, DataMustMatchTheDeclaredShape) {
+  // The OpenCV crash: a [1000, 1000] FLOAT initializer with 16 bytes of raw_data.
+  ScanReport short_raw = ScanInitializer(Shaped({1000, 1000}, 1).Bytes(9, std::string(16, 'x')));
+  EXPECT_TRUE(HasFinding(short_raw, "a FLOAT tensor of shape [1000, 1000] needs 4000000 bytes, raw_data holds 16"))
+      << Describe(short_raw);
+  EXPECT_EQ(short_raw.findings.front().severity, Severity::kCritical);
+  EXPECT_EQ(short_raw.findings.front().location, "graph.initializer 't'");
+  EXPECT_TRUE(ScanInitializer(Shaped({2, 3}, 7).Bytes(9, std::string(48, 'x'))).clean());
+  EXPECT_TRUE(HasFinding(ScanInitializer(Shaped({2, 3}, 7).Bytes(9, std::string(49, 'x'))), "raw_data holds 49"));
+  // Typed fields: packed or not, and only the one the type uses.
+  EXPECT_TRUE(ScanInitializer(Shaped({3}, 1).Bytes(4, std::string(12, 'x'))).clean());
+  EXPECT_TRUE(ScanInitializer(Shaped({2}, 7).Bytes(7, Packed({1, 1ull << 40}))).clean());
+  EXPECT_TRUE(ScanInitializer(Shaped({2}, 6).Varint(5, 1).Varint(5, 2)).clean());
+  EXPECT_TRUE(ScanInitializer(Shaped({2}, 8).Bytes(6, "a").Bytes(6, "bc")).clean());
+  EXPECT_TRUE(ScanInitializer(Shaped({1}, 14).Bytes(4, std::string(8, 'x'))).clean());  // complex: two floats
+  EXPECT_TRUE(
+      HasFinding(ScanInitializer(Shaped({4}, 1).Bytes(4, std::string(12, 'x'))), "needs 4 values, float_data holds 3"));
+  EXPECT_TRUE(HasFinding(ScanInitializer(Shaped({5}, 6).Bytes(5, Packed({1, 2}))), "int32_data holds 2"));
+  EXPECT_TRUE(HasFinding(ScanInitializer(Shaped({1}, 7).Bytes(4, std::string(4, 'x'))),
+                         "keeps data in float_data, which a INT64 tensor does not use"));
+  EXPECT_TRUE(HasFinding(ScanInitializer(Shaped({1}, 1).Bytes(4, std::string(4, 'x')).Bytes(9, std::string(4, 'x'))),
+                         "both raw_data and typed data"));
+  EXPECT_TRUE(HasFinding(ScanInitializer(Shaped({8}, 1)), "needs 8 values, float_data holds 0"));
+  EXPECT_TRUE(ScanInitializer(Shaped({0, 8}, 1)).clean());  // no elements, no data
+  EXPECT_TRUE(HasFinding(ScanInitializer(Shaped({1}, 8).Bytes(9, "x")), "of type STRING carries raw_data"));
+}
+
+TEST(OnnxTensors, DimensionsAndTypes) {
+  EXPECT_TRUE(HasFinding(ScanInitializer(Shaped({2, -3}, 1)), "dimension -3 is negative"));
+  EXPECT_TRUE(HasFinding(ScanInitializer(Shaped({1ll << 31}, 1)), "does not fit in 32 bits"));
+  EXPECT_TRUE(HasFinding(ScanInitializer(Shaped({1 << 30, 1 << 30}, 1)), "declares more than 17179869184 bytes"));
+  EXPECT_TRUE(HasFinding(ScanInitializer(Shaped({1 << 30, 1 << 30, 1 << 30}, 1)), "multiply past 2^64"));
+  EXPECT_TRUE(HasFinding(ScanInitializer(Shaped({2}, 99)), "element type 99 is not a known ONNX type"));
+  EXPECT_TRUE(HasFinding(ScanInitializer(Shaped({2}, 1).Message(3, Proto().Varint(1, 0))), "segmented"));
+  // Attribute tensors (Constant nodes) are tensors too.
+  Proto node = ReluNode();
+  node.Message(5, Proto().Bytes(1, "value").Message(5, Shaped({4}, 1).Bytes(9, "x")).Varint(20, 4));
+  EXPECT_TRUE(HasFinding(Scan(Model(Proto().Message(1, node))), "raw_data holds 1"));
+}
+
+TEST(OnnxTensors, SparseInitializers) {
+  auto sparse = [](int64_t index) {
+    Proto values = Shaped({2}, 1).Bytes(9, std::string(8, 'x'));
+    Proto indices = Shaped({2}, 7).Bytes(7, Packed({1, static_cast<uint64_t>(index)}));
+    Proto s;
+    s.Message(1, values).Message(2, indices).Varint(3, 3).Varint(3, 4);
+    return Scan(Model(Proto().Message(15, s)));
+  };
+  EXPECT_TRUE(sparse(11).clean()) << Describe(sparse(11));
+  ScanReport out = sparse(12);
+  EXPECT_TRUE(HasFinding(out, "sparse tensor index 12 lies outside its dense shape [3, 4]")) << Describe(out);
+}
+
+TEST(OnnxTensors, ExternalTensorsTogetherAreBounded) {
+  ScanLimits limits;
+  limits.max_tensor_bytes = 100;
+  Proto graph;
+  for (int i = 0; i < 20; ++i) {
+    Proto t = Shaped({2}, 1);
+    t.Message(13, Proto().Bytes(1, "location").Bytes(2, "w.bin")).Varint(14, 1);
+    graph.Message(5, t);
+  }
+  auto report = ScanBytes(Span(Model(graph)), limits);
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(HasFinding(*report, "external tensors declare more than 100 bytes in total")) << Describe(*report);
 }
 
 TEST(OnnxScanner, TruncatedOrMalformedCannotBeScanned) {

@@ -2,7 +2,9 @@
 // is no prefix matching (so "torch._utils " or "torch._utils.os" are unknown), with
 // one exception: TorchScript archives may name `__torch__.*` classes, which libtorch
 // resolves against the TorchScript code compiled from the archive itself (no Python
-// runs). Everything else is a finding; the severity says how bad it looks.
+// runs), except `__torch__.torch.classes.*`, libtorch's custom classes (native code):
+// only the ones torchscript_allowlist.h allows.
+// Everything else is a finding; the severity says how bad it looks.
 //
 // numpy's array reconstruction (`_reconstruct`, `ndarray`, `dtype`) is allowed in
 // generic pickles: it builds arrays from bytes and calls nothing it is given; the
@@ -16,6 +18,7 @@
 #include <unordered_set>
 
 #include "pickle_scanner.h"
+#include "torchscript_allowlist.h"
 
 namespace aegis::scan::internal {
 namespace {
@@ -248,8 +251,15 @@ bool AnyComponent(std::string_view dotted, Fn fn) {
   }
 }
 
+// `__torch__.torch.classes.*` are not the archive's classes but libtorch custom
+// classes: native code whose __setstate__ the unpickler calls (critical, below).
+bool IsCustomClass(std::string_view module) {
+  return module == "__torch__.torch.classes" || module.starts_with("__torch__.torch.classes.");
+}
+
 bool IsTorchScriptClass(std::string_view module, std::string_view name) {
   if (module != "__torch__" && !module.starts_with("__torch__.")) return false;
+  if (IsCustomClass(module)) return false;
   if (!IsIdentifier(name)) return false;
   return !AnyComponent(module, [](std::string_view part) { return !IsIdentifier(part); });
 }
@@ -271,6 +281,11 @@ ImportVerdict CheckImport(std::string_view module, std::string_view name, Pickle
     if (module == "torch" && Contains<kTorchValues>(name)) return {true, Severity::kLow};
   }
 
+  if (IsCustomClass(module)) {
+    bool allowed = context == PickleContext::kTorchScript &&
+                   torchscript::CheckCustomClass(std::string(module) + "." + std::string(name)).allowed;
+    return {allowed, Severity::kCritical};
+  }
   std::string_view py3 = Python3Module(module);
   bool critical = AnyComponent(py3, [](std::string_view part) { return Contains<kCriticalModules>(part); }) ||
                   AnyComponent(module, [](std::string_view part) { return Contains<kCriticalModules>(part); });

@@ -199,6 +199,18 @@ TEST(PickleAllowlist, Contexts) {
   EXPECT_TRUE(CheckImport("__torch__.torch.nn.modules.linear", "Linear", PickleContext::kTorchScript).allowed);
   EXPECT_FALSE(CheckImport("__torch__.torch.nn.modules.linear", "Linear", PickleContext::kGeneric).allowed);
   EXPECT_FALSE(CheckImport("__torch__", "a.b", PickleContext::kTorchScript).allowed);
+  // Custom classes are native code (their __setstate__ runs on load), not the archive's classes.
+  EXPECT_EQ(CheckImport("__torch__.torch.classes.my_ns", "Reader", PickleContext::kTorchScript).severity,
+            Severity::kCritical);
+  EXPECT_FALSE(CheckImport("__torch__.torch.classes", "x", PickleContext::kTorchScript).allowed);
+  EXPECT_TRUE(CheckImport("__torch__.torch.classesx", "Y", PickleContext::kTorchScript).allowed);
+  // Except libtorch's own holders of dynamically quantized weights.
+  EXPECT_TRUE(
+      CheckImport("__torch__.torch.classes.quantized", "LinearPackedParamsBase", PickleContext::kTorchScript).allowed);
+  EXPECT_FALSE(
+      CheckImport("__torch__.torch.classes.quantized", "LinearPackedParamsBase", PickleContext::kGeneric).allowed);
+  EXPECT_FALSE(
+      CheckImport("__torch__.torch.classes.quantized", "Conv2dPackedParamsBase", PickleContext::kTorchScript).allowed);
   EXPECT_TRUE(CheckImport("torch._utils", "_rebuild_tensor_v2", PickleContext::kTorchScript).allowed);
   EXPECT_TRUE(CheckImport("torch", "FloatStorage", PickleContext::kGeneric).allowed);
   EXPECT_TRUE(CheckImport("torch", "per_tensor_affine", PickleContext::kTorchScript).allowed);

@@ -53,6 +53,8 @@ struct ExternalDataRef {
   uint64_t offset = 0;
   uint64_t length = 0;  // 0: to the end of the file
   bool has_length = false;
+  uint64_t expected_bytes = 0;  // the tensor's declared size (onnx_tensor.h)
+  bool has_expected = false;
 };
 
 // Format detection from content only (format_detect.cc).

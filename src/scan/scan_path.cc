@@ -88,6 +88,15 @@ void ResolveExternalData(const std::string& model_rel, const std::vector<interna
       if (ref.offset > size || (ref.has_length && ref.length > size - ref.offset)) {
         report.findings.push_back(
             {Severity::kHigh, ref.where, "external data range runs past the end of '" + shown + "'", ""});
+      } else if (ref.has_expected) {
+        // Engines read the declared size from the file: the range must hold exactly that.
+        uint64_t available = ref.has_length ? ref.length : size - ref.offset;
+        if (ref.has_length ? available != ref.expected_bytes : available < ref.expected_bytes) {
+          report.findings.push_back({Severity::kCritical, ref.where,
+                                     "tensor declares " + std::to_string(ref.expected_bytes) +
+                                         " bytes but its data in '" + shown + "' covers " + std::to_string(available),
+                                     ""});
+        }
       }
       data_files->insert(target);
     }

@@ -125,6 +125,17 @@ TEST(ScanPath, OnnxExternalDataInsideTheFolder) {
   const ScanReport& r = *(*report)[0].report;
   EXPECT_TRUE(HasFinding(r, "external data file 'missing.bin' is not in the folder")) << Describe(r);
   EXPECT_TRUE(HasFinding(r, "external data range runs past the end of 'weights.bin'"));
+  // The reference must cover exactly the bytes the tensor declares ([4] FLOAT: 16).
+  Proto short_graph;
+  short_graph.Message(5, tensor("c", "weights.bin", "8"));
+  Proto short_model;
+  short_model.Varint(1, 8).Message(7, short_graph);
+  Write(dir.path() / "m" / "model.onnx", short_model.str());
+  auto short_report = ScanPath(dir.path());
+  ASSERT_TRUE(short_report.ok());
+  EXPECT_TRUE(HasFinding(*(*short_report)[0].report, "tensor declares 16 bytes but its data in 'weights.bin' covers 8"))
+      << Describe(*(*short_report)[0].report);
+  Write(dir.path() / "m" / "model.onnx", bad.str());
   // Scanned alone, the same file may not reference anything outside itself.
   auto alone = ScanPath(dir.path() / "m" / "model.onnx");
   ASSERT_TRUE(alone.ok());

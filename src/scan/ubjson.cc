@@ -7,8 +7,9 @@ constexpr size_t kMaxRecordedKeys = 4096;
 
 Status Bad(const std::string& why) { return Status::Unprocessable("malformed XGBoost UBJ model: " + why); }
 
-// Payload size of a scalar marker; -1 for strings and containers, -2 if unknown.
-int ScalarSize(uint8_t marker) {
+}  // namespace
+
+int UbjScalarSize(uint8_t marker) {
   switch (marker) {
     case 'Z':
     case 'N':
@@ -36,6 +37,10 @@ int ScalarSize(uint8_t marker) {
       return -2;
   }
 }
+
+namespace {
+
+int ScalarSize(uint8_t marker) { return UbjScalarSize(marker); }
 
 class Validator {
  public:

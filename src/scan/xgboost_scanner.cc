@@ -1,12 +1,14 @@
 // XGBoost models: JSON (parsed with simdjson under a depth limit) or UBJ (ubjson.cc).
 // Either must be an object with a "learner" object, else it is not an XGBoost model
-// (Status: could not scan); a missing or odd "version" is a finding.
+// (Status: could not scan); a missing or odd "version" is a finding, and so is
+// every structural problem xgboost_structure.h lists.
 #include <algorithm>
 
 #include <simdjson.h>
 
 #include "scan_internal.h"
 #include "ubjson.h"
+#include "xgboost_structure.h"
 
 namespace aegis::scan::internal {
 namespace {
@@ -51,6 +53,7 @@ Status ScanXgboostJson(std::span<const uint8_t> bytes, const ScanLimits& limits,
   if (document["version"].get(version) != simdjson::SUCCESS || !IsVersion(version)) {
     out.Add(Severity::kMedium, "\"version\"", "XGBoost model without a valid version ([major, minor, patch])");
   }
+  CheckXgboostJsonStructure(root, bytes.size(), limits, out);
   return Status::Ok();
 }
 
@@ -66,6 +69,7 @@ Status ScanXgboostUbj(std::span<const uint8_t> bytes, const ScanLimits& limits, 
   if (version != '[') {
     out.Add(Severity::kMedium, "\"version\"", "XGBoost model without a valid version ([major, minor, patch])");
   }
+  CheckXgboostUbjStructure(bytes, limits, out);
   return Status::Ok();
 }
 

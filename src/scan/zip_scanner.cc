@@ -12,6 +12,7 @@
 #include <set>
 
 #include "pickle_scanner.h"
+#include "torchscript_archive.h"
 #include "zip_reader.h"
 
 namespace aegis::scan::internal {
@@ -120,6 +121,7 @@ StatusOr<Format> ScanZipArchive(std::span<const uint8_t> bytes, const ScanLimits
     options.report_malformed = named;
     ScanPickle(*member, options, out);
   }
+  if (format == Format::kTorchScript) CheckTorchScriptArchive(bytes, dir, limits, out);
   return format;
 }
 

@@ -12,9 +12,20 @@
 //                                  the central directory; `*.pkl` members and any
 //                                  member starting like a pickle scanned;
 //                                  torch.save archives (zip or legacy) refused
-//   ONNX                           protobuf read with limits; external data must
-//                                  stay inside the artifact; unknown op domains
-//   XGBoost JSON / UBJ             structure validated ("learner" object required)
+//   TorchScript code               every code member tokenized and every operator,
+//                                  namespace, custom class and attribute it names
+//                                  checked against an exact allowlist of pure
+//                                  tensor operators (src/scan/torchscript_*.h):
+//                                  files, processes, network, threads, storage,
+//                                  uninitialized memory are critical, anything
+//                                  unknown high; legacy model.json archives refused
+//   ONNX                           protobuf read with limits; every tensor's data
+//                                  against its declared shape and type; external
+//                                  data must stay inside the artifact; unknown op
+//                                  domains
+//   XGBoost JSON / UBJ             the whole model structure: trees (children,
+//                                  cycles, reachability, split features),
+//                                  num_feature, tree counts, booster parameters
 //   safetensors                    header bounds, offsets inside the file, no
 //                                  overlaps, no gaps
 //
@@ -98,9 +109,12 @@ struct ScanLimits {
   uint64_t max_entry_bytes = 8ull << 30;     // uncompressed size of one zip entry
   uint64_t max_compression_ratio = 200;      // uncompressed / compressed, per entry of 64 KiB or more
   uint64_t max_pickle_bytes = 512ull << 20;  // pickle members of one archive, together, read into memory
+  uint64_t max_code_bytes = 16ull << 20;     // TorchScript code members of one archive, together
   uint64_t max_safetensors_header = 100ull << 20;
   int max_protobuf_depth = 64;
-  int max_json_depth = 64;  // XGBoost JSON / UBJ nesting
+  int max_json_depth = 64;                   // XGBoost JSON / UBJ nesting
+  uint64_t max_xgboost_features = 1u << 20;  // num_feature: every buffer of the engine is sized by it
+  uint64_t max_tensor_bytes = 16ull << 30;   // one ONNX tensor's declared size; all external ones together
 };
 
 // Scans one artifact held in memory.
