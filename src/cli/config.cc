@@ -9,6 +9,7 @@
 #include "aegis/common/file_util.h"
 #include "audit_config.h"
 #include "auth_config.h"
+#include "runtime_config.h"
 #include "toml_table.h"
 
 namespace aegis::cli {
@@ -21,7 +22,8 @@ const std::map<std::string, std::set<std::string>>& Schema() {
       {"limits",
        {"max_body_bytes", "max_model_bytes", "max_header_bytes", "read_timeout_seconds", "write_timeout_seconds",
         "idle_timeout_seconds", "max_connections"}},
-      {"runtime", {"instances_per_model"}},
+      {"runtime", {"*"}},  // every key checked by LoadRuntimeConfig
+      {"models", {"*"}},   // [models."NAME"], checked by LoadRuntimeConfig
       {"registry", {"require_signature"}},
       {"tls", {"cert", "key", "ca", "client_ca", "require_client_cert"}},
       {"auth", {"jwt", "mtls"}},                                                         // read by LoadAuthConfig
@@ -41,6 +43,7 @@ class Reader {
       auto it = Schema().find(name);
       if (it == Schema().end()) return Status::InvalidArgument(file_ + ": " + name + ": unknown section");
       if (!node.is_table()) return Status::InvalidArgument(file_ + ": " + name + ": must be a table");
+      if (it->second.count("*")) continue;
       AEGIS_RETURN_IF_ERROR(internal::TableReader(*node.as_table(), name + ".", file_).OnlyKeys(it->second));
     }
     return Status::Ok();
@@ -94,10 +97,6 @@ StatusOr<Config> LoadConfig(const std::filesystem::path& data_dir) {
     AEGIS_RETURN_IF_ERROR(t.Integer("max_connections", config.http_limits.max_connections, 1, 1000000));
     return Status::Ok();
   }));
-  AEGIS_RETURN_IF_ERROR(r.In("runtime", [&](const internal::TableReader& t) {
-    AEGIS_RETURN_IF_ERROR(t.Integer("instances_per_model", config.instances_per_model, 1, 64));
-    return Status::Ok();
-  }));
   AEGIS_RETURN_IF_ERROR(r.In("registry", [&](const internal::TableReader& t) {
     AEGIS_RETURN_IF_ERROR(t.Bool("require_signature", config.require_signature));
     return Status::Ok();
@@ -114,6 +113,7 @@ StatusOr<Config> LoadConfig(const std::filesystem::path& data_dir) {
   config.tls_ca = ca;
   AEGIS_RETURN_IF_ERROR(internal::LoadAuthConfig(root, path.string(), config));
   AEGIS_RETURN_IF_ERROR(internal::LoadAuditConfig(root, path.string(), config));
+  AEGIS_RETURN_IF_ERROR(internal::LoadRuntimeConfig(root, path.string(), config));
   return config;
 }
 
@@ -137,8 +137,7 @@ std::string RenderDefaultConfig(const std::string& listen, const std::string& ad
       << "write_timeout_seconds = " << d.http_limits.write_timeout.count() << "\n"
       << "idle_timeout_seconds = " << d.http_limits.idle_timeout.count() << "\n"
       << "max_connections = " << d.http_limits.max_connections << "        # per listener\n\n"
-      << "[runtime]\n"
-      << "instances_per_model = " << d.instances_per_model << "\n\n"
+      << internal::RenderRuntimeConfig() << "\n"
       << "[registry]\n"
       << "# Only models signed (OpenSSF Model Signing) by a key in the trust store\n"
       << "# (`aegis trust add`) are pushed and served. Turning this off is for\n"
