@@ -192,13 +192,22 @@ Status ForkIntoPidNamespace(ConfinementReport& report) {
 
 // Step 4.
 Status DropPrivileges(ConfinementReport& report) {
+  // The bounding set first: emptying it needs CAP_SETPCAP, which the change of
+  // user below takes away. EINVAL is a capability this kernel does not know; an
+  // unprivileged worker without a user namespace has no capability to bound
+  // (and no_new_privs keeps it from gaining one by exec).
+  const bool privileged = ::geteuid() == 0 || report.user_ns;
+  for (int cap = 0; cap <= CAP_LAST_CAP; ++cap) {
+    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL && privileged) {
+      return Status::Internal(Errno("PR_CAPBSET_DROP"));
+    }
+  }
   if (::geteuid() == 0 && !report.user_ns) {
     if (::setgroups(0, nullptr) != 0) return Status::Internal(Errno("setgroups"));
     if (::setresgid(kNogroup, kNogroup, kNogroup) != 0) return Status::Internal(Errno("setresgid nobody"));
     if (::setresuid(kNobody, kNobody, kNobody) != 0) return Status::Internal(Errno("setresuid nobody"));
   }
   // Whatever remains (the user namespace's capabilities): none.
-  for (int cap = 0; cap <= CAP_LAST_CAP; ++cap) ::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[2] = {};
   if (::syscall(SYS_capset, &header, data) != 0) return Status::Internal(Errno("capset"));

@@ -287,6 +287,7 @@ def test_every_worker_is_confined(confined):
         assert status["Seccomp"] == "2", (pid, status["Seccomp"])
         assert status["NoNewPrivs"] == "1", (pid, status["NoNewPrivs"])
         assert status["CapEff"] == "0000000000000000", (pid, status["CapEff"])
+        assert status["CapBnd"] == "0000000000000000", (pid, status["CapBnd"])
         assert os.readlink(f"/proc/{pid}/ns/net") != server_net
         assert pathlib.Path(f"/proc/{pid}/environ").read_bytes() == b""
     for pid in engines:
@@ -445,7 +446,41 @@ def test_sigterm_stops_the_server_while_a_worker_is_stuck(tmp_path, models):
     assert time.monotonic() - started < 8, "the server waited on a stuck worker past its drain timeout"
     thread.join(10)
     for pid in engines:
-        assert not pathlib.Path(f"/proc/{pid}").exists() or "zombie" in _status(pid).get("State", ""), pid
+        assert _dead(pid), pid
+
+
+def _dead(pid: int) -> bool:
+    return not pathlib.Path(f"/proc/{pid}").exists() or "zombie" in _status(pid).get("State", "")
+
+
+def test_workers_die_with_a_killed_server(tmp_path, models):
+    """kill -9 of the server (no chance to clean up) must not leave engines
+    running with a model and its inputs: every worker process follows it."""
+    inst = start_installation(tmp_path, push_examples_too=False)
+    inst.push_ok("slow", "1", cm.slow_model(models / "k-slow.pt"), "torchscript")
+    stuck = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [1], "data": [1e12]}]}
+    # One engine busy in an inference, the other idle: both must go.
+    thread = threading.Thread(target=lambda: _swallow(lambda: inst.infer("slow", stuck, timeout=30)))
+    thread.start()
+    time.sleep(1)
+    procs = _engine_processes(inst.proc.pid)
+    assert len(procs) == 4, procs
+    inst.kill()
+    deadline = time.monotonic() + 10
+    while not all(_dead(p) for p in procs) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    alive = [p for p in procs if not _dead(p)]
+    for p in alive:
+        os.kill(p, signal.SIGKILL)
+    thread.join(30)
+    assert not alive, f"engine processes outlived the server: {alive}"
+
+
+def _swallow(call):
+    try:
+        call()
+    except requests.RequestException:
+        pass
 
 
 def test_isolation_none_is_a_visible_finding(tmp_path):
