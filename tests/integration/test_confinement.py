@@ -27,7 +27,8 @@ import pytest
 import requests
 
 import confinement_models as cm
-from aegis_testlib import AEGIS_BIN, EXAMPLES, Installation, push_examples, stop_and_check
+from aegis_testlib import (AEGIS_BIN, EXAMPLES, Installation, infer_body, push_examples, reference_case,
+                           stop_and_check)
 
 RUN_MODEL = str(pathlib.Path(AEGIS_BIN).parents[2] / "tests" / "tools" / "aegis_run_model")
 SECRET = b"AEGIS-TEST-KEK-4f1c9e2b7a6d5c3e"
@@ -299,6 +300,20 @@ def test_every_worker_is_confined(confined):
             assert forbidden not in targets, targets
         if os.geteuid() == 0:
             assert _status(pid)["Uid"].split()[0] == "65534"
+
+
+def test_benign_models_raise_no_sandbox_violation(confined):
+    """The example models, served many times, never trip the filter: a report
+    must mean a model reached for something, or operators learn to ignore it."""
+    for model in ("mlp_torch", "mlp_onnx", "xgb", "xgb_ubj"):
+        x, y = reference_case(model)
+        for _ in range(5):
+            r = confined.infer(model, infer_body(x))
+            assert r.status_code == 200, r.text
+    time.sleep(0.5)
+    violations = [e for e in confined.audit_events() if e.get("action") == "runtime.sandbox_violation"
+                  and not e.get("resource", "").startswith(("model:hungry/", "model:slow/", "model:victim/"))]
+    assert violations == [], violations
 
 
 def test_a_stuck_model_delays_only_itself(confined):
