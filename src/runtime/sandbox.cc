@@ -301,6 +301,7 @@ Status LimitResources(const SandboxOptions& options, ConfinementReport& report) 
   // AddressSanitizer reserves terabytes of shadow address space: an address-space
   // limit would stop it at once. Sanitizer builds are for tests only.
   report.notes.push_back("RLIMIT_AS: not set in a sanitizer build");
+  (void)options;
 #else
   if (options.address_space_bytes > 0) limits.push_back({RLIMIT_AS, options.address_space_bytes, "RLIMIT_AS"});
 #endif
