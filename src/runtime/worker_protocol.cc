@@ -275,7 +275,8 @@ StatusOr<DecodedTensors> DecodeTensorList(std::span<const uint8_t> in) {
     TensorView view;
     view.datatype = *type;
     view.shape.resize(rank);
-    std::memcpy(view.shape.data(), in.data() + entry + kEntryFixedBytes, 8 * rank);
+    // A scalar has no dimensions: no copy (an empty vector's data() may be null).
+    if (rank > 0) std::memcpy(view.shape.data(), in.data() + entry + kEntryFixedBytes, 8 * rank);
     std::string& name = out.owned.emplace_back(
         reinterpret_cast<const char*>(in.data()) + entry + kEntryFixedBytes + 8 * rank, name_bytes);
     if (!IsUtf8(name)) return bad("a tensor name is not UTF-8");
@@ -330,8 +331,8 @@ uint64_t EncodeFailure(ResponseStatus status, std::string_view public_message, s
   Store<uint32_t>(p + 8, static_cast<uint32_t>(detail.size()));
   Store<uint32_t>(p + 12, 0);
   Store<uint64_t>(p + 16, 0);
-  std::memcpy(p + kResponseHeaderBytes, public_message.data(), public_message.size());
-  std::memcpy(p + kResponseHeaderBytes + public_message.size(), detail.data(), detail.size());
+  if (!public_message.empty()) std::memcpy(p + kResponseHeaderBytes, public_message.data(), public_message.size());
+  if (!detail.empty()) std::memcpy(p + kResponseHeaderBytes + public_message.size(), detail.data(), detail.size());
   return kResponseHeaderBytes + public_message.size() + detail.size();
 }
 

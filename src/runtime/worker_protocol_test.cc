@@ -38,16 +38,18 @@ struct Buffer {
 TEST(WorkerProtocolTest, TensorListRoundTrip) {
   const std::vector<uint8_t> floats = Bytes({1.5f, -2.0f, 3.25f, 4.0f, 5.0f, 6.0f});
   const std::vector<uint8_t> strings = BytesElements({"alpha", "", "\xce\xbb"});
+  const std::vector<uint8_t> scalar = Bytes({7.0f});
   const std::vector<TensorView> in = {{"input", DataType::kFp32, {2, 3}, floats},
                                       {"text", DataType::kBytes, {3}, strings},
-                                      {"empty", DataType::kInt64, {0, 4}, {}}};
+                                      {"empty", DataType::kInt64, {0, 4}, {}},
+                                      {"scalar", DataType::kFp32, {}, scalar}};  // rank 0 (found by the fuzzer)
   Buffer buffer(4096);
   auto written = EncodeTensorList(in, buffer.span());
   ASSERT_TRUE(written.ok()) << written.status().message();
   EXPECT_EQ(*written, *EncodedTensorListSize(in));
   auto decoded = DecodeTensorList(buffer.span().first(*written));
   ASSERT_TRUE(decoded.ok()) << decoded.status().message();
-  ASSERT_EQ(decoded->views.size(), 3u);
+  ASSERT_EQ(decoded->views.size(), in.size());
   for (size_t i = 0; i < in.size(); ++i) {
     const TensorView& got = decoded->views[i];
     EXPECT_EQ(got.name, in[i].name);
