@@ -308,7 +308,9 @@ Status InstallReaperFilter() {
   if (!ctx) return Status::Internal("seccomp: cannot initialise a filter");
   AEGIS_RETURN_IF_ERROR(AddAll(ctx.get(), SCMP_ACT_ALLOW,
                                {"wait4", "waitid", "exit", "exit_group", "rt_sigreturn", "rt_sigaction",
-                                "rt_sigprocmask", "restart_syscall", "getpid", "gettid", "kill", "tgkill"}));
+                                "rt_sigprocmask", "restart_syscall", "getpid", "gettid", "kill", "tgkill",
+                                // its own signal stack (sanitizer runtimes query it around a wait)
+                                "sigaltstack"}));
   return Load(ctx.get());
 }
 
