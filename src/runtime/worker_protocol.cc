@@ -81,9 +81,11 @@ nlohmann::json SpecJson(const TensorSpec& spec) {
           {"datatype_fixed", spec.datatype_fixed}};
 }
 
-StatusOr<std::vector<TensorSpec>> SpecsFrom(json::element array, std::string_view what) {
+// `field` is a lookup that may have failed (a missing key, a root that is not an
+// object): taken as a result, never converted, since converting a failed one throws.
+StatusOr<std::vector<TensorSpec>> SpecsFrom(simdjson::simdjson_result<json::element> field, std::string_view what) {
   simdjson::dom::array items;
-  if (array.get_array().get(items) != simdjson::SUCCESS) {
+  if (field.get_array().get(items) != simdjson::SUCCESS) {
     return Status::InvalidArgument(std::string(what) + " must be an array");
   }
   std::vector<TensorSpec> specs;

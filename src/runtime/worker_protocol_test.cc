@@ -190,6 +190,11 @@ TEST(WorkerProtocolTest, SignatureRoundTripAndChecks) {
                    .ok());
   EXPECT_FALSE(ParseSignatureJson(R"({"platform":"","inputs":[],"outputs":[]})").ok());
   EXPECT_FALSE(ParseSignatureJson("not json").ok());
+  // Missing or mistyped parts are errors, not exceptions (found by the fuzzer).
+  EXPECT_FALSE(ParseSignatureJson(R"({"platform":"p","inputs":[]})").ok());
+  EXPECT_FALSE(ParseSignatureJson(R"({"platform":"p","outputs":[]})").ok());
+  EXPECT_FALSE(ParseSignatureJson(R"({"platform":"p","inputs":{},"outputs":7})").ok());
+  EXPECT_FALSE(ParseSignatureJson(R"([1,2,3])").ok());
 }
 
 TEST(WorkerProtocolTest, ArenaLayoutChecks) {
