@@ -12,6 +12,8 @@ PACKAGES=(
   # libraries (see docs/../DESIGN: chosen dependencies)
   libssl-dev libboost-dev libsimdjson-dev libtomlplusplus-dev libcli11-dev libspdlog-dev
   nlohmann-json3-dev libsqlite3-dev libargon2-dev zlib1g-dev libqrencode-dev
+  # confinement of engine workers (seccomp-bpf)
+  libseccomp-dev
   # metrics: prometheus-cpp (core) for the exposition, prometheus for `promtool check metrics` in tests
   prometheus-cpp-dev prometheus
   # engines

@@ -110,6 +110,11 @@ http::Response ModelMetadata(const Services& services, const Route& route) {
 http::Response ModelReady(const Services& services, const Route& route) {
   auto model = services.registry->Find(route.model, route.version);
   if (!model.ok()) return http::Response::Error(model.status());
+  // A version whose workers were withdrawn (or are all restarting) is loaded but
+  // cannot answer: a balancer must see that before it sends traffic.
+  if (!(*model)->instances->Ready()) {
+    return http::Response::Json(503, internal::Dump(Json{{"name", route.model}, {"ready", false}}));
+  }
   return JsonResponse({{"name", route.model}, {"ready", true}});
 }
 
@@ -121,36 +126,31 @@ StatusOr<std::optional<uint64_t>> JsonHeaderLength(const http::RequestHead& head
   return n;
 }
 
-// Parses and validates the request (the guard stage), runs the engine, and
-// encodes the outputs; `monitor` (may be null) gets the two stages' times.
-StatusOr<http::Response> RunInference(const registry::ServedModel& model, const http::Request& request,
-                                      monitor::Monitor* monitor) {
-  monitor::StageTimer timer;
-  AEGIS_ASSIGN_OR_RETURN(auto header_length, JsonHeaderLength(request.head));
-  AEGIS_ASSIGN_OR_RETURN(InferRequest infer, ParseInferRequest(request.body, header_length));
-  runtime::ModelInstances& instances = *model.instances;
-  AEGIS_RETURN_IF_ERROR(runtime::ValidateInputs(instances.signature(), infer.inputs));
-  if (monitor != nullptr) monitor->ObserveStage(monitor::Stage::kGuard, timer.Lap());
-  auto inferred = instances.Infer(infer.inputs);
-  if (monitor != nullptr) monitor->ObserveStage(monitor::Stage::kEngine, timer.Lap());
-  AEGIS_ASSIGN_OR_RETURN(auto outputs, std::move(inferred));
+// What the response needs from the request once the engine has answered.
+struct ResponseShape {
+  std::string model, version;
+  std::optional<std::string> id;
+  std::vector<RequestedOutput> outputs;  // empty: all, in the model's order
+  bool binary_data_output = false;
+};
 
-  // Keep the requested outputs, in the order asked for.
-  std::vector<runtime::Tensor> selected;
+// Encodes the outputs the request asked for, in the order asked for. `outputs`
+// may point into an engine worker's shared memory: they are read once, here.
+StatusOr<http::Response> EncodeOutputs(const ResponseShape& shape, std::span<const runtime::TensorView> outputs) {
+  std::vector<runtime::TensorView> selected;
   std::vector<bool> binary;
-  if (infer.outputs.empty()) {
-    selected = std::move(outputs);
-    binary.assign(selected.size(), infer.binary_data_output);
+  if (shape.outputs.empty()) {
+    selected.assign(outputs.begin(), outputs.end());
+    binary.assign(selected.size(), shape.binary_data_output);
   } else {
-    for (const auto& want : infer.outputs) {
+    for (const auto& want : shape.outputs) {
       auto it = std::find_if(outputs.begin(), outputs.end(), [&](const auto& t) { return t.name == want.name; });
       if (it == outputs.end()) return Status::InvalidArgument("unknown output '" + want.name + "'");
       selected.push_back(*it);
-      binary.push_back(want.binary_data || infer.binary_data_output);
+      binary.push_back(want.binary_data || shape.binary_data_output);
     }
   }
-  AEGIS_ASSIGN_OR_RETURN(auto encoded,
-                         EncodeInferResponse(model.record.name, model.record.version, infer.id, selected, binary));
+  AEGIS_ASSIGN_OR_RETURN(auto encoded, EncodeInferResponse(shape.model, shape.version, shape.id, selected, binary));
   http::Response response;
   response.body = std::move(encoded.body);
   response.content_type = encoded.content_type;
@@ -158,6 +158,41 @@ StatusOr<http::Response> RunInference(const registry::ServedModel& model, const 
     response.headers.emplace_back("Inference-Header-Content-Length", std::to_string(*encoded.json_header_length));
   }
   return response;
+}
+
+http::Response ErrorResponse(const Status& status) {
+  http::Response response = http::Response::Error(status);
+  // A busy, restarting or stopping model: worth retrying shortly.
+  if (status.code() == StatusCode::kUnavailable) response.headers.emplace_back("Retry-After", "1");
+  return response;
+}
+
+// Parses and validates the request (the guard stage) on the worker pool, then
+// hands it to the model's instances; the response is encoded when the engine
+// answers (on the model's own thread when it runs confined). `monitor` (may be
+// null) gets the two stages' times.
+void RunInference(const std::shared_ptr<const registry::ServedModel>& model, const http::Request& request,
+                  monitor::Monitor* monitor, http::Reply reply) {
+  monitor::StageTimer timer;
+  auto header_length = JsonHeaderLength(request.head);
+  if (!header_length.ok()) return reply(ErrorResponse(header_length.status()));
+  auto infer = ParseInferRequest(request.body, *header_length);
+  if (!infer.ok()) return reply(ErrorResponse(infer.status()));
+  runtime::ModelInstances& instances = *model->instances;
+  Status valid = runtime::ValidateInputs(instances.signature(), infer->inputs);
+  if (!valid.ok()) return reply(ErrorResponse(valid));
+  if (monitor != nullptr) monitor->ObserveStage(monitor::Stage::kGuard, timer.Lap());
+  ResponseShape shape{model->record.name, model->record.version, std::move(infer->id), std::move(infer->outputs),
+                      infer->binary_data_output};
+  // The callback owns what it needs, not the model: the model's instances may
+  // run it on their own thread, and must never hold the last reference to themselves.
+  instances.Submit(std::move(infer->inputs), request.head.request_id,
+                   [shape = std::move(shape), monitor, timer, reply](const runtime::InferenceResult& result) mutable {
+                     if (monitor != nullptr) monitor->ObserveStage(monitor::Stage::kEngine, timer.Lap());
+                     if (!result.status.ok()) return reply(ErrorResponse(result.status));
+                     auto response = EncodeOutputs(shape, result.outputs);
+                     reply(response.ok() ? std::move(response).value() : ErrorResponse(response.status()));
+                   });
 }
 
 }  // namespace
@@ -221,9 +256,9 @@ http::Plan DataPlane::Begin(const http::RequestHead& head) {
         event.resource = "model:" + route->model + "/versions/" + (*model)->record.version;
         if (services.monitor != nullptr) series = services.monitor->SeriesFor(**model);
         plan.body_limit = services.limits.max_body_bytes;
-        plan.handler = [model = std::move(*model), monitor = services.monitor](http::Request& request) {
-          auto response = RunInference(*model, request, monitor);
-          return response.ok() ? std::move(response).value() : http::Response::Error(response.status());
+        plan.async_handler = [model = std::move(*model), monitor = services.monitor](http::Request& request,
+                                                                                     http::Reply reply) {
+          RunInference(model, request, monitor, std::move(reply));
         };
         break;
       }

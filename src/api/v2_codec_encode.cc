@@ -21,11 +21,11 @@ namespace {
 using internal::kMaxNumberChars;
 using runtime::DataType;
 
-std::string OutputLabel(const runtime::Tensor& t) { return "output '" + t.name.substr(0, 64) + "'"; }
+std::string OutputLabel(const runtime::TensorView& t) { return "output '" + std::string(t.name.substr(0, 64)) + "'"; }
 
 // Engines produce outputs, so an inconsistent tensor is our bug or the engine's,
 // not the client's: Internal.
-Status CheckOutput(const runtime::Tensor& t, uint64_t* count) {
+Status CheckOutput(const runtime::TensorView& t, uint64_t* count) {
   const std::optional<uint64_t> n = t.ElementCount();
   if (!n) return Status::Internal(OutputLabel(t) + ": invalid shape " + internal::ShapeString(t.shape));
   *count = *n;
@@ -72,7 +72,7 @@ void AppendNumbers(std::string& out, const uint8_t* data, uint64_t count, Format
   }
 }
 
-void AppendJsonData(std::string& out, const runtime::Tensor& t, uint64_t count) {
+void AppendJsonData(std::string& out, const runtime::TensorView& t, uint64_t count) {
   const uint8_t* d = t.data.data();
   const auto as_int = [](char* p, auto v) { return internal::WriteInt(p, static_cast<int64_t>(v)); };
   switch (t.datatype) {
@@ -129,7 +129,7 @@ void AppendUint(std::string& out, uint64_t v) {
 
 StatusOr<EncodedResponse> EncodeInferResponse(std::string_view model_name, std::string_view model_version,
                                               const std::optional<std::string>& id,
-                                              const std::vector<runtime::Tensor>& outputs,
+                                              std::span<const runtime::TensorView> outputs,
                                               const std::vector<bool>& binary) {
   if (!binary.empty() && binary.size() != outputs.size()) {
     return Status::Internal("binary flags for " + std::to_string(binary.size()) + " outputs, but " +
@@ -163,7 +163,7 @@ StatusOr<EncodedResponse> EncodeInferResponse(std::string_view model_name, std::
   out += ",\"outputs\":[";
   bool any_binary = false;
   for (size_t i = 0; i < outputs.size(); ++i) {
-    const runtime::Tensor& t = outputs[i];
+    const runtime::TensorView& t = outputs[i];
     if (i != 0) out.push_back(',');
     out += "{\"name\":";
     internal::AppendJsonString(out, t.name);

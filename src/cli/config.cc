@@ -9,6 +9,7 @@
 #include "audit_config.h"
 #include "auth_config.h"
 #include "config_schema.h"
+#include "runtime_config.h"
 #include "toml_table.h"
 
 namespace aegis::cli {
@@ -27,6 +28,8 @@ class Reader {
       const std::string name(section.str());
       if (!internal::KeysOf("").count(name)) return Status::InvalidArgument(file_ + ": " + name + ": unknown section");
       if (!node.is_table()) return Status::InvalidArgument(file_ + ": " + name + ": must be a table");
+      // [models."NAME"] has a table per model name, checked by LoadRuntimeConfig.
+      if (internal::KeysOf(name).count("*")) continue;
       AEGIS_RETURN_IF_ERROR(
           internal::TableReader(*node.as_table(), name + ".", file_).OnlyKeys(internal::KeysOf(name)));
     }
@@ -81,10 +84,6 @@ StatusOr<Config> LoadConfig(const std::filesystem::path& data_dir) {
     AEGIS_RETURN_IF_ERROR(t.Integer("max_connections", config.http_limits.max_connections, 1, 1000000));
     return Status::Ok();
   }));
-  AEGIS_RETURN_IF_ERROR(r.In("runtime", [&](const internal::TableReader& t) {
-    AEGIS_RETURN_IF_ERROR(t.Integer("instances_per_model", config.instances_per_model, 1, 64));
-    return Status::Ok();
-  }));
   AEGIS_RETURN_IF_ERROR(r.In("registry", [&](const internal::TableReader& t) {
     AEGIS_RETURN_IF_ERROR(t.Bool("require_signature", config.require_signature));
     return Status::Ok();
@@ -110,6 +109,7 @@ StatusOr<Config> LoadConfig(const std::filesystem::path& data_dir) {
   config.tls_key = key;
   AEGIS_RETURN_IF_ERROR(internal::LoadAuthConfig(root, path.string(), config));
   AEGIS_RETURN_IF_ERROR(internal::LoadAuditConfig(root, path.string(), config));
+  AEGIS_RETURN_IF_ERROR(internal::LoadRuntimeConfig(root, path.string(), config));
   return config;
 }
 
@@ -133,8 +133,7 @@ std::string RenderDefaultConfig(const std::string& listen, const std::string& ad
       << "write_timeout_seconds = " << d.http_limits.write_timeout.count() << "\n"
       << "idle_timeout_seconds = " << d.http_limits.idle_timeout.count() << "\n"
       << "max_connections = " << d.http_limits.max_connections << "        # per listener\n\n"
-      << "[runtime]\n"
-      << "instances_per_model = " << d.instances_per_model << "\n\n"
+      << internal::RenderRuntimeConfig() << "\n"
       << "[registry]\n"
       << "# Only models signed (OpenSSF Model Signing) by a key in the trust store\n"
       << "# (`aegis trust add`) are pushed and served. Turning this off is for\n"

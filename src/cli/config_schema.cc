@@ -6,12 +6,17 @@ namespace aegis::cli::internal {
 
 const std::map<std::string, std::set<std::string>>& ConfigSchema() {
   static const std::map<std::string, std::set<std::string>> schema = {
-      {"", {"server", "limits", "runtime", "registry", "tls", "auth", "audit"}},
+      {"", {"server", "limits", "runtime", "models", "registry", "tls", "auth", "audit"}},
       {"server", {"listen", "admin_listen", "io_threads", "worker_threads", "drain_timeout_seconds"}},
       {"limits",
        {"max_body_bytes", "max_model_bytes", "max_header_bytes", "read_timeout_seconds", "write_timeout_seconds",
         "idle_timeout_seconds", "max_connections"}},
-      {"runtime", {"instances_per_model"}},
+      {"runtime",
+       {"isolation", "instances_per_model", "memory_limit_mb", "request_timeout_ms", "queue_timeout_ms", "max_queued",
+        "max_request_bytes", "max_response_bytes", "load_timeout_seconds", "max_failures", "failure_window_seconds"}},
+      // [models."NAME"]: one table per model name ("*"), each with these keys.
+      {"models", {"*"}},
+      {"models.*", {"instances", "memory_limit_mb", "request_timeout_ms"}},
       {"registry", {"require_signature"}},
       {"tls", {"cert", "key", "ca", "client_ca", "require_client_cert"}},
       {"auth", {"jwt", "mtls"}},

@@ -17,7 +17,8 @@ namespace aegis::cli::internal {
 // Table path → its keys. "" is the top level (the sections), "auth.mtls" each
 // [[auth.mtls]] entry. A key whose path is itself listed is that sub-table. The
 // keys of [auth.jwt.role_map] are the identity provider's role names, so that
-// table has no fixed keys and is not listed.
+// table has no fixed keys and is not listed. [models] holds one table per model
+// name: it lists "*", and "models.*" the keys of each.
 const std::map<std::string, std::set<std::string>>& ConfigSchema();
 
 // The keys of one listed table.

@@ -57,7 +57,7 @@ TEST_F(ConfigTest, OverridesAreApplied) {
   ASSERT_TRUE(config.ok()) << config.status().message();
   EXPECT_EQ(config->api_limits.max_body_bytes, 4096u);
   EXPECT_EQ(config->http_limits.read_timeout, std::chrono::seconds(2));
-  EXPECT_EQ(config->instances_per_model, 3);
+  EXPECT_EQ(config->runtime.instances, 3);
   EXPECT_FALSE(config->require_signature);
 }
 

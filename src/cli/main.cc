@@ -1,10 +1,18 @@
 // aegis: the secure model server and its client commands.
 #include <cstdio>
+#include <cstring>
 #include <iostream>
+#include <span>
 
+#include "aegis/runtime/model_instances.h"
 #include "commands.h"
 
 int main(int argc, char** argv) {
+  // A confined engine worker, started by the server: nothing of the CLI runs
+  // (hidden from --help; refuses to run without the server's descriptors).
+  if (argc >= 2 && std::strcmp(argv[1], "engine-worker") == 0) {
+    return aegis::runtime::RunEngineWorker(std::span<char* const>(argv + 2, static_cast<size_t>(argc - 2)));
+  }
   CLI::App app{"Aegis: a secure model server (encrypted models, TLS, KServe v2)", "aegis"};
   app.require_subcommand(1);
   app.failure_message([](const CLI::App*, const CLI::Error& e) { return std::string("aegis: ") + e.what() + "\n"; });

@@ -43,6 +43,17 @@ void AuditLifecycle(audit::AuditLog& log, const char* action, const std::string&
   log.Append(audit::SystemEvent(Clock::Real().Now(), action, "server", detail));
 }
 
+// What happened to a model's engine workers, as a system event on the version.
+void AuditRuntimeEvent(audit::AuditLog& log, const std::string& name, const std::string& version,
+                       const runtime::RuntimeEvent& event) {
+  const std::string action = event.kind == runtime::RuntimeEvent::Kind::kWithdrawn
+                                 ? "model.withdrawn"
+                                 : "runtime." + std::string(runtime::RuntimeEventName(event.kind));
+  const bool failure = event.kind != runtime::RuntimeEvent::Kind::kWorkerRestarted;
+  log.Append(
+      audit::SystemEvent(Clock::Real().Now(), action, "model:" + name + "/versions/" + version, event.detail, failure));
+}
+
 // A sink that had to drop events says so in the local log (from the sink's own
 // thread, never from the writer's: Append may wait for the writer).
 std::function<void(uint64_t)> ReportDrops(audit::AuditLog* log, const char* sink) {
@@ -132,9 +143,26 @@ void RunServe(const ServeOptions& o) {
   auth::Authenticator authenticator(tokens.get(), users.get(), jwks.verifier(), config.client_identities,
                                     Clock::Real());
 
-  registry::Registry registry({config.data_dir / "blobs", config.instances_per_model, config.require_signature},
-                              store.get(), kek.get(), Clock::Real());
+  registry::RegistryOptions registry_options;
+  registry_options.blobs_dir = config.data_dir / "blobs";
+  registry_options.runtime = config.runtime;
+  registry_options.models = config.models;
+  registry_options.require_signature = config.require_signature;
+  // Set once the monitor exists (events only come once models load); read from
+  // the runtime's driver threads.
+  std::atomic<monitor::Monitor*> runtime_monitor{nullptr};
+  registry_options.on_runtime_event = [log = audit_log.get(), &runtime_monitor](const std::string& name,
+                                                                                const std::string& version,
+                                                                                const runtime::RuntimeEvent& event) {
+    AuditRuntimeEvent(*log, name, version, event);
+    if (monitor::Monitor* m = runtime_monitor.load()) m->RuntimeEvent(event.kind);
+  };
+  registry::Registry registry(std::move(registry_options), store.get(), kek.get(), Clock::Real());
   if (!config.require_signature) spdlog::warn("registry.require_signature is off: unsigned models will be served");
+  if (config.runtime.isolation == runtime::Isolation::kNone) {
+    spdlog::warn(
+        "runtime.isolation is \"none\": model code runs inside the server, with its keys; only for trusted models");
+  }
   auto failures = registry.LoadAll();
   for (const auto& f : failures) AuditLifecycle(*audit_log, "model.load_failed", f.message());
 
@@ -144,11 +172,14 @@ void RunServe(const ServeOptions& o) {
   monitor_options.audit = audit_log.get();
   monitor_options.tls_not_after = CertificateNotAfter(config.Resolve(config.tls_cert));
   monitor_options.kek_files = {config.data_dir / "keys" / "kek.key", config.data_dir / "keys" / "kek.sealed"};
+  monitor_options.isolation = config.runtime.isolation;
   monitor::Monitor monitor(monitor_options);
+  runtime_monitor = &monitor;
   monitor.Start();
   config.server.on_handshake = [&monitor](std::string_view, std::chrono::nanoseconds handshake) {
     monitor.ObserveStage(monitor::Stage::kTls, handshake);
   };
+  config.server.on_drain_timeout = [&registry] { registry.ShutdownRuntime(); };
 
   std::atomic<bool> draining{false};
   api::Services services;

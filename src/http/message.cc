@@ -3,6 +3,7 @@
 // the escaping is complete for what it writes: one string value.
 #include "aegis/http/message.h"
 
+#include <atomic>
 #include <cstdio>
 
 #include "target.h"
@@ -130,6 +131,26 @@ Response Response::Error(int http_status, std::string_view message) {
   AppendJsonString(message, r.body);
   r.body.push_back('}');
   return r;
+}
+
+}  // namespace aegis::http
+
+namespace aegis::http {
+
+struct Reply::State {
+  std::function<void(Response)> deliver;
+  std::atomic<bool> used{false};
+  ~State() {
+    if (!used.exchange(true)) deliver(Response::Error(500, "internal error: the request was not answered"));
+  }
+};
+
+Reply::Reply(std::function<void(Response)> deliver) : state_(std::make_shared<State>()) {
+  state_->deliver = std::move(deliver);
+}
+
+void Reply::operator()(Response response) const {
+  if (!state_->used.exchange(true)) state_->deliver(std::move(response));
 }
 
 }  // namespace aegis::http

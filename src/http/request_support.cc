@@ -53,6 +53,19 @@ Response CallHandler(const std::function<Response(Request&)>& handler, Request& 
   return Response::Error(500, "internal error");
 }
 
+void CallAsyncHandler(const std::function<void(Request&, Reply)>& handler, Request& request, Reply reply) noexcept {
+  try {
+    handler(request, reply);
+    return;
+  } catch (const std::exception& e) {
+    spdlog::error("request {} {} {}: handler threw: {}", request.head.request_id, request.head.method,
+                  request.head.path, e.what());
+  } catch (...) {
+    spdlog::error("request {} {} {}: handler threw", request.head.request_id, request.head.method, request.head.path);
+  }
+  reply(Response::Error(500, "internal error"));
+}
+
 void Completion::Report(int status) {
   if (reported_) return;
   reported_ = true;

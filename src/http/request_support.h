@@ -24,6 +24,8 @@ std::string FormatEndpoint(const tcp::endpoint& endpoint);
 void FillHead(const RequestParser& parser, RequestHead& head);
 // Runs the handler; an exception becomes a logged 500 and never escapes.
 Response CallHandler(const std::function<Response(Request&)>& handler, Request& request) noexcept;
+// The same for an asynchronous handler: an exception answers 500 through `reply`.
+void CallAsyncHandler(const std::function<void(Request&, Reply)>& handler, Request& request, Reply reply) noexcept;
 
 // Calls on_complete exactly once: with the final status, or 499 if the request
 // ends any other way (the client left, the server was torn down).

@@ -178,6 +178,7 @@ void HttpsServer::Run() {
   if (!d.registry.WaitUntilEmpty(deadline)) {
     spdlog::warn("drain timeout: closing {} connections", d.registry.size());
     d.registry.CloseAll();
+    if (d.options.on_drain_timeout) d.options.on_drain_timeout();
     // Requests inside handlers cannot be interrupted; their sessions end as
     // soon as the handler returns (the answer cannot be sent any more).
     d.registry.WaitUntilEmpty(std::nullopt);

@@ -142,7 +142,7 @@ class Session {
       plan = Plan{};
       plan.immediate = Response::Error(500, "internal error");
     }
-    if (!plan.immediate && !plan.sink && !plan.handler) {
+    if (!plan.immediate && !plan.sink && !plan.handler && !plan.async_handler) {
       spdlog::error("request {}: dispatcher returned an empty plan", head.request_id);
       plan.immediate = Response::Error(500, "internal error");
     }
@@ -216,7 +216,13 @@ class Session {
         co_await RefuseForReadError(head, ec);
         co_return false;
       }
-      response = co_await OnWorker(context_.workers, [&]() noexcept { return CallHandler(plan.handler, request); });
+      if (plan.async_handler) {
+        response = co_await OnWorkerAsync(context_.workers, [&](Reply reply) noexcept {
+          CallAsyncHandler(plan.async_handler, request, std::move(reply));
+        });
+      } else {
+        response = co_await OnWorker(context_.workers, [&]() noexcept { return CallHandler(plan.handler, request); });
+      }
     }
     // Stop() may have arrived while the handler ran.
     if (conn_->stopping) framing_.keep_alive = false;

@@ -18,6 +18,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "aegis/http/message.h"
+
 namespace aegis::http::internal {
 
 template <typename F, typename R = std::invoke_result_t<F&>>
@@ -32,6 +34,26 @@ auto OnWorker(const boost::asio::io_context::executor_type& pool, F f) {
             std::move(handler)(std::move(result));
           });
         });
+      },
+      boost::asio::use_awaitable, std::move(f));
+}
+
+// Like OnWorker, for a callable that answers later: `f(Reply)` runs on the pool
+// and may hand the Reply to another thread (an engine worker's driver); the
+// coroutine resumes on its own executor with the Response it is given. The Reply
+// answers 500 if it is dropped unanswered, so the coroutine always resumes.
+template <typename F>
+auto OnWorkerAsync(const boost::asio::io_context::executor_type& pool, F f) {
+  static_assert(std::is_nothrow_invocable_v<F&, Reply>, "OnWorkerAsync callables must be noexcept");
+  return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(Response)>(
+      [pool](auto handler, F fn) {
+        auto home = boost::asio::get_associated_executor(handler);
+        auto resume = std::make_shared<decltype(handler)>(std::move(handler));
+        Reply reply([resume, home](Response response) {
+          boost::asio::post(
+              home, [resume, response = std::move(response)]() mutable { std::move (*resume)(std::move(response)); });
+        });
+        boost::asio::post(pool, [fn = std::move(fn), reply = std::move(reply)]() mutable { fn(std::move(reply)); });
       },
       boost::asio::use_awaitable, std::move(f));
 }

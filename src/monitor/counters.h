@@ -79,6 +79,9 @@ struct Counters {
   // [method][0 = success, 1 = failure]
   std::array<std::array<std::atomic<uint64_t>, 2>, kAuthMethodCount> auth{};
   std::atomic<uint64_t> authz_denied{0};
+  // Engine worker events, by runtime::RuntimeEvent::Kind.
+  static constexpr size_t kRuntimeEventKinds = 6;
+  std::array<std::atomic<uint64_t>, kRuntimeEventKinds> runtime_events{};
   std::atomic<uint64_t> allowed{0};
   std::atomic<uint64_t> denied{0};
 

@@ -108,7 +108,9 @@ std::string Monitor::DashboardJson() {
                                        : Json(std::vector<uint64_t>(internal::kBucketCount, 0))},
                       {"latency_p50_ms", Millis(latency.QuantileNs(0.50))},
                       {"latency_p95_ms", Millis(latency.QuantileNs(0.95))},
-                      {"requests_per_second", rate}});
+                      {"requests_per_second", rate},
+                      {"workers_up", m->instances->Stats().up},
+                      {"withdrawn", m->instances->Stats().withdrawn}});
   }
 
   // Totals from the same reading as the open bucket, so the window and the totals agree.
@@ -126,6 +128,13 @@ std::string Monitor::DashboardJson() {
       {"stages", Stages(*counters_)},
       {"incidents", Incidents(options_.users)},
       {"audit", Audit(options_.audit)},
+      {"runtime",
+       {{"isolation", std::string(runtime::IsolationName(options_.isolation))},
+        // A finding the dashboard shows until the configuration changes.
+        {"finding", options_.isolation == runtime::Isolation::kNone
+                        ? "Model code runs inside the server process ([runtime] isolation = \"none\"): a model "
+                          "can read the server's keys. Use isolation = \"process\"."
+                        : ""}}},
       {"totals",
        {{"requests", allowed + denied},
         {"allowed", allowed},

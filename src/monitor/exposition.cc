@@ -117,6 +117,46 @@ void AddSecurityCounters(const internal::Counters& c, std::vector<MetricFamily>&
                        MetricType::Counter, static_cast<double>(c.authz_denied.load())));
 }
 
+// How model code runs, and what its engine workers did. Labels: the fixed event
+// names, and model/version only for versions served now (bounded like the
+// request series).
+void AddRuntime(const internal::Counters& c, runtime::Isolation isolation,
+                const std::vector<std::shared_ptr<const registry::ServedModel>>& served,
+                std::vector<MetricFamily>& out) {
+  MetricFamily mode = Family("aegis_runtime_isolation",
+                             "1 for how model code runs: process (confined engine workers) or none (inside the "
+                             "server, with its keys: a security finding).",
+                             MetricType::Gauge);
+  for (runtime::Isolation i : {runtime::Isolation::kProcess, runtime::Isolation::kNone}) {
+    mode.metric.push_back(
+        Value(MetricType::Gauge, i == isolation ? 1.0 : 0.0, {{"mode", std::string(runtime::IsolationName(i))}}));
+  }
+  out.push_back(std::move(mode));
+  MetricFamily events = Family("aegis_runtime_events_total",
+                               "Engine worker events: crashes, deadline kills, protocol and sandbox violations, "
+                               "restarts, withdrawn versions.",
+                               MetricType::Counter);
+  for (size_t k = 0; k < c.runtime_events.size(); ++k) {
+    const auto kind = static_cast<runtime::RuntimeEvent::Kind>(k);
+    events.metric.push_back(Value(MetricType::Counter, static_cast<double>(c.runtime_events[k].load()),
+                                  {{"event", std::string(runtime::RuntimeEventName(kind))}}));
+  }
+  out.push_back(std::move(events));
+  MetricFamily up =
+      Family("aegis_model_workers_up", "Engine instances of a served version that can serve now.", MetricType::Gauge);
+  MetricFamily withdrawn =
+      Family("aegis_model_withdrawn", "1 when a served version was withdrawn after repeated engine failures.",
+             MetricType::Gauge);
+  for (const auto& m : served) {
+    const runtime::InstanceStats stats = m->instances->Stats();
+    const std::vector<ClientMetric::Label> labels = {{"model", m->record.name}, {"version", m->record.version}};
+    up.metric.push_back(Value(MetricType::Gauge, static_cast<double>(stats.up), labels));
+    withdrawn.metric.push_back(Value(MetricType::Gauge, stats.withdrawn ? 1.0 : 0.0, labels));
+  }
+  out.push_back(std::move(up));
+  out.push_back(std::move(withdrawn));
+}
+
 }  // namespace
 
 std::string Monitor::PrometheusText() const {
@@ -134,6 +174,7 @@ std::string Monitor::PrometheusText() const {
                               MetricType::Counter, static_cast<double>(integrity.scan_findings)));
     families.push_back(Single("aegis_models_loaded", "Model versions being served.", MetricType::Gauge,
                               static_cast<double>(options_.registry->Served().size())));
+    AddRuntime(*counters_, options_.isolation, options_.registry->Served(), families);
   }
   if (options_.users != nullptr) {
     // Left out when the accounts cannot be read: a missing series is visible, a 0 would lie.

@@ -112,4 +112,10 @@ void Monitor::AuthAttempt(AuthMethod method, bool success) {
 
 void Monitor::AuthzDenied() { counters_->authz_denied.fetch_add(1, std::memory_order_relaxed); }
 
+void Monitor::RuntimeEvent(runtime::RuntimeEvent::Kind kind) {
+  const auto index = static_cast<size_t>(kind);
+  if (index < counters_->runtime_events.size())
+    counters_->runtime_events[index].fetch_add(1, std::memory_order_relaxed);
+}
+
 }  // namespace aegis::monitor

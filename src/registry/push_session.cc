@@ -65,7 +65,8 @@ StatusOr<std::shared_ptr<const ServedModel>> PushSession::Finish() {
 
   // The engine decides whether these bytes are a model it can run.
   started = std::chrono::steady_clock::now();
-  auto instances = runtime::ModelInstances::Load(s.format, s.plaintext.span(), r.options_.instances_per_model);
+  auto instances =
+      runtime::ModelInstances::Load(s.format, s.plaintext.span(), r.RuntimeFor(s.record.name, s.record.version));
   if (!instances.ok()) return fail(instances.status().WithContext("the engine refused the model"));
   double engine_ms = MillisSince(started);
 

@@ -135,13 +135,33 @@ StatusOr<std::shared_ptr<ServedModel>> Registry::LoadVersion(const store::ModelV
   scan_findings_ += findings;
   AEGIS_RETURN_IF_ERROR(scanned);
   started = std::chrono::steady_clock::now();
-  AEGIS_ASSIGN_OR_RETURN(auto instances,
-                         runtime::ModelInstances::Load(*format, plaintext.span(), options_.instances_per_model));
+  AEGIS_ASSIGN_OR_RETURN(auto instances, runtime::ModelInstances::Load(*format, plaintext.span(),
+                                                                       RuntimeFor(record.name, record.version)));
   double engine_ms = MillisSince(started);
   double mb = static_cast<double>(plaintext.size()) / 1e6;
   spdlog::info("loaded model {} version {}: {:.1f} MB, decrypt {:.1f} ms ({:.0f} MB/s), engine load {:.1f} ms",
                record.name, record.version, mb, decrypt_ms, decrypt_ms > 0 ? mb / (decrypt_ms / 1e3) : 0.0, engine_ms);
   return std::make_shared<ServedModel>(ServedModel{record, std::move(instances)});
+}
+
+runtime::RuntimeOptions Registry::RuntimeFor(const std::string& name, const std::string& version) const {
+  runtime::RuntimeOptions options = options_.runtime;
+  if (auto it = options_.models.find(name); it != options_.models.end()) {
+    if (it->second.instances) options.instances = *it->second.instances;
+    if (it->second.memory_limit_bytes) options.memory_limit_bytes = *it->second.memory_limit_bytes;
+    if (it->second.request_timeout) options.request_timeout = *it->second.request_timeout;
+  }
+  options.label = name + "/" + version;
+  if (options_.on_runtime_event) {
+    options.on_event = [hook = options_.on_runtime_event, name, version](const runtime::RuntimeEvent& event) {
+      hook(name, version, event);
+    };
+  }
+  return options;
+}
+
+void Registry::ShutdownRuntime() {
+  for (const auto& model : Served()) model->instances->Shutdown();
 }
 
 Status Registry::CountIntegrity(Status status) {

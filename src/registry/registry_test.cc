@@ -39,8 +39,13 @@ class RegistryTest : public ::testing::Test {
     registry_.reset();
     store_.reset();
     store_ = std::move(store::MetadataStore::Open(dir_ / "aegis.db")).value();
-    registry_ = std::make_unique<Registry>(RegistryOptions{dir_ / "blobs", 1, require_signature}, store_.get(),
-                                           kek_.get(), Clock::Real());
+    RegistryOptions options;
+    options.blobs_dir = dir_ / "blobs";
+    options.require_signature = require_signature;
+    // The registry's logic, with engines in process: confinement has its own
+    // tests (src/runtime, tests/integration/test_confinement.py).
+    options.runtime.isolation = runtime::Isolation::kNone;
+    registry_ = std::make_unique<Registry>(std::move(options), store_.get(), kek_.get(), Clock::Real());
   }
 
   // A sigstore bundle for `bytes` as a single-file model, signed by `key`.

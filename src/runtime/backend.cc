@@ -24,27 +24,43 @@ std::optional<ModelFormat> ParseModelFormat(std::string_view name) {
   return std::nullopt;
 }
 
-StatusOr<std::unique_ptr<Backend>> LoadBackend(ModelFormat format, std::span<const uint8_t> model_bytes) {
+void PrepareEngine(ModelFormat format) {
+  switch (format) {
+    case ModelFormat::kOnnx:
+      return PrepareOnnxEngine();
+    case ModelFormat::kTorchScript:
+      return PrepareTorchScriptEngine();
+    case ModelFormat::kXgboost:
+      return PrepareXgboostEngine();
+  }
+}
+
+StatusOr<std::unique_ptr<Backend>> LoadBackend(ModelFormat format, std::span<const uint8_t> model_bytes,
+                                               const EngineOptions& options) {
   if (model_bytes.empty()) return Status::Unprocessable("the model is empty");
   switch (format) {
     case ModelFormat::kOnnx:
-      return LoadOnnxBackend(model_bytes);
+      return LoadOnnxBackend(model_bytes, options);
     case ModelFormat::kTorchScript:
-      return LoadTorchScriptBackend(model_bytes);
+      return LoadTorchScriptBackend(model_bytes, options);
     case ModelFormat::kXgboost:
-      return LoadXgboostBackend(model_bytes);
+      return LoadXgboostBackend(model_bytes, options);
   }
   return Status::InvalidArgument("unknown model format");
 }
 
-StatusOr<uint64_t> DenseElementCount(const Tensor& tensor) {
+StatusOr<uint64_t> DenseElementCount(const TensorView& tensor) {
   size_t element_size = DataTypeSize(tensor.datatype);
   std::optional<uint64_t> count = tensor.ElementCount();
   if (element_size == 0 || !count || *count > tensor.data.size() / element_size ||
       *count * element_size != tensor.data.size()) {
-    return Status::InvalidArgument("input '" + tensor.name + "' does not match its shape and datatype");
+    return Status::InvalidArgument("input '" + std::string(tensor.name) + "' does not match its shape and datatype");
   }
   return *count;
+}
+
+std::string PublicMessage(StatusCode code) {
+  return code == StatusCode::kInvalidArgument ? "the input does not fit the model" : "inference failed";
 }
 
 std::string EngineMessage(std::string_view message) {

@@ -16,14 +16,23 @@
 
 namespace aegis::runtime {
 
-StatusOr<std::unique_ptr<Backend>> LoadOnnxBackend(std::span<const uint8_t> model_bytes);
-StatusOr<std::unique_ptr<Backend>> LoadTorchScriptBackend(std::span<const uint8_t> model_bytes);
-StatusOr<std::unique_ptr<Backend>> LoadXgboostBackend(std::span<const uint8_t> model_bytes);
+StatusOr<std::unique_ptr<Backend>> LoadOnnxBackend(std::span<const uint8_t> model_bytes, const EngineOptions& options);
+StatusOr<std::unique_ptr<Backend>> LoadTorchScriptBackend(std::span<const uint8_t> model_bytes,
+                                                          const EngineOptions& options);
+StatusOr<std::unique_ptr<Backend>> LoadXgboostBackend(std::span<const uint8_t> model_bytes,
+                                                      const EngineOptions& options);
+
+// Process-wide engine set-up (thread pools, CPU detection), which reads /proc and
+// /sys: done once, before an engine worker confines itself. Idempotent; the
+// Load functions call it too.
+void PrepareOnnxEngine();
+void PrepareTorchScriptEngine();
+void PrepareXgboostEngine();
 
 // Element count of a dense (non-BYTES) tensor whose data length matches its shape;
 // InvalidArgument otherwise. Backends re-check this cheap invariant so that a caller
 // that skipped ValidateInputs gets an error, not an out-of-bounds read.
-StatusOr<uint64_t> DenseElementCount(const Tensor& tensor);
+StatusOr<uint64_t> DenseElementCount(const TensorView& tensor);
 
 // Engine messages go to clients: keep them to one bounded line.
 std::string EngineMessage(std::string_view message);

@@ -1,72 +1,149 @@
-// ModelInstances: a fixed pool of backend instances lent out one Infer at a time.
-//
-// Infer does NOT validate inputs: the data plane calls ValidateInputs(signature(),
-// inputs) once before anomaly scoring, and validating again here would only repeat
-// that work on the hot path.
+// ModelInstances: the facade over confined workers (confined_instances.cc) and
+// the in-process pool for isolation = "none".
+#include "aegis/runtime/model_instances.h"
+
 #include <condition_variable>
+#include <future>
 #include <mutex>
 
-#include "aegis/runtime/backend.h"
+#include <spdlog/spdlog.h>
+
+#include "confined_instances.h"
 
 namespace aegis::runtime {
+namespace {
 
-struct ModelInstances::Pool {
-  std::vector<std::unique_ptr<Backend>> instances;
-  std::mutex mutex;
-  std::condition_variable freed;
-  std::vector<Backend*> free;  // guarded by mutex
+constexpr int kMaxInstances = 256;
+
+// isolation = "none": N backends in this process, lent out one call at a time.
+// Submit runs the engine on the calling thread, waiting for a free instance.
+class InProcessInstances final : public ModelInstances {
+ public:
+  InProcessInstances(ModelFormat format, std::string label) : format_(format), label_(std::move(label)) {}
+
+  Status Load(std::span<const uint8_t> model_bytes, int count) {
+    for (int i = 0; i < count; ++i) {
+      AEGIS_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, LoadBackend(format_, model_bytes));
+      free_.push_back(backend.get());
+      backends_.push_back(std::move(backend));
+    }
+    return Status::Ok();
+  }
+
+  ModelFormat format() const override { return format_; }
+  std::string_view platform() const override { return backends_.front()->platform(); }
+  const ModelSignature& signature() const override { return backends_.front()->signature(); }
+  bool Ready() const override {
+    std::lock_guard lock(mu_);
+    return !stopped_;
+  }
+  InstanceStats Stats() const override {
+    std::lock_guard lock(mu_);
+    InstanceStats stats;
+    stats.instances = static_cast<int>(backends_.size());
+    stats.up = stopped_ ? 0 : stats.instances;
+    return stats;
+  }
+  void Shutdown() override {
+    std::lock_guard lock(mu_);
+    stopped_ = true;
+  }
+
+  void Submit(std::vector<Tensor> inputs, std::string request_id, InferenceDone done) override {
+    Backend* backend = nullptr;
+    {
+      std::unique_lock lock(mu_);
+      freed_.wait(lock, [this] { return !free_.empty() || stopped_; });
+      if (stopped_) {
+        lock.unlock();
+        return done(InferenceResult{Status::Unavailable("the server is shutting down"), {}});
+      }
+      backend = free_.back();
+      free_.pop_back();
+    }
+    // Returns the instance on every exit, even if Infer throws (std::bad_alloc).
+    struct Lease {
+      InProcessInstances* self;
+      Backend* backend;
+      ~Lease() {
+        {
+          std::lock_guard lock(self->mu_);
+          self->free_.push_back(backend);
+        }
+        self->freed_.notify_one();
+      }
+    };
+    StatusOr<std::vector<Tensor>> outputs = Status::Internal("not run");
+    {
+      Lease lease{this, backend};
+      outputs = backend->Infer(ViewsOf(inputs));
+    }
+    if (!outputs.ok()) {
+      const StatusCode code = outputs.status().code() == StatusCode::kInvalidArgument ? StatusCode::kInvalidArgument
+                                                                                      : StatusCode::kInternal;
+      spdlog::warn("request {}: model {}: {}: {}", request_id, label_, PublicMessage(code), outputs.status().message());
+      return done(InferenceResult{Status(code, PublicMessage(code)), {}});
+    }
+    const std::vector<TensorView> views = ViewsOf(*outputs);
+    done(InferenceResult{Status::Ok(), views});
+  }
+
+ private:
+  const ModelFormat format_;
+  const std::string label_;
+  std::vector<std::unique_ptr<Backend>> backends_;  // fixed after Load
+  mutable std::mutex mu_;
+  std::condition_variable freed_;
+  std::vector<Backend*> free_;
+  bool stopped_ = false;
 };
 
-namespace {
-constexpr int kMaxInstances = 256;
+}  // namespace
+
+std::string_view IsolationName(Isolation isolation) { return isolation == Isolation::kNone ? "none" : "process"; }
+
+std::string_view RuntimeEventName(RuntimeEvent::Kind kind) {
+  switch (kind) {
+    case RuntimeEvent::Kind::kWorkerCrashed:
+      return "worker_crashed";
+    case RuntimeEvent::Kind::kWorkerTimedOut:
+      return "worker_timed_out";
+    case RuntimeEvent::Kind::kProtocolViolation:
+      return "protocol_violation";
+    case RuntimeEvent::Kind::kSandboxViolation:
+      return "sandbox_violation";
+    case RuntimeEvent::Kind::kWorkerRestarted:
+      return "worker_restarted";
+    case RuntimeEvent::Kind::kWithdrawn:
+      return "withdrawn";
+  }
+  return "unknown";
 }
 
 StatusOr<std::shared_ptr<ModelInstances>> ModelInstances::Load(ModelFormat format, std::span<const uint8_t> model_bytes,
-                                                               int instance_count) {
-  if (instance_count < 1 || instance_count > kMaxInstances) {
+                                                               const RuntimeOptions& options) {
+  if (options.instances < 1 || options.instances > kMaxInstances) {
     return Status::InvalidArgument("instance count must be between 1 and " + std::to_string(kMaxInstances));
   }
-  auto pool = std::make_unique<Pool>();
-  for (int i = 0; i < instance_count; ++i) {
-    AEGIS_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, LoadBackend(format, model_bytes));
-    pool->free.push_back(backend.get());
-    pool->instances.push_back(std::move(backend));
-  }
-  return std::shared_ptr<ModelInstances>(new ModelInstances(format, std::move(pool)));
+  if (model_bytes.empty()) return Status::Unprocessable("the model is empty");
+  if (options.isolation == Isolation::kProcess) return internal::LoadConfined(format, model_bytes, options);
+  auto instances = std::make_shared<InProcessInstances>(format, options.label);
+  AEGIS_RETURN_IF_ERROR(instances->Load(model_bytes, options.instances));
+  return std::shared_ptr<ModelInstances>(std::move(instances));
 }
 
-ModelInstances::ModelInstances(ModelFormat format, std::unique_ptr<Pool> pool)
-    : format_(format), pool_(std::move(pool)) {}
-
-ModelInstances::~ModelInstances() = default;
-
-const ModelSignature& ModelInstances::signature() const { return pool_->instances.front()->signature(); }
-
-std::string_view ModelInstances::platform() const { return pool_->instances.front()->platform(); }
-
-StatusOr<std::vector<Tensor>> ModelInstances::Infer(const std::vector<Tensor>& inputs) {
-  // Returns the instance to the free list on every exit, even if Infer throws
-  // (std::bad_alloc): a lost instance would starve the model.
-  struct Lease {
-    Pool* pool;
-    Backend* backend;
-    ~Lease() {
-      {
-        std::lock_guard lock(pool->mutex);
-        pool->free.push_back(backend);
-      }
-      pool->freed.notify_one();
+StatusOr<std::vector<Tensor>> ModelInstances::Infer(std::vector<Tensor> inputs, std::string request_id) {
+  std::promise<StatusOr<std::vector<Tensor>>> promise;
+  auto result = promise.get_future();
+  Submit(std::move(inputs), std::move(request_id), [&promise](const InferenceResult& r) {
+    if (!r.status.ok()) return promise.set_value(r.status);
+    std::vector<Tensor> outputs;
+    for (const TensorView& v : r.outputs) {
+      outputs.push_back(Tensor{std::string(v.name), v.datatype, v.shape, {v.data.begin(), v.data.end()}});
     }
-  };
-  Backend* backend = nullptr;
-  {
-    std::unique_lock lock(pool_->mutex);
-    pool_->freed.wait(lock, [this] { return !pool_->free.empty(); });
-    backend = pool_->free.back();
-    pool_->free.pop_back();
-  }
-  Lease lease{pool_.get(), backend};
-  return backend->Infer(inputs);
+    promise.set_value(std::move(outputs));
+  });
+  return result.get();
 }
 
 }  // namespace aegis::runtime

@@ -1,3 +1,5 @@
+#include "aegis/runtime/model_instances.h"
+
 #include <atomic>
 #include <thread>
 
@@ -16,21 +18,40 @@ TEST(ModelFormatTest, NamesRoundTrip) {
   EXPECT_EQ(ParseModelFormat("pickle"), std::nullopt);
 }
 
-TEST(ModelInstancesTest, RefusesBadCountsAndModels) {
-  std::vector<uint8_t> model = testing::ReadExample("mlp.onnx");
-  EXPECT_EQ(ModelInstances::Load(ModelFormat::kOnnx, model, 0).status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(ModelInstances::Load(ModelFormat::kOnnx, model, 100000).status().code(), StatusCode::kInvalidArgument);
-  std::vector<uint8_t> garbage(100, 0x42);
-  EXPECT_EQ(ModelInstances::Load(ModelFormat::kOnnx, garbage, 2).status().code(), StatusCode::kUnprocessable);
+RuntimeOptions Options(Isolation isolation, int instances) {
+  RuntimeOptions options;
+  options.isolation = isolation;
+  options.instances = instances;
+  options.worker_command = {AEGIS_TEST_ENGINE_WORKER, "engine-worker"};
+  options.label = "test/1";
+  return options;
 }
 
-// 4 threads share 2 instances of each engine; every result must match the reference.
-class ModelInstancesConcurrencyTest : public ::testing::TestWithParam<std::pair<ModelFormat, std::string>> {};
+class ModelInstancesTest : public ::testing::TestWithParam<Isolation> {};
+
+TEST_P(ModelInstancesTest, RefusesBadCountsAndModels) {
+  std::vector<uint8_t> model = testing::ReadExample("mlp.onnx");
+  EXPECT_EQ(ModelInstances::Load(ModelFormat::kOnnx, model, Options(GetParam(), 0)).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(ModelInstances::Load(ModelFormat::kOnnx, model, Options(GetParam(), 100000)).status().code(),
+            StatusCode::kInvalidArgument);
+  std::vector<uint8_t> garbage(100, 0x42);
+  EXPECT_EQ(ModelInstances::Load(ModelFormat::kOnnx, garbage, Options(GetParam(), 2)).status().code(),
+            StatusCode::kUnprocessable);
+}
+
+INSTANTIATE_TEST_SUITE_P(Isolations, ModelInstancesTest, ::testing::Values(Isolation::kProcess, Isolation::kNone));
+
+// 4 threads share 2 instances of each engine, confined and in process; every
+// result must match the reference.
+class ModelInstancesConcurrencyTest
+    : public ::testing::TestWithParam<std::tuple<std::pair<ModelFormat, std::string>, Isolation>> {};
 
 TEST_P(ModelInstancesConcurrencyTest, FourThreadsTwoInstances) {
-  auto [format, example] = GetParam();
+  auto [engine, isolation] = GetParam();
+  auto [format, example] = engine;
   std::vector<uint8_t> model = testing::ReadExample(example);
-  StatusOr<std::shared_ptr<ModelInstances>> instances = ModelInstances::Load(format, model, 2);
+  StatusOr<std::shared_ptr<ModelInstances>> instances = ModelInstances::Load(format, model, Options(isolation, 2));
   ASSERT_TRUE(instances.ok()) << instances.status().message();
   EXPECT_EQ((*instances)->format(), format);
   testing::ReferenceCase reference = testing::LoadReference(format == ModelFormat::kXgboost ? "xgb_classifier" : "mlp");
@@ -64,10 +85,12 @@ TEST_P(ModelInstancesConcurrencyTest, FourThreadsTwoInstances) {
   EXPECT_EQ(failures.load(), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, ModelInstancesConcurrencyTest,
-                         ::testing::Values(std::make_pair(ModelFormat::kOnnx, std::string("mlp.onnx")),
-                                           std::make_pair(ModelFormat::kTorchScript, std::string("mlp.pt")),
-                                           std::make_pair(ModelFormat::kXgboost, std::string("xgb_classifier.ubj"))));
+INSTANTIATE_TEST_SUITE_P(
+    Engines, ModelInstancesConcurrencyTest,
+    ::testing::Combine(::testing::Values(std::make_pair(ModelFormat::kOnnx, std::string("mlp.onnx")),
+                                         std::make_pair(ModelFormat::kTorchScript, std::string("mlp.pt")),
+                                         std::make_pair(ModelFormat::kXgboost, std::string("xgb_classifier.ubj"))),
+                       ::testing::Values(Isolation::kProcess, Isolation::kNone)));
 
 }  // namespace
 }  // namespace aegis::runtime

@@ -102,15 +102,17 @@ void WidenToFloat(const uint8_t* src, float* dst, size_t count) {
   }
 }
 
-StatusOr<cv::Mat> ToBlob(const Tensor& tensor) {
+StatusOr<cv::Mat> ToBlob(const TensorView& tensor) {
   if (tensor.datatype == DataType::kBytes) {
     return Status::InvalidArgument("datatype BYTES is not supported by the OpenCV ONNX engine");
   }
   AEGIS_ASSIGN_OR_RETURN(uint64_t count, DenseElementCount(tensor));
-  if (count == 0) return Status::InvalidArgument("input '" + tensor.name + "' is empty; the OpenCV engine needs data");
+  if (count == 0)
+    return Status::InvalidArgument("input '" + std::string(tensor.name) + "' is empty; the OpenCV engine needs data");
   std::vector<int> sizes;
   for (int64_t dim : tensor.shape) {
-    if (dim > INT_MAX) return Status::InvalidArgument("input '" + tensor.name + "' has a dimension above INT_MAX");
+    if (dim > INT_MAX)
+      return Status::InvalidArgument("input '" + std::string(tensor.name) + "' has a dimension above INT_MAX");
     sizes.push_back(static_cast<int>(dim));
   }
   if (sizes.empty()) sizes.push_back(1);  // a scalar: cv::Mat has no rank 0
@@ -196,11 +198,11 @@ class OnnxBackend final : public Backend {
   std::string_view platform() const override { return "onnx_opencv"; }
   const ModelSignature& signature() const override { return signature_; }
 
-  StatusOr<std::vector<Tensor>> Infer(const std::vector<Tensor>& inputs) override {
+  StatusOr<std::vector<Tensor>> Infer(std::span<const TensorView> inputs) override {
     try {
       for (const TensorSpec& spec : signature_.inputs) {
-        const Tensor* tensor = nullptr;
-        for (const Tensor& t : inputs) tensor = t.name == spec.name ? &t : tensor;
+        const TensorView* tensor = nullptr;
+        for (const TensorView& t : inputs) tensor = t.name == spec.name ? &t : tensor;
         if (!tensor) return Status::InvalidArgument("missing input '" + spec.name + "'");
         AEGIS_ASSIGN_OR_RETURN(cv::Mat blob, ToBlob(*tensor));
         net_.setInput(blob, spec.name);
@@ -224,10 +226,17 @@ class OnnxBackend final : public Backend {
 
 }  // namespace
 
-StatusOr<std::unique_ptr<Backend>> LoadOnnxBackend(std::span<const uint8_t> model_bytes) {
+void PrepareOnnxEngine() {
   // OpenCV's thread count is process-wide; parallelism comes from instances instead.
   static std::once_flag single_threaded;
-  std::call_once(single_threaded, [] { cv::setNumThreads(1); });
+  std::call_once(single_threaded, [] {
+    cv::setNumThreads(1);
+    (void)cv::getNumberOfCPUs();
+  });
+}
+
+StatusOr<std::unique_ptr<Backend>> LoadOnnxBackend(std::span<const uint8_t> model_bytes, const EngineOptions&) {
+  PrepareOnnxEngine();
 
   // Our own bounds-checked reader goes first, so malformed bytes are refused before
   // OpenCV's parser sees them.

@@ -140,7 +140,9 @@ size_t DataTypeSize(DataType type) {
   return info ? info->size : 0;
 }
 
-std::optional<uint64_t> Tensor::ElementCount() const {
+namespace {
+
+std::optional<uint64_t> ProductOf(const std::vector<int64_t>& shape) {
   uint64_t count = 1;
   for (int64_t dim : shape) {
     if (dim < 0) return std::nullopt;
@@ -149,6 +151,19 @@ std::optional<uint64_t> Tensor::ElementCount() const {
     count *= d;
   }
   return count;
+}
+
+}  // namespace
+
+std::optional<uint64_t> Tensor::ElementCount() const { return ProductOf(shape); }
+
+std::optional<uint64_t> TensorView::ElementCount() const { return ProductOf(shape); }
+
+std::vector<TensorView> ViewsOf(const std::vector<Tensor>& tensors) {
+  std::vector<TensorView> views;
+  views.reserve(tensors.size());
+  for (const Tensor& t : tensors) views.push_back({t.name, t.datatype, t.shape, t.data});
+  return views;
 }
 
 Status ValidateInputs(const ModelSignature& signature, const std::vector<Tensor>& inputs) {

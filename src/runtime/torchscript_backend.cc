@@ -126,19 +126,19 @@ StatusOr<Tensor> ToTensor(const at::Tensor& value, std::string name) {
 
 class TorchScriptBackend final : public Backend {
  public:
-  TorchScriptBackend(torch::jit::Module module, ModelSignature signature, bool tuple_output)
-      : module_(std::move(module)), signature_(std::move(signature)), tuple_output_(tuple_output) {}
+  TorchScriptBackend(torch::jit::Module module, ModelSignature signature, bool tuple_output, EngineOptions options)
+      : module_(std::move(module)), signature_(std::move(signature)), tuple_output_(tuple_output), options_(options) {}
   std::string_view platform() const override { return "pytorch_libtorch"; }
   const ModelSignature& signature() const override { return signature_; }
 
-  StatusOr<std::vector<Tensor>> Infer(const std::vector<Tensor>& inputs) override {
+  StatusOr<std::vector<Tensor>> Infer(std::span<const TensorView> inputs) override {
     try {
       c10::InferenceMode inference_mode;
       torch::NoGradGuard no_grad;
       std::vector<c10::IValue> arguments;
       for (const TensorSpec& spec : signature_.inputs) {
-        const Tensor* tensor = nullptr;
-        for (const Tensor& t : inputs) tensor = t.name == spec.name ? &t : tensor;
+        const TensorView* tensor = nullptr;
+        for (const TensorView& t : inputs) tensor = t.name == spec.name ? &t : tensor;
         if (!tensor) return Status::InvalidArgument("missing input '" + spec.name + "'");
         std::optional<c10::ScalarType> dtype = ToTorch(tensor->datatype);
         if (!dtype) {
@@ -146,8 +146,16 @@ class TorchScriptBackend final : public Backend {
                                          " is not supported by the TorchScript engine");
         }
         AEGIS_RETURN_IF_ERROR(DenseElementCount(*tensor).status());
-        // A copy the model owns: a model that writes into its input must not reach the caller's buffer.
-        at::Tensor value = torch::empty(tensor->shape, torch::TensorOptions().dtype(*dtype));
+        const auto options = torch::TensorOptions().dtype(*dtype);
+        if (options_.may_borrow_inputs && !tensor->data.empty()) {
+          // A worker's shared memory: the bytes stay mapped and are the model's to
+          // change, so the engine reads them where they are.
+          arguments.emplace_back(torch::from_blob(const_cast<uint8_t*>(tensor->data.data()), tensor->shape, options));
+          continue;
+        }
+        // A copy the model owns: a model that writes into its input, or keeps it,
+        // must not reach the caller's buffer.
+        at::Tensor value = torch::empty(tensor->shape, options);
         if (!tensor->data.empty()) std::memcpy(value.data_ptr(), tensor->data.data(), tensor->data.size());
         arguments.emplace_back(std::move(value));
       }
@@ -187,6 +195,7 @@ class TorchScriptBackend final : public Backend {
   torch::jit::Module module_;
   ModelSignature signature_;
   bool tuple_output_;
+  EngineOptions options_;
 };
 
 // Output names from forward's declared return type: `output` for a Tensor,
@@ -216,10 +225,20 @@ StatusOr<std::vector<TensorSpec>> OutputSpecs(const c10::FunctionSchema& schema,
 
 }  // namespace
 
-StatusOr<std::unique_ptr<Backend>> LoadTorchScriptBackend(std::span<const uint8_t> model_bytes) {
-  // Intra-op threads are process-wide in libtorch; parallelism comes from instances.
+void PrepareTorchScriptEngine() {
+  // Intra-op threads are process-wide in libtorch; parallelism comes from
+  // instances. Setting them initialises cpuinfo, which reads /proc/cpuinfo.
   static std::once_flag single_threaded;
-  std::call_once(single_threaded, [] { at::set_num_threads(1); });
+  std::call_once(single_threaded, [] {
+    at::set_num_threads(1);
+    at::set_num_interop_threads(1);
+    (void)at::get_num_threads();
+  });
+}
+
+StatusOr<std::unique_ptr<Backend>> LoadTorchScriptBackend(std::span<const uint8_t> model_bytes,
+                                                          const EngineOptions& options) {
+  PrepareTorchScriptEngine();
   try {
     SpanStreamBuf buffer(model_bytes);
     std::istream stream(&buffer);
@@ -239,7 +258,8 @@ StatusOr<std::unique_ptr<Backend>> LoadTorchScriptBackend(std::span<const uint8_
     }
     bool tuple_output = false;
     AEGIS_ASSIGN_OR_RETURN(signature.outputs, OutputSpecs(schema, &tuple_output));
-    return std::unique_ptr<Backend>(new TorchScriptBackend(std::move(module), std::move(signature), tuple_output));
+    return std::unique_ptr<Backend>(
+        new TorchScriptBackend(std::move(module), std::move(signature), tuple_output, options));
   } catch (const std::exception& e) {
     return Status::Unprocessable("libtorch refused the TorchScript model: " + TorchMessage(e));
   }

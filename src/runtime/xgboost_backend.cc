@@ -6,6 +6,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 
 #include <xgboost/c_api.h>
 
@@ -96,9 +97,9 @@ class XgboostBackend final : public Backend {
   std::string_view platform() const override { return "xgboost"; }
   const ModelSignature& signature() const override { return signature_; }
 
-  StatusOr<std::vector<Tensor>> Infer(const std::vector<Tensor>& inputs) override {
-    const Tensor* input = nullptr;
-    for (const Tensor& t : inputs) input = t.name == "input" ? &t : input;
+  StatusOr<std::vector<Tensor>> Infer(std::span<const TensorView> inputs) override {
+    const TensorView* input = nullptr;
+    for (const TensorView& t : inputs) input = t.name == "input" ? &t : input;
     if (!input) return Status::InvalidArgument("missing input 'input'");
     if (input->datatype != DataType::kFp32) {
       return Status::InvalidArgument("datatype " + std::string(DataTypeName(input->datatype)) +
@@ -129,7 +130,16 @@ class XgboostBackend final : public Backend {
 
 }  // namespace
 
-StatusOr<std::unique_ptr<Backend>> LoadXgboostBackend(std::span<const uint8_t> model_bytes) {
+void PrepareXgboostEngine() {
+  // A throw-away booster initialises the library (and its OpenMP runtime).
+  static std::once_flag once;
+  std::call_once(once, [] {
+    BoosterHandle booster = nullptr;
+    if (XGBoosterCreate(nullptr, 0, &booster) == 0) XGBoosterFree(booster);
+  });
+}
+
+StatusOr<std::unique_ptr<Backend>> LoadXgboostBackend(std::span<const uint8_t> model_bytes, const EngineOptions&) {
   AEGIS_RETURN_IF_ERROR(CheckXgboostModelFormat(model_bytes).status());
   BoosterHandle booster = nullptr;
   if (XGBoosterCreate(nullptr, 0, &booster) != 0) return XgbError(StatusCode::kInternal, "XGBoost booster creation");

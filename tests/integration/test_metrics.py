@@ -259,7 +259,9 @@ def test_locked_account_is_an_open_incident(inst):
 
 def test_dashboard_shape(inst, auditor):
     d = dashboard(inst, token=auditor)
-    assert set(d) == {"generated_at", "bucket_seconds", "series", "models", "stages", "incidents", "audit", "totals"}
+    assert set(d) == {"generated_at", "bucket_seconds", "series", "models", "stages", "incidents", "audit", "totals",
+                      "runtime"}
+    assert d["runtime"]["isolation"] == "process" and d["runtime"]["finding"] == "", d["runtime"]
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", d["generated_at"])
     assert d["bucket_seconds"] == 5
     s = d["series"]
@@ -273,8 +275,9 @@ def test_dashboard_shape(inst, auditor):
     assert sorted((m["name"], m["version"]) for m in d["models"]) == sorted((m, "1") for m in MODELS)
     for m in d["models"]:
         assert set(m) == {"name", "version", "format", "signer", "fingerprint", "requests", "latency_p50_ms",
-                          "latency_p95_ms", "requests_per_second"}
+                          "latency_p95_ms", "requests_per_second", "workers_up", "withdrawn"}
         assert m["signer"] == "test-publisher"
+        assert m["workers_up"] == 2 and m["withdrawn"] is False, m
         assert re.match(r"^[0-9a-f]{64}$", m["fingerprint"]), m["fingerprint"]
         assert len(m["requests"]) == 180
         assert m["format"] in ("onnx", "xgboost")

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,8 +69,14 @@ struct EncodedResponse {
 // exact bytes. Internal if an output's data does not match its shape and datatype.
 StatusOr<EncodedResponse> EncodeInferResponse(std::string_view model_name, std::string_view model_version,
                                               const std::optional<std::string>& id,
-                                              const std::vector<runtime::Tensor>& outputs,
+                                              std::span<const runtime::TensorView> outputs,
                                               const std::vector<bool>& binary);
+inline StatusOr<EncodedResponse> EncodeInferResponse(std::string_view model_name, std::string_view model_version,
+                                                     const std::optional<std::string>& id,
+                                                     const std::vector<runtime::Tensor>& outputs,
+                                                     const std::vector<bool>& binary) {
+  return EncodeInferResponse(model_name, model_version, id, runtime::ViewsOf(outputs), binary);
+}
 
 // A JSON string literal (with quotes) for `s`; invalid UTF-8 is replaced by U+FFFD.
 std::string JsonQuote(std::string_view s);

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,8 @@
 #include "aegis/auth/jwt.h"
 #include "aegis/common/status.h"
 #include "aegis/http/server.h"
+#include "aegis/registry/registry.h"
+#include "aegis/runtime/model_instances.h"
 
 namespace aegis::cli {
 
@@ -31,6 +34,13 @@ struct JwtSettings {
   std::filesystem::path jwks_ca;    // CA bundle to verify jwks_url (system store when empty)
 };
 
+// The runtime defaults of a new installation: two workers per model version.
+inline runtime::RuntimeOptions DefaultRuntime() {
+  runtime::RuntimeOptions o;
+  o.instances = 2;
+  return o;
+}
+
 struct Config {
   std::filesystem::path data_dir;
   std::string listen = "127.0.0.1:8443";
@@ -38,7 +48,9 @@ struct Config {
   http::ServerOptions server;
   http::Limits http_limits;
   api::ApiLimits api_limits;
-  int instances_per_model = 2;
+  // [runtime] and [models."NAME"]: how model code runs (docs/confinement.md).
+  runtime::RuntimeOptions runtime = DefaultRuntime();
+  std::map<std::string, registry::ModelRuntimeOverrides, std::less<>> models;
   bool require_signature = true;  // [registry]
   std::filesystem::path tls_cert = "tls/server.crt";
   std::filesystem::path tls_key = "tls/server.key";

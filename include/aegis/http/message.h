@@ -79,15 +79,32 @@ class BodySink {
   virtual void Abort(const Status& why) = 0;
 };
 
+// Delivers the response of an asynchronous handler. Call it exactly once, from
+// any thread; a Reply dropped without a call answers 500, so a request can never
+// hang on a lost callback.
+class Reply {
+ public:
+  explicit Reply(std::function<void(Response)> deliver);
+  void operator()(Response response) const;
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
 // What to do with a request, decided from its head on the I/O thread.
 struct Plan {
   // If set, answer at once without reading the body (auth failure, unknown route).
   std::optional<Response> immediate;
   // Largest body accepted for this request; more gets 413.
   uint64_t body_limit = 64ull << 20;
-  // Either stream the body to `sink`, or buffer it and call `handler` on the worker pool.
+  // Stream the body to `sink`; or buffer it and call `handler` on the worker pool;
+  // or buffer it and call `async_handler` on the worker pool, which answers
+  // through the Reply when it is ready (an inference waiting for its model's
+  // engine worker does not hold a pool thread). `request` stays valid until then.
   std::unique_ptr<BodySink> sink;
   std::function<Response(Request&)> handler;
+  std::function<void(Request& request, Reply reply)> async_handler;
   // Called exactly once when the request ends (response written or connection lost),
   // with the final HTTP status and the time since the head was read.
   std::function<void(int status, std::chrono::nanoseconds latency)> on_complete;

@@ -70,6 +70,10 @@ struct ServerOptions {
   // listener's name and the handshake's duration (for metrics). Must be cheap
   // and must not throw.
   std::function<void(std::string_view listener, std::chrono::nanoseconds handshake)> on_handshake;
+  // Called once if the drain timeout runs out with requests still inside their
+  // handlers: it must make them answer at once (fail inference waiting on a
+  // stuck engine worker), so that the server stops within the timeout.
+  std::function<void()> on_drain_timeout;
 };
 
 class HttpsServer {

@@ -80,6 +80,8 @@ struct MonitorOptions {
   // gives aegis_kek_age_seconds by its modification time.
   std::vector<std::filesystem::path> kek_files;
   const Clock* clock = &Clock::Real();
+  // How model code runs: "none" is reported as a finding.
+  runtime::Isolation isolation = runtime::Isolation::kProcess;
 };
 
 // The counters of one served model version (or of model="-"). Opaque; owned by
@@ -116,6 +118,8 @@ class Monitor {
   void ObserveStage(Stage stage, std::chrono::nanoseconds duration);
   void AuthAttempt(AuthMethod method, bool success);
   void AuthzDenied();
+  // Something happened to an engine worker (crash, timeout, sandbox violation...).
+  void RuntimeEvent(runtime::RuntimeEvent::Kind kind);
 
   // --- Readers ------------------------------------------------------------
   // The Prometheus text format, version 0.0.4.

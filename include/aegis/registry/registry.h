@@ -21,7 +21,9 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -36,6 +38,7 @@
 #include "aegis/common/status.h"
 #include "aegis/keys/key_provider.h"
 #include "aegis/runtime/backend.h"
+#include "aegis/runtime/model_instances.h"
 #include "aegis/store/metadata_store.h"
 
 namespace aegis::registry {
@@ -52,10 +55,25 @@ struct ModelEntry {
   std::shared_ptr<const ServedModel> newest;  // highest push sequence
 };
 
+// [models."NAME"] settings that override [runtime] for one model name.
+struct ModelRuntimeOverrides {
+  std::optional<int> instances;
+  std::optional<uint64_t> memory_limit_bytes;
+  std::optional<std::chrono::milliseconds> request_timeout;
+};
+
 struct RegistryOptions {
   std::filesystem::path blobs_dir;
-  int instances_per_model = 1;
+  // How every version runs (isolation, instances, limits, deadlines), unless
+  // `models` says otherwise for its name. `label` and `on_event` are set per version.
+  runtime::RuntimeOptions runtime;
+  std::map<std::string, ModelRuntimeOverrides, std::less<>> models;
   bool require_signature = true;
+  // Something happened to a version's engine workers (crash, timeout, sandbox
+  // violation, withdrawal): for the audit log and metrics. Called from the
+  // runtime's driver threads.
+  std::function<void(const std::string& name, const std::string& version, const runtime::RuntimeEvent& event)>
+      on_runtime_event;
 };
 
 // Errors that mean "these bytes must not be served" (bad or missing signature,
@@ -128,6 +146,10 @@ class Registry {
   // True when every recorded version is loaded.
   bool Ready() const { return failed_count_.load() == 0 && loaded_.load(); }
 
+  // Fails every queued and running inference at once and stops the engine
+  // workers (the server's drain timeout ran out).
+  void ShutdownRuntime();
+
  private:
   friend class PushSession;
   using Table = std::map<std::string, std::shared_ptr<const ModelEntry>, std::less<>>;
@@ -139,6 +161,9 @@ class Registry {
   void MarkFailed(const std::string& name, const std::string& version, const Status& why);
   void Unpublish(const std::string& name, const std::string& version);
   void ReleaseReservation(const std::string& key);
+  // The runtime settings for one version: the defaults, the model's overrides,
+  // its label and event hook.
+  runtime::RuntimeOptions RuntimeFor(const std::string& name, const std::string& version) const;
   std::filesystem::path BlobPath(const std::string& artifact_id) const;
   // Counts `status` when it is an integrity failure; returns it unchanged.
   Status CountIntegrity(Status status);

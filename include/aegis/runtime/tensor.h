@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,6 +51,21 @@ struct Tensor {
   // Product of the shape; nullopt if a dimension is negative or the product overflows.
   std::optional<uint64_t> ElementCount() const;
 };
+
+// A tensor whose bytes live elsewhere: in a Tensor it was made from, or in the
+// shared memory of an engine worker. Valid only while that storage is, and only
+// meaningful once checked like a Tensor (the same layout rules apply to `data`).
+struct TensorView {
+  std::string_view name;
+  DataType datatype = DataType::kFp32;
+  std::vector<int64_t> shape;
+  std::span<const uint8_t> data;
+
+  std::optional<uint64_t> ElementCount() const;
+};
+
+// Views of `tensors`, in order; valid while `tensors` is unchanged.
+std::vector<TensorView> ViewsOf(const std::vector<Tensor>& tensors);
 
 // What a model declares about one of its inputs or outputs. -1 in `shape` is a
 // variable dimension; an empty shape with `rank_known == false` means unknown rank.

@@ -506,6 +506,13 @@
     setText('kpi-models', fmtInt.format(num(totals.models_loaded)));
   }
 
+  // A configuration the server itself reports as a security finding.
+  function drawRuntime(runtimeIn) {
+    const finding = str(obj(runtimeIn).finding, 512);
+    $('runtime-finding').textContent = finding;
+    $('runtime-finding').hidden = !finding;
+  }
+
   function render(data) {
     const series = obj(data.series);
     const time = Array.isArray(series.time) ? series.time : [];
@@ -522,6 +529,7 @@
     drawModels(data.models, n);
     drawIncidents(data.incidents);
     drawAudit(data.audit);
+    drawRuntime(data.runtime);
     state.lastOk = Date.now();
     setText('last-updated', 'Updated ' + new Date().toLocaleTimeString('en-GB', { hour12: false }));
     document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);

@@ -1,0 +1,125 @@
+#include "runtime_config.h"
+
+#include <sstream>
+
+#include "aegis/registry/registry.h"
+#include "config_schema.h"
+#include "toml_table.h"
+
+namespace aegis::cli::internal {
+namespace {
+
+constexpr int64_t kMiB = 1 << 20;
+
+Status Milliseconds(const TableReader& r, const std::string& key, std::chrono::milliseconds& out, int64_t min,
+                    int64_t max) {
+  int64_t v = out.count();
+  AEGIS_RETURN_IF_ERROR(r.Integer(key, v, min, max));
+  out = std::chrono::milliseconds(v);
+  return Status::Ok();
+}
+
+Status LoadDefaults(const toml::table& table, const std::string& file, runtime::RuntimeOptions& o) {
+  TableReader r(table, "runtime.", file);
+  AEGIS_RETURN_IF_ERROR(r.OnlyKeys(KeysOf("runtime")));
+  std::string isolation = std::string(runtime::IsolationName(o.isolation));
+  AEGIS_RETURN_IF_ERROR(r.String("isolation", isolation));
+  if (isolation == "process") {
+    o.isolation = runtime::Isolation::kProcess;
+  } else if (isolation == "none") {
+    o.isolation = runtime::Isolation::kNone;
+  } else {
+    return r.Error("isolation", "must be \"process\" (confined engine workers) or \"none\" (in process)");
+  }
+  AEGIS_RETURN_IF_ERROR(r.Integer("instances_per_model", o.instances, 1, 64));
+  int64_t memory_mb = static_cast<int64_t>(o.memory_limit_bytes / kMiB);
+  AEGIS_RETURN_IF_ERROR(r.Integer("memory_limit_mb", memory_mb, 256, 1 << 20));
+  o.memory_limit_bytes = static_cast<uint64_t>(memory_mb) * kMiB;
+  AEGIS_RETURN_IF_ERROR(Milliseconds(r, "request_timeout_ms", o.request_timeout, 10, 3600 * 1000));
+  AEGIS_RETURN_IF_ERROR(Milliseconds(r, "queue_timeout_ms", o.queue_timeout, 10, 3600 * 1000));
+  AEGIS_RETURN_IF_ERROR(r.Integer("max_queued", o.max_queued, 1, 1000000));
+  AEGIS_RETURN_IF_ERROR(r.Integer("max_request_bytes", o.max_request_bytes, 4096, 1ll << 34));
+  AEGIS_RETURN_IF_ERROR(r.Integer("max_response_bytes", o.max_response_bytes, 4096, 1ll << 34));
+  std::chrono::seconds load_timeout = std::chrono::duration_cast<std::chrono::seconds>(o.load_timeout);
+  AEGIS_RETURN_IF_ERROR(r.Seconds("load_timeout_seconds", load_timeout, 1, 3600));
+  o.load_timeout = load_timeout;
+  AEGIS_RETURN_IF_ERROR(r.Integer("max_failures", o.max_failures, 0, 1000));
+  AEGIS_RETURN_IF_ERROR(r.Seconds("failure_window_seconds", o.failure_window, 10, 7 * 86400));
+  return Status::Ok();
+}
+
+Status LoadModel(const std::string& name, const toml::table& table, const std::string& file, Config& config) {
+  TableReader r(table, "models.\"" + name + "\".", file);
+  if (!registry::IsValidModelName(name)) {
+    return Status::InvalidArgument(file + ": models.\"" + name +
+                                   "\": not a valid model name ([A-Za-z0-9][A-Za-z0-9._-]*, at most 128 characters)");
+  }
+  AEGIS_RETURN_IF_ERROR(r.OnlyKeys(KeysOf("models.*")));
+  registry::ModelRuntimeOverrides o;
+  if (table.contains("instances")) {
+    int instances = 0;
+    AEGIS_RETURN_IF_ERROR(r.Integer("instances", instances, 1, 64));
+    o.instances = instances;
+  }
+  if (table.contains("memory_limit_mb")) {
+    int64_t mb = 0;
+    AEGIS_RETURN_IF_ERROR(r.Integer("memory_limit_mb", mb, 256, 1 << 20));
+    o.memory_limit_bytes = static_cast<uint64_t>(mb) * kMiB;
+  }
+  if (table.contains("request_timeout_ms")) {
+    std::chrono::milliseconds timeout{0};
+    AEGIS_RETURN_IF_ERROR(Milliseconds(r, "request_timeout_ms", timeout, 10, 3600 * 1000));
+    o.request_timeout = timeout;
+  }
+  config.models[name] = o;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status LoadRuntimeConfig(const toml::table& root, const std::string& file, Config& config) {
+  if (const toml::table* runtime = root["runtime"].as_table()) {
+    AEGIS_RETURN_IF_ERROR(LoadDefaults(*runtime, file, config.runtime));
+  }
+  const toml::node* models = root.get("models");
+  if (models == nullptr) return Status::Ok();
+  if (!models->is_table())
+    return Status::InvalidArgument(file + ": models: must be a table of [models.\"NAME\"] tables");
+  for (const auto& [key, node] : *models->as_table()) {
+    const std::string name(key.str());
+    if (!node.is_table()) {
+      return Status::InvalidArgument(file + ": models.\"" + name + "\": must be a table ([models.\"" + name + "\"])");
+    }
+    AEGIS_RETURN_IF_ERROR(LoadModel(name, *node.as_table(), file, config));
+  }
+  return Status::Ok();
+}
+
+std::string RenderRuntimeConfig() {
+  const runtime::RuntimeOptions d;
+  const Config c;
+  std::ostringstream out;
+  out << "[runtime]\n"
+      << "# Model code runs only in confined engine worker processes (docs/confinement.md).\n"
+      << "# \"none\" runs engines inside the server: for trusted models on machines without\n"
+      << "# seccomp only; the server then warns and reports it in /metrics.\n"
+      << "isolation = \"process\"\n"
+      << "instances_per_model = " << c.runtime.instances << "        # worker processes per model version\n"
+      << "memory_limit_mb = " << d.memory_limit_bytes / kMiB << "         # address space per worker\n"
+      << "request_timeout_ms = " << d.request_timeout.count() << "       # a longer inference kills its worker\n"
+      << "queue_timeout_ms = " << d.queue_timeout.count() << "         # wait for a free worker, then 503\n"
+      << "max_queued = " << d.max_queued << "               # requests waiting per model, then 503\n"
+      << "max_request_bytes = " << d.max_request_bytes << "  # decoded input tensors per request\n"
+      << "max_response_bytes = " << d.max_response_bytes << " # output tensors per response\n"
+      << "load_timeout_seconds = " << std::chrono::duration_cast<std::chrono::seconds>(d.load_timeout).count() << "\n"
+      << "max_failures = " << d.max_failures << "               # crashes or timeouts tolerated per window;\n"
+      << "failure_window_seconds = " << d.failure_window.count() << "   # one more withdraws the version (503)\n\n"
+      << "# Per model name, overriding [runtime]:\n"
+      << "# [models.\"fraud-scorer\"]\n"
+      << "# instances = 4\n"
+      << "# memory_limit_mb = 8192\n"
+      << "# request_timeout_ms = 20000\n";
+  return out.str();
+}
+
+}  // namespace aegis::cli::internal

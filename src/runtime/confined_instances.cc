@@ -1,0 +1,870 @@
+// ModelInstances on confined engine workers: scheduling, deadlines, restarts and
+// withdrawal (see confined_instances.h).
+#include "confined_instances.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "aegis/common/strict_json.h"
+#include "seccomp_policy.h"
+#include "worker_process.h"
+#include "worker_protocol.h"
+
+namespace aegis::runtime::internal {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr milliseconds kFirstBackoff{100};
+constexpr milliseconds kMaxBackoff{30000};
+// A worker that served this long before failing starts over with a short back-off.
+constexpr std::chrono::seconds kStableUptime{60};
+constexpr int kStderrLinesPerMinute = 20;
+// How long a worker whose control socket closed may take to finish dying.
+constexpr milliseconds kDyingGrace{500};
+constexpr size_t kMaxStderrLine = 512;
+
+std::string Ms(milliseconds ms) { return std::to_string(ms.count()) + " ms"; }
+
+// A request waiting for a free instance.
+struct PendingCall {
+  std::vector<Tensor> inputs;
+  std::string request_id;
+  InferenceDone done;
+  Clock::time_point queue_deadline;
+};
+
+// A request a worker is running.
+struct RunningCall {
+  std::string request_id;
+  InferenceDone done;
+  Clock::time_point started;
+};
+
+enum class SlotState { kStarting, kIdle, kBusy, kDown };
+
+// Why a worker stopped serving.
+struct Failure {
+  RuntimeEvent::Kind kind;
+  std::string detail;
+};
+
+void Fire(const UniqueFd& fd) {
+  const uint64_t one = 1;
+  [[maybe_unused]] const ssize_t n = ::write(fd.get(), &one, sizeof(one));
+}
+
+void Drain(int fd) {
+  uint64_t count;
+  [[maybe_unused]] const ssize_t n = ::read(fd, &count, sizeof(count));
+}
+
+void Arm(const UniqueFd& timer, Clock::duration after) {
+  const auto ns = std::max<int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(after).count(), 1);
+  itimerspec spec{};
+  spec.it_value.tv_sec = static_cast<time_t>(ns / 1000000000);
+  spec.it_value.tv_nsec = static_cast<long>(ns % 1000000000);
+  ::timerfd_settime(timer.get(), 0, &spec, nullptr);
+}
+
+void Disarm(const UniqueFd& timer) {
+  itimerspec spec{};
+  ::timerfd_settime(timer.get(), 0, &spec, nullptr);
+}
+
+// Engine text for the server log: one bounded line of printable characters.
+std::string LogSafe(std::string_view text) {
+  std::string out;
+  for (char c : text.substr(0, 2048)) out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? ' ' : c;
+  return out;
+}
+
+void Complete(const InferenceDone& done, Status status) { done(InferenceResult{std::move(status), {}}); }
+
+class Pool;
+
+struct Slot {
+  explicit Slot(int i) : index(i) {}
+  const int index;
+  UniqueFd wake;   // eventfd: stop, or withdraw
+  UniqueFd timer;  // timerfd: the running request's deadline
+  std::thread driver;
+
+  // Under Pool::mu_.
+  SlotState state = SlotState::kStarting;
+  std::optional<RunningCall> running;
+
+  // The process and its arena: a submitter writes a request under io_mu; the
+  // driver replaces or destroys the worker under it.
+  std::mutex io_mu;
+  std::unique_ptr<WorkerProcess> worker;
+  uint64_t seq = 0;
+
+  // The driver's own.
+  worker::FrameReader frames;
+  std::string stderr_buffer;
+  Clock::time_point stderr_window{};
+  int stderr_lines = 0;
+};
+
+class Pool : public std::enable_shared_from_this<Pool> {
+ public:
+  Pool(ModelFormat format, RuntimeOptions options, UniqueFd model)
+      : format_(format), options_(std::move(options)), model_(std::move(model)) {
+    launch_.command = options_.worker_command.empty() ? DefaultWorkerCommand() : options_.worker_command;
+    launch_.format = format_;
+    launch_.memory_limit_bytes = options_.memory_limit_bytes;
+    launch_.request_capacity = options_.max_request_bytes;
+    launch_.response_capacity = options_.max_response_bytes;
+  }
+
+  Status Start() {
+    queue_timer_ = UniqueFd(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+    if (queue_timer_.get() < 0) return Status::Internal("timerfd_create failed");
+    for (int i = 0; i < options_.instances; ++i) {
+      auto slot = std::make_unique<Slot>(i);
+      slot->wake = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+      slot->timer = UniqueFd(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+      if (slot->wake.get() < 0 || slot->timer.get() < 0) return Status::Internal("cannot create worker descriptors");
+      slots_.push_back(std::move(slot));
+    }
+    // Each driver starts its own worker: a worker dies with the thread that
+    // started it (PR_SET_PDEATHSIG), and a driver lives as long as its slot.
+    for (auto& slot : slots_) {
+      slot->driver = std::thread([self = shared_from_this(), s = slot.get()] { self->DriverLoop(*s); });
+    }
+    std::unique_lock lock(mu_);
+    loaded_cv_.wait(lock, [&] { return first_starts_ == options_.instances; });
+    if (!load_error_.ok()) {
+      Status error = load_error_;
+      lock.unlock();
+      Shutdown(Status::Unavailable("loading failed"));
+      return error;
+    }
+    return Status::Ok();
+  }
+
+  const std::string& platform() const { return platform_; }
+  const ModelSignature& signature() const { return signature_; }
+  ModelFormat format() const { return format_; }
+
+  void Submit(std::vector<Tensor> inputs, std::string request_id, InferenceDone done) {
+    std::unique_lock lock(mu_);
+    if (stopping_ || withdrawn_) {
+      Status why = UnusableLocked();
+      lock.unlock();
+      return Complete(done, std::move(why));
+    }
+    for (auto& slot : slots_) {
+      if (slot->state != SlotState::kIdle) continue;
+      slot->state = SlotState::kBusy;
+      slot->running = RunningCall{request_id, std::move(done), Clock::now()};
+      lock.unlock();
+      Dispatch(*slot, std::move(inputs));
+      return;
+    }
+    if (queue_.size() >= options_.max_queued) {
+      lock.unlock();
+      return Complete(done, Status::Unavailable("the model is busy: " + std::to_string(options_.max_queued) +
+                                                " requests are already waiting"));
+    }
+    const auto deadline = Clock::now() + options_.queue_timeout;
+    queue_.push_back(PendingCall{std::move(inputs), std::move(request_id), std::move(done), deadline});
+    if (queue_.size() == 1) Arm(queue_timer_, options_.queue_timeout);
+  }
+
+  bool Ready() const {
+    std::lock_guard lock(mu_);
+    if (stopping_ || withdrawn_) return false;
+    return std::any_of(slots_.begin(), slots_.end(),
+                       [](const auto& s) { return s->state == SlotState::kIdle || s->state == SlotState::kBusy; });
+  }
+
+  InstanceStats Stats() const {
+    std::lock_guard lock(mu_);
+    InstanceStats stats;
+    stats.instances = options_.instances;
+    for (const auto& s : slots_) stats.up += (s->state == SlotState::kIdle || s->state == SlotState::kBusy) ? 1 : 0;
+    stats.failures = failures_total_;
+    stats.restarts = restarts_;
+    stats.sandbox_violations = violations_;
+    stats.withdrawn = withdrawn_;
+    stats.confinement = confinement_;
+    return stats;
+  }
+
+  // Stops every driver; each fails what it holds with `why`.
+  void Shutdown(Status why) {
+    std::deque<PendingCall> queued;
+    Status unusable;
+    {
+      std::lock_guard lock(mu_);
+      if (!stopping_) {
+        stopping_ = true;
+        stop_reason_ = std::move(why);
+      }
+      queued.swap(queue_);
+      unusable = UnusableLocked();
+    }
+    for (PendingCall& call : queued) Complete(call.done, unusable);
+    for (auto& slot : slots_) Fire(slot->wake);
+    for (auto& slot : slots_) {
+      if (!slot->driver.joinable()) continue;
+      // A callback that dropped the last reference runs on a driver: that driver
+      // ends by itself, holding the pool alive until it has.
+      if (slot->driver.get_id() == std::this_thread::get_id()) {
+        slot->driver.detach();
+      } else {
+        slot->driver.join();
+      }
+    }
+  }
+
+ private:
+  Status Unusable() const {
+    std::lock_guard lock(mu_);
+    return UnusableLocked();
+  }
+
+  // Under mu_: why a request cannot run any more.
+  Status UnusableLocked() const {
+    if (withdrawn_) {
+      return Status::Unavailable("model " + options_.label + " was withdrawn after repeated engine failures");
+    }
+    return stop_reason_.ok() ? Status::Unavailable("the model is shutting down") : stop_reason_;
+  }
+
+  bool Stopping() const {
+    std::lock_guard lock(mu_);
+    return stopping_ || withdrawn_;
+  }
+
+  void Emit(RuntimeEvent::Kind kind, std::string detail) {
+    if (options_.on_event) options_.on_event(RuntimeEvent{kind, std::move(detail)});
+  }
+
+  // ---------------------------------------------------------------------------
+  // Requests
+
+  // Sends a request to `slot`, which the caller marked busy with its call.
+  void Dispatch(Slot& slot, std::vector<Tensor> inputs) {
+    Status sent;
+    {
+      std::lock_guard io(slot.io_mu);
+      if (!slot.worker) {
+        sent = Status::Unavailable("the model's engine worker is restarting");
+      } else {
+        const std::vector<TensorView> views = ViewsOf(inputs);
+        auto written = worker::EncodeTensorList(views, slot.worker->request_area());
+        if (!written.ok()) {
+          sent = Status::TooLarge("the request is larger than the model's request limit of " +
+                                  std::to_string(options_.max_request_bytes) + " bytes");
+        } else {
+          Arm(slot.timer, options_.request_timeout);
+          sent = slot.worker->SignalRequest(++slot.seq);
+        }
+      }
+    }
+    // A worker that cannot be signalled has died: its driver fails the call.
+    if (sent.ok() || sent.code() == StatusCode::kInternal) return;
+    std::optional<RunningCall> call;
+    {
+      std::lock_guard lock(mu_);
+      call.swap(slot.running);
+    }
+    Disarm(slot.timer);
+    if (call) Complete(call->done, sent);
+    ReleaseSlot(slot);
+  }
+
+  // The slot finished a call: give it the next queued one, or mark it idle.
+  void ReleaseSlot(Slot& slot) {
+    std::optional<PendingCall> next;
+    std::vector<PendingCall> expired;
+    {
+      std::lock_guard lock(mu_);
+      if (slot.state != SlotState::kBusy) return;  // down or stopping: the driver decides
+      const auto now = Clock::now();
+      while (!queue_.empty() && queue_.front().queue_deadline <= now) {
+        expired.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      if (!queue_.empty()) {
+        next = std::move(queue_.front());
+        queue_.pop_front();
+        slot.running = RunningCall{next->request_id, std::move(next->done), now};
+      } else {
+        slot.state = SlotState::kIdle;
+      }
+      RearmQueueTimer(now);
+    }
+    for (PendingCall& call : expired) Complete(call.done, QueueTimeout());
+    if (next) Dispatch(slot, std::move(next->inputs));
+  }
+
+  Status QueueTimeout() const {
+    return Status::Unavailable("the model is busy: no instance was free within " + Ms(options_.queue_timeout));
+  }
+
+  // Under mu_.
+  void RearmQueueTimer(Clock::time_point now) {
+    if (queue_.empty()) {
+      Disarm(queue_timer_);
+    } else {
+      Arm(queue_timer_, queue_.front().queue_deadline - now);
+    }
+  }
+
+  void ExpireQueue() {
+    std::vector<PendingCall> expired;
+    {
+      std::lock_guard lock(mu_);
+      const auto now = Clock::now();
+      while (!queue_.empty() && queue_.front().queue_deadline <= now) {
+        expired.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      RearmQueueTimer(now);
+    }
+    for (PendingCall& call : expired) Complete(call.done, QueueTimeout());
+  }
+
+  // The worker signalled a response: hand it to its call. Returns a failure when
+  // the worker broke the protocol.
+  std::optional<Failure> DeliverResponse(Slot& slot) {
+    auto seq = slot.worker->TakeResponse();
+    if (!seq.ok()) return std::nullopt;  // a spurious wake-up
+    std::optional<RunningCall> call;
+    {
+      std::lock_guard lock(mu_);
+      if (!slot.running || *seq != slot.seq) {
+        return Failure{RuntimeEvent::Kind::kProtocolViolation, "a response for no request it was given"};
+      }
+      call.swap(slot.running);
+    }
+    Disarm(slot.timer);
+    auto response = worker::DecodeResponse(slot.worker->response_area());
+    if (!response.ok()) {
+      Complete(call->done, Status::Internal(PublicMessage(StatusCode::kInternal)));
+      return Failure{RuntimeEvent::Kind::kProtocolViolation, "malformed response: " + response.status().message()};
+    }
+    switch (response->status) {
+      case worker::ResponseStatus::kOk:
+        call->done(InferenceResult{Status::Ok(), response->outputs.views});
+        break;
+      case worker::ResponseStatus::kInvalidInput:
+      case worker::ResponseStatus::kEngineError: {
+        const StatusCode code = response->status == worker::ResponseStatus::kInvalidInput ? StatusCode::kInvalidArgument
+                                                                                          : StatusCode::kInternal;
+        spdlog::warn("request {}: model {}: {} ({}): {}", call->request_id, options_.label, PublicMessage(code),
+                     code == StatusCode::kInternal ? "engine error" : "rejected by the engine",
+                     LogSafe(response->detail));
+        Complete(call->done, Status(code, PublicMessage(code)));
+        break;
+      }
+      case worker::ResponseStatus::kOutputTooLarge:
+        spdlog::warn("request {}: model {}: output over the response limit: {}", call->request_id, options_.label,
+                     LogSafe(response->detail));
+        Complete(call->done, Status::Internal("the model's output is larger than the response limit of " +
+                                              std::to_string(options_.max_response_bytes) + " bytes"));
+        break;
+    }
+    ReleaseSlot(slot);
+    return std::nullopt;
+  }
+
+  // ---------------------------------------------------------------------------
+  // Control messages and the worker's stderr
+
+  // Reads what the control socket has. A failure when the worker is gone (EOF)
+  // or sent something that is not the protocol.
+  std::optional<Failure> ReadControl(Slot& slot, int fd, bool loading, std::optional<std::string>* ready = nullptr,
+                                     Status* load_result = nullptr) {
+    uint8_t buffer[16 * 1024];
+    bool closed = false;
+    for (;;) {
+      const ssize_t n = ::read(fd, buffer, sizeof(buffer));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      if (n <= 0) {
+        closed = true;
+        break;
+      }
+      slot.frames.Feed({buffer, static_cast<size_t>(n)});
+      if (slot.frames.buffered() > 2 * worker::kMaxFramePayload) {
+        return Failure{RuntimeEvent::Kind::kProtocolViolation, "control stream overflow"};
+      }
+    }
+    // What arrived before the socket closed still counts (a last kLoadFailed).
+    for (;;) {
+      auto frame = slot.frames.Next();
+      if (!frame.ok()) return Failure{RuntimeEvent::Kind::kProtocolViolation, frame.status().message()};
+      if (!frame->has_value()) break;
+      auto failure = HandleFrame(slot, **frame, loading, ready, load_result);
+      if (failure) return failure;
+    }
+    if (closed) return Failure{RuntimeEvent::Kind::kWorkerCrashed, "closed its control socket"};
+    return std::nullopt;
+  }
+
+  std::optional<Failure> HandleFrame(Slot& slot, const worker::FrameReader::Frame& frame, bool loading,
+                                     std::optional<std::string>* ready, Status* load_result) {
+    using worker::MessageType;
+    json::JsonDocument doc;
+    if (!doc.Parse(frame.payload, "control message", 8).ok()) {
+      return Failure{RuntimeEvent::Kind::kProtocolViolation, "a control message that is not JSON"};
+    }
+    switch (frame.type) {
+      case MessageType::kViolation: {
+        int64_t nr = -1;
+        if (doc.root()["syscall"].get_int64().get(nr) != simdjson::SUCCESS) nr = -1;
+        {
+          std::lock_guard lock(mu_);
+          ++violations_;
+        }
+        const std::string call = sandbox::SyscallName(nr);
+        spdlog::warn("model {}: the sandbox refused system call {} (worker instance {})", options_.label, call,
+                     slot.index);
+        Emit(RuntimeEvent::Kind::kSandboxViolation, "system call " + call);
+        return std::nullopt;
+      }
+      case MessageType::kLog: {
+        std::string_view message;
+        if (doc.root()["message"].get_string().get(message) == simdjson::SUCCESS) {
+          spdlog::info("model {}: engine: {}", options_.label, LogSafe(message));
+        }
+        return std::nullopt;
+      }
+      default:
+        break;
+    }
+    if (!loading) return Failure{RuntimeEvent::Kind::kProtocolViolation, "an unexpected control message"};
+    switch (frame.type) {
+      case MessageType::kHello: {
+        uint64_t protocol = 0;
+        if (doc.root()["protocol"].get_uint64().get(protocol) != simdjson::SUCCESS ||
+            protocol != worker::kProtocolVersion) {
+          *load_result = Status::Internal("the engine worker speaks another protocol version");
+        }
+        return std::nullopt;
+      }
+      case MessageType::kLoaded: {
+        auto loaded = worker::ParseSignatureJson(frame.payload);
+        if (!loaded.ok()) return Failure{RuntimeEvent::Kind::kProtocolViolation, loaded.status().message()};
+        std::lock_guard lock(mu_);
+        if (signature_json_.empty()) {
+          signature_json_ = frame.payload;
+          platform_ = loaded->platform;
+          signature_ = std::move(loaded->signature);
+        } else if (signature_json_ != frame.payload) {
+          return Failure{RuntimeEvent::Kind::kProtocolViolation, "instances disagree about the model's signature"};
+        }
+        return std::nullopt;
+      }
+      case MessageType::kLoadFailed: {
+        // Absent or mistyped members read as empty.
+        auto text = [&](const char* key) {
+          std::string_view value;
+          return doc.root()[key].get_string().get(value) == simdjson::SUCCESS ? value : std::string_view();
+        };
+        const std::string_view stage = text("stage"), error = text("error"), detail = text("detail");
+        if (!detail.empty()) spdlog::warn("model {}: engine worker: {}", options_.label, LogSafe(detail));
+        if (stage == "sandbox") {
+          *load_result = Status::Internal("the engine worker could not confine itself (" + LogSafe(error) +
+                                          "); on a machine without these kernel features set [runtime] isolation = "
+                                          "\"none\", for trusted models only");
+        } else {
+          *load_result = Status::Unprocessable(LogSafe(error));
+        }
+        return std::nullopt;
+      }
+      case MessageType::kReady:
+        *ready = frame.payload;
+        return std::nullopt;
+      default:
+        return Failure{RuntimeEvent::Kind::kProtocolViolation, "an unexpected control message"};
+    }
+  }
+
+  // Logs what the worker wrote to stderr, a bounded number of lines a minute.
+  void ReadStderr(Slot& slot, int fd, bool& open) {
+    char buffer[4096];
+    for (;;) {
+      const ssize_t n = ::read(fd, buffer, sizeof(buffer));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return;
+      if (n == 0) {
+        open = false;
+        return;
+      }
+      slot.stderr_buffer.append(buffer, static_cast<size_t>(n));
+    }
+  }
+
+  void FlushStderr(Slot& slot, bool all) {
+    for (;;) {
+      size_t nl = slot.stderr_buffer.find('\n');
+      if (nl == std::string::npos) {
+        if (!all && slot.stderr_buffer.size() < kMaxStderrLine) return;
+        nl = slot.stderr_buffer.size();
+        if (nl == 0) return;
+      }
+      const std::string line = slot.stderr_buffer.substr(0, std::min(nl, kMaxStderrLine));
+      slot.stderr_buffer.erase(0, std::min(nl + 1, slot.stderr_buffer.size()));
+      const auto now = Clock::now();
+      if (now - slot.stderr_window > std::chrono::minutes(1)) {
+        slot.stderr_window = now;
+        slot.stderr_lines = 0;
+      }
+      if (!line.empty() && ++slot.stderr_lines <= kStderrLinesPerMinute) {
+        spdlog::warn("model {}: engine worker {}: {}", options_.label, slot.index, LogSafe(line));
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------
+  // The driver
+
+  // Starts a worker and waits until it is ready to serve.
+  Status StartWorker(Slot& slot) {
+    auto spawned = WorkerProcess::Spawn(launch_, model_.get());
+    if (!spawned.ok()) return spawned.status();
+    std::unique_ptr<WorkerProcess> proc = std::move(spawned).value();
+    slot.frames = worker::FrameReader();
+    slot.stderr_buffer.clear();
+    const auto deadline = Clock::now() + options_.load_timeout;
+    std::optional<std::string> ready;
+    Status load_result;
+    bool stderr_open = true;
+    auto stopped = [&](const std::string& why) {
+      const std::string how = proc->ReapDying(kDyingGrace);
+      FlushStderr(slot, true);
+      return Status::Unprocessable("the engine worker stopped while loading the model (" + why + ", " + how + ")");
+    };
+    while (!ready && load_result.ok()) {
+      const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) {
+        proc->Kill();
+        proc->Reap();
+        return Status::Unprocessable("the engine did not load the model within " + Ms(options_.load_timeout));
+      }
+      pollfd fds[3] = {{slot.wake.get(), POLLIN, 0},
+                       {proc->control_fd(), POLLIN, 0},
+                       {stderr_open ? proc->stderr_fd() : -1, POLLIN, 0}};
+      if (::poll(fds, 3, static_cast<int>(std::min<int64_t>(left.count(), 1000))) < 0 && errno != EINTR) {
+        return Status::Internal("poll failed");
+      }
+      if (fds[0].revents & POLLIN) {
+        Drain(slot.wake.get());
+        if (Stopping()) return Status::Unavailable("stopped while loading");
+      }
+      if (fds[2].revents & (POLLIN | POLLHUP)) {
+        ReadStderr(slot, proc->stderr_fd(), stderr_open);
+        FlushStderr(slot, false);
+      }
+      if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+        auto failure = ReadControl(slot, proc->control_fd(), true, &ready, &load_result);
+        if (!load_result.ok()) break;
+        if (failure) return stopped(failure->detail);
+      }
+    }
+    if (!load_result.ok()) {
+      proc->Kill();
+      proc->Reap();
+      FlushStderr(slot, true);
+      return load_result;
+    }
+    {
+      // The report itself, for Stats(): {"confinement": {...}} carries it.
+      json::JsonDocument doc;
+      simdjson::dom::object report;
+      std::string minified;
+      if (doc.Parse(*ready, "the worker's confinement report", 8).ok() &&
+          doc.root()["confinement"].get_object().get(report) == simdjson::SUCCESS) {
+        minified = simdjson::minify(report);
+      }
+      std::lock_guard lock(mu_);
+      if (confinement_ != minified) {
+        // Once per model, and again if a restarted worker got a different sandbox.
+        spdlog::info("model {}: engine worker confinement: {}", options_.label, minified);
+        if (minified.find("\"notes\":[]") == std::string::npos) {
+          spdlog::warn("model {}: some confinement layers are missing on this machine (see docs/confinement.md)",
+                       options_.label);
+        }
+      }
+      confinement_ = std::move(minified);
+    }
+    std::lock_guard io(slot.io_mu);
+    slot.worker = std::move(proc);
+    slot.seq = 0;
+    return Status::Ok();
+  }
+
+  // Serves until the worker fails (returned) or the pool stops (nullopt).
+  std::optional<Failure> Serve(Slot& slot) {
+    WorkerProcess& proc = *slot.worker;
+    bool stderr_open = true;
+    for (;;) {
+      pollfd fds[6] = {{slot.wake.get(), POLLIN, 0},
+                       {proc.response_event_fd(), POLLIN, 0},
+                       {proc.control_fd(), POLLIN, 0},
+                       {slot.timer.get(), POLLIN, 0},
+                       {stderr_open ? proc.stderr_fd() : -1, POLLIN, 0},
+                       {slot.index == 0 ? queue_timer_.get() : -1, POLLIN, 0}};
+      if (::poll(fds, 6, -1) < 0) {
+        if (errno == EINTR) continue;
+        return Failure{RuntimeEvent::Kind::kWorkerCrashed, "poll failed"};
+      }
+      if (fds[0].revents & POLLIN) {
+        Drain(slot.wake.get());
+        if (Stopping()) return std::nullopt;
+      }
+      if (fds[4].revents & (POLLIN | POLLHUP)) {
+        ReadStderr(slot, proc.stderr_fd(), stderr_open);
+        FlushStderr(slot, false);
+      }
+      // Control messages before the response: a sandbox violation the worker
+      // reported during a request is recorded before that request completes.
+      const bool responded = fds[1].revents & POLLIN;
+      if (fds[2].revents & (POLLIN | POLLHUP | POLLERR)) {
+        if (auto failure = ReadControl(slot, proc.control_fd(), false)) {
+          // A worker that answered and then died still answered.
+          if (responded && failure->kind == RuntimeEvent::Kind::kWorkerCrashed) DeliverResponse(slot);
+          return failure;
+        }
+      }
+      if (responded) {
+        if (auto failure = DeliverResponse(slot)) return failure;
+      }
+      if (fds[3].revents & POLLIN) {
+        Drain(slot.timer.get());
+        std::lock_guard lock(mu_);
+        if (slot.running && Clock::now() - slot.running->started >= options_.request_timeout) {
+          return Failure{RuntimeEvent::Kind::kWorkerTimedOut,
+                         "an inference ran longer than " + Ms(options_.request_timeout)};
+        }
+      }
+      if (fds[5].revents & POLLIN) {
+        Drain(queue_timer_.get());
+        ExpireQueue();
+      }
+    }
+  }
+
+  // Kills and reaps the worker, fails the call it held, counts the failure.
+  // Returns true when the version is withdrawn by it.
+  bool HandleFailure(Slot& slot, const Failure& failure) {
+    std::string how;
+    {
+      std::lock_guard io(slot.io_mu);
+      // A crashed worker is reported by its own signal; any other is killed now.
+      how = failure.kind == RuntimeEvent::Kind::kWorkerCrashed ? slot.worker->ReapDying(kDyingGrace)
+                                                                : (slot.worker->Kill(), slot.worker->Reap());
+      slot.worker.reset();
+    }
+    FlushStderr(slot, true);
+    Disarm(slot.timer);
+    std::optional<RunningCall> call;
+    bool withdraw = false;
+    {
+      std::lock_guard lock(mu_);
+      call.swap(slot.running);
+      slot.state = SlotState::kDown;
+      withdraw = CountFailure();
+    }
+    const std::string detail = failure.detail + " (" + how + ")";
+    spdlog::error("model {}: engine worker {} {}: {}{}", options_.label, slot.index, RuntimeEventName(failure.kind),
+                  detail, call ? "; failing request " + call->request_id : "");
+    // The event before the request's answer: whoever waits for the answer then
+    // finds the event recorded.
+    Emit(failure.kind, detail);
+    if (call) {
+      Complete(call->done, failure.kind == RuntimeEvent::Kind::kWorkerTimedOut
+                               ? Status::Unavailable("inference did not finish within " + Ms(options_.request_timeout))
+                               : Status::Internal(PublicMessage(StatusCode::kInternal)));
+    }
+    if (withdraw) Withdraw();
+    return withdraw;
+  }
+
+  // Under mu_: records a failure; true when it is one too many.
+  bool CountFailure() {
+    const auto now = Clock::now();
+    ++failures_total_;
+    failures_.push_back(now);
+    while (!failures_.empty() && now - failures_.front() > options_.failure_window) failures_.pop_front();
+    return static_cast<int>(failures_.size()) > options_.max_failures && !withdrawn_;
+  }
+
+  void Withdraw() {
+    std::deque<PendingCall> queued;
+    {
+      std::lock_guard lock(mu_);
+      if (withdrawn_) return;
+      withdrawn_ = true;
+      queued.swap(queue_);
+    }
+    spdlog::error("model {}: withdrawn after {} engine failures within {} s", options_.label, options_.max_failures + 1,
+                  options_.failure_window.count());
+    Emit(RuntimeEvent::Kind::kWithdrawn, std::to_string(options_.max_failures + 1) + " engine failures within " +
+                                             std::to_string(options_.failure_window.count()) + " s");
+    for (PendingCall& call : queued) Complete(call.done, Unusable());
+    for (auto& slot : slots_) Fire(slot->wake);
+  }
+
+  // Waits `delay` unless the pool stops first. False when it stopped.
+  bool Pause(Slot& slot, milliseconds delay) {
+    const auto until = Clock::now() + delay;
+    for (;;) {
+      if (Stopping()) return false;
+      const auto left = std::chrono::duration_cast<milliseconds>(until - Clock::now());
+      if (left.count() <= 0) return true;
+      pollfd fd{slot.wake.get(), POLLIN, 0};
+      if (::poll(&fd, 1, static_cast<int>(left.count())) > 0) Drain(slot.wake.get());
+    }
+  }
+
+  void ReportFirstStart(const Status& status) {
+    std::lock_guard lock(mu_);
+    if (!status.ok() && load_error_.ok()) load_error_ = status;
+    ++first_starts_;
+    loaded_cv_.notify_all();
+  }
+
+  void MarkUp(Slot& slot) {
+    {
+      std::lock_guard lock(mu_);
+      slot.state = SlotState::kBusy;  // ReleaseSlot takes queued work or marks it idle
+    }
+    ReleaseSlot(slot);
+  }
+
+  void DriverLoop(Slot& slot) {
+    milliseconds backoff = kFirstBackoff;
+    bool first = true;
+    while (!Stopping()) {
+      Status started = StartWorker(slot);
+      if (first) {
+        first = false;
+        ReportFirstStart(started);
+        if (!started.ok()) break;
+      } else if (!started.ok()) {
+        spdlog::error("model {}: engine worker {} did not restart: {}", options_.label, slot.index, started.message());
+        bool withdraw;
+        {
+          std::lock_guard lock(mu_);
+          withdraw = !stopping_ && CountFailure();
+        }
+        if (withdraw) Withdraw();
+        if (!Pause(slot, backoff)) break;
+        backoff = std::min(backoff * 2, kMaxBackoff);
+        continue;
+      } else {
+        {
+          std::lock_guard lock(mu_);
+          ++restarts_;
+        }
+        spdlog::info("model {}: engine worker {} restarted", options_.label, slot.index);
+        Emit(RuntimeEvent::Kind::kWorkerRestarted, "instance " + std::to_string(slot.index));
+      }
+      const auto up_since = Clock::now();
+      MarkUp(slot);
+      std::optional<Failure> failure = Serve(slot);
+      if (!failure) break;
+      if (HandleFailure(slot, *failure)) break;
+      if (Clock::now() - up_since > kStableUptime) backoff = kFirstBackoff;
+      if (!Pause(slot, backoff)) break;
+      backoff = std::min(backoff * 2, kMaxBackoff);
+    }
+    StopSlot(slot);
+  }
+
+  // The pool stopped or the version was withdrawn: end the worker and fail
+  // what the slot held.
+  void StopSlot(Slot& slot) {
+    {
+      std::lock_guard io(slot.io_mu);
+      slot.worker.reset();  // kills and reaps
+    }
+    std::optional<RunningCall> call;
+    {
+      std::lock_guard lock(mu_);
+      call.swap(slot.running);
+      slot.state = SlotState::kDown;
+    }
+    if (call) Complete(call->done, Unusable());
+  }
+
+  const ModelFormat format_;
+  const RuntimeOptions options_;
+  const UniqueFd model_;
+  WorkerLaunch launch_;
+  std::vector<std::unique_ptr<Slot>> slots_;  // fixed after Start
+  UniqueFd queue_timer_;                      // armed for the oldest queued call; slot 0's driver polls it
+
+  mutable std::mutex mu_;
+  std::condition_variable loaded_cv_;
+  std::deque<PendingCall> queue_;
+  int first_starts_ = 0;
+  Status load_error_;
+  bool stopping_ = false;
+  Status stop_reason_;
+  bool withdrawn_ = false;
+  std::string platform_;
+  ModelSignature signature_;
+  std::string signature_json_;
+  std::string confinement_;
+  std::deque<Clock::time_point> failures_;
+  uint64_t failures_total_ = 0;
+  uint64_t restarts_ = 0;
+  uint64_t violations_ = 0;
+};
+
+// The ModelInstances the registry holds: destroying it stops the pool.
+class ConfinedInstances final : public ModelInstances {
+ public:
+  explicit ConfinedInstances(std::shared_ptr<Pool> pool) : pool_(std::move(pool)) {}
+  ~ConfinedInstances() override { pool_->Shutdown(Status::Unavailable("the model version is no longer served")); }
+
+  ModelFormat format() const override { return pool_->format(); }
+  std::string_view platform() const override { return pool_->platform(); }
+  const ModelSignature& signature() const override { return pool_->signature(); }
+  void Submit(std::vector<Tensor> inputs, std::string request_id, InferenceDone done) override {
+    pool_->Submit(std::move(inputs), std::move(request_id), std::move(done));
+  }
+  bool Ready() const override { return pool_->Ready(); }
+  InstanceStats Stats() const override { return pool_->Stats(); }
+  void Shutdown() override { pool_->Shutdown(Status::Unavailable("the server is shutting down")); }
+
+ private:
+  std::shared_ptr<Pool> pool_;
+};
+
+}  // namespace
+
+std::vector<std::string> DefaultWorkerCommand() { return {"/proc/self/exe", "engine-worker"}; }
+
+StatusOr<std::shared_ptr<ModelInstances>> LoadConfined(ModelFormat format, std::span<const uint8_t> model_bytes,
+                                                       const RuntimeOptions& options) {
+  AEGIS_ASSIGN_OR_RETURN(UniqueFd model, SealedModelFile(model_bytes));
+  auto pool = std::make_shared<Pool>(format, options, std::move(model));
+  AEGIS_RETURN_IF_ERROR(pool->Start());
+  return std::shared_ptr<ModelInstances>(std::make_shared<ConfinedInstances>(std::move(pool)));
+}
+
+}  // namespace aegis::runtime::internal

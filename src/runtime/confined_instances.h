@@ -1,0 +1,27 @@
+// ModelInstances on confined engine worker processes (internal to the runtime
+// module; the contract is in aegis/runtime/model_instances.h).
+//
+// Each instance is a slot with its own worker process and its own driver thread.
+// A request goes straight to an idle worker from the submitting thread (copy into
+// the arena, arm the slot's deadline timer, wake the worker); the driver wakes
+// on the response, hands it to the request's callback, and then feeds the slot
+// the next queued request. The driver alone restarts, kills and reaps its worker.
+//
+// Thread-safety: see ModelInstances.
+#pragma once
+
+#include <memory>
+#include <span>
+
+#include "aegis/common/status.h"
+#include "aegis/runtime/model_instances.h"
+
+namespace aegis::runtime::internal {
+
+StatusOr<std::shared_ptr<ModelInstances>> LoadConfined(ModelFormat format, std::span<const uint8_t> model_bytes,
+                                                       const RuntimeOptions& options);
+
+// The default worker command: this executable's hidden sub-command.
+std::vector<std::string> DefaultWorkerCommand();
+
+}  // namespace aegis::runtime::internal

@@ -1,0 +1,204 @@
+// The body of a confined engine worker (`aegis engine-worker`, started only by
+// the server; see worker_protocol.h and sandbox.h). It confines itself, loads the
+// model from the sealed memfd, locks itself down, then serves requests from
+// shared memory until it is killed.
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "aegis/runtime/model_instances.h"
+#include "sandbox.h"
+#include "worker_protocol.h"
+
+namespace aegis::runtime {
+namespace {
+
+using worker::MessageType;
+
+enum ExitCode { kUsage = 2, kLoadFailed = 3, kSandboxFailed = 4, kProtocolFailed = 5 };
+
+struct WorkerArgs {
+  ModelFormat format = ModelFormat::kOnnx;
+  uint64_t memory_limit = 0;
+  int parent = 0;
+};
+
+std::optional<uint64_t> ParseNumber(std::string_view text) {
+  uint64_t n = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return n;
+}
+
+std::optional<WorkerArgs> ParseArgs(std::span<char* const> args) {
+  WorkerArgs out;
+  bool have_format = false;
+  for (size_t i = 0; i + 1 < args.size(); i += 2) {
+    const std::string_view key = args[i], value = args[i + 1];
+    if (key == "--format") {
+      auto format = ParseModelFormat(value);
+      if (!format) return std::nullopt;
+      out.format = *format;
+      have_format = true;
+    } else if (key == "--memory-limit") {
+      auto n = ParseNumber(value);
+      if (!n) return std::nullopt;
+      out.memory_limit = *n;
+    } else if (key == "--parent") {
+      auto n = ParseNumber(value);
+      if (!n || *n > INT32_MAX) return std::nullopt;
+      out.parent = static_cast<int>(*n);
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (args.size() % 2 != 0 || !have_format) return std::nullopt;
+  return out;
+}
+
+// Writes all of `bytes` to the control socket.
+bool WriteAll(std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(worker::kControlFd, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+bool Send(MessageType type, std::string_view payload) {
+  std::string frame;
+  worker::AppendFrame(type, payload, frame);
+  return WriteAll(frame);
+}
+
+std::string Json(const nlohmann::json& value) {
+  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+int Fail(ExitCode code, std::string_view stage, const std::string& error, const std::string& detail = {}) {
+  Send(MessageType::kLoadFailed, Json({{"stage", stage}, {"error", error}, {"detail", detail}}));
+  std::fprintf(stderr, "aegis engine worker: %.*s: %s\n", static_cast<int>(stage.size()), stage.data(), error.c_str());
+  return code;
+}
+
+// The descriptors the server promised, and nothing that is not ours.
+bool HaveDescriptors() {
+  for (int fd = worker::kControlFd; fd < worker::kFirstUnusedFd; ++fd) {
+    if (::fcntl(fd, F_GETFD) < 0) return false;
+  }
+  return true;
+}
+
+struct Mapping {
+  uint8_t* data = nullptr;
+  size_t size = 0;
+};
+
+StatusOr<Mapping> MapFd(int fd, int prot) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || st.st_size <= 0) return Status::InvalidArgument("empty or unreadable descriptor");
+  void* p = ::mmap(nullptr, static_cast<size_t>(st.st_size), prot, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) return Status::Internal(std::string("mmap: ") + std::strerror(errno));
+  return Mapping{static_cast<uint8_t*>(p), static_cast<size_t>(st.st_size)};
+}
+
+// Serves requests until the server goes away. Each request: wait for the request
+// eventfd, decode the inputs in place, run the engine, encode the response.
+int Serve(Backend& backend, const Mapping& arena, const worker::ArenaHeader& layout) {
+  auto* header = reinterpret_cast<worker::ArenaHeader*>(arena.data);
+  const std::span<const uint8_t> request_area(arena.data + layout.request_offset, layout.request_capacity);
+  const std::span<uint8_t> response_area(arena.data + layout.response_offset, layout.response_capacity);
+  for (;;) {
+    uint64_t signalled = 0;
+    const ssize_t n = ::read(worker::kRequestEventFd, &signalled, sizeof(signalled));
+    if (n < 0 && errno == EINTR) continue;
+    if (n != sizeof(signalled)) return kProtocolFailed;
+    const uint64_t seq = std::atomic_ref<uint64_t>(header->request_seq).load(std::memory_order_acquire);
+    auto request = worker::DecodeTensorList(request_area);
+    if (!request.ok()) {
+      worker::EncodeFailure(worker::ResponseStatus::kEngineError, PublicMessage(StatusCode::kInternal),
+                            "malformed request: " + request.status().message(), response_area);
+    } else {
+      auto outputs = backend.Infer(request->views);
+      if (!outputs.ok()) {
+        const auto status = outputs.status().code() == StatusCode::kInvalidArgument
+                                ? worker::ResponseStatus::kInvalidInput
+                                : worker::ResponseStatus::kEngineError;
+        worker::EncodeFailure(status, PublicMessage(outputs.status().code()), outputs.status().message(),
+                              response_area);
+      } else {
+        const std::vector<TensorView> views = ViewsOf(*outputs);
+        auto written = worker::EncodeSuccess(views, response_area);
+        if (!written.ok()) {
+          worker::EncodeFailure(worker::ResponseStatus::kOutputTooLarge,
+                                "the model's output is larger than the response limit of " +
+                                    std::to_string(layout.response_capacity) + " bytes",
+                                written.status().message(), response_area);
+        }
+      }
+    }
+    std::atomic_ref<uint64_t>(header->response_seq).store(seq, std::memory_order_release);
+    const uint64_t one = 1;
+    if (::write(worker::kResponseEventFd, &one, sizeof(one)) != sizeof(one)) return kProtocolFailed;
+  }
+}
+
+}  // namespace
+
+int RunEngineWorker(std::span<char* const> args) {
+  const std::optional<WorkerArgs> options = ParseArgs(args);
+  if (!options || !HaveDescriptors()) {
+    std::fprintf(stderr, "aegis: engine-worker is started by `aegis serve`, not by hand\n");
+    return kUsage;
+  }
+  // One malloc arena: a worker runs one inference at a time, and every arena
+  // would count against the address-space limit.
+  ::mallopt(M_ARENA_MAX, 1);
+  PrepareEngine(options->format);
+
+  sandbox::ConfinementReport report;
+  Status entered = sandbox::Enter({options->memory_limit, options->parent}, report);
+  if (!entered.ok()) return Fail(kSandboxFailed, "sandbox", entered.message());
+  if (!Send(MessageType::kHello, Json({{"protocol", worker::kProtocolVersion},
+                                       {"pid", ::getpid()},
+                                       {"engine", ModelFormatName(options->format)}}))) {
+    return kProtocolFailed;
+  }
+
+  auto model = MapFd(worker::kModelFd, PROT_READ);
+  if (!model.ok()) return Fail(kLoadFailed, "load", "the model could not be mapped", model.status().message());
+  auto backend = LoadBackend(options->format, {model->data, model->size}, EngineOptions{.may_borrow_inputs = true});
+  if (!backend.ok()) return Fail(kLoadFailed, "load", backend.status().message());
+  worker::LoadedModel loaded{std::string((*backend)->platform()), (*backend)->signature()};
+  if (!Send(MessageType::kLoaded, worker::SignatureJson(loaded))) return kProtocolFailed;
+
+  auto arena = MapFd(worker::kArenaFd, PROT_READ | PROT_WRITE);
+  if (!arena.ok() || arena->size < sizeof(worker::ArenaHeader)) {
+    return Fail(kProtocolFailed, "arena", "the shared memory could not be mapped");
+  }
+  worker::ArenaHeader layout;
+  std::memcpy(&layout, arena->data, sizeof(layout));
+  Status checked = worker::CheckArenaLayout(layout, arena->size);
+  if (!checked.ok()) return Fail(kProtocolFailed, "arena", checked.message());
+
+  Status locked = sandbox::LockDown(report);
+  if (!locked.ok()) return Fail(kSandboxFailed, "sandbox", locked.message());
+  if (!Send(MessageType::kReady, "{\"confinement\":" + report.Json() + "}")) return kProtocolFailed;
+  return Serve(**backend, *arena, layout);
+}
+
+}  // namespace aegis::runtime
