@@ -1,21 +1,28 @@
 #!/usr/bin/python3
-"""Aegis benchmark: inference throughput and latency against a FastAPI peer, and model load time.
+"""Aegis benchmark: inference throughput and latency, confined and in-process, against a FastAPI peer;
+memory of the engine workers; model load time.
 
 Builds nothing: it expects the release binary (build/release/src/cli/aegis, or $AEGIS_BIN).
 
-  /usr/bin/python3 bench/run_bench.py [--duration 10] [--runs 3] [--skip-load] [--skip-http]
+  /usr/bin/python3 bench/run_bench.py [--duration 10] [--runs 3] [--skip-load] [--skip-http] [--skip-inprocess]
 
 What it does (see bench/README.md):
-  1. `aegis init` into a temp dir, `aegis serve` on two free loopback ports, push examples/mlp.pt
-     as model "mlp" version "1".
+  1. Two installations (`aegis init` into a temp dir): "aegis" with [runtime] isolation = "process"
+     (the default: confined engine workers) and "aegis_inprocess" with isolation = "none" (engines in
+     the server process). Each serves on two free loopback ports and gets examples/mlp.pt pushed as
+     model "mlp" version "1".
   2. Start bench/peer_fastapi.py (FastAPI + uvicorn, same TLS certificate, bearer token checked in
      constant time, same TorchScript model, torch.set_num_threads(1), no_grad).
-  3. Check both answer the same request with the same numbers, then run wrk with bench/infer.lua:
+  3. Check all three answer the same request with the same numbers, then run wrk with bench/infer.lua:
      16 connections x 2 threads for --duration s (req/s) and 1 connection (p50/p99 latency), each
-     --runs times, interleaving Aegis and peer; report medians and Aegis/peer ratios.
-  4. Generate a ~120 MB TorchScript MLP, push it, restart Aegis --runs times and measure the time
-     until /v2/health/ready; parse the server's "loaded model ... decrypt X ms (Y MB/s)" line.
-  5. Print a table and write bench/results/latest.json.
+     --runs times, interleaving the three servers; report medians and the ratios confined/in-process,
+     confined/peer and in-process/peer.
+  4. Sum VmRSS (and Pss, where /proc/PID/smaps_rollup is readable) of each server's worker processes:
+     its children (one per model instance) and their children.
+  5. Generate a ~120 MB TorchScript MLP, push it to the confined server, restart it --runs times and
+     measure the time until /v2/health/ready; parse the server's "loaded model ... decrypt X ms (Y MB/s)"
+     line.
+  6. Print a table and write bench/results/latest.json (or --output).
 """
 
 from __future__ import annotations
@@ -83,9 +90,13 @@ def wait_200(url: str, ca: str, proc: subprocess.Popen, timeout: float, what: st
 
 
 class Aegis:
-    def __init__(self, root: pathlib.Path):
-        self.root = root
-        self.dir = root / "aegis"
+    """One installation (`aegis init`) in root/NAME and its `aegis serve` process."""
+
+    def __init__(self, root: pathlib.Path, name: str = "aegis", isolation: str | None = None):
+        self.name = name
+        self.root = root / name
+        self.root.mkdir()
+        self.dir = self.root / "data"
         self.data_port, self.admin_port = free_port(), free_port()
         self.proc = None
         self.starts = 0
@@ -95,18 +106,21 @@ class Aegis:
             raise SystemExit(f"aegis init failed: {out.stderr.strip()}")
         info = json.loads(out.stdout)
         self.token, self.ca = info["admin_token"], info["ca_cert"]
-        self._set_limit("max_model_bytes", 1 << 30)  # room for the big model
+        self._set("limits", "max_model_bytes", str(1 << 30))  # room for the big model
+        if isolation is not None:
+            self._set("runtime", "isolation", json.dumps(isolation))
 
-    def _set_limit(self, key: str, value: int):
+    def _set(self, section: str, key: str, literal: str):
+        """Sets key = literal (a TOML value) in aegis.toml; the keys used here are unique in the file."""
         path = self.dir / "aegis.toml"
         text = path.read_text()
-        line = f"{key} = {value}"
+        line = f"{key} = {literal}"
         if re.search(rf"(?m)^\s*{key}\s*=", text):
-            text = re.sub(rf"(?m)^\s*{key}\s*=.*$", line, text)
-        elif re.search(r"(?m)^\[limits\]\s*$", text):
-            text = re.sub(r"(?m)^\[limits\]\s*$", "[limits]\n" + line, text, count=1)
+            text = re.sub(rf"(?m)^\s*{key}\s*=.*$", lambda _: line, text)
+        elif re.search(rf"(?m)^\[{section}\]\s*$", text):
+            text = re.sub(rf"(?m)^\[{section}\]\s*$", lambda _: f"[{section}]\n{line}", text, count=1)
         else:
-            text += f"\n[limits]\n{line}\n"
+            text += f"\n[{section}]\n{line}\n"
         path.write_text(text)
 
     def start(self) -> pathlib.Path:
@@ -231,54 +245,155 @@ def summarize(runs: list[dict], key: str) -> dict:
     return {"runs": values, "median": statistics.median(values) if values else None}
 
 
-def check_same_answer(aegis: Aegis, peer: Peer, body: dict):
-    headers = {"Authorization": f"Bearer {aegis.token}"}
-    a = HTTP.post(aegis.url("/v2/models/mlp/infer"), json=body, headers=headers, verify=aegis.ca, timeout=30)
-    p = HTTP.post(peer.url("/v2/models/mlp/infer"), json=body, headers=headers, verify=peer.ca, timeout=30)
-    if a.status_code != 200 or p.status_code != 200:
-        raise SystemExit(f"sanity request failed: aegis {a.status_code} {a.text[:200]}, peer {p.status_code} {p.text[:200]}")
-    da, dp = a.json()["outputs"][0]["data"], p.json()["outputs"][0]["data"]
-    if len(da) != len(dp) or any(abs(x - y) > 1e-5 for x, y in zip(da, dp)):
-        raise SystemExit(f"Aegis and the peer disagree: {da} vs {dp}")
-    bad = HTTP.post(peer.url("/v2/models/mlp/infer"), json=body, verify=peer.ca, timeout=30,
-                        headers={"Authorization": "Bearer wrong"})
-    if bad.status_code != 401:
+LABELS = {"aegis": "Aegis confined", "aegis_inprocess": "Aegis in-process", "peer": "peer"}
+# (result key, numerator, denominator): every ratio the report and the JSON carry
+RATIOS = [("confined_over_inprocess", "aegis", "aegis_inprocess"), ("confined_over_peer", "aegis", "peer"),
+          ("inprocess_over_peer", "aegis_inprocess", "peer")]
+
+
+def infer(server, body: dict, token: str | None = None) -> requests.Response:
+    return HTTP.post(server.url("/v2/models/mlp/infer"), json=body, verify=server.ca, timeout=30,
+                     headers={"Authorization": f"Bearer {token or server.token}"})
+
+
+def check_same_answer(servers: dict, body: dict):
+    """Every server answers the same numbers (within 1e-5); the peer refuses a wrong token."""
+    first = None
+    for name, server in servers.items():
+        r = infer(server, body)
+        if r.status_code != 200:
+            raise SystemExit(f"sanity request failed: {name} {r.status_code} {r.text[:200]}")
+        data = r.json()["outputs"][0]["data"]
+        if first is None:
+            first = (name, data)
+        elif len(data) != len(first[1]) or any(abs(x - y) > 1e-5 for x, y in zip(data, first[1])):
+            raise SystemExit(f"{first[0]} and {name} disagree: {first[1]} vs {data}")
+    if "peer" in servers and infer(servers["peer"], body, token="wrong").status_code != 401:
         raise SystemExit("peer accepted a wrong token")
 
 
-def http_bench(args, aegis: Aegis, peer: Peer, tmp: pathlib.Path) -> dict:
+def wrk_on(server, body_file: pathlib.Path, connections: int, threads: int, duration: float) -> dict:
+    return run_wrk(server.url("/v2/models/mlp/infer"), server.token, body_file, connections, threads, duration)
+
+
+def measure_round(args, servers: dict, body_file: pathlib.Path, i: int, tput: dict, lat: dict):
+    """One round: throughput on every server in turn, then latency on every server in turn."""
+    for name, server in servers.items():
+        r = wrk_on(server, body_file, args.connections, args.threads, args.duration)
+        log(f"run {i + 1}/{args.runs} {name}: {args.connections} connections: {r['rps']:.0f} req/s")
+        tput[name].append(r)
+    for name, server in servers.items():
+        r = wrk_on(server, body_file, 1, 1, args.duration)
+        log(f"run {i + 1}/{args.runs} {name}: 1 connection: p50 {r['p50_us']:.0f} us, p99 {r['p99_us']:.0f} us,"
+            f" {r['rps']:.0f} req/s")
+        lat[name].append(r)
+
+
+def summarize_server(tput: list[dict], lat: list[dict]) -> tuple[dict, dict]:
+    t = {"rps": summarize(tput, "rps"), "p50_us": summarize(tput, "p50_us"), "p99_us": summarize(tput, "p99_us"),
+         "non_2xx": sum(r["non_2xx"] for r in tput), "socket_errors": sum(r["socket_errors"] for r in tput)}
+    l = {"p50_us": summarize(lat, "p50_us"), "p99_us": summarize(lat, "p99_us"), "rps": summarize(lat, "rps"),
+         "non_2xx": sum(r["non_2xx"] for r in lat)}
+    return t, l
+
+
+def http_bench(args, servers: dict, tmp: pathlib.Path) -> dict:
+    """wrk against every server in `servers` (name -> Aegis or Peer), interleaved round by round."""
     ref = json.loads(REFERENCE.read_text())["mlp"]["inputs"][0]
     body = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4], "data": ref["data"][:4]}]}
     body_file = tmp / "body.json"
     body_file.write_text(json.dumps(body))
-    check_same_answer(aegis, peer, body)
-    targets = {"aegis": aegis.url("/v2/models/mlp/infer"), "peer": peer.url("/v2/models/mlp/infer")}
+    check_same_answer(servers, body)
     log("warm-up")
-    for url in targets.values():
-        run_wrk(url, aegis.token, body_file, args.connections, args.threads, 2)
-    tput = {k: [] for k in targets}
-    lat = {k: [] for k in targets}
+    for server in servers.values():
+        wrk_on(server, body_file, args.connections, args.threads, 2)
+    tput = {k: [] for k in servers}
+    lat = {k: [] for k in servers}
     for i in range(args.runs):
-        for name, url in targets.items():
-            r = run_wrk(url, aegis.token, body_file, args.connections, args.threads, args.duration)
-            log(f"run {i + 1}/{args.runs} {name}: {args.connections} connections: {r['rps']:.0f} req/s")
-            tput[name].append(r)
-        for name, url in targets.items():
-            r = run_wrk(url, aegis.token, body_file, 1, 1, args.duration)
-            log(f"run {i + 1}/{args.runs} {name}: 1 connection: p50 {r['p50_us']:.0f} us, p99 {r['p99_us']:.0f} us,"
-                f" {r['rps']:.0f} req/s")
-            lat[name].append(r)
+        measure_round(args, servers, body_file, i, tput, lat)
     out = {"body": body, "connections": args.connections, "threads": args.threads, "duration_s": args.duration,
            "throughput": {}, "latency_1conn": {}}
-    for name in targets:
-        out["throughput"][name] = {"rps": summarize(tput[name], "rps"), "p50_us": summarize(tput[name], "p50_us"),
-                                   "p99_us": summarize(tput[name], "p99_us"),
-                                   "non_2xx": sum(r["non_2xx"] for r in tput[name]),
-                                   "socket_errors": sum(r["socket_errors"] for r in tput[name])}
-        out["latency_1conn"][name] = {"p50_us": summarize(lat[name], "p50_us"),
-                                      "p99_us": summarize(lat[name], "p99_us"), "rps": summarize(lat[name], "rps"),
-                                      "non_2xx": sum(r["non_2xx"] for r in lat[name])}
+    for name in servers:
+        out["throughput"][name], out["latency_1conn"][name] = summarize_server(tput[name], lat[name])
     return out
+
+
+def http_ratios(h: dict) -> dict:
+    """Median over median for each pair of servers that was measured; p50_delta_us = numerator - denominator."""
+    out = {}
+    for key, a, b in RATIOS:
+        if a in h["throughput"] and b in h["throughput"]:
+            la, lb = h["latency_1conn"][a], h["latency_1conn"][b]
+            out[key] = {"throughput": ratio(h["throughput"][a]["rps"]["median"], h["throughput"][b]["rps"]["median"]),
+                        "p50_1conn": ratio(la["p50_us"]["median"], lb["p50_us"]["median"]),
+                        "p99_1conn": ratio(la["p99_us"]["median"], lb["p99_us"]["median"]),
+                        "p50_delta_us": la["p50_us"]["median"] - lb["p50_us"]["median"]}
+    return out
+
+
+# Memory of the engine workers: the server's children (one per model instance) and their children
+# (in a PID namespace a worker is a waiting parent and the engine).
+
+def proc_children(pid: int) -> list[int]:
+    out = []
+    for f in pathlib.Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            out += [int(x) for x in f.read_text().split()]
+        except OSError:
+            pass
+    return out
+
+
+def proc_descendants(pid: int) -> list[int]:
+    out, todo = [], proc_children(pid)
+    while todo:
+        p = todo.pop(0)
+        out.append(p)
+        todo += proc_children(p)
+    return out
+
+
+def proc_kb(path: str, field: str) -> int | None:
+    """The `field: N kB` line of a /proc file, or None if unreadable (e.g. a non-dumpable process)."""
+    try:
+        for line in open(path):
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def proc_memory(pid: int) -> dict:
+    return {"pid": pid, "vmrss_kb": proc_kb(f"/proc/{pid}/status", "VmRSS"),
+            "pss_kb": proc_kb(f"/proc/{pid}/smaps_rollup", "Pss")}
+
+
+def total(items: list[dict], key: str) -> int | None:
+    values = [i[key] for i in items]
+    return None if None in values else sum(values)
+
+
+def per(value: int | None, n: int) -> float | None:
+    return value / n if value is not None and n else None
+
+
+def memory_report(aegis: Aegis) -> dict:
+    """RSS and PSS (kB) of the server and of its worker processes, in total and per model instance.
+
+    role "worker" is a child of the server (one per model instance); "engine" is a worker's child
+    (when the worker runs in its own PID namespace, the first process only waits for the engine)."""
+    instances = proc_children(aegis.proc.pid)
+    workers = [dict(proc_memory(p), role="worker" if p in instances else "engine")
+               for p in proc_descendants(aegis.proc.pid)]
+    server = proc_memory(aegis.proc.pid)
+    rss, pss = total(workers, "vmrss_kb"), total(workers, "pss_kb")
+    return {"server": server,
+            "workers": {"instances": len(instances), "processes": len(workers),
+                        "vmrss_kb_total": rss, "pss_kb_total": pss,
+                        "vmrss_kb_per_instance": per(rss, len(instances)),
+                        "pss_kb_per_instance": per(pss, len(instances)), "per_process": workers},
+            "server_and_workers_pss_kb": total([server, {"pss_kb": pss}], "pss_kb")}
 
 
 def load_bench(args, aegis: Aegis, tmp: pathlib.Path) -> dict:
@@ -325,58 +440,96 @@ def load_bench(args, aegis: Aegis, tmp: pathlib.Path) -> dict:
 def fmt(v, unit=""):
     if v is None:
         return "n/a"
-    return f"{v:,.0f}{unit}" if abs(v) >= 100 else f"{v:.2f}{unit}"
+    return f"{v:,.0f}{unit}" if abs(v) >= 10 else f"{v:.2f}{unit}"
 
 
 def ratio(a, b):
     return a / b if a is not None and b else None
 
 
+def http_table(h: dict) -> list[str]:
+    names = list(h["throughput"])
+    pairs = [(k, a, b) for k, a, b in RATIOS if a in names and b in names]
+    runs = len(h["throughput"][names[0]]["rps"]["runs"])
+    rows = [(f"req/s, {h['connections']} connections", "throughput", "rps", ""),
+            ("p50 latency, 1 conn (lower=better)", "latency_1conn", "p50_us", " us"),
+            ("p99 latency, 1 conn (lower=better)", "latency_1conn", "p99_us", " us"),
+            ("req/s, 1 connection", "latency_1conn", "rps", "")]
+    head = f"{'metric (median of ' + str(runs) + ' runs)':<36}" + "".join(f"{LABELS[n]:>18}" for n in names)
+    lines = [head + "".join(f"{k.replace('_over_', '/'):>26}" for k, _, _ in pairs)]
+    for label, part, key, unit in rows:
+        values = {n: h[part][n][key]["median"] for n in names}
+        line = f"{label:<36}" + "".join(f"{fmt(values[n], unit):>18}" for n in names)
+        for _, a, b in pairs:
+            r = ratio(values[a], values[b])
+            line += f"{(f'{r:.2f}x' if r else 'n/a'):>26}"
+        lines.append(line)
+    return lines
+
+
+def memory_table(memory: dict) -> list[str]:
+    lines = [f"{'memory after the HTTP runs (MiB)':<36}{'server RSS':>12}{'workers':>9}{'instances':>11}"
+             f"{'workers RSS':>13}{'workers PSS':>13}{'RSS/inst':>10}{'PSS/inst':>10}{'server+workers PSS':>20}"]
+    mib = lambda kb: fmt(kb / 1024) if kb is not None else "n/a"  # noqa: E731
+    for name, m in memory.items():
+        w = m["workers"]
+        lines.append(f"{LABELS[name]:<36}{mib(m['server']['vmrss_kb']):>12}{w['processes']:>9}{w['instances']:>11}"
+                     f"{mib(w['vmrss_kb_total']):>13}{mib(w['pss_kb_total']):>13}"
+                     f"{mib(w['vmrss_kb_per_instance']):>10}{mib(w['pss_kb_per_instance']):>10}"
+                     f"{mib(m['server_and_workers_pss_kb']):>20}")
+    return lines
+
+
+def load_lines(ld: dict) -> list[str]:
+    lines = [f"model load: {ld['size_bytes'] / 1e6:.1f} MB TorchScript; push {ld['push_s']:.2f} s; "
+             f"restart to ready {ld['restart_to_ready_s']['median']:.2f} s (median)"]
+    if ld["server_log"]:
+        s = ld["server_log"]
+        lines.append(f"server log: decrypt {s['decrypt_ms']['median']:.1f} ms "
+                     f"({s['decrypt_MBps']['median']:.0f} MB/s), engine load {s['engine_load_ms']['median']:.0f} ms")
+    else:
+        lines.append("server log: no 'loaded model NAME version V: decrypt ...' line found")
+    return lines
+
+
 def report(results: dict):
     lines = []
-    h = results.get("http")
-    if h:
-        a_t, p_t = h["throughput"]["aegis"], h["throughput"]["peer"]
-        a_l, p_l = h["latency_1conn"]["aegis"], h["latency_1conn"]["peer"]
-        rows = [
-            (f"req/s, {h['connections']} connections", a_t["rps"]["median"], p_t["rps"]["median"], ""),
-            ("p50 latency, 1 conn (lower=better)", a_l["p50_us"]["median"], p_l["p50_us"]["median"], " us"),
-            ("p99 latency, 1 conn (lower=better)", a_l["p99_us"]["median"], p_l["p99_us"]["median"], " us"),
-            ("req/s, 1 connection", a_l["rps"]["median"], p_l["rps"]["median"], ""),
-        ]
-        lines.append(f"{'metric (median of ' + str(len(a_t['rps']['runs'])) + ' runs)':<36}{'Aegis':>14}{'peer':>14}"
-                     f"{'Aegis/peer':>12}")
-        for label, a, p, unit in rows:
-            r = ratio(a, p)
-            lines.append(f"{label:<36}{fmt(a, unit):>14}{fmt(p, unit):>14}{(f'{r:.2f}x' if r else 'n/a'):>12}")
-    ld = results.get("load")
-    if ld:
-        lines.append("")
-        lines.append(f"model load: {ld['size_bytes'] / 1e6:.1f} MB TorchScript; push {ld['push_s']:.2f} s; "
-                     f"restart to ready {ld['restart_to_ready_s']['median']:.2f} s (median)")
-        if ld["server_log"]:
-            s = ld["server_log"]
-            lines.append(f"server log: decrypt {s['decrypt_ms']['median']:.1f} ms "
-                         f"({s['decrypt_MBps']['median']:.0f} MB/s), engine load {s['engine_load_ms']['median']:.0f} ms")
-        else:
-            lines.append("server log: no 'loaded model NAME version V: decrypt ...' line found")
-    g = results["goals"]
+    if results.get("http"):
+        lines += http_table(results["http"])
+    if results.get("memory"):
+        lines += [""] + memory_table(results["memory"])
+    if results.get("load"):
+        lines += [""] + load_lines(results["load"])
     lines.append("")
-    for k, v in g.items():
+    for k, v in results["goals"].items():
         lines.append(f"goal {k}: {'met' if v['met'] else ('NOT met' if v['met'] is False else 'not measured')}"
                      f" ({v['value']})")
     print("\n".join(lines))
 
 
+def confinement_goals(h: dict) -> dict:
+    """Issue 12's budget for confined workers against engines in the server process."""
+    r = http_ratios(h).get("confined_over_inprocess")
+    if not r:
+        return {}
+    delta, tput = r["p50_delta_us"], r["throughput"]
+    return {"confinement adds <= 15 us p50 at 1 connection": {"met": delta <= 15, "value": f"{delta:+.0f} us"},
+            "confinement costs <= 20 % throughput at 16 connections": {
+                "met": tput is not None and tput >= 0.8,
+                "value": f"{tput:.2f}x the in-process throughput" if tput is not None else None}}
+
+
 def goals(results: dict) -> dict:
     g = {}
     h = results.get("http")
-    if h:
+    if h and "peer" in h["throughput"]:
         r = ratio(h["throughput"]["aegis"]["rps"]["median"], h["throughput"]["peer"]["rps"]["median"])
         g["throughput >= 10x peer at 16 connections"] = {"met": r is not None and r >= 10,
                                                          "value": f"{r:.2f}x" if r else None}
+    if h:
         p50 = h["latency_1conn"]["aegis"]["p50_us"]["median"]
         g["p50 <= 100 us at 1 connection"] = {"met": p50 is not None and p50 <= 100, "value": f"{p50:.0f} us"}
+        g.update(confinement_goals(h))
     ld = results.get("load")
     if ld:
         s = ld.get("server_log")
@@ -397,6 +550,8 @@ def main():
     ap.add_argument("--big-mb", type=float, default=120, help="size of the generated model for the load test")
     ap.add_argument("--skip-http", action="store_true", help="skip the wrk comparison")
     ap.add_argument("--skip-load", action="store_true", help="skip the big-model load measurement")
+    ap.add_argument("--skip-inprocess", action="store_true",
+                    help="no second installation with [runtime] isolation = \"none\"")
     ap.add_argument("--output", default=str(HERE / "results" / "latest.json"))
     ap.add_argument("--keep", action="store_true", help="keep the temp installation")
     args = ap.parse_args()
@@ -409,44 +564,40 @@ def main():
         sys.exit(f"{MODEL} missing: /usr/bin/python3 examples/make_models.py")
 
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="aegis-bench-"))
-    aegis = peer = None
     results = {"timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                "host": {"cores": os.cpu_count(), "machine": platform.machine(), "cpu": cpu_model(),
                         "loadavg_1m_at_start": os.getloadavg()[0]},
                "aegis_bin": str(AEGIS_BIN), "git_commit": git_commit()}
     if os.getloadavg()[0] > (os.cpu_count() or 1) * 0.5:
         log(f"warning: load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: results will be noisy")
+    servers = {}  # name -> Aegis or Peer, in the order they are measured
     try:
         log(f"temp installation in {tmp}")
-        aegis = Aegis(tmp)
-        aegis.start()
-        wait_200(aegis.url("/v2/health/live"), aegis.ca, aegis.proc, 120, "aegis")
+        aegis = servers["aegis"] = start_aegis(tmp, "aegis", "process")
         meta = HTTP.get(aegis.url("/v2"), headers={"Authorization": f"Bearer {aegis.token}"}, verify=aegis.ca,
-                            timeout=10)
+                        timeout=10)
         results["aegis_version"] = meta.json().get("version") if meta.status_code == 200 else None
-        aegis.push("mlp", "1", MODEL, "torchscript")
+        if not args.skip_inprocess:
+            servers["aegis_inprocess"] = start_aegis(tmp, "aegis_inprocess", "none")
+        check_isolation(servers)
         if not args.skip_http:
-            peer = Peer(tmp, aegis, args.peer_workers)
+            peer = servers["peer"] = Peer(tmp, aegis, args.peer_workers)
             wait_200(peer.url("/v2/health/live"), aegis.ca, peer.proc, 120, "peer")
             results["peer"] = {"workers": args.peer_workers, "server": "uvicorn " + pkg_version("uvicorn"),
                                "fastapi": pkg_version("fastapi"), "torch": pkg_version("torch"),
                                "uvloop": has_module("uvloop"), "httptools": has_module("httptools")}
-            results["http"] = http_bench(args, aegis, peer, tmp)
-            peer.stop()
-            peer = None
+            results["http"] = http_bench(args, servers, tmp)
+        results["memory"] = {n: memory_report(s) for n, s in servers.items() if isinstance(s, Aegis)}
+        for name in [n for n in servers if n != "aegis"]:
+            servers.pop(name).stop()
         if not args.skip_load:
             results["load"] = load_bench(args, aegis, tmp)
         results["host"]["loadavg_1m_at_end"] = os.getloadavg()[0]
         results["goals"] = goals(results)
         if results.get("http"):
-            h = results["http"]
-            results["ratios_aegis_over_peer"] = {
-                "throughput": ratio(h["throughput"]["aegis"]["rps"]["median"], h["throughput"]["peer"]["rps"]["median"]),
-                "p50_1conn": ratio(h["latency_1conn"]["aegis"]["p50_us"]["median"],
-                                   h["latency_1conn"]["peer"]["p50_us"]["median"]),
-                "p99_1conn": ratio(h["latency_1conn"]["aegis"]["p99_us"]["median"],
-                                   h["latency_1conn"]["peer"]["p99_us"]["median"]),
-            }
+            results["ratios"] = http_ratios(results["http"])
+            if "confined_over_peer" in results["ratios"]:  # the key earlier result files used
+                results["ratios_aegis_over_peer"] = results["ratios"]["confined_over_peer"]
         out = pathlib.Path(args.output)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(results, indent=2) + "\n")
@@ -454,14 +605,31 @@ def main():
         report(results)
         log(f"wrote {out}")
     finally:
-        if peer:
-            peer.stop()
-        if aegis:
-            aegis.stop()
+        for server in servers.values():
+            server.stop()
         if args.keep:
             log(f"kept {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def start_aegis(tmp: pathlib.Path, name: str, isolation: str) -> Aegis:
+    """A fresh installation with [runtime] isolation set, serving examples/mlp.pt as mlp/1."""
+    aegis = Aegis(tmp, name, isolation)
+    aegis.start()
+    wait_200(aegis.url("/v2/health/live"), aegis.ca, aegis.proc, 120, name)
+    aegis.push("mlp", "1", MODEL, "torchscript")
+    wait_200(aegis.url("/v2/health/ready"), aegis.ca, aegis.proc, 120, name)
+    log(f"{name}: isolation = {isolation!r}, serving on port {aegis.data_port}")
+    return aegis
+
+
+def check_isolation(servers: dict):
+    """The confined server must have worker processes and the in-process one none, or the comparison is void."""
+    for name, server in servers.items():
+        n = len(proc_children(server.proc.pid))
+        if (name == "aegis") != (n > 0):
+            raise SystemExit(f"{name}: {n} child processes; expected {'some' if name == 'aegis' else 'none'}")
 
 
 def cpu_model() -> str | None:
