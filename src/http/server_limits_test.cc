@@ -66,11 +66,33 @@ TEST(ServerLimitsTest, HugeHeaderGets431) {
   EXPECT_TRUE(HasRejection(ts.dispatcher, 431));
 }
 
+// RFC 9112 §3.2: an HTTP/1.1 request without Host, or any request with more than
+// one, is answered 400 before a handler sees it (two Host lines are how a request
+// means one thing to a proxy and another to the server behind it).
+TEST(ServerLimitsTest, HostIsRequiredOnceInHttp11) {
+  TestServer ts;
+  for (const char* bad : {"GET /echo HTTP/1.1\r\n\r\n", "GET /echo HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+                          "GET /echo HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n"}) {
+    RawTlsClient raw(ts.port());
+    ASSERT_TRUE(raw.handshake_ok());
+    ASSERT_TRUE(raw.Write(bad));
+    const std::string response = raw.ReadResponse();
+    EXPECT_NE(response.find(" 400 "), std::string::npos) << bad << " -> " << response;
+    EXPECT_NE(response.find("Host"), std::string::npos) << response;
+  }
+  // HTTP/1.0 predates Host: served without one.
+  RawTlsClient raw(ts.port());
+  ASSERT_TRUE(raw.Write("GET /echo HTTP/1.0\r\n\r\n"));
+  const std::string response = raw.ReadResponse();
+  EXPECT_EQ(response.rfind("HTTP/1.0 200", 0), 0u) << response;
+}
+
 TEST(ServerLimitsTest, MalformedRequestsGet400) {
   TestServer ts;
-  for (const char* bad : {"GET /echo HTTP/1.1\r\nBad Header\r\n\r\n", "G@T /echo HTTP/1.1\r\n\r\n",
-                          "POST /echo HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello",
-                          "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"}) {
+  for (const char* bad :
+       {"GET /echo HTTP/1.1\r\nHost: h\r\nBad Header\r\n\r\n", "G@T /echo HTTP/1.1\r\nHost: h\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello",
+        "POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"}) {
     RawTlsClient raw(ts.port());
     ASSERT_TRUE(raw.handshake_ok());
     ASSERT_TRUE(raw.Write(bad));

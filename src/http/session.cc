@@ -116,6 +116,13 @@ class Session {
       co_await Refuse(head, 505, "HTTP version not supported");
       co_return false;
     }
+    // RFC 9112 §3.2: Host exactly once in HTTP/1.1, at most once before it. Two
+    // Host lines let a proxy and this server disagree on which site is meant.
+    const size_t hosts = msg.count(bhttp::field::host);
+    if (hosts > 1 || (hosts == 0 && msg.version() == 11)) {
+      co_await Refuse(head, 400, hosts > 1 ? "more than one Host header" : "missing Host header");
+      co_return false;
+    }
     // Beast enforces header_limit only while the head is still arriving; a head
     // that lands in one read can exceed it. Measure what was actually accepted.
     if (HeaderBytes(msg) > listener_.limits.max_header_bytes) {

@@ -183,9 +183,10 @@ def test_overlong_request_line(server):
 # (401: no bearer token) and the route table on the control plane (404).
 GARBAGE = [
     ("binary noise", b"\x00\xff\x13\x37" * 4000, 400, 400),
-    # HTTP/1.1 makes Host mandatory (RFC 9112 §3.2: a server MUST answer 400), but the server
-    # serves the request: pinned as it is, reported as a deviation.
-    ("no host", b"GET /v2/health/live HTTP/1.1\r\n\r\n", 200, 404),
+    # HTTP/1.1 makes Host mandatory and unique (RFC 9112 §3.2: a server MUST answer 400).
+    ("no host", b"GET /v2/health/live HTTP/1.1\r\n\r\n", 400, 400),
+    ("two hosts", b"GET /v2/health/live HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, 400),
+    ("http/1.0 without host", b"GET /v2/health/live HTTP/1.0\r\n\r\n", 200, 404),
     ("negative content-length", b"POST /v2/models/mlp_torch/infer HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400, 400),
     ("enormous content-length", b"POST /v2/models/mlp_torch/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n", 400, 400),
     ("two content-lengths", b"POST /v2/models/mlp_torch/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nContent-Length: 10\r\n\r\nabcd", 400, 400),
