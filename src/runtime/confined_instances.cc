@@ -300,10 +300,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
       std::lock_guard lock(mu_);
       if (slot.state != SlotState::kBusy) return;  // down or stopping: the driver decides
       const auto now = Clock::now();
-      while (!queue_.empty() && queue_.front().queue_deadline <= now) {
-        expired.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
+      expired = TakeExpiredLocked(now);
       if (!queue_.empty()) {
         next = std::move(queue_.front());
         queue_.pop_front();
@@ -313,12 +310,25 @@ class Pool : public std::enable_shared_from_this<Pool> {
       }
       RearmQueueTimer(now);
     }
-    for (PendingCall& call : expired) Complete(call.done, QueueTimeout());
+    FailExpired(expired);
     if (next) Dispatch(slot, std::move(next->inputs));
   }
 
-  Status QueueTimeout() const {
-    return Status::Unavailable("the model is busy: no instance was free within " + Ms(options_.queue_timeout));
+  // Under mu_: removes the queued calls whose wait is over (the oldest first).
+  std::vector<PendingCall> TakeExpiredLocked(Clock::time_point now) {
+    std::vector<PendingCall> expired;
+    while (!queue_.empty() && queue_.front().queue_deadline <= now) {
+      expired.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    return expired;
+  }
+
+  // Outside mu_: answers calls that waited too long for a free instance.
+  void FailExpired(std::vector<PendingCall>& expired) {
+    const Status timeout =
+        Status::Unavailable("the model is busy: no instance was free within " + Ms(options_.queue_timeout));
+    for (PendingCall& call : expired) Complete(call.done, timeout);
   }
 
   // Under mu_.
@@ -335,13 +345,10 @@ class Pool : public std::enable_shared_from_this<Pool> {
     {
       std::lock_guard lock(mu_);
       const auto now = Clock::now();
-      while (!queue_.empty() && queue_.front().queue_deadline <= now) {
-        expired.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
+      expired = TakeExpiredLocked(now);
       RearmQueueTimer(now);
     }
-    for (PendingCall& call : expired) Complete(call.done, QueueTimeout());
+    FailExpired(expired);
   }
 
   // The worker signalled a response: hand it to its call. Returns a failure when
@@ -674,7 +681,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
       std::lock_guard io(slot.io_mu);
       // A crashed worker is reported by its own signal; any other is killed now.
       how = failure.kind == RuntimeEvent::Kind::kWorkerCrashed ? slot.worker->ReapDying(kDyingGrace)
-                                                                : (slot.worker->Kill(), slot.worker->Reap());
+                                                               : (slot.worker->Kill(), slot.worker->Reap());
       slot.worker.reset();
     }
     FlushStderr(slot, true);
