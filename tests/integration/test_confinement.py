@@ -464,6 +464,39 @@ def test_sigterm_stops_the_server_while_a_worker_is_stuck(tmp_path, models):
         assert _dead(pid), pid
 
 
+def test_a_full_queue_and_a_long_wait_get_503(tmp_path, models):
+    """One busy instance: a second request waits at most queue_timeout_ms, and
+    past max_queued a request is refused at once; both may retry."""
+    def configure(inst):
+        inst.set_config("runtime", "instances_per_model", 1)
+        inst.set_config("runtime", "request_timeout_ms", 4000)
+        inst.set_config("runtime", "queue_timeout_ms", 300)
+        inst.set_config("runtime", "max_queued", 1)
+
+    inst = start_installation(tmp_path, push_examples_too=False, configure=configure)
+    try:
+        inst.push_ok("slow", "1", cm.slow_model(models / "q-slow.pt"), "torchscript")
+        stuck = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [1], "data": [1e12]}]}
+        small = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [1], "data": [1]}]}
+        busy = threading.Thread(target=lambda: _swallow(lambda: inst.infer("slow", stuck, timeout=30)))
+        busy.start()
+        time.sleep(1)
+        results = {}
+        waiter = threading.Thread(target=lambda: results.setdefault("waited", inst.infer("slow", small, timeout=30)))
+        waiter.start()
+        time.sleep(0.1)
+        full = inst.infer("slow", small, timeout=30)
+        waiter.join(30)
+        assert full.status_code == 503 and full.headers.get("Retry-After") == "1", full.text
+        assert "1 requests are already waiting" in full.json()["error"], full.text
+        waited = results["waited"]
+        assert waited.status_code == 503 and waited.headers.get("Retry-After") == "1", waited.text
+        assert "no instance was free within 300 ms" in waited.json()["error"], waited.text
+        busy.join(30)
+    finally:
+        stop_and_check(inst)
+
+
 def _dead(pid: int) -> bool:
     return not pathlib.Path(f"/proc/{pid}").exists() or "zombie" in _status(pid).get("State", "")
 
