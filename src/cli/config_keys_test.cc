@@ -358,7 +358,9 @@ TEST_F(ConfigKeysTest, EveryTableRefusesUnknownKeys) {
     auto config = Load(doc);
     ASSERT_FALSE(config.ok()) << doc;
     EXPECT_EQ(config.status().code(), StatusCode::kInvalidArgument);
-    const std::string where = table == "auth.mtls" ? "auth.mtls[0]." : table == "models.*" ? "models.\"m\"." : table + ".";
+    const std::string where = table == "auth.mtls"  ? "auth.mtls[0]."
+                              : table == "models.*" ? "models.\"m\"."
+                                                    : table + ".";
     EXPECT_NE(config.status().message().find(where + "zz_not_a_key: unknown key"), std::string::npos)
         << config.status().message();
   }

@@ -81,7 +81,8 @@ Outcome RunConfined(const std::string& secret_path) {
   while ((n = ::read(result[0], buffer, sizeof(buffer))) > 0) outcome.probes.append(buffer, static_cast<size_t>(n));
   ::shutdown(control[0], SHUT_WR);
   worker::FrameReader reader;
-  while ((n = ::read(control[0], buffer, sizeof(buffer))) > 0) reader.Feed({reinterpret_cast<uint8_t*>(buffer), size_t(n)});
+  while ((n = ::read(control[0], buffer, sizeof(buffer))) > 0)
+    reader.Feed({reinterpret_cast<uint8_t*>(buffer), size_t(n)});
   for (;;) {
     auto frame = reader.Next();
     if (!frame.ok() || !frame->has_value()) break;
