@@ -5,6 +5,11 @@
 // one-to-one onto an HTTP status (see HttpStatusOf) so handlers can return errors
 // unchanged.
 //
+// Both types are [[nodiscard]]: an error is handled or passed on, never dropped by
+// accident. Where dropping one is right, say so with IgnoreError() and a comment
+// giving the reason. StatusOr's value accessors on an error are a programming
+// error: they print the status and abort in every build type.
+//
 // Thread-safety: value types; safe to copy between threads.
 #pragma once
 
@@ -32,7 +37,7 @@ enum class StatusCode {
   kUnavailable,       // 503: not ready / shutting down
 };
 
-class Status {
+class [[nodiscard]] Status {
  public:
   Status() = default;  // OK
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
@@ -60,6 +65,9 @@ class Status {
     return ok() ? *this : Status(code_, context + ": " + message_);
   }
 
+  // Drops the status on purpose. Every call says in a comment why that is right.
+  void IgnoreError() const {}
+
  private:
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
@@ -70,9 +78,14 @@ int HttpStatusOf(StatusCode code);
 // A short stable name ("invalid_argument") for logs and audit events.
 const char* StatusCodeName(StatusCode code);
 
-// Either a value or a non-OK Status.
+namespace internal {
+// Prints `status` to stderr and aborts: a StatusOr's value was read on an error.
+[[noreturn]] void DieOnValueOfError(const Status& status);
+}  // namespace internal
+
+// Either a value or a non-OK Status. Reading the value of an error aborts.
 template <typename T>
-class StatusOr {
+class [[nodiscard]] StatusOr {
  public:
   StatusOr(const T& value) : value_(value) {}             // NOLINT: implicit by design
   StatusOr(T&& value) : value_(std::move(value)) {}       // NOLINT
@@ -83,15 +96,30 @@ class StatusOr {
 
   bool ok() const { return value_.has_value(); }
   const Status& status() const { return status_; }
-  T& value() & { return *value_; }
-  const T& value() const& { return *value_; }
-  T&& value() && { return std::move(*value_); }
-  T* operator->() { return &*value_; }
-  const T* operator->() const { return &*value_; }
-  T& operator*() & { return *value_; }
-  const T& operator*() const& { return *value_; }
+  // Drops the result on purpose (see Status::IgnoreError).
+  void IgnoreError() const {}
+  T& value() & {
+    CheckHasValue();
+    return *value_;
+  }
+  const T& value() const& {
+    CheckHasValue();
+    return *value_;
+  }
+  T&& value() && {
+    CheckHasValue();
+    return std::move(*value_);
+  }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
 
  private:
+  void CheckHasValue() const {
+    if (!value_.has_value()) internal::DieOnValueOfError(status_);
+  }
+
   Status status_;
   std::optional<T> value_;
 };
