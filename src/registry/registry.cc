@@ -90,7 +90,7 @@ std::vector<Status> Registry::LoadAll() {
       MarkFailed(record.name, record.version, why);
       continue;
     }
-    (void)Publish(std::move(*model));
+    Publish(std::move(*model));
   }
   // Blobs without a record are leftovers of a push interrupted by a crash.
   std::error_code ec;
@@ -307,7 +307,7 @@ std::vector<std::shared_ptr<const ServedModel>> Registry::Served() const {
   return out;
 }
 
-Status Registry::Publish(std::shared_ptr<const ServedModel> model) {
+void Registry::Publish(std::shared_ptr<const ServedModel> model) {
   std::lock_guard lock(write_mu_);
   auto table = std::make_shared<Table>(*table_.load());
   auto entry = std::make_shared<ModelEntry>();
@@ -316,7 +316,6 @@ Status Registry::Publish(std::shared_ptr<const ServedModel> model) {
   if (!entry->newest || model->record.sequence >= entry->newest->record.sequence) entry->newest = model;
   (*table)[model->record.name] = std::move(entry);
   table_.store(std::move(table));
-  return Status::Ok();
 }
 
 void Registry::Unpublish(const std::string& name, const std::string& version) {

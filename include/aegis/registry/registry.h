@@ -132,7 +132,8 @@ class Registry {
   friend class PushSession;
   using Table = std::map<std::string, std::shared_ptr<const ModelEntry>, std::less<>>;
 
-  Status Publish(std::shared_ptr<const ServedModel> model);
+  // Swaps a table with `model` in; cannot fail.
+  void Publish(std::shared_ptr<const ServedModel> model);
   // Decrypts, checks and loads one recorded version (LoadAll's body).
   StatusOr<std::shared_ptr<ServedModel>> LoadVersion(const store::ModelVersionRecord& record,
                                                      const std::vector<store::TrustedKeyRecord>& trusted);
