@@ -108,6 +108,9 @@ TEST_F(RegistryTest, NewestVersionIsTheLastPushedAndRemoveFallsBack) {
   ASSERT_TRUE(Push("mlp", "2", runtime::ModelFormat::kOnnx, model).ok());
   ASSERT_TRUE(Push("mlp", "10", runtime::ModelFormat::kOnnx, model).ok());
   EXPECT_EQ((*registry_->Find("mlp", ""))->record.version, "10");
+  // The served record carries the push sequence the store assigned.
+  EXPECT_EQ((*registry_->Find("mlp", "10"))->record.sequence, store_->GetModelVersion("mlp", "10")->sequence);
+  EXPECT_GT((*registry_->Find("mlp", "10"))->record.sequence, (*registry_->Find("mlp", "2"))->record.sequence);
   ASSERT_TRUE(registry_->Remove("mlp", "10").ok());
   EXPECT_EQ((*registry_->Find("mlp", ""))->record.version, "2");
   EXPECT_EQ(registry_->Find("mlp", "10").status().code(), StatusCode::kNotFound);

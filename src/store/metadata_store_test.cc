@@ -88,19 +88,22 @@ TEST_F(MetadataStoreTest, InsertGetListDelete) {
   EXPECT_EQ(store_->DeleteModelVersion("alpha", "2").code(), StatusCode::kNotFound);
   EXPECT_EQ(store_->GetModelVersion("alpha", "2").status().code(), StatusCode::kNotFound);
   EXPECT_EQ(store_->ListModelVersions()->size(), 3u);
-  // Sequence numbers are never reused after a delete.
-  ASSERT_TRUE(store_->InsertModelVersion(Record("alpha", "2")).ok());
-  EXPECT_GT(store_->GetModelVersion("alpha", "2")->sequence, (*list)[3].sequence);
+  // Sequence numbers are never reused after a delete; the insert returns the
+  // one it assigned.
+  auto sequence = store_->InsertModelVersion(Record("alpha", "2"));
+  ASSERT_TRUE(sequence.ok());
+  EXPECT_GT(*sequence, (*list)[3].sequence);
+  EXPECT_EQ(store_->GetModelVersion("alpha", "2")->sequence, *sequence);
 }
 
 TEST_F(MetadataStoreTest, DuplicatesAreAlreadyExists) {
   ASSERT_TRUE(store_->InsertModelVersion(Record("m", "1")).ok());
-  const Status dup = store_->InsertModelVersion(Record("m", "1"));
+  const Status dup = store_->InsertModelVersion(Record("m", "1")).status();
   EXPECT_EQ(dup.code(), StatusCode::kAlreadyExists);
   EXPECT_EQ(dup.message(), "model m version 1 already exists");
   auto same_artifact = Record("m", "2");
   same_artifact.artifact_id = Record("m", "1").artifact_id;
-  EXPECT_EQ(store_->InsertModelVersion(same_artifact).code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->InsertModelVersion(same_artifact).status().code(), StatusCode::kAlreadyExists);
   EXPECT_EQ(store_->GetModelVersion("nope", "1").status().code(), StatusCode::kNotFound);
 }
 

@@ -44,7 +44,7 @@ Status SqliteMetadataStore::PrepareModelStatements() {
   return delete_model_.Prepare(db_, "DELETE FROM model_versions WHERE name = ? AND version = ?");
 }
 
-Status SqliteMetadataStore::InsertModelVersion(ModelVersionRecord r) {
+StatusOr<int64_t> SqliteMetadataStore::InsertModelVersion(ModelVersionRecord r) {
   if (r.size_bytes > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
     return Status::InvalidArgument("model size out of range");
   }
@@ -75,7 +75,9 @@ Status SqliteMetadataStore::InsertModelVersion(ModelVersionRecord r) {
     return Status::AlreadyExists(artifact_clash ? "artifact " + r.artifact_id + " is already registered"
                                                 : "model " + r.name + " version " + r.version + " already exists");
   }
-  return status;
+  AEGIS_RETURN_IF_ERROR(status);
+  // sequence is the rowid; read under mu_, so it is this insert's.
+  return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
 }
 
 StatusOr<ModelVersionRecord> SqliteMetadataStore::GetModelVersion(const std::string& name, const std::string& version) {

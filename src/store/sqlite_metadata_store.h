@@ -20,7 +20,7 @@ class SqliteMetadataStore final : public MetadataStore {
   // Configures the connection, migrates the schema and prepares every statement.
   Status Init();
 
-  Status InsertModelVersion(ModelVersionRecord record) override;
+  StatusOr<int64_t> InsertModelVersion(ModelVersionRecord record) override;
   StatusOr<ModelVersionRecord> GetModelVersion(const std::string& name, const std::string& version) override;
   StatusOr<std::vector<ModelVersionRecord>> ListModelVersions() override;
   Status DeleteModelVersion(const std::string& name, const std::string& version) override;
