@@ -51,5 +51,16 @@ TEST(StatusTest, WithContextPrefixesErrorsOnly) {
   EXPECT_EQ(s.message(), "model m: gone");
 }
 
+TEST(StatusTest, DetailSurvivesContextAndNeverMarksSuccess) {
+  const Status clash(StatusCode::kAlreadyExists, "taken", ErrorDetail::kUniqueViolation);
+  EXPECT_EQ(clash.detail(), ErrorDetail::kUniqueViolation);
+  EXPECT_EQ(clash.WithContext("inserting").detail(), ErrorDetail::kUniqueViolation);
+  EXPECT_EQ(clash.WithContext("inserting").message(), "inserting: taken");
+  EXPECT_EQ(Status::AlreadyExists("taken").detail(), ErrorDetail::kNone);
+  EXPECT_EQ(Status(StatusCode::kOk, "", ErrorDetail::kIntegrityFailure).detail(), ErrorDetail::kNone);
+  const StatusOr<int> failed = clash;
+  EXPECT_EQ(failed.status().detail(), ErrorDetail::kUniqueViolation);
+}
+
 }  // namespace
 }  // namespace aegis

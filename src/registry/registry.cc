@@ -46,11 +46,6 @@ bool IsValidModelName(std::string_view name) { return IsValidIdentifier(name); }
 bool IsValidVersion(std::string_view version) { return IsValidIdentifier(version); }
 bool IsValidKeyName(std::string_view name) { return IsValidIdentifier(name); }
 
-bool IsIntegrityFailure(const Status& status) {
-  // Context may have been prepended ("model m version v: integrity check failed: …").
-  return status.code() == StatusCode::kUnprocessable && status.message().find(kIntegrityFailure) != std::string::npos;
-}
-
 // ---------------------------------------------------------------------------
 // Registry
 

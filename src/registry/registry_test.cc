@@ -196,10 +196,20 @@ TEST_F(RegistryTest, OrphanedBlobsAreRemovedAtStart) {
 // ---------------------------------------------------------------------------
 // The integrity gate: signatures and the scanner.
 
+// The class of an error is its detail, not its wording: a message that merely
+// reads like an integrity failure is not one.
+TEST(IntegrityFailureTest, IsTheDetailNotTheMessage) {
+  EXPECT_FALSE(IsIntegrityFailure(Status::Unprocessable("integrity check failed: looks the part")));
+  EXPECT_FALSE(IsIntegrityFailure(Status::Ok()));
+  EXPECT_TRUE(IsIntegrityFailure(Status(StatusCode::kUnprocessable, "refused", ErrorDetail::kIntegrityFailure)));
+}
+
 TEST_F(RegistryTest, UnsignedPushIsRefusedBeforeTheBodyUnlessThePolicyAllowsIt) {
   auto refused = registry_->BeginPush("mlp", "1", runtime::ModelFormat::kOnnx, "t");
   ASSERT_FALSE(refused.ok());
   EXPECT_TRUE(IsIntegrityFailure(refused.status())) << refused.status().message();
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnprocessable);
+  EXPECT_TRUE(refused.status().message().starts_with("integrity check failed: ")) << refused.status().message();
   EXPECT_NE(refused.status().message().find("signature"), std::string::npos);
   Reopen(/*require_signature=*/false);
   EXPECT_TRUE(PushWithBundle("mlp", "1", runtime::ModelFormat::kOnnx, Example("mlp.onnx"), "").ok());

@@ -59,10 +59,10 @@ struct RegistryOptions {
 };
 
 // Errors that mean "these bytes must not be served" (bad or missing signature,
-// digest mismatch, scanner findings) carry this prefix, so callers can audit
-// them as integrity failures.
-inline constexpr std::string_view kIntegrityFailure = "integrity check failed: ";
-bool IsIntegrityFailure(const Status& status);
+// digest mismatch, scanner findings) are Unprocessable with
+// ErrorDetail::kIntegrityFailure, so callers can audit them as integrity
+// failures; their message starts "integrity check failed: ".
+inline bool IsIntegrityFailure(const Status& status) { return status.detail() == ErrorDetail::kIntegrityFailure; }
 
 // Trust-store key names: same rules as model names. Globs: see
 // aegis/common/model_glob.h.
@@ -74,8 +74,8 @@ bool IsValidVersion(std::string_view version);
 
 // What the integrity gate refused since start, for metrics. Monotonic.
 struct IntegrityCounts {
-  // Versions refused at push (kIntegrityFailure) or not served at load because
-  // their bytes or signature failed a check (kIntegrityFailure or DataLoss).
+  // Versions refused at push (IsIntegrityFailure) or not served at load because
+  // their bytes or signature failed a check (IsIntegrityFailure or DataLoss).
   uint64_t failures = 0;
   // Findings the model scanner reported, summed over every scan (push and load).
   uint64_t scan_findings = 0;
@@ -95,7 +95,7 @@ class Registry {
 
   // Starts a push. AlreadyExists when the version exists or is being pushed.
   // `signature_bundle` (may be empty) is verified here, before the body is read:
-  // Unprocessable (kIntegrityFailure) when it is missing but required, malformed,
+  // Unprocessable (IsIntegrityFailure) when it is missing but required, malformed,
   // or not signed by a key trusted for `name`.
   StatusOr<std::unique_ptr<PushSession>> BeginPush(const std::string& name, const std::string& version,
                                                    runtime::ModelFormat format, const std::string& principal,
