@@ -69,15 +69,26 @@ StatusOr<int64_t> SqliteMetadataStore::InsertModelVersion(ModelVersionRecord r) 
   const int rc = s.Step();
   Status status = SqliteStatus(db_, rc, "inserting model version");
   s.Reset();
-  if (status.code() == StatusCode::kAlreadyExists) {
+  if (status.detail() == ErrorDetail::kUniqueViolation) {
     // Keep SQLite's wording out of client-facing errors; name the clash instead.
-    const bool artifact_clash = status.message().find("artifact_id") != std::string::npos;
-    return Status::AlreadyExists(artifact_clash ? "artifact " + r.artifact_id + " is already registered"
-                                                : "model " + r.name + " version " + r.version + " already exists");
+    // Two UNIQUE constraints share the code, so the data says which one it was.
+    AEGIS_ASSIGN_OR_RETURN(const bool version_taken, HasModelVersion(r.name, r.version));
+    return Status::AlreadyExists(version_taken ? "model " + r.name + " version " + r.version + " already exists"
+                                               : "artifact " + r.artifact_id + " is already registered");
   }
   AEGIS_RETURN_IF_ERROR(status);
   // sequence is the rowid; read under mu_, so it is this insert's.
   return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
+}
+
+StatusOr<bool> SqliteMetadataStore::HasModelVersion(const std::string& name, const std::string& version) {
+  get_model_.BindText(1, name);
+  get_model_.BindText(2, version);
+  const int rc = get_model_.Step();
+  Status status = SqliteStatus(db_, rc, "reading model version");
+  get_model_.Reset();
+  AEGIS_RETURN_IF_ERROR(status);
+  return rc == SQLITE_ROW;
 }
 
 StatusOr<ModelVersionRecord> SqliteMetadataStore::GetModelVersion(const std::string& name, const std::string& version) {

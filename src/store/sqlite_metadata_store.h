@@ -45,6 +45,8 @@ class SqliteMetadataStore final : public MetadataStore {
   Status PrepareModelStatements();
   Status PrepareCredentialStatements();
   Status PrepareUserStatements();
+  // Whether (name, version) is recorded. The caller holds mu_.
+  StatusOr<bool> HasModelVersion(const std::string& name, const std::string& version);
 
   // Steps a bound single-row query: the row, `not_found`, or the SQLite error.
   template <typename T, typename Reader>
