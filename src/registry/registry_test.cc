@@ -219,6 +219,15 @@ TEST_F(RegistryTest, UnsignedPushIsRefusedBeforeTheBodyUnlessThePolicyAllowsIt) 
   ASSERT_EQ(failures.size(), 1u);
   EXPECT_TRUE(IsIntegrityFailure(failures[0])) << failures[0].message();
   EXPECT_EQ(registry_->Find("mlp", "1").status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(registry_->Find("mlp", "").status().code(), StatusCode::kUnavailable);
+  // Only that name is unavailable, not names that share a prefix with it.
+  EXPECT_EQ(registry_->Find("ml", "").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(registry_->Find("mlp2", "").status().code(), StatusCode::kNotFound);
+  EXPECT_FALSE(registry_->Ready());
+  // Removing the version clears its failure.
+  ASSERT_TRUE(registry_->Remove("mlp", "1").ok());
+  EXPECT_EQ(registry_->Find("mlp", "").status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(registry_->Ready());
 }
 
 TEST_F(RegistryTest, SignatureFromAnUntrustedKeyOrOutOfScopeIsRefused) {

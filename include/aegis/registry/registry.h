@@ -40,6 +40,14 @@
 
 namespace aegis::registry {
 
+// A model version's identity: one key for maps and sets of versions, instead of
+// joining the two strings. Ordered by name, then version.
+struct ModelKey {
+  std::string name;
+  std::string version;
+  friend auto operator<=>(const ModelKey&, const ModelKey&) = default;
+};
+
 // A version that is loaded and can serve.
 struct ServedModel {
   store::ModelVersionRecord record;
@@ -137,9 +145,9 @@ class Registry {
   // Decrypts, checks and loads one recorded version (LoadAll's body).
   StatusOr<std::shared_ptr<ServedModel>> LoadVersion(const store::ModelVersionRecord& record,
                                                      const std::vector<store::TrustedKeyRecord>& trusted);
-  void MarkFailed(const std::string& name, const std::string& version, const Status& why);
+  void MarkFailed(const ModelKey& key, const Status& why);
   void Unpublish(const std::string& name, const std::string& version);
-  void ReleaseReservation(const std::string& key);
+  void ReleaseReservation(const ModelKey& key);
   std::filesystem::path BlobPath(const std::string& artifact_id) const;
   // Counts `status` when it is an integrity failure; returns it unchanged.
   Status CountIntegrity(Status status);
@@ -150,12 +158,13 @@ class Registry {
   const Clock& clock_;
 
   std::mutex write_mu_;  // serializes table replacement and reservations
-  std::set<std::string> pushing_;
+  std::set<ModelKey> pushing_;
   std::atomic<std::shared_ptr<const Table>> table_;
-  // Versions recorded in the store that could not be loaded (tampered, refused),
-  // keyed "name\nversion": requests for them get 503, not 404.
+  // Versions recorded in the store that could not be loaded (tampered, refused):
+  // requests for them get 503, not 404. The empty key stands for "the versions
+  // could not even be listed".
   mutable std::mutex failed_mu_;
-  std::map<std::string, Status> failed_;
+  std::map<ModelKey, Status> failed_;
   std::atomic<int> failed_count_{0};
   std::atomic<bool> loaded_{false};
   std::atomic<uint64_t> integrity_failures_{0};
