@@ -26,7 +26,7 @@ Json TokenJson(const store::TokenRecord& t) {
               {"revoked", t.revoked}};
 }
 
-Json UserJson(const store::UserRecord& u, std::chrono::system_clock::time_point now) {
+Json UserJson(const auth::UserInfo& u, std::chrono::system_clock::time_point now) {
   const bool locked = u.locked_until && FormatRfc3339(now) < *u.locked_until;
   return Json{{"name", u.name},
               {"role", u.role},

@@ -7,6 +7,7 @@
 #include "aegis/crypto/password.h"
 #include "aegis/crypto/random.h"
 #include "aegis/crypto/secure_buffer.h"
+#include "aegis/store/metadata_store.h"
 #include "lockout.h"
 #include "login_concurrency.h"
 #include "login_throttle.h"
@@ -29,11 +30,15 @@ std::vector<uint8_t> TotpContext(std::string_view name) {
   return {context.begin(), context.end()};
 }
 
-// What may be shown about an account: no hash, no wrapped secret.
-store::UserRecord Redacted(store::UserRecord record) {
-  record.password_hash.clear();
-  record.totp_secret_wrapped.clear();
-  return record;
+// What callers may see of an account: everything but its secrets.
+UserInfo InfoOf(store::UserRecord record) {
+  return UserInfo{.name = std::move(record.name),
+                  .role = std::move(record.role),
+                  .models = std::move(record.models),
+                  .disabled = record.disabled,
+                  .locked_until = std::move(record.locked_until),
+                  .created_at = std::move(record.created_at),
+                  .created_by = std::move(record.created_by)};
 }
 
 LoginOutcome Failure(Status status, std::string reason) {
@@ -119,12 +124,14 @@ StatusOr<EnrolledUser> UserDirectory::AddUser(const NewUser& user, const std::st
   record.created_at = FormatRfc3339(impl_->clock.Now());
   record.created_by = created_by;
   AEGIS_RETURN_IF_ERROR(impl_->store->InsertUser(record));
-  return EnrolledUser{Redacted(std::move(record)), TotpUri(user.name, secret.span())};
+  return EnrolledUser{InfoOf(std::move(record)), TotpUri(user.name, secret.span())};
 }
 
-StatusOr<std::vector<store::UserRecord>> UserDirectory::ListUsers() const {
-  AEGIS_ASSIGN_OR_RETURN(std::vector<store::UserRecord> users, impl_->store->ListUsers());
-  for (auto& u : users) u = Redacted(std::move(u));
+StatusOr<std::vector<UserInfo>> UserDirectory::ListUsers() const {
+  AEGIS_ASSIGN_OR_RETURN(std::vector<store::UserRecord> records, impl_->store->ListUsers());
+  std::vector<UserInfo> users;
+  users.reserve(records.size());
+  for (auto& r : records) users.push_back(InfoOf(std::move(r)));
   return users;
 }
 

@@ -7,6 +7,7 @@
 
 #include "aegis/auth/totp.h"
 #include "aegis/crypto/encoding.h"
+#include "aegis/store/metadata_store.h"
 #include "common/testing/scoped_temp_dir.h"
 
 namespace aegis::auth {
@@ -15,6 +16,22 @@ namespace {
 using namespace std::chrono_literals;
 
 const std::string kPassword = "correct horse battery";
+
+// Secrets never leave the directory, and the compiler holds it to that: the
+// type callers get has no field a hash or a wrapped secret could travel in.
+template <typename T>
+concept HasPasswordHash = requires(const T& t) {
+  t.password_hash;
+};
+template <typename T>
+concept HasWrappedTotpSecret = requires(const T& t) {
+  t.totp_secret_wrapped;
+};
+static_assert(HasPasswordHash<store::UserRecord> && HasWrappedTotpSecret<store::UserRecord>);  // the checks work
+static_assert(!HasPasswordHash<UserInfo> && !HasWrappedTotpSecret<UserInfo>);
+static_assert(std::is_same_v<decltype(EnrolledUser::record), UserInfo>);
+static_assert(
+    std::is_same_v<decltype(std::declval<const UserDirectory&>().ListUsers()), StatusOr<std::vector<UserInfo>>>);
 constexpr auto kStart = std::chrono::sys_days(std::chrono::year(2026) / 1 / 1);  // a step boundary
 
 class UserDirectoryTest : public ::testing::Test {
@@ -92,8 +109,8 @@ TEST_F(UserDirectoryTest, AddListDisable) {
   EXPECT_EQ(enrolled->record.models, "fraud-*");
   EXPECT_EQ(enrolled->record.created_by, "user:root");
   EXPECT_EQ(enrolled->record.created_at, "2026-01-01T00:00:00.000000Z");
-  EXPECT_TRUE(enrolled->record.password_hash.empty());
-  EXPECT_TRUE(enrolled->record.totp_secret_wrapped.empty());
+  EXPECT_FALSE(enrolled->record.disabled);
+  EXPECT_FALSE(enrolled->record.locked_until.has_value());
   const std::string_view uri = enrolled->totp_uri;
   const std::string_view head = "otpauth://totp/Aegis:alice?secret=";
   const std::string_view tail = "&issuer=Aegis&algorithm=SHA1&digits=6&period=30";
@@ -117,10 +134,8 @@ TEST_F(UserDirectoryTest, AddListDisable) {
   ASSERT_EQ(list->size(), 2u);
   EXPECT_EQ((*list)[0].name, "alice");
   EXPECT_EQ((*list)[1].role, "admin");
-  for (const auto& u : *list) {
-    EXPECT_TRUE(u.password_hash.empty());
-    EXPECT_TRUE(u.totp_secret_wrapped.empty());
-  }
+  EXPECT_EQ((*list)[0].models, "fraud-*");
+  EXPECT_EQ((*list)[0].created_by, "user:root");
   ASSERT_TRUE(users_->DisableUser("alice").ok());
   EXPECT_TRUE(users_->ListUsers()->at(0).disabled);
   EXPECT_EQ(users_->DisableUser("carol").code(), StatusCode::kNotFound);
@@ -258,6 +273,7 @@ TEST_F(UserDirectoryTest, TenFailuresLockTheAccountForThirtyMinutes) {
   auto stored = store_->GetUser("alice");
   EXPECT_EQ(stored->failed_logins, 10);
   EXPECT_EQ(stored->locked_until, FormatRfc3339(clock_.Now() + 30min));
+  EXPECT_EQ(users_->ListUsers()->at(0).locked_until, stored->locked_until);  // what the API shows
 
   // Locked: the right password and code fail too, and look like any failure.
   ExpectCredentialFailure(Login("alice", kPassword, Code(secret)), "account locked");

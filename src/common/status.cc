@@ -1,5 +1,8 @@
 #include "aegis/common/status.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 namespace aegis {
 
 int HttpStatusOf(StatusCode code) {
@@ -66,4 +69,16 @@ const char* StatusCodeName(StatusCode code) {
   return "unknown";
 }
 
+namespace internal {
+
+void DieOnValueOfError(const Status& status) {
+  // A bug, not bad input: fail loudly in every build type rather than read an
+  // empty optional (undefined behaviour).
+  std::fprintf(stderr, "aegis: StatusOr value read on an error: %s: %s\n", StatusCodeName(status.code()),
+               status.message().c_str());
+  std::fflush(stderr);
+  std::abort();
+}
+
+}  // namespace internal
 }  // namespace aegis

@@ -23,7 +23,8 @@ bool FormatMatches(runtime::ModelFormat declared, scan::Format found) {
 }  // namespace
 
 Status IntegrityFailure(const std::string& message) {
-  return Status::Unprocessable(std::string(kIntegrityFailure) + message);
+  // The prefix is for people (clients and logs read it); callers test the detail.
+  return Status(StatusCode::kUnprocessable, "integrity check failed: " + message, ErrorDetail::kIntegrityFailure);
 }
 
 StatusOr<VerifiedSignature> VerifyForModel(std::string_view bundle, const std::string& model,

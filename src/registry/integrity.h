@@ -18,7 +18,8 @@
 
 namespace aegis::registry::internal {
 
-// Unprocessable with the kIntegrityFailure prefix.
+// Unprocessable, ErrorDetail::kIntegrityFailure, and a message that starts
+// "integrity check failed: ".
 Status IntegrityFailure(const std::string& message);
 
 struct VerifiedSignature {

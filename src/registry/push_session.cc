@@ -85,20 +85,18 @@ StatusOr<std::shared_ptr<const ServedModel>> PushSession::Finish() {
   s.record.wrapped_dek = std::move(*wrapped);
   s.record.kek_id = r.kek_->KeyId();
   s.record.created_at = FormatRfc3339(r.clock_.Now());
-  Status inserted = r.store_->InsertModelVersion(s.record);
-  if (!inserted.ok()) {
+  auto sequence = r.store_->InsertModelVersion(s.record);
+  if (!sequence.ok()) {
     remove_blob();
-    return fail(inserted);
+    return fail(sequence.status());
   }
-  // Read back the record so the push sequence the store assigned is known.
-  auto stored = r.store_->GetModelVersion(s.record.name, s.record.version);
-  if (stored.ok()) s.record = std::move(*stored);
+  // The push order decides which version is the newest one served.
+  s.record.sequence = *sequence;
 
   auto model = std::make_shared<ServedModel>(ServedModel{s.record, std::move(*instances)});
-  Status published = r.Publish(model);
+  r.Publish(model);
   s.done = true;
   r.ReleaseReservation(s.reservation);
-  if (!published.ok()) return published;
   spdlog::info("pushed model {} version {} ({} bytes, signed by {}, scan {:.1f} ms, engine load {:.1f} ms)",
                s.record.name, s.record.version, s.record.size_bytes,
                s.record.signature ? s.record.signature->signer : "nobody", scan_ms, engine_ms);

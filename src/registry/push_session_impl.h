@@ -16,7 +16,7 @@ namespace aegis::registry {
 
 struct PushSession::Impl {
   Registry* registry = nullptr;
-  std::string reservation;
+  ModelKey reservation;
   store::ModelVersionRecord record;
   runtime::ModelFormat format{};
   store::ArtifactId artifact_id{};

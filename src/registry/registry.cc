@@ -46,11 +46,6 @@ bool IsValidModelName(std::string_view name) { return IsValidIdentifier(name); }
 bool IsValidVersion(std::string_view version) { return IsValidIdentifier(version); }
 bool IsValidKeyName(std::string_view name) { return IsValidIdentifier(name); }
 
-bool IsIntegrityFailure(const Status& status) {
-  // Context may have been prepended ("model m version v: integrity check failed: …").
-  return status.code() == StatusCode::kUnprocessable && status.message().find(kIntegrityFailure) != std::string::npos;
-}
-
 // ---------------------------------------------------------------------------
 // Registry
 
@@ -72,7 +67,7 @@ std::vector<Status> Registry::LoadAll() {
   if (!records.ok()) {
     failures.push_back(records.status());
     std::lock_guard lock(failed_mu_);
-    failed_["\n"] = records.status();
+    failed_[ModelKey{}] = records.status();
     failed_count_ = static_cast<int>(failed_.size());
     return failures;
   }
@@ -87,10 +82,10 @@ std::vector<Status> Registry::LoadAll() {
       // A tampered blob (DataLoss) is as much an integrity failure as a bad signature.
       if (IsIntegrityFailure(why) || why.code() == StatusCode::kDataLoss) ++integrity_failures_;
       failures.push_back(why);
-      MarkFailed(record.name, record.version, why);
+      MarkFailed({record.name, record.version}, why);
       continue;
     }
-    (void)Publish(std::move(*model));
+    Publish(std::move(*model));
   }
   // Blobs without a record are leftovers of a push interrupted by a crash.
   std::error_code ec;
@@ -169,9 +164,9 @@ Status Registry::CountIntegrity(Status status) {
   return status;
 }
 
-void Registry::MarkFailed(const std::string& name, const std::string& version, const Status& why) {
+void Registry::MarkFailed(const ModelKey& key, const Status& why) {
   std::lock_guard lock(failed_mu_);
-  failed_[name + "\n" + version] = why;
+  failed_[key] = why;
   failed_count_ = static_cast<int>(failed_.size());
 }
 
@@ -192,7 +187,7 @@ StatusOr<std::unique_ptr<PushSession>> Registry::BeginPush(const std::string& na
         internal::IntegrityFailure("a signature bundle from a trusted publisher is required "
                                    "(registry.require_signature); push with --signature BUNDLE"));
   }
-  const std::string key = name + "\n" + version;
+  const ModelKey key{name, version};
   {
     std::lock_guard lock(write_mu_);
     if (pushing_.count(key)) return Status::AlreadyExists("model " + name + " version " + version + " is being pushed");
@@ -229,7 +224,7 @@ Status Registry::Remove(const std::string& name, const std::string& version) {
   Unpublish(name, version);
   {
     std::lock_guard lock(failed_mu_);
-    failed_.erase(name + "\n" + version);
+    failed_.erase(ModelKey{name, version});
     failed_count_ = static_cast<int>(failed_.size());
   }
   std::error_code ec;
@@ -276,7 +271,7 @@ StatusOr<std::vector<std::string>> Registry::RemoveTrustedKey(const std::string&
       const auto& sig = served->record.signature;
       if (!sig || sig->fingerprint != fingerprint) continue;
       Unpublish(model, version);
-      MarkFailed(model, version, why);
+      MarkFailed({model, version}, why);
       withdrawn.push_back(model + "/" + version);
     }
   }
@@ -292,10 +287,11 @@ StatusOr<std::shared_ptr<const ModelEntry>> Registry::FindEntry(std::string_view
   if (it != table->end()) return it->second;
   if (failed_count_.load() > 0) {
     std::lock_guard lock(failed_mu_);
-    for (const auto& [key, status] : failed_) {
-      if (key.substr(0, key.find('\n')) == name) {
-        return Status::Unavailable("model '" + std::string(name) + "' could not be loaded; see the server log");
-      }
+    // Keys are ordered by name first: the first key not below (name, "") is this
+    // name's if it has any.
+    const auto first = failed_.lower_bound(ModelKey{std::string(name), ""});
+    if (first != failed_.end() && first->first.name == name) {
+      return Status::Unavailable("model '" + std::string(name) + "' could not be loaded; see the server log");
     }
   }
   return Status::NotFound("unknown model '" + std::string(name) + "'");
@@ -308,7 +304,7 @@ StatusOr<std::shared_ptr<const ServedModel>> Registry::Find(std::string_view nam
   if (it == entry->versions.end()) {
     if (failed_count_.load() > 0) {
       std::lock_guard lock(failed_mu_);
-      if (failed_.count(std::string(name) + "\n" + std::string(version))) {
+      if (failed_.count(ModelKey{std::string(name), std::string(version)})) {
         return Status::Unavailable("version '" + std::string(version) + "' of model '" + std::string(name) +
                                    "' could not be loaded; see the server log");
       }
@@ -327,7 +323,7 @@ std::vector<std::shared_ptr<const ServedModel>> Registry::Served() const {
   return out;
 }
 
-Status Registry::Publish(std::shared_ptr<const ServedModel> model) {
+void Registry::Publish(std::shared_ptr<const ServedModel> model) {
   std::lock_guard lock(write_mu_);
   auto table = std::make_shared<Table>(*table_.load());
   auto entry = std::make_shared<ModelEntry>();
@@ -336,7 +332,6 @@ Status Registry::Publish(std::shared_ptr<const ServedModel> model) {
   if (!entry->newest || model->record.sequence >= entry->newest->record.sequence) entry->newest = model;
   (*table)[model->record.name] = std::move(entry);
   table_.store(std::move(table));
-  return Status::Ok();
 }
 
 void Registry::Unpublish(const std::string& name, const std::string& version) {
@@ -358,7 +353,7 @@ void Registry::Unpublish(const std::string& name, const std::string& version) {
   table_.store(std::move(table));
 }
 
-void Registry::ReleaseReservation(const std::string& key) {
+void Registry::ReleaseReservation(const ModelKey& key) {
   std::lock_guard lock(write_mu_);
   pushing_.erase(key);
 }

@@ -113,6 +113,9 @@ TEST_F(RegistryTest, NewestVersionIsTheLastPushedAndRemoveFallsBack) {
   ASSERT_TRUE(Push("mlp", "2", runtime::ModelFormat::kOnnx, model).ok());
   ASSERT_TRUE(Push("mlp", "10", runtime::ModelFormat::kOnnx, model).ok());
   EXPECT_EQ((*registry_->Find("mlp", ""))->record.version, "10");
+  // The served record carries the push sequence the store assigned.
+  EXPECT_EQ((*registry_->Find("mlp", "10"))->record.sequence, store_->GetModelVersion("mlp", "10")->sequence);
+  EXPECT_GT((*registry_->Find("mlp", "10"))->record.sequence, (*registry_->Find("mlp", "2"))->record.sequence);
   ASSERT_TRUE(registry_->Remove("mlp", "10").ok());
   EXPECT_EQ((*registry_->Find("mlp", ""))->record.version, "2");
   EXPECT_EQ(registry_->Find("mlp", "10").status().code(), StatusCode::kNotFound);
@@ -198,10 +201,20 @@ TEST_F(RegistryTest, OrphanedBlobsAreRemovedAtStart) {
 // ---------------------------------------------------------------------------
 // The integrity gate: signatures and the scanner.
 
+// The class of an error is its detail, not its wording: a message that merely
+// reads like an integrity failure is not one.
+TEST(IntegrityFailureTest, IsTheDetailNotTheMessage) {
+  EXPECT_FALSE(IsIntegrityFailure(Status::Unprocessable("integrity check failed: looks the part")));
+  EXPECT_FALSE(IsIntegrityFailure(Status::Ok()));
+  EXPECT_TRUE(IsIntegrityFailure(Status(StatusCode::kUnprocessable, "refused", ErrorDetail::kIntegrityFailure)));
+}
+
 TEST_F(RegistryTest, UnsignedPushIsRefusedBeforeTheBodyUnlessThePolicyAllowsIt) {
   auto refused = registry_->BeginPush("mlp", "1", runtime::ModelFormat::kOnnx, "t");
   ASSERT_FALSE(refused.ok());
   EXPECT_TRUE(IsIntegrityFailure(refused.status())) << refused.status().message();
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnprocessable);
+  EXPECT_TRUE(refused.status().message().starts_with("integrity check failed: ")) << refused.status().message();
   EXPECT_NE(refused.status().message().find("signature"), std::string::npos);
   Reopen(/*require_signature=*/false);
   EXPECT_TRUE(PushWithBundle("mlp", "1", runtime::ModelFormat::kOnnx, Example("mlp.onnx"), "").ok());
@@ -211,6 +224,15 @@ TEST_F(RegistryTest, UnsignedPushIsRefusedBeforeTheBodyUnlessThePolicyAllowsIt) 
   ASSERT_EQ(failures.size(), 1u);
   EXPECT_TRUE(IsIntegrityFailure(failures[0])) << failures[0].message();
   EXPECT_EQ(registry_->Find("mlp", "1").status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(registry_->Find("mlp", "").status().code(), StatusCode::kUnavailable);
+  // Only that name is unavailable, not names that share a prefix with it.
+  EXPECT_EQ(registry_->Find("ml", "").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(registry_->Find("mlp2", "").status().code(), StatusCode::kNotFound);
+  EXPECT_FALSE(registry_->Ready());
+  // Removing the version clears its failure.
+  ASSERT_TRUE(registry_->Remove("mlp", "1").ok());
+  EXPECT_EQ(registry_->Find("mlp", "").status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(registry_->Ready());
 }
 
 TEST_F(RegistryTest, SignatureFromAnUntrustedKeyOrOutOfScopeIsRefused) {

@@ -90,10 +90,12 @@ Status SqliteMetadataStore::InsertTrustedKey(const TrustedKeyRecord& k) {
   s.BindText(7, k.created_by);
   Status status = SqliteStatus(db_, s.Step(), "inserting trusted key");
   s.Reset();
-  if (status.code() == StatusCode::kAlreadyExists) {
-    const bool key_clash = status.message().find("fingerprint") != std::string::npos;
-    return Status::AlreadyExists(key_clash ? "this public key is already trusted under another name"
-                                           : "a trusted key named '" + k.name + "' already exists");
+  // name is the primary key; fingerprint is the table's one other UNIQUE column.
+  if (status.detail() == ErrorDetail::kPrimaryKeyViolation) {
+    return Status::AlreadyExists("a trusted key named '" + k.name + "' already exists");
+  }
+  if (status.detail() == ErrorDetail::kUniqueViolation) {
+    return Status::AlreadyExists("this public key is already trusted under another name");
   }
   return status;
 }

@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 
 #include "common/testing/scoped_temp_dir.h"
+#include "sqlite_util.h"
 
 namespace aegis::store {
 namespace {
@@ -88,20 +89,62 @@ TEST_F(MetadataStoreTest, InsertGetListDelete) {
   EXPECT_EQ(store_->DeleteModelVersion("alpha", "2").code(), StatusCode::kNotFound);
   EXPECT_EQ(store_->GetModelVersion("alpha", "2").status().code(), StatusCode::kNotFound);
   EXPECT_EQ(store_->ListModelVersions()->size(), 3u);
-  // Sequence numbers are never reused after a delete.
-  ASSERT_TRUE(store_->InsertModelVersion(Record("alpha", "2")).ok());
-  EXPECT_GT(store_->GetModelVersion("alpha", "2")->sequence, (*list)[3].sequence);
+  // Sequence numbers are never reused after a delete; the insert returns the
+  // one it assigned.
+  auto sequence = store_->InsertModelVersion(Record("alpha", "2"));
+  ASSERT_TRUE(sequence.ok());
+  EXPECT_GT(*sequence, (*list)[3].sequence);
+  EXPECT_EQ(store_->GetModelVersion("alpha", "2")->sequence, *sequence);
 }
 
 TEST_F(MetadataStoreTest, DuplicatesAreAlreadyExists) {
   ASSERT_TRUE(store_->InsertModelVersion(Record("m", "1")).ok());
-  const Status dup = store_->InsertModelVersion(Record("m", "1"));
+  const Status dup = store_->InsertModelVersion(Record("m", "1")).status();
   EXPECT_EQ(dup.code(), StatusCode::kAlreadyExists);
   EXPECT_EQ(dup.message(), "model m version 1 already exists");
   auto same_artifact = Record("m", "2");
   same_artifact.artifact_id = Record("m", "1").artifact_id;
-  EXPECT_EQ(store_->InsertModelVersion(same_artifact).code(), StatusCode::kAlreadyExists);
+  const Status artifact_clash = store_->InsertModelVersion(same_artifact).status();
+  EXPECT_EQ(artifact_clash.code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(artifact_clash.message(), "artifact " + same_artifact.artifact_id + " is already registered");
+  // Both taken: the version is what the pusher needs to hear about.
+  EXPECT_EQ(store_->InsertModelVersion(Record("m", "1")).status().message(), "model m version 1 already exists");
   EXPECT_EQ(store_->GetModelVersion("nope", "1").status().code(), StatusCode::kNotFound);
+}
+
+// Constraint failures are told apart by SQLite's extended result codes, never
+// by its message text.
+TEST(SqliteStatusTest, ConstraintsMapToTypedDetails) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(":memory:", &db), SQLITE_OK);
+  const char* schema =
+      "PRAGMA foreign_keys = ON;"
+      "CREATE TABLE parent (id TEXT PRIMARY KEY, code TEXT UNIQUE, n INTEGER CHECK (n > 0));"
+      "CREATE TABLE child (parent TEXT NOT NULL REFERENCES parent (id));"
+      "INSERT INTO parent VALUES ('a', 'x', 1);";
+  ASSERT_EQ(sqlite3_exec(db, schema, nullptr, nullptr, nullptr), SQLITE_OK);
+  const auto run = [&](const char* sql) {
+    return internal::SqliteStatus(db, sqlite3_exec(db, sql, nullptr, nullptr, nullptr), "t");
+  };
+  const Status primary = run("INSERT INTO parent VALUES ('a', 'y', 1)");
+  EXPECT_EQ(primary.code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(primary.detail(), ErrorDetail::kPrimaryKeyViolation);
+  const Status unique = run("INSERT INTO parent VALUES ('b', 'x', 1)");
+  EXPECT_EQ(unique.code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(unique.detail(), ErrorDetail::kUniqueViolation);
+  const Status foreign = run("INSERT INTO child VALUES ('nobody')");
+  EXPECT_EQ(foreign.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(foreign.detail(), ErrorDetail::kForeignKeyViolation);
+  const Status check = run("INSERT INTO parent VALUES ('c', 'z', 0)");
+  EXPECT_EQ(check.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(check.detail(), ErrorDetail::kConstraintViolation);
+  const Status not_null = run("INSERT INTO child VALUES (NULL)");
+  EXPECT_EQ(not_null.detail(), ErrorDetail::kConstraintViolation);
+  const Status syntax = run("INSERT INTO nowhere VALUES (1)");
+  EXPECT_EQ(syntax.code(), StatusCode::kInternal);
+  EXPECT_EQ(syntax.detail(), ErrorDetail::kNone);
+  EXPECT_TRUE(run("INSERT INTO parent VALUES ('d', 'w', 2)").ok());
+  sqlite3_close(db);
 }
 
 TEST_F(MetadataStoreTest, HostileStringsAreJustData) {
@@ -212,7 +255,7 @@ TEST_F(MetadataStoreTest, TrustedKeysAreUniqueByNameAndKey) {
   same_key.name = "other";
   clash = store_->InsertTrustedKey(same_key);
   EXPECT_EQ(clash.code(), StatusCode::kAlreadyExists);
-  EXPECT_NE(clash.message().find("already trusted"), std::string::npos) << clash.message();
+  EXPECT_EQ(clash.message(), "this public key is already trusted under another name");
 
   TrustedKeyRecord second{"beta", "ed25519", std::string(64, 'e'), "PEM2", "*", "t", "admin"};
   ASSERT_TRUE(store_->InsertTrustedKey(second).ok());

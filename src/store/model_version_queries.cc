@@ -44,7 +44,7 @@ Status SqliteMetadataStore::PrepareModelStatements() {
   return delete_model_.Prepare(db_, "DELETE FROM model_versions WHERE name = ? AND version = ?");
 }
 
-Status SqliteMetadataStore::InsertModelVersion(ModelVersionRecord r) {
+StatusOr<int64_t> SqliteMetadataStore::InsertModelVersion(ModelVersionRecord r) {
   if (r.size_bytes > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
     return Status::InvalidArgument("model size out of range");
   }
@@ -69,13 +69,26 @@ Status SqliteMetadataStore::InsertModelVersion(ModelVersionRecord r) {
   const int rc = s.Step();
   Status status = SqliteStatus(db_, rc, "inserting model version");
   s.Reset();
-  if (status.code() == StatusCode::kAlreadyExists) {
+  if (status.detail() == ErrorDetail::kUniqueViolation) {
     // Keep SQLite's wording out of client-facing errors; name the clash instead.
-    const bool artifact_clash = status.message().find("artifact_id") != std::string::npos;
-    return Status::AlreadyExists(artifact_clash ? "artifact " + r.artifact_id + " is already registered"
-                                                : "model " + r.name + " version " + r.version + " already exists");
+    // Two UNIQUE constraints share the code, so the data says which one it was.
+    AEGIS_ASSIGN_OR_RETURN(const bool version_taken, HasModelVersion(r.name, r.version));
+    return Status::AlreadyExists(version_taken ? "model " + r.name + " version " + r.version + " already exists"
+                                               : "artifact " + r.artifact_id + " is already registered");
   }
-  return status;
+  AEGIS_RETURN_IF_ERROR(status);
+  // sequence is the rowid; read under mu_, so it is this insert's.
+  return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
+}
+
+StatusOr<bool> SqliteMetadataStore::HasModelVersion(const std::string& name, const std::string& version) {
+  get_model_.BindText(1, name);
+  get_model_.BindText(2, version);
+  const int rc = get_model_.Step();
+  Status status = SqliteStatus(db_, rc, "reading model version");
+  get_model_.Reset();
+  AEGIS_RETURN_IF_ERROR(status);
+  return rc == SQLITE_ROW;
 }
 
 StatusOr<ModelVersionRecord> SqliteMetadataStore::GetModelVersion(const std::string& name, const std::string& version) {

@@ -110,7 +110,9 @@ Status MigrateSchema(sqlite3* db) {
   }
   for (int64_t v = version; status.ok() && v < kSchemaVersion; ++v) status = Exec(db, kMigrations[v]);
   if (!status.ok()) {
-    (void)Exec(db, "ROLLBACK");
+    // The migration's error is the one to report; if ROLLBACK fails too, closing
+    // the connection still discards the uncommitted transaction.
+    Exec(db, "ROLLBACK").IgnoreError();
     return status;
   }
   return Exec(db, "COMMIT");

@@ -20,7 +20,7 @@ class SqliteMetadataStore final : public MetadataStore {
   // Configures the connection, migrates the schema and prepares every statement.
   Status Init();
 
-  Status InsertModelVersion(ModelVersionRecord record) override;
+  StatusOr<int64_t> InsertModelVersion(ModelVersionRecord record) override;
   StatusOr<ModelVersionRecord> GetModelVersion(const std::string& name, const std::string& version) override;
   StatusOr<std::vector<ModelVersionRecord>> ListModelVersions() override;
   Status DeleteModelVersion(const std::string& name, const std::string& version) override;
@@ -45,6 +45,8 @@ class SqliteMetadataStore final : public MetadataStore {
   Status PrepareModelStatements();
   Status PrepareCredentialStatements();
   Status PrepareUserStatements();
+  // Whether (name, version) is recorded. The caller holds mu_.
+  StatusOr<bool> HasModelVersion(const std::string& name, const std::string& version);
 
   // Steps a bound single-row query: the row, `not_found`, or the SQLite error.
   template <typename T, typename Reader>

@@ -2,16 +2,33 @@
 
 namespace aegis::store::internal {
 
+namespace {
+
+// Which constraint refused a row, from SQLite's extended result code.
+Status ConstraintStatus(int extended, std::string message) {
+  switch (extended) {
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+      return Status(StatusCode::kAlreadyExists, std::move(message), ErrorDetail::kPrimaryKeyViolation);
+    case SQLITE_CONSTRAINT_UNIQUE:
+      return Status(StatusCode::kAlreadyExists, std::move(message), ErrorDetail::kUniqueViolation);
+    case SQLITE_CONSTRAINT_FOREIGNKEY:
+      return Status(StatusCode::kInvalidArgument, std::move(message), ErrorDetail::kForeignKeyViolation);
+    default:  // CHECK, NOT NULL, a STRICT column's type, ...
+      return Status(StatusCode::kInvalidArgument, std::move(message), ErrorDetail::kConstraintViolation);
+  }
+}
+
+}  // namespace
+
 Status SqliteStatus(sqlite3* db, int rc, std::string_view what) {
   if (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW) return Status::Ok();
   std::string message = std::string(what) + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  // The extended code names the constraint (UNIQUE, PRIMARY KEY, ...); the
+  // message is for people and is never parsed.
   const int extended = db ? sqlite3_extended_errcode(db) : rc;
   switch (rc & 0xff) {  // primary code; extended codes refine it
     case SQLITE_CONSTRAINT:
-      if (extended == SQLITE_CONSTRAINT_UNIQUE || extended == SQLITE_CONSTRAINT_PRIMARYKEY) {
-        return Status::AlreadyExists(std::move(message));
-      }
-      return Status::InvalidArgument(std::move(message));
+      return ConstraintStatus(extended, std::move(message));
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       return Status::Unavailable(std::move(message));

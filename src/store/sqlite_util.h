@@ -19,7 +19,9 @@
 namespace aegis::store::internal {
 
 // Maps a SQLite result code to a Status: UNIQUE/PRIMARY KEY violations become
-// AlreadyExists, other constraint failures InvalidArgument.
+// AlreadyExists, other constraint failures InvalidArgument, each with the
+// ErrorDetail that SQLite's extended result code names (kPrimaryKeyViolation,
+// kUniqueViolation, kForeignKeyViolation, kConstraintViolation).
 Status SqliteStatus(sqlite3* db, int rc, std::string_view what);
 
 // Runs SQL without parameters (pragmas, schema); never for anything user-supplied.

@@ -34,7 +34,10 @@
 #include "aegis/common/clock.h"
 #include "aegis/common/status.h"
 #include "aegis/keys/key_provider.h"
-#include "aegis/store/metadata_store.h"
+
+namespace aegis::store {
+class MetadataStore;
+}  // namespace aegis::store
 
 namespace aegis::auth {
 
@@ -55,9 +58,22 @@ struct NewUser {
   std::string password;
 };
 
+// An account as the directory shows it to its callers (API handlers, CLI,
+// dashboard). It has no field for the password hash or the wrapped TOTP secret:
+// those stay inside the directory, so no caller can pass them on by mistake.
+struct UserInfo {
+  std::string name;
+  std::string role;          // a policy role name
+  std::string models = "*";  // model glob the role applies to
+  bool disabled = false;
+  std::optional<std::string> locked_until;  // RFC 3339; locked while now < locked_until
+  std::string created_at;
+  std::string created_by;
+};
+
 struct EnrolledUser {
-  store::UserRecord record;  // without secrets worth showing
-  std::string totp_uri;      // otpauth://… — shown once, to enrol an authenticator
+  UserInfo record;
+  std::string totp_uri;  // otpauth://… — shown once, to enrol an authenticator
 };
 
 struct LoginRequest {
@@ -100,7 +116,8 @@ class UserDirectory {
 
   // InvalidArgument for a bad name, role, glob or weak password; AlreadyExists.
   StatusOr<EnrolledUser> AddUser(const NewUser& user, const std::string& created_by);
-  StatusOr<std::vector<store::UserRecord>> ListUsers() const;
+  // Ordered by name.
+  StatusOr<std::vector<UserInfo>> ListUsers() const;
   // Disables the account and ends its sessions. NotFound if absent.
   Status DisableUser(const std::string& name);
 

@@ -1,9 +1,15 @@
 // Status and StatusOr: recoverable errors as values (no exceptions on the data plane).
 //
-// A Status carries a code and a human-readable message that is safe to show a
-// client: it must never contain secrets, key material or tensor data. The code maps
-// one-to-one onto an HTTP status (see HttpStatusOf) so handlers can return errors
-// unchanged.
+// A Status carries a code, an optional ErrorDetail, and a human-readable message
+// that is safe to show a client: it must never contain secrets, key material or
+// tensor data. The code maps one-to-one onto an HTTP status (see HttpStatusOf) so
+// handlers can return errors unchanged. Programs branch on the code and the
+// detail, never on the message.
+//
+// Both types are [[nodiscard]]: an error is handled or passed on, never dropped by
+// accident. Where dropping one is right, say so with IgnoreError() and a comment
+// giving the reason. StatusOr's value accessors on an error are a programming
+// error: they print the status and abort in every build type.
 //
 // Thread-safety: value types; safe to copy between threads.
 #pragma once
@@ -32,10 +38,23 @@ enum class StatusCode {
   kUnavailable,       // 503: not ready / shutting down
 };
 
-class Status {
+// A finer class of error than the code, for the callers that must treat one
+// kind of failure differently (audit it as a denial, name the clashing column).
+// Callers test the detail, never the message text, which is for people.
+enum class ErrorDetail {
+  kNone = 0,
+  kIntegrityFailure,     // bytes, signature or scan failed a check: never serve them
+  kPrimaryKeyViolation,  // a row with this primary key exists
+  kUniqueViolation,      // a UNIQUE constraint other than the primary key clashes
+  kForeignKeyViolation,  // a referenced row is missing, or a referencing row remains
+  kConstraintViolation,  // another constraint (CHECK, NOT NULL) refused the row
+};
+
+class [[nodiscard]] Status {
  public:
   Status() = default;  // OK
-  Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
+  Status(StatusCode code, std::string message, ErrorDetail detail = ErrorDetail::kNone)
+      : code_(code), detail_(code == StatusCode::kOk ? ErrorDetail::kNone : detail), message_(std::move(message)) {}
 
   static Status Ok() { return {}; }
   static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
@@ -53,15 +72,20 @@ class Status {
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }
+  ErrorDetail detail() const { return detail_; }
   const std::string& message() const { return message_; }
 
-  // Prefixes the message with context ("loading model x: ...").
+  // Prefixes the message with context ("loading model x: ..."); keeps the detail.
   Status WithContext(const std::string& context) const {
-    return ok() ? *this : Status(code_, context + ": " + message_);
+    return ok() ? *this : Status(code_, context + ": " + message_, detail_);
   }
+
+  // Drops the status on purpose. Every call says in a comment why that is right.
+  void IgnoreError() const {}
 
  private:
   StatusCode code_ = StatusCode::kOk;
+  ErrorDetail detail_ = ErrorDetail::kNone;
   std::string message_;
 };
 
@@ -70,9 +94,14 @@ int HttpStatusOf(StatusCode code);
 // A short stable name ("invalid_argument") for logs and audit events.
 const char* StatusCodeName(StatusCode code);
 
-// Either a value or a non-OK Status.
+namespace internal {
+// Prints `status` to stderr and aborts: a StatusOr's value was read on an error.
+[[noreturn]] void DieOnValueOfError(const Status& status);
+}  // namespace internal
+
+// Either a value or a non-OK Status. Reading the value of an error aborts.
 template <typename T>
-class StatusOr {
+class [[nodiscard]] StatusOr {
  public:
   StatusOr(const T& value) : value_(value) {}             // NOLINT: implicit by design
   StatusOr(T&& value) : value_(std::move(value)) {}       // NOLINT
@@ -83,15 +112,30 @@ class StatusOr {
 
   bool ok() const { return value_.has_value(); }
   const Status& status() const { return status_; }
-  T& value() & { return *value_; }
-  const T& value() const& { return *value_; }
-  T&& value() && { return std::move(*value_); }
-  T* operator->() { return &*value_; }
-  const T* operator->() const { return &*value_; }
-  T& operator*() & { return *value_; }
-  const T& operator*() const& { return *value_; }
+  // Drops the result on purpose (see Status::IgnoreError).
+  void IgnoreError() const {}
+  T& value() & {
+    CheckHasValue();
+    return *value_;
+  }
+  const T& value() const& {
+    CheckHasValue();
+    return *value_;
+  }
+  T&& value() && {
+    CheckHasValue();
+    return std::move(*value_);
+  }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
 
  private:
+  void CheckHasValue() const {
+    if (!value_.has_value()) internal::DieOnValueOfError(status_);
+  }
+
   Status status_;
   std::optional<T> value_;
 };

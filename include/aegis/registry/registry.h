@@ -43,6 +43,14 @@
 
 namespace aegis::registry {
 
+// A model version's identity: one key for maps and sets of versions, instead of
+// joining the two strings. Ordered by name, then version.
+struct ModelKey {
+  std::string name;
+  std::string version;
+  friend auto operator<=>(const ModelKey&, const ModelKey&) = default;
+};
+
 // A version that is loaded and can serve.
 struct ServedModel {
   store::ModelVersionRecord record;
@@ -77,10 +85,10 @@ struct RegistryOptions {
 };
 
 // Errors that mean "these bytes must not be served" (bad or missing signature,
-// digest mismatch, scanner findings) carry this prefix, so callers can audit
-// them as integrity failures.
-inline constexpr std::string_view kIntegrityFailure = "integrity check failed: ";
-bool IsIntegrityFailure(const Status& status);
+// digest mismatch, scanner findings) are Unprocessable with
+// ErrorDetail::kIntegrityFailure, so callers can audit them as integrity
+// failures; their message starts "integrity check failed: ".
+inline bool IsIntegrityFailure(const Status& status) { return status.detail() == ErrorDetail::kIntegrityFailure; }
 
 // Trust-store key names: same rules as model names. Globs: see
 // aegis/common/model_glob.h.
@@ -92,8 +100,8 @@ bool IsValidVersion(std::string_view version);
 
 // What the integrity gate refused since start, for metrics. Monotonic.
 struct IntegrityCounts {
-  // Versions refused at push (kIntegrityFailure) or not served at load because
-  // their bytes or signature failed a check (kIntegrityFailure or DataLoss).
+  // Versions refused at push (IsIntegrityFailure) or not served at load because
+  // their bytes or signature failed a check (IsIntegrityFailure or DataLoss).
   uint64_t failures = 0;
   // Findings the model scanner reported, summed over every scan (push and load).
   uint64_t scan_findings = 0;
@@ -113,7 +121,7 @@ class Registry {
 
   // Starts a push. AlreadyExists when the version exists or is being pushed.
   // `signature_bundle` (may be empty) is verified here, before the body is read:
-  // Unprocessable (kIntegrityFailure) when it is missing but required, malformed,
+  // Unprocessable (IsIntegrityFailure) when it is missing but required, malformed,
   // or not signed by a key trusted for `name`.
   StatusOr<std::unique_ptr<PushSession>> BeginPush(const std::string& name, const std::string& version,
                                                    runtime::ModelFormat format, const std::string& principal,
@@ -154,13 +162,14 @@ class Registry {
   friend class PushSession;
   using Table = std::map<std::string, std::shared_ptr<const ModelEntry>, std::less<>>;
 
-  Status Publish(std::shared_ptr<const ServedModel> model);
+  // Swaps a table with `model` in; cannot fail.
+  void Publish(std::shared_ptr<const ServedModel> model);
   // Decrypts, checks and loads one recorded version (LoadAll's body).
   StatusOr<std::shared_ptr<ServedModel>> LoadVersion(const store::ModelVersionRecord& record,
                                                      const std::vector<store::TrustedKeyRecord>& trusted);
-  void MarkFailed(const std::string& name, const std::string& version, const Status& why);
+  void MarkFailed(const ModelKey& key, const Status& why);
   void Unpublish(const std::string& name, const std::string& version);
-  void ReleaseReservation(const std::string& key);
+  void ReleaseReservation(const ModelKey& key);
   // The runtime settings for one version: the defaults, the model's overrides,
   // its label and event hook.
   runtime::RuntimeOptions RuntimeFor(const std::string& name, const std::string& version) const;
@@ -174,12 +183,13 @@ class Registry {
   const Clock& clock_;
 
   std::mutex write_mu_;  // serializes table replacement and reservations
-  std::set<std::string> pushing_;
+  std::set<ModelKey> pushing_;
   std::atomic<std::shared_ptr<const Table>> table_;
-  // Versions recorded in the store that could not be loaded (tampered, refused),
-  // keyed "name\nversion": requests for them get 503, not 404.
+  // Versions recorded in the store that could not be loaded (tampered, refused):
+  // requests for them get 503, not 404. The empty key stands for "the versions
+  // could not even be listed".
   mutable std::mutex failed_mu_;
-  std::map<std::string, Status> failed_;
+  std::map<ModelKey, Status> failed_;
   std::atomic<int> failed_count_{0};
   std::atomic<bool> loaded_{false};
   std::atomic<uint64_t> integrity_failures_{0};

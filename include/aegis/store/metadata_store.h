@@ -88,8 +88,9 @@ class MetadataStore {
   static StatusOr<std::unique_ptr<MetadataStore>> Open(const std::filesystem::path& db_path);
   virtual ~MetadataStore() = default;
 
+  // Returns the push sequence the store assigned (record.sequence is ignored).
   // AlreadyExists if (name, version) is taken.
-  virtual Status InsertModelVersion(ModelVersionRecord record) = 0;
+  virtual StatusOr<int64_t> InsertModelVersion(ModelVersionRecord record) = 0;
   virtual StatusOr<ModelVersionRecord> GetModelVersion(const std::string& name, const std::string& version) = 0;
   // All versions, ordered by name then sequence.
   virtual StatusOr<std::vector<ModelVersionRecord>> ListModelVersions() = 0;
