@@ -71,7 +71,7 @@ std::vector<Status> Registry::LoadAll() {
   auto records = store_->ListModelVersions();
   if (!records.ok()) {
     failures.push_back(records.status());
-    std::lock_guard lock(failed_mu_);
+    MutexLock lock(failed_mu_);
     failed_["\n"] = records.status();
     failed_count_ = static_cast<int>(failed_.size());
     return failures;
@@ -150,7 +150,7 @@ Status Registry::CountIntegrity(Status status) {
 }
 
 void Registry::MarkFailed(const std::string& name, const std::string& version, const Status& why) {
-  std::lock_guard lock(failed_mu_);
+  MutexLock lock(failed_mu_);
   failed_[name + "\n" + version] = why;
   failed_count_ = static_cast<int>(failed_.size());
 }
@@ -174,7 +174,7 @@ StatusOr<std::unique_ptr<PushSession>> Registry::BeginPush(const std::string& na
   }
   const std::string key = name + "\n" + version;
   {
-    std::lock_guard lock(write_mu_);
+    MutexLock lock(write_mu_);
     if (pushing_.count(key)) return Status::AlreadyExists("model " + name + " version " + version + " is being pushed");
     // The store knows every version, served or not (one that failed to load too).
     if (store_->GetModelVersion(name, version).ok()) {
@@ -208,7 +208,7 @@ Status Registry::Remove(const std::string& name, const std::string& version) {
   AEGIS_RETURN_IF_ERROR(store_->DeleteModelVersion(name, version));
   Unpublish(name, version);
   {
-    std::lock_guard lock(failed_mu_);
+    MutexLock lock(failed_mu_);
     failed_.erase(name + "\n" + version);
     failed_count_ = static_cast<int>(failed_.size());
   }
@@ -271,7 +271,7 @@ StatusOr<std::shared_ptr<const ModelEntry>> Registry::FindEntry(std::string_view
   auto it = table->find(name);
   if (it != table->end()) return it->second;
   if (failed_count_.load() > 0) {
-    std::lock_guard lock(failed_mu_);
+    MutexLock lock(failed_mu_);
     for (const auto& [key, status] : failed_) {
       if (key.substr(0, key.find('\n')) == name) {
         return Status::Unavailable("model '" + std::string(name) + "' could not be loaded; see the server log");
@@ -287,7 +287,7 @@ StatusOr<std::shared_ptr<const ServedModel>> Registry::Find(std::string_view nam
   auto it = entry->versions.find(std::string(version));
   if (it == entry->versions.end()) {
     if (failed_count_.load() > 0) {
-      std::lock_guard lock(failed_mu_);
+      MutexLock lock(failed_mu_);
       if (failed_.count(std::string(name) + "\n" + std::string(version))) {
         return Status::Unavailable("version '" + std::string(version) + "' of model '" + std::string(name) +
                                    "' could not be loaded; see the server log");
@@ -308,19 +308,19 @@ std::vector<std::shared_ptr<const ServedModel>> Registry::Served() const {
 }
 
 Status Registry::Publish(std::shared_ptr<const ServedModel> model) {
-  std::lock_guard lock(write_mu_);
+  MutexLock lock(write_mu_);
   auto table = std::make_shared<Table>(*table_.load());
   auto entry = std::make_shared<ModelEntry>();
   if (auto it = table->find(model->record.name); it != table->end()) *entry = *it->second;
   entry->versions[model->record.version] = model;
   if (!entry->newest || model->record.sequence >= entry->newest->record.sequence) entry->newest = model;
   (*table)[model->record.name] = std::move(entry);
-  table_.store(std::move(table));
+  ReplaceTable(std::move(table));
   return Status::Ok();
 }
 
 void Registry::Unpublish(const std::string& name, const std::string& version) {
-  std::lock_guard lock(write_mu_);
+  MutexLock lock(write_mu_);
   auto table = std::make_shared<Table>(*table_.load());
   auto it = table->find(name);
   if (it == table->end()) return;
@@ -335,11 +335,13 @@ void Registry::Unpublish(const std::string& name, const std::string& version) {
     }
     it->second = std::move(entry);
   }
-  table_.store(std::move(table));
+  ReplaceTable(std::move(table));
 }
 
+void Registry::ReplaceTable(std::shared_ptr<const Table> table) { table_.store(std::move(table)); }
+
 void Registry::ReleaseReservation(const std::string& key) {
-  std::lock_guard lock(write_mu_);
+  MutexLock lock(write_mu_);
   pushing_.erase(key);
 }
 
