@@ -97,7 +97,11 @@ StatusOr<std::shared_ptr<const ServedModel>> PushSession::Finish() {
   Status published = r.Publish(model);
   s.done = true;
   r.ReleaseReservation(s.reservation);
-  if (!published.ok()) return published;
+  if (!published.ok()) {
+    // Its signer was removed while it uploaded: recorded, but never served.
+    r.MarkFailed(s.record.name, s.record.version, published);
+    return r.CountIntegrity(published);
+  }
   spdlog::info("pushed model {} version {} ({} bytes, signed by {}, scan {:.1f} ms, engine load {:.1f} ms)",
                s.record.name, s.record.version, s.record.size_bytes,
                s.record.signature ? s.record.signature->signer : "nobody", scan_ms, engine_ms);

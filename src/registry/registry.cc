@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include <spdlog/spdlog.h>
@@ -82,15 +83,14 @@ std::vector<Status> Registry::LoadAll() {
     known_blobs.insert(record.artifact_id + ".blob");
     StatusOr<std::shared_ptr<ServedModel>> model =
         trusted.ok() ? LoadVersion(record, *trusted) : StatusOr<std::shared_ptr<ServedModel>>(trusted.status());
-    if (!model.ok()) {
-      Status why = model.status().WithContext("model " + record.name + " version " + record.version);
+    const Status loaded = model.ok() ? Publish(std::move(*model)) : model.status();
+    if (!loaded.ok()) {
+      Status why = loaded.WithContext("model " + record.name + " version " + record.version);
       // A tampered blob (DataLoss) is as much an integrity failure as a bad signature.
       if (IsIntegrityFailure(why) || why.code() == StatusCode::kDataLoss) ++integrity_failures_;
       failures.push_back(why);
       MarkFailed(record.name, record.version, why);
-      continue;
     }
-    (void)Publish(std::move(*model));
   }
   // Blobs without a record are leftovers of a push interrupted by a crash.
   std::error_code ec;
@@ -205,8 +205,16 @@ StatusOr<std::unique_ptr<PushSession>> Registry::BeginPush(const std::string& na
 
 Status Registry::Remove(const std::string& name, const std::string& version) {
   AEGIS_ASSIGN_OR_RETURN(auto record, store_->GetModelVersion(name, version));
-  AEGIS_RETURN_IF_ERROR(store_->DeleteModelVersion(name, version));
-  Unpublish(name, version);
+  {
+    MutexLock lock(write_mu_);
+    // A push that has recorded this version but not yet published it would
+    // publish it after the removal: a deleted version served until restart.
+    if (pushing_.count(name + "\n" + version)) {
+      return Status::AlreadyExists("model " + name + " version " + version + " is being pushed");
+    }
+    AEGIS_RETURN_IF_ERROR(store_->DeleteModelVersion(name, version));
+    Unpublish(name, version);
+  }
   {
     MutexLock lock(failed_mu_);
     failed_.erase(name + "\n" + version);
@@ -246,18 +254,23 @@ StatusOr<std::vector<std::string>> Registry::RemoveTrustedKey(const std::string&
   for (const auto& key : keys) {
     if (key.name == name) fingerprint = key.fingerprint;
   }
-  AEGIS_RETURN_IF_ERROR(store_->DeleteTrustedKey(name));
   // Revocation: what this key signed stops serving now, not at the next restart.
+  // Under write_mu_, as Publish checks the signer: a push signed by this key is
+  // either in the table walked here or finds the key gone when it publishes.
   std::vector<std::string> withdrawn;
   const Status why = internal::IntegrityFailure("signer key '" + name + "' is no longer trusted");
-  const auto snapshot = table_.load();  // Unpublish replaces table_ while we walk this one
-  for (const auto& [model, entry] : *snapshot) {
-    for (const auto& [version, served] : entry->versions) {
-      const auto& sig = served->record.signature;
-      if (!sig || sig->fingerprint != fingerprint) continue;
-      Unpublish(model, version);
-      MarkFailed(model, version, why);
-      withdrawn.push_back(model + "/" + version);
+  {
+    MutexLock lock(write_mu_);
+    AEGIS_RETURN_IF_ERROR(store_->DeleteTrustedKey(name));
+    const auto snapshot = table_.load();  // Unpublish replaces table_ while we walk this one
+    for (const auto& [model, entry] : *snapshot) {
+      for (const auto& [version, served] : entry->versions) {
+        const auto& sig = served->record.signature;
+        if (!sig || sig->fingerprint != fingerprint) continue;
+        Unpublish(model, version);
+        MarkFailed(model, version, why);
+        withdrawn.push_back(model + "/" + version);
+      }
     }
   }
   spdlog::warn("trusted key {} removed; {} version(s) withdrawn", name, withdrawn.size());
@@ -309,6 +322,14 @@ std::vector<std::shared_ptr<const ServedModel>> Registry::Served() const {
 
 Status Registry::Publish(std::shared_ptr<const ServedModel> model) {
   MutexLock lock(write_mu_);
+  // The signature was verified when the push began (or at load); the key may
+  // have been removed since. RemoveTrustedKey withdraws under write_mu_ too.
+  if (const auto& sig = model->record.signature) {
+    AEGIS_ASSIGN_OR_RETURN(auto trusted, store_->ListTrustedKeys());
+    const bool still_trusted = std::any_of(trusted.begin(), trusted.end(),
+                                           [&](const auto& key) { return key.fingerprint == sig->fingerprint; });
+    if (!still_trusted) return internal::IntegrityFailure("signer key '" + sig->signer + "' is no longer trusted");
+  }
   auto table = std::make_shared<Table>(*table_.load());
   auto entry = std::make_shared<ModelEntry>();
   if (auto it = table->find(model->record.name); it != table->end()) *entry = *it->second;
@@ -320,7 +341,6 @@ Status Registry::Publish(std::shared_ptr<const ServedModel> model) {
 }
 
 void Registry::Unpublish(const std::string& name, const std::string& version) {
-  MutexLock lock(write_mu_);
   auto table = std::make_shared<Table>(*table_.load());
   auto it = table->find(name);
   if (it == table->end()) return;

@@ -133,12 +133,13 @@ class Registry {
   friend class PushSession;
   using Table = std::map<std::string, std::shared_ptr<const ModelEntry>, std::less<>>;
 
+  // Swaps `model` into the serving table, unless its signer is no longer trusted.
   Status Publish(std::shared_ptr<const ServedModel> model) AEGIS_EXCLUDES(write_mu_);
   // Decrypts, checks and loads one recorded version (LoadAll's body).
   StatusOr<std::shared_ptr<ServedModel>> LoadVersion(const store::ModelVersionRecord& record,
                                                      const std::vector<store::TrustedKeyRecord>& trusted);
   void MarkFailed(const std::string& name, const std::string& version, const Status& why) AEGIS_EXCLUDES(failed_mu_);
-  void Unpublish(const std::string& name, const std::string& version) AEGIS_EXCLUDES(write_mu_);
+  void Unpublish(const std::string& name, const std::string& version) AEGIS_REQUIRES(write_mu_);
   void ReleaseReservation(const std::string& key) AEGIS_EXCLUDES(write_mu_);
   // The serving table is replaced only under write_mu_: each replacement starts
   // from the table the previous one stored, so none is lost.
@@ -152,7 +153,9 @@ class Registry {
   const keys::KeyProvider* const kek_;
   const Clock& clock_;
 
-  Mutex write_mu_;  // serializes table replacement and reservations
+  // Serializes table replacement, reservations, removals and revocations.
+  // Taken before failed_mu_ when both are held.
+  Mutex write_mu_;
   std::set<std::string> pushing_ AEGIS_GUARDED_BY(write_mu_);
   // Read without a lock by the request path; stored only by ReplaceTable.
   std::atomic<std::shared_ptr<const Table>> table_;
