@@ -1,7 +1,7 @@
 # Aegis — the two commands a new user needs:
 #   make demo   install what is missing, build, start a demo server with sample models
 #   make test   install what is missing, build (release + ASan/UBSan), run every test
-# Other targets: build, build-asan, unit, integration, fuzz, bench, clean.
+# Other targets: build, build-asan, unit, integration, fuzz, thread-safety, bench, clean.
 
 JOBS ?= $(shell nproc)
 PYTHON := /usr/bin/python3
@@ -10,7 +10,7 @@ ASAN := build/asan
 FUZZ := build/fuzz
 BROWSER := tests/browser
 
-.PHONY: all deps build build-asan unit integration fuzz test demo bench clean
+.PHONY: all deps build build-asan unit integration fuzz thread-safety test demo bench clean
 
 all: build
 
@@ -55,7 +55,12 @@ fuzz: deps $(FUZZ)/build.ninja
 	ninja -C $(FUZZ) -j $(JOBS) aegis_fuzzers
 	bash scripts/fuzz.sh
 
-test: unit fuzz integration
+# Clang's -Wthread-safety over every module with annotated locks. The fuzz build
+# is the clang build; the fuzzers alone do not compile all of those modules.
+thread-safety: deps $(FUZZ)/build.ninja
+	ninja -C $(FUZZ) -j $(JOBS) aegis_thread_safety
+
+test: unit fuzz thread-safety integration
 
 demo: build
 	bash scripts/demo.sh

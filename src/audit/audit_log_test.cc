@@ -1,7 +1,9 @@
 #include "aegis/audit/audit_log.h"
 
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <map>
@@ -206,6 +208,52 @@ TEST_F(AuditLogTest, ATamperedLogIsRefusedAtOpen) {
   ASSERT_FALSE(log.ok());
   EXPECT_EQ(log.status().code(), StatusCode::kUnavailable);
   EXPECT_NE(log.status().message().find("event 2 was altered"), std::string::npos) << log.status().message();
+}
+
+// The background verifier re-reads the whole log every verify_interval: a log
+// altered on disk while the server runs shows in Stats and is itself recorded.
+TEST_F(AuditLogTest, TheBackgroundVerifierReportsAndRecordsALogAlteredWhileOpen) {
+  auto o = Options();
+  o.verify_interval = std::chrono::seconds(1);
+  auto log = OpenLog(o);
+  for (int i = 0; i < 5; ++i) log->Append(Event(i));
+  ASSERT_TRUE(log->SignNow().ok());
+  // Altered in place (same length, same inode), as an intruder with write access would.
+  auto text = ReadFile(Segment0());
+  ASSERT_TRUE(text.ok());
+  const size_t at = text->find("\"status\":200");
+  ASSERT_NE(at, std::string::npos);
+  const int fd = ::open(Segment0().c_str(), O_WRONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::pwrite(fd, "\"status\":201", 12, static_cast<off_t>(at)), 12);
+  ::close(fd);
+
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (log->Stats().verified_ok && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const AuditStats stats = log->Stats();
+  ASSERT_FALSE(stats.verified_ok);
+  EXPECT_NE(stats.verify_detail.find("was altered"), std::string::npos) << stats.verify_detail;
+  bool recorded = false;
+  for (int tries = 0; tries < 100 && !recorded; ++tries) {
+    auto recent = log->Recent(10);
+    ASSERT_TRUE(recent.ok());
+    for (const auto& line : *recent) recorded |= line.find("\"action\":\"audit.verify_failed\"") != std::string::npos;
+    if (!recorded) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(recorded) << "no audit.verify_failed event";
+}
+
+// Closing does not wait out the verifier's interval.
+TEST_F(AuditLogTest, ALongVerifyIntervalDoesNotDelayClose) {
+  auto o = Options();
+  o.verify_interval = std::chrono::hours(1);
+  auto log = OpenLog(o);
+  log->Append(Event(1));
+  const auto start = std::chrono::steady_clock::now();
+  log.reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
 // While it lives, no file this process writes may grow past `bytes` (writes past

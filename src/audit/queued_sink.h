@@ -43,8 +43,7 @@ class QueuedSink : public Interface {
 
   void Stop() override {
     std::call_once(stopped_, [this] {
-      stop_deadline_ = std::chrono::steady_clock::now() + stop_drain_;
-      queue_.Close();
+      queue_.Close(std::chrono::steady_clock::now() + stop_drain_);
       if (thread_.joinable()) thread_.join();
     });
   }
@@ -66,7 +65,7 @@ class QueuedSink : public Interface {
     for (;;) {
       const auto now = Steady::now();
       const bool closed = queue_.closed();
-      if (closed) until = std::min(until, stop_deadline_);
+      until = std::min(until, queue_.drain_deadline());
       if (now >= until) return;
       const auto step = std::min<SteadyTime>(until, now + std::chrono::seconds(1));
       if (closed) {
@@ -81,7 +80,6 @@ class QueuedSink : public Interface {
   SinkQueue queue_;
   std::atomic<uint64_t> delivered_{0}, failures_{0};
   std::atomic<size_t> in_hand_{0};
-  SteadyTime stop_deadline_ = SteadyTime::max();  // written before Close, read after it
 
  private:
   const std::chrono::milliseconds stop_drain_;

@@ -7,12 +7,12 @@ namespace aegis::audit::internal {
 
 bool SinkQueue::Push(bool head, std::string_view json) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!closed_ && items_.size() < max_items_ && bytes_ + json.size() <= max_bytes_) {
       items_.push_back(SinkItem{head, std::string(json)});
       bytes_ += json.size();
       // Notify under the lock: the consumer may be tearing the queue down right after.
-      wake_.notify_one();
+      wake_.NotifyOne();
       return true;
     }
   }
@@ -21,9 +21,11 @@ bool SinkQueue::Push(bool head, std::string_view json) {
 }
 
 size_t SinkQueue::Pop(std::vector<SinkItem>& out, size_t max_items, size_t min_items, SteadyTime until) {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   min_items = std::max<size_t>(1, std::min(min_items, max_items));
-  wake_.wait_until(lock, until, [&] { return closed_ || items_.size() >= min_items; });
+  while (!closed_ && items_.size() < min_items) {
+    if (wake_.WaitUntil(mu_, until) == std::cv_status::timeout) break;
+  }
   const size_t n = std::min(max_items, items_.size());
   for (size_t i = 0; i < n; ++i) {
     bytes_ -= items_.front().json.size();
@@ -34,23 +36,32 @@ size_t SinkQueue::Pop(std::vector<SinkItem>& out, size_t max_items, size_t min_i
 }
 
 bool SinkQueue::WaitClosed(SteadyTime until) {
-  std::unique_lock lock(mu_);
-  return wake_.wait_until(lock, until, [&] { return closed_; });
-}
-
-void SinkQueue::Close() {
-  std::lock_guard lock(mu_);
-  closed_ = true;
-  wake_.notify_all();
-}
-
-bool SinkQueue::closed() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
+  while (!closed_) {
+    if (wake_.WaitUntil(mu_, until) == std::cv_status::timeout) break;
+  }
   return closed_;
 }
 
+void SinkQueue::Close(SteadyTime drain_until) {
+  MutexLock lock(mu_);
+  closed_ = true;
+  drain_deadline_ = drain_until;
+  wake_.NotifyAll();
+}
+
+bool SinkQueue::closed() const {
+  MutexLock lock(mu_);
+  return closed_;
+}
+
+SteadyTime SinkQueue::drain_deadline() const {
+  MutexLock lock(mu_);
+  return drain_deadline_;
+}
+
 size_t SinkQueue::DropAll() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const size_t n = items_.size();
   items_.clear();
   bytes_ = 0;
@@ -59,7 +70,7 @@ size_t SinkQueue::DropAll() {
 }
 
 size_t SinkQueue::size() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return items_.size();
 }
 

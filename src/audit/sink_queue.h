@@ -4,20 +4,21 @@
 // retry back-off.
 //
 // Thread-safety: SinkQueue is safe for concurrent use (one producer, the writer
-// thread; one consumer, the sink thread; Stats readers). DropReporter and Backoff
-// belong to the sink thread.
+// thread; one consumer, the sink thread; Stats readers; Close from the owner).
+// DropReporter and Backoff belong to the sink thread.
 #pragma once
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "aegis/common/mutex.h"
+#include "aegis/common/thread_annotations.h"
 
 namespace aegis::audit::internal {
 
@@ -35,35 +36,40 @@ class SinkQueue {
 
   // Never waits for the consumer: when the queue is full or closed the item is
   // dropped and counted. Returns whether it was queued.
-  bool Push(bool head, std::string_view json);
+  bool Push(bool head, std::string_view json) AEGIS_EXCLUDES(mu_);
 
   // Waits until `min_items` are queued, `until` passes or the queue is closed,
   // then moves up to `max_items` items into `out` (appended). Returns how many.
-  size_t Pop(std::vector<SinkItem>& out, size_t max_items, size_t min_items, SteadyTime until);
+  size_t Pop(std::vector<SinkItem>& out, size_t max_items, size_t min_items, SteadyTime until) AEGIS_EXCLUDES(mu_);
 
   // Sleeps until `until` or until the queue is closed; true when closed.
-  bool WaitClosed(SteadyTime until);
+  bool WaitClosed(SteadyTime until) AEGIS_EXCLUDES(mu_);
 
-  // Refuses further pushes and wakes the consumer (which then drains).
-  void Close();
-  bool closed() const;
+  // Refuses further pushes and wakes the consumer, which then drains what is
+  // queued, delivering until `drain_until` at the latest.
+  void Close(SteadyTime drain_until = SteadyTime::max()) AEGIS_EXCLUDES(mu_);
+  bool closed() const AEGIS_EXCLUDES(mu_);
+  // When the consumer must give up delivering: SteadyTime::max() while open,
+  // the Close() argument once closed.
+  SteadyTime drain_deadline() const AEGIS_EXCLUDES(mu_);
 
   // Counts `n` items given up on by the consumer (refused, abandoned at stop).
   void AddDropped(uint64_t n) { dropped_ += n; }
   // Drops and counts everything still queued; returns how many.
-  size_t DropAll();
+  size_t DropAll() AEGIS_EXCLUDES(mu_);
 
   uint64_t dropped() const { return dropped_.load(); }
-  size_t size() const;
+  size_t size() const AEGIS_EXCLUDES(mu_);
 
  private:
   const size_t max_items_;
   const size_t max_bytes_;
-  mutable std::mutex mu_;
-  std::condition_variable wake_;
-  std::deque<SinkItem> items_;
-  size_t bytes_ = 0;
-  bool closed_ = false;
+  mutable Mutex mu_;
+  CondVar wake_;  // the consumer waits: items queued, or closed
+  std::deque<SinkItem> items_ AEGIS_GUARDED_BY(mu_);
+  size_t bytes_ AEGIS_GUARDED_BY(mu_) = 0;
+  bool closed_ AEGIS_GUARDED_BY(mu_) = false;
+  SteadyTime drain_deadline_ AEGIS_GUARDED_BY(mu_) = SteadyTime::max();
   std::atomic<uint64_t> dropped_{0};
 };
 

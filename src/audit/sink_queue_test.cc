@@ -72,6 +72,15 @@ TEST(SinkQueueTest, CloseWakesAWaitingConsumer) {
   closer.join();
 }
 
+TEST(SinkQueueTest, CloseSetsTheDrainDeadline) {
+  SinkQueue q(10, 1 << 20);
+  EXPECT_EQ(q.drain_deadline(), SteadyTime::max());  // open: deliver for as long as it takes
+  const auto deadline = Steady::now() + 2s;
+  q.Close(deadline);
+  EXPECT_TRUE(q.closed());
+  EXPECT_EQ(q.drain_deadline(), deadline);
+}
+
 TEST(DropReporterTest, ReportsAtOnceThenAtMostEveryIntervalAndTheRestAtTheEnd) {
   std::vector<uint64_t> reports;
   DropReporter r([&](uint64_t n) { reports.push_back(n); }, 10s);

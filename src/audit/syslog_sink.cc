@@ -58,7 +58,7 @@ class SyslogSinkImpl final : public internal::QueuedSink<SyslogSink> {
         if (queue_.closed()) break;
         continue;
       }
-      if (queue_.closed() && Steady::now() >= stop_deadline_) break;
+      if (Steady::now() >= queue_.drain_deadline()) break;
       Status sent = transport_->Send(messages.front());
       if (sent.ok()) {
         ++delivered_;

@@ -59,7 +59,7 @@ class WebhookSinkImpl final : public internal::QueuedSink<WebhookSink> {
       }
       const std::string body = internal::BuildWebhookBatch(items);
       for (;;) {
-        if (queue_.closed() && Steady::now() >= stop_deadline_) {
+        if (Steady::now() >= queue_.drain_deadline()) {
           queue_.AddDropped(items.size());
           break;
         }

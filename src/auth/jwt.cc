@@ -4,10 +4,11 @@
 #include "aegis/auth/jwt.h"
 
 #include <algorithm>
-#include <mutex>
 #include <utility>
 
+#include "aegis/common/mutex.h"
 #include "aegis/common/strict_json.h"
+#include "aegis/common/thread_annotations.h"
 #include "aegis/crypto/encoding.h"
 #include "aegis/policy/policy.h"
 #include "jwt_internal.h"
@@ -122,14 +123,16 @@ Status ValidateConfig(const JwtConfig& config) {
 }  // namespace
 
 struct JwtVerifier::Impl {
-  JwtConfig config;
-  mutable std::mutex mutex;
-  std::shared_ptr<const internal::KeySet> keys;  // guarded by mutex; the set itself is immutable
+  Impl(JwtConfig c, std::shared_ptr<const internal::KeySet> k) : config(std::move(c)), keys(std::move(k)) {}
+
+  const JwtConfig config;
+  mutable Mutex mutex;
+  std::shared_ptr<const internal::KeySet> keys AEGIS_GUARDED_BY(mutex);  // the set itself is immutable
 
   // A snapshot: a Verify in flight keeps the keys it started with even if
   // ReplaceKeys runs meanwhile.
-  std::shared_ptr<const internal::KeySet> Keys() const {
-    std::lock_guard lock(mutex);
+  std::shared_ptr<const internal::KeySet> Keys() const AEGIS_EXCLUDES(mutex) {
+    MutexLock lock(mutex);
     return keys;
   }
 };
@@ -140,9 +143,7 @@ JwtVerifier::~JwtVerifier() = default;
 StatusOr<std::unique_ptr<JwtVerifier>> JwtVerifier::Create(JwtConfig config, std::string_view jwks_json) {
   AEGIS_RETURN_IF_ERROR(ValidateConfig(config));
   AEGIS_ASSIGN_OR_RETURN(std::shared_ptr<const internal::KeySet> keys, internal::ParseJwks(jwks_json));
-  auto impl = std::make_unique<Impl>();
-  impl->config = std::move(config);
-  impl->keys = std::move(keys);
+  auto impl = std::make_unique<Impl>(std::move(config), std::move(keys));
   return std::unique_ptr<JwtVerifier>(new JwtVerifier(std::move(impl)));
 }
 
@@ -174,7 +175,7 @@ StatusOr<Principal> JwtVerifier::Verify(std::string_view token, std::chrono::sys
 
 Status JwtVerifier::ReplaceKeys(std::string_view jwks_json) {
   AEGIS_ASSIGN_OR_RETURN(std::shared_ptr<const internal::KeySet> keys, internal::ParseJwks(jwks_json));
-  std::lock_guard lock(impl_->mutex);
+  MutexLock lock(impl_->mutex);
   impl_->keys.swap(keys);
   return Status::Ok();
 }

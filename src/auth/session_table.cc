@@ -19,7 +19,7 @@ Status InvalidSession() { return Status::Unauthenticated("invalid session"); }
 
 StatusOr<SessionTable::Created> SessionTable::Create(const std::string& user, Principal principal, Time now) {
   AEGIS_ASSIGN_OR_RETURN(std::string secret, crypto::RandomBase64Url(kSecretBytes));
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   // Purging here keeps abandoned sessions from piling up without a timer thread.
   for (auto it = sessions_.begin(); it != sessions_.end();) {
     const std::string id = it->first;
@@ -59,7 +59,7 @@ bool SessionTable::Expired(const Session& s, Time now) const {
 }
 
 StatusOr<SessionTable::Live> SessionTable::Authenticate(std::string_view token, Time now) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::string id;
   Session* session = Find(token, &id);
   if (session == nullptr) return InvalidSession();
@@ -72,7 +72,7 @@ StatusOr<SessionTable::Live> SessionTable::Authenticate(std::string_view token, 
 }
 
 Status SessionTable::Remove(std::string_view token, Time now) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::string id;
   Session* session = Find(token, &id);
   if (session == nullptr) return Status::NotFound("no such session");
@@ -83,7 +83,7 @@ Status SessionTable::Remove(std::string_view token, Time now) {
 }
 
 void SessionTable::RemoveUser(const std::string& user) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const auto it = by_user_.find(user);
   if (it == by_user_.end()) return;
   for (const std::string& id : it->second) sessions_.erase(id);

@@ -14,13 +14,14 @@
 #include <chrono>
 #include <cstddef>
 #include <deque>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
 #include "aegis/auth/principal.h"
+#include "aegis/common/mutex.h"
 #include "aegis/common/status.h"
+#include "aegis/common/thread_annotations.h"
 #include "aegis/crypto/hash.h"
 
 namespace aegis::auth::internal {
@@ -39,19 +40,19 @@ class SessionTable {
     Principal principal;  // with credential_id set to the session id
   };
   // Starts a session for `user`; `principal.credential_id` is filled in here.
-  StatusOr<Created> Create(const std::string& user, Principal principal, Time now);
+  StatusOr<Created> Create(const std::string& user, Principal principal, Time now) AEGIS_EXCLUDES(mu_);
 
   struct Live {
     std::string user;
     Principal principal;
   };
   // Unauthenticated("invalid session" | "session expired"); refreshes the idle timer.
-  StatusOr<Live> Authenticate(std::string_view token, Time now);
+  StatusOr<Live> Authenticate(std::string_view token, Time now) AEGIS_EXCLUDES(mu_);
 
   // NotFound unless `token` names a live session (the secret must match).
-  Status Remove(std::string_view token, Time now);
+  Status Remove(std::string_view token, Time now) AEGIS_EXCLUDES(mu_);
   // Ends every session of `user`.
-  void RemoveUser(const std::string& user);
+  void RemoveUser(const std::string& user) AEGIS_EXCLUDES(mu_);
 
  private:
   struct Session {
@@ -62,18 +63,17 @@ class SessionTable {
     Time last_used;
   };
 
-  // The session `token` names if its secret matches; caller holds mu_.
-  Session* Find(std::string_view token, std::string* id);
+  // The session `token` names if its secret matches.
+  Session* Find(std::string_view token, std::string* id) AEGIS_REQUIRES(mu_);
   bool Expired(const Session& s, Time now) const;
-  // Caller holds mu_.
-  void Erase(const std::string& id);
+  void Erase(const std::string& id) AEGIS_REQUIRES(mu_);
 
   const std::chrono::seconds idle_;
   const std::chrono::seconds lifetime_;
   const size_t max_per_user_;
-  std::mutex mu_;
-  std::unordered_map<std::string, Session> sessions_;                 // by id
-  std::unordered_map<std::string, std::deque<std::string>> by_user_;  // ids, oldest first
+  Mutex mu_;
+  std::unordered_map<std::string, Session> sessions_ AEGIS_GUARDED_BY(mu_);                 // by id
+  std::unordered_map<std::string, std::deque<std::string>> by_user_ AEGIS_GUARDED_BY(mu_);  // ids, oldest first
 };
 
 }  // namespace aegis::auth::internal

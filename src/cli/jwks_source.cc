@@ -1,7 +1,5 @@
 #include "jwks_source.h"
 
-#include <spdlog/spdlog.h>
-
 #include "aegis/common/file_util.h"
 #include "aegis/http/client.h"
 #include "commands.h"
@@ -10,7 +8,7 @@ namespace aegis::cli {
 namespace {
 
 constexpr size_t kMaxJwksBytes = 1 << 20;
-constexpr std::chrono::minutes kRefreshInterval{5};
+constexpr std::string_view kFetching = "fetching auth.jwt.jwks_url";
 
 // "https://host[:port]/path" → ("https://host[:port]", "/path").
 std::pair<std::string, std::string> SplitUrl(const std::string& url) {
@@ -19,57 +17,41 @@ std::pair<std::string, std::string> SplitUrl(const std::string& url) {
   return {url.substr(0, path), url.substr(path)};
 }
 
+// The JWKS at jwks_url, verified against jwks_ca (or the system store).
+StatusOr<std::string> FetchJwks(const JwtSettings& settings) {
+  const std::string context(kFetching);
+  auto [server, target] = SplitUrl(settings.jwks_url);
+  http::ClientOptions options;
+  options.server = server;
+  if (!settings.jwks_ca.empty()) options.ca_file = settings.jwks_ca;
+  options.timeout_seconds = 10;
+  auto client = http::HttpsClient::Connect(options);
+  if (!client.ok()) return client.status().WithContext(context);
+  auto response = (*client)->Request("GET", target);
+  if (!response.ok()) return response.status().WithContext(context);
+  if (response->status != 200) return Status::Unavailable(context + ": HTTP " + std::to_string(response->status));
+  if (response->body.size() > kMaxJwksBytes) return Status::TooLarge(context + ": JWKS over 1 MiB");
+  return std::move(response->body);
+}
+
 }  // namespace
 
 JwksSource::JwksSource(const Config& config) : settings_(config.jwt) {
   if (!settings_) return;
   const std::string jwks = settings_->jwks_url.empty()
                                ? Check(ReadFile(settings_->jwks_file, kMaxJwksBytes), "reading auth.jwt.jwks_file")
-                               : Fetch();
+                               : Check(FetchJwks(*settings_));
   verifier_ = Check(auth::JwtVerifier::Create(settings_->verifier, jwks), "auth.jwt");
 }
 
 JwksSource::~JwksSource() { StopRefresh(); }
 
-std::string JwksSource::Fetch() const {
-  auto [server, target] = SplitUrl(settings_->jwks_url);
-  http::ClientOptions options;
-  options.server = server;
-  if (!settings_->jwks_ca.empty()) options.ca_file = settings_->jwks_ca;
-  options.timeout_seconds = 10;
-  auto client = Check(http::HttpsClient::Connect(options), "fetching auth.jwt.jwks_url");
-  auto response = Check(client->Request("GET", target), "fetching auth.jwt.jwks_url");
-  if (response.status != 200) {
-    throw CommandError("fetching auth.jwt.jwks_url: HTTP " + std::to_string(response.status));
-  }
-  if (response.body.size() > kMaxJwksBytes) throw CommandError("fetching auth.jwt.jwks_url: JWKS over 1 MiB");
-  return response.body;
-}
-
 void JwksSource::StartRefresh() {
   if (!settings_ || settings_->jwks_url.empty()) return;
-  refresher_ = std::thread([this] {
-    std::unique_lock lock(mu_);
-    while (!wake_.wait_for(lock, kRefreshInterval, [this] { return stop_; })) {
-      lock.unlock();
-      try {
-        Status replaced = verifier_->ReplaceKeys(Fetch());
-        if (!replaced.ok()) spdlog::warn("JWKS refresh refused, keeping the previous keys: {}", replaced.message());
-      } catch (const CommandError& e) {
-        spdlog::warn("JWKS refresh failed, keeping the previous keys: {}", e.what());
-      }
-      lock.lock();
-    }
-  });
+  refresher_ =
+      std::make_unique<auth::JwksRefresher>(*verifier_, [settings = *settings_] { return FetchJwks(settings); });
 }
 
-void JwksSource::StopRefresh() {
-  {
-    std::lock_guard lock(mu_);
-    stop_ = true;
-  }
-  wake_.notify_all();
-  if (refresher_.joinable()) refresher_.join();
-}
+void JwksSource::StopRefresh() { refresher_.reset(); }
 
 }  // namespace aegis::cli

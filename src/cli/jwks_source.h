@@ -1,19 +1,17 @@
 // JwksSource: the JWT verifier of `aegis serve`, with its keys from
-// [auth.jwt] jwks_file (read once at start) or jwks_url (fetched at start and
-// every 5 minutes; a failed refresh keeps the previous keys and is logged).
-// Start-up fails when the keys cannot be read: a server configured for JWTs
-// never runs without them.
+// [auth.jwt] jwks_file (read once at start) or jwks_url (fetched at start, then
+// kept current by auth::JwksRefresher: every 5 minutes, a failed refresh keeps
+// the previous keys and is logged). Start-up fails when the keys cannot be read:
+// a server configured for JWTs never runs without them.
 //
 // Thread-safety: construct, StartRefresh and StopRefresh on one thread;
 // verifier() is safe to use from any thread.
 #pragma once
 
-#include <condition_variable>
 #include <memory>
-#include <mutex>
-#include <string>
-#include <thread>
+#include <optional>
 
+#include "aegis/auth/jwks_refresher.h"
 #include "aegis/auth/jwt.h"
 #include "aegis/cli/config.h"
 
@@ -32,14 +30,9 @@ class JwksSource {
   void StopRefresh();
 
  private:
-  std::string Fetch() const;  // throws CommandError
-
   std::optional<JwtSettings> settings_;
   std::unique_ptr<auth::JwtVerifier> verifier_;
-  std::mutex mu_;
-  std::condition_variable wake_;
-  bool stop_ = false;
-  std::thread refresher_;
+  std::unique_ptr<auth::JwksRefresher> refresher_;  // declared last: stopped before the verifier goes
 };
 
 }  // namespace aegis::cli

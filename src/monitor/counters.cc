@@ -15,7 +15,7 @@ ModelSeries* Counters::Find(std::string_view model, std::string_view version) co
 
 ModelSeries* Counters::FindOrCreate(std::string_view model, std::string_view version) {
   if (ModelSeries* found = Find(model, version)) return found;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const SeriesIndex& current = *indexes_.back();
   if (const auto it = current.find(SeriesKey{model, version}); it != current.end()) return it->second;
   if (series_.size() >= kMaxModelSeries) return nullptr;
@@ -29,7 +29,7 @@ ModelSeries* Counters::FindOrCreate(std::string_view model, std::string_view ver
 }
 
 std::vector<const ModelSeries*> Counters::All() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<const ModelSeries*> out;
   out.reserve(series_.size());
   for (const auto& s : series_) out.push_back(s.get());

@@ -14,12 +14,13 @@
 #include <atomic>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "aegis/common/mutex.h"
+#include "aegis/common/thread_annotations.h"
 #include "aegis/monitor/monitor.h"
 #include "latency_histogram.h"
 
@@ -70,9 +71,9 @@ struct Counters {
   // The series of `model`/`version`, created if there is room; nullptr beyond
   // kMaxModelSeries (the caller then uses `unlabeled`).
   ModelSeries* Find(std::string_view model, std::string_view version) const;
-  ModelSeries* FindOrCreate(std::string_view model, std::string_view version);
+  ModelSeries* FindOrCreate(std::string_view model, std::string_view version) AEGIS_EXCLUDES(mu_);
   // Every labeled series, by slot.
-  std::vector<const ModelSeries*> All() const;
+  std::vector<const ModelSeries*> All() const AEGIS_EXCLUDES(mu_);
 
   ModelSeries unlabeled{"-", "-", SIZE_MAX};
   std::array<LatencyHistogram, kStageCount> stages;
@@ -86,10 +87,12 @@ struct Counters {
   std::atomic<uint64_t> denied{0};
 
  private:
+  // Read without a lock; replaced only with mu_ held (a copy of the last index
+  // plus the new series), so two creators never publish divergent indexes.
   std::atomic<const SeriesIndex*> index_;
-  mutable std::mutex mu_;  // creation only
-  std::vector<std::unique_ptr<ModelSeries>> series_;
-  std::vector<std::unique_ptr<const SeriesIndex>> indexes_;  // the current one is last
+  mutable Mutex mu_;  // creation only
+  std::vector<std::unique_ptr<ModelSeries>> series_ AEGIS_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<const SeriesIndex>> indexes_ AEGIS_GUARDED_BY(mu_);  // the current one is last
 };
 
 }  // namespace internal

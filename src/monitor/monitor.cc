@@ -58,28 +58,14 @@ Monitor::Monitor(MonitorOptions options)
 Monitor::~Monitor() { Stop(); }
 
 void Monitor::Start() {
-  std::lock_guard lock(ticker_mu_);
-  if (ticker_.joinable()) return;
-  ticker_stop_ = false;
-  ticker_ = std::thread([this] { TickerLoop(); });
+  MutexLock lock(ticker_mu_);
+  if (ticker_) return;
+  ticker_.emplace(kTickPeriod, [this]() noexcept { Tick(); });
 }
 
 void Monitor::Stop() {
-  {
-    std::lock_guard lock(ticker_mu_);
-    ticker_stop_ = true;
-  }
-  ticker_cv_.notify_all();
-  if (ticker_.joinable()) ticker_.join();
-}
-
-void Monitor::TickerLoop() {
-  std::unique_lock lock(ticker_mu_);
-  while (!ticker_cv_.wait_for(lock, kTickPeriod, [this] { return ticker_stop_; })) {
-    lock.unlock();
-    Tick();
-    lock.lock();
-  }
+  MutexLock lock(ticker_mu_);
+  ticker_.reset();  // wakes and joins the ticker (Tick never takes ticker_mu_)
 }
 
 void Monitor::Tick() { timeline_->Tick(*counters_, options_.clock->Now()); }

@@ -38,7 +38,7 @@ Snapshot TakeSnapshot(const Counters& counters, int64_t bucket) {
 
 void Timeline::Tick(const Counters& counters, std::chrono::system_clock::time_point now) {
   const int64_t current = BucketOf(now);
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (!snapshots_.empty() && snapshots_.back().bucket >= current) return;
   Snapshot snap = TakeSnapshot(counters, current);
   // Buckets the ticker missed (a stalled machine) get the same snapshot: their
@@ -56,18 +56,18 @@ void Timeline::Tick(const Counters& counters, std::chrono::system_clock::time_po
   while (snapshots_.size() > kBucketCount) snapshots_.pop_front();
 }
 
+const Snapshot* Timeline::SnapshotAt(int64_t bucket) const {
+  if (snapshots_.empty() || bucket < snapshots_.front().bucket || bucket > snapshots_.back().bucket) return nullptr;
+  return &snapshots_[static_cast<size_t>(bucket - snapshots_.front().bucket)];
+}
+
 Series Timeline::Read(const Counters& counters, std::chrono::system_clock::time_point now) {
   Tick(counters, now);
   const int64_t current = BucketOf(now);
   const Snapshot live = TakeSnapshot(counters, current + 1);
   const size_t slots = live.model_requests.size();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const int64_t oldest = current - static_cast<int64_t>(kBucketCount) + 1;
-  // The snapshot taken when bucket `b` began, if kept.
-  auto find = [&](int64_t b) -> const Snapshot* {
-    if (snapshots_.empty() || b < snapshots_.front().bucket || b > snapshots_.back().bucket) return nullptr;
-    return &snapshots_[static_cast<size_t>(b - snapshots_.front().bucket)];
-  };
 
   Series out;
   out.time.reserve(kBucketCount);
@@ -78,9 +78,9 @@ Series Timeline::Read(const Counters& counters, std::chrono::system_clock::time_
   for (size_t i = 0; i < kBucketCount; ++i) {
     const int64_t b = oldest + static_cast<int64_t>(i);
     out.time.push_back(b * kBucketSeconds);
-    const Snapshot* start = find(b);
+    const Snapshot* start = SnapshotAt(b);
     if (start == nullptr) continue;  // before the server started
-    const Snapshot* end = b == current ? &live : find(b + 1);
+    const Snapshot* end = b == current ? &live : SnapshotAt(b + 1);
     if (end == nullptr) end = &live;
     out.allowed[i] = Delta(end->allowed, start->allowed);
     out.denied[i] = Delta(end->denied, start->denied);
@@ -93,9 +93,9 @@ Series Timeline::Read(const Counters& counters, std::chrono::system_clock::time_
   }
 
   // Latency over the window, rate over the last minute (or since start).
-  const Snapshot* window_start = find(std::max(oldest, snapshots_.empty() ? current : snapshots_.front().bucket));
+  const Snapshot* window_start = SnapshotAt(std::max(oldest, snapshots_.empty() ? current : snapshots_.front().bucket));
   const Snapshot* rate_start =
-      find(std::max(current - kRateBuckets + 1, snapshots_.empty() ? current : snapshots_.front().bucket));
+      SnapshotAt(std::max(current - kRateBuckets + 1, snapshots_.empty() ? current : snapshots_.front().bucket));
   out.model_latency.resize(slots);
   out.model_last_minute.resize(slots);
   for (size_t s = 0; s < slots; ++s) {

@@ -16,9 +16,10 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
-#include <mutex>
 #include <vector>
 
+#include "aegis/common/mutex.h"
+#include "aegis/common/thread_annotations.h"
 #include "counters.h"
 #include "latency_histogram.h"
 
@@ -55,13 +56,16 @@ Snapshot TakeSnapshot(const Counters& counters, int64_t bucket);
 class Timeline {
  public:
   // Records the snapshot of every bucket that began by `now` and has none yet.
-  void Tick(const Counters& counters, std::chrono::system_clock::time_point now);
+  void Tick(const Counters& counters, std::chrono::system_clock::time_point now) AEGIS_EXCLUDES(mu_);
   // Ticks, then the window ending with the bucket open at `now`.
-  Series Read(const Counters& counters, std::chrono::system_clock::time_point now);
+  Series Read(const Counters& counters, std::chrono::system_clock::time_point now) AEGIS_EXCLUDES(mu_);
 
  private:
-  std::mutex mu_;
-  std::deque<Snapshot> snapshots_;  // consecutive buckets, oldest first
+  // The snapshot taken when `bucket` began, if kept.
+  const Snapshot* SnapshotAt(int64_t bucket) const AEGIS_REQUIRES(mu_);
+
+  Mutex mu_;
+  std::deque<Snapshot> snapshots_ AEGIS_GUARDED_BY(mu_);  // consecutive buckets, oldest first
 };
 
 }  // namespace aegis::monitor::internal

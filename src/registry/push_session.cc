@@ -94,9 +94,14 @@ StatusOr<std::shared_ptr<const ServedModel>> PushSession::Finish() {
   s.record.sequence = *sequence;
 
   auto model = std::make_shared<ServedModel>(ServedModel{s.record, std::move(*instances)});
-  r.Publish(model);
+  const Status published = r.Publish(model);
   s.done = true;
   r.ReleaseReservation(s.reservation);
+  if (!published.ok()) {
+    // Its signer was removed while it uploaded: recorded, but never served.
+    r.MarkFailed({s.record.name, s.record.version}, published);
+    return r.CountIntegrity(published);
+  }
   spdlog::info("pushed model {} version {} ({} bytes, signed by {}, scan {:.1f} ms, engine load {:.1f} ms)",
                s.record.name, s.record.version, s.record.size_bytes,
                s.record.signature ? s.record.signature->signer : "nobody", scan_ms, engine_ms);

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include <spdlog/spdlog.h>
@@ -66,7 +67,7 @@ std::vector<Status> Registry::LoadAll() {
   auto records = store_->ListModelVersions();
   if (!records.ok()) {
     failures.push_back(records.status());
-    std::lock_guard lock(failed_mu_);
+    MutexLock lock(failed_mu_);
     failed_[ModelKey{}] = records.status();
     failed_count_ = static_cast<int>(failed_.size());
     return failures;
@@ -77,15 +78,14 @@ std::vector<Status> Registry::LoadAll() {
     known_blobs.insert(record.artifact_id + ".blob");
     StatusOr<std::shared_ptr<ServedModel>> model =
         trusted.ok() ? LoadVersion(record, *trusted) : StatusOr<std::shared_ptr<ServedModel>>(trusted.status());
-    if (!model.ok()) {
-      Status why = model.status().WithContext("model " + record.name + " version " + record.version);
+    const Status loaded = model.ok() ? Publish(std::move(*model)) : model.status();
+    if (!loaded.ok()) {
+      Status why = loaded.WithContext("model " + record.name + " version " + record.version);
       // A tampered blob (DataLoss) is as much an integrity failure as a bad signature.
       if (IsIntegrityFailure(why) || why.code() == StatusCode::kDataLoss) ++integrity_failures_;
       failures.push_back(why);
       MarkFailed({record.name, record.version}, why);
-      continue;
     }
-    Publish(std::move(*model));
   }
   // Blobs without a record are leftovers of a push interrupted by a crash.
   std::error_code ec;
@@ -165,7 +165,7 @@ Status Registry::CountIntegrity(Status status) {
 }
 
 void Registry::MarkFailed(const ModelKey& key, const Status& why) {
-  std::lock_guard lock(failed_mu_);
+  MutexLock lock(failed_mu_);
   failed_[key] = why;
   failed_count_ = static_cast<int>(failed_.size());
 }
@@ -189,7 +189,7 @@ StatusOr<std::unique_ptr<PushSession>> Registry::BeginPush(const std::string& na
   }
   const ModelKey key{name, version};
   {
-    std::lock_guard lock(write_mu_);
+    MutexLock lock(write_mu_);
     if (pushing_.count(key)) return Status::AlreadyExists("model " + name + " version " + version + " is being pushed");
     // The store knows every version, served or not (one that failed to load too).
     if (store_->GetModelVersion(name, version).ok()) {
@@ -220,10 +220,18 @@ StatusOr<std::unique_ptr<PushSession>> Registry::BeginPush(const std::string& na
 
 Status Registry::Remove(const std::string& name, const std::string& version) {
   AEGIS_ASSIGN_OR_RETURN(auto record, store_->GetModelVersion(name, version));
-  AEGIS_RETURN_IF_ERROR(store_->DeleteModelVersion(name, version));
-  Unpublish(name, version);
   {
-    std::lock_guard lock(failed_mu_);
+    MutexLock lock(write_mu_);
+    // A push that has recorded this version but not yet published it would
+    // publish it after the removal: a deleted version served until restart.
+    if (pushing_.count(ModelKey{name, version})) {
+      return Status::AlreadyExists("model " + name + " version " + version + " is being pushed");
+    }
+    AEGIS_RETURN_IF_ERROR(store_->DeleteModelVersion(name, version));
+    Unpublish(name, version);
+  }
+  {
+    MutexLock lock(failed_mu_);
     failed_.erase(ModelKey{name, version});
     failed_count_ = static_cast<int>(failed_.size());
   }
@@ -261,18 +269,23 @@ StatusOr<std::vector<std::string>> Registry::RemoveTrustedKey(const std::string&
   for (const auto& key : keys) {
     if (key.name == name) fingerprint = key.fingerprint;
   }
-  AEGIS_RETURN_IF_ERROR(store_->DeleteTrustedKey(name));
   // Revocation: what this key signed stops serving now, not at the next restart.
+  // Under write_mu_, as Publish checks the signer: a push signed by this key is
+  // either in the table walked here or finds the key gone when it publishes.
   std::vector<std::string> withdrawn;
   const Status why = internal::IntegrityFailure("signer key '" + name + "' is no longer trusted");
-  const auto snapshot = table_.load();  // Unpublish replaces table_ while we walk this one
-  for (const auto& [model, entry] : *snapshot) {
-    for (const auto& [version, served] : entry->versions) {
-      const auto& sig = served->record.signature;
-      if (!sig || sig->fingerprint != fingerprint) continue;
-      Unpublish(model, version);
-      MarkFailed({model, version}, why);
-      withdrawn.push_back(model + "/" + version);
+  {
+    MutexLock lock(write_mu_);
+    AEGIS_RETURN_IF_ERROR(store_->DeleteTrustedKey(name));
+    const auto snapshot = table_.load();  // Unpublish replaces table_ while we walk this one
+    for (const auto& [model, entry] : *snapshot) {
+      for (const auto& [version, served] : entry->versions) {
+        const auto& sig = served->record.signature;
+        if (!sig || sig->fingerprint != fingerprint) continue;
+        Unpublish(model, version);
+        MarkFailed({model, version}, why);
+        withdrawn.push_back(model + "/" + version);
+      }
     }
   }
   spdlog::warn("trusted key {} removed; {} version(s) withdrawn", name, withdrawn.size());
@@ -286,7 +299,7 @@ StatusOr<std::shared_ptr<const ModelEntry>> Registry::FindEntry(std::string_view
   auto it = table->find(name);
   if (it != table->end()) return it->second;
   if (failed_count_.load() > 0) {
-    std::lock_guard lock(failed_mu_);
+    MutexLock lock(failed_mu_);
     // Keys are ordered by name first: the first key not below (name, "") is this
     // name's if it has any.
     const auto first = failed_.lower_bound(ModelKey{std::string(name), ""});
@@ -303,7 +316,7 @@ StatusOr<std::shared_ptr<const ServedModel>> Registry::Find(std::string_view nam
   auto it = entry->versions.find(std::string(version));
   if (it == entry->versions.end()) {
     if (failed_count_.load() > 0) {
-      std::lock_guard lock(failed_mu_);
+      MutexLock lock(failed_mu_);
       if (failed_.count(ModelKey{std::string(name), std::string(version)})) {
         return Status::Unavailable("version '" + std::string(version) + "' of model '" + std::string(name) +
                                    "' could not be loaded; see the server log");
@@ -323,19 +336,27 @@ std::vector<std::shared_ptr<const ServedModel>> Registry::Served() const {
   return out;
 }
 
-void Registry::Publish(std::shared_ptr<const ServedModel> model) {
-  std::lock_guard lock(write_mu_);
+Status Registry::Publish(std::shared_ptr<const ServedModel> model) {
+  MutexLock lock(write_mu_);
+  // The signature was verified when the push began (or at load); the key may
+  // have been removed since. RemoveTrustedKey withdraws under write_mu_ too.
+  if (const auto& sig = model->record.signature) {
+    AEGIS_ASSIGN_OR_RETURN(auto trusted, store_->ListTrustedKeys());
+    const bool still_trusted = std::any_of(trusted.begin(), trusted.end(),
+                                           [&](const auto& key) { return key.fingerprint == sig->fingerprint; });
+    if (!still_trusted) return internal::IntegrityFailure("signer key '" + sig->signer + "' is no longer trusted");
+  }
   auto table = std::make_shared<Table>(*table_.load());
   auto entry = std::make_shared<ModelEntry>();
   if (auto it = table->find(model->record.name); it != table->end()) *entry = *it->second;
   entry->versions[model->record.version] = model;
   if (!entry->newest || model->record.sequence >= entry->newest->record.sequence) entry->newest = model;
   (*table)[model->record.name] = std::move(entry);
-  table_.store(std::move(table));
+  ReplaceTable(std::move(table));
+  return Status::Ok();
 }
 
 void Registry::Unpublish(const std::string& name, const std::string& version) {
-  std::lock_guard lock(write_mu_);
   auto table = std::make_shared<Table>(*table_.load());
   auto it = table->find(name);
   if (it == table->end()) return;
@@ -350,11 +371,13 @@ void Registry::Unpublish(const std::string& name, const std::string& version) {
     }
     it->second = std::move(entry);
   }
-  table_.store(std::move(table));
+  ReplaceTable(std::move(table));
 }
 
+void Registry::ReplaceTable(std::shared_ptr<const Table> table) { table_.store(std::move(table)); }
+
 void Registry::ReleaseReservation(const ModelKey& key) {
-  std::lock_guard lock(write_mu_);
+  MutexLock lock(write_mu_);
   pushing_.erase(key);
 }
 

@@ -330,6 +330,24 @@ TEST_F(RegistryTest, RemovingATrustedKeyWithdrawsWhatItSigned) {
   EXPECT_TRUE(registry_->Find("mlp", "2").ok());
 }
 
+// Revocation has no gap: a push whose signer is removed while it uploads (after
+// its signature was checked) is recorded but never served.
+TEST_F(RegistryTest, AKeyRemovedWhileAPushUploadsKeepsThatPushFromServing) {
+  const std::string model = Example("mlp.onnx");
+  auto session = registry_->BeginPush("mlp", "1", runtime::ModelFormat::kOnnx, "t", Sign(model, publisher_));
+  ASSERT_TRUE(session.ok()) << session.status().message();
+  ASSERT_TRUE((*session)->Write({reinterpret_cast<const uint8_t*>(model.data()), model.size()}).ok());
+  auto withdrawn = registry_->RemoveTrustedKey("publisher");
+  ASSERT_TRUE(withdrawn.ok());
+  EXPECT_TRUE(withdrawn->empty());  // nothing it signed is served yet
+  auto finished = (*session)->Finish();
+  ASSERT_FALSE(finished.ok());
+  EXPECT_TRUE(IsIntegrityFailure(finished.status())) << finished.status().message();
+  EXPECT_EQ(registry_->Find("mlp", "1").status().code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(registry_->Served().empty());
+  EXPECT_EQ(registry_->Integrity().failures, 1u);
+}
+
 TEST_F(RegistryTest, ADoctoredSignatureInTheStoreIsCaughtAtLoad) {
   ASSERT_TRUE(Push("mlp", "1", runtime::ModelFormat::kOnnx, Example("mlp.onnx")).ok());
   registry_.reset();

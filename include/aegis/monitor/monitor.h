@@ -31,21 +31,21 @@
 #include <array>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "aegis/audit/audit_log.h"
 #include "aegis/auth/user_directory.h"
 #include "aegis/common/clock.h"
+#include "aegis/common/mutex.h"
+#include "aegis/common/periodic_thread.h"
+#include "aegis/common/thread_annotations.h"
 #include "aegis/monitor/stage_timer.h"
 #include "aegis/registry/registry.h"
 
@@ -102,8 +102,8 @@ class Monitor {
 
   // A thread that closes a dashboard bucket every 5 s. Without it buckets are
   // closed when the dashboard is read, and counts land in the bucket then open.
-  void Start();
-  void Stop();
+  void Start() AEGIS_EXCLUDES(ticker_mu_);
+  void Stop() AEGIS_EXCLUDES(ticker_mu_);
 
   // --- The request path -------------------------------------------------
   // The cell of a model version the registry serves; the same pointer for the
@@ -131,16 +131,12 @@ class Monitor {
   void Tick();
 
  private:
-  void TickerLoop();
-
   const MonitorOptions options_;
   std::unique_ptr<internal::Counters> counters_;
   std::unique_ptr<internal::Timeline> timeline_;
 
-  std::mutex ticker_mu_;
-  std::condition_variable ticker_cv_;
-  bool ticker_stop_ = false;
-  std::thread ticker_;
+  Mutex ticker_mu_;                                                    // serializes Start and Stop
+  std::optional<PeriodicThread> ticker_ AEGIS_GUARDED_BY(ticker_mu_);  // running between Start and Stop
 };
 
 }  // namespace aegis::monitor

@@ -26,7 +26,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <span>
@@ -35,7 +34,9 @@
 
 #include "aegis/common/clock.h"
 #include "aegis/common/model_glob.h"
+#include "aegis/common/mutex.h"
 #include "aegis/common/status.h"
+#include "aegis/common/thread_annotations.h"
 #include "aegis/keys/key_provider.h"
 #include "aegis/runtime/backend.h"
 #include "aegis/runtime/model_instances.h"
@@ -162,17 +163,20 @@ class Registry {
   friend class PushSession;
   using Table = std::map<std::string, std::shared_ptr<const ModelEntry>, std::less<>>;
 
-  // Swaps a table with `model` in; cannot fail.
-  void Publish(std::shared_ptr<const ServedModel> model);
+  // Swaps `model` into the serving table, unless its signer is no longer trusted.
+  Status Publish(std::shared_ptr<const ServedModel> model) AEGIS_EXCLUDES(write_mu_);
   // Decrypts, checks and loads one recorded version (LoadAll's body).
   StatusOr<std::shared_ptr<ServedModel>> LoadVersion(const store::ModelVersionRecord& record,
                                                      const std::vector<store::TrustedKeyRecord>& trusted);
-  void MarkFailed(const ModelKey& key, const Status& why);
-  void Unpublish(const std::string& name, const std::string& version);
-  void ReleaseReservation(const ModelKey& key);
+  void MarkFailed(const ModelKey& key, const Status& why) AEGIS_EXCLUDES(failed_mu_);
+  void Unpublish(const std::string& name, const std::string& version) AEGIS_REQUIRES(write_mu_);
+  void ReleaseReservation(const ModelKey& key) AEGIS_EXCLUDES(write_mu_);
   // The runtime settings for one version: the defaults, the model's overrides,
   // its label and event hook.
   runtime::RuntimeOptions RuntimeFor(const std::string& name, const std::string& version) const;
+  // The serving table is replaced only under write_mu_: each replacement starts
+  // from the table the previous one stored, so none is lost.
+  void ReplaceTable(std::shared_ptr<const Table> table) AEGIS_REQUIRES(write_mu_);
   std::filesystem::path BlobPath(const std::string& artifact_id) const;
   // Counts `status` when it is an integrity failure; returns it unchanged.
   Status CountIntegrity(Status status);
@@ -182,15 +186,18 @@ class Registry {
   const keys::KeyProvider* const kek_;
   const Clock& clock_;
 
-  std::mutex write_mu_;  // serializes table replacement and reservations
-  std::set<ModelKey> pushing_;
+  // Serializes table replacement, reservations, removals and revocations.
+  // Taken before failed_mu_ when both are held.
+  Mutex write_mu_;
+  std::set<ModelKey> pushing_ AEGIS_GUARDED_BY(write_mu_);
+  // Read without a lock by the request path; stored only by ReplaceTable.
   std::atomic<std::shared_ptr<const Table>> table_;
   // Versions recorded in the store that could not be loaded (tampered, refused):
   // requests for them get 503, not 404. The empty key stands for "the versions
   // could not even be listed".
-  mutable std::mutex failed_mu_;
-  std::map<ModelKey, Status> failed_;
-  std::atomic<int> failed_count_{0};
+  mutable Mutex failed_mu_;
+  std::map<ModelKey, Status> failed_ AEGIS_GUARDED_BY(failed_mu_);
+  std::atomic<int> failed_count_{0};  // failed_.size(), stored under failed_mu_; read without it
   std::atomic<bool> loaded_{false};
   std::atomic<uint64_t> integrity_failures_{0};
   std::atomic<uint64_t> scan_findings_{0};
