@@ -99,7 +99,7 @@ void PlanPush(ControlRequest& r, const std::string& name, const std::string& ver
 
 void NoteRefusal(audit::AuditEvent& event, const Status& status) {
   event.reason = status.message();
-  if (registry::IsIntegrityFailure(status)) event.decision = "deny";
+  if (registry::IsIntegrityFailure(status)) event.decision = audit::Decision::kDeny;
 }
 
 void PlanModelList(ControlRequest& r) {

@@ -43,9 +43,9 @@ audit::AuditEvent StartEvent(const http::RequestHead& head, std::string action, 
   e.principal = "anonymous";
   e.action = std::move(action);
   e.resource = std::move(resource);
-  e.decision = "allow";
+  e.decision = audit::Decision::kAllow;
   e.remote = head.remote_address;
-  e.listener = head.listener;
+  e.listener = head.listener == "admin" ? audit::Listener::kAdmin : audit::Listener::kData;
   return e;
 }
 
@@ -57,13 +57,13 @@ void AuditOnComplete(http::Plan& plan, const Services& services, audit::AuditEve
   plan.on_complete = [log, clock, mon, series, late = std::move(late), event = std::move(event)](
                          int status, std::chrono::nanoseconds latency) mutable {
     if (late && !late->reason.empty()) event.reason = late->reason;
-    if (late && late->denied) event.decision = "deny";
+    if (late && late->denied) event.decision = audit::Decision::kDeny;
     if (late && !late->principal.empty()) event.principal = late->principal;
     if (late && !late->auth_method.empty()) event.auth_method = late->auth_method;
     event.time = clock->Now();
     event.status = status;
     event.latency_us = std::chrono::duration_cast<std::chrono::microseconds>(latency).count();
-    const bool denied = event.decision == "deny";
+    const bool denied = event.decision == audit::Decision::kDeny;
     if (mon == nullptr) {
       log->Append(std::move(event));
       return;
@@ -94,7 +94,7 @@ std::optional<auth::Principal> Authenticate(const Services& services, const http
   }
   const auto presented = auth::Authenticator::PresentedMethod(authorization, certificate ? &*certificate : nullptr);
   CountAuthAttempt(services, presented ? MonitorMethod(*presented) : monitor::AuthMethod::kNone, false);
-  event.decision = "deny";
+  event.decision = audit::Decision::kDeny;
   event.reason = principal.status().message();
   http::Response response = http::Response::Error(principal.status());
   response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"aegis\"");
@@ -117,7 +117,7 @@ bool Apply(const Services& services, const policy::Decision& decision, http::Pla
 
 void Deny(const Services& services, std::string reason, http::Plan& plan, audit::AuditEvent& event) {
   if (services.monitor != nullptr) services.monitor->AuthzDenied();
-  event.decision = "deny";
+  event.decision = audit::Decision::kDeny;
   event.reason = std::move(reason);
   plan.immediate = http::Response::Error(403, event.reason);
 }
@@ -167,7 +167,7 @@ http::Response MethodNotAllowed(std::string_view allow) {
 
 void AuditRejected(const Services& services, const http::RequestHead& head, int status, std::string_view reason) {
   audit::AuditEvent e = StartEvent(head, "http.reject", head.path.empty() ? "-" : "path:" + head.path);
-  e.decision = "deny";
+  e.decision = audit::Decision::kDeny;
   e.status = status;
   e.reason = std::string(reason);
   e.time = services.clock->Now();

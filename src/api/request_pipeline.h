@@ -39,7 +39,7 @@ struct LateOutcome {
 // Makes `plan` append `event` (completed with status and latency) when the
 // request ends, and count the request in the monitor (under `series`, the
 // served model version an inference ran on; null for every other request).
-// decision = "allow" unless already set to "deny" (or `late` says denied); a
+// The decision stays allow unless already set to deny (or `late` says denied); a
 // reason in `late` replaces the event's.
 void AuditOnComplete(http::Plan& plan, const Services& services, audit::AuditEvent event,
                      std::shared_ptr<const LateOutcome> late = nullptr, monitor::ModelSeries* series = nullptr);

@@ -44,19 +44,6 @@ Status WriteAll(int fd, std::string_view data) {
 
 }  // namespace
 
-AuditEvent SystemEvent(std::chrono::system_clock::time_point time, std::string action, std::string resource,
-                       std::string reason, bool deny) {
-  AuditEvent e;
-  e.time = time;
-  e.principal = "system";
-  e.action = std::move(action);
-  e.resource = std::move(resource);
-  e.decision = deny ? "deny" : "allow";
-  e.listener = "cli";
-  e.reason = std::move(reason);
-  return e;
-}
-
 struct AuditLog::State {
   AuditLogOptions options;
   crypto::PrivateKey key;
@@ -300,7 +287,8 @@ struct AuditLog::State {
         lock.unlock();
         spdlog::critical("audit log failed verification: {}", detail);
         // Appending from this thread is safe: only the writer thread may not.
-        AuditLog::AppendTo(*this, SystemEvent(options.clock->Now(), "audit.verify_failed", "audit", detail, true));
+        AuditLog::AppendTo(*this, SystemEvent(options.clock->Now(), SystemAction::kAuditVerifyFailed, "audit", detail,
+                                              Decision::kDeny));
         lock.lock();
       }
     }
@@ -345,9 +333,9 @@ StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditLogOptions& option
   std::unique_ptr<AuditLog> log(new AuditLog(std::move(state)));
   std::string detail = "tree size " + std::to_string(report.events);
   if (!recovered.empty()) detail += "; " + recovered;
-  log->Append(SystemEvent(options.clock->Now(), "audit.start", "audit", detail));
+  log->Append(SystemEvent(options.clock->Now(), SystemAction::kAuditStart, "audit", detail));
   if (key_created) {
-    log->Append(SystemEvent(options.clock->Now(), "audit.key_created", "audit",
+    log->Append(SystemEvent(options.clock->Now(), SystemAction::kAuditKeyCreated, "audit",
                             "Ed25519 signing key " + report.key_id + " wrapped by KEK " + options.kek->KeyId()));
   }
   return log;
@@ -360,7 +348,7 @@ AuditLog::AuditLog(std::unique_ptr<State> state) : state_(std::move(state)) {
 }
 
 AuditLog::~AuditLog() {
-  Append(SystemEvent(state_->options.clock->Now(), "audit.stop", "audit"));
+  Append(SystemEvent(state_->options.clock->Now(), SystemAction::kAuditStop, "audit"));
   {
     std::lock_guard lock(state_->mu);
     state_->stop = true;

@@ -39,7 +39,7 @@ struct ServeOptions {
   std::string listen, admin_listen;
 };
 
-void AuditLifecycle(audit::AuditLog& log, const char* action, const std::string& detail) {
+void AuditLifecycle(audit::AuditLog& log, audit::SystemAction action, const std::string& detail) {
   log.Append(audit::SystemEvent(Clock::Real().Now(), action, "server", detail));
 }
 
@@ -47,8 +47,8 @@ void AuditLifecycle(audit::AuditLog& log, const char* action, const std::string&
 // thread, never from the writer's: Append may wait for the writer).
 std::function<void(uint64_t)> ReportDrops(audit::AuditLog* log, const char* sink) {
   return [log, sink](uint64_t dropped) {
-    log->Append(audit::SystemEvent(Clock::Real().Now(), "audit.sink_drop", std::string("sink:") + sink,
-                                   "dropped " + std::to_string(dropped) + " events"));
+    log->Append(audit::SystemEvent(Clock::Real().Now(), audit::SystemAction::kAuditSinkDrop,
+                                   std::string("sink:") + sink, "dropped " + std::to_string(dropped) + " events"));
   };
 }
 
@@ -121,7 +121,7 @@ void RunServe(const ServeOptions& o) {
                               store.get(), kek.get(), Clock::Real());
   if (!config.require_signature) spdlog::warn("registry.require_signature is off: unsigned models will be served");
   auto failures = registry.LoadAll();
-  for (const auto& f : failures) AuditLifecycle(*audit_log, "model.load_failed", f.message());
+  for (const auto& f : failures) AuditLifecycle(*audit_log, audit::SystemAction::kModelLoadFailed, f.message());
 
   monitor::MonitorOptions monitor_options;
   monitor_options.registry = &registry;
@@ -166,7 +166,8 @@ void RunServe(const ServeOptions& o) {
     server.Stop();
   });
 
-  AuditLifecycle(*audit_log, "server.start", "data " + config.listen + ", admin " + config.admin_listen);
+  AuditLifecycle(*audit_log, audit::SystemAction::kServerStart,
+                 "data " + config.listen + ", admin " + config.admin_listen);
   spdlog::info("serving data plane on https://{} and control plane on https://{}", config.listen, config.admin_listen);
   jwks.StartRefresh();
   server.Run();
@@ -175,7 +176,7 @@ void RunServe(const ServeOptions& o) {
   // Run() also returns if the server stops on its own; release the waiter thread.
   if (!draining.exchange(true)) pthread_kill(signal_waiter.native_handle(), SIGTERM);
   signal_waiter.join();
-  AuditLifecycle(*audit_log, "server.stop", "");
+  AuditLifecycle(*audit_log, audit::SystemAction::kServerStop, "");
   Check(audit_log->SignNow(), "flushing and signing the audit log");
   // The sinks get what is durable and signed, then stop; a drop they report while
   // stopping is appended to the local log, so flush and sign once more.
