@@ -45,7 +45,7 @@ audit::AuditEvent StartEvent(const http::RequestHead& head, std::string action, 
   e.resource = std::move(resource);
   e.decision = audit::Decision::kAllow;
   e.remote = head.remote_address;
-  e.listener = head.listener == "admin" ? audit::Listener::kAdmin : audit::Listener::kData;
+  e.listener = head.listener == http::ListenerKind::kAdmin ? audit::Listener::kAdmin : audit::Listener::kData;
   return e;
 }
 

@@ -131,7 +131,7 @@ void RunServe(const ServeOptions& o) {
   monitor_options.kek_files = {config.data_dir / "keys" / "kek.key", config.data_dir / "keys" / "kek.sealed"};
   monitor::Monitor monitor(monitor_options);
   monitor.Start();
-  config.server.on_handshake = [&monitor](std::string_view, std::chrono::nanoseconds handshake) {
+  config.server.on_handshake = [&monitor](http::ListenerKind, std::chrono::nanoseconds handshake) {
     monitor.ObserveStage(monitor::Stage::kTls, handshake);
   };
 
@@ -154,8 +154,9 @@ void RunServe(const ServeOptions& o) {
     tls.client_ca = config.tls_client_ca;
     tls.require_client_cert = config.require_client_cert;
   }
-  Check(server.AddListener("data", config.listen, tls, config.http_limits, &data_plane), "data plane " + config.listen);
-  Check(server.AddListener("admin", config.admin_listen, tls, config.http_limits, &control_plane),
+  Check(server.AddListener(http::ListenerKind::kData, config.listen, tls, config.http_limits, &data_plane),
+        "data plane " + config.listen);
+  Check(server.AddListener(http::ListenerKind::kAdmin, config.admin_listen, tls, config.http_limits, &control_plane),
         "control plane " + config.admin_listen);
 
   std::thread signal_waiter([&] {
