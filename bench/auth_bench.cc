@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
   // The policy decision for a scoped consumer.
   policy::Subject subject{{policy::Grant{policy::Role::kConsumer, "fraud-*"}}, false, {}};
   const double policy_us = MedianMicros(
-      batches, 100000, [&] { ok = policy::Authorize(subject, policy::Action::kInfer, "fraud-mlp", now).allowed; });
+      batches, 100000, [&] { ok = policy::Authorize(subject, policy::Permission::kInfer, "fraud-mlp", now).allowed; });
 
   // A login: Argon2id verification, TOTP, a session.
   auto users = Must(auth::UserDirectory::Create(store.get(), kek.get(), clock), "users");

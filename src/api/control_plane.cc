@@ -33,19 +33,18 @@ enum class Guard {
 
 struct MatchedRoute {
   ControlRoute route;
-  std::string action;  // audit name; names the method too, so the audit log says
-                       // what was attempted even when the method is refused
+  // Audited and authorized; names the method too, so the audit log says what
+  // was attempted even when the method is refused.
+  policy::Action action;
   std::string resource;
   Guard guard = Guard::kPolicy;
-  policy::Action policy_action = policy::Action::kModelList;
   std::string name;     // model, trusted key, token id or user name
   std::string version;  // model version
 };
 
-MatchedRoute Policy(ControlRoute route, std::string action, std::string resource, policy::Action policy_action,
-                    std::string name = "", std::string version = "") {
-  return MatchedRoute{route,         std::move(action), std::move(resource), Guard::kPolicy,
-                      policy_action, std::move(name),   std::move(version)};
+MatchedRoute Policy(ControlRoute route, policy::Action action, std::string resource, std::string name = "",
+                    std::string version = "") {
+  return MatchedRoute{route, action, std::move(resource), Guard::kPolicy, std::move(name), std::move(version)};
 }
 
 bool IsDashboardPath(std::string_view path) {
@@ -59,12 +58,13 @@ std::optional<MatchedRoute> Match(const http::RequestHead& head) {
   // The whole /dashboard tree is the dashboard's, so that its 404s carry the
   // page's security headers too.
   if (IsDashboardPath(head.path)) {
-    return MatchedRoute{ControlRoute::kDashboardAsset, "dashboard.page", "dashboard:" + head.path, Guard::kPublicAsset};
+    return MatchedRoute{ControlRoute::kDashboardAsset, Action::kDashboardPage, "dashboard:" + head.path,
+                        Guard::kPublicAsset};
   }
   auto segs = internal::SplitPath(head.path);
   // Prometheus scrapes /metrics by convention.
   if (segs && segs->size() == 1 && (*segs)[0] == "metrics") {
-    return Policy(ControlRoute::kMetrics, "metrics.read", "metrics", Action::kMetricsRead);
+    return Policy(ControlRoute::kMetrics, Action::kMetricsRead, "metrics");
   }
   if (!segs || segs->size() < 2 || (*segs)[0] != "v1") return std::nullopt;
   const auto& s = *segs;
@@ -72,41 +72,34 @@ std::optional<MatchedRoute> Match(const http::RequestHead& head) {
   const bool remove = m == "DELETE";
   const bool read = m == "GET";
   if (s.size() == 2) {
-    if (s[1] == "models") return Policy(ControlRoute::kModels, "model.list", "models", Action::kModelList);
-    if (s[1] == "audit") return Policy(ControlRoute::kAudit, "audit.read", "audit", Action::kAuditRead);
-    if (s[1] == "trust") return Policy(ControlRoute::kTrust, "trust.list", "trust", Action::kTrustList);
-    if (s[1] == "tokens") {
-      return Policy(ControlRoute::kTokens, read ? "token.list" : "token.create", "tokens", Action::kTokenManage);
-    }
-    if (s[1] == "users") {
-      return Policy(ControlRoute::kUsers, read ? "user.list" : "user.add", "users", Action::kUserManage);
-    }
-    if (s[1] == "login") return MatchedRoute{ControlRoute::kLogin, "login", "session", Guard::kNone};
-    if (s[1] == "logout") return MatchedRoute{ControlRoute::kLogout, "logout", "session", Guard::kAuthenticated};
-    if (s[1] == "whoami") return MatchedRoute{ControlRoute::kWhoami, "whoami", "session", Guard::kAuthenticated};
-    if (s[1] == "dashboard") {
-      return Policy(ControlRoute::kDashboard, "dashboard.read", "dashboard", Action::kMetricsRead);
-    }
+    if (s[1] == "models") return Policy(ControlRoute::kModels, Action::kModelList, "models");
+    if (s[1] == "audit") return Policy(ControlRoute::kAudit, Action::kAuditRead, "audit");
+    if (s[1] == "trust") return Policy(ControlRoute::kTrust, Action::kTrustList, "trust");
+    if (s[1] == "tokens")
+      return Policy(ControlRoute::kTokens, read ? Action::kTokenList : Action::kTokenCreate, "tokens");
+    if (s[1] == "users") return Policy(ControlRoute::kUsers, read ? Action::kUserList : Action::kUserAdd, "users");
+    if (s[1] == "login") return MatchedRoute{ControlRoute::kLogin, Action::kLogin, "session", Guard::kNone};
+    if (s[1] == "logout") return MatchedRoute{ControlRoute::kLogout, Action::kLogout, "session", Guard::kAuthenticated};
+    if (s[1] == "whoami") return MatchedRoute{ControlRoute::kWhoami, Action::kWhoami, "session", Guard::kAuthenticated};
+    if (s[1] == "dashboard") return Policy(ControlRoute::kDashboard, Action::kDashboardRead, "dashboard");
     return std::nullopt;
   }
   if (s.size() == 3 && s[1] == "trust") {
     std::string name(s[2]);
-    return Policy(ControlRoute::kTrustKey, remove ? "trust.remove" : "trust.add", "trust:" + name, Action::kTrustChange,
-                  name);
+    return Policy(ControlRoute::kTrustKey, remove ? Action::kTrustRemove : Action::kTrustAdd, "trust:" + name, name);
   }
   if (s.size() == 3 && s[1] == "tokens") {
     std::string id(s[2]);
-    return Policy(ControlRoute::kToken, "token.revoke", "token:" + id, Action::kTokenManage, id);
+    return Policy(ControlRoute::kToken, Action::kTokenRevoke, "token:" + id, id);
   }
   if (s.size() == 4 && s[1] == "users" && s[3] == "disable") {
     std::string name(s[2]);
-    return Policy(ControlRoute::kUserDisable, "user.disable", "user:" + name, Action::kUserManage, name);
+    return Policy(ControlRoute::kUserDisable, Action::kUserDisable, "user:" + name, name);
   }
   if (s.size() == 5 && s[1] == "models" && s[3] == "versions") {
     std::string name(s[2]), version(s[4]);
-    return Policy(ControlRoute::kModelVersion, remove ? "model.remove" : "model.push",
-                  "model:" + name + "/versions/" + version, remove ? Action::kModelRemove : Action::kModelPush, name,
-                  version);
+    return Policy(ControlRoute::kModelVersion, remove ? Action::kModelRemove : Action::kModelPush,
+                  "model:" + name + "/versions/" + version, name, version);
   }
   return std::nullopt;
 }
@@ -130,11 +123,9 @@ bool Admit(const Services& services, const http::RequestHead& head, const Matche
     internal::Deny(services, "this identity has no control-plane role", plan, event);
     return false;
   }
-  if (route.route == ControlRoute::kModels) {
-    return internal::AuthorizeListing(services, *principal, route.policy_action, plan, event);
-  }
-  const bool scoped = policy::IsModelScoped(route.policy_action);
-  return internal::Authorize(services, *principal, route.policy_action, scoped ? route.name : "", plan, event);
+  const auto permission = policy::RequiredPermission(route.action);
+  const bool scoped = permission && policy::IsModelScoped(*permission);
+  return internal::Authorize(services, *principal, route.action, scoped ? route.name : "", plan, event);
 }
 
 }  // namespace
@@ -143,7 +134,7 @@ http::Plan ControlPlane::Begin(const http::RequestHead& head) {
   auto route = Match(head);
   if (!route) {
     http::Plan plan = internal::Respond(http::Response::Error(404, "no such endpoint"));
-    internal::AuditOnComplete(plan, services_, internal::StartEvent(head, "unknown", "path:" + head.path));
+    internal::AuditOnComplete(plan, services_, internal::StartUnroutedEvent(head));
     return plan;
   }
   http::Plan plan;

@@ -47,36 +47,23 @@ std::optional<Route> MatchRoute(std::string_view path) {
   return std::nullopt;
 }
 
-// The policy action of an authenticated route (health probes have none).
-policy::Action PolicyActionOf(RouteKind kind) {
+// What a route does: audited and authorized under this one name.
+policy::Action ActionOf(RouteKind kind) {
   switch (kind) {
+    case RouteKind::kServerMetadata:
+      return policy::Action::kServerMetadata;
+    case RouteKind::kLive:
+      return policy::Action::kServerLive;
+    case RouteKind::kReady:
+      return policy::Action::kServerReady;
     case RouteKind::kModelMetadata:
       return policy::Action::kModelMetadata;
     case RouteKind::kModelReady:
       return policy::Action::kModelReady;
     case RouteKind::kInfer:
       return policy::Action::kInfer;
-    default:
-      return policy::Action::kServerMetadata;
   }
-}
-
-const char* ActionOf(RouteKind kind) {
-  switch (kind) {
-    case RouteKind::kServerMetadata:
-      return "server.metadata";
-    case RouteKind::kLive:
-      return "server.live";
-    case RouteKind::kReady:
-      return "server.ready";
-    case RouteKind::kModelMetadata:
-      return "model.metadata";
-    case RouteKind::kModelReady:
-      return "model.ready";
-    case RouteKind::kInfer:
-      return "infer";
-  }
-  return "unknown";
+  return policy::Action::kServerMetadata;
 }
 
 std::string ResourceOf(const Route& route) {
@@ -166,7 +153,7 @@ http::Plan DataPlane::Begin(const http::RequestHead& head) {
   auto route = MatchRoute(head.path);
   if (!route) {
     http::Plan plan = internal::Respond(http::Response::Error(404, "no such endpoint"));
-    internal::AuditOnComplete(plan, services_, internal::StartEvent(head, "unknown", "path:" + head.path));
+    internal::AuditOnComplete(plan, services_, internal::StartUnroutedEvent(head));
     return plan;
   }
   http::Plan plan;
@@ -182,8 +169,7 @@ http::Plan DataPlane::Begin(const http::RequestHead& head) {
   // exists).
   if (!is_health) {
     auto principal = internal::Authenticate(services_, head, plan, event);
-    if (!principal ||
-        !internal::Authorize(services_, *principal, PolicyActionOf(route->kind), route->model, plan, event)) {
+    if (!principal || !internal::Authorize(services_, *principal, ActionOf(route->kind), route->model, plan, event)) {
       internal::AuditOnComplete(plan, services_, std::move(event));
       return plan;
     }

@@ -50,7 +50,7 @@ http::Response ListModels(const Services& services, const policy::Subject& subje
   if (!records.ok()) return http::Response::Error(records.status());
   Json models = Json::array();
   for (const auto& r : *records) {
-    if (policy::InScope(subject, policy::Action::kModelList, r.name)) models.push_back(RecordJson(r));
+    if (policy::InScope(subject, policy::Permission::kModelList, r.name)) models.push_back(RecordJson(r));
   }
   return http::Response::Json(200, Dump(Json{{"models", std::move(models)}}));
 }

@@ -5,6 +5,24 @@
 namespace aegis::api::internal {
 namespace {
 
+// The names of request events that no route names, so that have no
+// policy::Action: a path no route matches, and a request the HTTP layer
+// refused before any route saw it.
+constexpr std::string_view kUnroutedAction = "unknown";
+constexpr std::string_view kRejectedAction = "http.reject";
+
+audit::AuditEvent NewEvent(const http::RequestHead& head, std::string_view action, std::string resource) {
+  audit::AuditEvent e;
+  e.request_id = head.request_id;
+  e.principal = "anonymous";
+  e.action = std::string(action);
+  e.resource = std::move(resource);
+  e.decision = audit::Decision::kAllow;
+  e.remote = head.remote_address;
+  e.listener = head.listener == http::ListenerKind::kAdmin ? audit::Listener::kAdmin : audit::Listener::kData;
+  return e;
+}
+
 monitor::AuthMethod MonitorMethod(auth::Method method) {
   switch (method) {
     case auth::Method::kToken:
@@ -37,16 +55,12 @@ std::optional<std::vector<std::string_view>> SplitPath(std::string_view path) {
   return out;
 }
 
-audit::AuditEvent StartEvent(const http::RequestHead& head, std::string action, std::string resource) {
-  audit::AuditEvent e;
-  e.request_id = head.request_id;
-  e.principal = "anonymous";
-  e.action = std::move(action);
-  e.resource = std::move(resource);
-  e.decision = audit::Decision::kAllow;
-  e.remote = head.remote_address;
-  e.listener = head.listener == http::ListenerKind::kAdmin ? audit::Listener::kAdmin : audit::Listener::kData;
-  return e;
+audit::AuditEvent StartEvent(const http::RequestHead& head, policy::Action action, std::string resource) {
+  return NewEvent(head, policy::ActionName(action), std::move(resource));
+}
+
+audit::AuditEvent StartUnroutedEvent(const http::RequestHead& head) {
+  return NewEvent(head, kUnroutedAction, "path:" + head.path);
 }
 
 void AuditOnComplete(http::Plan& plan, const Services& services, audit::AuditEvent event,
@@ -125,15 +139,7 @@ void Deny(const Services& services, std::string reason, http::Plan& plan, audit:
 bool Authorize(const Services& services, const auth::Principal& principal, policy::Action action,
                std::string_view model, http::Plan& plan, audit::AuditEvent& event) {
   monitor::StageTimer timer;
-  policy::Decision decision = policy::Authorize(principal.subject, action, model, services.clock->Now());
-  ObserveStage(services, monitor::Stage::kPolicy, timer.Lap());
-  return Apply(services, decision, plan, event);
-}
-
-bool AuthorizeListing(const Services& services, const auth::Principal& principal, policy::Action action,
-                      http::Plan& plan, audit::AuditEvent& event) {
-  monitor::StageTimer timer;
-  policy::Decision decision = policy::AuthorizeListing(principal.subject, action);
+  policy::Decision decision = policy::AuthorizeAction(principal.subject, action, model, services.clock->Now());
   ObserveStage(services, monitor::Stage::kPolicy, timer.Lap());
   return Apply(services, decision, plan, event);
 }
@@ -166,7 +172,7 @@ http::Response MethodNotAllowed(std::string_view allow) {
 }
 
 void AuditRejected(const Services& services, const http::RequestHead& head, int status, std::string_view reason) {
-  audit::AuditEvent e = StartEvent(head, "http.reject", head.path.empty() ? "-" : "path:" + head.path);
+  audit::AuditEvent e = NewEvent(head, kRejectedAction, head.path.empty() ? "-" : "path:" + head.path);
   e.decision = audit::Decision::kDeny;
   e.status = status;
   e.reason = std::string(reason);
