@@ -43,11 +43,11 @@ audit::AuditEvent Event(uint64_t i) {
   e.grant = "consumer:fraud-*";
   e.action = "infer";
   e.resource = "model:fraud-mlp/versions/3";
-  e.decision = i % 10 == 0 ? "deny" : "allow";
+  e.decision = i % 10 == 0 ? audit::Decision::kDeny : audit::Decision::kAllow;
   e.status = i % 10 == 0 ? 403 : 200;
   e.latency_us = 70 + static_cast<int64_t>(i % 50);
   e.remote = "127.0.0.1:51234";
-  e.listener = "data";
+  e.listener = audit::Listener::kData;
   return e;
 }
 

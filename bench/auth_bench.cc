@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
   // The policy decision for a scoped consumer.
   policy::Subject subject{{policy::Grant{policy::Role::kConsumer, "fraud-*"}}, false, {}};
   const double policy_us = MedianMicros("policy", batches, 100000, [&] {
-    return policy::Authorize(subject, policy::Action::kInfer, "fraud-mlp", now).allowed;
+    return policy::Authorize(subject, policy::Permission::kInfer, "fraud-mlp", now).allowed;
   });
 
   // A login: Argon2id verification, TOTP, a session. Each TOTP code works once

@@ -93,10 +93,8 @@ http::Response RemoveKey(const Services& services, const std::string& name) {
 
 }  // namespace
 
-void PlanAuditRead(ControlRequest& r) {
-  if (r.head.method != "GET") {
-    r.plan.immediate = MethodNotAllowed("GET");
-  } else if (auto query = ParseAuditQuery(r.head); !query.ok()) {
+void PlanAuditRead(RouteRequest& r, const auth::Principal&) {
+  if (auto query = ParseAuditQuery(r.head); !query.ok()) {
     r.plan.immediate = http::Response::Error(query.status());
   } else {
     const Services services = r.services;
@@ -104,27 +102,23 @@ void PlanAuditRead(ControlRequest& r) {
   }
 }
 
-void PlanTrustList(ControlRequest& r) {
-  if (r.head.method != "GET") {
-    r.plan.immediate = MethodNotAllowed("GET");
-    return;
-  }
+void PlanTrustList(RouteRequest& r, const auth::Principal&) {
   const Services services = r.services;
   r.plan.handler = [services](http::Request&) { return ListKeys(services); };
 }
 
-void PlanTrustKey(ControlRequest& r, const std::string& name) {
+void PlanTrustAdd(RouteRequest& r, const auth::Principal& principal) {
   const Services services = r.services;
-  if (r.head.method == "PUT") {
-    r.plan.body_limit = kMaxTrustBody;
-    r.plan.handler = [services, name, principal = r.principal.name](http::Request& request) {
-      return AddKey(services, name, principal, request.body);
-    };
-  } else if (r.head.method == "DELETE") {
-    r.plan.handler = [services, name](http::Request&) { return RemoveKey(services, name); };
-  } else {
-    r.plan.immediate = MethodNotAllowed("PUT, DELETE");
-  }
+  r.plan.body_limit = kMaxTrustBody;
+  r.plan.handler = [services, name = std::string(r.params.Get("name")), principal = principal.name](
+                       http::Request& request) { return AddKey(services, name, principal, request.body); };
+}
+
+void PlanTrustRemove(RouteRequest& r, const auth::Principal&) {
+  const Services services = r.services;
+  r.plan.handler = [services, name = std::string(r.params.Get("name"))](http::Request&) {
+    return RemoveKey(services, name);
+  };
 }
 
 }  // namespace aegis::api::internal

@@ -5,204 +5,73 @@
 namespace aegis::api {
 namespace {
 
-enum class ControlRoute {
-  kModels,
-  kModelVersion,
-  kAudit,
-  kTrust,
-  kTrustKey,
-  kTokens,
-  kToken,
-  kUsers,
-  kUserDisable,
-  kLogin,
-  kLogout,
-  kWhoami,
-  kMetrics,
-  kDashboard,
-  kDashboardAsset
+using internal::Anonymous;
+using internal::Authenticated;
+using internal::Granted;
+using policy::Action;
+using policy::Permission;
+
+// Where a path has several methods the writing route comes first: a method no
+// route has is audited and authorized as that one (see route_table.h).
+constexpr internal::Route kRoutes[] = {
+    // Prometheus scrapes /metrics by convention.
+    Granted("GET", "/metrics", "metrics", Action::kMetricsRead, Permission::kMetricsRead, internal::PlanMetrics),
+    Granted("GET", "/v1/dashboard", "dashboard", Action::kDashboardRead, Permission::kMetricsRead,
+            internal::PlanDashboard),
+
+    Granted("GET", "/v1/models", "models", Action::kModelList, Permission::kModelList, internal::PlanModelList),
+    Granted("PUT", "/v1/models/{model}/versions/{version}", "model:{model}/versions/{version}", Action::kModelPush,
+            Permission::kModelPush, internal::PlanModelPush),
+    Granted("DELETE", "/v1/models/{model}/versions/{version}", "model:{model}/versions/{version}", Action::kModelRemove,
+            Permission::kModelRemove, internal::PlanModelRemove),
+
+    Granted("GET", "/v1/audit", "audit", Action::kAuditRead, Permission::kAuditRead, internal::PlanAuditRead),
+    Granted("GET", "/v1/trust", "trust", Action::kTrustList, Permission::kTrustList, internal::PlanTrustList),
+    Granted("PUT", "/v1/trust/{name}", "trust:{name}", Action::kTrustAdd, Permission::kTrustChange,
+            internal::PlanTrustAdd),
+    Granted("DELETE", "/v1/trust/{name}", "trust:{name}", Action::kTrustRemove, Permission::kTrustChange,
+            internal::PlanTrustRemove),
+
+    Granted("POST", "/v1/tokens", "tokens", Action::kTokenCreate, Permission::kTokenManage, internal::PlanTokenCreate),
+    Granted("GET", "/v1/tokens", "tokens", Action::kTokenList, Permission::kTokenManage, internal::PlanTokenList),
+    Granted("DELETE", "/v1/tokens/{id}", "token:{id}", Action::kTokenRevoke, Permission::kTokenManage,
+            internal::PlanTokenRevoke),
+    Granted("POST", "/v1/users", "users", Action::kUserAdd, Permission::kUserManage, internal::PlanUserAdd),
+    Granted("GET", "/v1/users", "users", Action::kUserList, Permission::kUserManage, internal::PlanUserList),
+    Granted("POST", "/v1/users/{name}/disable", "user:{name}", Action::kUserDisable, Permission::kUserManage,
+            internal::PlanUserDisable),
+
+    Anonymous("POST", "/v1/login", "session", Action::kLogin, internal::PlanLogin),
+    Authenticated("POST", "/v1/logout", "session", Action::kLogout, internal::PlanLogout),
+    Authenticated("GET", "/v1/whoami", "session", Action::kWhoami, internal::PlanWhoami),
+
+    // The dashboard's static files hold no data (the page asks for a login and
+    // then reads /v1/dashboard with it). The whole /dashboard tree is the
+    // dashboard's, so that its 404s carry the page's security headers too.
+    Anonymous("GET", "/", "dashboard:{path}", Action::kDashboardPage, internal::PlanDashboardAsset).InBrowser(),
+    Anonymous("HEAD", "/", "dashboard:{path}", Action::kDashboardPage, internal::PlanDashboardAsset).InBrowser(),
+    Anonymous("GET", "/dashboard/app.js", "dashboard:{path}", Action::kDashboardPage, internal::PlanDashboardAsset)
+        .InBrowser(),
+    Anonymous("HEAD", "/dashboard/app.js", "dashboard:{path}", Action::kDashboardPage, internal::PlanDashboardAsset)
+        .InBrowser(),
+    Anonymous("GET", "/dashboard/app.css", "dashboard:{path}", Action::kDashboardPage, internal::PlanDashboardAsset)
+        .InBrowser(),
+    Anonymous("HEAD", "/dashboard/app.css", "dashboard:{path}", Action::kDashboardPage, internal::PlanDashboardAsset)
+        .InBrowser(),
+    Anonymous(internal::kAnyMethod, "/dashboard/**", "dashboard:{path}", Action::kDashboardPage,
+              internal::PlanDashboardNotFound)
+        .InBrowser(),
 };
-
-// How a route is guarded.
-enum class Guard {
-  kNone,           // no credential (login)
-  kPublicAsset,    // no credential: static files that hold no data (the dashboard page)
-  kAuthenticated,  // any principal (logout, whoami)
-  kPolicy,         // a principal with a control-plane role whose grants allow `policy_action`
-};
-
-struct MatchedRoute {
-  ControlRoute route;
-  std::string action;  // audit name; names the method too, so the audit log says
-                       // what was attempted even when the method is refused
-  std::string resource;
-  Guard guard = Guard::kPolicy;
-  policy::Action policy_action = policy::Action::kModelList;
-  std::string name;     // model, trusted key, token id or user name
-  std::string version;  // model version
-};
-
-MatchedRoute Policy(ControlRoute route, std::string action, std::string resource, policy::Action policy_action,
-                    std::string name = "", std::string version = "") {
-  return MatchedRoute{route,         std::move(action), std::move(resource), Guard::kPolicy,
-                      policy_action, std::move(name),   std::move(version)};
-}
-
-bool IsDashboardPath(std::string_view path) {
-  constexpr std::string_view kPrefix = "/dashboard";
-  return path == "/" || path == kPrefix ||
-         (path.starts_with(kPrefix) && path.size() > kPrefix.size() && path[kPrefix.size()] == '/');
-}
-
-std::optional<MatchedRoute> Match(const http::RequestHead& head) {
-  using policy::Action;
-  // The whole /dashboard tree is the dashboard's, so that its 404s carry the
-  // page's security headers too.
-  if (IsDashboardPath(head.path)) {
-    return MatchedRoute{ControlRoute::kDashboardAsset, "dashboard.page", "dashboard:" + head.path, Guard::kPublicAsset};
-  }
-  auto segs = internal::SplitPath(head.path);
-  // Prometheus scrapes /metrics by convention.
-  if (segs && segs->size() == 1 && (*segs)[0] == "metrics") {
-    return Policy(ControlRoute::kMetrics, "metrics.read", "metrics", Action::kMetricsRead);
-  }
-  if (!segs || segs->size() < 2 || (*segs)[0] != "v1") return std::nullopt;
-  const auto& s = *segs;
-  const std::string_view m = head.method;
-  const bool remove = m == "DELETE";
-  const bool read = m == "GET";
-  if (s.size() == 2) {
-    if (s[1] == "models") return Policy(ControlRoute::kModels, "model.list", "models", Action::kModelList);
-    if (s[1] == "audit") return Policy(ControlRoute::kAudit, "audit.read", "audit", Action::kAuditRead);
-    if (s[1] == "trust") return Policy(ControlRoute::kTrust, "trust.list", "trust", Action::kTrustList);
-    if (s[1] == "tokens") {
-      return Policy(ControlRoute::kTokens, read ? "token.list" : "token.create", "tokens", Action::kTokenManage);
-    }
-    if (s[1] == "users") {
-      return Policy(ControlRoute::kUsers, read ? "user.list" : "user.add", "users", Action::kUserManage);
-    }
-    if (s[1] == "login") return MatchedRoute{ControlRoute::kLogin, "login", "session", Guard::kNone};
-    if (s[1] == "logout") return MatchedRoute{ControlRoute::kLogout, "logout", "session", Guard::kAuthenticated};
-    if (s[1] == "whoami") return MatchedRoute{ControlRoute::kWhoami, "whoami", "session", Guard::kAuthenticated};
-    if (s[1] == "dashboard") {
-      return Policy(ControlRoute::kDashboard, "dashboard.read", "dashboard", Action::kMetricsRead);
-    }
-    return std::nullopt;
-  }
-  if (s.size() == 3 && s[1] == "trust") {
-    std::string name(s[2]);
-    return Policy(ControlRoute::kTrustKey, remove ? "trust.remove" : "trust.add", "trust:" + name, Action::kTrustChange,
-                  name);
-  }
-  if (s.size() == 3 && s[1] == "tokens") {
-    std::string id(s[2]);
-    return Policy(ControlRoute::kToken, "token.revoke", "token:" + id, Action::kTokenManage, id);
-  }
-  if (s.size() == 4 && s[1] == "users" && s[3] == "disable") {
-    std::string name(s[2]);
-    return Policy(ControlRoute::kUserDisable, "user.disable", "user:" + name, Action::kUserManage, name);
-  }
-  if (s.size() == 5 && s[1] == "models" && s[3] == "versions") {
-    std::string name(s[2]), version(s[4]);
-    return Policy(ControlRoute::kModelVersion, remove ? "model.remove" : "model.push",
-                  "model:" + name + "/versions/" + version, remove ? Action::kModelRemove : Action::kModelPush, name,
-                  version);
-  }
-  return std::nullopt;
-}
-
-bool HasControlPlaneRole(const auth::Principal& principal) {
-  for (const auto& g : principal.subject.grants) {
-    if (policy::HasControlPlaneActions(g.role)) return true;
-  }
-  return false;
-}
-
-// Authentication and authorization for `route`; false when the plan already
-// holds the refusal.
-bool Admit(const Services& services, const http::RequestHead& head, const MatchedRoute& route,
-           std::optional<auth::Principal>& principal, http::Plan& plan, audit::AuditEvent& event) {
-  if (route.guard == Guard::kNone || route.guard == Guard::kPublicAsset) return true;
-  principal = internal::Authenticate(services, head, plan, event);
-  if (!principal) return false;
-  if (route.guard == Guard::kAuthenticated) return true;
-  if (!HasControlPlaneRole(*principal)) {
-    internal::Deny(services, "this identity has no control-plane role", plan, event);
-    return false;
-  }
-  if (route.route == ControlRoute::kModels) {
-    return internal::AuthorizeListing(services, *principal, route.policy_action, plan, event);
-  }
-  const bool scoped = policy::IsModelScoped(route.policy_action);
-  return internal::Authorize(services, *principal, route.policy_action, scoped ? route.name : "", plan, event);
-}
+static_assert(internal::AgreesWithPolicy(kRoutes));
 
 }  // namespace
 
+namespace internal {
+std::span<const Route> ControlPlaneRoutes() { return kRoutes; }
+}  // namespace internal
+
 http::Plan ControlPlane::Begin(const http::RequestHead& head) {
-  auto route = Match(head);
-  if (!route) {
-    http::Plan plan = internal::Respond(http::Response::Error(404, "no such endpoint"));
-    internal::AuditOnComplete(plan, services_, internal::StartEvent(head, "unknown", "path:" + head.path));
-    return plan;
-  }
-  http::Plan plan;
-  audit::AuditEvent event = internal::StartEvent(head, route->action, route->resource);
-  auto late = std::make_shared<internal::LateOutcome>();
-  std::optional<auth::Principal> principal;
-  if (Admit(services_, head, *route, principal, plan, event)) {
-    static const auth::Principal kAnonymous{"anonymous", auth::Method::kToken, "", {}};
-    internal::ControlRequest request{services_, head, principal ? *principal : kAnonymous, plan, event};
-    switch (route->route) {
-      case ControlRoute::kModels:
-        internal::PlanModelList(request);
-        break;
-      case ControlRoute::kModelVersion:
-        internal::PlanModelVersion(request, route->name, route->version, late);
-        break;
-      case ControlRoute::kAudit:
-        internal::PlanAuditRead(request);
-        break;
-      case ControlRoute::kTrust:
-        internal::PlanTrustList(request);
-        break;
-      case ControlRoute::kTrustKey:
-        internal::PlanTrustKey(request, route->name);
-        break;
-      case ControlRoute::kTokens:
-        internal::PlanTokens(request);
-        break;
-      case ControlRoute::kToken:
-        internal::PlanTokenRevoke(request, route->name);
-        break;
-      case ControlRoute::kUsers:
-        internal::PlanUsers(request, late);
-        break;
-      case ControlRoute::kUserDisable:
-        internal::PlanUserDisable(request, route->name);
-        break;
-      case ControlRoute::kLogin:
-        internal::PlanLogin(request, late);
-        break;
-      case ControlRoute::kLogout:
-        internal::PlanLogout(request);
-        break;
-      case ControlRoute::kWhoami:
-        internal::PlanWhoami(request);
-        break;
-      case ControlRoute::kMetrics:
-        internal::PlanMetrics(request);
-        break;
-      case ControlRoute::kDashboard:
-        internal::PlanDashboard(request);
-        break;
-      case ControlRoute::kDashboardAsset:
-        internal::PlanDashboardAsset(request);
-        break;
-    }
-  }
-  internal::AuditOnComplete(plan, services_, std::move(event), std::move(late));
-  return plan;
+  return internal::Dispatch(kRoutes, internal::DispatchOptions{.require_control_plane_role = true}, services_, head);
 }
 
 void ControlPlane::OnRejected(const http::RequestHead& head, int status, std::string_view reason) {

@@ -1,69 +1,65 @@
-// The control plane's routes (internal to the api module). ControlPlane::Begin
-// matches the path, authenticates, and hands the request to one of these; each
-// fills the plan (an immediate answer, a handler for the worker pool, or a body
-// sink) and may note in the audit event why it refused.
+// The control plane's route handlers (internal to the api module). The table in
+// control_plane.cc maps each method and path to one of these; the dispatcher
+// (route_table.h) has already matched the method, authenticated the caller and
+// asked the policy when a handler runs. Each fills the plan (an immediate
+// answer, a handler for the worker pool, or a body sink) and may note in the
+// audit event why it refused. Path params: {model} and {version}, {name} (a
+// trusted key or a user), {id} (a token).
 //
 // Thread-safety: stateless functions; the handlers they install copy Services.
 #pragma once
 
-#include <memory>
-#include <string>
-
-#include "aegis/api/services.h"
-#include "aegis/auth/token_authenticator.h"
-#include "aegis/http/message.h"
-#include "request_pipeline.h"
+#include "aegis/auth/principal.h"
+#include "route_table.h"
 
 namespace aegis::api::internal {
 
-// The request's context, once it is authenticated.
-struct ControlRequest {
-  const Services& services;
-  const http::RequestHead& head;
-  const auth::Principal& principal;
-  http::Plan& plan;
-  audit::AuditEvent& event;
-};
-
 // GET /v1/models — only the models the principal may list.
-void PlanModelList(ControlRequest& r);
-// PUT|DELETE /v1/models/{name}/versions/{version}. A push streams into the
-// registry; a refusal found only once the body is in is reported via `late`.
-void PlanModelVersion(ControlRequest& r, const std::string& name, const std::string& version,
-                      const std::shared_ptr<LateOutcome>& late);
-// GET /v1/audit?limit=N
-void PlanAuditRead(ControlRequest& r);
+void PlanModelList(RouteRequest& r, const auth::Principal& principal);
+// PUT /v1/models/{model}/versions/{version}?format=… — streams into the registry;
+// a refusal found only once the body is in is reported via the late outcome.
+void PlanModelPush(RouteRequest& r, const auth::Principal& principal);
+// DELETE /v1/models/{model}/versions/{version}
+void PlanModelRemove(RouteRequest& r, const auth::Principal& principal);
+
+// GET /v1/audit?limit=N[&from_seq=N][&since=T]
+void PlanAuditRead(RouteRequest& r, const auth::Principal& principal);
 // GET /v1/trust
-void PlanTrustList(ControlRequest& r);
-// PUT|DELETE /v1/trust/{name}
-void PlanTrustKey(ControlRequest& r, const std::string& name);
+void PlanTrustList(RouteRequest& r, const auth::Principal& principal);
+// PUT /v1/trust/{name}
+void PlanTrustAdd(RouteRequest& r, const auth::Principal& principal);
+// DELETE /v1/trust/{name}
+void PlanTrustRemove(RouteRequest& r, const auth::Principal& principal);
 
-// POST /v1/tokens (create), GET /v1/tokens (list)
-void PlanTokens(ControlRequest& r);
+// POST /v1/tokens
+void PlanTokenCreate(RouteRequest& r, const auth::Principal& principal);
+// GET /v1/tokens
+void PlanTokenList(RouteRequest& r, const auth::Principal& principal);
 // DELETE /v1/tokens/{id}
-void PlanTokenRevoke(ControlRequest& r, const std::string& id);
-// POST /v1/users (add; the outcome's refusal reason goes to `late`), GET /v1/users (list)
-void PlanUsers(ControlRequest& r, const std::shared_ptr<LateOutcome>& late);
+void PlanTokenRevoke(RouteRequest& r, const auth::Principal& principal);
+// POST /v1/users (the refusal reason goes to the late outcome)
+void PlanUserAdd(RouteRequest& r, const auth::Principal& principal);
+// GET /v1/users
+void PlanUserList(RouteRequest& r, const auth::Principal& principal);
 // POST /v1/users/{name}/disable
-void PlanUserDisable(ControlRequest& r, const std::string& name);
+void PlanUserDisable(RouteRequest& r, const auth::Principal& principal);
 // POST /v1/login (no credential; the audit event names the user and the real
-// reason of a refusal via `late`, the caller sees one generic answer)
-void PlanLogin(ControlRequest& r, const std::shared_ptr<LateOutcome>& late);
+// reason of a refusal via the late outcome, the caller sees one generic answer)
+void PlanLogin(RouteRequest& r);
 // POST /v1/logout (a session ends itself)
-void PlanLogout(ControlRequest& r);
+void PlanLogout(RouteRequest& r, const auth::Principal& principal);
 // GET /v1/whoami
-void PlanWhoami(ControlRequest& r);
+void PlanWhoami(RouteRequest& r, const auth::Principal& principal);
 
-// GET /metrics — the Prometheus text exposition (metrics.read).
-void PlanMetrics(ControlRequest& r);
-// GET /v1/dashboard — the live dashboard's data (metrics.read).
-void PlanDashboard(ControlRequest& r);
-// GET|HEAD / and /dashboard/{app.js,app.css}: the dashboard's embedded files; any
-// other /dashboard path is a 404. Every answer carries AddBrowserHardening's headers.
-void PlanDashboardAsset(ControlRequest& r);
-// Content-Security-Policy, Referrer-Policy, X-Frame-Options and cross-origin
-// isolation headers for anything a browser renders.
-void AddBrowserHardening(http::Response& response);
+// GET /metrics — the Prometheus text exposition.
+void PlanMetrics(RouteRequest& r, const auth::Principal& principal);
+// GET /v1/dashboard — the live dashboard's data.
+void PlanDashboard(RouteRequest& r, const auth::Principal& principal);
+// GET|HEAD /, /dashboard/app.js and /dashboard/app.css: the dashboard's
+// embedded files, with AddBrowserHardening's headers.
+void PlanDashboardAsset(RouteRequest& r);
+// Any other path under /dashboard: 404, with AddBrowserHardening's headers.
+void PlanDashboardNotFound(RouteRequest& r);
 
 // Marks the event denied with `reason` when `status` is an integrity failure,
 // or just records the reason otherwise.

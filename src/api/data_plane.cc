@@ -3,86 +3,12 @@
 #include "aegis/api/v2_codec.h"
 #include "model_json.h"
 #include "request_pipeline.h"
+#include "route_table.h"
 
 namespace aegis::api {
 namespace {
 
 using internal::Json;
-
-enum class RouteKind { kServerMetadata, kLive, kReady, kModelMetadata, kModelReady, kInfer };
-
-struct Route {
-  RouteKind kind;
-  std::string model;
-  std::string version;  // empty: newest
-};
-
-// Matches the KServe v2 paths; nullopt for anything else.
-std::optional<Route> MatchRoute(std::string_view path) {
-  auto segs = internal::SplitPath(path);
-  if (!segs || segs->empty() || (*segs)[0] != "v2") return std::nullopt;
-  const auto& s = *segs;
-  if (s.size() == 1) return Route{RouteKind::kServerMetadata, {}, {}};
-  if (s.size() == 3 && s[1] == "health") {
-    if (s[2] == "live") return Route{RouteKind::kLive, {}, {}};
-    if (s[2] == "ready") return Route{RouteKind::kReady, {}, {}};
-    return std::nullopt;
-  }
-  if (s[1] != "models" || s.size() < 3) return std::nullopt;
-  Route route{RouteKind::kModelMetadata, std::string(s[2]), {}};
-  size_t next = 3;
-  if (s.size() >= 5 && s[3] == "versions") {
-    route.version = std::string(s[4]);
-    next = 5;
-  }
-  if (s.size() == next) return route;
-  if (s.size() == next + 1 && s[next] == "ready") {
-    route.kind = RouteKind::kModelReady;
-    return route;
-  }
-  if (s.size() == next + 1 && s[next] == "infer") {
-    route.kind = RouteKind::kInfer;
-    return route;
-  }
-  return std::nullopt;
-}
-
-// The policy action of an authenticated route (health probes have none).
-policy::Action PolicyActionOf(RouteKind kind) {
-  switch (kind) {
-    case RouteKind::kModelMetadata:
-      return policy::Action::kModelMetadata;
-    case RouteKind::kModelReady:
-      return policy::Action::kModelReady;
-    case RouteKind::kInfer:
-      return policy::Action::kInfer;
-    default:
-      return policy::Action::kServerMetadata;
-  }
-}
-
-const char* ActionOf(RouteKind kind) {
-  switch (kind) {
-    case RouteKind::kServerMetadata:
-      return "server.metadata";
-    case RouteKind::kLive:
-      return "server.live";
-    case RouteKind::kReady:
-      return "server.ready";
-    case RouteKind::kModelMetadata:
-      return "model.metadata";
-    case RouteKind::kModelReady:
-      return "model.ready";
-    case RouteKind::kInfer:
-      return "infer";
-  }
-  return "unknown";
-}
-
-std::string ResourceOf(const Route& route) {
-  if (route.model.empty()) return "server";
-  return "model:" + route.model + (route.version.empty() ? "" : "/versions/" + route.version);
-}
 
 http::Response JsonResponse(const Json& json) { return http::Response::Json(200, internal::Dump(json)); }
 
@@ -90,15 +16,15 @@ http::Response ServerMetadata() {
   return JsonResponse({{"name", "aegis"}, {"version", "0.1.0"}, {"extensions", Json::array({"binary_tensor_data"})}});
 }
 
-http::Response ModelMetadata(const Services& services, const Route& route) {
-  auto entry = services.registry->FindEntry(route.model);
+http::Response ModelMetadata(const Services& services, std::string_view name, std::string_view version) {
+  auto entry = services.registry->FindEntry(name);
   if (!entry.ok()) return http::Response::Error(entry.status());
-  auto model = services.registry->Find(route.model, route.version);
+  auto model = services.registry->Find(name, version);
   if (!model.ok()) return http::Response::Error(model.status());
   Json versions = Json::array();
   for (const auto& [v, m] : (*entry)->versions) versions.push_back(v);
   const auto& sig = (*model)->instances->signature();
-  return JsonResponse({{"name", route.model},
+  return JsonResponse({{"name", std::string(name)},
                        {"versions", std::move(versions)},
                        {"platform", std::string((*model)->instances->platform())},
                        {"inputs", internal::TensorSpecsJson(sig.inputs)},
@@ -107,15 +33,15 @@ http::Response ModelMetadata(const Services& services, const Route& route) {
                        {"signature", internal::SignatureJson((*model)->record)}});
 }
 
-http::Response ModelReady(const Services& services, const Route& route) {
-  auto model = services.registry->Find(route.model, route.version);
+http::Response ModelReady(const Services& services, std::string_view name, std::string_view version) {
+  auto model = services.registry->Find(name, version);
   if (!model.ok()) return http::Response::Error(model.status());
   // A version whose workers were withdrawn (or are all restarting) is loaded but
   // cannot answer: a balancer must see that before it sends traffic.
   if (!(*model)->instances->Ready()) {
-    return http::Response::Json(503, internal::Dump(Json{{"name", route.model}, {"ready", false}}));
+    return http::Response::Json(503, internal::Dump(Json{{"name", std::string(name)}, {"ready", false}}));
   }
-  return JsonResponse({{"name", route.model}, {"ready", true}});
+  return JsonResponse({{"name", std::string(name)}, {"ready", true}});
 }
 
 StatusOr<std::optional<uint64_t>> JsonHeaderLength(const http::RequestHead& head) {
@@ -195,77 +121,78 @@ void RunInference(const std::shared_ptr<const registry::ServedModel>& model, con
                    });
 }
 
+void PlanServerMetadata(internal::RouteRequest& r, const auth::Principal&) { r.plan.immediate = ServerMetadata(); }
+
+void PlanLive(internal::RouteRequest& r) { r.plan.immediate = JsonResponse({{"live", true}}); }
+
+void PlanReady(internal::RouteRequest& r) {
+  const Services& services = r.services;
+  const bool ready = services.registry->Ready() && !(services.draining && services.draining->load());
+  r.plan.immediate = ready ? JsonResponse({{"ready", true}}) : http::Response::Json(503, R"({"ready":false})");
+}
+
+void PlanModelMetadata(internal::RouteRequest& r, const auth::Principal&) {
+  r.plan.immediate = ModelMetadata(r.services, r.params.Get("model"), r.params.Get("version"));
+}
+
+void PlanModelReady(internal::RouteRequest& r, const auth::Principal&) {
+  r.plan.immediate = ModelReady(r.services, r.params.Get("model"), r.params.Get("version"));
+}
+
+void PlanInfer(internal::RouteRequest& r, const auth::Principal&) {
+  const Services& services = r.services;
+  const std::string_view name = r.params.Get("model");
+  // Resolve the version now: unknown models are refused before their body is
+  // read, and the audit event names the version that actually served.
+  auto model = services.registry->Find(name, r.params.Get("version"));
+  if (!model.ok()) {
+    r.plan.immediate = http::Response::Error(model.status());
+    return;
+  }
+  r.event.resource = "model:" + std::string(name) + "/versions/" + (*model)->record.version;
+  if (services.monitor != nullptr) r.series = services.monitor->SeriesFor(**model);
+  r.plan.body_limit = services.limits.max_body_bytes;
+  r.plan.async_handler = [model = std::move(*model), monitor = services.monitor](http::Request& request,
+                                                                                 http::Reply reply) {
+    RunInference(model, request, monitor, std::move(reply));
+  };
+}
+
+using internal::Anonymous;
+using internal::Granted;
+using policy::Action;
+using policy::Permission;
+
+// The KServe v2 endpoints. Health probes are unauthenticated by contract;
+// everything else needs a credential and a grant, checked before any body is
+// read and before the model is looked up (so a 404 never tells an unauthorized
+// caller that a model exists).
+constexpr internal::Route kRoutes[] = {
+    Granted("GET", "/v2", "server", Action::kServerMetadata, Permission::kServerMetadata, PlanServerMetadata),
+    Anonymous("GET", "/v2/health/live", "server", Action::kServerLive, PlanLive),
+    Anonymous("GET", "/v2/health/ready", "server", Action::kServerReady, PlanReady),
+    Granted("GET", "/v2/models/{model}", "model:{model}", Action::kModelMetadata, Permission::kModelMetadata,
+            PlanModelMetadata),
+    Granted("GET", "/v2/models/{model}/versions/{version}", "model:{model}/versions/{version}", Action::kModelMetadata,
+            Permission::kModelMetadata, PlanModelMetadata),
+    Granted("GET", "/v2/models/{model}/ready", "model:{model}", Action::kModelReady, Permission::kModelReady,
+            PlanModelReady),
+    Granted("GET", "/v2/models/{model}/versions/{version}/ready", "model:{model}/versions/{version}",
+            Action::kModelReady, Permission::kModelReady, PlanModelReady),
+    Granted("POST", "/v2/models/{model}/infer", "model:{model}", Action::kInfer, Permission::kInfer, PlanInfer),
+    Granted("POST", "/v2/models/{model}/versions/{version}/infer", "model:{model}/versions/{version}", Action::kInfer,
+            Permission::kInfer, PlanInfer),
+};
+static_assert(internal::AgreesWithPolicy(kRoutes));
+
 }  // namespace
 
-http::Plan DataPlane::Begin(const http::RequestHead& head) {
-  auto route = MatchRoute(head.path);
-  if (!route) {
-    http::Plan plan = internal::Respond(http::Response::Error(404, "no such endpoint"));
-    internal::AuditOnComplete(plan, services_, internal::StartEvent(head, "unknown", "path:" + head.path));
-    return plan;
-  }
-  http::Plan plan;
-  audit::AuditEvent event = internal::StartEvent(head, ActionOf(route->kind), ResourceOf(*route));
-  monitor::ModelSeries* series = nullptr;  // set once an inference has a served model
-  const bool is_infer = route->kind == RouteKind::kInfer;
-  const char* allowed = is_infer ? "POST" : "GET";
-  const bool is_health = route->kind == RouteKind::kLive || route->kind == RouteKind::kReady;
+namespace internal {
+std::span<const Route> DataPlaneRoutes() { return kRoutes; }
+}  // namespace internal
 
-  // Health probes are unauthenticated by contract; everything else needs a
-  // credential and a grant, checked before any body is read and before the
-  // model is looked up (so a 404 never tells an unauthorized caller a model
-  // exists).
-  if (!is_health) {
-    auto principal = internal::Authenticate(services_, head, plan, event);
-    if (!principal ||
-        !internal::Authorize(services_, *principal, PolicyActionOf(route->kind), route->model, plan, event)) {
-      internal::AuditOnComplete(plan, services_, std::move(event));
-      return plan;
-    }
-  }
-  if (head.method != allowed) {
-    plan.immediate = internal::MethodNotAllowed(allowed);
-  } else {
-    const Services& services = services_;
-    switch (route->kind) {
-      case RouteKind::kServerMetadata:
-        plan.immediate = ServerMetadata();
-        break;
-      case RouteKind::kLive:
-        plan.immediate = JsonResponse({{"live", true}});
-        break;
-      case RouteKind::kReady: {
-        bool ready = services.registry->Ready() && !(services.draining && services.draining->load());
-        plan.immediate = ready ? JsonResponse({{"ready", true}}) : http::Response::Json(503, R"({"ready":false})");
-        break;
-      }
-      case RouteKind::kModelMetadata:
-        plan.immediate = ModelMetadata(services, *route);
-        break;
-      case RouteKind::kModelReady:
-        plan.immediate = ModelReady(services, *route);
-        break;
-      case RouteKind::kInfer: {
-        // Resolve the version now: unknown models are refused before their body is
-        // read, and the audit event names the version that actually served.
-        auto model = services.registry->Find(route->model, route->version);
-        if (!model.ok()) {
-          plan.immediate = http::Response::Error(model.status());
-          break;
-        }
-        event.resource = "model:" + route->model + "/versions/" + (*model)->record.version;
-        if (services.monitor != nullptr) series = services.monitor->SeriesFor(**model);
-        plan.body_limit = services.limits.max_body_bytes;
-        plan.async_handler = [model = std::move(*model), monitor = services.monitor](http::Request& request,
-                                                                                     http::Reply reply) {
-          RunInference(model, request, monitor, std::move(reply));
-        };
-        break;
-      }
-    }
-  }
-  internal::AuditOnComplete(plan, services_, std::move(event), nullptr, series);
-  return plan;
+http::Plan DataPlane::Begin(const http::RequestHead& head) {
+  return internal::Dispatch(kRoutes, internal::DispatchOptions{}, services_, head);
 }
 
 void DataPlane::OnRejected(const http::RequestHead& head, int status, std::string_view reason) {

@@ -1,6 +1,6 @@
 // Control-plane routes for identities: API tokens, users, and people's login
-// sessions. Token and user management are sensitive actions (admin; people
-// need a fresh MFA login) — the policy checked that before these run.
+// sessions. Token and user management need sensitive permissions (admin;
+// people need a fresh MFA login) — the policy checked that before these run.
 #include <chrono>
 
 #include "aegis/policy/policy.h"
@@ -125,79 +125,61 @@ http::Response Login(const Services& services, const std::string& source, const 
 
 }  // namespace
 
-void PlanTokens(ControlRequest& r) {
+void PlanTokenCreate(RouteRequest& r, const auth::Principal& principal) {
   const Services services = r.services;
-  if (r.head.method == "POST") {
-    r.plan.body_limit = kMaxIdentityBody;
-    r.plan.handler = [services, principal = r.principal.name](http::Request& request) {
-      return CreateToken(services, principal, request.body);
-    };
-  } else if (r.head.method == "GET") {
-    r.plan.handler = [services](http::Request&) { return ListTokens(services); };
-  } else {
-    r.plan.immediate = MethodNotAllowed("GET, POST");
-  }
+  r.plan.body_limit = kMaxIdentityBody;
+  r.plan.handler = [services, principal = principal.name](http::Request& request) {
+    return CreateToken(services, principal, request.body);
+  };
 }
 
-void PlanTokenRevoke(ControlRequest& r, const std::string& id) {
-  if (r.head.method != "DELETE") {
-    r.plan.immediate = MethodNotAllowed("DELETE");
-    return;
-  }
+void PlanTokenList(RouteRequest& r, const auth::Principal&) {
   const Services services = r.services;
-  r.plan.handler = [services, id](http::Request&) {
+  r.plan.handler = [services](http::Request&) { return ListTokens(services); };
+}
+
+void PlanTokenRevoke(RouteRequest& r, const auth::Principal&) {
+  const Services services = r.services;
+  r.plan.handler = [services, id = std::string(r.params.Get("id"))](http::Request&) {
     Status revoked = services.tokens->Revoke(id);
     if (!revoked.ok()) return http::Response::Error(revoked);
     return http::Response::Json(200, Dump(Json{{"id", id}, {"revoked", true}}));
   };
 }
 
-void PlanUsers(ControlRequest& r, const std::shared_ptr<LateOutcome>& late) {
+void PlanUserAdd(RouteRequest& r, const auth::Principal& principal) {
   const Services services = r.services;
-  if (r.head.method == "POST") {
-    r.plan.body_limit = kMaxIdentityBody;
-    r.plan.handler = [services, late, principal = r.principal.name](http::Request& request) {
-      return AddUser(services, principal, request.body, *late);
-    };
-  } else if (r.head.method == "GET") {
-    r.plan.handler = [services](http::Request&) { return ListUsers(services); };
-  } else {
-    r.plan.immediate = MethodNotAllowed("GET, POST");
-  }
+  r.plan.body_limit = kMaxIdentityBody;
+  r.plan.handler = [services, late = r.Late(), principal = principal.name](http::Request& request) {
+    return AddUser(services, principal, request.body, *late);
+  };
 }
 
-void PlanUserDisable(ControlRequest& r, const std::string& name) {
-  if (r.head.method != "POST") {
-    r.plan.immediate = MethodNotAllowed("POST");
-    return;
-  }
+void PlanUserList(RouteRequest& r, const auth::Principal&) {
   const Services services = r.services;
-  r.plan.handler = [services, name](http::Request&) {
+  r.plan.handler = [services](http::Request&) { return ListUsers(services); };
+}
+
+void PlanUserDisable(RouteRequest& r, const auth::Principal&) {
+  const Services services = r.services;
+  r.plan.handler = [services, name = std::string(r.params.Get("name"))](http::Request&) {
     Status disabled = services.users->DisableUser(name);
     if (!disabled.ok()) return http::Response::Error(disabled);
     return http::Response::Json(200, Dump(Json{{"name", name}, {"disabled", true}}));
   };
 }
 
-void PlanLogin(ControlRequest& r, const std::shared_ptr<LateOutcome>& late) {
-  if (r.head.method != "POST") {
-    r.plan.immediate = MethodNotAllowed("POST");
-    return;
-  }
+void PlanLogin(RouteRequest& r) {
   const Services services = r.services;
   r.plan.body_limit = kMaxIdentityBody;
   // Argon2id takes tens of milliseconds: on the worker pool, never the I/O thread.
-  r.plan.handler = [services, late, source = SourceAddress(r.head.remote_address)](http::Request& request) {
+  r.plan.handler = [services, late = r.Late(), source = SourceAddress(r.head.remote_address)](http::Request& request) {
     return Login(services, source, request.body, *late);
   };
 }
 
-void PlanLogout(ControlRequest& r) {
-  if (r.head.method != "POST") {
-    r.plan.immediate = MethodNotAllowed("POST");
-    return;
-  }
-  if (r.principal.method != auth::Method::kSession) {
+void PlanLogout(RouteRequest& r, const auth::Principal& principal) {
+  if (principal.method != auth::Method::kSession) {
     r.plan.immediate = http::Response::Error(400, "only a login session can log out; revoke tokens instead");
     return;
   }
@@ -207,17 +189,13 @@ void PlanLogout(ControlRequest& r) {
       ended.ok() ? http::Response::Json(200, Dump(Json{{"logged_out", true}})) : http::Response::Error(ended);
 }
 
-void PlanWhoami(ControlRequest& r) {
-  if (r.head.method != "GET") {
-    r.plan.immediate = MethodNotAllowed("GET");
-    return;
-  }
+void PlanWhoami(RouteRequest& r, const auth::Principal& principal) {
   Json grants = Json::array();
-  for (const auto& g : r.principal.subject.grants) grants.push_back(g.Describe());
-  Json out{{"principal", r.principal.name},
-           {"method", std::string(auth::MethodName(r.principal.method))},
+  for (const auto& g : principal.subject.grants) grants.push_back(g.Describe());
+  Json out{{"principal", principal.name},
+           {"method", std::string(auth::MethodName(principal.method))},
            {"grants", std::move(grants)}};
-  if (r.principal.subject.mfa_at) out["mfa_at"] = FormatRfc3339(*r.principal.subject.mfa_at);
+  if (principal.subject.mfa_at) out["mfa_at"] = FormatRfc3339(*principal.subject.mfa_at);
   r.plan.immediate = http::Response::Json(200, Dump(out));
 }
 

@@ -50,7 +50,7 @@ http::Response ListModels(const Services& services, const policy::Subject& subje
   if (!records.ok()) return http::Response::Error(records.status());
   Json models = Json::array();
   for (const auto& r : *records) {
-    if (policy::InScope(subject, policy::Action::kModelList, r.name)) models.push_back(RecordJson(r));
+    if (policy::InScope(subject, policy::Permission::kModelList, r.name)) models.push_back(RecordJson(r));
   }
   return http::Response::Json(200, Dump(Json{{"models", std::move(models)}}));
 }
@@ -73,8 +73,21 @@ StatusOr<std::string> SignatureBundle(const http::RequestHead& head) {
   return std::string(decoded->begin(), decoded->end());
 }
 
-void PlanPush(ControlRequest& r, const std::string& name, const std::string& version,
-              const std::shared_ptr<LateOutcome>& late) {
+}  // namespace
+
+void NoteRefusal(audit::AuditEvent& event, const Status& status) {
+  event.reason = status.message();
+  if (registry::IsIntegrityFailure(status)) event.decision = audit::Decision::kDeny;
+}
+
+void PlanModelList(RouteRequest& r, const auth::Principal& principal) {
+  const Services services = r.services;  // a database read: on the worker pool
+  r.plan.handler = [services, subject = principal.subject](http::Request&) { return ListModels(services, subject); };
+}
+
+void PlanModelPush(RouteRequest& r, const auth::Principal& principal) {
+  const std::string name(r.params.Get("model"));
+  const std::string version(r.params.Get("version"));
   auto format = runtime::ParseModelFormat(r.head.QueryParam("format").value_or(""));
   if (!format) {
     r.plan.immediate = http::Response::Error(400, "query parameter format must be onnx, torchscript or xgboost");
@@ -85,42 +98,22 @@ void PlanPush(ControlRequest& r, const std::string& name, const std::string& ver
     r.plan.immediate = http::Response::Error(bundle.status());
     return;
   }
-  auto session = r.services.registry->BeginPush(name, version, *format, r.principal.name, *bundle);
+  auto session = r.services.registry->BeginPush(name, version, *format, principal.name, *bundle);
   if (!session.ok()) {
     NoteRefusal(r.event, session.status());
     r.plan.immediate = http::Response::Error(session.status());
     return;
   }
   r.plan.body_limit = r.services.limits.max_model_bytes;
-  r.plan.sink = std::make_unique<PushSink>(std::move(*session), late);
+  r.plan.sink = std::make_unique<PushSink>(std::move(*session), r.Late());
 }
 
-}  // namespace
-
-void NoteRefusal(audit::AuditEvent& event, const Status& status) {
-  event.reason = status.message();
-  if (registry::IsIntegrityFailure(status)) event.decision = "deny";
-}
-
-void PlanModelList(ControlRequest& r) {
-  if (r.head.method != "GET") {
-    r.plan.immediate = MethodNotAllowed("GET");
-    return;
-  }
-  const Services services = r.services;  // a database read: on the worker pool
-  r.plan.handler = [services, subject = r.principal.subject](http::Request&) { return ListModels(services, subject); };
-}
-
-void PlanModelVersion(ControlRequest& r, const std::string& name, const std::string& version,
-                      const std::shared_ptr<LateOutcome>& late) {
-  if (r.head.method == "PUT") {
-    PlanPush(r, name, version, late);
-  } else if (r.head.method == "DELETE") {
-    const Services services = r.services;
-    r.plan.handler = [services, name, version](http::Request&) { return RemoveModel(services, name, version); };
-  } else {
-    r.plan.immediate = MethodNotAllowed("PUT, DELETE");
-  }
+void PlanModelRemove(RouteRequest& r, const auth::Principal&) {
+  const Services services = r.services;
+  r.plan.handler = [services, name = std::string(r.params.Get("model")),
+                    version = std::string(r.params.Get("version"))](http::Request&) {
+    return RemoveModel(services, name, version);
+  };
 }
 
 }  // namespace aegis::api::internal

@@ -1,6 +1,6 @@
 // Control-plane routes for monitoring: GET /metrics (Prometheus) and
-// GET /v1/dashboard (the live dashboard's data). Both are authorized with
-// metrics.read (admin and auditor) before they get here.
+// GET /v1/dashboard (the live dashboard's data). Both need the metrics.read
+// permission (admin and auditor), checked before they get here.
 #include "control_routes.h"
 
 namespace aegis::api::internal {
@@ -8,11 +8,7 @@ namespace {
 
 // Both documents are built on the worker pool: the incident count reads the
 // accounts from the database.
-void PlanRead(ControlRequest& r, http::Response (*build)(monitor::Monitor&)) {
-  if (r.head.method != "GET") {
-    r.plan.immediate = MethodNotAllowed("GET");
-    return;
-  }
+void PlanRead(RouteRequest& r, http::Response (*build)(monitor::Monitor&)) {
   monitor::Monitor* mon = r.services.monitor;
   if (mon == nullptr) {
     r.plan.immediate = http::Response::Error(503, "monitoring is not enabled on this server");
@@ -32,7 +28,7 @@ http::Response Dashboard(monitor::Monitor& mon) { return http::Response::Json(20
 
 }  // namespace
 
-void PlanMetrics(ControlRequest& r) { PlanRead(r, Metrics); }
-void PlanDashboard(ControlRequest& r) { PlanRead(r, Dashboard); }
+void PlanMetrics(RouteRequest& r, const auth::Principal&) { PlanRead(r, Metrics); }
+void PlanDashboard(RouteRequest& r, const auth::Principal&) { PlanRead(r, Dashboard); }
 
 }  // namespace aegis::api::internal

@@ -5,6 +5,24 @@
 namespace aegis::api::internal {
 namespace {
 
+// The names of request events that no route names, so that have no
+// policy::Action: a path no route matches, and a request the HTTP layer
+// refused before any route saw it.
+constexpr std::string_view kUnroutedAction = "unknown";
+constexpr std::string_view kRejectedAction = "http.reject";
+
+audit::AuditEvent NewEvent(const http::RequestHead& head, std::string_view action, std::string resource) {
+  audit::AuditEvent e;
+  e.request_id = head.request_id;
+  e.principal = "anonymous";
+  e.action = std::string(action);
+  e.resource = std::move(resource);
+  e.decision = audit::Decision::kAllow;
+  e.remote = head.remote_address;
+  e.listener = head.listener == http::ListenerKind::kAdmin ? audit::Listener::kAdmin : audit::Listener::kData;
+  return e;
+}
+
 monitor::AuthMethod MonitorMethod(auth::Method method) {
   switch (method) {
     case auth::Method::kToken:
@@ -37,16 +55,12 @@ std::optional<std::vector<std::string_view>> SplitPath(std::string_view path) {
   return out;
 }
 
-audit::AuditEvent StartEvent(const http::RequestHead& head, std::string action, std::string resource) {
-  audit::AuditEvent e;
-  e.request_id = head.request_id;
-  e.principal = "anonymous";
-  e.action = std::move(action);
-  e.resource = std::move(resource);
-  e.decision = "allow";
-  e.remote = head.remote_address;
-  e.listener = head.listener;
-  return e;
+audit::AuditEvent StartEvent(const http::RequestHead& head, policy::Action action, std::string resource) {
+  return NewEvent(head, policy::ActionName(action), std::move(resource));
+}
+
+audit::AuditEvent StartUnroutedEvent(const http::RequestHead& head) {
+  return NewEvent(head, kUnroutedAction, "path:" + head.path);
 }
 
 void AuditOnComplete(http::Plan& plan, const Services& services, audit::AuditEvent event,
@@ -57,13 +71,13 @@ void AuditOnComplete(http::Plan& plan, const Services& services, audit::AuditEve
   plan.on_complete = [log, clock, mon, series, late = std::move(late), event = std::move(event)](
                          int status, std::chrono::nanoseconds latency) mutable {
     if (late && !late->reason.empty()) event.reason = late->reason;
-    if (late && late->denied) event.decision = "deny";
+    if (late && late->denied) event.decision = audit::Decision::kDeny;
     if (late && !late->principal.empty()) event.principal = late->principal;
     if (late && !late->auth_method.empty()) event.auth_method = late->auth_method;
     event.time = clock->Now();
     event.status = status;
     event.latency_us = std::chrono::duration_cast<std::chrono::microseconds>(latency).count();
-    const bool denied = event.decision == "deny";
+    const bool denied = event.decision == audit::Decision::kDeny;
     if (mon == nullptr) {
       log->Append(std::move(event));
       return;
@@ -94,7 +108,7 @@ std::optional<auth::Principal> Authenticate(const Services& services, const http
   }
   const auto presented = auth::Authenticator::PresentedMethod(authorization, certificate ? &*certificate : nullptr);
   CountAuthAttempt(services, presented ? MonitorMethod(*presented) : monitor::AuthMethod::kNone, false);
-  event.decision = "deny";
+  event.decision = audit::Decision::kDeny;
   event.reason = principal.status().message();
   http::Response response = http::Response::Error(principal.status());
   response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"aegis\"");
@@ -117,7 +131,7 @@ bool Apply(const Services& services, const policy::Decision& decision, http::Pla
 
 void Deny(const Services& services, std::string reason, http::Plan& plan, audit::AuditEvent& event) {
   if (services.monitor != nullptr) services.monitor->AuthzDenied();
-  event.decision = "deny";
+  event.decision = audit::Decision::kDeny;
   event.reason = std::move(reason);
   plan.immediate = http::Response::Error(403, event.reason);
 }
@@ -125,15 +139,7 @@ void Deny(const Services& services, std::string reason, http::Plan& plan, audit:
 bool Authorize(const Services& services, const auth::Principal& principal, policy::Action action,
                std::string_view model, http::Plan& plan, audit::AuditEvent& event) {
   monitor::StageTimer timer;
-  policy::Decision decision = policy::Authorize(principal.subject, action, model, services.clock->Now());
-  ObserveStage(services, monitor::Stage::kPolicy, timer.Lap());
-  return Apply(services, decision, plan, event);
-}
-
-bool AuthorizeListing(const Services& services, const auth::Principal& principal, policy::Action action,
-                      http::Plan& plan, audit::AuditEvent& event) {
-  monitor::StageTimer timer;
-  policy::Decision decision = policy::AuthorizeListing(principal.subject, action);
+  policy::Decision decision = policy::AuthorizeAction(principal.subject, action, model, services.clock->Now());
   ObserveStage(services, monitor::Stage::kPolicy, timer.Lap());
   return Apply(services, decision, plan, event);
 }
@@ -166,8 +172,8 @@ http::Response MethodNotAllowed(std::string_view allow) {
 }
 
 void AuditRejected(const Services& services, const http::RequestHead& head, int status, std::string_view reason) {
-  audit::AuditEvent e = StartEvent(head, "http.reject", head.path.empty() ? "-" : "path:" + head.path);
-  e.decision = "deny";
+  audit::AuditEvent e = NewEvent(head, kRejectedAction, head.path.empty() ? "-" : "path:" + head.path);
+  e.decision = audit::Decision::kDeny;
   e.status = status;
   e.reason = std::string(reason);
   e.time = services.clock->Now();

@@ -23,8 +23,12 @@ namespace aegis::api::internal {
 // empty (e.g. "//" or a trailing slash), so routes match exactly one spelling.
 std::optional<std::vector<std::string_view>> SplitPath(std::string_view path);
 
-// The audit event for a request, before its outcome is known.
-audit::AuditEvent StartEvent(const http::RequestHead& head, std::string action, std::string resource);
+// The audit event for a request performing `action` (its policy::ActionName is
+// the event's action), before its outcome is known.
+audit::AuditEvent StartEvent(const http::RequestHead& head, policy::Action action, std::string resource);
+// The audit event for a request no route matched: action "unknown", resource
+// "path:<path>" (no policy::Action: nothing was asked of the policy).
+audit::AuditEvent StartUnroutedEvent(const http::RequestHead& head);
 
 // What a handler learns after the plan was made (why a streamed push was
 // refused), written on the worker before the response and read when the
@@ -39,7 +43,7 @@ struct LateOutcome {
 // Makes `plan` append `event` (completed with status and latency) when the
 // request ends, and count the request in the monitor (under `series`, the
 // served model version an inference ran on; null for every other request).
-// decision = "allow" unless already set to "deny" (or `late` says denied); a
+// The decision stays allow unless already set to deny (or `late` says denied); a
 // reason in `late` replaces the event's.
 void AuditOnComplete(http::Plan& plan, const Services& services, audit::AuditEvent event,
                      std::shared_ptr<const LateOutcome> late = nullptr, monitor::ModelSeries* series = nullptr);
@@ -60,14 +64,12 @@ std::optional<auth::Principal> Authenticate(const Services& services, const http
                                             audit::AuditEvent& event);
 
 // Asks the policy whether `principal` may perform `action` (on `model` for
-// model-scoped actions). Allowed: records the matching grant in the event and
-// returns true. Denied: sets plan.immediate to a 403, marks the event denied
-// with the reason, counts the denial, and returns false.
+// model-scoped permissions; policy::AuthorizeAction). Allowed: records the
+// matching grant in the event and returns true. Denied: sets plan.immediate to
+// a 403, marks the event denied with the reason, counts the denial, and
+// returns false.
 bool Authorize(const Services& services, const auth::Principal& principal, policy::Action action,
                std::string_view model, http::Plan& plan, audit::AuditEvent& event);
-// The same for a listing (policy::AuthorizeListing): the handler filters.
-bool AuthorizeListing(const Services& services, const auth::Principal& principal, policy::Action action,
-                      http::Plan& plan, audit::AuditEvent& event);
 // A refusal decided outside the policy (no control-plane role): 403, counted as a denial.
 void Deny(const Services& services, std::string reason, http::Plan& plan, audit::AuditEvent& event);
 
@@ -84,7 +86,7 @@ http::Plan Respond(http::Response response);
 // 405 with an Allow header.
 http::Response MethodNotAllowed(std::string_view allow);
 
-// The audit event for a request the HTTP layer refused.
+// The audit event for a request the HTTP layer refused: action "http.reject".
 void AuditRejected(const Services& services, const http::RequestHead& head, int status, std::string_view reason);
 
 }  // namespace aegis::api::internal

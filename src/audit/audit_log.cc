@@ -28,19 +28,6 @@ constexpr auto kRetryPause = std::chrono::milliseconds(200);
 
 }  // namespace
 
-AuditEvent SystemEvent(std::chrono::system_clock::time_point time, std::string action, std::string resource,
-                       std::string reason, bool deny) {
-  AuditEvent e;
-  e.time = time;
-  e.principal = "system";
-  e.action = std::move(action);
-  e.resource = std::move(resource);
-  e.decision = deny ? "deny" : "allow";
-  e.listener = "cli";
-  e.reason = std::move(reason);
-  return e;
-}
-
 // The log's state, in three parts by who may touch it.
 struct AuditLog::State {
   State(const AuditLogOptions& opened_with, std::unique_ptr<internal::LogWriter> opened_files, AuditStats initial)
@@ -200,7 +187,7 @@ struct AuditLog::State {
     if (ok) return;
     spdlog::critical("audit log failed verification: {}", detail);
     // Appending from this thread is safe: only the writer thread may not.
-    AuditLog::AppendTo(*this, SystemEvent(options.clock->Now(), "audit.verify_failed", "audit", detail, true));
+    AuditLog::AppendTo(*this, SystemEvent(options.clock->Now(), SystemAction::kAuditVerifyFailed, "audit", detail, Decision::kDeny));
   }
 };
 
@@ -233,9 +220,9 @@ StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditLogOptions& option
   std::unique_ptr<AuditLog> log(new AuditLog(std::make_unique<State>(options, std::move(files), std::move(stats))));
   std::string detail = "tree size " + std::to_string(report.events);
   if (!recovered.empty()) detail += "; " + recovered;
-  log->Append(SystemEvent(options.clock->Now(), "audit.start", "audit", detail));
+  log->Append(SystemEvent(options.clock->Now(), SystemAction::kAuditStart, "audit", detail));
   if (key_created) {
-    log->Append(SystemEvent(options.clock->Now(), "audit.key_created", "audit",
+    log->Append(SystemEvent(options.clock->Now(), SystemAction::kAuditKeyCreated, "audit",
                             "Ed25519 signing key " + report.key_id + " wrapped by KEK " + options.kek->KeyId()));
   }
   return log;
@@ -255,7 +242,7 @@ AuditLog::~AuditLog() {
   // appends must reach the writer before the writer stops, and audit.stop must be
   // the last event.
   if (s.verifier) s.verifier->Stop();
-  Append(SystemEvent(s.options.clock->Now(), "audit.stop", "audit"));
+  Append(SystemEvent(s.options.clock->Now(), SystemAction::kAuditStop, "audit"));
   {
     MutexLock lock(s.mu);
     s.stop = true;

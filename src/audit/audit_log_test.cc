@@ -384,6 +384,49 @@ TEST_F(AuditLogTest, ALegacyLogBecomesTheFirstSegment) {
   EXPECT_TRUE(report->ok) << report->error;
 }
 
+// The typed fields are written as the strings existing logs hold: a log written
+// before they were enums must read (and verify) the same.
+TEST(AuditEventTest, TypedFieldsKeepTheirOnDiskStrings) {
+  AuditEvent e;
+  e.time = std::chrono::system_clock::time_point(std::chrono::seconds(1796412600));
+  e.request_id = "r1";
+  e.principal = "token:ci";
+  e.auth_method = "token";
+  e.grant = "consumer:*";
+  e.action = "infer";
+  e.resource = "model:m/versions/1";
+  e.decision = Decision::kAllow;
+  e.status = 200;
+  e.latency_us = 7;
+  e.remote = "127.0.0.1:9";
+  e.listener = Listener::kData;
+  EXPECT_EQ(EventToJson(e),
+            R"({"time":"2026-12-04T19:30:00.000000Z","request_id":"r1","principal":"token:ci","auth_method":"token",)"
+            R"("action":"infer","resource":"model:m/versions/1","decision":"allow","grant":"consumer:*","status":200,)"
+            R"("latency_us":7,"remote":"127.0.0.1:9","listener":"data"})");
+  e.decision = Decision::kDeny;
+  e.listener = Listener::kAdmin;
+  const std::string denied = EventToJson(e);
+  EXPECT_NE(denied.find(R"("decision":"deny")"), std::string::npos) << denied;
+  EXPECT_NE(denied.find(R"("listener":"admin")"), std::string::npos) << denied;
+
+  const AuditEvent system = SystemEvent(e.time, SystemAction::kAuditVerifyFailed, "audit", "bad", Decision::kDeny);
+  EXPECT_EQ(
+      EventToJson(system),
+      R"({"time":"2026-12-04T19:30:00.000000Z","request_id":"","principal":"system","action":"audit.verify_failed",)"
+      R"("resource":"audit","decision":"deny","status":0,"latency_us":0,"remote":"","listener":"cli","reason":"bad"})");
+  const std::pair<SystemAction, std::string_view> names[] = {{SystemAction::kServerInit, "server.init"},
+                                                             {SystemAction::kServerStart, "server.start"},
+                                                             {SystemAction::kServerStop, "server.stop"},
+                                                             {SystemAction::kModelLoadFailed, "model.load_failed"},
+                                                             {SystemAction::kAuditStart, "audit.start"},
+                                                             {SystemAction::kAuditStop, "audit.stop"},
+                                                             {SystemAction::kAuditKeyCreated, "audit.key_created"},
+                                                             {SystemAction::kAuditVerifyFailed, "audit.verify_failed"},
+                                                             {SystemAction::kAuditSinkDrop, "audit.sink_drop"}};
+  for (const auto& [action, name] : names) EXPECT_EQ(SystemActionName(action), name);
+}
+
 TEST_F(AuditLogTest, InvalidUtf8AndControlCharactersFromClientsAreEscaped) {
   AuditEvent e = Event(1);
   e.resource = "path:/v2/models/\xff\xfe\n\x01\"";

@@ -22,11 +22,11 @@ inline AuditEvent Event(int i) {
   e.principal = "token:admin";
   e.action = "infer";
   e.resource = "model:m/versions/1";
-  e.decision = "allow";
+  e.decision = Decision::kAllow;
   e.status = 200;
   e.latency_us = i;
   e.remote = "127.0.0.1:1234";
-  e.listener = "data";
+  e.listener = Listener::kData;
   return e;
 }
 

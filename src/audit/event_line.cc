@@ -108,14 +108,14 @@ void AppendEventMembers(const AuditEvent& e, std::string& out) {
   if (!e.auth_method.empty()) Member("auth_method", e.auth_method, out);
   Member("action", e.action, out);
   Member("resource", e.resource, out);
-  Member("decision", e.decision, out);
+  Member("decision", DecisionName(e.decision), out);
   if (!e.grant.empty()) Member("grant", e.grant, out);
   out += ",\"status\":";
   AppendInt(e.status, out);
   out += ",\"latency_us\":";
   AppendInt(e.latency_us, out);
   Member("remote", e.remote, out);
-  Member("listener", e.listener, out);
+  Member("listener", ListenerName(e.listener), out);
   if (!e.reason.empty()) Member("reason", e.reason, out);
 }
 

@@ -119,8 +119,8 @@ class ScriptedReceiver : public http::Dispatcher {
   explicit ScriptedReceiver(std::deque<int> script)
       : script_(std::move(script)), server_(http::ServerOptions{1, 1, 2s}) {
     const auto& pki = http::testing::TestPki::Get();
-    const Status s =
-        server_.AddListener("data", "127.0.0.1:0", {pki.server_cert, pki.server_key}, http::Limits{}, this);
+    const Status s = server_.AddListener(http::ListenerKind::kData, "127.0.0.1:0", {pki.server_cert, pki.server_key},
+                                         http::Limits{}, this);
     EXPECT_TRUE(s.ok()) << s.message();
     runner_ = std::thread([this] { server_.Run(); });
   }
@@ -128,7 +128,9 @@ class ScriptedReceiver : public http::Dispatcher {
     server_.Stop();
     runner_.join();
   }
-  std::string url() const { return "https://127.0.0.1:" + std::to_string(server_.BoundPort("data")) + "/hook?k=v"; }
+  std::string url() const {
+    return "https://127.0.0.1:" + std::to_string(server_.BoundPort(http::ListenerKind::kData)) + "/hook?k=v";
+  }
 
   http::Plan Begin(const http::RequestHead& head) override {
     http::Plan plan;

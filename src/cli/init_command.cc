@@ -111,7 +111,7 @@ void RunInit(const InitOptions& o) {
   {
     // Creates the audit signing key (wrapped by the KEK) and the first signed head.
     auto log = Check(audit::AuditLog::Open(AuditOptions(staging, *kek)), "creating the audit log");
-    audit::AuditEvent e = audit::SystemEvent(Clock::Real().Now(), "server.init", "installation");
+    audit::AuditEvent e = audit::SystemEvent(Clock::Real().Now(), audit::SystemAction::kServerInit, "installation");
     e.principal = "cli";  // a person ran `aegis init`, not the server
     log->Append(std::move(e));
     Check(log->Flush());

@@ -39,7 +39,7 @@ struct ServeOptions {
   std::string listen, admin_listen;
 };
 
-void AuditLifecycle(audit::AuditLog& log, const char* action, const std::string& detail) {
+void AuditLifecycle(audit::AuditLog& log, audit::SystemAction action, const std::string& detail) {
   log.Append(audit::SystemEvent(Clock::Real().Now(), action, "server", detail));
 }
 
@@ -58,8 +58,8 @@ void AuditRuntimeEvent(audit::AuditLog& log, const std::string& name, const std:
 // thread, never from the writer's: Append may wait for the writer).
 std::function<void(uint64_t)> ReportDrops(audit::AuditLog* log, const char* sink) {
   return [log, sink](uint64_t dropped) {
-    log->Append(audit::SystemEvent(Clock::Real().Now(), "audit.sink_drop", std::string("sink:") + sink,
-                                   "dropped " + std::to_string(dropped) + " events"));
+    log->Append(audit::SystemEvent(Clock::Real().Now(), audit::SystemAction::kAuditSinkDrop,
+                                   std::string("sink:") + sink, "dropped " + std::to_string(dropped) + " events"));
   };
 }
 
@@ -164,7 +164,7 @@ void RunServe(const ServeOptions& o) {
         "runtime.isolation is \"none\": model code runs inside the server, with its keys; only for trusted models");
   }
   auto failures = registry.LoadAll();
-  for (const auto& f : failures) AuditLifecycle(*audit_log, "model.load_failed", f.message());
+  for (const auto& f : failures) AuditLifecycle(*audit_log, audit::SystemAction::kModelLoadFailed, f.message());
 
   monitor::MonitorOptions monitor_options;
   monitor_options.registry = &registry;
@@ -176,7 +176,7 @@ void RunServe(const ServeOptions& o) {
   monitor::Monitor monitor(monitor_options);
   runtime_monitor = &monitor;
   monitor.Start();
-  config.server.on_handshake = [&monitor](std::string_view, std::chrono::nanoseconds handshake) {
+  config.server.on_handshake = [&monitor](http::ListenerKind, std::chrono::nanoseconds handshake) {
     monitor.ObserveStage(monitor::Stage::kTls, handshake);
   };
   config.server.on_drain_timeout = [&registry] { registry.ShutdownRuntime(); };
@@ -195,8 +195,8 @@ void RunServe(const ServeOptions& o) {
   api::ControlPlane control_plane(services);
 
   http::HttpsServer server(config.server);
-  Check(server.AddListener("data", config.listen, tls, config.http_limits, &data_plane), "data plane " + config.listen);
-  Check(server.AddListener("admin", config.admin_listen, tls, config.http_limits, &control_plane),
+  Check(server.AddListener(http::ListenerKind::kData, config.listen, tls, config.http_limits, &data_plane), "data plane " + config.listen);
+  Check(server.AddListener(http::ListenerKind::kAdmin, config.admin_listen, tls, config.http_limits, &control_plane),
         "control plane " + config.admin_listen);
 
   std::thread signal_waiter([&] {
@@ -207,7 +207,8 @@ void RunServe(const ServeOptions& o) {
     server.Stop();
   });
 
-  AuditLifecycle(*audit_log, "server.start", "data " + config.listen + ", admin " + config.admin_listen);
+  AuditLifecycle(*audit_log, audit::SystemAction::kServerStart,
+                 "data " + config.listen + ", admin " + config.admin_listen);
   spdlog::info("serving data plane on https://{} and control plane on https://{}", config.listen, config.admin_listen);
   jwks.StartRefresh();
   server.Run();
@@ -216,7 +217,7 @@ void RunServe(const ServeOptions& o) {
   // Run() also returns if the server stops on its own; release the waiter thread.
   if (!draining.exchange(true)) pthread_kill(signal_waiter.native_handle(), SIGTERM);
   signal_waiter.join();
-  AuditLifecycle(*audit_log, "server.stop", "");
+  AuditLifecycle(*audit_log, audit::SystemAction::kServerStop, "");
   Check(audit_log->SignNow(), "flushing and signing the audit log");
   // The sinks get what is durable and signed, then stop; a drop they report while
   // stopping is appended to the local log, so flush and sign once more.

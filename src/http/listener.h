@@ -18,15 +18,17 @@
 namespace aegis::http::internal {
 
 struct Listener {
-  Listener(std::string name, const Limits& limits, Dispatcher* dispatcher, std::shared_ptr<ssl::context> tls,
+  Listener(ListenerKind kind, const Limits& limits, Dispatcher* dispatcher, std::shared_ptr<ssl::context> tls,
            tcp::acceptor acceptor)
-      : name(std::move(name)),
+      : kind(kind),
+        name(ListenerName(kind)),
         limits(limits),
         dispatcher(dispatcher),
         tls(std::move(tls)),
         acceptor(std::move(acceptor)) {}
 
-  const std::string name;
+  const ListenerKind kind;
+  const std::string_view name;  // for logs
   const Limits limits;
   Dispatcher* const dispatcher;
   const std::shared_ptr<ssl::context> tls;

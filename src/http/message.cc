@@ -91,6 +91,8 @@ void AppendJsonString(std::string_view s, std::string& out) {
 
 }  // namespace
 
+std::string_view ListenerName(ListenerKind kind) { return kind == ListenerKind::kAdmin ? "admin" : "data"; }
+
 std::optional<std::string_view> RequestHead::Header(std::string_view name) const {
   for (const auto& [key, value] : headers) {
     if (key == name) return std::string_view(value);

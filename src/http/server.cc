@@ -83,7 +83,7 @@ struct HttpsServer::Impl {
   std::vector<std::thread> worker_pool;
   ConnectionRegistry registry;
   mutable std::mutex mu;  // guards `listeners` against a concurrent Stop()
-  std::map<std::string, std::unique_ptr<Listener>> listeners;
+  std::map<ListenerKind, std::unique_ptr<Listener>> listeners;
   bool ran = false;
 };
 
@@ -98,14 +98,14 @@ HttpsServer::~HttpsServer() {
   impl_->StopWorkers();
 }
 
-Status HttpsServer::AddListener(const std::string& name, const std::string& host_port, const TlsFiles& tls,
+Status HttpsServer::AddListener(ListenerKind kind, const std::string& host_port, const TlsFiles& tls,
                                 const Limits& limits, Dispatcher* dispatcher) {
-  const std::string what = "listener " + name;
+  const std::string what = "listener " + std::string(ListenerName(kind));
   if (dispatcher == nullptr) return Status::InvalidArgument(what + ": no dispatcher");
   if (limits.max_connections < 1) return Status::InvalidArgument(what + ": max_connections must be positive");
   {
     std::lock_guard lock(impl_->mu);
-    if (impl_->listeners.count(name)) return Status::AlreadyExists(what + " already exists");
+    if (impl_->listeners.count(kind)) return Status::AlreadyExists(what + " already exists");
   }
   AEGIS_ASSIGN_OR_RETURN(auto context, MakeServerTlsContext(tls));
   AEGIS_ASSIGN_OR_RETURN(const tcp::endpoint endpoint, ResolveListenAddress(host_port));
@@ -119,27 +119,27 @@ Status HttpsServer::AddListener(const std::string& name, const std::string& host
   if (ec) return Status::Unavailable(what + ": cannot listen on " + host_port + ": " + ec.message());
 
   const auto bound = acceptor.local_endpoint(ec);
-  auto listener = std::make_unique<Listener>(name, limits, dispatcher, std::move(context), std::move(acceptor));
+  auto listener = std::make_unique<Listener>(kind, limits, dispatcher, std::move(context), std::move(acceptor));
   spdlog::info("{} listening on https://{}", what,
                bound.address().is_v6() ? "[" + bound.address().to_string() + "]:" + std::to_string(bound.port())
                                        : bound.address().to_string() + ":" + std::to_string(bound.port()));
   std::lock_guard lock(impl_->mu);
-  impl_->listeners.emplace(name, std::move(listener));
+  impl_->listeners.emplace(kind, std::move(listener));
   return Status::Ok();
 }
 
-uint16_t HttpsServer::BoundPort(const std::string& name) const {
+uint16_t HttpsServer::BoundPort(ListenerKind kind) const {
   std::lock_guard lock(impl_->mu);
-  const auto it = impl_->listeners.find(name);
+  const auto it = impl_->listeners.find(kind);
   if (it == impl_->listeners.end()) return 0;
   error_code ec;
   const auto endpoint = it->second->acceptor.local_endpoint(ec);
   return ec ? 0 : endpoint.port();
 }
 
-ListenerStats HttpsServer::Stats(const std::string& name) const {
+ListenerStats HttpsServer::Stats(ListenerKind kind) const {
   std::lock_guard lock(impl_->mu);
-  const auto it = impl_->listeners.find(name);
+  const auto it = impl_->listeners.find(kind);
   if (it == impl_->listeners.end()) return {};
   const Listener& l = *it->second;
   return {l.accepted.load(), l.refused.load(), l.active.load()};
@@ -152,7 +152,7 @@ void HttpsServer::Run() {
     if (d.ran) return;  // one life per server
     d.ran = true;
     const ServerContext context{&d.io, d.workers.get_executor(), &d.registry, &d.options};
-    for (auto& [name, listener] : d.listeners) {
+    for (auto& [kind, listener] : d.listeners) {
       d.registry.AddTask();
       asio::co_spawn(listener->acceptor.get_executor(), AcceptLoop(*listener, context), asio::detached);
     }
@@ -195,7 +195,7 @@ void HttpsServer::Stop() {
   if (!d.registry.RequestStop()) return;
   {
     std::lock_guard lock(d.mu);
-    for (auto& [name, listener] : d.listeners) {
+    for (auto& [kind, listener] : d.listeners) {
       Listener* l = listener.get();
       asio::post(l->acceptor.get_executor(), [l] {
         error_code ec;

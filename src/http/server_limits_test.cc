@@ -190,9 +190,9 @@ TEST(ServerLimitsTest, MaxConnectionsEnforced) {
   ASSERT_TRUE(b->handshake_ok());
   RawTlsClient c(ts.port());
   EXPECT_FALSE(c.handshake_ok());
-  EXPECT_EQ(ts.server.Stats("data").connections_refused, 1u);
+  EXPECT_EQ(ts.server.Stats(ListenerKind::kData).connections_refused, 1u);
   a.reset();  // frees a slot
-  ASSERT_TRUE(TestDispatcher::WaitFor([&] { return ts.server.Stats("data").connections_active == 1; }));
+  ASSERT_TRUE(TestDispatcher::WaitFor([&] { return ts.server.Stats(ListenerKind::kData).connections_active == 1; }));
   RawTlsClient d(ts.port());
   EXPECT_TRUE(d.handshake_ok());
   ASSERT_TRUE(d.Write("GET /echo HTTP/1.1\r\nHost: h\r\n\r\n"));

@@ -245,11 +245,11 @@ TEST(ServerMtlsTest, BadClientCaFailsAddListenerAndCheck) {
     tls.client_ca = c.ca;
     TestDispatcher dispatcher;
     HttpsServer server(ServerOptions{1, 1, std::chrono::seconds(1)});
-    const Status s = server.AddListener("data", "127.0.0.1:0", tls, TestLimits(), &dispatcher);
+    const Status s = server.AddListener(ListenerKind::kData, "127.0.0.1:0", tls, TestLimits(), &dispatcher);
     EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << c.ca;
     EXPECT_NE(s.message().find("client CA"), std::string::npos) << s.message();
     EXPECT_NE(s.message().find(c.expect), std::string::npos) << s.message();
-    EXPECT_EQ(server.BoundPort("data"), 0);
+    EXPECT_EQ(server.BoundPort(ListenerKind::kData), 0);
     const Status checked = CheckTlsFiles(tls);
     EXPECT_FALSE(checked.ok());
     EXPECT_NE(checked.message().find(c.expect), std::string::npos) << checked.message();
@@ -300,7 +300,7 @@ TEST(ServerMtlsTest, KeepAliveRequestsShareTheCertificate) {
   EXPECT_EQ(heads[0].remote_address, heads[1].remote_address);  // one connection
   ASSERT_TRUE(heads[0].client_cert);
   EXPECT_EQ(heads[0].client_cert, heads[1].client_cert);  // described once per connection
-  EXPECT_EQ(ts.server.Stats("data").connections_accepted, 1u);
+  EXPECT_EQ(ts.server.Stats(ListenerKind::kData).connections_accepted, 1u);
 }
 
 // A resumed session skips the certificate exchange; the certificate verified in

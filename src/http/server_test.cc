@@ -69,7 +69,7 @@ TEST(ServerTest, PostRoundTripAndKeepAlive) {
   auto r = client->Request("POST", "/echo", big, "application/octet-stream");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->body, big);
-  EXPECT_EQ(ts.server.Stats("data").connections_accepted, 1u);
+  EXPECT_EQ(ts.server.Stats(ListenerKind::kData).connections_accepted, 1u);
 }
 
 TEST(ServerTest, ImmediateAndNotFound) {
@@ -199,21 +199,25 @@ TEST(ServerTest, AddListenerFailsClearly) {
   const TestPki& pki = TestPki::Get();
   TestDispatcher dispatcher;
   HttpsServer server(ServerOptions{1, 1, std::chrono::seconds(1)});
-  Status s = server.AddListener("data", "127.0.0.1:0", {pki.dir / "missing.pem", pki.server_key}, {}, &dispatcher);
+  Status s = server.AddListener(ListenerKind::kData, "127.0.0.1:0", {pki.dir / "missing.pem", pki.server_key}, {},
+                                &dispatcher);
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("certificate chain"), std::string::npos) << s.message();
-  s = server.AddListener("data", "127.0.0.1:0", {pki.server_cert, pki.other_ca_server_key}, {}, &dispatcher);
+  s = server.AddListener(ListenerKind::kData, "127.0.0.1:0", {pki.server_cert, pki.other_ca_server_key}, {},
+                         &dispatcher);
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("does not match"), std::string::npos) << s.message();
-  s = server.AddListener("data", "127.0.0.1", {pki.server_cert, pki.server_key}, {}, &dispatcher);
+  s = server.AddListener(ListenerKind::kData, "127.0.0.1", {pki.server_cert, pki.server_key}, {}, &dispatcher);
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.message();
-  ASSERT_TRUE(server.AddListener("data", "127.0.0.1:0", {pki.server_cert, pki.server_key}, {}, &dispatcher).ok());
-  EXPECT_EQ(server.AddListener("data", "127.0.0.1:0", {pki.server_cert, pki.server_key}, {}, &dispatcher).code(),
-            StatusCode::kAlreadyExists);
-  const std::string taken = "127.0.0.1:" + std::to_string(server.BoundPort("data"));
-  s = server.AddListener("admin", taken, {pki.server_cert, pki.server_key}, {}, &dispatcher);
+  ASSERT_TRUE(
+      server.AddListener(ListenerKind::kData, "127.0.0.1:0", {pki.server_cert, pki.server_key}, {}, &dispatcher).ok());
+  EXPECT_EQ(
+      server.AddListener(ListenerKind::kData, "127.0.0.1:0", {pki.server_cert, pki.server_key}, {}, &dispatcher).code(),
+      StatusCode::kAlreadyExists);
+  const std::string taken = "127.0.0.1:" + std::to_string(server.BoundPort(ListenerKind::kData));
+  s = server.AddListener(ListenerKind::kAdmin, taken, {pki.server_cert, pki.server_key}, {}, &dispatcher);
   EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.message();
-  EXPECT_EQ(server.BoundPort("nope"), 0);
+  EXPECT_EQ(server.BoundPort(ListenerKind::kAdmin), 0) << "a listener that failed to bind has no port";
 }
 
 // TlsFiles::server_ca ([tls] ca): a listener starts only with a chain that
@@ -260,11 +264,12 @@ TEST(ServerTest, Ipv6Listener) {
   const TestPki& pki = TestPki::Get();
   TestDispatcher dispatcher;
   HttpsServer server(ServerOptions{1, 1, std::chrono::seconds(1)});
-  const Status s = server.AddListener("admin", "[::1]:0", {pki.server_cert, pki.server_key}, TestLimits(), &dispatcher);
+  const Status s =
+      server.AddListener(ListenerKind::kAdmin, "[::1]:0", {pki.server_cert, pki.server_key}, TestLimits(), &dispatcher);
   if (!s.ok()) GTEST_SKIP() << "no IPv6 loopback here: " << s.message();
   std::thread runner([&] { server.Run(); });
   ClientOptions options;
-  options.server = "https://[::1]:" + std::to_string(server.BoundPort("admin"));
+  options.server = "https://[::1]:" + std::to_string(server.BoundPort(ListenerKind::kAdmin));
   options.ca_file = pki.ca_cert;
   auto client = HttpsClient::Connect(options);
   ASSERT_TRUE(client.ok()) << client.status().message();

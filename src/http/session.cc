@@ -48,7 +48,7 @@ class Session {
       co_return;
     }
     if (context_.options != nullptr && context_.options->on_handshake) {
-      context_.options->on_handshake(listener_.name, Clock::now() - handshake_started);
+      context_.options->on_handshake(listener_.kind, Clock::now() - handshake_started);
     }
     auto client_cert = VerifiedClientCertificate(stream_.native_handle());
     if (!client_cert.ok()) {
@@ -97,7 +97,7 @@ class Session {
     Request request;
     RequestHead& head = request.head;
     head.remote_address = remote_;
-    head.listener = listener_.name;
+    head.listener = listener_.kind;
     head.request_id = NewRequestId();
     head.client_cert = client_cert_;
     framing_ = {};  // refusals before the head is parsed answer as HTTP/1.1

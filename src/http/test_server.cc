@@ -70,7 +70,8 @@ Plan TestDispatcher::Begin(const RequestHead& head) {
       out.content_type = "text/plain";
       out.body = "method=" + r.head.method + " path=" + r.head.path + " x=" + r.head.QueryParam("x").value_or("-") +
                  " auth=" + std::string(r.head.Header("authorization").value_or("-")) +
-                 " remote=" + r.head.remote_address + " id=" + r.head.request_id + " listener=" + r.head.listener;
+                 " remote=" + r.head.remote_address + " id=" + r.head.request_id +
+                 " listener=" + std::string(ListenerName(r.head.listener));
       out.headers.emplace_back("X-Request-Id", r.head.request_id);
       return out;
     };
@@ -155,9 +156,9 @@ TestServer::TestServer(const TlsFiles& tls, Limits limits) : server(ServerOption
 }
 
 void TestServer::Start(const TlsFiles& tls, const Limits& limits) {
-  const Status s = server.AddListener("data", "127.0.0.1:0", tls, limits, &dispatcher);
+  const Status s = server.AddListener(ListenerKind::kData, "127.0.0.1:0", tls, limits, &dispatcher);
   if (!s.ok()) throw std::runtime_error(s.message());
-  port_ = server.BoundPort("data");
+  port_ = server.BoundPort(ListenerKind::kData);
   runner_ = std::thread([this] { server.Run(); });
 }
 

@@ -17,30 +17,30 @@ constexpr std::array<RoleInfo, 5> kRoles{{{Role::kAdmin, "admin"},
                                           {Role::kAuditor, "auditor"},
                                           {Role::kConsumer, "consumer"}}};
 
-// The whole role table: which role may perform which action. Admin is handled
+// The whole role table: which role holds which permission. Admin is handled
 // separately (everything). Listing each allowed pair, rather than denying some,
-// keeps the default a denial for every action added later.
-bool RoleAllows(Role role, Action action) {
+// keeps the default a denial for every permission added later.
+bool RoleAllows(Role role, Permission p) {
   switch (role) {
     case Role::kAdmin:
       return true;
     case Role::kDeployer:
-      return action == Action::kModelList || action == Action::kModelPush || action == Action::kModelRemove;
+      return p == Permission::kModelList || p == Permission::kModelPush || p == Permission::kModelRemove;
     case Role::kApprover:
-      return action == Action::kModelList || action == Action::kPromotionApprove;
+      return p == Permission::kModelList || p == Permission::kPromotionApprove;
     case Role::kAuditor:
-      return action == Action::kAuditRead || action == Action::kMetricsRead || action == Action::kModelList ||
-             action == Action::kTrustList;
+      return p == Permission::kAuditRead || p == Permission::kMetricsRead || p == Permission::kModelList ||
+             p == Permission::kTrustList;
     case Role::kConsumer:
-      return action == Action::kServerMetadata || action == Action::kModelMetadata || action == Action::kModelReady ||
-             action == Action::kInfer;
+      return p == Permission::kServerMetadata || p == Permission::kModelMetadata || p == Permission::kModelReady ||
+             p == Permission::kInfer;
   }
   return false;
 }
 
-bool GrantCovers(const Grant& grant, Action action, std::string_view model) {
-  if (!RoleAllows(grant.role, action)) return false;
-  if (!IsModelScoped(action)) return true;
+bool GrantCovers(const Grant& grant, Permission permission, std::string_view model) {
+  if (!RoleAllows(grant.role, permission)) return false;
+  if (!IsModelScoped(permission)) return true;
   // An unscopable role applies to every model whatever its glob says (grants
   // are validated at creation, so this is only a second line).
   return !IsScopable(grant.role) || ModelGlobMatches(grant.models, model);
@@ -66,10 +66,70 @@ bool IsScopable(Role role) { return role == Role::kDeployer || role == Role::kAp
 
 bool HasControlPlaneActions(Role role) { return role != Role::kConsumer; }
 
+std::string_view PermissionName(Permission permission) {
+  switch (permission) {
+    case Permission::kServerMetadata:
+      return "server.metadata";
+    case Permission::kModelMetadata:
+      return "model.metadata";
+    case Permission::kModelReady:
+      return "model.ready";
+    case Permission::kInfer:
+      return "infer";
+    case Permission::kModelList:
+      return "model.list";
+    case Permission::kModelPush:
+      return "model.push";
+    case Permission::kModelRemove:
+      return "model.remove";
+    case Permission::kAuditRead:
+      return "audit.read";
+    case Permission::kMetricsRead:
+      return "metrics.read";
+    case Permission::kTrustList:
+      return "trust.list";
+    case Permission::kTrustChange:
+      return "trust.change";
+    case Permission::kTokenManage:
+      return "token.manage";
+    case Permission::kUserManage:
+      return "user.manage";
+    case Permission::kKeyManage:
+      return "key.manage";
+    case Permission::kPromotionApprove:
+      return "promotion.approve";
+  }
+  return "unknown";
+}
+
+bool IsModelScoped(Permission permission) {
+  switch (permission) {
+    case Permission::kModelMetadata:
+    case Permission::kModelReady:
+    case Permission::kInfer:
+    case Permission::kModelList:
+    case Permission::kModelPush:
+    case Permission::kModelRemove:
+    case Permission::kPromotionApprove:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool IsSensitive(Permission permission) {
+  return permission == Permission::kTrustChange || permission == Permission::kTokenManage ||
+         permission == Permission::kUserManage || permission == Permission::kKeyManage;
+}
+
 std::string_view ActionName(Action action) {
   switch (action) {
     case Action::kServerMetadata:
       return "server.metadata";
+    case Action::kServerLive:
+      return "server.live";
+    case Action::kServerReady:
+      return "server.ready";
     case Action::kModelMetadata:
       return "model.metadata";
     case Action::kModelReady:
@@ -86,63 +146,59 @@ std::string_view ActionName(Action action) {
       return "audit.read";
     case Action::kMetricsRead:
       return "metrics.read";
+    case Action::kDashboardRead:
+      return "dashboard.read";
+    case Action::kDashboardPage:
+      return "dashboard.page";
     case Action::kTrustList:
       return "trust.list";
-    case Action::kTrustChange:
-      return "trust.change";
-    case Action::kTokenManage:
-      return "token.manage";
-    case Action::kUserManage:
-      return "user.manage";
-    case Action::kKeyManage:
-      return "key.manage";
-    case Action::kPromotionApprove:
-      return "promotion.approve";
+    case Action::kTrustAdd:
+      return "trust.add";
+    case Action::kTrustRemove:
+      return "trust.remove";
+    case Action::kTokenCreate:
+      return "token.create";
+    case Action::kTokenList:
+      return "token.list";
+    case Action::kTokenRevoke:
+      return "token.revoke";
+    case Action::kUserAdd:
+      return "user.add";
+    case Action::kUserList:
+      return "user.list";
+    case Action::kUserDisable:
+      return "user.disable";
+    case Action::kLogin:
+      return "login";
+    case Action::kLogout:
+      return "logout";
+    case Action::kWhoami:
+      return "whoami";
   }
   return "unknown";
 }
 
-bool IsModelScoped(Action action) {
-  switch (action) {
-    case Action::kModelMetadata:
-    case Action::kModelReady:
-    case Action::kInfer:
-    case Action::kModelList:
-    case Action::kModelPush:
-    case Action::kModelRemove:
-    case Action::kPromotionApprove:
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool IsSensitive(Action action) {
-  return action == Action::kTrustChange || action == Action::kTokenManage || action == Action::kUserManage ||
-         action == Action::kKeyManage;
-}
-
 std::string Grant::Describe() const { return std::string(RoleName(role)) + ":" + models; }
 
-Decision Authorize(const Subject& subject, Action action, std::string_view model,
+Decision Authorize(const Subject& subject, Permission permission, std::string_view model,
                    std::chrono::system_clock::time_point now) {
   const Grant* matched = nullptr;
   for (const Grant& g : subject.grants) {
-    if (GrantCovers(g, action, model)) {
+    if (GrantCovers(g, permission, model)) {
       matched = &g;
       break;
     }
   }
   if (matched == nullptr) {
     Decision d;
-    d.reason =
-        subject.grants.empty()
-            ? "no role is granted to this identity"
-            : "not allowed to " + std::string(ActionName(action)) +
-                  (IsModelScoped(action) && !model.empty() ? " on model '" + std::string(model) + "'" : std::string());
+    d.reason = subject.grants.empty()
+                   ? "no role is granted to this identity"
+                   : "not allowed to " + std::string(PermissionName(permission)) +
+                         (IsModelScoped(permission) && !model.empty() ? " on model '" + std::string(model) + "'"
+                                                                      : std::string());
     return d;
   }
-  if (IsSensitive(action)) {
+  if (IsSensitive(permission)) {
     if (subject.human) {
       const bool fresh = subject.mfa_at && now - *subject.mfa_at <= kSensitiveMfaWindow && *subject.mfa_at <= now;
       if (!fresh) return {false, "", "this action needs a login with MFA in the last 15 minutes: run aegis login"};
@@ -153,18 +209,27 @@ Decision Authorize(const Subject& subject, Action action, std::string_view model
   return {true, matched->Describe(), ""};
 }
 
-Decision AuthorizeListing(const Subject& subject, Action action) {
-  if (!IsSensitive(action)) {
+Decision AuthorizeListing(const Subject& subject, Permission permission) {
+  if (!IsSensitive(permission)) {
     for (const Grant& g : subject.grants) {
-      if (RoleAllows(g.role, action)) return {true, g.Describe(), ""};
+      if (RoleAllows(g.role, permission)) return {true, g.Describe(), ""};
     }
   }
-  return {false, "", "not allowed to " + std::string(ActionName(action))};
+  return {false, "", "not allowed to " + std::string(PermissionName(permission))};
 }
 
-bool InScope(const Subject& subject, Action action, std::string_view model) {
+Decision AuthorizeAction(const Subject& subject, Action action, std::string_view model,
+                         std::chrono::system_clock::time_point now) {
+  const std::optional<Permission> permission = RequiredPermission(action);
+  if (!permission) return {false, "", "not allowed to " + std::string(ActionName(action))};
+  // model.list is the one listing: the caller filters what it shows with InScope.
+  if (*permission == Permission::kModelList) return AuthorizeListing(subject, *permission);
+  return Authorize(subject, *permission, model, now);
+}
+
+bool InScope(const Subject& subject, Permission permission, std::string_view model) {
   for (const Grant& g : subject.grants) {
-    if (GrantCovers(g, action, model)) return true;
+    if (GrantCovers(g, permission, model)) return true;
   }
   return false;
 }

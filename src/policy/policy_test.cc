@@ -1,5 +1,7 @@
 #include "aegis/policy/policy.h"
 
+#include <set>
+
 #include <gtest/gtest.h>
 
 #include "aegis/common/model_glob.h"
@@ -15,35 +17,36 @@ Subject Person(Role role, std::optional<std::chrono::system_clock::time_point> m
   return Subject{{Grant{role, "*"}}, true, mfa_at};
 }
 
-constexpr Action kAll[] = {Action::kServerMetadata, Action::kModelMetadata, Action::kModelReady,
-                           Action::kInfer,          Action::kModelList,     Action::kModelPush,
-                           Action::kModelRemove,    Action::kAuditRead,     Action::kMetricsRead,
-                           Action::kTrustList,      Action::kTrustChange,   Action::kTokenManage,
-                           Action::kUserManage,     Action::kKeyManage,     Action::kPromotionApprove};
+constexpr Permission kAll[] = {Permission::kServerMetadata, Permission::kModelMetadata, Permission::kModelReady,
+                               Permission::kInfer,          Permission::kModelList,     Permission::kModelPush,
+                               Permission::kModelRemove,    Permission::kAuditRead,     Permission::kMetricsRead,
+                               Permission::kTrustList,      Permission::kTrustChange,   Permission::kTokenManage,
+                               Permission::kUserManage,     Permission::kKeyManage,     Permission::kPromotionApprove};
 
 // The role table of policy.h, written out independently: every pair not here is denied.
-bool Expected(Role role, Action a) {
+bool Expected(Role role, Permission a) {
   switch (role) {
     case Role::kAdmin:
       return true;
     case Role::kDeployer:
-      return a == Action::kModelList || a == Action::kModelPush || a == Action::kModelRemove;
+      return a == Permission::kModelList || a == Permission::kModelPush || a == Permission::kModelRemove;
     case Role::kApprover:
-      return a == Action::kModelList || a == Action::kPromotionApprove;
+      return a == Permission::kModelList || a == Permission::kPromotionApprove;
     case Role::kAuditor:
-      return a == Action::kAuditRead || a == Action::kMetricsRead || a == Action::kModelList || a == Action::kTrustList;
+      return a == Permission::kAuditRead || a == Permission::kMetricsRead || a == Permission::kModelList ||
+             a == Permission::kTrustList;
     case Role::kConsumer:
-      return a == Action::kServerMetadata || a == Action::kModelMetadata || a == Action::kModelReady ||
-             a == Action::kInfer;
+      return a == Permission::kServerMetadata || a == Permission::kModelMetadata || a == Permission::kModelReady ||
+             a == Permission::kInfer;
   }
   return false;
 }
 
-TEST(PolicyTest, RoleTableForEveryRoleAndAction) {
+TEST(PolicyTest, RoleTableForEveryRoleAndPermission) {
   for (Role role : {Role::kAdmin, Role::kDeployer, Role::kApprover, Role::kAuditor, Role::kConsumer}) {
-    for (Action action : kAll) {
+    for (Permission action : kAll) {
       auto d = Authorize(Service(role), action, IsModelScoped(action) ? "m" : "", kNow);
-      EXPECT_EQ(d.allowed, Expected(role, action)) << RoleName(role) << " " << ActionName(action);
+      EXPECT_EQ(d.allowed, Expected(role, action)) << RoleName(role) << " " << PermissionName(action);
       if (d.allowed) {
         EXPECT_EQ(d.grant, std::string(RoleName(role)) + ":*");
         EXPECT_TRUE(d.reason.empty());
@@ -57,43 +60,44 @@ TEST(PolicyTest, RoleTableForEveryRoleAndAction) {
 
 TEST(PolicyTest, ScopedGrantsApplyOnlyToMatchingModels) {
   Subject consumer = Service(Role::kConsumer, "fraud-*");
-  EXPECT_TRUE(Authorize(consumer, Action::kInfer, "fraud-mlp", kNow).allowed);
-  EXPECT_EQ(Authorize(consumer, Action::kInfer, "fraud-mlp", kNow).grant, "consumer:fraud-*");
-  EXPECT_FALSE(Authorize(consumer, Action::kInfer, "credit-mlp", kNow).allowed);
-  EXPECT_FALSE(Authorize(consumer, Action::kInfer, "xfraud-mlp", kNow).allowed);
-  EXPECT_TRUE(Authorize(consumer, Action::kServerMetadata, "", kNow).allowed);  // not model-scoped
+  EXPECT_TRUE(Authorize(consumer, Permission::kInfer, "fraud-mlp", kNow).allowed);
+  EXPECT_EQ(Authorize(consumer, Permission::kInfer, "fraud-mlp", kNow).grant, "consumer:fraud-*");
+  EXPECT_FALSE(Authorize(consumer, Permission::kInfer, "credit-mlp", kNow).allowed);
+  EXPECT_FALSE(Authorize(consumer, Permission::kInfer, "xfraud-mlp", kNow).allowed);
+  EXPECT_TRUE(Authorize(consumer, Permission::kServerMetadata, "", kNow).allowed);  // not model-scoped
   Subject deployer = Service(Role::kDeployer, "m?");
-  EXPECT_TRUE(Authorize(deployer, Action::kModelPush, "m1", kNow).allowed);
-  EXPECT_FALSE(Authorize(deployer, Action::kModelPush, "m12", kNow).allowed);
-  EXPECT_TRUE(InScope(deployer, Action::kModelList, "m1"));
-  EXPECT_FALSE(InScope(deployer, Action::kModelList, "x"));
+  EXPECT_TRUE(Authorize(deployer, Permission::kModelPush, "m1", kNow).allowed);
+  EXPECT_FALSE(Authorize(deployer, Permission::kModelPush, "m12", kNow).allowed);
+  EXPECT_TRUE(InScope(deployer, Permission::kModelList, "m1"));
+  EXPECT_FALSE(InScope(deployer, Permission::kModelList, "x"));
 }
 
 TEST(PolicyTest, ListingNeedsTheRoleButNoParticularModel) {
-  auto d = AuthorizeListing(Service(Role::kDeployer, "fraud-*"), Action::kModelList);
+  auto d = AuthorizeListing(Service(Role::kDeployer, "fraud-*"), Permission::kModelList);
   EXPECT_TRUE(d.allowed);
   EXPECT_EQ(d.grant, "deployer:fraud-*");
-  EXPECT_TRUE(AuthorizeListing(Service(Role::kAuditor), Action::kModelList).allowed);
-  EXPECT_FALSE(AuthorizeListing(Service(Role::kConsumer, "fraud-*"), Action::kModelList).allowed);
-  EXPECT_FALSE(AuthorizeListing(Subject{}, Action::kModelList).allowed);
-  EXPECT_FALSE(AuthorizeListing(Service(Role::kAdmin), Action::kTokenManage).allowed);  // never sensitive ones
+  EXPECT_TRUE(AuthorizeListing(Service(Role::kAuditor), Permission::kModelList).allowed);
+  EXPECT_FALSE(AuthorizeListing(Service(Role::kConsumer, "fraud-*"), Permission::kModelList).allowed);
+  EXPECT_FALSE(AuthorizeListing(Subject{}, Permission::kModelList).allowed);
+  EXPECT_FALSE(AuthorizeListing(Service(Role::kAdmin), Permission::kTokenManage).allowed);  // never sensitive ones
 }
 
 TEST(PolicyTest, SeveralGrantsAreTriedInTurn) {
   Subject s{{Grant{Role::kConsumer, "a-*"}, Grant{Role::kDeployer, "b-*"}}, false, {}};
-  EXPECT_EQ(Authorize(s, Action::kInfer, "a-1", kNow).grant, "consumer:a-*");
-  EXPECT_EQ(Authorize(s, Action::kModelPush, "b-1", kNow).grant, "deployer:b-*");
-  EXPECT_FALSE(Authorize(s, Action::kInfer, "b-1", kNow).allowed);
-  EXPECT_FALSE(Authorize(s, Action::kModelPush, "a-1", kNow).allowed);
+  EXPECT_EQ(Authorize(s, Permission::kInfer, "a-1", kNow).grant, "consumer:a-*");
+  EXPECT_EQ(Authorize(s, Permission::kModelPush, "b-1", kNow).grant, "deployer:b-*");
+  EXPECT_FALSE(Authorize(s, Permission::kInfer, "b-1", kNow).allowed);
+  EXPECT_FALSE(Authorize(s, Permission::kModelPush, "a-1", kNow).allowed);
 }
 
 TEST(PolicyTest, NoGrantsMeansNothing) {
   Subject none;
-  for (Action action : kAll) EXPECT_FALSE(Authorize(none, action, "m", kNow).allowed);
+  for (Permission action : kAll) EXPECT_FALSE(Authorize(none, action, "m", kNow).allowed);
 }
 
-TEST(PolicyTest, SensitiveActionsNeedFreshMfaForPeople) {
-  for (Action action : {Action::kTrustChange, Action::kTokenManage, Action::kUserManage, Action::kKeyManage}) {
+TEST(PolicyTest, SensitivePermissionsNeedFreshMfaForPeople) {
+  for (Permission action :
+       {Permission::kTrustChange, Permission::kTokenManage, Permission::kUserManage, Permission::kKeyManage}) {
     EXPECT_TRUE(IsSensitive(action));
     EXPECT_TRUE(Authorize(Person(Role::kAdmin, kNow - minutes(14)), action, "", kNow).allowed);
     EXPECT_TRUE(Authorize(Person(Role::kAdmin, kNow - minutes(15)), action, "", kNow).allowed);
@@ -105,8 +109,8 @@ TEST(PolicyTest, SensitiveActionsNeedFreshMfaForPeople) {
     EXPECT_TRUE(Authorize(Service(Role::kAdmin), action, "", kNow).allowed);
   }
   // Not sensitive: a stale person still reads.
-  EXPECT_TRUE(Authorize(Person(Role::kAdmin, kNow - minutes(60)), Action::kModelList, "m", kNow).allowed);
-  EXPECT_FALSE(IsSensitive(Action::kTrustList));
+  EXPECT_TRUE(Authorize(Person(Role::kAdmin, kNow - minutes(60)), Permission::kModelList, "m", kNow).allowed);
+  EXPECT_FALSE(IsSensitive(Permission::kTrustList));
 }
 
 TEST(PolicyTest, UnscopableRolesIgnoreGlobs) {
@@ -114,7 +118,89 @@ TEST(PolicyTest, UnscopableRolesIgnoreGlobs) {
   EXPECT_FALSE(IsScopable(Role::kAuditor));
   EXPECT_TRUE(IsScopable(Role::kConsumer));
   // A stored admin grant with a glob (hand-edited) still means every model.
-  EXPECT_TRUE(Authorize(Service(Role::kAdmin, "x-*"), Action::kInfer, "y", kNow).allowed);
+  EXPECT_TRUE(Authorize(Service(Role::kAdmin, "x-*"), Permission::kInfer, "y", kNow).allowed);
+}
+
+// Every request action with its audit name (the audit log's format: these
+// strings never change) and the permission it needs, written out independently.
+struct ActionRow {
+  Action action;
+  std::string_view name;
+  std::optional<Permission> permission;
+};
+constexpr ActionRow kActions[] = {
+    {Action::kServerMetadata, "server.metadata", Permission::kServerMetadata},
+    {Action::kServerLive, "server.live", std::nullopt},
+    {Action::kServerReady, "server.ready", std::nullopt},
+    {Action::kModelMetadata, "model.metadata", Permission::kModelMetadata},
+    {Action::kModelReady, "model.ready", Permission::kModelReady},
+    {Action::kInfer, "infer", Permission::kInfer},
+    {Action::kModelList, "model.list", Permission::kModelList},
+    {Action::kModelPush, "model.push", Permission::kModelPush},
+    {Action::kModelRemove, "model.remove", Permission::kModelRemove},
+    {Action::kAuditRead, "audit.read", Permission::kAuditRead},
+    {Action::kMetricsRead, "metrics.read", Permission::kMetricsRead},
+    {Action::kDashboardRead, "dashboard.read", Permission::kMetricsRead},
+    {Action::kDashboardPage, "dashboard.page", std::nullopt},
+    {Action::kTrustList, "trust.list", Permission::kTrustList},
+    {Action::kTrustAdd, "trust.add", Permission::kTrustChange},
+    {Action::kTrustRemove, "trust.remove", Permission::kTrustChange},
+    {Action::kTokenCreate, "token.create", Permission::kTokenManage},
+    {Action::kTokenList, "token.list", Permission::kTokenManage},
+    {Action::kTokenRevoke, "token.revoke", Permission::kTokenManage},
+    {Action::kUserAdd, "user.add", Permission::kUserManage},
+    {Action::kUserList, "user.list", Permission::kUserManage},
+    {Action::kUserDisable, "user.disable", Permission::kUserManage},
+    {Action::kLogin, "login", std::nullopt},
+    {Action::kLogout, "logout", std::nullopt},
+    {Action::kWhoami, "whoami", std::nullopt},
+};
+
+TEST(PolicyTest, EveryActionHasItsAuditNameAndPermission) {
+  std::set<std::string_view> names;
+  for (const ActionRow& row : kActions) {
+    EXPECT_EQ(ActionName(row.action), row.name);
+    EXPECT_EQ(RequiredPermission(row.action), row.permission) << row.name;
+    EXPECT_TRUE(names.insert(ActionName(row.action)).second) << "duplicate name " << row.name;
+  }
+  // The table above lists every enumerator (the last one ends the enum).
+  EXPECT_EQ(std::size(kActions), static_cast<size_t>(Action::kWhoami) + 1);
+}
+
+TEST(PolicyTest, AuthorizeActionChecksThePermissionOfTheAction) {
+  const Subject consumer = Service(Role::kConsumer, "fraud-*");
+  auto d = AuthorizeAction(consumer, Action::kInfer, "fraud-mlp", kNow);
+  EXPECT_TRUE(d.allowed);
+  EXPECT_EQ(d.grant, "consumer:fraud-*");
+  d = AuthorizeAction(consumer, Action::kInfer, "credit-mlp", kNow);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.reason, "not allowed to infer on model 'credit-mlp'");
+  // Finer actions share a permission, and the denial names the permission.
+  const Subject auditor = Service(Role::kAuditor);
+  EXPECT_TRUE(AuthorizeAction(auditor, Action::kDashboardRead, "", kNow).allowed);
+  d = AuthorizeAction(auditor, Action::kTokenList, "", kNow);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.reason, "not allowed to token.manage");
+  EXPECT_TRUE(AuthorizeAction(Service(Role::kAdmin), Action::kTokenCreate, "", kNow).allowed);
+  EXPECT_FALSE(AuthorizeAction(Person(Role::kAdmin, kNow - minutes(60)), Action::kUserDisable, "", kNow).allowed);
+}
+
+TEST(PolicyTest, ModelListIsAuthorizedAsAListing) {
+  // A scoped deployer may list (and then sees only its models) without naming one.
+  auto d = AuthorizeAction(Service(Role::kDeployer, "fraud-*"), Action::kModelList, "", kNow);
+  EXPECT_TRUE(d.allowed);
+  EXPECT_EQ(d.grant, "deployer:fraud-*");
+  EXPECT_FALSE(AuthorizeAction(Service(Role::kConsumer), Action::kModelList, "", kNow).allowed);
+}
+
+TEST(PolicyTest, ActionsWithoutAPermissionAreNeverAuthorized) {
+  // Asking the policy about them means a route skipped its own rule: fail closed.
+  for (const ActionRow& row : kActions) {
+    if (row.permission) continue;
+    auto d = AuthorizeAction(Service(Role::kAdmin), row.action, "", kNow);
+    EXPECT_FALSE(d.allowed) << row.name;
+    EXPECT_EQ(d.reason, "not allowed to " + std::string(row.name));
+  }
 }
 
 TEST(PolicyTest, RoleNamesRoundTripAndUnknownNamesAreRefused) {

@@ -6,8 +6,10 @@
 //   GET  /v2/models/{m}[/versions/{v}]/ready
 //   POST /v2/models/{m}[/versions/{v}]/infer
 //
-// Stages per request, in order: route → authenticate (bearer token) → plan the
-// body → [worker pool] find model → decode → validate against the signature →
+// Stages per request, in order: route (the table in data_plane.cc: unknown path
+// 404) → authenticate (bearer token, JWT or client certificate: 401) →
+// authorize the route's action (403) → method (405 with Allow) → find the model
+// → plan the body → [worker pool] decode → validate against the signature →
 // engine → encode; every request ends in exactly one audit event.
 //
 // Thread-safety: Begin and OnRejected are safe for concurrent use.

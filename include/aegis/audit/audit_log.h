@@ -21,7 +21,7 @@
 // log is re-verified in the background every `verify_interval`.
 //
 // Events name who did what to which resource, the decision and the outcome — never
-// tensor data, tokens or other secrets: the event type has no field that could
+// tensor data, tokens or other secrets: the event type (event.h) has no field that could
 // carry them.
 //
 // Thread-safety: every public method is safe for concurrent use.
@@ -35,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "aegis/audit/event.h"
 #include "aegis/audit/sink.h"
 #include "aegis/audit/tree_head.h"
 #include "aegis/common/clock.h"
@@ -42,30 +43,6 @@
 #include "aegis/keys/key_provider.h"
 
 namespace aegis::audit {
-
-struct AuditEvent {
-  std::chrono::system_clock::time_point time;
-  std::string request_id;
-  std::string principal;    // "anonymous" before authentication; "token:ci", "user:alice", ...
-  std::string auth_method;  // "token" | "session" | "jwt" | "mtls"; empty when unauthenticated
-  std::string grant;        // the grant that allowed the action ("consumer:fraud-*"); empty if none
-  std::string action;       // "infer", "model.push", ...
-  std::string resource;     // "model:mlp/versions/1", "server", ...
-  std::string decision;     // "allow" | "deny"
-  int status = 0;           // HTTP status
-  int64_t latency_us = 0;
-  std::string remote;    // client "ip:port"
-  std::string listener;  // "data" | "admin" | "cli"
-  std::string reason;    // why denied or failed; empty when fine
-};
-
-// An action of the server itself, not tied to a request: principal "system",
-// listener "cli", decision allow (or deny).
-AuditEvent SystemEvent(std::chrono::system_clock::time_point time, std::string action, std::string resource,
-                       std::string reason = "", bool deny = false);
-
-// The event as one JSON object without the log's seq/prev members (tests, tools).
-std::string EventToJson(const AuditEvent& event);
 
 struct AuditLogOptions {
   std::filesystem::path dir;               // DIR/audit

@@ -29,6 +29,11 @@ struct ClientCertificate {
   std::string fingerprint;  // lowercase hex SHA-256 of the DER certificate
 };
 
+// The two listeners a server has: the data plane and the control (admin) plane.
+enum class ListenerKind { kData, kAdmin };
+// "data" | "admin" (logs, the test echo).
+std::string_view ListenerName(ListenerKind kind);
+
 // Everything known once the request line and headers are read, before the body.
 struct RequestHead {
   std::string method;  // "GET", "POST", ...
@@ -37,9 +42,9 @@ struct RequestHead {
   std::string query;   // raw query string without '?'
   std::vector<std::pair<std::string, std::string>> headers;  // names lowercased
   std::optional<uint64_t> content_length;
-  std::string remote_address;  // "ip:port"
-  std::string request_id;      // server-assigned, unique per request (hex)
-  std::string listener;        // "data" or "admin"
+  std::string remote_address;                   // "ip:port"
+  std::string request_id;                       // server-assigned, unique per request (hex)
+  ListenerKind listener = ListenerKind::kData;  // the listener that accepted the connection
   // Set only when the client presented a certificate that chains to the
   // listener's client CA (mutual TLS); the same for every request of a connection.
   std::shared_ptr<const ClientCertificate> client_cert;

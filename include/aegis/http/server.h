@@ -67,9 +67,9 @@ struct ServerOptions {
   int worker_threads = 0;  // 0: half the cores (at least 1)
   std::chrono::seconds drain_timeout{30};
   // Called on the I/O thread after each successful TLS handshake with the
-  // listener's name and the handshake's duration (for metrics). Must be cheap
-  // and must not throw.
-  std::function<void(std::string_view listener, std::chrono::nanoseconds handshake)> on_handshake;
+  // listener and the handshake's duration (for metrics). Must be cheap and must
+  // not throw.
+  std::function<void(ListenerKind listener, std::chrono::nanoseconds handshake)> on_handshake;
   // Called once if the drain timeout runs out with requests still inside their
   // handlers: it must make them answer at once (fail inference waiting on a
   // stuck engine worker), so that the server stops within the timeout.
@@ -81,14 +81,14 @@ class HttpsServer {
   explicit HttpsServer(ServerOptions options);
   ~HttpsServer();
 
-  // Binds "host:port" ("[::1]:8443" for IPv6; port 0 picks a free port). The
-  // dispatcher must outlive the server. `name` is "data" or "admin".
-  Status AddListener(const std::string& name, const std::string& host_port, const TlsFiles& tls, const Limits& limits,
+  // Binds "host:port" ("[::1]:8443" for IPv6; port 0 picks a free port) for
+  // listener `kind` (at most one of each). The dispatcher must outlive the server.
+  Status AddListener(ListenerKind kind, const std::string& host_port, const TlsFiles& tls, const Limits& limits,
                      Dispatcher* dispatcher);
-  // The bound port of listener `name` (after AddListener).
-  uint16_t BoundPort(const std::string& name) const;
-  // Counters of listener `name` (zeros if unknown). Safe from any thread.
-  ListenerStats Stats(const std::string& name) const;
+  // The bound port of listener `kind` (0 before AddListener).
+  uint16_t BoundPort(ListenerKind kind) const;
+  // Counters of listener `kind` (zeros if not added). Safe from any thread.
+  ListenerStats Stats(ListenerKind kind) const;
 
   // Serves until Stop(); returns after draining.
   void Run();

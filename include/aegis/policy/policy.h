@@ -1,6 +1,7 @@
-// RBAC: built-in roles, the actions they allow, grants (role × model glob) and
-// the one decision function every request goes through. Deny by default:
-// anything no grant allows is refused.
+// RBAC: built-in roles, the permissions they grant, grants (role × model glob),
+// the vocabulary of request actions with the permission each needs, and the
+// decision every request goes through. Deny by default: anything no grant
+// allows is refused.
 //
 //   role      what it may do
 //   admin     everything (never scoped to models)
@@ -11,8 +12,10 @@
 //   consumer  inference, model metadata and readiness for models in its scope;
 //             server metadata
 //
-// "Sensitive" actions (users, tokens, the trust store, keys) additionally need
-// a fresh MFA login for people or the admin role for services (see Authorize).
+// Roles grant permissions; each request action needs one permission (or none,
+// see RequiredPermission). "Sensitive" permissions (users, tokens, the trust
+// store, keys) additionally need a fresh MFA login for people or the admin role
+// for services (see Authorize).
 //
 // Thread-safety: pure functions over value types.
 #pragma once
@@ -32,34 +35,124 @@ std::optional<Role> ParseRole(std::string_view name);
 std::string_view RoleName(Role role);
 // Whether grants of this role may name a model glob other than "*".
 bool IsScopable(Role role);
-// Whether the role has any control-plane action.
+// Whether the role holds any control-plane permission.
 bool HasControlPlaneActions(Role role);
 
+// What a grant can allow: the columns of the role table. Several request
+// actions may need one permission (token.create, token.list and token.revoke
+// all need token.manage).
+enum class Permission {
+  kServerMetadata,    // server.metadata
+  kModelMetadata,     // model.metadata
+  kModelReady,        // model.ready
+  kInfer,             // infer
+  kModelList,         // model.list (a listing: filtered to the scope)
+  kModelPush,         // model.push
+  kModelRemove,       // model.remove
+  kAuditRead,         // audit.read
+  kMetricsRead,       // metrics.read (also the dashboard's data)
+  kTrustList,         // trust.list
+  kTrustChange,       // trust.change  (sensitive)
+  kTokenManage,       // token.manage  (sensitive)
+  kUserManage,        // user.manage   (sensitive)
+  kKeyManage,         // key.manage    (sensitive; key operations are a later issue)
+  kPromotionApprove,  // promotion.approve (a later issue)
+};
+
+// "infer", "model.push", "token.manage", ... (the name denial reasons use).
+std::string_view PermissionName(Permission permission);
+// Whether the permission is held per model (and so checked against globs).
+bool IsModelScoped(Permission permission);
+bool IsSensitive(Permission permission);
+
+// Everything a request can ask the server to do: the one vocabulary of the
+// request path. ActionName is the audit event's action and RequiredPermission
+// what the policy checks, so the action audited is the action authorized. (The
+// server's own events, which no request causes, have their own vocabulary:
+// audit::SystemAction.)
 enum class Action {
   // data plane
   kServerMetadata,  // GET /v2
+  kServerLive,      // GET /v2/health/live   (no credential)
+  kServerReady,     // GET /v2/health/ready  (no credential)
   kModelMetadata,   // GET /v2/models/{m}[/versions/{v}]
   kModelReady,      // GET …/ready
   kInfer,           // POST …/infer
   // control plane
-  kModelList,         // GET /v1/models (filtered to the scope)
-  kModelPush,         // PUT /v1/models/{m}/versions/{v}
-  kModelRemove,       // DELETE /v1/models/{m}/versions/{v}
-  kAuditRead,         // GET /v1/audit
-  kMetricsRead,       // GET /metrics
-  kTrustList,         // GET /v1/trust
-  kTrustChange,       // PUT|DELETE /v1/trust/{name}           (sensitive)
-  kTokenManage,       // POST|GET|DELETE /v1/tokens…            (sensitive)
-  kUserManage,        // POST|GET /v1/users…                    (sensitive)
-  kKeyManage,         // key operations (a later issue)          (sensitive)
-  kPromotionApprove,  // a later issue
+  kModelList,      // GET /v1/models
+  kModelPush,      // PUT /v1/models/{m}/versions/{v}
+  kModelRemove,    // DELETE /v1/models/{m}/versions/{v}
+  kAuditRead,      // GET /v1/audit
+  kMetricsRead,    // GET /metrics
+  kDashboardRead,  // GET /v1/dashboard
+  kDashboardPage,  // GET|HEAD / and /dashboard/…   (no credential)
+  kTrustList,      // GET /v1/trust
+  kTrustAdd,       // PUT /v1/trust/{name}
+  kTrustRemove,    // DELETE /v1/trust/{name}
+  kTokenCreate,    // POST /v1/tokens
+  kTokenList,      // GET /v1/tokens
+  kTokenRevoke,    // DELETE /v1/tokens/{id}
+  kUserAdd,        // POST /v1/users
+  kUserList,       // GET /v1/users
+  kUserDisable,    // POST /v1/users/{name}/disable
+  kLogin,          // POST /v1/login   (no credential)
+  kLogout,         // POST /v1/logout  (any credential)
+  kWhoami,         // GET /v1/whoami   (any credential)
 };
 
-// The audit name of an action: "infer", "model.push", "token.manage", ...
+// The audit name of an action: "infer", "model.push", "token.create", ... These
+// strings are the audit log's format and never change.
 std::string_view ActionName(Action action);
-// Whether the action takes a model name (and so is checked against globs).
-bool IsModelScoped(Action action);
-bool IsSensitive(Action action);
+
+// The permission a request performing `action` needs; nullopt when the policy
+// lets everyone who reaches the action perform it (health probes, the
+// dashboard's static files, login, logout, whoami). Whether such a request must
+// carry a credential at all is its route's business. Listed per action, so that
+// an action added later does not compile until someone decides.
+constexpr std::optional<Permission> RequiredPermission(Action action) {
+  switch (action) {
+    case Action::kServerMetadata:
+      return Permission::kServerMetadata;
+    case Action::kModelMetadata:
+      return Permission::kModelMetadata;
+    case Action::kModelReady:
+      return Permission::kModelReady;
+    case Action::kInfer:
+      return Permission::kInfer;
+    case Action::kModelList:
+      return Permission::kModelList;
+    case Action::kModelPush:
+      return Permission::kModelPush;
+    case Action::kModelRemove:
+      return Permission::kModelRemove;
+    case Action::kAuditRead:
+      return Permission::kAuditRead;
+    case Action::kMetricsRead:
+    case Action::kDashboardRead:
+      return Permission::kMetricsRead;
+    case Action::kTrustList:
+      return Permission::kTrustList;
+    case Action::kTrustAdd:
+    case Action::kTrustRemove:
+      return Permission::kTrustChange;
+    case Action::kTokenCreate:
+    case Action::kTokenList:
+    case Action::kTokenRevoke:
+      return Permission::kTokenManage;
+    case Action::kUserAdd:
+    case Action::kUserList:
+    case Action::kUserDisable:
+      return Permission::kUserManage;
+    case Action::kServerLive:
+    case Action::kServerReady:
+    case Action::kDashboardPage:
+    case Action::kLogin:
+    case Action::kLogout:
+    case Action::kWhoami:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
 
 // One role on the models matching `models` ("*" = all).
 struct Grant {
@@ -88,21 +181,28 @@ struct Decision {
   std::string reason;  // why denied (safe to show the caller); empty if allowed
 };
 
-// Decides whether `subject` may perform `action` on `model` (empty for actions
-// that are not model-scoped). Allowed when some grant's role allows the action
-// and, for model-scoped actions, its glob matches the model. A sensitive action
-// additionally needs, for people, an MFA login within kSensitiveMfaWindow of
-// `now` and, for services, a grant of the admin role.
-Decision Authorize(const Subject& subject, Action action, std::string_view model,
+// Decides whether `subject` may use `permission` on `model` (empty for
+// permissions that are not model-scoped). Allowed when some grant's role allows
+// it and, for model-scoped permissions, its glob matches the model. A sensitive
+// permission additionally needs, for people, an MFA login within
+// kSensitiveMfaWindow of `now` and, for services, a grant of the admin role.
+Decision Authorize(const Subject& subject, Permission permission, std::string_view model,
                    std::chrono::system_clock::time_point now);
 
-// For listings (model.list): allowed when some grant's role allows `action`
-// on any model; the caller then shows only what InScope admits. Never for
-// sensitive actions (denied).
-Decision AuthorizeListing(const Subject& subject, Action action);
+// For listings (model.list): allowed when some grant's role allows
+// `permission` on any model; the caller then shows only what InScope admits.
+// Never for sensitive permissions (denied).
+Decision AuthorizeListing(const Subject& subject, Permission permission);
 
-// Whether any grant lets `subject` see `model` for `action` (for filtering
-// lists; ignores the sensitive-action rule).
-bool InScope(const Subject& subject, Action action, std::string_view model);
+// The decision for a request performing `action` (on `model` when its
+// permission is model-scoped): Authorize with its RequiredPermission, or
+// AuthorizeListing for the listing model.list. Denied for an action that needs
+// no permission: asking about one means it was routed wrongly.
+Decision AuthorizeAction(const Subject& subject, Action action, std::string_view model,
+                         std::chrono::system_clock::time_point now);
+
+// Whether any grant lets `subject` see `model` under `permission` (for
+// filtering lists; ignores the sensitive-permission rule).
+bool InScope(const Subject& subject, Permission permission, std::string_view model);
 
 }  // namespace aegis::policy

@@ -1,0 +1,76 @@
+// AuditEvent: one record of the audit log — who did what to which resource, the
+// decision and the outcome — and the closed vocabularies its typed fields take.
+//
+// Two vocabularies name an event's action, and an event uses exactly one:
+//   - requests (a call on the data or control plane): the API layer names them
+//     with policy::ActionName (aegis/policy/policy.h), the same enum the policy
+//     authorizes, so the action audited is the action authorized;
+//   - the server's own events, which no request caused (start, stop, the log's
+//     key, dropped sink events): SystemAction below, written by SystemEvent.
+// On disk every enum is written as the string its *Name function returns; those
+// strings are part of the log's format (existing logs verify against them) and
+// never change.
+//
+// Thread-safety: value types and pure functions.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace aegis::audit {
+
+// The outcome of the policy (and of integrity checks): "allow" | "deny".
+enum class Decision { kAllow, kDeny };
+std::string_view DecisionName(Decision decision);
+
+// Where an event came from: the network listener that took the request
+// ("data" | "admin"), or "cli" for events of the server itself and of the
+// `aegis` command (no listener).
+enum class Listener { kData, kAdmin, kCli };
+std::string_view ListenerName(Listener listener);
+
+// The server's own events (not requests).
+enum class SystemAction {
+  kServerInit,         // "server.init": `aegis init` created the installation
+  kServerStart,        // "server.start"
+  kServerStop,         // "server.stop"
+  kModelLoadFailed,    // "model.load_failed": a recorded version was not served at start
+  kAuditStart,         // "audit.start": the log opened (tree size, crash repair)
+  kAuditStop,          // "audit.stop"
+  kAuditKeyCreated,    // "audit.key_created": the log's signing key was made
+  kAuditVerifyFailed,  // "audit.verify_failed": the background re-verification failed
+  kAuditSinkDrop,      // "audit.sink_drop": a SIEM sink dropped events
+};
+std::string_view SystemActionName(SystemAction action);
+
+struct AuditEvent {
+  std::chrono::system_clock::time_point time;
+  std::string request_id;
+  std::string principal;    // "anonymous" before authentication; "token:ci", "user:alice", ...
+  std::string auth_method;  // "token" | "session" | "jwt" | "mtls"; empty when unauthenticated
+  std::string grant;        // the grant that allowed the action ("consumer:fraud-*"); empty if none
+  // A policy::ActionName for requests ("infer", "model.push", ...), a
+  // SystemActionName for the server's own events (see the top of this file).
+  std::string action;
+  std::string resource;  // "model:mlp/versions/1", "server", ...
+  // Deny unless someone decided otherwise: an event nobody completed does not
+  // claim that something was allowed.
+  Decision decision = Decision::kDeny;
+  int status = 0;  // HTTP status
+  int64_t latency_us = 0;
+  std::string remote;  // client "ip:port"
+  Listener listener = Listener::kCli;
+  std::string reason;  // why denied or failed; empty when fine
+};
+
+// An event of the server itself, not tied to a request: principal "system",
+// listener "cli".
+AuditEvent SystemEvent(std::chrono::system_clock::time_point time, SystemAction action, std::string resource,
+                       std::string reason = "", Decision decision = Decision::kAllow);
+
+// The event as one JSON object without the log's seq/prev members (tests, tools).
+std::string EventToJson(const AuditEvent& event);
+
+}  // namespace aegis::audit

@@ -1,0 +1,169 @@
+// DataPlane::Begin in process: real registry, tokens and audit log; no network.
+#include "aegis/api/data_plane.h"
+
+#include "aegis/common/file_util.h"
+#include "api_test_env.h"
+
+namespace aegis::api {
+namespace {
+
+using Json = nlohmann::json;
+
+class DataPlaneTest : public testing::ApiTestEnv {
+ protected:
+  http::RequestHead Data(std::string method, std::string_view target, const std::optional<std::string>& bearer) {
+    return Head(std::move(method), target, bearer, http::ListenerKind::kData);
+  }
+  http::Plan Begin(const http::RequestHead& head) { return DataPlane(services_).Begin(head); }
+
+  // Serves examples/mlp.onnx as `name` version 1 (unsigned: the fixture allows it).
+  void ServeMlp(const std::string& name) {
+    const char* src = std::getenv("AEGIS_SOURCE_DIR");
+    auto bytes = ReadFile(std::filesystem::path(src ? src : ".") / "examples" / "mlp.onnx");
+    ASSERT_TRUE(bytes.ok()) << bytes.status().message();
+    auto session = registry_->BeginPush(name, "1", runtime::ModelFormat::kOnnx, "tester");
+    ASSERT_TRUE(session.ok()) << session.status().message();
+    ASSERT_TRUE((*session)->Write({reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size()}).ok());
+    auto served = (*session)->Finish();
+    ASSERT_TRUE(served.ok()) << served.status().message();
+  }
+};
+
+TEST_F(DataPlaneTest, HealthProbesNeedNoCredentialAndAreAudited) {
+  auto head = Data("GET", "/v2/health/live", std::nullopt);
+  http::Plan plan = Begin(head);
+  http::Response r = Run(plan, head);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, R"({"live":true})");
+  Json e = LastEvent();
+  EXPECT_EQ(e["action"], "server.live");
+  EXPECT_EQ(e["decision"], "allow");
+  EXPECT_EQ(e["principal"], "anonymous");
+  EXPECT_EQ(e["resource"], "server");
+  EXPECT_EQ(e["listener"], "data");
+  EXPECT_FALSE(e.contains("auth_method"));
+
+  head = Data("GET", "/v2/health/ready", std::nullopt);
+  plan = Begin(head);
+  EXPECT_EQ(Run(plan, head).status, 200);
+  draining_ = true;
+  plan = Begin(head);
+  r = Run(plan, head);
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body, R"({"ready":false})");
+  EXPECT_EQ(LastEvent()["action"], "server.ready");
+
+  // A wrong method on an anonymous route: 405 without asking for a credential.
+  head = Data("POST", "/v2/health/live", std::nullopt);
+  plan = Begin(head);
+  r = Run(plan, head);
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(HeaderOf(r, "Allow"), "GET");
+}
+
+TEST_F(DataPlaneTest, ServerMetadataNeedsAGrantAndNamesIt) {
+  const std::string consumer = Token("consumer", "fraud-*");
+  auto head = Data("GET", "/v2", consumer);
+  http::Plan plan = Begin(head);
+  http::Response r = Run(plan, head);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(Json::parse(r.body)["name"], "aegis");
+  Json e = LastEvent();
+  EXPECT_EQ(e["action"], "server.metadata");
+  EXPECT_EQ(e["decision"], "allow");
+  EXPECT_EQ(e["grant"], "consumer:fraud-*");
+  EXPECT_EQ(e["auth_method"], "token");
+  EXPECT_TRUE(e["principal"].get<std::string>().starts_with("token:consumer-"));
+}
+
+TEST_F(DataPlaneTest, AWrongMethodIsRefusedOnlyAfterAuthenticationAndAuthorization) {
+  auto head = Data("POST", "/v2", std::nullopt);
+  http::Plan plan = Begin(head);
+  EXPECT_EQ(Run(plan, head).status, 401);
+
+  head = Data("POST", "/v2", Token("auditor"));
+  plan = Begin(head);
+  EXPECT_EQ(Run(plan, head).status, 403);
+
+  head = Data("PUT", "/v2/models/m/versions/1/infer", Token("consumer"));
+  plan = Begin(head);
+  http::Response r = Run(plan, head);
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(HeaderOf(r, "Allow"), "POST");
+  Json e = LastEvent();
+  EXPECT_EQ(e["action"], "infer");
+  EXPECT_EQ(e["resource"], "model:m/versions/1");
+  EXPECT_EQ(e["decision"], "allow");
+  EXPECT_EQ(e["status"], 405);
+}
+
+TEST_F(DataPlaneTest, UnknownPathsAre404AndAuditedAsUnknown) {
+  for (const char* path : {"/v3", "/v2/models", "/v2/health", "/v2/models/m/versions", "/v2/models/m/x", "/v2//x",
+                           "/v2/models/m/infer/", "/metrics", "/"}) {
+    auto head = Data("GET", path, Token("admin"));
+    http::Plan plan = Begin(head);
+    http::Response r = Run(plan, head);
+    EXPECT_EQ(r.status, 404) << path;
+    EXPECT_EQ(r.body, R"({"error": "no such endpoint"})") << path;
+    Json e = LastEvent();
+    EXPECT_EQ(e["action"], "unknown") << path;
+    EXPECT_EQ(e["resource"], std::string("path:") + path) << path;
+    EXPECT_EQ(e["principal"], "anonymous") << path << ": nothing is authenticated for an unknown path";
+  }
+}
+
+TEST_F(DataPlaneTest, TheScopeIsCheckedBeforeTheModelIsLookedUp) {
+  const std::string consumer = Token("consumer", "fraud-*");
+  // Out of scope: 403 whether or not the model exists, so nothing leaks.
+  auto head = Data("GET", "/v2/models/credit/ready", consumer);
+  http::Plan plan = Begin(head);
+  http::Response r = Run(plan, head);
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(Json::parse(r.body)["error"], "not allowed to model.ready on model 'credit'");
+  Json e = LastEvent();
+  EXPECT_EQ(e["action"], "model.ready");
+  EXPECT_EQ(e["resource"], "model:credit");
+  EXPECT_EQ(e["decision"], "deny");
+  // In scope but absent: the registry answers.
+  head = Data("GET", "/v2/models/fraud-x/versions/3", consumer);
+  plan = Begin(head);
+  EXPECT_EQ(Run(plan, head).status, 404);
+  EXPECT_EQ(LastEvent()["resource"], "model:fraud-x/versions/3");
+  head = Data("POST", "/v2/models/fraud-x/infer", consumer);
+  plan = Begin(head);
+  EXPECT_FALSE(plan.handler) << "an unknown model's body is never read";
+  EXPECT_EQ(Run(plan, head).status, 404);
+}
+
+TEST_F(DataPlaneTest, InferenceRunsOnTheServedVersionAndNamesIt) {
+  ServeMlp("fraud-mlp");
+  const std::string consumer = Token("consumer", "fraud-*");
+  auto head = Data("POST", "/v2/models/fraud-mlp/infer", consumer);
+  http::Plan plan = Begin(head);
+  ASSERT_FALSE(plan.immediate.has_value()) << plan.immediate->body;
+  ASSERT_TRUE(plan.handler);
+  EXPECT_EQ(plan.body_limit, services_.limits.max_body_bytes);
+  Json input{{"inputs", {{{"name", "input"}, {"shape", {5, 4}}, {"datatype", "FP32"}, {"data", Json::array()}}}}};
+  for (int i = 0; i < 20; ++i) input["inputs"][0]["data"].push_back(0.25 * i);
+  http::Response r = Run(plan, head, input.dump());
+  EXPECT_EQ(r.status, 200) << r.body;
+  Json out = Json::parse(r.body);
+  EXPECT_EQ(out["model_name"], "fraud-mlp");
+  EXPECT_EQ(out["model_version"], "1");
+  EXPECT_FALSE(out["outputs"].empty());
+  Json e = LastEvent();
+  EXPECT_EQ(e["action"], "infer");
+  EXPECT_EQ(e["resource"], "model:fraud-mlp/versions/1") << "the version that served, not the one asked for";
+  EXPECT_EQ(e["grant"], "consumer:fraud-*");
+  EXPECT_EQ(e["status"], 200);
+
+  head = Data("GET", "/v2/models/fraud-mlp", consumer);
+  plan = Begin(head);
+  r = Run(plan, head);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(Json::parse(r.body)["versions"], Json::array({"1"}));
+  EXPECT_EQ(LastEvent()["action"], "model.metadata");
+}
+
+}  // namespace
+}  // namespace aegis::api
