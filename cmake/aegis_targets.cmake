@@ -83,16 +83,30 @@ function(aegis_add_library name)
   target_link_libraries(${name} PUBLIC ${L_DEPS} PRIVATE ${L_PRIVATE_DEPS})
 endfunction()
 
+# aegis_add_executable(<name> SOURCES <file>... DEPS <lib>... [EXCLUDE_FROM_ALL])
+#   A program (the aegis command, a benchmark). It sees the headers of its DEPS
+#   and of its own folder.
+function(aegis_add_executable name)
+  cmake_parse_arguments(E "EXCLUDE_FROM_ALL" "" "SOURCES;DEPS" ${ARGN})
+  _aegis_check_declared(${name} ${E_DEPS})
+  if(E_EXCLUDE_FROM_ALL)
+    add_executable(${name} EXCLUDE_FROM_ALL ${E_SOURCES})
+  else()
+    add_executable(${name} ${E_SOURCES})
+  endif()
+  target_include_directories(${name} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+  target_link_libraries(${name} PRIVATE ${E_DEPS})
+endfunction()
+
 # aegis_add_test(<name> SOURCES <file>... DEPS <lib>...)
 #   One GoogleTest binary, run by ctest with the label "unit". It links the
 #   shared test support (aegis_testing: matchers, WaitFor, example files, test
 #   PKI) and GoogleTest's main; AEGIS_SOURCE_DIR tells it where examples/ is.
 function(aegis_add_test name)
-  cmake_parse_arguments(T "" "" "SOURCES;DEPS;LIBS" ${ARGN})
+  cmake_parse_arguments(T "" "" "SOURCES;DEPS" ${ARGN})
   if(NOT AEGIS_BUILD_TESTS)
     return()
   endif()
-  list(APPEND T_DEPS ${T_LIBS})  # transitional: LIBS is the old name of DEPS
   _aegis_check_declared(${name} ${T_DEPS})
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_DEPS} aegis_testing GTest::gtest_main)
@@ -105,11 +119,10 @@ endfunction()
 #   A libFuzzer target for a parser of untrusted bytes, with its seed corpus;
 #   built with -DAEGIS_FUZZ=ON (clang) and run by scripts/fuzz.sh.
 function(aegis_add_fuzzer name)
-  cmake_parse_arguments(F "" "CORPUS" "SOURCES;DEPS;LIBS" ${ARGN})
+  cmake_parse_arguments(F "" "CORPUS" "SOURCES;DEPS" ${ARGN})
   if(NOT AEGIS_FUZZ)
     return()
   endif()
-  list(APPEND F_DEPS ${F_LIBS})  # transitional: LIBS is the old name of DEPS
   _aegis_check_declared(${name} ${F_DEPS})
   add_executable(${name} ${F_SOURCES})
   target_link_options(${name} PRIVATE -fsanitize=fuzzer)
