@@ -83,6 +83,21 @@ function(aegis_add_library name)
   target_link_libraries(${name} PUBLIC ${L_DEPS} PRIVATE ${L_PRIVATE_DEPS})
 endfunction()
 
+# aegis_add_header_library(<name> FOLDER <subfolder> [DEPS <lib>...])
+#   Headers a module shares on purpose beyond its public API, in
+#   src/<module>/<subfolder>/ and included by whoever links <name> under their
+#   path below src/ ("crypto/internal/openssl_ptr.h"): internals for the few
+#   modules that need them, test support for tests.
+function(aegis_add_header_library name)
+  cmake_parse_arguments(H "" "FOLDER" "DEPS" ${ARGN})
+  _aegis_check_declared(${name} ${H_DEPS})
+  set(dir ${CMAKE_CURRENT_SOURCE_DIR}/${H_FOLDER})
+  file(RELATIVE_PATH prefix ${PROJECT_SOURCE_DIR}/src ${dir})
+  add_library(${name} INTERFACE)
+  aegis_include_folder(${name} INTERFACE ${prefix} ${dir})
+  target_link_libraries(${name} INTERFACE ${H_DEPS})
+endfunction()
+
 # aegis_add_executable(<name> SOURCES <file>... DEPS <lib>... [EXCLUDE_FROM_ALL])
 #   A program (the aegis command, a benchmark). It sees the headers of its DEPS
 #   and of its own folder.
