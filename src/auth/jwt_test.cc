@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-#include "auth/jwt_test_keys.h"
+#include "auth/testing/jwt_test_keys.h"
 
 namespace aegis::auth {
 namespace {
