@@ -3,10 +3,12 @@
 
 #include <gtest/gtest.h>
 
-#include "test_pki.h"
+#include "common/testing/test_pki.h"
 #include "test_server.h"
 
 namespace aegis::http::testing {
+
+using ::aegis::testing::TestPki;
 namespace {
 
 TEST(ClientTest, RefusesPlainHttpAndBadUrls) {

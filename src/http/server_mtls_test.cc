@@ -12,10 +12,12 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "test_pki.h"
+#include "common/testing/test_pki.h"
 #include "test_server.h"
 
 namespace aegis::http::testing {
+
+using ::aegis::testing::TestPki;
 namespace {
 
 TlsFiles MtlsFiles(bool require) {

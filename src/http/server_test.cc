@@ -1,10 +1,12 @@
 // End-to-end tests of HttpsServer with the real HttpsClient over TLS.
 #include <gtest/gtest.h>
 
-#include "test_pki.h"
+#include "common/testing/test_pki.h"
 #include "test_server.h"
 
 namespace aegis::http::testing {
+
+using ::aegis::testing::TestPki;
 namespace {
 
 std::optional<std::string> HeaderOf(const ClientResponse& r, const std::string& name) {

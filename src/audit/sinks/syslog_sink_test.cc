@@ -16,7 +16,7 @@
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
 
-#include "http/test_pki.h"
+#include "common/testing/test_pki.h"
 #include "syslog_format.h"
 
 namespace aegis::audit {
@@ -328,7 +328,7 @@ class TlsCollector {
 };
 
 TEST(SyslogSinkTest, TlsVerifiesTheCollectorAndSendsOctetCountedFrames) {
-  const auto& pki = http::testing::TestPki::Get();
+  const auto& pki = aegis::testing::TestPki::Get();
   TlsCollector collector(pki.server_cert, pki.server_key);
   auto o = Options(SyslogTransportKind::kTls, collector.port());
   o.ca_file = pki.ca_cert;
@@ -347,7 +347,7 @@ TEST(SyslogSinkTest, TlsVerifiesTheCollectorAndSendsOctetCountedFrames) {
 }
 
 TEST(SyslogSinkTest, TlsRefusesACollectorFromAnotherCa) {
-  const auto& pki = http::testing::TestPki::Get();
+  const auto& pki = aegis::testing::TestPki::Get();
   TlsCollector collector(pki.other_ca_server_cert, pki.other_ca_server_key);
   auto o = Options(SyslogTransportKind::kTls, collector.port());
   o.ca_file = pki.ca_cert;
@@ -361,7 +361,7 @@ TEST(SyslogSinkTest, TlsRefusesACollectorFromAnotherCa) {
 }
 
 TEST(SyslogSinkTest, TlsChecksTheCollectorName) {
-  const auto& pki = http::testing::TestPki::Get();
+  const auto& pki = aegis::testing::TestPki::Get();
   TlsCollector collector(pki.wrong_name_cert, pki.wrong_name_key);  // right CA, other.example only
   auto o = Options(SyslogTransportKind::kTls, collector.port());
   o.ca_file = pki.ca_cert;
@@ -374,7 +374,7 @@ TEST(SyslogSinkTest, TlsChecksTheCollectorName) {
 }
 
 TEST(SyslogSinkTest, TlsPresentsTheClientCertificate) {
-  const auto& pki = http::testing::TestPki::Get();
+  const auto& pki = aegis::testing::TestPki::Get();
   TlsCollector collector(pki.server_cert, pki.server_key, pki.client_ca_cert);
   auto o = Options(SyslogTransportKind::kTls, collector.port());
   o.ca_file = pki.ca_cert;
@@ -390,7 +390,7 @@ TEST(SyslogSinkTest, TlsPresentsTheClientCertificate) {
 }
 
 TEST(SyslogSinkTest, ARefusedClientCertificateIsAFailureNotADelivery) {
-  const auto& pki = http::testing::TestPki::Get();
+  const auto& pki = aegis::testing::TestPki::Get();
   TlsCollector collector(pki.server_cert, pki.server_key, pki.client_ca_cert);
   auto o = Options(SyslogTransportKind::kTls, collector.port());
   o.ca_file = pki.ca_cert;  // and no client certificate: TLS 1.3 reports the refusal after the handshake
@@ -409,7 +409,7 @@ TEST(SyslogSinkTest, TlsRefusesAnUnreadableCaFile) {
   o.ca_file = "/nonexistent/ca.pem";
   EXPECT_FALSE(SyslogSink::Create(o).ok());
   o.ca_file.clear();
-  o.cert_file = http::testing::TestPki::Get().client_cert;  // without its key
+  o.cert_file = aegis::testing::TestPki::Get().client_cert;  // without its key
   EXPECT_FALSE(SyslogSink::Create(o).ok());
 }
 

@@ -16,7 +16,7 @@
 
 #include "aegis/http/server.h"
 #include "common/testing/scoped_temp_dir.h"
-#include "http/test_pki.h"
+#include "common/testing/test_pki.h"
 #include "webhook_batch.h"
 
 namespace aegis::audit {
@@ -118,7 +118,7 @@ class ScriptedReceiver : public http::Dispatcher {
 
   explicit ScriptedReceiver(std::deque<int> script)
       : script_(std::move(script)), server_(http::ServerOptions{1, 1, 2s}) {
-    const auto& pki = http::testing::TestPki::Get();
+    const auto& pki = aegis::testing::TestPki::Get();
     const Status s =
         server_.AddListener("data", "127.0.0.1:0", {pki.server_cert, pki.server_key}, http::Limits{}, this);
     EXPECT_TRUE(s.ok()) << s.message();
@@ -168,7 +168,7 @@ class ScriptedReceiver : public http::Dispatcher {
 WebhookOptions Options(const std::string& url) {
   WebhookOptions o;
   o.url = url;
-  o.ca_file = http::testing::TestPki::Get().ca_cert;
+  o.ca_file = aegis::testing::TestPki::Get().ca_cert;
   o.bearer_token = "tok123";
   o.batch_size = 3;
   o.batch_delay = 50ms;
@@ -286,7 +286,7 @@ TEST(WebhookSinkTest, ReceiverDownQueueBoundedDropsCountedReportedAndStopIsBound
 TEST(WebhookSinkTest, AnUntrustedReceiverIsNotSentTheBatch) {
   ScriptedReceiver rx({});
   auto o = Options(rx.url());
-  o.ca_file = http::testing::TestPki::Get().foreign_ca_cert;
+  o.ca_file = aegis::testing::TestPki::Get().foreign_ca_cert;
   auto sink = WebhookSink::Create(o);
   ASSERT_TRUE(sink.ok());
   (*sink)->Offer(Event(0));
