@@ -10,7 +10,7 @@
 
 #include "aegis/crypto/encoding.h"
 #include "common/testing/scoped_temp_dir.h"
-#include "signing/envelope.h"
+#include "envelope.h"
 
 namespace aegis::signing {
 namespace {

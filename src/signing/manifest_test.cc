@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "aegis/crypto/encoding.h"
-#include "signing/manifest_rules.h"
+#include "manifest_rules.h"
 
 namespace aegis::signing {
 namespace {

@@ -1,13 +1,13 @@
 // The in-toto statement parser on its own (no signature): every shape other
 // OMS implementations write is accepted, every malformed one refused.
-#include "signing/statement.h"
+#include "statement.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "aegis/crypto/encoding.h"
 #include "aegis/signing/bundle.h"
-#include "signing/manifest_rules.h"
+#include "manifest_rules.h"
 
 namespace aegis::signing {
 namespace {
