@@ -125,7 +125,6 @@ function(aegis_add_test name)
   _aegis_check_declared(${name} ${T_DEPS})
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_DEPS} aegis_testing GTest::gtest_main)
-  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/src)  # transitional
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES LABELS unit ENVIRONMENT "AEGIS_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
 endfunction()
