@@ -15,6 +15,7 @@
 #include "aegis/audit/log_verifier.h"
 #include "aegis/crypto/encoding.h"
 #include "audit_test_util.h"
+#include "common/testing/wait_for.h"
 
 namespace aegis::audit {
 namespace {
@@ -92,12 +93,12 @@ TEST_F(AuditLogTest, HeadsAreSignedWithinTheIntervalWithoutFurtherEvents) {
   auto log = OpenLog(o);
   log->Append(Event(1));
   ASSERT_TRUE(log->Flush().ok());
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto s = log->Stats();
-    if (s.last_head && s.last_head->tree_size == 3) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  aegis::testing::WaitFor(
+      [&] {
+        auto s = log->Stats();
+        return s.last_head && s.last_head->tree_size == 3;
+      },
+      std::chrono::seconds(5));
   auto s = log->Stats();
   ASSERT_TRUE(s.last_head);
   EXPECT_EQ(s.last_head->tree_size, 3u);

@@ -32,7 +32,7 @@ TEST(ServerLimitsTest, BodyOverLimitGets413) {
   EXPECT_EQ(r->status, 413);
   EXPECT_EQ(r->body, R"({"error": "request body too large"})");
   EXPECT_TRUE(HasRejection(ts.dispatcher, 413));
-  ASSERT_TRUE(TestDispatcher::WaitFor([&] { return ts.dispatcher.completions().size() == 2; }));
+  ASSERT_TRUE(WaitFor([&] { return ts.dispatcher.completions().size() == 2; }));
   EXPECT_EQ(ts.dispatcher.completions()[1], 413);
 }
 
@@ -126,7 +126,7 @@ TEST(ServerLimitsTest, SlowLorisIsCutOffAtReadTimeout) {
   EXPECT_GT(elapsed, milliseconds(900));
   EXPECT_LT(elapsed, milliseconds(2500));
   // OnRejected follows the close by a moment.
-  EXPECT_TRUE(TestDispatcher::WaitFor([&] { return HasRejection(ts.dispatcher, 408); }));
+  EXPECT_TRUE(WaitFor([&] { return HasRejection(ts.dispatcher, 408); }));
 }
 
 TEST(ServerLimitsTest, IdleKeepAliveConnectionIsClosed) {
@@ -170,7 +170,7 @@ TEST(ServerLimitsTest, MaxConnectionsEnforced) {
   EXPECT_FALSE(c.handshake_ok());
   EXPECT_EQ(ts.server.Stats("data").connections_refused, 1u);
   a.reset();  // frees a slot
-  ASSERT_TRUE(TestDispatcher::WaitFor([&] { return ts.server.Stats("data").connections_active == 1; }));
+  ASSERT_TRUE(WaitFor([&] { return ts.server.Stats("data").connections_active == 1; }));
   RawTlsClient d(ts.port());
   EXPECT_TRUE(d.handshake_ok());
   ASSERT_TRUE(d.Write("GET /echo HTTP/1.1\r\nHost: h\r\n\r\n"));

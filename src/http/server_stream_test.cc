@@ -68,7 +68,7 @@ TEST(ServerStreamTest, AbortWhenClientDisconnectsMidBody) {
     RawTlsClient raw(ts.port());
     ASSERT_TRUE(raw.Write("POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 1000000\r\n\r\n"));
     ASSERT_TRUE(raw.Write(std::string(300000, 'x')));
-    ASSERT_TRUE(TestDispatcher::WaitFor([&] {
+    ASSERT_TRUE(WaitFor([&] {
       auto s = ts.dispatcher.last_sink();
       if (!s) return false;
       std::lock_guard lock(s->mu);
@@ -77,11 +77,11 @@ TEST(ServerStreamTest, AbortWhenClientDisconnectsMidBody) {
     raw.CloseTcp();
   }
   auto sink = ts.dispatcher.last_sink();
-  ASSERT_TRUE(TestDispatcher::WaitFor([&] {
+  ASSERT_TRUE(WaitFor([&] {
     std::lock_guard lock(sink->mu);
     return sink->aborts > 0;
   }));
-  ASSERT_TRUE(TestDispatcher::WaitFor([&] { return !ts.dispatcher.completions().empty(); }));
+  ASSERT_TRUE(WaitFor([&] { return !ts.dispatcher.completions().empty(); }));
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   std::lock_guard lock(sink->mu);
   EXPECT_EQ(sink->aborts, 1);
@@ -97,7 +97,7 @@ TEST(ServerStreamTest, AbortWhenBodyOverLimitOrSinkRefuses) {
     ASSERT_TRUE(raw.Write("POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 9000000\r\n\r\n"));
     EXPECT_EQ(raw.ReadResponse().rfind("HTTP/1.1 413", 0), 0u);
     auto sink = ts.dispatcher.last_sink();
-    ASSERT_TRUE(TestDispatcher::WaitFor([&] {
+    ASSERT_TRUE(WaitFor([&] {
       std::lock_guard lock(sink->mu);
       return sink->aborts == 1;
     }));
@@ -112,7 +112,7 @@ TEST(ServerStreamTest, AbortWhenBodyOverLimitOrSinkRefuses) {
     EXPECT_EQ(response.rfind("HTTP/1.1 422", 0), 0u) << response;
     EXPECT_NE(response.find(R"({"error": "sink refuses"})"), std::string::npos);
     auto sink = ts.dispatcher.last_sink();
-    ASSERT_TRUE(TestDispatcher::WaitFor([&] {
+    ASSERT_TRUE(WaitFor([&] {
       std::lock_guard lock(sink->mu);
       return sink->aborts == 1;
     }));

@@ -110,7 +110,7 @@ TEST(ServerTest, HandlerExceptionBecomes500AndServerSurvives) {
   auto ok = client->Request("GET", "/echo");
   ASSERT_TRUE(ok.ok());
   EXPECT_EQ(ok->status, 200);
-  ASSERT_TRUE(TestDispatcher::WaitFor([&] { return ts.dispatcher.completions().size() == 2; }));
+  ASSERT_TRUE(WaitFor([&] { return ts.dispatcher.completions().size() == 2; }));
   EXPECT_EQ(ts.dispatcher.completions()[0], 500);
 }
 
@@ -155,7 +155,7 @@ TEST(ServerTest, StopDrainsInFlightRequest) {
     auto client = HttpsClient::Connect(ts.client_options());
     if (client.ok()) result = (*client)->Request("GET", "/slow");
   });
-  ASSERT_TRUE(TestDispatcher::WaitFor([&] { return ts.dispatcher.slow_started.load() == 1; }));
+  ASSERT_TRUE(WaitFor([&] { return ts.dispatcher.slow_started.load() == 1; }));
   // An idle keep-alive connection must not hold up the stop.
   auto idle = MustConnect(ts.client_options());
   ASSERT_TRUE(idle);
@@ -185,11 +185,11 @@ TEST(ServerTest, StopBeforeRunAndDrainTimeout) {
     auto client = HttpsClient::Connect(ts.client_options());
     if (client.ok()) result = (*client)->Request("GET", "/slow");
   });
-  ASSERT_TRUE(TestDispatcher::WaitFor([&] { return ts.dispatcher.slow_started.load() == 1; }));
+  ASSERT_TRUE(WaitFor([&] { return ts.dispatcher.slow_started.load() == 1; }));
   ts.Stop();
   caller.join();
   EXPECT_FALSE(result.ok());
-  ASSERT_TRUE(TestDispatcher::WaitFor([&] { return !ts.dispatcher.completions().empty(); }));
+  ASSERT_TRUE(WaitFor([&] { return !ts.dispatcher.completions().empty(); }));
   EXPECT_EQ(ts.dispatcher.completions()[0], 499);
 }
 

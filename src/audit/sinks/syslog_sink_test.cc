@@ -17,22 +17,14 @@
 #include <openssl/ssl.h>
 
 #include "common/testing/test_pki.h"
+#include "common/testing/wait_for.h"
 #include "syslog_format.h"
 
 namespace aegis::audit {
 namespace {
 
 using namespace std::chrono_literals;
-
-template <typename Pred>
-bool WaitFor(Pred pred, std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
+using ::aegis::testing::WaitFor;
 
 std::string Event(int i, const std::string& extra = "") {
   return R"({"time":"2026-11-22T01:58:25.000001Z","action":"infer","decision":"allow","status":200,"request_id":"r)" +

@@ -17,23 +17,15 @@
 #include "aegis/http/server.h"
 #include "common/testing/scoped_temp_dir.h"
 #include "common/testing/test_pki.h"
+#include "common/testing/wait_for.h"
 #include "webhook_batch.h"
 
 namespace aegis::audit {
 namespace {
 
 using namespace std::chrono_literals;
+using ::aegis::testing::WaitFor;
 using internal::DeliveryOutcome;
-
-template <typename Pred>
-bool WaitFor(Pred pred, std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
 
 TEST(WebhookUrlTest, HttpsOnlyWithPathAndQueryKept) {
   auto u = ParseWebhookUrl("https://siem.example/ingest/aegis?src=1");
