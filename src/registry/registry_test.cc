@@ -12,6 +12,7 @@
 #include "aegis/crypto/signature.h"
 #include "aegis/keys/key_provider.h"
 #include "aegis/signing/bundle.h"
+#include "common/testing/examples.h"
 #include "common/testing/scoped_temp_dir.h"
 
 namespace aegis::registry {
@@ -19,12 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string Example(const std::string& name) {
-  const char* src = std::getenv("AEGIS_SOURCE_DIR");
-  auto bytes = ReadFile(fs::path(src ? src : ".") / "examples" / name);
-  EXPECT_TRUE(bytes.ok()) << name;
-  return bytes.ok() ? *bytes : "";
-}
+using ::aegis::testing::ReadExample;
 
 class RegistryTest : public ::testing::Test {
  protected:
@@ -90,7 +86,7 @@ class RegistryTest : public ::testing::Test {
 };
 
 TEST_F(RegistryTest, PushServesAndNeverWritesPlaintext) {
-  const std::string model = Example("mlp.onnx");
+  const std::string model = ReadExample("mlp.onnx");
   ASSERT_TRUE(Push("mlp", "1", runtime::ModelFormat::kOnnx, model).ok());
   auto served = registry_->Find("mlp", "");
   ASSERT_TRUE(served.ok());
@@ -104,7 +100,7 @@ TEST_F(RegistryTest, PushServesAndNeverWritesPlaintext) {
 }
 
 TEST_F(RegistryTest, NewestVersionIsTheLastPushedAndRemoveFallsBack) {
-  const std::string model = Example("mlp.onnx");
+  const std::string model = ReadExample("mlp.onnx");
   ASSERT_TRUE(Push("mlp", "2", runtime::ModelFormat::kOnnx, model).ok());
   ASSERT_TRUE(Push("mlp", "10", runtime::ModelFormat::kOnnx, model).ok());
   EXPECT_EQ((*registry_->Find("mlp", ""))->record.version, "10");
@@ -115,7 +111,7 @@ TEST_F(RegistryTest, NewestVersionIsTheLastPushedAndRemoveFallsBack) {
 }
 
 TEST_F(RegistryTest, RefusesDuplicatesBadNamesAndModelsTheEngineRefuses) {
-  const std::string model = Example("mlp.onnx");
+  const std::string model = ReadExample("mlp.onnx");
   ASSERT_TRUE(Push("mlp", "1", runtime::ModelFormat::kOnnx, model).ok());
   EXPECT_EQ(Push("mlp", "1", runtime::ModelFormat::kOnnx, model).code(), StatusCode::kAlreadyExists);
   for (const char* bad : {"", "..", "a/b", "-x", "a..b", "white space", "%2e"}) {
@@ -136,18 +132,18 @@ TEST_F(RegistryTest, RefusesDuplicatesBadNamesAndModelsTheEngineRefuses) {
 
 TEST_F(RegistryTest, AbortedPushLeavesNoTrace) {
   {
-    const std::string model = Example("mlp.onnx");
+    const std::string model = ReadExample("mlp.onnx");
     auto session = registry_->BeginPush("mlp", "1", runtime::ModelFormat::kOnnx, "t", Sign(model, publisher_));
     ASSERT_TRUE(session.ok());
     ASSERT_TRUE((*session)->Write({reinterpret_cast<const uint8_t*>(model.data()), 100}).ok());
   }  // client disconnected
   EXPECT_TRUE(fs::is_empty(dir_ / "blobs"));
-  EXPECT_TRUE(Push("mlp", "1", runtime::ModelFormat::kOnnx, Example("mlp.onnx")).ok());
+  EXPECT_TRUE(Push("mlp", "1", runtime::ModelFormat::kOnnx, ReadExample("mlp.onnx")).ok());
 }
 
 TEST_F(RegistryTest, ReloadsFromTheEncryptedStoreAfterRestart) {
-  ASSERT_TRUE(Push("mlp", "1", runtime::ModelFormat::kOnnx, Example("mlp.onnx")).ok());
-  ASSERT_TRUE(Push("xgb", "1", runtime::ModelFormat::kXgboost, Example("xgb_classifier.json")).ok());
+  ASSERT_TRUE(Push("mlp", "1", runtime::ModelFormat::kOnnx, ReadExample("mlp.onnx")).ok());
+  ASSERT_TRUE(Push("xgb", "1", runtime::ModelFormat::kXgboost, ReadExample("xgb_classifier.json")).ok());
   Reopen();
   EXPECT_FALSE(registry_->Ready());
   EXPECT_TRUE(registry_->LoadAll().empty());
@@ -157,8 +153,8 @@ TEST_F(RegistryTest, ReloadsFromTheEncryptedStoreAfterRestart) {
 }
 
 TEST_F(RegistryTest, TamperedBlobIsNotServedAndMakesServerUnready) {
-  ASSERT_TRUE(Push("mlp", "1", runtime::ModelFormat::kOnnx, Example("mlp.onnx")).ok());
-  ASSERT_TRUE(Push("ok", "1", runtime::ModelFormat::kOnnx, Example("mlp.onnx")).ok());
+  ASSERT_TRUE(Push("mlp", "1", runtime::ModelFormat::kOnnx, ReadExample("mlp.onnx")).ok());
+  ASSERT_TRUE(Push("ok", "1", runtime::ModelFormat::kOnnx, ReadExample("mlp.onnx")).ok());
   auto record = store_->GetModelVersion("mlp", "1");
   ASSERT_TRUE(record.ok());
   const fs::path blob = dir_ / "blobs" / (record->artifact_id + ".blob");
@@ -199,7 +195,7 @@ TEST_F(RegistryTest, UnsignedPushIsRefusedBeforeTheBodyUnlessThePolicyAllowsIt) 
   EXPECT_TRUE(IsIntegrityFailure(refused.status())) << refused.status().message();
   EXPECT_NE(refused.status().message().find("signature"), std::string::npos);
   Reopen(/*require_signature=*/false);
-  EXPECT_TRUE(PushWithBundle("mlp", "1", runtime::ModelFormat::kOnnx, Example("mlp.onnx"), "").ok());
+  EXPECT_TRUE(PushWithBundle("mlp", "1", runtime::ModelFormat::kOnnx, ReadExample("mlp.onnx"), "").ok());
   // A stored unsigned version is not served once signatures are required again.
   Reopen(/*require_signature=*/true);
   auto failures = registry_->LoadAll();
@@ -209,7 +205,7 @@ TEST_F(RegistryTest, UnsignedPushIsRefusedBeforeTheBodyUnlessThePolicyAllowsIt) 
 }
 
 TEST_F(RegistryTest, SignatureFromAnUntrustedKeyOrOutOfScopeIsRefused) {
-  const std::string model = Example("mlp.onnx");
+  const std::string model = ReadExample("mlp.onnx");
   auto stranger = crypto::PrivateKey::Generate(crypto::KeyType::kEcdsaP256).value();
   auto untrusted = registry_->BeginPush("mlp", "1", runtime::ModelFormat::kOnnx, "t", Sign(model, stranger));
   ASSERT_FALSE(untrusted.ok());
@@ -232,7 +228,7 @@ TEST_F(RegistryTest, SignatureFromAnUntrustedKeyOrOutOfScopeIsRefused) {
 }
 
 TEST_F(RegistryTest, BytesThatDifferFromTheSignedOnesAreRefused) {
-  std::string model = Example("mlp.onnx");
+  std::string model = ReadExample("mlp.onnx");
   const std::string bundle = Sign(model, publisher_);
   model[model.size() / 2] ^= 0x20;
   Status refused = PushWithBundle("mlp", "1", runtime::ModelFormat::kOnnx, model, bundle);
@@ -248,7 +244,7 @@ TEST_F(RegistryTest, TheScannerRefusesSignedButDangerousBytes) {
   EXPECT_TRUE(IsIntegrityFailure(refused)) << refused.message();
   EXPECT_NE(refused.message().find("system"), std::string::npos) << refused.message();
   // A clean model of another format than declared is refused too.
-  Status mismatch = Push("xgb", "1", runtime::ModelFormat::kOnnx, Example("xgb_classifier.json"));
+  Status mismatch = Push("xgb", "1", runtime::ModelFormat::kOnnx, ReadExample("xgb_classifier.json"));
   EXPECT_TRUE(IsIntegrityFailure(mismatch)) << mismatch.message();
   EXPECT_TRUE(fs::is_empty(dir_ / "blobs"));
   // Both refusals are counted for metrics; only the pickle had scanner findings.
@@ -265,8 +261,8 @@ TEST_F(RegistryTest, IntegrityCountsCoverPushAndLoadAndServedListsTheTable) {
   // Not an integrity failure: not counted.
   ASSERT_FALSE(registry_->BeginPush("../x", "1", runtime::ModelFormat::kOnnx, "t", "b").ok());
   EXPECT_EQ(registry_->Integrity().failures, 1u);
-  ASSERT_TRUE(Push("mlp", "1", runtime::ModelFormat::kOnnx, Example("mlp.onnx")).ok());
-  ASSERT_TRUE(Push("mlp", "2", runtime::ModelFormat::kOnnx, Example("mlp.onnx")).ok());
+  ASSERT_TRUE(Push("mlp", "1", runtime::ModelFormat::kOnnx, ReadExample("mlp.onnx")).ok());
+  ASSERT_TRUE(Push("mlp", "2", runtime::ModelFormat::kOnnx, ReadExample("mlp.onnx")).ok());
   auto served = registry_->Served();
   ASSERT_EQ(served.size(), 2u);
   EXPECT_EQ(served[0]->record.version, "1");
@@ -285,12 +281,12 @@ TEST_F(RegistryTest, IntegrityCountsCoverPushAndLoadAndServedListsTheTable) {
 }
 
 TEST_F(RegistryTest, RemovingATrustedKeyWithdrawsWhatItSigned) {
-  ASSERT_TRUE(Push("mlp", "1", runtime::ModelFormat::kOnnx, Example("mlp.onnx")).ok());
+  ASSERT_TRUE(Push("mlp", "1", runtime::ModelFormat::kOnnx, ReadExample("mlp.onnx")).ok());
   auto other = crypto::PrivateKey::Generate(crypto::KeyType::kEd25519).value();
   ASSERT_TRUE(registry_->AddTrustedKey("other", other.public_key().ToPem(), "*", "admin").ok());
-  ASSERT_TRUE(
-      PushWithBundle("mlp", "2", runtime::ModelFormat::kOnnx, Example("mlp.onnx"), Sign(Example("mlp.onnx"), other))
-          .ok());
+  ASSERT_TRUE(PushWithBundle("mlp", "2", runtime::ModelFormat::kOnnx, ReadExample("mlp.onnx"),
+                             Sign(ReadExample("mlp.onnx"), other))
+                  .ok());
   auto withdrawn = registry_->RemoveTrustedKey("publisher");
   ASSERT_TRUE(withdrawn.ok());
   EXPECT_EQ(*withdrawn, std::vector<std::string>{"mlp/1"});
@@ -304,13 +300,13 @@ TEST_F(RegistryTest, RemovingATrustedKeyWithdrawsWhatItSigned) {
 }
 
 TEST_F(RegistryTest, ADoctoredSignatureInTheStoreIsCaughtAtLoad) {
-  ASSERT_TRUE(Push("mlp", "1", runtime::ModelFormat::kOnnx, Example("mlp.onnx")).ok());
+  ASSERT_TRUE(Push("mlp", "1", runtime::ModelFormat::kOnnx, ReadExample("mlp.onnx")).ok());
   registry_.reset();
   store_.reset();
   // An attacker with the database swaps the stored bundle for one of another model.
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ / "aegis.db").c_str(), &db), SQLITE_OK);
-  const std::string other = Sign(Example("xgb_classifier.json"), publisher_);
+  const std::string other = Sign(ReadExample("xgb_classifier.json"), publisher_);
   sqlite3_stmt* stmt = nullptr;
   ASSERT_EQ(sqlite3_prepare_v2(db, "UPDATE model_versions SET signature_bundle = ?", -1, &stmt, nullptr), SQLITE_OK);
   sqlite3_bind_text(stmt, 1, other.c_str(), static_cast<int>(other.size()), SQLITE_TRANSIENT);

@@ -17,7 +17,7 @@ TEST(ModelFormatTest, NamesRoundTrip) {
 }
 
 TEST(ModelInstancesTest, RefusesBadCountsAndModels) {
-  std::vector<uint8_t> model = testing::ReadExample("mlp.onnx");
+  std::vector<uint8_t> model = testing::ReadExampleBytes("mlp.onnx");
   EXPECT_EQ(ModelInstances::Load(ModelFormat::kOnnx, model, 0).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(ModelInstances::Load(ModelFormat::kOnnx, model, 100000).status().code(), StatusCode::kInvalidArgument);
   std::vector<uint8_t> garbage(100, 0x42);
@@ -29,7 +29,7 @@ class ModelInstancesConcurrencyTest : public ::testing::TestWithParam<std::pair<
 
 TEST_P(ModelInstancesConcurrencyTest, FourThreadsTwoInstances) {
   auto [format, example] = GetParam();
-  std::vector<uint8_t> model = testing::ReadExample(example);
+  std::vector<uint8_t> model = testing::ReadExampleBytes(example);
   StatusOr<std::shared_ptr<ModelInstances>> instances = ModelInstances::Load(format, model, 2);
   ASSERT_TRUE(instances.ok()) << instances.status().message();
   EXPECT_EQ((*instances)->format(), format);

@@ -6,10 +6,10 @@
 namespace aegis::runtime {
 namespace {
 
-using testing::ReadExample;
+using testing::ReadExampleBytes;
 
 TEST(OnnxBackendTest, ReproducesTorchReferenceOutputs) {
-  std::vector<uint8_t> model = ReadExample("mlp.onnx");
+  std::vector<uint8_t> model = ReadExampleBytes("mlp.onnx");
   StatusOr<std::unique_ptr<Backend>> backend = LoadBackend(ModelFormat::kOnnx, model);
   ASSERT_TRUE(backend.ok()) << backend.status().message();
   EXPECT_EQ((*backend)->platform(), "onnx_opencv");
@@ -37,7 +37,7 @@ TEST(OnnxBackendTest, ReproducesTorchReferenceOutputs) {
 }
 
 TEST(OnnxBackendTest, RefusesInputsItCannotTake) {
-  std::vector<uint8_t> model = ReadExample("mlp.onnx");
+  std::vector<uint8_t> model = ReadExampleBytes("mlp.onnx");
   StatusOr<std::unique_ptr<Backend>> backend = LoadBackend(ModelFormat::kOnnx, model);
   ASSERT_TRUE(backend.ok()) << backend.status().message();
   Tensor bytes{.name = "input", .datatype = DataType::kBytes, .shape = {1}, .data = {0, 0, 0, 0}};
@@ -53,7 +53,7 @@ TEST(OnnxBackendTest, RefusesInputsItCannotTake) {
 }
 
 TEST(OnnxBackendTest, ConvertsOtherNumericInputsToFloat) {
-  std::vector<uint8_t> model = ReadExample("mlp.onnx");
+  std::vector<uint8_t> model = ReadExampleBytes("mlp.onnx");
   StatusOr<std::unique_ptr<Backend>> backend = LoadBackend(ModelFormat::kOnnx, model);
   ASSERT_TRUE(backend.ok());
   Tensor as_float = testing::Fp32Tensor("input", {1, 4}, {1, 2, 3, 4});
@@ -74,9 +74,9 @@ TEST(OnnxBackendTest, RefusesGarbageAndTruncatedModels) {
   EXPECT_EQ(refused.status().code(), StatusCode::kUnprocessable);
   EXPECT_FALSE(refused.status().message().empty());
   EXPECT_EQ(LoadBackend(ModelFormat::kOnnx, std::span<const uint8_t>()).status().code(), StatusCode::kUnprocessable);
-  EXPECT_EQ(LoadBackend(ModelFormat::kOnnx, ReadExample("mlp.pt")).status().code(), StatusCode::kUnprocessable);
+  EXPECT_EQ(LoadBackend(ModelFormat::kOnnx, ReadExampleBytes("mlp.pt")).status().code(), StatusCode::kUnprocessable);
 
-  std::vector<uint8_t> model = ReadExample("mlp.onnx");
+  std::vector<uint8_t> model = ReadExampleBytes("mlp.onnx");
   for (size_t length = 1; length < model.size(); length += 3) {
     std::vector<uint8_t> prefix(model.begin(), model.begin() + length);
     StatusOr<std::unique_ptr<Backend>> loaded = LoadBackend(ModelFormat::kOnnx, prefix);

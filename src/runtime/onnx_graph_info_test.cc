@@ -39,7 +39,7 @@ Bytes ValueInfo(const std::string& name, int elem_type, const std::vector<int64_
 }
 
 TEST(OnnxGraphInfoTest, ReadsTheExampleMlp) {
-  Bytes model = testing::ReadExample("mlp.onnx");
+  Bytes model = testing::ReadExampleBytes("mlp.onnx");
   StatusOr<OnnxGraphInfo> info = ReadOnnxGraphInfo(model);
   ASSERT_TRUE(info.ok()) << info.status().message();
   ASSERT_EQ(info->inputs.size(), 1u);  // the four weight initializers are not inputs
@@ -95,7 +95,7 @@ TEST(OnnxGraphInfoTest, RefusesMalformedBytes) {
 
 // Every prefix of a real model either fails cleanly or yields a subset of its values.
 TEST(OnnxGraphInfoTest, SurvivesEveryTruncation) {
-  Bytes model = testing::ReadExample("mlp.onnx");
+  Bytes model = testing::ReadExampleBytes("mlp.onnx");
   ASSERT_FALSE(model.empty());
   for (size_t length = 0; length < model.size(); ++length) {
     Bytes prefix(model.begin(), model.begin() + length);  // exact-size copy: ASan sees any over-read
@@ -110,7 +110,7 @@ TEST(OnnxGraphInfoTest, SurvivesEveryTruncation) {
 }
 
 TEST(OnnxGraphInfoTest, SurvivesRandomByteFlips) {
-  Bytes model = testing::ReadExample("mlp.onnx");
+  Bytes model = testing::ReadExampleBytes("mlp.onnx");
   ASSERT_FALSE(model.empty());
   std::mt19937 rng(1234);
   for (int round = 0; round < 20000; ++round) {

@@ -6,10 +6,10 @@
 namespace aegis::runtime {
 namespace {
 
-using testing::ReadExample;
+using testing::ReadExampleBytes;
 
 std::unique_ptr<Backend> MustLoad(const std::string& example) {
-  std::vector<uint8_t> model = ReadExample(example);
+  std::vector<uint8_t> model = ReadExampleBytes(example);
   StatusOr<std::unique_ptr<Backend>> backend = LoadBackend(ModelFormat::kTorchScript, model);
   EXPECT_TRUE(backend.ok()) << backend.status().message();
   return backend.ok() ? std::move(backend).value() : nullptr;
@@ -106,7 +106,7 @@ TEST(TorchScriptBackendTest, EngineFailureIsInternal) {
 
 TEST(TorchScriptBackendTest, RefusesOtherBytes) {
   for (const char* example : {"mlp.onnx", "xgb_classifier.json", "reference.json"}) {
-    StatusOr<std::unique_ptr<Backend>> refused = LoadBackend(ModelFormat::kTorchScript, ReadExample(example));
+    StatusOr<std::unique_ptr<Backend>> refused = LoadBackend(ModelFormat::kTorchScript, ReadExampleBytes(example));
     EXPECT_EQ(refused.status().code(), StatusCode::kUnprocessable) << example;
     EXPECT_FALSE(refused.status().message().empty());
   }
@@ -116,7 +116,7 @@ TEST(TorchScriptBackendTest, RefusesOtherBytes) {
 }
 
 TEST(TorchScriptBackendTest, RefusesTruncatedArchives) {
-  std::vector<uint8_t> model = ReadExample("mlp.pt");
+  std::vector<uint8_t> model = ReadExampleBytes("mlp.pt");
   for (size_t length = 1; length < model.size(); length += 97) {
     std::vector<uint8_t> prefix(model.begin(), model.begin() + length);
     StatusOr<std::unique_ptr<Backend>> loaded = LoadBackend(ModelFormat::kTorchScript, prefix);

@@ -7,12 +7,12 @@
 namespace aegis::runtime {
 namespace {
 
-using testing::ReadExample;
+using testing::ReadExampleBytes;
 
 class XgboostBackendTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(XgboostBackendTest, ReproducesXgboostPredictions) {
-  std::vector<uint8_t> model = ReadExample(GetParam());
+  std::vector<uint8_t> model = ReadExampleBytes(GetParam());
   StatusOr<std::unique_ptr<Backend>> backend = LoadBackend(ModelFormat::kXgboost, model);
   ASSERT_TRUE(backend.ok()) << backend.status().message();
   EXPECT_EQ((*backend)->platform(), "xgboost");
@@ -41,7 +41,7 @@ INSTANTIATE_TEST_SUITE_P(JsonAndUbj, XgboostBackendTest,
 
 // The legacy binary format, produced in memory by libxgboost itself.
 std::vector<uint8_t> LegacyBinaryModel() {
-  std::vector<uint8_t> json = ReadExample("xgb_classifier.json");
+  std::vector<uint8_t> json = ReadExampleBytes("xgb_classifier.json");
   BoosterHandle booster = nullptr;
   EXPECT_EQ(XGBoosterCreate(nullptr, 0, &booster), 0);
   EXPECT_EQ(XGBoosterLoadModelFromBuffer(booster, json.data(), json.size()), 0);
@@ -63,12 +63,12 @@ TEST(XgboostBackendRefusalTest, RefusesLegacyBinary) {
 
 TEST(XgboostBackendRefusalTest, RefusesGarbageAndTruncations) {
   for (const char* example : {"mlp.onnx", "mlp.pt", "reference.json"}) {
-    StatusOr<std::unique_ptr<Backend>> refused = LoadBackend(ModelFormat::kXgboost, ReadExample(example));
+    StatusOr<std::unique_ptr<Backend>> refused = LoadBackend(ModelFormat::kXgboost, ReadExampleBytes(example));
     EXPECT_EQ(refused.status().code(), StatusCode::kUnprocessable) << example;
     EXPECT_FALSE(refused.status().message().empty());
   }
   for (const char* example : {"xgb_classifier.json", "xgb_classifier.ubj"}) {
-    std::vector<uint8_t> model = ReadExample(example);
+    std::vector<uint8_t> model = ReadExampleBytes(example);
     for (size_t length = 1; length < model.size(); length += 211) {
       std::vector<uint8_t> prefix(model.begin(), model.begin() + length);
       StatusOr<std::unique_ptr<Backend>> loaded = LoadBackend(ModelFormat::kXgboost, prefix);
@@ -78,7 +78,8 @@ TEST(XgboostBackendRefusalTest, RefusesGarbageAndTruncations) {
 }
 
 TEST(XgboostBackendRefusalTest, RefusesNonFloatInputs) {
-  StatusOr<std::unique_ptr<Backend>> backend = LoadBackend(ModelFormat::kXgboost, ReadExample("xgb_classifier.json"));
+  StatusOr<std::unique_ptr<Backend>> backend =
+      LoadBackend(ModelFormat::kXgboost, ReadExampleBytes("xgb_classifier.json"));
   ASSERT_TRUE(backend.ok());
   Tensor doubles{.name = "input", .datatype = DataType::kFp64, .shape = {1, 4}};
   doubles.data.resize(32);

@@ -14,10 +14,10 @@ StatusOr<XgboostModelFormat> Check(const std::string& text) {
 }
 
 TEST(XgboostFormatTest, RecognizesTheExamples) {
-  StatusOr<XgboostModelFormat> json = CheckXgboostModelFormat(testing::ReadExample("xgb_classifier.json"));
+  StatusOr<XgboostModelFormat> json = CheckXgboostModelFormat(testing::ReadExampleBytes("xgb_classifier.json"));
   ASSERT_TRUE(json.ok()) << json.status().message();
   EXPECT_EQ(*json, XgboostModelFormat::kJson);
-  StatusOr<XgboostModelFormat> ubj = CheckXgboostModelFormat(testing::ReadExample("xgb_classifier.ubj"));
+  StatusOr<XgboostModelFormat> ubj = CheckXgboostModelFormat(testing::ReadExampleBytes("xgb_classifier.ubj"));
   ASSERT_TRUE(ubj.ok()) << ubj.status().message();
   EXPECT_EQ(*ubj, XgboostModelFormat::kUbj);
 }
@@ -52,7 +52,7 @@ TEST(XgboostFormatTest, BoundsNesting) {
 }
 
 TEST(XgboostFormatTest, UbjWalkerSurvivesTruncationsAndFlips) {
-  std::vector<uint8_t> model = testing::ReadExample("xgb_classifier.ubj");
+  std::vector<uint8_t> model = testing::ReadExampleBytes("xgb_classifier.ubj");
   for (size_t length = 0; length < model.size(); ++length) {
     std::vector<uint8_t> prefix(model.begin(), model.begin() + length);
     EXPECT_FALSE(CheckXgboostModelFormat(prefix).ok()) << length;  // UBJ has no valid proper prefix
