@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "aegis/runtime/backend.h"
+#include "common/testing/status_matchers.h"
 #include "runtime_test_util.h"
 
 namespace aegis::runtime {
@@ -18,10 +19,10 @@ TEST(ModelFormatTest, NamesRoundTrip) {
 
 TEST(ModelInstancesTest, RefusesBadCountsAndModels) {
   std::vector<uint8_t> model = testing::ReadExampleBytes("mlp.onnx");
-  EXPECT_EQ(ModelInstances::Load(ModelFormat::kOnnx, model, 0).status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(ModelInstances::Load(ModelFormat::kOnnx, model, 100000).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_STATUS_IS(ModelInstances::Load(ModelFormat::kOnnx, model, 0), StatusCode::kInvalidArgument);
+  EXPECT_STATUS_IS(ModelInstances::Load(ModelFormat::kOnnx, model, 100000), StatusCode::kInvalidArgument);
   std::vector<uint8_t> garbage(100, 0x42);
-  EXPECT_EQ(ModelInstances::Load(ModelFormat::kOnnx, garbage, 2).status().code(), StatusCode::kUnprocessable);
+  EXPECT_STATUS_IS(ModelInstances::Load(ModelFormat::kOnnx, garbage, 2), StatusCode::kUnprocessable);
 }
 
 // 4 threads share 2 instances of each engine; every result must match the reference.
@@ -31,10 +32,10 @@ TEST_P(ModelInstancesConcurrencyTest, FourThreadsTwoInstances) {
   auto [format, example] = GetParam();
   std::vector<uint8_t> model = testing::ReadExampleBytes(example);
   StatusOr<std::shared_ptr<ModelInstances>> instances = ModelInstances::Load(format, model, 2);
-  ASSERT_TRUE(instances.ok()) << instances.status().message();
+  ASSERT_OK(instances);
   EXPECT_EQ((*instances)->format(), format);
   testing::ReferenceCase reference = testing::LoadReference(format == ModelFormat::kXgboost ? "xgb_classifier" : "mlp");
-  ASSERT_TRUE(ValidateInputs((*instances)->signature(), reference.inputs).ok());
+  ASSERT_OK(ValidateInputs((*instances)->signature(), reference.inputs));
 
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
