@@ -16,6 +16,7 @@
 
 #include "aegis/http/server.h"
 #include "common/testing/scoped_temp_dir.h"
+#include "common/testing/status_matchers.h"
 #include "common/testing/test_pki.h"
 #include "common/testing/wait_for.h"
 #include "webhook_batch.h"
@@ -29,15 +30,15 @@ using internal::DeliveryOutcome;
 
 TEST(WebhookUrlTest, HttpsOnlyWithPathAndQueryKept) {
   auto u = ParseWebhookUrl("https://siem.example/ingest/aegis?src=1");
-  ASSERT_TRUE(u.ok());
+  ASSERT_OK(u);
   EXPECT_EQ(u->origin, "https://siem.example:443");
   EXPECT_EQ(u->target, "/ingest/aegis?src=1");
   u = ParseWebhookUrl("https://127.0.0.1:8088");
-  ASSERT_TRUE(u.ok());
+  ASSERT_OK(u);
   EXPECT_EQ(u->origin, "https://127.0.0.1:8088");
   EXPECT_EQ(u->target, "/");
   u = ParseWebhookUrl("https://[::1]:9000?x");
-  ASSERT_TRUE(u.ok());
+  ASSERT_OK(u);
   EXPECT_EQ(u->origin, "https://[::1]:9000");
   EXPECT_EQ(u->target, "/?x");
   for (const char* bad : {"http://siem.example/", "HTTPS://x/", "ftp://x", "https://", "https://user:pw@x/",
@@ -77,9 +78,9 @@ class TokenFileTest : public ::testing::Test {
 
 TEST_F(TokenFileTest, OwnerOnlyFileTrimmedOfTrailingNewline) {
   auto t = ReadBearerTokenFile(Write("s3cr3t-token_~+/=\n", 0600));
-  ASSERT_TRUE(t.ok()) << t.status().message();
+  ASSERT_OK(t);
   EXPECT_EQ(*t, "s3cr3t-token_~+/=");
-  EXPECT_TRUE(ReadBearerTokenFile(Write("x", 0400)).ok());
+  EXPECT_OK(ReadBearerTokenFile(Write("x", 0400)));
 }
 
 TEST_F(TokenFileTest, RefusesFilesOthersCanReadAndTokensThatCouldInjectHeaders) {
@@ -113,7 +114,7 @@ class ScriptedReceiver : public http::Dispatcher {
     const auto& pki = aegis::testing::TestPki::Get();
     const Status s =
         server_.AddListener("data", "127.0.0.1:0", {pki.server_cert, pki.server_key}, http::Limits{}, this);
-    EXPECT_TRUE(s.ok()) << s.message();
+    EXPECT_OK(s);
     runner_ = std::thread([this] { server_.Run(); });
   }
   ~ScriptedReceiver() override {
@@ -183,7 +184,7 @@ std::vector<int> EventIndexes(const std::string& body) {
 TEST(WebhookSinkTest, PostsBatchesOfAtMostBatchSizeWithTheBearerToken) {
   ScriptedReceiver rx({});
   auto sink = WebhookSink::Create(Options(rx.url()));
-  ASSERT_TRUE(sink.ok()) << sink.status().message();
+  ASSERT_OK(sink);
   for (int i = 0; i < 7; ++i) (*sink)->Offer(Event(i));
   (*sink)->OfferHead(R"({"tree_size":7})");
   ASSERT_TRUE(WaitFor([&] { return (*sink)->Stats().delivered == 8; }));
@@ -206,7 +207,7 @@ TEST(WebhookSinkTest, PostsBatchesOfAtMostBatchSizeWithTheBearerToken) {
 TEST(WebhookSinkTest, RetriesTheSameBatchAfter503And429) {
   ScriptedReceiver rx({503, 429, 200});
   auto sink = WebhookSink::Create(Options(rx.url()));
-  ASSERT_TRUE(sink.ok());
+  ASSERT_OK(sink);
   for (int i = 0; i < 3; ++i) (*sink)->Offer(Event(i));
   ASSERT_TRUE(WaitFor([&] { return (*sink)->Stats().delivered == 3; }));
   const auto got = rx.received();
@@ -228,7 +229,7 @@ TEST(WebhookSinkTest, A4xxDropsTheBatchWithoutRetryAndGoesOn) {
   auto o = Options(rx.url());
   o.on_drop = [&](uint64_t n) { reported += n; };
   auto sink = WebhookSink::Create(o);
-  ASSERT_TRUE(sink.ok());
+  ASSERT_OK(sink);
   for (int i = 0; i < 3; ++i) (*sink)->Offer(Event(i));
   ASSERT_TRUE(WaitFor([&] { return (*sink)->Stats().dropped == 3; }));
   for (int i = 3; i < 5; ++i) (*sink)->Offer(Event(i));
@@ -257,7 +258,7 @@ TEST(WebhookSinkTest, ReceiverDownQueueBoundedDropsCountedReportedAndStopIsBound
     reports.push_back(n);
   };
   auto sink = WebhookSink::Create(o);
-  ASSERT_TRUE(sink.ok());
+  ASSERT_OK(sink);
   (*sink)->Offer(Event(0));
   (*sink)->Offer(Event(1));
   ASSERT_TRUE(WaitFor([&] { return (*sink)->Stats().failures >= 2; }));
@@ -280,7 +281,7 @@ TEST(WebhookSinkTest, AnUntrustedReceiverIsNotSentTheBatch) {
   auto o = Options(rx.url());
   o.ca_file = aegis::testing::TestPki::Get().foreign_ca_cert;
   auto sink = WebhookSink::Create(o);
-  ASSERT_TRUE(sink.ok());
+  ASSERT_OK(sink);
   (*sink)->Offer(Event(0));
   ASSERT_TRUE(WaitFor([&] { return (*sink)->Stats().failures >= 2; }));
   EXPECT_TRUE(rx.received().empty());
@@ -293,7 +294,7 @@ TEST(WebhookSinkTest, StopDeliversWhatIsQueued) {
   o.batch_delay = 10s;  // a batch would wait long; Stop must not
   o.batch_size = 100;
   auto sink = WebhookSink::Create(o);
-  ASSERT_TRUE(sink.ok());
+  ASSERT_OK(sink);
   for (int i = 0; i < 5; ++i) (*sink)->Offer(Event(i));
   (*sink)->Stop();
   EXPECT_EQ((*sink)->Stats().delivered, 5u);
