@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
 
+#include "common/testing/status_matchers.h"
 #include "test_server.h"
 
 namespace aegis::http::testing {
@@ -23,12 +24,12 @@ bool HasRejection(TestDispatcher& d, int status) {
 TEST(ServerLimitsTest, BodyOverLimitGets413) {
   TestServer ts;
   auto client = HttpsClient::Connect(ts.client_options());
-  ASSERT_TRUE(client.ok());
+  ASSERT_OK(client);
   auto ok = (*client)->Request("POST", "/small", std::string(16, 'a'));
-  ASSERT_TRUE(ok.ok());
+  ASSERT_OK(ok);
   EXPECT_EQ(ok->status, 200);
   auto r = (*client)->Request("POST", "/small", std::string(100, 'a'));
-  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_OK(r);
   EXPECT_EQ(r->status, 413);
   EXPECT_EQ(r->body, R"({"error": "request body too large"})");
   EXPECT_TRUE(HasRejection(ts.dispatcher, 413));
@@ -141,11 +142,11 @@ TEST(ServerLimitsTest, IdleKeepAliveConnectionIsClosed) {
   EXPECT_GT(std::chrono::steady_clock::now() - started, milliseconds(800));
   // The HttpsClient notices and reconnects.
   auto client = HttpsClient::Connect(ts.client_options());
-  ASSERT_TRUE(client.ok());
-  ASSERT_TRUE((*client)->Request("GET", "/echo").ok());
+  ASSERT_OK(client);
+  ASSERT_OK((*client)->Request("GET", "/echo"));
   std::this_thread::sleep_for(milliseconds(1500));
   auto again = (*client)->Request("GET", "/echo");
-  ASSERT_TRUE(again.ok()) << again.status().message();
+  ASSERT_OK(again);
   EXPECT_EQ(again->status, 200);
 }
 
@@ -197,9 +198,9 @@ TEST(ServerLimitsTest, SurvivesGarbage) {
     raw.ReadResponse(milliseconds(300));
   }
   auto client = HttpsClient::Connect(ts.client_options());
-  ASSERT_TRUE(client.ok());
+  ASSERT_OK(client);
   auto r = (*client)->Request("GET", "/echo");
-  ASSERT_TRUE(r.ok());
+  ASSERT_OK(r);
   EXPECT_EQ(r->status, 200);
 }
 

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/testing/status_matchers.h"
 #include "test_server.h"
 
 namespace aegis::http::testing {
@@ -24,14 +25,14 @@ TEST(ServerStreamTest, SinkReceivesExactBytes) {
   const auto file = std::filesystem::temp_directory_path() / ("aegis-upload-" + std::to_string(getpid()));
   std::ofstream(file, std::ios::binary) << data;
   auto client = HttpsClient::Connect(ts.client_options());
-  ASSERT_TRUE(client.ok());
+  ASSERT_OK(client);
   std::vector<uint64_t> progress;
   auto r = (*client)->Upload("POST", "/upload", file, [&](uint64_t sent, uint64_t total) {
     EXPECT_EQ(total, data.size());
     progress.push_back(sent);
   });
   std::filesystem::remove(file);
-  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_OK(r);
   EXPECT_EQ(r->status, 201);
   EXPECT_EQ(r->body, "{\"bytes\": " + std::to_string(data.size()) + "}");
   ASSERT_EQ(progress.size(), 4u);
@@ -45,7 +46,7 @@ TEST(ServerStreamTest, SinkReceivesExactBytes) {
   EXPECT_EQ(sink->aborts, 0);
   // The connection is still usable after a streamed body.
   auto again = (*client)->Request("GET", "/echo");
-  ASSERT_TRUE(again.ok());
+  ASSERT_OK(again);
   EXPECT_EQ(again->status, 200);
 }
 

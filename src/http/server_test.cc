@@ -1,6 +1,7 @@
 // End-to-end tests of HttpsServer with the real HttpsClient over TLS.
 #include <gtest/gtest.h>
 
+#include "common/testing/status_matchers.h"
 #include "common/testing/test_pki.h"
 #include "test_server.h"
 
@@ -29,7 +30,7 @@ TEST(ServerTest, GetRoundTripWithSecurityHeaders) {
   auto client = MustConnect(options);
   ASSERT_TRUE(client);
   auto r = client->Request("GET", "/echo?x=a%20b");
-  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_OK(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_NE(r->body.find("method=GET path=/echo x=a b auth=Bearer tok123 remote=127.0.0.1:"), std::string::npos)
       << r->body;
@@ -53,11 +54,11 @@ TEST(ServerTest, PostRoundTripAndKeepAlive) {
   for (int i = 0; i < 20; ++i) {
     const std::string body = "payload-" + std::to_string(i) + std::string(static_cast<size_t>(i) * 1000, 'z');
     auto r = client->Request("POST", "/echo", body, "application/octet-stream");
-    ASSERT_TRUE(r.ok()) << r.status().message();
+    ASSERT_OK(r);
     EXPECT_EQ(r->status, 200);
     EXPECT_EQ(r->body, body);
     auto g = client->Request("GET", "/echo");
-    ASSERT_TRUE(g.ok());
+    ASSERT_OK(g);
     const std::string this_remote = g->body.substr(g->body.find("remote="));
     if (i == 0) remote = this_remote.substr(0, this_remote.find(' '));
     EXPECT_EQ(this_remote.substr(0, this_remote.find(' ')), remote);  // same source port: same connection
@@ -65,7 +66,7 @@ TEST(ServerTest, PostRoundTripAndKeepAlive) {
   // A big body crosses several TLS records and the two-buffer write path.
   const std::string big(300 * 1024, 'b');
   auto r = client->Request("POST", "/echo", big, "application/octet-stream");
-  ASSERT_TRUE(r.ok());
+  ASSERT_OK(r);
   EXPECT_EQ(r->body, big);
   EXPECT_EQ(ts.server.Stats("data").connections_accepted, 1u);
 }
@@ -75,27 +76,27 @@ TEST(ServerTest, ImmediateAndNotFound) {
   auto client = MustConnect(ts.client_options());
   ASSERT_TRUE(client);
   auto r = client->Request("GET", "/immediate");
-  ASSERT_TRUE(r.ok());
+  ASSERT_OK(r);
   EXPECT_EQ(r->status, 403);
   EXPECT_EQ(r->body, R"({"error": "forbidden"})");
   // HEAD: the headers of the GET, no body.
   auto head = client->Request("HEAD", "/echo");
-  ASSERT_TRUE(head.ok()) << head.status().message();
+  ASSERT_OK(head);
   EXPECT_EQ(head->status, 200);
   EXPECT_TRUE(head->body.empty());
   EXPECT_NE(HeaderOf(*head, "content-length"), "0");
   auto nf = client->Request("DELETE", "/nothing");
-  ASSERT_TRUE(nf.ok());
+  ASSERT_OK(nf);
   EXPECT_EQ(nf->status, 404);
   EXPECT_EQ(HeaderOf(*nf, "content-type"), "application/json");
   // An immediate answer with a body pending closes the connection; the client
   // reconnects transparently.
   auto posted = client->Request("POST", "/immediate", std::string(1000, 'x'));
-  ASSERT_TRUE(posted.ok());
+  ASSERT_OK(posted);
   EXPECT_EQ(posted->status, 403);
   EXPECT_EQ(HeaderOf(*posted, "connection"), "close");
   auto again = client->Request("GET", "/echo");
-  ASSERT_TRUE(again.ok());
+  ASSERT_OK(again);
   EXPECT_EQ(again->status, 200);
 }
 
@@ -104,11 +105,11 @@ TEST(ServerTest, HandlerExceptionBecomes500AndServerSurvives) {
   auto client = MustConnect(ts.client_options());
   ASSERT_TRUE(client);
   auto r = client->Request("GET", "/throw");
-  ASSERT_TRUE(r.ok());
+  ASSERT_OK(r);
   EXPECT_EQ(r->status, 500);
   EXPECT_EQ(r->body, R"({"error": "internal error"})");
   auto ok = client->Request("GET", "/echo");
-  ASSERT_TRUE(ok.ok());
+  ASSERT_OK(ok);
   EXPECT_EQ(ok->status, 200);
   ASSERT_TRUE(WaitFor([&] { return ts.dispatcher.completions().size() == 2; }));
   EXPECT_EQ(ts.dispatcher.completions()[0], 500);
@@ -121,7 +122,7 @@ TEST(ServerTest, TraversalAndBadTargetsGet400) {
     auto client = MustConnect(options);
     ASSERT_TRUE(client);
     auto r = client->Request("GET", target);
-    ASSERT_TRUE(r.ok()) << target << ": " << r.status().message();
+    ASSERT_OK(r) << target << ": " << r.status().message();
     EXPECT_EQ(r->status, 400) << target;
     EXPECT_EQ(r->body.rfind("{\"error\": \"", 0), 0u) << r->body;
   }
@@ -163,7 +164,7 @@ TEST(ServerTest, StopDrainsInFlightRequest) {
   ts.Stop();
   const auto took = std::chrono::steady_clock::now() - started;
   caller.join();
-  ASSERT_TRUE(result.ok()) << result.status().message();
+  ASSERT_OK(result);
   EXPECT_EQ(result->status, 200);
   EXPECT_EQ(result->body, R"({"slow": true})");
   EXPECT_LT(took, std::chrono::seconds(4));
@@ -204,13 +205,13 @@ TEST(ServerTest, AddListenerFailsClearly) {
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("does not match"), std::string::npos) << s.message();
   s = server.AddListener("data", "127.0.0.1", {pki.server_cert, pki.server_key}, {}, &dispatcher);
-  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.message();
-  ASSERT_TRUE(server.AddListener("data", "127.0.0.1:0", {pki.server_cert, pki.server_key}, {}, &dispatcher).ok());
-  EXPECT_EQ(server.AddListener("data", "127.0.0.1:0", {pki.server_cert, pki.server_key}, {}, &dispatcher).code(),
-            StatusCode::kAlreadyExists);
+  EXPECT_STATUS_IS(s, StatusCode::kInvalidArgument) << s.message();
+  ASSERT_OK(server.AddListener("data", "127.0.0.1:0", {pki.server_cert, pki.server_key}, {}, &dispatcher));
+  EXPECT_STATUS_IS(server.AddListener("data", "127.0.0.1:0", {pki.server_cert, pki.server_key}, {}, &dispatcher),
+                   StatusCode::kAlreadyExists);
   const std::string taken = "127.0.0.1:" + std::to_string(server.BoundPort("data"));
   s = server.AddListener("admin", taken, {pki.server_cert, pki.server_key}, {}, &dispatcher);
-  EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.message();
+  EXPECT_STATUS_IS(s, StatusCode::kUnavailable) << s.message();
   EXPECT_EQ(server.BoundPort("nope"), 0);
 }
 
@@ -225,9 +226,9 @@ TEST(ServerTest, Ipv6Listener) {
   options.server = "https://[::1]:" + std::to_string(server.BoundPort("admin"));
   options.ca_file = pki.ca_cert;
   auto client = HttpsClient::Connect(options);
-  ASSERT_TRUE(client.ok()) << client.status().message();
+  ASSERT_OK(client);
   auto r = (*client)->Request("GET", "/echo");
-  ASSERT_TRUE(r.ok());
+  ASSERT_OK(r);
   EXPECT_NE(r->body.find("remote=[::1]:"), std::string::npos) << r->body;
   EXPECT_NE(r->body.find("listener=admin"), std::string::npos);
   server.Stop();
