@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "common/testing/scoped_temp_dir.h"
+#include "common/testing/status_matchers.h"
 
 namespace aegis::cli {
 namespace {
@@ -23,7 +24,7 @@ class ConfigTest : public ::testing::Test {
       Write(text);
       auto config = LoadConfig(dir_);
       ASSERT_FALSE(config.ok()) << text;
-      EXPECT_EQ(config.status().code(), StatusCode::kInvalidArgument);
+      EXPECT_STATUS_IS(config, StatusCode::kInvalidArgument);
       EXPECT_NE(config.status().message().find(expected), std::string::npos)
           << text << " → " << config.status().message();
     }
@@ -36,7 +37,7 @@ class ConfigTest : public ::testing::Test {
 TEST_F(ConfigTest, DefaultFileParsesToSecureDefaults) {
   Write(RenderDefaultConfig("127.0.0.1:8443", "127.0.0.1:9443"));
   auto config = LoadConfig(dir_);
-  ASSERT_TRUE(config.ok()) << config.status().message();
+  ASSERT_OK(config);
   EXPECT_EQ(config->listen, "127.0.0.1:8443");
   EXPECT_EQ(config->admin_listen, "127.0.0.1:9443");
   EXPECT_EQ(config->api_limits.max_body_bytes, 64ull << 20);
@@ -51,7 +52,7 @@ TEST_F(ConfigTest, OverridesAreApplied) {
       "[limits]\nmax_body_bytes = 4096\nread_timeout_seconds = 2\n[runtime]\ninstances_per_model = 3\n"
       "[registry]\nrequire_signature = false\n");
   auto config = LoadConfig(dir_);
-  ASSERT_TRUE(config.ok()) << config.status().message();
+  ASSERT_OK(config);
   EXPECT_EQ(config->api_limits.max_body_bytes, 4096u);
   EXPECT_EQ(config->http_limits.read_timeout, std::chrono::seconds(2));
   EXPECT_EQ(config->instances_per_model, 3);
@@ -96,7 +97,7 @@ san = "URI:spiffe://acme/ci"
 role = "deployer"
 )");
   auto config = LoadConfig(dir_);
-  ASSERT_TRUE(config.ok()) << config.status().message();
+  ASSERT_OK(config);
   EXPECT_EQ(config->tls_client_ca, std::filesystem::absolute(dir_) / "tls/clients.crt");
   EXPECT_TRUE(config->require_client_cert);
   ASSERT_TRUE(config->jwt);
@@ -116,7 +117,7 @@ role = "deployer"
 TEST_F(ConfigTest, NoIdentitySectionsMeansTokensAndSessionsOnly) {
   Write(RenderDefaultConfig("127.0.0.1:8443", "127.0.0.1:9443"));
   auto config = LoadConfig(dir_);
-  ASSERT_TRUE(config.ok());
+  ASSERT_OK(config);
   EXPECT_FALSE(config->jwt);
   EXPECT_TRUE(config->client_identities.empty());
   EXPECT_TRUE(config->tls_client_ca.empty());
@@ -161,7 +162,7 @@ token_file = "siem.token"
 batch_size = 50
 )");
   auto config = LoadConfig(dir_);
-  ASSERT_TRUE(config.ok()) << config.status().message();
+  ASSERT_OK(config);
   ASSERT_TRUE(config->syslog.has_value());
   EXPECT_EQ(config->syslog->host, "siem.example");
   EXPECT_EQ(config->syslog->port, 6514);
@@ -178,7 +179,7 @@ batch_size = 50
       "[audit.syslog]\naddress = \"10.0.0.5:514\"\ntransport = \"udp\"\nallow_plaintext = true\n"
       "facility = \"local3\"\nmax_message_bytes = 480\n");
   config = LoadConfig(dir_);
-  ASSERT_TRUE(config.ok()) << config.status().message();
+  ASSERT_OK(config);
   EXPECT_EQ(config->syslog->facility, 19);
   EXPECT_FALSE(config->webhook.has_value());
 }
@@ -219,7 +220,7 @@ TEST_F(ConfigTest, RefusesBadAuditSinks) {
 TEST_F(ConfigTest, AuditLogSettingsAreReadAndDefaultToFiveMinuteVerification) {
   Write("[audit]\nsegment_max_bytes = 1048576\nverify_interval_seconds = 600\n");
   auto config = LoadConfig(dir_);
-  ASSERT_TRUE(config.ok()) << config.status().message();
+  ASSERT_OK(config);
   EXPECT_EQ(config->audit_segment_max_bytes, 1048576u);
   EXPECT_EQ(config->audit_verify_interval.count(), 600);
   EXPECT_EQ(Config{}.audit_verify_interval.count(), 300);
@@ -228,7 +229,7 @@ TEST_F(ConfigTest, AuditLogSettingsAreReadAndDefaultToFiveMinuteVerification) {
 TEST_F(ConfigTest, MissingFileIsNotFound) {
   auto config = LoadConfig(dir_ / "nope");
   ASSERT_FALSE(config.ok());
-  EXPECT_EQ(config.status().code(), StatusCode::kNotFound);
+  EXPECT_STATUS_IS(config, StatusCode::kNotFound);
 }
 
 }  // namespace
