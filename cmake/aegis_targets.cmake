@@ -1,27 +1,31 @@
-# How every Aegis target is declared: one function each for libraries, unit tests
-# and fuzzers, so that every module's CMakeLists.txt has the same shape and the
-# module layering is enforced by the build rather than by review.
+# How every Aegis target is declared: one function per kind of target (library,
+# header-only library, program, unit test, fuzzer), so that every module's
+# CMakeLists.txt has the same shape and the layering is held by the build rather
+# than by review.
 #
 # Layering rules these functions implement:
 #  - A module is one folder, src/<module>/, with its public headers in
 #    include/aegis/<module>/. Each module gets an include root of its own under
-#    the build tree, <build>/modules/aegis_<module>/include/, that holds exactly
-#    one entry: aegis/<module>, a symlink to include/aegis/<module>. A library puts its
-#    module's root on its PUBLIC include path, so `#include "aegis/x/y.h"`
+#    the build tree, <build>/modules/aegis_<module>/include/, holding exactly one
+#    entry: aegis/<module>, a symlink to include/aegis/<module>. A library puts
+#    its module's root on its PUBLIC include path, so `#include "aegis/x/y.h"`
 #    compiles only in targets that link module x (directly or through PUBLIC
-#    links), and no target can reach another module's headers by accident.
-#  - A module's own folder, src/<module>/, is on its libraries' PRIVATE include
-#    path only: private headers stay private.
+#    links). The unit is the module: the libraries of one module (aegis_auth_jwt,
+#    aegis_auth_users, aegis_auth) share its root.
+#  - A library's own folder is on its PRIVATE include path only: a module's
+#    private headers are reachable from its own code and nowhere else.
 #  - Headers a module shares on purpose beyond its public API live in a
-#    subfolder and are exposed by a target of their own (aegis_include_folder):
-#    src/crypto/internal/ as "crypto/internal/..." (aegis_crypto_internal),
-#    test support in src/<module>/testing/ as "<module>/testing/...".
+#    subfolder and are exposed by a header-only target of their own
+#    (aegis_add_header_library): src/crypto/internal/ as "crypto/internal/..."
+#    (aegis_crypto_internal), test support in src/<module>/testing/ as
+#    "<module>/testing/..." (aegis_testing, aegis_auth_testing).
 #  - Modules are declared lowest first (see CMakeLists.txt). A target may link
-#    only targets declared before it; linking one declared later is an error
-#    here, which keeps the declaration order equal to the dependency order.
+#    only Aegis targets declared before it; anything else stops the configure
+#    step, which keeps the declaration order equal to the dependency order.
 #
-# The roots are directory symlinks (not per-file links or copies), so that
-# diagnostics, depfiles and clang-tidy fixes all land on the real files.
+# The roots hold directory symlinks, not copies or per-file links: an edit, or a
+# clang-tidy fix, made through a root lands on the real file. Diagnostics name
+# the path through the root, which ends in the source tree's own path.
 
 # aegis_include_folder(<target> <PUBLIC|PRIVATE|INTERFACE> <prefix> <dir>)
 #   Puts on <target>'s include path a root in which only <prefix> (for example
