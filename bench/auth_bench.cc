@@ -18,7 +18,7 @@
 #include "aegis/keys/key_provider.h"
 #include "aegis/policy/policy.h"
 #include "aegis/store/metadata_store.h"
-#include "auth/jwt_test_keys.h"
+#include "auth/testing/jwt_test_keys.h"
 #include "common/testing/scoped_temp_dir.h"
 
 namespace {

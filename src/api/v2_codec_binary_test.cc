@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "aegis/api/v2_codec.h"
+#include "common/testing/status_matchers.h"
 
 namespace aegis::api {
 namespace {
@@ -25,7 +26,7 @@ Body WithBinary(const std::string& json, const std::string& binary) { return {js
 std::string ErrorOf(const Body& body) {
   const auto r = ParseInferRequest(body.bytes, body.header_length);
   if (r.ok()) return "<accepted>";
-  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_STATUS_IS(r, StatusCode::kInvalidArgument);
   return r.status().message();
 }
 
@@ -39,7 +40,7 @@ TEST(V2BinaryTest, MixedJsonAndBinaryInputs) {
       R"({"name":"b","datatype":"INT64","shape":[1,2],"parameters":{"binary_data_size":16,"other":1}}]})";
   const Body body = WithBinary(json, Raw(kFloats, 12) + Raw(ints, 16));
   const auto r = ParseInferRequest(body.bytes, body.header_length);
-  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_OK(r);
   ASSERT_EQ(r->inputs.size(), 3u);
   EXPECT_EQ(r->inputs[0].name, "a");
   EXPECT_EQ(r->inputs[0].data.size(), 12u);
@@ -134,7 +135,7 @@ TEST(V2BinaryTest, BytesSections) {
   };
   const Body good = WithBinary(json(section.size(), 3), section);
   const auto r = ParseInferRequest(good.bytes, good.header_length);
-  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_OK(r);
   EXPECT_EQ(std::string(r->inputs[0].data.begin(), r->inputs[0].data.end()), section);
 
   EXPECT_EQ(ErrorOf(WithBinary(json(section.size(), 2), section)),
@@ -157,7 +158,7 @@ TEST(V2BinaryTest, EveryTruncationIsHandled) {
       R"({"name":"n","datatype":"FP16","shape":[2,2],"data":[[1,2.5],[-3,1e-7]]}],)"
       R"("outputs":[{"name":"o","parameters":{"binary_data":true}}],"parameters":{"binary_data_output":false}})";
   const std::string body = json + Raw(kFloats, 12);
-  ASSERT_TRUE(ParseInferRequest(body, json.size()).ok());
+  ASSERT_OK(ParseInferRequest(body, json.size()));
   size_t accepted = 0;
   for (size_t n = 0; n < body.size(); ++n) {
     const std::string_view prefix(body.data(), n);

@@ -10,6 +10,7 @@
 #include <simdjson.h>
 
 #include "aegis/api/v2_codec.h"
+#include "common/testing/status_matchers.h"
 #include "v2_fp16.h"
 
 namespace aegis::api {
@@ -38,7 +39,7 @@ Tensor BytesTensor(std::string name, std::initializer_list<std::string_view> ele
 
 std::string Encode(const std::vector<Tensor>& outputs, const std::vector<bool>& binary = {}) {
   const auto r = EncodeInferResponse("m", "1", std::nullopt, outputs, binary);
-  EXPECT_TRUE(r.ok()) << r.status().message();
+  EXPECT_OK(r);
   return r.ok() ? r->body : "";
 }
 
@@ -53,7 +54,7 @@ std::vector<Tensor> RoundTrip(const std::vector<Tensor>& outputs) {
   EXPECT_EQ(root["outputs"].get(list), simdjson::SUCCESS);
   const std::string request = "{\"inputs\":" + simdjson::to_string(list) + "}";
   const auto parsed = ParseInferRequest(request, std::nullopt);
-  EXPECT_TRUE(parsed.ok()) << parsed.status().message() << "\n" << body;
+  EXPECT_OK(parsed) << "\n" << body;
   return parsed.ok() ? parsed->inputs : std::vector<Tensor>{};
 }
 
@@ -71,7 +72,7 @@ TEST(V2EncodeTest, ExactJsonForASmallResponse) {
   const auto r =
       EncodeInferResponse("my model", "3", std::string("id-\"7\""),
                           {MakeTensor<float>("out", DataType::kFp32, {1, 3}, {0.1f, -2.0f, 1e20f})}, {false});
-  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_OK(r);
   EXPECT_EQ(
       r->body,
       R"({"model_name":"my model","model_version":"3","id":"id-\"7\"","outputs":[{"name":"out","datatype":"FP32",)"
@@ -82,7 +83,7 @@ TEST(V2EncodeTest, ExactJsonForASmallResponse) {
 
 TEST(V2EncodeTest, EmptyVersionAndNoIdAreOmitted) {
   const auto r = EncodeInferResponse("m", "", std::nullopt, {MakeTensor<int32_t>("o", DataType::kInt32, {0}, {})}, {});
-  ASSERT_TRUE(r.ok());
+  ASSERT_OK(r);
   EXPECT_EQ(r->body, R"({"model_name":"m","outputs":[{"name":"o","datatype":"INT32","shape":[0],"data":[]}]})");
 }
 
@@ -91,7 +92,7 @@ TEST(V2EncodeTest, BinaryOutputsFollowTheJsonInOrder) {
                                        MakeTensor<int8_t>("j", DataType::kInt8, {2}, {-1, 1}),
                                        MakeTensor<uint16_t>("b", DataType::kUint16, {1}, {0x0102})};
   const auto r = EncodeInferResponse("m", "1", std::nullopt, outputs, {true, false, true});
-  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_OK(r);
   ASSERT_TRUE(r->json_header_length.has_value());
   EXPECT_EQ(r->content_type, "application/octet-stream");
   const std::string json = r->body.substr(0, *r->json_header_length);
@@ -109,14 +110,14 @@ TEST(V2EncodeTest, BinaryResponseParsesBackAsABinaryRequest) {
   const std::vector<Tensor> outputs = {MakeTensor<double>("d", DataType::kFp64, {1, 2}, {std::nan(""), -0.0}),
                                        BytesTensor("s", {"\xff\xfe", "ok"})};
   const auto r = EncodeInferResponse("m", "1", std::nullopt, outputs, {true, true});
-  ASSERT_TRUE(r.ok());
+  ASSERT_OK(r);
   // Same field layout as a request: swap the key and parse it as one.
   std::string body = r->body;
   const size_t at = body.find("\"outputs\"");
   ASSERT_NE(at, std::string::npos);
   body.replace(at, 9, "\"inputs\" ");
   const auto parsed = ParseInferRequest(body, r->json_header_length);
-  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+  ASSERT_OK(parsed);
   ExpectSameTensors(parsed->inputs, outputs);
 }
 
@@ -132,7 +133,7 @@ TEST(V2EncodeTest, InconsistentOutputsAreInternalErrors) {
   Tensor short_data = MakeTensor<float>("o", DataType::kFp32, {3}, {1.0f, 2.0f});
   auto r = EncodeInferResponse("m", "1", std::nullopt, {short_data}, {});
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), StatusCode::kInternal);
+  EXPECT_STATUS_IS(r, StatusCode::kInternal);
   EXPECT_EQ(r.status().message(), "output 'o': 8 bytes of data do not fit shape [3] of FP32");
   Tensor bad_bytes = BytesTensor("s", {"a"});
   bad_bytes.data.pop_back();

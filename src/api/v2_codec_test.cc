@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/testing/status_matchers.h"
+
 namespace aegis::api {
 namespace {
 
@@ -49,7 +51,7 @@ std::vector<uint8_t> BytesElements(std::initializer_list<std::string_view> eleme
 std::string ErrorOf(std::string_view body, std::optional<uint64_t> header = std::nullopt) {
   const auto r = ParseInferRequest(body, header);
   if (r.ok()) return "<accepted>";
-  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_STATUS_IS(r, StatusCode::kInvalidArgument);
   return r.status().message();
 }
 
@@ -57,7 +59,7 @@ TEST(V2ParseTest, Fp32RequestWithIdAndOutputs) {
   const auto r = Parse(R"({"id":"req-1","inputs":[{"name":"input0","shape":[1,4],"datatype":"FP32",
       "data":[1,2.5,-3e2,0.1]}],"outputs":[{"name":"out","parameters":{"binary_data":true}},{"name":"p"}],
       "parameters":{"binary_data_output":true,"other":"ignored"},"unknown":{"x":[1]}})");
-  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_OK(r);
   EXPECT_EQ(r->id, "req-1");
   ASSERT_EQ(r->inputs.size(), 1u);
   const Tensor& t = r->inputs[0];
@@ -75,7 +77,7 @@ TEST(V2ParseTest, Fp32RequestWithIdAndOutputs) {
 
 TEST(V2ParseTest, NoIdNoOutputs) {
   const auto r = Parse(OneInput("INT32", "[1]", "[7]"));
-  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_OK(r);
   EXPECT_FALSE(r->id.has_value());
   EXPECT_TRUE(r->outputs.empty());
   EXPECT_FALSE(r->binary_data_output);
@@ -93,14 +95,14 @@ class V2EveryTypeTest : public ::testing::TestWithParam<TypeCase> {};
 TEST_P(V2EveryTypeTest, FlatAndNestedDecodeTheSame) {
   const TypeCase& c = GetParam();
   const auto flat = Parse(OneInput(c.datatype, "[4]", c.flat));
-  ASSERT_TRUE(flat.ok()) << flat.status().message();
+  ASSERT_OK(flat);
   EXPECT_EQ(flat->inputs[0].data, c.expected);
   const auto nested = Parse(OneInput(c.datatype, "[2,2]", c.nested));
-  ASSERT_TRUE(nested.ok()) << nested.status().message();
+  ASSERT_OK(nested);
   EXPECT_EQ(nested->inputs[0].data, c.expected);
   // Flat data for a rank-2 shape is fine too.
   const auto flat2 = Parse(OneInput(c.datatype, "[2,2]", c.flat));
-  ASSERT_TRUE(flat2.ok()) << flat2.status().message();
+  ASSERT_OK(flat2);
   EXPECT_EQ(flat2->inputs[0].data, c.expected);
 }
 
@@ -131,19 +133,19 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(V2ParseTest, ThreeDimensionalNesting) {
   const auto r = Parse(OneInput("INT32", "[2,1,3]", "[[[1,2,3]],[[4,5,6]]]"));
-  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_OK(r);
   EXPECT_EQ(Values<int32_t>(r->inputs[0]), (std::vector<int32_t>{1, 2, 3, 4, 5, 6}));
 }
 
 TEST(V2ParseTest, ScalarAndEmptyTensors) {
   auto r = Parse(OneInput("FP64", "[]", "[2.5]"));
-  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_OK(r);
   EXPECT_EQ(Values<double>(r->inputs[0]), std::vector<double>{2.5});
   r = Parse(OneInput("FP32", "[0]", "[]"));
-  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_OK(r);
   EXPECT_TRUE(r->inputs[0].data.empty());
   r = Parse(OneInput("FP32", "[2,0]", "[[],[]]"));
-  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_OK(r);
   EXPECT_TRUE(r->inputs[0].data.empty());
 }
 
@@ -190,16 +192,16 @@ TEST(V2ParseTest, FloatRangesAreExact) {
   EXPECT_EQ(ErrorOf(OneInput("FP32", "[1]", "[-3.5e38]")), "input 'x': element 0 is out of range for FP32: -3.5e+38");
   // Just below FLT_MAX + half an ulp still rounds to FLT_MAX.
   auto r = Parse(OneInput("FP32", "[1]", "[3.4028235677973362e38]"));
-  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_OK(r);
   EXPECT_EQ(Values<float>(r->inputs[0])[0], std::numeric_limits<float>::max());
   EXPECT_NE(ErrorOf(OneInput("FP32", "[1]", "[3.4028235677973366e38]")), "<accepted>");
   // Tiny values underflow to zero or a subnormal, like any float parser.
   r = Parse(OneInput("FP32", "[1]", "[1e-50]"));
-  ASSERT_TRUE(r.ok());
+  ASSERT_OK(r);
   EXPECT_EQ(Values<float>(r->inputs[0])[0], 0.0f);
   EXPECT_EQ(ErrorOf(OneInput("FP16", "[1]", "[65520]")), "input 'x': element 0 is out of range for FP16: 65520");
   r = Parse(OneInput("FP16", "[2]", "[65519.99,-65504]"));
-  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_OK(r);
   EXPECT_EQ(Values<uint16_t>(r->inputs[0]), (std::vector<uint16_t>{0x7bff, 0xfbff}));
 }
 
@@ -308,7 +310,7 @@ TEST(V2ParseTest, MaximumRankNestedDataFitsTheDepthLimit) {
   shape += "]";
   data = std::string(16, '[') + "7" + std::string(16, ']');
   const auto r = Parse(OneInput("INT32", shape, data));
-  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_OK(r);
   EXPECT_EQ(Values<int32_t>(r->inputs[0]), std::vector<int32_t>{7});
 }
 

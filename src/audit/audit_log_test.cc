@@ -17,6 +17,8 @@
 #include "aegis/audit/log_verifier.h"
 #include "aegis/crypto/encoding.h"
 #include "audit_test_util.h"
+#include "common/testing/status_matchers.h"
+#include "common/testing/wait_for.h"
 
 namespace aegis::audit {
 namespace {
@@ -34,9 +36,9 @@ std::vector<nlohmann::json> Parse(const std::vector<std::string>& lines) {
 TEST_F(AuditLogTest, AppendsSeqChainedJsonLinesDurablyWithPrivateModes) {
   auto log = OpenLog();
   for (int i = 0; i < 10; ++i) log->Append(Event(i));
-  ASSERT_TRUE(log->Flush().ok());
+  ASSERT_OK(log->Flush());
   auto text = ReadFile(Segment0());
-  ASSERT_TRUE(text.ok());
+  ASSERT_OK(text);
   std::vector<std::string> lines;
   for (size_t pos = 0, nl; (nl = text->find('\n', pos)) != std::string::npos; pos = nl + 1) {
     lines.push_back(text->substr(pos, nl - pos));
@@ -70,18 +72,18 @@ TEST_F(AuditLogTest, SignsHeadsThatVerifyWithThePublishedKey) {
   {
     auto log = OpenLog();
     for (int i = 0; i < 100; ++i) log->Append(Event(i));
-    ASSERT_TRUE(log->SignNow().ok());
+    ASSERT_OK(log->SignNow());
     auto stats = log->Stats();
     ASSERT_TRUE(stats.last_head);
     EXPECT_EQ(stats.last_head->tree_size, 102u);
     EXPECT_EQ(stats.tree_size, 102u);
     auto key = ReadAuditPublicKey(dir_);
-    ASSERT_TRUE(key.ok());
-    EXPECT_TRUE(VerifyTreeHead(*stats.last_head, *key).ok());
+    ASSERT_OK(key);
+    EXPECT_OK(VerifyTreeHead(*stats.last_head, *key));
     EXPECT_EQ(stats.key_fingerprint, key->fingerprint());
   }  // closing signs a head over audit.stop too
   auto report = VerifyAuditLog(dir_);
-  ASSERT_TRUE(report.ok());
+  ASSERT_OK(report);
   EXPECT_TRUE(report->ok) << report->error;
   EXPECT_EQ(report->events, 103u);
   EXPECT_EQ(report->signed_tree_size, 103u);
@@ -93,13 +95,13 @@ TEST_F(AuditLogTest, HeadsAreSignedWithinTheIntervalWithoutFurtherEvents) {
   o.head_interval = std::chrono::milliseconds(100);
   auto log = OpenLog(o);
   log->Append(Event(1));
-  ASSERT_TRUE(log->Flush().ok());
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto s = log->Stats();
-    if (s.last_head && s.last_head->tree_size == 3) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  ASSERT_OK(log->Flush());
+  aegis::testing::WaitFor(
+      [&] {
+        auto s = log->Stats();
+        return s.last_head && s.last_head->tree_size == 3;
+      },
+      std::chrono::seconds(5));
   auto s = log->Stats();
   ASSERT_TRUE(s.last_head);
   EXPECT_EQ(s.last_head->tree_size, 3u);
@@ -111,7 +113,7 @@ TEST_F(AuditLogTest, RecentSpansSegmentsOldestFirst) {
   auto log = OpenLog(o);
   for (int i = 0; i < 3000; ++i) log->Append(Event(i));
   auto recent = log->Recent(1500);
-  ASSERT_TRUE(recent.ok());
+  ASSERT_OK(recent);
   ASSERT_EQ(recent->size(), 1500u);
   auto parsed = Parse(*recent);
   EXPECT_EQ(parsed.front()["request_id"], "req1500");
@@ -125,9 +127,9 @@ TEST_F(AuditLogTest, RecentSpansSegmentsOldestFirst) {
     }
   }
   EXPECT_GT(segments, 20u);
-  ASSERT_TRUE(log->SignNow().ok());
+  ASSERT_OK(log->SignNow());
   auto report = VerifyAuditLog(dir_);
-  ASSERT_TRUE(report.ok());
+  ASSERT_OK(report);
   EXPECT_TRUE(report->ok) << report->error;
   EXPECT_EQ(report->events, 3002u);
 }
@@ -137,19 +139,19 @@ TEST_F(AuditLogTest, ReadPagesFromASeqAndFiltersByTime) {
   o.segment_max_bytes = 8 * 1024;
   auto log = OpenLog(o);
   for (int i = 0; i < 200; ++i) log->Append(Event(i));
-  ASSERT_TRUE(log->Flush().ok());
+  ASSERT_OK(log->Flush());
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   const auto cut = std::chrono::system_clock::now();
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   for (int i = 200; i < 230; ++i) log->Append(Event(i));
   auto page = log->Read({.from_seq = 50, .since = std::nullopt, .limit = 100});
-  ASSERT_TRUE(page.ok());
+  ASSERT_OK(page);
   ASSERT_EQ(page->lines.size(), 100u);
   EXPECT_EQ(nlohmann::json::parse(page->lines.front())["seq"], 50);
   ASSERT_TRUE(page->next_seq);
   EXPECT_EQ(*page->next_seq, 150u);
   auto recent = log->Read({.from_seq = std::nullopt, .since = cut, .limit = 1000});
-  ASSERT_TRUE(recent.ok());
+  ASSERT_OK(recent);
   ASSERT_EQ(recent->lines.size(), 30u);
   EXPECT_EQ(nlohmann::json::parse(recent->lines.front())["request_id"], "req200");
   EXPECT_FALSE(recent->next_seq);
@@ -168,7 +170,7 @@ TEST_F(AuditLogTest, ConcurrentAppendsAreAllRecordedAndSurviveReopen) {
   }
   auto log = OpenLog();
   auto all = log->Recent(10000);
-  ASSERT_TRUE(all.ok());
+  ASSERT_OK(all);
   // start + key_created + 2000 + stop, then the second start.
   EXPECT_EQ(all->size(), 2004u);
   auto last = nlohmann::json::parse(all->back());
@@ -185,13 +187,13 @@ TEST_F(AuditLogTest, ATornLastLineIsCutAtOpenAndTheLogStillVerifies) {
     std::fclose(f);
   }
   auto before = VerifyAuditLog(dir_);
-  ASSERT_TRUE(before.ok());
+  ASSERT_OK(before);
   EXPECT_TRUE(before->ok) << before->error;
   EXPECT_GT(before->torn_tail_bytes, 0u);
   auto log = OpenLog();
   ASSERT_NE(log, nullptr);
   auto recent = log->Recent(1);
-  ASSERT_TRUE(recent.ok());
+  ASSERT_OK(recent);
   auto start = nlohmann::json::parse(recent->back());
   EXPECT_EQ(start["seq"], 23);
   EXPECT_NE(start["reason"].get<std::string>().find("torn"), std::string::npos) << start.dump();
@@ -200,13 +202,13 @@ TEST_F(AuditLogTest, ATornLastLineIsCutAtOpenAndTheLogStillVerifies) {
 TEST_F(AuditLogTest, ATamperedLogIsRefusedAtOpen) {
   WriteEvents(5);
   auto text = ReadFile(Segment0());
-  ASSERT_TRUE(text.ok());
+  ASSERT_OK(text);
   std::string altered = *text;
   altered.replace(altered.find("\"status\":200"), 12, "\"status\":201");
-  ASSERT_TRUE(WriteFileAtomic(Segment0(), altered, 0600).ok());
+  ASSERT_OK(WriteFileAtomic(Segment0(), altered, 0600));
   auto log = AuditLog::Open(Options());
   ASSERT_FALSE(log.ok());
-  EXPECT_EQ(log.status().code(), StatusCode::kUnavailable);
+  EXPECT_STATUS_IS(log, StatusCode::kUnavailable);
   EXPECT_NE(log.status().message().find("event 2 was altered"), std::string::npos) << log.status().message();
 }
 
@@ -288,7 +290,7 @@ TEST_F(AuditLogTest, AFailedWriteIsRolledBackAndRetriedWithoutLosingOrRepeatingE
   auto o = Options();
   o.segment_max_bytes = 24 * 1024;  // the failure also hits segment rotation
   auto log = OpenLog(o);
-  ASSERT_TRUE(log->Flush().ok());
+  ASSERT_OK(log->Flush());
   Status failed;
   {
     FileSizeLimit full(std::filesystem::file_size(Segment0()) + 4096);
@@ -297,15 +299,15 @@ TEST_F(AuditLogTest, AFailedWriteIsRolledBackAndRetriedWithoutLosingOrRepeatingE
   }
   EXPECT_FALSE(failed.ok());
   const Status flushed = RetryUntilOk([&] { return log->Flush(); });
-  ASSERT_TRUE(flushed.ok()) << flushed.message();
-  ASSERT_TRUE(log->SignNow().ok());
+  ASSERT_OK(flushed);
+  ASSERT_OK(log->SignNow());
   log.reset();
   auto report = VerifyAuditLog(dir_);
-  ASSERT_TRUE(report.ok());
+  ASSERT_OK(report);
   ASSERT_TRUE(report->ok) << report->error;
   auto reopened = OpenLog(o);
   auto lines = reopened->Recent(10000);
-  ASSERT_TRUE(lines.ok());
+  ASSERT_OK(lines);
   std::map<std::string, int> seen;
   for (const auto& line : *lines) seen[nlohmann::json::parse(line)["request_id"].get<std::string>()]++;
   for (int i = 0; i < 300; ++i) EXPECT_EQ(seen["req" + std::to_string(i)], 1) << "req" << i;
@@ -313,9 +315,9 @@ TEST_F(AuditLogTest, AFailedWriteIsRolledBackAndRetriedWithoutLosingOrRepeatingE
 
 TEST_F(AuditLogTest, AFailedHeadWriteLeavesNoPartialHead) {
   auto log = OpenLog();
-  ASSERT_TRUE(log->SignNow().ok());
+  ASSERT_OK(log->SignNow());
   log->Append(Event(1));
-  ASSERT_TRUE(log->Flush().ok());
+  ASSERT_OK(log->Flush());
   Status failed;
   {
     FileSizeLimit full(std::filesystem::file_size(dir_ / "heads.jsonl") + 40);  // a head is ~250 bytes
@@ -323,10 +325,10 @@ TEST_F(AuditLogTest, AFailedHeadWriteLeavesNoPartialHead) {
   }
   EXPECT_FALSE(failed.ok());
   const Status signed_now = RetryUntilOk([&] { return log->SignNow(); });
-  ASSERT_TRUE(signed_now.ok()) << signed_now.message();
-  EXPECT_TRUE(log->Flush().ok());
+  ASSERT_OK(signed_now);
+  EXPECT_OK(log->Flush());
   auto report = VerifyAuditLog(dir_);
-  ASSERT_TRUE(report.ok());
+  ASSERT_OK(report);
   EXPECT_TRUE(report->ok) << report->error;
   EXPECT_EQ(report->unsigned_events, 0u);
 }
@@ -341,11 +343,11 @@ TEST_F(AuditLogTest, ASecondWriterIsRefused) {
 TEST_F(AuditLogTest, TheSigningKeyIsWrappedByTheKekAndAForeignKekIsRefused) {
   WriteEvents(1);
   auto raw = ReadFile(Options().signing_key_file);
-  ASSERT_TRUE(raw.ok());
+  ASSERT_OK(raw);
   EXPECT_EQ(raw->find("PRIVATE KEY"), std::string::npos) << "the audit key is stored in the clear";
   aegis::testing::ScopedTempDir other;
   auto foreign = keys::LocalKeyProvider::Create(other.path() / "keys", std::nullopt);
-  ASSERT_TRUE(foreign.ok());
+  ASSERT_OK(foreign);
   auto o = Options();
   o.kek = foreign->get();
   auto log = AuditLog::Open(o);
@@ -362,16 +364,16 @@ TEST_F(AuditLogTest, AMissingSigningKeyIsRefusedOnceHeadsExist) {
 }
 
 TEST_F(AuditLogTest, ALegacyLogBecomesTheFirstSegment) {
-  ASSERT_TRUE(MakeDirectory(dir_, 0700).ok());
+  ASSERT_OK(MakeDirectory(dir_, 0700));
   std::string legacy;
   for (int i = 0; i < 3; ++i) legacy += EventToJson(Event(i)) + "\n";
   legacy += "{\"torn";  // a torn last line of the old format is dropped
-  ASSERT_TRUE(WriteFileAtomic(dir_ / "audit.jsonl", legacy, 0600).ok());
+  ASSERT_OK(WriteFileAtomic(dir_ / "audit.jsonl", legacy, 0600));
   {
     auto log = OpenLog();
     ASSERT_NE(log, nullptr);
     auto lines = log->Recent(10);
-    ASSERT_TRUE(lines.ok());
+    ASSERT_OK(lines);
     auto parsed = Parse(*lines);
     ASSERT_EQ(parsed.size(), 5u);
     EXPECT_EQ(parsed[0]["request_id"], "req0");
@@ -380,7 +382,7 @@ TEST_F(AuditLogTest, ALegacyLogBecomesTheFirstSegment) {
   }
   EXPECT_FALSE(std::filesystem::exists(dir_ / "audit.jsonl"));
   auto report = VerifyAuditLog(dir_);
-  ASSERT_TRUE(report.ok());
+  ASSERT_OK(report);
   EXPECT_TRUE(report->ok) << report->error;
 }
 
@@ -462,9 +464,9 @@ TEST_F(AuditLogTest, SinksGetEachDurableLineInOrderAndTheSignedHeads) {
   log->AddSink(a);
   log->AddSink(b);
   for (int i = 0; i < 50; ++i) log->Append(Event(i));
-  ASSERT_TRUE(log->SignNow().ok());  // once durable and signed, lines and head have been offered
+  ASSERT_OK(log->SignNow());  // once durable and signed, lines and head have been offered
   auto on_disk = log->Recent(100);
-  ASSERT_TRUE(on_disk.ok());
+  ASSERT_OK(on_disk);
   std::lock_guard lock_a(a->mu), lock_b(b->mu);
   ASSERT_GE(a->lines.size(), 50u);
   ASSERT_LE(a->lines.size(), on_disk->size());

@@ -12,6 +12,7 @@
 #include "aegis/common/file_util.h"
 #include "aegis/keys/key_provider.h"
 #include "common/testing/scoped_temp_dir.h"
+#include "common/testing/status_matchers.h"
 
 namespace aegis::audit::testing {
 
@@ -34,7 +35,7 @@ class AuditDir : public ::testing::Test {
  protected:
   void SetUp() override {
     auto kek = keys::LocalKeyProvider::Create(tmp_.path() / "keys", std::nullopt);
-    ASSERT_TRUE(kek.ok()) << kek.status().message();
+    ASSERT_OK(kek);
     kek_ = std::move(*kek);
   }
 
@@ -49,7 +50,7 @@ class AuditDir : public ::testing::Test {
 
   std::unique_ptr<AuditLog> OpenLog(AuditLogOptions o) {
     auto log = AuditLog::Open(o);
-    EXPECT_TRUE(log.ok()) << log.status().message();
+    EXPECT_OK(log);
     return log.ok() ? std::move(*log) : nullptr;
   }
   std::unique_ptr<AuditLog> OpenLog() { return OpenLog(Options()); }

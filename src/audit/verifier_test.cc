@@ -4,6 +4,7 @@
 
 #include "aegis/audit/log_verifier.h"
 #include "audit_test_util.h"
+#include "common/testing/status_matchers.h"
 
 namespace aegis::audit {
 namespace {
@@ -15,7 +16,7 @@ class VerifierTest : public testing::AuditDir {
     AuditDir::SetUp();
     WriteEvents(kEvents);
     auto text = ReadFile(Segment0());
-    ASSERT_TRUE(text.ok());
+    ASSERT_OK(text);
     for (size_t pos = 0, nl; (nl = text->find('\n', pos)) != std::string::npos; pos = nl + 1) {
       lines_.push_back(text->substr(pos, nl - pos));
     }
@@ -25,12 +26,12 @@ class VerifierTest : public testing::AuditDir {
   void Rewrite(const std::vector<std::string>& lines) {
     std::string out;
     for (const auto& l : lines) out += l + "\n";
-    ASSERT_TRUE(WriteFileAtomic(Segment0(), out, 0600).ok());
+    ASSERT_OK(WriteFileAtomic(Segment0(), out, 0600));
   }
 
   VerifyReport Verify(const VerifyOptions& o = {}) {
     auto r = VerifyAuditLog(dir_, o);
-    EXPECT_TRUE(r.ok()) << r.status().message();
+    EXPECT_OK(r);
     return r.ok() ? *r : VerifyReport{};
   }
 
@@ -105,14 +106,14 @@ TEST_F(VerifierTest, AReplacedSegmentIsFound) {
   {
     aegis::testing::ScopedTempDir other;
     auto kek = keys::LocalKeyProvider::Create(other.path() / "keys", std::nullopt);
-    ASSERT_TRUE(kek.ok());
+    ASSERT_OK(kek);
     AuditLogOptions o = Options();
     o.dir = other.path() / "audit";
     o.signing_key_file = other.path() / "keys" / "audit.key";
     o.kek = kek->get();
     {
       auto log = AuditLog::Open(o);
-      ASSERT_TRUE(log.ok());
+      ASSERT_OK(log);
       for (int i = 0; i < kEvents; ++i) {
         auto e = testing::Event(i);
         e.principal = "token:someone-else";
@@ -137,11 +138,11 @@ TEST_F(VerifierTest, ARemovedSegmentIsFound) {
 
 TEST_F(VerifierTest, AForgedHeadSignatureIsFound) {
   auto heads = ReadFile(dir_ / "heads.jsonl");
-  ASSERT_TRUE(heads.ok());
+  ASSERT_OK(heads);
   std::string altered = *heads;
   const size_t sig = altered.find("\"signature\":\"") + 14;
   altered[sig] = altered[sig] == 'A' ? 'B' : 'A';
-  ASSERT_TRUE(WriteFileAtomic(dir_ / "heads.jsonl", altered, 0600).ok());
+  ASSERT_OK(WriteFileAtomic(dir_ / "heads.jsonl", altered, 0600));
   auto r = Verify();
   EXPECT_FALSE(r.ok);
   EXPECT_NE(r.error.find("signed tree head #1"), std::string::npos) << r.error;
@@ -150,10 +151,10 @@ TEST_F(VerifierTest, AForgedHeadSignatureIsFound) {
 TEST_F(VerifierTest, AHeadThatNamesAMemberTwiceIsRefused) {
   // Readers that took the first or the last tree_size would disagree about what was signed.
   auto heads = ReadFile(dir_ / "heads.jsonl");
-  ASSERT_TRUE(heads.ok());
+  ASSERT_OK(heads);
   std::string altered = *heads;
   altered.insert(1, "\"tree_size\":1,");
-  ASSERT_TRUE(WriteFileAtomic(dir_ / "heads.jsonl", altered, 0600).ok());
+  ASSERT_OK(WriteFileAtomic(dir_ / "heads.jsonl", altered, 0600));
   auto r = Verify();
   EXPECT_FALSE(r.ok);
   EXPECT_NE(r.error.find("duplicate key"), std::string::npos) << r.error;
@@ -161,10 +162,10 @@ TEST_F(VerifierTest, AHeadThatNamesAMemberTwiceIsRefused) {
 
 TEST_F(VerifierTest, ASwappedAuditKeyIsFoundWhenTheKeyIsPinned) {
   auto original = ReadAuditPublicKey(dir_);
-  ASSERT_TRUE(original.ok());
+  ASSERT_OK(original);
   // An attacker re-signs everything with a key of their own and publishes it.
   auto other = crypto::PrivateKey::Generate(crypto::KeyType::kEd25519);
-  ASSERT_TRUE(other.ok());
+  ASSERT_OK(other);
   VerifyOptions o;
   o.pinned_key = other->public_key();
   auto r = Verify(o);
@@ -177,8 +178,8 @@ TEST_F(VerifierTest, ASwappedAuditKeyIsFoundWhenTheKeyIsPinned) {
 TEST_F(VerifierTest, EventsAfterTheLastHeadAreReportedUnsigned) {
   // No head covers any event: what a crash before the first head leaves.
   auto heads = ReadFile(dir_ / "heads.jsonl");
-  ASSERT_TRUE(heads.ok());
-  ASSERT_TRUE(WriteFileAtomic(dir_ / "heads.jsonl", "", 0600).ok());
+  ASSERT_OK(heads);
+  ASSERT_OK(WriteFileAtomic(dir_ / "heads.jsonl", "", 0600));
   auto r = Verify();
   EXPECT_TRUE(r.ok) << r.error;
   EXPECT_EQ(r.unsigned_events, kEvents + 3u);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "common/testing/scoped_temp_dir.h"
+#include "common/testing/status_matchers.h"
 
 namespace aegis::auth {
 namespace {
@@ -26,10 +27,10 @@ class AuthenticatorTest : public ::testing::Test {
 
 TEST_F(AuthenticatorTest, RoutesApiTokens) {
   auto issued = tokens_->Issue({"ci", "deployer", "fraud-*", std::nullopt, "test"});
-  ASSERT_TRUE(issued.ok());
+  ASSERT_OK(issued);
   auto a = Make();
   auto p = a.Authenticate("Bearer " + issued->token, nullptr);
-  ASSERT_TRUE(p.ok()) << p.status().message();
+  ASSERT_OK(p);
   EXPECT_EQ(p->name, "token:ci");
   EXPECT_EQ(p->subject.grants.at(0).Describe(), "deployer:fraud-*");
 }
@@ -37,17 +38,17 @@ TEST_F(AuthenticatorTest, RoutesApiTokens) {
 TEST_F(AuthenticatorTest, RefusesMissingUnknownAndUnconfiguredCredentials) {
   auto a = Make();
   EXPECT_EQ(a.Authenticate(std::nullopt, nullptr).status().message(), "missing bearer token");
-  EXPECT_EQ(a.Authenticate("Basic dXNlcjpwYXNz", nullptr).status().code(), StatusCode::kUnauthenticated);
+  EXPECT_STATUS_IS(a.Authenticate("Basic dXNlcjpwYXNz", nullptr), StatusCode::kUnauthenticated);
   EXPECT_EQ(a.Authenticate("Bearer something", nullptr).status().message(), "invalid bearer token");
   // A JWT when none is configured.
   auto jwt = a.Authenticate("Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2ln", nullptr);
-  EXPECT_EQ(jwt.status().code(), StatusCode::kUnauthenticated);
+  EXPECT_STATUS_IS(jwt, StatusCode::kUnauthenticated);
   EXPECT_NE(jwt.status().message().find("not accepted"), std::string::npos);
 }
 
 TEST_F(AuthenticatorTest, PresentedMethodFollowsTheRouting) {
   auto issued = tokens_->Issue({"ci", "deployer", "*", std::nullopt, "test"});
-  ASSERT_TRUE(issued.ok());
+  ASSERT_OK(issued);
   PresentedCertificate cert{"CN=x", {}, "ab"};
   using M = std::optional<Method>;
   EXPECT_EQ(Authenticator::PresentedMethod(std::nullopt, nullptr), M());
@@ -67,7 +68,7 @@ TEST_F(AuthenticatorTest, MapsVerifiedCertificatesBySubjectOrSan) {
                  {"", "DNS:both.acme", policy::Grant{policy::Role::kAuditor, "*"}}});
   PresentedCertificate scorer{"CN=scorer,O=Acme", {"DNS:scorer.acme"}, "ab"};
   auto p = a.Authenticate(std::nullopt, &scorer);
-  ASSERT_TRUE(p.ok()) << p.status().message();
+  ASSERT_OK(p);
   EXPECT_EQ(p->name, "cert:CN=scorer,O=Acme");
   EXPECT_EQ(p->method, Method::kClientCert);
   EXPECT_EQ(p->credential_id, "ab");
@@ -76,7 +77,7 @@ TEST_F(AuthenticatorTest, MapsVerifiedCertificatesBySubjectOrSan) {
 
   PresentedCertificate ci{"CN=ci", {"DNS:ci.acme", "URI:spiffe://acme/ci", "DNS:both.acme"}, "cd"};
   auto q = a.Authenticate(std::nullopt, &ci);
-  ASSERT_TRUE(q.ok());
+  ASSERT_OK(q);
   EXPECT_EQ(q->name, "cert:URI:spiffe://acme/ci");
   EXPECT_EQ(q->subject.grants.size(), 2u);  // every matching entry adds its grant
 
@@ -94,7 +95,7 @@ TEST_F(AuthenticatorTest, ABearerCredentialIsJudgedAloneEvenWithACertificate) {
   auto a = Make({{"CN=scorer", "", policy::Grant{policy::Role::kConsumer, "*"}}});
   PresentedCertificate scorer{"CN=scorer", {}, "ab"};
   auto p = a.Authenticate("Bearer aegis_0000000000000000_" + std::string(43, 'A'), &scorer);
-  EXPECT_EQ(p.status().code(), StatusCode::kUnauthenticated);
+  EXPECT_STATUS_IS(p, StatusCode::kUnauthenticated);
 }
 
 }  // namespace

@@ -3,7 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "aegis/auth/jwt.h"
-#include "auth/jwt_test_keys.h"
+#include "auth/testing/jwt_test_keys.h"
+#include "common/testing/status_matchers.h"
 
 namespace aegis::auth {
 namespace {
@@ -34,7 +35,7 @@ class JwksTest : public ::testing::Test {
   static std::string Refusal(const std::string& jwks) {
     auto v = JwtVerifier::Create(Config(), jwks);
     if (v.ok()) return "ok";
-    EXPECT_EQ(v.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_STATUS_IS(v, StatusCode::kInvalidArgument);
     return v.status().message();
   }
   static std::string RefusalOf(const Json& key) { return Refusal(JwksOf({key})); }
@@ -67,8 +68,8 @@ TEST_F(JwksTest, AcceptsTheThreeKeyTypesWithOptionalMembers) {
   d["alg"] = "EdDSA";
   r["x5t"] = "ignored";
   auto v = JwtVerifier::Create(Config(), JwksOf({r, e, d}));
-  ASSERT_TRUE(v.ok()) << v.status().message();
-  for (const TestKey* key : {&rsa(), &ec(), &ed()}) EXPECT_TRUE((*v)->Verify(Token(*key), kNow).ok()) << key->alg();
+  ASSERT_OK(v);
+  for (const TestKey* key : {&rsa(), &ec(), &ed()}) EXPECT_OK((*v)->Verify(Token(*key), kNow)) << key->alg();
 }
 
 TEST_F(JwksTest, RefusesWeakOrMalformedRsaKeys) {
@@ -194,8 +195,8 @@ TEST_F(JwksTest, EncryptionKeysAreSkipped) {
   enc["use"] = "enc";
   enc["alg"] = "RSA-OAEP";
   auto v = JwtVerifier::Create(Config(), JwksOf({enc, ec().Jwk()}));
-  ASSERT_TRUE(v.ok()) << v.status().message();
-  EXPECT_TRUE((*v)->Verify(Token(ec()), kNow).ok());
+  ASSERT_OK(v);
+  EXPECT_OK((*v)->Verify(Token(ec()), kNow));
   const std::string forged = SignedToken(rsa(), Json{{"alg", "RS256"}, {"kid", "enc-1"}}.dump(), "{}");
   EXPECT_EQ((*v)->Verify(forged, kNow).status().message(), "unknown key id");
   // But never as the only key, nor with private material, nor sharing a kid.
@@ -261,23 +262,23 @@ TEST_F(JwksTest, RefusesBadConfig) {
   EXPECT_TRUE(refused(c, "unknown role \"root\""));
   c.role_map = {{"ops", "admin"}};
   c.leeway = std::chrono::seconds(600);
-  EXPECT_TRUE(JwtVerifier::Create(c, jwks).ok());
+  EXPECT_OK(JwtVerifier::Create(c, jwks));
 }
 
 TEST_F(JwksTest, ReplaceKeysSwapsAndKeepsTheOldSetOnError) {
   auto v = JwtVerifier::Create(Config(), JwksOf({rsa().Jwk()}));
-  ASSERT_TRUE(v.ok());
+  ASSERT_OK(v);
   JwtVerifier& verifier = **v;
-  EXPECT_TRUE(verifier.Verify(Token(rsa()), kNow).ok());
+  EXPECT_OK(verifier.Verify(Token(rsa()), kNow));
   EXPECT_EQ(verifier.Verify(Token(ec()), kNow).status().message(), "unknown key id");
 
-  ASSERT_TRUE(verifier.ReplaceKeys(JwksOf({ec().Jwk()})).ok());
-  EXPECT_TRUE(verifier.Verify(Token(ec()), kNow).ok());
+  ASSERT_OK(verifier.ReplaceKeys(JwksOf({ec().Jwk()})));
+  EXPECT_OK(verifier.Verify(Token(ec()), kNow));
   EXPECT_EQ(verifier.Verify(Token(rsa()), kNow).status().message(), "unknown key id");
 
   EXPECT_FALSE(verifier.ReplaceKeys("not json").ok());
   EXPECT_FALSE(verifier.ReplaceKeys(JwksOf({keys_->rsa1024.Jwk()})).ok());
-  EXPECT_TRUE(verifier.Verify(Token(ec()), kNow).ok());
+  EXPECT_OK(verifier.Verify(Token(ec()), kNow));
   EXPECT_EQ(verifier.Verify(Token(rsa()), kNow).status().message(), "unknown key id");
 }
 

@@ -18,7 +18,7 @@
 #include "aegis/auth/jwt.h"
 #include "aegis/auth/principal.h"
 #include "aegis/common/status.h"
-#include "crypto/openssl_ptr.h"
+#include "crypto/internal/openssl_ptr.h"
 
 namespace aegis::auth::internal {
 

@@ -9,7 +9,8 @@
 
 #include <gtest/gtest.h>
 
-#include "auth/jwt_test_keys.h"
+#include "auth/testing/jwt_test_keys.h"
+#include "common/testing/status_matchers.h"
 
 namespace aegis::auth {
 namespace {
@@ -45,7 +46,7 @@ class JwtTest : public ::testing::Test {
 
   void MakeVerifier() {
     auto v = JwtVerifier::Create(config_, testing::JwksOf({rsa().Jwk(), ec().Jwk(), ed().Jwk()}));
-    ASSERT_TRUE(v.ok()) << v.status().message();
+    ASSERT_OK(v);
     verifier_ = std::move(*v);
   }
 
@@ -71,7 +72,7 @@ class JwtTest : public ::testing::Test {
   std::string Refusal(std::string_view token) const {
     auto p = Verify(token);
     if (p.ok()) return "accepted";
-    EXPECT_EQ(p.status().code(), StatusCode::kUnauthenticated) << p.status().message();
+    EXPECT_STATUS_IS(p, StatusCode::kUnauthenticated) << p.status().message();
     return p.status().message();
   }
   static std::vector<std::string> Grants(const Principal& p) {
@@ -92,7 +93,7 @@ class JwtTest : public ::testing::Test {
 TEST_F(JwtTest, AcceptsEachAlgorithmWithItsKey) {
   for (const TestKey* key : {&rsa(), &ec(), &ed()}) {
     auto p = Verify(Token(*key));
-    ASSERT_TRUE(p.ok()) << key->alg() << ": " << p.status().message();
+    ASSERT_OK(p) << key->alg() << ": " << p.status().message();
     EXPECT_EQ(p->name, "jwt:svc-fraud");
     EXPECT_EQ(p->method, Method::kJwt);
     EXPECT_EQ(p->credential_id, key->kid());
@@ -109,7 +110,7 @@ TEST_F(JwtTest, MapsRolesAndScopesThemToModels) {
   claims["roles"] = {"deployer", "ml-readers", "auditor", "not-a-role", "deployer", "ml-ops"};
   claims["aegis_models"] = {"fraud-*", "credit", "fraud-*"};
   auto p = Verify(Token(rsa(), claims));
-  ASSERT_TRUE(p.ok()) << p.status().message();
+  ASSERT_OK(p);
   // Deduplicated; the auditor is unscopable and so covers every model.
   EXPECT_EQ(Grants(*p), (std::vector<std::string>{"deployer:fraud-*", "deployer:credit", "consumer:fraud-*",
                                                   "consumer:credit", "auditor:*"}));
@@ -122,7 +123,7 @@ TEST_F(JwtTest, AdminIgnoresTheModelScope) {
   claims["roles"] = "admin";  // a single string is a one-element list
   claims["aegis_models"] = "fraud-*";
   auto p = Verify(Token(ec(), claims));
-  ASSERT_TRUE(p.ok()) << p.status().message();
+  ASSERT_OK(p);
   EXPECT_EQ(Grants(*p), std::vector<std::string>{"admin:*"});
 }
 
@@ -130,13 +131,13 @@ TEST_F(JwtTest, ModelScopeDefaultsToEverythingAndRefusesBadGlobs) {
   config_.models_claim = "aegis_models";
   MakeVerifier();
   auto p = Verify(Token(ed()));  // claim configured, absent from the token
-  ASSERT_TRUE(p.ok()) << p.status().message();
+  ASSERT_OK(p);
   EXPECT_EQ(Grants(*p), std::vector<std::string>{"consumer:*"});
 
   Json claims = Claims();
   claims["aegis_models"] = Json::array();
   p = Verify(Token(ed(), claims));
-  ASSERT_TRUE(p.ok());
+  ASSERT_OK(p);
   EXPECT_TRUE(p->subject.grants.empty());  // scoped to no model at all
 
   for (const Json& bad : {Json("../etc"), Json(""), Json::array({"ok", 3}), Json(7), Json::object()}) {
@@ -149,12 +150,12 @@ TEST_F(JwtTest, RolesThatMapToNothingStillAuthenticate) {
   Json claims = Claims();
   claims["roles"] = {"viewer", "Admin"};  // role names are case-sensitive
   auto p = Verify(Token(rsa(), claims));
-  ASSERT_TRUE(p.ok()) << p.status().message();
+  ASSERT_OK(p);
   EXPECT_TRUE(p->subject.grants.empty());
 
   claims.erase("roles");
   p = Verify(Token(rsa(), claims));
-  ASSERT_TRUE(p.ok());
+  ASSERT_OK(p);
   EXPECT_TRUE(p->subject.grants.empty());
 
   claims["roles"] = {"consumer", 1};
@@ -169,7 +170,7 @@ TEST_F(JwtTest, CustomRolesClaim) {
   Json claims = Claims();
   claims["groups"] = {"ml-ops"};
   auto p = Verify(Token(rsa(), claims));
-  ASSERT_TRUE(p.ok());
+  ASSERT_OK(p);
   EXPECT_EQ(Grants(*p), std::vector<std::string>{"deployer:*"});
 }
 
@@ -255,7 +256,7 @@ TEST_F(JwtTest, Es256NeedsTheRawSignatureForm) {
   EXPECT_EQ(Refusal(input + "." + B64(longer)), "invalid signature");
   EXPECT_EQ(Refusal(input + "." + B64(std::vector<uint8_t>(64, 0))), "invalid signature");
   EXPECT_EQ(Refusal(input + "."), "invalid signature");
-  EXPECT_TRUE(Verify(input + "." + B64(raw)).ok());
+  EXPECT_OK(Verify(input + "." + B64(raw)));
 }
 
 TEST_F(JwtTest, TruncatedSignaturesAreRefused) {
@@ -276,9 +277,9 @@ TEST_F(JwtTest, ExpiryWithLeeway) {
   claims["exp"] = kNow - 61;  // leeway is 60 s
   EXPECT_EQ(Refusal(Token(rsa(), claims)), "token expired");
   claims["exp"] = kNow - 59;
-  EXPECT_TRUE(Verify(Token(rsa(), claims)).ok());
+  EXPECT_OK(Verify(Token(rsa(), claims)));
   claims["exp"] = kNow - 59.5;  // NumericDate may be fractional
-  EXPECT_TRUE(Verify(Token(rsa(), claims)).ok());
+  EXPECT_OK(Verify(Token(rsa(), claims)));
   claims["exp"] = kNow - 60.5;
   EXPECT_EQ(Refusal(Token(rsa(), claims)), "token expired");
 
@@ -287,7 +288,7 @@ TEST_F(JwtTest, ExpiryWithLeeway) {
   claims["exp"] = kNow;  // valid only strictly before exp
   EXPECT_EQ(Refusal(Token(rsa(), claims)), "token expired");
   claims["exp"] = kNow + 1;
-  EXPECT_TRUE(Verify(Token(rsa(), claims)).ok());
+  EXPECT_OK(Verify(Token(rsa(), claims)));
 }
 
 TEST_F(JwtTest, NotBeforeAndIssuedAtWithLeeway) {
@@ -295,11 +296,11 @@ TEST_F(JwtTest, NotBeforeAndIssuedAtWithLeeway) {
   claims["nbf"] = kNow + 61;
   EXPECT_EQ(Refusal(Token(ec(), claims)), "token not yet valid");
   claims["nbf"] = kNow + 59;
-  EXPECT_TRUE(Verify(Token(ec(), claims)).ok());
+  EXPECT_OK(Verify(Token(ec(), claims)));
   claims["iat"] = kNow + 61;
   EXPECT_EQ(Refusal(Token(ec(), claims)), "token issued in the future");
   claims["iat"] = kNow + 59;
-  EXPECT_TRUE(Verify(Token(ec(), claims)).ok());
+  EXPECT_OK(Verify(Token(ec(), claims)));
 }
 
 TEST_F(JwtTest, TimeClaimsMustBeNumericDates) {
@@ -346,7 +347,7 @@ TEST_F(JwtTest, AudienceMustContainOurs) {
   claims.erase("aud");
   EXPECT_EQ(Refusal(Token(rsa(), claims)), "wrong audience");
   claims["aud"] = Json::array({"other", "aegis"});
-  EXPECT_TRUE(Verify(Token(rsa(), claims)).ok());
+  EXPECT_OK(Verify(Token(rsa(), claims)));
   claims["aud"] = Json::array({"aegis", 5});
   EXPECT_EQ(Refusal(Token(rsa(), claims)), "invalid token");
   claims["aud"] = Json::object({{"aegis", true}});
@@ -363,10 +364,10 @@ TEST_F(JwtTest, SubjectIsRequiredAndPrintable) {
   claims.erase("sub");
   EXPECT_EQ(Refusal(Token(ed(), claims)), "invalid token");
   claims["sub"] = std::string(256, 'a');
-  EXPECT_TRUE(Verify(Token(ed(), claims)).ok());
+  EXPECT_OK(Verify(Token(ed(), claims)));
   claims["sub"] = "überprüfer@example";
   auto p = Verify(Token(ed(), claims));
-  ASSERT_TRUE(p.ok());
+  ASSERT_OK(p);
   EXPECT_EQ(p->name, "jwt:überprüfer@example");
 }
 
@@ -398,7 +399,7 @@ TEST_F(JwtTest, RefusesPayloadsThatAreNotObjects) {
 TEST_F(JwtTest, BoundsJsonNesting) {
   Json claims = Claims();
   claims["deep"] = Json::parse("[[[[[[[1]]]]]]]");  // 8 levels with the payload object
-  EXPECT_TRUE(Verify(Token(rsa(), claims)).ok());
+  EXPECT_OK(Verify(Token(rsa(), claims)));
   claims["deep"] = Json::parse("[[[[[[[[1]]]]]]]]");
   EXPECT_EQ(Refusal(Token(rsa(), claims)), "invalid token");
 }
@@ -426,11 +427,11 @@ TEST_F(JwtTest, TypIsOptionalButMustSayJwt) {
   for (const char* typ : {"JWT", "jwt", "at+jwt", "AT+JWT", "application/at+jwt", "application/JWT"}) {
     Json header = Header(ec());
     header["typ"] = typ;
-    EXPECT_TRUE(Verify(SignedToken(ec(), header.dump(), payload)).ok()) << typ;
+    EXPECT_OK(Verify(SignedToken(ec(), header.dump(), payload))) << typ;
   }
   Json header = Header(ec());
   header.erase("typ");
-  EXPECT_TRUE(Verify(SignedToken(ec(), header.dump(), payload)).ok());
+  EXPECT_OK(Verify(SignedToken(ec(), header.dump(), payload)));
   for (const Json& typ : {Json("JOSE"), Json("JWE"), Json("application/"), Json(1)}) {
     header["typ"] = typ;
     EXPECT_EQ(Refusal(SignedToken(ec(), header.dump(), payload)), "unsupported token header") << typ.dump();
@@ -444,7 +445,7 @@ TEST_F(JwtTest, RefusesMalformedCompactForms) {
   const std::string h = good.substr(0, dot1);
   const std::string p = good.substr(dot1 + 1, dot2 - dot1 - 1);
   const std::string s = good.substr(dot2 + 1);
-  ASSERT_TRUE(Verify(good).ok());
+  ASSERT_OK(Verify(good));
   for (const std::string& bad : {
            std::string(),
            std::string("."),
@@ -485,7 +486,7 @@ TEST_F(JwtTest, RefusesHugeTokens) {
   ASSERT_GT(token.size(), 16u * 1024);
   EXPECT_EQ(Refusal(token), "invalid token");
   claims["filler"] = std::string(11 * 1024, 'x');
-  EXPECT_TRUE(Verify(Token(rsa(), claims)).ok());
+  EXPECT_OK(Verify(Token(rsa(), claims)));
   EXPECT_EQ(Refusal(std::string(1 << 20, 'A') + ".AA.AA"), "invalid token");
 }
 
@@ -520,7 +521,7 @@ TEST_F(JwtTest, VerifyIsSafeWhileKeysAreReplaced) {
       }
     });
   }
-  for (int i = 0; i < 200; ++i) ASSERT_TRUE(verifier_->ReplaceKeys(i % 2 ? jwks_a : jwks_b).ok());
+  for (int i = 0; i < 200; ++i) ASSERT_OK(verifier_->ReplaceKeys(i % 2 ? jwks_a : jwks_b));
   stop = true;
   for (auto& t : readers) t.join();
   EXPECT_EQ(failures, 0);

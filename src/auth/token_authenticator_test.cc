@@ -8,6 +8,7 @@
 
 #include "aegis/crypto/hash.h"
 #include "common/testing/scoped_temp_dir.h"
+#include "common/testing/status_matchers.h"
 
 namespace aegis::auth {
 namespace {
@@ -29,9 +30,9 @@ class TokenAuthenticatorTest : public ::testing::Test {
 
 TEST_F(TokenAuthenticatorTest, IssuedTokenAuthenticates) {
   auto issued = auth_->Issue(Admin("admin"));
-  ASSERT_TRUE(issued.ok()) << issued.status().message();
+  ASSERT_OK(issued);
   auto p = auth_->Authenticate(issued->token);
-  ASSERT_TRUE(p.ok()) << p.status().message();
+  ASSERT_OK(p);
   EXPECT_EQ(p->name, "token:admin");
   EXPECT_EQ(p->method, Method::kToken);
   EXPECT_EQ(p->credential_id, issued->record.id);
@@ -43,7 +44,7 @@ TEST_F(TokenAuthenticatorTest, IssuedTokenAuthenticates) {
 
 TEST_F(TokenAuthenticatorTest, TokenHas256BitSecretAndIsStoredOnlyAsHash) {
   auto issued = auth_->Issue(Admin("svc"));
-  ASSERT_TRUE(issued.ok());
+  ASSERT_OK(issued);
   const std::string& token = issued->token;
   ASSERT_EQ(token.rfind("aegis_", 0), 0u);
   // "aegis_" + 16 hex id + "_" + secret; the secret's alphabet itself contains '_'.
@@ -51,19 +52,19 @@ TEST_F(TokenAuthenticatorTest, TokenHas256BitSecretAndIsStoredOnlyAsHash) {
   const std::string secret = token.substr(6 + 16 + 1);
   EXPECT_EQ(secret.size(), 43u);  // 32 bytes, base64url
   auto stored = store_->GetToken(issued->record.id);
-  ASSERT_TRUE(stored.ok());
+  ASSERT_OK(stored);
   EXPECT_EQ(stored->secret_hash.size(), 32u);
   const std::string hash(stored->secret_hash.begin(), stored->secret_hash.end());
   EXPECT_EQ(hash.find(secret), std::string::npos);
   // Two tokens never collide.
   auto other = auth_->Issue(Admin("svc2"));
-  ASSERT_TRUE(other.ok());
+  ASSERT_OK(other);
   EXPECT_NE(other->token, token);
 }
 
 TEST_F(TokenAuthenticatorTest, RejectsMissingMalformedAndWrongTokens) {
   auto issued = auth_->Issue(Admin("admin"));
-  ASSERT_TRUE(issued.ok());
+  ASSERT_OK(issued);
   std::string wrong_secret = issued->token;
   wrong_secret.back() = wrong_secret.back() == 'A' ? 'B' : 'A';
   std::string wrong_id = issued->token;
@@ -79,7 +80,7 @@ TEST_F(TokenAuthenticatorTest, RejectsMissingMalformedAndWrongTokens) {
     auto p = auth_->Authenticate(credential);
     EXPECT_FALSE(p.ok()) << credential;
     if (!p.ok()) {
-      EXPECT_EQ(p.status().code(), StatusCode::kUnauthenticated);
+      EXPECT_STATUS_IS(p, StatusCode::kUnauthenticated);
     }
   }
 }
@@ -94,16 +95,16 @@ TEST_F(TokenAuthenticatorTest, ExpiredAndRevokedTokensAreRefused) {
   expiring.secret_hash.assign(digest.begin(), digest.end());
   expiring.created_at = FormatRfc3339(clock_.Now());
   expiring.expires_at = FormatRfc3339(clock_.Now() + std::chrono::minutes(5));
-  ASSERT_TRUE(store_->InsertToken(expiring).ok());
+  ASSERT_OK(store_->InsertToken(expiring));
   store::TokenRecord revoked = expiring;
   revoked.id = "00112233445566bb";
   revoked.expires_at.reset();
   revoked.revoked = true;
-  ASSERT_TRUE(store_->InsertToken(revoked).ok());
+  ASSERT_OK(store_->InsertToken(revoked));
   auth_ = std::move(TokenAuthenticator::Create(store_.get(), clock_)).value();
 
   const std::string expiring_token = "aegis_" + expiring.id + "_" + secret;
-  EXPECT_TRUE(auth_->Authenticate(expiring_token).ok());
+  EXPECT_OK(auth_->Authenticate(expiring_token));
   clock_.Advance(std::chrono::minutes(6));
   auto late = auth_->Authenticate(expiring_token);
   ASSERT_FALSE(late.ok());
@@ -115,12 +116,12 @@ TEST_F(TokenAuthenticatorTest, ExpiredAndRevokedTokensAreRefused) {
 
 TEST_F(TokenAuthenticatorTest, TokensSurviveReopen) {
   auto issued = auth_->Issue(Admin("admin"));
-  ASSERT_TRUE(issued.ok());
+  ASSERT_OK(issued);
   auth_.reset();
   store_.reset();
   store_ = std::move(store::MetadataStore::Open(dir_ / "aegis.db")).value();
   auth_ = std::move(TokenAuthenticator::Create(store_.get(), clock_)).value();
-  EXPECT_TRUE(auth_->Authenticate(issued->token).ok());
+  EXPECT_OK(auth_->Authenticate(issued->token));
 }
 
 TEST(BearerCredentialTest, ExtractsTheCredentialOfTheBearerSchemeOnly) {
@@ -135,13 +136,13 @@ TEST(BearerCredentialTest, ExtractsTheCredentialOfTheBearerSchemeOnly) {
 
 TEST_F(TokenAuthenticatorTest, ScopedTokensCarryTheirGrantAndExpiry) {
   auto issued = auth_->Issue(TokenRequest{"scorer", "consumer", "fraud-*", std::chrono::hours(2), "token:admin"});
-  ASSERT_TRUE(issued.ok()) << issued.status().message();
+  ASSERT_OK(issued);
   EXPECT_EQ(issued->record.models, "fraud-*");
   EXPECT_EQ(issued->record.created_by, "token:admin");
   ASSERT_TRUE(issued->record.expires_at);
   EXPECT_EQ(*issued->record.expires_at, FormatRfc3339(clock_.Now() + std::chrono::hours(2)));
   auto p = auth_->Authenticate(issued->token);
-  ASSERT_TRUE(p.ok());
+  ASSERT_OK(p);
   ASSERT_EQ(p->subject.grants.size(), 1u);
   EXPECT_EQ(p->subject.grants[0].Describe(), "consumer:fraud-*");
   clock_.Advance(std::chrono::hours(2));
@@ -165,7 +166,7 @@ TEST_F(TokenAuthenticatorTest, RefusesBadRequests) {
   };
   for (const auto& request : bad) {
     auto issued = auth_->Issue(request);
-    EXPECT_EQ(issued.status().code(), StatusCode::kInvalidArgument) << request.name << " " << request.role;
+    EXPECT_STATUS_IS(issued, StatusCode::kInvalidArgument) << request.name << " " << request.role;
   }
   EXPECT_TRUE(auth_->List().empty());
 }
@@ -174,11 +175,11 @@ TEST_F(TokenAuthenticatorTest, RevocationTakesEffectAtOnceAndSurvivesReopen) {
   auto a = auth_->Issue(Admin("a"));
   auto b = auth_->Issue(Admin("b"));
   ASSERT_TRUE(a.ok() && b.ok());
-  ASSERT_TRUE(auth_->Revoke(a->record.id).ok());
-  EXPECT_TRUE(auth_->Revoke(a->record.id).ok());  // idempotent
-  EXPECT_EQ(auth_->Revoke("0000000000000000").code(), StatusCode::kNotFound);
+  ASSERT_OK(auth_->Revoke(a->record.id));
+  EXPECT_OK(auth_->Revoke(a->record.id));  // idempotent
+  EXPECT_STATUS_IS(auth_->Revoke("0000000000000000"), StatusCode::kNotFound);
   EXPECT_EQ(auth_->Authenticate(a->token).status().message(), "token revoked");
-  EXPECT_TRUE(auth_->Authenticate(b->token).ok());
+  EXPECT_OK(auth_->Authenticate(b->token));
   auto listed = auth_->List();
   ASSERT_EQ(listed.size(), 2u);
   EXPECT_EQ(listed[0].id, a->record.id);

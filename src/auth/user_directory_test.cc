@@ -9,6 +9,7 @@
 #include "aegis/crypto/encoding.h"
 #include "aegis/store/metadata_store.h"
 #include "common/testing/scoped_temp_dir.h"
+#include "common/testing/status_matchers.h"
 
 namespace aegis::auth {
 namespace {
@@ -45,14 +46,14 @@ class UserDirectoryTest : public ::testing::Test {
   void Recreate(UserDirectoryOptions options = {}) {
     users_.reset();
     auto created = UserDirectory::Create(store_.get(), kek_.get(), clock_, options);
-    ASSERT_TRUE(created.ok()) << created.status().message();
+    ASSERT_OK(created);
     users_ = std::move(*created);
   }
 
   // Adds an account and returns its TOTP secret, read back from the enrolment URI.
   std::string Add(const std::string& name, const std::string& role = "deployer", const std::string& models = "*") {
     auto enrolled = users_->AddUser(NewUser{name, role, models, kPassword}, "user:root");
-    EXPECT_TRUE(enrolled.ok()) << enrolled.status().message();
+    EXPECT_OK(enrolled);
     if (!enrolled.ok()) return "";
     const std::string& uri = enrolled->totp_uri;
     const size_t begin = uri.find("secret=") + 7;
@@ -74,7 +75,7 @@ class UserDirectoryTest : public ::testing::Test {
   std::string LoginOk(const std::string& name, const std::string& secret, const std::string& source = "192.0.2.1") {
     clock_.Advance(30s);
     LoginOutcome out = Login(name, kPassword, Code(secret), source);
-    EXPECT_TRUE(out.status.ok()) << out.status.message() << " / " << out.audit_reason;
+    EXPECT_OK(out.status) << " / " << out.audit_reason;
     return out.session;
   }
 
@@ -94,7 +95,7 @@ constexpr std::string_view kLowerHex = "0123456789abcdef";
 constexpr std::string_view kBase64Url = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 void ExpectCredentialFailure(const LoginOutcome& out, const std::string& reason) {
-  EXPECT_EQ(out.status.code(), StatusCode::kUnauthenticated) << out.status.message();
+  EXPECT_STATUS_IS(out.status, StatusCode::kUnauthenticated) << out.status.message();
   EXPECT_EQ(out.status.message(), "invalid user name, password or code");
   EXPECT_EQ(out.audit_reason, reason);
   EXPECT_TRUE(out.session.empty());
@@ -103,7 +104,7 @@ void ExpectCredentialFailure(const LoginOutcome& out, const std::string& reason)
 
 TEST_F(UserDirectoryTest, AddListDisable) {
   auto enrolled = users_->AddUser(NewUser{"alice", "deployer", "fraud-*", kPassword}, "user:root");
-  ASSERT_TRUE(enrolled.ok()) << enrolled.status().message();
+  ASSERT_OK(enrolled);
   EXPECT_EQ(enrolled->record.name, "alice");
   EXPECT_EQ(enrolled->record.role, "deployer");
   EXPECT_EQ(enrolled->record.models, "fraud-*");
@@ -121,7 +122,7 @@ TEST_F(UserDirectoryTest, AddListDisable) {
 
   // Stored: an Argon2id hash and the secret wrapped by the KEK, never in clear.
   auto stored = store_->GetUser("alice");
-  ASSERT_TRUE(stored.ok());
+  ASSERT_OK(stored);
   EXPECT_TRUE(stored->password_hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$")) << stored->password_hash;
   EXPECT_EQ(stored->password_hash.find(kPassword), std::string::npos);
   EXPECT_GT(stored->totp_secret_wrapped.size(), 20u);
@@ -130,22 +131,22 @@ TEST_F(UserDirectoryTest, AddListDisable) {
 
   Add("bob", "admin");
   auto list = users_->ListUsers();
-  ASSERT_TRUE(list.ok());
+  ASSERT_OK(list);
   ASSERT_EQ(list->size(), 2u);
   EXPECT_EQ((*list)[0].name, "alice");
   EXPECT_EQ((*list)[1].role, "admin");
   EXPECT_EQ((*list)[0].models, "fraud-*");
   EXPECT_EQ((*list)[0].created_by, "user:root");
-  ASSERT_TRUE(users_->DisableUser("alice").ok());
+  ASSERT_OK(users_->DisableUser("alice"));
   EXPECT_TRUE(users_->ListUsers()->at(0).disabled);
-  EXPECT_EQ(users_->DisableUser("carol").code(), StatusCode::kNotFound);
+  EXPECT_STATUS_IS(users_->DisableUser("carol"), StatusCode::kNotFound);
 }
 
 TEST_F(UserDirectoryTest, RefusesBadAccounts) {
   auto refused = [&](NewUser user, const std::string& fragment) {
     auto out = users_->AddUser(user, "user:root");
     ASSERT_FALSE(out.ok()) << user.name;
-    EXPECT_EQ(out.status().code(), StatusCode::kInvalidArgument) << user.name;
+    EXPECT_STATUS_IS(out, StatusCode::kInvalidArgument) << user.name;
     EXPECT_NE(out.status().message().find(fragment), std::string::npos) << out.status().message();
     EXPECT_EQ(out.status().message().find(user.password), std::string::npos) << "the password is never echoed";
   };
@@ -167,14 +168,14 @@ TEST_F(UserDirectoryTest, RefusesBadAccounts) {
   EXPECT_TRUE(users_->ListUsers()->empty());
 
   // At the edges: 12 multi-byte characters, 1024 bytes, the longest name.
-  EXPECT_TRUE(users_->AddUser(NewUser{"u1", "consumer", "*", "ääääääääääää"}, "r").ok());
-  EXPECT_TRUE(users_->AddUser(NewUser{"u2", "consumer", "*", std::string(1024, 'x')}, "r").ok());
-  EXPECT_TRUE(users_->AddUser(NewUser{std::string(64, 'a'), "consumer", "a.b_c-d*", kPassword}, "r").ok());
-  EXPECT_TRUE(users_->AddUser(NewUser{"j.doe@example.com", "auditor", "*", kPassword}, "r").ok());
+  EXPECT_OK(users_->AddUser(NewUser{"u1", "consumer", "*", "ääääääääääää"}, "r"));
+  EXPECT_OK(users_->AddUser(NewUser{"u2", "consumer", "*", std::string(1024, 'x')}, "r"));
+  EXPECT_OK(users_->AddUser(NewUser{std::string(64, 'a'), "consumer", "a.b_c-d*", kPassword}, "r"));
+  EXPECT_OK(users_->AddUser(NewUser{"j.doe@example.com", "auditor", "*", kPassword}, "r"));
 
   Add("alice");
   auto dup = users_->AddUser(NewUser{"alice", "consumer", "*", kPassword}, "user:root");
-  EXPECT_EQ(dup.status().code(), StatusCode::kAlreadyExists);
+  EXPECT_STATUS_IS(dup, StatusCode::kAlreadyExists);
 }
 
 TEST_F(UserDirectoryTest, LoginStartsASessionWithTheUsersGrant) {
@@ -182,7 +183,7 @@ TEST_F(UserDirectoryTest, LoginStartsASessionWithTheUsersGrant) {
   clock_.Advance(30s);
   const auto login_time = clock_.Now();
   LoginOutcome out = Login("alice", kPassword, Code(secret));
-  ASSERT_TRUE(out.status.ok()) << out.status.message();
+  ASSERT_OK(out.status);
   EXPECT_EQ(out.audit_reason, "");
   ASSERT_EQ(out.session.size(), 14u + 16 + 1 + 43) << out.session;
   EXPECT_TRUE(out.session.starts_with("aegis_session_")) << out.session;
@@ -196,7 +197,7 @@ TEST_F(UserDirectoryTest, LoginStartsASessionWithTheUsersGrant) {
 
   clock_.Advance(1min);
   auto principal = users_->AuthenticateSession(out.session);
-  ASSERT_TRUE(principal.ok()) << principal.status().message();
+  ASSERT_OK(principal);
   EXPECT_EQ(principal->name, "user:alice");
   EXPECT_EQ(principal->method, Method::kSession);
   EXPECT_EQ(principal->credential_id, out.session.substr(14, 16));
@@ -229,16 +230,16 @@ TEST_F(UserDirectoryTest, ACodeIsAcceptedOnce) {
   const std::string secret = Add("alice");
   clock_.Advance(30s);
   const std::string code = Code(secret);
-  ASSERT_TRUE(Login("alice", kPassword, code).status.ok());
+  ASSERT_OK(Login("alice", kPassword, code).status);
   ExpectCredentialFailure(Login("alice", kPassword, code), "replayed code");
   // One step later the previous code is still inside the window, but used.
   clock_.Advance(30s);
   ExpectCredentialFailure(Login("alice", kPassword, code), "replayed code");
   ExpectCredentialFailure(Login("alice", kPassword, Code(secret, -1)), "replayed code");
-  EXPECT_TRUE(Login("alice", kPassword, Code(secret)).status.ok());
+  EXPECT_OK(Login("alice", kPassword, Code(secret)).status);
   // And an older step after a newer one was used.
   clock_.Advance(30s);
-  ASSERT_TRUE(Login("alice", kPassword, Code(secret, 1)).status.ok());
+  ASSERT_OK(Login("alice", kPassword, Code(secret, 1)).status);
   ExpectCredentialFailure(Login("alice", kPassword, Code(secret)), "replayed code");
 }
 
@@ -331,7 +332,7 @@ TEST_F(UserDirectoryTest, ThrottlesASourceAfterThirtyFailures) {
                             "unknown user");
   }
   LoginOutcome throttled = Login("alice", kPassword, Code(secret), "198.51.100.7");
-  EXPECT_EQ(throttled.status.code(), StatusCode::kTooManyRequests);
+  EXPECT_STATUS_IS(throttled.status, StatusCode::kTooManyRequests);
   EXPECT_EQ(throttled.status.message(), "too many failed logins from this address; try again later");
   EXPECT_EQ(throttled.audit_reason, "source throttled");
   EXPECT_EQ(store_->GetUser("alice")->failed_logins, 0) << "a throttled attempt never reaches the account";
@@ -339,7 +340,7 @@ TEST_F(UserDirectoryTest, ThrottlesASourceAfterThirtyFailures) {
   // Other sources are unaffected, and the throttle ends with the window.
   EXPECT_FALSE(LoginOk("alice", secret, "198.51.100.8").empty());
   clock_.Advance(9min);
-  EXPECT_EQ(Login("alice", kPassword, Code(secret), "198.51.100.7").status.code(), StatusCode::kTooManyRequests);
+  EXPECT_STATUS_IS(Login("alice", kPassword, Code(secret), "198.51.100.7").status, StatusCode::kTooManyRequests);
   clock_.Advance(1min);
   EXPECT_FALSE(LoginOk("alice", secret, "198.51.100.7").empty());
 }
@@ -350,7 +351,7 @@ TEST_F(UserDirectoryTest, OpenIncidentsListLocksAndThrottlesWhileTheyLast) {
   options.source_failure_limit = 4;
   Recreate(options);
   Add("alice");
-  ASSERT_TRUE(users_->OpenIncidents().ok());
+  ASSERT_OK(users_->OpenIncidents());
   EXPECT_TRUE(users_->OpenIncidents()->empty());
   Login("alice", "wrong password!", "000000", "192.0.2.1");
   EXPECT_TRUE(users_->OpenIncidents()->empty()) << "one failure is no incident";
@@ -360,7 +361,7 @@ TEST_F(UserDirectoryTest, OpenIncidentsListLocksAndThrottlesWhileTheyLast) {
   Login("ghost", "wrong password!", "000000", "192.0.2.1");
   Login("ghost", "wrong password!", "000000", "192.0.2.1");  // ghost locked, the source throttled
   auto open = users_->OpenIncidents();
-  ASSERT_TRUE(open.ok()) << open.status().message();
+  ASSERT_OK(open);
   ASSERT_EQ(open->size(), 3u);
   EXPECT_EQ((*open)[0].kind, LoginIncident::Kind::kAccountLocked);
   EXPECT_EQ((*open)[0].subject, "alice");
@@ -383,11 +384,11 @@ TEST_F(UserDirectoryTest, SessionsExpireWhenIdle) {
   const std::string session = LoginOk("alice", secret);
   for (int i = 0; i < 3; ++i) {
     clock_.Advance(14min);
-    EXPECT_TRUE(users_->AuthenticateSession(session).ok()) << "activity keeps it alive, round " << i;
+    EXPECT_OK(users_->AuthenticateSession(session)) << "activity keeps it alive, round " << i;
   }
   clock_.Advance(15min + 1s);
   auto expired = users_->AuthenticateSession(session);
-  EXPECT_EQ(expired.status().code(), StatusCode::kUnauthenticated);
+  EXPECT_STATUS_IS(expired, StatusCode::kUnauthenticated);
   EXPECT_EQ(expired.status().message(), "session expired");
   EXPECT_EQ(users_->AuthenticateSession(session).status().message(), "invalid session") << "and it is gone";
 }
@@ -397,7 +398,7 @@ TEST_F(UserDirectoryTest, SessionsEndEightHoursAfterLogin) {
   const std::string session = LoginOk("alice", secret);
   for (int i = 0; i < 48; ++i) {
     clock_.Advance(10min);
-    ASSERT_TRUE(users_->AuthenticateSession(session).ok()) << i;
+    ASSERT_OK(users_->AuthenticateSession(session)) << i;
   }
   clock_.Advance(1s);
   EXPECT_EQ(users_->AuthenticateSession(session).status().message(), "session expired");
@@ -409,12 +410,12 @@ TEST_F(UserDirectoryTest, LogoutEndsTheSession) {
   const std::string other = LoginOk("alice", secret);
   std::string forged = session;
   forged.back() = forged.back() == 'A' ? 'B' : 'A';
-  EXPECT_EQ(users_->Logout(forged).code(), StatusCode::kNotFound) << "the id alone cannot end a session";
+  EXPECT_STATUS_IS(users_->Logout(forged), StatusCode::kNotFound) << "the id alone cannot end a session";
   EXPECT_EQ(users_->AuthenticateSession(forged).status().message(), "invalid session");
-  ASSERT_TRUE(users_->Logout(session).ok());
+  ASSERT_OK(users_->Logout(session));
   EXPECT_EQ(users_->AuthenticateSession(session).status().message(), "invalid session");
-  EXPECT_EQ(users_->Logout(session).code(), StatusCode::kNotFound);
-  EXPECT_TRUE(users_->AuthenticateSession(other).ok());
+  EXPECT_STATUS_IS(users_->Logout(session), StatusCode::kNotFound);
+  EXPECT_OK(users_->AuthenticateSession(other));
   for (const char* junk : {"", "aegis_session_", "Bearer x", "aegis_session_0123456789abcdef_short"}) {
     EXPECT_EQ(users_->AuthenticateSession(junk).status().message(), "invalid session") << junk;
   }
@@ -425,14 +426,14 @@ TEST_F(UserDirectoryTest, DisablingEndsSessionsAndLogins) {
   const std::string bob = Add("bob");
   const std::string session = LoginOk("alice", secret);
   const std::string bob_session = LoginOk("bob", bob);
-  ASSERT_TRUE(users_->DisableUser("alice").ok());
+  ASSERT_OK(users_->DisableUser("alice"));
   EXPECT_EQ(users_->AuthenticateSession(session).status().message(), "invalid session");
-  EXPECT_TRUE(users_->AuthenticateSession(bob_session).ok());
+  EXPECT_OK(users_->AuthenticateSession(bob_session));
   clock_.Advance(30s);
   ExpectCredentialFailure(Login("alice", kPassword, Code(secret)), "account disabled");
 
   // Disabled behind the directory's back (another process): the session still ends.
-  ASSERT_TRUE(store_->DisableUser("bob").ok());
+  ASSERT_OK(store_->DisableUser("bob"));
   EXPECT_EQ(users_->AuthenticateSession(bob_session).status().message(), "invalid session");
 }
 
@@ -446,8 +447,8 @@ TEST_F(UserDirectoryTest, OldestSessionIsEndedBeyondTheLimit) {
   std::vector<std::string> sessions;
   for (int i = 0; i < 4; ++i) sessions.push_back(LoginOk("alice", secret));
   EXPECT_EQ(users_->AuthenticateSession(sessions[0]).status().message(), "invalid session");
-  for (int i = 1; i < 4; ++i) EXPECT_TRUE(users_->AuthenticateSession(sessions[i]).ok()) << i;
-  EXPECT_TRUE(users_->AuthenticateSession(bob_session).ok()) << "per user, not global";
+  for (int i = 1; i < 4; ++i) EXPECT_OK(users_->AuthenticateSession(sessions[i])) << i;
+  EXPECT_OK(users_->AuthenticateSession(bob_session)) << "per user, not global";
 }
 
 TEST_F(UserDirectoryTest, ARestartEndsEverySession) {

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "common/testing/scoped_temp_dir.h"
+#include "common/testing/status_matchers.h"
 
 namespace aegis::cli {
 namespace {
@@ -23,7 +24,7 @@ class ConfigTest : public ::testing::Test {
       Write(text);
       auto config = LoadConfig(dir_);
       ASSERT_FALSE(config.ok()) << text;
-      EXPECT_EQ(config.status().code(), StatusCode::kInvalidArgument);
+      EXPECT_STATUS_IS(config, StatusCode::kInvalidArgument);
       EXPECT_NE(config.status().message().find(expected), std::string::npos)
           << text << " → " << config.status().message();
     }
@@ -38,7 +39,7 @@ TEST_F(ConfigTest, DefaultFileParsesToSecureDefaults) {
   std::ofstream(dir_ / "tls" / "ca.crt") << "x";
   Write(RenderDefaultConfig("127.0.0.1:8443", "127.0.0.1:9443", /*local_ca=*/true));
   auto config = LoadConfig(dir_);
-  ASSERT_TRUE(config.ok()) << config.status().message();
+  ASSERT_OK(config);
   EXPECT_EQ(config->tls_ca, std::filesystem::absolute(dir_) / "tls/ca.crt");
   EXPECT_EQ(config->listen, "127.0.0.1:8443");
   EXPECT_EQ(config->admin_listen, "127.0.0.1:9443");
@@ -54,7 +55,7 @@ TEST_F(ConfigTest, OverridesAreApplied) {
       "[limits]\nmax_body_bytes = 4096\nread_timeout_seconds = 2\n[runtime]\ninstances_per_model = 3\n"
       "[registry]\nrequire_signature = false\n");
   auto config = LoadConfig(dir_);
-  ASSERT_TRUE(config.ok()) << config.status().message();
+  ASSERT_OK(config);
   EXPECT_EQ(config->api_limits.max_body_bytes, 4096u);
   EXPECT_EQ(config->http_limits.read_timeout, std::chrono::seconds(2));
   EXPECT_EQ(config->runtime.instances, 3);
@@ -118,7 +119,7 @@ san = "URI:spiffe://acme/ci"
 role = "deployer"
 )");
   auto config = LoadConfig(dir_);
-  ASSERT_TRUE(config.ok()) << config.status().message();
+  ASSERT_OK(config);
   EXPECT_EQ(config->tls_client_ca, std::filesystem::absolute(dir_) / "tls/clients.crt");
   EXPECT_TRUE(config->require_client_cert);
   ASSERT_TRUE(config->jwt);
@@ -138,7 +139,7 @@ role = "deployer"
 TEST_F(ConfigTest, NoIdentitySectionsMeansTokensAndSessionsOnly) {
   Write(RenderDefaultConfig("127.0.0.1:8443", "127.0.0.1:9443", /*local_ca=*/false));
   auto config = LoadConfig(dir_);
-  ASSERT_TRUE(config.ok());
+  ASSERT_OK(config);
   EXPECT_FALSE(config->jwt);
   EXPECT_TRUE(config->client_identities.empty());
   EXPECT_TRUE(config->tls_client_ca.empty());
@@ -183,7 +184,7 @@ token_file = "siem.token"
 batch_size = 50
 )");
   auto config = LoadConfig(dir_);
-  ASSERT_TRUE(config.ok()) << config.status().message();
+  ASSERT_OK(config);
   ASSERT_TRUE(config->syslog.has_value());
   EXPECT_EQ(config->syslog->host, "siem.example");
   EXPECT_EQ(config->syslog->port, 6514);
@@ -200,7 +201,7 @@ batch_size = 50
       "[audit.syslog]\naddress = \"10.0.0.5:514\"\ntransport = \"udp\"\nallow_plaintext = true\n"
       "facility = \"local3\"\nmax_message_bytes = 480\n");
   config = LoadConfig(dir_);
-  ASSERT_TRUE(config.ok()) << config.status().message();
+  ASSERT_OK(config);
   EXPECT_EQ(config->syslog->facility, 19);
   EXPECT_FALSE(config->webhook.has_value());
 }
@@ -241,7 +242,7 @@ TEST_F(ConfigTest, RefusesBadAuditSinks) {
 TEST_F(ConfigTest, AuditLogSettingsAreReadAndDefaultToFiveMinuteVerification) {
   Write("[audit]\nsegment_max_bytes = 1048576\nverify_interval_seconds = 600\n");
   auto config = LoadConfig(dir_);
-  ASSERT_TRUE(config.ok()) << config.status().message();
+  ASSERT_OK(config);
   EXPECT_EQ(config->audit_segment_max_bytes, 1048576u);
   EXPECT_EQ(config->audit_verify_interval.count(), 600);
   EXPECT_EQ(Config{}.audit_verify_interval.count(), 300);
@@ -250,7 +251,7 @@ TEST_F(ConfigTest, AuditLogSettingsAreReadAndDefaultToFiveMinuteVerification) {
 TEST_F(ConfigTest, MissingFileIsNotFound) {
   auto config = LoadConfig(dir_ / "nope");
   ASSERT_FALSE(config.ok());
-  EXPECT_EQ(config.status().code(), StatusCode::kNotFound);
+  EXPECT_STATUS_IS(config, StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -10,7 +10,7 @@
 #include <openssl/x509v3.h>
 
 #include "aegis/crypto/random.h"
-#include "openssl_ptr.h"
+#include "crypto/internal/openssl_ptr.h"
 
 namespace aegis::crypto {
 namespace {

@@ -9,6 +9,8 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include "common/testing/status_matchers.h"
+
 namespace aegis::crypto {
 namespace {
 
@@ -34,10 +36,10 @@ class CertificatesTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto ca = CreateCertificateAuthority("Aegis Test CA", 30);
-    ASSERT_TRUE(ca.ok()) << ca.status().message();
+    ASSERT_OK(ca);
     ca_ = *ca;
     auto server = CreateServerCertificate(ca_, {"localhost"}, {"127.0.0.1", "::1"}, 7);
-    ASSERT_TRUE(server.ok()) << server.status().message();
+    ASSERT_OK(server);
     server_ = *server;
   }
   PemKeyPair ca_, server_;
@@ -97,16 +99,15 @@ TEST_F(CertificatesTest, ExtensionsAndKeys) {
 
 TEST_F(CertificatesTest, SecondsUntilExpiry) {
   auto secs = SecondsUntilExpiry(server_.certificate_pem);
-  ASSERT_TRUE(secs.ok());
+  ASSERT_OK(secs);
   EXPECT_GT(*secs, 7 * 86400 - 60);
   EXPECT_LE(*secs, 7 * 86400);
   EXPECT_FALSE(SecondsUntilExpiry("not a certificate").ok());
 }
 
 TEST_F(CertificatesTest, RejectsBadInput) {
-  EXPECT_EQ(CreateServerCertificate(ca_, {"bad,name"}, {}, 7).status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(CreateServerCertificate(ca_, {"localhost"}, {"300.1.1.1"}, 7).status().code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_STATUS_IS(CreateServerCertificate(ca_, {"bad,name"}, {}, 7), StatusCode::kInvalidArgument);
+  EXPECT_STATUS_IS(CreateServerCertificate(ca_, {"localhost"}, {"300.1.1.1"}, 7), StatusCode::kInvalidArgument);
   EXPECT_FALSE(CreateServerCertificate(ca_, {}, {}, 7).ok());
   EXPECT_FALSE(CreateCertificateAuthority("CA", 0).ok());
   PemKeyPair mismatched{ca_.certificate_pem, server_.private_key_pem};

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "aegis/crypto/random.h"
+#include "common/testing/status_matchers.h"
 
 namespace aegis::crypto {
 namespace {
@@ -53,16 +54,16 @@ TEST(EncodingTest, DecodersAreStrict) {
 TEST(EncodingTest, RandomRoundTrips) {
   for (size_t n = 0; n < 70; ++n) {
     std::vector<uint8_t> bytes(n);
-    ASSERT_TRUE(RandomBytes(bytes).ok());
+    ASSERT_OK(RandomBytes(bytes));
     EXPECT_EQ(HexDecode(HexEncode(bytes)), bytes);
     EXPECT_EQ(Base64Decode(Base64Encode(bytes)), bytes);
     EXPECT_EQ(Base64UrlDecode(Base64UrlEncode(bytes)), bytes);
   }
   auto hex = RandomHex(16);
-  ASSERT_TRUE(hex.ok());
+  ASSERT_OK(hex);
   EXPECT_EQ(hex->size(), 32u);
   auto b64 = RandomBase64Url(32);
-  ASSERT_TRUE(b64.ok());
+  ASSERT_OK(b64);
   EXPECT_EQ(b64->size(), 43u);
   EXPECT_NE(*RandomHex(16), *RandomHex(16));
 }

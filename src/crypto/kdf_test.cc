@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "aegis/crypto/encoding.h"
+#include "common/testing/status_matchers.h"
 
 namespace aegis::crypto {
 namespace {
@@ -51,7 +52,7 @@ TEST(KdfTest, MatchesTheReferenceArgon2Command) {
 }
 
 TEST(KdfTest, RejectsShortSaltAndBadParams) {
-  EXPECT_EQ(DeriveKeyArgon2id("p", AsBytes("short-salt"), kFast, 32).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_STATUS_IS(DeriveKeyArgon2id("p", AsBytes("short-salt"), kFast, 32), StatusCode::kInvalidArgument);
   const std::string salt(16, 's');
   EXPECT_FALSE(DeriveKeyArgon2id("p", AsBytes(salt), {0, 1024, 1}, 32).ok());
   EXPECT_FALSE(DeriveKeyArgon2id("p", AsBytes(salt), {1, 1u << 30, 1}, 32).ok());

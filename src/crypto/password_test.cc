@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/testing/status_matchers.h"
+
 namespace aegis::crypto {
 namespace {
 
@@ -10,7 +12,7 @@ constexpr PasswordHashParams kFast{1, 64, 1};
 
 TEST(PasswordTest, RoundTripWithDefaults) {
   auto hash = HashPassword("correct horse battery staple");
-  ASSERT_TRUE(hash.ok()) << hash.status().message();
+  ASSERT_OK(hash);
   EXPECT_TRUE(hash->starts_with("$argon2id$v=19$m=19456,t=2,p=1$")) << *hash;
   EXPECT_TRUE(VerifyPassword(*hash, "correct horse battery staple"));
   EXPECT_FALSE(VerifyPassword(*hash, "correct horse battery stapl"));
@@ -18,7 +20,7 @@ TEST(PasswordTest, RoundTripWithDefaults) {
 
 TEST(PasswordTest, WrongPasswordFails) {
   auto hash = HashPassword("s3cret-Pässwörd", kFast);
-  ASSERT_TRUE(hash.ok());
+  ASSERT_OK(hash);
   EXPECT_TRUE(VerifyPassword(*hash, "s3cret-Pässwörd"));
   EXPECT_FALSE(VerifyPassword(*hash, "s3cret-Passwoerd"));
   EXPECT_FALSE(VerifyPassword(*hash, ""));
@@ -27,7 +29,7 @@ TEST(PasswordTest, WrongPasswordFails) {
 
 TEST(PasswordTest, EmptyPasswordIsAllowedHere) {
   auto hash = HashPassword("", kFast);
-  ASSERT_TRUE(hash.ok());
+  ASSERT_OK(hash);
   EXPECT_TRUE(VerifyPassword(*hash, ""));
   EXPECT_FALSE(VerifyPassword(*hash, " "));
 }
@@ -56,7 +58,7 @@ TEST(PasswordTest, VerifiesHashesFromTheReferenceImplementation) {
 
 TEST(PasswordTest, TamperedHashFails) {
   auto hash = HashPassword("password", kFast);
-  ASSERT_TRUE(hash.ok());
+  ASSERT_OK(hash);
   const size_t last_dollar = hash->rfind('$');
   std::string bad_hash = *hash;
   bad_hash[last_dollar + 3] = bad_hash[last_dollar + 3] == 'A' ? 'B' : 'A';
@@ -73,7 +75,7 @@ TEST(PasswordTest, TamperedHashFails) {
 
 TEST(PasswordTest, RefusesOtherEncodings) {
   auto hash = HashPassword("password", kFast);
-  ASSERT_TRUE(hash.ok());
+  ASSERT_OK(hash);
   for (const char* type : {"argon2i", "argon2d"}) {
     std::string other = *hash;
     other.replace(1, 8, type);

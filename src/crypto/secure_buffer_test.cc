@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "aegis/crypto/random.h"
+#include "common/testing/status_matchers.h"
 
 namespace aegis::crypto {
 namespace {
@@ -61,7 +62,7 @@ TEST(SecureBufferTest, MoveTransfersOwnership) {
 
 TEST(SecureBufferTest, ReserveKeepsContents) {
   SecureBuffer buf(10);
-  ASSERT_TRUE(RandomBytes(buf.span()).ok());
+  ASSERT_OK(RandomBytes(buf.span()));
   const std::string before(buf.view());
   buf.reserve(100000);
   EXPECT_EQ(buf.view(), before);

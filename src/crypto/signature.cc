@@ -11,7 +11,7 @@
 
 #include "aegis/crypto/encoding.h"
 #include "aegis/crypto/hash.h"
-#include "openssl_ptr.h"
+#include "crypto/internal/openssl_ptr.h"
 
 namespace aegis::crypto {
 namespace {

@@ -10,6 +10,7 @@
 
 #include "aegis/crypto/encoding.h"
 #include "aegis/crypto/hash.h"
+#include "common/testing/status_matchers.h"
 
 namespace aegis::crypto {
 namespace {
@@ -47,46 +48,46 @@ class SignatureTest : public ::testing::TestWithParam<KeyType> {};
 
 TEST_P(SignatureTest, SignVerifyRoundTrip) {
   auto key = PrivateKey::Generate(GetParam());
-  ASSERT_TRUE(key.ok()) << key.status().message();
+  ASSERT_OK(key);
   EXPECT_EQ(key->type(), GetParam());
   auto sig = key->Sign(AsBytes("model manifest"));
-  ASSERT_TRUE(sig.ok());
-  EXPECT_TRUE(key->public_key().Verify(AsBytes("model manifest"), *sig).ok());
-  EXPECT_EQ(key->public_key().Verify(AsBytes("model manifesT"), *sig).code(), StatusCode::kPermissionDenied);
+  ASSERT_OK(sig);
+  EXPECT_OK(key->public_key().Verify(AsBytes("model manifest"), *sig));
+  EXPECT_STATUS_IS(key->public_key().Verify(AsBytes("model manifesT"), *sig), StatusCode::kPermissionDenied);
   auto flipped = *sig;
   flipped[flipped.size() / 2] ^= 0x01;
-  EXPECT_EQ(key->public_key().Verify(AsBytes("model manifest"), flipped).code(), StatusCode::kPermissionDenied);
+  EXPECT_STATUS_IS(key->public_key().Verify(AsBytes("model manifest"), flipped), StatusCode::kPermissionDenied);
   auto other = PrivateKey::Generate(GetParam());
-  ASSERT_TRUE(other.ok());
-  EXPECT_EQ(other->public_key().Verify(AsBytes("model manifest"), *sig).code(), StatusCode::kPermissionDenied);
+  ASSERT_OK(other);
+  EXPECT_STATUS_IS(other->public_key().Verify(AsBytes("model manifest"), *sig), StatusCode::kPermissionDenied);
   EXPECT_NE(other->public_key().fingerprint(), key->public_key().fingerprint());
 }
 
 TEST_P(SignatureTest, MalformedSignaturesAreRefusedNotThrown) {
   auto key = PrivateKey::Generate(GetParam());
-  ASSERT_TRUE(key.ok());
+  ASSERT_OK(key);
   const std::vector<uint8_t> empty, junk(300, 0x30);
-  EXPECT_EQ(key->public_key().Verify(AsBytes("m"), empty).code(), StatusCode::kPermissionDenied);
-  EXPECT_EQ(key->public_key().Verify(AsBytes("m"), junk).code(), StatusCode::kPermissionDenied);
+  EXPECT_STATUS_IS(key->public_key().Verify(AsBytes("m"), empty), StatusCode::kPermissionDenied);
+  EXPECT_STATUS_IS(key->public_key().Verify(AsBytes("m"), junk), StatusCode::kPermissionDenied);
 }
 
 TEST_P(SignatureTest, PemRoundTripKeepsIdentity) {
   auto key = PrivateKey::Generate(GetParam());
-  ASSERT_TRUE(key.ok());
+  ASSERT_OK(key);
   const SecureBuffer pem = key->ToPem();
   ASSERT_NE(pem.view().find("BEGIN PRIVATE KEY"), std::string_view::npos);  // PKCS#8
   auto again = PrivateKey::FromPem(pem.view());
-  ASSERT_TRUE(again.ok()) << again.status().message();
+  ASSERT_OK(again);
   EXPECT_EQ(again->public_key().fingerprint(), key->public_key().fingerprint());
 
   auto pub = PublicKey::FromPem(key->public_key().ToPem());
-  ASSERT_TRUE(pub.ok()) << pub.status().message();
+  ASSERT_OK(pub);
   EXPECT_EQ(pub->type(), GetParam());
   EXPECT_EQ(pub->fingerprint(), key->public_key().fingerprint());
   EXPECT_EQ(pub->fingerprint().size(), 64u);
   auto sig = again->Sign(AsBytes("x"));
-  ASSERT_TRUE(sig.ok());
-  EXPECT_TRUE(pub->Verify(AsBytes("x"), *sig).ok());
+  ASSERT_OK(sig);
+  EXPECT_OK(pub->Verify(AsBytes("x"), *sig));
 }
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, SignatureTest,
@@ -100,7 +101,7 @@ INSTANTIATE_TEST_SUITE_P(AllTypes, SignatureTest,
 // The fingerprint is SHA-256 over the DER SubjectPublicKeyInfo (the PEM body).
 TEST(SignatureFingerprint, IsSha256OfDerSpki) {
   auto key = PrivateKey::Generate(KeyType::kEcdsaP256);
-  ASSERT_TRUE(key.ok());
+  ASSERT_OK(key);
   std::string pem = key->public_key().ToPem();
   std::string body;
   for (size_t pos = pem.find('\n') + 1; pos < pem.size();) {
@@ -121,9 +122,9 @@ TEST(SignatureDigests, EcdsaP384UsesSha384AndP256UsesSha256) {
   for (auto [type, good, bad] :
        {std::tuple{KeyType::kEcdsaP384, "SHA384", "SHA256"}, std::tuple{KeyType::kEcdsaP256, "SHA256", "SHA384"}}) {
     auto key = PrivateKey::Generate(type);
-    ASSERT_TRUE(key.ok());
+    ASSERT_OK(key);
     auto sig = key->Sign(AsBytes("payload"));
-    ASSERT_TRUE(sig.ok());
+    ASSERT_OK(sig);
     const std::string pem = key->public_key().ToPem();
     std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
     std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> pkey(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr),
@@ -139,18 +140,18 @@ TEST(SignatureDigests, EcdsaP384UsesSha384AndP256UsesSha256) {
 
 TEST(SignatureKeys, Ed25519SignaturesAre64Bytes) {
   auto key = PrivateKey::Generate(KeyType::kEd25519);
-  ASSERT_TRUE(key.ok());
+  ASSERT_OK(key);
   auto sig = key->Sign(AsBytes("m"));
-  ASSERT_TRUE(sig.ok());
+  ASSERT_OK(sig);
   EXPECT_EQ(sig->size(), 64u);
 }
 
 TEST(SignatureKeys, RefusesUnsupportedKeys) {
-  EXPECT_EQ(PublicKey::FromPem(ForeignPublicPem(EVP_RSA_gen(2048))).status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(PublicKey::FromPem(ForeignPublicPem(EVP_EC_gen("P-521"))).status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(PublicKey::FromPem(kSecp256k1).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_STATUS_IS(PublicKey::FromPem(ForeignPublicPem(EVP_RSA_gen(2048))), StatusCode::kInvalidArgument);
+  EXPECT_STATUS_IS(PublicKey::FromPem(ForeignPublicPem(EVP_EC_gen("P-521"))), StatusCode::kInvalidArgument);
+  EXPECT_STATUS_IS(PublicKey::FromPem(kSecp256k1), StatusCode::kInvalidArgument);
   auto explicit_params = PublicKey::FromPem(kExplicitP256);
-  EXPECT_EQ(explicit_params.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_STATUS_IS(explicit_params, StatusCode::kInvalidArgument);
   EXPECT_NE(explicit_params.status().message().find("named curve"), std::string::npos)
       << explicit_params.status().message();
 }
@@ -161,7 +162,7 @@ TEST(SignatureKeys, RefusesMalformedPem) {
   EXPECT_FALSE(PublicKey::FromPem(std::string(65 * 1024, 'A')).ok());
   EXPECT_FALSE(PrivateKey::FromPem("not a key").ok());
   auto key = PrivateKey::Generate(KeyType::kEcdsaP256);
-  ASSERT_TRUE(key.ok());
+  ASSERT_OK(key);
   // A private key is not a public key, and vice versa.
   EXPECT_FALSE(PublicKey::FromPem(key->ToPem().view()).ok());
   EXPECT_FALSE(PrivateKey::FromPem(key->public_key().ToPem()).ok());
@@ -169,7 +170,7 @@ TEST(SignatureKeys, RefusesMalformedPem) {
 
 TEST(SignatureKeys, RefusesEncryptedPrivateKeyWithoutPrompting) {
   auto key = PrivateKey::Generate(KeyType::kEcdsaP256);
-  ASSERT_TRUE(key.ok());
+  ASSERT_OK(key);
   const SecureBuffer pem = key->ToPem();
   std::unique_ptr<BIO, decltype(&BIO_free)> in(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
   std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> pkey(PEM_read_bio_PrivateKey(in.get(), nullptr, nullptr, nullptr),
@@ -179,7 +180,7 @@ TEST(SignatureKeys, RefusesEncryptedPrivateKeyWithoutPrompting) {
   char* data = nullptr;
   const long len = BIO_get_mem_data(out.get(), &data);
   auto loaded = PrivateKey::FromPem(std::string_view(data, static_cast<size_t>(len)));
-  EXPECT_EQ(loaded.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_STATUS_IS(loaded, StatusCode::kInvalidArgument);
   EXPECT_NE(loaded.status().message().find("encrypted"), std::string::npos);
 }
 

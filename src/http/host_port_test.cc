@@ -2,20 +2,22 @@
 
 #include <gtest/gtest.h>
 
+#include "common/testing/status_matchers.h"
+
 namespace aegis::http::internal {
 namespace {
 
 TEST(HostPortTest, ParsesIpv4NamesAndIpv6) {
   auto a = ParseHostPort("127.0.0.1:8443");
-  ASSERT_TRUE(a.ok());
+  ASSERT_OK(a);
   EXPECT_EQ(a->host, "127.0.0.1");
   EXPECT_EQ(a->port, 8443);
   auto b = ParseHostPort("[::1]:0");
-  ASSERT_TRUE(b.ok());
+  ASSERT_OK(b);
   EXPECT_EQ(b->host, "::1");
   EXPECT_EQ(b->port, 0);
   auto c = ParseHostPort("localhost:65535");
-  ASSERT_TRUE(c.ok());
+  ASSERT_OK(c);
   EXPECT_EQ(c->host, "localhost");
 }
 
@@ -28,14 +30,14 @@ TEST(HostPortTest, RefusesMalformed) {
 
 TEST(HostPortTest, ParsesHttpsUrlsOnly) {
   auto a = ParseHttpsUrl("https://localhost:9443/");
-  ASSERT_TRUE(a.ok());
+  ASSERT_OK(a);
   EXPECT_EQ(a->host, "localhost");
   EXPECT_EQ(a->port, 9443);
   auto b = ParseHttpsUrl("https://[::1]:8443");
-  ASSERT_TRUE(b.ok());
+  ASSERT_OK(b);
   EXPECT_EQ(b->host, "::1");
   auto c = ParseHttpsUrl("https://example.com");
-  ASSERT_TRUE(c.ok());
+  ASSERT_OK(c);
   EXPECT_EQ(c->port, 443);
   for (const char* bad : {"http://localhost:8443", "localhost:8443", "https://h:1/path", "https://u@h:1", "https://h:0",
                           "ftp://h:1", "https://"}) {

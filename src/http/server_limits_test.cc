@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
 
+#include "common/testing/status_matchers.h"
 #include "test_server.h"
 
 namespace aegis::http::testing {
@@ -23,16 +24,16 @@ bool HasRejection(TestDispatcher& d, int status) {
 TEST(ServerLimitsTest, BodyOverLimitGets413) {
   TestServer ts;
   auto client = HttpsClient::Connect(ts.client_options());
-  ASSERT_TRUE(client.ok());
+  ASSERT_OK(client);
   auto ok = (*client)->Request("POST", "/small", std::string(16, 'a'));
-  ASSERT_TRUE(ok.ok());
+  ASSERT_OK(ok);
   EXPECT_EQ(ok->status, 200);
   auto r = (*client)->Request("POST", "/small", std::string(100, 'a'));
-  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_OK(r);
   EXPECT_EQ(r->status, 413);
   EXPECT_EQ(r->body, R"({"error": "request body too large"})");
   EXPECT_TRUE(HasRejection(ts.dispatcher, 413));
-  ASSERT_TRUE(TestDispatcher::WaitFor([&] { return ts.dispatcher.completions().size() == 2; }));
+  ASSERT_TRUE(WaitFor([&] { return ts.dispatcher.completions().size() == 2; }));
   EXPECT_EQ(ts.dispatcher.completions()[1], 413);
 }
 
@@ -148,7 +149,7 @@ TEST(ServerLimitsTest, SlowLorisIsCutOffAtReadTimeout) {
   EXPECT_GT(elapsed, milliseconds(900));
   EXPECT_LT(elapsed, milliseconds(2500));
   // OnRejected follows the close by a moment.
-  EXPECT_TRUE(TestDispatcher::WaitFor([&] { return HasRejection(ts.dispatcher, 408); }));
+  EXPECT_TRUE(WaitFor([&] { return HasRejection(ts.dispatcher, 408); }));
 }
 
 TEST(ServerLimitsTest, IdleKeepAliveConnectionIsClosed) {
@@ -163,11 +164,11 @@ TEST(ServerLimitsTest, IdleKeepAliveConnectionIsClosed) {
   EXPECT_GT(std::chrono::steady_clock::now() - started, milliseconds(800));
   // The HttpsClient notices and reconnects.
   auto client = HttpsClient::Connect(ts.client_options());
-  ASSERT_TRUE(client.ok());
-  ASSERT_TRUE((*client)->Request("GET", "/echo").ok());
+  ASSERT_OK(client);
+  ASSERT_OK((*client)->Request("GET", "/echo"));
   std::this_thread::sleep_for(milliseconds(1500));
   auto again = (*client)->Request("GET", "/echo");
-  ASSERT_TRUE(again.ok()) << again.status().message();
+  ASSERT_OK(again);
   EXPECT_EQ(again->status, 200);
 }
 
@@ -192,7 +193,7 @@ TEST(ServerLimitsTest, MaxConnectionsEnforced) {
   EXPECT_FALSE(c.handshake_ok());
   EXPECT_EQ(ts.server.Stats(ListenerKind::kData).connections_refused, 1u);
   a.reset();  // frees a slot
-  ASSERT_TRUE(TestDispatcher::WaitFor([&] { return ts.server.Stats(ListenerKind::kData).connections_active == 1; }));
+  ASSERT_TRUE(WaitFor([&] { return ts.server.Stats(ListenerKind::kData).connections_active == 1; }));
   RawTlsClient d(ts.port());
   EXPECT_TRUE(d.handshake_ok());
   ASSERT_TRUE(d.Write("GET /echo HTTP/1.1\r\nHost: h\r\n\r\n"));
@@ -219,9 +220,9 @@ TEST(ServerLimitsTest, SurvivesGarbage) {
     raw.ReadResponse(milliseconds(300));
   }
   auto client = HttpsClient::Connect(ts.client_options());
-  ASSERT_TRUE(client.ok());
+  ASSERT_OK(client);
   auto r = (*client)->Request("GET", "/echo");
-  ASSERT_TRUE(r.ok());
+  ASSERT_OK(r);
   EXPECT_EQ(r->status, 200);
 }
 

@@ -12,10 +12,13 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "test_pki.h"
+#include "common/testing/status_matchers.h"
+#include "common/testing/test_pki.h"
 #include "test_server.h"
 
 namespace aegis::http::testing {
+
+using ::aegis::testing::TestPki;
 namespace {
 
 TlsFiles MtlsFiles(bool require) {
@@ -126,7 +129,7 @@ void ExpectRefused(TestServer& ts, const ClientOptions& options, const std::stri
   auto r = GetEcho(options);
   EXPECT_FALSE(r.ok()) << what << ": got status " << (r.ok() ? r->status : 0);
   if (!r.ok()) {
-    EXPECT_EQ(r.status().code(), StatusCode::kUnavailable) << what << ": " << r.status().message();
+    EXPECT_STATUS_IS(r, StatusCode::kUnavailable) << what << ": " << r.status().message();
   }
   // Never served anonymously instead.
   EXPECT_TRUE(ts.dispatcher.heads().empty()) << what;
@@ -136,7 +139,7 @@ TEST(ServerMtlsTest, TrustedCertificateReachesDispatcher) {
   TestServer ts(MtlsFiles(/*require=*/true));
   const TestPki& pki = TestPki::Get();
   auto r = GetEcho(WithCert(ts.client_options(), pki.client_cert, pki.client_key));
-  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_OK(r);
   EXPECT_EQ(r->status, 200);
   const auto heads = ts.dispatcher.heads();
   ASSERT_EQ(heads.size(), 1u);
@@ -152,7 +155,7 @@ TEST(ServerMtlsTest, CertificateViaIntermediateIsAccepted) {
   TestServer ts(MtlsFiles(/*require=*/true));
   const TestPki& pki = TestPki::Get();
   auto r = GetEcho(WithCert(ts.client_options(), pki.chained_client_cert, pki.chained_client_key));
-  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_OK(r);
   EXPECT_EQ(r->status, 200);
   const auto heads = ts.dispatcher.heads();
   ASSERT_EQ(heads.size(), 1u);
@@ -165,7 +168,7 @@ TEST(ServerMtlsTest, CertificateViaIntermediateIsAccepted) {
 TEST(ServerMtlsTest, NoCertificateAllowedWhenNotRequired) {
   TestServer ts(MtlsFiles(/*require=*/false));
   auto r = GetEcho(ts.client_options());
-  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_OK(r);
   EXPECT_EQ(r->status, 200);
   const auto heads = ts.dispatcher.heads();
   ASSERT_EQ(heads.size(), 1u);
@@ -217,7 +220,7 @@ TEST(ServerMtlsTest, WithoutClientCaNoCertificateIsRequested) {
   const TestPki& pki = TestPki::Get();
   TestServer ts;
   auto r = GetEcho(WithCert(ts.client_options(), pki.client_cert, pki.client_key));
-  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_OK(r);
   EXPECT_EQ(r->status, 200);
   const auto heads = ts.dispatcher.heads();
   ASSERT_EQ(heads.size(), 1u);
@@ -246,7 +249,7 @@ TEST(ServerMtlsTest, BadClientCaFailsAddListenerAndCheck) {
     TestDispatcher dispatcher;
     HttpsServer server(ServerOptions{1, 1, std::chrono::seconds(1)});
     const Status s = server.AddListener(ListenerKind::kData, "127.0.0.1:0", tls, TestLimits(), &dispatcher);
-    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << c.ca;
+    EXPECT_STATUS_IS(s, StatusCode::kInvalidArgument) << c.ca;
     EXPECT_NE(s.message().find("client CA"), std::string::npos) << s.message();
     EXPECT_NE(s.message().find(c.expect), std::string::npos) << s.message();
     EXPECT_EQ(server.BoundPort(ListenerKind::kData), 0);
@@ -256,8 +259,8 @@ TEST(ServerMtlsTest, BadClientCaFailsAddListenerAndCheck) {
   }
   TlsFiles require_without_ca{pki.server_cert, pki.server_key};
   require_without_ca.require_client_cert = true;
-  EXPECT_EQ(CheckTlsFiles(require_without_ca).code(), StatusCode::kInvalidArgument);
-  EXPECT_TRUE(CheckTlsFiles(MtlsFiles(true)).ok());
+  EXPECT_STATUS_IS(CheckTlsFiles(require_without_ca), StatusCode::kInvalidArgument);
+  EXPECT_OK(CheckTlsFiles(MtlsFiles(true)));
 }
 
 TEST(ServerMtlsTest, ClientIdentityOptionsChecked) {
@@ -267,14 +270,14 @@ TEST(ServerMtlsTest, ClientIdentityOptionsChecked) {
   options.client_cert = pki.client_cert;
   auto c = HttpsClient::Connect(options);
   ASSERT_FALSE(c.ok());
-  EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument) << c.status().message();
+  EXPECT_STATUS_IS(c, StatusCode::kInvalidArgument) << c.status().message();
   options.client_cert.reset();
   options.client_key = pki.client_key;
-  EXPECT_EQ(HttpsClient::Connect(options).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_STATUS_IS(HttpsClient::Connect(options), StatusCode::kInvalidArgument);
 
   c = HttpsClient::Connect(WithCert(ts.client_options(), pki.dir / "no-cert.pem", pki.client_key));
   ASSERT_FALSE(c.ok());
-  EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_STATUS_IS(c, StatusCode::kInvalidArgument);
   EXPECT_NE(c.status().message().find("no-cert.pem"), std::string::npos) << c.status().message();
   c = HttpsClient::Connect(WithCert(ts.client_options(), pki.client_cert, pki.dir / "no-key.pem"));
   ASSERT_FALSE(c.ok());
@@ -289,10 +292,10 @@ TEST(ServerMtlsTest, KeepAliveRequestsShareTheCertificate) {
   TestServer ts(MtlsFiles(/*require=*/true));
   const TestPki& pki = TestPki::Get();
   auto client = HttpsClient::Connect(WithCert(ts.client_options(), pki.client_cert, pki.client_key));
-  ASSERT_TRUE(client.ok()) << client.status().message();
+  ASSERT_OK(client);
   for (int i = 0; i < 2; ++i) {
     auto r = (*client)->Request("GET", "/echo");
-    ASSERT_TRUE(r.ok()) << r.status().message();
+    ASSERT_OK(r);
     EXPECT_EQ(r->status, 200);
   }
   const auto heads = ts.dispatcher.heads();

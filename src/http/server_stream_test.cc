@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/testing/status_matchers.h"
 #include "test_server.h"
 
 namespace aegis::http::testing {
@@ -24,14 +25,14 @@ TEST(ServerStreamTest, SinkReceivesExactBytes) {
   const auto file = std::filesystem::temp_directory_path() / ("aegis-upload-" + std::to_string(getpid()));
   std::ofstream(file, std::ios::binary) << data;
   auto client = HttpsClient::Connect(ts.client_options());
-  ASSERT_TRUE(client.ok());
+  ASSERT_OK(client);
   std::vector<uint64_t> progress;
   auto r = (*client)->Upload("POST", "/upload", file, [&](uint64_t sent, uint64_t total) {
     EXPECT_EQ(total, data.size());
     progress.push_back(sent);
   });
   std::filesystem::remove(file);
-  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_OK(r);
   EXPECT_EQ(r->status, 201);
   EXPECT_EQ(r->body, "{\"bytes\": " + std::to_string(data.size()) + "}");
   ASSERT_EQ(progress.size(), 4u);
@@ -45,7 +46,7 @@ TEST(ServerStreamTest, SinkReceivesExactBytes) {
   EXPECT_EQ(sink->aborts, 0);
   // The connection is still usable after a streamed body.
   auto again = (*client)->Request("GET", "/echo");
-  ASSERT_TRUE(again.ok());
+  ASSERT_OK(again);
   EXPECT_EQ(again->status, 200);
 }
 
@@ -68,7 +69,7 @@ TEST(ServerStreamTest, AbortWhenClientDisconnectsMidBody) {
     RawTlsClient raw(ts.port());
     ASSERT_TRUE(raw.Write("POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 1000000\r\n\r\n"));
     ASSERT_TRUE(raw.Write(std::string(300000, 'x')));
-    ASSERT_TRUE(TestDispatcher::WaitFor([&] {
+    ASSERT_TRUE(WaitFor([&] {
       auto s = ts.dispatcher.last_sink();
       if (!s) return false;
       std::lock_guard lock(s->mu);
@@ -77,11 +78,11 @@ TEST(ServerStreamTest, AbortWhenClientDisconnectsMidBody) {
     raw.CloseTcp();
   }
   auto sink = ts.dispatcher.last_sink();
-  ASSERT_TRUE(TestDispatcher::WaitFor([&] {
+  ASSERT_TRUE(WaitFor([&] {
     std::lock_guard lock(sink->mu);
     return sink->aborts > 0;
   }));
-  ASSERT_TRUE(TestDispatcher::WaitFor([&] { return !ts.dispatcher.completions().empty(); }));
+  ASSERT_TRUE(WaitFor([&] { return !ts.dispatcher.completions().empty(); }));
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   std::lock_guard lock(sink->mu);
   EXPECT_EQ(sink->aborts, 1);
@@ -97,7 +98,7 @@ TEST(ServerStreamTest, AbortWhenBodyOverLimitOrSinkRefuses) {
     ASSERT_TRUE(raw.Write("POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 9000000\r\n\r\n"));
     EXPECT_EQ(raw.ReadResponse().rfind("HTTP/1.1 413", 0), 0u);
     auto sink = ts.dispatcher.last_sink();
-    ASSERT_TRUE(TestDispatcher::WaitFor([&] {
+    ASSERT_TRUE(WaitFor([&] {
       std::lock_guard lock(sink->mu);
       return sink->aborts == 1;
     }));
@@ -112,7 +113,7 @@ TEST(ServerStreamTest, AbortWhenBodyOverLimitOrSinkRefuses) {
     EXPECT_EQ(response.rfind("HTTP/1.1 422", 0), 0u) << response;
     EXPECT_NE(response.find(R"({"error": "sink refuses"})"), std::string::npos);
     auto sink = ts.dispatcher.last_sink();
-    ASSERT_TRUE(TestDispatcher::WaitFor([&] {
+    ASSERT_TRUE(WaitFor([&] {
       std::lock_guard lock(sink->mu);
       return sink->aborts == 1;
     }));

@@ -5,10 +5,13 @@
 
 #include <gtest/gtest.h>
 
-#include "test_pki.h"
+#include "common/testing/status_matchers.h"
+#include "common/testing/test_pki.h"
 #include "test_server.h"
 
 namespace aegis::http::testing {
+
+using ::aegis::testing::TestPki;
 namespace {
 
 std::optional<std::string> HeaderOf(const ClientResponse& r, const std::string& name) {
@@ -31,7 +34,7 @@ TEST(ServerTest, GetRoundTripWithSecurityHeaders) {
   auto client = MustConnect(options);
   ASSERT_TRUE(client);
   auto r = client->Request("GET", "/echo?x=a%20b");
-  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_OK(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_NE(r->body.find("method=GET path=/echo x=a b auth=Bearer tok123 remote=127.0.0.1:"), std::string::npos)
       << r->body;
@@ -55,11 +58,11 @@ TEST(ServerTest, PostRoundTripAndKeepAlive) {
   for (int i = 0; i < 20; ++i) {
     const std::string body = "payload-" + std::to_string(i) + std::string(static_cast<size_t>(i) * 1000, 'z');
     auto r = client->Request("POST", "/echo", body, "application/octet-stream");
-    ASSERT_TRUE(r.ok()) << r.status().message();
+    ASSERT_OK(r);
     EXPECT_EQ(r->status, 200);
     EXPECT_EQ(r->body, body);
     auto g = client->Request("GET", "/echo");
-    ASSERT_TRUE(g.ok());
+    ASSERT_OK(g);
     const std::string this_remote = g->body.substr(g->body.find("remote="));
     if (i == 0) remote = this_remote.substr(0, this_remote.find(' '));
     EXPECT_EQ(this_remote.substr(0, this_remote.find(' ')), remote);  // same source port: same connection
@@ -67,7 +70,7 @@ TEST(ServerTest, PostRoundTripAndKeepAlive) {
   // A big body crosses several TLS records and the two-buffer write path.
   const std::string big(300 * 1024, 'b');
   auto r = client->Request("POST", "/echo", big, "application/octet-stream");
-  ASSERT_TRUE(r.ok());
+  ASSERT_OK(r);
   EXPECT_EQ(r->body, big);
   EXPECT_EQ(ts.server.Stats(ListenerKind::kData).connections_accepted, 1u);
 }
@@ -77,27 +80,27 @@ TEST(ServerTest, ImmediateAndNotFound) {
   auto client = MustConnect(ts.client_options());
   ASSERT_TRUE(client);
   auto r = client->Request("GET", "/immediate");
-  ASSERT_TRUE(r.ok());
+  ASSERT_OK(r);
   EXPECT_EQ(r->status, 403);
   EXPECT_EQ(r->body, R"({"error": "forbidden"})");
   // HEAD: the headers of the GET, no body.
   auto head = client->Request("HEAD", "/echo");
-  ASSERT_TRUE(head.ok()) << head.status().message();
+  ASSERT_OK(head);
   EXPECT_EQ(head->status, 200);
   EXPECT_TRUE(head->body.empty());
   EXPECT_NE(HeaderOf(*head, "content-length"), "0");
   auto nf = client->Request("DELETE", "/nothing");
-  ASSERT_TRUE(nf.ok());
+  ASSERT_OK(nf);
   EXPECT_EQ(nf->status, 404);
   EXPECT_EQ(HeaderOf(*nf, "content-type"), "application/json");
   // An immediate answer with a body pending closes the connection; the client
   // reconnects transparently.
   auto posted = client->Request("POST", "/immediate", std::string(1000, 'x'));
-  ASSERT_TRUE(posted.ok());
+  ASSERT_OK(posted);
   EXPECT_EQ(posted->status, 403);
   EXPECT_EQ(HeaderOf(*posted, "connection"), "close");
   auto again = client->Request("GET", "/echo");
-  ASSERT_TRUE(again.ok());
+  ASSERT_OK(again);
   EXPECT_EQ(again->status, 200);
 }
 
@@ -106,13 +109,13 @@ TEST(ServerTest, HandlerExceptionBecomes500AndServerSurvives) {
   auto client = MustConnect(ts.client_options());
   ASSERT_TRUE(client);
   auto r = client->Request("GET", "/throw");
-  ASSERT_TRUE(r.ok());
+  ASSERT_OK(r);
   EXPECT_EQ(r->status, 500);
   EXPECT_EQ(r->body, R"({"error": "internal error"})");
   auto ok = client->Request("GET", "/echo");
-  ASSERT_TRUE(ok.ok());
+  ASSERT_OK(ok);
   EXPECT_EQ(ok->status, 200);
-  ASSERT_TRUE(TestDispatcher::WaitFor([&] { return ts.dispatcher.completions().size() == 2; }));
+  ASSERT_TRUE(WaitFor([&] { return ts.dispatcher.completions().size() == 2; }));
   EXPECT_EQ(ts.dispatcher.completions()[0], 500);
 }
 
@@ -123,7 +126,7 @@ TEST(ServerTest, TraversalAndBadTargetsGet400) {
     auto client = MustConnect(options);
     ASSERT_TRUE(client);
     auto r = client->Request("GET", target);
-    ASSERT_TRUE(r.ok()) << target << ": " << r.status().message();
+    ASSERT_OK(r) << target << ": " << r.status().message();
     EXPECT_EQ(r->status, 400) << target;
     EXPECT_EQ(r->body.rfind("{\"error\": \"", 0), 0u) << r->body;
   }
@@ -157,7 +160,7 @@ TEST(ServerTest, StopDrainsInFlightRequest) {
     auto client = HttpsClient::Connect(ts.client_options());
     if (client.ok()) result = (*client)->Request("GET", "/slow");
   });
-  ASSERT_TRUE(TestDispatcher::WaitFor([&] { return ts.dispatcher.slow_started.load() == 1; }));
+  ASSERT_TRUE(WaitFor([&] { return ts.dispatcher.slow_started.load() == 1; }));
   // An idle keep-alive connection must not hold up the stop.
   auto idle = MustConnect(ts.client_options());
   ASSERT_TRUE(idle);
@@ -165,7 +168,7 @@ TEST(ServerTest, StopDrainsInFlightRequest) {
   ts.Stop();
   const auto took = std::chrono::steady_clock::now() - started;
   caller.join();
-  ASSERT_TRUE(result.ok()) << result.status().message();
+  ASSERT_OK(result);
   EXPECT_EQ(result->status, 200);
   EXPECT_EQ(result->body, R"({"slow": true})");
   EXPECT_LT(took, std::chrono::seconds(4));
@@ -187,11 +190,11 @@ TEST(ServerTest, StopBeforeRunAndDrainTimeout) {
     auto client = HttpsClient::Connect(ts.client_options());
     if (client.ok()) result = (*client)->Request("GET", "/slow");
   });
-  ASSERT_TRUE(TestDispatcher::WaitFor([&] { return ts.dispatcher.slow_started.load() == 1; }));
+  ASSERT_TRUE(WaitFor([&] { return ts.dispatcher.slow_started.load() == 1; }));
   ts.Stop();
   caller.join();
   EXPECT_FALSE(result.ok());
-  ASSERT_TRUE(TestDispatcher::WaitFor([&] { return !ts.dispatcher.completions().empty(); }));
+  ASSERT_TRUE(WaitFor([&] { return !ts.dispatcher.completions().empty(); }));
   EXPECT_EQ(ts.dispatcher.completions()[0], 499);
 }
 
@@ -243,10 +246,10 @@ TEST(ServerTest, ServerCaMustIssueTheCertificate) {
     tls.server_ca = c.ca;
     TestDispatcher dispatcher;
     HttpsServer server(ServerOptions{1, 1, std::chrono::seconds(1)});
-    const Status s = server.AddListener("data", "127.0.0.1:0", tls, TestLimits(), &dispatcher);
+    const Status s = server.AddListener(ListenerKind::kData, "127.0.0.1:0", tls, TestLimits(), &dispatcher);
     EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << c.cert << " / " << c.ca << ": " << s.message();
     EXPECT_NE(s.message().find(c.expect), std::string::npos) << s.message();
-    EXPECT_EQ(server.BoundPort("data"), 0);
+    EXPECT_EQ(server.BoundPort(ListenerKind::kData), 0);
     EXPECT_NE(CheckTlsFiles(tls).message().find(c.expect), std::string::npos) << CheckTlsFiles(tls).message();
   }
   TlsFiles good{pki.server_cert, pki.server_key};
@@ -272,9 +275,9 @@ TEST(ServerTest, Ipv6Listener) {
   options.server = "https://[::1]:" + std::to_string(server.BoundPort(ListenerKind::kAdmin));
   options.ca_file = pki.ca_cert;
   auto client = HttpsClient::Connect(options);
-  ASSERT_TRUE(client.ok()) << client.status().message();
+  ASSERT_OK(client);
   auto r = (*client)->Request("GET", "/echo");
-  ASSERT_TRUE(r.ok());
+  ASSERT_OK(r);
   EXPECT_NE(r->body.find("remote=[::1]:"), std::string::npos) << r->body;
   EXPECT_NE(r->body.find("listener=admin"), std::string::npos);
   server.Stop();

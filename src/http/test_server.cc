@@ -16,9 +16,11 @@
 #include <openssl/ssl.h>
 
 #include "asio_types.h"
-#include "test_pki.h"
+#include "common/testing/test_pki.h"
 
 namespace aegis::http::testing {
+
+using ::aegis::testing::TestPki;
 
 using namespace internal;  // NOLINT
 namespace bhttp = boost::beast::http;

@@ -18,8 +18,11 @@
 
 #include "aegis/http/client.h"
 #include "aegis/http/server.h"
+#include "common/testing/wait_for.h"
 
 namespace aegis::http::testing {
+
+using ::aegis::testing::WaitFor;
 
 // What a streaming upload's sink saw.
 struct SinkRecord {
@@ -50,16 +53,6 @@ class TestDispatcher : public Dispatcher {
   std::shared_ptr<SinkRecord> last_sink();
   // Every head passed to Begin, in order.
   std::vector<RequestHead> heads();
-  // Polls until `pred` holds or `timeout` passes.
-  template <typename Pred>
-  static bool WaitFor(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!pred()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return true;
-  }
 
   std::atomic<int> slow_started{0};
 

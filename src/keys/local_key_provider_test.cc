@@ -10,6 +10,7 @@
 #include "aegis/crypto/random.h"
 #include "aegis/keys/key_provider.h"
 #include "common/testing/scoped_temp_dir.h"
+#include "common/testing/status_matchers.h"
 
 namespace aegis::keys {
 namespace {
@@ -20,7 +21,7 @@ class LocalKeyProviderTest : public ::testing::Test {
  protected:
   void SetUp() override {
     keys_ = root_ / "keys";
-    ASSERT_TRUE(crypto::RandomBytes(dek_).ok());
+    ASSERT_OK(crypto::RandomBytes(dek_));
   }
   testing::ScopedTempDir tmp_;
   const std::filesystem::path& root_ = tmp_.path();
@@ -30,7 +31,7 @@ class LocalKeyProviderTest : public ::testing::Test {
 
 TEST_F(LocalKeyProviderTest, RawKekRoundTripAndFileMode) {
   auto created = LocalKeyProvider::Create(keys_, std::nullopt);
-  ASSERT_TRUE(created.ok()) << created.status().message();
+  ASSERT_OK(created);
   struct stat st {};
   ASSERT_EQ(::stat((keys_ / "kek.key").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
@@ -40,14 +41,14 @@ TEST_F(LocalKeyProviderTest, RawKekRoundTripAndFileMode) {
   EXPECT_FALSE(LocalKeyProvider::IsSealed(keys_));
 
   auto wrapped = (*created)->Wrap(dek_, AsBytes("artifact-1"));
-  ASSERT_TRUE(wrapped.ok());
+  ASSERT_OK(wrapped);
   EXPECT_EQ(wrapped->size(), 1u + 12 + 32 + 16);
   auto opened = LocalKeyProvider::Open(keys_, std::nullopt);
-  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  ASSERT_OK(opened);
   EXPECT_EQ((*opened)->KeyId(), (*created)->KeyId());
   EXPECT_EQ((*opened)->KeyId().size(), 16u);
   auto dek = (*opened)->Unwrap(*wrapped, AsBytes("artifact-1"));
-  ASSERT_TRUE(dek.ok());
+  ASSERT_OK(dek);
   EXPECT_EQ(std::vector<uint8_t>(dek->data(), dek->data() + dek->size()), dek_);
   // Fresh nonce per wrap.
   EXPECT_NE(*(*created)->Wrap(dek_, AsBytes("artifact-1")), *wrapped);
@@ -55,85 +56,85 @@ TEST_F(LocalKeyProviderTest, RawKekRoundTripAndFileMode) {
 
 TEST_F(LocalKeyProviderTest, TamperingContextAndKekAreDataLoss) {
   auto provider = LocalKeyProvider::Create(keys_, std::nullopt);
-  ASSERT_TRUE(provider.ok());
+  ASSERT_OK(provider);
   auto wrapped = (*provider)->Wrap(dek_, AsBytes("artifact-1"));
-  ASSERT_TRUE(wrapped.ok());
-  EXPECT_EQ((*provider)->Unwrap(*wrapped, AsBytes("artifact-2")).status().code(), StatusCode::kDataLoss);
-  EXPECT_EQ((*provider)->Unwrap(*wrapped, {}).status().code(), StatusCode::kDataLoss);
+  ASSERT_OK(wrapped);
+  EXPECT_STATUS_IS((*provider)->Unwrap(*wrapped, AsBytes("artifact-2")), StatusCode::kDataLoss);
+  EXPECT_STATUS_IS((*provider)->Unwrap(*wrapped, {}), StatusCode::kDataLoss);
   for (size_t i = 0; i < wrapped->size(); ++i) {
     for (uint8_t bit : {0x01, 0x80}) {
       auto tampered = *wrapped;
       tampered[i] ^= bit;
-      EXPECT_EQ((*provider)->Unwrap(tampered, AsBytes("artifact-1")).status().code(), StatusCode::kDataLoss) << i;
+      EXPECT_STATUS_IS((*provider)->Unwrap(tampered, AsBytes("artifact-1")), StatusCode::kDataLoss) << i;
     }
   }
-  EXPECT_EQ((*provider)->Unwrap(std::span(*wrapped).first(wrapped->size() - 1), AsBytes("artifact-1")).status().code(),
-            StatusCode::kDataLoss);
-  EXPECT_EQ((*provider)->Unwrap({}, AsBytes("artifact-1")).status().code(), StatusCode::kDataLoss);
+  EXPECT_STATUS_IS((*provider)->Unwrap(std::span(*wrapped).first(wrapped->size() - 1), AsBytes("artifact-1")),
+                   StatusCode::kDataLoss);
+  EXPECT_STATUS_IS((*provider)->Unwrap({}, AsBytes("artifact-1")), StatusCode::kDataLoss);
 
   auto other = LocalKeyProvider::Create(root_ / "other", std::nullopt);
-  ASSERT_TRUE(other.ok());
+  ASSERT_OK(other);
   EXPECT_NE((*other)->KeyId(), (*provider)->KeyId());
-  EXPECT_EQ((*other)->Unwrap(*wrapped, AsBytes("artifact-1")).status().code(), StatusCode::kDataLoss);
+  EXPECT_STATUS_IS((*other)->Unwrap(*wrapped, AsBytes("artifact-1")), StatusCode::kDataLoss);
 }
 
 TEST_F(LocalKeyProviderTest, SealedKekNeedsTheRightPassphrase) {
   auto created = LocalKeyProvider::Create(keys_, "correct horse battery staple");
-  ASSERT_TRUE(created.ok()) << created.status().message();
+  ASSERT_OK(created);
   EXPECT_TRUE(LocalKeyProvider::IsSealed(keys_));
   EXPECT_FALSE(std::filesystem::exists(keys_ / "kek.key"));
   auto wrapped = (*created)->Wrap(dek_, AsBytes("a"));
-  ASSERT_TRUE(wrapped.ok());
+  ASSERT_OK(wrapped);
 
   auto opened = LocalKeyProvider::Open(keys_, "correct horse battery staple");
-  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  ASSERT_OK(opened);
   EXPECT_EQ((*opened)->KeyId(), (*created)->KeyId());
-  EXPECT_TRUE((*opened)->Unwrap(*wrapped, AsBytes("a")).ok());
+  EXPECT_OK((*opened)->Unwrap(*wrapped, AsBytes("a")));
 
   auto wrong = LocalKeyProvider::Open(keys_, "correct horse battery stapler");
-  EXPECT_EQ(wrong.status().code(), StatusCode::kUnauthenticated);
+  EXPECT_STATUS_IS(wrong, StatusCode::kUnauthenticated);
   EXPECT_EQ(wrong.status().message(), "wrong passphrase");
-  EXPECT_EQ(LocalKeyProvider::Open(keys_, std::nullopt).status().code(), StatusCode::kUnauthenticated);
+  EXPECT_STATUS_IS(LocalKeyProvider::Open(keys_, std::nullopt), StatusCode::kUnauthenticated);
 
   // Weakening the stored Argon2id parameters breaks authentication.
   auto bytes = ReadFile(keys_ / "kek.sealed");
-  ASSERT_TRUE(bytes.ok());
+  ASSERT_OK(bytes);
   std::string weakened = *bytes;
   weakened[12] = 1;  // low byte of t_cost
-  ASSERT_TRUE(WriteFileAtomic(keys_ / "kek.sealed", weakened, 0600).ok());
+  ASSERT_OK(WriteFileAtomic(keys_ / "kek.sealed", weakened, 0600));
   EXPECT_FALSE(LocalKeyProvider::Open(keys_, "correct horse battery staple").ok());
-  ASSERT_TRUE(WriteFileAtomic(keys_ / "kek.sealed", bytes->substr(0, 50), 0600).ok());
-  EXPECT_EQ(LocalKeyProvider::Open(keys_, "correct horse battery staple").status().code(), StatusCode::kDataLoss);
+  ASSERT_OK(WriteFileAtomic(keys_ / "kek.sealed", bytes->substr(0, 50), 0600));
+  EXPECT_STATUS_IS(LocalKeyProvider::Open(keys_, "correct horse battery staple"), StatusCode::kDataLoss);
 }
 
 TEST_F(LocalKeyProviderTest, RefusesLoosePermissionsAndWrongSize) {
-  ASSERT_TRUE(LocalKeyProvider::Create(keys_, std::nullopt).ok());
+  ASSERT_OK(LocalKeyProvider::Create(keys_, std::nullopt));
   for (mode_t mode : {0640, 0604, 0660, 0644}) {
     ASSERT_EQ(::chmod((keys_ / "kek.key").c_str(), mode), 0);
-    EXPECT_EQ(LocalKeyProvider::Open(keys_, std::nullopt).status().code(), StatusCode::kPermissionDenied) << mode;
+    EXPECT_STATUS_IS(LocalKeyProvider::Open(keys_, std::nullopt), StatusCode::kPermissionDenied) << mode;
   }
   ASSERT_EQ(::chmod((keys_ / "kek.key").c_str(), 0400), 0);
-  EXPECT_TRUE(LocalKeyProvider::Open(keys_, std::nullopt).ok());
+  EXPECT_OK(LocalKeyProvider::Open(keys_, std::nullopt));
 
   std::filesystem::remove(keys_ / "kek.key");
-  ASSERT_TRUE(WriteFileExclusive(keys_ / "kek.key", std::string(31, 'k'), 0600).ok());
-  EXPECT_EQ(LocalKeyProvider::Open(keys_, std::nullopt).status().code(), StatusCode::kDataLoss);
+  ASSERT_OK(WriteFileExclusive(keys_ / "kek.key", std::string(31, 'k'), 0600));
+  EXPECT_STATUS_IS(LocalKeyProvider::Open(keys_, std::nullopt), StatusCode::kDataLoss);
   std::filesystem::remove(keys_ / "kek.key");
-  ASSERT_TRUE(WriteFileExclusive(keys_ / "kek.key", std::string(33, 'k'), 0600).ok());
-  EXPECT_EQ(LocalKeyProvider::Open(keys_, std::nullopt).status().code(), StatusCode::kDataLoss);
+  ASSERT_OK(WriteFileExclusive(keys_ / "kek.key", std::string(33, 'k'), 0600));
+  EXPECT_STATUS_IS(LocalKeyProvider::Open(keys_, std::nullopt), StatusCode::kDataLoss);
   std::filesystem::remove(keys_ / "kek.key");
-  EXPECT_EQ(LocalKeyProvider::Open(keys_, std::nullopt).status().code(), StatusCode::kNotFound);
+  EXPECT_STATUS_IS(LocalKeyProvider::Open(keys_, std::nullopt), StatusCode::kNotFound);
 }
 
 TEST_F(LocalKeyProviderTest, RefusesToOverwrite) {
   auto first = LocalKeyProvider::Create(keys_, std::nullopt);
-  ASSERT_TRUE(first.ok());
+  ASSERT_OK(first);
   const auto before = ReadFile(keys_ / "kek.key");
-  EXPECT_EQ(LocalKeyProvider::Create(keys_, std::nullopt).status().code(), StatusCode::kAlreadyExists);
-  EXPECT_EQ(LocalKeyProvider::Create(keys_, "passphrase").status().code(), StatusCode::kAlreadyExists);
+  EXPECT_STATUS_IS(LocalKeyProvider::Create(keys_, std::nullopt), StatusCode::kAlreadyExists);
+  EXPECT_STATUS_IS(LocalKeyProvider::Create(keys_, "passphrase"), StatusCode::kAlreadyExists);
   EXPECT_EQ(*ReadFile(keys_ / "kek.key"), *before);
   EXPECT_FALSE(std::filesystem::exists(keys_ / "kek.sealed"));
-  EXPECT_EQ(LocalKeyProvider::Create(root_ / "k2", "").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_STATUS_IS(LocalKeyProvider::Create(root_ / "k2", ""), StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "aegis/common/file_util.h"
 #include "aegis/keys/key_provider.h"
 #include "common/testing/scoped_temp_dir.h"
+#include "common/testing/status_matchers.h"
 
 namespace aegis::monitor {
 namespace {
@@ -119,16 +120,16 @@ TEST_F(MonitorTest, StagesAuthAttemptsAndDenials) {
 
 TEST_F(MonitorTest, StateIsReadFromTheServicesAtScrapeTime) {
   auto kek = keys::LocalKeyProvider::Create(tmp_.path() / "keys", std::nullopt);
-  ASSERT_TRUE(kek.ok());
+  ASSERT_OK(kek);
   audit::AuditLogOptions audit_options;
   audit_options.dir = tmp_.path() / "audit";
   audit_options.signing_key_file = tmp_.path() / "keys" / "audit-signing.key";
   audit_options.kek = kek->get();
   audit_options.verify_interval = std::chrono::seconds(0);
   auto log = audit::AuditLog::Open(audit_options);
-  ASSERT_TRUE(log.ok()) << log.status().message();
+  ASSERT_OK(log);
   auto store = store::MetadataStore::Open(tmp_.path() / "aegis.db");
-  ASSERT_TRUE(store.ok());
+  ASSERT_OK(store);
   std::filesystem::create_directories(tmp_.path() / "blobs");
   registry::Registry registry({tmp_.path() / "blobs"}, store->get(), kek->get(), clock_);
   registry.LoadAll();
@@ -144,7 +145,7 @@ TEST_F(MonitorTest, StateIsReadFromTheServicesAtScrapeTime) {
   options.kek_files = {tmp_.path() / "keys" / "kek.sealed", kek_file};
   Monitor monitor(options);
 
-  ASSERT_TRUE((*log)->Flush().ok());
+  ASSERT_OK((*log)->Flush());
   std::string text = monitor.PrometheusText();
   EXPECT_EQ(Sample(text, "aegis_models_loaded"), 0);
   EXPECT_EQ(Sample(text, "aegis_integrity_failures_total"), 0);
@@ -158,7 +159,7 @@ TEST_F(MonitorTest, StateIsReadFromTheServicesAtScrapeTime) {
 
   (*log)->Append(audit::AuditEvent{});
   (*log)->Append(audit::AuditEvent{});
-  ASSERT_TRUE((*log)->Flush().ok());
+  ASSERT_OK((*log)->Flush());
   ASSERT_FALSE(registry.BeginPush("mlp", "1", runtime::ModelFormat::kOnnx, "t").ok());  // unsigned: refused
   clock_.Advance(10s);
   text = monitor.PrometheusText();
@@ -177,7 +178,7 @@ TEST_F(MonitorTest, IncidentsCountLockedNamesAndThrottledSources) {
   limits.lockout_threshold = 1;
   limits.source_failure_limit = 2;
   auto users = auth::UserDirectory::Create(store->get(), kek->get(), clock_, limits);
-  ASSERT_TRUE(users.ok());
+  ASSERT_OK(users);
   MonitorOptions options = Options();
   options.users = users->get();
   Monitor monitor(options);

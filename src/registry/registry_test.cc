@@ -12,19 +12,16 @@
 #include "aegis/crypto/signature.h"
 #include "aegis/keys/key_provider.h"
 #include "aegis/signing/bundle.h"
+#include "common/testing/examples.h"
 #include "common/testing/scoped_temp_dir.h"
+#include "common/testing/status_matchers.h"
 
 namespace aegis::registry {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string Example(const std::string& name) {
-  const char* src = std::getenv("AEGIS_SOURCE_DIR");
-  auto bytes = ReadFile(fs::path(src ? src : ".") / "examples" / name);
-  EXPECT_TRUE(bytes.ok()) << name;
-  return bytes.ok() ? *bytes : "";
-}
+using ::aegis::testing::ReadExample;
 
 class RegistryTest : public ::testing::Test {
  protected:
@@ -33,7 +30,7 @@ class RegistryTest : public ::testing::Test {
     kek_ = std::move(keys::LocalKeyProvider::Create(dir_ / "keys", std::nullopt)).value();
     publisher_ = crypto::PrivateKey::Generate(crypto::KeyType::kEcdsaP256).value();
     Reopen();
-    ASSERT_TRUE(registry_->AddTrustedKey("publisher", publisher_.public_key().ToPem(), "*", "admin").ok());
+    ASSERT_OK(registry_->AddTrustedKey("publisher", publisher_.public_key().ToPem(), "*", "admin"));
   }
   void Reopen(bool require_signature = true) {
     registry_.reset();
@@ -52,11 +49,11 @@ class RegistryTest : public ::testing::Test {
   std::string Sign(const std::string& bytes, const crypto::PrivateKey& key) {
     const fs::path file = publisher_dir_.path() / "model.bin";  // the publisher's disk, not the server's
     fs::create_directories(file.parent_path());
-    EXPECT_TRUE(WriteFileAtomic(file, bytes, 0600).ok());
+    EXPECT_OK(WriteFileAtomic(file, bytes, 0600));
     auto manifest = signing::HashModel(file, signing::HashOptions{});
-    EXPECT_TRUE(manifest.ok()) << manifest.status().message();
+    EXPECT_OK(manifest);
     auto bundle = signing::SignManifest(*manifest, key);
-    EXPECT_TRUE(bundle.ok()) << bundle.status().message();
+    EXPECT_OK(bundle);
     return bundle.ok() ? *bundle : "";
   }
 
@@ -95,10 +92,10 @@ class RegistryTest : public ::testing::Test {
 };
 
 TEST_F(RegistryTest, PushServesAndNeverWritesPlaintext) {
-  const std::string model = Example("mlp.onnx");
-  ASSERT_TRUE(Push("mlp", "1", runtime::ModelFormat::kOnnx, model).ok());
+  const std::string model = ReadExample("mlp.onnx");
+  ASSERT_OK(Push("mlp", "1", runtime::ModelFormat::kOnnx, model));
   auto served = registry_->Find("mlp", "");
-  ASSERT_TRUE(served.ok());
+  ASSERT_OK(served);
   EXPECT_EQ((*served)->record.version, "1");
   EXPECT_EQ((*served)->record.created_by, "tester");
   EXPECT_EQ((*served)->instances->platform(), "onnx_opencv");
@@ -109,66 +106,65 @@ TEST_F(RegistryTest, PushServesAndNeverWritesPlaintext) {
 }
 
 TEST_F(RegistryTest, NewestVersionIsTheLastPushedAndRemoveFallsBack) {
-  const std::string model = Example("mlp.onnx");
-  ASSERT_TRUE(Push("mlp", "2", runtime::ModelFormat::kOnnx, model).ok());
-  ASSERT_TRUE(Push("mlp", "10", runtime::ModelFormat::kOnnx, model).ok());
+  const std::string model = ReadExample("mlp.onnx");
+  ASSERT_OK(Push("mlp", "2", runtime::ModelFormat::kOnnx, model));
+  ASSERT_OK(Push("mlp", "10", runtime::ModelFormat::kOnnx, model));
   EXPECT_EQ((*registry_->Find("mlp", ""))->record.version, "10");
   // The served record carries the push sequence the store assigned.
   EXPECT_EQ((*registry_->Find("mlp", "10"))->record.sequence, store_->GetModelVersion("mlp", "10")->sequence);
   EXPECT_GT((*registry_->Find("mlp", "10"))->record.sequence, (*registry_->Find("mlp", "2"))->record.sequence);
   ASSERT_TRUE(registry_->Remove("mlp", "10").ok());
   EXPECT_EQ((*registry_->Find("mlp", ""))->record.version, "2");
-  EXPECT_EQ(registry_->Find("mlp", "10").status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(registry_->Remove("mlp", "10").code(), StatusCode::kNotFound);
+  EXPECT_STATUS_IS(registry_->Find("mlp", "10"), StatusCode::kNotFound);
+  EXPECT_STATUS_IS(registry_->Remove("mlp", "10"), StatusCode::kNotFound);
 }
 
 TEST_F(RegistryTest, RefusesDuplicatesBadNamesAndModelsTheEngineRefuses) {
-  const std::string model = Example("mlp.onnx");
-  ASSERT_TRUE(Push("mlp", "1", runtime::ModelFormat::kOnnx, model).ok());
-  EXPECT_EQ(Push("mlp", "1", runtime::ModelFormat::kOnnx, model).code(), StatusCode::kAlreadyExists);
+  const std::string model = ReadExample("mlp.onnx");
+  ASSERT_OK(Push("mlp", "1", runtime::ModelFormat::kOnnx, model));
+  EXPECT_STATUS_IS(Push("mlp", "1", runtime::ModelFormat::kOnnx, model), StatusCode::kAlreadyExists);
   for (const char* bad : {"", "..", "a/b", "-x", "a..b", "white space", "%2e"}) {
-    EXPECT_EQ(registry_->BeginPush(bad, "1", runtime::ModelFormat::kOnnx, "t").status().code(),
-              StatusCode::kInvalidArgument)
+    EXPECT_STATUS_IS(registry_->BeginPush(bad, "1", runtime::ModelFormat::kOnnx, "t"), StatusCode::kInvalidArgument)
         << bad;
   }
   Status refused = Push("junk", "1", runtime::ModelFormat::kOnnx, std::string(4096, 'x'));
-  EXPECT_EQ(refused.code(), StatusCode::kUnprocessable) << refused.message();
-  EXPECT_EQ(registry_->Find("junk", "").status().code(), StatusCode::kNotFound);
+  EXPECT_STATUS_IS(refused, StatusCode::kUnprocessable) << refused.message();
+  EXPECT_STATUS_IS(registry_->Find("junk", ""), StatusCode::kNotFound);
   // The refused push left nothing behind: one blob, for mlp.
   size_t blobs = 0;
   for (const auto& e : fs::directory_iterator(dir_ / "blobs")) blobs += e.is_regular_file();
   EXPECT_EQ(blobs, 1u);
   // And the name can be pushed again.
-  EXPECT_TRUE(Push("junk", "1", runtime::ModelFormat::kOnnx, model).ok());
+  EXPECT_OK(Push("junk", "1", runtime::ModelFormat::kOnnx, model));
 }
 
 TEST_F(RegistryTest, AbortedPushLeavesNoTrace) {
   {
-    const std::string model = Example("mlp.onnx");
+    const std::string model = ReadExample("mlp.onnx");
     auto session = registry_->BeginPush("mlp", "1", runtime::ModelFormat::kOnnx, "t", Sign(model, publisher_));
-    ASSERT_TRUE(session.ok());
-    ASSERT_TRUE((*session)->Write({reinterpret_cast<const uint8_t*>(model.data()), 100}).ok());
+    ASSERT_OK(session);
+    ASSERT_OK((*session)->Write({reinterpret_cast<const uint8_t*>(model.data()), 100}));
   }  // client disconnected
   EXPECT_TRUE(fs::is_empty(dir_ / "blobs"));
-  EXPECT_TRUE(Push("mlp", "1", runtime::ModelFormat::kOnnx, Example("mlp.onnx")).ok());
+  EXPECT_OK(Push("mlp", "1", runtime::ModelFormat::kOnnx, ReadExample("mlp.onnx")));
 }
 
 TEST_F(RegistryTest, ReloadsFromTheEncryptedStoreAfterRestart) {
-  ASSERT_TRUE(Push("mlp", "1", runtime::ModelFormat::kOnnx, Example("mlp.onnx")).ok());
-  ASSERT_TRUE(Push("xgb", "1", runtime::ModelFormat::kXgboost, Example("xgb_classifier.json")).ok());
+  ASSERT_OK(Push("mlp", "1", runtime::ModelFormat::kOnnx, ReadExample("mlp.onnx")));
+  ASSERT_OK(Push("xgb", "1", runtime::ModelFormat::kXgboost, ReadExample("xgb_classifier.json")));
   Reopen();
   EXPECT_FALSE(registry_->Ready());
   EXPECT_TRUE(registry_->LoadAll().empty());
   EXPECT_TRUE(registry_->Ready());
-  EXPECT_TRUE(registry_->Find("mlp", "1").ok());
+  EXPECT_OK(registry_->Find("mlp", "1"));
   EXPECT_EQ((*registry_->Find("xgb", ""))->instances->platform(), "xgboost");
 }
 
 TEST_F(RegistryTest, TamperedBlobIsNotServedAndMakesServerUnready) {
-  ASSERT_TRUE(Push("mlp", "1", runtime::ModelFormat::kOnnx, Example("mlp.onnx")).ok());
-  ASSERT_TRUE(Push("ok", "1", runtime::ModelFormat::kOnnx, Example("mlp.onnx")).ok());
+  ASSERT_OK(Push("mlp", "1", runtime::ModelFormat::kOnnx, ReadExample("mlp.onnx")));
+  ASSERT_OK(Push("ok", "1", runtime::ModelFormat::kOnnx, ReadExample("mlp.onnx")));
   auto record = store_->GetModelVersion("mlp", "1");
-  ASSERT_TRUE(record.ok());
+  ASSERT_OK(record);
   const fs::path blob = dir_ / "blobs" / (record->artifact_id + ".blob");
   {
     std::fstream f(blob, std::ios::in | std::ios::out | std::ios::binary);
@@ -182,18 +178,18 @@ TEST_F(RegistryTest, TamperedBlobIsNotServedAndMakesServerUnready) {
   Reopen();
   auto failures = registry_->LoadAll();
   ASSERT_EQ(failures.size(), 1u);
-  EXPECT_EQ(failures[0].code(), StatusCode::kDataLoss) << failures[0].message();
+  EXPECT_STATUS_IS(failures[0], StatusCode::kDataLoss) << failures[0].message();
   EXPECT_FALSE(registry_->Ready());
-  EXPECT_EQ(registry_->Find("mlp", "1").status().code(), StatusCode::kUnavailable);
-  EXPECT_EQ(registry_->Find("mlp", "").status().code(), StatusCode::kUnavailable);
-  EXPECT_TRUE(registry_->Find("ok", "1").ok());
+  EXPECT_STATUS_IS(registry_->Find("mlp", "1"), StatusCode::kUnavailable);
+  EXPECT_STATUS_IS(registry_->Find("mlp", ""), StatusCode::kUnavailable);
+  EXPECT_OK(registry_->Find("ok", "1"));
   // Removing the damaged version makes the server ready again.
-  ASSERT_TRUE(registry_->Remove("mlp", "1").ok());
+  ASSERT_OK(registry_->Remove("mlp", "1"));
   EXPECT_TRUE(registry_->Ready());
 }
 
 TEST_F(RegistryTest, OrphanedBlobsAreRemovedAtStart) {
-  ASSERT_TRUE(WriteFileExclusive(dir_ / "blobs" / "deadbeef.blob", "ciphertext", 0600).ok());
+  ASSERT_OK(WriteFileExclusive(dir_ / "blobs" / "deadbeef.blob", "ciphertext", 0600));
   EXPECT_TRUE(registry_->LoadAll().empty());
   EXPECT_FALSE(fs::exists(dir_ / "blobs" / "deadbeef.blob"));
 }
@@ -217,7 +213,7 @@ TEST_F(RegistryTest, UnsignedPushIsRefusedBeforeTheBodyUnlessThePolicyAllowsIt) 
   EXPECT_TRUE(refused.status().message().starts_with("integrity check failed: ")) << refused.status().message();
   EXPECT_NE(refused.status().message().find("signature"), std::string::npos);
   Reopen(/*require_signature=*/false);
-  EXPECT_TRUE(PushWithBundle("mlp", "1", runtime::ModelFormat::kOnnx, Example("mlp.onnx"), "").ok());
+  EXPECT_OK(PushWithBundle("mlp", "1", runtime::ModelFormat::kOnnx, ReadExample("mlp.onnx"), ""));
   // A stored unsigned version is not served once signatures are required again.
   Reopen(/*require_signature=*/true);
   auto failures = registry_->LoadAll();
@@ -236,7 +232,7 @@ TEST_F(RegistryTest, UnsignedPushIsRefusedBeforeTheBodyUnlessThePolicyAllowsIt) 
 }
 
 TEST_F(RegistryTest, SignatureFromAnUntrustedKeyOrOutOfScopeIsRefused) {
-  const std::string model = Example("mlp.onnx");
+  const std::string model = ReadExample("mlp.onnx");
   auto stranger = crypto::PrivateKey::Generate(crypto::KeyType::kEcdsaP256).value();
   auto untrusted = registry_->BeginPush("mlp", "1", runtime::ModelFormat::kOnnx, "t", Sign(model, stranger));
   ASSERT_FALSE(untrusted.ok());
@@ -245,21 +241,21 @@ TEST_F(RegistryTest, SignatureFromAnUntrustedKeyOrOutOfScopeIsRefused) {
       << untrusted.status().message();
 
   // A key trusted for fraud-* only cannot sign "mlp".
-  ASSERT_TRUE(registry_->RemoveTrustedKey("publisher").ok());
-  ASSERT_TRUE(registry_->AddTrustedKey("fraud-team", publisher_.public_key().ToPem(), "fraud-*", "admin").ok());
+  ASSERT_OK(registry_->RemoveTrustedKey("publisher"));
+  ASSERT_OK(registry_->AddTrustedKey("fraud-team", publisher_.public_key().ToPem(), "fraud-*", "admin"));
   Status scoped = Push("mlp", "1", runtime::ModelFormat::kOnnx, model);
   EXPECT_NE(scoped.message().find("no key in the trust store may sign model 'mlp'"), std::string::npos)
       << scoped.message();
-  EXPECT_TRUE(Push("fraud-detector", "1", runtime::ModelFormat::kOnnx, model).ok());
+  EXPECT_OK(Push("fraud-detector", "1", runtime::ModelFormat::kOnnx, model));
   auto record = store_->GetModelVersion("fraud-detector", "1");
-  ASSERT_TRUE(record.ok());
+  ASSERT_OK(record);
   ASSERT_TRUE(record->signature.has_value());
   EXPECT_EQ(record->signature->signer, "fraud-team");
   EXPECT_EQ(record->signature->fingerprint, publisher_.public_key().fingerprint());
 }
 
 TEST_F(RegistryTest, BytesThatDifferFromTheSignedOnesAreRefused) {
-  std::string model = Example("mlp.onnx");
+  std::string model = ReadExample("mlp.onnx");
   const std::string bundle = Sign(model, publisher_);
   model[model.size() / 2] ^= 0x20;
   Status refused = PushWithBundle("mlp", "1", runtime::ModelFormat::kOnnx, model, bundle);
@@ -275,7 +271,7 @@ TEST_F(RegistryTest, TheScannerRefusesSignedButDangerousBytes) {
   EXPECT_TRUE(IsIntegrityFailure(refused)) << refused.message();
   EXPECT_NE(refused.message().find("system"), std::string::npos) << refused.message();
   // A clean model of another format than declared is refused too.
-  Status mismatch = Push("xgb", "1", runtime::ModelFormat::kOnnx, Example("xgb_classifier.json"));
+  Status mismatch = Push("xgb", "1", runtime::ModelFormat::kOnnx, ReadExample("xgb_classifier.json"));
   EXPECT_TRUE(IsIntegrityFailure(mismatch)) << mismatch.message();
   EXPECT_TRUE(fs::is_empty(dir_ / "blobs"));
   // Both refusals are counted for metrics; only the pickle had scanner findings.
@@ -292,8 +288,8 @@ TEST_F(RegistryTest, IntegrityCountsCoverPushAndLoadAndServedListsTheTable) {
   // Not an integrity failure: not counted.
   ASSERT_FALSE(registry_->BeginPush("../x", "1", runtime::ModelFormat::kOnnx, "t", "b").ok());
   EXPECT_EQ(registry_->Integrity().failures, 1u);
-  ASSERT_TRUE(Push("mlp", "1", runtime::ModelFormat::kOnnx, Example("mlp.onnx")).ok());
-  ASSERT_TRUE(Push("mlp", "2", runtime::ModelFormat::kOnnx, Example("mlp.onnx")).ok());
+  ASSERT_OK(Push("mlp", "1", runtime::ModelFormat::kOnnx, ReadExample("mlp.onnx")));
+  ASSERT_OK(Push("mlp", "2", runtime::ModelFormat::kOnnx, ReadExample("mlp.onnx")));
   auto served = registry_->Served();
   ASSERT_EQ(served.size(), 2u);
   EXPECT_EQ(served[0]->record.version, "1");
@@ -303,7 +299,7 @@ TEST_F(RegistryTest, IntegrityCountsCoverPushAndLoadAndServedListsTheTable) {
   for (const auto& entry : fs::directory_iterator(dir_ / "blobs")) {
     std::string bytes = ReadFile(entry.path()).value();
     bytes[bytes.size() - 5] ^= 1;
-    ASSERT_TRUE(WriteFileAtomic(entry.path(), bytes, 0600).ok());
+    ASSERT_OK(WriteFileAtomic(entry.path(), bytes, 0600));
   }
   Reopen();
   EXPECT_EQ(registry_->LoadAll().size(), 2u);
@@ -312,22 +308,21 @@ TEST_F(RegistryTest, IntegrityCountsCoverPushAndLoadAndServedListsTheTable) {
 }
 
 TEST_F(RegistryTest, RemovingATrustedKeyWithdrawsWhatItSigned) {
-  ASSERT_TRUE(Push("mlp", "1", runtime::ModelFormat::kOnnx, Example("mlp.onnx")).ok());
+  ASSERT_OK(Push("mlp", "1", runtime::ModelFormat::kOnnx, ReadExample("mlp.onnx")));
   auto other = crypto::PrivateKey::Generate(crypto::KeyType::kEd25519).value();
-  ASSERT_TRUE(registry_->AddTrustedKey("other", other.public_key().ToPem(), "*", "admin").ok());
-  ASSERT_TRUE(
-      PushWithBundle("mlp", "2", runtime::ModelFormat::kOnnx, Example("mlp.onnx"), Sign(Example("mlp.onnx"), other))
-          .ok());
+  ASSERT_OK(registry_->AddTrustedKey("other", other.public_key().ToPem(), "*", "admin"));
+  ASSERT_OK(PushWithBundle("mlp", "2", runtime::ModelFormat::kOnnx, ReadExample("mlp.onnx"),
+                           Sign(ReadExample("mlp.onnx"), other)));
   auto withdrawn = registry_->RemoveTrustedKey("publisher");
-  ASSERT_TRUE(withdrawn.ok());
+  ASSERT_OK(withdrawn);
   EXPECT_EQ(*withdrawn, std::vector<std::string>{"mlp/1"});
-  EXPECT_EQ(registry_->Find("mlp", "1").status().code(), StatusCode::kUnavailable);
-  EXPECT_TRUE(registry_->Find("mlp", "2").ok());
-  EXPECT_EQ(registry_->RemoveTrustedKey("publisher").status().code(), StatusCode::kNotFound);
+  EXPECT_STATUS_IS(registry_->Find("mlp", "1"), StatusCode::kUnavailable);
+  EXPECT_OK(registry_->Find("mlp", "2"));
+  EXPECT_STATUS_IS(registry_->RemoveTrustedKey("publisher"), StatusCode::kNotFound);
   // After a restart the withdrawn version stays unserved.
   Reopen();
   EXPECT_EQ(registry_->LoadAll().size(), 1u);
-  EXPECT_TRUE(registry_->Find("mlp", "2").ok());
+  EXPECT_OK(registry_->Find("mlp", "2"));
 }
 
 // Revocation has no gap: a push whose signer is removed while it uploads (after
@@ -349,13 +344,13 @@ TEST_F(RegistryTest, AKeyRemovedWhileAPushUploadsKeepsThatPushFromServing) {
 }
 
 TEST_F(RegistryTest, ADoctoredSignatureInTheStoreIsCaughtAtLoad) {
-  ASSERT_TRUE(Push("mlp", "1", runtime::ModelFormat::kOnnx, Example("mlp.onnx")).ok());
+  ASSERT_OK(Push("mlp", "1", runtime::ModelFormat::kOnnx, ReadExample("mlp.onnx")));
   registry_.reset();
   store_.reset();
   // An attacker with the database swaps the stored bundle for one of another model.
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ / "aegis.db").c_str(), &db), SQLITE_OK);
-  const std::string other = Sign(Example("xgb_classifier.json"), publisher_);
+  const std::string other = Sign(ReadExample("xgb_classifier.json"), publisher_);
   sqlite3_stmt* stmt = nullptr;
   ASSERT_EQ(sqlite3_prepare_v2(db, "UPDATE model_versions SET signature_bundle = ?", -1, &stmt, nullptr), SQLITE_OK);
   sqlite3_bind_text(stmt, 1, other.c_str(), static_cast<int>(other.size()), SQLITE_TRANSIENT);
@@ -370,12 +365,12 @@ TEST_F(RegistryTest, ADoctoredSignatureInTheStoreIsCaughtAtLoad) {
 
 TEST_F(RegistryTest, TrustStoreValidatesItsInput) {
   const std::string pem = publisher_.public_key().ToPem();
-  EXPECT_EQ(registry_->AddTrustedKey("../x", pem, "*", "a").status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(registry_->AddTrustedKey("k", pem, "a/b", "a").status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(registry_->AddTrustedKey("k", "not a pem", "*", "a").status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(registry_->AddTrustedKey("k", pem, "*", "a").status().code(), StatusCode::kAlreadyExists);
+  EXPECT_STATUS_IS(registry_->AddTrustedKey("../x", pem, "*", "a"), StatusCode::kInvalidArgument);
+  EXPECT_STATUS_IS(registry_->AddTrustedKey("k", pem, "a/b", "a"), StatusCode::kInvalidArgument);
+  EXPECT_STATUS_IS(registry_->AddTrustedKey("k", "not a pem", "*", "a"), StatusCode::kInvalidArgument);
+  EXPECT_STATUS_IS(registry_->AddTrustedKey("k", pem, "*", "a"), StatusCode::kAlreadyExists);
   auto keys = registry_->ListTrustedKeys();
-  ASSERT_TRUE(keys.ok());
+  ASSERT_OK(keys);
   ASSERT_EQ(keys->size(), 1u);
   EXPECT_EQ((*keys)[0].key_type, "ecdsa-p256");
 }

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "aegis/runtime/backend.h"
+#include "common/testing/status_matchers.h"
 #include "runtime_test_util.h"
 
 namespace aegis::runtime {
@@ -30,7 +31,7 @@ RuntimeOptions Options(Isolation isolation, int instances) {
 class ModelInstancesTest : public ::testing::TestWithParam<Isolation> {};
 
 TEST_P(ModelInstancesTest, RefusesBadCountsAndModels) {
-  std::vector<uint8_t> model = testing::ReadExample("mlp.onnx");
+  std::vector<uint8_t> model = testing::ReadExampleBytes("mlp.onnx");
   EXPECT_EQ(ModelInstances::Load(ModelFormat::kOnnx, model, Options(GetParam(), 0)).status().code(),
             StatusCode::kInvalidArgument);
   EXPECT_EQ(ModelInstances::Load(ModelFormat::kOnnx, model, Options(GetParam(), 100000)).status().code(),
@@ -50,12 +51,12 @@ class ModelInstancesConcurrencyTest
 TEST_P(ModelInstancesConcurrencyTest, FourThreadsTwoInstances) {
   auto [engine, isolation] = GetParam();
   auto [format, example] = engine;
-  std::vector<uint8_t> model = testing::ReadExample(example);
+  std::vector<uint8_t> model = testing::ReadExampleBytes(example);
   StatusOr<std::shared_ptr<ModelInstances>> instances = ModelInstances::Load(format, model, Options(isolation, 2));
   ASSERT_TRUE(instances.ok()) << instances.status().message();
   EXPECT_EQ((*instances)->format(), format);
   testing::ReferenceCase reference = testing::LoadReference(format == ModelFormat::kXgboost ? "xgb_classifier" : "mlp");
-  ASSERT_TRUE(ValidateInputs((*instances)->signature(), reference.inputs).ok());
+  ASSERT_OK(ValidateInputs((*instances)->signature(), reference.inputs));
 
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;

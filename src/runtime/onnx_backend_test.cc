@@ -1,17 +1,18 @@
 #include <gtest/gtest.h>
 
 #include "aegis/runtime/backend.h"
+#include "common/testing/status_matchers.h"
 #include "runtime_test_util.h"
 
 namespace aegis::runtime {
 namespace {
 
-using testing::ReadExample;
+using testing::ReadExampleBytes;
 
 TEST(OnnxBackendTest, ReproducesTorchReferenceOutputs) {
-  std::vector<uint8_t> model = ReadExample("mlp.onnx");
+  std::vector<uint8_t> model = ReadExampleBytes("mlp.onnx");
   StatusOr<std::unique_ptr<Backend>> backend = LoadBackend(ModelFormat::kOnnx, model);
-  ASSERT_TRUE(backend.ok()) << backend.status().message();
+  ASSERT_OK(backend);
   EXPECT_EQ((*backend)->platform(), "onnx_opencv");
   const ModelSignature& signature = (*backend)->signature();
   ASSERT_EQ(signature.inputs.size(), 1u);
@@ -23,39 +24,39 @@ TEST(OnnxBackendTest, ReproducesTorchReferenceOutputs) {
   EXPECT_EQ(signature.outputs[0].name, "output");
 
   testing::ReferenceCase reference = testing::LoadReference("mlp");
-  ASSERT_TRUE(ValidateInputs(signature, reference.inputs).ok());
+  ASSERT_OK(ValidateInputs(signature, reference.inputs));
   for (int run = 0; run < 3; ++run) {  // repeated runs reuse OpenCV's allocated network
     StatusOr<std::vector<Tensor>> outputs = (*backend)->Infer(reference.inputs);
-    ASSERT_TRUE(outputs.ok()) << outputs.status().message();
+    ASSERT_OK(outputs);
     testing::ExpectTensorsNear(*outputs, reference.outputs, 1e-5, 0);
   }
   // A different batch size on the same instance.
   Tensor one_row = testing::Fp32Tensor("input", {1, 4}, {0.5f, -1.0f, 2.0f, 0.0f});
   StatusOr<std::vector<Tensor>> single = (*backend)->Infer({one_row});
-  ASSERT_TRUE(single.ok()) << single.status().message();
+  ASSERT_OK(single);
   EXPECT_EQ((*single)[0].shape, (std::vector<int64_t>{1, 3}));
 }
 
 TEST(OnnxBackendTest, RefusesInputsItCannotTake) {
-  std::vector<uint8_t> model = ReadExample("mlp.onnx");
+  std::vector<uint8_t> model = ReadExampleBytes("mlp.onnx");
   StatusOr<std::unique_ptr<Backend>> backend = LoadBackend(ModelFormat::kOnnx, model);
-  ASSERT_TRUE(backend.ok()) << backend.status().message();
+  ASSERT_OK(backend);
   Tensor bytes{.name = "input", .datatype = DataType::kBytes, .shape = {1}, .data = {0, 0, 0, 0}};
   StatusOr<std::vector<Tensor>> result = (*backend)->Infer({bytes});
-  EXPECT_EQ(result.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_STATUS_IS(result, StatusCode::kInvalidArgument);
   EXPECT_EQ(result.status().message(), "datatype BYTES is not supported by the OpenCV ONNX engine");
   Tensor short_data = testing::Fp32Tensor("input", {2, 4}, {1, 2, 3});  // skipped validation: still no over-read
-  EXPECT_EQ((*backend)->Infer({short_data}).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_STATUS_IS((*backend)->Infer({short_data}), StatusCode::kInvalidArgument);
   // A wrong feature count reaches OpenCV, whose failure is an Internal error, not a crash.
   Tensor wrong_width = testing::Fp32Tensor("input", {1, 5}, {1, 2, 3, 4, 5});
   StatusOr<std::vector<Tensor>> engine_failure = (*backend)->Infer({wrong_width});
-  EXPECT_EQ(engine_failure.status().code(), StatusCode::kInternal);
+  EXPECT_STATUS_IS(engine_failure, StatusCode::kInternal);
 }
 
 TEST(OnnxBackendTest, ConvertsOtherNumericInputsToFloat) {
-  std::vector<uint8_t> model = ReadExample("mlp.onnx");
+  std::vector<uint8_t> model = ReadExampleBytes("mlp.onnx");
   StatusOr<std::unique_ptr<Backend>> backend = LoadBackend(ModelFormat::kOnnx, model);
-  ASSERT_TRUE(backend.ok());
+  ASSERT_OK(backend);
   Tensor as_float = testing::Fp32Tensor("input", {1, 4}, {1, 2, 3, 4});
   Tensor as_int64{.name = "input", .datatype = DataType::kInt64, .shape = {1, 4}};
   for (int64_t v : {1, 2, 3, 4}) {
@@ -71,17 +72,17 @@ TEST(OnnxBackendTest, RefusesGarbageAndTruncatedModels) {
   std::vector<uint8_t> garbage(4096);
   for (size_t i = 0; i < garbage.size(); ++i) garbage[i] = static_cast<uint8_t>(i * 7919 + 13);
   StatusOr<std::unique_ptr<Backend>> refused = LoadBackend(ModelFormat::kOnnx, garbage);
-  EXPECT_EQ(refused.status().code(), StatusCode::kUnprocessable);
+  EXPECT_STATUS_IS(refused, StatusCode::kUnprocessable);
   EXPECT_FALSE(refused.status().message().empty());
-  EXPECT_EQ(LoadBackend(ModelFormat::kOnnx, std::span<const uint8_t>()).status().code(), StatusCode::kUnprocessable);
-  EXPECT_EQ(LoadBackend(ModelFormat::kOnnx, ReadExample("mlp.pt")).status().code(), StatusCode::kUnprocessable);
+  EXPECT_STATUS_IS(LoadBackend(ModelFormat::kOnnx, std::span<const uint8_t>()), StatusCode::kUnprocessable);
+  EXPECT_STATUS_IS(LoadBackend(ModelFormat::kOnnx, ReadExampleBytes("mlp.pt")), StatusCode::kUnprocessable);
 
-  std::vector<uint8_t> model = ReadExample("mlp.onnx");
+  std::vector<uint8_t> model = ReadExampleBytes("mlp.onnx");
   for (size_t length = 1; length < model.size(); length += 3) {
     std::vector<uint8_t> prefix(model.begin(), model.begin() + length);
     StatusOr<std::unique_ptr<Backend>> loaded = LoadBackend(ModelFormat::kOnnx, prefix);
     if (!loaded.ok()) {
-      EXPECT_EQ(loaded.status().code(), StatusCode::kUnprocessable) << loaded.status().message();
+      EXPECT_STATUS_IS(loaded, StatusCode::kUnprocessable) << loaded.status().message();
     }
   }
 }

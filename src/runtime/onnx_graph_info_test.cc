@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/testing/status_matchers.h"
 #include "runtime_test_util.h"
 
 namespace aegis::runtime {
@@ -39,9 +40,9 @@ Bytes ValueInfo(const std::string& name, int elem_type, const std::vector<int64_
 }
 
 TEST(OnnxGraphInfoTest, ReadsTheExampleMlp) {
-  Bytes model = testing::ReadExample("mlp.onnx");
+  Bytes model = testing::ReadExampleBytes("mlp.onnx");
   StatusOr<OnnxGraphInfo> info = ReadOnnxGraphInfo(model);
-  ASSERT_TRUE(info.ok()) << info.status().message();
+  ASSERT_OK(info);
   ASSERT_EQ(info->inputs.size(), 1u);  // the four weight initializers are not inputs
   EXPECT_EQ(info->inputs[0].name, "input");
   EXPECT_TRUE(info->inputs[0].is_tensor);
@@ -59,7 +60,7 @@ TEST(OnnxGraphInfoTest, HandBuiltGraphSkipsInitializersAndUnknownFields) {
                      Cat({Varint(99 << 3 | 5), Bytes{1, 2, 3, 4}}), Cat({Varint(98 << 3 | 1), Bytes(8, 0)})});
   Bytes model = Cat({Int(1, 8), Len(7, graph), Str(2, "producer")});
   StatusOr<OnnxGraphInfo> info = ReadOnnxGraphInfo(model);
-  ASSERT_TRUE(info.ok()) << info.status().message();
+  ASSERT_OK(info);
   ASSERT_EQ(info->inputs.size(), 1u);
   EXPECT_EQ(info->inputs[0].name, "ids");
   EXPECT_EQ(info->inputs[0].elem_type, kOnnxInt64);
@@ -73,7 +74,7 @@ TEST(OnnxGraphInfoTest, RefusesMalformedBytes) {
   auto expect_refused = [](const Bytes& model, const std::string& why) {
     StatusOr<OnnxGraphInfo> info = ReadOnnxGraphInfo(model);
     ASSERT_FALSE(info.ok()) << why;
-    EXPECT_EQ(info.status().code(), StatusCode::kUnprocessable) << why;
+    EXPECT_STATUS_IS(info, StatusCode::kUnprocessable) << why;
     EXPECT_FALSE(info.status().message().empty());
   };
   expect_refused({}, "empty");
@@ -95,7 +96,7 @@ TEST(OnnxGraphInfoTest, RefusesMalformedBytes) {
 
 // Every prefix of a real model either fails cleanly or yields a subset of its values.
 TEST(OnnxGraphInfoTest, SurvivesEveryTruncation) {
-  Bytes model = testing::ReadExample("mlp.onnx");
+  Bytes model = testing::ReadExampleBytes("mlp.onnx");
   ASSERT_FALSE(model.empty());
   for (size_t length = 0; length < model.size(); ++length) {
     Bytes prefix(model.begin(), model.begin() + length);  // exact-size copy: ASan sees any over-read
@@ -104,13 +105,13 @@ TEST(OnnxGraphInfoTest, SurvivesEveryTruncation) {
       EXPECT_LE(info->inputs.size(), 1u);
       EXPECT_LE(info->outputs.size(), 1u);
     } else {
-      EXPECT_EQ(info.status().code(), StatusCode::kUnprocessable);
+      EXPECT_STATUS_IS(info, StatusCode::kUnprocessable);
     }
   }
 }
 
 TEST(OnnxGraphInfoTest, SurvivesRandomByteFlips) {
-  Bytes model = testing::ReadExample("mlp.onnx");
+  Bytes model = testing::ReadExampleBytes("mlp.onnx");
   ASSERT_FALSE(model.empty());
   std::mt19937 rng(1234);
   for (int round = 0; round < 20000; ++round) {
@@ -119,7 +120,7 @@ TEST(OnnxGraphInfoTest, SurvivesRandomByteFlips) {
     for (int f = 0; f < flips; ++f) mutated[rng() % mutated.size()] = static_cast<uint8_t>(rng());
     StatusOr<OnnxGraphInfo> info = ReadOnnxGraphInfo(mutated);
     if (!info.ok()) {
-      EXPECT_EQ(info.status().code(), StatusCode::kUnprocessable);
+      EXPECT_STATUS_IS(info, StatusCode::kUnprocessable);
     }
   }
 }

@@ -1,13 +1,11 @@
-// Helpers shared by the runtime tests: the sample models in examples/ and their
-// reference inputs and outputs (examples/reference.json, written by
-// examples/make_models.py). The repository is found through AEGIS_SOURCE_DIR, which
-// aegis_add_test sets.
+// Helpers shared by the runtime tests: the sample models in examples/ (read with
+// common/testing/examples.h) and their reference inputs and outputs
+// (examples/reference.json, written by examples/make_models.py).
 #pragma once
 
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
@@ -15,19 +13,12 @@
 #include <nlohmann/json.hpp>
 
 #include "aegis/runtime/backend.h"
+#include "common/testing/examples.h"
 
 namespace aegis::runtime::testing {
 
-inline std::string ExamplePath(const std::string& name) {
-  const char* root = std::getenv("AEGIS_SOURCE_DIR");
-  return std::string(root ? root : ".") + "/examples/" + name;
-}
-
-inline std::vector<uint8_t> ReadExample(const std::string& name) {
-  std::ifstream in(ExamplePath(name), std::ios::binary);
-  EXPECT_TRUE(in.good()) << "cannot open " << ExamplePath(name) << " (is AEGIS_SOURCE_DIR set?)";
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+using ::aegis::testing::ExamplePath;
+using ::aegis::testing::ReadExampleBytes;
 
 inline Tensor Fp32Tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<float>& values) {
   Tensor t{.name = name, .datatype = DataType::kFp32, .shape = std::move(shape)};

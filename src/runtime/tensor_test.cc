@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/testing/status_matchers.h"
+
 namespace aegis::runtime {
 namespace {
 
@@ -51,7 +53,7 @@ class ValidateInputsTest : public ::testing::Test {
   }
   std::string Error(const std::vector<Tensor>& inputs) {
     Status status = ValidateInputs(signature_, inputs);
-    EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+    EXPECT_STATUS_IS(status, StatusCode::kInvalidArgument);
     return status.message();
   }
   ModelSignature signature_;
@@ -60,9 +62,9 @@ class ValidateInputsTest : public ::testing::Test {
 };
 
 TEST_F(ValidateInputsTest, AcceptsMatchingInputsInAnyOrder) {
-  EXPECT_TRUE(ValidateInputs(signature_, {x_, y_}).ok());
-  EXPECT_TRUE(ValidateInputs(signature_, {y_, x_}).ok());
-  EXPECT_TRUE(ValidateInputs(signature_, {Make("x", DataType::kFp32, {0, 4}), y_}).ok());
+  EXPECT_OK(ValidateInputs(signature_, {x_, y_}));
+  EXPECT_OK(ValidateInputs(signature_, {y_, x_}));
+  EXPECT_OK(ValidateInputs(signature_, {Make("x", DataType::kFp32, {0, 4}), y_}));
 }
 
 TEST_F(ValidateInputsTest, NamesTheProblem) {
@@ -92,7 +94,7 @@ TEST(ValidateInputsBytesTest, ChecksLengthPrefixes) {
   signature.inputs.push_back({.name = "s", .datatype = DataType::kBytes, .shape = {2}});
   Tensor s{.name = "s", .datatype = DataType::kBytes, .shape = {2}};
   s.data = {2, 0, 0, 0, 'h', 'i', 0, 0, 0, 0};  // "hi", ""
-  EXPECT_TRUE(ValidateInputs(signature, {s}).ok());
+  EXPECT_OK(ValidateInputs(signature, {s}));
 
   Tensor extra = s;
   extra.data.push_back('!');
@@ -109,7 +111,7 @@ TEST(ValidateInputsBytesTest, ChecksLengthPrefixes) {
   Tensor huge_count = s;  // a vast shape over a tiny buffer fails fast, without looping
   huge_count.shape = {int64_t{1} << 60};
   signature.inputs[0].shape = {-1};
-  EXPECT_EQ(ValidateInputs(signature, {huge_count}).code(), StatusCode::kInvalidArgument);
+  EXPECT_STATUS_IS(ValidateInputs(signature, {huge_count}), StatusCode::kInvalidArgument);
 }
 
 TEST(ValidateInputsFlexibleTest, AnyNumericDatatypeWhenNotFixed) {
@@ -117,7 +119,7 @@ TEST(ValidateInputsFlexibleTest, AnyNumericDatatypeWhenNotFixed) {
   signature.inputs.push_back({.name = "t", .datatype = DataType::kFp32, .rank_known = false, .datatype_fixed = false});
   Tensor t{.name = "t", .datatype = DataType::kInt16, .shape = {2, 2, 2}};
   t.data.resize(16);
-  EXPECT_TRUE(ValidateInputs(signature, {t}).ok());
+  EXPECT_OK(ValidateInputs(signature, {t}));
   Tensor b{.name = "t", .datatype = DataType::kBytes, .shape = {1}, .data = {0, 0, 0, 0}};
   EXPECT_EQ(ValidateInputs(signature, {b}).message(),
             "input 't' has datatype BYTES but the model expects a numeric datatype");

@@ -1,17 +1,18 @@
 #include <gtest/gtest.h>
 
 #include "aegis/runtime/backend.h"
+#include "common/testing/status_matchers.h"
 #include "runtime_test_util.h"
 
 namespace aegis::runtime {
 namespace {
 
-using testing::ReadExample;
+using testing::ReadExampleBytes;
 
 std::unique_ptr<Backend> MustLoad(const std::string& example) {
-  std::vector<uint8_t> model = ReadExample(example);
+  std::vector<uint8_t> model = ReadExampleBytes(example);
   StatusOr<std::unique_ptr<Backend>> backend = LoadBackend(ModelFormat::kTorchScript, model);
-  EXPECT_TRUE(backend.ok()) << backend.status().message();
+  EXPECT_OK(backend);
   return backend.ok() ? std::move(backend).value() : nullptr;
 }
 
@@ -29,10 +30,10 @@ TEST(TorchScriptBackendTest, ReproducesReferenceOutputs) {
   EXPECT_EQ(signature.outputs[0].name, "output");
 
   testing::ReferenceCase reference = testing::LoadReference("mlp");
-  ASSERT_TRUE(ValidateInputs(signature, reference.inputs).ok());
+  ASSERT_OK(ValidateInputs(signature, reference.inputs));
   for (int run = 0; run < 3; ++run) {  // the JIT profiles the first runs, then optimizes
     StatusOr<std::vector<Tensor>> outputs = backend->Infer(reference.inputs);
-    ASSERT_TRUE(outputs.ok()) << outputs.status().message();
+    ASSERT_OK(outputs);
     testing::ExpectTensorsNear(*outputs, reference.outputs, 1e-5, 0);
   }
 }
@@ -54,7 +55,7 @@ TEST(TorchScriptBackendTest, EchoRoundTripsEverySupportedDatatype) {
         input.data[i] = type == DataType::kBool ? (i % 2) : static_cast<uint8_t>(i * 37 + 5);
       }
       StatusOr<std::vector<Tensor>> outputs = backend->Infer({input});
-      ASSERT_TRUE(outputs.ok()) << DataTypeName(type) << ": " << outputs.status().message();
+      ASSERT_OK(outputs) << DataTypeName(type) << ": " << outputs.status().message();
       ASSERT_EQ(outputs->size(), 1u);
       const Tensor& out = (*outputs)[0];
       EXPECT_EQ(out.name, "output");
@@ -72,7 +73,7 @@ TEST(TorchScriptBackendTest, RefusesDatatypesTorchLacks) {
     Tensor input{.name = "x", .datatype = type, .shape = {1}};
     input.data.resize(DataTypeSize(type));
     StatusOr<std::vector<Tensor>> result = backend->Infer({input});
-    EXPECT_EQ(result.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_STATUS_IS(result, StatusCode::kInvalidArgument);
     EXPECT_EQ(result.status().message(),
               "datatype " + std::string(DataTypeName(type)) + " is not supported by the TorchScript engine");
   }
@@ -85,7 +86,7 @@ TEST(TorchScriptBackendTest, InputThatDoesNotFitIsInvalidAndHidesTheModelCode) {
   ASSERT_NE(backend, nullptr);
   Tensor wrong_width = testing::Fp32Tensor("input", {1, 5}, {1, 2, 3, 4, 5});
   StatusOr<std::vector<Tensor>> result = backend->Infer({wrong_width});
-  EXPECT_EQ(result.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_STATUS_IS(result, StatusCode::kInvalidArgument);
   const std::string& message = result.status().message();
   EXPECT_NE(message.find("cannot be multiplied"), std::string::npos) << message;
   EXPECT_EQ(message.find("Exception raised from"), std::string::npos) << message;  // no C++ backtrace
@@ -97,7 +98,7 @@ TEST(TorchScriptBackendTest, EngineFailureIsInternal) {
   std::unique_ptr<Backend> backend = MustLoad("failing.pt");  // raises inside forward
   ASSERT_NE(backend, nullptr);
   StatusOr<std::vector<Tensor>> result = backend->Infer({testing::Fp32Tensor("x", {1}, {1})});
-  EXPECT_EQ(result.status().code(), StatusCode::kInternal) << result.status().message();
+  EXPECT_STATUS_IS(result, StatusCode::kInternal) << result.status().message();
   const std::string& message = result.status().message();
   EXPECT_NE(message.find("deliberate failure inside the model"), std::string::npos) << message;
   EXPECT_EQ(message.find("Exception raised from"), std::string::npos) << message;
@@ -106,21 +107,21 @@ TEST(TorchScriptBackendTest, EngineFailureIsInternal) {
 
 TEST(TorchScriptBackendTest, RefusesOtherBytes) {
   for (const char* example : {"mlp.onnx", "xgb_classifier.json", "reference.json"}) {
-    StatusOr<std::unique_ptr<Backend>> refused = LoadBackend(ModelFormat::kTorchScript, ReadExample(example));
-    EXPECT_EQ(refused.status().code(), StatusCode::kUnprocessable) << example;
+    StatusOr<std::unique_ptr<Backend>> refused = LoadBackend(ModelFormat::kTorchScript, ReadExampleBytes(example));
+    EXPECT_STATUS_IS(refused, StatusCode::kUnprocessable) << example;
     EXPECT_FALSE(refused.status().message().empty());
   }
   std::vector<uint8_t> garbage(3000);
   for (size_t i = 0; i < garbage.size(); ++i) garbage[i] = static_cast<uint8_t>(i * 131 + 7);
-  EXPECT_EQ(LoadBackend(ModelFormat::kTorchScript, garbage).status().code(), StatusCode::kUnprocessable);
+  EXPECT_STATUS_IS(LoadBackend(ModelFormat::kTorchScript, garbage), StatusCode::kUnprocessable);
 }
 
 TEST(TorchScriptBackendTest, RefusesTruncatedArchives) {
-  std::vector<uint8_t> model = ReadExample("mlp.pt");
+  std::vector<uint8_t> model = ReadExampleBytes("mlp.pt");
   for (size_t length = 1; length < model.size(); length += 97) {
     std::vector<uint8_t> prefix(model.begin(), model.begin() + length);
     StatusOr<std::unique_ptr<Backend>> loaded = LoadBackend(ModelFormat::kTorchScript, prefix);
-    EXPECT_EQ(loaded.status().code(), StatusCode::kUnprocessable) << "length " << length;
+    EXPECT_STATUS_IS(loaded, StatusCode::kUnprocessable) << "length " << length;
   }
 }
 

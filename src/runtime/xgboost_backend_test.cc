@@ -2,19 +2,20 @@
 #include <xgboost/c_api.h>
 
 #include "aegis/runtime/backend.h"
+#include "common/testing/status_matchers.h"
 #include "runtime_test_util.h"
 
 namespace aegis::runtime {
 namespace {
 
-using testing::ReadExample;
+using testing::ReadExampleBytes;
 
 class XgboostBackendTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(XgboostBackendTest, ReproducesXgboostPredictions) {
-  std::vector<uint8_t> model = ReadExample(GetParam());
+  std::vector<uint8_t> model = ReadExampleBytes(GetParam());
   StatusOr<std::unique_ptr<Backend>> backend = LoadBackend(ModelFormat::kXgboost, model);
-  ASSERT_TRUE(backend.ok()) << backend.status().message();
+  ASSERT_OK(backend);
   EXPECT_EQ((*backend)->platform(), "xgboost");
   const ModelSignature& signature = (*backend)->signature();
   ASSERT_EQ(signature.inputs.size(), 1u);
@@ -25,14 +26,14 @@ TEST_P(XgboostBackendTest, ReproducesXgboostPredictions) {
   EXPECT_EQ(signature.outputs[0].shape, (std::vector<int64_t>{-1, 3}));  // multi:softprob, 3 classes
 
   testing::ReferenceCase reference = testing::LoadReference("xgb_classifier");
-  ASSERT_TRUE(ValidateInputs(signature, reference.inputs).ok());
+  ASSERT_OK(ValidateInputs(signature, reference.inputs));
   StatusOr<std::vector<Tensor>> outputs = (*backend)->Infer(reference.inputs);
-  ASSERT_TRUE(outputs.ok()) << outputs.status().message();
+  ASSERT_OK(outputs);
   testing::ExpectTensorsNear(*outputs, reference.outputs, 0, 1e-6);
 
   Tensor empty = testing::Fp32Tensor("input", {0, 4}, {});
   StatusOr<std::vector<Tensor>> none = (*backend)->Infer({empty});
-  ASSERT_TRUE(none.ok()) << none.status().message();
+  ASSERT_OK(none);
   EXPECT_EQ((*none)[0].shape, (std::vector<int64_t>{0, 3}));
 }
 
@@ -41,7 +42,7 @@ INSTANTIATE_TEST_SUITE_P(JsonAndUbj, XgboostBackendTest,
 
 // The legacy binary format, produced in memory by libxgboost itself.
 std::vector<uint8_t> LegacyBinaryModel() {
-  std::vector<uint8_t> json = ReadExample("xgb_classifier.json");
+  std::vector<uint8_t> json = ReadExampleBytes("xgb_classifier.json");
   BoosterHandle booster = nullptr;
   EXPECT_EQ(XGBoosterCreate(nullptr, 0, &booster), 0);
   EXPECT_EQ(XGBoosterLoadModelFromBuffer(booster, json.data(), json.size()), 0);
@@ -57,36 +58,37 @@ TEST(XgboostBackendRefusalTest, RefusesLegacyBinary) {
   std::vector<uint8_t> legacy = LegacyBinaryModel();
   ASSERT_GT(legacy.size(), 100u);
   StatusOr<std::unique_ptr<Backend>> refused = LoadBackend(ModelFormat::kXgboost, legacy);
-  EXPECT_EQ(refused.status().code(), StatusCode::kUnprocessable);
+  EXPECT_STATUS_IS(refused, StatusCode::kUnprocessable);
   EXPECT_EQ(refused.status().message(), "only XGBoost JSON or UBJ models are accepted");
 }
 
 TEST(XgboostBackendRefusalTest, RefusesGarbageAndTruncations) {
   for (const char* example : {"mlp.onnx", "mlp.pt", "reference.json"}) {
-    StatusOr<std::unique_ptr<Backend>> refused = LoadBackend(ModelFormat::kXgboost, ReadExample(example));
-    EXPECT_EQ(refused.status().code(), StatusCode::kUnprocessable) << example;
+    StatusOr<std::unique_ptr<Backend>> refused = LoadBackend(ModelFormat::kXgboost, ReadExampleBytes(example));
+    EXPECT_STATUS_IS(refused, StatusCode::kUnprocessable) << example;
     EXPECT_FALSE(refused.status().message().empty());
   }
   for (const char* example : {"xgb_classifier.json", "xgb_classifier.ubj"}) {
-    std::vector<uint8_t> model = ReadExample(example);
+    std::vector<uint8_t> model = ReadExampleBytes(example);
     for (size_t length = 1; length < model.size(); length += 211) {
       std::vector<uint8_t> prefix(model.begin(), model.begin() + length);
       StatusOr<std::unique_ptr<Backend>> loaded = LoadBackend(ModelFormat::kXgboost, prefix);
-      EXPECT_EQ(loaded.status().code(), StatusCode::kUnprocessable) << example << " length " << length;
+      EXPECT_STATUS_IS(loaded, StatusCode::kUnprocessable) << example << " length " << length;
     }
   }
 }
 
 TEST(XgboostBackendRefusalTest, RefusesNonFloatInputs) {
-  StatusOr<std::unique_ptr<Backend>> backend = LoadBackend(ModelFormat::kXgboost, ReadExample("xgb_classifier.json"));
-  ASSERT_TRUE(backend.ok());
+  StatusOr<std::unique_ptr<Backend>> backend =
+      LoadBackend(ModelFormat::kXgboost, ReadExampleBytes("xgb_classifier.json"));
+  ASSERT_OK(backend);
   Tensor doubles{.name = "input", .datatype = DataType::kFp64, .shape = {1, 4}};
   doubles.data.resize(32);
   StatusOr<std::vector<Tensor>> result = (*backend)->Infer({doubles});
-  EXPECT_EQ(result.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_STATUS_IS(result, StatusCode::kInvalidArgument);
   EXPECT_EQ(result.status().message(), "datatype FP64 is not supported by the XGBoost engine");
   Tensor wrong_width = testing::Fp32Tensor("input", {1, 3}, {1, 2, 3});
-  EXPECT_EQ((*backend)->Infer({wrong_width}).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_STATUS_IS((*backend)->Infer({wrong_width}), StatusCode::kInvalidArgument);
 }
 
 }  // namespace

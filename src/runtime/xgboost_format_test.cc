@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/testing/status_matchers.h"
 #include "runtime_test_util.h"
 
 namespace aegis::runtime {
@@ -14,11 +15,11 @@ StatusOr<XgboostModelFormat> Check(const std::string& text) {
 }
 
 TEST(XgboostFormatTest, RecognizesTheExamples) {
-  StatusOr<XgboostModelFormat> json = CheckXgboostModelFormat(testing::ReadExample("xgb_classifier.json"));
-  ASSERT_TRUE(json.ok()) << json.status().message();
+  StatusOr<XgboostModelFormat> json = CheckXgboostModelFormat(testing::ReadExampleBytes("xgb_classifier.json"));
+  ASSERT_OK(json);
   EXPECT_EQ(*json, XgboostModelFormat::kJson);
-  StatusOr<XgboostModelFormat> ubj = CheckXgboostModelFormat(testing::ReadExample("xgb_classifier.ubj"));
-  ASSERT_TRUE(ubj.ok()) << ubj.status().message();
+  StatusOr<XgboostModelFormat> ubj = CheckXgboostModelFormat(testing::ReadExampleBytes("xgb_classifier.ubj"));
+  ASSERT_OK(ubj);
   EXPECT_EQ(*ubj, XgboostModelFormat::kUbj);
 }
 
@@ -26,33 +27,33 @@ TEST(XgboostFormatTest, RefusesOtherFormats) {
   for (const std::string& text : {std::string(""), std::string("{"), std::string("binf\x01\x02"), std::string("[1,2]"),
                                   std::string("{1}"), std::string(" {\"a\":1}")}) {
     StatusOr<XgboostModelFormat> result = Check(text);
-    EXPECT_EQ(result.status().code(), StatusCode::kUnprocessable) << text;
+    EXPECT_STATUS_IS(result, StatusCode::kUnprocessable) << text;
     EXPECT_EQ(result.status().message(), "only XGBoost JSON or UBJ models are accepted") << text;
   }
 }
 
 TEST(XgboostFormatTest, BoundsNesting) {
   std::string deep_json = "{\"a\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
-  EXPECT_EQ(Check(deep_json).status().code(), StatusCode::kUnprocessable);
+  EXPECT_STATUS_IS(Check(deep_json), StatusCode::kUnprocessable);
   std::string brackets_in_strings = "{\"a\":\"" + std::string(1000, '[') + "\"}";
-  EXPECT_TRUE(Check(brackets_in_strings).ok());
+  EXPECT_OK(Check(brackets_in_strings));
   // UBJ: {"a": [[[[...]]]]} with keys as 'U' length + bytes.
   std::string deep_ubj =
       "{U\x01"
       "a" +
       std::string(100000, '[') + std::string(100000, ']') + "}";
-  EXPECT_EQ(Check(deep_ubj).status().code(), StatusCode::kUnprocessable);
+  EXPECT_STATUS_IS(Check(deep_ubj), StatusCode::kUnprocessable);
   std::string shallow_ubj =
       "{U\x01"
       "a[$d#U\x02" +
       std::string(8, '\0') +
       "U\x01"
       "bSU\x02hi}";
-  EXPECT_TRUE(Check(shallow_ubj).ok()) << Check(shallow_ubj).status().message();
+  EXPECT_OK(Check(shallow_ubj));
 }
 
 TEST(XgboostFormatTest, UbjWalkerSurvivesTruncationsAndFlips) {
-  std::vector<uint8_t> model = testing::ReadExample("xgb_classifier.ubj");
+  std::vector<uint8_t> model = testing::ReadExampleBytes("xgb_classifier.ubj");
   for (size_t length = 0; length < model.size(); ++length) {
     std::vector<uint8_t> prefix(model.begin(), model.begin() + length);
     EXPECT_FALSE(CheckXgboostModelFormat(prefix).ok()) << length;  // UBJ has no valid proper prefix

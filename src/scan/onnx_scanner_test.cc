@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "common/testing/status_matchers.h"
 #include "scan_test_util.h"
 
 namespace aegis::scan {
@@ -55,7 +56,7 @@ Proto ReluNode(const std::string& domain = "") {
 
 ScanReport Scan(const std::string& bytes) {
   auto report = ScanBytes(Span(bytes));
-  EXPECT_TRUE(report.ok()) << report.status().message();
+  EXPECT_OK(report);
   if (!report.ok()) return {};
   EXPECT_EQ(report->format, Format::kOnnx);
   return *report;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/testing/status_matchers.h"
 #include "scan_test_util.h"
 
 namespace aegis::scan {
@@ -15,7 +16,7 @@ using testing::Span;
 
 ScanReport ScanPickleText(const std::string& pickle) {
   auto report = ScanBytes(Span(pickle));
-  EXPECT_TRUE(report.ok()) << report.status().message();
+  EXPECT_OK(report);
   if (!report.ok()) return {};
   EXPECT_EQ(report->format, Format::kPickle);
   return *report;
@@ -186,7 +187,7 @@ TEST(PickleScanner, LegacyTorchSave) {
                        "cposix\nsystem\n." +
                        "raw storage bytes";
   auto report = ScanBytes(Span(legacy));
-  ASSERT_TRUE(report.ok());
+  ASSERT_OK(report);
   EXPECT_EQ(report->format, Format::kTorchSave);
   EXPECT_TRUE(HasFinding(*report, "torch.save archive (legacy format): unsafe format")) << Describe(*report);
   EXPECT_TRUE(HasFinding(*report, "imports posix.system"));

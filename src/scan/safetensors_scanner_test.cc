@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "common/testing/status_matchers.h"
 #include "scan_test_util.h"
 
 namespace aegis::scan {
@@ -17,7 +18,7 @@ std::string Safetensors(const std::string& header, size_t data_bytes, uint64_t d
 
 ScanReport Scan(const std::string& bytes) {
   auto report = ScanBytes(Span(bytes));
-  EXPECT_TRUE(report.ok()) << report.status().message();
+  EXPECT_OK(report);
   if (!report.ok()) return {};
   EXPECT_EQ(report->format, Format::kSafetensors);
   return *report;

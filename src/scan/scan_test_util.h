@@ -6,15 +6,14 @@
 #define ZLIB_CONST
 #include <cstdint>
 #include <cstdlib>
-#include <fstream>
 #include <span>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <zlib.h>
 
 #include "aegis/scan/scanner.h"
+#include "common/testing/examples.h"
 
 namespace aegis::scan::testing {
 
@@ -22,13 +21,7 @@ inline std::span<const uint8_t> Span(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
-inline std::string ReadExample(const std::string& name) {
-  const char* root = std::getenv("AEGIS_SOURCE_DIR");
-  std::ifstream in(std::string(root ? root : ".") + "/examples/" + name, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
+using ::aegis::testing::ReadExample;
 
 inline void PutLe(std::string& out, uint64_t v, int width) {
   for (int i = 0; i < width; ++i) out += static_cast<char>((v >> (8 * i)) & 0xFF);

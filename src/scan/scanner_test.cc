@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "common/testing/scoped_temp_dir.h"
+#include "common/testing/status_matchers.h"
 #include "scan_test_util.h"
 
 namespace aegis::scan {
@@ -31,7 +32,7 @@ TEST(Scanner, DetectsFormatsFromContent) {
                {"xgb_classifier.ubj", Format::kXgboostUbj}};
   for (const Case& c : cases) {
     auto report = ScanBytes(Span(testing::ReadExample(c.file)));
-    ASSERT_TRUE(report.ok()) << c.file << ": " << report.status().message();
+    ASSERT_OK(report) << c.file << ": " << report.status().message();
     EXPECT_EQ(report->format, c.format) << c.file;
   }
 }
@@ -51,7 +52,7 @@ TEST(Scanner, FindingsAreSortedMostSevereFirst) {
       "cposix\nsystem\n)R"
       "0."s;
   auto report = ScanBytes(Span(pickle));
-  ASSERT_TRUE(report.ok());
+  ASSERT_OK(report);
   ASSERT_EQ(report->findings.size(), 2u) << Describe(*report);
   EXPECT_EQ(report->findings[0].callable, "posix.system");
   EXPECT_EQ(report->findings[1].callable, "mymodule.Thing");
@@ -62,7 +63,7 @@ TEST(Scanner, HostileNamesArePrintable) {
       "\x80\x02"
       "cos\x1b[31m\nsys\xfftem\n."s;
   auto report = ScanBytes(Span(pickle));
-  ASSERT_TRUE(report.ok());
+  ASSERT_OK(report);
   EXPECT_EQ(report->findings.front().callable, "os\\x1b[31m.sys\\xfftem");
 }
 
@@ -72,17 +73,17 @@ TEST(ScanPath, SingleFileAndFolder) {
         "\x80\x02"
         "cposix\nsystem\n."s);  // a pickle behind an .onnx name
   auto single = ScanPath(dir.path() / "model.onnx");
-  ASSERT_TRUE(single.ok());
+  ASSERT_OK(single);
   ASSERT_EQ(single->size(), 1u);
   EXPECT_EQ((*single)[0].path, "");
-  ASSERT_TRUE((*single)[0].report.ok());
+  ASSERT_OK((*single)[0].report);
   EXPECT_EQ((*single)[0].report->format, Format::kPickle);
 
   std::filesystem::create_directory(dir.path() / "sub");
   Write(dir.path() / "sub" / "clean.json", testing::ReadExample("xgb_classifier.json"));
   std::filesystem::create_symlink("/etc/passwd", dir.path() / "link");
   auto folder = ScanPath(dir.path());
-  ASSERT_TRUE(folder.ok()) << folder.status().message();
+  ASSERT_OK(folder);
   ASSERT_EQ(folder->size(), 3u);
   EXPECT_EQ((*folder)[0].path, "link");
   EXPECT_EQ((*folder)[0].report->format, Format::kUnknown);
@@ -111,7 +112,7 @@ TEST(ScanPath, OnnxExternalDataInsideTheFolder) {
   Write(dir.path() / "m" / "model.onnx", model.str());
   Write(dir.path() / "m" / "weights.bin", std::string(16, '\0'));
   auto ok = ScanPath(dir.path());
-  ASSERT_TRUE(ok.ok());
+  ASSERT_OK(ok);
   ASSERT_EQ(ok->size(), 1u);  // the data file is part of the model, not a model itself
   EXPECT_TRUE((*ok)[0].report->clean()) << Describe(*(*ok)[0].report);
 
@@ -121,7 +122,7 @@ TEST(ScanPath, OnnxExternalDataInsideTheFolder) {
   bad.Varint(1, 8).Message(7, bad_graph);
   Write(dir.path() / "m" / "model.onnx", bad.str());
   auto report = ScanPath(dir.path());
-  ASSERT_TRUE(report.ok());
+  ASSERT_OK(report);
   const ScanReport& r = *(*report)[0].report;
   EXPECT_TRUE(HasFinding(r, "external data file 'missing.bin' is not in the folder")) << Describe(r);
   EXPECT_TRUE(HasFinding(r, "external data range runs past the end of 'weights.bin'"));
@@ -138,7 +139,7 @@ TEST(ScanPath, OnnxExternalDataInsideTheFolder) {
   Write(dir.path() / "m" / "model.onnx", bad.str());
   // Scanned alone, the same file may not reference anything outside itself.
   auto alone = ScanPath(dir.path() / "m" / "model.onnx");
-  ASSERT_TRUE(alone.ok());
+  ASSERT_OK(alone);
   EXPECT_TRUE(HasFinding(*(*alone)[0].report, "a single artifact cannot carry it"));
 }
 
@@ -155,7 +156,7 @@ TEST(Scanner, BigArchivesScanWithoutReadingTensorData) {
   auto started = std::chrono::steady_clock::now();
   auto report = ScanBytes(Span(archive));
   auto elapsed = std::chrono::steady_clock::now() - started;
-  ASSERT_TRUE(report.ok());
+  ASSERT_OK(report);
   EXPECT_EQ(report->format, Format::kTorchScript);
   EXPECT_TRUE(report->clean()) << Describe(*report);
   EXPECT_LT(elapsed, std::chrono::milliseconds(100));

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "common/testing/status_matchers.h"
 #include "scan_test_util.h"
 #include "ubjson.h"
 
@@ -17,11 +18,11 @@ using testing::Span;
 
 TEST(XgboostScanner, ExamplesAreClean) {
   auto json = ScanBytes(Span(testing::ReadExample("xgb_classifier.json")));
-  ASSERT_TRUE(json.ok()) << json.status().message();
+  ASSERT_OK(json);
   EXPECT_EQ(json->format, Format::kXgboostJson);
   EXPECT_TRUE(json->clean()) << Describe(*json);
   auto ubj = ScanBytes(Span(testing::ReadExample("xgb_classifier.ubj")));
-  ASSERT_TRUE(ubj.ok()) << ubj.status().message();
+  ASSERT_OK(ubj);
   EXPECT_EQ(ubj->format, Format::kXgboostUbj);
   EXPECT_TRUE(ubj->clean()) << Describe(*ubj);
 }
@@ -38,7 +39,7 @@ TEST(XgboostScanner, JsonShape) {
   ASSERT_FALSE(no_learner.ok());
   EXPECT_NE(no_learner.status().message().find("learner"), std::string::npos);
   auto no_version = ScanBytes(Span(R"({"learner": {}})"s));
-  ASSERT_TRUE(no_version.ok());
+  ASSERT_OK(no_version);
   EXPECT_TRUE(HasFinding(*no_version, "without a valid version"));
   auto empty_learner = ScanBytes(Span(R"(  {"learner": {}, "version": [1, 7, 4]})"s));
   ASSERT_TRUE(empty_learner.ok());
@@ -54,7 +55,7 @@ TEST(XgboostScanner, UbjShape) {
   // {"learner": {}, "version": [#i3 i1 i7 i4]}
   std::string ok = "{L\0\0\0\0\0\0\0\x07learner{}L\0\0\0\0\0\0\0\x07version[#i\x03i\x01i\x07i\x04}"s;
   auto report = ScanBytes(Span(ok));
-  ASSERT_TRUE(report.ok()) << report.status().message();
+  ASSERT_OK(report);
   EXPECT_EQ(report->format, Format::kXgboostUbj);
   ASSERT_EQ(report->findings.size(), 1u) << Describe(*report);  // readable; the structure is incomplete
   EXPECT_EQ(report->findings.front().location, "learner.learner_model_param");

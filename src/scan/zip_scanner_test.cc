@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "common/testing/status_matchers.h"
 #include "scan_test_util.h"
 
 namespace aegis::scan {
@@ -20,7 +21,7 @@ const std::string kCleanPickle =
 
 ScanReport Scan(const std::string& bytes, const ScanLimits& limits = {}) {
   auto report = ScanBytes(Span(bytes), limits);
-  EXPECT_TRUE(report.ok()) << report.status().message();
+  EXPECT_OK(report);
   return report.ok() ? *report : ScanReport{};
 }
 

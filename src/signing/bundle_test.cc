@@ -10,7 +10,8 @@
 
 #include "aegis/crypto/encoding.h"
 #include "common/testing/scoped_temp_dir.h"
-#include "signing/envelope.h"
+#include "common/testing/status_matchers.h"
+#include "envelope.h"
 
 namespace aegis::signing {
 namespace {
@@ -83,16 +84,16 @@ TEST_F(BundleTest, RoundTripsFoldersFilesAndShardsWithEveryKeyType) {
          {std::pair{SerializationMethod::kFiles, 0}, std::pair{SerializationMethod::kShards, 4096}}) {
       const Manifest m = Hash(method, shard);
       auto bundle = SignManifest(m, key);
-      ASSERT_TRUE(bundle.ok()) << bundle.status().message();
-      EXPECT_TRUE(VerifyModel(*bundle, model_, key.public_key()).ok()) << crypto::KeyTypeName(type);
+      ASSERT_OK(bundle);
+      EXPECT_OK(VerifyModel(*bundle, model_, key.public_key())) << crypto::KeyTypeName(type);
       auto verified = VerifyBundle(*bundle, key.public_key());
-      ASSERT_TRUE(verified.ok());
+      ASSERT_OK(verified);
       EXPECT_EQ(verified->model_name, "credit-risk");
       EXPECT_EQ(verified->SubjectDigest(), m.SubjectDigest());
     }
   }
   const Manifest single = Hash(SerializationMethod::kFiles, 0, model_ / "model.onnx");
-  EXPECT_TRUE(VerifyModel(Sign(single), model_ / "model.onnx", key_.public_key()).ok());
+  EXPECT_OK(VerifyModel(Sign(single), model_ / "model.onnx", key_.public_key()));
 }
 
 TEST_F(BundleTest, WritesTheModelSigningKeyBundleShape) {
@@ -113,14 +114,13 @@ TEST_F(BundleTest, WritesTheModelSigningKeyBundleShape) {
   EXPECT_EQ(std::string(payload.begin(), payload.end()), StatementJson(m));
   // The signature is over the PAE of the decoded payload.
   const auto sig = crypto::Base64Decode(envelope["signatures"][0]["sig"].get<std::string>()).value();
-  EXPECT_TRUE(
-      key_.public_key().Verify(crypto::AsBytes(PreAuthEncoding(kInTotoPayloadType, StatementJson(m))), sig).ok());
+  EXPECT_OK(key_.public_key().Verify(crypto::AsBytes(PreAuthEncoding(kInTotoPayloadType, StatementJson(m))), sig));
 }
 
 TEST_F(BundleTest, AcceptsCompactPrettyAndOtherImplementationsShapes) {
   const Manifest m = Hash(SerializationMethod::kShards, 4096);
   const std::string ours = Sign(m);
-  EXPECT_TRUE(VerifyBundle(nlohmann::json::parse(ours).dump(), key_.public_key()).ok()) << "compact";
+  EXPECT_OK(VerifyBundle(nlohmann::json::parse(ours).dump(), key_.public_key())) << "compact";
   // Another writer: sorted keys, 4-space indent, keyid null, no tlogEntries,
   // Python's resource order, shard_size as a float, "sha256" per shard.
   nlohmann::json statement = nlohmann::json::parse(StatementJson(m));
@@ -150,10 +150,10 @@ TEST_F(BundleTest, AcceptsCompactPrettyAndOtherImplementationsShapes) {
       {"mediaType", kBundleMediaType}};
   const std::string other_text = other.dump(4);
   auto verified = VerifyBundle(other_text, key_.public_key());
-  ASSERT_TRUE(verified.ok()) << verified.status().message();
+  ASSERT_OK(verified);
   HashOptions options;
   options.serialization = verified->serialization;
-  EXPECT_TRUE(CompareManifests(*verified, HashModel(model_, options).value()).ok());
+  EXPECT_OK(CompareManifests(*verified, HashModel(model_, options).value()));
   EXPECT_NE(verified->SubjectDigest(), m.SubjectDigest()) << "the other order is a different subject";
 }
 
@@ -196,7 +196,7 @@ TEST_F(BundleTest, VerifiesAGenuineModelSigningBundle) {
   EXPECT_EQ(key.type(), KeyType::kEcdsaP384);
   EXPECT_EQ(internal::OmsKeyHint(key), "e8450dec4eb99dae995da9af1bc2cc9f76ed669ee2e744f57abba763df3e3f8e");
   auto m = VerifyBundle(kOmsBundle, key);
-  ASSERT_TRUE(m.ok()) << m.status().message();
+  ASSERT_OK(m);
   EXPECT_EQ(m->model_name, "v1.1.0-elliptic-key");
   EXPECT_EQ(m->resources.size(), 2u);
   const fs::path model = tmp_.path() / "v1.1.0-elliptic-key";
@@ -204,7 +204,7 @@ TEST_F(BundleTest, VerifiesAGenuineModelSigningBundle) {
   Write(model / "signme-2", "signme-2");
   Write(model / "ignore-me", "not signed");
   Write(model / "model.sig", kOmsBundle);
-  EXPECT_TRUE(VerifyModel(kOmsBundle, model, key).ok());
+  EXPECT_OK(VerifyModel(kOmsBundle, model, key));
   Write(model / "signme-2", "signme-3");
   EXPECT_EQ(VerifyModel(kOmsBundle, model, key).message(), "file 'signme-2' changed");
   // Our own key must not verify it.
@@ -273,14 +273,14 @@ TEST_F(BundleTest, SignatureIsCheckedBeforeTheStatementIsRead) {
   const std::string good = Sign(m);
   // Another key: with the hint, the message names it; without, a plain failure.
   const auto other = NewKey().public_key();
-  EXPECT_EQ(VerifyBundle(good, other).status().code(), StatusCode::kPermissionDenied);
+  EXPECT_STATUS_IS(VerifyBundle(good, other), StatusCode::kPermissionDenied);
   EXPECT_EQ(VerifyBundle(good, other).status().message(), "the bundle was signed by a different key");
   const std::string no_hint = EditBundle(good, [](auto& j) { j["verificationMaterial"]["publicKey"].erase("hint"); });
-  EXPECT_TRUE(VerifyBundle(no_hint, key_.public_key()).ok());
+  EXPECT_OK(VerifyBundle(no_hint, key_.public_key()));
   EXPECT_EQ(VerifyBundle(no_hint, other).status().message(), "signature does not verify with this key");
   // An unsigned hint that names nobody does not stop a signature that verifies.
   const std::string odd_hint = EditBundle(good, [](auto& j) { j["verificationMaterial"]["publicKey"]["hint"] = "00"; });
-  EXPECT_TRUE(VerifyBundle(odd_hint, key_.public_key()).ok());
+  EXPECT_OK(VerifyBundle(odd_hint, key_.public_key()));
   // A payload edited after signing: even one into garbage fails on the signature.
   for (std::string payload : {StatementJson(m) + " ", std::string("not json at all")}) {
     const std::string edited = EditBundle(
@@ -338,7 +338,7 @@ TEST(Envelope, AcceptsPreOneOneAndUrlSafeVariants) {
     "dsseEnvelope": {"payload": "e30", "payloadType": "application/vnd.in-toto+json",
                      "signatures": [{"sig": "MEUC-_8", "keyid": null}]}})";
   auto envelope = internal::ParseEnvelope(raw_bytes_bundle);
-  ASSERT_TRUE(envelope.ok()) << envelope.status().message();
+  ASSERT_OK(envelope);
   EXPECT_EQ(envelope->payload, "{}");
   EXPECT_TRUE(envelope->key_hint.empty());
   EXPECT_EQ(envelope->signature, (std::vector<uint8_t>{0x30, 0x45, 0x02, 0xfb, 0xff}));

@@ -4,7 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "aegis/crypto/encoding.h"
-#include "signing/manifest_rules.h"
+#include "common/testing/status_matchers.h"
+#include "manifest_rules.h"
 
 namespace aegis::signing {
 namespace {
@@ -79,12 +80,12 @@ TEST(ResourceNames, IgnorePathsNormaliseAndMatchSubtrees) {
 
 TEST(ManifestRules, AcceptsCodePointAndOmsPythonOrders) {
   // Code point: '.' (0x2e) sorts before '/' (0x2f)...
-  EXPECT_TRUE(ValidateManifest(Files({{"tokenizer.json", "1"}, {"tokenizer/vocab", "2"}})).ok());
+  EXPECT_OK(ValidateManifest(Files({{"tokenizer.json", "1"}, {"tokenizer/vocab", "2"}})));
   // ...while model_signing (Python) compares path components.
-  EXPECT_TRUE(ValidateManifest(Files({{"tokenizer/vocab", "2"}, {"tokenizer.json", "1"}})).ok());
+  EXPECT_OK(ValidateManifest(Files({{"tokenizer/vocab", "2"}, {"tokenizer.json", "1"}})));
   // Python compares shard offsets as numbers, code point as text: both fine.
-  EXPECT_TRUE(ValidateManifest(Shards(1000, {"w:0:1000", "w:10000:11000", "w:2000:3000"})).ok());
-  EXPECT_TRUE(ValidateManifest(Shards(1000, {"w:0:1000", "w:2000:3000", "w:10000:11000"})).ok());
+  EXPECT_OK(ValidateManifest(Shards(1000, {"w:0:1000", "w:10000:11000", "w:2000:3000"})));
+  EXPECT_OK(ValidateManifest(Shards(1000, {"w:0:1000", "w:2000:3000", "w:10000:11000"})));
   const Status unsorted = ValidateManifest(Files({{"b", "1"}, {"a", "2"}}));
   EXPECT_EQ(unsorted.message(), "resources are not sorted");
 }
@@ -112,15 +113,15 @@ TEST(ManifestRules, RefusesMalformedManifests) {
   EXPECT_FALSE(ValidateManifest(Shards(10, {"w:3:3"})).ok());
   EXPECT_FALSE(ValidateManifest(Shards(10, {"w:0:10", "w:0:5"})).ok());
   EXPECT_FALSE(ValidateManifest(Shards(10, {"w"})).ok());
-  EXPECT_TRUE(ValidateManifest(Shards(10, {".:0:10", ".:10:15"})).ok());  // older single-file form
+  EXPECT_OK(ValidateManifest(Shards(10, {".:0:10", ".:10:15"})));  // older single-file form
   EXPECT_FALSE(ValidateManifest(Shards(10, {".:0:10", "w:0:10"})).ok());
 }
 
 TEST(CompareManifests, NamesTheFirstProblem) {
   const Manifest signed_manifest = Files({{"a", "1"}, {"b", "2"}, {"c", "3"}});
-  EXPECT_TRUE(CompareManifests(signed_manifest, signed_manifest).ok());
+  EXPECT_OK(CompareManifests(signed_manifest, signed_manifest));
   const Status changed = CompareManifests(signed_manifest, Files({{"a", "1"}, {"b", "X"}, {"c", "3"}}));
-  EXPECT_EQ(changed.code(), StatusCode::kPermissionDenied);
+  EXPECT_STATUS_IS(changed, StatusCode::kPermissionDenied);
   EXPECT_EQ(changed.message(), "file 'b' changed");
   EXPECT_EQ(CompareManifests(signed_manifest, Files({{"a", "1"}, {"c", "3"}})).message(), "file 'b' is missing");
   EXPECT_EQ(CompareManifests(signed_manifest, Files({{"a", "1"}, {"b", "2"}, {"bb", "9"}, {"c", "3"}})).message(),
@@ -145,7 +146,7 @@ TEST(CompareManifests, OlderDotNameMatchesASingleFileOnly) {
   Manifest dot = Files({{".", "weights"}});
   Manifest file = Files({{"model.onnx", "weights"}});
   file.single_file = true;
-  EXPECT_TRUE(CompareManifests(dot, file).ok());
+  EXPECT_OK(CompareManifests(dot, file));
   file.resources[0].digest = D("other");
   EXPECT_EQ(CompareManifests(dot, file).message(), "file '.' changed");
   Manifest folder = Files({{"model.onnx", "weights"}});
@@ -155,7 +156,7 @@ TEST(CompareManifests, OlderDotNameMatchesASingleFileOnly) {
 TEST(CheckSingleFile, FilesAndShards) {
   const std::string bytes = "0123456789abcdefghij-tail";
   const auto span = crypto::AsBytes(bytes);
-  EXPECT_TRUE(CheckSingleFile(Files({{"m.bin", bytes}}), span).ok());
+  EXPECT_OK(CheckSingleFile(Files({{"m.bin", bytes}}), span));
   EXPECT_EQ(CheckSingleFile(Files({{"m.bin", bytes + "!"}}), span).message(), "file 'm.bin' changed");
   EXPECT_EQ(CheckSingleFile(Files({{"a", "1"}, {"b", "2"}}), span).message(),
             "the signature covers more than one file");
@@ -164,7 +165,7 @@ TEST(CheckSingleFile, FilesAndShards) {
   shards.resources[0].digest = D(bytes.substr(0, 10));
   shards.resources[1].digest = D(bytes.substr(10, 10));
   shards.resources[2].digest = D(bytes.substr(20));
-  EXPECT_TRUE(CheckSingleFile(shards, span).ok());
+  EXPECT_OK(CheckSingleFile(shards, span));
   EXPECT_FALSE(CheckSingleFile(shards, span.first(24)).ok());  // truncated
   std::string flipped = bytes;
   flipped[13] ^= 1;

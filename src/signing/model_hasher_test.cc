@@ -11,6 +11,7 @@
 #include "aegis/crypto/encoding.h"
 #include "aegis/signing/manifest.h"
 #include "common/testing/scoped_temp_dir.h"
+#include "common/testing/status_matchers.h"
 
 namespace aegis::signing {
 namespace {
@@ -51,7 +52,7 @@ class HashModelTest : public ::testing::Test {
 
 TEST_F(HashModelTest, FilesAreNamedRelativeAndSortedByCodePoint) {
   auto m = HashModel(model_, Options());
-  ASSERT_TRUE(m.ok()) << m.status().message();
+  ASSERT_OK(m);
   EXPECT_EQ(m->model_name, "fraud-model");
   EXPECT_FALSE(m->single_file);
   EXPECT_EQ(Names(*m),
@@ -64,7 +65,7 @@ TEST_F(HashModelTest, FilesAreNamedRelativeAndSortedByCodePoint) {
 
 TEST_F(HashModelTest, ShardsCoverEachNonEmptyFileInOrder) {
   auto m = HashModel(model_, Options(SerializationMethod::kShards, 1000));
-  ASSERT_TRUE(m.ok()) << m.status().message();
+  ASSERT_OK(m);
   // Empty files have no shards (OMS); shards of one file are contiguous.
   EXPECT_EQ(Names(*m),
             (std::vector<std::string>{"config.json:0:2", "tokenizer.json:0:1", "tokenizer/vocab.txt:0:1",
@@ -99,12 +100,12 @@ TEST_F(HashModelTest, SameResultWithAnyThreadCountAndFinalProgress) {
 
 TEST_F(HashModelTest, SingleFileIsNamedByItsFileName) {
   auto m = HashModel(model_ / "weights.bin", Options());
-  ASSERT_TRUE(m.ok());
+  ASSERT_OK(m);
   EXPECT_TRUE(m->single_file);
   EXPECT_EQ(m->model_name, "weights.bin");
   EXPECT_EQ(Names(*m), std::vector<std::string>{"weights.bin"});
   auto trailing_slash = HashModel(model_.string() + "/", Options());
-  ASSERT_TRUE(trailing_slash.ok());
+  ASSERT_OK(trailing_slash);
   EXPECT_EQ(trailing_slash->model_name, "fraud-model");
 }
 
@@ -114,7 +115,7 @@ TEST_F(HashModelTest, IgnorePathsAreExactRelativePathsAndRecordedNormalised) {
   auto options = Options();
   options.serialization.ignore_paths = {"./.git/", "tokenizer", "config.json", "tokenizer"};
   auto m = HashModel(model_, options);
-  ASSERT_TRUE(m.ok()) << m.status().message();
+  ASSERT_OK(m);
   EXPECT_EQ(Names(*m), (std::vector<std::string>{"empty", "sub/.git", "tokenizer.json", "weights.bin"}));
   EXPECT_EQ(m->serialization.ignore_paths, (std::vector<std::string>{".git", "config.json", "tokenizer"}));
   options.serialization.ignore_paths = {"../outside"};
@@ -128,7 +129,7 @@ TEST_F(HashModelTest, SymlinksAreRefusedUnlessAllowedAndThenStayInside) {
   auto options = Options();
   options.serialization.allow_symlinks = true;
   auto followed = HashModel(model_, options);
-  ASSERT_TRUE(followed.ok()) << followed.status().message();
+  ASSERT_OK(followed);
   EXPECT_EQ(followed->resources[0].name, "alias.bin");
   EXPECT_EQ(followed->resources[0].digest, crypto::Sha256(std::string(2500, 'w')));
 
@@ -148,7 +149,7 @@ TEST_F(HashModelTest, ModelPathItselfMayNotBeASymlinkByDefault) {
   EXPECT_FALSE(HashModel(tmp_.path() / "current", Options()).ok());
   auto options = Options();
   options.serialization.allow_symlinks = true;
-  EXPECT_TRUE(HashModel(tmp_.path() / "current", options).ok());
+  EXPECT_OK(HashModel(tmp_.path() / "current", options));
 }
 
 TEST_F(HashModelTest, SpecialFilesAreRefused) {
@@ -160,10 +161,10 @@ TEST_F(HashModelTest, NothingToSignIsAnError) {
   fs::create_directories(tmp_.path() / "hollow" / "sub");
   EXPECT_EQ(HashModel(tmp_.path() / "hollow", Options()).status().message(), "the model has no file to sign");
   Write(tmp_.path() / "hollow" / "zero", "");
-  EXPECT_TRUE(HashModel(tmp_.path() / "hollow", Options()).ok());
+  EXPECT_OK(HashModel(tmp_.path() / "hollow", Options()));
   EXPECT_EQ(HashModel(tmp_.path() / "hollow", Options(SerializationMethod::kShards, 10)).status().message(),
             "the model has no non-empty file to sign");
-  EXPECT_EQ(HashModel(tmp_.path() / "nope", Options()).status().code(), StatusCode::kNotFound);
+  EXPECT_STATUS_IS(HashModel(tmp_.path() / "nope", Options()), StatusCode::kNotFound);
 }
 
 TEST_F(HashModelTest, UnsafeFileNamesCannotBeSigned) {
@@ -174,14 +175,14 @@ TEST_F(HashModelTest, UnsafeFileNamesCannotBeSigned) {
 
 TEST_F(HashModelTest, OneByteChangeIsDetected) {
   auto before = HashModel(model_, Options(SerializationMethod::kShards, 1000));
-  ASSERT_TRUE(before.ok());
+  ASSERT_OK(before);
   {
     std::fstream f(model_ / "weights.bin", std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(1500);
     f.put('X');
   }
   auto after = HashModel(model_, Options(SerializationMethod::kShards, 1000));
-  ASSERT_TRUE(after.ok());
+  ASSERT_OK(after);
   EXPECT_EQ(CompareManifests(*before, *after).message(), "file 'weights.bin' changed");
   EXPECT_NE(before->SubjectDigest(), after->SubjectDigest());
 }

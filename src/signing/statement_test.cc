@@ -1,13 +1,14 @@
 // The in-toto statement parser on its own (no signature): every shape other
 // OMS implementations write is accepted, every malformed one refused.
-#include "signing/statement.h"
+#include "statement.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "aegis/crypto/encoding.h"
 #include "aegis/signing/bundle.h"
-#include "signing/manifest_rules.h"
+#include "common/testing/status_matchers.h"
+#include "manifest_rules.h"
 
 namespace aegis::signing {
 namespace {
@@ -54,7 +55,7 @@ TEST(Statement, RoundTripsFilesAndShards) {
   for (auto method : {SerializationMethod::kFiles, SerializationMethod::kShards}) {
     const Manifest m = Sample(method);
     auto parsed = ParseStatement(StatementJson(m));
-    ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+    ASSERT_OK(parsed);
     EXPECT_EQ(parsed->model_name, m.model_name);
     EXPECT_EQ(parsed->serialization.method, method);
     EXPECT_EQ(parsed->serialization.shard_size, m.serialization.shard_size);
@@ -86,34 +87,34 @@ TEST(Statement, AcceptsOtherWritersConventions) {
   s["predicate"]["serialization"]["shard_size"] = 1000.0;
   s["predicate"]["extension"] = {{"model_card", "x"}};
   s["predicate"]["resources"][0]["annotations"] = {{"k", "v"}};
-  EXPECT_TRUE(ParseStatement(s.dump(4)).ok());
+  EXPECT_OK(ParseStatement(s.dump(4)));
   // 1e3 written as an exponent; "sha256-sharded-N" as the hash_type (model_signing 1.0.0).
   std::string text = s.dump();
   text.replace(text.find("1000.0"), 6, "1e3");
   s = Json::parse(text);
   s["predicate"]["serialization"]["hash_type"] = "sha256-sharded-1000";
   auto legacy = ParseStatement(s.dump());
-  ASSERT_TRUE(legacy.ok()) << legacy.status().message();
+  ASSERT_OK(legacy);
   EXPECT_EQ(legacy->serialization.hash_type, "sha256");
   // No ignore_paths (before model_signing 1.1); ".git/" spelled with a slash.
-  EXPECT_TRUE(ParseStatement(Edited([](Json& j) { j["predicate"]["serialization"].erase("ignore_paths"); })).ok());
+  EXPECT_OK(ParseStatement(Edited([](Json& j) { j["predicate"]["serialization"].erase("ignore_paths"); })));
   auto slash = ParseStatement(Edited([](Json& j) { j["predicate"]["serialization"]["ignore_paths"] = {".git/"}; }));
-  ASSERT_TRUE(slash.ok());
+  ASSERT_OK(slash);
   EXPECT_EQ(slash->serialization.ignore_paths, std::vector<std::string>{".git"});
   // model_signing (Python) order: path components first.
-  EXPECT_TRUE(ParseStatement(Edited([](Json& j) {
-                auto& r = j["predicate"]["resources"];
-                r = Json::array({r[1], r[2], r[0]});
-                r[0]["name"] = "tok/vocab";
-                r[1]["name"] = "tok.json";
-                r[2]["name"] = "tok0";
-              })).ok());
+  EXPECT_OK(ParseStatement(Edited([](Json& j) {
+    auto& r = j["predicate"]["resources"];
+    r = Json::array({r[1], r[2], r[0]});
+    r[0]["name"] = "tok/vocab";
+    r[1]["name"] = "tok.json";
+    r[2]["name"] = "tok0";
+  })));
   // Older single-file signatures name the file ".".
-  EXPECT_TRUE(ParseStatement(Edited([](Json& j) {
-                auto& r = j["predicate"]["resources"];
-                r = Json::array({r[0]});
-                r[0]["name"] = ".";
-              })).ok());
+  EXPECT_OK(ParseStatement(Edited([](Json& j) {
+    auto& r = j["predicate"]["resources"];
+    r = Json::array({r[0]});
+    r[0]["name"] = ".";
+  })));
 }
 
 struct Refusal {
@@ -166,7 +167,7 @@ TEST(Statement, RefusesMalformedStatements) {
   };
   for (const Refusal& r : refusals) {
     auto parsed = ParseStatement(Edited(r.edit));
-    EXPECT_EQ(parsed.status().code(), StatusCode::kInvalidArgument) << r.what;
+    EXPECT_STATUS_IS(parsed, StatusCode::kInvalidArgument) << r.what;
     EXPECT_EQ(parsed.status().message(), r.message) << r.what;
   }
 }

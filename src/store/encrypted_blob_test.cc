@@ -12,6 +12,7 @@
 #include "aegis/common/file_util.h"
 #include "aegis/crypto/random.h"
 #include "common/testing/scoped_temp_dir.h"
+#include "common/testing/status_matchers.h"
 
 namespace aegis::store {
 namespace {
@@ -24,9 +25,9 @@ constexpr std::string_view kMarker = "AEGIS-PLAINTEXT-MARKER";
 class EncryptedBlobTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(crypto::RandomBytes(dek_).ok());
-    ASSERT_TRUE(crypto::RandomBytes(id_).ok());
-    ASSERT_TRUE(crypto::RandomBytes(other_id_).ok());
+    ASSERT_OK(crypto::RandomBytes(dek_));
+    ASSERT_OK(crypto::RandomBytes(id_));
+    ASSERT_OK(crypto::RandomBytes(other_id_));
   }
 
   // Plaintext full of a searchable marker, so leaks into the file are easy to spot.
@@ -40,19 +41,19 @@ class EncryptedBlobTest : public ::testing::Test {
                               uint32_t chunk = kChunk, size_t piece = 1000) {
     auto path = dir_ / name;
     auto writer = BlobWriter::Create(path, id, dek_, chunk);
-    EXPECT_TRUE(writer.ok()) << writer.status().message();
+    EXPECT_OK(writer);
     for (size_t off = 0; off < data.size(); off += piece) {
-      EXPECT_TRUE((*writer)->Append(data.subspan(off, std::min(piece, data.size() - off))).ok());
+      EXPECT_OK((*writer)->Append(data.subspan(off, std::min(piece, data.size() - off))));
     }
     auto size = (*writer)->Commit();
-    EXPECT_TRUE(size.ok()) << size.status().message();
+    EXPECT_OK(size);
     EXPECT_EQ(*size, data.size());
     return path;
   }
 
   std::string Bytes(const std::filesystem::path& path) { return *ReadFile(path, 1u << 30); }
   void Replace(const std::filesystem::path& path, const std::string& content) {
-    ASSERT_TRUE(WriteFileAtomic(path, content, 0600).ok());
+    ASSERT_OK(WriteFileAtomic(path, content, 0600));
   }
   StatusCode ReadCode(const std::filesystem::path& path) { return ReadBlob(path, id_, dek_).status().code(); }
 
@@ -71,7 +72,7 @@ TEST_F(EncryptedBlobTest, RoundTripsAtChunkEdges) {
       const size_t chunks = size == 0 ? 1 : (size + kChunk - 1) / kChunk;
       EXPECT_EQ(std::filesystem::file_size(path), kHeader + chunks * 28 + size);
       auto read = ReadBlob(path, id_, dek_);
-      ASSERT_TRUE(read.ok()) << size << ": " << read.status().message();
+      ASSERT_OK(read) << size << ": " << read.status().message();
       EXPECT_TRUE(std::equal(data.begin(), data.end(), read->data(), read->data() + read->size()));
       EXPECT_EQ(read->size(), size);
       EXPECT_EQ(Bytes(path).find(kMarker), std::string::npos) << "plaintext on disk";
@@ -84,10 +85,10 @@ TEST_F(EncryptedBlobTest, RoundTripsAtChunkEdges) {
 
 TEST_F(EncryptedBlobTest, LargeBlobDecryptsInParallel) {
   std::vector<uint8_t> data(9u << 20 | 5);
-  ASSERT_TRUE(crypto::RandomBytes(data).ok());
+  ASSERT_OK(crypto::RandomBytes(data));
   const auto path = Write("large", data, id_, 64u << 10, 1u << 20);
   auto read = ReadBlob(path, id_, dek_);
-  ASSERT_TRUE(read.ok()) << read.status().message();
+  ASSERT_OK(read);
   ASSERT_EQ(read->size(), data.size());
   EXPECT_TRUE(std::equal(data.begin(), data.end(), read->data()));
   // A tampered chunk deep inside is still caught on the parallel path.
@@ -110,7 +111,7 @@ TEST_F(EncryptedBlobTest, EveryFlippedByteIsDataLoss) {
     ASSERT_EQ(::pwrite(fd, &good[i], 1, static_cast<off_t>(i)), 1);
   }
   ::close(fd);
-  EXPECT_TRUE(ReadBlob(path, id_, dek_).ok());
+  EXPECT_OK(ReadBlob(path, id_, dek_));
 }
 
 TEST_F(EncryptedBlobTest, TruncationAndTrailingBytesAreDataLoss) {
@@ -176,31 +177,31 @@ TEST_F(EncryptedBlobTest, WrongKeyOrArtifactIsDataLoss) {
   const auto path = Write("keys", Plaintext(kChunk + 1), id_);
   std::vector<uint8_t> wrong = dek_;
   wrong[31] ^= 1;
-  EXPECT_EQ(ReadBlob(path, id_, wrong).status().code(), StatusCode::kDataLoss);
-  EXPECT_EQ(ReadBlob(path, other_id_, dek_).status().code(), StatusCode::kDataLoss);
-  EXPECT_EQ(ReadBlob(path, id_, std::span(dek_).first(16)).status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(ReadBlob(dir_ / "missing", id_, dek_).status().code(), StatusCode::kNotFound);
+  EXPECT_STATUS_IS(ReadBlob(path, id_, wrong), StatusCode::kDataLoss);
+  EXPECT_STATUS_IS(ReadBlob(path, other_id_, dek_), StatusCode::kDataLoss);
+  EXPECT_STATUS_IS(ReadBlob(path, id_, std::span(dek_).first(16)), StatusCode::kInvalidArgument);
+  EXPECT_STATUS_IS(ReadBlob(dir_ / "missing", id_, dek_), StatusCode::kNotFound);
 }
 
 TEST_F(EncryptedBlobTest, AbortRemovesPartialAndNothingIsOverwritten) {
   const auto path = dir_ / "abort";
   {
     auto writer = BlobWriter::Create(path, id_, dek_, kChunk);
-    ASSERT_TRUE(writer.ok());
-    ASSERT_TRUE((*writer)->Append(Plaintext(3 * kChunk)).ok());
+    ASSERT_OK(writer);
+    ASSERT_OK((*writer)->Append(Plaintext(3 * kChunk)));
     EXPECT_TRUE(std::filesystem::exists(dir_ / "abort.partial"));
     EXPECT_EQ(Bytes(dir_ / "abort.partial").find(kMarker), std::string::npos);
     // A second writer for the same path is refused while the first is open.
-    EXPECT_EQ(BlobWriter::Create(path, id_, dek_, kChunk).status().code(), StatusCode::kAlreadyExists);
+    EXPECT_STATUS_IS(BlobWriter::Create(path, id_, dek_, kChunk), StatusCode::kAlreadyExists);
   }
   EXPECT_FALSE(std::filesystem::exists(dir_ / "abort.partial"));
   EXPECT_FALSE(std::filesystem::exists(path));
 
   const auto committed = Write("once", Plaintext(10), id_);
-  EXPECT_EQ(BlobWriter::Create(committed, id_, dek_, kChunk).status().code(), StatusCode::kAlreadyExists);
+  EXPECT_STATUS_IS(BlobWriter::Create(committed, id_, dek_, kChunk), StatusCode::kAlreadyExists);
   auto writer = BlobWriter::Create(dir_ / "twice", id_, dek_, kChunk);
-  ASSERT_TRUE(writer.ok());
-  ASSERT_TRUE((*writer)->Commit().ok());
+  ASSERT_OK(writer);
+  ASSERT_OK((*writer)->Commit());
   EXPECT_FALSE((*writer)->Commit().ok());
   EXPECT_FALSE((*writer)->Append(Plaintext(1)).ok());
   EXPECT_FALSE(BlobWriter::Create(dir_ / "small", id_, dek_, 1024).ok());

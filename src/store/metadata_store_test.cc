@@ -10,6 +10,7 @@
 
 #include "common/testing/scoped_temp_dir.h"
 #include "sqlite_util.h"
+#include "common/testing/status_matchers.h"
 
 namespace aegis::store {
 namespace {
@@ -19,7 +20,7 @@ class MetadataStoreTest : public ::testing::Test {
   void SetUp() override {
     db_path_ = dir_ / "db" / "aegis.db";
     auto store = MetadataStore::Open(db_path_);
-    ASSERT_TRUE(store.ok()) << store.status().message();
+    ASSERT_OK(store);
     store_ = std::move(*store);
   }
   void TearDown() override { store_.reset(); }
@@ -50,7 +51,7 @@ TEST_F(MetadataStoreTest, FileModeAndWal) {
   struct stat st {};
   ASSERT_EQ(::stat(db_path_.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
-  ASSERT_TRUE(store_->InsertModelVersion(Record("m", "1")).ok());
+  ASSERT_OK(store_->InsertModelVersion(Record("m", "1")));
   auto wal = db_path_;
   wal += "-wal";
   ASSERT_EQ(::stat(wal.c_str(), &st), 0) << "WAL file missing: journal_mode is not WAL";
@@ -58,13 +59,13 @@ TEST_F(MetadataStoreTest, FileModeAndWal) {
 }
 
 TEST_F(MetadataStoreTest, InsertGetListDelete) {
-  ASSERT_TRUE(store_->InsertModelVersion(Record("zeta", "1")).ok());
-  ASSERT_TRUE(store_->InsertModelVersion(Record("alpha", "2")).ok());
-  ASSERT_TRUE(store_->InsertModelVersion(Record("alpha", "1")).ok());
-  ASSERT_TRUE(store_->InsertModelVersion(Record("zeta", "0")).ok());
+  ASSERT_OK(store_->InsertModelVersion(Record("zeta", "1")));
+  ASSERT_OK(store_->InsertModelVersion(Record("alpha", "2")));
+  ASSERT_OK(store_->InsertModelVersion(Record("alpha", "1")));
+  ASSERT_OK(store_->InsertModelVersion(Record("zeta", "0")));
 
   auto got = store_->GetModelVersion("alpha", "2");
-  ASSERT_TRUE(got.ok());
+  ASSERT_OK(got);
   const auto expected = Record("alpha", "2");
   EXPECT_EQ(got->format, expected.format);
   EXPECT_EQ(got->artifact_id, expected.artifact_id);
@@ -76,7 +77,7 @@ TEST_F(MetadataStoreTest, InsertGetListDelete) {
   EXPECT_EQ(got->created_by, expected.created_by);
 
   auto list = store_->ListModelVersions();
-  ASSERT_TRUE(list.ok());
+  ASSERT_OK(list);
   ASSERT_EQ(list->size(), 4u);
   // By name, then push order (not version string order).
   EXPECT_EQ((*list)[0].name + (*list)[0].version, "alpha2");
@@ -85,9 +86,9 @@ TEST_F(MetadataStoreTest, InsertGetListDelete) {
   EXPECT_EQ((*list)[3].name + (*list)[3].version, "zeta0");
   EXPECT_LT((*list)[0].sequence, (*list)[1].sequence);
 
-  ASSERT_TRUE(store_->DeleteModelVersion("alpha", "2").ok());
-  EXPECT_EQ(store_->DeleteModelVersion("alpha", "2").code(), StatusCode::kNotFound);
-  EXPECT_EQ(store_->GetModelVersion("alpha", "2").status().code(), StatusCode::kNotFound);
+  ASSERT_OK(store_->DeleteModelVersion("alpha", "2"));
+  EXPECT_STATUS_IS(store_->DeleteModelVersion("alpha", "2"), StatusCode::kNotFound);
+  EXPECT_STATUS_IS(store_->GetModelVersion("alpha", "2"), StatusCode::kNotFound);
   EXPECT_EQ(store_->ListModelVersions()->size(), 3u);
   // Sequence numbers are never reused after a delete; the insert returns the
   // one it assigned.
@@ -150,9 +151,9 @@ TEST(SqliteStatusTest, ConstraintsMapToTypedDetails) {
 TEST_F(MetadataStoreTest, HostileStringsAreJustData) {
   auto r = Record("x'); DROP TABLE model_versions;--", "1");
   r.artifact_id = "b";
-  ASSERT_TRUE(store_->InsertModelVersion(r).ok());
+  ASSERT_OK(store_->InsertModelVersion(r));
   auto got = store_->GetModelVersion(r.name, "1");
-  ASSERT_TRUE(got.ok());
+  ASSERT_OK(got);
   EXPECT_EQ(got->name, r.name);
   EXPECT_EQ(store_->ListModelVersions()->size(), 1u);
 }
@@ -161,22 +162,22 @@ TEST_F(MetadataStoreTest, TokensRoundTrip) {
   TokenRecord a{"tok1", "ci", "admin", {9, 8, 7}, "2026-01-01T00:00:00Z", std::nullopt, false};
   TokenRecord b{"tok2", "ops", "admin", std::vector<uint8_t>(32, 0xee), "2026-01-02T00:00:00Z", "2026-02-01T00:00:00Z",
                 true};
-  ASSERT_TRUE(store_->InsertToken(a).ok());
-  ASSERT_TRUE(store_->InsertToken(b).ok());
-  EXPECT_EQ(store_->InsertToken(a).code(), StatusCode::kAlreadyExists);
+  ASSERT_OK(store_->InsertToken(a));
+  ASSERT_OK(store_->InsertToken(b));
+  EXPECT_STATUS_IS(store_->InsertToken(a), StatusCode::kAlreadyExists);
   auto got = store_->GetToken("tok2");
-  ASSERT_TRUE(got.ok());
+  ASSERT_OK(got);
   EXPECT_EQ(got->name, "ops");
   EXPECT_EQ(got->secret_hash, b.secret_hash);
   EXPECT_EQ(got->expires_at, b.expires_at);
   EXPECT_TRUE(got->revoked);
   auto got_a = store_->GetToken("tok1");
-  ASSERT_TRUE(got_a.ok());
+  ASSERT_OK(got_a);
   EXPECT_FALSE(got_a->expires_at.has_value());
   EXPECT_FALSE(got_a->revoked);
-  EXPECT_EQ(store_->GetToken("tok3").status().code(), StatusCode::kNotFound);
+  EXPECT_STATUS_IS(store_->GetToken("tok3"), StatusCode::kNotFound);
   auto list = store_->ListTokens();
-  ASSERT_TRUE(list.ok());
+  ASSERT_OK(list);
   ASSERT_EQ(list->size(), 2u);
   EXPECT_EQ((*list)[0].id, "tok1");
   EXPECT_EQ((*list)[1].id, "tok2");
@@ -189,27 +190,27 @@ TEST_F(MetadataStoreTest, ReopenPersistsAndConcurrentUseIsSafe) {
       for (int i = 0; i < 25; ++i) {
         std::string name = "m";  // not "m" + to_string(t): GCC 12 -O3 reports a false -Wrestrict
         name += std::to_string(t);
-        EXPECT_TRUE(store_->InsertModelVersion(Record(name, std::to_string(i))).ok());
-        EXPECT_TRUE(store_->ListModelVersions().ok());
+        EXPECT_OK(store_->InsertModelVersion(Record(name, std::to_string(i))));
+        EXPECT_OK(store_->ListModelVersions());
       }
     });
   }
   for (auto& th : threads) th.join();
-  ASSERT_TRUE(store_->InsertToken({"t", "n", "admin", {1}, "now", std::nullopt, false}).ok());
+  ASSERT_OK(store_->InsertToken({"t", "n", "admin", {1}, "now", std::nullopt, false}));
   store_.reset();
 
   auto reopened = MetadataStore::Open(db_path_);
-  ASSERT_TRUE(reopened.ok()) << reopened.status().message();
+  ASSERT_OK(reopened);
   EXPECT_EQ((*reopened)->ListModelVersions()->size(), 100u);
-  EXPECT_TRUE((*reopened)->GetToken("t").ok());
-  EXPECT_TRUE((*reopened)->GetModelVersion("m3", "24").ok());
+  EXPECT_OK((*reopened)->GetToken("t"));
+  EXPECT_OK((*reopened)->GetModelVersion("m3", "24"));
 }
 
 TEST_F(MetadataStoreTest, TightensLoosePermissionsOnOpen) {
   store_.reset();
   ASSERT_EQ(::chmod(db_path_.c_str(), 0644), 0);
   auto reopened = MetadataStore::Open(db_path_);
-  ASSERT_TRUE(reopened.ok());
+  ASSERT_OK(reopened);
   struct stat st {};
   ASSERT_EQ(::stat(db_path_.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
@@ -229,27 +230,27 @@ TEST_F(MetadataStoreTest, RefusesANewerSchema) {
 TEST_F(MetadataStoreTest, SignatureIsStoredWithTheVersion) {
   ModelVersionRecord signed_record = Record("signed", "1");
   signed_record.signature = SignatureRecord{"publisher", std::string(64, 'a'), std::string(64, 'b'), "{\"bundle\":1}"};
-  ASSERT_TRUE(store_->InsertModelVersion(signed_record).ok());
-  ASSERT_TRUE(store_->InsertModelVersion(Record("plain", "1")).ok());
+  ASSERT_OK(store_->InsertModelVersion(signed_record));
+  ASSERT_OK(store_->InsertModelVersion(Record("plain", "1")));
   auto got = store_->GetModelVersion("signed", "1");
-  ASSERT_TRUE(got.ok());
+  ASSERT_OK(got);
   ASSERT_TRUE(got->signature.has_value());
   EXPECT_EQ(got->signature->signer, "publisher");
   EXPECT_EQ(got->signature->fingerprint, std::string(64, 'a'));
   EXPECT_EQ(got->signature->subject_digest, std::string(64, 'b'));
   EXPECT_EQ(got->signature->bundle, "{\"bundle\":1}");
   auto plain = store_->GetModelVersion("plain", "1");
-  ASSERT_TRUE(plain.ok());
+  ASSERT_OK(plain);
   EXPECT_FALSE(plain->signature.has_value());
 }
 
 TEST_F(MetadataStoreTest, TrustedKeysAreUniqueByNameAndKey) {
   TrustedKeyRecord key{"acme", "ecdsa-p256", std::string(64, 'c'), "PEM", "fraud-*", "t", "admin"};
-  ASSERT_TRUE(store_->InsertTrustedKey(key).ok());
+  ASSERT_OK(store_->InsertTrustedKey(key));
   TrustedKeyRecord same_name = key;
   same_name.fingerprint = std::string(64, 'd');
   auto clash = store_->InsertTrustedKey(same_name);
-  EXPECT_EQ(clash.code(), StatusCode::kAlreadyExists);
+  EXPECT_STATUS_IS(clash, StatusCode::kAlreadyExists);
   EXPECT_NE(clash.message().find("named 'acme'"), std::string::npos) << clash.message();
   TrustedKeyRecord same_key = key;
   same_key.name = "other";
@@ -258,15 +259,15 @@ TEST_F(MetadataStoreTest, TrustedKeysAreUniqueByNameAndKey) {
   EXPECT_EQ(clash.message(), "this public key is already trusted under another name");
 
   TrustedKeyRecord second{"beta", "ed25519", std::string(64, 'e'), "PEM2", "*", "t", "admin"};
-  ASSERT_TRUE(store_->InsertTrustedKey(second).ok());
+  ASSERT_OK(store_->InsertTrustedKey(second));
   auto keys = store_->ListTrustedKeys();
-  ASSERT_TRUE(keys.ok());
+  ASSERT_OK(keys);
   ASSERT_EQ(keys->size(), 2u);
   EXPECT_EQ((*keys)[0].name, "acme");
   EXPECT_EQ((*keys)[0].models, "fraud-*");
   EXPECT_EQ((*keys)[1].key_type, "ed25519");
-  ASSERT_TRUE(store_->DeleteTrustedKey("acme").ok());
-  EXPECT_EQ(store_->DeleteTrustedKey("acme").code(), StatusCode::kNotFound);
+  ASSERT_OK(store_->DeleteTrustedKey("acme"));
+  EXPECT_STATUS_IS(store_->DeleteTrustedKey("acme"), StatusCode::kNotFound);
   EXPECT_EQ(store_->ListTrustedKeys()->size(), 1u);
 }
 
@@ -290,9 +291,9 @@ TEST_F(MetadataStoreTest, MigratesASchemaOneDatabase) {
   ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   auto reopened = MetadataStore::Open(old_path);
-  ASSERT_TRUE(reopened.ok()) << reopened.status().message();
+  ASSERT_OK(reopened);
   auto record = (*reopened)->GetModelVersion("m", "1");
-  ASSERT_TRUE(record.ok());
+  ASSERT_OK(record);
   EXPECT_FALSE(record->signature.has_value());
   EXPECT_TRUE((*reopened)->ListTrustedKeys()->empty());
 }
@@ -302,21 +303,21 @@ TEST_F(MetadataStoreTest, TokensCarryModelsAndIssuerAndCanBeRevoked) {
   scoped.models = "fraud-*";
   scoped.created_by = "user:alice";
   TokenRecord plain{"tok2", "ops", "admin", {3}, "2026-01-01T00:00:00Z", std::nullopt, false};
-  ASSERT_TRUE(store_->InsertToken(scoped).ok());
-  ASSERT_TRUE(store_->InsertToken(plain).ok());
+  ASSERT_OK(store_->InsertToken(scoped));
+  ASSERT_OK(store_->InsertToken(plain));
   auto got = store_->GetToken("tok1");
-  ASSERT_TRUE(got.ok());
+  ASSERT_OK(got);
   EXPECT_EQ(got->models, "fraud-*");
   EXPECT_EQ(got->created_by, "user:alice");
   EXPECT_EQ(store_->GetToken("tok2")->models, "*");
 
-  ASSERT_TRUE(store_->RevokeToken("tok1").ok());
+  ASSERT_OK(store_->RevokeToken("tok1"));
   EXPECT_TRUE(store_->GetToken("tok1")->revoked);
-  EXPECT_TRUE(store_->RevokeToken("tok1").ok()) << "revoking twice is not an error";
+  EXPECT_OK(store_->RevokeToken("tok1")) << "revoking twice is not an error";
   EXPECT_FALSE(store_->GetToken("tok2")->revoked);
-  EXPECT_EQ(store_->RevokeToken("nope").code(), StatusCode::kNotFound);
+  EXPECT_STATUS_IS(store_->RevokeToken("nope"), StatusCode::kNotFound);
   auto list = store_->ListTokens();
-  ASSERT_TRUE(list.ok());
+  ASSERT_OK(list);
   ASSERT_EQ(list->size(), 2u);
   EXPECT_EQ((*list)[0].created_by, "user:alice");
   EXPECT_TRUE((*list)[0].revoked);
@@ -336,14 +337,14 @@ UserRecord User(const std::string& name) {
 }
 
 TEST_F(MetadataStoreTest, UsersRoundTrip) {
-  ASSERT_TRUE(store_->InsertUser(User("zoe")).ok());
-  ASSERT_TRUE(store_->InsertUser(User("alice")).ok());
+  ASSERT_OK(store_->InsertUser(User("zoe")));
+  ASSERT_OK(store_->InsertUser(User("alice")));
   const Status dup = store_->InsertUser(User("alice"));
-  EXPECT_EQ(dup.code(), StatusCode::kAlreadyExists);
+  EXPECT_STATUS_IS(dup, StatusCode::kAlreadyExists);
   EXPECT_EQ(dup.message(), "user 'alice' already exists");
 
   auto got = store_->GetUser("alice");
-  ASSERT_TRUE(got.ok()) << got.status().message();
+  ASSERT_OK(got);
   const UserRecord expected = User("alice");
   EXPECT_EQ(got->role, expected.role);
   EXPECT_EQ(got->models, expected.models);
@@ -356,53 +357,53 @@ TEST_F(MetadataStoreTest, UsersRoundTrip) {
   EXPECT_FALSE(got->disabled);
   EXPECT_EQ(got->created_at, expected.created_at);
   EXPECT_EQ(got->created_by, expected.created_by);
-  EXPECT_EQ(store_->GetUser("bob").status().code(), StatusCode::kNotFound);
+  EXPECT_STATUS_IS(store_->GetUser("bob"), StatusCode::kNotFound);
 
   auto list = store_->ListUsers();
-  ASSERT_TRUE(list.ok());
+  ASSERT_OK(list);
   ASSERT_EQ(list->size(), 2u);
   EXPECT_EQ((*list)[0].name, "alice");
   EXPECT_EQ((*list)[1].name, "zoe");
 }
 
 TEST_F(MetadataStoreTest, UserLoginStateIsUpdatedAndCleared) {
-  ASSERT_TRUE(store_->InsertUser(User("alice")).ok());
-  ASSERT_TRUE(store_->InsertUser(User("bob")).ok());
-  ASSERT_TRUE(store_->UpdateUserLoginState("alice", 12345, 10, "2026-01-01T00:30:00Z").ok());
+  ASSERT_OK(store_->InsertUser(User("alice")));
+  ASSERT_OK(store_->InsertUser(User("bob")));
+  ASSERT_OK(store_->UpdateUserLoginState("alice", 12345, 10, "2026-01-01T00:30:00Z"));
   auto got = store_->GetUser("alice");
-  ASSERT_TRUE(got.ok());
+  ASSERT_OK(got);
   EXPECT_EQ(got->last_totp_step, 12345);
   EXPECT_EQ(got->failed_logins, 10);
   EXPECT_EQ(got->locked_until, "2026-01-01T00:30:00Z");
   EXPECT_EQ(store_->GetUser("bob")->failed_logins, 0) << "other users are untouched";
 
-  ASSERT_TRUE(store_->UpdateUserLoginState("alice", 12346, 0, std::nullopt).ok());
+  ASSERT_OK(store_->UpdateUserLoginState("alice", 12346, 0, std::nullopt));
   got = store_->GetUser("alice");
   EXPECT_EQ(got->last_totp_step, 12346);
   EXPECT_EQ(got->failed_logins, 0);
   EXPECT_FALSE(got->locked_until.has_value());
-  EXPECT_EQ(store_->UpdateUserLoginState("nobody", 1, 0, std::nullopt).code(), StatusCode::kNotFound);
+  EXPECT_STATUS_IS(store_->UpdateUserLoginState("nobody", 1, 0, std::nullopt), StatusCode::kNotFound);
 }
 
 TEST_F(MetadataStoreTest, DisableUserIsIdempotent) {
-  ASSERT_TRUE(store_->InsertUser(User("alice")).ok());
-  ASSERT_TRUE(store_->InsertUser(User("bob")).ok());
-  ASSERT_TRUE(store_->DisableUser("alice").ok());
+  ASSERT_OK(store_->InsertUser(User("alice")));
+  ASSERT_OK(store_->InsertUser(User("bob")));
+  ASSERT_OK(store_->DisableUser("alice"));
   EXPECT_TRUE(store_->GetUser("alice")->disabled);
-  EXPECT_TRUE(store_->DisableUser("alice").ok());
+  EXPECT_OK(store_->DisableUser("alice"));
   EXPECT_FALSE(store_->GetUser("bob")->disabled);
-  EXPECT_EQ(store_->DisableUser("nobody").code(), StatusCode::kNotFound);
+  EXPECT_STATUS_IS(store_->DisableUser("nobody"), StatusCode::kNotFound);
 }
 
 TEST_F(MetadataStoreTest, UsersTableRefusesNonsense) {
   UserRecord not_argon = User("mallory");
   not_argon.password_hash = "$2b$12$bcrypt";
-  EXPECT_EQ(store_->InsertUser(not_argon).code(), StatusCode::kInvalidArgument);
+  EXPECT_STATUS_IS(store_->InsertUser(not_argon), StatusCode::kInvalidArgument);
   UserRecord negative = User("mallory");
   negative.failed_logins = -1;
-  EXPECT_EQ(store_->InsertUser(negative).code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(store_->InsertUser(User("")).code(), StatusCode::kInvalidArgument);
-  ASSERT_TRUE(store_->InsertUser(User("x'); DROP TABLE users;--")).ok());
+  EXPECT_STATUS_IS(store_->InsertUser(negative), StatusCode::kInvalidArgument);
+  EXPECT_STATUS_IS(store_->InsertUser(User("")), StatusCode::kInvalidArgument);
+  ASSERT_OK(store_->InsertUser(User("x'); DROP TABLE users;--")));
   EXPECT_EQ(store_->ListUsers()->size(), 1u);
 }
 
@@ -436,17 +437,17 @@ TEST_F(MetadataStoreTest, MigratesASchemaTwoDatabase) {
   sqlite3_close(db);
 
   auto reopened = MetadataStore::Open(old_path);
-  ASSERT_TRUE(reopened.ok()) << reopened.status().message();
+  ASSERT_OK(reopened);
   MetadataStore& store = **reopened;
   auto token = store.GetToken("old");
-  ASSERT_TRUE(token.ok()) << token.status().message();
+  ASSERT_OK(token);
   EXPECT_EQ(token->models, "*");
   EXPECT_EQ(token->created_by, "");
   EXPECT_EQ(token->secret_hash, (std::vector<uint8_t>{1, 2}));
   EXPECT_EQ(store.ListTrustedKeys()->size(), 1u);
   EXPECT_TRUE(store.ListUsers()->empty());
-  ASSERT_TRUE(store.InsertUser(User("alice")).ok());
-  ASSERT_TRUE(store.RevokeToken("old").ok());
+  ASSERT_OK(store.InsertUser(User("alice")));
+  ASSERT_OK(store.RevokeToken("old"));
   reopened->reset();
 
   // Reopening a migrated database is a no-op at the current version.
@@ -458,8 +459,8 @@ TEST_F(MetadataStoreTest, MigratesASchemaTwoDatabase) {
   sqlite3_finalize(stmt);
   sqlite3_close(db);
   auto again = MetadataStore::Open(old_path);
-  ASSERT_TRUE(again.ok()) << again.status().message();
-  EXPECT_TRUE((*again)->GetUser("alice").ok());
+  ASSERT_OK(again);
+  EXPECT_OK((*again)->GetUser("alice"));
   EXPECT_TRUE((*again)->GetToken("old")->revoked);
 }
 

@@ -1,4 +1,4 @@
-// QueuedSink: what every SIEM sink shares (internal to src/audit) — the bounded
+// QueuedSink: what every SIEM sink shares (internal to src/audit/sinks) — the bounded
 // queue the audit writer offers to without ever waiting, the delivery counters,
 // and a delivery thread that Stop() lets drain until a deadline, then joins.
 //

@@ -1,4 +1,4 @@
-// The pure parts of the webhook sink (internal to src/audit): the batch body and
+// The pure parts of the webhook sink (internal to src/audit/sinks): the batch body and
 // the decision what an answer means for the batch.
 //
 // Thread-safety: stateless functions.

@@ -16,23 +16,16 @@
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
 
-#include "http/test_pki.h"
+#include "common/testing/status_matchers.h"
+#include "common/testing/test_pki.h"
+#include "common/testing/wait_for.h"
 #include "syslog_format.h"
 
 namespace aegis::audit {
 namespace {
 
 using namespace std::chrono_literals;
-
-template <typename Pred>
-bool WaitFor(Pred pred, std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
+using ::aegis::testing::WaitFor;
 
 std::string Event(int i, const std::string& extra = "") {
   return R"({"time":"2026-11-22T01:58:25.000001Z","action":"infer","decision":"allow","status":200,"request_id":"r)" +
@@ -104,7 +97,7 @@ TEST(SyslogSinkTest, UdpSendsOneRfc5424DatagramPerEvent) {
   const int rx = BoundSocket(SOCK_DGRAM, port);
   ASSERT_GE(rx, 0);
   auto sink = SyslogSink::Create(Options(SyslogTransportKind::kUdp, port));
-  ASSERT_TRUE(sink.ok()) << sink.status().message();
+  ASSERT_OK(sink);
   (*sink)->Offer(Event(1));
   char buf[70000];
   pollfd p{rx, POLLIN, 0};
@@ -126,7 +119,7 @@ TEST(SyslogSinkTest, UdpTruncatesAtTheLimitOnACharacterBoundary) {
   auto o = Options(SyslogTransportKind::kUdp, port);
   o.max_message_bytes = 600;
   auto sink = SyslogSink::Create(o);
-  ASSERT_TRUE(sink.ok());
+  ASSERT_OK(sink);
   std::string long_value;
   for (int i = 0; i < 400; ++i) long_value += "\xE2\x82\xAC";  // 1200 bytes of 3-byte characters
   for (int shift = 0; shift < 3; ++shift) {
@@ -156,7 +149,7 @@ TEST(SyslogSinkTest, TcpUsesOctetCountingAndReconnectsWhenTheCollectorCloses) {
   uint16_t port = 0;
   const int listener = BoundSocket(SOCK_STREAM, port);
   auto sink = SyslogSink::Create(Options(SyslogTransportKind::kTcp, port));
-  ASSERT_TRUE(sink.ok());
+  ASSERT_OK(sink);
   (*sink)->Offer(Event(1));
   (*sink)->Offer(Event(2));
   int c1 = AcceptWithin(listener, 5s);
@@ -194,7 +187,7 @@ TEST(SyslogSinkTest, CollectorDownFillsTheQueueDropsAreCountedAndReported) {
     reports.push_back(n);
   };
   auto sink = SyslogSink::Create(o);
-  ASSERT_TRUE(sink.ok());
+  ASSERT_OK(sink);
   (*sink)->Offer(Event(0));
   ASSERT_TRUE(WaitFor([&] { return (*sink)->Stats().failures >= 2; }));  // retried, with back-off
   for (int i = 1; i <= 10; ++i) (*sink)->Offer(Event(i));
@@ -228,13 +221,13 @@ TEST(SyslogSinkTest, PlaintextToANonLoopbackAddressNeedsAllowPlaintext) {
     EXPECT_NE(refused.status().message().find("allow_plaintext"), std::string::npos);
     o.allow_plaintext = true;
     auto allowed = SyslogSink::Create(o);
-    EXPECT_TRUE(allowed.ok());
+    EXPECT_OK(allowed);
     (*allowed)->Stop();
   }
   auto tls = Options(SyslogTransportKind::kTls, 6514);
   tls.host = "192.0.2.1";
   auto sink = SyslogSink::Create(tls);
-  EXPECT_TRUE(sink.ok());
+  EXPECT_OK(sink);
   (*sink)->Stop();
   EXPECT_TRUE(IsLoopbackSyslogHost("127.0.0.1"));
   EXPECT_TRUE(IsLoopbackSyslogHost("127.8.9.10"));
@@ -246,7 +239,7 @@ TEST(SyslogSinkTest, PlaintextToANonLoopbackAddressNeedsAllowPlaintext) {
 
 TEST(SyslogSinkTest, ParsesAddressesAndFacilities) {
   auto a = ParseSyslogAddress("[::1]:6514");
-  ASSERT_TRUE(a.ok());
+  ASSERT_OK(a);
   EXPECT_EQ(a->first, "::1");
   EXPECT_EQ(a->second, 6514);
   for (const char* bad : {"host", "host:", "host:0", "host:70000", ":514", "[::1]514", "a b:514", "::1:514"}) {
@@ -328,12 +321,12 @@ class TlsCollector {
 };
 
 TEST(SyslogSinkTest, TlsVerifiesTheCollectorAndSendsOctetCountedFrames) {
-  const auto& pki = http::testing::TestPki::Get();
+  const auto& pki = aegis::testing::TestPki::Get();
   TlsCollector collector(pki.server_cert, pki.server_key);
   auto o = Options(SyslogTransportKind::kTls, collector.port());
   o.ca_file = pki.ca_cert;
   auto sink = SyslogSink::Create(o);
-  ASSERT_TRUE(sink.ok()) << sink.status().message();
+  ASSERT_OK(sink);
   (*sink)->Offer(Event(1));
   (*sink)->OfferHead(R"({"tree_size":1,"root":"00","time":"2026-11-22T01:58:26Z"})");
   ASSERT_TRUE(WaitFor([&] { return collector.frames().size() == 2; }));
@@ -347,12 +340,12 @@ TEST(SyslogSinkTest, TlsVerifiesTheCollectorAndSendsOctetCountedFrames) {
 }
 
 TEST(SyslogSinkTest, TlsRefusesACollectorFromAnotherCa) {
-  const auto& pki = http::testing::TestPki::Get();
+  const auto& pki = aegis::testing::TestPki::Get();
   TlsCollector collector(pki.other_ca_server_cert, pki.other_ca_server_key);
   auto o = Options(SyslogTransportKind::kTls, collector.port());
   o.ca_file = pki.ca_cert;
   auto sink = SyslogSink::Create(o);
-  ASSERT_TRUE(sink.ok());
+  ASSERT_OK(sink);
   (*sink)->Offer(Event(1));
   ASSERT_TRUE(WaitFor([&] { return (*sink)->Stats().failures >= 2; }));
   EXPECT_TRUE(collector.frames().empty());
@@ -361,12 +354,12 @@ TEST(SyslogSinkTest, TlsRefusesACollectorFromAnotherCa) {
 }
 
 TEST(SyslogSinkTest, TlsChecksTheCollectorName) {
-  const auto& pki = http::testing::TestPki::Get();
+  const auto& pki = aegis::testing::TestPki::Get();
   TlsCollector collector(pki.wrong_name_cert, pki.wrong_name_key);  // right CA, other.example only
   auto o = Options(SyslogTransportKind::kTls, collector.port());
   o.ca_file = pki.ca_cert;
   auto sink = SyslogSink::Create(o);
-  ASSERT_TRUE(sink.ok());
+  ASSERT_OK(sink);
   (*sink)->Offer(Event(1));
   ASSERT_TRUE(WaitFor([&] { return (*sink)->Stats().failures >= 2; }));
   EXPECT_TRUE(collector.frames().empty());
@@ -374,14 +367,14 @@ TEST(SyslogSinkTest, TlsChecksTheCollectorName) {
 }
 
 TEST(SyslogSinkTest, TlsPresentsTheClientCertificate) {
-  const auto& pki = http::testing::TestPki::Get();
+  const auto& pki = aegis::testing::TestPki::Get();
   TlsCollector collector(pki.server_cert, pki.server_key, pki.client_ca_cert);
   auto o = Options(SyslogTransportKind::kTls, collector.port());
   o.ca_file = pki.ca_cert;
   o.cert_file = pki.client_cert;
   o.key_file = pki.client_key;
   auto sink = SyslogSink::Create(o);
-  ASSERT_TRUE(sink.ok()) << sink.status().message();
+  ASSERT_OK(sink);
   (*sink)->Offer(Event(1));
   ASSERT_TRUE(WaitFor([&] { return collector.frames().size() == 1; }));
   (*sink)->Stop();
@@ -390,12 +383,12 @@ TEST(SyslogSinkTest, TlsPresentsTheClientCertificate) {
 }
 
 TEST(SyslogSinkTest, ARefusedClientCertificateIsAFailureNotADelivery) {
-  const auto& pki = http::testing::TestPki::Get();
+  const auto& pki = aegis::testing::TestPki::Get();
   TlsCollector collector(pki.server_cert, pki.server_key, pki.client_ca_cert);
   auto o = Options(SyslogTransportKind::kTls, collector.port());
   o.ca_file = pki.ca_cert;  // and no client certificate: TLS 1.3 reports the refusal after the handshake
   auto sink = SyslogSink::Create(o);
-  ASSERT_TRUE(sink.ok());
+  ASSERT_OK(sink);
   (*sink)->Offer(Event(1));
   ASSERT_TRUE(WaitFor([&] { return (*sink)->Stats().failures >= 2; }));
   EXPECT_GE(collector.handshakes_failed(), 1);
@@ -409,7 +402,7 @@ TEST(SyslogSinkTest, TlsRefusesAnUnreadableCaFile) {
   o.ca_file = "/nonexistent/ca.pem";
   EXPECT_FALSE(SyslogSink::Create(o).ok());
   o.ca_file.clear();
-  o.cert_file = http::testing::TestPki::Get().client_cert;  // without its key
+  o.cert_file = aegis::testing::TestPki::Get().client_cert;  // without its key
   EXPECT_FALSE(SyslogSink::Create(o).ok());
 }
 

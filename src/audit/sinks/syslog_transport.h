@@ -1,4 +1,4 @@
-// Connections to a syslog collector (internal to src/audit): UDP (one datagram per
+// Connections to a syslog collector (internal to src/audit/sinks): UDP (one datagram per
 // message), TCP and TLS (RFC 5425) with RFC 6587 octet-counting framing. A
 // stream transport connects lazily, notices a collector that closed the
 // connection before it writes to it, and reports a failed send as an error after

@@ -1,4 +1,4 @@
-// The delivery thread of a sink (internal to src/audit). It blocks every signal:
+// The delivery thread of a sink (internal to src/audit/sinks). It blocks every signal:
 // process signals (SIGTERM) belong to the server's signal thread, and a write to
 // a collector that went away must fail with EPIPE rather than raise SIGPIPE
 // (OpenSSL writes to its socket with write(2), which cannot pass MSG_NOSIGNAL).

@@ -5,13 +5,17 @@
 //  - for mutual TLS, a separate client CA and client certificates issued by it
 //    (a good one, one via an intermediate, an expired one, one for serverAuth
 //    only), and a "foreign" CA that issues a look-alike of the good one.
+// Shared by the http tests and the audit sinks' TLS tests.
+//
+// Thread-safety: Get() is safe to call from any thread (a function-local
+// static); the files are removed when the process exits.
 #pragma once
 
 #include <filesystem>
 #include <string>
 #include <vector>
 
-namespace aegis::http::testing {
+namespace aegis::testing {
 
 struct TestPki {
   std::filesystem::path dir;
@@ -35,4 +39,4 @@ struct TestPki {
   static const TestPki& Get();
 };
 
-}  // namespace aegis::http::testing
+}  // namespace aegis::testing

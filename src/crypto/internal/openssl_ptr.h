@@ -1,5 +1,8 @@
-// Owning smart pointers for OpenSSL objects (internal to src/crypto), so every
-// early return frees what it allocated.
+// Owning smart pointers for OpenSSL objects, so every early return frees what it
+// allocated. Not part of crypto's public API: internal to crypto and to the few
+// modules that call OpenSSL directly, which link aegis_crypto_internal.
+//
+// Thread-safety: plain owning pointers; one owner at a time.
 #pragma once
 
 #include <memory>

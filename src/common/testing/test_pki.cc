@@ -1,4 +1,4 @@
-#include "test_pki.h"
+#include "common/testing/test_pki.h"
 
 #include <unistd.h>
 
@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <string>
 
-namespace aegis::http::testing {
+namespace aegis::testing {
 namespace {
 
 void Run(const std::string& command) {
@@ -68,7 +68,7 @@ void Concatenate(const std::filesystem::path& out, const std::vector<std::filesy
 
 TestPki Generate() {
   TestPki pki;
-  std::string templ = (std::filesystem::temp_directory_path() / "aegis-http-pki-XXXXXX").string();
+  std::string templ = (std::filesystem::temp_directory_path() / "aegis-test-pki-XXXXXX").string();
   if (mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   pki.dir = templ;
   const auto& dir = pki.dir;
@@ -134,4 +134,4 @@ const TestPki& TestPki::Get() {
   return pki;
 }
 
-}  // namespace aegis::http::testing
+}  // namespace aegis::testing

@@ -16,36 +16,29 @@
 
 #include "aegis/http/server.h"
 #include "common/testing/scoped_temp_dir.h"
-#include "http/test_pki.h"
+#include "common/testing/status_matchers.h"
+#include "common/testing/test_pki.h"
+#include "common/testing/wait_for.h"
 #include "webhook_batch.h"
 
 namespace aegis::audit {
 namespace {
 
 using namespace std::chrono_literals;
+using ::aegis::testing::WaitFor;
 using internal::DeliveryOutcome;
-
-template <typename Pred>
-bool WaitFor(Pred pred, std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
 
 TEST(WebhookUrlTest, HttpsOnlyWithPathAndQueryKept) {
   auto u = ParseWebhookUrl("https://siem.example/ingest/aegis?src=1");
-  ASSERT_TRUE(u.ok());
+  ASSERT_OK(u);
   EXPECT_EQ(u->origin, "https://siem.example:443");
   EXPECT_EQ(u->target, "/ingest/aegis?src=1");
   u = ParseWebhookUrl("https://127.0.0.1:8088");
-  ASSERT_TRUE(u.ok());
+  ASSERT_OK(u);
   EXPECT_EQ(u->origin, "https://127.0.0.1:8088");
   EXPECT_EQ(u->target, "/");
   u = ParseWebhookUrl("https://[::1]:9000?x");
-  ASSERT_TRUE(u.ok());
+  ASSERT_OK(u);
   EXPECT_EQ(u->origin, "https://[::1]:9000");
   EXPECT_EQ(u->target, "/?x");
   for (const char* bad : {"http://siem.example/", "HTTPS://x/", "ftp://x", "https://", "https://user:pw@x/",
@@ -85,9 +78,9 @@ class TokenFileTest : public ::testing::Test {
 
 TEST_F(TokenFileTest, OwnerOnlyFileTrimmedOfTrailingNewline) {
   auto t = ReadBearerTokenFile(Write("s3cr3t-token_~+/=\n", 0600));
-  ASSERT_TRUE(t.ok()) << t.status().message();
+  ASSERT_OK(t);
   EXPECT_EQ(*t, "s3cr3t-token_~+/=");
-  EXPECT_TRUE(ReadBearerTokenFile(Write("x", 0400)).ok());
+  EXPECT_OK(ReadBearerTokenFile(Write("x", 0400)));
 }
 
 TEST_F(TokenFileTest, RefusesFilesOthersCanReadAndTokensThatCouldInjectHeaders) {
@@ -118,10 +111,10 @@ class ScriptedReceiver : public http::Dispatcher {
 
   explicit ScriptedReceiver(std::deque<int> script)
       : script_(std::move(script)), server_(http::ServerOptions{1, 1, 2s}) {
-    const auto& pki = http::testing::TestPki::Get();
+    const auto& pki = aegis::testing::TestPki::Get();
     const Status s = server_.AddListener(http::ListenerKind::kData, "127.0.0.1:0", {pki.server_cert, pki.server_key},
                                          http::Limits{}, this);
-    EXPECT_TRUE(s.ok()) << s.message();
+    EXPECT_OK(s);
     runner_ = std::thread([this] { server_.Run(); });
   }
   ~ScriptedReceiver() override {
@@ -170,7 +163,7 @@ class ScriptedReceiver : public http::Dispatcher {
 WebhookOptions Options(const std::string& url) {
   WebhookOptions o;
   o.url = url;
-  o.ca_file = http::testing::TestPki::Get().ca_cert;
+  o.ca_file = aegis::testing::TestPki::Get().ca_cert;
   o.bearer_token = "tok123";
   o.batch_size = 3;
   o.batch_delay = 50ms;
@@ -193,7 +186,7 @@ std::vector<int> EventIndexes(const std::string& body) {
 TEST(WebhookSinkTest, PostsBatchesOfAtMostBatchSizeWithTheBearerToken) {
   ScriptedReceiver rx({});
   auto sink = WebhookSink::Create(Options(rx.url()));
-  ASSERT_TRUE(sink.ok()) << sink.status().message();
+  ASSERT_OK(sink);
   for (int i = 0; i < 7; ++i) (*sink)->Offer(Event(i));
   (*sink)->OfferHead(R"({"tree_size":7})");
   ASSERT_TRUE(WaitFor([&] { return (*sink)->Stats().delivered == 8; }));
@@ -216,7 +209,7 @@ TEST(WebhookSinkTest, PostsBatchesOfAtMostBatchSizeWithTheBearerToken) {
 TEST(WebhookSinkTest, RetriesTheSameBatchAfter503And429) {
   ScriptedReceiver rx({503, 429, 200});
   auto sink = WebhookSink::Create(Options(rx.url()));
-  ASSERT_TRUE(sink.ok());
+  ASSERT_OK(sink);
   for (int i = 0; i < 3; ++i) (*sink)->Offer(Event(i));
   ASSERT_TRUE(WaitFor([&] { return (*sink)->Stats().delivered == 3; }));
   const auto got = rx.received();
@@ -238,7 +231,7 @@ TEST(WebhookSinkTest, A4xxDropsTheBatchWithoutRetryAndGoesOn) {
   auto o = Options(rx.url());
   o.on_drop = [&](uint64_t n) { reported += n; };
   auto sink = WebhookSink::Create(o);
-  ASSERT_TRUE(sink.ok());
+  ASSERT_OK(sink);
   for (int i = 0; i < 3; ++i) (*sink)->Offer(Event(i));
   ASSERT_TRUE(WaitFor([&] { return (*sink)->Stats().dropped == 3; }));
   for (int i = 3; i < 5; ++i) (*sink)->Offer(Event(i));
@@ -267,7 +260,7 @@ TEST(WebhookSinkTest, ReceiverDownQueueBoundedDropsCountedReportedAndStopIsBound
     reports.push_back(n);
   };
   auto sink = WebhookSink::Create(o);
-  ASSERT_TRUE(sink.ok());
+  ASSERT_OK(sink);
   (*sink)->Offer(Event(0));
   (*sink)->Offer(Event(1));
   ASSERT_TRUE(WaitFor([&] { return (*sink)->Stats().failures >= 2; }));
@@ -288,9 +281,9 @@ TEST(WebhookSinkTest, ReceiverDownQueueBoundedDropsCountedReportedAndStopIsBound
 TEST(WebhookSinkTest, AnUntrustedReceiverIsNotSentTheBatch) {
   ScriptedReceiver rx({});
   auto o = Options(rx.url());
-  o.ca_file = http::testing::TestPki::Get().foreign_ca_cert;
+  o.ca_file = aegis::testing::TestPki::Get().foreign_ca_cert;
   auto sink = WebhookSink::Create(o);
-  ASSERT_TRUE(sink.ok());
+  ASSERT_OK(sink);
   (*sink)->Offer(Event(0));
   ASSERT_TRUE(WaitFor([&] { return (*sink)->Stats().failures >= 2; }));
   EXPECT_TRUE(rx.received().empty());
@@ -303,7 +296,7 @@ TEST(WebhookSinkTest, StopDeliversWhatIsQueued) {
   o.batch_delay = 10s;  // a batch would wait long; Stop must not
   o.batch_size = 100;
   auto sink = WebhookSink::Create(o);
-  ASSERT_TRUE(sink.ok());
+  ASSERT_OK(sink);
   for (int i = 0; i < 5; ++i) (*sink)->Offer(Event(i));
   (*sink)->Stop();
   EXPECT_EQ((*sink)->Stats().delivered, 5u);

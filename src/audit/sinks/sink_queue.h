@@ -1,4 +1,4 @@
-// The parts every audit sink shares (internal to src/audit): the bounded queue
+// The parts every audit sink shares (internal to src/audit/sinks): the bounded queue
 // between the audit writer thread and the sink's own thread, the drop reporter
 // that turns counted drops into at most one callback per interval, and the
 // retry back-off.
