@@ -11,7 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "aegis/auth/jwt.h"
-#include "auth/jwt_test_keys.h"
+#include "auth/testing/jwt_test_keys.h"
 
 namespace aegis::auth {
 namespace {

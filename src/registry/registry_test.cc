@@ -328,7 +328,7 @@ TEST_F(RegistryTest, RemovingATrustedKeyWithdrawsWhatItSigned) {
 // Revocation has no gap: a push whose signer is removed while it uploads (after
 // its signature was checked) is recorded but never served.
 TEST_F(RegistryTest, AKeyRemovedWhileAPushUploadsKeepsThatPushFromServing) {
-  const std::string model = Example("mlp.onnx");
+  const std::string model = ReadExample("mlp.onnx");
   auto session = registry_->BeginPush("mlp", "1", runtime::ModelFormat::kOnnx, "t", Sign(model, publisher_));
   ASSERT_TRUE(session.ok()) << session.status().message();
   ASSERT_TRUE((*session)->Write({reinterpret_cast<const uint8_t*>(model.data()), model.size()}).ok());
