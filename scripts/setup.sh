@@ -9,7 +9,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   # fuzzing (libFuzzer)
   clang-14 libclang-rt-14-dev
-  # libraries (see docs/../DESIGN: chosen dependencies)
+  # libraries (what each is for: docs/design.md, "Third-party libraries")
   libssl-dev libboost-dev libsimdjson-dev libtomlplusplus-dev libcli11-dev libspdlog-dev
   nlohmann-json3-dev libsqlite3-dev libargon2-dev zlib1g-dev libqrencode-dev
   # confinement of engine workers (seccomp-bpf)

@@ -1,6 +1,7 @@
 #include "aegis/api/data_plane.h"
 
 #include "aegis/api/v2_codec.h"
+#include "aegis/common/version.h"
 #include "model_json.h"
 #include "request_pipeline.h"
 #include "route_table.h"
@@ -13,7 +14,7 @@ using internal::Json;
 http::Response JsonResponse(const Json& json) { return http::Response::Json(200, internal::Dump(json)); }
 
 http::Response ServerMetadata() {
-  return JsonResponse({{"name", "aegis"}, {"version", "0.1.0"}, {"extensions", Json::array({"binary_tensor_data"})}});
+  return JsonResponse({{"name", "aegis"}, {"version", kVersion}, {"extensions", Json::array({"binary_tensor_data"})}});
 }
 
 http::Response ModelMetadata(const Services& services, std::string_view name, std::string_view version) {

@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "aegis/common/clock.h"
+#include "aegis/common/version.h"
 
 namespace aegis::cli::internal {
 namespace {
@@ -54,8 +55,8 @@ std::string EventToCef(const nlohmann::json& e) {
   const int status = e.value("status", 0);
   // 0-10: denials are what a SOC looks at first; server errors next.
   const int severity = decision == "deny" ? 7 : status >= 500 ? 5 : 3;
-  std::string out = "CEF:0|Aegis|Aegis Model Server|0.1.0|" + Header(action) + "|" + Header(action + " " + decision) +
-                    "|" + std::to_string(severity) + "|";
+  std::string out = "CEF:0|Aegis|Aegis Model Server|" + std::string(kVersion) + "|" + Header(action) + "|" +
+                    Header(action + " " + decision) + "|" + std::to_string(severity) + "|";
   std::vector<std::pair<std::string, std::string>> ext;
   if (auto t = ParseRfc3339(Str(e, "time"))) {
     ext.emplace_back(

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <span>
 
+#include "aegis/common/version.h"
 #include "aegis/runtime/model_instances.h"
 #include "commands.h"
 
@@ -14,6 +15,7 @@ int main(int argc, char** argv) {
     return aegis::runtime::RunEngineWorker(std::span<char* const>(argv + 2, static_cast<size_t>(argc - 2)));
   }
   CLI::App app{"Aegis: a secure model server (encrypted models, TLS, KServe v2)", "aegis"};
+  app.set_version_flag("--version", "aegis " + std::string(aegis::kVersion));
   app.require_subcommand(1);
   app.failure_message([](const CLI::App*, const CLI::Error& e) { return std::string("aegis: ") + e.what() + "\n"; });
   aegis::cli::RegisterInit(app);

@@ -212,6 +212,10 @@ void RunServe(const ServeOptions& o) {
   spdlog::info("serving data plane on https://{} and control plane on https://{}", config.listen, config.admin_listen);
   jwks.StartRefresh();
   server.Run();
+  // No request is left. Stop the engine workers while the monitor and the audit
+  // log that their drivers report to are still alive: the monitor is destroyed
+  // before the registry, and a driver must never reach it after that.
+  registry.ShutdownRuntime();
   jwks.StopRefresh();
   monitor.Stop();
   // Run() also returns if the server stops on its own; release the waiter thread.

@@ -81,6 +81,13 @@ def aegis(*args, env: dict | None = None, timeout: float = 120, input: str | Non
                           text=True, timeout=timeout, input=input if input is not None else "")
 
 
+def project_version() -> str:
+    """The release as CMakeLists.txt's project() states it, the one place it is set."""
+    m = re.search(r"project\(aegis VERSION (\S+)", (REPO / "CMakeLists.txt").read_text())
+    assert m, "CMakeLists.txt has no project(aegis VERSION ...)"
+    return m.group(1)
+
+
 def describe(proc) -> str:
     return (f"command: {' '.join(map(str, proc.args))}\nexit: {proc.returncode}\n"
             f"stdout: {proc.stdout[-3000:]!r}\nstderr: {proc.stderr[-3000:]!r}")

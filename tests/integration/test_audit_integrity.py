@@ -13,8 +13,8 @@ import time
 import pytest
 
 import audit_merkle as am
-from aegis_testlib import (EXAMPLES, aegis, assert_one_line_error, describe, infer_body, reference_case,
-                           start_installation, stop_and_check)
+from aegis_testlib import (EXAMPLES, aegis, assert_one_line_error, describe, infer_body, project_version,
+                           reference_case, start_installation, stop_and_check)
 
 
 @pytest.fixture(scope="module")
@@ -305,7 +305,7 @@ def test_cli_show_since_and_export(server, tmp_path):
     cef = p.stdout.splitlines()
     assert len(cef) >= len(exported)
     for line in cef:
-        assert line.startswith("CEF:0|Aegis|Aegis Model Server|"), line
+        assert line.startswith(f"CEF:0|Aegis|Aegis Model Server|{project_version()}|"), line
         header = line.split("|")
         assert len(header) >= 8 and header[6] in ("3", "5", "7"), line
     assert any("outcome=deny" in l and "|7|" in l for l in cef), "no denial exported as severity 7"

@@ -13,7 +13,7 @@ import tomllib
 import pytest
 
 from aegis_testlib import (AEGIS_BIN, Installation, aegis, assert_one_line_error, clean_env, describe, find_in_tree,
-                           first_cert_der, free_port, snapshot_tree)
+                           first_cert_der, free_port, project_version, snapshot_tree)
 
 HELP_COMMANDS = [
     [],
@@ -33,6 +33,12 @@ def test_help(cmd):
     proc = aegis(*cmd, "--help")
     assert proc.returncode == 0, describe(proc)
     assert proc.stdout.strip(), "--help printed nothing on stdout\n" + describe(proc)
+
+
+def test_version_comes_from_cmake():
+    proc = aegis("--version")
+    assert proc.returncode == 0, describe(proc)
+    assert proc.stdout.strip() == f"aegis {project_version()}", describe(proc)
 
 
 def test_unknown_command_fails():

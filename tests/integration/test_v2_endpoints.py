@@ -5,8 +5,8 @@ import concurrent.futures
 import numpy as np
 import pytest
 
-from aegis_testlib import (EXAMPLES, PLATFORMS, expected_output, infer_body, output_array, reference_case,
-                           tensor_json)
+from aegis_testlib import (EXAMPLES, PLATFORMS, expected_output, infer_body, output_array, project_version,
+                           reference_case, tensor_json)
 
 MODELS = {"mlp_onnx": "onnx", "mlp_torch": "torchscript", "xgb": "xgboost", "xgb_ubj": "xgboost",
           "echo": "torchscript"}
@@ -19,7 +19,7 @@ def test_server_metadata(server):
     assert r.status_code == 200, r.text
     j = r.json()
     assert j.get("name") == "aegis", j
-    assert isinstance(j.get("version"), str) and j["version"], j
+    assert j.get("version") == project_version(), j  # CMakeLists.txt's project(VERSION)
     assert isinstance(j.get("extensions"), list) and "binary_tensor_data" in j["extensions"], j
 
 

@@ -1,6 +1,8 @@
-// HttpsClient: a small blocking HTTPS/1.1 client for the CLI. Verifies the server
+// HttpsClient: a small blocking HTTPS/1.1 client. Verifies the server
 // certificate against a CA file (or the system store) and the host name; never
-// offers a way to skip verification.
+// offers a way to skip verification. Used by the CLI's client commands, and in
+// the server by the webhook audit sink (on its delivery thread) and the JWKS
+// fetch of [auth.jwt] jwks_url; blocking is why neither runs on an I/O thread.
 //
 // Thread-safety: one client per thread.
 #pragma once

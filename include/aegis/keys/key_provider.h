@@ -26,7 +26,8 @@ namespace aegis::keys {
 class KeyProvider {
  public:
   virtual ~KeyProvider() = default;
-  // Identifies the KEK (stored beside each wrapped key so rotation can find it).
+  // Identifies the KEK. Stored beside each wrapped key, so that a KEK rotation
+  // (not built yet) could tell which KEK wrapped what.
   virtual std::string KeyId() const = 0;
   // Wraps `dek`; `context` (e.g. the artifact id) is bound as associated data, so a
   // wrapped key moved to another artifact fails to unwrap.

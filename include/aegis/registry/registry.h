@@ -156,7 +156,7 @@ class Registry {
   bool Ready() const { return failed_count_.load() == 0 && loaded_.load(); }
 
   // Fails every queued and running inference at once and stops the engine
-  // workers (the server's drain timeout ran out).
+  // workers: when the server's drain timeout runs out, and once it has stopped.
   void ShutdownRuntime();
 
  private:

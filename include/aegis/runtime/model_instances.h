@@ -3,7 +3,8 @@
 //
 // With isolation kProcess (the default) every instance is a confined engine
 // worker process: a fresh exec of the aegis binary with an empty environment and
-// no descriptor but its own five (it never has the KEK, tokens, TLS keys, the
+// no descriptor but /dev/null, its stderr pipe and the five of
+// docs/worker-protocol.md (it never has the KEK, tokens, TLS keys, the
 // audit key, the database or the data folder open), in its own user, network,
 // mount, IPC, UTS and PID namespaces where the kernel allows, with no new
 // privileges, a Landlock file-system ruleset, resource limits (address space,
