@@ -10,7 +10,9 @@
 // 404) → authenticate (bearer token, JWT or client certificate: 401) →
 // authorize the route's action (403) → method (405 with Allow) → find the model
 // → plan the body → [worker pool] decode → validate against the signature →
-// engine → encode; every request ends in exactly one audit event.
+// queue for one of the model's instances → [the instance's driver thread, when
+// the engine runs in a confined worker process] encode the answer. Every request
+// ends in exactly one audit event.
 //
 // Thread-safety: Begin and OnRejected are safe for concurrent use.
 #pragma once

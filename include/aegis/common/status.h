@@ -2,8 +2,8 @@
 //
 // A Status carries a code, an optional ErrorDetail, and a human-readable message
 // that is safe to show a client: it must never contain secrets, key material or
-// tensor data. The code maps one-to-one onto an HTTP status (see HttpStatusOf) so
-// handlers can return errors unchanged. Programs branch on the code and the
+// tensor data. Every code maps onto one HTTP status (see HttpStatusOf; kInternal
+// and kDataLoss both give 500), so handlers can return errors unchanged. Programs branch on the code and the
 // detail, never on the message.
 //
 // Both types are [[nodiscard]]: an error is handled or passed on, never dropped by

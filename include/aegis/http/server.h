@@ -4,8 +4,10 @@
 // "intermediate" AEAD cipher suites, reads requests with a fresh parser per
 // message and hard limits (header size, body size per Plan), enforces read, write
 // and idle timeouts (slow-loris), caps concurrent connections, refuses targets
-// with "..", and adds HSTS and no-sniff headers to every response. Handlers run on
-// a worker pool, never on an I/O thread. Stop() stops accepting, lets in-flight
+// with "..", and adds HSTS and no-sniff headers to every response.
+// Dispatcher::Begin runs on an I/O thread (routing, authentication, immediate
+// answers: it must not block for long); a Plan's handlers and body sinks run on a
+// worker pool, and an async handler's Reply may come from any thread. Stop() stops accepting, lets in-flight
 // requests finish (up to a grace period), then returns from Run().
 //
 // Thread-safety: construct and add listeners on one thread; Stop() may be called

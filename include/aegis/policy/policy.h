@@ -6,7 +6,7 @@
 //   role      what it may do
 //   admin     everything (never scoped to models)
 //   deployer  push, remove and list models in its scope
-//   approver  list models in its scope; approve promotions (a later issue)
+//   approver  list models in its scope; approve promotions (not built yet)
 //   auditor   read the audit log, metrics, the model list and the trust store;
 //             never inference (never scoped)
 //   consumer  inference, model metadata and readiness for models in its scope;
@@ -56,7 +56,7 @@ enum class Permission {
   kTokenManage,       // token.manage  (sensitive)
   kUserManage,        // user.manage   (sensitive)
   kKeyManage,         // key.manage    (sensitive; key operations are a later issue)
-  kPromotionApprove,  // promotion.approve (a later issue)
+  kPromotionApprove,  // promotion.approve (not built yet)
 };
 
 // "infer", "model.push", "token.manage", ... (the name denial reasons use).
