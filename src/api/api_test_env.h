@@ -42,8 +42,14 @@ class ApiTestEnv : public ::testing::Test {
     authenticator_ = std::make_unique<auth::Authenticator>(tokens_.get(), users_.get(), nullptr,
                                                            std::vector<auth::CertificateMapping>{}, Clock::Real());
     // Unsigned pushes are allowed so that tests can serve a model without a PKI.
-    registry_ = std::make_unique<registry::Registry>(registry::RegistryOptions{dir / "blobs", 1, false}, store_.get(),
-                                                     kek_.get(), Clock::Real());
+    registry::RegistryOptions registry_options;
+    registry_options.blobs_dir = dir / "blobs";
+    // Dispatch is under test, not confinement: engines run in this process.
+    registry_options.runtime.isolation = runtime::Isolation::kNone;
+    registry_options.runtime.instances = 1;
+    registry_options.require_signature = false;
+    registry_ =
+        std::make_unique<registry::Registry>(std::move(registry_options), store_.get(), kek_.get(), Clock::Real());
     ASSERT_TRUE(registry_->LoadAll().empty());
     services_.registry = registry_.get();
     services_.authenticator = authenticator_.get();

@@ -417,15 +417,22 @@ TEST(AuditEventTest, TypedFieldsKeepTheirOnDiskStrings) {
       EventToJson(system),
       R"({"time":"2026-12-04T19:30:00.000000Z","request_id":"","principal":"system","action":"audit.verify_failed",)"
       R"("resource":"audit","decision":"deny","status":0,"latency_us":0,"remote":"","listener":"cli","reason":"bad"})");
-  const std::pair<SystemAction, std::string_view> names[] = {{SystemAction::kServerInit, "server.init"},
-                                                             {SystemAction::kServerStart, "server.start"},
-                                                             {SystemAction::kServerStop, "server.stop"},
-                                                             {SystemAction::kModelLoadFailed, "model.load_failed"},
-                                                             {SystemAction::kAuditStart, "audit.start"},
-                                                             {SystemAction::kAuditStop, "audit.stop"},
-                                                             {SystemAction::kAuditKeyCreated, "audit.key_created"},
-                                                             {SystemAction::kAuditVerifyFailed, "audit.verify_failed"},
-                                                             {SystemAction::kAuditSinkDrop, "audit.sink_drop"}};
+  const std::pair<SystemAction, std::string_view> names[] = {
+      {SystemAction::kServerInit, "server.init"},
+      {SystemAction::kServerStart, "server.start"},
+      {SystemAction::kServerStop, "server.stop"},
+      {SystemAction::kModelLoadFailed, "model.load_failed"},
+      {SystemAction::kAuditStart, "audit.start"},
+      {SystemAction::kAuditStop, "audit.stop"},
+      {SystemAction::kAuditKeyCreated, "audit.key_created"},
+      {SystemAction::kAuditVerifyFailed, "audit.verify_failed"},
+      {SystemAction::kAuditSinkDrop, "audit.sink_drop"},
+      {SystemAction::kRuntimeWorkerCrashed, "runtime.worker_crashed"},
+      {SystemAction::kRuntimeWorkerTimedOut, "runtime.worker_timed_out"},
+      {SystemAction::kRuntimeProtocolViolation, "runtime.protocol_violation"},
+      {SystemAction::kRuntimeSandboxViolation, "runtime.sandbox_violation"},
+      {SystemAction::kRuntimeWorkerRestarted, "runtime.worker_restarted"},
+      {SystemAction::kModelWithdrawn, "model.withdrawn"}};
   for (const auto& [action, name] : names) EXPECT_EQ(SystemActionName(action), name);
 }
 

@@ -47,6 +47,18 @@ std::string_view SystemActionName(SystemAction action) {
       return "audit.verify_failed";
     case SystemAction::kAuditSinkDrop:
       return "audit.sink_drop";
+    case SystemAction::kRuntimeWorkerCrashed:
+      return "runtime.worker_crashed";
+    case SystemAction::kRuntimeWorkerTimedOut:
+      return "runtime.worker_timed_out";
+    case SystemAction::kRuntimeProtocolViolation:
+      return "runtime.protocol_violation";
+    case SystemAction::kRuntimeSandboxViolation:
+      return "runtime.sandbox_violation";
+    case SystemAction::kRuntimeWorkerRestarted:
+      return "runtime.worker_restarted";
+    case SystemAction::kModelWithdrawn:
+      return "model.withdrawn";
   }
   return "unknown";
 }

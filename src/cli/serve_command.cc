@@ -46,12 +46,32 @@ void AuditLifecycle(audit::AuditLog& log, audit::SystemAction action, const std:
 // What happened to a model's engine workers, as a system event on the version.
 void AuditRuntimeEvent(audit::AuditLog& log, const std::string& name, const std::string& version,
                        const runtime::RuntimeEvent& event) {
-  const std::string action = event.kind == runtime::RuntimeEvent::Kind::kWithdrawn
-                                 ? "model.withdrawn"
-                                 : "runtime." + std::string(runtime::RuntimeEventName(event.kind));
-  const bool failure = event.kind != runtime::RuntimeEvent::Kind::kWorkerRestarted;
-  log.Append(
-      audit::SystemEvent(Clock::Real().Now(), action, "model:" + name + "/versions/" + version, event.detail, failure));
+  using Kind = runtime::RuntimeEvent::Kind;
+  audit::SystemAction action = audit::SystemAction::kRuntimeWorkerCrashed;
+  switch (event.kind) {
+    case Kind::kWorkerCrashed:
+      action = audit::SystemAction::kRuntimeWorkerCrashed;
+      break;
+    case Kind::kWorkerTimedOut:
+      action = audit::SystemAction::kRuntimeWorkerTimedOut;
+      break;
+    case Kind::kProtocolViolation:
+      action = audit::SystemAction::kRuntimeProtocolViolation;
+      break;
+    case Kind::kSandboxViolation:
+      action = audit::SystemAction::kRuntimeSandboxViolation;
+      break;
+    case Kind::kWorkerRestarted:
+      action = audit::SystemAction::kRuntimeWorkerRestarted;
+      break;
+    case Kind::kWithdrawn:
+      action = audit::SystemAction::kModelWithdrawn;
+      break;
+  }
+  const audit::Decision decision =
+      event.kind == Kind::kWorkerRestarted ? audit::Decision::kAllow : audit::Decision::kDeny;
+  log.Append(audit::SystemEvent(Clock::Real().Now(), action, "model:" + name + "/versions/" + version, event.detail,
+                                decision));
 }
 
 // A sink that had to drop events says so in the local log (from the sink's own
@@ -195,7 +215,8 @@ void RunServe(const ServeOptions& o) {
   api::ControlPlane control_plane(services);
 
   http::HttpsServer server(config.server);
-  Check(server.AddListener(http::ListenerKind::kData, config.listen, tls, config.http_limits, &data_plane), "data plane " + config.listen);
+  Check(server.AddListener(http::ListenerKind::kData, config.listen, tls, config.http_limits, &data_plane),
+        "data plane " + config.listen);
   Check(server.AddListener(http::ListenerKind::kAdmin, config.admin_listen, tls, config.http_limits, &control_plane),
         "control plane " + config.admin_listen);
 

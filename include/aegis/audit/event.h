@@ -42,6 +42,13 @@ enum class SystemAction {
   kAuditKeyCreated,    // "audit.key_created": the log's signing key was made
   kAuditVerifyFailed,  // "audit.verify_failed": the background re-verification failed
   kAuditSinkDrop,      // "audit.sink_drop": a SIEM sink dropped events
+  // What happened to a version's confined engine workers (runtime::RuntimeEvent):
+  kRuntimeWorkerCrashed,      // "runtime.worker_crashed"
+  kRuntimeWorkerTimedOut,     // "runtime.worker_timed_out"
+  kRuntimeProtocolViolation,  // "runtime.protocol_violation"
+  kRuntimeSandboxViolation,   // "runtime.sandbox_violation"
+  kRuntimeWorkerRestarted,    // "runtime.worker_restarted"
+  kModelWithdrawn,            // "model.withdrawn": too many failures; the version no longer serves
 };
 std::string_view SystemActionName(SystemAction action);
 
