@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -91,6 +92,13 @@ class ApiTestEnv : public ::testing::Test {
     } else if (plan.handler) {
       http::Request request{head, body};
       response = plan.handler(request);
+    } else if (plan.async_handler) {
+      // The answer may come from another thread (a confined model's driver).
+      http::Request request{head, body};
+      std::promise<http::Response> answered;
+      std::future<http::Response> answer = answered.get_future();
+      plan.async_handler(request, http::Reply([&answered](http::Response r) { answered.set_value(std::move(r)); }));
+      response = answer.get();
     } else if (plan.sink) {
       EXPECT_TRUE(plan.sink->Write({reinterpret_cast<const uint8_t*>(body.data()), body.size()}).ok());
       response = plan.sink->Finish();
