@@ -187,7 +187,8 @@ struct AuditLog::State {
     if (ok) return;
     spdlog::critical("audit log failed verification: {}", detail);
     // Appending from this thread is safe: only the writer thread may not.
-    AuditLog::AppendTo(*this, SystemEvent(options.clock->Now(), SystemAction::kAuditVerifyFailed, "audit", detail, Decision::kDeny));
+    AuditLog::AppendTo(
+        *this, SystemEvent(options.clock->Now(), SystemAction::kAuditVerifyFailed, "audit", detail, Decision::kDeny));
   }
 };
 

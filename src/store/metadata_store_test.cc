@@ -9,8 +9,8 @@
 #include <sqlite3.h>
 
 #include "common/testing/scoped_temp_dir.h"
-#include "sqlite_util.h"
 #include "common/testing/status_matchers.h"
+#include "sqlite_util.h"
 
 namespace aegis::store {
 namespace {
