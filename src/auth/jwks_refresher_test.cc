@@ -6,17 +6,18 @@
 #include <chrono>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include <gtest/gtest.h>
 
 #include "aegis/auth/jwt.h"
 #include "auth/testing/jwt_test_keys.h"
+#include "common/testing/wait_for.h"
 
 namespace aegis::auth {
 namespace {
 
 using namespace std::chrono_literals;
+using ::aegis::testing::WaitFor;
 using testing::Json;
 using testing::JwksOf;
 using testing::KeyKind;
@@ -51,17 +52,6 @@ class JwksRefresherTest : public ::testing::Test {
   }
   bool Accepts(const TestKey& key) const { return verifier_->Verify(Token(key), kNow).ok(); }
 
-  // Waits (at most 10 s) for `done`.
-  template <typename Predicate>
-  static bool Eventually(Predicate done) {
-    const auto until = std::chrono::steady_clock::now() + 10s;
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > until) return false;
-      std::this_thread::sleep_for(1ms);
-    }
-    return true;
-  }
-
   static inline TestKey* old_key_ = nullptr;
   static inline TestKey* new_key_ = nullptr;
   std::unique_ptr<JwtVerifier> verifier_;
@@ -76,9 +66,9 @@ TEST_F(JwksRefresherTest, PicksUpRotatedKeysEveryInterval) {
         return JwksOf({new_key_->Jwk()});
       },
       5ms);
-  EXPECT_TRUE(Eventually([&] { return Accepts(*new_key_); }));
-  EXPECT_FALSE(Accepts(*old_key_));                              // rotated out
-  EXPECT_TRUE(Eventually([&] { return fetches.load() >= 3; }));  // and it keeps refreshing
+  EXPECT_TRUE(WaitFor([&] { return Accepts(*new_key_); }));
+  EXPECT_FALSE(Accepts(*old_key_));                           // rotated out
+  EXPECT_TRUE(WaitFor([&] { return fetches.load() >= 3; }));  // and it keeps refreshing
 }
 
 TEST_F(JwksRefresherTest, AFailedFetchKeepsThePreviousKeys) {
@@ -90,7 +80,7 @@ TEST_F(JwksRefresherTest, AFailedFetchKeepsThePreviousKeys) {
         return Status::Unavailable("fetching auth.jwt.jwks_url: HTTP 503");
       },
       5ms);
-  ASSERT_TRUE(Eventually([&] { return fetches.load() >= 3; }));
+  ASSERT_TRUE(WaitFor([&] { return fetches.load() >= 3; }));
   refresher.Stop();
   EXPECT_TRUE(Accepts(*old_key_));
 }
@@ -105,7 +95,7 @@ TEST_F(JwksRefresherTest, ARefusedJwksKeepsThePreviousKeys) {
         return ++fetches % 2 == 0 ? std::string("not json") : JwksOf({weak.Jwk()});
       },
       5ms);
-  ASSERT_TRUE(Eventually([&] { return fetches.load() >= 4; }));
+  ASSERT_TRUE(WaitFor([&] { return fetches.load() >= 4; }));
   refresher.Stop();
   EXPECT_TRUE(Accepts(*old_key_));
 }
