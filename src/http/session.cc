@@ -13,6 +13,7 @@
 
 #include "body_reader.h"
 #include "client_certificate.h"
+#include "framing.h"
 #include "request_support.h"
 #include "response_writer.h"
 #include "target.h"
@@ -102,6 +103,17 @@ class Session {
     head.client_cert = client_cert_;
     framing_ = {};  // refusals before the head is parsed answer as HTTP/1.1
 
+    const size_t head_end = co_await ReadHead(ec);
+    if (ec) {
+      co_await RefuseForReadError(head, ec);
+      co_return false;
+    }
+    if (head_end != std::string_view::npos) {
+      if (const auto bad = CheckHeadBytes(BufferedText().substr(0, head_end))) {
+        co_await Refuse(head, bad->status, bad->reason);
+        co_return false;
+      }
+    }
     co_await bhttp::async_read_header(stream_, buffer_, parser, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       co_await RefuseForReadError(head, ec);
@@ -116,11 +128,10 @@ class Session {
       co_await Refuse(head, 505, "HTTP version not supported");
       co_return false;
     }
-    // RFC 9112 §3.2: Host exactly once in HTTP/1.1, at most once before it. Two
-    // Host lines let a proxy and this server disagree on which site is meant.
-    const size_t hosts = msg.count(bhttp::field::host);
-    if (hosts > 1 || (hosts == 0 && msg.version() == 11)) {
-      co_await Refuse(head, 400, hosts > 1 ? "more than one Host header" : "missing Host header");
+    // Host, Content-Length, Transfer-Encoding and the other fields a proxy could
+    // read differently: refused (and the connection closed) unless unambiguous.
+    if (const auto bad = CheckFraming(msg)) {
+      co_await Refuse(head, bad->status, bad->reason);
       co_return false;
     }
     // Beast enforces header_limit only while the head is still arriving; a head
@@ -163,6 +174,27 @@ class Session {
       co_await OnWorker(context_.workers, [&]() noexcept { return sink->Abort(sink->failure()); });
     }
     co_return keep_alive;
+  }
+
+  std::string_view BufferedText() const { return {static_cast<const char*>(buffer_.data().data()), buffer_.size()}; }
+
+  // Reads until buffer_ holds a whole head, so that its raw bytes can be checked
+  // before Beast parses (and unfolds) them. Returns the offset just past the
+  // head, or npos once more than the header limit arrived without one (Beast
+  // then refuses it with 431).
+  asio::awaitable<size_t> ReadHead(error_code& ec) {
+    ec = {};
+    size_t searched = 0;
+    for (;;) {
+      const std::string_view data = BufferedText();
+      const size_t end = FindHeadEnd(data, searched);
+      if (end != std::string_view::npos || data.size() > listener_.limits.max_header_bytes) co_return end;
+      searched = data.size();
+      const size_t n = co_await stream_.async_read_some(buffer_.prepare(kIdleReadSize),
+                                                        asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return std::string_view::npos;
+      buffer_.commit(n);
+    }
   }
 
   // Carries out a plan: answer at once, or read the body (streamed or whole)
