@@ -11,18 +11,44 @@ namespace bhttp = boost::beast::http;
 
 constexpr std::string_view kHeadEnd = "\r\n\r\n";
 
-// Fields a request may carry once at most (Host: exactly once in HTTP/1.1).
-struct SingleField {
-  std::string_view name;
-  std::string_view reason;
+// Fields a request may carry once at most (Host: exactly once in HTTP/1.1),
+// counted in one pass over the head.
+enum Single : size_t {
+  kHost,
+  kContentLength,
+  kTransferEncoding,
+  kAuthorization,
+  kContentType,
+  kInferenceHeader,
+  kCount
 };
-constexpr SingleField kSingleFields[] = {
-    {"Content-Length", "more than one Content-Length header"},
-    {"Transfer-Encoding", "more than one Transfer-Encoding header"},
-    {"Authorization", "more than one Authorization header"},
-    {"Content-Type", "more than one Content-Type header"},
-    {"Inference-Header-Content-Length", "more than one Inference-Header-Content-Length header"},
+constexpr std::string_view kSingleReasons[kCount] = {
+    "more than one Host header",
+    "more than one Content-Length header",
+    "more than one Transfer-Encoding header",
+    "more than one Authorization header",
+    "more than one Content-Type header",
+    "more than one Inference-Header-Content-Length header",
 };
+
+size_t SingleIndex(const bhttp::fields::value_type& field) {
+  switch (field.name()) {
+    case bhttp::field::host:
+      return kHost;
+    case bhttp::field::content_length:
+      return kContentLength;
+    case bhttp::field::transfer_encoding:
+      return kTransferEncoding;
+    case bhttp::field::authorization:
+      return kAuthorization;
+    case bhttp::field::content_type:
+      return kContentType;
+    case bhttp::field::unknown:
+      return boost::beast::iequals(field.name_string(), "Inference-Header-Content-Length") ? kInferenceHeader : kCount;
+    default:
+      return kCount;
+  }
+}
 
 bool IsOws(char c) { return c == ' ' || c == '\t'; }
 
@@ -82,26 +108,27 @@ std::optional<FramingError> CheckHeadBytes(std::string_view head) {
 }
 
 std::optional<FramingError> CheckFraming(const bhttp::request_header<>& head) {
+  size_t counts[kCount] = {};
+  const bhttp::fields::value_type* te = nullptr;
+  const bhttp::fields::value_type* cl = nullptr;
+  for (const auto& field : head) {
+    const size_t i = SingleIndex(field);
+    if (i == kCount) continue;
+    if (++counts[i] > 1) return FramingError{400, kSingleReasons[i]};
+    if (i == kTransferEncoding) te = &field;
+    if (i == kContentLength) cl = &field;
+  }
   // RFC 9112 §3.2: Host exactly once in HTTP/1.1, at most once before it. Two
   // Host lines let a proxy and this server disagree on which site is meant.
-  const size_t hosts = head.count(bhttp::field::host);
-  if (hosts > 1) return FramingError{400, "more than one Host header"};
-  if (hosts == 0 && head.version() == 11) return FramingError{400, "missing Host header"};
-  for (const auto& single : kSingleFields) {
-    if (head.count(single.name) > 1) return FramingError{400, single.reason};
-  }
-  const auto te = head.find(bhttp::field::transfer_encoding);
-  if (te != head.end()) {
+  if (counts[kHost] == 0 && head.version() == 11) return FramingError{400, "missing Host header"};
+  if (te != nullptr) {
     // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 means faulty framing; with
     // Content-Length, the two disagree on where the body ends.
     if (head.version() < 11) return FramingError{400, "Transfer-Encoding in an HTTP/1.0 request"};
-    if (head.count(bhttp::field::content_length) > 0) {
-      return FramingError{400, "both Content-Length and Transfer-Encoding"};
-    }
+    if (cl != nullptr) return FramingError{400, "both Content-Length and Transfer-Encoding"};
     return CheckTransferEncoding(te->value());
   }
-  const auto cl = head.find(bhttp::field::content_length);
-  if (cl != head.end()) {
+  if (cl != nullptr) {
     // Beast accepts a list of equal values ("5, 5"); a proxy may not.
     const std::string_view value = TrimOws(cl->value());
     const bool digits =
