@@ -1,4 +1,4 @@
-#include "framing.h"
+#include "http/internal/framing.h"
 
 #include <algorithm>
 

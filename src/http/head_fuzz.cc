@@ -12,7 +12,7 @@
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 
-#include "framing.h"
+#include "http/internal/framing.h"
 
 namespace {
 

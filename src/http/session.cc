@@ -13,7 +13,7 @@
 
 #include "body_reader.h"
 #include "client_certificate.h"
-#include "framing.h"
+#include "http/internal/framing.h"
 #include "request_support.h"
 #include "response_writer.h"
 #include "target.h"
