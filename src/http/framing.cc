@@ -1,8 +1,13 @@
 #include "http/internal/framing.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <limits>
 
 #include <boost/beast/core/string.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
 
 namespace aegis::http::internal {
 namespace {
@@ -96,6 +101,15 @@ size_t FindHeadEnd(std::string_view data, size_t from) {
   const size_t start = from > kHeadEnd.size() - 1 ? from - (kHeadEnd.size() - 1) : 0;
   const size_t at = data.find(kHeadEnd, start);
   return at == std::string_view::npos ? at : at + kHeadEnd.size();
+}
+
+bool RefusedBeforeHeadEnd(std::string_view partial) {
+  bhttp::request_parser<bhttp::empty_body> probe;
+  probe.eager(false);
+  probe.header_limit(std::numeric_limits<uint32_t>::max());  // the session enforces the real one
+  boost::beast::error_code ec;
+  probe.put(boost::asio::buffer(partial.data(), partial.size()), ec);
+  return ec && ec != bhttp::error::need_more;
 }
 
 std::optional<FramingError> CheckHeadBytes(std::string_view head) {

@@ -38,6 +38,17 @@ TEST(FramingTest, FindHeadEndResumes) {
   EXPECT_EQ(FindHeadEnd("\r\n\r\n", 2), 4u);
 }
 
+// Garbage is refused as soon as Beast sees it, without waiting for a head end
+// that may never come; a valid partial head is waited for.
+TEST(FramingTest, MalformedPartialHeadIsRefusedEarly) {
+  for (const char* partial : {"GET /\r\n", "GET /v2 HTTP/1.1\nHost: x\n\n", "\xff\x13\x37", "G@T / HTTP/1.1\r\n"}) {
+    EXPECT_TRUE(RefusedBeforeHeadEnd(partial)) << partial;
+  }
+  for (const char* partial : {"G", "GET /v2 HTTP/1.1\r\n", "GET /v2 HTTP/1.1\r\nHost: x\r\nX-A: a\r\n"}) {
+    EXPECT_FALSE(RefusedBeforeHeadEnd(partial)) << partial;
+  }
+}
+
 TEST(FramingTest, PlainChunkedAndContentLengthPass) {
   EXPECT_EQ(Judge(Post("Transfer-Encoding: chunked\r\n")), 0);
   // Coding names are case-insensitive and OWS around the value is allowed (RFC 9110 §5.5).

@@ -4,7 +4,9 @@
 //   - Beast ended the head where FindHeadEnd did (the raw checks saw all of it);
 //   - a Transfer-Encoding field exists exactly when Beast reads the body as
 //     chunked, and never with Content-Length or in HTTP/1.0;
-//   - each of the single-valued fields appears at most once.
+//   - each of the single-valued fields appears at most once;
+//   - no prefix of it (at a line end) was refused early by RefusedBeforeHeadEnd,
+//     so reading heads whole never refuses what Beast would accept.
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
@@ -20,6 +22,7 @@ namespace bhttp = boost::beast::http;
 using aegis::http::internal::CheckFraming;
 using aegis::http::internal::CheckHeadBytes;
 using aegis::http::internal::FindHeadEnd;
+using aegis::http::internal::RefusedBeforeHeadEnd;
 
 void Check(bool invariant) {
   if (!invariant) std::abort();
@@ -50,5 +53,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(head.count(name) <= 1);
   }
   if (head.count(bhttp::field::content_length) == 1) Check(parser.content_length().has_value());
+  for (size_t at = raw.find('\n'); at != std::string_view::npos && at + 1 < end; at = raw.find('\n', at + 1)) {
+    Check(!RefusedBeforeHeadEnd(raw.substr(0, at + 1)));
+  }
   return 0;
 }

@@ -111,5 +111,17 @@ TEST(ServerDesyncTest, HeadSplitAcrossReadsIsChecked) {
   }
 }
 
+// Reading heads whole must not delay the answer to garbage: a request line
+// Beast refuses is answered at once, though no head end ever arrives.
+TEST(ServerDesyncTest, MalformedPartialHeadIsAnsweredAtOnce) {
+  TestServer ts;
+  for (const char* partial : {"GET /\r\n", "GET /echo HTTP/1.1\nHost: h\n\n", "\xff\x13\x37"}) {
+    RawTlsClient raw(ts.port());
+    ASSERT_TRUE(raw.Write(partial));
+    const std::string response = raw.ReadResponse(std::chrono::milliseconds(1500));
+    EXPECT_EQ(response.rfind("HTTP/1.1 400", 0), 0u) << partial << " -> " << response;
+  }
+}
+
 }  // namespace
 }  // namespace aegis::http::testing

@@ -180,8 +180,8 @@ class Session {
 
   // Reads until buffer_ holds a whole head, so that its raw bytes can be checked
   // before Beast parses (and unfolds) them. Returns the offset just past the
-  // head, or npos once more than the header limit arrived without one (Beast
-  // then refuses it with 431).
+  // head, or npos when Beast will refuse what arrived anyway: more than the
+  // header limit without an end (431), or a head already malformed (400).
   asio::awaitable<size_t> ReadHead(error_code& ec) {
     ec = {};
     size_t searched = 0;
@@ -189,6 +189,7 @@ class Session {
       const std::string_view data = BufferedText();
       const size_t end = FindHeadEnd(data, searched);
       if (end != std::string_view::npos || data.size() > listener_.limits.max_header_bytes) co_return end;
+      if (!data.empty() && RefusedBeforeHeadEnd(data)) co_return std::string_view::npos;
       searched = data.size();
       const size_t n = co_await stream_.async_read_some(buffer_.prepare(kIdleReadSize),
                                                         asio::redirect_error(asio::use_awaitable, ec));

@@ -41,6 +41,11 @@ struct FramingError {
 // `from` (a resume point: pass the size already searched); npos if none yet.
 size_t FindHeadEnd(std::string_view data, size_t from);
 
+// True if Beast already refuses `partial`, a head still missing its end (a bad
+// request line, a bare LF): the session then stops waiting for the rest and
+// lets Beast answer at once, as it did before heads were read whole.
+bool RefusedBeforeHeadEnd(std::string_view partial);
+
 // The raw head, request line through the empty line: refuses obs-fold.
 std::optional<FramingError> CheckHeadBytes(std::string_view head);
 
