@@ -138,6 +138,11 @@ struct AuditLog::State {
           for (size_t k = 0; k < committed; ++k) sink->Offer(files->Line(k));
         }
         batch.erase(batch.begin(), batch.begin() + static_cast<std::ptrdiff_t>(committed));
+        if (batch.empty()) {
+          files->ReleaseLargeBuffers();
+          // A drained deque keeps its block map; a backlog's is dropped too.
+          if (committed > kMaxBatch) std::deque<AuditEvent>().swap(batch);
+        }
         if (!s.ok() && stopping) {
           spdlog::critical("audit log: {}; {} events could not be written at shutdown", s.message(), batch.size());
           return;

@@ -17,6 +17,9 @@
 namespace aegis::audit::internal {
 namespace {
 
+// What the batch buffers keep between batches (see ReleaseLargeBuffers).
+constexpr size_t kKeptBatchBytes = 1 << 20;
+
 Status Errno(const std::string& what) { return Status::Internal(what + ": " + std::strerror(errno)); }
 
 Status WriteAll(int fd, std::string_view data) {
@@ -148,6 +151,12 @@ StatusOr<LogWriter::WrittenHead> LogWriter::SignHead(std::chrono::system_clock::
   }
   last_head_ = head;
   return WrittenHead{std::move(head), std::move(line)};
+}
+
+void LogWriter::ReleaseLargeBuffers() {
+  if (buffer_.capacity() > kKeptBatchBytes) std::string().swap(buffer_);
+  if (lines_.capacity() * sizeof(lines_[0]) > kKeptBatchBytes) decltype(lines_)().swap(lines_);
+  if (leaves_.capacity() * sizeof(Hash) > kKeptBatchBytes) std::vector<Hash>().swap(leaves_);
 }
 
 }  // namespace aegis::audit::internal
