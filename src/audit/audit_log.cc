@@ -1,5 +1,7 @@
 #include "aegis/audit/audit_log.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <deque>
 #include <optional>
@@ -138,10 +140,13 @@ struct AuditLog::State {
           for (size_t k = 0; k < committed; ++k) sink->Offer(files->Line(k));
         }
         batch.erase(batch.begin(), batch.begin() + static_cast<std::ptrdiff_t>(committed));
-        if (batch.empty()) {
-          files->ReleaseLargeBuffers();
-          // A drained deque keeps its block map; a backlog's is dropped too.
-          if (committed > kMaxBatch) std::deque<AuditEvent>().swap(batch);
+        if (batch.empty() && files->ReleaseLargeBuffers()) {
+          // After a backlog (a stall), the deque's block map goes too, and malloc
+          // still holds what the queued events used, in the arenas of the request
+          // threads that made them: trim, or RSS keeps the highest backlog ever
+          // seen. Rare, so the trim's cost (a walk of the arenas) does not matter.
+          std::deque<AuditEvent>().swap(batch);
+          ::malloc_trim(0);
         }
         if (!s.ok() && stopping) {
           spdlog::critical("audit log: {}; {} events could not be written at shutdown", s.message(), batch.size());

@@ -153,10 +153,14 @@ StatusOr<LogWriter::WrittenHead> LogWriter::SignHead(std::chrono::system_clock::
   return WrittenHead{std::move(head), std::move(line)};
 }
 
-void LogWriter::ReleaseLargeBuffers() {
-  if (buffer_.capacity() > kKeptBatchBytes) std::string().swap(buffer_);
-  if (lines_.capacity() * sizeof(lines_[0]) > kKeptBatchBytes) decltype(lines_)().swap(lines_);
-  if (leaves_.capacity() * sizeof(Hash) > kKeptBatchBytes) std::vector<Hash>().swap(leaves_);
+bool LogWriter::ReleaseLargeBuffers() {
+  const bool large = buffer_.capacity() > kKeptBatchBytes || lines_.capacity() * sizeof(lines_[0]) > kKeptBatchBytes ||
+                     leaves_.capacity() * sizeof(Hash) > kKeptBatchBytes;
+  if (!large) return false;
+  std::string().swap(buffer_);
+  decltype(lines_)().swap(lines_);
+  std::vector<Hash>().swap(leaves_);
+  return true;
 }
 
 }  // namespace aegis::audit::internal

@@ -57,10 +57,11 @@ class LogWriter {
   // Line `k` (without its newline) of the last WriteBatch.
   std::string_view Line(size_t k) const { return std::string_view(buffer_).substr(lines_[k].first, lines_[k].second); }
   // Gives back what a large batch made the batch buffers grow to (anything over
-  // 1 MiB; a steady batch fits). Call once the last batch's lines are offered:
-  // a batch is whatever queued during the last fdatasync, so without this their
-  // capacity ratchets up to the longest stall ever seen.
-  void ReleaseLargeBuffers();
+  // 1 MiB; a steady batch fits) and says whether there was any. Call once the
+  // last batch's lines are offered: a batch is whatever queued during the last
+  // fdatasync, so without this their capacity ratchets up to the longest stall
+  // ever seen.
+  bool ReleaseLargeBuffers();
 
   struct WrittenHead {
     SignedTreeHead head;
