@@ -50,7 +50,8 @@ $(BROWSER)/node_modules/.package-lock.json: $(BROWSER)/package.json $(BROWSER)/p
 integration: build $(BROWSER)/node_modules/.package-lock.json
 	AEGIS_BIN=$(CURDIR)/$(RELEASE)/src/cli/aegis $(PYTHON) -m pytest -q -rs tests/integration
 
-# libFuzzer targets for the parsers of untrusted bytes, FUZZ_SECONDS each (default 30).
+# libFuzzer targets for the parsers of untrusted bytes, FUZZ_SECONDS each (default 30),
+# one per core at a time (FUZZ_JOBS).
 fuzz: deps $(FUZZ)/build.ninja
 	ninja -C $(FUZZ) -j $(JOBS) aegis_fuzzers
 	bash scripts/fuzz.sh
