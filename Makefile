@@ -47,7 +47,11 @@ $(BROWSER)/node_modules/.package-lock.json: $(BROWSER)/package.json $(BROWSER)/p
 	npm ci --ignore-scripts --no-audit --no-fund --prefix $(BROWSER)
 
 # Black-box tests: the real server binary, real TLS, real clients, a real browser.
-integration: build $(BROWSER)/node_modules/.package-lock.json
+# They run the server and the confinement harness only, so only those are built:
+# the release build's unit tests and benchmarks would double what `make test`
+# compiles (the unit tests run in the ASan build).
+integration: deps $(RELEASE)/build.ninja $(BROWSER)/node_modules/.package-lock.json
+	ninja -C $(RELEASE) -j $(JOBS) aegis aegis_run_model
 	AEGIS_BIN=$(CURDIR)/$(RELEASE)/src/cli/aegis $(PYTHON) -m pytest -q -rs tests/integration
 
 # libFuzzer targets for the parsers of untrusted bytes, FUZZ_SECONDS each (default 30),
