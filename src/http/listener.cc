@@ -104,6 +104,7 @@ asio::awaitable<void> AcceptLoop(Listener& listener, ServerContext context) {
       continue;
     }
     const SourceKey source = SourceOf(remote.address(), listener.limits.ipv6_source_prefix);
+    socket.set_option(tcp::no_delay(true), ec);
     auto connection = std::make_shared<Connection>(std::move(socket), *listener.tls);
     const AdmissionDecision decision = listener.admission.Admit(connection, source);
     if (decision.verdict != Verdict::kAdmitted) {
@@ -123,6 +124,7 @@ asio::awaitable<void> AcceptLoop(Listener& listener, ServerContext context) {
       Displace(decision.victim);
       ReportLimit(listener, context, source);
     }
+    listener.accepted.fetch_add(1);
     asio::co_spawn(connection->stream.get_executor(), RunSession(connection, listener, context), asio::detached);
   }
 }

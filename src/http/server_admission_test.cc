@@ -75,6 +75,7 @@ TEST(AdmissionTest, AtTheCapTheOldestConnectionThatNeverAskedMakesRoom) {
   const ListenerStats stats = ts.server.Stats(ListenerKind::kData);
   EXPECT_EQ(stats.connections_shed, 1u);
   EXPECT_EQ(stats.connections_refused, 0u);
+  EXPECT_EQ(stats.connections_accepted, 3u);
 }
 
 TEST(AdmissionTest, AConnectionInARequestIsNeverDisplaced) {
