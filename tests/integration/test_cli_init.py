@@ -130,7 +130,7 @@ def test_init_writes_every_limits_key_with_its_default(fresh):
     # The README documents exactly these keys (and src/cli/config_keys_test.cc checks that init
     # writes every [limits] key the loader accepts).
     readme = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text()
-    documented = set(re.findall(r"^\| `limits\.([a-z_]+)`", readme, flags=re.M))
+    documented = set(re.findall(r"^\| `limits\.([a-z0-9_]+)`", readme, flags=re.M))
     assert documented == set(LIMITS_DEFAULTS), f"README documents {sorted(documented)}"
 
 
