@@ -432,7 +432,8 @@ TEST(AuditEventTest, TypedFieldsKeepTheirOnDiskStrings) {
       {SystemAction::kRuntimeProtocolViolation, "runtime.protocol_violation"},
       {SystemAction::kRuntimeSandboxViolation, "runtime.sandbox_violation"},
       {SystemAction::kRuntimeWorkerRestarted, "runtime.worker_restarted"},
-      {SystemAction::kModelWithdrawn, "model.withdrawn"}};
+      {SystemAction::kModelWithdrawn, "model.withdrawn"},
+      {SystemAction::kHttpConnectionLimit, "http.connection_limit"}};
   for (const auto& [action, name] : names) EXPECT_EQ(SystemActionName(action), name);
 }
 

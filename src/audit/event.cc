@@ -59,6 +59,8 @@ std::string_view SystemActionName(SystemAction action) {
       return "runtime.worker_restarted";
     case SystemAction::kModelWithdrawn:
       return "model.withdrawn";
+    case SystemAction::kHttpConnectionLimit:
+      return "http.connection_limit";
   }
   return "unknown";
 }

@@ -81,7 +81,12 @@ StatusOr<Config> LoadConfig(const std::filesystem::path& data_dir) {
     AEGIS_RETURN_IF_ERROR(t.Seconds("read_timeout_seconds", config.http_limits.read_timeout, 1, 3600));
     AEGIS_RETURN_IF_ERROR(t.Seconds("write_timeout_seconds", config.http_limits.write_timeout, 1, 3600));
     AEGIS_RETURN_IF_ERROR(t.Seconds("idle_timeout_seconds", config.http_limits.idle_timeout, 1, 3600));
+    AEGIS_RETURN_IF_ERROR(t.Seconds("handshake_timeout_seconds", config.http_limits.handshake_timeout, 1, 300));
+    AEGIS_RETURN_IF_ERROR(t.Seconds("first_byte_timeout_seconds", config.http_limits.first_byte_timeout, 1, 3600));
     AEGIS_RETURN_IF_ERROR(t.Integer("max_connections", config.http_limits.max_connections, 1, 1000000));
+    AEGIS_RETURN_IF_ERROR(
+        t.Integer("max_connections_per_source", config.http_limits.max_connections_per_source, 1, 1000000));
+    AEGIS_RETURN_IF_ERROR(t.Integer("ipv6_source_prefix", config.http_limits.ipv6_source_prefix, 1, 128));
     return Status::Ok();
   }));
   AEGIS_RETURN_IF_ERROR(r.In("registry", [&](const internal::TableReader& t) {
@@ -132,7 +137,15 @@ std::string RenderDefaultConfig(const std::string& listen, const std::string& ad
       << "   # whole request must arrive within this\n"
       << "write_timeout_seconds = " << d.http_limits.write_timeout.count() << "\n"
       << "idle_timeout_seconds = " << d.http_limits.idle_timeout.count() << "\n"
-      << "max_connections = " << d.http_limits.max_connections << "        # per listener\n\n"
+      << "handshake_timeout_seconds = " << d.http_limits.handshake_timeout.count() << "    # TLS handshake\n"
+      << "first_byte_timeout_seconds = " << d.http_limits.first_byte_timeout.count()
+      << "   # handshake done to first request byte\n"
+      << "# At a cap a new connection replaces the oldest one not in a request (docs/limits.md).\n"
+      << "max_connections = " << d.http_limits.max_connections << "        # per listener\n"
+      << "max_connections_per_source = " << d.http_limits.max_connections_per_source
+      << "  # per client address; loopback included\n"
+      << "ipv6_source_prefix = " << d.http_limits.ipv6_source_prefix
+      << "          # IPv6 clients are grouped by this prefix length\n\n"
       << internal::RenderRuntimeConfig() << "\n"
       << "[registry]\n"
       << "# Only models signed (OpenSSF Model Signing) by a key in the trust store\n"

@@ -54,7 +54,11 @@ const std::map<std::string, Sample>& Samples() {
       {"limits.read_timeout_seconds", {"1", "2"}},
       {"limits.write_timeout_seconds", {"1", "2"}},
       {"limits.idle_timeout_seconds", {"1", "2"}},
+      {"limits.handshake_timeout_seconds", {"1", "2"}},
+      {"limits.first_byte_timeout_seconds", {"1", "2"}},
       {"limits.max_connections", {"1", "2"}},
+      {"limits.max_connections_per_source", {"1", "2"}},
+      {"limits.ipv6_source_prefix", {"48", "64"}},
       {"runtime.isolation", {"\"process\"", "\"none\""}},
       {"runtime.instances_per_model", {"1", "2"}},
       {"runtime.memory_limit_mb", {"512", "1024"}},
@@ -165,7 +169,10 @@ std::map<std::string, std::string> Fingerprint(const Config& c) {
   put("http_limits.write_timeout", c.http_limits.write_timeout.count());
   put("http_limits.idle_timeout", c.http_limits.idle_timeout.count());
   put("http_limits.handshake_timeout", c.http_limits.handshake_timeout.count());
+  put("http_limits.first_byte_timeout", c.http_limits.first_byte_timeout.count());
   put("http_limits.max_connections", c.http_limits.max_connections);
+  put("http_limits.max_connections_per_source", c.http_limits.max_connections_per_source);
+  put("http_limits.ipv6_source_prefix", c.http_limits.ipv6_source_prefix);
   put("api_limits.max_body_bytes", c.api_limits.max_body_bytes);
   put("api_limits.max_model_bytes", c.api_limits.max_model_bytes);
   const auto& r = c.runtime;

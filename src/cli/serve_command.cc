@@ -104,6 +104,35 @@ std::vector<std::shared_ptr<audit::AuditSink>> StartSinks(const Config& config, 
   return sinks;
 }
 
+// A summary of what the connection limits did (at most one a minute per
+// listener), as an audit event: one per refused connection would let a flood
+// of connections become a flood of audit events.
+void AuditConnectionLimits(audit::AuditLog& log, const http::ConnectionLimitReport& r) {
+  const http::ListenerStats& n = r.since_last;
+  const std::string detail =
+      "latest source " + r.source + "; since the last report: refused " + std::to_string(n.connections_refused) +
+      " (listener cap) and " + std::to_string(n.connections_refused_per_source) + " (source cap), displaced " +
+      std::to_string(n.connections_shed) + " (listener cap) and " + std::to_string(n.connections_shed_per_source) +
+      " (source cap), timed out " + std::to_string(n.handshake_timeouts) + " (handshake) and " +
+      std::to_string(n.first_byte_timeouts) + " (first byte); " + std::to_string(n.connections_active) + " open";
+  const audit::Decision decision =
+      n.connections_refused + n.connections_refused_per_source > 0 ? audit::Decision::kDeny : audit::Decision::kAllow;
+  log.Append(audit::SystemEvent(Clock::Real().Now(), audit::SystemAction::kHttpConnectionLimit,
+                                "listener:" + std::string(http::ListenerName(r.listener)), detail, decision));
+}
+
+// The connection counters of both listeners, for the monitor.
+std::vector<monitor::ListenerConnections> ConnectionCounters(const http::HttpsServer& server) {
+  std::vector<monitor::ListenerConnections> out;
+  for (const http::ListenerKind kind : {http::ListenerKind::kData, http::ListenerKind::kAdmin}) {
+    const http::ListenerStats s = server.Stats(kind);
+    out.push_back({std::string(http::ListenerName(kind)), s.connections_active, s.connections_accepted,
+                   s.connections_refused, s.connections_refused_per_source, s.connections_shed,
+                   s.connections_shed_per_source, s.handshake_timeouts, s.first_byte_timeouts});
+  }
+  return out;
+}
+
 // What both listeners terminate TLS with.
 http::TlsFiles ListenerTls(const Config& config) {
   http::TlsFiles tls{config.Resolve(config.tls_cert), config.Resolve(config.tls_key)};
@@ -193,6 +222,13 @@ void RunServe(const ServeOptions& o) {
   monitor_options.tls_not_after = CertificateNotAfter(config.Resolve(config.tls_cert));
   monitor_options.kek_files = {config.data_dir / "keys" / "kek.key", config.data_dir / "keys" / "kek.sealed"};
   monitor_options.isolation = config.runtime.isolation;
+  // The server is built after the monitor (it needs the monitor's callbacks);
+  // scrapes only come through it, once it exists.
+  std::atomic<const http::HttpsServer*> http_server{nullptr};
+  monitor_options.connections = [&http_server] {
+    const http::HttpsServer* s = http_server.load();
+    return s == nullptr ? std::vector<monitor::ListenerConnections>{} : ConnectionCounters(*s);
+  };
   monitor::Monitor monitor(monitor_options);
   runtime_monitor = &monitor;
   monitor.Start();
@@ -200,6 +236,9 @@ void RunServe(const ServeOptions& o) {
     monitor.ObserveStage(monitor::Stage::kTls, handshake);
   };
   config.server.on_drain_timeout = [&registry] { registry.ShutdownRuntime(); };
+  config.server.on_connection_limit = [log = audit_log.get()](const http::ConnectionLimitReport& report) {
+    AuditConnectionLimits(*log, report);
+  };
 
   std::atomic<bool> draining{false};
   api::Services services;
@@ -215,6 +254,7 @@ void RunServe(const ServeOptions& o) {
   api::ControlPlane control_plane(services);
 
   http::HttpsServer server(config.server);
+  http_server = &server;
   Check(server.AddListener(http::ListenerKind::kData, config.listen, tls, config.http_limits, &data_plane),
         "data plane " + config.listen);
   Check(server.AddListener(http::ListenerKind::kAdmin, config.admin_listen, tls, config.http_limits, &control_plane),

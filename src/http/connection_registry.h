@@ -8,6 +8,7 @@
 // flags are touched only on the connection's strand.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -15,6 +16,7 @@
 #include <optional>
 #include <unordered_set>
 
+#include "admission.h"
 #include "asio_types.h"
 
 namespace aegis::http::internal {
@@ -26,6 +28,9 @@ struct Connection {
   TlsStream stream;
   bool idle = true;       // no request in progress: Stop() may close it at once
   bool stopping = false;  // finish the current request, then close
+  // Written on the connection's strand, read by Admission at accept.
+  std::atomic<Phase> phase{Phase::kHandshake};
+  AdmissionEntry admission;  // guarded by the listener's Admission
 };
 
 class ConnectionRegistry {

@@ -1,16 +1,20 @@
-// A listener: one bound TLS port with its limits, dispatcher and connection cap,
-// and the coroutine that accepts on it.
+// A listener: one bound TLS port with its limits, dispatcher and connection
+// caps (admission.h), and the coroutine that accepts on it.
 //
-// Thread-safety: the acceptor is used only on its own strand; counters are atomic.
+// Thread-safety: the acceptor and the report state are used only on the
+// acceptor's strand; counters are atomic; Admission locks itself.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include "admission.h"
 #include "aegis/http/server.h"
 #include "asio_types.h"
 #include "connection_registry.h"
@@ -25,7 +29,11 @@ struct Listener {
         limits(limits),
         dispatcher(dispatcher),
         tls(std::move(tls)),
-        acceptor(std::move(acceptor)) {}
+        acceptor(std::move(acceptor)),
+        admission(limits) {}
+
+  // Current counters (connections_active from admission).
+  ListenerStats Stats() const;
 
   const ListenerKind kind;
   const std::string_view name;  // for logs
@@ -33,9 +41,19 @@ struct Listener {
   Dispatcher* const dispatcher;
   const std::shared_ptr<ssl::context> tls;
   tcp::acceptor acceptor;  // bound to its own strand
-  std::atomic<int> active{0};
+  Admission admission;
   std::atomic<uint64_t> accepted{0};
-  std::atomic<uint64_t> refused{0};  // over max_connections
+  std::atomic<uint64_t> refused{0};             // at max_connections, every connection in a request
+  std::atomic<uint64_t> refused_per_source{0};  // at max_connections_per_source, likewise
+  std::atomic<uint64_t> shed{0};                // displaced by a newer connection (listener cap)
+  std::atomic<uint64_t> shed_per_source{0};     // displaced by a newer connection from its source
+  std::atomic<uint64_t> handshake_timeouts{0};
+  std::atomic<uint64_t> first_byte_timeouts{0};
+
+  // ServerOptions::on_connection_limit: the last report and the counters then
+  // (acceptor strand only).
+  std::optional<std::chrono::steady_clock::time_point> last_report;
+  ListenerStats reported;
 };
 
 // What sessions need from the server besides their listener.

@@ -103,6 +103,15 @@ Status HttpsServer::AddListener(ListenerKind kind, const std::string& host_port,
   const std::string what = "listener " + std::string(ListenerName(kind));
   if (dispatcher == nullptr) return Status::InvalidArgument(what + ": no dispatcher");
   if (limits.max_connections < 1) return Status::InvalidArgument(what + ": max_connections must be positive");
+  if (limits.max_connections_per_source < 1) {
+    return Status::InvalidArgument(what + ": max_connections_per_source must be positive");
+  }
+  if (limits.ipv6_source_prefix < 1 || limits.ipv6_source_prefix > 128) {
+    return Status::InvalidArgument(what + ": ipv6_source_prefix must be between 1 and 128");
+  }
+  if (limits.handshake_timeout.count() < 1 || limits.first_byte_timeout.count() < 1) {
+    return Status::InvalidArgument(what + ": handshake and first-byte timeouts must be at least 1 s");
+  }
   {
     std::lock_guard lock(impl_->mu);
     if (impl_->listeners.count(kind)) return Status::AlreadyExists(what + " already exists");
@@ -141,8 +150,7 @@ ListenerStats HttpsServer::Stats(ListenerKind kind) const {
   std::lock_guard lock(impl_->mu);
   const auto it = impl_->listeners.find(kind);
   if (it == impl_->listeners.end()) return {};
-  const Listener& l = *it->second;
-  return {l.accepted.load(), l.refused.load(), l.active.load()};
+  return it->second->Stats();
 }
 
 void HttpsServer::Run() {

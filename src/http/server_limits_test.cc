@@ -1,5 +1,5 @@
 // The server's hard limits and refusals: body and header size, malformed HTTP,
-// plaintext and old TLS, slow-loris, idle and handshake timeouts, connection cap.
+// plaintext and old TLS, slow-loris, idle and handshake timeouts.
 #include <random>
 
 #include <gtest/gtest.h>
@@ -181,24 +181,7 @@ TEST(ServerLimitsTest, HandshakeTimeout) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, milliseconds(2500));
 }
 
-TEST(ServerLimitsTest, MaxConnectionsEnforced) {
-  Limits limits = TestLimits();
-  limits.max_connections = 2;
-  TestServer ts(limits);
-  auto a = std::make_unique<RawTlsClient>(ts.port());
-  auto b = std::make_unique<RawTlsClient>(ts.port());
-  ASSERT_TRUE(a->handshake_ok());
-  ASSERT_TRUE(b->handshake_ok());
-  RawTlsClient c(ts.port());
-  EXPECT_FALSE(c.handshake_ok());
-  EXPECT_EQ(ts.server.Stats(ListenerKind::kData).connections_refused, 1u);
-  a.reset();  // frees a slot
-  ASSERT_TRUE(WaitFor([&] { return ts.server.Stats(ListenerKind::kData).connections_active == 1; }));
-  RawTlsClient d(ts.port());
-  EXPECT_TRUE(d.handshake_ok());
-  ASSERT_TRUE(d.Write("GET /echo HTTP/1.1\r\nHost: h\r\n\r\n"));
-  EXPECT_EQ(d.ReadResponse().rfind("HTTP/1.1 200", 0), 0u);
-}
+// The connection caps: server_admission_test.cc.
 
 // Nothing a client sends can take the server down: random bytes, and random
 // mutations of a valid request, each on its own connection.

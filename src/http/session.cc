@@ -42,6 +42,7 @@ class Session {
     const auto handshake_started = Clock::now();
     co_await stream_.async_handshake(ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
+      if (ec == beast::error::timeout) listener_.handshake_timeouts.fetch_add(1, std::memory_order_relaxed);
       // Refused client certificates end here too; debug only, since anyone can
       // trigger it at will.
       spdlog::debug("listener {}: TLS handshake with {} failed: {}", listener_.name, remote_, ec.message());
@@ -59,20 +60,29 @@ class Session {
       co_return;
     }
     client_cert_ = std::move(client_cert).value();
-    for (;;) {
+    conn_->phase.store(Phase::kAwaitingRequest, std::memory_order_release);
+    for (bool first = true;; first = false) {
       if (buffer_.size() == 0) {
-        // Between requests only the idle timeout applies; the read timeout
-        // starts with the first byte of the next request.
+        // Before the first request only the first-byte deadline applies,
+        // between requests only the idle timeout; the read timeout starts
+        // with the first byte of a request.
         conn_->idle = true;
         if (conn_->stopping) break;
-        conn_->transport().expires_after(listener_.limits.idle_timeout);
+        if (!first) conn_->phase.store(Phase::kIdle, std::memory_order_release);
+        conn_->transport().expires_after(first ? listener_.limits.first_byte_timeout : listener_.limits.idle_timeout);
         const size_t n = co_await stream_.async_read_some(buffer_.prepare(kIdleReadSize),
                                                           asio::redirect_error(asio::use_awaitable, ec));
         conn_->idle = false;
-        if (ec) break;
+        if (ec) {
+          if (first && ec == beast::error::timeout) {
+            listener_.first_byte_timeouts.fetch_add(1, std::memory_order_relaxed);
+          }
+          break;
+        }
         buffer_.commit(n);
       }
       conn_->idle = false;
+      conn_->phase.store(Phase::kInRequest, std::memory_order_release);
       conn_->transport().expires_after(listener_.limits.read_timeout);
       if (!co_await ServeOne()) break;
     }
@@ -356,7 +366,7 @@ asio::awaitable<void> RunSession(std::shared_ptr<Connection> connection, Listene
     ConnectionRegistry& registry;
     ~Release() {
       registry.Remove(connection);
-      listener.active.fetch_sub(1);
+      listener.admission.Release(*connection);
     }
   } release{connection, listener, *context.registry};
   if (!context.registry->Add(connection)) connection->stopping = true;

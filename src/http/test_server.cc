@@ -157,6 +157,11 @@ TestServer::TestServer(const TlsFiles& tls, Limits limits) : server(ServerOption
   Start(tls, limits);
 }
 
+TestServer::TestServer(Limits limits, ServerOptions options) : server(std::move(options)) {
+  const TestPki& pki = TestPki::Get();
+  Start({pki.server_cert, pki.server_key}, limits);
+}
+
 void TestServer::Start(const TlsFiles& tls, const Limits& limits) {
   const Status s = server.AddListener(ListenerKind::kData, "127.0.0.1:0", tls, limits, &dispatcher);
   if (!s.ok()) throw std::runtime_error(s.message());
@@ -219,7 +224,16 @@ RawTlsClient::RawTlsClient(uint16_t port, const RawTlsOptions& options) : impl_(
   d.stream = std::make_unique<TlsStream>(d.io, d.tls);
   if (options.resume != nullptr) SSL_set_session(d.stream->native_handle(), options.resume);
   const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), port);
-  error_code ec = d.Await(std::chrono::seconds(5), [&](auto h) { d.stream->next_layer().async_connect(endpoint, h); });
+  error_code ec;
+  if (!options.source_address.empty()) {
+    tcp::socket& socket = d.stream->next_layer().socket();
+    socket.open(tcp::v4(), ec);
+    if (!ec) socket.bind(tcp::endpoint(asio::ip::make_address(options.source_address), 0), ec);
+  }
+  if (!ec) {
+    ec = d.Await(std::chrono::seconds(5), [&](auto h) { d.stream->next_layer().async_connect(endpoint, h); });
+  }
+  if (!ec && !options.handshake) return;
   if (!ec) {
     ec = d.Await(std::chrono::seconds(5),
                  [&](auto h) { d.stream->async_handshake(ssl::stream_base::client, std::move(h)); });

@@ -73,6 +73,8 @@ class TestServer {
                       bool other_ca_cert = false, bool wrong_name_cert = false);
   // Listener "data" with exactly `tls` (e.g. a client CA for mutual TLS).
   explicit TestServer(const TlsFiles& tls, Limits limits = TestLimits());
+  // With these server options (callbacks) and the test certificate.
+  TestServer(Limits limits, ServerOptions options);
   ~TestServer();
   void Stop();  // Stop() and join Run()'s thread
 
@@ -95,6 +97,8 @@ struct RawTlsOptions {
   // Mutual TLS: a client certificate chain and key (PEM), sent when asked for.
   std::optional<std::filesystem::path> client_cert, client_key;
   SSL_SESSION* resume = nullptr;  // offered for resumption (not owned)
+  std::string source_address;     // bind to this local address first (e.g. "127.0.0.2")
+  bool handshake = true;          // false: connect only, no TLS handshake
 };
 
 // A TLS connection under the test's full control (raw bytes, TLS versions,

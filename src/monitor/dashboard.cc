@@ -72,6 +72,20 @@ Json Audit(const audit::AuditLog* log) {
             {"detail", s.verify_detail}}}};
 }
 
+// What the connection limits did since start, over every listener.
+Json Connections(const std::function<std::vector<ListenerConnections>()>& read) {
+  uint64_t active = 0, refused = 0, displaced = 0, timed_out = 0;
+  if (read) {
+    for (const ListenerConnections& l : read()) {
+      active += static_cast<uint64_t>(l.active);
+      refused += l.refused_listener_cap + l.refused_source_cap;
+      displaced += l.displaced_listener_cap + l.displaced_source_cap;
+      timed_out += l.handshake_timeouts + l.first_byte_timeouts;
+    }
+  }
+  return {{"active", active}, {"refused", refused}, {"displaced", displaced}, {"timed_out", timed_out}};
+}
+
 }  // namespace
 
 std::string Monitor::DashboardJson() {
@@ -135,6 +149,7 @@ std::string Monitor::DashboardJson() {
                         ? "Model code runs inside the server process ([runtime] isolation = \"none\"): a model "
                           "can read the server's keys. Use isolation = \"process\"."
                         : ""}}},
+      {"connections", Connections(options_.connections)},
       {"totals",
        {{"requests", allowed + denied},
         {"allowed", allowed},

@@ -157,6 +157,40 @@ void AddRuntime(const internal::Counters& c, runtime::Isolation isolation,
   out.push_back(std::move(withdrawn));
 }
 
+// What the connection limits did, per listener (labels: the listener names
+// and fixed reasons).
+void AddConnections(const std::vector<ListenerConnections>& listeners, std::vector<MetricFamily>& out) {
+  MetricFamily active = Family("aegis_connections_active", "Open connections, per listener.", MetricType::Gauge);
+  MetricFamily accepted =
+      Family("aegis_connections_accepted_total", "Connections admitted, per listener.", MetricType::Counter);
+  MetricFamily refused = Family("aegis_connections_refused_total",
+                                "Connections closed at accept because a cap was reached and every connection in its "
+                                "scope was in a request: reason listener_cap or source_cap.",
+                                MetricType::Counter);
+  MetricFamily displaced = Family("aegis_connections_displaced_total",
+                                  "Connections closed to make room for a newer one at a cap (the oldest that had not "
+                                  "sent a request, else the oldest idle): reason listener_cap or source_cap.",
+                                  MetricType::Counter);
+  MetricFamily timed_out = Family("aegis_connections_timed_out_total",
+                                  "Connections closed by a deadline before their first request: phase handshake "
+                                  "(TLS) or first_byte.",
+                                  MetricType::Counter);
+  auto count = [](MetricFamily& f, uint64_t n, std::vector<ClientMetric::Label> labels) {
+    f.metric.push_back(Value(MetricType::Counter, static_cast<double>(n), std::move(labels)));
+  };
+  for (const ListenerConnections& l : listeners) {
+    active.metric.push_back(Value(MetricType::Gauge, l.active, {{"listener", l.listener}}));
+    count(accepted, l.accepted, {{"listener", l.listener}});
+    count(refused, l.refused_listener_cap, {{"listener", l.listener}, {"reason", "listener_cap"}});
+    count(refused, l.refused_source_cap, {{"listener", l.listener}, {"reason", "source_cap"}});
+    count(displaced, l.displaced_listener_cap, {{"listener", l.listener}, {"reason", "listener_cap"}});
+    count(displaced, l.displaced_source_cap, {{"listener", l.listener}, {"reason", "source_cap"}});
+    count(timed_out, l.handshake_timeouts, {{"listener", l.listener}, {"phase", "handshake"}});
+    count(timed_out, l.first_byte_timeouts, {{"listener", l.listener}, {"phase", "first_byte"}});
+  }
+  for (MetricFamily* f : {&active, &accepted, &refused, &displaced, &timed_out}) out.push_back(std::move(*f));
+}
+
 }  // namespace
 
 std::string Monitor::PrometheusText() const {
@@ -215,6 +249,7 @@ std::string Monitor::PrometheusText() const {
       families.push_back(std::move(failures));
     }
   }
+  if (options_.connections) AddConnections(options_.connections(), families);
   if (options_.tls_not_after) {
     families.push_back(Single("aegis_tls_cert_expiry_seconds",
                               "Seconds until the server certificate expires (negative once expired).",

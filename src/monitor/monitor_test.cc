@@ -203,8 +203,8 @@ TEST_F(MonitorTest, IncidentsCountLockedNamesAndThrottledSources) {
 TEST_F(MonitorTest, DashboardHasTheContractShape) {
   Monitor monitor(Options());
   const Json d = Json::parse(monitor.DashboardJson());
-  for (const char* key :
-       {"generated_at", "bucket_seconds", "series", "models", "stages", "incidents", "audit", "totals"}) {
+  for (const char* key : {"generated_at", "bucket_seconds", "series", "models", "stages", "incidents", "audit",
+                          "connections", "totals"}) {
     EXPECT_TRUE(d.contains(key)) << key;
   }
   EXPECT_EQ(d["generated_at"], "2026-12-04T19:30:00.000Z");
@@ -232,6 +232,33 @@ TEST_F(MonitorTest, DashboardHasTheContractShape) {
   }
   EXPECT_TRUE(d["models"].empty());
   EXPECT_EQ(d["incidents"]["open"], 0);
+  for (const char* k : {"active", "refused", "displaced", "timed_out"}) EXPECT_EQ(d["connections"][k], 0) << k;
+}
+
+// The HTTP server's connection counters, per listener and reason, in the
+// exposition and summed on the dashboard.
+TEST_F(MonitorTest, ConnectionLimitsAreExposed) {
+  MonitorOptions o = Options();
+  o.connections = [] {
+    ListenerConnections data{"data", 7, 100, 1, 2, 3, 4, 5, 6};
+    ListenerConnections admin{"admin", 1, 10};
+    return std::vector<ListenerConnections>{data, admin};
+  };
+  Monitor monitor(o);
+  const std::string text = monitor.PrometheusText();
+  EXPECT_EQ(Sample(text, "aegis_connections_active{listener=\"data\"}"), 7);
+  EXPECT_EQ(Sample(text, "aegis_connections_accepted_total{listener=\"admin\"}"), 10);
+  EXPECT_EQ(Sample(text, "aegis_connections_refused_total{listener=\"data\",reason=\"listener_cap\"}"), 1);
+  EXPECT_EQ(Sample(text, "aegis_connections_refused_total{listener=\"data\",reason=\"source_cap\"}"), 2);
+  EXPECT_EQ(Sample(text, "aegis_connections_displaced_total{listener=\"data\",reason=\"listener_cap\"}"), 3);
+  EXPECT_EQ(Sample(text, "aegis_connections_displaced_total{listener=\"data\",reason=\"source_cap\"}"), 4);
+  EXPECT_EQ(Sample(text, "aegis_connections_timed_out_total{listener=\"data\",phase=\"handshake\"}"), 5);
+  EXPECT_EQ(Sample(text, "aegis_connections_timed_out_total{listener=\"data\",phase=\"first_byte\"}"), 6);
+  const Json d = Json::parse(monitor.DashboardJson());
+  EXPECT_EQ(d["connections"]["active"], 8);
+  EXPECT_EQ(d["connections"]["refused"], 3);
+  EXPECT_EQ(d["connections"]["displaced"], 7);
+  EXPECT_EQ(d["connections"]["timed_out"], 11);
 }
 
 TEST_F(MonitorTest, TimelineBucketsCountWhereTheyHappenedAndForget) {

@@ -120,7 +120,8 @@ def test_config_is_toml_with_documented_sections(fresh):
 # The [limits] contract: every key, with its default (README, "Configuration").
 LIMITS_DEFAULTS = {"max_body_bytes": 64 << 20, "max_model_bytes": 4 << 30, "max_header_bytes": 16384,
                    "read_timeout_seconds": 30, "write_timeout_seconds": 30, "idle_timeout_seconds": 60,
-                   "max_connections": 1024}
+                   "handshake_timeout_seconds": 5, "first_byte_timeout_seconds": 5,
+                   "max_connections": 1024, "max_connections_per_source": 64, "ipv6_source_prefix": 64}
 
 
 def test_init_writes_every_limits_key_with_its_default(fresh):
@@ -129,7 +130,7 @@ def test_init_writes_every_limits_key_with_its_default(fresh):
     # The README documents exactly these keys (and src/cli/config_keys_test.cc checks that init
     # writes every [limits] key the loader accepts).
     readme = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text()
-    documented = set(re.findall(r"^\| `limits\.([a-z_]+)`", readme, flags=re.M))
+    documented = set(re.findall(r"^\| `limits\.([a-z0-9_]+)`", readme, flags=re.M))
     assert documented == set(LIMITS_DEFAULTS), f"README documents {sorted(documented)}"
 
 

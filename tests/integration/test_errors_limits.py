@@ -439,22 +439,45 @@ def _extra_connection_outcome(port, ca) -> str:
         s.close()
 
 
+def _hold_in_request(port, ca):
+    s = tls_connect(port, ca, timeout=5)
+    s.sendall(b"GET /v2/health/live HTTP/1.1\r\n")  # the head is not finished: a request in progress
+    return s
+
+
 def test_max_connections(limited):
+    """At max_connections a new connection displaces the oldest idle one; only when every
+    connection is in a request are new ones refused (docs/limits.md)."""
     time.sleep(0.5)  # let earlier connections finish closing
     held = []
     try:
         for _ in range(MAX_CONN):
-            held.append(_hold(limited.data_port, limited.ca))
+            held.append(_hold(limited.data_port, limited.ca))  # served once, now idle
+        outcome = _extra_connection_outcome(limited.data_port, limited.ca)
+        assert outcome == "HTTP 200", f"at max_connections with idle connections a new one got: {outcome}"
+        assert read_response(held[0], timeout=2) is None, "the oldest idle connection was not the one displaced"
+        held[1].sendall(http_request_bytes("GET", "/v2/health/live"))
+        r = read_response(held[1], timeout=5)
+        assert r is not None and r.status_code == 200, "a younger idle connection was displaced too"
+    finally:
+        for s in held:
+            s.close()
+    time.sleep(0.3)
+    held = []
+    try:
+        for _ in range(MAX_CONN):
+            held.append(_hold_in_request(limited.data_port, limited.ca))
+        time.sleep(0.2)
         outcomes = [_extra_connection_outcome(limited.data_port, limited.ca) for _ in range(3)]
-        print(f"connections beyond max_connections: {outcomes}")
+        print(f"connections beyond max_connections, all in a request: {outcomes}")
         served = [o for o in outcomes if o == "HTTP 200"]
         assert not served, f"connections beyond max_connections={MAX_CONN} were served: {outcomes}"
         for o in outcomes:
             assert not (o.startswith("HTTP 5") and o != "HTTP 503"), outcomes
-        # Held connections still work.
-        held[0].sendall(http_request_bytes("GET", "/v2/health/live"))
+        # The requests in progress were not disturbed.
+        held[0].sendall(b"Host: 127.0.0.1\r\n\r\n")
         r = read_response(held[0], timeout=5)
-        assert r is not None and r.status_code == 200, "a held connection stopped working"
+        assert r is not None and r.status_code == 200, "a connection in a request was closed"
     finally:
         for s in held:
             s.close()

@@ -49,6 +49,9 @@ enum class SystemAction {
   kRuntimeSandboxViolation,   // "runtime.sandbox_violation"
   kRuntimeWorkerRestarted,    // "runtime.worker_restarted"
   kModelWithdrawn,            // "model.withdrawn": too many failures; the version no longer serves
+  // "http.connection_limit": what a listener's connection caps and deadlines
+  // did (refused, displaced, timed out), summed over at most a minute
+  kHttpConnectionLimit,
 };
 std::string_view SystemActionName(SystemAction action);
 

@@ -2,9 +2,11 @@
 //
 // There is no plaintext mode. Each listener terminates TLS 1.2/1.3 with Mozilla
 // "intermediate" AEAD cipher suites, reads requests with a fresh parser per
-// message and hard limits (header size, body size per Plan), enforces read, write
-// and idle timeouts (slow-loris), caps concurrent connections, refuses targets
-// with "..", and adds HSTS and no-sniff headers to every response.
+// message and hard limits (header size, body size per Plan), enforces handshake,
+// first-byte, read, write and idle timeouts (slow-loris), caps concurrent
+// connections per listener and per source address (making room by closing the
+// oldest connections that are not in a request, see src/http/admission.h),
+// refuses targets with "..", and adds HSTS and no-sniff headers to every response.
 // Dispatcher::Begin runs on an I/O thread (routing, authentication, immediate
 // answers: it must not block for long); a Plan's handlers and body sinks run on a
 // worker pool, and an async handler's Reply may come from any thread. Stop() stops accepting, lets in-flight
@@ -28,13 +30,29 @@
 
 namespace aegis::http {
 
+// The limits of one listener, in the order they apply to a connection
+// (docs/limits.md): accept → connection caps → handshake deadline → first-byte
+// deadline → header limits → read deadline → ...
 struct Limits {
   uint64_t max_header_bytes = 16 * 1024;
   std::chrono::seconds read_timeout{30};  // whole request (head + body) must arrive within this
   std::chrono::seconds write_timeout{30};
   std::chrono::seconds idle_timeout{60};  // keep-alive wait for the next request
-  std::chrono::seconds handshake_timeout{10};
-  int max_connections = 1024;  // per listener; more are closed at accept
+  std::chrono::seconds handshake_timeout{5};
+  // From the end of the handshake to the first byte of the first request: a
+  // connection that has never asked for anything is cheap to hold for an
+  // attacker and useless to anyone else.
+  std::chrono::seconds first_byte_timeout{5};
+  // Per listener. At the cap a new connection takes the place of the oldest one
+  // that is not in a request (handshaking or waiting for its first request,
+  // then idle keep-alive); only when every connection is in a request is the
+  // new one refused.
+  int max_connections = 1024;
+  // The same, per source address (IPv4 address; IPv6 addresses grouped by
+  // their first ipv6_source_prefix bits, since one host often owns a /64).
+  // Loopback is not exempt.
+  int max_connections_per_source = 64;
+  int ipv6_source_prefix = 64;
 };
 
 struct TlsFiles {
@@ -55,8 +73,21 @@ struct TlsFiles {
 // Connection counters of one listener (for metrics).
 struct ListenerStats {
   uint64_t connections_accepted = 0;
-  uint64_t connections_refused = 0;  // closed at accept: over max_connections
+  uint64_t connections_refused = 0;             // closed at accept: at max_connections, all in a request
+  uint64_t connections_refused_per_source = 0;  // closed at accept: at max_connections_per_source, all in a request
+  uint64_t connections_shed = 0;                // closed to make room for a newer one (listener cap)
+  uint64_t connections_shed_per_source = 0;     // closed to make room for a newer one (per-source cap)
+  uint64_t handshake_timeouts = 0;              // no TLS handshake within handshake_timeout
+  uint64_t first_byte_timeouts = 0;             // no request byte within first_byte_timeout
   int connections_active = 0;
+};
+
+// A summary of connection-limit actions, reported at most once a minute per
+// listener so that a flood of refusals never becomes a flood of audit events.
+struct ConnectionLimitReport {
+  ListenerKind listener = ListenerKind::kData;
+  std::string source;        // the source (address or IPv6 prefix) of the latest refusal or shed
+  ListenerStats since_last;  // counts since the previous report (connections_active: now)
 };
 
 // Loads `tls` exactly as a listener would (chain, key, key/certificate match,
@@ -72,6 +103,10 @@ struct ServerOptions {
   // listener and the handshake's duration (for metrics). Must be cheap and must
   // not throw.
   std::function<void(ListenerKind listener, std::chrono::nanoseconds handshake)> on_handshake;
+  // Called on the worker pool when a connection limit refused or closed a
+  // connection, at most once a minute per listener (the first time at once).
+  // Must not throw.
+  std::function<void(const ConnectionLimitReport&)> on_connection_limit;
   // Called once if the drain timeout runs out with requests still inside their
   // handlers: it must make them answer at once (fail inference waiting on a
   // stuck engine worker), so that the server stops within the timeout.

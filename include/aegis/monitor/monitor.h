@@ -9,7 +9,8 @@
 //   fixed-bucket atomics (prometheus::Histogram locks a mutex per Observe); the
 //   exposition is built from prometheus-cpp's MetricFamily and TextSerializer.
 // - State (models loaded, open incidents, audit tree size, certificate expiry,
-//   KEK age, integrity counters) read from the services at scrape time.
+//   KEK age, integrity counters, connection limits) read from the services at
+//   scrape time.
 //
 // Cardinality is bounded whatever clients send: `model`/`version` values come
 // only from ServedModel records the registry handed out (never from a request
@@ -34,6 +35,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -70,6 +72,17 @@ std::string_view AuthMethodName(AuthMethod method);  // "token", ..., "password"
 
 inline constexpr size_t kMaxModelSeries = 128;
 
+// What the connection limits of one listener did since start (the HTTP
+// server's counters, read at scrape time; docs/limits.md).
+struct ListenerConnections {
+  std::string listener;  // http::ListenerName: "data" or "admin", a fixed set
+  int active = 0;
+  uint64_t accepted = 0;
+  uint64_t refused_listener_cap = 0, refused_source_cap = 0;      // closed at accept: all in a request
+  uint64_t displaced_listener_cap = 0, displaced_source_cap = 0;  // closed to make room for a newer one
+  uint64_t handshake_timeouts = 0, first_byte_timeouts = 0;
+};
+
 struct MonitorOptions {
   const registry::Registry* registry = nullptr;  // models loaded, integrity counts, the dashboard's models
   const auth::UserDirectory* users = nullptr;    // open incidents
@@ -82,6 +95,8 @@ struct MonitorOptions {
   const Clock* clock = &Clock::Real();
   // How model code runs: "none" is reported as a finding.
   runtime::Isolation isolation = runtime::Isolation::kProcess;
+  // The listeners' connection counters; unset: no connection metrics.
+  std::function<std::vector<ListenerConnections>()> connections;
 };
 
 // The counters of one served model version (or of model="-"). Opaque; owned by
