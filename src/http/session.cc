@@ -217,7 +217,20 @@ class Session {
       }
       response = co_await OnWorker(context_.workers, [&]() noexcept { return sink->Finish(); });
     } else {
-      co_await reader.ReadAll(request.body, head.content_length.value_or(plan.body_limit), ec);
+      // The memory budget: the declared size before any body byte is read, a
+      // chunked body as its buffer grows. A refusal leaves the body unread.
+      std::optional<Response> refusal;
+      const std::function<bool(uint64_t)> admit = [&](uint64_t bytes) {
+        if (plan.reserve_body) refusal = plan.reserve_body(bytes);
+        return !refusal;
+      };
+      if (head.content_length && !parser.is_done() && !admit(*head.content_length)) ec = asio::error::no_buffer_space;
+      if (!ec) co_await reader.ReadAll(request.body, head.content_length, plan.body_limit, admit, ec);
+      if (refusal) {
+        framing_.keep_alive = false;
+        completion.Report(co_await Send(*refusal) ? refusal->status : 499);
+        co_return false;
+      }
       if (ec) {
         completion.Report(ClassifyReadError(ec).status);
         co_await RefuseForReadError(head, ec);
