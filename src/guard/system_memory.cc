@@ -80,7 +80,9 @@ MemoryBudgetOptions BodyBudgetOptions(uint64_t configured_total, int principal_p
                       ? configured_total
                       : std::clamp(available ? *available / 4 : kFallbackBodyBudget, kMinBodyBudget, kMaxBodyBudget);
   const uint64_t percent = static_cast<uint64_t>(std::clamp(principal_percent, 1, 100));
-  o.per_principal_bytes = std::max(o.total_bytes / 100 * percent, std::min(max_body_bytes, o.total_bytes));
+  // percent / 100 of the total without overflow or losing the remainder.
+  const uint64_t share = o.total_bytes / 100 * percent + o.total_bytes % 100 * percent / 100;
+  o.per_principal_bytes = std::max(share, std::min(max_body_bytes, o.total_bytes));
   o.per_principal_bytes = std::min(o.per_principal_bytes, o.total_bytes);
   return o;
 }

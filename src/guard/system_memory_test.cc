@@ -46,7 +46,8 @@ TEST_F(SystemMemoryTest, UnreadableMeansUnknown) {
 TEST(BodyBudgetOptionsTest, DerivesAQuarterClampedAndAShare) {
   auto o = BodyBudgetOptions(0, 25, 64 * kMiB, 8 * kGiB);
   EXPECT_EQ(o.total_bytes, 2 * kGiB);
-  EXPECT_EQ(o.per_principal_bytes, 2 * kGiB / 100 * 25);
+  EXPECT_EQ(o.per_principal_bytes, 512 * kMiB);
+  EXPECT_EQ(BodyBudgetOptions(16 * kMiB, 50, kMiB, std::nullopt).per_principal_bytes, 8 * kMiB) << "no rounding down";
   EXPECT_EQ(BodyBudgetOptions(0, 25, 64 * kMiB, 1 * kMiB).total_bytes, kMinBodyBudget);
   EXPECT_EQ(BodyBudgetOptions(0, 25, 64 * kMiB, 1024 * kGiB).total_bytes, kMaxBodyBudget);
   EXPECT_EQ(BodyBudgetOptions(0, 25, 64 * kMiB, std::nullopt).total_bytes, kFallbackBodyBudget);
