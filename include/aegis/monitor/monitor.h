@@ -46,6 +46,7 @@
 #include "aegis/common/mutex.h"
 #include "aegis/common/periodic_thread.h"
 #include "aegis/common/thread_annotations.h"
+#include "aegis/guard/memory_budget.h"
 #include "aegis/monitor/stage_timer.h"
 #include "aegis/registry/registry.h"
 
@@ -82,6 +83,8 @@ struct MonitorOptions {
   const Clock* clock = &Clock::Real();
   // How model code runs: "none" is reported as a finding.
   runtime::Isolation isolation = runtime::Isolation::kProcess;
+  // The memory budget for request bodies: bytes held, its limit and refusals.
+  const guard::MemoryBudget* body_budget = nullptr;
 };
 
 // The counters of one served model version (or of model="-"). Opaque; owned by
@@ -120,6 +123,8 @@ class Monitor {
   void AuthzDenied();
   // Something happened to an engine worker (crash, timeout, sandbox violation...).
   void RuntimeEvent(runtime::RuntimeEvent::Kind kind);
+  // An inference response was refused for being over its model's size limit.
+  void ResponseTooLarge();
 
   // --- Readers ------------------------------------------------------------
   // The Prometheus text format, version 0.0.4.
