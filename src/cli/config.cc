@@ -82,6 +82,15 @@ StatusOr<Config> LoadConfig(const std::filesystem::path& data_dir) {
     AEGIS_RETURN_IF_ERROR(t.Seconds("write_timeout_seconds", config.http_limits.write_timeout, 1, 3600));
     AEGIS_RETURN_IF_ERROR(t.Seconds("idle_timeout_seconds", config.http_limits.idle_timeout, 1, 3600));
     AEGIS_RETURN_IF_ERROR(t.Integer("max_connections", config.http_limits.max_connections, 1, 1000000));
+    auto& api = config.api_limits;
+    AEGIS_RETURN_IF_ERROR(t.Integer("body_memory_bytes", api.body_memory_bytes, 0, 1ll << 40));
+    // A budget smaller than one body would refuse the largest allowed request for ever.
+    if (api.body_memory_bytes != 0 && api.body_memory_bytes < api.max_body_bytes) {
+      return t.Error("body_memory_bytes", "must be 0 (derived from the machine's memory) or at least max_body_bytes (" +
+                                              std::to_string(api.max_body_bytes) + ")");
+    }
+    AEGIS_RETURN_IF_ERROR(t.Integer("body_memory_principal_percent", api.body_memory_principal_percent, 1, 100));
+    AEGIS_RETURN_IF_ERROR(t.Integer("max_response_body_bytes", api.max_response_body_bytes, 4096, 1ll << 34));
     return Status::Ok();
   }));
   AEGIS_RETURN_IF_ERROR(r.In("registry", [&](const internal::TableReader& t) {
@@ -132,7 +141,15 @@ std::string RenderDefaultConfig(const std::string& listen, const std::string& ad
       << "   # whole request must arrive within this\n"
       << "write_timeout_seconds = " << d.http_limits.write_timeout.count() << "\n"
       << "idle_timeout_seconds = " << d.http_limits.idle_timeout.count() << "\n"
-      << "max_connections = " << d.http_limits.max_connections << "        # per listener\n\n"
+      << "max_connections = " << d.http_limits.max_connections << "        # per listener\n"
+      << "# Memory that inference bodies may hold at once, all clients together; a\n"
+      << "# request that does not fit gets 503 with Retry-After. 0 = a quarter of the\n"
+      << "# memory available at start (cgroup limit included), 64 MiB to 32 GiB.\n"
+      << "body_memory_bytes = " << d.api_limits.body_memory_bytes << "\n"
+      << "body_memory_principal_percent = " << d.api_limits.body_memory_principal_percent
+      << "   # one principal's share of it\n"
+      << "max_response_body_bytes = " << d.api_limits.max_response_body_bytes
+      << "   # encoded inference response; 500 above\n\n"
       << internal::RenderRuntimeConfig() << "\n"
       << "[registry]\n"
       << "# Only models signed (OpenSSF Model Signing) by a key in the trust store\n"
