@@ -120,7 +120,10 @@ def test_config_is_toml_with_documented_sections(fresh):
 # The [limits] contract: every key, with its default (README, "Configuration").
 LIMITS_DEFAULTS = {"max_body_bytes": 64 << 20, "max_model_bytes": 4 << 30, "max_header_bytes": 16384,
                    "read_timeout_seconds": 30, "write_timeout_seconds": 30, "idle_timeout_seconds": 60,
-                   "max_connections": 1024}
+                   "max_connections": 1024,
+                   # 0: derived from the machine's memory at start (docs/operations.md, Limits)
+                   "body_memory_bytes": 0, "body_memory_principal_percent": 25,
+                   "max_response_body_bytes": 64 << 20}
 
 
 def test_init_writes_every_limits_key_with_its_default(fresh):
