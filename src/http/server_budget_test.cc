@@ -68,6 +68,14 @@ TEST(ServerBudgetTest, ARefusalIsSentAndTheBodyLeftUnread) {
   ASSERT_TRUE(WaitFor([&] { return ts.dispatcher.completions().size() == 1; }));
   EXPECT_EQ(ts.dispatcher.completions()[0], 503);
   EXPECT_TRUE(AllReleased(ts.dispatcher));
+
+  // A client that waits for 100 Continue is refused instead of invited.
+  RawTlsClient polite(ts.port());
+  ASSERT_TRUE(
+      polite.Write("POST /budgeted HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 5000\r\n\r\n"));
+  const std::string answer = polite.ReadResponse();
+  EXPECT_EQ(answer.rfind("HTTP/1.1 503", 0), 0u) << answer;
+  EXPECT_TRUE(AllReleased(ts.dispatcher));
 }
 
 TEST(ServerBudgetTest, AChunkedBodyGrowsItsReservationAsItArrives) {
