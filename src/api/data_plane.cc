@@ -2,6 +2,7 @@
 
 #include "aegis/api/v2_codec.h"
 #include "aegis/common/version.h"
+#include "body_budget.h"
 #include "model_json.h"
 #include "request_pipeline.h"
 #include "route_table.h"
@@ -59,7 +60,18 @@ struct ResponseShape {
   std::optional<std::string> id;
   std::vector<RequestedOutput> outputs;  // empty: all, in the model's order
   bool binary_data_output = false;
+  uint64_t max_response = UINT64_MAX;  // encoded body, [limits] or [models."NAME"]
 };
+
+// A response over its model's limit is the model's doing (its outputs for a
+// valid request), not the client's, so it is a 500 like an engine failure; it
+// names the limit and the one thing the client can change.
+Status ResponseTooLargeError(const ResponseShape& shape) {
+  return Status::Internal("the response of model '" + shape.model + "' is larger than its limit of " +
+                          std::to_string(shape.max_response) +
+                          " bytes (max_response_body_bytes); binary outputs (parameters.binary_data_output) "
+                          "are up to 4 times smaller than JSON");
+}
 
 // Encodes the outputs the request asked for, in the order asked for. `outputs`
 // may point into an engine worker's shared memory: they are read once, here.
@@ -77,7 +89,8 @@ StatusOr<http::Response> EncodeOutputs(const ResponseShape& shape, std::span<con
       binary.push_back(want.binary_data || shape.binary_data_output);
     }
   }
-  AEGIS_ASSIGN_OR_RETURN(auto encoded, EncodeInferResponse(shape.model, shape.version, shape.id, selected, binary));
+  AEGIS_ASSIGN_OR_RETURN(
+      auto encoded, EncodeInferResponse(shape.model, shape.version, shape.id, selected, binary, shape.max_response));
   http::Response response;
   response.body = std::move(encoded.body);
   response.content_type = encoded.content_type;
@@ -99,7 +112,7 @@ http::Response ErrorResponse(const Status& status) {
 // answers (on the model's own thread when it runs confined). `monitor` (may be
 // null) gets the two stages' times.
 void RunInference(const std::shared_ptr<const registry::ServedModel>& model, const http::Request& request,
-                  monitor::Monitor* monitor, http::Reply reply) {
+                  monitor::Monitor* monitor, uint64_t max_response, http::Reply reply) {
   monitor::StageTimer timer;
   auto header_length = JsonHeaderLength(request.head);
   if (!header_length.ok()) return reply(ErrorResponse(header_length.status()));
@@ -109,8 +122,8 @@ void RunInference(const std::shared_ptr<const registry::ServedModel>& model, con
   Status valid = runtime::ValidateInputs(instances.signature(), infer->inputs);
   if (!valid.ok()) return reply(ErrorResponse(valid));
   if (monitor != nullptr) monitor->ObserveStage(monitor::Stage::kGuard, timer.Lap());
-  ResponseShape shape{model->record.name, model->record.version, std::move(infer->id), std::move(infer->outputs),
-                      infer->binary_data_output};
+  ResponseShape shape{model->record.name,        model->record.version,     std::move(infer->id),
+                      std::move(infer->outputs), infer->binary_data_output, max_response};
   // The callback owns what it needs, not the model: the model's instances may
   // run it on their own thread, and must never hold the last reference to themselves.
   instances.Submit(std::move(infer->inputs), request.head.request_id,
@@ -118,6 +131,10 @@ void RunInference(const std::shared_ptr<const registry::ServedModel>& model, con
                      if (monitor != nullptr) monitor->ObserveStage(monitor::Stage::kEngine, timer.Lap());
                      if (!result.status.ok()) return reply(ErrorResponse(result.status));
                      auto response = EncodeOutputs(shape, result.outputs);
+                     if (!response.ok() && response.status().code() == StatusCode::kTooLarge) {
+                       if (monitor != nullptr) monitor->ResponseTooLarge();
+                       return reply(ErrorResponse(ResponseTooLargeError(shape)));
+                     }
                      reply(response.ok() ? std::move(response).value() : ErrorResponse(response.status()));
                    });
 }
@@ -140,7 +157,7 @@ void PlanModelReady(internal::RouteRequest& r, const auth::Principal&) {
   r.plan.immediate = ModelReady(r.services, r.params.Get("model"), r.params.Get("version"));
 }
 
-void PlanInfer(internal::RouteRequest& r, const auth::Principal&) {
+void PlanInfer(internal::RouteRequest& r, const auth::Principal& principal) {
   const Services& services = r.services;
   const std::string_view name = r.params.Get("model");
   // Resolve the version now: unknown models are refused before their body is
@@ -153,9 +170,13 @@ void PlanInfer(internal::RouteRequest& r, const auth::Principal&) {
   r.event.resource = "model:" + std::string(name) + "/versions/" + (*model)->record.version;
   if (services.monitor != nullptr) r.series = services.monitor->SeriesFor(**model);
   r.plan.body_limit = services.limits.max_body_bytes;
-  r.plan.async_handler = [model = std::move(*model), monitor = services.monitor](http::Request& request,
-                                                                                 http::Reply reply) {
-    RunInference(model, request, monitor, std::move(reply));
+  // Only now, authenticated, authorized and for a served model, may the
+  // request hold memory for its body.
+  internal::BudgetBody(services, principal, r.plan, r.Late());
+  const uint64_t max_response = services.limits.ResponseLimitFor((*model)->record.name);
+  r.plan.async_handler = [model = std::move(*model), monitor = services.monitor, max_response](http::Request& request,
+                                                                                               http::Reply reply) {
+    RunInference(model, request, monitor, max_response, std::move(reply));
   };
 }
 

@@ -48,11 +48,14 @@ Status CheckOutput(const runtime::TensorView& t, uint64_t* count) {
 // Appends `[v0,v1,...]`. Writes straight into the string a chunk at a time: each
 // chunk is sized for the longest number, then trimmed, which keeps per-element
 // work to one to_chars call without over-allocating for big tensors.
+// Stops (returns false) once `out` is longer than `max`, checked per chunk, so
+// an oversized response costs at most one chunk past the limit.
 template <typename T, typename Format>
-void AppendNumbers(std::string& out, const uint8_t* data, uint64_t count, Format format) {
+bool AppendNumbers(std::string& out, const uint8_t* data, uint64_t count, uint64_t max, Format format) {
   out.push_back('[');
   constexpr uint64_t kChunk = 1024;
   for (uint64_t i = 0; i < count;) {
+    if (out.size() > max) return false;
     const uint64_t n = std::min(kChunk, count - i);
     const size_t old = out.size();
     out.resize(old + n * (kMaxNumberChars + 1));
@@ -70,54 +73,61 @@ void AppendNumbers(std::string& out, const uint8_t* data, uint64_t count, Format
   } else {
     out.push_back(']');
   }
+  return out.size() <= max;
 }
 
-void AppendJsonData(std::string& out, const runtime::TensorView& t, uint64_t count) {
+bool AppendJsonData(std::string& out, const runtime::TensorView& t, uint64_t count, uint64_t max) {
   const uint8_t* d = t.data.data();
   const auto as_int = [](char* p, auto v) { return internal::WriteInt(p, static_cast<int64_t>(v)); };
   switch (t.datatype) {
     case DataType::kBool:
-      return AppendNumbers<uint8_t>(out, d, count, [](char* p, uint8_t v) {
+      return AppendNumbers<uint8_t>(out, d, count, max, [](char* p, uint8_t v) {
         const std::string_view s = v != 0 ? "true" : "false";
         std::memcpy(p, s.data(), s.size());
         return p + s.size();
       });
     case DataType::kUint8:
-      return AppendNumbers<uint8_t>(out, d, count, as_int);
+      return AppendNumbers<uint8_t>(out, d, count, max, as_int);
     case DataType::kUint16:
-      return AppendNumbers<uint16_t>(out, d, count, as_int);
+      return AppendNumbers<uint16_t>(out, d, count, max, as_int);
     case DataType::kUint32:
-      return AppendNumbers<uint32_t>(out, d, count, as_int);
+      return AppendNumbers<uint32_t>(out, d, count, max, as_int);
     case DataType::kUint64:
-      return AppendNumbers<uint64_t>(out, d, count, internal::WriteUint);
+      return AppendNumbers<uint64_t>(out, d, count, max, internal::WriteUint);
     case DataType::kInt8:
-      return AppendNumbers<int8_t>(out, d, count, as_int);
+      return AppendNumbers<int8_t>(out, d, count, max, as_int);
     case DataType::kInt16:
-      return AppendNumbers<int16_t>(out, d, count, as_int);
+      return AppendNumbers<int16_t>(out, d, count, max, as_int);
     case DataType::kInt32:
-      return AppendNumbers<int32_t>(out, d, count, as_int);
+      return AppendNumbers<int32_t>(out, d, count, max, as_int);
     case DataType::kInt64:
-      return AppendNumbers<int64_t>(out, d, count, internal::WriteInt);
+      return AppendNumbers<int64_t>(out, d, count, max, internal::WriteInt);
     case DataType::kFp16:
       return AppendNumbers<uint16_t>(
-          out, d, count, [](char* p, uint16_t v) { return internal::WriteFloat(p, internal::HalfToFloat(v)); });
+          out, d, count, max, [](char* p, uint16_t v) { return internal::WriteFloat(p, internal::HalfToFloat(v)); });
     case DataType::kFp32:
-      return AppendNumbers<float>(out, d, count, internal::WriteFloat);
+      return AppendNumbers<float>(out, d, count, max, internal::WriteFloat);
     case DataType::kFp64:
-      return AppendNumbers<double>(out, d, count, internal::WriteDouble);
+      return AppendNumbers<double>(out, d, count, max, internal::WriteDouble);
     case DataType::kBytes: {
       out.push_back('[');
       bool first = true;
       const std::string_view bytes(reinterpret_cast<const char*>(d), t.data.size());
       internal::ForEachBytesElement(bytes, [&](std::string_view element) {
+        if (out.size() > max) return;  // over: skip the rest
         if (!first) out.push_back(',');
         first = false;
         internal::AppendJsonString(out, element);
       });
       out.push_back(']');
-      return;
+      return out.size() <= max;
     }
   }
+  return false;
+}
+
+Status ResponseTooLarge(uint64_t max) {
+  return Status::TooLarge("the response is larger than " + std::to_string(max) + " bytes");
 }
 
 void AppendUint(std::string& out, uint64_t v) {
@@ -130,7 +140,7 @@ void AppendUint(std::string& out, uint64_t v) {
 StatusOr<EncodedResponse> EncodeInferResponse(std::string_view model_name, std::string_view model_version,
                                               const std::optional<std::string>& id,
                                               std::span<const runtime::TensorView> outputs,
-                                              const std::vector<bool>& binary) {
+                                              const std::vector<bool>& binary, uint64_t max_bytes) {
   if (!binary.empty() && binary.size() != outputs.size()) {
     return Status::Internal("binary flags for " + std::to_string(binary.size()) + " outputs, but " +
                             std::to_string(outputs.size()) + " outputs");
@@ -138,13 +148,19 @@ StatusOr<EncodedResponse> EncodeInferResponse(std::string_view model_name, std::
   const auto is_binary = [&](size_t i) { return !binary.empty() && binary[i]; };
 
   size_t estimate = 128 + model_name.size() + model_version.size() + (id ? id->size() : 0);
+  // The smallest body these outputs can make: binary sections exactly, and at
+  // least one character and a comma per JSON element.
+  uint64_t at_least = 0;
   for (size_t i = 0; i < outputs.size(); ++i) {
     uint64_t count = 0;
     AEGIS_RETURN_IF_ERROR(CheckOutput(outputs[i], &count));
     estimate += 96 + outputs[i].name.size() + outputs[i].shape.size() * 8;
     // Binary sections are copied as they are; JSON numbers average well under 16 chars.
     estimate += is_binary(i) ? outputs[i].data.size() : std::min<uint64_t>(count, 4096) * 16;
+    at_least += is_binary(i) ? outputs[i].data.size() : 2 * count;
   }
+  if (at_least > max_bytes) return ResponseTooLarge(max_bytes);
+  estimate = static_cast<size_t>(std::min<uint64_t>(estimate, max_bytes));
 
   EncodedResponse response;
   std::string& out = response.body;
@@ -183,11 +199,17 @@ StatusOr<EncodedResponse> EncodeInferResponse(std::string_view model_name, std::
       out += "}}";
     } else {
       out += ",\"data\":";
-      AppendJsonData(out, t, *t.ElementCount());  // Checked above.
+      if (!AppendJsonData(out, t, *t.ElementCount(), max_bytes))
+        return ResponseTooLarge(max_bytes);  // Count checked above.
       out.push_back('}');
     }
   }
   out += "]}";
+  uint64_t total = out.size();
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    if (is_binary(i)) total += outputs[i].data.size();
+  }
+  if (total > max_bytes) return ResponseTooLarge(max_bytes);
 
   if (!any_binary) {
     response.content_type = "application/json";

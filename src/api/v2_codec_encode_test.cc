@@ -302,5 +302,36 @@ TEST(Fp16Test, MatchesCompilerConversions) {
 }
 #endif
 
+// The size limit is exact, holds for JSON, binary and BYTES outputs, and an
+// output whose smallest encoding is already over it is refused up front.
+TEST(EncodeResponseLimitTest, RefusesExactlyPastTheLimit) {
+  std::vector<float> values(5000);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = 1.0f / static_cast<float>(i + 3);
+  const std::vector<Tensor> json = {MakeTensor("y", DataType::kFp32, {5000}, values)};
+  const std::vector<Tensor> bytes = {BytesTensor("s", {"alpha", std::string(3000, 'b'), "gamma"})};
+  for (const auto& [outputs, binary] : {std::pair{json, std::vector<bool>{}}, std::pair{json, std::vector<bool>{true}},
+                                        std::pair{bytes, std::vector<bool>{}}}) {
+    const auto full = EncodeInferResponse("m", "1", std::nullopt, outputs, binary);
+    ASSERT_OK(full);
+    const uint64_t size = full->body.size();
+    const auto at = EncodeInferResponse("m", "1", std::nullopt, outputs, binary, size);
+    ASSERT_OK(at);
+    EXPECT_EQ(at->body, full->body);
+    EXPECT_STATUS_IS(EncodeInferResponse("m", "1", std::nullopt, outputs, binary, size - 1), StatusCode::kTooLarge);
+  }
+  // JSON is about 4 times its binary form here: a limit between the two lets
+  // only the binary response through.
+  EXPECT_OK(EncodeInferResponse("m", "1", std::nullopt, json, {true}, 30000));
+  EXPECT_STATUS_IS(EncodeInferResponse("m", "1", std::nullopt, json, {}, 30000), StatusCode::kTooLarge);
+}
+
+TEST(EncodeResponseLimitTest, AHugeOutputIsRefusedBeforeItIsEncoded) {
+  // 2^26 elements need at least 2^27 bytes of JSON: refused at once, with no
+  // buffer of that size ever allocated (ASan would show the allocation).
+  Tensor big{"y", DataType::kUint8, {1 << 26}, std::vector<uint8_t>(1 << 26)};
+  EXPECT_STATUS_IS(EncodeInferResponse("m", "1", std::nullopt, std::vector<Tensor>{big}, {}, 1 << 20),
+                   StatusCode::kTooLarge);
+}
+
 }  // namespace
 }  // namespace aegis::api

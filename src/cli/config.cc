@@ -87,6 +87,15 @@ StatusOr<Config> LoadConfig(const std::filesystem::path& data_dir) {
     AEGIS_RETURN_IF_ERROR(
         t.Integer("max_connections_per_source", config.http_limits.max_connections_per_source, 1, 1000000));
     AEGIS_RETURN_IF_ERROR(t.Integer("ipv6_source_prefix", config.http_limits.ipv6_source_prefix, 1, 128));
+    auto& api = config.api_limits;
+    AEGIS_RETURN_IF_ERROR(t.Integer("body_memory_bytes", api.body_memory_bytes, 0, 1ll << 40));
+    // A budget smaller than one body would refuse the largest allowed request for ever.
+    if (api.body_memory_bytes != 0 && api.body_memory_bytes < api.max_body_bytes) {
+      return t.Error("body_memory_bytes", "must be 0 (derived from the machine's memory) or at least max_body_bytes (" +
+                                              std::to_string(api.max_body_bytes) + ")");
+    }
+    AEGIS_RETURN_IF_ERROR(t.Integer("body_memory_principal_percent", api.body_memory_principal_percent, 1, 100));
+    AEGIS_RETURN_IF_ERROR(t.Integer("max_response_body_bytes", api.max_response_body_bytes, 4096, 1ll << 34));
     return Status::Ok();
   }));
   AEGIS_RETURN_IF_ERROR(r.In("registry", [&](const internal::TableReader& t) {
@@ -145,7 +154,15 @@ std::string RenderDefaultConfig(const std::string& listen, const std::string& ad
       << "max_connections_per_source = " << d.http_limits.max_connections_per_source
       << "  # per client address; loopback included\n"
       << "ipv6_source_prefix = " << d.http_limits.ipv6_source_prefix
-      << "          # IPv6 clients are grouped by this prefix length\n\n"
+      << "          # IPv6 clients are grouped by this prefix length\n"
+      << "# Memory that inference bodies may hold at once, all clients together; a\n"
+      << "# request that does not fit gets 503 with Retry-After. 0 = a quarter of the\n"
+      << "# memory available at start (cgroup limit included), 64 MiB to 32 GiB.\n"
+      << "body_memory_bytes = " << d.api_limits.body_memory_bytes << "\n"
+      << "body_memory_principal_percent = " << d.api_limits.body_memory_principal_percent
+      << "   # one principal's share of it\n"
+      << "max_response_body_bytes = " << d.api_limits.max_response_body_bytes
+      << "   # encoded inference response; 500 above\n\n"
       << internal::RenderRuntimeConfig() << "\n"
       << "[registry]\n"
       << "# Only models signed (OpenSSF Model Signing) by a key in the trust store\n"

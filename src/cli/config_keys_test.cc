@@ -59,6 +59,9 @@ const std::map<std::string, Sample>& Samples() {
       {"limits.max_connections", {"1", "2"}},
       {"limits.max_connections_per_source", {"1", "2"}},
       {"limits.ipv6_source_prefix", {"48", "64"}},
+      {"limits.body_memory_bytes", {"0", "1073741824"}},
+      {"limits.body_memory_principal_percent", {"10", "20"}},
+      {"limits.max_response_body_bytes", {"8192", "16384"}},
       {"runtime.isolation", {"\"process\"", "\"none\""}},
       {"runtime.instances_per_model", {"1", "2"}},
       {"runtime.memory_limit_mb", {"512", "1024"}},
@@ -73,6 +76,7 @@ const std::map<std::string, Sample>& Samples() {
       {"models.*.instances", {"1", "2"}},
       {"models.*.memory_limit_mb", {"512", "1024"}},
       {"models.*.request_timeout_ms", {"100", "200"}},
+      {"models.*.max_response_body_bytes", {"8192", "16384"}},
       {"registry.require_signature", {"true", "false"}},
       {"tls.cert", {"\"a.crt\"", "\"b.crt\""}},
       {"tls.key", {"\"a.key\"", "\"b.key\""}},
@@ -175,6 +179,12 @@ std::map<std::string, std::string> Fingerprint(const Config& c) {
   put("http_limits.ipv6_source_prefix", c.http_limits.ipv6_source_prefix);
   put("api_limits.max_body_bytes", c.api_limits.max_body_bytes);
   put("api_limits.max_model_bytes", c.api_limits.max_model_bytes);
+  put("api_limits.body_memory_bytes", c.api_limits.body_memory_bytes);
+  put("api_limits.body_memory_principal_percent", c.api_limits.body_memory_principal_percent);
+  put("api_limits.max_response_body_bytes", c.api_limits.max_response_body_bytes);
+  for (const auto& [name, bytes] : c.api_limits.model_max_response_body_bytes) {
+    put("api_limits.model_max_response_body_bytes[" + name + "]", bytes);
+  }
   const auto& r = c.runtime;
   put("runtime.isolation", runtime::IsolationName(r.isolation));
   put("runtime.instances", r.instances);

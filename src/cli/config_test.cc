@@ -48,6 +48,30 @@ TEST_F(ConfigTest, DefaultFileParsesToSecureDefaults) {
   EXPECT_EQ(config->http_limits.read_timeout, std::chrono::seconds(30));
   EXPECT_EQ(config->Resolve(config->tls_cert), std::filesystem::absolute(dir_) / "tls/server.crt");
   EXPECT_TRUE(config->require_signature);
+  // The body budget is derived from the machine unless set; responses are capped.
+  EXPECT_EQ(config->api_limits.body_memory_bytes, 0u);
+  EXPECT_EQ(config->api_limits.body_memory_principal_percent, 25);
+  EXPECT_EQ(config->api_limits.max_response_body_bytes, 64ull << 20);
+}
+
+TEST_F(ConfigTest, MemoryLimitsAreReadAndChecked) {
+  Write(
+      "[limits]\nmax_body_bytes = 4096\nbody_memory_bytes = 1048576\nbody_memory_principal_percent = 10\n"
+      "max_response_body_bytes = 8192\n[models.\"big\"]\nmax_response_body_bytes = 1073741824\n");
+  auto config = LoadConfig(dir_);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->api_limits.body_memory_bytes, 1048576u);
+  EXPECT_EQ(config->api_limits.body_memory_principal_percent, 10);
+  EXPECT_EQ(config->api_limits.ResponseLimitFor("big"), 1073741824u);
+  EXPECT_EQ(config->api_limits.ResponseLimitFor("other"), 8192u);
+  ExpectRefused({
+      {"[limits]\nbody_memory_bytes = 1048576\n",
+       "limits.body_memory_bytes: must be 0 (derived from the machine's "
+       "memory) or at least max_body_bytes (67108864)"},
+      {"[limits]\nbody_memory_principal_percent = 0\n", "limits.body_memory_principal_percent: must be between"},
+      {"[limits]\nmax_response_body_bytes = 10\n", "limits.max_response_body_bytes: must be between"},
+      {"[models.\"m\"]\nmax_response_body_bytes = -1\n", "models.\"m\".max_response_body_bytes: must be between"},
+  });
 }
 
 TEST_F(ConfigTest, OverridesAreApplied) {

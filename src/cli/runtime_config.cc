@@ -71,6 +71,11 @@ Status LoadModel(const std::string& name, const toml::table& table, const std::s
     AEGIS_RETURN_IF_ERROR(Milliseconds(r, "request_timeout_ms", timeout, 10, 3600 * 1000));
     o.request_timeout = timeout;
   }
+  if (table.contains("max_response_body_bytes")) {
+    uint64_t bytes = 0;
+    AEGIS_RETURN_IF_ERROR(r.Integer("max_response_body_bytes", bytes, 4096, 1ll << 34));
+    config.api_limits.model_max_response_body_bytes[name] = bytes;
+  }
   config.models[name] = o;
   return Status::Ok();
 }
@@ -118,7 +123,8 @@ std::string RenderRuntimeConfig() {
       << "# [models.\"fraud-scorer\"]\n"
       << "# instances = 4\n"
       << "# memory_limit_mb = 8192\n"
-      << "# request_timeout_ms = 20000\n";
+      << "# request_timeout_ms = 20000\n"
+      << "# max_response_body_bytes = 268435456   # overrides [limits] for this model\n";
   return out.str();
 }
 

@@ -22,6 +22,8 @@
 #include "aegis/cli/config.h"
 #include "aegis/common/file_util.h"
 #include "aegis/crypto/certificates.h"
+#include "aegis/guard/memory_budget.h"
+#include "aegis/guard/system_memory.h"
 #include "aegis/http/server.h"
 #include "aegis/keys/key_provider.h"
 #include "aegis/monitor/monitor.h"
@@ -215,7 +217,21 @@ void RunServe(const ServeOptions& o) {
   auto failures = registry.LoadAll();
   for (const auto& f : failures) AuditLifecycle(*audit_log, audit::SystemAction::kModelLoadFailed, f.message());
 
+  // Measured once the models are loaded: their engine workers' memory is
+  // already gone from what is available.
+  const auto available_memory = guard::AvailableMemory();
+  guard::MemoryBudget body_budget(guard::BodyBudgetOptions(config.api_limits.body_memory_bytes,
+                                                           config.api_limits.body_memory_principal_percent,
+                                                           config.api_limits.max_body_bytes, available_memory));
+  const guard::MemoryBudgetStats budget = body_budget.Stats();
+  spdlog::info("request bodies may hold {} MiB in memory, {} MiB per principal ({})", budget.total_bytes >> 20,
+               budget.per_principal_bytes >> 20,
+               config.api_limits.body_memory_bytes != 0 ? std::string("limits.body_memory_bytes")
+               : available_memory ? "a quarter of the " + std::to_string(*available_memory >> 20) + " MiB available"
+                                  : std::string("the machine's memory is unknown: the fallback"));
+
   monitor::MonitorOptions monitor_options;
+  monitor_options.body_budget = &body_budget;
   monitor_options.registry = &registry;
   monitor_options.users = users.get();
   monitor_options.audit = audit_log.get();
@@ -250,6 +266,7 @@ void RunServe(const ServeOptions& o) {
   services.monitor = &monitor;
   services.draining = &draining;
   services.limits = config.api_limits;
+  services.body_budget = &body_budget;
   api::DataPlane data_plane(services);
   api::ControlPlane control_plane(services);
 

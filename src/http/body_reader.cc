@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include <boost/asio/error.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/error.hpp>
@@ -53,8 +54,12 @@ asio::awaitable<size_t> BodyReader::Read(void* data, size_t capacity, error_code
   co_return capacity - body.size;
 }
 
-asio::awaitable<void> BodyReader::ReadAll(std::string& body, uint64_t expected, error_code& ec) {
+asio::awaitable<void> BodyReader::ReadAll(std::string& body, std::optional<uint64_t> declared, uint64_t limit,
+                                          const std::function<bool(uint64_t)>& admit, error_code& ec) {
   ec = {};
+  const uint64_t expected = declared.value_or(limit);
+  // The caller checked the declared size against the limit and the memory budget.
+  if (declared) body.reserve(static_cast<size_t>(*declared));
   size_t filled = 0;
   while (!parser_.is_done()) {
     if (filled == body.size()) {
@@ -70,7 +75,22 @@ asio::awaitable<void> BodyReader::ReadAll(std::string& body, uint64_t expected, 
         }
         continue;
       }
-      body.resize(static_cast<size_t>(std::min<uint64_t>(expected, std::max(kInitialBody, body.size() * 2))));
+      const size_t next = static_cast<size_t>(std::min<uint64_t>(expected, std::max(kInitialBody, body.size() * 2)));
+      if (declared) {
+        body.resize(next);  // within the capacity reserved above: no reallocation
+      } else {
+        if (!admit(next)) {
+          ec = asio::error::no_buffer_space;
+          co_return;
+        }
+        // A fresh string reserves exactly `next`: growing in place may round the
+        // capacity up to twice the old one, past what was admitted.
+        std::string bigger;
+        bigger.reserve(next);
+        bigger.append(body.data(), filled);
+        bigger.resize(next);
+        body.swap(bigger);
+      }
     }
     filled += co_await Read(body.data() + filled, body.size() - filled, ec);
     if (ec) co_return;

@@ -8,6 +8,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -44,10 +46,15 @@ class BodyReader {
   bool done() const { return parser_.is_done(); }
   // Reads up to `capacity` body bytes into `data`; returns how many (0 when done).
   asio::awaitable<size_t> Read(void* data, size_t capacity, error_code& ec);
-  // Reads the whole body into `body`. `expected` is the Content-Length, or the
-  // body limit for chunked bodies; memory grows with what actually arrives, so
-  // a large Content-Length alone does not make us allocate.
-  asio::awaitable<void> ReadAll(std::string& body, uint64_t expected, error_code& ec);
+  // Reads the whole body into `body`. With a Content-Length (`declared`, already
+  // within the limit and accounted by the caller) the buffer is allocated once
+  // at that size and filled as bytes arrive: no reallocation, so the body never
+  // takes more than it declared, and pages are touched only as data lands.
+  // Without one (chunked) the buffer doubles from 64 KiB up to `limit`, and
+  // `admit(n)` is asked before it grows to n bytes; false stops the read with
+  // ec = asio::error::no_buffer_space and leaves the body unread.
+  asio::awaitable<void> ReadAll(std::string& body, std::optional<uint64_t> declared, uint64_t limit,
+                                const std::function<bool(uint64_t)>& admit, error_code& ec);
 
  private:
   TlsStream& stream_;

@@ -228,6 +228,19 @@ class Session {
       co_return false;
     }
     parser.body_limit(plan.body_limit);
+    // The memory budget of a buffered body: the declared size before any body
+    // byte is read (and before 100 Continue invites it), a chunked body as its
+    // buffer grows. A refusal leaves the body unread.
+    std::optional<Response> refusal;
+    const std::function<bool(uint64_t)> admit = [&](uint64_t bytes) {
+      if (plan.reserve_body) refusal = plan.reserve_body(bytes);
+      return !refusal;
+    };
+    if (!sink && head.content_length && !parser.is_done() && !admit(*head.content_length)) {
+      framing_.keep_alive = false;
+      completion.Report(co_await Send(*refusal) ? refusal->status : 499);
+      co_return false;
+    }
     if (!parser.is_done() && ExpectsContinue(head)) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       co_await asio::async_write(stream_, asio::buffer(kContinue), asio::redirect_error(asio::use_awaitable, ec));
@@ -260,7 +273,12 @@ class Session {
       }
       response = co_await OnWorker(context_.workers, [&]() noexcept { return sink->Finish(); });
     } else {
-      co_await reader.ReadAll(request.body, head.content_length.value_or(plan.body_limit), ec);
+      co_await reader.ReadAll(request.body, head.content_length, plan.body_limit, admit, ec);
+      if (refusal) {
+        framing_.keep_alive = false;
+        completion.Report(co_await Send(*refusal) ? refusal->status : 499);
+        co_return false;
+      }
       if (ec) {
         completion.Report(ClassifyReadError(ec).status);
         co_await RefuseForReadError(head, ec);

@@ -102,6 +102,37 @@ Plan TestDispatcher::Begin(const RequestHead& head) {
     }
     plan.body_limit = 8 << 20;
     plan.sink = std::make_unique<RecordingSink>(record, p == "/upload-fail");
+  } else if (p == "/budgeted") {
+    // Released when the plan goes, like the API's reservations.
+    struct Hold {
+      std::shared_ptr<BudgetRecord> record;
+      uint64_t bytes = 0;
+      ~Hold() {
+        MutexLock lock(record->mu);
+        record->held -= bytes;
+        --record->open;
+      }
+    };
+    auto hold = std::make_shared<Hold>();
+    hold->record = budget_;
+    {
+      MutexLock lock(budget_->mu);
+      ++budget_->open;
+    }
+    plan.reserve_body = [hold](uint64_t bytes) -> std::optional<Response> {
+      BudgetRecord& r = *hold->record;
+      MutexLock lock(r.mu);
+      r.asks.push_back(bytes);
+      if (r.held - hold->bytes + bytes > r.limit) {
+        Response busy = Response::Error(503, "busy");
+        busy.headers.emplace_back("Retry-After", "1");
+        return busy;
+      }
+      r.held += bytes - hold->bytes;
+      hold->bytes = bytes;
+      return std::nullopt;
+    };
+    plan.handler = [](Request& r) { return Response::Json(200, std::to_string(r.body.size())); };
   } else {
     plan.immediate = Response::Error(404, "no route");
   }

@@ -16,6 +16,7 @@
 
 #include <openssl/ssl.h>
 
+#include "aegis/common/mutex.h"
 #include "aegis/http/client.h"
 #include "aegis/http/server.h"
 #include "common/testing/wait_for.h"
@@ -34,6 +35,16 @@ struct SinkRecord {
   std::string abort_message;
 };
 
+// The memory budget of POST /budgeted: what reserve_body was asked, what is
+// held, and how many plans still hold a reservation.
+struct BudgetRecord {
+  Mutex mu;
+  uint64_t limit AEGIS_GUARDED_BY(mu) = 1 << 20;
+  uint64_t held AEGIS_GUARDED_BY(mu) = 0;
+  int open AEGIS_GUARDED_BY(mu) = 0;
+  std::vector<uint64_t> asks AEGIS_GUARDED_BY(mu);
+};
+
 // Routes:
 //   GET  /echo     text: method, path, query param x, authorization, remote, id, listener
 //   POST /echo     the body back
@@ -42,6 +53,7 @@ struct SinkRecord {
 //   GET  /throw    handler throws
 //   GET  /slow     handler sleeps 1.5 s
 //   POST /upload   streamed to a sink (body_limit 8 MiB); POST /upload-fail: sink refuses writes
+//   POST /budgeted the body's size back; reserve_body against budget() (503 + Retry-After over it)
 //   else           404
 class TestDispatcher : public Dispatcher {
  public:
@@ -55,6 +67,7 @@ class TestDispatcher : public Dispatcher {
   std::vector<RequestHead> heads();
 
   std::atomic<int> slow_started{0};
+  BudgetRecord& budget() { return *budget_; }
 
  private:
   std::mutex mu_;
@@ -62,6 +75,7 @@ class TestDispatcher : public Dispatcher {
   std::vector<int> completions_;
   std::shared_ptr<SinkRecord> last_sink_;
   std::vector<RequestHead> heads_;
+  std::shared_ptr<BudgetRecord> budget_ = std::make_shared<BudgetRecord>();
 };
 
 Limits TestLimits();

@@ -83,6 +83,7 @@ struct Counters {
   // Engine worker events, by runtime::RuntimeEvent::Kind.
   static constexpr size_t kRuntimeEventKinds = 6;
   std::array<std::atomic<uint64_t>, kRuntimeEventKinds> runtime_events{};
+  std::atomic<uint64_t> responses_too_large{0};
   std::atomic<uint64_t> allowed{0};
   std::atomic<uint64_t> denied{0};
 

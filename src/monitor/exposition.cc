@@ -191,6 +191,30 @@ void AddConnections(const std::vector<ListenerConnections>& listeners, std::vect
   for (MetricFamily* f : {&active, &accepted, &refused, &displaced, &timed_out}) out.push_back(std::move(*f));
 }
 
+// Requests refused by a memory limit: the body budget (in total or for one
+// principal) and the per-model response size. Labels are this fixed set.
+void AddMemoryLimits(const internal::Counters& c, const guard::MemoryBudget* budget, std::vector<MetricFamily>& out) {
+  MetricFamily refusals = Family("aegis_limit_refusals_total",
+                                 "Requests refused by a memory limit: body_memory_total and body_memory_principal "
+                                 "(503, the request-body budget), response_size (500, over the model's limit).",
+                                 MetricType::Counter);
+  if (budget != nullptr) {
+    const guard::MemoryBudgetStats stats = budget->Stats();
+    refusals.metric.push_back(
+        Value(MetricType::Counter, static_cast<double>(stats.refused_total), {{"limit", "body_memory_total"}}));
+    refusals.metric.push_back(
+        Value(MetricType::Counter, static_cast<double>(stats.refused_principal), {{"limit", "body_memory_principal"}}));
+    out.push_back(Single("aegis_body_memory_bytes", "Bytes reserved by request bodies held in memory, now.",
+                         MetricType::Gauge, static_cast<double>(stats.held_bytes)));
+    out.push_back(Single("aegis_body_memory_limit_bytes",
+                         "The memory budget for request bodies (limits.body_memory_bytes, or derived at start).",
+                         MetricType::Gauge, static_cast<double>(stats.total_bytes)));
+  }
+  refusals.metric.push_back(
+      Value(MetricType::Counter, static_cast<double>(c.responses_too_large.load()), {{"limit", "response_size"}}));
+  out.push_back(std::move(refusals));
+}
+
 }  // namespace
 
 std::string Monitor::PrometheusText() const {
@@ -198,6 +222,7 @@ std::string Monitor::PrometheusText() const {
   std::vector<MetricFamily> families;
   AddRequests(*counters_, families);
   AddSecurityCounters(*counters_, families);
+  AddMemoryLimits(*counters_, options_.body_budget, families);
   if (options_.registry != nullptr) {
     const registry::IntegrityCounts integrity = options_.registry->Integrity();
     families.push_back(Single("aegis_integrity_failures_total",

@@ -98,6 +98,8 @@ void Monitor::AuthAttempt(AuthMethod method, bool success) {
 
 void Monitor::AuthzDenied() { counters_->authz_denied.fetch_add(1, std::memory_order_relaxed); }
 
+void Monitor::ResponseTooLarge() { counters_->responses_too_large.fetch_add(1, std::memory_order_relaxed); }
+
 void Monitor::RuntimeEvent(runtime::RuntimeEvent::Kind kind) {
   const auto index = static_cast<size_t>(kind);
   if (index < counters_->runtime_events.size())

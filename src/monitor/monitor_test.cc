@@ -118,6 +118,28 @@ TEST_F(MonitorTest, StagesAuthAttemptsAndDenials) {
   EXPECT_EQ(Sample(text, "aegis_authz_denied_total"), 1);
 }
 
+TEST_F(MonitorTest, MemoryLimitRefusalsAndTheBodyBudget) {
+  EXPECT_EQ(Sample(Monitor(Options()).PrometheusText(), R"(aegis_limit_refusals_total{limit="response_size"})"), 0)
+      << "the response counter is there without a budget";
+  guard::MemoryBudget budget({.total_bytes = 1000, .per_principal_bytes = 600});
+  MonitorOptions options = Options();
+  options.body_budget = &budget;
+  Monitor monitor(options);
+  auto a = budget.Open("a"), b = budget.Open("b");
+  ASSERT_EQ(a.GrowTo(600), guard::BudgetRefusal::kNone);
+  EXPECT_EQ(a.GrowTo(601), guard::BudgetRefusal::kPrincipal);
+  EXPECT_EQ(b.GrowTo(401), guard::BudgetRefusal::kTotal);
+  monitor.ResponseTooLarge();
+  const std::string text = monitor.PrometheusText();
+  EXPECT_EQ(Sample(text, R"(aegis_limit_refusals_total{limit="body_memory_principal"})"), 1);
+  EXPECT_EQ(Sample(text, R"(aegis_limit_refusals_total{limit="body_memory_total"})"), 1);
+  EXPECT_EQ(Sample(text, R"(aegis_limit_refusals_total{limit="response_size"})"), 1);
+  EXPECT_EQ(Sample(text, "aegis_body_memory_bytes"), 600);
+  EXPECT_EQ(Sample(text, "aegis_body_memory_limit_bytes"), 1000);
+  a.Release();
+  EXPECT_EQ(Sample(monitor.PrometheusText(), "aegis_body_memory_bytes"), 0) << "read at scrape time";
+}
+
 TEST_F(MonitorTest, StateIsReadFromTheServicesAtScrapeTime) {
   auto kek = keys::LocalKeyProvider::Create(tmp_.path() / "keys", std::nullopt);
   ASSERT_OK(kek);

@@ -121,7 +121,10 @@ def test_config_is_toml_with_documented_sections(fresh):
 LIMITS_DEFAULTS = {"max_body_bytes": 64 << 20, "max_model_bytes": 4 << 30, "max_header_bytes": 16384,
                    "read_timeout_seconds": 30, "write_timeout_seconds": 30, "idle_timeout_seconds": 60,
                    "handshake_timeout_seconds": 5, "first_byte_timeout_seconds": 5,
-                   "max_connections": 1024, "max_connections_per_source": 64, "ipv6_source_prefix": 64}
+                   "max_connections": 1024, "max_connections_per_source": 64, "ipv6_source_prefix": 64,
+                   # 0: derived from the machine's memory at start (docs/operations.md, Limits)
+                   "body_memory_bytes": 0, "body_memory_principal_percent": 25,
+                   "max_response_body_bytes": 64 << 20}
 
 
 def test_init_writes_every_limits_key_with_its_default(fresh):

@@ -67,15 +67,18 @@ struct EncodedResponse {
 // An empty `model_version` is omitted (the protocol makes it optional). BYTES
 // outputs sent as JSON have invalid UTF-8 replaced by U+FFFD; binary keeps the
 // exact bytes. Internal if an output's data does not match its shape and datatype.
+// TooLarge if the body would exceed `max_bytes`: encoding stops as soon as that
+// is certain (before any allocation when the smallest possible encoding is
+// already over), so the limit also bounds the memory spent finding out.
 StatusOr<EncodedResponse> EncodeInferResponse(std::string_view model_name, std::string_view model_version,
                                               const std::optional<std::string>& id,
                                               std::span<const runtime::TensorView> outputs,
-                                              const std::vector<bool>& binary);
+                                              const std::vector<bool>& binary, uint64_t max_bytes = UINT64_MAX);
 inline StatusOr<EncodedResponse> EncodeInferResponse(std::string_view model_name, std::string_view model_version,
                                                      const std::optional<std::string>& id,
                                                      const std::vector<runtime::Tensor>& outputs,
-                                                     const std::vector<bool>& binary) {
-  return EncodeInferResponse(model_name, model_version, id, runtime::ViewsOf(outputs), binary);
+                                                     const std::vector<bool>& binary, uint64_t max_bytes = UINT64_MAX) {
+  return EncodeInferResponse(model_name, model_version, id, runtime::ViewsOf(outputs), binary, max_bytes);
 }
 
 // A JSON string literal (with quotes) for `s`; invalid UTF-8 is replaced by U+FFFD.

@@ -110,6 +110,16 @@ struct Plan {
   std::unique_ptr<BodySink> sink;
   std::function<Response(Request&)> handler;
   std::function<void(Request& request, Reply reply)> async_handler;
+  // Memory accounting for a buffered body (handler or async_handler; a sink's
+  // pieces are not buffered). Before the server lets the body's buffer hold
+  // `bytes` in total it calls reserve_body(bytes): once with the Content-Length
+  // before any body byte is read, or, for a chunked body, at each growth of the
+  // buffer as the chunks arrive. A returned Response refuses the request: it is
+  // sent as it is (e.g. 503 with Retry-After) and the connection is closed,
+  // since the body is left unread. Whatever it reserved must be released when
+  // the Plan is destroyed (capture an RAII reservation), which every way of
+  // ending a request does. Unset: no accounting.
+  std::function<std::optional<Response>(uint64_t bytes)> reserve_body;
   // Called exactly once when the request ends (response written or connection lost),
   // with the final HTTP status and the time since the head was read.
   std::function<void(int status, std::chrono::nanoseconds latency)> on_complete;

@@ -48,6 +48,7 @@
 #include "aegis/common/mutex.h"
 #include "aegis/common/periodic_thread.h"
 #include "aegis/common/thread_annotations.h"
+#include "aegis/guard/memory_budget.h"
 #include "aegis/monitor/stage_timer.h"
 #include "aegis/registry/registry.h"
 
@@ -97,6 +98,8 @@ struct MonitorOptions {
   runtime::Isolation isolation = runtime::Isolation::kProcess;
   // The listeners' connection counters; unset: no connection metrics.
   std::function<std::vector<ListenerConnections>()> connections;
+  // The memory budget for request bodies: bytes held, its limit and refusals.
+  const guard::MemoryBudget* body_budget = nullptr;
 };
 
 // The counters of one served model version (or of model="-"). Opaque; owned by
@@ -135,6 +138,8 @@ class Monitor {
   void AuthzDenied();
   // Something happened to an engine worker (crash, timeout, sandbox violation...).
   void RuntimeEvent(runtime::RuntimeEvent::Kind kind);
+  // An inference response was refused for being over its model's size limit.
+  void ResponseTooLarge();
 
   // --- Readers ------------------------------------------------------------
   // The Prometheus text format, version 0.0.4.
