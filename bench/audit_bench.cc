@@ -91,7 +91,7 @@ double AppendPlain(const std::filesystem::path& root, uint64_t n) {
   for (uint64_t i = 0; i < n; ++i) {
     buffer += audit::EventToJson(Event(i));
     buffer += '\n';
-    if (buffer.size() > 4096 * 300 || i + 1 == n) {
+    if (buffer.size() > size_t{4096} * 300 || i + 1 == n) {
       if (::write(fd, buffer.data(), buffer.size()) != static_cast<ssize_t>(buffer.size()) || ::fdatasync(fd) != 0) {
         std::exit(1);
       }

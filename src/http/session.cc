@@ -24,8 +24,8 @@ namespace {
 namespace bhttp = beast::http;
 using Clock = std::chrono::steady_clock;
 
-constexpr size_t kIdleReadSize = 16 * 1024;   // one TLS record
-constexpr size_t kCoalesceLimit = 64 * 1024;  // bodies up to this go out with the head
+constexpr size_t kIdleReadSize = size_t{16} * 1024;   // one TLS record
+constexpr size_t kCoalesceLimit = size_t{64} * 1024;  // bodies up to this go out with the head
 constexpr auto kCloseNotifyTimeout = std::chrono::seconds(2);
 
 class Session {
