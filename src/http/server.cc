@@ -105,7 +105,7 @@ Status HttpsServer::AddListener(ListenerKind kind, const std::string& host_port,
   if (limits.max_connections < 1) return Status::InvalidArgument(what + ": max_connections must be positive");
   {
     std::lock_guard lock(impl_->mu);
-    if (impl_->listeners.count(kind)) return Status::AlreadyExists(what + " already exists");
+    if (impl_->listeners.contains(kind)) return Status::AlreadyExists(what + " already exists");
   }
   AEGIS_ASSIGN_OR_RETURN(auto context, MakeServerTlsContext(tls));
   AEGIS_ASSIGN_OR_RETURN(const tcp::endpoint endpoint, ResolveListenAddress(host_port));

@@ -91,7 +91,7 @@ std::vector<Status> Registry::LoadAll() {
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(options_.blobs_dir, ec)) {
     const std::string file = entry.path().filename().string();
-    if (!known_blobs.count(file)) {
+    if (!known_blobs.contains(file)) {
       spdlog::warn("removing orphaned blob {}", file);
       std::filesystem::remove(entry.path(), ec);
     }
@@ -190,7 +190,7 @@ StatusOr<std::unique_ptr<PushSession>> Registry::BeginPush(const std::string& na
   const ModelKey key{name, version};
   {
     MutexLock lock(write_mu_);
-    if (pushing_.count(key)) return Status::AlreadyExists("model " + name + " version " + version + " is being pushed");
+    if (pushing_.contains(key)) return Status::AlreadyExists("model " + name + " version " + version + " is being pushed");
     // The store knows every version, served or not (one that failed to load too).
     if (store_->GetModelVersion(name, version).ok()) {
       return Status::AlreadyExists("model " + name + " version " + version + " already exists");
@@ -317,7 +317,7 @@ StatusOr<std::shared_ptr<const ServedModel>> Registry::Find(std::string_view nam
   if (it == entry->versions.end()) {
     if (failed_count_.load() > 0) {
       MutexLock lock(failed_mu_);
-      if (failed_.count(ModelKey{std::string(name), std::string(version)})) {
+      if (failed_.contains(ModelKey{std::string(name), std::string(version)})) {
         return Status::Unavailable("version '" + std::string(version) + "' of model '" + std::string(name) +
                                    "' could not be loaded; see the server log");
       }

@@ -206,7 +206,7 @@ constexpr std::string_view kPlainBuiltins[] = {"set",   "frozenset", "list", "di
 template <const auto& kList>
 bool Contains(std::string_view value) {
   static const std::unordered_set<std::string_view> set(std::begin(kList), std::end(kList));
-  return set.count(value) > 0;
+  return set.contains(value);
 }
 
 std::string_view Python3Module(std::string_view module) {
