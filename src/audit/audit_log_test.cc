@@ -29,6 +29,7 @@ class AuditLogTest : public testing::AuditDir {};
 
 std::vector<nlohmann::json> Parse(const std::vector<std::string>& lines) {
   std::vector<nlohmann::json> out;
+  out.reserve(lines.size());
   for (const auto& l : lines) out.push_back(nlohmann::json::parse(l));
   return out;
 }
@@ -161,6 +162,7 @@ TEST_F(AuditLogTest, ConcurrentAppendsAreAllRecordedAndSurviveReopen) {
   {
     auto log = OpenLog();
     std::vector<std::thread> threads;
+    threads.reserve(4);
     for (int t = 0; t < 4; ++t) {
       threads.emplace_back([&, t] {
         for (int i = 0; i < 500; ++i) log->Append(Event(t * 1000 + i));

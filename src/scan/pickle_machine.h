@@ -52,7 +52,7 @@ class Machine {
     if (error_.empty()) error_ = std::move(why);
     return false;
   }
-  bool LimitExceeded(std::string what) {
+  bool LimitExceeded(const std::string& what) {
     limit_exceeded_ = true;
     return Fail("exceeds the scanner's limit on " + what);
   }
