@@ -5,6 +5,7 @@
 // numeric inputs are converted to FP32 on the way in, and outputs are converted to
 // the datatype the graph declares on the way out.
 #include <climits>
+#include <cmath>
 #include <cstring>
 #include <mutex>
 
@@ -148,7 +149,7 @@ void NarrowFromDouble<uint64_t>(const cv::Mat& values, uint8_t* dst, size_t coun
   const double* src = values.ptr<double>();
   for (size_t i = 0; i < count; ++i) {
     double d = src[i];
-    uint64_t v = !(d > 0) ? 0 : d >= 18446744073709551615.0 ? UINT64_MAX : static_cast<uint64_t>(d + 0.5);
+    uint64_t v = !(d > 0) ? 0 : d >= 18446744073709551615.0 ? UINT64_MAX : static_cast<uint64_t>(std::round(d));
     std::memcpy(dst + i * sizeof(uint64_t), &v, sizeof(uint64_t));
   }
 }
