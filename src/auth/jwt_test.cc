@@ -514,6 +514,7 @@ TEST_F(JwtTest, VerifyIsSafeWhileKeysAreReplaced) {
   std::atomic<bool> stop{false};
   std::atomic<int> failures{0};
   std::vector<std::thread> readers;
+  readers.reserve(2);
   for (int i = 0; i < 2; ++i) {
     readers.emplace_back([&] {
       while (!stop) {

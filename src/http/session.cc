@@ -31,7 +31,7 @@ constexpr auto kCloseNotifyTimeout = std::chrono::seconds(2);
 class Session {
  public:
   Session(std::shared_ptr<Connection> connection, Listener& listener, ServerContext context)
-      : conn_(std::move(connection)), stream_(conn_->stream), listener_(listener), context_(context) {}
+      : conn_(std::move(connection)), stream_(conn_->stream), listener_(listener), context_(std::move(context)) {}
 
   asio::awaitable<void> Run() {
     error_code ec;

@@ -336,7 +336,7 @@ std::vector<std::shared_ptr<const ServedModel>> Registry::Served() const {
   return out;
 }
 
-Status Registry::Publish(std::shared_ptr<const ServedModel> model) {
+Status Registry::Publish(const std::shared_ptr<const ServedModel>& model) {
   MutexLock lock(write_mu_);
   // The signature was verified when the push began (or at load); the key may
   // have been removed since. RemoveTrustedKey withdraws under write_mu_ too.

@@ -46,7 +46,7 @@ TEST(TorchScriptBackendTest, EchoRoundTripsEverySupportedDatatype) {
   EXPECT_EQ(backend->signature().inputs[0].name, "x");
   for (DataType type : {DataType::kBool, DataType::kUint8, DataType::kInt8, DataType::kInt16, DataType::kInt32,
                         DataType::kInt64, DataType::kFp16, DataType::kFp32, DataType::kFp64}) {
-    for (std::vector<int64_t> shape :
+    for (const std::vector<int64_t>& shape :
          {std::vector<int64_t>{2, 3}, std::vector<int64_t>{}, std::vector<int64_t>{0, 4}}) {
       Tensor input{.name = "x", .datatype = type, .shape = shape};
       input.data.resize(*input.ElementCount() * DataTypeSize(type));
