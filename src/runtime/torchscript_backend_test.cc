@@ -119,7 +119,7 @@ TEST(TorchScriptBackendTest, RefusesOtherBytes) {
 TEST(TorchScriptBackendTest, RefusesTruncatedArchives) {
   std::vector<uint8_t> model = ReadExampleBytes("mlp.pt");
   for (size_t length = 1; length < model.size(); length += 97) {
-    std::vector<uint8_t> prefix(model.begin(), model.begin() + length);
+    std::vector<uint8_t> prefix(model.data(), model.data() + length);
     StatusOr<std::unique_ptr<Backend>> loaded = LoadBackend(ModelFormat::kTorchScript, prefix);
     EXPECT_STATUS_IS(loaded, StatusCode::kUnprocessable) << "length " << length;
   }
