@@ -1,7 +1,7 @@
 # Aegis — the two commands a new user needs:
 #   make demo   install what is missing, build, start a demo server with sample models
-#   make test   install what is missing, build (release + ASan/UBSan), run every test
-# Other targets: build, build-asan, unit, integration, fuzz, thread-safety, bench, clean.
+#   make test   install what is missing, build (release + ASan/UBSan), lint, run every test
+# Other targets: build, build-asan, lint, format, unit, integration, fuzz, thread-safety, bench, clean.
 
 JOBS ?= $(shell nproc)
 PYTHON := /usr/bin/python3
@@ -10,7 +10,7 @@ ASAN := build/asan
 FUZZ := build/fuzz
 BROWSER := tests/browser
 
-.PHONY: all deps build build-asan unit integration fuzz thread-safety test demo bench clean
+.PHONY: all deps build build-asan lint format format-check fuzz-and-tidy unit integration fuzz thread-safety test demo bench clean
 
 all: build
 
@@ -32,6 +32,18 @@ build: deps $(RELEASE)/build.ninja
 
 build-asan: deps $(ASAN)/build.ninja
 	ninja -C $(ASAN) -j $(JOBS)
+
+# clang-format in check mode over every tracked C++ file, clang-tidy (.clang-tidy) over
+# every unit of the release build; results cached in build/lint. See scripts/lint.sh.
+lint: build
+	JOBS=$(JOBS) bash scripts/lint.sh
+
+format-check: deps
+	bash scripts/lint.sh format
+
+# Rewrites every tracked C++ file in the .clang-format style.
+format:
+	git ls-files -z -- '*.h' '*.cc' | xargs -0 -r -P $(JOBS) -n 16 clang-format-14 -i
 
 # Unit tests run under AddressSanitizer + UndefinedBehaviorSanitizer. ctest shows a
 # binary's output only when it fails: the skipped GoogleTest tests and their reasons
@@ -60,7 +72,17 @@ fuzz: deps $(FUZZ)/build.ninja
 thread-safety: deps $(FUZZ)/build.ninja
 	ninja -C $(FUZZ) -j $(JOBS) aegis_thread_safety
 
-test: unit fuzz thread-safety integration
+# The fuzzers run one at a time, so on one core; clang-tidy takes the other cores
+# meanwhile (the two together take the time of the longer one). Both must pass.
+fuzz-and-tidy: build $(FUZZ)/build.ninja
+	ninja -C $(FUZZ) -j $(JOBS) aegis_fuzzers
+	bash scripts/fuzz.sh & fuzz=$$!; \
+	  JOBS=$$(( $(JOBS) > 1 ? $(JOBS) - 1 : 1 )) bash scripts/lint.sh tidy; tidy=$$?; \
+	  wait $$fuzz; fuzzed=$$?; \
+	  echo "fuzz-and-tidy: fuzz exit $$fuzzed, tidy exit $$tidy"; [ $$fuzzed -eq 0 ] && [ $$tidy -eq 0 ]
+
+# The format check first: a slip fails in seconds, before the long suites.
+test: format-check unit fuzz-and-tidy thread-safety integration
 
 demo: build
 	bash scripts/demo.sh
