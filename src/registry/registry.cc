@@ -224,7 +224,7 @@ Status Registry::Remove(const std::string& name, const std::string& version) {
     MutexLock lock(write_mu_);
     // A push that has recorded this version but not yet published it would
     // publish it after the removal: a deleted version served until restart.
-    if (pushing_.count(ModelKey{name, version})) {
+    if (pushing_.contains(ModelKey{name, version})) {
       return Status::AlreadyExists("model " + name + " version " + version + " is being pushed");
     }
     AEGIS_RETURN_IF_ERROR(store_->DeleteModelVersion(name, version));
