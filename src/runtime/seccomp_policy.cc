@@ -2,15 +2,15 @@
 // that turns a refused call into EPERM plus a report to the server.
 #include "seccomp_policy.h"
 
-#include <errno.h>
 #include <sched.h>
-#include <signal.h>
+#include <signal.h>  // NOLINT(modernize-deprecated-headers): POSIX sigaction, sigset_t, kill; not in <csignal>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <initializer_list>
 #include <memory>

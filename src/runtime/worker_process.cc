@@ -1,9 +1,8 @@
 // Starting and tearing down engine worker processes.
 #include "worker_process.h"
 
-#include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
+#include <signal.h>  // NOLINT(modernize-deprecated-headers): POSIX sigset_t, siginfo_t, kill; not in <csignal>
 #include <spawn.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -13,6 +12,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 
 namespace aegis::runtime::internal {
