@@ -413,7 +413,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
         break;
       }
       slot.frames.Feed({buffer, static_cast<size_t>(n)});
-      if (slot.frames.buffered() > 2 * worker::kMaxFramePayload) {
+      if (slot.frames.buffered() > size_t{2} * worker::kMaxFramePayload) {
         return Failure{RuntimeEvent::Kind::kProtocolViolation, "control stream overflow"};
       }
     }
