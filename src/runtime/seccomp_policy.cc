@@ -45,6 +45,7 @@ char* WriteDecimal(char* p, uint64_t n) {
 constexpr const char* kQuietProbes[] = {"/sys/fs/cgroup/"};
 
 // The path an open/openat call names, from the registers of the trapped call.
+// NOLINTBEGIN(performance-no-int-to-ptr): the saved register holds the call's pointer argument
 const char* OpenedPath(int syscall, const ucontext_t* uc) {
 #if defined(__x86_64__)
   if (syscall == SYS_openat) return reinterpret_cast<const char*>(uc->uc_mcontext.gregs[REG_RSI]);
@@ -54,6 +55,7 @@ const char* OpenedPath(int syscall, const ucontext_t* uc) {
 #endif
   return nullptr;
 }
+// NOLINTEND(performance-no-int-to-ptr)
 
 bool IsQuietProbe(int syscall, const ucontext_t* uc) {
   const char* path = OpenedPath(syscall, uc);

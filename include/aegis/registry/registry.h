@@ -49,6 +49,7 @@ namespace aegis::registry {
 struct ModelKey {
   std::string name;
   std::string version;
+  // NOLINTNEXTLINE(modernize-use-nullptr): false positive on the 0 of a defaulted <=> (clang-tidy 14)
   friend auto operator<=>(const ModelKey&, const ModelKey&) = default;
 };
 
