@@ -7,6 +7,8 @@
 #   scripts/lint.sh format     clang-format check only
 #   scripts/lint.sh tidy       clang-tidy only
 #   scripts/lint.sh tidy src/http bench/audit_bench.cc   clang-tidy on the units under these paths
+#   scripts/lint.sh tidy --production   clang-tidy on the production units only (what `make
+#                              test` runs): not tests, test helpers, benchmarks or fuzz targets
 #
 # Needs build/release/compile_commands.json (`make build`; the generated dashboard
 # sources must exist too). Runs JOBS units at once (default: all cores).
@@ -32,11 +34,19 @@ RELEASE_DB=build/release/compile_commands.json
 OUT=${LINT_OUT:-build/lint}
 STEP=${1:-all}
 shift || true
+PRODUCTION=0
+if [ "${1:-}" = --production ]; then
+  PRODUCTION=1
+  shift
+fi
 ONLY=("$@")  # path prefixes: check only the units under them
+# Units that are not production code: unit tests, the shared test helpers, the
+# black-box test tools, benchmarks and fuzz targets (paths relative to the tree).
+NOT_PRODUCTION='(_test|_fuzz|_bench)\.cc$|^src/[^/]+/(testing/|test_)|^(tests|bench)/'
 
 case "$STEP" in
   all | format | tidy) ;;
-  *) echo "usage: $0 [format|tidy]" >&2; exit 2 ;;
+  *) echo "usage: $0 [format|tidy [--production] [PATH...]]" >&2; exit 2 ;;
 esac
 for tool in "$CLANG_FORMAT" "$CLANG_TIDY" "$CLANGXX" "$PYTHON"; do
   command -v "$tool" >/dev/null || { echo "lint: $tool not found (run 'make deps')" >&2; exit 1; }
@@ -217,6 +227,15 @@ check_tidy() {
       awk -F'\t' -v p="$PWD/${prefix#./}" 'index($1, p) == 1' "$OUT/units.tsv" >>"$units"
     done
   fi
+  if [ "$PRODUCTION" -eq 1 ]; then
+    NOT_PRODUCTION=$NOT_PRODUCTION ROOT=$PWD/ awk -F'\t' '{
+      rel = $1
+      if (index(rel, ENVIRON["ROOT"]) == 1) rel = substr(rel, length(ENVIRON["ROOT"]) + 1)
+      if (rel !~ ENVIRON["NOT_PRODUCTION"]) print
+    }' "$units" >"$OUT/units.production.tsv"
+    echo "tidy: production units only: $(wc -l <"$OUT/units.production.tsv") of $(wc -l <"$units") (make lint checks all)"
+    units=$OUT/units.production.tsv
+  fi
   total=$(wc -l <"$units")
   [ "$total" -gt 0 ] || { echo "tidy: no unit under ${ONLY[*]}" >&2; return 1; }
   echo "tidy: $total units, $JOBS at a time"
@@ -260,7 +279,9 @@ print(f"tidy: {len(seen)} distinct findings", file=sys.stderr)
   [ "$total" -eq $((cached + ok + failed)) ] || { echo "tidy: some units did not report" >&2; return 1; }
   # clang-tidy sees a header only through a unit that includes it.
   local unchecked
-  [ ${#ONLY[@]} -eq 0 ] || { [ "$failed" -eq 0 ]; return; }
+  # A partial run (paths, or production units only, which leave out the test headers)
+  # cannot tell.
+  [ ${#ONLY[@]} -eq 0 ] && [ "$PRODUCTION" -eq 0 ] || { [ "$failed" -eq 0 ]; return; }
   unchecked=$(tracked_sources | tr '\0' '\n' | grep '\.h$' | "$PYTHON" -c '
 import os, sys
 seen = set()
