@@ -1,7 +1,8 @@
 # Aegis — the two commands a new user needs:
 #   make demo   install what is missing, build, start a demo server with sample models
 #   make test   install what is missing, build (release + ASan/UBSan), lint, run every test
-# Other targets: build, build-asan, lint, format, unit, integration, fuzz, thread-safety, bench, clean.
+# Other targets: build, build-asan, lint, format, format-check, tidy, unit, integration, fuzz,
+# thread-safety, bench, clean.
 
 JOBS ?= $(shell nproc)
 PYTHON := /usr/bin/python3
@@ -10,7 +11,7 @@ ASAN := build/asan
 FUZZ := build/fuzz
 BROWSER := tests/browser
 
-.PHONY: all deps build build-asan lint format format-check fuzz-and-tidy unit integration fuzz thread-safety test demo bench clean
+.PHONY: all deps build build-asan lint format format-check tidy unit integration fuzz thread-safety test demo bench clean
 
 all: build
 
@@ -35,11 +36,22 @@ build-asan: deps $(ASAN)/build.ninja
 
 # clang-format in check mode over every tracked C++ file, clang-tidy (.clang-tidy) over
 # every unit of the release build; results cached in build/lint. See scripts/lint.sh.
-lint: build
+# clang-tidy reads the compile database and the generated dashboard source only.
+lint: deps $(RELEASE)/build.ninja
+	ninja -C $(RELEASE) aegis_dashboard_assets
 	JOBS=$(JOBS) bash scripts/lint.sh
 
 format-check: deps
 	bash scripts/lint.sh format
+
+# clang-tidy over the production units only (no tests, test helpers, benchmarks or
+# fuzz targets; `make lint` checks those too), to keep `make test` within its time.
+# It needs only the release compile database and the generated dashboard source, not
+# the release build. .clang-tidy turns on -Wthread-safety, so this run also proves the
+# lock annotations (what `make thread-safety` checks with a clang build).
+tidy: deps $(RELEASE)/build.ninja
+	ninja -C $(RELEASE) aegis_dashboard_assets
+	JOBS=$(JOBS) bash scripts/lint.sh tidy --production
 
 # Rewrites every tracked C++ file in the .clang-format style.
 format:
@@ -68,21 +80,15 @@ fuzz: deps $(FUZZ)/build.ninja
 	bash scripts/fuzz.sh
 
 # Clang's -Wthread-safety over every module with annotated locks. The fuzz build
-# is the clang build; the fuzzers alone do not compile all of those modules.
+# is the clang build; the fuzzers alone do not compile all of those modules. Not part
+# of `make test`: its tidy step runs the same analysis (.clang-tidy's -Wthread-safety).
 thread-safety: deps $(FUZZ)/build.ninja
 	ninja -C $(FUZZ) -j $(JOBS) aegis_thread_safety
 
-# The fuzzers run one at a time, so on one core; clang-tidy takes the other cores
-# meanwhile (the two together take the time of the longer one). Both must pass.
-fuzz-and-tidy: build $(FUZZ)/build.ninja
-	ninja -C $(FUZZ) -j $(JOBS) aegis_fuzzers
-	bash scripts/fuzz.sh & fuzz=$$!; \
-	  JOBS=$$(( $(JOBS) > 1 ? $(JOBS) - 1 : 1 )) bash scripts/lint.sh tidy; tidy=$$?; \
-	  wait $$fuzz; fuzzed=$$?; \
-	  echo "fuzz-and-tidy: fuzz exit $$fuzzed, tidy exit $$tidy"; [ $$fuzzed -eq 0 ] && [ $$tidy -eq 0 ]
-
-# The format check first: a slip fails in seconds, before the long suites.
-test: format-check unit fuzz-and-tidy thread-safety integration
+# The format check first: a slip fails in seconds, before the long suites. The tidy
+# step covers the production units and the thread-safety annotations; `make lint`
+# (every unit) and `make thread-safety` are for developers.
+test: format-check unit fuzz tidy integration
 
 demo: build
 	bash scripts/demo.sh
