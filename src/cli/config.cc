@@ -26,7 +26,8 @@ class Reader {
   Status CheckKnownKeys() const {
     for (const auto& [section, node] : root_) {
       const std::string name(section.str());
-      if (!internal::KeysOf("").contains(name)) return Status::InvalidArgument(file_ + ": " + name + ": unknown section");
+      if (!internal::KeysOf("").contains(name))
+        return Status::InvalidArgument(file_ + ": " + name + ": unknown section");
       if (!node.is_table()) return Status::InvalidArgument(file_ + ": " + name + ": must be a table");
       // [models."NAME"] has a table per model name, checked by LoadRuntimeConfig.
       if (internal::KeysOf(name).contains("*")) continue;

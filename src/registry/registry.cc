@@ -190,7 +190,8 @@ StatusOr<std::unique_ptr<PushSession>> Registry::BeginPush(const std::string& na
   const ModelKey key{name, version};
   {
     MutexLock lock(write_mu_);
-    if (pushing_.contains(key)) return Status::AlreadyExists("model " + name + " version " + version + " is being pushed");
+    if (pushing_.contains(key))
+      return Status::AlreadyExists("model " + name + " version " + version + " is being pushed");
     // The store knows every version, served or not (one that failed to load too).
     if (store_->GetModelVersion(name, version).ok()) {
       return Status::AlreadyExists("model " + name + " version " + version + " already exists");

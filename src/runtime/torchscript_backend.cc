@@ -260,8 +260,7 @@ StatusOr<std::unique_ptr<Backend>> LoadTorchScriptBackend(std::span<const uint8_
     }
     bool tuple_output = false;
     AEGIS_ASSIGN_OR_RETURN(signature.outputs, OutputSpecs(schema, &tuple_output));
-    return std::unique_ptr<Backend>(
-        new TorchScriptBackend(module, std::move(signature), tuple_output, options));
+    return std::unique_ptr<Backend>(new TorchScriptBackend(module, std::move(signature), tuple_output, options));
   } catch (const std::exception& e) {
     return Status::Unprocessable("libtorch refused the TorchScript model: " + TorchMessage(e));
   }
