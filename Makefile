@@ -1,7 +1,8 @@
 # Aegis — the two commands a new user needs:
 #   make demo   install what is missing, build, start a demo server with sample models
-#   make test   install what is missing, build (release + ASan/UBSan), run every test
-# Other targets: build, build-asan, unit, integration, fuzz, thread-safety, bench, clean.
+#   make test   install what is missing, build (release + ASan/UBSan), lint, run every test
+# Other targets: build, build-asan, lint, format, format-check, tidy, unit, integration, fuzz,
+# thread-safety, bench, clean.
 
 JOBS ?= $(shell nproc)
 PYTHON := /usr/bin/python3
@@ -10,7 +11,7 @@ ASAN := build/asan
 FUZZ := build/fuzz
 BROWSER := tests/browser
 
-.PHONY: all deps build build-asan unit integration fuzz thread-safety test demo bench clean
+.PHONY: all deps build build-asan lint format format-check tidy unit integration fuzz thread-safety test demo bench clean
 
 all: build
 
@@ -32,6 +33,29 @@ build: deps $(RELEASE)/build.ninja
 
 build-asan: deps $(ASAN)/build.ninja
 	ninja -C $(ASAN) -j $(JOBS)
+
+# clang-format in check mode over every tracked C++ file, clang-tidy (.clang-tidy) over
+# every unit of the release build; results cached in build/lint. See scripts/lint.sh.
+# clang-tidy reads the compile database and the generated dashboard source only.
+lint: deps $(RELEASE)/build.ninja
+	ninja -C $(RELEASE) aegis_dashboard_assets
+	JOBS=$(JOBS) bash scripts/lint.sh
+
+format-check: deps
+	bash scripts/lint.sh format
+
+# clang-tidy over the production units only (no tests, test helpers, benchmarks or
+# fuzz targets; `make lint` checks those too), to keep `make test` within its time.
+# It needs only the release compile database and the generated dashboard source, not
+# the release build. .clang-tidy turns on -Wthread-safety, so this run also proves the
+# lock annotations (what `make thread-safety` checks with a clang build).
+tidy: deps $(RELEASE)/build.ninja
+	ninja -C $(RELEASE) aegis_dashboard_assets
+	JOBS=$(JOBS) bash scripts/lint.sh tidy --production
+
+# Rewrites every tracked C++ file in the .clang-format style.
+format:
+	git ls-files -z -- '*.h' '*.cc' | xargs -0 -r -P $(JOBS) -n 16 clang-format-14 -i
 
 # Unit tests run under AddressSanitizer + UndefinedBehaviorSanitizer. ctest shows a
 # binary's output only when it fails: the skipped GoogleTest tests and their reasons
@@ -61,11 +85,15 @@ fuzz: deps $(FUZZ)/build.ninja
 	bash scripts/fuzz.sh
 
 # Clang's -Wthread-safety over every module with annotated locks. The fuzz build
-# is the clang build; the fuzzers alone do not compile all of those modules.
+# is the clang build; the fuzzers alone do not compile all of those modules. Not part
+# of `make test`: its tidy step runs the same analysis (.clang-tidy's -Wthread-safety).
 thread-safety: deps $(FUZZ)/build.ninja
 	ninja -C $(FUZZ) -j $(JOBS) aegis_thread_safety
 
-test: unit fuzz thread-safety integration
+# The format check first: a slip fails in seconds, before the long suites. The tidy
+# step covers the production units and the thread-safety annotations; `make lint`
+# (every unit) and `make thread-safety` are for developers.
+test: format-check unit fuzz tidy integration
 
 demo: build
 	bash scripts/demo.sh

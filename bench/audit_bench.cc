@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <string>
 #include <thread>
 #include <vector>
@@ -91,7 +92,7 @@ double AppendPlain(const std::filesystem::path& root, uint64_t n) {
   for (uint64_t i = 0; i < n; ++i) {
     buffer += audit::EventToJson(Event(i));
     buffer += '\n';
-    if (buffer.size() > 4096 * 300 || i + 1 == n) {
+    if (buffer.size() > size_t{4096} * 300 || i + 1 == n) {
       if (::write(fd, buffer.data(), buffer.size()) != static_cast<ssize_t>(buffer.size()) || ::fdatasync(fd) != 0) {
         std::exit(1);
       }
@@ -134,7 +135,8 @@ double HashPass(const std::filesystem::path& root, uint64_t events) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+// An exception (a full disk, a JSON error) ends the run with its message and exit 1.
+int main(int argc, char** argv) try {
   const uint64_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 500000;
   const int runs = argc > 2 ? std::atoi(argv[2]) : 5;
   const std::filesystem::path base = argc > 3 ? argv[3] : "/tmp";
@@ -168,4 +170,7 @@ int main(int argc, char** argv) {
   out["raw"] = {{"aegis_append", aegis_append}, {"plain_append", plain_append}, {"verify", verify}, {"hash", hash}};
   std::printf("%s\n", out.dump(2).c_str());
   return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "audit_bench: %s\n", e.what());
+  return 1;
 }

@@ -40,6 +40,7 @@ void OneRequest(monitor::Monitor& m, const registry::ServedModel& served) {
 double NanosPerRequest(int threads, monitor::Monitor& m, const registry::ServedModel& served) {
   const auto start = Steady::now();
   std::vector<std::thread> pool;
+  pool.reserve(static_cast<size_t>(threads));
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&] {
       for (int i = 0; i < kPerBatch; ++i) OneRequest(m, served);

@@ -9,6 +9,8 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   # fuzzing (libFuzzer)
   clang-14 libclang-rt-14-dev
+  # make lint / make format (scripts/lint.sh)
+  clang-tidy-14 clang-format-14
   # libraries (what each is for: docs/design.md, "Third-party libraries")
   libssl-dev libboost-dev libsimdjson-dev libtomlplusplus-dev libcli11-dev libspdlog-dev
   nlohmann-json3-dev libsqlite3-dev libargon2-dev zlib1g-dev libqrencode-dev

@@ -9,7 +9,7 @@ namespace {
 
 constexpr size_t kDefaultAuditLimit = 100;
 constexpr size_t kMaxAuditLimit = 10000;
-constexpr uint64_t kMaxTrustBody = 64 * 1024;  // a PEM public key is well under 1 KiB
+constexpr uint64_t kMaxTrustBody = uint64_t{64} * 1024;  // a PEM public key is well under 1 KiB
 
 StatusOr<audit::AuditQuery> ParseAuditQuery(const http::RequestHead& head) {
   audit::AuditQuery q;

@@ -127,7 +127,8 @@ void RunInference(const std::shared_ptr<const registry::ServedModel>& model, con
   // The callback owns what it needs, not the model: the model's instances may
   // run it on their own thread, and must never hold the last reference to themselves.
   instances.Submit(std::move(infer->inputs), request.head.request_id,
-                   [shape = std::move(shape), monitor, timer, reply](const runtime::InferenceResult& result) mutable {
+                   [shape = std::move(shape), monitor, timer,
+                    reply = std::move(reply)](const runtime::InferenceResult& result) mutable {
                      if (monitor != nullptr) monitor->ObserveStage(monitor::Stage::kEngine, timer.Lap());
                      if (!result.status.ok()) return reply(ErrorResponse(result.status));
                      auto response = EncodeOutputs(shape, result.outputs);

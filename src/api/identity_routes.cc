@@ -11,7 +11,7 @@
 namespace aegis::api::internal {
 namespace {
 
-constexpr uint64_t kMaxIdentityBody = 8 * 1024;  // names, a role, a glob, a password
+constexpr uint64_t kMaxIdentityBody = uint64_t{8} * 1024;  // names, a role, a glob, a password
 // People type passwords; names of unknown users land in the audit log, so bound them.
 constexpr size_t kMaxAuditedUserName = 64;
 

@@ -1,10 +1,10 @@
 // JSON string escaping and number formatting; see json_writer.h.
 #include "json_writer.h"
 
+#include <algorithm>
 #include <bit>
 #include <charconv>
 #include <cmath>
-#include <cstring>
 
 #include "aegis/api/v2_codec.h"
 
@@ -114,26 +114,16 @@ char* WriteInt(char* p, int64_t v) { return std::to_chars(p, p + kMaxNumberChars
 char* WriteUint(char* p, uint64_t v) { return std::to_chars(p, p + kMaxNumberChars, v).ptr; }
 
 namespace {
+// Writes `word` at p (no NUL: callers track the end) and returns its end.
+char* WriteWord(char* p, std::string_view word) { return std::copy(word.begin(), word.end(), p); }
+
 template <typename F>
 char* WriteFloating(char* p, F v) {
-  if (std::isnan(v)) {
-    std::memcpy(p, "NaN", 3);
-    return p + 3;
-  }
-  if (std::isinf(v)) {
-    if (v < 0) {
-      std::memcpy(p, "-Infinity", 9);
-      return p + 9;
-    }
-    std::memcpy(p, "Infinity", 8);
-    return p + 8;
-  }
+  if (std::isnan(v)) return WriteWord(p, "NaN");
+  if (std::isinf(v)) return WriteWord(p, v < 0 ? "-Infinity" : "Infinity");
   // std::to_chars writes -0.0 as "-0", which JSON parsers read as the integer 0:
   // keep a fraction so the sign survives the round trip.
-  if (v == 0 && std::signbit(v)) {
-    std::memcpy(p, "-0.0", 4);
-    return p + 4;
-  }
+  if (v == 0 && std::signbit(v)) return WriteWord(p, "-0.0");
   // Shortest form that round-trips; "1e+20" is a valid JSON number. to_chars
   // prefers plain digits when not longer, which for magnitudes from 2^63 to about
   // 1e23 yields integers too big for int64/uint64 readers (simdjson included):

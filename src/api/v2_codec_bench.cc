@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <exception>
 #include <vector>
 
 #include <simdjson.h>
@@ -79,7 +80,8 @@ void OnDemandWalk(simdjson::ondemand::parser& parser, std::vector<char>& buffer,
 
 }  // namespace
 
-int main() {
+// An exception (simdjson, allocation) ends the run with its message and exit 1.
+int main() try {
   const std::vector<aegis::runtime::Tensor> outputs = [] {
     aegis::runtime::Tensor t{"output0", aegis::runtime::DataType::kFp32, {1, 3}, {}};
     const float values[3] = {0.0245f, 0.9123f, 0.0632f};
@@ -108,4 +110,7 @@ int main() {
   std::printf("raw simdjson walk, DOM                %7.0f ns\n", dom_walk);
   std::printf("raw simdjson walk, On-Demand          %7.0f ns\n", ondemand_walk);
   return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "v2_codec_bench: %s\n", e.what());
+  return 1;
 }

@@ -44,7 +44,7 @@ TEST(V2BinaryTest, MixedJsonAndBinaryInputs) {
   ASSERT_EQ(r->inputs.size(), 3u);
   EXPECT_EQ(r->inputs[0].name, "a");
   EXPECT_EQ(r->inputs[0].data.size(), 12u);
-  EXPECT_EQ(std::memcmp(r->inputs[0].data.data(), kFloats, 12), 0);
+  EXPECT_EQ(std::memcmp(r->inputs[0].data.data(), Raw(kFloats, 12).data(), 12), 0);  // bit-exact, not ==
   EXPECT_EQ(r->inputs[1].data.size(), 8u);
   EXPECT_EQ(r->inputs[2].data.size(), 16u);
   EXPECT_EQ(std::memcmp(r->inputs[2].data.data(), ints, 16), 0);

@@ -44,7 +44,8 @@ std::optional<uint16_t> DoubleToHalf(double value) {
   if (exponent >= 1 - kHalfBias) {
     // Normal range: keep 10 mantissa bits. A rounding carry out of the mantissa
     // lands in the exponent field, which is exactly the next binade.
-    const uint64_t biased = static_cast<uint64_t>(exponent + kHalfBias);
+    const int half_exponent = exponent + kHalfBias;  // 1..30 here
+    const uint64_t biased = static_cast<uint64_t>(half_exponent);
     const uint64_t packed = (biased << kDoubleMantissaBits) | mantissa;
     magnitude = ShiftRoundNearestEven(packed, kDoubleMantissaBits - kHalfMantissaBits);
   } else {

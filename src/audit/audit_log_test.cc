@@ -29,6 +29,7 @@ class AuditLogTest : public testing::AuditDir {};
 
 std::vector<nlohmann::json> Parse(const std::vector<std::string>& lines) {
   std::vector<nlohmann::json> out;
+  out.reserve(lines.size());
   for (const auto& l : lines) out.push_back(nlohmann::json::parse(l));
   return out;
 }
@@ -109,7 +110,7 @@ TEST_F(AuditLogTest, HeadsAreSignedWithinTheIntervalWithoutFurtherEvents) {
 
 TEST_F(AuditLogTest, RecentSpansSegmentsOldestFirst) {
   auto o = Options();
-  o.segment_max_bytes = 16 * 1024;  // many segments
+  o.segment_max_bytes = uint64_t{16} * 1024;  // many segments
   auto log = OpenLog(o);
   for (int i = 0; i < 3000; ++i) log->Append(Event(i));
   auto recent = log->Recent(1500);
@@ -136,7 +137,7 @@ TEST_F(AuditLogTest, RecentSpansSegmentsOldestFirst) {
 
 TEST_F(AuditLogTest, ReadPagesFromASeqAndFiltersByTime) {
   auto o = Options();
-  o.segment_max_bytes = 8 * 1024;
+  o.segment_max_bytes = uint64_t{8} * 1024;
   auto log = OpenLog(o);
   for (int i = 0; i < 200; ++i) log->Append(Event(i));
   ASSERT_OK(log->Flush());
@@ -161,6 +162,7 @@ TEST_F(AuditLogTest, ConcurrentAppendsAreAllRecordedAndSurviveReopen) {
   {
     auto log = OpenLog();
     std::vector<std::thread> threads;
+    threads.reserve(4);
     for (int t = 0; t < 4; ++t) {
       threads.emplace_back([&, t] {
         for (int i = 0; i < 500; ++i) log->Append(Event(t * 1000 + i));
@@ -288,7 +290,7 @@ Status RetryUntilOk(Attempt attempt) {
 
 TEST_F(AuditLogTest, AFailedWriteIsRolledBackAndRetriedWithoutLosingOrRepeatingEvents) {
   auto o = Options();
-  o.segment_max_bytes = 24 * 1024;  // the failure also hits segment rotation
+  o.segment_max_bytes = uint64_t{24} * 1024;  // the failure also hits segment rotation
   auto log = OpenLog(o);
   ASSERT_OK(log->Flush());
   Status failed;

@@ -48,7 +48,7 @@ class AuditDir : public ::testing::Test {
     return o;
   }
 
-  std::unique_ptr<AuditLog> OpenLog(AuditLogOptions o) {
+  std::unique_ptr<AuditLog> OpenLog(const AuditLogOptions& o) {
     auto log = AuditLog::Open(o);
     EXPECT_OK(log);
     return log.ok() ? std::move(*log) : nullptr;

@@ -110,7 +110,7 @@ StatusOr<std::vector<std::string>> LastLines(const std::filesystem::path& path, 
   const off_t end = ::lseek(fd, 0, SEEK_END);
   std::string tail;
   off_t pos = end;
-  constexpr off_t kBlock = 64 * 1024;
+  constexpr off_t kBlock = off_t{64} * 1024;
   // Read backwards until the window holds limit + 1 newlines (so its first line is whole).
   while (pos > 0 && static_cast<size_t>(std::count(tail.begin(), tail.end(), '\n')) <= limit) {
     const off_t start = pos > kBlock ? pos - kBlock : 0;

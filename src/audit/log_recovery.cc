@@ -60,7 +60,7 @@ StatusOr<uint64_t> MigrateLegacyLog(const std::filesystem::path& dir) {
     if (j.is_discarded() || !j.is_object()) return true;  // never tamper-evident: skip debris
     const size_t start = out.size();
     out += "{\"seq\":" + std::to_string(seq) + ",\"prev\":\"" + crypto::HexEncode(prev) + "\"";
-    if (j.size() > 0)
+    if (!j.empty())
       out += "," + std::string(line.substr(line.find('{') + 1));
     else
       out += "}";

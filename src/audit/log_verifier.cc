@@ -143,7 +143,7 @@ class EventWalker {
 
 StatusOr<crypto::PublicKey> ReadAuditPublicKey(const std::filesystem::path& audit_dir) {
   const auto path = audit_dir / internal::kKeyFile;
-  AEGIS_ASSIGN_OR_RETURN(std::string text, ReadFile(path, 64 * 1024));
+  AEGIS_ASSIGN_OR_RETURN(std::string text, ReadFile(path, size_t{64} * 1024));
   const auto bad = [&](const Status& s) { return Status::DataLoss(path.string() + ": " + s.message()); };
   json::JsonDocument doc;
   if (Status s = doc.Parse(text, "key.json", 4); !s.ok()) return bad(s);

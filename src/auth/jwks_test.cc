@@ -230,7 +230,7 @@ TEST_F(JwksTest, RefusesMalformedSets) {
   many.pop_back();
   EXPECT_EQ(Refusal(JwksOf(many)), "ok");
 
-  Json big = {{"keys", {ed().Jwk()}}, {"padding", std::string(1024 * 1024, ' ')}};
+  Json big = {{"keys", {ed().Jwk()}}, {"padding", std::string(size_t{1024} * 1024, ' ')}};
   EXPECT_TRUE(Mentions(Refusal(big.dump()), "larger than 1 MiB"));
 }
 

@@ -39,9 +39,9 @@ struct VerificationKey {
 // kid → key.
 using KeySet = std::map<std::string, VerificationKey, std::less<>>;
 
-inline constexpr size_t kMaxJwksBytes = 1024 * 1024;
+inline constexpr size_t kMaxJwksBytes = size_t{1024} * 1024;
 inline constexpr size_t kMaxJwksKeys = 64;
-inline constexpr size_t kMaxTokenBytes = 16 * 1024;
+inline constexpr size_t kMaxTokenBytes = size_t{16} * 1024;
 // simdjson counts the document itself as a level: 9 admits the 8 levels of
 // nesting jwt.h promises; real headers and payloads use 2 or 3.
 inline constexpr size_t kMaxTokenJsonDepth = 9;

@@ -46,8 +46,8 @@ std::optional<std::vector<uint8_t>> RawToDer(std::span<const uint8_t> raw) {
   BnPtr r(BN_bin2bn(raw.data(), kEs256CoordinateBytes, nullptr));
   BnPtr s(BN_bin2bn(raw.data() + kEs256CoordinateBytes, kEs256CoordinateBytes, nullptr));
   if (!sig || !r || !s || ECDSA_SIG_set0(sig.get(), r.get(), s.get()) != 1) return std::nullopt;
-  r.release();  // owned by sig now
-  s.release();
+  (void)r.release();  // owned by sig now
+  (void)s.release();
   const int len = i2d_ECDSA_SIG(sig.get(), nullptr);
   if (len <= 0) return std::nullopt;
   std::vector<uint8_t> der(static_cast<size_t>(len));

@@ -481,11 +481,11 @@ TEST_F(JwtTest, RefusesMalformedCompactForms) {
 
 TEST_F(JwtTest, RefusesHugeTokens) {
   Json claims = Claims();
-  claims["filler"] = std::string(12 * 1024, 'x');  // ~16 KiB once base64url-encoded
+  claims["filler"] = std::string(size_t{12} * 1024, 'x');  // ~16 KiB once base64url-encoded
   const std::string token = Token(rsa(), claims);
   ASSERT_GT(token.size(), 16u * 1024);
   EXPECT_EQ(Refusal(token), "invalid token");
-  claims["filler"] = std::string(11 * 1024, 'x');
+  claims["filler"] = std::string(size_t{11} * 1024, 'x');
   EXPECT_OK(Verify(Token(rsa(), claims)));
   EXPECT_EQ(Refusal(std::string(1 << 20, 'A') + ".AA.AA"), "invalid token");
 }
@@ -514,6 +514,7 @@ TEST_F(JwtTest, VerifyIsSafeWhileKeysAreReplaced) {
   std::atomic<bool> stop{false};
   std::atomic<int> failures{0};
   std::vector<std::thread> readers;
+  readers.reserve(2);
   for (int i = 0; i < 2; ++i) {
     readers.emplace_back([&] {
       while (!stop) {

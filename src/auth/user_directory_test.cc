@@ -143,7 +143,7 @@ TEST_F(UserDirectoryTest, AddListDisable) {
 }
 
 TEST_F(UserDirectoryTest, RefusesBadAccounts) {
-  auto refused = [&](NewUser user, const std::string& fragment) {
+  auto refused = [&](const NewUser& user, const std::string& fragment) {
     auto out = users_->AddUser(user, "user:root");
     ASSERT_FALSE(out.ok()) << user.name;
     EXPECT_STATUS_IS(out, StatusCode::kInvalidArgument) << user.name;
@@ -249,6 +249,7 @@ TEST_F(UserDirectoryTest, ConcurrentLoginsCannotShareACode) {
   const std::string code = Code(secret);
   std::atomic<int> ok{0}, replayed{0};
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int i = 0; i < 4; ++i) {
     threads.emplace_back([&] {
       LoginOutcome out = Login("alice", kPassword, code);
@@ -445,6 +446,7 @@ TEST_F(UserDirectoryTest, OldestSessionIsEndedBeyondTheLimit) {
   const std::string bob = Add("bob");
   const std::string bob_session = LoginOk("bob", bob);
   std::vector<std::string> sessions;
+  sessions.reserve(4);
   for (int i = 0; i < 4; ++i) sessions.push_back(LoginOk("alice", secret));
   EXPECT_EQ(users_->AuthenticateSession(sessions[0]).status().message(), "invalid session");
   for (int i = 1; i < 4; ++i) EXPECT_OK(users_->AuthenticateSession(sessions[i])) << i;

@@ -35,7 +35,7 @@ audit::VerifyReport Load(const OfflineFlags& f, bool keep_leaves, std::optional<
   options.keep_leaves = keep_leaves;
   options.keep_line = keep_line;
   if (!f.public_key.empty()) {
-    auto pem = ReadFile(f.public_key, 64 * 1024);
+    auto pem = ReadFile(f.public_key, size_t{64} * 1024);
     if (!pem.ok()) throw CommandError("--public-key: " + pem.status().message(), 2);
     auto key = crypto::PublicKey::FromPem(*pem);
     if (!key.ok()) throw CommandError("--public-key: " + key.status().message(), 2);

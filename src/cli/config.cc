@@ -26,10 +26,11 @@ class Reader {
   Status CheckKnownKeys() const {
     for (const auto& [section, node] : root_) {
       const std::string name(section.str());
-      if (!internal::KeysOf("").count(name)) return Status::InvalidArgument(file_ + ": " + name + ": unknown section");
+      if (!internal::KeysOf("").contains(name))
+        return Status::InvalidArgument(file_ + ": " + name + ": unknown section");
       if (!node.is_table()) return Status::InvalidArgument(file_ + ": " + name + ": must be a table");
       // [models."NAME"] has a table per model name, checked by LoadRuntimeConfig.
-      if (internal::KeysOf(name).count("*")) continue;
+      if (internal::KeysOf(name).contains("*")) continue;
       AEGIS_RETURN_IF_ERROR(
           internal::TableReader(*node.as_table(), name + ".", file_).OnlyKeys(internal::KeysOf(name)));
     }

@@ -303,7 +303,7 @@ std::set<std::string> LeafKeys() {
   for (const auto& [table, names] : internal::ConfigSchema()) {
     for (const auto& name : names) {
       const std::string path = table.empty() ? name : table + "." + name;
-      if (!internal::ConfigSchema().count(path)) keys.insert(path);
+      if (!internal::ConfigSchema().contains(path)) keys.insert(path);
     }
   }
   return keys;
@@ -330,10 +330,10 @@ TEST_F(ConfigKeysTest, EveryKeyChangesWhatTheServerIsGiven) {
     const auto fa = Fingerprint(*a), fb = Fingerprint(*b);
     std::set<std::string> changed;
     for (const auto& [name, value] : fa) {
-      if (!fb.count(name) || fb.at(name) != value) changed.insert(MemberOf(name));
+      if (!fb.contains(name) || fb.at(name) != value) changed.insert(MemberOf(name));
     }
     for (const auto& [name, value] : fb) {
-      if (!fa.count(name)) changed.insert(MemberOf(name));
+      if (!fa.contains(name)) changed.insert(MemberOf(name));
     }
     EXPECT_FALSE(changed.empty()) << path << " = " << sample.a << " and = " << sample.b
                                   << " load into the same Config: the key is parsed but has no effect";
@@ -369,7 +369,7 @@ TEST_F(ConfigKeysTest, EveryTableRefusesUnknownKeys) {
   ASSERT_FALSE(top.ok());
   EXPECT_NE(top.status().message().find("zz_section: unknown section"), std::string::npos) << top.status().message();
   for (const auto& [table, names] : internal::ConfigSchema()) {
-    if (table.empty() || names.count("*")) continue;  // [models] holds tables named by the operator
+    if (table.empty() || names.contains("*")) continue;  // [models] holds tables named by the operator
     SCOPED_TRACE(table);
     const std::string doc = Document(table, "zz_not_a_key", "1");
     auto config = Load(doc);

@@ -1,6 +1,7 @@
 // aegis: the secure model server and its client commands.
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <iostream>
 #include <span>
 
@@ -8,7 +9,9 @@
 #include "aegis/runtime/model_instances.h"
 #include "commands.h"
 
-int main(int argc, char** argv) {
+// The outer handler catches what setting up the commands might throw (the inner
+// one needs `app` for CLI11's own exit codes), so no exception ends in abort().
+int main(int argc, char** argv) try {
   // A confined engine worker, started by the server: nothing of the CLI runs
   // (hidden from --help; refuses to run without the server's descriptors).
   if (argc >= 2 && std::strcmp(argv[1], "engine-worker") == 0) {
@@ -37,4 +40,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "aegis: unexpected error: %s\n", e.what());
+  return 1;
 }

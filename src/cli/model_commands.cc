@@ -21,7 +21,7 @@ struct PushOptions {
 
 // A bundle is small (one resource for a single-file model); anything bigger is
 // not a bundle for a push.
-constexpr uint64_t kMaxPushBundleBytes = 8 * 1024;
+constexpr uint64_t kMaxPushBundleBytes = uint64_t{8} * 1024;
 
 // A progress bar on stderr, only when stderr is a terminal.
 std::function<void(uint64_t, uint64_t)> ProgressBar() {

@@ -35,8 +35,8 @@ Status LoadDefaults(const toml::table& table, const std::string& file, runtime::
   int64_t memory_mb = static_cast<int64_t>(o.memory_limit_bytes / kMiB);
   AEGIS_RETURN_IF_ERROR(r.Integer("memory_limit_mb", memory_mb, 256, 1 << 20));
   o.memory_limit_bytes = static_cast<uint64_t>(memory_mb) * kMiB;
-  AEGIS_RETURN_IF_ERROR(Milliseconds(r, "request_timeout_ms", o.request_timeout, 10, 3600 * 1000));
-  AEGIS_RETURN_IF_ERROR(Milliseconds(r, "queue_timeout_ms", o.queue_timeout, 10, 3600 * 1000));
+  AEGIS_RETURN_IF_ERROR(Milliseconds(r, "request_timeout_ms", o.request_timeout, 10, int64_t{3600} * 1000));
+  AEGIS_RETURN_IF_ERROR(Milliseconds(r, "queue_timeout_ms", o.queue_timeout, 10, int64_t{3600} * 1000));
   AEGIS_RETURN_IF_ERROR(r.Integer("max_queued", o.max_queued, 1, 1000000));
   AEGIS_RETURN_IF_ERROR(r.Integer("max_request_bytes", o.max_request_bytes, 4096, 1ll << 34));
   AEGIS_RETURN_IF_ERROR(r.Integer("max_response_bytes", o.max_response_bytes, 4096, 1ll << 34));
@@ -44,7 +44,7 @@ Status LoadDefaults(const toml::table& table, const std::string& file, runtime::
   AEGIS_RETURN_IF_ERROR(r.Seconds("load_timeout_seconds", load_timeout, 1, 3600));
   o.load_timeout = load_timeout;
   AEGIS_RETURN_IF_ERROR(r.Integer("max_failures", o.max_failures, 0, 1000));
-  AEGIS_RETURN_IF_ERROR(r.Seconds("failure_window_seconds", o.failure_window, 10, 7 * 86400));
+  AEGIS_RETURN_IF_ERROR(r.Seconds("failure_window_seconds", o.failure_window, 10, int64_t{7} * 86400));
   return Status::Ok();
 }
 
@@ -68,7 +68,7 @@ Status LoadModel(const std::string& name, const toml::table& table, const std::s
   }
   if (table.contains("request_timeout_ms")) {
     std::chrono::milliseconds timeout{0};
-    AEGIS_RETURN_IF_ERROR(Milliseconds(r, "request_timeout_ms", timeout, 10, 3600 * 1000));
+    AEGIS_RETURN_IF_ERROR(Milliseconds(r, "request_timeout_ms", timeout, 10, int64_t{3600} * 1000));
     o.request_timeout = timeout;
   }
   if (table.contains("max_response_body_bytes")) {

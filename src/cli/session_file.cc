@@ -13,7 +13,7 @@
 namespace aegis::cli {
 namespace {
 
-constexpr size_t kMaxSessionFile = 16 * 1024;
+constexpr size_t kMaxSessionFile = size_t{16} * 1024;
 
 std::string Env(const char* name) {
   const char* v = std::getenv(name);

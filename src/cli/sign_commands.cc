@@ -35,7 +35,7 @@ namespace fs = std::filesystem;
 using signing::HashOptions;
 using signing::Manifest;
 
-constexpr size_t kMaxKeyFileBytes = 64 * 1024;
+constexpr size_t kMaxKeyFileBytes = size_t{64} * 1024;
 
 struct SignOptions {
   std::string path, key, output;

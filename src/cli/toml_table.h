@@ -22,7 +22,7 @@ class TableReader {
 
   Status OnlyKeys(const std::set<std::string>& allowed) const {
     for (const auto& [key, value] : table_) {
-      if (!allowed.count(std::string(key.str()))) return Error(std::string(key.str()), "unknown key");
+      if (!allowed.contains(std::string(key.str()))) return Error(std::string(key.str()), "unknown key");
     }
     return Status::Ok();
   }

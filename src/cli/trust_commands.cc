@@ -9,7 +9,7 @@
 namespace aegis::cli {
 namespace {
 
-constexpr size_t kMaxPublicKeyFile = 64 * 1024;
+constexpr size_t kMaxPublicKeyFile = size_t{64} * 1024;
 
 struct TrustOptions {
   ClientFlags client;

@@ -96,7 +96,7 @@ std::optional<std::chrono::system_clock::time_point> ParseRfc3339(std::string_vi
   tm.tm_min = minute;
   tm.tm_sec = second == 60 ? 59 : second;  // a leap second reads as the second before it
   const std::time_t secs = timegm(&tm);
-  return std::chrono::system_clock::time_point(std::chrono::seconds(secs - offset_minutes * 60) +
+  return std::chrono::system_clock::time_point(std::chrono::seconds(secs - std::time_t{offset_minutes} * 60) +
                                                std::chrono::microseconds(micros));
 }
 

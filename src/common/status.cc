@@ -28,7 +28,6 @@ int HttpStatusOf(StatusCode code) {
     case StatusCode::kTooManyRequests:
       return 429;
     case StatusCode::kInternal:
-      return 500;
     case StatusCode::kDataLoss:
       return 500;
     case StatusCode::kUnavailable:

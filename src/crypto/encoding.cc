@@ -57,7 +57,7 @@ std::optional<std::vector<uint8_t>> Base64DecodeUnpadded(std::string_view text, 
   uint32_t acc = 0;
   int bits = 0;
   for (char c : text) {
-    const int v = table[static_cast<uint8_t>(c)];
+    const int8_t v = table[static_cast<uint8_t>(c)];
     if (v < 0) return std::nullopt;
     acc = (acc << 6) | static_cast<uint32_t>(v);
     bits += 6;

@@ -16,7 +16,7 @@
 namespace aegis::crypto {
 namespace {
 
-constexpr size_t kMaxPemBytes = 64 * 1024;
+constexpr size_t kMaxPemBytes = size_t{64} * 1024;
 
 using namespace internal;  // the OpenSSL owning pointers
 

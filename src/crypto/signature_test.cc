@@ -159,7 +159,7 @@ TEST(SignatureKeys, RefusesUnsupportedKeys) {
 TEST(SignatureKeys, RefusesMalformedPem) {
   EXPECT_FALSE(PublicKey::FromPem("").ok());
   EXPECT_FALSE(PublicKey::FromPem("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n").ok());
-  EXPECT_FALSE(PublicKey::FromPem(std::string(65 * 1024, 'A')).ok());
+  EXPECT_FALSE(PublicKey::FromPem(std::string(size_t{65} * 1024, 'A')).ok());
   EXPECT_FALSE(PrivateKey::FromPem("not a key").ok());
   auto key = PrivateKey::Generate(KeyType::kEcdsaP256);
   ASSERT_OK(key);

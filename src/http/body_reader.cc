@@ -15,7 +15,7 @@ namespace {
 
 namespace bhttp = beast::http;
 
-constexpr size_t kInitialBody = 64 * 1024;
+constexpr size_t kInitialBody = size_t{64} * 1024;
 
 }  // namespace
 

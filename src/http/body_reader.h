@@ -26,7 +26,7 @@ namespace aegis::http::internal {
 using RequestParser = beast::http::request_parser<beast::http::buffer_body>;
 
 // Uploads are handed to sinks in pieces of this size.
-constexpr size_t kSinkChunk = 256 * 1024;
+constexpr size_t kSinkChunk = size_t{256} * 1024;
 
 // How a failed read of a request ends.
 struct ReadFailure {

@@ -34,7 +34,8 @@ GENERAL_NAME* IpName(std::string_view bytes) {
 }
 
 // A self-signed certificate with `subject` entries (field, value) and `sans`.
-CertPtr MakeCert(const std::vector<std::pair<std::string, std::string>>& subject, std::vector<GENERAL_NAME*> sans) {
+CertPtr MakeCert(const std::vector<std::pair<std::string, std::string>>& subject,
+                 const std::vector<GENERAL_NAME*>& sans) {
   std::unique_ptr<EVP_PKEY, KeyFree> key(EVP_EC_gen("P-256"));
   CertPtr cert(X509_new());
   X509_set_version(cert.get(), X509_VERSION_3);

@@ -53,6 +53,7 @@ Response CallHandler(const std::function<Response(Request&)>& handler, Request& 
   return Response::Error(500, "internal error");
 }
 
+// NOLINTNEXTLINE(performance-unnecessary-value-param): owns the Reply, which answers 500 when its last copy drops
 void CallAsyncHandler(const std::function<void(Request&, Reply)>& handler, Request& request, Reply reply) noexcept {
   try {
     handler(request, reply);

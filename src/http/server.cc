@@ -55,10 +55,10 @@ StatusOr<tcp::endpoint> ResolveListenAddress(const std::string& host_port) {
 
 struct HttpsServer::Impl {
   explicit Impl(ServerOptions o)
-      : options(o),
-        io_threads(ThreadsOr(o.io_threads)),
+      : options(std::move(o)),  // the members below read `options`: it is declared first
+        io_threads(ThreadsOr(options.io_threads)),
         io(io_threads),
-        worker_threads(ThreadsOr(o.worker_threads)),
+        worker_threads(ThreadsOr(options.worker_threads)),
         workers(worker_threads),
         worker_guard(asio::make_work_guard(workers)) {
     // Worker threads start with the server so handlers can run as soon as a
@@ -89,7 +89,7 @@ struct HttpsServer::Impl {
 
 Status CheckTlsFiles(const TlsFiles& tls) { return MakeServerTlsContext(tls).status(); }
 
-HttpsServer::HttpsServer(ServerOptions options) : impl_(std::make_unique<Impl>(options)) {}
+HttpsServer::HttpsServer(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 
 HttpsServer::~HttpsServer() {
   // Run() never ran (or has returned): no coroutine is alive. Make sure pool
@@ -114,7 +114,7 @@ Status HttpsServer::AddListener(ListenerKind kind, const std::string& host_port,
   }
   {
     std::lock_guard lock(impl_->mu);
-    if (impl_->listeners.count(kind)) return Status::AlreadyExists(what + " already exists");
+    if (impl_->listeners.contains(kind)) return Status::AlreadyExists(what + " already exists");
   }
   AEGIS_ASSIGN_OR_RETURN(auto context, MakeServerTlsContext(tls));
   AEGIS_ASSIGN_OR_RETURN(const tcp::endpoint endpoint, ResolveListenAddress(host_port));
@@ -167,6 +167,7 @@ void HttpsServer::Run() {
   }
   auto work = asio::make_work_guard(d.io);
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<size_t>(d.io_threads));
   for (int i = 0; i < d.io_threads; ++i) {
     threads.emplace_back([&d] {
       for (;;) {

@@ -68,7 +68,7 @@ TEST(ServerTest, PostRoundTripAndKeepAlive) {
     EXPECT_EQ(this_remote.substr(0, this_remote.find(' ')), remote);  // same source port: same connection
   }
   // A big body crosses several TLS records and the two-buffer write path.
-  const std::string big(300 * 1024, 'b');
+  const std::string big(size_t{300} * 1024, 'b');
   auto r = client->Request("POST", "/echo", big, "application/octet-stream");
   ASSERT_OK(r);
   EXPECT_EQ(r->body, big);

@@ -25,14 +25,14 @@ namespace {
 namespace bhttp = beast::http;
 using Clock = std::chrono::steady_clock;
 
-constexpr size_t kIdleReadSize = 16 * 1024;   // one TLS record
-constexpr size_t kCoalesceLimit = 64 * 1024;  // bodies up to this go out with the head
+constexpr size_t kIdleReadSize = size_t{16} * 1024;   // one TLS record
+constexpr size_t kCoalesceLimit = size_t{64} * 1024;  // bodies up to this go out with the head
 constexpr auto kCloseNotifyTimeout = std::chrono::seconds(2);
 
 class Session {
  public:
   Session(std::shared_ptr<Connection> connection, Listener& listener, ServerContext context)
-      : conn_(std::move(connection)), stream_(conn_->stream), listener_(listener), context_(context) {}
+      : conn_(std::move(connection)), stream_(conn_->stream), listener_(listener), context_(std::move(context)) {}
 
   asio::awaitable<void> Run() {
     error_code ec;

@@ -166,7 +166,7 @@ std::vector<RequestHead> TestDispatcher::heads() {
 
 Limits TestLimits() {
   Limits limits;
-  limits.max_header_bytes = 8 * 1024;
+  limits.max_header_bytes = uint64_t{8} * 1024;
   limits.read_timeout = std::chrono::seconds(5);
   limits.write_timeout = std::chrono::seconds(5);
   limits.idle_timeout = std::chrono::seconds(5);

@@ -17,7 +17,7 @@ namespace {
 constexpr std::string_view kMagic = "AEGISKEK";
 constexpr uint8_t kVersion = 1;
 constexpr size_t kSaltSize = 16;
-constexpr size_t kAadSize = kMagic.size() + 1 + 3 * 4 + kSaltSize;  // everything before the nonce
+constexpr size_t kAadSize = kMagic.size() + 1 + 3 * sizeof(uint32_t) + kSaltSize;  // everything before the nonce
 constexpr size_t kSealedSize = kAadSize + crypto::kAeadNonceSize + kKekSize + crypto::kAeadTagSize;
 
 void PutU32(std::string& out, uint32_t v) {

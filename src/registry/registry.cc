@@ -91,7 +91,7 @@ std::vector<Status> Registry::LoadAll() {
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(options_.blobs_dir, ec)) {
     const std::string file = entry.path().filename().string();
-    if (!known_blobs.count(file)) {
+    if (!known_blobs.contains(file)) {
       spdlog::warn("removing orphaned blob {}", file);
       std::filesystem::remove(entry.path(), ec);
     }
@@ -190,7 +190,8 @@ StatusOr<std::unique_ptr<PushSession>> Registry::BeginPush(const std::string& na
   const ModelKey key{name, version};
   {
     MutexLock lock(write_mu_);
-    if (pushing_.count(key)) return Status::AlreadyExists("model " + name + " version " + version + " is being pushed");
+    if (pushing_.contains(key))
+      return Status::AlreadyExists("model " + name + " version " + version + " is being pushed");
     // The store knows every version, served or not (one that failed to load too).
     if (store_->GetModelVersion(name, version).ok()) {
       return Status::AlreadyExists("model " + name + " version " + version + " already exists");
@@ -224,7 +225,7 @@ Status Registry::Remove(const std::string& name, const std::string& version) {
     MutexLock lock(write_mu_);
     // A push that has recorded this version but not yet published it would
     // publish it after the removal: a deleted version served until restart.
-    if (pushing_.count(ModelKey{name, version})) {
+    if (pushing_.contains(ModelKey{name, version})) {
       return Status::AlreadyExists("model " + name + " version " + version + " is being pushed");
     }
     AEGIS_RETURN_IF_ERROR(store_->DeleteModelVersion(name, version));
@@ -317,7 +318,7 @@ StatusOr<std::shared_ptr<const ServedModel>> Registry::Find(std::string_view nam
   if (it == entry->versions.end()) {
     if (failed_count_.load() > 0) {
       MutexLock lock(failed_mu_);
-      if (failed_.count(ModelKey{std::string(name), std::string(version)})) {
+      if (failed_.contains(ModelKey{std::string(name), std::string(version)})) {
         return Status::Unavailable("version '" + std::string(version) + "' of model '" + std::string(name) +
                                    "' could not be loaded; see the server log");
       }
@@ -336,7 +337,7 @@ std::vector<std::shared_ptr<const ServedModel>> Registry::Served() const {
   return out;
 }
 
-Status Registry::Publish(std::shared_ptr<const ServedModel> model) {
+Status Registry::Publish(const std::shared_ptr<const ServedModel>& model) {
   MutexLock lock(write_mu_);
   // The signature was verified when the push began (or at load); the key may
   // have been removed since. RemoveTrustedKey withdraws under write_mu_ too.

@@ -2,7 +2,6 @@
 // withdrawal (see confined_instances.h).
 #include "confined_instances.h"
 
-#include <errno.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
@@ -10,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -175,7 +175,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
       slot->state = SlotState::kBusy;
       slot->running = RunningCall{request_id, std::move(done), Clock::now()};
       lock.unlock();
-      Dispatch(*slot, std::move(inputs));
+      Dispatch(*slot, inputs);
       return;
     }
     if (queue_.size() >= options_.max_queued) {
@@ -262,7 +262,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // Requests
 
   // Sends a request to `slot`, which the caller marked busy with its call.
-  void Dispatch(Slot& slot, std::vector<Tensor> inputs) {
+  void Dispatch(Slot& slot, const std::vector<Tensor>& inputs) {
     Status sent;
     {
       std::lock_guard io(slot.io_mu);
@@ -311,7 +311,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
       RearmQueueTimer(now);
     }
     FailExpired(expired);
-    if (next) Dispatch(slot, std::move(next->inputs));
+    if (next) Dispatch(slot, next->inputs);
   }
 
   // Under mu_: removes the queued calls whose wait is over (the oldest first).
@@ -413,7 +413,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
         break;
       }
       slot.frames.Feed({buffer, static_cast<size_t>(n)});
-      if (slot.frames.buffered() > 2 * worker::kMaxFramePayload) {
+      if (slot.frames.buffered() > size_t{2} * worker::kMaxFramePayload) {
         return Failure{RuntimeEvent::Kind::kProtocolViolation, "control stream overflow"};
       }
     }

@@ -2,7 +2,6 @@
 // the server; see worker_protocol.h and sandbox.h). It confines itself, loads the
 // model from the sealed memfd, locks itself down, then serves requests from
 // shared memory until it is killed.
-#include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
 #include <sys/mman.h>
@@ -10,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <cstring>

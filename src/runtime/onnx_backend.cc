@@ -5,6 +5,7 @@
 // numeric inputs are converted to FP32 on the way in, and outputs are converted to
 // the datatype the graph declares on the way out.
 #include <climits>
+#include <cmath>
 #include <cstring>
 #include <mutex>
 
@@ -148,7 +149,7 @@ void NarrowFromDouble<uint64_t>(const cv::Mat& values, uint8_t* dst, size_t coun
   const double* src = values.ptr<double>();
   for (size_t i = 0; i < count; ++i) {
     double d = src[i];
-    uint64_t v = !(d > 0) ? 0 : d >= 18446744073709551615.0 ? UINT64_MAX : static_cast<uint64_t>(d + 0.5);
+    uint64_t v = !(d > 0) ? 0 : d >= 18446744073709551615.0 ? UINT64_MAX : static_cast<uint64_t>(std::round(d));
     std::memcpy(dst + i * sizeof(uint64_t), &v, sizeof(uint64_t));
   }
 }
@@ -192,7 +193,8 @@ Tensor FromBlob(const cv::Mat& blob, const TensorSpec& spec) {
 
 class OnnxBackend final : public Backend {
  public:
-  OnnxBackend(cv::dnn::Net net, ModelSignature signature) : net_(std::move(net)), signature_(std::move(signature)) {
+  // cv::dnn::Net is a shared handle: a copy is cheap and it has no move constructor.
+  OnnxBackend(const cv::dnn::Net& net, ModelSignature signature) : net_(net), signature_(std::move(signature)) {
     for (const TensorSpec& output : signature_.outputs) output_names_.push_back(output.name);
   }
   std::string_view platform() const override { return "onnx_opencv"; }
@@ -256,7 +258,7 @@ StatusOr<std::unique_ptr<Backend>> LoadOnnxBackend(std::span<const uint8_t> mode
     if (net.empty()) return Status::Unprocessable("OpenCV refused the ONNX model: empty network");
     net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
     net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
-    return std::unique_ptr<Backend>(new OnnxBackend(std::move(net), std::move(signature)));
+    return std::unique_ptr<Backend>(new OnnxBackend(net, std::move(signature)));
   } catch (const std::exception& e) {
     return Status::Unprocessable("OpenCV refused the ONNX model: " + EngineMessage(e.what()));
   }

@@ -79,7 +79,7 @@ TEST(OnnxBackendTest, RefusesGarbageAndTruncatedModels) {
 
   std::vector<uint8_t> model = ReadExampleBytes("mlp.onnx");
   for (size_t length = 1; length < model.size(); length += 3) {
-    std::vector<uint8_t> prefix(model.begin(), model.begin() + length);
+    std::vector<uint8_t> prefix(model.data(), model.data() + length);
     StatusOr<std::unique_ptr<Backend>> loaded = LoadBackend(ModelFormat::kOnnx, prefix);
     if (!loaded.ok()) {
       EXPECT_STATUS_IS(loaded, StatusCode::kUnprocessable) << loaded.status().message();

@@ -99,7 +99,7 @@ TEST(OnnxGraphInfoTest, SurvivesEveryTruncation) {
   Bytes model = testing::ReadExampleBytes("mlp.onnx");
   ASSERT_FALSE(model.empty());
   for (size_t length = 0; length < model.size(); ++length) {
-    Bytes prefix(model.begin(), model.begin() + length);  // exact-size copy: ASan sees any over-read
+    Bytes prefix(model.data(), model.data() + length);  // exact-size copy: ASan sees any over-read
     StatusOr<OnnxGraphInfo> info = ReadOnnxGraphInfo(prefix);
     if (info.ok()) {
       EXPECT_LE(info->inputs.size(), 1u);

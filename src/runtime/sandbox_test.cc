@@ -3,7 +3,6 @@
 // what inference needs still works.
 #include "sandbox.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
@@ -12,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <string>
 #include <thread>

@@ -2,15 +2,15 @@
 // that turns a refused call into EPERM plus a report to the server.
 #include "seccomp_policy.h"
 
-#include <errno.h>
 #include <sched.h>
-#include <signal.h>
+#include <signal.h>  // NOLINT(modernize-deprecated-headers): POSIX sigaction, sigset_t, kill; not in <csignal>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <initializer_list>
 #include <memory>
@@ -45,6 +45,7 @@ char* WriteDecimal(char* p, uint64_t n) {
 constexpr const char* kQuietProbes[] = {"/sys/fs/cgroup/"};
 
 // The path an open/openat call names, from the registers of the trapped call.
+// NOLINTBEGIN(performance-no-int-to-ptr): the saved register holds the call's pointer argument
 const char* OpenedPath(int syscall, const ucontext_t* uc) {
 #if defined(__x86_64__)
   if (syscall == SYS_openat) return reinterpret_cast<const char*>(uc->uc_mcontext.gregs[REG_RSI]);
@@ -54,6 +55,7 @@ const char* OpenedPath(int syscall, const ucontext_t* uc) {
 #endif
   return nullptr;
 }
+// NOLINTEND(performance-no-int-to-ptr)
 
 bool IsQuietProbe(int syscall, const ucontext_t* uc) {
   const char* path = OpenedPath(syscall, uc);

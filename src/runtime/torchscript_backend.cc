@@ -126,8 +126,10 @@ StatusOr<Tensor> ToTensor(const at::Tensor& value, std::string name) {
 
 class TorchScriptBackend final : public Backend {
  public:
-  TorchScriptBackend(torch::jit::Module module, ModelSignature signature, bool tuple_output, EngineOptions options)
-      : module_(std::move(module)), signature_(std::move(signature)), tuple_output_(tuple_output), options_(options) {}
+  // torch::jit::Module is a shared handle: a copy is cheap and it has no move constructor.
+  TorchScriptBackend(const torch::jit::Module& module, ModelSignature signature, bool tuple_output,
+                     EngineOptions options)
+      : module_(module), signature_(std::move(signature)), tuple_output_(tuple_output), options_(options) {}
   std::string_view platform() const override { return "pytorch_libtorch"; }
   const ModelSignature& signature() const override { return signature_; }
 
@@ -258,8 +260,7 @@ StatusOr<std::unique_ptr<Backend>> LoadTorchScriptBackend(std::span<const uint8_
     }
     bool tuple_output = false;
     AEGIS_ASSIGN_OR_RETURN(signature.outputs, OutputSpecs(schema, &tuple_output));
-    return std::unique_ptr<Backend>(
-        new TorchScriptBackend(std::move(module), std::move(signature), tuple_output, options));
+    return std::unique_ptr<Backend>(new TorchScriptBackend(module, std::move(signature), tuple_output, options));
   } catch (const std::exception& e) {
     return Status::Unprocessable("libtorch refused the TorchScript model: " + TorchMessage(e));
   }

@@ -46,7 +46,7 @@ TEST(TorchScriptBackendTest, EchoRoundTripsEverySupportedDatatype) {
   EXPECT_EQ(backend->signature().inputs[0].name, "x");
   for (DataType type : {DataType::kBool, DataType::kUint8, DataType::kInt8, DataType::kInt16, DataType::kInt32,
                         DataType::kInt64, DataType::kFp16, DataType::kFp32, DataType::kFp64}) {
-    for (std::vector<int64_t> shape :
+    for (const std::vector<int64_t>& shape :
          {std::vector<int64_t>{2, 3}, std::vector<int64_t>{}, std::vector<int64_t>{0, 4}}) {
       Tensor input{.name = "x", .datatype = type, .shape = shape};
       input.data.resize(*input.ElementCount() * DataTypeSize(type));
@@ -119,7 +119,7 @@ TEST(TorchScriptBackendTest, RefusesOtherBytes) {
 TEST(TorchScriptBackendTest, RefusesTruncatedArchives) {
   std::vector<uint8_t> model = ReadExampleBytes("mlp.pt");
   for (size_t length = 1; length < model.size(); length += 97) {
-    std::vector<uint8_t> prefix(model.begin(), model.begin() + length);
+    std::vector<uint8_t> prefix(model.data(), model.data() + length);
     StatusOr<std::unique_ptr<Backend>> loaded = LoadBackend(ModelFormat::kTorchScript, prefix);
     EXPECT_STATUS_IS(loaded, StatusCode::kUnprocessable) << "length " << length;
   }

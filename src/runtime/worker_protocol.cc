@@ -160,7 +160,7 @@ StatusOr<std::optional<FrameReader::Frame>> FrameReader::Next() {
   if (available < 4 + static_cast<size_t>(length)) return std::optional<Frame>();
   Frame frame{static_cast<MessageType>(type), buffer_.substr(consumed_ + kFrameHeaderBytes, length - 1)};
   consumed_ += 4 + static_cast<size_t>(length);
-  if (consumed_ > 64 * 1024 && consumed_ * 2 > buffer_.size()) {
+  if (consumed_ > size_t{64} * 1024 && consumed_ * 2 > buffer_.size()) {
     buffer_.erase(0, consumed_);
     consumed_ = 0;
   }
@@ -278,9 +278,9 @@ StatusOr<DecodedTensors> DecodeTensorList(std::span<const uint8_t> in) {
     view.datatype = *type;
     view.shape.resize(rank);
     // A scalar has no dimensions: no copy (an empty vector's data() may be null).
-    if (rank > 0) std::memcpy(view.shape.data(), in.data() + entry + kEntryFixedBytes, 8 * rank);
+    if (rank > 0) std::memcpy(view.shape.data(), in.data() + entry + kEntryFixedBytes, 8 * size_t{rank});
     std::string& name = out.owned.emplace_back(
-        reinterpret_cast<const char*>(in.data()) + entry + kEntryFixedBytes + 8 * rank, name_bytes);
+        reinterpret_cast<const char*>(in.data()) + entry + kEntryFixedBytes + 8 * size_t{rank}, name_bytes);
     if (!IsUtf8(name)) return bad("a tensor name is not UTF-8");
     if (!names.insert(name).second) return bad("tensor '" + name.substr(0, 64) + "' appears twice");
     view.name = name;

@@ -204,6 +204,6 @@ struct LoadedModel {
 };
 
 std::string SignatureJson(const LoadedModel& model);
-StatusOr<LoadedModel> ParseSignatureJson(std::string_view json);
+StatusOr<LoadedModel> ParseSignatureJson(std::string_view text);
 
 }  // namespace aegis::runtime::worker

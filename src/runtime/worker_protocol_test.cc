@@ -76,7 +76,7 @@ TEST(WorkerProtocolTest, DecodeRefusesLies) {
   const std::vector<TensorView> in = {{"x", DataType::kFp32, {4}, floats}};
   Buffer buffer(1024);
   const uint64_t size = *EncodeTensorList(in, buffer.span());
-  const std::vector<uint8_t> good(buffer.span().begin(), buffer.span().begin() + size);
+  const std::vector<uint8_t> good(buffer.span().begin(), buffer.span().begin() + static_cast<std::ptrdiff_t>(size));
   ASSERT_TRUE(DecodeTensorList(good).ok());
 
   auto mutate = [&](size_t offset, std::vector<uint8_t> bytes) {
@@ -136,10 +136,10 @@ TEST(WorkerProtocolTest, ResponsesRoundTrip) {
   EXPECT_EQ(failed->public_message, "public");
   EXPECT_EQ(failed->detail, "mat1 and mat2 shapes");
 
-  std::vector<uint8_t> unknown(buffer.span().begin(), buffer.span().begin() + n);
+  std::vector<uint8_t> unknown(buffer.span().begin(), buffer.span().begin() + static_cast<std::ptrdiff_t>(n));
   unknown[0] = 9;
   EXPECT_FALSE(DecodeResponse(unknown).ok());
-  std::vector<uint8_t> overlong(buffer.span().begin(), buffer.span().begin() + n);
+  std::vector<uint8_t> overlong(buffer.span().begin(), buffer.span().begin() + static_cast<std::ptrdiff_t>(n));
   overlong[4] = 0xff;  // public message longer than the response
   EXPECT_FALSE(DecodeResponse(overlong).ok());
 }

@@ -71,7 +71,7 @@ TEST(XgboostBackendRefusalTest, RefusesGarbageAndTruncations) {
   for (const char* example : {"xgb_classifier.json", "xgb_classifier.ubj"}) {
     std::vector<uint8_t> model = ReadExampleBytes(example);
     for (size_t length = 1; length < model.size(); length += 211) {
-      std::vector<uint8_t> prefix(model.begin(), model.begin() + length);
+      std::vector<uint8_t> prefix(model.data(), model.data() + length);
       StatusOr<std::unique_ptr<Backend>> loaded = LoadBackend(ModelFormat::kXgboost, prefix);
       EXPECT_STATUS_IS(loaded, StatusCode::kUnprocessable) << example << " length " << length;
     }

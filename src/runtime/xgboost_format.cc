@@ -56,7 +56,7 @@ class UbjWalker {
       }
       if (frame.remaining < 0) {
         if (!ok()) return BadUbj("truncated");
-        if (bytes_[pos_] == (frame.object ? '}' : ']')) {
+        if (bytes_[pos_] == static_cast<uint8_t>(frame.object ? '}' : ']')) {
           ++pos_;
           stack_.pop_back();
           continue;

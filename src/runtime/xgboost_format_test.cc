@@ -55,7 +55,7 @@ TEST(XgboostFormatTest, BoundsNesting) {
 TEST(XgboostFormatTest, UbjWalkerSurvivesTruncationsAndFlips) {
   std::vector<uint8_t> model = testing::ReadExampleBytes("xgb_classifier.ubj");
   for (size_t length = 0; length < model.size(); ++length) {
-    std::vector<uint8_t> prefix(model.begin(), model.begin() + length);
+    std::vector<uint8_t> prefix(model.data(), model.data() + length);
     EXPECT_FALSE(CheckXgboostModelFormat(prefix).ok()) << length;  // UBJ has no valid proper prefix
   }
   uint32_t state = 99;

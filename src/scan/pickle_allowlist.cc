@@ -206,7 +206,7 @@ constexpr std::string_view kPlainBuiltins[] = {"set",   "frozenset", "list", "di
 template <const auto& kList>
 bool Contains(std::string_view value) {
   static const std::unordered_set<std::string_view> set(std::begin(kList), std::end(kList));
-  return set.count(value) > 0;
+  return set.contains(value);
 }
 
 std::string_view Python3Module(std::string_view module) {
@@ -244,7 +244,7 @@ bool AnyComponent(std::string_view dotted, Fn fn) {
   size_t start = 0;
   while (true) {
     size_t dot = dotted.find('.', start);
-    std::string_view part = dotted.substr(start, dot == std::string_view::npos ? dotted.npos : dot - start);
+    std::string_view part = dotted.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
     if (fn(part)) return true;
     if (dot == std::string_view::npos) return false;
     start = dot + 1;

@@ -52,7 +52,7 @@ class Machine {
     if (error_.empty()) error_ = std::move(why);
     return false;
   }
-  bool LimitExceeded(std::string what) {
+  bool LimitExceeded(const std::string& what) {
     limit_exceeded_ = true;
     return Fail("exceeds the scanner's limit on " + what);
   }
@@ -133,7 +133,7 @@ class Machine {
   // Memo.
   bool MemoPut(uint64_t key) {
     if (!Need(1)) return false;
-    if (memo_.size() >= kMaxMemo && !memo_.count(key)) return LimitExceeded("memo size");
+    if (memo_.size() >= kMaxMemo && !memo_.contains(key)) return LimitExceeded("memo size");
     memo_[key] = stack_.back();
     return true;
   }

@@ -154,7 +154,7 @@ StatusOr<std::vector<PathReport>> ScanFolder(const fs::path& root, const ScanLim
     }
   }
   // Data files referenced by a model are raw bytes: drop their "unknown format" result.
-  std::erase_if(reports, [&](const PathReport& r) { return !r.report.ok() && data_files.count(r.path); });
+  std::erase_if(reports, [&](const PathReport& r) { return !r.report.ok() && data_files.contains(r.path); });
   return reports;
 }
 

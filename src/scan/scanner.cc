@@ -82,7 +82,7 @@ std::string JoinLocation(std::string_view prefix, std::string_view local) {
 void FindingList::Add(Severity severity, std::string location, std::string reason, std::string callable) {
   // One finding per (reason, callable): a pickle importing os.system 1000 times is one problem.
   auto key = std::make_pair(reason, callable);
-  if (seen_.count(key)) return;
+  if (seen_.contains(key)) return;
   if (findings_.size() >= cap_) {
     ++dropped_;
     if (seen_.size() < 4 * cap_) seen_.insert(std::move(key));

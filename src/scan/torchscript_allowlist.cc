@@ -327,7 +327,7 @@ constexpr std::string_view kNetworkNamespaces[] = {"c10d",     "rpc",           
 template <const auto& kList>
 bool Contains(std::string_view value) {
   static const std::unordered_set<std::string_view> set(std::begin(kList), std::end(kList));
-  return set.count(value) > 0;
+  return set.contains(value);
 }
 
 }  // namespace

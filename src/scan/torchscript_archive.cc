@@ -57,7 +57,7 @@ void CheckTorchScriptArchive(std::span<const uint8_t> bytes, const ZipDirectory&
   }
   for (const ZipEntry* e : debug_maps) {
     std::string lower = Lower(e->name);
-    if (!code_names.count(lower.substr(0, lower.size() - std::string_view(".debug_pkl").size()))) {
+    if (!code_names.contains(lower.substr(0, lower.size() - std::string_view(".debug_pkl").size()))) {
       out.Add(Severity::kHigh, Where(*e), "debug information for TorchScript code that is not in the archive");
     }
   }

@@ -20,7 +20,7 @@ constexpr std::string_view kKeywords[] = {
 
 bool IsKeyword(std::string_view name) {
   static const std::unordered_set<std::string_view> set(std::begin(kKeywords), std::end(kKeywords));
-  return set.count(name) > 0;
+  return set.contains(name);
 }
 
 using Tokens = std::vector<Token>;
@@ -289,7 +289,7 @@ class Checker {
           "TorchScript code calls ." + Printable(name) + " (" + op + "), which " + std::string(v.why), op);
       return;
     }
-    if (v.allowed || declared_.count(name) || IsValueProperty(name)) return;
+    if (v.allowed || declared_.contains(name) || IsValueProperty(name)) return;
     Add(Severity::kHigh, line,
         "TorchScript code uses ." + Printable(name) +
             ", which is neither declared in the archive nor an allowed operator (" + op + ")",

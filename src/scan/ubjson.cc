@@ -59,7 +59,7 @@ class Validator {
       }
       if (frame.remaining < 0) {
         if (pos_ == bytes_.size()) return Bad("truncated container");
-        if (bytes_[pos_] == (frame.object ? '}' : ']')) {
+        if (bytes_[pos_] == static_cast<uint8_t>(frame.object ? '}' : ']')) {
           ++pos_;
           stack_.pop_back();
           continue;

@@ -88,7 +88,7 @@ bool SkipValue(std::span<const uint8_t> b, char type, size_t& pos) {
     }
     if (f.remaining < 0) {
       if (pos >= b.size()) return false;
-      if (b[pos] == (f.object ? '}' : ']')) {
+      if (b[pos] == static_cast<uint8_t>(f.object ? '}' : ']')) {
         ++pos;
         stack.pop_back();
         continue;
@@ -144,7 +144,7 @@ bool UbjValue::Walk(const Header& h, const std::function<bool(std::string_view, 
   while (remaining != 0) {
     if (remaining < 0) {
       if (pos >= bytes_.size()) return false;
-      if (bytes_[pos] == (IsObject() ? '}' : ']')) return true;
+      if (bytes_[pos] == static_cast<uint8_t>(IsObject() ? '}' : ']')) return true;
     } else {
       --remaining;
     }

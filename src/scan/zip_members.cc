@@ -208,7 +208,10 @@ std::vector<uint8_t> ReadZipMemberHead(std::span<const uint8_t> archive, const Z
   if (!entry.readable) return head;
   std::span<const uint8_t> data =
       archive.subspan(static_cast<size_t>(entry.data_offset), static_cast<size_t>(entry.compressed_size));
-  if (entry.method == 0) return std::vector<uint8_t>(data.begin(), data.begin() + std::min(n, data.size()));
+  if (entry.method == 0) {
+    const auto stored = data.first(std::min(n, data.size()));
+    return std::vector<uint8_t>(stored.begin(), stored.end());
+  }
   head.resize(n);
   z_stream zs{};
   if (inflateInit2(&zs, -MAX_WBITS) != Z_OK) return {};

@@ -14,19 +14,19 @@ using internal::ValidateManifest;
 
 crypto::Sha256Digest D(std::string_view content) { return crypto::Sha256(content); }
 
-Manifest Files(std::vector<std::pair<std::string, std::string>> files) {
+Manifest Files(const std::vector<std::pair<std::string, std::string>>& files) {
   Manifest m;
   m.model_name = "model";
-  for (auto& [name, content] : files) m.resources.push_back({name, "sha256", D(content)});
+  for (const auto& [name, content] : files) m.resources.push_back({name, "sha256", D(content)});
   return m;
 }
 
-Manifest Shards(uint64_t shard_size, std::vector<std::string> names) {
+Manifest Shards(uint64_t shard_size, const std::vector<std::string>& names) {
   Manifest m;
   m.model_name = "model";
   m.serialization.method = SerializationMethod::kShards;
   m.serialization.shard_size = shard_size;
-  for (auto& name : names) m.resources.push_back({name, internal::ShardAlgorithm(shard_size), D(name)});
+  for (const auto& name : names) m.resources.push_back({name, internal::ShardAlgorithm(shard_size), D(name)});
   return m;
 }
 

@@ -29,7 +29,7 @@ namespace {
 using internal::ModelFile;
 using internal::Quote;
 
-constexpr size_t kBlockBytes = 512 * 1024;
+constexpr size_t kBlockBytes = size_t{512} * 1024;
 constexpr uint64_t kProgressStep = 32ull << 20;
 
 struct Item {

@@ -173,7 +173,7 @@ TEST(Statement, RefusesMalformedStatements) {
 }
 
 TEST(Statement, RefusesBadNumbersAndSubjectMismatch) {
-  for (Json size : {Json(0), Json(-1000), Json(1000.5), Json("1000"), Json(1e300)}) {
+  for (const Json& size : {Json(0), Json(-1000), Json(1000.5), Json("1000"), Json(1e300)}) {
     Json s = Json::parse(StatementJson(Sample(SerializationMethod::kShards)));
     s["predicate"]["serialization"]["shard_size"] = size;
     EXPECT_FALSE(ParseStatement(s.dump()).ok()) << size.dump();

@@ -131,6 +131,7 @@ class ChunkDecryptor {
     static const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
     const auto begin = reinterpret_cast<uintptr_t>(out_.data() + start) & ~(page - 1);
     const auto end = (reinterpret_cast<uintptr_t>(out_.data() + start + len) + page - 1) & ~(page - 1);
+    // NOLINTNEXTLINE(performance-no-int-to-ptr): page-aligned address for madvise, never dereferenced
     (void)::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
   }
 

@@ -65,7 +65,7 @@ class EncryptedBlobTest : public ::testing::Test {
 
 TEST_F(EncryptedBlobTest, RoundTripsAtChunkEdges) {
   for (size_t size : {size_t{0}, size_t{1}, size_t{kChunk - 1}, size_t{kChunk}, size_t{kChunk + 1},
-                      size_t{5 * kChunk + 123}, size_t{6 * kChunk}}) {
+                      size_t{5 * kChunk + 123}, 6 * size_t{kChunk}}) {
     const auto data = Plaintext(size);
     for (size_t piece : {size_t{1000}, size_t{3 * kChunk + 5}}) {
       const auto path = Write("rt-" + std::to_string(size) + "-" + std::to_string(piece), data, id_, kChunk, piece);
@@ -135,7 +135,7 @@ TEST_F(EncryptedBlobTest, TruncationAndTrailingBytesAreDataLoss) {
 TEST_F(EncryptedBlobTest, ConsistentlyTruncatedHeaderStillFails) {
   // Cut at a chunk boundary AND rewrite plaintext_size so the size check passes:
   // the final-chunk flag and the size bound in its AAD must catch it.
-  const auto path = Write("consistent", Plaintext(3 * kChunk), id_);
+  const auto path = Write("consistent", Plaintext(3 * size_t{kChunk}), id_);
   const std::string good = Bytes(path);
   for (size_t chunks : {1, 2}) {
     std::string cut = good.substr(0, kHeader + chunks * kRecord);
@@ -146,13 +146,13 @@ TEST_F(EncryptedBlobTest, ConsistentlyTruncatedHeaderStillFails) {
   }
   // Dropping a middle chunk (header adjusted) shifts the indexes.
   std::string dropped = good.substr(0, kHeader + kRecord) + good.substr(kHeader + 2 * kRecord);
-  for (int i = 0; i < 8; ++i) dropped[32 + i] = static_cast<char>(uint64_t{2 * kChunk} >> (56 - 8 * i));
+  for (int i = 0; i < 8; ++i) dropped[32 + i] = static_cast<char>(2 * uint64_t{kChunk} >> (56 - 8 * i));
   Replace(path, dropped);
   EXPECT_EQ(ReadCode(path), StatusCode::kDataLoss);
 }
 
 TEST_F(EncryptedBlobTest, SwappedAndSplicedChunksAreDataLoss) {
-  const auto path = Write("swap", Plaintext(3 * kChunk), id_);
+  const auto path = Write("swap", Plaintext(3 * size_t{kChunk}), id_);
   const std::string good = Bytes(path);
   const std::string c0 = good.substr(kHeader, kRecord), c1 = good.substr(kHeader + kRecord, kRecord);
   Replace(path, good.substr(0, kHeader) + c1 + c0 + good.substr(kHeader + 2 * kRecord));
@@ -161,7 +161,7 @@ TEST_F(EncryptedBlobTest, SwappedAndSplicedChunksAreDataLoss) {
   EXPECT_EQ(ReadCode(path), StatusCode::kDataLoss);
 
   // Same DEK, other artifact: its chunk 1 must not authenticate inside this blob.
-  const auto other = Write("other", Plaintext(3 * kChunk), other_id_);
+  const auto other = Write("other", Plaintext(3 * size_t{kChunk}), other_id_);
   const std::string foreign = Bytes(other);
   Replace(path, good.substr(0, kHeader + kRecord) + foreign.substr(kHeader + kRecord, kRecord) +
                     good.substr(kHeader + 2 * kRecord));
@@ -188,7 +188,7 @@ TEST_F(EncryptedBlobTest, AbortRemovesPartialAndNothingIsOverwritten) {
   {
     auto writer = BlobWriter::Create(path, id_, dek_, kChunk);
     ASSERT_OK(writer);
-    ASSERT_OK((*writer)->Append(Plaintext(3 * kChunk)));
+    ASSERT_OK((*writer)->Append(Plaintext(3 * size_t{kChunk})));
     EXPECT_TRUE(std::filesystem::exists(dir_ / "abort.partial"));
     EXPECT_EQ(Bytes(dir_ / "abort.partial").find(kMarker), std::string::npos);
     // A second writer for the same path is refused while the first is open.

@@ -185,6 +185,7 @@ TEST_F(MetadataStoreTest, TokensRoundTrip) {
 
 TEST_F(MetadataStoreTest, ReopenPersistsAndConcurrentUseIsSafe) {
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([this, t] {
       for (int i = 0; i < 25; ++i) {

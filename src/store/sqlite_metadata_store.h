@@ -50,6 +50,7 @@ class SqliteMetadataStore final : public MetadataStore {
 
   // Steps a bound single-row query: the row, `not_found`, or the SQLite error.
   template <typename T, typename Reader>
+  // NOLINTNEXTLINE(performance-unnecessary-value-param): moved into `out`; the check misses moves in templates
   StatusOr<T> FetchOne(Statement& s, Reader read, Status not_found, const char* what) {
     const int rc = s.Step();
     StatusOr<T> out = std::move(not_found);

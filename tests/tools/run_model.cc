@@ -56,6 +56,7 @@ int Usage() {
 
 }  // namespace
 
+// NOLINTNEXTLINE(bugprone-exception-escape): an exception aborts the harness, which its tests report as a failure
 int main(int argc, char** argv) {
   if (argc >= 2 && std::strcmp(argv[1], "engine-worker") == 0) {
     return runtime::RunEngineWorker(std::span<char* const>(argv + 2, static_cast<size_t>(argc - 2)));

@@ -47,6 +47,6 @@ std::string FormatRfc3339(std::chrono::system_clock::time_point t);
 
 // Strict RFC 3339 date-time: "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)",
 // fraction up to 9 digits (kept to the microsecond); nullopt for anything else.
-std::optional<std::chrono::system_clock::time_point> ParseRfc3339(std::string_view text);
+std::optional<std::chrono::system_clock::time_point> ParseRfc3339(std::string_view s);
 
 }  // namespace aegis

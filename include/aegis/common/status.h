@@ -153,7 +153,10 @@ class [[nodiscard]] StatusOr {
 #define AEGIS_CONCAT(a, b) AEGIS_CONCAT_INNER(a, b)
 #define AEGIS_ASSIGN_OR_RETURN(lhs, expr) \
   AEGIS_ASSIGN_OR_RETURN_IMPL(AEGIS_CONCAT(aegis_statusor_, __LINE__), lhs, expr)
+// `tmp` is a name and `lhs` may be a declaration ("auto x"): neither can be parenthesized.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define AEGIS_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                                \
   if (!tmp.ok()) return tmp.status();               \
   lhs = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)

@@ -34,7 +34,7 @@ namespace aegis::http {
 // (docs/limits.md): accept → connection caps → handshake deadline → first-byte
 // deadline → header limits → read deadline → ...
 struct Limits {
-  uint64_t max_header_bytes = 16 * 1024;
+  uint64_t max_header_bytes = uint64_t{16} * 1024;
   std::chrono::seconds read_timeout{30};  // whole request (head + body) must arrive within this
   std::chrono::seconds write_timeout{30};
   std::chrono::seconds idle_timeout{60};  // keep-alive wait for the next request

@@ -49,6 +49,7 @@ namespace aegis::registry {
 struct ModelKey {
   std::string name;
   std::string version;
+  // NOLINTNEXTLINE(modernize-use-nullptr): false positive on the 0 of a defaulted <=> (clang-tidy 14)
   friend auto operator<=>(const ModelKey&, const ModelKey&) = default;
 };
 
@@ -164,7 +165,7 @@ class Registry {
   using Table = std::map<std::string, std::shared_ptr<const ModelEntry>, std::less<>>;
 
   // Swaps `model` into the serving table, unless its signer is no longer trusted.
-  Status Publish(std::shared_ptr<const ServedModel> model) AEGIS_EXCLUDES(write_mu_);
+  Status Publish(const std::shared_ptr<const ServedModel>& model) AEGIS_EXCLUDES(write_mu_);
   // Decrypts, checks and loads one recorded version (LoadAll's body).
   StatusOr<std::shared_ptr<ServedModel>> LoadVersion(const store::ModelVersionRecord& record,
                                                      const std::vector<store::TrustedKeyRecord>& trusted);

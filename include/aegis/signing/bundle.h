@@ -31,7 +31,7 @@
 
 namespace aegis::signing {
 
-inline constexpr size_t kMaxBundleBytes = 16 * 1024 * 1024;
+inline constexpr size_t kMaxBundleBytes = size_t{16} * 1024 * 1024;
 inline constexpr std::string_view kBundleMediaType = "application/vnd.dev.sigstore.bundle.v0.3+json";
 inline constexpr std::string_view kInTotoPayloadType = "application/vnd.in-toto+json";
 inline constexpr std::string_view kPredicateType = "https://model_signing/signature/v1.0";

@@ -5,7 +5,7 @@
 #pragma once
 
 #include <pthread.h>
-#include <signal.h>
+#include <signal.h>  // NOLINT(modernize-deprecated-headers): POSIX sigset_t, not in <csignal>
 
 #include <thread>
 #include <utility>

@@ -1,7 +1,5 @@
 #include "aegis/audit/syslog_sink.h"
 
-#include <pthread.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>

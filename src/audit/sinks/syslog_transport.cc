@@ -116,7 +116,8 @@ Status SendAll(int fd, std::string_view data) {
 // back, so readability means it closed (or sent something we discard).
 short PollNow(int fd) {
   pollfd p{fd, POLLIN | POLLRDHUP, 0};
-  return ::poll(&p, 1, 0) > 0 ? p.revents : 0;
+  if (::poll(&p, 1, 0) <= 0) return 0;
+  return p.revents;
 }
 
 class UdpTransport final : public SyslogTransport {

@@ -67,7 +67,7 @@ TEST(WebhookBatchTest, EventsAndHeadsInTheirOwnArrays) {
 class TokenFileTest : public ::testing::Test {
  protected:
   std::filesystem::path Write(const std::string& content, mode_t mode) {
-    const auto p = tmp_.path() / ("token" + std::to_string(n_++));
+    auto p = tmp_.path() / ("token" + std::to_string(n_++));
     std::ofstream(p) << content;
     ::chmod(p.c_str(), mode);
     return p;

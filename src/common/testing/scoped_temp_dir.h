@@ -2,7 +2,7 @@
 // everything in it when the object goes away. Test support only.
 #pragma once
 
-#include <stdlib.h>
+#include <stdlib.h>  // NOLINT(modernize-deprecated-headers): POSIX mkdtemp, not in <cstdlib>
 
 #include <cstdlib>
 #include <filesystem>

@@ -84,9 +84,11 @@ MATCHER_P2(StatusIs, code, message,
 // declare a variable (`auto key`, `std::string text`) or name one.
 #define ASSERT_OK_AND_ASSIGN(lhs, expr) \
   AEGIS_TESTING_ASSIGN_OR_FAIL(AEGIS_TESTING_CONCAT(aegis_testing_status_or_, __LINE__), lhs, expr)
+// NOLINTBEGIN(bugprone-macro-parentheses): tmp and lhs are declarators (`auto key`), not expressions
 #define AEGIS_TESTING_ASSIGN_OR_FAIL(tmp, lhs, expr) \
   auto tmp = (expr);                                 \
   ASSERT_OK(tmp);                                    \
   lhs = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)
 #define AEGIS_TESTING_CONCAT(a, b) AEGIS_TESTING_CONCAT_INNER(a, b)
 #define AEGIS_TESTING_CONCAT_INNER(a, b) a##b
