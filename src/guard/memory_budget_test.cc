@@ -105,8 +105,10 @@ TEST(MemoryBudgetTest, LimitsHoldUnderConcurrency) {
   MemoryBudget budget({.total_bytes = kTotal, .per_principal_bytes = kShare});
   std::atomic<bool> over{false};
   std::atomic<uint64_t> granted{0}, refused{0};
+  constexpr int kThreads = 8;
   std::vector<std::thread> threads;
-  for (int t = 0; t < 8; ++t) {
+  threads.reserve(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       std::mt19937 rng(static_cast<unsigned>(t));
       const std::string principal = "p" + std::to_string(t % 3);
