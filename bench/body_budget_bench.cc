@@ -35,6 +35,7 @@ void OneRequest(MemoryBudget& budget) {
 
 double NanosPerRequest(int threads, MemoryBudget& budget) {
   std::vector<std::thread> pool;
+  pool.reserve(static_cast<size_t>(threads));
   const auto start = Steady::now();
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&] {

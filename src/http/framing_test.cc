@@ -108,9 +108,8 @@ TEST(FramingTest, ObfuscatedTransferEncodingIsRefused) {
         "Transfer-Encoding:  chunked", "X: X\nTransfer-Encoding: chunked", "Transfer-Encoding\n : chunked",
         "Transfer-Encoding:\r\n chunked", "X: X\r\n Transfer-Encoding: chunked", "X: X\r\n\tTransfer-Encoding: chunked",
         "Transfer-Encoding: chunked\r\nTransfer-Encoding: x", "Transfer-Encoding: x\r\nTransfer-Encoding: chunked",
-        "Transfer-Encoding: \x0b"
-        "chunked",
-        "Transfer-Encoding: chunked\r", "Transfer_Encoding: chunked\r\nTransfer-Encoding: chunked"}) {
+        "Transfer-Encoding: \vchunked", "Transfer-Encoding: chunked\r",
+        "Transfer_Encoding: chunked\r\nTransfer-Encoding: chunked"}) {
     EXPECT_EQ(Judge(Post("Content-Length: 4\r\n" + std::string(te) + "\r\n")), 400) << te;
   }
   // Folding is refused even where it would be harmless.
