@@ -16,9 +16,7 @@ void BudgetBody(const Services& services, const auth::Principal& principal, http
                              ? "too many request bytes in flight for this principal; retry later"
                              : "server busy: request bodies in memory are at their limit; retry later";
     late->reason = reason;
-    http::Response busy = http::Response::Error(503, reason);
-    busy.headers.emplace_back("Retry-After", "1");
-    return busy;
+    return ErrorResponse(Status::Unavailable(reason));
   };
 }
 

@@ -100,13 +100,6 @@ StatusOr<http::Response> EncodeOutputs(const ResponseShape& shape, std::span<con
   return response;
 }
 
-http::Response ErrorResponse(const Status& status) {
-  http::Response response = http::Response::Error(status);
-  // A busy, restarting or stopping model: worth retrying shortly.
-  if (status.code() == StatusCode::kUnavailable) response.headers.emplace_back("Retry-After", "1");
-  return response;
-}
-
 // Parses and validates the request (the guard stage) on the worker pool, then
 // hands it to the model's instances; the response is encoded when the engine
 // answers (on the model's own thread when it runs confined). `monitor` (may be
@@ -115,12 +108,12 @@ void RunInference(const std::shared_ptr<const registry::ServedModel>& model, con
                   monitor::Monitor* monitor, uint64_t max_response, http::Reply reply) {
   monitor::StageTimer timer;
   auto header_length = JsonHeaderLength(request.head);
-  if (!header_length.ok()) return reply(ErrorResponse(header_length.status()));
+  if (!header_length.ok()) return reply(internal::ErrorResponse(header_length.status()));
   auto infer = ParseInferRequest(request.body, *header_length);
-  if (!infer.ok()) return reply(ErrorResponse(infer.status()));
+  if (!infer.ok()) return reply(internal::ErrorResponse(infer.status()));
   runtime::ModelInstances& instances = *model->instances;
   Status valid = runtime::ValidateInputs(instances.signature(), infer->inputs);
-  if (!valid.ok()) return reply(ErrorResponse(valid));
+  if (!valid.ok()) return reply(internal::ErrorResponse(valid));
   if (monitor != nullptr) monitor->ObserveStage(monitor::Stage::kGuard, timer.Lap());
   ResponseShape shape{model->record.name,        model->record.version,     std::move(infer->id),
                       std::move(infer->outputs), infer->binary_data_output, max_response};
@@ -130,13 +123,13 @@ void RunInference(const std::shared_ptr<const registry::ServedModel>& model, con
                    [shape = std::move(shape), monitor, timer,
                     reply = std::move(reply)](const runtime::InferenceResult& result) mutable {
                      if (monitor != nullptr) monitor->ObserveStage(monitor::Stage::kEngine, timer.Lap());
-                     if (!result.status.ok()) return reply(ErrorResponse(result.status));
+                     if (!result.status.ok()) return reply(internal::ErrorResponse(result.status));
                      auto response = EncodeOutputs(shape, result.outputs);
                      if (!response.ok() && response.status().code() == StatusCode::kTooLarge) {
                        if (monitor != nullptr) monitor->ResponseTooLarge();
-                       return reply(ErrorResponse(ResponseTooLargeError(shape)));
+                       return reply(internal::ErrorResponse(ResponseTooLargeError(shape)));
                      }
-                     reply(response.ok() ? std::move(response).value() : ErrorResponse(response.status()));
+                     reply(response.ok() ? std::move(response).value() : internal::ErrorResponse(response.status()));
                    });
 }
 

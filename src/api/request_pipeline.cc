@@ -181,4 +181,10 @@ void AuditRejected(const Services& services, const http::RequestHead& head, int 
   if (services.monitor != nullptr) services.monitor->RequestRejected(status);
 }
 
+http::Response ErrorResponse(const Status& status) {
+  http::Response response = http::Response::Error(status);
+  if (status.code() == StatusCode::kUnavailable) response.headers.emplace_back("Retry-After", "1");
+  return response;
+}
+
 }  // namespace aegis::api::internal

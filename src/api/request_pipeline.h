@@ -14,6 +14,7 @@
 #include "aegis/api/services.h"
 #include "aegis/audit/audit_log.h"
 #include "aegis/auth/principal.h"
+#include "aegis/common/status.h"
 #include "aegis/http/message.h"
 #include "aegis/policy/policy.h"
 
@@ -85,6 +86,10 @@ http::Plan Respond(http::Response response);
 
 // 405 with an Allow header.
 http::Response MethodNotAllowed(std::string_view allow);
+
+// The JSON error response for `status`; a 503 (kUnavailable: a busy model, a
+// full body budget) says Retry-After, since it is worth retrying shortly.
+http::Response ErrorResponse(const Status& status);
 
 // The audit event for a request the HTTP layer refused: action "http.reject".
 void AuditRejected(const Services& services, const http::RequestHead& head, int status, std::string_view reason);
