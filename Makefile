@@ -1,7 +1,8 @@
 # Aegis — the two commands a new user needs:
 #   make demo   install what is missing, build, start a demo server with sample models
 #   make test   install what is missing, build (release + ASan/UBSan), run every test
-# Other targets: build, build-asan, unit, integration, fuzz, thread-safety, bench, clean.
+# Other targets: build, build-asan, unit, integration, fuzz, thread-safety, bench, onnxruntime,
+# clean.
 
 JOBS ?= $(shell nproc)
 PYTHON := /usr/bin/python3
@@ -9,8 +10,10 @@ RELEASE := build/release
 ASAN := build/asan
 FUZZ := build/fuzz
 BROWSER := tests/browser
+ONNXRUNTIME := runtime/onnxruntime
 
-.PHONY: all deps build build-asan unit integration fuzz thread-safety test demo bench clean
+.PHONY: all deps build build-asan unit integration fuzz thread-safety test demo bench clean \
+  onnxruntime
 
 all: build
 
@@ -27,11 +30,19 @@ $(FUZZ)/build.ninja:
 	CXX=clang++-14 cmake -G Ninja -S . -B $(FUZZ) -DCMAKE_BUILD_TYPE=Debug -DAEGIS_SANITIZE=ON -DAEGIS_FUZZ=ON \
 	  -DAEGIS_BUILD_TESTS=OFF
 
-build: deps $(RELEASE)/build.ninja
+build: deps $(RELEASE)/build.ninja onnxruntime
 	ninja -C $(RELEASE) -j $(JOBS)
 
-build-asan: deps $(ASAN)/build.ninja
+build-asan: deps $(ASAN)/build.ninja onnxruntime
 	ninja -C $(ASAN) -j $(JOBS)
+
+# ONNX Runtime for the ONNX engine worker (runtime/onnxruntime/worker.js), exactly as
+# locked. --ignore-scripts: the package's install script would download from the
+# internet; its bundled CPU build of libonnxruntime is what the worker loads.
+$(ONNXRUNTIME)/node_modules/.package-lock.json: $(ONNXRUNTIME)/package.json $(ONNXRUNTIME)/package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --prefix $(ONNXRUNTIME)
+
+onnxruntime: $(ONNXRUNTIME)/node_modules/.package-lock.json
 
 # Unit tests run under AddressSanitizer + UndefinedBehaviorSanitizer. ctest shows a
 # binary's output only when it fails: the skipped GoogleTest tests and their reasons
