@@ -98,7 +98,7 @@ TEST_F(RegistryTest, PushServesAndNeverWritesPlaintext) {
   ASSERT_OK(served);
   EXPECT_EQ((*served)->record.version, "1");
   EXPECT_EQ((*served)->record.created_by, "tester");
-  EXPECT_EQ((*served)->instances->platform(), "onnx_opencv");
+  EXPECT_EQ((*served)->instances->platform(), "onnxruntime_onnx");
   const std::string disk = AllBytesOnDisk();
   for (size_t off = 0; off + 64 <= model.size(); off += model.size() / 8) {
     EXPECT_EQ(disk.find(model.substr(off, 64)), std::string::npos) << "plaintext window at " << off;
