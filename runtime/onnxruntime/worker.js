@@ -298,9 +298,15 @@ function encodeFailure(seq, status, publicMessage, detail) {
 // ---------------------------------------------------------------------------
 // The model
 
+// ONNX Runtime's element type codes (ONNXTensorElementDataType) as tensor types.
+const ORT_TYPE_OF_CODE = {
+  1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 7: 'int64', 8: 'string', 9: 'bool',
+  10: 'float16', 11: 'float64', 12: 'uint32', 13: 'uint64',
+};
+
 function spec(metadata, role) {
   if (!metadata.isTensor) throw new Error(`${role} '${metadata.name}' is not a tensor`);
-  const datatype = KSERVE_OF_ORT[metadata.type];
+  const datatype = KSERVE_OF_ORT[ORT_TYPE_OF_CODE[metadata.type]];
   if (datatype === undefined) {
     throw new Error(`${role} '${metadata.name}' has ONNX type ${metadata.type}, which KServe v2 cannot carry`);
   }
@@ -337,15 +343,22 @@ async function main() {
     fail('the model could not be read', e.message);
   }
 
-  let ort;
+  // The package's native binding, used directly: its run is synchronous, which
+  // is all a one-request-at-a-time worker needs (the public API wraps it in a
+  // promise and an extra turn of the event loop per request).
+  let ort, binding;
   try {
     ort = require('onnxruntime-node');
+    const native = require(require.resolve('onnxruntime-node').replace(/index\.js$/, 'binding.js'));
+    native.initOrt();
+    binding = native.binding;
   } catch (e) {
     fail('ONNX Runtime is not installed: run `make onnxruntime`', e.message);
   }
   let session;
   try {
-    session = await ort.InferenceSession.create(model, {
+    session = new binding.InferenceSession();
+    session.loadModel(model.buffer, model.byteOffset, model.byteLength, {
       executionProviders: ['cpu'],
       intraOpNumThreads: options.threads,
       interOpNumThreads: 1,
@@ -367,6 +380,7 @@ async function main() {
       platform: 'onnxruntime_onnx',
       inputs: session.inputMetadata.map((m) => spec(m, 'input')),
       outputs: session.outputMetadata.map((m) => spec(m, 'output')),
+      // ONNX Runtime's own metadata: type codes and -1 for symbolic dimensions.
     };
   } catch (e) {
     fail(e.message, '');
@@ -376,6 +390,7 @@ async function main() {
   send(T.ready, { confinement: options.confinement || {} });
 
   const inputTypes = new Map(signature.inputs.map((s) => [s.name, s]));
+  const fetches = Object.fromEntries(signature.outputs.map((s) => [s.name, null]));
   for (;;) {
     const { seq, list } = readRequest(options.requestCapacity + STREAM_HEADER);
     let reply;
@@ -390,7 +405,7 @@ async function main() {
         }
         feeds[t.name] = new ort.Tensor(t.ort, t.data, t.dims);
       }
-      const results = await session.run(feeds);
+      const results = session.run(feeds, fetches, {});
       const outputs = signature.outputs.map((s) => ({ name: s.name, tensor: results[s.name] }));
       reply = encodeSuccess(seq, outputs, options.responseCapacity);
       if (reply === null) {

@@ -135,7 +135,7 @@ std::string RenderRuntimeConfig() {
       << "max_failures = " << d.max_failures << "               # crashes or timeouts tolerated per window;\n"
       << "failure_window_seconds = " << d.failure_window.count() << "   # one more withdraws the version (503)\n"
       << "onnx_engine = \"" << runtime::OnnxEngineName(d.onnx_engine) << "\"     # or \"opencv\" (OpenCV DNN)\n"
-      << "# onnxruntime_dir = \"" << d.onnxruntime_dir << "\"\n\n"
+      << "onnxruntime_dir = \"" << d.onnxruntime_dir << "\"  # worker.js and its node_modules (make onnxruntime)\n\n"
       << "# Per model name, overriding [runtime]:\n"
       << "# [models.\"fraud-scorer\"]\n"
       << "# instances = 4\n"

@@ -42,6 +42,8 @@ class RegistryTest : public ::testing::Test {
     // The registry's logic, with engines in process: confinement has its own
     // tests (src/runtime, tests/integration/test_confinement.py).
     options.runtime.isolation = runtime::Isolation::kNone;
+    // ONNX Runtime always needs a worker process (node): OpenCV runs in process.
+    options.runtime.onnx_engine = runtime::OnnxEngine::kOpenCv;
     registry_ = std::make_unique<Registry>(std::move(options), store_.get(), kek_.get(), Clock::Real());
   }
 
@@ -98,7 +100,7 @@ TEST_F(RegistryTest, PushServesAndNeverWritesPlaintext) {
   ASSERT_OK(served);
   EXPECT_EQ((*served)->record.version, "1");
   EXPECT_EQ((*served)->record.created_by, "tester");
-  EXPECT_EQ((*served)->instances->platform(), "onnxruntime_onnx");
+  EXPECT_EQ((*served)->instances->platform(), "onnx_opencv");
   const std::string disk = AllBytesOnDisk();
   for (size_t off = 0; off + 64 <= model.size(); off += model.size() / 8) {
     EXPECT_EQ(disk.find(model.substr(off, 64)), std::string::npos) << "plaintext window at " << off;
