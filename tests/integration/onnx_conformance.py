@@ -8,6 +8,10 @@ model as a sealed memfd, sends the test's inputs as one request and compares the
 the expected ones (numpy.testing tolerances of ONNX's own backend tests: rtol 1e-3, atol 1e-7).
 
   /usr/bin/python3 tests/integration/onnx_conformance.py [--jobs 2] [--write-known-failures]
+                                                       [--one-worker-per-model]
+
+Models that can share a graph run in groups, one worker per group (see run_group); a model
+that does not pass in its group gets its verdict from a worker of its own.
 
 Prints the pass count; with --write-known-failures, rewrites onnx_conformance_known_failures.txt
 (one "test_name<TAB>reason" per line).
@@ -27,7 +31,7 @@ import time
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
+from onnx import compose, numpy_helper
 
 HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -185,43 +189,64 @@ def load_pb(path):
     return numpy_helper.to_array(tensor)
 
 
-def run_one(test_dir: pathlib.Path):
-    """None when the outputs match; the reason otherwise."""
+def load_test(test_dir: pathlib.Path):
+    """The test's model, inputs and expected outputs; Refused when KServe v2 cannot carry them."""
     data = test_dir / "test_data_set_0"
     model = onnx.load(str(test_dir / "model.onnx"), load_external_data=False)
     for v in list(model.graph.input) + list(model.graph.output):
         if not v.type.HasField("tensor_type"):
-            return "input or output is not a tensor (sequence, map or optional): KServe v2 carries tensors"
+            raise Refused("input or output is not a tensor (sequence, map or optional): KServe v2 carries tensors")
+    inputs = [load_pb(p) for p in sorted(data.glob("input_*.pb"), key=lambda p: int(p.stem.split("_")[1]))]
+    expected = [load_pb(p) for p in sorted(data.glob("output_*.pb"), key=lambda p: int(p.stem.split("_")[1]))]
+    return model, inputs, expected
+
+
+def request_tensors(input_specs, inputs):
+    """The request's tensors: the test's inputs in the order the worker declares its inputs."""
+    names = [s["name"] for s in input_specs]
+    if len(inputs) > len(names):
+        raise Refused(f"{len(inputs)} inputs for {len(names)} declared")
+    tensors = []
+    for name, array in zip(names, inputs):
+        code, raw = tensor_bytes(array)
+        tensors.append((name.encode(), code, list(array.shape), raw))
+    return tensors
+
+
+def compare(output_specs, got, expected):
+    """None when every expected output is there and matches; the reason otherwise."""
+    for spec, want in zip(output_specs, expected):
+        have = got.get(spec["name"])
+        if have is None:
+            return f"output {spec['name']} missing"
+        if want.dtype == object:
+            want = np.array([w if isinstance(w, bytes) else str(w).encode() for w in want.reshape(-1)],
+                            dtype=object).reshape(want.shape)
+            if have.shape != want.shape or not all(a == b for a, b in zip(have.reshape(-1), want.reshape(-1))):
+                return f"output {spec['name']} differs"
+            continue
+        if have.shape != want.shape:
+            return f"output {spec['name']} has shape {list(have.shape)}, expected {list(want.shape)}"
+        try:
+            np.testing.assert_allclose(have.astype(want.dtype), want, rtol=1e-3, atol=1e-7)
+        except AssertionError:
+            return f"output {spec['name']} differs beyond rtol 1e-3, atol 1e-7"
+    return None
+
+
+def run_one(test_dir: pathlib.Path):
+    """None when the outputs match; the reason otherwise."""
+    try:
+        _, inputs, expected = load_test(test_dir)
+    except Refused as e:
+        return str(e)
+    except Exception as e:  # a malformed test file: counted, named
+        return f"{type(e).__name__}: {str(e)[:200]}"
     worker = Worker((test_dir / "model.onnx").read_bytes())
     try:
         signature = worker.start()
-        inputs = [load_pb(p) for p in sorted(data.glob("input_*.pb"), key=lambda p: int(p.stem.split("_")[1]))]
-        expected = [load_pb(p) for p in sorted(data.glob("output_*.pb"), key=lambda p: int(p.stem.split("_")[1]))]
-        names = [s["name"] for s in signature["inputs"]]
-        if len(inputs) > len(names):
-            return f"{len(inputs)} inputs for {len(names)} declared"
-        tensors = []
-        for name, array in zip(names, inputs):
-            code, raw = tensor_bytes(array)
-            tensors.append((name.encode(), code, list(array.shape), raw))
-        got = worker.infer(tensors)
-        for spec, want in zip(signature["outputs"], expected):
-            have = got.get(spec["name"])
-            if have is None:
-                return f"output {spec['name']} missing"
-            if want.dtype == object:
-                want = np.array([w if isinstance(w, bytes) else str(w).encode() for w in want.reshape(-1)],
-                                dtype=object).reshape(want.shape)
-                if have.shape != want.shape or not all(a == b for a, b in zip(have.reshape(-1), want.reshape(-1))):
-                    return f"output {spec['name']} differs"
-                continue
-            if have.shape != want.shape:
-                return f"output {spec['name']} has shape {list(have.shape)}, expected {list(want.shape)}"
-            try:
-                np.testing.assert_allclose(have.astype(want.dtype), want, rtol=1e-3, atol=1e-7)
-            except AssertionError:
-                return f"output {spec['name']} differs beyond rtol 1e-3, atol 1e-7"
-        return None
+        got = worker.infer(request_tensors(signature["inputs"], inputs))
+        return compare(signature["outputs"], got, expected)
     except Refused as e:
         return str(e)
     except Exception as e:  # a malformed test file: counted, named
@@ -230,12 +255,138 @@ def run_one(test_dir: pathlib.Path):
         worker.close()
 
 
-def run_all(jobs: int = 2):
-    """{test name: None (pass) or reason}, and the seconds it took."""
-    tests = sorted(p for p in NODE_TESTS.iterdir() if (p / "model.onnx").is_file())
-    started = time.monotonic()
+# ---------------------------------------------------------------------------
+# Groups: starting a worker (the launcher, its confinement, node, ONNX Runtime) costs about
+# a second of CPU, far more than most node models take to run. So models that share an IR
+# version and opset imports and have no subgraphs or local functions run side by side as the
+# disjoint parts of one model, every name prefixed with the model's place in the group: one
+# worker, one session, one request for the group, and each model's outputs compared on their
+# own. A group that does not load or run is halved until the model at fault runs alone, and a
+# model whose outputs do not match in its group gets its verdict from a worker of its own
+# (run_one): a failure is never a side effect of grouping, and the known-failures list is the
+# same either way (--one-worker-per-model runs every model alone).
+
+GROUP_SIZE = 24
+
+
+def group_key(model):
+    """Models with the same key can share a graph; None when this one runs alone."""
+    for node in model.graph.node:
+        if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
+            return None  # a subgraph may use outer names that prefixing would not reach
+    if model.functions:
+        return None
+    return model.ir_version, tuple(sorted((o.domain, o.version) for o in model.opset_import))
+
+
+def prefix_of(index):
+    return f"aegis_conformance_{index}__"
+
+
+def combine(models):
+    """One model whose graph is the disjoint union of `models` (same IR version and opsets)."""
+    combined = onnx.ModelProto()
+    combined.ir_version = models[0].ir_version
+    combined.opset_import.extend(models[0].opset_import)
+    graph = combined.graph
+    graph.name = "conformance_group"
+    for index, model in enumerate(models):
+        part = compose.add_prefix(model, prefix_of(index)).graph
+        graph.node.extend(part.node)
+        graph.input.extend(part.input)
+        graph.output.extend(part.output)
+        graph.initializer.extend(part.initializer)
+        graph.sparse_initializer.extend(part.sparse_initializer)
+        graph.value_info.extend(part.value_info)
+    return combined
+
+
+def run_group(tests):
+    """{test name: None or reason} for tests that may share a graph (see above)."""
+    loaded, results = {}, {}
+    for test in tests:
+        try:
+            loaded[test] = load_test(test)
+        except Exception:
+            results[test.name] = run_one(test)  # its own verdict, reason and all
+    results.update(run_combined(list(loaded), loaded))
+    return results
+
+
+def run_combined(members, loaded):
+    """Runs `members` as one combined model. A group that does not load or run is split in
+    halves, down to single models, which run as they are (run_one)."""
+    if len(members) <= 1:
+        return {t.name: run_one(t) for t in members}
+    results, retry = {}, []
+    worker = None
+    try:
+        worker = Worker(combine([loaded[t][0] for t in members]).SerializeToString())
+        signature = worker.start()
+        tensors, parts = [], []
+        for index, test in enumerate(members):
+            prefix = prefix_of(index)
+            parts.append([s for s in signature["outputs"] if s["name"].startswith(prefix)])
+            tensors += request_tensors([s for s in signature["inputs"] if s["name"].startswith(prefix)],
+                                       loaded[test][1])
+        got = worker.infer(tensors)
+    except Exception:  # not combinable, refused, or failed: halve the group
+        if worker is not None:
+            worker.close()
+            worker = None
+        half = len(members) // 2
+        return {**run_combined(members[:half], loaded), **run_combined(members[half:], loaded)}
+    finally:
+        if worker is not None:
+            worker.close()
+    for test, outs in zip(members, parts):
+        if compare(outs, got, loaded[test][2]) is None:
+            results[test.name] = None
+        else:
+            retry.append(test)
+    for test in retry:
+        results[test.name] = run_one(test)
+    return results
+
+
+def batches(tests):
+    """The tests as lists: groups of up to GROUP_SIZE that share a graph, and single tests."""
+    keyed, alone = {}, []
+    for test in tests:
+        try:
+            key = group_key(onnx.load(str(test / "model.onnx"), load_external_data=False))
+        except Exception:
+            key = None
+        (alone.append([test]) if key is None else keyed.setdefault(key, []).append(test))
+    out = []
+    for group in keyed.values():
+        out += [group[i:i + GROUP_SIZE] for i in range(0, len(group), GROUP_SIZE)]
+    return out + alone
+
+
+def run_batches(work, jobs: int = 2):
+    """{test name: None (pass) or reason} for lists of tests from batches(), `jobs` at a time."""
+    results = {}
     with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
-        results = dict(zip((t.name for t in tests), pool.map(run_one, tests)))
+        for part in pool.map(lambda b: run_group(b) if len(b) > 1 else {b[0].name: run_one(b[0])}, work):
+            results.update(part)
+    return results
+
+
+def run_tests(tests, jobs: int = 2, grouped: bool = True):
+    """{test name: None (pass) or reason} for `tests`, `jobs` workers at a time."""
+    results = run_batches(batches(tests) if grouped else [[t] for t in tests], jobs)
+    return {t.name: results[t.name] for t in tests}
+
+
+def all_tests():
+    return sorted(p for p in NODE_TESTS.iterdir() if (p / "model.onnx").is_file())
+
+
+def run_all(jobs: int = 2, grouped: bool = True):
+    """{test name: None (pass) or reason}, and the seconds it took."""
+    started = time.monotonic()
+    results = run_tests(all_tests(), jobs, grouped)
     return results, time.monotonic() - started
 
 
@@ -243,8 +394,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--write-known-failures", action="store_true")
+    parser.add_argument("--one-worker-per-model", action="store_true",
+                        help="no groups: every model in its own worker (slower, same verdicts)")
     args = parser.parse_args()
-    results, seconds = run_all(args.jobs)
+    results, seconds = run_all(args.jobs, grouped=not args.one_worker_per_model)
     failures = {k: v for k, v in results.items() if v is not None}
     print(f"{len(results) - len(failures)} of {len(results)} node models pass ({seconds:.0f} s)")
     if args.write_known_failures:
