@@ -2,7 +2,7 @@
 #   make demo   install what is missing, build, start a demo server with sample models
 #   make test   install what is missing, build (release + ASan/UBSan), lint, run every test
 # Other targets: build, build-asan, lint, format, format-check, tidy, unit, integration, fuzz,
-# thread-safety, bench, clean.
+# thread-safety, bench, onnxruntime, clean.
 
 JOBS ?= $(shell nproc)
 PYTHON := /usr/bin/python3
@@ -10,8 +10,10 @@ RELEASE := build/release
 ASAN := build/asan
 FUZZ := build/fuzz
 BROWSER := tests/browser
+ONNXRUNTIME := runtime/onnxruntime
 
-.PHONY: all deps build build-asan lint format format-check tidy unit integration fuzz thread-safety test demo bench clean
+.PHONY: all deps build build-asan lint format format-check tidy unit integration fuzz thread-safety test demo bench clean \
+  onnxruntime
 
 all: build
 
@@ -28,10 +30,10 @@ $(FUZZ)/build.ninja:
 	CXX=clang++-14 cmake -G Ninja -S . -B $(FUZZ) -DCMAKE_BUILD_TYPE=Debug -DAEGIS_SANITIZE=ON -DAEGIS_FUZZ=ON \
 	  -DAEGIS_BUILD_TESTS=OFF
 
-build: deps $(RELEASE)/build.ninja
+build: deps $(RELEASE)/build.ninja onnxruntime
 	ninja -C $(RELEASE) -j $(JOBS)
 
-build-asan: deps $(ASAN)/build.ninja
+build-asan: deps $(ASAN)/build.ninja onnxruntime
 	ninja -C $(ASAN) -j $(JOBS)
 
 # clang-format in check mode over every tracked C++ file, clang-tidy (.clang-tidy) over
@@ -57,6 +59,14 @@ tidy: deps $(RELEASE)/build.ninja
 format:
 	git ls-files -z -- '*.h' '*.cc' | xargs -0 -r -P $(JOBS) -n 16 clang-format-14 -i
 
+# ONNX Runtime for the ONNX engine worker (runtime/onnxruntime/worker.js), exactly as
+# locked. --ignore-scripts: the package's install script would download from the
+# internet; its bundled CPU build of libonnxruntime is what the worker loads.
+$(ONNXRUNTIME)/node_modules/.package-lock.json: $(ONNXRUNTIME)/package.json $(ONNXRUNTIME)/package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --prefix $(ONNXRUNTIME)
+
+onnxruntime: $(ONNXRUNTIME)/node_modules/.package-lock.json
+
 # Unit tests run under AddressSanitizer + UndefinedBehaviorSanitizer. ctest shows a
 # binary's output only when it fails: the skipped GoogleTest tests and their reasons
 # are listed afterwards, so a skip is never silent.
@@ -74,7 +84,7 @@ $(BROWSER)/node_modules/.package-lock.json: $(BROWSER)/package.json $(BROWSER)/p
 # They run the server and the confinement harness only, so only those are built:
 # the release build's unit tests and benchmarks would double what `make test`
 # compiles (the unit tests run in the ASan build).
-integration: deps $(RELEASE)/build.ninja $(BROWSER)/node_modules/.package-lock.json
+integration: deps $(RELEASE)/build.ninja $(BROWSER)/node_modules/.package-lock.json onnxruntime
 	ninja -C $(RELEASE) -j $(JOBS) aegis aegis_run_model
 	AEGIS_BIN=$(CURDIR)/$(RELEASE)/src/cli/aegis $(PYTHON) -m pytest -q -rs tests/integration
 

@@ -23,8 +23,11 @@ PACKAGES=(
   # tests, sample models, benchmark
   libgtest-dev python3 python3-pytest python3-requests python3-numpy python3-torch python3-xgboost
   python3-onnx python3-cryptography python3-jwt python3-fastapi uvicorn wrk curl openssl ca-certificates
+  # ONNX conformance: the ONNX node test models the ONNX Runtime worker must pass
+  libonnx-testdata
   # dashboard browser test: a real browser, node for playwright-core (tests/browser), certutil to
-  # trust the test installation's CA in the browser's NSS database
+  # trust the test installation's CA in the browser's NSS database; node also hosts the ONNX
+  # Runtime engine worker (runtime/onnxruntime)
   chromium libnss3-tools nodejs
 )
 

@@ -73,10 +73,13 @@ const std::map<std::string, Sample>& Samples() {
       {"runtime.load_timeout_seconds", {"1", "2"}},
       {"runtime.max_failures", {"1", "2"}},
       {"runtime.failure_window_seconds", {"60", "61"}},
+      {"runtime.onnx_engine", {"\"onnxruntime\"", "\"opencv\""}},
+      {"runtime.onnxruntime_dir", {"\"/a\"", "\"/b\""}},
       {"models.*.instances", {"1", "2"}},
       {"models.*.memory_limit_mb", {"512", "1024"}},
       {"models.*.request_timeout_ms", {"100", "200"}},
       {"models.*.max_response_body_bytes", {"8192", "16384"}},
+      {"models.*.engine", {"\"onnxruntime\"", "\"opencv\""}},
       {"registry.require_signature", {"true", "false"}},
       {"tls.cert", {"\"a.crt\"", "\"b.crt\""}},
       {"tls.key", {"\"a.key\"", "\"b.key\""}},
@@ -197,10 +200,13 @@ std::map<std::string, std::string> Fingerprint(const Config& c) {
   put("runtime.load_timeout", r.load_timeout.count());
   put("runtime.max_failures", r.max_failures);
   put("runtime.failure_window", r.failure_window.count());
+  put("runtime.onnx_engine", runtime::OnnxEngineName(r.onnx_engine));
+  put("runtime.onnxruntime_dir", r.onnxruntime_dir);
   for (const auto& [name, o] : c.models) {
     put("models[" + name + "].instances", o.instances.value_or(0));
     put("models[" + name + "].memory_limit_bytes", o.memory_limit_bytes.value_or(0));
     put("models[" + name + "].request_timeout", o.request_timeout.value_or(std::chrono::milliseconds(0)).count());
+    put("models[" + name + "].engine", o.onnx_engine ? runtime::OnnxEngineName(*o.onnx_engine) : "(default)");
   }
   put("require_signature", c.require_signature);
   put("tls_cert", c.tls_cert);

@@ -15,10 +15,11 @@ const std::map<std::string, std::set<std::string>>& ConfigSchema() {
         "max_response_body_bytes"}},
       {"runtime",
        {"isolation", "instances_per_model", "memory_limit_mb", "request_timeout_ms", "queue_timeout_ms", "max_queued",
-        "max_request_bytes", "max_response_bytes", "load_timeout_seconds", "max_failures", "failure_window_seconds"}},
+        "max_request_bytes", "max_response_bytes", "load_timeout_seconds", "max_failures", "failure_window_seconds",
+        "onnx_engine", "onnxruntime_dir"}},
       // [models."NAME"]: one table per model name ("*"), each with these keys.
       {"models", {"*"}},
-      {"models.*", {"instances", "memory_limit_mb", "request_timeout_ms", "max_response_body_bytes"}},
+      {"models.*", {"instances", "memory_limit_mb", "request_timeout_ms", "max_response_body_bytes", "engine"}},
       {"registry", {"require_signature"}},
       {"tls", {"cert", "key", "ca", "client_ca", "require_client_cert"}},
       {"auth", {"jwt", "mtls"}},

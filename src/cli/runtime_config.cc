@@ -19,6 +19,16 @@ Status Milliseconds(const TableReader& r, const std::string& key, std::chrono::m
   return Status::Ok();
 }
 
+// An ONNX engine name: "onnxruntime" (the default) or "opencv".
+Status Engine(const TableReader& r, const std::string& key, runtime::OnnxEngine& out) {
+  std::string name(runtime::OnnxEngineName(out));
+  AEGIS_RETURN_IF_ERROR(r.String(key, name));
+  std::optional<runtime::OnnxEngine> engine = runtime::ParseOnnxEngine(name);
+  if (!engine) return r.Error(key, "must be \"onnxruntime\" (ONNX Runtime) or \"opencv\" (OpenCV DNN)");
+  out = *engine;
+  return Status::Ok();
+}
+
 Status LoadDefaults(const toml::table& table, const std::string& file, runtime::RuntimeOptions& o) {
   TableReader r(table, "runtime.", file);
   AEGIS_RETURN_IF_ERROR(r.OnlyKeys(KeysOf("runtime")));
@@ -45,6 +55,11 @@ Status LoadDefaults(const toml::table& table, const std::string& file, runtime::
   o.load_timeout = load_timeout;
   AEGIS_RETURN_IF_ERROR(r.Integer("max_failures", o.max_failures, 0, 1000));
   AEGIS_RETURN_IF_ERROR(r.Seconds("failure_window_seconds", o.failure_window, 10, int64_t{7} * 86400));
+  AEGIS_RETURN_IF_ERROR(Engine(r, "onnx_engine", o.onnx_engine));
+  AEGIS_RETURN_IF_ERROR(r.String("onnxruntime_dir", o.onnxruntime_dir));
+  if (o.onnxruntime_dir.empty() || o.onnxruntime_dir[0] != '/') {
+    return r.Error("onnxruntime_dir", "must be an absolute path (the folder of worker.js and its node_modules)");
+  }
   return Status::Ok();
 }
 
@@ -75,6 +90,11 @@ Status LoadModel(const std::string& name, const toml::table& table, const std::s
     uint64_t bytes = 0;
     AEGIS_RETURN_IF_ERROR(r.Integer("max_response_body_bytes", bytes, 4096, 1ll << 34));
     config.api_limits.model_max_response_body_bytes[name] = bytes;
+  }
+  if (table.contains("engine")) {
+    runtime::OnnxEngine engine = runtime::OnnxEngine::kOnnxRuntime;
+    AEGIS_RETURN_IF_ERROR(Engine(r, "engine", engine));
+    o.onnx_engine = engine;
   }
   config.models[name] = o;
   return Status::Ok();
@@ -118,13 +138,16 @@ std::string RenderRuntimeConfig() {
       << "max_response_bytes = " << d.max_response_bytes << " # output tensors per response\n"
       << "load_timeout_seconds = " << std::chrono::duration_cast<std::chrono::seconds>(d.load_timeout).count() << "\n"
       << "max_failures = " << d.max_failures << "               # crashes or timeouts tolerated per window;\n"
-      << "failure_window_seconds = " << d.failure_window.count() << "   # one more withdraws the version (503)\n\n"
+      << "failure_window_seconds = " << d.failure_window.count() << "   # one more withdraws the version (503)\n"
+      << "onnx_engine = \"" << runtime::OnnxEngineName(d.onnx_engine) << "\"     # or \"opencv\" (OpenCV DNN)\n"
+      << "onnxruntime_dir = \"" << d.onnxruntime_dir << "\"  # worker.js and its node_modules (make onnxruntime)\n\n"
       << "# Per model name, overriding [runtime]:\n"
       << "# [models.\"fraud-scorer\"]\n"
       << "# instances = 4\n"
       << "# memory_limit_mb = 8192\n"
       << "# request_timeout_ms = 20000\n"
-      << "# max_response_body_bytes = 268435456   # overrides [limits] for this model\n";
+      << "# max_response_body_bytes = 268435456   # overrides [limits] for this model\n"
+      << "# engine = \"opencv\"            # ONNX models of this name on OpenCV DNN\n";
   return out.str();
 }
 

@@ -36,6 +36,16 @@
 namespace aegis::cli {
 namespace {
 
+// ONNX Runtime is the default ONNX engine: without its package, fail at start
+// with the fix rather than at the first ONNX model.
+Status CheckOnnxRuntime(const Config& config) {
+  bool needed = config.runtime.onnx_engine == runtime::OnnxEngine::kOnnxRuntime;
+  for (const auto& [name, o] : config.models) needed |= o.onnx_engine == runtime::OnnxEngine::kOnnxRuntime;
+  if (!needed) return Status::Ok();
+  const std::string missing = runtime::OnnxRuntimeMissing(config.runtime.onnxruntime_dir);
+  return missing.empty() ? Status::Ok() : Status::Unavailable(missing);
+}
+
 struct ServeOptions {
   std::string data_dir;
   std::string listen, admin_listen;
@@ -173,6 +183,7 @@ void RunServe(const ServeOptions& o) {
   // does not chain to [tls] ca, or a key that does not match, fails at once.
   const http::TlsFiles tls = ListenerTls(config);
   Check(http::CheckTlsFiles(tls), "tls");
+  Check(CheckOnnxRuntime(config));
 
   auto kek = Check(keys::LocalKeyProvider::Open(config.data_dir / "keys", PassphraseFromEnvironment()),
                    "opening the key-encryption key");

@@ -145,6 +145,7 @@ runtime::RuntimeOptions Registry::RuntimeFor(const std::string& name, const std:
     if (it->second.instances) options.instances = *it->second.instances;
     if (it->second.memory_limit_bytes) options.memory_limit_bytes = *it->second.memory_limit_bytes;
     if (it->second.request_timeout) options.request_timeout = *it->second.request_timeout;
+    if (it->second.onnx_engine) options.onnx_engine = *it->second.onnx_engine;
   }
   options.label = name + "/" + version;
   if (options_.on_runtime_event) {

@@ -42,6 +42,8 @@ class RegistryTest : public ::testing::Test {
     // The registry's logic, with engines in process: confinement has its own
     // tests (src/runtime, tests/integration/test_confinement.py).
     options.runtime.isolation = runtime::Isolation::kNone;
+    // ONNX Runtime always needs a worker process (node): OpenCV runs in process.
+    options.runtime.onnx_engine = runtime::OnnxEngine::kOpenCv;
     registry_ = std::make_unique<Registry>(std::move(options), store_.get(), kek_.get(), Clock::Real());
   }
 

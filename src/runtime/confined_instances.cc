@@ -4,6 +4,7 @@
 
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -131,6 +132,21 @@ class Pool : public std::enable_shared_from_this<Pool> {
     launch_.memory_limit_bytes = options_.memory_limit_bytes;
     launch_.request_capacity = options_.max_request_bytes;
     launch_.response_capacity = options_.max_response_bytes;
+    if (format_ == ModelFormat::kOnnx) {
+      launch_.command.insert(launch_.command.end(), {"--engine", std::string(OnnxEngineName(options_.onnx_engine))});
+    }
+    if (format_ == ModelFormat::kOnnx && options_.onnx_engine == OnnxEngine::kOnnxRuntime) {
+      // ONNX Runtime in node: the stream transport. Intra-op threads share the
+      // cores among the model's instances.
+      stream_ = true;
+      launch_.stream = true;
+      const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+      const unsigned threads = std::max(1u, cores / static_cast<unsigned>(std::max(1, options_.instances)));
+      launch_.command.insert(launch_.command.end(),
+                             {"--node", options_.node_program, "--package", options_.onnxruntime_dir, "--threads",
+                              std::to_string(threads), "--request-capacity", std::to_string(options_.max_request_bytes),
+                              "--response-capacity", std::to_string(options_.max_response_bytes)});
+    }
   }
 
   Status Start() {
@@ -268,6 +284,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
       std::lock_guard io(slot.io_mu);
       if (!slot.worker) {
         sent = Status::Unavailable("the model's engine worker is restarting");
+      } else if (stream_) {
+        sent = SendStreamRequest(slot, ViewsOf(inputs));
       } else {
         const std::vector<TensorView> views = ViewsOf(inputs);
         auto written = worker::EncodeTensorList(views, slot.worker->request_area());
@@ -290,6 +308,38 @@ class Pool : public std::enable_shared_from_this<Pool> {
     Disarm(slot.timer);
     if (call) Complete(call->done, sent);
     ReleaseSlot(slot);
+  }
+
+  // Under slot.io_mu: the stream transport's request, written on the control
+  // socket (non-blocking: bounded by the request deadline, after which the
+  // driver kills the worker anyway).
+  Status SendStreamRequest(Slot& slot, const std::vector<TensorView>& views) {
+    std::string frame;
+    Status encoded = worker::AppendStreamRequest(slot.seq + 1, views, options_.max_request_bytes, frame);
+    if (!encoded.ok()) {
+      return Status::TooLarge("the request is larger than the model's request limit of " +
+                              std::to_string(options_.max_request_bytes) + " bytes");
+    }
+    Arm(slot.timer, options_.request_timeout);
+    ++slot.seq;
+    const auto deadline = Clock::now() + options_.request_timeout;
+    const int fd = slot.worker->control_fd();
+    for (size_t done = 0; done < frame.size();) {
+      const ssize_t n = ::send(fd, frame.data() + done, frame.size() - done, MSG_NOSIGNAL);
+      if (n > 0) {
+        done += static_cast<size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+        pollfd out{fd, POLLOUT, 0};
+        if (left.count() > 0 && ::poll(&out, 1, static_cast<int>(left.count())) >= 0) continue;
+      }
+      // The worker is gone or stuck: its driver fails the call.
+      return Status::Internal("the request could not be written to the worker");
+    }
+    return Status::Ok();
   }
 
   // The slot finished a call: give it the next queued one, or mark it idle.
@@ -354,18 +404,28 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // The worker signalled a response: hand it to its call. Returns a failure when
   // the worker broke the protocol.
   std::optional<Failure> DeliverResponse(Slot& slot) {
+    if (stream_) return std::nullopt;  // responses arrive as kResponse frames
     auto seq = slot.worker->TakeResponse();
     if (!seq.ok()) return std::nullopt;  // a spurious wake-up
+    return Deliver(slot, *seq, slot.worker->response_area(), nullptr);
+  }
+
+  // Hands the response `area` (or, in the stream transport, the already decoded
+  // `streamed` one) for `seq` to its call.
+  std::optional<Failure> Deliver(Slot& slot, uint64_t seq, std::span<const uint8_t> area,
+                                 StatusOr<worker::DecodedResponse>* streamed) {
     std::optional<RunningCall> call;
     {
       std::lock_guard lock(mu_);
-      if (!slot.running || *seq != slot.seq) {
+      if (!slot.running || seq != slot.seq) {
         return Failure{RuntimeEvent::Kind::kProtocolViolation, "a response for no request it was given"};
       }
       call.swap(slot.running);
     }
     Disarm(slot.timer);
-    auto response = worker::DecodeResponse(slot.worker->response_area());
+    StatusOr<worker::DecodedResponse> decoded =
+        streamed != nullptr ? std::move(*streamed) : worker::DecodeResponse(area);
+    auto& response = decoded;
     if (!response.ok()) {
       Complete(call->done, Status::Internal(PublicMessage(StatusCode::kInternal)));
       return Failure{RuntimeEvent::Kind::kProtocolViolation, "malformed response: " + response.status().message()};
@@ -413,7 +473,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
         break;
       }
       slot.frames.Feed({buffer, static_cast<size_t>(n)});
-      if (slot.frames.buffered() > size_t{2} * worker::kMaxFramePayload) {
+      if (slot.frames.buffered() > size_t{2} * worker::kMaxFramePayload + (stream_ ? StreamFrameLimit() : 0)) {
         return Failure{RuntimeEvent::Kind::kProtocolViolation, "control stream overflow"};
       }
     }
@@ -432,6 +492,16 @@ class Pool : public std::enable_shared_from_this<Pool> {
   std::optional<Failure> HandleFrame(Slot& slot, const worker::FrameReader::Frame& frame, bool loading,
                                      std::optional<std::string>* ready, Status* load_result) {
     using worker::MessageType;
+    if (frame.type == MessageType::kResponse) {
+      if (!stream_ || loading) return Failure{RuntimeEvent::Kind::kProtocolViolation, "an unexpected control message"};
+      const std::span<const uint8_t> payload(reinterpret_cast<const uint8_t*>(frame.payload.data()),
+                                             frame.payload.size());
+      auto streamed = worker::DecodeStreamResponse(payload);
+      StatusOr<worker::DecodedResponse> response =
+          streamed.ok() ? std::move(streamed->response) : StatusOr<worker::DecodedResponse>(streamed.status());
+      // A malformed one fails the running call and reports the violation.
+      return Deliver(slot, streamed.ok() ? streamed->seq : slot.seq, {}, &response);
+    }
     json::JsonDocument doc;
     if (!doc.Parse(frame.payload, "control message", 8).ok()) {
       return Failure{RuntimeEvent::Kind::kProtocolViolation, "a control message that is not JSON"};
@@ -464,9 +534,13 @@ class Pool : public std::enable_shared_from_this<Pool> {
     switch (frame.type) {
       case MessageType::kHello: {
         uint64_t protocol = 0;
+        std::string_view transport;
+        if (doc.root()["transport"].get_string().get(transport) != simdjson::SUCCESS) transport = "arena";
         if (doc.root()["protocol"].get_uint64().get(protocol) != simdjson::SUCCESS ||
             protocol != worker::kProtocolVersion) {
           *load_result = Status::Internal("the engine worker speaks another protocol version");
+        } else if (transport != (stream_ ? "stream" : "arena")) {
+          return Failure{RuntimeEvent::Kind::kProtocolViolation, "the worker speaks another transport"};
         }
         return std::nullopt;
       }
@@ -552,7 +626,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
     auto spawned = WorkerProcess::Spawn(launch_, model_.get());
     if (!spawned.ok()) return spawned.status();
     std::unique_ptr<WorkerProcess> proc = std::move(spawned).value();
-    slot.frames = worker::FrameReader();
+    slot.frames = worker::FrameReader(stream_ ? StreamFrameLimit() : 0);
     slot.stderr_buffer.clear();
     const auto deadline = Clock::now() + options_.load_timeout;
     std::optional<std::string> ready;
@@ -817,8 +891,12 @@ class Pool : public std::enable_shared_from_this<Pool> {
     if (call) Complete(call->done, Unusable());
   }
 
+  // The largest kResponse payload a stream worker may send.
+  uint64_t StreamFrameLimit() const { return worker::kStreamHeaderBytes + options_.max_response_bytes; }
+
   const ModelFormat format_;
   const RuntimeOptions options_;
+  bool stream_ = false;  // the worker speaks the stream transport (fixed at construction)
   const UniqueFd model_;
   WorkerLaunch launch_;
   std::vector<std::unique_ptr<Slot>> slots_;  // fixed after Start

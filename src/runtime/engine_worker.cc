@@ -3,7 +3,9 @@
 // model from the sealed memfd, locks itself down, then serves requests from
 // shared memory until it is killed.
 #include <fcntl.h>
+#include <limits.h>
 #include <malloc.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,6 +17,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -33,6 +36,11 @@ struct WorkerArgs {
   ModelFormat format = ModelFormat::kOnnx;
   uint64_t memory_limit = 0;
   int parent = 0;
+  // The ONNX Runtime worker (`--engine onnxruntime`): executed in node once
+  // confined; it speaks the stream transport (docs/worker-protocol.md).
+  bool onnxruntime = false;
+  std::string node, package;
+  uint64_t threads = 1, request_capacity = 0, response_capacity = 0;
 };
 
 std::optional<uint64_t> ParseNumber(std::string_view text) {
@@ -60,11 +68,28 @@ std::optional<WorkerArgs> ParseArgs(std::span<char* const> args) {
       auto n = ParseNumber(value);
       if (!n || *n > INT32_MAX) return std::nullopt;
       out.parent = static_cast<int>(*n);
+    } else if (key == "--engine") {
+      if (value != "onnxruntime" && value != "opencv") return std::nullopt;
+      out.onnxruntime = value == "onnxruntime";
+    } else if (key == "--node") {
+      out.node = std::string(value);
+    } else if (key == "--package") {
+      out.package = std::string(value);
+    } else if (key == "--threads" || key == "--request-capacity" || key == "--response-capacity") {
+      auto n = ParseNumber(value);
+      if (!n || *n == 0 || *n > (uint64_t{1} << 40)) return std::nullopt;
+      (key == "--threads"            ? out.threads
+       : key == "--request-capacity" ? out.request_capacity
+                                     : out.response_capacity) = *n;
     } else {
       return std::nullopt;
     }
   }
   if (args.size() % 2 != 0 || !have_format) return std::nullopt;
+  if (out.onnxruntime && (out.format != ModelFormat::kOnnx || out.node.empty() || out.package.empty() ||
+                          out.request_capacity == 0 || out.response_capacity == 0 || out.threads > 256)) {
+    return std::nullopt;
+  }
   return out;
 }
 
@@ -157,6 +182,70 @@ int Serve(Backend& backend, const Mapping& arena, const worker::ArenaHeader& lay
   }
 }
 
+// The ONNX Runtime worker: confine this process as for any engine (with the
+// exec filter instead of the two seccomp stages, and the package in the root),
+// then become node running runtime/onnxruntime/worker.js. Node gets a clean
+// environment, no inspector, no code generation from strings, no JIT (the
+// filter refuses executable anonymous memory) and Node's permission model
+// limited to reading its package.
+int ExecNodeWorker(const WorkerArgs& options) {
+  char resolved[PATH_MAX];
+  const std::string missing = "ONNX Runtime is not installed in " + options.package +
+                              ": run `make onnxruntime` (npm ci --ignore-scripts --prefix " + options.package +
+                              "), or set engine = \"opencv\" for this model";
+  if (::realpath(options.package.c_str(), resolved) == nullptr) return Fail(kLoadFailed, "load", missing);
+  const std::string package = resolved;
+  struct stat st {};
+  if (::stat((package + "/worker.js").c_str(), &st) != 0 ||
+      ::stat((package + "/node_modules/onnxruntime-node/package.json").c_str(), &st) != 0) {
+    return Fail(kLoadFailed, "load", missing);
+  }
+  if (::realpath(options.node.c_str(), resolved) == nullptr || std::string_view(resolved).rfind("/usr/", 0) != 0) {
+    return Fail(kLoadFailed, "load", "node (" + options.node + ") is not installed under /usr: install nodejs");
+  }
+  const std::string node = resolved;
+
+  sandbox::ConfinementReport report;
+  sandbox::SandboxOptions sandbox_options{options.memory_limit, options.parent, node, {package}};
+  Status entered = sandbox::Enter(sandbox_options, report);
+  if (!entered.ok()) return Fail(kSandboxFailed, "sandbox", entered.message());
+  // The arena and its eventfds are not part of the stream transport.
+  for (int fd : {worker::kArenaFd, worker::kRequestEventFd, worker::kResponseEventFd}) ::close(fd);
+
+  const std::vector<std::string> args = {node,
+                                         "--jitless",
+                                         "--disallow-code-generation-from-strings",
+                                         "--disable-proto=throw",
+                                         "--no-warnings",
+                                         "--experimental-permission",
+                                         "--allow-fs-read=" + package + "/",
+                                         "--allow-addons",
+                                         "--v8-pool-size=1",
+                                         package + "/worker.js",
+                                         "--format",
+                                         "onnx",
+                                         "--memory-limit",
+                                         std::to_string(options.memory_limit),
+                                         "--parent",
+                                         std::to_string(options.parent),
+                                         "--threads",
+                                         std::to_string(options.threads),
+                                         "--request-capacity",
+                                         std::to_string(options.request_capacity),
+                                         "--response-capacity",
+                                         std::to_string(options.response_capacity),
+                                         "--confinement",
+                                         report.Json()};
+  std::vector<char*> argv;
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  // libuv must not use io_uring (the filter refuses it anyway).
+  char env_uring[] = "UV_USE_IO_URING=0";
+  char* envp[] = {env_uring, nullptr};
+  ::execve(node.c_str(), argv.data(), envp);
+  return Fail(kLoadFailed, "load", std::string("cannot execute node: ") + std::strerror(errno));
+}
+
 }  // namespace
 
 int RunEngineWorker(std::span<char* const> args) {
@@ -165,6 +254,7 @@ int RunEngineWorker(std::span<char* const> args) {
     std::fprintf(stderr, "aegis: engine-worker is started by `aegis serve`, not by hand\n");
     return kUsage;
   }
+  if (options->onnxruntime) return ExecNodeWorker(*options);
   // One malloc arena: a worker runs one inference at a time, and every arena
   // would count against the address-space limit.
   ::mallopt(M_ARENA_MAX, 1);

@@ -3,6 +3,7 @@
 #include "aegis/runtime/model_instances.h"
 
 #include <condition_variable>
+#include <filesystem>
 #include <future>
 #include <mutex>
 
@@ -102,6 +103,26 @@ class InProcessInstances final : public ModelInstances {
 
 std::string_view IsolationName(Isolation isolation) { return isolation == Isolation::kNone ? "none" : "process"; }
 
+std::string_view OnnxEngineName(OnnxEngine engine) { return engine == OnnxEngine::kOpenCv ? "opencv" : "onnxruntime"; }
+
+std::optional<OnnxEngine> ParseOnnxEngine(std::string_view name) {
+  if (name == "onnxruntime") return OnnxEngine::kOnnxRuntime;
+  if (name == "opencv") return OnnxEngine::kOpenCv;
+  return std::nullopt;
+}
+
+std::string DefaultOnnxRuntimeDir() { return AEGIS_DEFAULT_ONNXRUNTIME_DIR; }
+
+std::string OnnxRuntimeMissing(const std::string& dir) {
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(dir + "/worker.js", ec) &&
+      std::filesystem::is_regular_file(dir + "/node_modules/onnxruntime-node/package.json", ec)) {
+    return {};
+  }
+  return "ONNX Runtime is not installed in " + dir + ": run `make onnxruntime` (npm ci --ignore-scripts --prefix " +
+         dir + "), or set engine = \"opencv\" for the ONNX models";
+}
+
 std::string_view RuntimeEventName(RuntimeEvent::Kind kind) {
   switch (kind) {
     case RuntimeEvent::Kind::kWorkerCrashed:
@@ -126,7 +147,11 @@ StatusOr<std::shared_ptr<ModelInstances>> ModelInstances::Load(ModelFormat forma
     return Status::InvalidArgument("instance count must be between 1 and " + std::to_string(kMaxInstances));
   }
   if (model_bytes.empty()) return Status::Unprocessable("the model is empty");
-  if (options.isolation == Isolation::kProcess) return internal::LoadConfined(format, model_bytes, options);
+  // ONNX Runtime runs in node: always a worker process.
+  const bool onnxruntime = format == ModelFormat::kOnnx && options.onnx_engine == OnnxEngine::kOnnxRuntime;
+  if (options.isolation == Isolation::kProcess || onnxruntime) {
+    return internal::LoadConfined(format, model_bytes, options);
+  }
   auto instances = std::make_shared<InProcessInstances>(format, options.label);
   AEGIS_RETURN_IF_ERROR(instances->Load(model_bytes, options.instances));
   return std::shared_ptr<ModelInstances>(std::move(instances));

@@ -20,6 +20,8 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -97,10 +99,53 @@ void EnterNamespaces(ConfinementReport& report) {
   }
 }
 
+// Binds `path` read-only at `target` (a directory or file that exists).
+Status BindReadOnly(const char* path, const std::string& target) {
+  if (::mount(path, target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) return Status::Internal(Errno(path));
+  if (::mount(nullptr, target.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr) !=
+      0) {
+    return Status::Internal(Errno(path));
+  }
+  return Status::Ok();
+}
+
+// mkdir -p of `path` (absolute) below `root`.
+Status MakeDirectories(const std::string& root, const std::string& path) {
+  std::string at = root;
+  for (size_t start = 1; start <= path.size();) {
+    size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    if (end > start) {
+      at += "/" + path.substr(start, end - start);
+      if (::mkdir(at.c_str(), 0755) != 0 && errno != EEXIST) return Status::Internal(Errno(at.c_str()));
+    }
+    start = end + 1;
+  }
+  return Status::Ok();
+}
+
 // Step 3: an empty tmpfs root with the library folders bound read-only.
-Status PrivateRoot() {
+Status PrivateRoot(const std::vector<std::string>& extra_read_only) {
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
     return Status::Internal(Errno("make / private"));
+  // The executed program's package, opened before the new root covers /tmp
+  // (where it may live): bound below through /proc/self/fd. Only absolute,
+  // normalised folder paths.
+  std::vector<std::pair<std::string, int>> extra;
+  struct Closer {
+    std::vector<std::pair<std::string, int>>& fds;
+    ~Closer() {
+      for (auto& [path, fd] : fds) ::close(fd);
+    }
+  } closer{extra};
+  for (const std::string& path : extra_read_only) {
+    if (path.empty() || path[0] != '/' || path.find("/..") != std::string::npos) {
+      return Status::Internal("not an absolute path: " + path);
+    }
+    const int fd = ::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return Status::Internal(Errno(path.c_str()));
+    extra.emplace_back(path, fd);
+  }
   // A mount point that every system has; in this namespace only.
   const std::string root = "/tmp";
   if (::mount("aegis-worker", root.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0755") != 0) {
@@ -126,11 +171,11 @@ Status PrivateRoot() {
       if (fd < 0) return Status::Internal(Errno(target.c_str()));
       ::close(fd);
     }
-    if (::mount(path, target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) return Status::Internal(Errno(path));
-    if (::mount(nullptr, target.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr) !=
-        0) {
-      return Status::Internal(Errno(path));
-    }
+    AEGIS_RETURN_IF_ERROR(BindReadOnly(path, target));
+  }
+  for (const auto& [path, fd] : extra) {
+    AEGIS_RETURN_IF_ERROR(MakeDirectories(root, path));
+    AEGIS_RETURN_IF_ERROR(BindReadOnly(("/proc/self/fd/" + std::to_string(fd)).c_str(), root + path));
   }
   const std::string old_root = root + "/.old";
   if (::mkdir(old_root.c_str(), 0700) != 0) return Status::Internal(Errno("old root"));
@@ -241,7 +286,29 @@ struct __attribute__((packed)) PathBeneathAttr {
   int32_t parent_fd;
 };
 
-void RestrictWithLandlock(ConfinementReport& report) {
+// The ELF interpreter the executed program needs (the kernel opens it for
+// execution too).
+#if defined(__x86_64__)
+constexpr const char* kElfInterpreter = "/lib64/ld-linux-x86-64.so.2";
+#elif defined(__aarch64__)
+constexpr const char* kElfInterpreter = "/lib/ld-linux-aarch64.so.1";
+#else
+constexpr const char* kElfInterpreter = "";
+#endif
+
+bool AddPathRule(int ruleset, const char* path, uint64_t access, ConfinementReport& report) {
+  const int fd = ::open(path, O_PATH | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st {};
+  ::fstat(fd, &st);
+  PathBeneathAttr rule{S_ISDIR(st.st_mode) ? access : (access & ~kFsReadDir), fd};
+  const bool added = ::syscall(SYS_landlock_add_rule, ruleset, kRulePathBeneath, &rule, 0) == 0;
+  if (!added) report.notes.push_back(Errno(path));
+  ::close(fd);
+  return added;
+}
+
+void RestrictWithLandlock(const SandboxOptions& options, ConfinementReport& report) {
   const long abi = ::syscall(SYS_landlock_create_ruleset, nullptr, 0, kCreateRulesetVersion);
   if (abi < 1) {
     report.notes.push_back(Errno("Landlock"));
@@ -265,17 +332,17 @@ void RestrictWithLandlock(ConfinementReport& report) {
     report.notes.push_back(Errno("Landlock ruleset"));
     return;
   }
-  const uint64_t read_only = kFsExecute | kFsReadFile | kFsReadDir;
-  for (const char* path : kReadOnlyPaths) {
-    const int fd = ::open(path, O_PATH | O_CLOEXEC);
-    if (fd < 0) continue;
-    struct stat st {};
-    ::fstat(fd, &st);
-    PathBeneathAttr rule{S_ISDIR(st.st_mode) ? read_only : (read_only & ~kFsReadDir), fd};
-    if (::syscall(SYS_landlock_add_rule, ruleset, kRulePathBeneath, &rule, 0) != 0) {
-      report.notes.push_back(Errno(path));
-    }
-    ::close(fd);
+  // A worker that executes a program may execute only that program (and the
+  // interpreter the kernel loads it with); mapping libraries is not execution.
+  const bool exec = !options.exec_program.empty();
+  const uint64_t read_only = (exec ? 0 : kFsExecute) | kFsReadFile | kFsReadDir;
+  for (const char* path : kReadOnlyPaths) AddPathRule(ruleset, path, read_only, report);
+  for (const std::string& path : options.extra_read_only) {
+    AddPathRule(ruleset, path.c_str(), kFsReadFile | kFsReadDir, report);
+  }
+  if (exec) {
+    AddPathRule(ruleset, options.exec_program.c_str(), kFsExecute | kFsReadFile, report);
+    AddPathRule(ruleset, kElfInterpreter, kFsExecute | kFsReadFile, report);
   }
   if (::syscall(SYS_landlock_restrict_self, ruleset, 0) != 0) {
     report.notes.push_back(Errno("Landlock restrict"));
@@ -329,6 +396,7 @@ std::string ConfinementReport::Json() const {
                         {"rlimits", rlimits},
                         {"seccomp_load", seccomp_load},
                         {"seccomp_serve", seccomp_serve},
+                        {"seccomp_exec", seccomp_exec},
                         {"notes", notes}}
       .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -343,7 +411,7 @@ Status Enter(const SandboxOptions& options, ConfinementReport& report) {
   const bool new_pid_ns = ::unshare(CLONE_NEWPID) == 0;
   if (!new_pid_ns) report.notes.push_back(Errno("PID namespace"));
   if (report.mount_ns) {
-    Status root = PrivateRoot();
+    Status root = PrivateRoot(options.extra_read_only);
     report.private_root = root.ok();
     if (!root.ok()) report.notes.push_back("private root: " + root.message());
   }
@@ -353,8 +421,13 @@ Status Enter(const SandboxOptions& options, ConfinementReport& report) {
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return Status::Internal(Errno("PR_SET_NO_NEW_PRIVS"));
   report.no_new_privs = true;
   if (new_pid_ns) AEGIS_RETURN_IF_ERROR(ForkIntoPidNamespace(report));
-  RestrictWithLandlock(report);
+  RestrictWithLandlock(options, report);
   AEGIS_RETURN_IF_ERROR(LimitResources(options, report));
+  if (!options.exec_program.empty()) {
+    AEGIS_RETURN_IF_ERROR(InstallExecFilter());
+    report.seccomp_exec = true;
+    return Status::Ok();
+  }
   AEGIS_RETURN_IF_ERROR(InstallLoadFilter());
   report.seccomp_load = true;
   return Status::Ok();

@@ -21,6 +21,11 @@
 //   9. seccomp stage 2 (LockDown): an allowlist of what inference needs (memory,
 //      futexes, time, reads and writes on the descriptors it already has,
 //      threads); opening any file is refused.
+// A worker that executes another program (the ONNX Runtime worker: node, see
+// SandboxOptions::exec_program) gets steps 1-7 and, instead of 8 and 9, one
+// filter for the program's whole life (InstallExecFilter): it cannot install a
+// second one itself. Its read-only root also holds the program's package, and
+// Landlock lets it execute only the program and its ELF interpreter.
 // A refused system call fails with EPERM and is reported to the server
 // (kViolation) from a SIGSYS handler, so an attempt is both stopped and seen.
 // Steps 2-4 and 6 depend on the kernel and the environment; what took effect
@@ -42,6 +47,13 @@ namespace aegis::runtime::sandbox {
 struct SandboxOptions {
   uint64_t address_space_bytes = 0;  // RLIMIT_AS; 0 = leave as is (sanitizer builds)
   int parent_pid = 0;                // the server: the worker exits if it is gone
+  // When set, the worker will execve this program once confined (absolute path,
+  // under /usr): Enter installs the exec filter instead of stage 1, and Landlock
+  // allows executing only this file and its ELF interpreter.
+  std::string exec_program;
+  // Folders bound read-only into the private root at the same path, and
+  // readable under Landlock (the program's package).
+  std::vector<std::string> extra_read_only;
 };
 
 // What took effect; sent to the server in kReady.
@@ -54,12 +66,13 @@ struct ConfinementReport {
   bool rlimits = false;
   bool seccomp_load = false;       // stage 1
   bool seccomp_serve = false;      // stage 2
+  bool seccomp_exec = false;       // the exec filter (instead of stages 1 and 2)
   std::vector<std::string> notes;  // why a step did not take effect
 
   std::string Json() const;
 };
 
-// Steps 1-8. Returns in the process that will load and run the model. On a PID
+// Steps 1-8 (or 1-7 and the exec filter). Returns in the process that will load and run the model. On a PID
 // namespace fork, the first process never returns (it waits and exits).
 Status Enter(const SandboxOptions& options, ConfinementReport& report);
 

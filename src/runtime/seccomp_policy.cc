@@ -4,6 +4,8 @@
 
 #include <sched.h>
 #include <signal.h>  // NOLINT(modernize-deprecated-headers): POSIX sigaction, sigset_t, kill; not in <csignal>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
@@ -295,6 +297,75 @@ Status InstallServeFilter() {
                           SCMP_A2(SCMP_CMP_EQ, 0));
   }
   // Thread names only.
+  if (rc == 0) {
+    rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
+  }
+  if (rc == 0) {
+    rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME));
+  }
+  if (rc != 0) return Failed("argument rules", rc);
+  return Load(ctx.get());
+}
+
+Status InstallExecFilter() {
+  // Refused calls fail with EPERM and no report (see the header): nothing here
+  // traps, since the SIGSYS handler would not survive the execve.
+  Context ctx(seccomp_init(SCMP_ACT_ERRNO(EPERM)));
+  if (!ctx) return Status::Internal("seccomp: cannot initialise a filter");
+  AEGIS_RETURN_IF_ERROR(
+      AddAll(ctx.get(), SCMP_ACT_ALLOW,
+             {// memory (mmap and mprotect: see the argument rules below)
+              "munmap", "mremap", "madvise", "brk", "membarrier",
+              // threads and their synchronisation
+              "futex", "futex_waitv", "set_robust_list", "get_robust_list", "rseq", "sched_yield", "sched_getaffinity",
+              "getcpu", "set_tid_address", "arch_prctl",
+              // time
+              "clock_gettime", "clock_getres", "gettimeofday", "time", "clock_nanosleep", "nanosleep",
+              // files of the read-only root (the program, its libraries and package)
+              // and the descriptors the worker has; the root holds nothing else
+              "open", "openat", "read", "write", "readv", "writev", "pread64", "pwrite64", "lseek", "close", "fstat",
+              "newfstatat", "stat", "lstat", "statx", "access", "faccessat", "faccessat2", "readlink", "readlinkat",
+              "getdents64", "getcwd", "fcntl", "dup", "dup2", "dup3",
+              // the event loop
+              "pipe", "pipe2", "eventfd2", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2",
+              "poll", "ppoll", "select", "pselect6",
+              // identity and limits, read-only
+              "getpid", "gettid", "getppid", "getuid", "geteuid", "getgid", "getegid", "getresuid", "getresgid",
+              "getgroups", "capget", "getrlimit", "getrusage", "uname", "sysinfo", "getrandom",
+              // signals of its own
+              "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack", "restart_syscall",
+              // the one execve of the program (Landlock allows executing nothing else)
+              "execve",
+              // the end
+              "exit", "exit_group"}));
+  int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+                            SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+  if (rc == 0) rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+  // No new executable memory but file mappings (the libraries of the read-only
+  // root): anonymous mappings and mprotect never get PROT_EXEC. V8 runs with
+  // --jitless, so it needs none.
+  if (rc == 0) {
+    rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+  }
+  if (rc == 0) {
+    rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1, SCMP_A3(SCMP_CMP_MASKED_EQ, MAP_ANONYMOUS, 0));
+  }
+  if (rc == 0) {
+    rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+  }
+  // Terminal probes on its own descriptors (isatty) and non-blocking mode.
+  for (const scmp_datum_t request : {scmp_datum_t{TCGETS}, scmp_datum_t{FIONBIO}, scmp_datum_t{FIOCLEX}}) {
+    if (rc == 0) rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, request));
+  }
+  // abort() signals the calling thread; signals to anyone else are refused.
+  if (rc == 0) {
+    rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+                          SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(::getpid())));
+  }
+  if (rc == 0) {
+    rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 2, SCMP_A0(SCMP_CMP_EQ, 0),
+                          SCMP_A2(SCMP_CMP_EQ, 0));
+  }
   if (rc == 0) {
     rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
   }

@@ -26,6 +26,17 @@ Status InstallLoadFilter();
 // opened, not even one the worker could read before.
 Status InstallServeFilter();
 
+// For a worker that executes another program (node hosting ONNX Runtime): one
+// allowlist for that program's whole life, since it cannot install a filter of
+// its own. It allows what the program needs to start (opening and mapping files
+// of its read-only root, one execve that Landlock limits to the program) and to
+// serve; it refuses everything kOutside lists, every socket, new executable
+// anonymous memory (no JIT: the program runs with --jitless) and anything
+// unlisted, with EPERM. There is no SIGSYS report: a signal handler does not
+// survive execve, and a killed worker would turn the runtime's own harmless
+// probes (a user lookup that tries nscd's socket) into crashes.
+Status InstallExecFilter();
+
 // The first process of a PID namespace only waits for its child: it may wait,
 // exit, and pass on a signal to itself; anything else kills it.
 Status InstallReaperFilter();

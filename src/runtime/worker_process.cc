@@ -70,7 +70,8 @@ StatusOr<std::unique_ptr<WorkerProcess>> WorkerProcess::Spawn(const WorkerLaunch
 
   // The arena: sized once, sealed against resizing, so the worker cannot shrink
   // it under the server's mapping (which would fault the server).
-  w->layout_ = worker::ArenaLayout(launch.request_capacity, launch.response_capacity);
+  w->layout_ = launch.stream ? worker::ArenaLayout(0, 0)
+                             : worker::ArenaLayout(launch.request_capacity, launch.response_capacity);
   w->arena_fd_ = UniqueFd(::memfd_create("aegis-arena", MFD_CLOEXEC | MFD_ALLOW_SEALING));
   if (w->arena_fd_.get() < 0) return Status::Internal(Errno("memfd_create"));
   if (::ftruncate(w->arena_fd_.get(), static_cast<off_t>(w->layout_.arena_bytes)) != 0) {

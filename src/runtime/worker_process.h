@@ -60,6 +60,9 @@ struct WorkerLaunch {
   uint64_t memory_limit_bytes = 0;
   uint64_t request_capacity = 0;
   uint64_t response_capacity = 0;
+  // The stream transport: tensors travel on the control socket; the arena is
+  // only its header (the worker closes it and the eventfds).
+  bool stream = false;
 };
 
 class WorkerProcess {

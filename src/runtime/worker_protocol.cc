@@ -152,11 +152,15 @@ StatusOr<std::optional<FrameReader::Frame>> FrameReader::Next() {
   if (available < kFrameHeaderBytes) return std::optional<Frame>();
   const auto* p = reinterpret_cast<const uint8_t*>(buffer_.data() + consumed_);
   const uint32_t length = Load<uint32_t>(p);
-  if (length == 0 || length - 1 > kMaxFramePayload) return Status::InvalidArgument("control frame of invalid length");
   const uint8_t type = p[4];
-  if (type < static_cast<uint8_t>(MessageType::kHello) || type > static_cast<uint8_t>(MessageType::kLog)) {
+  const bool tensors =
+      type == static_cast<uint8_t>(MessageType::kRequest) || type == static_cast<uint8_t>(MessageType::kResponse);
+  if (type < static_cast<uint8_t>(MessageType::kHello) || type > static_cast<uint8_t>(MessageType::kResponse) ||
+      (tensors && max_tensor_payload_ == 0)) {
     return Status::InvalidArgument("control frame of unknown type " + std::to_string(type));
   }
+  const uint64_t max_payload = tensors ? max_tensor_payload_ : kMaxFramePayload;
+  if (length == 0 || length - 1 > max_payload) return Status::InvalidArgument("control frame of invalid length");
   if (available < 4 + static_cast<size_t>(length)) return std::optional<Frame>();
   Frame frame{static_cast<MessageType>(type), buffer_.substr(consumed_ + kFrameHeaderBytes, length - 1)};
   consumed_ += 4 + static_cast<size_t>(length);
@@ -380,6 +384,38 @@ StatusOr<DecodedResponse> DecodeResponse(std::span<const uint8_t> in) {
   // Offsets inside the list are relative to its start, which is 64-aligned.
   AEGIS_ASSIGN_OR_RETURN(response.outputs, DecodeTensorList(in.subspan(list_offset)));
   return response;
+}
+
+// ---------------------------------------------------------------------------
+// Stream transport
+
+Status AppendStreamRequest(uint64_t seq, std::span<const TensorView> inputs, uint64_t capacity, std::string& out) {
+  const std::optional<uint64_t> list_bytes = EncodedTensorListSize(inputs);
+  if (!list_bytes || *list_bytes > capacity || *list_bytes > UINT32_MAX - 1 - kStreamHeaderBytes) {
+    return Status::TooLarge("the tensors do not fit the request limit");
+  }
+  const size_t start = out.size();
+  const uint64_t payload = kStreamHeaderBytes + *list_bytes;
+  out.resize(start + kFrameHeaderBytes + payload);
+  auto* frame = reinterpret_cast<uint8_t*>(out.data() + start);
+  Store<uint32_t>(frame, static_cast<uint32_t>(payload + 1));
+  frame[4] = static_cast<uint8_t>(MessageType::kRequest);
+  std::memset(frame + kFrameHeaderBytes, 0, kStreamHeaderBytes);
+  Store<uint64_t>(frame + kFrameHeaderBytes, seq);
+  auto written = EncodeTensorList(inputs, {frame + kFrameHeaderBytes + kStreamHeaderBytes, *list_bytes});
+  if (!written.ok()) {
+    out.resize(start);
+    return written.status();
+  }
+  return Status::Ok();
+}
+
+StatusOr<StreamResponse> DecodeStreamResponse(std::span<const uint8_t> in) {
+  if (in.size() < kStreamHeaderBytes) return Status::InvalidArgument("truncated stream response");
+  StreamResponse out;
+  out.seq = Load<uint64_t>(in.data());
+  AEGIS_ASSIGN_OR_RETURN(out.response, DecodeResponse(in.subspan(kStreamHeaderBytes)));
+  return out;
 }
 
 // ---------------------------------------------------------------------------

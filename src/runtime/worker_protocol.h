@@ -15,6 +15,13 @@
 // socket: they are written in the arena, whose layout is fixed below, and
 // announced with the eventfds, so tensor bytes cross the process boundary once.
 //
+// The stream transport (for workers that cannot map memory or wait on an
+// eventfd, such as the ONNX Runtime worker in node): after `ready`, requests and
+// responses travel on the control socket as kRequest/kResponse frames whose
+// payload is a 64-byte header (u64 sequence number, zero padding) and then the
+// same tensor list or response the arena would hold. Descriptors 5-7 are
+// absent. The limits are the arena's capacities.
+//
 // Everything a worker writes is untrusted: the server copies every header field
 // out of shared memory once, then checks it against the arena's bounds, and
 // never trusts a length twice (the worker could change it in between).
@@ -56,7 +63,12 @@ enum class MessageType : uint8_t {
   kReady = 4,       // worker → server: {"confinement": {...}}; requests may follow
   kViolation = 5,   // worker → server: {"syscall": N} a refused system call
   kLog = 6,         // worker → server: {"level", "message"} (engine warnings)
+  kRequest = 7,     // server → worker (stream transport): seq header + tensor list
+  kResponse = 8,    // worker → server (stream transport): seq header + response
 };
+
+// The stream transport's payload header: u64 sequence number, 56 zero bytes.
+inline constexpr size_t kStreamHeaderBytes = 64;
 
 inline constexpr size_t kFrameHeaderBytes = 5;
 // A control message never needs more; a bigger frame is a protocol violation.
@@ -66,8 +78,11 @@ inline constexpr uint32_t kMaxFramePayload = 256 * 1024;
 void AppendFrame(MessageType type, std::string_view payload, std::string& out);
 
 // Incremental reader for the control stream: Feed bytes, then Next until empty.
+// Control messages are at most kMaxFramePayload; kRequest/kResponse frames (the
+// stream transport) at most `max_tensor_payload`, and refused when it is 0.
 class FrameReader {
  public:
+  explicit FrameReader(uint64_t max_tensor_payload = 0) : max_tensor_payload_(max_tensor_payload) {}
   struct Frame {
     MessageType type;
     std::string payload;
@@ -79,6 +94,7 @@ class FrameReader {
   size_t buffered() const { return buffer_.size() - consumed_; }
 
  private:
+  uint64_t max_tensor_payload_;
   std::string buffer_;
   size_t consumed_ = 0;
 };
@@ -191,6 +207,16 @@ uint64_t EncodeFailure(ResponseStatus status, std::string_view public_message, s
 // Writes a success response holding `outputs`; TooLarge when they do not fit.
 StatusOr<uint64_t> EncodeSuccess(std::span<const TensorView> outputs, std::span<uint8_t> out);
 StatusOr<DecodedResponse> DecodeResponse(std::span<const uint8_t> in);
+
+// The stream transport. A kRequest frame (header and payload) for `inputs`,
+// appended to `out`; TooLarge when the tensor list exceeds `capacity`.
+Status AppendStreamRequest(uint64_t seq, std::span<const TensorView> inputs, uint64_t capacity, std::string& out);
+// A kResponse payload: its sequence number and the response (views into `in`).
+struct StreamResponse {
+  uint64_t seq = 0;
+  DecodedResponse response;
+};
+StatusOr<StreamResponse> DecodeStreamResponse(std::span<const uint8_t> in);
 
 // ---------------------------------------------------------------------------
 // Signatures in kLoaded messages:

@@ -209,5 +209,69 @@ TEST(WorkerProtocolTest, ArenaLayoutChecks) {
   EXPECT_FALSE(CheckArenaLayout(overlapping, layout.arena_bytes).ok());
 }
 
+TEST(WorkerProtocolTest, StreamRequestFrameCarriesTheTensorList) {
+  const std::vector<uint8_t> floats = Bytes({1.0f, 2.0f});
+  const std::vector<TensorView> in = {{"x", DataType::kFp32, {1, 2}, floats}};
+  std::string out;
+  ASSERT_TRUE(AppendStreamRequest(42, in, 4096, out).ok());
+  FrameReader reader(1 << 20);
+  reader.Feed({reinterpret_cast<const uint8_t*>(out.data()), out.size()});
+  auto frame = reader.Next();
+  ASSERT_TRUE(frame.ok() && frame->has_value());
+  EXPECT_EQ((*frame)->type, MessageType::kRequest);
+  const std::string& payload = (*frame)->payload;
+  uint64_t seq = 0;
+  std::memcpy(&seq, payload.data(), 8);
+  EXPECT_EQ(seq, 42u);
+  auto list = DecodeTensorList(
+      {reinterpret_cast<const uint8_t*>(payload.data()) + kStreamHeaderBytes, payload.size() - kStreamHeaderBytes});
+  ASSERT_TRUE(list.ok()) << list.status().message();
+  EXPECT_EQ(list->views[0].shape, (std::vector<int64_t>{1, 2}));
+  // Over the request limit: refused, nothing appended.
+  std::string small;
+  EXPECT_EQ(AppendStreamRequest(1, in, 64, small).code(), StatusCode::kTooLarge);
+  EXPECT_TRUE(small.empty());
+}
+
+TEST(WorkerProtocolTest, StreamResponseDecodesWithItsSequenceNumber) {
+  const std::vector<uint8_t> floats = Bytes({3.0f});
+  const std::vector<TensorView> outputs = {{"y", DataType::kFp32, {1}, floats}};
+  Buffer buffer(4096);
+  std::span<uint8_t> area = buffer.span();
+  const uint64_t seq = 7;
+  std::memset(area.data(), 0, kStreamHeaderBytes);
+  std::memcpy(area.data(), &seq, 8);
+  auto written = EncodeSuccess(outputs, area.subspan(kStreamHeaderBytes));
+  ASSERT_TRUE(written.ok());
+  auto decoded = DecodeStreamResponse(area.first(kStreamHeaderBytes + *written));
+  ASSERT_TRUE(decoded.ok()) << decoded.status().message();
+  EXPECT_EQ(decoded->seq, 7u);
+  EXPECT_EQ(decoded->response.outputs.views.at(0).name, "y");
+  EXPECT_FALSE(DecodeStreamResponse(area.first(10)).ok());
+}
+
+TEST(WorkerProtocolTest, TensorFramesNeedTheStreamTransportAndFitItsLimit) {
+  std::string frame;
+  AppendFrame(MessageType::kResponse, std::string(100, '\0'), frame);
+  const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(frame.data()), frame.size());
+  FrameReader arena;  // the arena transport: a kResponse frame is not the protocol
+  arena.Feed(bytes);
+  EXPECT_FALSE(arena.Next().ok());
+  FrameReader tight(64);  // over the limit
+  tight.Feed(bytes);
+  EXPECT_FALSE(tight.Next().ok());
+  FrameReader stream(1024);
+  stream.Feed(bytes);
+  auto next = stream.Next();
+  ASSERT_TRUE(next.ok() && next->has_value());
+  EXPECT_EQ((*next)->payload.size(), 100u);
+  // Control messages keep their own limit.
+  std::string big;
+  AppendFrame(MessageType::kLog, std::string(kMaxFramePayload + 1, 'x'), big);
+  FrameReader roomy(1u << 30);
+  roomy.Feed({reinterpret_cast<const uint8_t*>(big.data()), big.size()});
+  EXPECT_FALSE(roomy.Next().ok());
+}
+
 }  // namespace
 }  // namespace aegis::runtime::worker

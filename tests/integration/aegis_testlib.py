@@ -42,7 +42,7 @@ EXAMPLE_MODELS = [
     ("echo", "echo.pt", "torchscript"),
 ]
 
-PLATFORMS = {"onnx": "onnx_opencv", "torchscript": "pytorch_libtorch", "xgboost": "xgboost"}
+PLATFORMS = {"onnx": "onnxruntime_onnx", "torchscript": "pytorch_libtorch", "xgboost": "xgboost"}
 
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 

@@ -29,7 +29,7 @@ def test_push_response(server):
     assert j["size_bytes"] == len(data), j
     assert RFC3339.match(j["created_at"]), j
     assert j["created_by"] == "token:admin", j
-    assert j["platform"] == "onnx_opencv", j
+    assert j["platform"] == "onnxruntime_onnx", j
     assert j["inputs"] == [{"name": "input", "datatype": "FP32", "shape": [-1, 4]}], j
     assert j["outputs"] == [{"name": "output", "datatype": "FP32", "shape": [-1, 3]}], j
 

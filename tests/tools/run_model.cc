@@ -49,7 +49,8 @@ std::string Hex(std::span<const uint8_t> bytes) {
 
 int Usage() {
   std::fprintf(stderr,
-               "usage: aegis_run_model --format onnx|torchscript|xgboost --model FILE [--request FILE] "
+               "usage: aegis_run_model --format onnx|torchscript|xgboost --model FILE [--engine onnxruntime|opencv] "
+               "[--request FILE] "
                "[--isolation process|none] [--timeout-ms N] [--memory-limit-mb N] [--repeat N]\n");
   return 2;
 }
@@ -81,6 +82,8 @@ int main(int argc, char** argv) {
       options.request_timeout = std::chrono::milliseconds(n);
     } else if (key == "--memory-limit-mb" && numeric && n > 0) {
       options.memory_limit_bytes = static_cast<uint64_t>(n) << 20;
+    } else if (key == "--engine" && runtime::ParseOnnxEngine(value)) {
+      options.onnx_engine = *runtime::ParseOnnxEngine(value);
     } else if (key == "--repeat" && numeric && n > 0 && n <= 1000) {
       repeat = static_cast<int>(n);
     } else {

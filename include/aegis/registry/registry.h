@@ -70,6 +70,7 @@ struct ModelRuntimeOverrides {
   std::optional<int> instances;
   std::optional<uint64_t> memory_limit_bytes;
   std::optional<std::chrono::milliseconds> request_timeout;
+  std::optional<runtime::OnnxEngine> onnx_engine;  // engine = "onnxruntime" | "opencv"
 };
 
 struct RegistryOptions {

@@ -20,6 +20,12 @@
 // model delays only its own requests: each instance has its own driver thread,
 // and requests wait in the model's own bounded queue, never on a shared pool.
 //
+// ONNX models on ONNX Runtime (the default ONNX engine) are served by a node
+// worker (runtime/onnxruntime/worker.js) that the same launcher confines and then
+// executes; it speaks the protocol's stream transport, and docs/confinement.md
+// lists what differs from the C++ workers and why. It always runs in a worker
+// process, whatever the isolation.
+//
 // kNone runs the engines in the server process (trusted models, machines without
 // seccomp): none of the above holds, and the server warns.
 //
@@ -31,6 +37,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -44,6 +51,20 @@ namespace aegis::runtime {
 
 enum class Isolation { kProcess, kNone };
 std::string_view IsolationName(Isolation isolation);  // "process", "none"
+
+// The engine for ONNX models. ONNX Runtime (the default) runs in node, in a
+// worker process that speaks the protocol's stream transport, whatever the
+// isolation; OpenCV DNN runs like the other C++ engines.
+enum class OnnxEngine { kOnnxRuntime, kOpenCv };
+std::string_view OnnxEngineName(OnnxEngine engine);  // "onnxruntime", "opencv"
+std::optional<OnnxEngine> ParseOnnxEngine(std::string_view name);
+
+// Where the ONNX Runtime worker's package (runtime/onnxruntime: worker.js and
+// node_modules) was installed at build time.
+std::string DefaultOnnxRuntimeDir();
+// Empty when the package is installed in `dir`; otherwise one line that names
+// the fix (`make onnxruntime`).
+std::string OnnxRuntimeMissing(const std::string& dir);
 
 // Something that happened to a model's workers, for the audit log and metrics.
 struct RuntimeEvent {
@@ -83,6 +104,10 @@ struct RuntimeOptions {
   // Default: this executable (/proc/self/exe) with the hidden `engine-worker`
   // sub-command.
   std::vector<std::string> worker_command;
+  // ONNX models: the engine, the ONNX Runtime package and node.
+  OnnxEngine onnx_engine = OnnxEngine::kOnnxRuntime;
+  std::string onnxruntime_dir = DefaultOnnxRuntimeDir();
+  std::string node_program = "/usr/bin/node";
   // "model/version", in logs and events.
   std::string label;
   // Called from driver threads; must not block for long.
