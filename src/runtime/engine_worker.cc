@@ -3,9 +3,7 @@
 // model from the sealed memfd, locks itself down, then serves requests from
 // shared memory until it is killed.
 #include <fcntl.h>
-#include <limits.h>
 #include <malloc.h>
-#include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,7 +11,9 @@
 #include <atomic>
 #include <cerrno>
 #include <charconv>
+#include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -237,6 +237,7 @@ int ExecNodeWorker(const WorkerArgs& options) {
                                          "--confinement",
                                          report.Json()};
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   // libuv must not use io_uring (the filter refuses it anyway).
