@@ -47,6 +47,8 @@ class ApiTestEnv : public ::testing::Test {
     registry_options.blobs_dir = dir / "blobs";
     // Dispatch is under test, not confinement: engines run in this process.
     registry_options.runtime.isolation = runtime::Isolation::kNone;
+    // ONNX Runtime always runs in a worker process (node): OpenCV runs in process.
+    registry_options.runtime.onnx_engine = runtime::OnnxEngine::kOpenCv;
     registry_options.runtime.instances = 1;
     registry_options.require_signature = false;
     registry_ =
