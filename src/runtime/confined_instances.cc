@@ -103,7 +103,12 @@ struct Slot {
   explicit Slot(int i) : index(i) {}
   const int index;
   UniqueFd wake;   // eventfd: stop, or withdraw
-  UniqueFd timer;  // timerfd: the running request's deadline
+  UniqueFd timer;  // timerfd: at or before the running request's deadline
+  // Whether `timer` is armed. It is armed once per busy period, not per request
+  // (two timerfd_settime calls per request cost more than the inference of a
+  // small model): when it fires early, the driver re-arms it for the running
+  // request's deadline. Cleared only under Pool::mu_ while nothing runs.
+  std::atomic<bool> timer_armed{false};
   std::thread driver;
 
   // Under Pool::mu_.
@@ -201,7 +206,10 @@ class Pool : public std::enable_shared_from_this<Pool> {
     }
     const auto deadline = Clock::now() + options_.queue_timeout;
     queue_.push_back(PendingCall{std::move(inputs), std::move(request_id), std::move(done), deadline});
-    if (queue_.size() == 1) Arm(queue_timer_, options_.queue_timeout);
+    if (queue_timer_due_ == Clock::time_point::max()) {
+      queue_timer_due_ = deadline;
+      Arm(queue_timer_, options_.queue_timeout);
+    }
   }
 
   bool Ready() const {
@@ -293,7 +301,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
           sent = Status::TooLarge("the request is larger than the model's request limit of " +
                                   std::to_string(options_.max_request_bytes) + " bytes");
         } else {
-          Arm(slot.timer, options_.request_timeout);
+          // Armed for now + timeout, which is no later than this request's deadline.
+          if (!slot.timer_armed.exchange(true)) Arm(slot.timer, options_.request_timeout);
           sent = slot.worker->SignalRequest(++slot.seq);
         }
       }
@@ -305,7 +314,6 @@ class Pool : public std::enable_shared_from_this<Pool> {
       std::lock_guard lock(mu_);
       call.swap(slot.running);
     }
-    Disarm(slot.timer);
     if (call) Complete(call->done, sent);
     ReleaseSlot(slot);
   }
@@ -320,7 +328,9 @@ class Pool : public std::enable_shared_from_this<Pool> {
       return Status::TooLarge("the request is larger than the model's request limit of " +
                               std::to_string(options_.max_request_bytes) + " bytes");
     }
-    Arm(slot.timer, options_.request_timeout);
+    // As in the arena: armed for now + timeout unless it is armed already
+    // (then for an earlier time, which the driver moves on when it fires).
+    if (!slot.timer_armed.exchange(true)) Arm(slot.timer, options_.request_timeout);
     ++slot.seq;
     const auto deadline = Clock::now() + options_.request_timeout;
     const int fd = slot.worker->control_fd();
@@ -358,7 +368,6 @@ class Pool : public std::enable_shared_from_this<Pool> {
       } else {
         slot.state = SlotState::kIdle;
       }
-      RearmQueueTimer(now);
     }
     FailExpired(expired);
     if (next) Dispatch(slot, next->inputs);
@@ -381,12 +390,15 @@ class Pool : public std::enable_shared_from_this<Pool> {
     for (PendingCall& call : expired) Complete(call.done, timeout);
   }
 
-  // Under mu_.
+  // Under mu_, when the queue timer fired: arms it for the oldest call's
+  // deadline. It is not moved as calls leave the queue (a system call per
+  // request): a timer that fires early finds nothing expired and is armed again.
   void RearmQueueTimer(Clock::time_point now) {
     if (queue_.empty()) {
-      Disarm(queue_timer_);
+      queue_timer_due_ = Clock::time_point::max();  // it fired: disarmed
     } else {
-      Arm(queue_timer_, queue_.front().queue_deadline - now);
+      queue_timer_due_ = queue_.front().queue_deadline;
+      Arm(queue_timer_, queue_timer_due_ - now);
     }
   }
 
@@ -422,7 +434,6 @@ class Pool : public std::enable_shared_from_this<Pool> {
       }
       call.swap(slot.running);
     }
-    Disarm(slot.timer);
     StatusOr<worker::DecodedResponse> decoded =
         streamed != nullptr ? std::move(*streamed) : worker::DecodeResponse(area);
     auto& response = decoded;
@@ -735,9 +746,14 @@ class Pool : public std::enable_shared_from_this<Pool> {
       if (fds[3].revents & POLLIN) {
         Drain(slot.timer.get());
         std::lock_guard lock(mu_);
-        if (slot.running && Clock::now() - slot.running->started >= options_.request_timeout) {
+        const auto now = Clock::now();
+        if (!slot.running) {
+          slot.timer_armed = false;  // idle: the next request arms it
+        } else if (now - slot.running->started >= options_.request_timeout) {
           return Failure{RuntimeEvent::Kind::kWorkerTimedOut,
                          "an inference ran longer than " + Ms(options_.request_timeout)};
+        } else {
+          Arm(slot.timer, slot.running->started + options_.request_timeout - now);
         }
       }
       if (fds[5].revents & POLLIN) {
@@ -759,11 +775,12 @@ class Pool : public std::enable_shared_from_this<Pool> {
       slot.worker.reset();
     }
     FlushStderr(slot, true);
-    Disarm(slot.timer);
     std::optional<RunningCall> call;
     bool withdraw = false;
     {
       std::lock_guard lock(mu_);
+      Disarm(slot.timer);
+      slot.timer_armed = false;
       call.swap(slot.running);
       slot.state = SlotState::kDown;
       withdraw = CountFailure();
@@ -905,6 +922,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
   mutable std::mutex mu_;
   std::condition_variable loaded_cv_;
   std::deque<PendingCall> queue_;
+  // When queue_timer_ fires; max() while it is disarmed.
+  Clock::time_point queue_timer_due_ = Clock::time_point::max();
   int first_starts_ = 0;
   Status load_error_;
   bool stopping_ = false;
