@@ -40,6 +40,14 @@ constexpr int kStderrLinesPerMinute = 20;
 constexpr milliseconds kDyingGrace{500};
 constexpr size_t kMaxStderrLine = 512;
 
+// Batches: a worker that announced it takes up to this many queued requests at
+// once (docs/worker-protocol.md), but only for a model whose requests take less
+// than kBatchBelow each, and only as many as run within a quarter of the
+// request deadline. Each wake-up of a worker and of its driver costs tens of
+// microseconds on a busy machine; a batch pays them once for all its requests.
+constexpr size_t kBatchSize = 8;
+constexpr std::chrono::milliseconds kBatchBelow{100};
+
 std::string Ms(milliseconds ms) { return std::to_string(ms.count()) + " ms"; }
 
 // A request waiting for a free instance.
@@ -48,13 +56,17 @@ struct PendingCall {
   std::string request_id;
   InferenceDone done;
   Clock::time_point queue_deadline;
+  bool alone = false;  // its output did not fit its share of a batch: runs by itself
 };
 
 // A request a worker is running.
 struct RunningCall {
   std::string request_id;
   InferenceDone done;
-  Clock::time_point started;
+  // In a batch, the inputs, for a run by itself should its output not fit its
+  // share of the response area.
+  std::vector<Tensor> inputs;
+  Clock::time_point queue_deadline;
 };
 
 enum class SlotState { kStarting, kIdle, kBusy, kDown };
@@ -113,7 +125,9 @@ struct Slot {
 
   // Under Pool::mu_.
   SlotState state = SlotState::kStarting;
-  std::optional<RunningCall> running;
+  std::vector<RunningCall> running;  // the request (or batch) the worker holds
+  Clock::time_point started;         // when `running` was handed over
+  size_t batch_limit = 1;            // what the worker announced
 
   // The process and its arena: a submitter writes a request under io_mu; the
   // driver replaces or destroys the worker under it.
@@ -194,9 +208,12 @@ class Pool : public std::enable_shared_from_this<Pool> {
     for (auto& slot : slots_) {
       if (slot->state != SlotState::kIdle) continue;
       slot->state = SlotState::kBusy;
-      slot->running = RunningCall{request_id, std::move(done), Clock::now()};
+      slot->running.push_back(RunningCall{request_id, std::move(done), {}, {}});
+      slot->started = Clock::now();
       lock.unlock();
-      Dispatch(*slot, inputs);
+      std::vector<std::vector<Tensor>> batch;
+      batch.push_back(std::move(inputs));
+      Dispatch(*slot, std::move(batch));
       return;
     }
     if (queue_.size() >= options_.max_queued) {
@@ -285,36 +302,48 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // ---------------------------------------------------------------------------
   // Requests
 
-  // Sends a request to `slot`, which the caller marked busy with its call.
-  void Dispatch(Slot& slot, const std::vector<Tensor>& inputs) {
+  // Sends the inputs of the calls the caller put in slot.running (one request,
+  // or a batch whose inputs each fit their share of the request area).
+  void Dispatch(Slot& slot, std::vector<std::vector<Tensor>> inputs) {
     Status sent;
+    const size_t count = inputs.size();
     {
       std::lock_guard io(slot.io_mu);
       if (!slot.worker) {
         sent = Status::Unavailable("the model's engine worker is restarting");
       } else if (stream_) {
-        sent = SendStreamRequest(slot, ViewsOf(inputs));
+        // One request: the stream transport has no batches (see kHello).
+        sent = SendStreamRequest(slot, ViewsOf(inputs.front()));
       } else {
-        const std::vector<TensorView> views = ViewsOf(inputs);
-        auto written = worker::EncodeTensorList(views, slot.worker->request_area());
-        if (!written.ok()) {
-          sent = Status::TooLarge("the request is larger than the model's request limit of " +
-                                  std::to_string(options_.max_request_bytes) + " bytes");
-        } else {
+        for (size_t i = 0; i < count && sent.ok(); ++i) {
+          const std::vector<TensorView> views = ViewsOf(inputs[i]);
+          auto written = worker::EncodeTensorList(views, worker::BatchShare(slot.worker->request_area(), count, i));
+          if (!written.ok()) {
+            sent = Status::TooLarge("the request is larger than the model's request limit of " +
+                                    std::to_string(options_.max_request_bytes) + " bytes");
+          }
+        }
+        if (sent.ok() && count > 1) {
+          // Kept for a run by itself should a call's output not fit its share
+          // (before the signal: the answer may come at once).
+          std::lock_guard lock(mu_);
+          for (size_t i = 0; i < count && i < slot.running.size(); ++i) slot.running[i].inputs = std::move(inputs[i]);
+        }
+        if (sent.ok()) {
           // Armed for now + timeout, which is no later than this request's deadline.
           if (!slot.timer_armed.exchange(true)) Arm(slot.timer, options_.request_timeout);
-          sent = slot.worker->SignalRequest(++slot.seq);
+          sent = slot.worker->SignalRequest(++slot.seq, count);
         }
       }
     }
-    // A worker that cannot be signalled has died: its driver fails the call.
+    // A worker that cannot be signalled has died: its driver fails the calls.
     if (sent.ok() || sent.code() == StatusCode::kInternal) return;
-    std::optional<RunningCall> call;
+    std::vector<RunningCall> calls;
     {
       std::lock_guard lock(mu_);
-      call.swap(slot.running);
+      calls.swap(slot.running);
     }
-    if (call) Complete(call->done, sent);
+    for (RunningCall& call : calls) Complete(call.done, sent);
     ReleaseSlot(slot);
   }
 
@@ -352,25 +381,69 @@ class Pool : public std::enable_shared_from_this<Pool> {
     return Status::Ok();
   }
 
+  // Under mu_: how many queued calls the slot may take at once.
+  size_t BatchLimitLocked(const Slot& slot) const {
+    if (slot.batch_limit <= 1 || service_per_request_ <= Clock::duration::zero() ||
+        service_per_request_ >= kBatchBelow) {
+      return 1;
+    }
+    const auto within = std::chrono::duration_cast<Clock::duration>(options_.request_timeout) / 4;
+    return std::clamp<size_t>(static_cast<size_t>(within / service_per_request_), 1, slot.batch_limit);
+  }
+
   // The slot finished a call: give it the next queued one, or mark it idle.
   void ReleaseSlot(Slot& slot) {
-    std::optional<PendingCall> next;
+    std::vector<std::vector<Tensor>> next;
     std::vector<PendingCall> expired;
     {
       std::lock_guard lock(mu_);
       if (slot.state != SlotState::kBusy) return;  // down or stopping: the driver decides
       const auto now = Clock::now();
       expired = TakeExpiredLocked(now);
-      if (!queue_.empty()) {
-        next = std::move(queue_.front());
+      const size_t limit = BatchLimitLocked(slot);
+      // Each call of a batch gets an equal share of the request area.
+      const uint64_t share = worker::BatchShareBytes(options_.max_request_bytes, limit);
+      while (!queue_.empty() && next.size() < limit) {
+        PendingCall& call = queue_.front();
+        if (!next.empty() && call.alone) break;
+        if (limit > 1) {
+          const std::optional<uint64_t> size = worker::EncodedTensorListSize(ViewsOf(call.inputs));
+          if (!next.empty() && (!size || *size > share)) break;
+        }
+        const bool alone = call.alone;
+        slot.running.push_back(RunningCall{std::move(call.request_id), std::move(call.done), {}, call.queue_deadline});
+        next.push_back(std::move(call.inputs));
         queue_.pop_front();
-        slot.running = RunningCall{next->request_id, std::move(next->done), now};
-      } else {
+        if (alone) break;
+      }
+      if (next.size() > 1 && worker::EncodedTensorListSize(ViewsOf(next.front())).value_or(UINT64_MAX) > share) {
+        // The first call is too big to share the area: it goes alone, the others back.
+        for (size_t i = next.size(); i-- > 1;) {
+          RunningCall& back = slot.running[i];
+          PushFrontLocked(
+              PendingCall{std::move(next[i]), std::move(back.request_id), std::move(back.done), back.queue_deadline});
+        }
+        next.resize(1);
+        slot.running.resize(1);
+      }
+      if (next.empty()) {
         slot.state = SlotState::kIdle;
+      } else {
+        slot.started = now;
       }
     }
     FailExpired(expired);
-    if (next) Dispatch(slot, next->inputs);
+    if (!next.empty()) Dispatch(slot, std::move(next));
+  }
+
+  // Under mu_: puts a call back at the head of the queue.
+  void PushFrontLocked(PendingCall call) {
+    const auto deadline = call.queue_deadline;
+    queue_.push_front(std::move(call));
+    if (deadline < queue_timer_due_) {
+      queue_timer_due_ = deadline;
+      Arm(queue_timer_, deadline - Clock::now());
+    }
   }
 
   // Under mu_: removes the queued calls whose wait is over (the oldest first).
@@ -422,47 +495,78 @@ class Pool : public std::enable_shared_from_this<Pool> {
     return Deliver(slot, *seq, slot.worker->response_area(), nullptr);
   }
 
-  // Hands the response `area` (or, in the stream transport, the already decoded
-  // `streamed` one) for `seq` to its call.
+  // Hands the responses in `area` (or, in the stream transport, the one already
+  // decoded from its frame, `streamed`) for `seq` to the calls of the request
+  // or batch. Returns a failure when the worker broke the protocol.
   std::optional<Failure> Deliver(Slot& slot, uint64_t seq, std::span<const uint8_t> area,
                                  StatusOr<worker::DecodedResponse>* streamed) {
-    std::optional<RunningCall> call;
+    std::vector<RunningCall> calls;
     {
       std::lock_guard lock(mu_);
-      if (!slot.running || seq != slot.seq) {
+      if (slot.running.empty() || seq != slot.seq) {
         return Failure{RuntimeEvent::Kind::kProtocolViolation, "a response for no request it was given"};
       }
-      call.swap(slot.running);
+      calls.swap(slot.running);
+      const auto per_request = (Clock::now() - slot.started) / static_cast<int64_t>(calls.size());
+      service_per_request_ =
+          service_per_request_ <= Clock::duration::zero() ? per_request : (service_per_request_ * 3 + per_request) / 4;
     }
-    StatusOr<worker::DecodedResponse> decoded =
-        streamed != nullptr ? std::move(*streamed) : worker::DecodeResponse(area);
-    auto& response = decoded;
+    std::optional<Failure> failure;
+    for (size_t i = 0; i < calls.size(); ++i) {
+      if (failure) {
+        Complete(calls[i].done, Status::Internal(PublicMessage(StatusCode::kInternal)));
+        continue;
+      }
+      // The stream transport has no batches (see kHello): its one call gets the
+      // streamed response. A call of a batch gets its share of the area.
+      StatusOr<worker::DecodedResponse> response = Status::InvalidArgument("no response for a call of the batch");
+      if (streamed == nullptr) {
+        response = worker::DecodeResponse(worker::BatchShare(area, calls.size(), i));
+      } else if (i == 0) {
+        response = std::move(*streamed);
+      }
+      failure = Answer(calls[i], response, calls.size() > 1);
+    }
+    if (failure) return failure;
+    ReleaseSlot(slot);
+    return std::nullopt;
+  }
+
+  // Answers `call` with its decoded `response`. A failure when the worker broke
+  // the protocol (the call is answered 500).
+  std::optional<Failure> Answer(RunningCall& call, StatusOr<worker::DecodedResponse>& response, bool batched) {
     if (!response.ok()) {
-      Complete(call->done, Status::Internal(PublicMessage(StatusCode::kInternal)));
+      Complete(call.done, Status::Internal(PublicMessage(StatusCode::kInternal)));
       return Failure{RuntimeEvent::Kind::kProtocolViolation, "malformed response: " + response.status().message()};
+    }
+    if (batched && response->status == worker::ResponseStatus::kOutputTooLarge) {
+      // It did not fit its share of the batch's response area: again, by itself, first.
+      std::lock_guard lock(mu_);
+      PushFrontLocked(PendingCall{std::move(call.inputs), std::move(call.request_id), std::move(call.done),
+                                  Clock::now() + options_.queue_timeout, true});
+      return std::nullopt;
     }
     switch (response->status) {
       case worker::ResponseStatus::kOk:
-        call->done(InferenceResult{Status::Ok(), response->outputs.views});
+        call.done(InferenceResult{Status::Ok(), response->outputs.views});
         break;
       case worker::ResponseStatus::kInvalidInput:
       case worker::ResponseStatus::kEngineError: {
         const StatusCode code = response->status == worker::ResponseStatus::kInvalidInput ? StatusCode::kInvalidArgument
                                                                                           : StatusCode::kInternal;
-        spdlog::warn("request {}: model {}: {} ({}): {}", call->request_id, options_.label, PublicMessage(code),
+        spdlog::warn("request {}: model {}: {} ({}): {}", call.request_id, options_.label, PublicMessage(code),
                      code == StatusCode::kInternal ? "engine error" : "rejected by the engine",
                      LogSafe(response->detail));
-        Complete(call->done, Status(code, PublicMessage(code)));
+        Complete(call.done, Status(code, PublicMessage(code)));
         break;
       }
       case worker::ResponseStatus::kOutputTooLarge:
-        spdlog::warn("request {}: model {}: output over the response limit: {}", call->request_id, options_.label,
+        spdlog::warn("request {}: model {}: output over the response limit: {}", call.request_id, options_.label,
                      LogSafe(response->detail));
-        Complete(call->done, Status::Internal("the model's output is larger than the response limit of " +
-                                              std::to_string(options_.max_response_bytes) + " bytes"));
+        Complete(call.done, Status::Internal("the model's output is larger than the response limit of " +
+                                             std::to_string(options_.max_response_bytes) + " bytes"));
         break;
     }
-    ReleaseSlot(slot);
     return std::nullopt;
   }
 
@@ -553,6 +657,16 @@ class Pool : public std::enable_shared_from_this<Pool> {
         } else if (transport != (stream_ ? "stream" : "arena")) {
           return Failure{RuntimeEvent::Kind::kProtocolViolation, "the worker speaks another transport"};
         }
+        // Optional: how many requests it takes at once (absent: one). Batches
+        // are an arena feature: they share out its areas and save a wake-up
+        // each way per request. A stream worker gets one request at a time
+        // whatever it announces: a batch there would need framing of its own,
+        // and the ONNX Runtime worker's cost per request is its decoding and
+        // encoding in JavaScript, not the wake-ups (bench/README.md).
+        uint64_t batch = 1;
+        if (stream_ || doc.root()["batch"].get_uint64().get(batch) != simdjson::SUCCESS || batch < 1) batch = 1;
+        std::lock_guard lock(mu_);
+        slot.batch_limit = std::min<uint64_t>(batch, kBatchSize);
         return std::nullopt;
       }
       case MessageType::kLoaded: {
@@ -747,13 +861,13 @@ class Pool : public std::enable_shared_from_this<Pool> {
         Drain(slot.timer.get());
         std::lock_guard lock(mu_);
         const auto now = Clock::now();
-        if (!slot.running) {
+        if (slot.running.empty()) {
           slot.timer_armed = false;  // idle: the next request arms it
-        } else if (now - slot.running->started >= options_.request_timeout) {
+        } else if (now - slot.started >= options_.request_timeout) {
           return Failure{RuntimeEvent::Kind::kWorkerTimedOut,
                          "an inference ran longer than " + Ms(options_.request_timeout)};
         } else {
-          Arm(slot.timer, slot.running->started + options_.request_timeout - now);
+          Arm(slot.timer, slot.started + options_.request_timeout - now);
         }
       }
       if (fds[5].revents & POLLIN) {
@@ -775,26 +889,28 @@ class Pool : public std::enable_shared_from_this<Pool> {
       slot.worker.reset();
     }
     FlushStderr(slot, true);
-    std::optional<RunningCall> call;
+    std::vector<RunningCall> calls;
     bool withdraw = false;
     {
       std::lock_guard lock(mu_);
       Disarm(slot.timer);
       slot.timer_armed = false;
-      call.swap(slot.running);
+      calls.swap(slot.running);
       slot.state = SlotState::kDown;
       withdraw = CountFailure();
     }
     const std::string detail = failure.detail + " (" + how + ")";
+    std::string failing;
+    for (const RunningCall& call : calls) failing += (failing.empty() ? "; failing request " : ", ") + call.request_id;
     spdlog::error("model {}: engine worker {} {}: {}{}", options_.label, slot.index, RuntimeEventName(failure.kind),
-                  detail, call ? "; failing request " + call->request_id : "");
-    // The event before the request's answer: whoever waits for the answer then
+                  detail, failing);
+    // The event before the requests' answers: whoever waits for an answer then
     // finds the event recorded.
     Emit(failure.kind, detail);
-    if (call) {
-      Complete(call->done, failure.kind == RuntimeEvent::Kind::kWorkerTimedOut
-                               ? Status::Unavailable("inference did not finish within " + Ms(options_.request_timeout))
-                               : Status::Internal(PublicMessage(StatusCode::kInternal)));
+    for (RunningCall& call : calls) {
+      Complete(call.done, failure.kind == RuntimeEvent::Kind::kWorkerTimedOut
+                              ? Status::Unavailable("inference did not finish within " + Ms(options_.request_timeout))
+                              : Status::Internal(PublicMessage(StatusCode::kInternal)));
     }
     if (withdraw) Withdraw();
     return withdraw;
@@ -899,13 +1015,14 @@ class Pool : public std::enable_shared_from_this<Pool> {
       std::lock_guard io(slot.io_mu);
       slot.worker.reset();  // kills and reaps
     }
-    std::optional<RunningCall> call;
+    std::vector<RunningCall> calls;
     {
       std::lock_guard lock(mu_);
-      call.swap(slot.running);
+      calls.swap(slot.running);
       slot.state = SlotState::kDown;
     }
-    if (call) Complete(call->done, Unusable());
+    const Status unusable = Unusable();
+    for (RunningCall& call : calls) Complete(call.done, unusable);
   }
 
   // The largest kResponse payload a stream worker may send.
@@ -922,6 +1039,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
   mutable std::mutex mu_;
   std::condition_variable loaded_cv_;
   std::deque<PendingCall> queue_;
+  // How long a request takes a worker (moving average), for batching.
+  Clock::duration service_per_request_{};
   // When queue_timer_ fires; max() while it is disarmed.
   Clock::time_point queue_timer_due_ = Clock::time_point::max();
   int first_starts_ = 0;

@@ -141,8 +141,38 @@ StatusOr<Mapping> MapFd(int fd, int prot) {
   return Mapping{static_cast<uint8_t*>(p), static_cast<size_t>(st.st_size)};
 }
 
-// Serves requests until the server goes away. Each request: wait for the request
-// eventfd, decode the inputs in place, run the engine, encode the response.
+// How many requests this worker takes at once (announced in its hello).
+constexpr uint64_t kBatch = 8;
+
+// Runs one request in `request_area` and writes its response in `response_area`.
+void RunOne(Backend& backend, std::span<const uint8_t> request_area, std::span<uint8_t> response_area) {
+  auto request = worker::DecodeTensorList(request_area);
+  if (!request.ok()) {
+    worker::EncodeFailure(worker::ResponseStatus::kEngineError, PublicMessage(StatusCode::kInternal),
+                          "malformed request: " + request.status().message(), response_area);
+  } else {
+    auto outputs = backend.Infer(request->views);
+    if (!outputs.ok()) {
+      const auto status = outputs.status().code() == StatusCode::kInvalidArgument
+                              ? worker::ResponseStatus::kInvalidInput
+                              : worker::ResponseStatus::kEngineError;
+      worker::EncodeFailure(status, PublicMessage(outputs.status().code()), outputs.status().message(), response_area);
+    } else {
+      const std::vector<TensorView> views = ViewsOf(*outputs);
+      auto written = worker::EncodeSuccess(views, response_area);
+      if (!written.ok()) {
+        worker::EncodeFailure(worker::ResponseStatus::kOutputTooLarge,
+                              "the model's output is larger than the response limit of " +
+                                  std::to_string(response_area.size()) + " bytes",
+                              written.status().message(), response_area);
+      }
+    }
+  }
+}
+
+// Serves requests until the server goes away. Each request (or batch): wait for
+// the request eventfd, decode the inputs in place, run the engine, encode the
+// response; then publish the responses at once.
 int Serve(Backend& backend, const Mapping& arena, const worker::ArenaHeader& layout) {
   auto* header = reinterpret_cast<worker::ArenaHeader*>(arena.data);
   const std::span<const uint8_t> request_area(arena.data + layout.request_offset, layout.request_capacity);
@@ -153,28 +183,10 @@ int Serve(Backend& backend, const Mapping& arena, const worker::ArenaHeader& lay
     if (n < 0 && errno == EINTR) continue;
     if (n != sizeof(signalled)) return kProtocolFailed;
     const uint64_t seq = std::atomic_ref<uint64_t>(header->request_seq).load(std::memory_order_acquire);
-    auto request = worker::DecodeTensorList(request_area);
-    if (!request.ok()) {
-      worker::EncodeFailure(worker::ResponseStatus::kEngineError, PublicMessage(StatusCode::kInternal),
-                            "malformed request: " + request.status().message(), response_area);
-    } else {
-      auto outputs = backend.Infer(request->views);
-      if (!outputs.ok()) {
-        const auto status = outputs.status().code() == StatusCode::kInvalidArgument
-                                ? worker::ResponseStatus::kInvalidInput
-                                : worker::ResponseStatus::kEngineError;
-        worker::EncodeFailure(status, PublicMessage(outputs.status().code()), outputs.status().message(),
-                              response_area);
-      } else {
-        const std::vector<TensorView> views = ViewsOf(*outputs);
-        auto written = worker::EncodeSuccess(views, response_area);
-        if (!written.ok()) {
-          worker::EncodeFailure(worker::ResponseStatus::kOutputTooLarge,
-                                "the model's output is larger than the response limit of " +
-                                    std::to_string(layout.response_capacity) + " bytes",
-                                written.status().message(), response_area);
-        }
-      }
+    const uint64_t count = std::atomic_ref<uint64_t>(header->request_count).load(std::memory_order_relaxed);
+    if (count < 1 || count > kBatch) return kProtocolFailed;
+    for (uint64_t i = 0; i < count; ++i) {
+      RunOne(backend, worker::BatchShare(request_area, count, i), worker::BatchShare(response_area, count, i));
     }
     std::atomic_ref<uint64_t>(header->response_seq).store(seq, std::memory_order_release);
     const uint64_t one = 1;
@@ -266,6 +278,7 @@ int RunEngineWorker(std::span<char* const> args) {
   if (!entered.ok()) return Fail(kSandboxFailed, "sandbox", entered.message());
   if (!Send(MessageType::kHello, Json({{"protocol", worker::kProtocolVersion},
                                        {"pid", ::getpid()},
+                                       {"batch", kBatch},
                                        {"engine", ModelFormatName(options->format)}}))) {
     return kProtocolFailed;
   }

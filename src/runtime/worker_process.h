@@ -87,8 +87,9 @@ class WorkerProcess {
   std::span<const uint8_t> response_area() const;
   uint64_t response_capacity() const { return layout_.response_capacity; }
 
-  // Publishes the request written in the request area as `seq` and wakes the worker.
-  Status SignalRequest(uint64_t seq);
+  // Publishes the request (or the batch of `count`) written in the request area
+  // as `seq` and wakes the worker.
+  Status SignalRequest(uint64_t seq, uint64_t count = 1);
   // Consumes a response wake-up; the sequence number the worker published.
   StatusOr<uint64_t> TakeResponse();
 

@@ -106,6 +106,13 @@ class FrameReader {
 // writes `request_seq` after the request bytes, then signals the request eventfd;
 // the worker writes `response_seq` (equal to the request's) after the response
 // bytes, then signals the response eventfd.
+//
+// Batches: a worker whose hello says {"batch": N} may be given up to N requests
+// at once. The server writes `request_count` (1 otherwise) before `request_seq`;
+// request i of a batch of n is a tensor list at BatchShare(request area, n, i),
+// and its response goes at BatchShare(response area, n, i). A worker that does
+// not announce batches always gets one request, in the whole area. The stream
+// transport has no batches: one request at a time, whatever the hello says.
 
 inline constexpr uint64_t kArenaMagic = 0x3152414749454741ull;  // "AEGIAR1" + 0x31, little-endian
 inline constexpr size_t kArenaHeaderBytes = 4096;
@@ -120,10 +127,26 @@ struct ArenaHeader {
   uint64_t request_capacity;
   uint64_t response_offset;
   uint64_t response_capacity;
-  alignas(64) uint64_t request_seq;
-  alignas(64) uint64_t response_seq;
+  alignas(64) uint64_t request_seq;   // offset 64
+  uint64_t request_count;             // offset 72: requests in this batch
+  alignas(64) uint64_t response_seq;  // offset 128
 };
 static_assert(sizeof(ArenaHeader) <= kArenaHeaderBytes);
+
+// The most requests a batch may hold.
+inline constexpr uint64_t kMaxBatch = 64;
+
+// Bytes of one request's (or response's) share of an area of `capacity` bytes
+// in a batch of `count`: equal shares, each a multiple of kTensorAlignment.
+inline uint64_t BatchShareBytes(uint64_t capacity, uint64_t count) {
+  return count <= 1 ? capacity : capacity / count / 64 * 64;
+}
+// Share `i` of `area` in a batch of `count` (i < count).
+template <typename T>
+std::span<T> BatchShare(std::span<T> area, uint64_t count, uint64_t i) {
+  const uint64_t share = BatchShareBytes(area.size(), count);
+  return area.subspan(i * share, share);
+}
 
 // The layout for areas of the given capacities (each rounded up to a page).
 ArenaHeader ArenaLayout(uint64_t request_capacity, uint64_t response_capacity);
