@@ -12,6 +12,10 @@ namespace {
 
 using internal::Json;
 
+// The largest inference body parsed on an I/O thread (see Plan): a few
+// microseconds of parsing, less than the hop to the worker pool costs.
+constexpr uint64_t kCheapBodyBytes = uint64_t{16} * 1024;
+
 http::Response JsonResponse(const Json& json) { return http::Response::Json(200, internal::Dump(json)); }
 
 http::Response ServerMetadata() {
@@ -100,10 +104,11 @@ StatusOr<http::Response> EncodeOutputs(const ResponseShape& shape, std::span<con
   return response;
 }
 
-// Parses and validates the request (the guard stage) on the worker pool, then
-// hands it to the model's instances; the response is encoded when the engine
-// answers (on the model's own thread when it runs confined). `monitor` (may be
-// null) gets the two stages' times.
+// Parses and validates the request (the guard stage) on the worker pool (or,
+// for a small body, on the I/O thread: see PlanInfer), then hands it to the
+// model's instances; the response is encoded when the engine answers (on the
+// model's own thread when it runs confined). `monitor` (may be null) gets the
+// two stages' times.
 void RunInference(const std::shared_ptr<const registry::ServedModel>& model, const http::Request& request,
                   monitor::Monitor* monitor, uint64_t max_response, http::Reply reply) {
   monitor::StageTimer timer;
@@ -168,6 +173,11 @@ void PlanInfer(internal::RouteRequest& r, const auth::Principal& principal) {
   // request hold memory for its body.
   internal::BudgetBody(services, principal, r.plan, r.Late());
   const uint64_t max_response = services.limits.ResponseLimitFor((*model)->record.name);
+  // A small request for a model whose instances only hand it over is parsed on
+  // the I/O thread and handed to the model's worker at once: no hop to the
+  // worker pool.
+  r.plan.async_handler_is_cheap =
+      (*model)->instances->SubmitHandsOver() && r.head.content_length && *r.head.content_length <= kCheapBodyBytes;
   r.plan.async_handler = [model = std::move(*model), monitor = services.monitor, max_response](http::Request& request,
                                                                                                http::Reply reply) {
     RunInference(model, request, monitor, max_response, std::move(reply));

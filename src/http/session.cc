@@ -284,7 +284,10 @@ class Session {
         co_await RefuseForReadError(head, ec);
         co_return false;
       }
-      if (plan.async_handler) {
+      if (plan.async_handler && plan.async_handler_is_cheap) {
+        response = co_await HereAsync(
+            [&](Reply reply) noexcept { CallAsyncHandler(plan.async_handler, request, std::move(reply)); });
+      } else if (plan.async_handler) {
         response = co_await OnWorkerAsync(context_.workers, [&](Reply reply) noexcept {
           CallAsyncHandler(plan.async_handler, request, std::move(reply));
         });

@@ -58,4 +58,23 @@ auto OnWorkerAsync(const boost::asio::io_context::executor_type& pool, F f) {
       boost::asio::use_awaitable, std::move(f));
 }
 
+// Like OnWorkerAsync, but `f(Reply)` runs right here, on the awaiting
+// coroutine's thread (for a handler that only hands its request to another
+// thread). The coroutine still resumes through its executor, never inside `f`.
+template <typename F>
+auto HereAsync(F f) {
+  static_assert(std::is_nothrow_invocable_v<F&, Reply>, "HereAsync callables must be noexcept");
+  return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(Response)>(
+      [](auto handler, F fn) {
+        auto home = boost::asio::get_associated_executor(handler);
+        auto resume = std::make_shared<decltype(handler)>(std::move(handler));
+        Reply reply([resume, home](Response response) {
+          boost::asio::post(
+              home, [resume, response = std::move(response)]() mutable { std::move (*resume)(std::move(response)); });
+        });
+        fn(std::move(reply));
+      },
+      boost::asio::use_awaitable, std::move(f));
+}
+
 }  // namespace aegis::http::internal

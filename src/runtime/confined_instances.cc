@@ -236,6 +236,14 @@ class Pool : public std::enable_shared_from_this<Pool> {
                        [](const auto& s) { return s->state == SlotState::kIdle || s->state == SlotState::kBusy; });
   }
 
+  // Whether Submit returns without waiting, so that an HTTP I/O thread may call
+  // it (ModelInstances::SubmitHandsOver). In the arena it copies into shared
+  // memory and signals an eventfd. A stream request is written to the control
+  // socket and waits, up to the request deadline, while the socket is full,
+  // which a worker that stops reading can make happen: that wait belongs on
+  // the worker pool, never on an I/O thread serving other connections.
+  bool SubmitHandsOver() const { return !stream_; }
+
   InstanceStats Stats() const {
     std::lock_guard lock(mu_);
     InstanceStats stats;
@@ -1071,6 +1079,7 @@ class ConfinedInstances final : public ModelInstances {
     pool_->Submit(std::move(inputs), std::move(request_id), std::move(done));
   }
   bool Ready() const override { return pool_->Ready(); }
+  bool SubmitHandsOver() const override { return pool_->SubmitHandsOver(); }
   InstanceStats Stats() const override { return pool_->Stats(); }
   void Shutdown() override { pool_->Shutdown(Status::Unavailable("the server is shutting down")); }
 

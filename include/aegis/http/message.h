@@ -110,6 +110,10 @@ struct Plan {
   std::unique_ptr<BodySink> sink;
   std::function<Response(Request&)> handler;
   std::function<void(Request& request, Reply reply)> async_handler;
+  // The async_handler is cheap (it parses a small body and hands the request to
+  // another thread): call it on the I/O thread, which saves a hop to the worker
+  // pool and back.
+  bool async_handler_is_cheap = false;
   // Memory accounting for a buffered body (handler or async_handler; a sink's
   // pieces are not buffered). Before the server lets the body's buffer hold
   // `bytes` in total it calls reserve_body(bytes): once with the Content-Length

@@ -159,6 +159,10 @@ class ModelInstances {
 
   // True when at least one instance can serve and the version is not withdrawn.
   virtual bool Ready() const = 0;
+  // True when Submit only hands the request over and returns without waiting
+  // (confined workers on the shared-memory transport), so that an I/O thread may
+  // call it; false when it runs the model itself or may wait for a worker.
+  virtual bool SubmitHandsOver() const { return false; }
   virtual InstanceStats Stats() const = 0;
 
   // Fails every queued and running request at once and stops the workers (the
