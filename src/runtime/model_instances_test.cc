@@ -1,6 +1,10 @@
 #include "aegis/runtime/model_instances.h"
 
 #include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -93,6 +97,71 @@ INSTANTIATE_TEST_SUITE_P(
                                          std::make_pair(ModelFormat::kTorchScript, std::string("mlp.pt")),
                                          std::make_pair(ModelFormat::kXgboost, std::string("xgb_classifier.ubj"))),
                        ::testing::Values(Isolation::kProcess, Isolation::kNone)));
+
+// Many requests at once for one confined instance: they queue and, on OpenCV
+// DNN (the arena transport), go to the worker in batches, each in its own share
+// of the shared memory; ONNX Runtime (the stream transport, no batches) takes
+// them one at a time. Every request has its own inputs, and must get its own
+// answer: the in-process result.
+class ConfinedBatchTest : public ::testing::TestWithParam<OnnxEngine> {};
+
+TEST_P(ConfinedBatchTest, EveryRequestOfABatchGetsItsOwnAnswer) {
+  std::vector<uint8_t> model = testing::ReadExampleBytes("mlp.onnx");
+  RuntimeOptions confined_options = Options(Isolation::kProcess, 1);
+  confined_options.onnx_engine = GetParam();
+  confined_options.queue_timeout = std::chrono::seconds(60);  // 64 requests wait for one instance
+  RuntimeOptions local_options = Options(Isolation::kNone, 1);
+  local_options.onnx_engine = OnnxEngine::kOpenCv;  // in process
+  auto confined = ModelInstances::Load(ModelFormat::kOnnx, model, confined_options);
+  auto local = ModelInstances::Load(ModelFormat::kOnnx, model, local_options);
+  ASSERT_TRUE(confined.ok()) << confined.status().message();
+  ASSERT_TRUE(local.ok()) << local.status().message();
+  const testing::ReferenceCase reference = testing::LoadReference("mlp");
+  auto inputs_for = [&](int k) {
+    std::vector<Tensor> inputs = reference.inputs;
+    std::vector<float> values = testing::Floats(inputs[0]);
+    for (float& v : values) v *= 0.25f * static_cast<float>(k + 1);
+    inputs[0] = testing::Fp32Tensor(inputs[0].name, inputs[0].shape, values);
+    return inputs;
+  };
+  constexpr int kRequests = 64;
+  for (int round = 0; round < 3; ++round) {
+    std::mutex mu;
+    std::condition_variable cv;
+    int answered = 0;
+    std::vector<std::vector<float>> got(kRequests);
+    for (int k = 0; k < kRequests; ++k) {
+      (*confined)->Submit(inputs_for(k), "r" + std::to_string(k), [&, k](const InferenceResult& result) {
+        std::lock_guard lock(mu);
+        if (result.status.ok() && result.outputs.size() == 1) {
+          const auto& data = result.outputs[0].data;
+          got[k].resize(data.size() / sizeof(float));
+          std::memcpy(got[k].data(), data.data(), got[k].size() * sizeof(float));
+        }
+        ++answered;
+        cv.notify_all();
+      });
+    }
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(90), [&] { return answered == kRequests; }));
+    for (int k = 0; k < kRequests; ++k) {
+      auto want = (*local)->Infer(inputs_for(k));
+      ASSERT_TRUE(want.ok());
+      const std::vector<float> expected = testing::Floats((*want)[0]);
+      ASSERT_EQ(got[k].size(), expected.size()) << "request " << k;
+      // ONNX Runtime and OpenCV round differently: a relative tolerance.
+      for (size_t i = 0; i < expected.size(); ++i) {
+        EXPECT_NEAR(got[k][i], expected[i], 1e-4f * (1.0f + std::abs(expected[i]))) << "request " << k;
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, ConfinedBatchTest,
+                         ::testing::Values(OnnxEngine::kOpenCv, OnnxEngine::kOnnxRuntime),
+                         [](const ::testing::TestParamInfo<OnnxEngine>& info) {
+                           return info.param == OnnxEngine::kOpenCv ? "OpenCvArena" : "OnnxRuntimeStream";
+                         });
 
 }  // namespace
 }  // namespace aegis::runtime
