@@ -888,14 +888,21 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // Kills and reaps the worker, fails the call it held, counts the failure.
   // Returns true when the version is withdrawn by it.
   bool HandleFailure(Slot& slot, const Failure& failure) {
-    std::string how;
+    {
+      std::lock_guard lock(mu_);
+      slot.state = SlotState::kDown;  // no new request for it from here on
+    }
+    // Reaped without io_mu: a submitter (an I/O thread, see Plan) that takes it
+    // finds no worker at once instead of waiting for a dying one.
+    std::unique_ptr<WorkerProcess> proc;
     {
       std::lock_guard io(slot.io_mu);
-      // A crashed worker is reported by its own signal; any other is killed now.
-      how = failure.kind == RuntimeEvent::Kind::kWorkerCrashed ? slot.worker->ReapDying(kDyingGrace)
-                                                               : (slot.worker->Kill(), slot.worker->Reap());
-      slot.worker.reset();
+      proc = std::move(slot.worker);
     }
+    // A crashed worker is reported by its own signal; any other is killed now.
+    const std::string how = failure.kind == RuntimeEvent::Kind::kWorkerCrashed ? proc->ReapDying(kDyingGrace)
+                                                                               : (proc->Kill(), proc->Reap());
+    proc.reset();
     FlushStderr(slot, true);
     std::vector<RunningCall> calls;
     bool withdraw = false;
@@ -1019,10 +1026,12 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // The pool stopped or the version was withdrawn: end the worker and fail
   // what the slot held.
   void StopSlot(Slot& slot) {
+    std::unique_ptr<WorkerProcess> proc;
     {
       std::lock_guard io(slot.io_mu);
-      slot.worker.reset();  // kills and reaps
+      proc = std::move(slot.worker);
     }
+    proc.reset();  // kills and reaps, without io_mu
     std::vector<RunningCall> calls;
     {
       std::lock_guard lock(mu_);

@@ -3,9 +3,13 @@
 //
 // Each instance is a slot with its own worker process and its own driver thread.
 // A request goes straight to an idle worker from the submitting thread (copy into
-// the arena, arm the slot's deadline timer, wake the worker); the driver wakes
-// on the response, hands it to the request's callback, and then feeds the slot
-// the next queued request. The driver alone restarts, kills and reaps its worker.
+// the arena and wake the worker, or, on the stream transport, write it on the
+// control socket; arm the slot's deadline timer unless it is armed already); the
+// driver wakes on the response, hands it to the request's callback, and then
+// feeds the slot the next queued requests, up to a batch at once (arena only).
+// The driver alone restarts, kills and reaps its worker. On the arena transport a
+// submitter may be an HTTP I/O thread: nothing it waits for is held longer than
+// a copy into the arena.
 //
 // Thread-safety: see ModelInstances.
 #pragma once
