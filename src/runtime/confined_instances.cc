@@ -600,7 +600,15 @@ class Pool : public std::enable_shared_from_this<Pool> {
         return Failure{RuntimeEvent::Kind::kProtocolViolation, "control stream overflow"};
       }
     }
-    // What arrived before the socket closed still counts (a last kLoadFailed).
+    // What arrived before the socket closed still counts (a last kLoadFailed, or
+    // a last answer). A worker that closed it is dead: the slot is marked down
+    // first, so that delivering that answer (a kResponse frame here, or the
+    // arena's response in Serve) does not hand the queued requests to it; they
+    // wait for its successor.
+    if (closed && !loading) {
+      std::lock_guard lock(mu_);
+      slot.state = SlotState::kDown;
+    }
     for (;;) {
       auto frame = slot.frames.Next();
       if (!frame.ok()) return Failure{RuntimeEvent::Kind::kProtocolViolation, frame.status().message()};
@@ -857,7 +865,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
       const bool responded = fds[1].revents & POLLIN;
       if (fds[2].revents & (POLLIN | POLLHUP | POLLERR)) {
         if (auto failure = ReadControl(slot, proc.control_fd(), false)) {
-          // A worker that answered and then died still answered.
+          // A worker that answered and then died still answered (ReadControl
+          // marked the slot down: the queued requests wait for its successor).
           if (responded && failure->kind == RuntimeEvent::Kind::kWorkerCrashed) DeliverResponse(slot);
           return failure;
         }
