@@ -207,11 +207,19 @@ class Session {
   asio::awaitable<size_t> ReadHead(error_code& ec) {
     ec = {};
     size_t searched = 0;
+    size_t probed = 0;  // what was buffered at the last early-refusal probe
     for (;;) {
       const std::string_view data = BufferedText();
       const size_t end = FindHeadEnd(data, searched);
       if (end != std::string_view::npos || data.size() > max_header_bytes_) co_return end;
-      if (!data.empty() && RefusedBeforeHeadEnd(data)) co_return std::string_view::npos;
+      // A probe re-parses everything buffered, and a client may send one byte
+      // per TLS record: probing only once the buffer has doubled keeps the
+      // probes' total work within twice the head's size instead of its square,
+      // at the price of noticing garbage a few bytes later.
+      if (!data.empty() && data.size() >= 2 * probed) {
+        if (RefusedBeforeHeadEnd(data)) co_return std::string_view::npos;
+        probed = data.size();
+      }
       searched = data.size();
       const size_t n = co_await stream_.async_read_some(buffer_.prepare(kIdleReadSize),
                                                         asio::redirect_error(asio::use_awaitable, ec));
