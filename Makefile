@@ -1,8 +1,8 @@
 # Aegis — the two commands a new user needs:
 #   make demo   install what is missing, build, start a demo server with sample models
 #   make test   install what is missing, build (release + ASan/UBSan), lint, run every test
-# Other targets: build, build-asan, lint, format, format-check, tidy, unit, integration, fuzz,
-# thread-safety, bench, onnxruntime, clean.
+# Other targets: build, build-asan, lint, format, format-check, tidy, unit, integration,
+# integration-and-tidy, fuzz, thread-safety, bench, onnxruntime, clean.
 
 JOBS ?= $(shell nproc)
 PYTHON := /usr/bin/python3
@@ -12,7 +12,7 @@ FUZZ := build/fuzz
 BROWSER := tests/browser
 ONNXRUNTIME := runtime/onnxruntime
 
-.PHONY: all deps build build-asan lint format format-check tidy unit integration fuzz thread-safety test demo bench clean \
+.PHONY: all deps build build-asan lint format format-check tidy unit integration integration-and-tidy fuzz thread-safety test demo bench clean \
   onnxruntime
 
 all: build
@@ -88,6 +88,21 @@ integration: deps $(RELEASE)/build.ninja $(BROWSER)/node_modules/.package-lock.j
 	ninja -C $(RELEASE) -j $(JOBS) aegis aegis_run_model
 	AEGIS_BIN=$(CURDIR)/$(RELEASE)/src/cli/aegis $(PYTHON) -m pytest -q -rs tests/integration
 
+# What `make test` runs last: the integration tests, with the production clang-tidy
+# run (`tidy`) beside them at the lowest CPU priority. The tests spend most of their
+# time waiting on sockets, timers and the processes they start; nice 19 gives clang-tidy
+# that idle CPU and yields it whenever a test wants it, so the pair takes about as long
+# as the tests alone. The tidy report is printed after the tests'; a failure of either
+# fails the target. clang-tidy runs in a session of its own, so an interrupted run stops
+# all of it (the script and its parallel clang-tidy processes).
+integration-and-tidy: deps $(RELEASE)/build.ninja $(BROWSER)/node_modules/.package-lock.json onnxruntime
+	ninja -C $(RELEASE) -j $(JOBS) aegis aegis_run_model aegis_dashboard_assets
+	@mkdir -p build/lint
+	JOBS=$(JOBS) setsid nice -n 19 bash scripts/lint.sh tidy --production >build/lint/tidy-beside.log 2>&1 & \
+	  tidy=$$!; trap 'kill -- -$$tidy 2>/dev/null' INT TERM; \
+	  AEGIS_BIN=$(CURDIR)/$(RELEASE)/src/cli/aegis $(PYTHON) -m pytest -q -rs tests/integration; status=$$?; \
+	  wait $$tidy || status=1; cat build/lint/tidy-beside.log; exit $$status
+
 # libFuzzer targets for the parsers of untrusted bytes, FUZZ_SECONDS each (default 30),
 # one per core at a time (FUZZ_JOBS).
 fuzz: deps $(FUZZ)/build.ninja
@@ -103,7 +118,7 @@ thread-safety: deps $(FUZZ)/build.ninja
 # The format check first: a slip fails in seconds, before the long suites. The tidy
 # step covers the production units and the thread-safety annotations; `make lint`
 # (every unit) and `make thread-safety` are for developers.
-test: format-check unit fuzz tidy integration
+test: format-check unit fuzz integration-and-tidy
 
 demo: build
 	bash scripts/demo.sh

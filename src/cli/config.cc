@@ -78,7 +78,8 @@ StatusOr<Config> LoadConfig(const std::filesystem::path& data_dir) {
   AEGIS_RETURN_IF_ERROR(r.In("limits", [&](const internal::TableReader& t) {
     AEGIS_RETURN_IF_ERROR(t.Integer("max_body_bytes", config.api_limits.max_body_bytes, 1024, 1ll << 34));
     AEGIS_RETURN_IF_ERROR(t.Integer("max_model_bytes", config.api_limits.max_model_bytes, 1024, 1ll << 40));
-    AEGIS_RETURN_IF_ERROR(t.Integer("max_header_bytes", config.http_limits.max_header_bytes, 1024, 1 << 20));
+    AEGIS_RETURN_IF_ERROR(t.Integer("max_header_bytes", config.http_limits.max_header_bytes, 1024,
+                                    static_cast<int64_t>(http::kMaxHeaderBytes)));
     AEGIS_RETURN_IF_ERROR(t.Seconds("read_timeout_seconds", config.http_limits.read_timeout, 1, 3600));
     AEGIS_RETURN_IF_ERROR(t.Seconds("write_timeout_seconds", config.http_limits.write_timeout, 1, 3600));
     AEGIS_RETURN_IF_ERROR(t.Seconds("idle_timeout_seconds", config.http_limits.idle_timeout, 1, 3600));

@@ -34,6 +34,9 @@ Status ReadFailure::AsStatus() const {
 ReadFailure ClassifyReadError(const error_code& ec) {
   if (ec == bhttp::error::header_limit) return {431, "request header too large", true, true};
   if (ec == bhttp::error::body_limit) return {413, "request body too large", true, true};
+  // The read buffer holds at most the header limit and one read: only a
+  // chunked body's trailer section can fill it.
+  if (ec == bhttp::error::buffer_overflow) return {431, "request trailer too large", true, true};
   if (ec == beast::error::timeout) return {408, "request timed out", false, true};
   if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message) return {};
   if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category()) {

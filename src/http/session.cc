@@ -1,5 +1,6 @@
 #include "session.h"
 
+#include <algorithm>
 #include <limits>
 #include <optional>
 
@@ -25,14 +26,26 @@ namespace {
 namespace bhttp = beast::http;
 using Clock = std::chrono::steady_clock;
 
-constexpr size_t kIdleReadSize = size_t{16} * 1024;   // one TLS record
+constexpr size_t kIdleReadSize = size_t{16} * 1024;  // one TLS record
+// The read buffer's ceiling (see kMaxHeaderBytes): Beast throws on a field of
+// 64 KiB or more, which a buffer this size cannot hold.
+static_assert(kMaxHeaderBytes + kIdleReadSize <= size_t{64} * 1024);
 constexpr size_t kCoalesceLimit = size_t{64} * 1024;  // bodies up to this go out with the head
 constexpr auto kCloseNotifyTimeout = std::chrono::seconds(2);
 
 class Session {
  public:
   Session(std::shared_ptr<Connection> connection, Listener& listener, ServerContext context)
-      : conn_(std::move(connection)), stream_(conn_->stream), listener_(listener), context_(std::move(context)) {}
+      : conn_(std::move(connection)),
+        stream_(conn_->stream),
+        listener_(listener),
+        context_(std::move(context)),
+        max_header_bytes_(std::min(listener_.limits.max_header_bytes, kMaxHeaderBytes)) {
+    // Only a head, or a chunked body's trailer section, accumulates here (body
+    // bytes pass through): bounded by the header limit plus one read, so a
+    // trailer that never ends is refused (431) instead of growing without end.
+    buffer_.max_size(static_cast<size_t>(max_header_bytes_) + kIdleReadSize);
+  }
 
   asio::awaitable<void> Run() {
     error_code ec;
@@ -100,8 +113,7 @@ class Session {
   asio::awaitable<bool> ServeOne() {
     error_code ec;
     RequestParser parser;
-    parser.header_limit(static_cast<uint32_t>(
-        std::min<uint64_t>(listener_.limits.max_header_bytes, std::numeric_limits<uint32_t>::max())));
+    parser.header_limit(static_cast<uint32_t>(max_header_bytes_));
     // The real limit comes from the Plan; Beast would otherwise refuse a large
     // Content-Length with its own default before the dispatcher is asked.
     parser.body_limit(std::numeric_limits<uint64_t>::max());
@@ -146,7 +158,7 @@ class Session {
     }
     // Beast enforces header_limit only while the head is still arriving; a head
     // that lands in one read can exceed it. Measure what was actually accepted.
-    if (HeaderBytes(msg) > listener_.limits.max_header_bytes) {
+    if (HeaderBytes(msg) > max_header_bytes_) {
       co_await Refuse(head, 431, "request header too large");
       co_return false;
     }
@@ -195,11 +207,19 @@ class Session {
   asio::awaitable<size_t> ReadHead(error_code& ec) {
     ec = {};
     size_t searched = 0;
+    size_t probed = 0;  // what was buffered at the last early-refusal probe
     for (;;) {
       const std::string_view data = BufferedText();
       const size_t end = FindHeadEnd(data, searched);
-      if (end != std::string_view::npos || data.size() > listener_.limits.max_header_bytes) co_return end;
-      if (!data.empty() && RefusedBeforeHeadEnd(data)) co_return std::string_view::npos;
+      if (end != std::string_view::npos || data.size() > max_header_bytes_) co_return end;
+      // A probe re-parses everything buffered, and a client may send one byte
+      // per TLS record: probing only once the buffer has doubled keeps the
+      // probes' total work within twice the head's size instead of its square,
+      // at the price of noticing garbage a few bytes later.
+      if (!data.empty() && data.size() >= 2 * probed) {
+        if (RefusedBeforeHeadEnd(data)) co_return std::string_view::npos;
+        probed = data.size();
+      }
       searched = data.size();
       const size_t n = co_await stream_.async_read_some(buffer_.prepare(kIdleReadSize),
                                                         asio::redirect_error(asio::use_awaitable, ec));
@@ -370,9 +390,10 @@ class Session {
   TlsStream& stream_;
   Listener& listener_;
   ServerContext context_;
-  beast::flat_buffer buffer_;   // reused across requests on this connection
-  std::string out_;             // serialized response, reused
-  std::vector<uint8_t> chunk_;  // streamed-body chunk, allocated on first upload
+  const uint64_t max_header_bytes_;  // the listener's, at most kMaxHeaderBytes
+  beast::flat_buffer buffer_;        // reused across requests on this connection
+  std::string out_;                  // serialized response, reused
+  std::vector<uint8_t> chunk_;       // streamed-body chunk, allocated on first upload
   std::string remote_;
   std::shared_ptr<const ClientCertificate> client_cert_;  // verified at handshake; null if anonymous
   ResponseFraming framing_;

@@ -1,13 +1,14 @@
 """Bad input gets a precise error, limits hold, and nothing a client sends crashes the server.
 
-The shared server runs with default limits; a second installation (`limited`) shrinks them in
+The shared server runs with default limits; a second installation (`limited`) changes them in
 aegis.toml: read_timeout_seconds=2, max_body_bytes=65536, max_model_bytes=1 MiB,
-max_connections=8.
+max_connections=8, and max_header_bytes at its ceiling (48 KiB).
 """
 
 import base64
 import json
 import os
+import re
 import socket
 import ssl
 import time
@@ -294,6 +295,7 @@ MAX_BODY = 65536
 MAX_MODEL = 1048576
 READ_TIMEOUT = 2
 MAX_CONN = 8
+MAX_HEADER = 49152  # the ceiling aegis.toml accepts
 
 
 @pytest.fixture(scope="module")
@@ -303,6 +305,7 @@ def limited(tmp_path_factory):
         ("limits", "max_body_bytes"): MAX_BODY,
         ("limits", "max_model_bytes"): MAX_MODEL,
         ("limits", "max_connections"): MAX_CONN,
+        ("limits", "max_header_bytes"): MAX_HEADER,
     })
     yield inst
     stop_and_check(inst)
@@ -347,6 +350,59 @@ def test_chunked_body_over_limit_413(limited):
     r = raw_request(limited.data_port, limited.ca, raw)
     assert r is not None, "no response to a chunked body over max_body_bytes"
     check_json_error(r, 413, "chunked body over max_body_bytes")
+
+
+def rss_kib(pid: int) -> int:
+    return int(re.search(r"^VmRSS:\s+(\d+) kB", open(f"/proc/{pid}/status").read(), flags=re.M).group(1))
+
+
+def chunked_infer(limited, trailer: bytes) -> bytes:
+    body = json.dumps(inp()).encode()
+    return http_request_bytes("POST", "/v2/models/mlp_torch/infer",
+                              {**limited.auth, "Transfer-Encoding": "chunked", "Content-Type": "application/json"},
+                              b"%x\r\n" % len(body) + body + b"\r\n0\r\n" + trailer + b"\r\n")
+
+
+def test_a_short_trailer_is_read_and_the_request_served(limited):
+    plain = limited.post("/v2/models/mlp_torch/infer", json=inp())
+    assert plain.status_code == 200, plain.text
+    r = raw_request(limited.data_port, limited.ca, chunked_infer(limited, b"X-Checksum: abc\r\n"))
+    assert r is not None and r.status_code == 200, r and r.content[:300]
+    assert json.loads(r.content)["outputs"] == plain.json()["outputs"]
+
+
+@pytest.mark.parametrize("shape", ["many fields", "one 70 kB field"])
+def test_a_trailer_is_held_to_the_header_limit(limited, shape):
+    """A chunked body's trailer section is buffered whole before Beast parses it: it is held to
+    max_header_bytes (431), never grows the server's memory with what the client sends, and a
+    field Beast cannot store (64 KiB and more) never reaches it."""
+    if shape == "many fields":
+        trailer = b"".join(b"X-T%d: " % i + b"a" * 1000 + b"\r\n" for i in range(16000))  # 16 MB
+    else:
+        trailer = b"X-T: " + b"a" * 70000 + b"\r\n"
+    before = rss_kib(limited.proc.pid)
+    with tls_connect(limited.data_port, limited.ca) as s:
+        send_all_tolerant(s, chunked_infer(limited, trailer))
+        r = read_response(s)
+    assert r is not None, f"no response to a trailer of {shape} (expected 431)"
+    check_json_error(r, 431, f"trailer of {shape}")
+    assert json.loads(r.content)["error"] == "request trailer too large"
+    assert limited.alive(), f"server died after a trailer of {shape}\n{limited.log_tail()}"
+    grown = rss_kib(limited.proc.pid) - before
+    assert grown < 8 * 1024, f"RSS grew by {grown} KiB while a {len(trailer)}-byte trailer arrived"
+
+
+def test_header_fields_up_to_the_ceiling(limited):
+    """max_header_bytes at its ceiling: a field just under it is served, one over it is a 431, and
+    neither takes the server down."""
+    ok = limited.get("/v2", headers={"X-Padding": "a" * (MAX_HEADER - 2000)})
+    assert ok.status_code == 200, ok.text
+    for size in (MAX_HEADER + 1, 70000):
+        raw = http_request_bytes("GET", "/v2", {**limited.auth, "X-Big": "a" * size})
+        r = raw_request(limited.data_port, limited.ca, raw)
+        assert r is not None, f"no response to a {size}-byte header field (expected 431)"
+        check_json_error(r, 431, f"{size}-byte header field")
+    assert limited.alive(), limited.log_tail()
 
 
 def test_model_over_limit_413(limited):

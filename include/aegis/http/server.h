@@ -30,10 +30,18 @@
 
 namespace aegis::http {
 
+// The ceiling of Limits::max_header_bytes. Beast stores a header (or trailer)
+// field's name and value with 16-bit lengths and throws on a longer one; the
+// session's read buffer holds at most this plus one 16 KiB read, 64 KiB in all,
+// so no field that long can ever be parsed and no peer can make Beast throw.
+inline constexpr uint64_t kMaxHeaderBytes = uint64_t{48} * 1024;
+
 // The limits of one listener, in the order they apply to a connection
 // (docs/limits.md): accept → connection caps → handshake deadline → first-byte
 // deadline → header limits → read deadline → ...
 struct Limits {
+  // The request line and header fields; also the most a chunked body's trailer
+  // section may take. At most kMaxHeaderBytes.
   uint64_t max_header_bytes = uint64_t{16} * 1024;
   std::chrono::seconds read_timeout{30};  // whole request (head + body) must arrive within this
   std::chrono::seconds write_timeout{30};
