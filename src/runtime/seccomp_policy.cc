@@ -137,6 +137,30 @@ Status AddAll(scmp_filter_ctx ctx, uint32_t action, std::initializer_list<const 
   return Status::Ok();
 }
 
+// The argument rules every filter of a running worker shares (serve and exec):
+// threads but no processes, signals to itself only, limits read but never set,
+// thread names. Returns libseccomp's result (0 or -errno).
+int AddProcessArgumentRules(scmp_filter_ctx ctx) {
+  int rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+                            SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+  if (rc == 0) rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+  // abort() signals the calling thread; signals to anyone else are refused.
+  if (rc == 0) {
+    rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+                          SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(::getpid())));
+  }
+  // prlimit64(0, resource, NULL, &old) reads a limit; setting one is refused.
+  if (rc == 0) {
+    rc =
+        seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 2, SCMP_A0(SCMP_CMP_EQ, 0), SCMP_A2(SCMP_CMP_EQ, 0));
+  }
+  // Thread names only.
+  for (const scmp_datum_t option : {scmp_datum_t{PR_SET_NAME}, scmp_datum_t{PR_GET_NAME}}) {
+    if (rc == 0) rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, SCMP_A0(SCMP_CMP_EQ, option));
+  }
+  return rc;
+}
+
 Status Load(scmp_filter_ctx ctx) {
   int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
   if (rc != 0) return Failed("TSYNC", rc);
@@ -284,25 +308,7 @@ Status InstallServeFilter() {
   // an invalid object. A pipe reaches nothing outside the worker.
   AEGIS_RETURN_IF_ERROR(AddAll(ctx.get(), SCMP_ACT_ALLOW, {"pipe", "pipe2"}));
 #endif
-  int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-                            SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
-  if (rc == 0) rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
-  // abort() signals the calling thread; signals to anyone else are refused.
-  if (rc == 0)
-    rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-                          SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(::getpid())));
-  // prlimit64(0, resource, NULL, &old) reads a limit; setting one is refused.
-  if (rc == 0) {
-    rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 2, SCMP_A0(SCMP_CMP_EQ, 0),
-                          SCMP_A2(SCMP_CMP_EQ, 0));
-  }
-  // Thread names only.
-  if (rc == 0) {
-    rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
-  }
-  if (rc == 0) {
-    rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME));
-  }
+  const int rc = AddProcessArgumentRules(ctx.get());
   if (rc != 0) return Failed("argument rules", rc);
   return Load(ctx.get());
 }
@@ -338,9 +344,7 @@ Status InstallExecFilter() {
               "execve",
               // the end
               "exit", "exit_group"}));
-  int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-                            SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
-  if (rc == 0) rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+  int rc = AddProcessArgumentRules(ctx.get());
   // No new executable memory but file mappings (the libraries of the read-only
   // root): anonymous mappings and mprotect never get PROT_EXEC. V8 runs with
   // --jitless, so it needs none.
@@ -356,21 +360,6 @@ Status InstallExecFilter() {
   // Terminal probes on its own descriptors (isatty) and non-blocking mode.
   for (const scmp_datum_t request : {scmp_datum_t{TCGETS}, scmp_datum_t{FIONBIO}, scmp_datum_t{FIOCLEX}}) {
     if (rc == 0) rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, request));
-  }
-  // abort() signals the calling thread; signals to anyone else are refused.
-  if (rc == 0) {
-    rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-                          SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(::getpid())));
-  }
-  if (rc == 0) {
-    rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 2, SCMP_A0(SCMP_CMP_EQ, 0),
-                          SCMP_A2(SCMP_CMP_EQ, 0));
-  }
-  if (rc == 0) {
-    rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
-  }
-  if (rc == 0) {
-    rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME));
   }
   if (rc != 0) return Failed("argument rules", rc);
   return Load(ctx.get());
