@@ -202,16 +202,11 @@ int Serve(Backend& backend, const Mapping& arena, const worker::ArenaHeader& lay
 // limited to reading its package.
 int ExecNodeWorker(const WorkerArgs& options) {
   char resolved[PATH_MAX];
-  const std::string missing = "ONNX Runtime is not installed in " + options.package +
-                              ": run `make onnxruntime` (npm ci --ignore-scripts --prefix " + options.package +
-                              "), or set engine = \"opencv\" for this model";
-  if (::realpath(options.package.c_str(), resolved) == nullptr) return Fail(kLoadFailed, "load", missing);
-  const std::string package = resolved;
-  struct stat st {};
-  if (::stat((package + "/worker.js").c_str(), &st) != 0 ||
-      ::stat((package + "/node_modules/onnxruntime-node/package.json").c_str(), &st) != 0) {
-    return Fail(kLoadFailed, "load", missing);
+  // The same check, and message, as `aegis serve` makes at start.
+  if (::realpath(options.package.c_str(), resolved) == nullptr || !OnnxRuntimeMissing(resolved).empty()) {
+    return Fail(kLoadFailed, "load", OnnxRuntimeMissing(options.package));
   }
+  const std::string package = resolved;
   if (::realpath(options.node.c_str(), resolved) == nullptr || std::string_view(resolved).rfind("/usr/", 0) != 0) {
     return Fail(kLoadFailed, "load", "node (" + options.node + ") is not installed under /usr: install nodejs");
   }
