@@ -4,7 +4,10 @@
 // A refused call does not kill the worker: it fails with EPERM, and a SIGSYS
 // handler reports it to the server on the control socket (the first 64 of a
 // worker's life; later ones are only counted), so an attempt to reach a file or
-// the network is both stopped and visible in the audit log.
+// the network is both stopped and visible in the audit log. The exception is a
+// refused call made while the thread blocks SIGSYS (newer C libraries block
+// every signal inside fork() and abort()): the kernel then ends the worker with
+// SIGSYS. The call is still refused, and the server logs the worker's death.
 //
 // Thread-safety: install from the main thread; the filters then apply to every
 // thread of the worker (TSYNC).
