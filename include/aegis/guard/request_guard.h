@@ -1,0 +1,79 @@
+// RequestGuard: the limits of the guard stage, in the order the request path
+// asks for them.
+//
+//   1. Before any credential check: has this source address used up its
+//      failed authentications ([guard] auth_failures)? Then 429 at once, so a
+//      guesser costs the server no hashing or signature work.
+//   2. After authentication: the principal's token bucket and daily quota
+//      ([guard] rate, burst, quota; a credential's own limits replace them),
+//      the model's own bucket for this principal ([models."NAME"] rate, burst),
+//      and the principal's requests in flight ([guard] concurrency).
+// A refusal carries what the 429 says: the reason, Retry-After, and the
+// RateLimit-Policy and RateLimit header fields
+// (draft-ietf-httpapi-ratelimit-headers-10).
+//
+// Thread-safety: all members are safe for concurrent use.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "aegis/guard/concurrency_cap.h"
+#include "aegis/guard/rate_limiter.h"
+
+namespace aegis::guard {
+
+struct GuardOptions {
+  RateLimit principal;                                   // every principal unless its credential says otherwise
+  uint32_t concurrency = 0;                              // requests in flight per principal; 0 = no cap
+  RateLimit auth_failures;                               // failed authentications per source address
+  std::map<std::string, RateLimit, std::less<>> models;  // per principal on that model
+  size_t max_tracked = 100'000;                          // keys each limiter keeps
+};
+
+// Why a request was refused; the label of aegis_rate_limited_total.
+enum class GuardReason : uint8_t { kRate, kQuota, kModelRate, kConcurrency, kAuthFailures };
+std::string_view GuardReasonName(GuardReason reason);  // "rate", "quota", ...
+
+struct GuardRefusal {
+  GuardReason reason = GuardReason::kRate;
+  std::string message;  // for the JSON error and the audit event
+  uint64_t retry_after_seconds = 1;
+  std::vector<std::pair<std::string, std::string>> headers;  // Retry-After, RateLimit-Policy, RateLimit
+};
+
+class RequestGuard {
+ public:
+  explicit RequestGuard(GuardOptions options);
+
+  const GuardOptions& options() const { return options_; }
+
+  // Step 1.
+  std::optional<GuardRefusal> CheckSource(std::string_view source);
+  // A failed authentication from `source` (counted against step 1).
+  void AuthenticationFailed(std::string_view source);
+
+  // Step 2. `own` replaces options().principal when it limits anything.
+  // Admitted: a slot to hold until the request ends. Refused: nothing taken
+  // from the concurrency cap (tokens taken from buckets before the refusing
+  // one stay taken: a refused flood still drains its own bucket).
+  struct Admission {
+    ConcurrencyCap::Slot slot;
+    std::optional<GuardRefusal> refusal;
+  };
+  Admission Admit(std::string_view principal, const RateLimit& own, std::string_view model);
+
+  size_t TrackedKeys() const { return limiter_.Tracked(); }
+
+ private:
+  GuardOptions options_;
+  RateLimiter limiter_;
+  ConcurrencyCap in_flight_;
+};
+
+}  // namespace aegis::guard

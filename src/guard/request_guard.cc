@@ -1,0 +1,114 @@
+#include "aegis/guard/request_guard.h"
+
+#include <chrono>
+#include <cmath>
+
+namespace aegis::guard {
+namespace {
+
+// The seconds in which a bucket refills from empty: the window of its policy.
+uint64_t Window(const RateLimit& limit) {
+  const double seconds = static_cast<double>(std::max<uint64_t>(1, limit.burst)) / limit.per_second;
+  return std::max<uint64_t>(1, static_cast<uint64_t>(std::ceil(seconds)));
+}
+
+// The RateLimit-Policy and RateLimit items of `limit` under `name`; `decision`
+// tells which part binds.
+void AddHeaders(std::string_view name, const RateLimit& limit, const LimitDecision& decision, GuardRefusal& refusal) {
+  std::string policy;
+  const std::string quoted = "\"" + std::string(name) + "\"";
+  if (limit.per_second > 0) {
+    policy =
+        quoted + ";q=" + std::to_string(std::max<uint64_t>(1, limit.burst)) + ";w=" + std::to_string(Window(limit));
+  }
+  if (limit.quota_per_day > 0) {
+    if (!policy.empty()) policy += ", ";
+    policy += "\"" + std::string(name) + "-daily\";q=" + std::to_string(limit.quota_per_day) + ";w=86400";
+  }
+  const std::string bound = decision.refused_by == LimitKind::kQuota ? "\"" + std::string(name) + "-daily\"" : quoted;
+  refusal.headers.emplace_back("Retry-After", std::to_string(refusal.retry_after_seconds));
+  refusal.headers.emplace_back("RateLimit-Policy", policy);
+  refusal.headers.emplace_back("RateLimit", bound + ";r=0;t=" + std::to_string(decision.reset_seconds));
+}
+
+GuardRefusal Refuse(GuardReason reason, std::string message, std::string_view name, const RateLimit& limit,
+                    const LimitDecision& decision) {
+  GuardRefusal refusal{reason, std::move(message), std::max<uint64_t>(1, decision.retry_after_seconds), {}};
+  AddHeaders(name, limit, decision, refusal);
+  return refusal;
+}
+
+}  // namespace
+
+std::string_view GuardReasonName(GuardReason reason) {
+  switch (reason) {
+    case GuardReason::kRate:
+      return "rate";
+    case GuardReason::kQuota:
+      return "quota";
+    case GuardReason::kModelRate:
+      return "model_rate";
+    case GuardReason::kConcurrency:
+      return "concurrency";
+    case GuardReason::kAuthFailures:
+      return "auth_failures";
+  }
+  return "rate";
+}
+
+RequestGuard::RequestGuard(GuardOptions options)
+    : options_(std::move(options)), limiter_({.max_tracked = options_.max_tracked}) {}
+
+std::optional<GuardRefusal> RequestGuard::CheckSource(std::string_view source) {
+  if (!options_.auth_failures.Limited()) return std::nullopt;
+  const std::string key = "source:" + std::string(source);
+  const LimitDecision d =
+      limiter_.Peek(key, options_.auth_failures, std::chrono::steady_clock::now(), std::chrono::system_clock::now());
+  if (d.allowed) return std::nullopt;
+  return Refuse(GuardReason::kAuthFailures, "too many failed authentications from this address; retry later",
+                "auth-failures", options_.auth_failures, d);
+}
+
+void RequestGuard::AuthenticationFailed(std::string_view source) {
+  if (!options_.auth_failures.Limited()) return;
+  limiter_.Take("source:" + std::string(source), options_.auth_failures, std::chrono::steady_clock::now(),
+                std::chrono::system_clock::now());
+}
+
+RequestGuard::Admission RequestGuard::Admit(std::string_view principal, const RateLimit& own, std::string_view model) {
+  Admission admission;
+  const auto now = std::chrono::steady_clock::now();
+  const auto wall = std::chrono::system_clock::now();
+  const RateLimit& limit = own.Limited() ? own : options_.principal;
+  const std::string key = "principal:" + std::string(principal);
+  if (const LimitDecision d = limiter_.Take(key, limit, now, wall); !d.allowed) {
+    const bool quota = d.refused_by == LimitKind::kQuota;
+    admission.refusal = Refuse(quota ? GuardReason::kQuota : GuardReason::kRate,
+                               quota ? "daily request quota exhausted for this identity"
+                                     : "rate limit exceeded for this identity; retry later",
+                               "principal", limit, d);
+    return admission;
+  }
+  if (!model.empty()) {
+    if (const auto it = options_.models.find(model); it != options_.models.end() && it->second.Limited()) {
+      const std::string model_key = "model:" + std::string(model) + "\n" + std::string(principal);
+      if (const LimitDecision d = limiter_.Take(model_key, it->second, now, wall); !d.allowed) {
+        admission.refusal =
+            Refuse(GuardReason::kModelRate, "rate limit exceeded for this identity on model " + std::string(model),
+                   "model", it->second, d);
+        return admission;
+      }
+    }
+  }
+  admission.slot = in_flight_.TryEnter(key, options_.concurrency);
+  if (!admission.slot) {
+    GuardRefusal refusal{GuardReason::kConcurrency, "too many requests in flight for this identity", 1, {}};
+    refusal.headers.emplace_back("Retry-After", "1");
+    refusal.headers.emplace_back("RateLimit-Policy", "\"concurrency\";q=" + std::to_string(options_.concurrency));
+    refusal.headers.emplace_back("RateLimit", "\"concurrency\";r=0;t=1");
+    admission.refusal = std::move(refusal);
+  }
+  return admission;
+}
+
+}  // namespace aegis::guard
