@@ -43,8 +43,8 @@ struct StringHash {
 
 }  // namespace
 
-StatusOr<double> ParseRate(std::string_view text) {
-  if (text == "off") return 0.0;
+StatusOr<RateLimit> ParseRate(std::string_view text) {
+  if (text == "off") return RateLimit{};
   const size_t slash = text.find('/');
   const auto invalid = [&] {
     return Status::InvalidArgument("rate \"" + std::string(text) + "\" is not N/s, N/m, N/h or off");
@@ -54,7 +54,8 @@ StatusOr<double> ParseRate(std::string_view text) {
   const auto [end, ec] = std::from_chars(text.data(), text.data() + slash, n);
   if (slash == 0 || ec != std::errc() || end != text.data() + slash || n == 0 || n > kMaxCount) return invalid();
   for (const Unit& unit : kUnits) {
-    if (text[slash + 1] == unit.suffix) return static_cast<double>(n) / unit.seconds;
+    if (text[slash + 1] == unit.suffix)
+      return RateLimit{.per_second = static_cast<double>(n) / unit.seconds, .burst = n};
   }
   return invalid();
 }

@@ -20,13 +20,15 @@ const RateLimiter::SteadyTime kStart{seconds(1000)};
 const RateLimiter::WallTime kNoon{seconds(1'796'472'000)};
 
 TEST(ParseRateTest, AcceptsUnitsAndOff) {
-  EXPECT_DOUBLE_EQ(*ParseRate("10/s"), 10.0);
-  EXPECT_DOUBLE_EQ(*ParseRate("120/m"), 2.0);
-  EXPECT_DOUBLE_EQ(*ParseRate("36/h"), 0.01);
-  EXPECT_DOUBLE_EQ(*ParseRate("off"), 0.0);
-  EXPECT_EQ(FormatRate(*ParseRate("120/m")), "2/s");
-  EXPECT_EQ(FormatRate(*ParseRate("30/m")), "30/m");
-  EXPECT_EQ(FormatRate(*ParseRate("7/h")), "7/h");
+  EXPECT_DOUBLE_EQ(ParseRate("10/s")->per_second, 10.0);
+  EXPECT_EQ(ParseRate("10/s")->burst, 10u);
+  EXPECT_DOUBLE_EQ(ParseRate("120/m")->per_second, 2.0);
+  EXPECT_EQ(ParseRate("120/m")->burst, 120u);
+  EXPECT_DOUBLE_EQ(ParseRate("36/h")->per_second, 0.01);
+  EXPECT_FALSE(ParseRate("off")->Limited());
+  EXPECT_EQ(FormatRate(ParseRate("120/m")->per_second), "2/s");
+  EXPECT_EQ(FormatRate(ParseRate("30/m")->per_second), "30/m");
+  EXPECT_EQ(FormatRate(ParseRate("7/h")->per_second), "7/h");
   EXPECT_EQ(FormatRate(0), "off");
 }
 

@@ -1,5 +1,9 @@
 #include "aegis/guard/request_guard.h"
 
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 
@@ -59,9 +63,29 @@ std::string_view GuardReasonName(GuardReason reason) {
 RequestGuard::RequestGuard(GuardOptions options)
     : options_(std::move(options)), limiter_({.max_tracked = options_.max_tracked}) {}
 
+std::string RequestGuard::SourceKey(std::string_view source) const {
+  const std::string text(source);
+  std::array<uint8_t, 16> bytes{};
+  if (text.find(':') == std::string::npos || ::inet_pton(AF_INET6, text.c_str(), bytes.data()) != 1) {
+    return "source:" + text;
+  }
+  // ::ffff:a.b.c.d is an IPv4 client on a dual-stack socket.
+  constexpr std::array<uint8_t, 12> kMapped{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::equal(kMapped.begin(), kMapped.end(), bytes.begin())) {
+    std::array<char, INET_ADDRSTRLEN> v4{};
+    ::inet_ntop(AF_INET, bytes.data() + 12, v4.data(), v4.size());
+    return "source:" + std::string(v4.data());
+  }
+  const int prefix = std::clamp(options_.ipv6_source_prefix, 1, 128);
+  for (int bit = prefix; bit < 128; ++bit) bytes[bit / 8] &= static_cast<uint8_t>(~(0x80u >> (bit % 8)));
+  std::array<char, INET6_ADDRSTRLEN> v6{};
+  ::inet_ntop(AF_INET6, bytes.data(), v6.data(), v6.size());
+  return "source:" + std::string(v6.data()) + "/" + std::to_string(prefix);
+}
+
 std::optional<GuardRefusal> RequestGuard::CheckSource(std::string_view source) {
   if (!options_.auth_failures.Limited()) return std::nullopt;
-  const std::string key = "source:" + std::string(source);
+  const std::string key = SourceKey(source);
   const LimitDecision d =
       limiter_.Peek(key, options_.auth_failures, std::chrono::steady_clock::now(), std::chrono::system_clock::now());
   if (d.allowed) return std::nullopt;
@@ -71,7 +95,7 @@ std::optional<GuardRefusal> RequestGuard::CheckSource(std::string_view source) {
 
 void RequestGuard::AuthenticationFailed(std::string_view source) {
   if (!options_.auth_failures.Limited()) return;
-  limiter_.Take("source:" + std::string(source), options_.auth_failures, std::chrono::steady_clock::now(),
+  limiter_.Take(SourceKey(source), options_.auth_failures, std::chrono::steady_clock::now(),
                 std::chrono::system_clock::now());
 }
 
@@ -79,7 +103,12 @@ RequestGuard::Admission RequestGuard::Admit(std::string_view principal, const Ra
   Admission admission;
   const auto now = std::chrono::steady_clock::now();
   const auto wall = std::chrono::system_clock::now();
-  const RateLimit& limit = own.Limited() ? own : options_.principal;
+  RateLimit limit = options_.principal;
+  if (own.per_second > 0) {
+    limit.per_second = own.per_second;
+    limit.burst = own.burst > 0 ? own.burst : DefaultBurst(own.per_second);
+  }
+  if (own.quota_per_day > 0) limit.quota_per_day = own.quota_per_day;
   const std::string key = "principal:" + std::string(principal);
   if (const LimitDecision d = limiter_.Take(key, limit, now, wall); !d.allowed) {
     const bool quota = d.refused_by == LimitKind::kQuota;

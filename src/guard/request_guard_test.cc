@@ -33,6 +33,12 @@ TEST(RequestGuardTest, ACredentialsOwnLimitReplacesTheDefault) {
   const RateLimit generous{.per_second = 0.01, .burst = 5};
   for (int i = 0; i < 5; ++i) EXPECT_FALSE(guard.Admit("token:big", generous, "").refusal) << i;
   EXPECT_TRUE(guard.Admit("token:big", generous, "").refusal);
+  // Only a quota of its own: the default rate still applies.
+  const RateLimit quota_only{.quota_per_day = 100};
+  EXPECT_FALSE(guard.Admit("token:q", quota_only, "").refusal);
+  const auto refused = guard.Admit("token:q", quota_only, "");
+  ASSERT_TRUE(refused.refusal);
+  EXPECT_EQ(refused.refusal->reason, GuardReason::kRate);
 }
 
 TEST(RequestGuardTest, QuotaRefusalNamesTheDailyPolicy) {
@@ -82,6 +88,21 @@ TEST(RequestGuardTest, FailedAuthenticationsAreCountedPerSource) {
   EXPECT_FALSE(guard.CheckSource("10.0.0.2"));
   // Checking is free: a source that never failed is never refused.
   for (int i = 0; i < 10; ++i) EXPECT_FALSE(guard.CheckSource("10.0.0.3"));
+}
+
+TEST(RequestGuardTest, IPv6SourcesCountPerPrefixAndMappedIPv4AsIPv4) {
+  RequestGuard guard({.ipv6_source_prefix = 64});
+  EXPECT_EQ(guard.SourceKey("10.1.2.3"), "source:10.1.2.3");
+  EXPECT_EQ(guard.SourceKey("2001:db8:1:2:aaaa::1"), "source:2001:db8:1:2::/64");
+  EXPECT_EQ(guard.SourceKey("2001:db8:1:2:bbbb::9"), guard.SourceKey("2001:db8:1:2:aaaa::1"));
+  EXPECT_NE(guard.SourceKey("2001:db8:1:3::1"), guard.SourceKey("2001:db8:1:2::1"));
+  EXPECT_EQ(guard.SourceKey("::ffff:192.0.2.7"), "source:192.0.2.7");
+  EXPECT_EQ(guard.SourceKey("not an address"), "source:not an address");
+  // One /64 shares one budget of failures.
+  RequestGuard limited({.auth_failures = {.per_second = 0.01, .burst = 1}, .ipv6_source_prefix = 64});
+  limited.AuthenticationFailed("2001:db8::1");
+  EXPECT_TRUE(limited.CheckSource("2001:db8::ffff"));
+  EXPECT_FALSE(limited.CheckSource("2001:db8:0:1::1"));
 }
 
 }  // namespace

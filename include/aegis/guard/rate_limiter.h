@@ -40,9 +40,10 @@ struct RateLimit {
   bool operator==(const RateLimit&) const = default;
 };
 
-// "N/s", "N/m" or "N/h" (N a whole number, 1..10^9) as requests per second;
-// "off" as 0. Anything else is InvalidArgument naming the text.
-StatusOr<double> ParseRate(std::string_view text);
+// "N/s", "N/m" or "N/h" (N a whole number, 1..10^9): N requests per unit,
+// as a rate per second with a burst of N (what the unit allows at once);
+// "off" as no rate. Anything else is InvalidArgument naming the text.
+StatusOr<RateLimit> ParseRate(std::string_view text);
 // The rate as it was written: "N/s", "N/m" or "N/h" (the largest unit that
 // keeps N whole), "off" for 0.
 std::string FormatRate(double per_second);

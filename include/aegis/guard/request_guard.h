@@ -33,6 +33,7 @@ struct GuardOptions {
   uint32_t concurrency = 0;                              // requests in flight per principal; 0 = no cap
   RateLimit auth_failures;                               // failed authentications per source address
   std::map<std::string, RateLimit, std::less<>> models;  // per principal on that model
+  int ipv6_source_prefix = 64;                           // IPv6 sources count per prefix (one host often owns a /64)
   size_t max_tracked = 100'000;                          // keys each limiter keeps
 };
 
@@ -53,12 +54,17 @@ class RequestGuard {
 
   const GuardOptions& options() const { return options_; }
 
-  // Step 1.
+  // Step 1. `source` is the client's IP address as text; IPv6 addresses count
+  // per options().ipv6_source_prefix (an IPv4-mapped address as IPv4).
   std::optional<GuardRefusal> CheckSource(std::string_view source);
   // A failed authentication from `source` (counted against step 1).
   void AuthenticationFailed(std::string_view source);
+  // The key `source` is counted under: "source:<ipv4>" or "source:<ipv6 prefix>/<len>".
+  std::string SourceKey(std::string_view source) const;
 
-  // Step 2. `own` replaces options().principal when it limits anything.
+  // Step 2. The credential's `own` limit replaces options().principal field
+  // by field: its rate (with its burst, or one second's worth) when set, its
+  // quota when set.
   // Admitted: a slot to hold until the request ends. Refused: nothing taken
   // from the concurrency cap (tokens taken from buckets before the refusing
   // one stay taken: a refused flood still drains its own bucket).
