@@ -84,6 +84,9 @@ struct Counters {
   static constexpr size_t kRuntimeEventKinds = 6;
   std::array<std::atomic<uint64_t>, kRuntimeEventKinds> runtime_events{};
   std::atomic<uint64_t> responses_too_large{0};
+  // By guard::GuardReason.
+  static constexpr size_t kGuardReasons = 5;
+  std::array<std::atomic<uint64_t>, kGuardReasons> rate_limited{};
   std::atomic<uint64_t> allowed{0};
   std::atomic<uint64_t> denied{0};
 

@@ -215,6 +215,22 @@ void AddMemoryLimits(const internal::Counters& c, const guard::MemoryBudget* bud
   out.push_back(std::move(refusals));
 }
 
+// Requests the guard stage refused with 429, by reason: every reason is
+// always present (a fixed label set).
+void AddRateLimits(const internal::Counters& c, std::vector<MetricFamily>& out) {
+  MetricFamily limited = Family("aegis_rate_limited_total",
+                                "Requests refused with 429 by the guard stage: rate and quota (the principal's), "
+                                "model_rate (the principal's on one model), concurrency (in flight), "
+                                "auth_failures (a source address's failed authentications).",
+                                MetricType::Counter);
+  for (size_t i = 0; i < c.rate_limited.size(); ++i) {
+    const std::string_view reason = guard::GuardReasonName(static_cast<guard::GuardReason>(i));
+    limited.metric.push_back(
+        Value(MetricType::Counter, static_cast<double>(c.rate_limited[i].load()), {{"reason", std::string(reason)}}));
+  }
+  out.push_back(std::move(limited));
+}
+
 }  // namespace
 
 std::string Monitor::PrometheusText() const {
@@ -223,6 +239,7 @@ std::string Monitor::PrometheusText() const {
   AddRequests(*counters_, families);
   AddSecurityCounters(*counters_, families);
   AddMemoryLimits(*counters_, options_.body_budget, families);
+  AddRateLimits(*counters_, families);
   if (options_.registry != nullptr) {
     const registry::IntegrityCounts integrity = options_.registry->Integrity();
     families.push_back(Single("aegis_integrity_failures_total",

@@ -100,6 +100,11 @@ void Monitor::AuthzDenied() { counters_->authz_denied.fetch_add(1, std::memory_o
 
 void Monitor::ResponseTooLarge() { counters_->responses_too_large.fetch_add(1, std::memory_order_relaxed); }
 
+void Monitor::RateLimited(guard::GuardReason reason) {
+  const auto index = static_cast<size_t>(reason);
+  if (index < counters_->rate_limited.size()) counters_->rate_limited[index].fetch_add(1, std::memory_order_relaxed);
+}
+
 void Monitor::RuntimeEvent(runtime::RuntimeEvent::Kind kind) {
   const auto index = static_cast<size_t>(kind);
   if (index < counters_->runtime_events.size())

@@ -140,6 +140,19 @@ TEST_F(MonitorTest, MemoryLimitRefusalsAndTheBodyBudget) {
   EXPECT_EQ(Sample(monitor.PrometheusText(), "aegis_body_memory_bytes"), 0) << "read at scrape time";
 }
 
+TEST_F(MonitorTest, RateLimitRefusalsByReason) {
+  Monitor monitor(Options());
+  EXPECT_EQ(Sample(monitor.PrometheusText(), R"(aegis_rate_limited_total{reason="auth_failures"})"), 0)
+      << "every reason is there before any refusal";
+  monitor.RateLimited(guard::GuardReason::kRate);
+  monitor.RateLimited(guard::GuardReason::kRate);
+  monitor.RateLimited(guard::GuardReason::kConcurrency);
+  const std::string text = monitor.PrometheusText();
+  EXPECT_EQ(Sample(text, R"(aegis_rate_limited_total{reason="rate"})"), 2);
+  EXPECT_EQ(Sample(text, R"(aegis_rate_limited_total{reason="concurrency"})"), 1);
+  EXPECT_EQ(Sample(text, R"(aegis_rate_limited_total{reason="quota"})"), 0);
+}
+
 TEST_F(MonitorTest, StateIsReadFromTheServicesAtScrapeTime) {
   auto kek = keys::LocalKeyProvider::Create(tmp_.path() / "keys", std::nullopt);
   ASSERT_OK(kek);

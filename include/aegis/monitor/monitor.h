@@ -49,6 +49,7 @@
 #include "aegis/common/periodic_thread.h"
 #include "aegis/common/thread_annotations.h"
 #include "aegis/guard/memory_budget.h"
+#include "aegis/guard/request_guard.h"
 #include "aegis/monitor/stage_timer.h"
 #include "aegis/registry/registry.h"
 
@@ -140,6 +141,8 @@ class Monitor {
   void RuntimeEvent(runtime::RuntimeEvent::Kind kind);
   // An inference response was refused for being over its model's size limit.
   void ResponseTooLarge();
+  // The guard stage refused a request (429) for `reason`.
+  void RateLimited(guard::GuardReason reason);
 
   // --- Readers ------------------------------------------------------------
   // The Prometheus text format, version 0.0.4.
