@@ -5,7 +5,7 @@ namespace aegis::store::internal {
 namespace {
 
 constexpr const char* kTokenColumns =
-    "id, name, role, secret_hash, created_at, expires_at, revoked, models, created_by";
+    "id, name, role, secret_hash, created_at, expires_at, revoked, models, created_by, rate, burst, quota";
 constexpr const char* kKeyColumns = "name, key_type, fingerprint, public_key_pem, models, created_at, created_by";
 
 TokenRecord ReadToken(const Statement& s) {
@@ -19,6 +19,7 @@ TokenRecord ReadToken(const Statement& s) {
   t.revoked = s.Int(6) != 0;
   t.models = s.Text(7);
   t.created_by = s.Text(8);
+  t.limits = {s.Text(9), static_cast<uint64_t>(s.Int(10)), static_cast<uint64_t>(s.Int(11))};
   return t;
 }
 
@@ -31,7 +32,8 @@ TrustedKeyRecord ReadKey(const Statement& s) {
 Status SqliteMetadataStore::PrepareCredentialStatements() {
   const std::string token_select = std::string("SELECT ") + kTokenColumns + " FROM tokens";
   AEGIS_RETURN_IF_ERROR(insert_token_.Prepare(
-      db_, (std::string("INSERT INTO tokens (") + kTokenColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)").c_str()));
+      db_,
+      (std::string("INSERT INTO tokens (") + kTokenColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").c_str()));
   AEGIS_RETURN_IF_ERROR(get_token_.Prepare(db_, (token_select + " WHERE id = ?").c_str()));
   AEGIS_RETURN_IF_ERROR(list_tokens_.Prepare(db_, (token_select + " ORDER BY rowid").c_str()));
   AEGIS_RETURN_IF_ERROR(revoke_token_.Prepare(db_, "UPDATE tokens SET revoked = 1 WHERE id = ?"));
@@ -54,6 +56,9 @@ Status SqliteMetadataStore::InsertToken(const TokenRecord& t) {
   s.BindInt(7, t.revoked ? 1 : 0);
   s.BindText(8, t.models);
   s.BindText(9, t.created_by);
+  s.BindText(10, t.limits.rate);
+  s.BindInt(11, static_cast<int64_t>(t.limits.burst));
+  s.BindInt(12, static_cast<int64_t>(t.limits.quota_per_day));
   Status status = SqliteStatus(db_, s.Step(), "inserting token");
   s.Reset();
   if (status.code() == StatusCode::kAlreadyExists) return Status::AlreadyExists("token " + t.id + " already exists");

@@ -324,6 +324,17 @@ TEST_F(MetadataStoreTest, TokensCarryModelsAndIssuerAndCanBeRevoked) {
   EXPECT_TRUE((*list)[0].revoked);
 }
 
+TEST_F(MetadataStoreTest, CredentialsCarryTheirOwnLimits) {
+  TokenRecord limited{"tok1", "ci", "scorer", {1}, "2026-01-01T00:00:00Z", std::nullopt, false};
+  limited.limits = {"600/m", 50, 100000};
+  TokenRecord plain{"tok2", "ops", "admin", {3}, "2026-01-01T00:00:00Z", std::nullopt, false};
+  ASSERT_OK(store_->InsertToken(limited));
+  ASSERT_OK(store_->InsertToken(plain));
+  EXPECT_EQ(store_->GetToken("tok1")->limits, (RequestLimits{"600/m", 50, 100000}));
+  EXPECT_EQ(store_->GetToken("tok2")->limits, RequestLimits{}) << "no limits of its own: the defaults";
+  EXPECT_EQ((*store_->ListTokens())[0].limits.rate, "600/m");
+}
+
 UserRecord User(const std::string& name) {
   UserRecord u;
   u.name = name;
@@ -334,6 +345,7 @@ UserRecord User(const std::string& name) {
   u.kek_id = "0123456789abcdef";
   u.created_at = "2026-01-01T00:00:00Z";
   u.created_by = "user:root";
+  u.limits = {"10/s", 20, 0};
   return u;
 }
 
@@ -352,6 +364,7 @@ TEST_F(MetadataStoreTest, UsersRoundTrip) {
   EXPECT_EQ(got->password_hash, expected.password_hash);
   EXPECT_EQ(got->totp_secret_wrapped, expected.totp_secret_wrapped);
   EXPECT_EQ(got->kek_id, expected.kek_id);
+  EXPECT_EQ(got->limits, expected.limits);
   EXPECT_EQ(got->last_totp_step, -1);
   EXPECT_EQ(got->failed_logins, 0);
   EXPECT_FALSE(got->locked_until.has_value());
@@ -445,6 +458,7 @@ TEST_F(MetadataStoreTest, MigratesASchemaTwoDatabase) {
   EXPECT_EQ(token->models, "*");
   EXPECT_EQ(token->created_by, "");
   EXPECT_EQ(token->secret_hash, (std::vector<uint8_t>{1, 2}));
+  EXPECT_EQ(token->limits, RequestLimits{}) << "an old token keeps the server's defaults";
   EXPECT_EQ(store.ListTrustedKeys()->size(), 1u);
   EXPECT_TRUE(store.ListUsers()->empty());
   ASSERT_OK(store.InsertUser(User("alice")));
@@ -456,7 +470,7 @@ TEST_F(MetadataStoreTest, MigratesASchemaTwoDatabase) {
   sqlite3_stmt* stmt = nullptr;
   ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(stmt, 0), 3);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), 4);
   sqlite3_finalize(stmt);
   sqlite3_close(db);
   auto again = MetadataStore::Open(old_path);

@@ -76,8 +76,20 @@ CREATE TABLE users (
 PRAGMA user_version = 3;
 )sql";
 
+// Version 3 -> 4: a credential's own request limits (rate, burst, daily
+// quota). Existing credentials keep the server's defaults.
+constexpr const char* kSchemaV4 = R"sql(
+ALTER TABLE tokens ADD COLUMN rate TEXT NOT NULL DEFAULT '';
+ALTER TABLE tokens ADD COLUMN burst INTEGER NOT NULL DEFAULT 0 CHECK (burst >= 0);
+ALTER TABLE tokens ADD COLUMN quota INTEGER NOT NULL DEFAULT 0 CHECK (quota >= 0);
+ALTER TABLE users ADD COLUMN rate TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN burst INTEGER NOT NULL DEFAULT 0 CHECK (burst >= 0);
+ALTER TABLE users ADD COLUMN quota INTEGER NOT NULL DEFAULT 0 CHECK (quota >= 0);
+PRAGMA user_version = 4;
+)sql";
+
 // Index i migrates version i to i + 1.
-constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3};
+constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4};
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
 }  // namespace

@@ -6,7 +6,7 @@ namespace {
 
 constexpr const char* kUserColumns =
     "name, role, models, password_hash, totp_secret_wrapped, kek_id, last_totp_step, failed_logins, locked_until, "
-    "disabled, created_at, created_by";
+    "disabled, created_at, created_by, rate, burst, quota";
 
 UserRecord ReadUser(const Statement& s) {
   UserRecord u;
@@ -22,6 +22,7 @@ UserRecord ReadUser(const Statement& s) {
   u.disabled = s.Int(9) != 0;
   u.created_at = s.Text(10);
   u.created_by = s.Text(11);
+  u.limits = {s.Text(12), static_cast<uint64_t>(s.Int(13)), static_cast<uint64_t>(s.Int(14))};
   return u;
 }
 
@@ -31,9 +32,9 @@ std::string UserNotFound(const std::string& name) { return "no user named '" + n
 
 Status SqliteMetadataStore::PrepareUserStatements() {
   const std::string select = std::string("SELECT ") + kUserColumns + " FROM users";
-  AEGIS_RETURN_IF_ERROR(insert_user_.Prepare(
-      db_,
-      (std::string("INSERT INTO users (") + kUserColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").c_str()));
+  AEGIS_RETURN_IF_ERROR(insert_user_.Prepare(db_, (std::string("INSERT INTO users (") + kUserColumns +
+                                                   ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                                                      .c_str()));
   AEGIS_RETURN_IF_ERROR(get_user_.Prepare(db_, (select + " WHERE name = ?").c_str()));
   AEGIS_RETURN_IF_ERROR(list_users_.Prepare(db_, (select + " ORDER BY name").c_str()));
   AEGIS_RETURN_IF_ERROR(update_login_state_.Prepare(
@@ -56,6 +57,9 @@ Status SqliteMetadataStore::InsertUser(const UserRecord& u) {
   s.BindInt(10, u.disabled ? 1 : 0);
   s.BindText(11, u.created_at);
   s.BindText(12, u.created_by);
+  s.BindText(13, u.limits.rate);
+  s.BindInt(14, static_cast<int64_t>(u.limits.burst));
+  s.BindInt(15, static_cast<int64_t>(u.limits.quota_per_day));
   Status status = SqliteStatus(db_, s.Step(), "inserting user");
   s.Reset();
   if (status.code() == StatusCode::kAlreadyExists) return Status::AlreadyExists("user '" + u.name + "' already exists");

@@ -54,6 +54,15 @@ struct TrustedKeyRecord {
   std::string created_by;
 };
 
+// A credential's own request limits (the guard stage); empty/zero fields leave
+// the server's [guard] defaults in force.
+struct RequestLimits {
+  std::string rate;  // "N/s", "N/m" or "N/h"; empty = the default
+  uint64_t burst = 0;
+  uint64_t quota_per_day = 0;
+  bool operator==(const RequestLimits&) const = default;
+};
+
 struct TokenRecord {
   std::string id;  // public id embedded in the token
   std::string name;
@@ -64,6 +73,7 @@ struct TokenRecord {
   bool revoked = false;
   std::string models = "*";  // model glob the role applies to
   std::string created_by;    // principal that issued it ("init" for the first admin token)
+  RequestLimits limits;
 };
 
 // A person who logs in with a password and a TOTP code.
@@ -80,6 +90,7 @@ struct UserRecord {
   bool disabled = false;
   std::string created_at;
   std::string created_by;
+  RequestLimits limits;
 };
 
 class MetadataStore {
