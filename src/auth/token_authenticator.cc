@@ -4,6 +4,7 @@
 #include <cctype>
 #include <mutex>
 
+#include "aegis/auth/credential_limits.h"
 #include "aegis/common/model_glob.h"
 #include "aegis/crypto/encoding.h"
 #include "aegis/crypto/hash.h"
@@ -83,6 +84,7 @@ StatusOr<IssuedToken> TokenAuthenticator::Issue(const TokenRequest& request) {
     return Status::InvalidArgument("token name must be 1-64 printable ASCII characters without spaces");
   }
   AEGIS_RETURN_IF_ERROR(MakeGrant(request.role, request.models).status());
+  AEGIS_RETURN_IF_ERROR(CheckCredentialLimits(request.limits).status());
   if (request.ttl && (*request.ttl < kMinTokenTtl || *request.ttl > kMaxTokenTtl)) {
     return Status::InvalidArgument("token lifetime must be between 60 seconds and 365 days");
   }
@@ -98,6 +100,7 @@ StatusOr<IssuedToken> TokenAuthenticator::Issue(const TokenRequest& request) {
   record.created_at = FormatRfc3339(now);
   if (request.ttl) record.expires_at = FormatRfc3339(now + *request.ttl);
   record.created_by = request.created_by;
+  record.limits = request.limits;
   AEGIS_RETURN_IF_ERROR(store_->InsertToken(record));
   {
     std::unique_lock lock(mu_);
@@ -156,6 +159,8 @@ StatusOr<Principal> TokenAuthenticator::Authenticate(std::string_view credential
   p.credential_id = record.id;
   // A stored grant that no longer parses (hand-edited database) grants nothing.
   if (auto grant = MakeGrant(record.role, record.models); grant.ok()) p.subject.grants.push_back(*grant);
+  // Limits that no longer parse (hand-edited database) leave the defaults.
+  if (auto limits = CheckCredentialLimits(record.limits); limits.ok()) p.limits = *limits;
   return p;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <semaphore>
 
+#include "aegis/auth/credential_limits.h"
 #include "aegis/auth/totp.h"
 #include "aegis/crypto/password.h"
 #include "aegis/crypto/random.h"
@@ -37,6 +38,7 @@ UserInfo InfoOf(store::UserRecord record) {
                   .models = std::move(record.models),
                   .disabled = record.disabled,
                   .locked_until = std::move(record.locked_until),
+                  .limits = std::move(record.limits),
                   .created_at = std::move(record.created_at),
                   .created_by = std::move(record.created_by)};
 }
@@ -107,6 +109,7 @@ StatusOr<EnrolledUser> UserDirectory::AddUser(const NewUser& user, const std::st
   }
   AEGIS_ASSIGN_OR_RETURN(policy::Grant grant, internal::ValidateGrant(user.role, user.models));
   AEGIS_RETURN_IF_ERROR(internal::ValidatePassword(user.password, user.name));
+  AEGIS_RETURN_IF_ERROR(CheckCredentialLimits(user.limits).status());
   // Checked first so a duplicate costs no Argon2id; InsertUser still decides a race.
   if (impl_->store->GetUser(user.name).ok()) {
     return Status::AlreadyExists("user '" + user.name + "' already exists");
@@ -123,6 +126,7 @@ StatusOr<EnrolledUser> UserDirectory::AddUser(const NewUser& user, const std::st
   AEGIS_ASSIGN_OR_RETURN(record.password_hash, impl_->Hash(user.password));
   record.created_at = FormatRfc3339(impl_->clock.Now());
   record.created_by = created_by;
+  record.limits = user.limits;
   AEGIS_RETURN_IF_ERROR(impl_->store->InsertUser(record));
   return EnrolledUser{InfoOf(std::move(record)), TotpUri(user.name, secret.span())};
 }
@@ -168,6 +172,8 @@ LoginOutcome UserDirectory::Impl::Succeed(const store::UserRecord& user, int64_t
   principal.subject.grants = {std::move(grant).value()};
   principal.subject.human = true;
   principal.subject.mfa_at = now;
+  // Fixed at login like the grant; limits that no longer parse leave the defaults.
+  if (auto limits = CheckCredentialLimits(user.limits); limits.ok()) principal.limits = *limits;
   auto created = sessions.Create(user.name, std::move(principal), clock.Steady());
   if (!created.ok()) return Failure(created.status(), "session not created");
   LoginOutcome out;

@@ -4,6 +4,7 @@
 // Thread-safety: value type.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -21,6 +22,15 @@ enum class Method {
 // "token" | "session" | "jwt" | "mtls" — the `method` label of metrics and audit.
 std::string_view MethodName(Method method);
 
+// A credential's own request limits, set when the token or user was created
+// (`--rate`, `--burst`, `--quota`); zero fields leave the server's [guard]
+// defaults in force (see aegis/guard/request_guard.h).
+struct CredentialLimits {
+  double rate_per_second = 0;
+  uint64_t burst = 0;
+  uint64_t quota_per_day = 0;
+};
+
 struct Principal {
   // What the audit log records: "token:<name>", "user:<name>", "jwt:<sub>",
   // "cert:<subject or SAN>". Never a secret.
@@ -30,6 +40,7 @@ struct Principal {
   // fingerprint. Never a secret.
   std::string credential_id;
   policy::Subject subject;
+  CredentialLimits limits;
 };
 
 }  // namespace aegis::auth

@@ -36,6 +36,7 @@ struct TokenRequest {
   std::string models = "*";                 // glob; only "*" for roles that are not scopable
   std::optional<std::chrono::seconds> ttl;  // 60 s … 365 days; none = no expiry
   std::string created_by;                   // principal name
+  store::RequestLimits limits;              // its own rate, burst and quota (CheckCredentialLimits)
 };
 
 struct IssuedToken {

@@ -34,6 +34,7 @@
 #include "aegis/common/clock.h"
 #include "aegis/common/status.h"
 #include "aegis/keys/key_provider.h"
+#include "aegis/store/metadata_store.h"
 
 namespace aegis::store {
 class MetadataStore;
@@ -56,6 +57,7 @@ struct NewUser {
   std::string role;          // a policy role name
   std::string models = "*";  // glob; only "*" for admin and auditor
   std::string password;
+  store::RequestLimits limits;  // its own rate, burst and quota (CheckCredentialLimits)
 };
 
 // An account as the directory shows it to its callers (API handlers, CLI,
@@ -67,6 +69,7 @@ struct UserInfo {
   std::string models = "*";  // model glob the role applies to
   bool disabled = false;
   std::optional<std::string> locked_until;  // RFC 3339; locked while now < locked_until
+  store::RequestLimits limits;
   std::string created_at;
   std::string created_by;
 };
