@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "guard_stage.h"
+
 namespace aegis::api::internal {
 namespace {
 
@@ -68,8 +70,13 @@ bool Admit(const Route& route, const RouteMatch& match, const DispatchOptions& o
            const http::RequestHead& head, std::optional<auth::Principal>& principal, http::Plan& plan,
            audit::AuditEvent& event) {
   if (route.access == Access::kAnonymous) return true;
+  if (!GuardSource(services, head, plan, event)) return false;
   principal = Authenticate(services, head, plan, event);
-  if (!principal) return false;
+  if (!principal) {
+    CountFailedAuthentication(services, head);
+    return false;
+  }
+  if (!GuardPrincipal(services, *principal, match.params.Get("model"), plan, event)) return false;
   if (route.access == Access::kAuthenticated) return true;
   if (options.require_control_plane_role && !HasControlPlaneRole(*principal)) {
     Deny(services, "this identity has no control-plane role", plan, event);

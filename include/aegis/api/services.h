@@ -16,6 +16,7 @@
 #include "aegis/auth/user_directory.h"
 #include "aegis/common/clock.h"
 #include "aegis/guard/memory_budget.h"
+#include "aegis/guard/request_guard.h"
 #include "aegis/monitor/monitor.h"
 #include "aegis/registry/registry.h"
 
@@ -51,6 +52,8 @@ struct Services {
   const std::atomic<bool>* draining = nullptr;  // true once shutdown began: not ready
   // Inference bodies reserve their bytes here once authorized; null: no budget (tests).
   guard::MemoryBudget* body_budget = nullptr;
+  // Rate limits, quotas and concurrency caps (the guard stage); null: none (tests).
+  guard::RequestGuard* guard = nullptr;
   ApiLimits limits;
 };
 

@@ -127,6 +127,9 @@ struct Plan {
   // Called exactly once when the request ends (response written or connection lost),
   // with the final HTTP status and the time since the head was read.
   std::function<void(int status, std::chrono::nanoseconds latency)> on_complete;
+  // Held until the request ends (the Plan is destroyed however it ends): a
+  // slot of the principal's concurrency cap.
+  std::shared_ptr<const void> held;
 };
 
 // The API layer implements this; the server calls Begin on an I/O thread for
