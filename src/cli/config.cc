@@ -9,6 +9,7 @@
 #include "audit_config.h"
 #include "auth_config.h"
 #include "config_schema.h"
+#include "guard_config.h"
 #include "runtime_config.h"
 #include "toml_table.h"
 
@@ -126,6 +127,7 @@ StatusOr<Config> LoadConfig(const std::filesystem::path& data_dir) {
   AEGIS_RETURN_IF_ERROR(internal::LoadAuthConfig(root, path.string(), config));
   AEGIS_RETURN_IF_ERROR(internal::LoadAuditConfig(root, path.string(), config));
   AEGIS_RETURN_IF_ERROR(internal::LoadRuntimeConfig(root, path.string(), config));
+  AEGIS_RETURN_IF_ERROR(internal::LoadGuardConfig(root, path.string(), config));
   return config;
 }
 
@@ -165,6 +167,7 @@ std::string RenderDefaultConfig(const std::string& listen, const std::string& ad
       << "   # one principal's share of it\n"
       << "max_response_body_bytes = " << d.api_limits.max_response_body_bytes
       << "   # encoded inference response; 500 above\n\n"
+      << internal::RenderGuardConfig() << "\n"
       << internal::RenderRuntimeConfig() << "\n"
       << "[registry]\n"
       << "# Only models signed (OpenSSF Model Signing) by a key in the trust store\n"

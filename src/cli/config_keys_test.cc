@@ -62,6 +62,12 @@ const std::map<std::string, Sample>& Samples() {
       {"limits.body_memory_bytes", {"0", "1073741824"}},
       {"limits.body_memory_principal_percent", {"10", "20"}},
       {"limits.max_response_body_bytes", {"8192", "16384"}},
+      {"guard.rate", {"\"10/s\"", "\"10/m\""}},
+      {"guard.burst", {"1", "2"}},
+      {"guard.quota", {"0", "100"}},
+      {"guard.concurrency", {"1", "2"}},
+      {"guard.auth_failures", {"\"10/m\"", "\"off\""}},
+      {"guard.max_tracked", {"1000", "2000"}},
       {"runtime.isolation", {"\"process\"", "\"none\""}},
       {"runtime.instances_per_model", {"1", "2"}},
       {"runtime.memory_limit_mb", {"512", "1024"}},
@@ -80,6 +86,8 @@ const std::map<std::string, Sample>& Samples() {
       {"models.*.request_timeout_ms", {"100", "200"}},
       {"models.*.max_response_body_bytes", {"8192", "16384"}},
       {"models.*.engine", {"\"onnxruntime\"", "\"opencv\""}},
+      {"models.*.rate", {"\"1/s\"", "\"2/s\""}},
+      {"models.*.burst", {"1", "2", {{"rate", "\"1/s\""}}}},
       {"registry.require_signature", {"true", "false"}},
       {"tls.cert", {"\"a.crt\"", "\"b.crt\""}},
       {"tls.key", {"\"a.key\"", "\"b.key\""}},
@@ -187,6 +195,18 @@ std::map<std::string, std::string> Fingerprint(const Config& c) {
   put("api_limits.max_response_body_bytes", c.api_limits.max_response_body_bytes);
   for (const auto& [name, bytes] : c.api_limits.model_max_response_body_bytes) {
     put("api_limits.model_max_response_body_bytes[" + name + "]", bytes);
+  }
+  const auto& g = c.guard;
+  put("guard.principal.per_second", g.principal.per_second);
+  put("guard.principal.burst", g.principal.burst);
+  put("guard.principal.quota_per_day", g.principal.quota_per_day);
+  put("guard.concurrency", g.concurrency);
+  put("guard.auth_failures.per_second", g.auth_failures.per_second);
+  put("guard.auth_failures.burst", g.auth_failures.burst);
+  put("guard.max_tracked", g.max_tracked);
+  for (const auto& [name, limit] : g.models) {
+    put("guard.models[" + name + "].per_second", limit.per_second);
+    put("guard.models[" + name + "].burst", limit.burst);
   }
   const auto& r = c.runtime;
   put("runtime.isolation", runtime::IsolationName(r.isolation));

@@ -6,7 +6,8 @@ namespace aegis::cli::internal {
 
 const std::map<std::string, std::set<std::string>>& ConfigSchema() {
   static const std::map<std::string, std::set<std::string>> schema = {
-      {"", {"server", "limits", "runtime", "models", "registry", "tls", "auth", "audit"}},
+      {"", {"server", "limits", "guard", "runtime", "models", "registry", "tls", "auth", "audit"}},
+      {"guard", {"rate", "burst", "quota", "concurrency", "auth_failures", "max_tracked"}},
       {"server", {"listen", "admin_listen", "io_threads", "worker_threads", "drain_timeout_seconds"}},
       {"limits",
        {"max_body_bytes", "max_model_bytes", "max_header_bytes", "read_timeout_seconds", "write_timeout_seconds",
@@ -19,7 +20,8 @@ const std::map<std::string, std::set<std::string>>& ConfigSchema() {
         "onnx_engine", "onnxruntime_dir"}},
       // [models."NAME"]: one table per model name ("*"), each with these keys.
       {"models", {"*"}},
-      {"models.*", {"instances", "memory_limit_mb", "request_timeout_ms", "max_response_body_bytes", "engine"}},
+      {"models.*",
+       {"instances", "memory_limit_mb", "request_timeout_ms", "max_response_body_bytes", "engine", "rate", "burst"}},
       {"registry", {"require_signature"}},
       {"tls", {"cert", "key", "ca", "client_ca", "require_client_cert"}},
       {"auth", {"jwt", "mtls"}},

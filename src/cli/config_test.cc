@@ -52,6 +52,37 @@ TEST_F(ConfigTest, DefaultFileParsesToSecureDefaults) {
   EXPECT_EQ(config->api_limits.body_memory_bytes, 0u);
   EXPECT_EQ(config->api_limits.body_memory_principal_percent, 25);
   EXPECT_EQ(config->api_limits.max_response_body_bytes, 64ull << 20);
+  // Every principal is rate limited and capped in flight; failed
+  // authentications are limited per address.
+  EXPECT_EQ(config->guard.principal, (guard::RateLimit{.per_second = 1000, .burst = 1000}));
+  EXPECT_EQ(config->guard.concurrency, 64u);
+  EXPECT_EQ(config->guard.auth_failures, (guard::RateLimit{.per_second = 5, .burst = 300}));
+}
+
+TEST_F(ConfigTest, GuardLimitsAreReadAndChecked) {
+  Write(
+      "[limits]\nipv6_source_prefix = 48\n[guard]\nrate = \"600/m\"\nburst = 50\nquota = 100000\nconcurrency = 0\n"
+      "auth_failures = \"off\"\n[models.\"slow\"]\nrate = \"2/s\"\n[models.\"fast\"]\ninstances = 1\n");
+  auto config = LoadConfig(dir_);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->guard.principal, (guard::RateLimit{.per_second = 10, .burst = 50, .quota_per_day = 100000}));
+  EXPECT_EQ(config->guard.concurrency, 0u);
+  EXPECT_FALSE(config->guard.auth_failures.Limited());
+  EXPECT_EQ(config->guard.ipv6_source_prefix, 48);
+  ASSERT_EQ(config->guard.models.size(), 1u) << "only models with a rate of their own";
+  EXPECT_EQ(config->guard.models.at("slow"), (guard::RateLimit{.per_second = 2, .burst = 2}));
+  ExpectRefused({
+      {"[guard]\nrate = \"fast\"\n", "guard.rate: rate \"fast\" is not N/s, N/m, N/h or off"},
+      {"[guard]\nrate = 10\n", "guard.rate: must be a string"},
+      {"[guard]\nburst = 0\n", "guard.burst: must be between 1 and"},
+      {"[guard]\nrate = \"off\"\nburst = 5\n", "guard.burst: needs a rate (rate is off)"},
+      {"[guard]\nquota = -1\n", "guard.quota: must be between"},
+      {"[guard]\nconcurrency = 2000000\n", "guard.concurrency: must be between"},
+      {"[guard]\nauth_failures = \"5/d\"\n", "guard.auth_failures: rate \"5/d\""},
+      {"[guard]\nspeed = 1\n", "guard.speed: unknown key"},
+      {"[models.\"m\"]\nrate = \"1/x\"\n", "models.\"m\".rate: rate \"1/x\""},
+      {"[models.\"m\"]\nburst = 3\n", "models.\"m\".burst: needs a rate"},
+  });
 }
 
 TEST_F(ConfigTest, MemoryLimitsAreReadAndChecked) {

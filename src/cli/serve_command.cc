@@ -278,6 +278,15 @@ void RunServe(const ServeOptions& o) {
   services.draining = &draining;
   services.limits = config.api_limits;
   services.body_budget = &body_budget;
+  guard::RequestGuard request_guard(config.guard);
+  services.guard = &request_guard;
+  spdlog::info("guard: {} per principal (burst {}), quota {}, {} in flight; {} failed authentications per address",
+               guard::FormatRate(config.guard.principal.per_second), config.guard.principal.burst,
+               config.guard.principal.quota_per_day == 0
+                   ? std::string("none")
+                   : std::to_string(config.guard.principal.quota_per_day) + "/day",
+               config.guard.concurrency == 0 ? std::string("unlimited") : std::to_string(config.guard.concurrency),
+               guard::FormatRate(config.guard.auth_failures.per_second));
   api::DataPlane data_plane(services);
   api::ControlPlane control_plane(services);
 

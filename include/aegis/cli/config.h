@@ -20,6 +20,7 @@
 #include "aegis/auth/authenticator.h"
 #include "aegis/auth/jwt.h"
 #include "aegis/common/status.h"
+#include "aegis/guard/request_guard.h"
 #include "aegis/http/server.h"
 #include "aegis/registry/registry.h"
 #include "aegis/runtime/model_instances.h"
@@ -33,6 +34,17 @@ struct JwtSettings {
   std::string jwks_url;             // https:// only; fetched at start and every 5 minutes
   std::filesystem::path jwks_ca;    // CA bundle to verify jwks_url (system store when empty)
 };
+
+// The guard stage's defaults (docs/threat-detection.md says why these): every
+// principal 1000 requests a second (a burst of 1000) and 64 in flight; a
+// source address 300 failed authentications a minute.
+inline guard::GuardOptions DefaultGuard() {
+  guard::GuardOptions o;
+  o.principal = {.per_second = 1000, .burst = 1000};
+  o.concurrency = 64;
+  o.auth_failures = {.per_second = 5, .burst = 300};
+  return o;
+}
 
 // The runtime defaults of a new installation: two workers per model version.
 inline runtime::RuntimeOptions DefaultRuntime() {
@@ -48,6 +60,7 @@ struct Config {
   http::ServerOptions server;
   http::Limits http_limits;
   api::ApiLimits api_limits;
+  guard::GuardOptions guard = DefaultGuard();  // [guard], and rate/burst of [models."NAME"]
   // [runtime] and [models."NAME"]: how model code runs (docs/confinement.md).
   runtime::RuntimeOptions runtime = DefaultRuntime();
   std::map<std::string, registry::ModelRuntimeOverrides, std::less<>> models;
