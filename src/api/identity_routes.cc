@@ -15,6 +15,30 @@ constexpr uint64_t kMaxIdentityBody = uint64_t{8} * 1024;  // names, a role, a g
 // People type passwords; names of unknown users land in the audit log, so bound them.
 constexpr size_t kMaxAuditedUserName = 64;
 
+// A credential's own limits, as given and as listed: null when it has none
+// (the server's [guard] defaults apply).
+Json LimitsJson(const store::RequestLimits& l) {
+  if (l == store::RequestLimits{}) return nullptr;
+  return Json{{"rate", l.rate.empty() ? Json(nullptr) : Json(l.rate)},
+              {"burst", l.burst == 0 ? Json(nullptr) : Json(l.burst)},
+              {"quota", l.quota_per_day == 0 ? Json(nullptr) : Json(l.quota_per_day)}};
+}
+
+// The optional "rate", "burst" and "quota" members of a create request; the
+// directory checks them in full (auth::CheckCredentialLimits).
+StatusOr<store::RequestLimits> ReadLimits(const BodyFields& fields) {
+  store::RequestLimits limits;
+  limits.rate = fields.String("rate").value_or("");
+  for (const auto& [name, out] : {std::pair<const char*, uint64_t*>{"burst", &limits.burst},
+                                  std::pair<const char*, uint64_t*>{"quota", &limits.quota_per_day}}) {
+    if (const auto value = fields.Integer(name)) {
+      if (*value < 1) return Status::InvalidArgument(std::string("member '") + name + "' must be at least 1");
+      *out = static_cast<uint64_t>(*value);
+    }
+  }
+  return limits;
+}
+
 Json TokenJson(const store::TokenRecord& t) {
   return Json{{"id", t.id},
               {"name", t.name},
@@ -23,7 +47,8 @@ Json TokenJson(const store::TokenRecord& t) {
               {"created_at", t.created_at},
               {"created_by", t.created_by},
               {"expires_at", t.expires_at ? Json(*t.expires_at) : Json(nullptr)},
-              {"revoked", t.revoked}};
+              {"revoked", t.revoked},
+              {"limits", LimitsJson(t.limits)}};
 }
 
 Json UserJson(const auth::UserInfo& u, std::chrono::system_clock::time_point now) {
@@ -34,16 +59,23 @@ Json UserJson(const auth::UserInfo& u, std::chrono::system_clock::time_point now
               {"disabled", u.disabled},
               {"locked", locked},
               {"created_at", u.created_at},
-              {"created_by", u.created_by}};
+              {"created_by", u.created_by},
+              {"limits", LimitsJson(u.limits)}};
 }
 
 http::Response CreateToken(const Services& services, const std::string& principal, const std::string& body) {
   auto fields = ParseBodyFields(body, {{"name", FieldType::kString, true},
                                        {"role", FieldType::kString, true},
                                        {"models", FieldType::kString, false},
-                                       {"ttl_seconds", FieldType::kInteger, false}});
+                                       {"ttl_seconds", FieldType::kInteger, false},
+                                       {"rate", FieldType::kString, false},
+                                       {"burst", FieldType::kInteger, false},
+                                       {"quota", FieldType::kInteger, false}});
   if (!fields.ok()) return http::Response::Error(fields.status());
+  auto limits = ReadLimits(*fields);
+  if (!limits.ok()) return http::Response::Error(limits.status());
   auth::TokenRequest request;
+  request.limits = *limits;
   request.name = *fields->String("name");
   request.role = *fields->String("role");
   request.models = fields->String("models").value_or("*");
@@ -67,18 +99,26 @@ http::Response AddUser(const Services& services, const std::string& principal, c
   auto fields = ParseBodyFields(body, {{"name", FieldType::kString, true},
                                        {"role", FieldType::kString, true},
                                        {"models", FieldType::kString, false},
-                                       {"password", FieldType::kString, true}});
+                                       {"password", FieldType::kString, true},
+                                       {"rate", FieldType::kString, false},
+                                       {"burst", FieldType::kInteger, false},
+                                       {"quota", FieldType::kInteger, false}});
   if (!fields.ok()) return http::Response::Error(fields.status());
+  auto limits = ReadLimits(*fields);
+  if (!limits.ok()) return http::Response::Error(limits.status());
   auth::NewUser user{*fields->String("name"), *fields->String("role"), fields->String("models").value_or("*"),
-                     *fields->String("password")};
+                     *fields->String("password"), *limits};
   auto enrolled = services.users->AddUser(user, principal);
   if (!enrolled.ok()) {
     late.reason = enrolled.status().message();
     return http::Response::Error(enrolled.status());
   }
   const auto& r = enrolled->record;
-  return http::Response::Json(
-      201, Dump(Json{{"name", r.name}, {"role", r.role}, {"models", r.models}, {"totp_uri", enrolled->totp_uri}}));
+  return http::Response::Json(201, Dump(Json{{"name", r.name},
+                                             {"role", r.role},
+                                             {"models", r.models},
+                                             {"limits", LimitsJson(r.limits)},
+                                             {"totp_uri", enrolled->totp_uri}}));
 }
 
 http::Response ListUsers(const Services& services) {

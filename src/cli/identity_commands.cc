@@ -17,6 +17,8 @@ constexpr size_t kMaxPasswordBytes = 1024;
 struct IdentityOptions {
   ClientFlags client;
   std::string name, role, models, ttl, id, user, totp;
+  std::string rate, quota;  // "N/s|N/m|N/h" and "N/d" (checked by the server / here)
+  uint64_t burst = 0;
   bool password_stdin = false;
   bool json = false;
 };
@@ -59,18 +61,44 @@ std::string ReadPasswordFromStdin() {
   return password;
 }
 
+// --rate, --burst and --quota into a create request. The rate's syntax is the
+// server's to check (it names the problem); a quota is "N/d".
+void AddLimits(const IdentityOptions& o, nlohmann::json& request) {
+  if (!o.rate.empty()) request["rate"] = o.rate;
+  if (o.burst != 0) request["burst"] = o.burst;
+  if (!o.quota.empty()) {
+    const std::string digits = o.quota.ends_with("/d") ? o.quota.substr(0, o.quota.size() - 2) : "";
+    if (digits.empty() || digits.size() > 13 || digits.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoull(digits) == 0) {
+      throw CommandError("--quota must look like 10000/d (requests per UTC day)");
+    }
+    request["quota"] = std::stoull(digits);
+  }
+}
+
+std::string LimitsText(const nlohmann::json& limits) {
+  if (!limits.is_object()) return "server defaults";
+  std::string out;
+  if (limits["rate"].is_string()) out += limits["rate"].get<std::string>();
+  if (limits["burst"].is_number()) out += (out.empty() ? "burst " : ", burst ") + limits["burst"].dump();
+  if (limits["quota"].is_number()) out += (out.empty() ? "" : ", ") + limits["quota"].dump() + "/d";
+  return out;
+}
+
 void Print(const nlohmann::json& body) { std::cout << body.dump() << std::endl; }
 
 void RunTokenCreate(const IdentityOptions& o) {
   nlohmann::json request = {{"name", o.name}, {"role", o.role}};
   if (!o.models.empty()) request["models"] = o.models;
   if (!o.ttl.empty()) request["ttl_seconds"] = ParseDuration(o.ttl);
+  AddLimits(o, request);
   auto client = ConnectClient(o.client);
   auto body = ExpectJson(Check(client->Request("POST", "/v1/tokens", request.dump()), "token create failed"));
   if (o.json) return Print(body);
   std::cout << "token " << body.value("id", "") << " (" << body.value("name", "") << ", " << body.value("role", "")
             << " on '" << body.value("models", "") << "', expires "
-            << (body["expires_at"].is_string() ? body["expires_at"].get<std::string>() : std::string("never")) << ")\n"
+            << (body["expires_at"].is_string() ? body["expires_at"].get<std::string>() : std::string("never"))
+            << ", limits: " << LimitsText(body["limits"]) << ")\n"
             << body.value("token", "") << "\n"
             << "Shown once: store it in a secret manager." << std::endl;
 }
@@ -101,12 +129,13 @@ void RunUserAdd(const IdentityOptions& o) {
   if (!o.password_stdin) throw CommandError("pass the password on stdin with --password-stdin");
   nlohmann::json request = {{"name", o.name}, {"role", o.role}, {"password", ReadPasswordFromStdin()}};
   if (!o.models.empty()) request["models"] = o.models;
+  AddLimits(o, request);
   auto client = ConnectClient(o.client);
   auto body = ExpectJson(Check(client->Request("POST", "/v1/users", request.dump()), "user add failed"));
   if (o.json) return Print(body);
   const std::string uri = body.value("totp_uri", "");
   std::cout << "added user " << body.value("name", "") << " (" << body.value("role", "") << " on '"
-            << body.value("models", "") << "')\n"
+            << body.value("models", "") << "', limits: " << LimitsText(body["limits"]) << ")\n"
             << "Enrol an authenticator app (TOTP) by scanning the code, or enter this URI:\n"
             << uri << "\n\n"
             << RenderQrCode(uri) << "Shown once: the secret cannot be retrieved later." << std::endl;
@@ -174,6 +203,13 @@ CLI::App* Sub(CLI::App* parent, const char* name, const char* help, const std::s
   return cmd;
 }
 
+void AddLimitOptions(CLI::App* command, IdentityOptions& o) {
+  command->add_option("--rate", o.rate, "Its own request rate: N/s, N/m or N/h (default: [guard] rate)");
+  command->add_option("--burst", o.burst, "Requests it may make at once (default: the N of --rate)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000'000}));
+  command->add_option("--quota", o.quota, "Requests per UTC day: N/d (default: [guard] quota)");
+}
+
 }  // namespace
 
 void RegisterIdentityCommands(CLI::App& app) {
@@ -185,6 +221,7 @@ void RegisterIdentityCommands(CLI::App& app) {
   create->add_option("--role", o->role, "admin, deployer, approver, auditor or consumer")->required();
   create->add_option("--models", o->models, "Glob of the models the role applies to (default *)");
   create->add_option("--ttl", o->ttl, "Lifetime: 90s, 30m, 12h, 7d (default: no expiry)");
+  AddLimitOptions(create, *o);
   create->callback([o] { RunTokenCreate(*o); });
   Sub(token, "list", "List tokens (never their secrets)", o)->callback([o] { RunTokenList(*o); });
   CLI::App* revoke = Sub(token, "revoke", "Revoke a token; effective on its next request", o);
@@ -197,6 +234,7 @@ void RegisterIdentityCommands(CLI::App& app) {
   add->add_option("NAME", o->name, "User name")->required();
   add->add_option("--role", o->role, "admin, deployer, approver, auditor or consumer")->required();
   add->add_option("--models", o->models, "Glob of the models the role applies to (default *)");
+  AddLimitOptions(add, *o);
   add->add_flag("--password-stdin", o->password_stdin, "Read the password (at least 12 characters) from stdin")
       ->required();
   add->callback([o] { RunUserAdd(*o); });

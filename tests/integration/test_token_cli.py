@@ -14,7 +14,7 @@ from identity_lib import (start_with_models, MLP_ONNX, TOKEN_RE, call, check_401
                           login_session, one_line_error, rfc3339_to_epoch, signed_push_headers,
                           token_id)
 
-LIST_FIELDS = {"id", "name", "role", "models", "created_at", "created_by", "expires_at", "revoked"}
+LIST_FIELDS = {"id", "name", "role", "models", "created_at", "created_by", "expires_at", "revoked", "limits"}
 
 
 @pytest.fixture(scope="module")
