@@ -256,6 +256,30 @@ TEST(OutputPolicyTest, ResultOverTheLimitIsTooLarge) {
   EXPECT_OK(ApplyOutputPolicy(Policy("label"), View(t), 800));
 }
 
+TEST(OutputPolicyTest, HardenOutputsReplacesOnlyScoresInPlace) {
+  const runtime::Tensor scores = Fp32({1, 3}, {0.2f, 0.5f, 0.3f});
+  const runtime::Tensor ids = Make<int64_t>(DataType::kInt64, {2}, {4, 7});
+  std::vector<runtime::TensorView> views = {View(scores), View(ids)};
+  auto full = HardenOutputs(Policy("full"), views);
+  ASSERT_OK(full);
+  EXPECT_TRUE(full->empty());
+  EXPECT_EQ(views[0].datatype, DataType::kFp32);
+
+  auto hardened = HardenOutputs(Policy("label"), views);
+  ASSERT_OK(hardened);
+  const std::vector<runtime::Tensor> kept = std::move(hardened).value();  // views must survive this move
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(views[0].name, "scores");
+  EXPECT_EQ(views[0].datatype, DataType::kInt64);
+  EXPECT_EQ(views[0].shape, (std::vector<int64_t>{1, 1}));
+  ASSERT_EQ(views[0].data.size(), 8u);
+  int64_t label;
+  std::memcpy(&label, views[0].data.data(), 8);
+  EXPECT_EQ(label, 1);
+  EXPECT_EQ(views[1].data.data(), ids.data.data());  // untouched, not copied
+  EXPECT_STATUS_IS(HardenOutputs(Policy("round:1"), views = {View(scores)}, 4), StatusCode::kTooLarge);
+}
+
 TEST(OutputPolicyTest, MetadataDescribesWhatIsReturned) {
   const runtime::TensorSpec probs{"probs", DataType::kFp32, {-1, 10}};
   EXPECT_EQ(OutputSpecUnder(Policy("full"), probs).shape, probs.shape);

@@ -199,4 +199,22 @@ StatusOr<std::optional<runtime::Tensor>> ApplyOutputPolicy(const OutputPolicy& p
   return std::optional<runtime::Tensor>(std::move(hardened));
 }
 
+StatusOr<std::vector<runtime::Tensor>> HardenOutputs(const OutputPolicy& policy, std::vector<TensorView>& outputs,
+                                                     uint64_t max_bytes) {
+  std::vector<runtime::Tensor> hardened;
+  if (policy.IsFull()) return hardened;
+  hardened.reserve(outputs.size());  // no reallocation: views point into it
+  for (TensorView& view : outputs) {
+    AEGIS_ASSIGN_OR_RETURN(std::optional<runtime::Tensor> replaced, ApplyOutputPolicy(policy, view, max_bytes));
+    if (!replaced) continue;
+    const runtime::Tensor& t = hardened.emplace_back(std::move(*replaced));
+    // The name stays the engine's (same text); the data is the heap buffer of
+    // `t`, which no move of the vector relocates.
+    view.datatype = t.datatype;
+    view.shape = t.shape;
+    view.data = t.data;
+  }
+  return hardened;
+}
+
 }  // namespace aegis::guard

@@ -32,6 +32,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "aegis/common/status.h"
 #include "aegis/runtime/tensor.h"
@@ -66,6 +67,15 @@ std::string OutputPolicyName(const OutputPolicy& policy);
 StatusOr<std::optional<runtime::Tensor>> ApplyOutputPolicy(const OutputPolicy& policy,
                                                            const runtime::TensorView& output,
                                                            uint64_t max_bytes = UINT64_MAX);
+
+// ApplyOutputPolicy on each of `outputs`, in place: a replaced output's view
+// then points at the data of one of the returned tensors, which must outlive
+// `outputs` (moving the vector is fine; resizing it is not). Under "full", or
+// with no floating-point output, nothing is copied and the result is empty.
+// `max_bytes` bounds each result; errors as ApplyOutputPolicy's.
+StatusOr<std::vector<runtime::Tensor>> HardenOutputs(const OutputPolicy& policy,
+                                                     std::vector<runtime::TensorView>& outputs,
+                                                     uint64_t max_bytes = UINT64_MAX);
 
 // What the model's metadata declares for `output` under `policy`: the datatype
 // and shape ApplyOutputPolicy produces (a variable last dimension stays -1 for
