@@ -26,6 +26,7 @@
 
 #include "aegis/cli/config.h"
 #include "aegis/common/file_util.h"
+#include "aegis/guard/output_policy.h"
 #include "common/testing/scoped_temp_dir.h"
 #include "config_schema.h"
 
@@ -80,6 +81,7 @@ const std::map<std::string, Sample>& Samples() {
       {"models.*.request_timeout_ms", {"100", "200"}},
       {"models.*.max_response_body_bytes", {"8192", "16384"}},
       {"models.*.engine", {"\"onnxruntime\"", "\"opencv\""}},
+      {"models.*.output_policy", {"\"top_k:3\"", "\"round:2\""}},
       {"registry.require_signature", {"true", "false"}},
       {"tls.cert", {"\"a.crt\"", "\"b.crt\""}},
       {"tls.key", {"\"a.key\"", "\"b.key\""}},
@@ -185,8 +187,9 @@ std::map<std::string, std::string> Fingerprint(const Config& c) {
   put("api_limits.body_memory_bytes", c.api_limits.body_memory_bytes);
   put("api_limits.body_memory_principal_percent", c.api_limits.body_memory_principal_percent);
   put("api_limits.max_response_body_bytes", c.api_limits.max_response_body_bytes);
-  for (const auto& [name, bytes] : c.api_limits.model_max_response_body_bytes) {
-    put("api_limits.model_max_response_body_bytes[" + name + "]", bytes);
+  for (const auto& [name, m] : c.api_limits.models) {
+    put("api_limits.models[" + name + "].max_response_body_bytes", m.max_response_body_bytes.value_or(0));
+    put("api_limits.models[" + name + "].output_policy", guard::OutputPolicyName(m.output_policy));
   }
   const auto& r = c.runtime;
   put("runtime.isolation", runtime::IsolationName(r.isolation));

@@ -19,7 +19,8 @@ const std::map<std::string, std::set<std::string>>& ConfigSchema() {
         "onnx_engine", "onnxruntime_dir"}},
       // [models."NAME"]: one table per model name ("*"), each with these keys.
       {"models", {"*"}},
-      {"models.*", {"instances", "memory_limit_mb", "request_timeout_ms", "max_response_body_bytes", "engine"}},
+      {"models.*",
+       {"instances", "memory_limit_mb", "request_timeout_ms", "max_response_body_bytes", "engine", "output_policy"}},
       {"registry", {"require_signature"}},
       {"tls", {"cert", "key", "ca", "client_ca", "require_client_cert"}},
       {"auth", {"jwt", "mtls"}},
