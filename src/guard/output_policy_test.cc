@@ -41,6 +41,7 @@ runtime::Tensor Fp32(std::vector<int64_t> shape, const std::vector<float>& v) {
 
 runtime::Tensor Fp16(std::vector<int64_t> shape, const std::vector<double>& v) {
   std::vector<uint16_t> halves;
+  halves.reserve(v.size());
   for (const double d : v) halves.push_back(*runtime::DoubleToHalf(d));
   return Make(DataType::kFp16, std::move(shape), halves);
 }
