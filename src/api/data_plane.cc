@@ -2,6 +2,7 @@
 
 #include "aegis/api/v2_codec.h"
 #include "aegis/common/version.h"
+#include "aegis/guard/output_policy.h"
 #include "body_budget.h"
 #include "model_json.h"
 #include "request_pipeline.h"
@@ -30,11 +31,17 @@ http::Response ModelMetadata(const Services& services, std::string_view name, st
   Json versions = Json::array();
   for (const auto& [v, m] : (*entry)->versions) versions.push_back(v);
   const auto& sig = (*model)->instances->signature();
+  // The outputs as this server returns them: under an output policy, not what
+  // the engine produces.
+  const guard::OutputPolicy& policy = services.limits.ModelSettings((*model)->record.name).output_policy;
+  std::vector<runtime::TensorSpec> outputs;
+  outputs.reserve(sig.outputs.size());
+  for (const auto& spec : sig.outputs) outputs.push_back(guard::OutputSpecUnder(policy, spec));
   return JsonResponse({{"name", std::string(name)},
                        {"versions", std::move(versions)},
                        {"platform", std::string((*model)->instances->platform())},
                        {"inputs", internal::TensorSpecsJson(sig.inputs)},
-                       {"outputs", internal::TensorSpecsJson(sig.outputs)},
+                       {"outputs", internal::TensorSpecsJson(outputs)},
                        // An extension to the v2 metadata: who vouched for these bytes.
                        {"signature", internal::SignatureJson((*model)->record)}});
 }
@@ -65,6 +72,13 @@ struct ResponseShape {
   std::vector<RequestedOutput> outputs;  // empty: all, in the model's order
   bool binary_data_output = false;
   uint64_t max_response = UINT64_MAX;  // encoded body, [limits] or [models."NAME"]
+  guard::OutputPolicy output_policy;   // [models."NAME"] output_policy
+};
+
+// The response rules of one model name, read when the request is planned.
+struct ResponseRules {
+  uint64_t max_response = UINT64_MAX;
+  guard::OutputPolicy output_policy;
 };
 
 // A response over its model's limit is the model's doing (its outputs for a
@@ -77,8 +91,10 @@ Status ResponseTooLargeError(const ResponseShape& shape) {
                           "are up to 4 times smaller than JSON");
 }
 
-// Encodes the outputs the request asked for, in the order asked for. `outputs`
-// may point into an engine worker's shared memory: they are read once, here.
+// Encodes the outputs the request asked for, in the order asked for, hardened
+// by the model's output policy (after the selection, so a client naming outputs
+// or asking for binary data gets them hardened too). `outputs` may point into
+// an engine worker's shared memory: they are read once, here.
 StatusOr<http::Response> EncodeOutputs(const ResponseShape& shape, std::span<const runtime::TensorView> outputs) {
   std::vector<runtime::TensorView> selected;
   std::vector<bool> binary;
@@ -93,6 +109,7 @@ StatusOr<http::Response> EncodeOutputs(const ResponseShape& shape, std::span<con
       binary.push_back(want.binary_data || shape.binary_data_output);
     }
   }
+  AEGIS_ASSIGN_OR_RETURN(const auto hardened, guard::HardenOutputs(shape.output_policy, selected, shape.max_response));
   AEGIS_ASSIGN_OR_RETURN(
       auto encoded, EncodeInferResponse(shape.model, shape.version, shape.id, selected, binary, shape.max_response));
   http::Response response;
@@ -110,7 +127,7 @@ StatusOr<http::Response> EncodeOutputs(const ResponseShape& shape, std::span<con
 // model's own thread when it runs confined). `monitor` (may be null) gets the
 // two stages' times.
 void RunInference(const std::shared_ptr<const registry::ServedModel>& model, const http::Request& request,
-                  monitor::Monitor* monitor, uint64_t max_response, http::Reply reply) {
+                  monitor::Monitor* monitor, const ResponseRules& rules, http::Reply reply) {
   monitor::StageTimer timer;
   auto header_length = JsonHeaderLength(request.head);
   if (!header_length.ok()) return reply(internal::ErrorResponse(header_length.status()));
@@ -120,8 +137,8 @@ void RunInference(const std::shared_ptr<const registry::ServedModel>& model, con
   Status valid = runtime::ValidateInputs(instances.signature(), infer->inputs);
   if (!valid.ok()) return reply(internal::ErrorResponse(valid));
   if (monitor != nullptr) monitor->ObserveStage(monitor::Stage::kGuard, timer.Lap());
-  ResponseShape shape{model->record.name,        model->record.version,     std::move(infer->id),
-                      std::move(infer->outputs), infer->binary_data_output, max_response};
+  ResponseShape shape{model->record.name,        model->record.version, std::move(infer->id), std::move(infer->outputs),
+                      infer->binary_data_output, rules.max_response,    rules.output_policy};
   // The callback owns what it needs, not the model: the model's instances may
   // run it on their own thread, and must never hold the last reference to themselves.
   instances.Submit(std::move(infer->inputs), request.head.request_id,
@@ -172,15 +189,16 @@ void PlanInfer(internal::RouteRequest& r, const auth::Principal& principal) {
   // Only now, authenticated, authorized and for a served model, may the
   // request hold memory for its body.
   internal::BudgetBody(services, principal, r.plan, r.Late());
-  const uint64_t max_response = services.limits.ResponseLimitFor((*model)->record.name);
+  const ResponseRules rules{services.limits.ResponseLimitFor((*model)->record.name),
+                            services.limits.ModelSettings((*model)->record.name).output_policy};
   // A small request for a model whose instances only hand it over is parsed on
   // the I/O thread and handed to the model's worker at once: no hop to the
   // worker pool.
   r.plan.async_handler_is_cheap =
       (*model)->instances->SubmitHandsOver() && r.head.content_length && *r.head.content_length <= kCheapBodyBytes;
-  r.plan.async_handler = [model = std::move(*model), monitor = services.monitor, max_response](http::Request& request,
-                                                                                               http::Reply reply) {
-    RunInference(model, request, monitor, max_response, std::move(reply));
+  r.plan.async_handler = [model = std::move(*model), monitor = services.monitor, rules](http::Request& request,
+                                                                                        http::Reply reply) {
+    RunInference(model, request, monitor, rules, std::move(reply));
   };
 }
 

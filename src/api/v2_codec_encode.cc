@@ -10,9 +10,9 @@
 #include <cstring>
 
 #include "aegis/api/v2_codec.h"
+#include "aegis/runtime/fp16.h"
 #include "json_writer.h"
 #include "v2_bytes.h"
-#include "v2_fp16.h"
 #include "v2_json_data.h"
 
 namespace aegis::api {
@@ -104,7 +104,7 @@ bool AppendJsonData(std::string& out, const runtime::TensorView& t, uint64_t cou
       return AppendNumbers<int64_t>(out, d, count, max, internal::WriteInt);
     case DataType::kFp16:
       return AppendNumbers<uint16_t>(
-          out, d, count, max, [](char* p, uint16_t v) { return internal::WriteFloat(p, internal::HalfToFloat(v)); });
+          out, d, count, max, [](char* p, uint16_t v) { return internal::WriteFloat(p, runtime::HalfToFloat(v)); });
     case DataType::kFp32:
       return AppendNumbers<float>(out, d, count, max, internal::WriteFloat);
     case DataType::kFp64:

@@ -10,8 +10,8 @@
 #include <simdjson.h>
 
 #include "aegis/api/v2_codec.h"
+#include "aegis/runtime/fp16.h"
 #include "common/testing/status_matchers.h"
-#include "v2_fp16.h"
 
 namespace aegis::api {
 namespace {
@@ -236,7 +236,7 @@ TEST(JsonQuoteTest, InvalidUtf8BecomesReplacementCharacters) {
 }
 
 TEST(Fp16Test, KnownConversions) {
-  using internal::DoubleToHalf;
+  using runtime::DoubleToHalf;
   EXPECT_EQ(DoubleToHalf(0.0), 0x0000);
   EXPECT_EQ(DoubleToHalf(-0.0), 0x8000);
   EXPECT_EQ(DoubleToHalf(1.0), 0x3c00);
@@ -261,11 +261,11 @@ TEST(Fp16Test, KnownConversions) {
   EXPECT_EQ(DoubleToHalf(std::numeric_limits<double>::infinity()), 0x7c00);
   EXPECT_EQ(DoubleToHalf(-std::numeric_limits<double>::infinity()), 0xfc00);
   EXPECT_EQ(DoubleToHalf(std::nan("")), 0x7e00);
-  EXPECT_EQ(internal::HalfToFloat(0x0001), std::ldexp(1.0f, -24));
-  EXPECT_EQ(internal::HalfToFloat(0x03ff), std::ldexp(1023.0f, -24));
-  EXPECT_EQ(internal::HalfToFloat(0x7bff), 65504.0f);
-  EXPECT_EQ(internal::HalfToFloat(0xc000), -2.0f);
-  EXPECT_TRUE(std::isnan(internal::HalfToFloat(0x7e00)));
+  EXPECT_EQ(runtime::HalfToFloat(0x0001), std::ldexp(1.0f, -24));
+  EXPECT_EQ(runtime::HalfToFloat(0x03ff), std::ldexp(1023.0f, -24));
+  EXPECT_EQ(runtime::HalfToFloat(0x7bff), 65504.0f);
+  EXPECT_EQ(runtime::HalfToFloat(0xc000), -2.0f);
+  EXPECT_TRUE(std::isnan(runtime::HalfToFloat(0x7e00)));
 }
 
 #if defined(__FLT16_MAX__)
@@ -273,14 +273,14 @@ TEST(Fp16Test, KnownConversions) {
 TEST(Fp16Test, MatchesCompilerConversions) {
   for (uint32_t h = 0; h < 0x10000; ++h) {
     const auto half = std::bit_cast<_Float16>(static_cast<uint16_t>(h));
-    const float f = internal::HalfToFloat(static_cast<uint16_t>(h));
+    const float f = runtime::HalfToFloat(static_cast<uint16_t>(h));
     if (std::isnan(f)) continue;
     EXPECT_EQ(f, static_cast<float>(half)) << h;
     // Midpoints between neighbours exercise ties.
-    const double next = static_cast<double>(internal::HalfToFloat(static_cast<uint16_t>(h + 1)));
+    const double next = static_cast<double>(runtime::HalfToFloat(static_cast<uint16_t>(h + 1)));
     if ((h & 0x7fff) < 0x7bff && std::isfinite(next)) {
       const double mid = (static_cast<double>(f) + next) / 2;
-      const auto ours = internal::DoubleToHalf(mid);
+      const auto ours = runtime::DoubleToHalf(mid);
       ASSERT_TRUE(ours.has_value());
       EXPECT_EQ(*ours, std::bit_cast<uint16_t>(static_cast<_Float16>(mid))) << h;
     }
@@ -291,7 +291,7 @@ TEST(Fp16Test, MatchesCompilerConversions) {
     const double d =
         std::ldexp(static_cast<double>(rng() >> 11) / 9007199254740992.0, static_cast<int>(rng() % 44) - 28) *
         ((rng() & 1) ? -1 : 1);
-    const auto ours = internal::DoubleToHalf(d);
+    const auto ours = runtime::DoubleToHalf(d);
     const uint16_t theirs = std::bit_cast<uint16_t>(static_cast<_Float16>(d));
     if (!ours) {
       EXPECT_EQ(theirs & 0x7fff, 0x7c00) << d;

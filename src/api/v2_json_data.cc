@@ -8,8 +8,8 @@
 #include <limits>
 #include <string_view>
 
+#include "aegis/runtime/fp16.h"
 #include "v2_bytes.h"
-#include "v2_fp16.h"
 
 namespace aegis::api::internal {
 namespace {
@@ -110,7 +110,7 @@ struct Fp16Writer {
   ElementError operator()(element e, uint64_t index) const {
     double v;
     if (!NumberAsDouble(e, &v)) return ElementError::kWrongType;
-    const std::optional<uint16_t> half = DoubleToHalf(v);
+    const std::optional<uint16_t> half = runtime::DoubleToHalf(v);
     if (!half) return ElementError::kOutOfRange;
     Store(out, index, *half);
     return ElementError::kOk;

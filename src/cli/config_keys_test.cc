@@ -26,6 +26,7 @@
 
 #include "aegis/cli/config.h"
 #include "aegis/common/file_util.h"
+#include "aegis/guard/output_policy.h"
 #include "common/testing/scoped_temp_dir.h"
 #include "config_schema.h"
 
@@ -86,6 +87,7 @@ const std::map<std::string, Sample>& Samples() {
       {"models.*.request_timeout_ms", {"100", "200"}},
       {"models.*.max_response_body_bytes", {"8192", "16384"}},
       {"models.*.engine", {"\"onnxruntime\"", "\"opencv\""}},
+      {"models.*.output_policy", {"\"top_k:3\"", "\"round:2\""}},
       {"models.*.rate", {"\"1/s\"", "\"2/s\""}},
       {"models.*.burst", {"1", "2", {{"rate", "\"1/s\""}}}},
       {"registry.require_signature", {"true", "false"}},
@@ -193,8 +195,9 @@ std::map<std::string, std::string> Fingerprint(const Config& c) {
   put("api_limits.body_memory_bytes", c.api_limits.body_memory_bytes);
   put("api_limits.body_memory_principal_percent", c.api_limits.body_memory_principal_percent);
   put("api_limits.max_response_body_bytes", c.api_limits.max_response_body_bytes);
-  for (const auto& [name, bytes] : c.api_limits.model_max_response_body_bytes) {
-    put("api_limits.model_max_response_body_bytes[" + name + "]", bytes);
+  for (const auto& [name, m] : c.api_limits.models) {
+    put("api_limits.models[" + name + "].max_response_body_bytes", m.max_response_body_bytes.value_or(0));
+    put("api_limits.models[" + name + "].output_policy", guard::OutputPolicyName(m.output_policy));
   }
   const auto& g = c.guard;
   put("guard.principal.per_second", g.principal.per_second);

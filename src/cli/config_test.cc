@@ -105,6 +105,31 @@ TEST_F(ConfigTest, MemoryLimitsAreReadAndChecked) {
   });
 }
 
+TEST_F(ConfigTest, OutputPolicyIsPerModelAndDefaultsToFull) {
+  Write(
+      "[models.\"a\"]\noutput_policy = \"top_k:3\"\nmax_response_body_bytes = 8192\n"
+      "[models.\"b\"]\noutput_policy = \"label\"\n[models.\"c\"]\ninstances = 2\n");
+  auto config = LoadConfig(dir_);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  const api::ApiLimits& limits = config->api_limits;
+  EXPECT_EQ(limits.ModelSettings("a").output_policy, (guard::OutputPolicy{guard::OutputPolicy::Kind::kTopK, 3}));
+  EXPECT_EQ(limits.ResponseLimitFor("a"), 8192u);
+  EXPECT_EQ(limits.ModelSettings("b").output_policy.kind, guard::OutputPolicy::Kind::kLabel);
+  EXPECT_EQ(limits.ResponseLimitFor("b"), limits.max_response_body_bytes);
+  EXPECT_TRUE(limits.ModelSettings("c").output_policy.IsFull());
+  EXPECT_TRUE(limits.ModelSettings("unlisted").output_policy.IsFull());
+  ExpectRefused({
+      {"[models.\"fraud\"]\noutput_policy = \"top_k:0\"\n",
+       "models.\"fraud\".output_policy: \"top_k:0\": must be \"full\", \"label\", \"top_k:N\" (N from 1 to 1000)"},
+      {"[models.\"m\"]\noutput_policy = \"round:9\"\n", "models.\"m\".output_policy: \"round:9\": must be"},
+      {"[models.\"m\"]\noutput_policy = 3\n", "models.\"m\".output_policy: must be a string"},
+      {"[models.\"m\"]\noutput_policy = \"\"\n", "models.\"m\".output_policy: must not be empty"},
+      // A value that would break the one-line error is shown escaped.
+      {"[models.\"m\"]\noutput_policy = \"top_k:3\\nlabel\"\n",
+       "models.\"m\".output_policy: \"top_k:3\\x0alabel\": must be"},
+  });
+}
+
 TEST_F(ConfigTest, OverridesAreApplied) {
   Write(
       "[limits]\nmax_body_bytes = 4096\nread_timeout_seconds = 2\n[runtime]\ninstances_per_model = 3\n"

@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "aegis/guard/output_policy.h"
 #include "aegis/registry/registry.h"
 #include "config_schema.h"
 #include "toml_table.h"
@@ -26,6 +27,34 @@ Status Engine(const TableReader& r, const std::string& key, runtime::OnnxEngine&
   std::optional<runtime::OnnxEngine> engine = runtime::ParseOnnxEngine(name);
   if (!engine) return r.Error(key, "must be \"onnxruntime\" (ONNX Runtime) or \"opencv\" (OpenCV DNN)");
   out = *engine;
+  return Status::Ok();
+}
+
+// `text` for a one-line message: printable ASCII as is, other bytes as \xNN,
+// at most 40 characters (a TOML string may hold newlines and escapes).
+std::string Shown(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (const char c : text.substr(0, 40)) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b >= 0x20 && b < 0x7f && c != '"' && c != '\\') {
+      out.push_back(c);
+    } else {
+      out += "\\x";
+      out.push_back(kHex[b >> 4]);
+      out.push_back(kHex[b & 0xf]);
+    }
+  }
+  return out + (text.size() > 40 ? "...\"" : "\"");
+}
+
+// An output policy (guard/output_policy.h); a bad one names itself in the error.
+Status ReadOutputPolicy(const TableReader& r, const std::string& key, guard::OutputPolicy& out) {
+  std::string text = guard::OutputPolicyName(out);
+  AEGIS_RETURN_IF_ERROR(r.String(key, text));
+  auto policy = guard::ParseOutputPolicy(text);
+  if (!policy.ok()) return r.Error(key, Shown(text) + ": " + policy.status().message());
+  out = *policy;
   return Status::Ok();
 }
 
@@ -89,8 +118,9 @@ Status LoadModel(const std::string& name, const toml::table& table, const std::s
   if (table.contains("max_response_body_bytes")) {
     uint64_t bytes = 0;
     AEGIS_RETURN_IF_ERROR(r.Integer("max_response_body_bytes", bytes, 4096, 1ll << 34));
-    config.api_limits.model_max_response_body_bytes[name] = bytes;
+    config.api_limits.models[name].max_response_body_bytes = bytes;
   }
+  AEGIS_RETURN_IF_ERROR(ReadOutputPolicy(r, "output_policy", config.api_limits.models[name].output_policy));
   if (table.contains("engine")) {
     runtime::OnnxEngine engine = runtime::OnnxEngine::kOnnxRuntime;
     AEGIS_RETURN_IF_ERROR(Engine(r, "engine", engine));
@@ -147,7 +177,9 @@ std::string RenderRuntimeConfig() {
       << "# memory_limit_mb = 8192\n"
       << "# request_timeout_ms = 20000\n"
       << "# max_response_body_bytes = 268435456   # overrides [limits] for this model\n"
-      << "# engine = \"opencv\"            # ONNX models of this name on OpenCV DNN\n";
+      << "# engine = \"opencv\"            # ONNX models of this name on OpenCV DNN\n"
+      << "# output_policy = \"top_k:3\"     # or \"full\" (default), \"label\", \"round:2\" "
+         "(docs/threat-detection.md)\n";
   return out.str();
 }
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -16,11 +17,20 @@
 #include "aegis/auth/user_directory.h"
 #include "aegis/common/clock.h"
 #include "aegis/guard/memory_budget.h"
+#include "aegis/guard/output_policy.h"
 #include "aegis/guard/request_guard.h"
 #include "aegis/monitor/monitor.h"
 #include "aegis/registry/registry.h"
 
 namespace aegis::api {
+
+// What a [models."NAME"] table sets for one model name on the API's side (how
+// its engine runs is registry::ModelRuntimeOverrides). Every per-model setting
+// the request path applies lives here, so one lookup by name finds them all.
+struct ModelApiSettings {
+  std::optional<uint64_t> max_response_body_bytes;  // unset: ApiLimits::max_response_body_bytes
+  guard::OutputPolicy output_policy;                // how much of the scores leave the server
+};
 
 struct ApiLimits {
   uint64_t max_body_bytes = 64ull << 20;  // inference requests
@@ -33,11 +43,16 @@ struct ApiLimits {
   // The encoded inference response (JSON can be ~4x its binary tensors): larger
   // ones are refused with 500, and per model name overridden.
   uint64_t max_response_body_bytes = 64ull << 20;
-  std::map<std::string, uint64_t, std::less<>> model_max_response_body_bytes;
+  // [models."NAME"] by model name; a name not listed has the defaults.
+  std::map<std::string, ModelApiSettings, std::less<>> models;
 
+  const ModelApiSettings& ModelSettings(std::string_view model) const {
+    static const ModelApiSettings kDefaults;
+    const auto it = models.find(model);
+    return it == models.end() ? kDefaults : it->second;
+  }
   uint64_t ResponseLimitFor(std::string_view model) const {
-    const auto it = model_max_response_body_bytes.find(model);
-    return it == model_max_response_body_bytes.end() ? max_response_body_bytes : it->second;
+    return ModelSettings(model).max_response_body_bytes.value_or(max_response_body_bytes);
   }
 };
 

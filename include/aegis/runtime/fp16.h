@@ -1,4 +1,5 @@
-// IEEE 754 binary16 (FP16) conversions for the KServe v2 codec.
+// IEEE 754 binary16 (FP16) conversions, for the KServe v2 codec and the output
+// policies (src/guard), which both read and write FP16 tensors.
 //
 // JSON carries FP16 values as decimal numbers, so requests need a correctly
 // rounded double -> binary16 conversion and responses need binary16 -> float.
@@ -12,7 +13,7 @@
 #include <cstdint>
 #include <optional>
 
-namespace aegis::api::internal {
+namespace aegis::runtime {
 
 // The binary16 nearest to `value` (ties to even). nullopt when a finite `value`
 // rounds to infinity (|value| >= 65520), which the codec reports as out of range
@@ -23,4 +24,4 @@ std::optional<uint16_t> DoubleToHalf(double value);
 // Exact: every binary16 value is representable as a float.
 float HalfToFloat(uint16_t half);
 
-}  // namespace aegis::api::internal
+}  // namespace aegis::runtime

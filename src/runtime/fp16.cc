@@ -1,9 +1,9 @@
-// binary16 conversions; see v2_fp16.h for why these are hand-written.
-#include "v2_fp16.h"
+// binary16 conversions; see fp16.h for why these are hand-written.
+#include "aegis/runtime/fp16.h"
 
 #include <bit>
 
-namespace aegis::api::internal {
+namespace aegis::runtime {
 namespace {
 
 constexpr int kDoubleMantissaBits = 52;
@@ -84,4 +84,4 @@ float HalfToFloat(uint16_t half) {
   return std::bit_cast<float>(bits);
 }
 
-}  // namespace aegis::api::internal
+}  // namespace aegis::runtime
