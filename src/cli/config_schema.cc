@@ -21,8 +21,8 @@ const std::map<std::string, std::set<std::string>>& ConfigSchema() {
       // [models."NAME"]: one table per model name ("*"), each with these keys.
       {"models", {"*"}},
       {"models.*",
-       {"instances", "memory_limit_mb", "request_timeout_ms", "max_response_body_bytes", "engine", "output_policy", "rate",
-        "burst"}},
+       {"instances", "memory_limit_mb", "request_timeout_ms", "max_response_body_bytes", "engine", "output_policy",
+        "rate", "burst"}},
       {"registry", {"require_signature"}},
       {"tls", {"cert", "key", "ca", "client_ca", "require_client_cert"}},
       {"auth", {"jwt", "mtls"}},
