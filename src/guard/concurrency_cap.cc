@@ -50,8 +50,20 @@ ConcurrencyCap::Slot ConcurrencyCap::TryEnter(std::string_view key, uint32_t max
     if (it->second >= max) return nullptr;
     ++it->second;
   }
-  auto owned = std::make_shared<std::string>(key);
-  return Slot(owned.get(), [&shard, owned](const void*) { shard.Leave(*owned); });
+  // One allocation holds the key and the control block; leaving runs when the
+  // last copy of the slot goes.
+  class Held {
+   public:
+    Held(Shard* shard, std::string_view key) : shard_(shard), key_(key) {}
+    Held(const Held&) = delete;
+    Held& operator=(const Held&) = delete;
+    ~Held() { shard_->Leave(key_); }
+
+   private:
+    Shard* shard_;
+    std::string key_;
+  };
+  return std::make_shared<const Held>(&shard, key);
 }
 
 uint32_t ConcurrencyCap::InFlight(std::string_view key) const {
