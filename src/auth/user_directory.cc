@@ -154,6 +154,9 @@ LoginOutcome UserDirectory::Impl::Fail(const store::UserRecord& user, const std:
     Status saved = store->UpdateUserLoginState(user.name, user.last_totp_step, after.failed_logins,
                                                internal::LockedUntilText(after));
     if (!saved.ok()) return Failure(saved.WithContext("recording a failed login"), std::move(reason));
+    if (after.locked_until && !internal::IsLocked(before, clock.Now()) && options.on_lockout) {
+      options.on_lockout(user.name, source);
+    }
   }
   return Failure(Status::Unauthenticated(std::string(kCredentialFailure)), std::move(reason));
 }
@@ -207,7 +210,9 @@ LoginOutcome UserDirectory::Login(const LoginRequest& request) {
   }
   if (!found.ok()) {
     (void)d.Verify(d.dummy_hash, password);
-    if (valid_name) d.unknown_names.RecordFailure(request.user, d.clock.Now());
+    if (valid_name && d.unknown_names.RecordFailure(request.user, d.clock.Now()) && d.options.on_lockout) {
+      d.options.on_lockout(request.user, request.source);
+    }
     d.throttle.RecordFailure(request.source, d.clock.Steady());
     return Failure(Status::Unauthenticated(std::string(kCredentialFailure)), "unknown user");
   }
