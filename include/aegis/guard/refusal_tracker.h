@@ -35,6 +35,8 @@ class RefusalTracker {
   // Counts one refusal of `principal`; true exactly when it is the
   // threshold-th in the principal's current window.
   bool Refused(std::string_view principal, std::chrono::steady_clock::time_point now);
+  uint64_t threshold() const { return options_.threshold; }
+  std::chrono::seconds window() const { return options_.window; }
 
  private:
   struct Window {
