@@ -120,7 +120,7 @@ void Incidents::Audit(audit::SystemAction action, const std::string& id, std::st
   audit_->Append(std::move(event));
 }
 
-StatusOr<store::IncidentRecord> Incidents::Raise(IncidentSignal signal) {
+StatusOr<store::IncidentRecord> Incidents::Raise(const IncidentSignal& signal) {
   std::optional<store::IncidentRecord> opened;
   StatusOr<store::IncidentRecord> result = Status::Internal("not raised");
   {
@@ -302,7 +302,7 @@ void Incidents::Run() {
     queue_.pop_front();
     busy_ = true;
     lock.unlock();
-    auto raised = Raise(std::move(signal));
+    auto raised = Raise(signal);
     if (!raised.ok()) spdlog::error("incident not raised: {}", raised.status().message());
     lock.lock();
     busy_ = false;

@@ -141,7 +141,7 @@ class Incidents {
 
   // Opens an incident or merges the signal into the unresolved one of the same
   // (kind, principal, model). Returns the incident as stored.
-  StatusOr<store::IncidentRecord> Raise(IncidentSignal signal);
+  StatusOr<store::IncidentRecord> Raise(const IncidentSignal& signal);
   // Raise on the incidents thread; never blocks. Dropped (and counted) when
   // queue_capacity signals are already waiting.
   void Post(IncidentSignal signal);
