@@ -87,11 +87,12 @@ Status CheckNote(std::string_view note) {
 }
 
 Playbooks Playbooks::Defaults() {
+  // Only actions this build carries out: an incident must not list an action
+  // that did nothing. Extraction is the one signal an outsider cannot raise
+  // against someone else's credential (its queries are made with it): stop it
+  // at once. The rest are recorded and left to an operator.
   Playbooks p;
-  for (auto& actions : p.by_kind) actions = {ResponseAction::kAlert};
-  // Extraction is the one signal an outsider cannot raise against someone
-  // else's credential: its queries are made with it. Stop it at once.
-  p.by_kind[static_cast<size_t>(IncidentKind::kExtraction)] = {ResponseAction::kAlert, ResponseAction::kSuspend};
+  p.by_kind[static_cast<size_t>(IncidentKind::kExtraction)] = {ResponseAction::kSuspend};
   return p;
 }
 

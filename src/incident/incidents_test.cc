@@ -99,20 +99,18 @@ TEST_F(IncidentsTest, EveryRaiseAndStateChangeIsAuditedAndRecorded) {
   EXPECT_EQ(resolved->state, "resolved");
   EXPECT_EQ(resolved->note, "<script>x</script> reset") << "stored as data";
   ASSERT_OK(audit_->Flush());
-  const auto actions = RecentActions(5);
-  EXPECT_EQ(actions, (std::vector<std::string>{"incident.opened", "incident.response", "incident.updated",
-                                               "incident.acknowledged", "incident.resolved"}));
+  const auto actions = RecentActions(4);
+  EXPECT_EQ(actions, (std::vector<std::string>{"incident.opened", "incident.updated", "incident.acknowledged",
+                                               "incident.resolved"}));
   const std::vector<std::string> recent = audit_->Recent(1).value();
   auto last = Json::parse(recent.back());
   EXPECT_EQ(last["principal"], "user:admin");
   EXPECT_EQ(last["resource"], "incident:" + opened->id);
-  // alert (default playbook), acknowledge, resolve: each with its time.
-  ASSERT_EQ(resolved->actions.size(), 3u);
-  EXPECT_EQ(resolved->actions[0].action, "alert");
-  EXPECT_EQ(resolved->actions[0].outcome, "not available in this build");
-  EXPECT_EQ(resolved->actions[1].action, "acknowledge");
-  EXPECT_EQ(resolved->actions[2].action, "resolve");
-  EXPECT_FALSE(resolved->actions[2].at.empty());
+  // No default action for brute force; acknowledge and resolve, each with its time.
+  ASSERT_EQ(resolved->actions.size(), 2u);
+  EXPECT_EQ(resolved->actions[0].action, "acknowledge");
+  EXPECT_EQ(resolved->actions[1].action, "resolve");
+  EXPECT_FALSE(resolved->actions[1].at.empty());
 }
 
 TEST_F(IncidentsTest, BadIdsStatesAndNotesAreRefused) {

@@ -105,9 +105,9 @@ struct IncidentSignal {
 // The actions run when an incident of each kind opens.
 struct Playbooks {
   std::array<std::vector<ResponseAction>, kIncidentKindCount> by_kind;
-  // The documented defaults (docs/threat-detection.md): "alert" for every kind,
-  // plus "suspend" for extraction; never "suspend" for brute_force (anyone can
-  // make a name fail logins: suspending it would hand them a denial of service).
+  // The documented defaults (docs/threat-detection.md): "suspend" for
+  // extraction, nothing else; never "suspend" for brute_force (anyone can make a
+  // name fail logins: suspending it would hand them a denial of service).
   static Playbooks Defaults();
   const std::vector<ResponseAction>& For(IncidentKind kind) const { return by_kind[static_cast<size_t>(kind)]; }
 };
