@@ -4,7 +4,7 @@
 // asked the policy when a handler runs. Each fills the plan (an immediate
 // answer, a handler for the worker pool, or a body sink) and may note in the
 // audit event why it refused. Path params: {model} and {version}, {name} (a
-// trusted key or a user), {id} (a token).
+// trusted key, a user or a principal), {id} (a token or an incident).
 //
 // Thread-safety: stateless functions; the handlers they install copy Services.
 #pragma once
@@ -50,6 +50,19 @@ void PlanLogin(RouteRequest& r);
 void PlanLogout(RouteRequest& r, const auth::Principal& principal);
 // GET /v1/whoami
 void PlanWhoami(RouteRequest& r, const auth::Principal& principal);
+
+// GET /v1/incidents[?state=S][&limit=N] — newest first.
+void PlanIncidentList(RouteRequest& r, const auth::Principal& principal);
+// GET /v1/incidents/{id}
+void PlanIncidentRead(RouteRequest& r, const auth::Principal& principal);
+// POST /v1/incidents/{id}/ack
+void PlanIncidentAck(RouteRequest& r, const auth::Principal& principal);
+// POST /v1/incidents/{id}/resolve with {"note": TEXT}
+void PlanIncidentResolve(RouteRequest& r, const auth::Principal& principal);
+// POST /v1/principals/{name}/suspend ({name}: "token:ci", "user:alice", ...)
+void PlanPrincipalSuspend(RouteRequest& r, const auth::Principal& principal);
+// POST /v1/principals/{name}/reinstate
+void PlanPrincipalReinstate(RouteRequest& r, const auth::Principal& principal);
 
 // GET /metrics — the Prometheus text exposition.
 void PlanMetrics(RouteRequest& r, const auth::Principal& principal);

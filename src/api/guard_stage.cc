@@ -17,6 +17,24 @@ void Refuse(const Services& services, guard::GuardRefusal refusal, http::Plan& p
   plan.immediate = std::move(response);
 }
 
+// The rate_abuse detector: one incident when a principal keeps being refused
+// (RefusalTracker's threshold), raised off this thread.
+void NoteRefusal(const Services& services, const auth::Principal& principal, std::string_view model,
+                 guard::GuardReason reason, const audit::AuditEvent& event) {
+  if (services.refusals == nullptr || services.incidents == nullptr) return;
+  if (!services.refusals->Refused(principal.name, services.clock->Steady())) return;
+  incident::IncidentSignal signal;
+  signal.kind = incident::IncidentKind::kRateAbuse;
+  signal.severity = incident::Severity::kMedium;
+  signal.principal = principal.name;
+  signal.model = std::string(model);
+  signal.source = SourceAddress(event.remote);
+  signal.evidence = {{"refusals", std::to_string(services.refusals->threshold()) + " within " +
+                                      std::to_string(services.refusals->window().count()) + " s"},
+                     {"latest_reason", std::string(guard::GuardReasonName(reason))}};
+  services.incidents->Post(std::move(signal));
+}
+
 }  // namespace
 
 bool GuardSource(const Services& services, const http::RequestHead& head, http::Plan& plan, audit::AuditEvent& event) {
@@ -37,7 +55,9 @@ bool GuardPrincipal(const Services& services, const auth::Principal& principal, 
   const guard::RateLimit own{principal.limits.rate_per_second, principal.limits.burst, principal.limits.quota_per_day};
   guard::RequestGuard::Admission admission = services.guard->Admit(principal.name, own, model);
   if (admission.refusal) {
+    const guard::GuardReason reason = admission.refusal->reason;
     Refuse(services, std::move(*admission.refusal), plan, event);
+    NoteRefusal(services, principal, model, reason, event);
     return false;
   }
   plan.held = std::move(admission.slot);

@@ -76,6 +76,11 @@ bool Admit(const Route& route, const RouteMatch& match, const DispatchOptions& o
     CountFailedAuthentication(services, head);
     return false;
   }
+  // A suspended credential is refused before it costs any limit or policy work.
+  if (services.suspensions != nullptr && services.suspensions->IsSuspended(principal->name)) {
+    Deny(services, "credential suspended", plan, event);
+    return false;
+  }
   if (!GuardPrincipal(services, *principal, match.params.Get("model"), plan, event)) return false;
   if (route.access == Access::kAuthenticated) return true;
   if (options.require_control_plane_role && !HasControlPlaneRole(*principal)) {

@@ -9,7 +9,8 @@
 //      (tables list the writing route first), then answered 405 with an Allow
 //      header naming the path's methods — so a caller learns which methods exist
 //      only once it would be allowed to use the path at all;
-//   3. access: anonymous routes skip 4–5; every other route authenticates (401);
+//   3. access: anonymous routes skip 4–5; every other route authenticates (401),
+//      and a suspended principal is refused (403 "credential suspended");
 //   4. on the control plane, a principal with no control-plane role is refused (403);
 //   5. granted routes ask the policy for the route's action (403);
 //   6. the handler plans the answer.

@@ -435,7 +435,12 @@ TEST(AuditEventTest, TypedFieldsKeepTheirOnDiskStrings) {
       {SystemAction::kRuntimeSandboxViolation, "runtime.sandbox_violation"},
       {SystemAction::kRuntimeWorkerRestarted, "runtime.worker_restarted"},
       {SystemAction::kModelWithdrawn, "model.withdrawn"},
-      {SystemAction::kHttpConnectionLimit, "http.connection_limit"}};
+      {SystemAction::kHttpConnectionLimit, "http.connection_limit"},
+      {SystemAction::kIncidentOpened, "incident.opened"},
+      {SystemAction::kIncidentUpdated, "incident.updated"},
+      {SystemAction::kIncidentResponse, "incident.response"},
+      {SystemAction::kIncidentAcknowledged, "incident.acknowledged"},
+      {SystemAction::kIncidentResolved, "incident.resolved"}};
   for (const auto& [action, name] : names) EXPECT_EQ(SystemActionName(action), name);
 }
 

@@ -61,6 +61,16 @@ std::string_view SystemActionName(SystemAction action) {
       return "model.withdrawn";
     case SystemAction::kHttpConnectionLimit:
       return "http.connection_limit";
+    case SystemAction::kIncidentOpened:
+      return "incident.opened";
+    case SystemAction::kIncidentUpdated:
+      return "incident.updated";
+    case SystemAction::kIncidentResponse:
+      return "incident.response";
+    case SystemAction::kIncidentAcknowledged:
+      return "incident.acknowledged";
+    case SystemAction::kIncidentResolved:
+      return "incident.resolved";
   }
   return "unknown";
 }

@@ -77,7 +77,7 @@ std::vector<std::pair<std::string, SystemTime>> UnknownNameLockouts::Locked(Syst
   return out;
 }
 
-void UnknownNameLockouts::RecordFailure(const std::string& name, SystemTime now) {
+bool UnknownNameLockouts::RecordFailure(const std::string& name, SystemTime now) {
   std::lock_guard lock(mu_);
   auto it = names_.find(name);
   if (it == names_.end()) {
@@ -89,8 +89,10 @@ void UnknownNameLockouts::RecordFailure(const std::string& name, SystemTime now)
     }
     it = names_.emplace(name, Entry{}).first;
   }
+  const bool was_locked = internal::IsLocked(it->second.state, now);
   it->second.state = AfterFailure(it->second.state, now, policy_);
   it->second.touched = ++clock_;
+  return !was_locked && internal::IsLocked(it->second.state, now);
 }
 
 }  // namespace aegis::auth::internal

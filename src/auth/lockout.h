@@ -57,7 +57,8 @@ class UnknownNameLockouts {
  public:
   UnknownNameLockouts(LockoutPolicy policy, size_t capacity) : policy_(policy), capacity_(capacity) {}
   bool IsLocked(const std::string& name, SystemTime now);
-  void RecordFailure(const std::string& name, SystemTime now);
+  // True when this failure locked the name.
+  bool RecordFailure(const std::string& name, SystemTime now);
   // Names locked at `now`, with the end of their lock.
   std::vector<std::pair<std::string, SystemTime>> Locked(SystemTime now);
 

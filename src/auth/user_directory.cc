@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <semaphore>
+#include <utility>
 
 #include "aegis/auth/credential_limits.h"
 #include "aegis/auth/totp.h"
@@ -57,11 +58,13 @@ struct UserDirectory::Impl {
       : store(store),
         kek(kek),
         clock(clock),
-        options(options),
-        lockout{options.lockout_threshold, options.lockout_duration},
+        options(std::move(options)),
+        // The member (declared before these), not the moved-from parameter.
+        lockout{this->options.lockout_threshold, this->options.lockout_duration},
         unknown_names(lockout, kUnknownNameCapacity),
-        throttle(options.source_failure_limit, options.source_window),
-        sessions(options.session_idle_timeout, options.session_lifetime, options.max_sessions_per_user) {}
+        throttle(this->options.source_failure_limit, this->options.source_window),
+        sessions(this->options.session_idle_timeout, this->options.session_lifetime,
+                 this->options.max_sessions_per_user) {}
 
   // Argon2id work, bounded to kConcurrentHashes at a time.
   StatusOr<std::string> Hash(std::string_view password) {
@@ -93,7 +96,7 @@ struct UserDirectory::Impl {
 StatusOr<std::unique_ptr<UserDirectory>> UserDirectory::Create(store::MetadataStore* store,
                                                                const keys::KeyProvider* kek, const Clock& clock,
                                                                UserDirectoryOptions options) {
-  auto impl = std::make_unique<Impl>(store, kek, clock, options);
+  auto impl = std::make_unique<Impl>(store, kek, clock, std::move(options));
   AEGIS_ASSIGN_OR_RETURN(std::string filler, crypto::RandomBase64Url(16));
   AEGIS_ASSIGN_OR_RETURN(impl->dummy_hash, impl->Hash(filler));
   return std::unique_ptr<UserDirectory>(new UserDirectory(std::move(impl)));
@@ -154,6 +157,9 @@ LoginOutcome UserDirectory::Impl::Fail(const store::UserRecord& user, const std:
     Status saved = store->UpdateUserLoginState(user.name, user.last_totp_step, after.failed_logins,
                                                internal::LockedUntilText(after));
     if (!saved.ok()) return Failure(saved.WithContext("recording a failed login"), std::move(reason));
+    if (after.locked_until && !internal::IsLocked(before, clock.Now()) && options.on_lockout) {
+      options.on_lockout(user.name, source);
+    }
   }
   return Failure(Status::Unauthenticated(std::string(kCredentialFailure)), std::move(reason));
 }
@@ -207,7 +213,9 @@ LoginOutcome UserDirectory::Login(const LoginRequest& request) {
   }
   if (!found.ok()) {
     (void)d.Verify(d.dummy_hash, password);
-    if (valid_name) d.unknown_names.RecordFailure(request.user, d.clock.Now());
+    if (valid_name && d.unknown_names.RecordFailure(request.user, d.clock.Now()) && d.options.on_lockout) {
+      d.options.on_lockout(request.user, request.source);
+    }
     d.throttle.RecordFailure(request.source, d.clock.Steady());
     return Failure(Status::Unauthenticated(std::string(kCredentialFailure)), "unknown user");
   }

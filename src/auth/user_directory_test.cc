@@ -346,6 +346,30 @@ TEST_F(UserDirectoryTest, ThrottlesASourceAfterThirtyFailures) {
   EXPECT_FALSE(LoginOk("alice", secret, "198.51.100.7").empty());
 }
 
+TEST_F(UserDirectoryTest, OnLockoutIsToldOncePerLockOfAccountsAndUnknownNames) {
+  std::vector<std::pair<std::string, std::string>> told;
+  UserDirectoryOptions options;
+  options.lockout_threshold = 2;
+  options.on_lockout = [&](const std::string& name, const std::string& source) { told.emplace_back(name, source); };
+  Recreate(options);
+  Add("alice");
+  Login("alice", "wrong password!", "000000", "192.0.2.1");
+  EXPECT_TRUE(told.empty()) << "one failure locks nothing";
+  Login("alice", "wrong password!", "000000", "192.0.2.2");
+  Login("alice", "wrong password!", "000000", "192.0.2.3");  // already locked: not told again
+  Login("ghost", "wrong password!", "000000", "192.0.2.4");
+  Login("ghost", "wrong password!", "000000", "192.0.2.5");
+  Login("ghost", "wrong password!", "000000", "192.0.2.6");
+  Login(std::string(300, 'x'), "wrong password!", "000000", "192.0.2.7");  // never a name: never told
+  Login(std::string(300, 'x'), "wrong password!", "000000", "192.0.2.7");
+  using Told = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(told, (Told{{"alice", "192.0.2.2"}, {"ghost", "192.0.2.5"}}));
+  clock_.Advance(31min);  // the locks expire; locking again tells again
+  Login("alice", "wrong password!", "000000", "192.0.2.8");
+  Login("alice", "wrong password!", "000000", "192.0.2.8");
+  EXPECT_EQ(told.size(), 3u);
+}
+
 TEST_F(UserDirectoryTest, OpenIncidentsListLocksAndThrottlesWhileTheyLast) {
   UserDirectoryOptions options;
   options.lockout_threshold = 2;

@@ -47,5 +47,7 @@ void RegisterAuditOfflineCommands(CLI::App& audit);
 void RegisterTrustCommands(CLI::App& app);
 // `aegis token …`, `aegis user …`, `aegis login`, `aegis logout` (control plane).
 void RegisterIdentityCommands(CLI::App& app);
+// `aegis incident list|show|ack|resolve`, `aegis principal suspend|reinstate`.
+void RegisterIncidentCommands(CLI::App& app);
 
 }  // namespace aegis::cli

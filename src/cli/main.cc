@@ -28,6 +28,7 @@ int main(int argc, char** argv) try {
   aegis::cli::RegisterScan(app);
   aegis::cli::RegisterTrustCommands(app);
   aegis::cli::RegisterIdentityCommands(app);
+  aegis::cli::RegisterIncidentCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -23,8 +23,11 @@
 #include "aegis/common/file_util.h"
 #include "aegis/crypto/certificates.h"
 #include "aegis/guard/memory_budget.h"
+#include "aegis/guard/refusal_tracker.h"
 #include "aegis/guard/system_memory.h"
 #include "aegis/http/server.h"
+#include "aegis/incident/incidents.h"
+#include "aegis/incident/suspensions.h"
 #include "aegis/keys/key_provider.h"
 #include "aegis/monitor/monitor.h"
 #include "aegis/registry/registry.h"
@@ -167,6 +170,16 @@ std::optional<std::chrono::system_clock::time_point> CertificateNotAfter(const s
   return Clock::Real().Now() + std::chrono::seconds(*seconds);
 }
 
+// The incidents, with the playbooks' suspend action wired to the suspensions.
+StatusOr<std::unique_ptr<incident::Incidents>> StartIncidents(store::MetadataStore* store, audit::AuditLog& log,
+                                                              incident::Suspensions& suspensions) {
+  incident::IncidentsOptions options;
+  options.responders.suspend = [&suspensions](const std::string& principal, const std::string& reason) {
+    return suspensions.Suspend(principal, reason, "system");
+  };
+  return incident::Incidents::Create(store, &log, Clock::Real(), std::move(options));
+}
+
 void RunServe(const ServeOptions& o) {
   // Block the shutdown signals in every thread; one thread waits for them below.
   sigset_t signals;
@@ -199,8 +212,22 @@ void RunServe(const ServeOptions& o) {
       for (auto& sink : sinks) sink->Stop();
     }
   } sinks{StartSinks(config, *audit_log)};
+  // Incidents append to the log and write the store: declared after both, so
+  // destroyed (their queue raised) before them.
+  auto suspensions = Check(incident::Suspensions::Load(store.get(), Clock::Real()), "loading suspensions");
+  auto incidents = Check(StartIncidents(store.get(), *audit_log, *suspensions), "loading incidents");
   auto tokens = Check(auth::TokenAuthenticator::Create(store.get(), Clock::Real()));
-  auto users = Check(auth::UserDirectory::Create(store.get(), kek.get(), Clock::Real()));
+  auth::UserDirectoryOptions user_options;
+  user_options.on_lockout = [inc = incidents.get()](const std::string& name, const std::string& source) {
+    inc->Post({incident::IncidentKind::kBruteForce,
+               incident::Severity::kHigh,
+               "user:" + name,
+               "",
+               "",
+               source,
+               {{"what", "the name was locked after repeated failed logins"}}});
+  };
+  auto users = Check(auth::UserDirectory::Create(store.get(), kek.get(), Clock::Real(), user_options));
   JwksSource jwks(config);
   auth::Authenticator authenticator(tokens.get(), users.get(), jwks.verifier(), config.client_identities,
                                     Clock::Real());
@@ -213,11 +240,31 @@ void RunServe(const ServeOptions& o) {
   // Set once the monitor exists (events only come once models load); read from
   // the runtime's driver threads.
   std::atomic<monitor::Monitor*> runtime_monitor{nullptr};
-  registry_options.on_runtime_event = [log = audit_log.get(), &runtime_monitor](const std::string& name,
-                                                                                const std::string& version,
-                                                                                const runtime::RuntimeEvent& event) {
+  registry_options.on_runtime_event = [log = audit_log.get(), &runtime_monitor, inc = incidents.get()](
+                                          const std::string& name, const std::string& version,
+                                          const runtime::RuntimeEvent& event) {
     AuditRuntimeEvent(*log, name, version, event);
     if (monitor::Monitor* m = runtime_monitor.load()) m->RuntimeEvent(event.kind);
+    if (event.kind == runtime::RuntimeEvent::Kind::kWithdrawn) {
+      inc->Post({incident::IncidentKind::kEngineCrash,
+                 incident::Severity::kHigh,
+                 "",
+                 name,
+                 version,
+                 "",
+                 {{"detail", event.detail}}});
+    }
+  };
+  registry_options.on_load_failure = [inc = incidents.get()](const std::string& name, const std::string& version,
+                                                             const Status& why) {
+    if (!registry::IsIntegrityFailure(why) && why.code() != StatusCode::kDataLoss) return;
+    inc->Post({incident::IncidentKind::kIntegrity,
+               incident::Severity::kCritical,
+               "",
+               name,
+               version,
+               "",
+               {{"detail", why.message()}}});
   };
   registry::Registry registry(std::move(registry_options), store.get(), kek.get(), Clock::Real());
   if (!config.require_signature) spdlog::warn("registry.require_signature is off: unsigned models will be served");
@@ -245,6 +292,7 @@ void RunServe(const ServeOptions& o) {
   monitor_options.body_budget = &body_budget;
   monitor_options.registry = &registry;
   monitor_options.users = users.get();
+  monitor_options.incidents = incidents.get();
   monitor_options.audit = audit_log.get();
   monitor_options.tls_not_after = CertificateNotAfter(config.Resolve(config.tls_cert));
   monitor_options.kek_files = {config.data_dir / "keys" / "kek.key", config.data_dir / "keys" / "kek.sealed"};
@@ -280,6 +328,10 @@ void RunServe(const ServeOptions& o) {
   services.body_budget = &body_budget;
   guard::RequestGuard request_guard(config.guard);
   services.guard = &request_guard;
+  services.incidents = incidents.get();
+  services.suspensions = suspensions.get();
+  guard::RefusalTracker refusals;  // rate_abuse: 100 refusals of one principal within a minute
+  services.refusals = &refusals;
   spdlog::info("guard: {} per principal (burst {}), quota {}, {} in flight; {} failed authentications per address",
                guard::FormatRate(config.guard.principal.per_second), config.guard.principal.burst,
                config.guard.principal.quota_per_day == 0

@@ -231,6 +231,25 @@ void AddRateLimits(const internal::Counters& c, std::vector<MetricFamily>& out) 
   out.push_back(std::move(limited));
 }
 
+// Incidents in state "open" (not acknowledged, not resolved) by kind and
+// severity: every pair always present (7 x 4 fixed label values).
+void AddIncidents(const incident::Incidents& incidents, std::vector<MetricFamily>& out) {
+  MetricFamily open = Family("aegis_incidents_open",
+                             "Security incidents open now (raised, neither acknowledged nor resolved), by kind and "
+                             "severity.",
+                             MetricType::Gauge);
+  const incident::OpenCounts counts = incidents.CountOpen();
+  for (size_t k = 0; k < incident::kIncidentKindCount; ++k) {
+    for (size_t v = 0; v < incident::kSeverityCount; ++v) {
+      open.metric.push_back(
+          Value(MetricType::Gauge, static_cast<double>(counts[k][v]),
+                {{"kind", std::string(incident::IncidentKindName(static_cast<incident::IncidentKind>(k)))},
+                 {"severity", std::string(incident::SeverityName(static_cast<incident::Severity>(v)))}}));
+    }
+  }
+  out.push_back(std::move(open));
+}
+
 }  // namespace
 
 std::string Monitor::PrometheusText() const {
@@ -252,7 +271,9 @@ std::string Monitor::PrometheusText() const {
                               static_cast<double>(options_.registry->Served().size())));
     AddRuntime(*counters_, options_.isolation, options_.registry->Served(), families);
   }
-  if (options_.users != nullptr) {
+  if (options_.incidents != nullptr) {
+    AddIncidents(*options_.incidents, families);
+  } else if (options_.users != nullptr) {
     // Left out when the accounts cannot be read: a missing series is visible, a 0 would lie.
     if (auto incidents = options_.users->OpenIncidents(); incidents.ok()) {
       families.push_back(Single("aegis_incidents_open",

@@ -235,6 +235,41 @@ TEST_F(MonitorTest, IncidentsCountLockedNamesAndThrottledSources) {
   EXPECT_EQ(Sample(monitor.PrometheusText(), "aegis_incidents_open"), 0);
 }
 
+TEST_F(MonitorTest, IncidentsOpenByKindAndSeverity) {
+  auto kek = keys::LocalKeyProvider::Create(tmp_.path() / "keys", std::nullopt);
+  ASSERT_OK(kek);
+  audit::AuditLogOptions audit_options;
+  audit_options.dir = tmp_.path() / "audit";
+  audit_options.signing_key_file = tmp_.path() / "keys" / "audit-signing.key";
+  audit_options.kek = kek->get();
+  audit_options.verify_interval = std::chrono::seconds(0);
+  auto log = audit::AuditLog::Open(audit_options);
+  auto store = store::MetadataStore::Open(tmp_.path() / "aegis.db");
+  ASSERT_TRUE(log.ok() && store.ok());
+  auto incidents = incident::Incidents::Create(store->get(), log->get(), clock_);
+  ASSERT_OK(incidents);
+  MonitorOptions options = Options();
+  options.incidents = incidents->get();
+  Monitor monitor(options);
+  const std::string brute = R"(aegis_incidents_open{kind="brute_force",severity="high"})";
+  EXPECT_EQ(Sample(monitor.PrometheusText(), brute), 0) << "every pair is exported, 0 included";
+  auto raised =
+      (*incidents)
+          ->Raise(
+              {incident::IncidentKind::kBruteForce, incident::Severity::kHigh, "user:ghost", "", "", "192.0.2.9", {}});
+  ASSERT_OK(raised);
+  ASSERT_OK(
+      (*incidents)
+          ->Raise(
+              {incident::IncidentKind::kBruteForce, incident::Severity::kHigh, "user:ghost", "", "", "192.0.2.9", {}}));
+  std::string text = monitor.PrometheusText();
+  EXPECT_EQ(Sample(text, brute), 1) << "raised twice, one incident";
+  EXPECT_EQ(Sample(text, R"(aegis_incidents_open{kind="engine_crash",severity="critical"})"), 0);
+  EXPECT_EQ(Sample(text, "aegis_incidents_open"), -1) << "no unlabeled series beside the labeled ones";
+  ASSERT_OK((*incidents)->Acknowledge(raised->id, "user:admin"));
+  EXPECT_EQ(Sample(monitor.PrometheusText(), brute), 0);
+}
+
 TEST_F(MonitorTest, DashboardHasTheContractShape) {
   Monitor monitor(Options());
   const Json d = Json::parse(monitor.DashboardJson());

@@ -30,7 +30,7 @@ bool RoleAllows(Role role, Permission p) {
       return p == Permission::kModelList || p == Permission::kPromotionApprove;
     case Role::kAuditor:
       return p == Permission::kAuditRead || p == Permission::kMetricsRead || p == Permission::kModelList ||
-             p == Permission::kTrustList;
+             p == Permission::kTrustList || p == Permission::kIncidentRead;
     case Role::kConsumer:
       return p == Permission::kServerMetadata || p == Permission::kModelMetadata || p == Permission::kModelReady ||
              p == Permission::kInfer;
@@ -98,6 +98,10 @@ std::string_view PermissionName(Permission permission) {
       return "key.manage";
     case Permission::kPromotionApprove:
       return "promotion.approve";
+    case Permission::kIncidentRead:
+      return "incident.read";
+    case Permission::kIncidentManage:
+      return "incident.manage";
   }
   return "unknown";
 }
@@ -119,7 +123,8 @@ bool IsModelScoped(Permission permission) {
 
 bool IsSensitive(Permission permission) {
   return permission == Permission::kTrustChange || permission == Permission::kTokenManage ||
-         permission == Permission::kUserManage || permission == Permission::kKeyManage;
+         permission == Permission::kUserManage || permission == Permission::kKeyManage ||
+         permission == Permission::kIncidentManage;
 }
 
 std::string_view ActionName(Action action) {
@@ -174,6 +179,18 @@ std::string_view ActionName(Action action) {
       return "logout";
     case Action::kWhoami:
       return "whoami";
+    case Action::kIncidentList:
+      return "incident.list";
+    case Action::kIncidentRead:
+      return "incident.read";
+    case Action::kIncidentAck:
+      return "incident.ack";
+    case Action::kIncidentResolve:
+      return "incident.resolve";
+    case Action::kPrincipalSuspend:
+      return "principal.suspend";
+    case Action::kPrincipalReinstate:
+      return "principal.reinstate";
   }
   return "unknown";
 }

@@ -21,7 +21,8 @@ constexpr Permission kAll[] = {Permission::kServerMetadata, Permission::kModelMe
                                Permission::kInfer,          Permission::kModelList,     Permission::kModelPush,
                                Permission::kModelRemove,    Permission::kAuditRead,     Permission::kMetricsRead,
                                Permission::kTrustList,      Permission::kTrustChange,   Permission::kTokenManage,
-                               Permission::kUserManage,     Permission::kKeyManage,     Permission::kPromotionApprove};
+                               Permission::kUserManage,     Permission::kKeyManage,     Permission::kPromotionApprove,
+                               Permission::kIncidentRead,   Permission::kIncidentManage};
 
 // The role table of policy.h, written out independently: every pair not here is denied.
 bool Expected(Role role, Permission a) {
@@ -34,7 +35,7 @@ bool Expected(Role role, Permission a) {
       return a == Permission::kModelList || a == Permission::kPromotionApprove;
     case Role::kAuditor:
       return a == Permission::kAuditRead || a == Permission::kMetricsRead || a == Permission::kModelList ||
-             a == Permission::kTrustList;
+             a == Permission::kTrustList || a == Permission::kIncidentRead;
     case Role::kConsumer:
       return a == Permission::kServerMetadata || a == Permission::kModelMetadata || a == Permission::kModelReady ||
              a == Permission::kInfer;
@@ -96,8 +97,8 @@ TEST(PolicyTest, NoGrantsMeansNothing) {
 }
 
 TEST(PolicyTest, SensitivePermissionsNeedFreshMfaForPeople) {
-  for (Permission action :
-       {Permission::kTrustChange, Permission::kTokenManage, Permission::kUserManage, Permission::kKeyManage}) {
+  for (Permission action : {Permission::kTrustChange, Permission::kTokenManage, Permission::kUserManage,
+                            Permission::kKeyManage, Permission::kIncidentManage}) {
     EXPECT_TRUE(IsSensitive(action));
     EXPECT_TRUE(Authorize(Person(Role::kAdmin, kNow - minutes(14)), action, "", kNow).allowed);
     EXPECT_TRUE(Authorize(Person(Role::kAdmin, kNow - minutes(15)), action, "", kNow).allowed);
@@ -154,6 +155,12 @@ constexpr ActionRow kActions[] = {
     {Action::kLogin, "login", std::nullopt},
     {Action::kLogout, "logout", std::nullopt},
     {Action::kWhoami, "whoami", std::nullopt},
+    {Action::kIncidentList, "incident.list", Permission::kIncidentRead},
+    {Action::kIncidentRead, "incident.read", Permission::kIncidentRead},
+    {Action::kIncidentAck, "incident.ack", Permission::kIncidentManage},
+    {Action::kIncidentResolve, "incident.resolve", Permission::kIncidentManage},
+    {Action::kPrincipalSuspend, "principal.suspend", Permission::kIncidentManage},
+    {Action::kPrincipalReinstate, "principal.reinstate", Permission::kIncidentManage},
 };
 
 TEST(PolicyTest, EveryActionHasItsAuditNameAndPermission) {
@@ -164,7 +171,7 @@ TEST(PolicyTest, EveryActionHasItsAuditNameAndPermission) {
     EXPECT_TRUE(names.insert(ActionName(row.action)).second) << "duplicate name " << row.name;
   }
   // The table above lists every enumerator (the last one ends the enum).
-  EXPECT_EQ(std::size(kActions), static_cast<size_t>(Action::kWhoami) + 1);
+  EXPECT_EQ(std::size(kActions), static_cast<size_t>(Action::kPrincipalReinstate) + 1);
 }
 
 TEST(PolicyTest, AuthorizeActionChecksThePermissionOfTheAction) {

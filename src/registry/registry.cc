@@ -83,6 +83,7 @@ std::vector<Status> Registry::LoadAll() {
       Status why = loaded.WithContext("model " + record.name + " version " + record.version);
       // A tampered blob (DataLoss) is as much an integrity failure as a bad signature.
       if (IsIntegrityFailure(why) || why.code() == StatusCode::kDataLoss) ++integrity_failures_;
+      if (options_.on_load_failure) options_.on_load_failure(record.name, record.version, why);
       failures.push_back(why);
       MarkFailed({record.name, record.version}, why);
     }

@@ -41,7 +41,8 @@ Status SqliteMetadataStore::Init() {
   AEGIS_RETURN_IF_ERROR(MigrateSchema(db_));
   AEGIS_RETURN_IF_ERROR(PrepareModelStatements());
   AEGIS_RETURN_IF_ERROR(PrepareCredentialStatements());
-  return PrepareUserStatements();
+  AEGIS_RETURN_IF_ERROR(PrepareUserStatements());
+  return PrepareIncidentStatements();
 }
 
 Status SqliteMetadataStore::ExecuteOne(Statement& s, const char* what, std::string missing) {

@@ -470,13 +470,142 @@ TEST_F(MetadataStoreTest, MigratesASchemaTwoDatabase) {
   sqlite3_stmt* stmt = nullptr;
   ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(stmt, 0), 4);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), 5);
   sqlite3_finalize(stmt);
   sqlite3_close(db);
   auto again = MetadataStore::Open(old_path);
   ASSERT_OK(again);
   EXPECT_OK((*again)->GetUser("alice"));
   EXPECT_TRUE((*again)->GetToken("old")->revoked);
+}
+
+IncidentRecord Incident(const std::string& id_char, const std::string& kind = "brute_force") {
+  IncidentRecord r;
+  r.id = std::string(32, id_char[0]);
+  r.kind = kind;
+  r.severity = "high";
+  r.principal = "user:alice";
+  r.source = "192.0.2.7";
+  r.first_seen = r.last_seen = "2026-01-02T03:04:05.000Z";
+  r.evidence = R"({"failures":"10"})";
+  return r;
+}
+
+TEST_F(MetadataStoreTest, IncidentsInsertUpdateGetList) {
+  ASSERT_OK(store_->InsertIncident(Incident("a")));
+  ASSERT_OK(store_->InsertIncident(Incident("b", "engine_crash")));
+  EXPECT_EQ(store_->InsertIncident(Incident("a")).code(), StatusCode::kAlreadyExists);
+
+  auto got = store_->GetIncident(std::string(32, 'a'));
+  ASSERT_OK(got);
+  EXPECT_EQ(got->kind, "brute_force");
+  EXPECT_EQ(got->severity, "high");
+  EXPECT_EQ(got->principal, "user:alice");
+  EXPECT_EQ(got->source, "192.0.2.7");
+  EXPECT_EQ(got->count, 1);
+  EXPECT_EQ(got->state, "open");
+  EXPECT_EQ(got->evidence, R"({"failures":"10"})");
+  EXPECT_TRUE(got->actions.empty());
+
+  IncidentRecord changed = *got;
+  changed.count = 7;
+  changed.last_seen = "2026-01-02T04:00:00.000Z";
+  changed.state = "resolved";
+  changed.note = "<b>rotated</b> the password";
+  ASSERT_OK(store_->UpdateIncident(changed));
+  got = store_->GetIncident(changed.id);
+  ASSERT_OK(got);
+  EXPECT_EQ(got->count, 7);
+  EXPECT_EQ(got->state, "resolved");
+  EXPECT_EQ(got->note, "<b>rotated</b> the password") << "a note is data, stored as given";
+  EXPECT_EQ(got->first_seen, "2026-01-02T03:04:05.000Z") << "first_seen never changes";
+
+  auto all = store_->ListIncidents(std::nullopt, 100);
+  ASSERT_OK(all);
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].id, std::string(32, 'b')) << "newest first";
+  auto resolved = store_->ListIncidents(std::string("resolved"), 100);
+  ASSERT_OK(resolved);
+  ASSERT_EQ(resolved->size(), 1u);
+  EXPECT_EQ((*resolved)[0].id, std::string(32, 'a'));
+  EXPECT_EQ(store_->ListIncidents(std::nullopt, 1)->size(), 1u) << "the limit holds";
+
+  EXPECT_EQ(store_->GetIncident(std::string(32, 'c')).status().code(), StatusCode::kNotFound);
+  IncidentRecord missing = Incident("c");
+  EXPECT_EQ(store_->UpdateIncident(missing).code(), StatusCode::kNotFound);
+}
+
+TEST_F(MetadataStoreTest, IncidentsRefuseValuesOutsideTheVocabulary) {
+  IncidentRecord r = Incident("a");
+  r.kind = "made_up";
+  EXPECT_EQ(store_->InsertIncident(r).code(), StatusCode::kInvalidArgument);
+  r = Incident("a");
+  r.severity = "urgent";
+  EXPECT_EQ(store_->InsertIncident(r).code(), StatusCode::kInvalidArgument);
+  r = Incident("a");
+  r.state = "closed";
+  EXPECT_EQ(store_->InsertIncident(r).code(), StatusCode::kInvalidArgument);
+  r = Incident("a");
+  r.id = "short";
+  EXPECT_EQ(store_->InsertIncident(r).code(), StatusCode::kInvalidArgument);
+  r = Incident("a");
+  r.evidence = std::string(kMaxIncidentEvidence + 1, 'x');
+  EXPECT_EQ(store_->InsertIncident(r).code(), StatusCode::kInvalidArgument);
+  r.evidence = std::string(kMaxIncidentEvidence, 'x');
+  EXPECT_OK(store_->InsertIncident(r));
+  r.evidence = std::string(kMaxIncidentEvidence + 1, 'x');
+  EXPECT_EQ(store_->UpdateIncident(r).code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(MetadataStoreTest, IncidentActionsAreOrderedAndBounded) {
+  ASSERT_OK(store_->InsertIncident(Incident("a")));
+  const std::string id(32, 'a');
+  ASSERT_OK(store_->AppendIncidentAction(id, {"suspend", "2026-01-02T03:04:06.000Z", "suspended user:alice"}));
+  ASSERT_OK(store_->AppendIncidentAction(id, {"alert", "2026-01-02T03:04:07.000Z", "not available in this build"}));
+  auto got = store_->GetIncident(id);
+  ASSERT_OK(got);
+  ASSERT_EQ(got->actions.size(), 2u);
+  EXPECT_EQ(got->actions[0].action, "suspend");
+  EXPECT_EQ(got->actions[0].outcome, "suspended user:alice");
+  EXPECT_EQ(got->actions[1].at, "2026-01-02T03:04:07.000Z");
+  for (size_t i = 2; i < kMaxIncidentActions; ++i) ASSERT_OK(store_->AppendIncidentAction(id, {"alert", "t", "x"}));
+  EXPECT_EQ(store_->AppendIncidentAction(id, {"alert", "t", "x"}).code(), StatusCode::kTooLarge);
+  EXPECT_EQ(store_->AppendIncidentAction(std::string(32, 'f'), {"alert", "t", "x"}).code(), StatusCode::kNotFound);
+}
+
+TEST_F(MetadataStoreTest, FindUnresolvedIncidentMatchesTheKeyAndSkipsResolved) {
+  IncidentRecord a = Incident("a");
+  ASSERT_OK(store_->InsertIncident(a));
+  auto found = store_->FindUnresolvedIncident("brute_force", "user:alice", "");
+  ASSERT_OK(found);
+  EXPECT_EQ(found->id, a.id);
+  EXPECT_EQ(store_->FindUnresolvedIncident("brute_force", "user:bob", "").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->FindUnresolvedIncident("rate_abuse", "user:alice", "").status().code(), StatusCode::kNotFound);
+  a.state = "acknowledged";
+  ASSERT_OK(store_->UpdateIncident(a));
+  EXPECT_OK(store_->FindUnresolvedIncident("brute_force", "user:alice", ""));
+  a.state = "resolved";
+  ASSERT_OK(store_->UpdateIncident(a));
+  EXPECT_EQ(store_->FindUnresolvedIncident("brute_force", "user:alice", "").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(MetadataStoreTest, SuspensionsSurviveReopening) {
+  ASSERT_OK(store_->InsertSuspension({"token:ci", "extraction", "2026-01-02T03:04:05.000Z", "system"}));
+  ASSERT_OK(store_->InsertSuspension({"user:alice", "by hand", "2026-01-02T03:04:06.000Z", "user:admin"}));
+  EXPECT_EQ(store_->InsertSuspension({"token:ci", "again", "t", "system"}).code(), StatusCode::kAlreadyExists);
+  store_.reset();
+  auto reopened = MetadataStore::Open(db_path_);
+  ASSERT_OK(reopened);
+  store_ = std::move(*reopened);
+  auto listed = store_->ListSuspensions();
+  ASSERT_OK(listed);
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].principal, "token:ci");
+  EXPECT_EQ((*listed)[0].created_by, "system");
+  EXPECT_EQ((*listed)[1].reason, "by hand");
+  ASSERT_OK(store_->DeleteSuspension("token:ci"));
+  EXPECT_EQ(store_->DeleteSuspension("token:ci").code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->ListSuspensions()->size(), 1u);
 }
 
 }  // namespace

@@ -88,8 +88,48 @@ ALTER TABLE users ADD COLUMN quota INTEGER NOT NULL DEFAULT 0 CHECK (quota >= 0)
 PRAGMA user_version = 4;
 )sql";
 
+// Version 4 -> 5: security incidents, the actions taken on them, and the
+// principals suspended until an operator reinstates them. The closed
+// vocabularies and the evidence bound are checked here as well as in the code
+// that writes them, so a bug above cannot store what readers do not expect.
+constexpr const char* kSchemaV5 = R"sql(
+CREATE TABLE incidents (
+  id         TEXT PRIMARY KEY CHECK (length(id) = 32),
+  kind       TEXT NOT NULL CHECK (kind IN ('rate_abuse', 'brute_force', 'out_of_distribution', 'extraction',
+                                           'integrity', 'engine_crash', 'audit')),
+  severity   TEXT NOT NULL CHECK (severity IN ('low', 'medium', 'high', 'critical')),
+  principal  TEXT NOT NULL,
+  model      TEXT NOT NULL,
+  version    TEXT NOT NULL,
+  source     TEXT NOT NULL,
+  first_seen TEXT NOT NULL,
+  last_seen  TEXT NOT NULL,
+  count      INTEGER NOT NULL CHECK (count >= 1),
+  state      TEXT NOT NULL CHECK (state IN ('open', 'acknowledged', 'resolved')),
+  evidence   TEXT NOT NULL CHECK (length(CAST(evidence AS BLOB)) <= 4096),
+  note       TEXT NOT NULL DEFAULT ''
+) STRICT;
+CREATE INDEX incidents_by_key ON incidents (kind, principal, model, state);
+CREATE INDEX incidents_by_state ON incidents (state);
+CREATE TABLE incident_actions (
+  incident_id TEXT NOT NULL REFERENCES incidents (id),
+  seq         INTEGER NOT NULL CHECK (seq >= 1),
+  action      TEXT NOT NULL,
+  at          TEXT NOT NULL,
+  outcome     TEXT NOT NULL,
+  PRIMARY KEY (incident_id, seq)
+) STRICT;
+CREATE TABLE suspensions (
+  principal  TEXT PRIMARY KEY CHECK (length(principal) > 0),
+  reason     TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  created_by TEXT NOT NULL
+) STRICT;
+PRAGMA user_version = 5;
+)sql";
+
 // Index i migrates version i to i + 1.
-constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4};
+constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5};
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
 }  // namespace

@@ -1,6 +1,7 @@
 // The SQLite implementation of MetadataStore (internal to src/store). Its
 // queries are split by table: model_version_queries.cc (model_versions) and
-// credential_queries.cc (tokens, trusted_keys) and user_queries.cc (users);
+// credential_queries.cc (tokens, trusted_keys), user_queries.cc (users) and
+// incident_queries.cc (incidents, incident_actions, suspensions);
 // metadata_store.cc opens it.
 //
 // Thread-safety: one connection; every method takes mu_ around its statements.
@@ -41,10 +42,25 @@ class SqliteMetadataStore final : public MetadataStore {
   StatusOr<std::vector<TrustedKeyRecord>> ListTrustedKeys() override;
   Status DeleteTrustedKey(const std::string& name) override;
 
+  Status InsertIncident(const IncidentRecord& record) override;
+  Status UpdateIncident(const IncidentRecord& record) override;
+  Status AppendIncidentAction(const std::string& id, const IncidentActionRecord& action) override;
+  StatusOr<IncidentRecord> GetIncident(const std::string& id) override;
+  StatusOr<std::vector<IncidentRecord>> ListIncidents(const std::optional<std::string>& state, size_t limit) override;
+  StatusOr<IncidentRecord> FindUnresolvedIncident(const std::string& kind, const std::string& principal,
+                                                  const std::string& model) override;
+
+  Status InsertSuspension(const SuspensionRecord& record) override;
+  Status DeleteSuspension(const std::string& principal) override;
+  StatusOr<std::vector<SuspensionRecord>> ListSuspensions() override;
+
  private:
   Status PrepareModelStatements();
   Status PrepareCredentialStatements();
   Status PrepareUserStatements();
+  Status PrepareIncidentStatements();
+  // Reads the actions of `incident`. The caller holds mu_.
+  Status ReadIncidentActions(IncidentRecord& incident);
   // Whether (name, version) is recorded. The caller holds mu_.
   StatusOr<bool> HasModelVersion(const std::string& name, const std::string& version);
 
@@ -90,6 +106,9 @@ class SqliteMetadataStore final : public MetadataStore {
   Statement insert_token_, get_token_, list_tokens_, revoke_token_;
   Statement insert_user_, get_user_, list_users_, update_login_state_, disable_user_;
   Statement insert_key_, list_keys_, delete_key_;
+  Statement insert_incident_, update_incident_, get_incident_, list_incidents_, list_incidents_in_state_,
+      find_incident_, count_actions_, insert_action_, list_actions_;
+  Statement insert_suspension_, delete_suspension_, list_suspensions_;
 };
 
 }  // namespace aegis::store::internal

@@ -18,7 +18,10 @@
 #include "aegis/common/clock.h"
 #include "aegis/guard/memory_budget.h"
 #include "aegis/guard/output_policy.h"
+#include "aegis/guard/refusal_tracker.h"
 #include "aegis/guard/request_guard.h"
+#include "aegis/incident/incidents.h"
+#include "aegis/incident/suspensions.h"
 #include "aegis/monitor/monitor.h"
 #include "aegis/registry/registry.h"
 
@@ -69,6 +72,14 @@ struct Services {
   guard::MemoryBudget* body_budget = nullptr;
   // Rate limits, quotas and concurrency caps (the guard stage); null: none (tests).
   guard::RequestGuard* guard = nullptr;
+  // Security incidents (GET /v1/incidents, ...); null: not enabled (503).
+  incident::Incidents* incidents = nullptr;
+  // Principals refused with 403 "credential suspended" right after
+  // authentication, on both planes; null: none.
+  incident::Suspensions* suspensions = nullptr;
+  // The rate_abuse detector over the guard stage's 429s; null: none. Raises
+  // through `incidents`.
+  guard::RefusalTracker* refusals = nullptr;
   ApiLimits limits;
 };
 

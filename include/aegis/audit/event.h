@@ -52,6 +52,12 @@ enum class SystemAction {
   // "http.connection_limit": what a listener's connection caps and deadlines
   // did (refused, displaced, timed out), summed over at most a minute
   kHttpConnectionLimit,
+  // Security incidents (guard::Incidents):
+  kIncidentOpened,        // "incident.opened": a detector raised a new incident
+  kIncidentUpdated,       // "incident.updated": the same incident was raised again (count, last_seen)
+  kIncidentResponse,      // "incident.response": a playbook action was taken (or could not be)
+  kIncidentAcknowledged,  // "incident.acknowledged": an operator acknowledged it
+  kIncidentResolved,      // "incident.resolved": an operator resolved it, with a note
 };
 std::string_view SystemActionName(SystemAction action);
 

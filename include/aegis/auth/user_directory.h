@@ -24,6 +24,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -50,6 +51,10 @@ struct UserDirectoryOptions {
   int source_failure_limit = 30;
   std::chrono::seconds source_window{10 * 60};
   size_t max_sessions_per_user = 16;  // the oldest is ended beyond this
+  // Told when a name becomes locked (an account, or a valid name that is not
+  // one), with the source of the failure that locked it. From the login's
+  // worker thread; it must not block (guard incidents: Post).
+  std::function<void(const std::string& name, const std::string& source)> on_lockout;
 };
 
 struct NewUser {

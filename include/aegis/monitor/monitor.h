@@ -50,6 +50,7 @@
 #include "aegis/common/thread_annotations.h"
 #include "aegis/guard/memory_budget.h"
 #include "aegis/guard/request_guard.h"
+#include "aegis/incident/incidents.h"
 #include "aegis/monitor/stage_timer.h"
 #include "aegis/registry/registry.h"
 
@@ -87,8 +88,11 @@ struct ListenerConnections {
 
 struct MonitorOptions {
   const registry::Registry* registry = nullptr;  // models loaded, integrity counts, the dashboard's models
-  const auth::UserDirectory* users = nullptr;    // open incidents
-  const audit::AuditLog* audit = nullptr;        // audit counters and tree head
+  // aegis_incidents_open{kind,severity}; when unset, the login lockouts and
+  // throttled sources of `users` are counted under that name without labels.
+  const incident::Incidents* incidents = nullptr;
+  const auth::UserDirectory* users = nullptr;  // the dashboard's login incidents
+  const audit::AuditLog* audit = nullptr;      // audit counters and tree head
   // notAfter of the server certificate (read once at start).
   std::optional<std::chrono::system_clock::time_point> tls_not_after;
   // The KEK's files (keys/kek.key, keys/kek.sealed): the first that exists

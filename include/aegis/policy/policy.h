@@ -7,8 +7,8 @@
 //   admin     everything (never scoped to models)
 //   deployer  push, remove and list models in its scope
 //   approver  list models in its scope; approve promotions (not built yet)
-//   auditor   read the audit log, metrics, the model list and the trust store;
-//             never inference (never scoped)
+//   auditor   read the audit log, metrics, the model list, the trust store and
+//             the incidents; never inference (never scoped)
 //   consumer  inference, model metadata and readiness for models in its scope;
 //             server metadata
 //
@@ -57,6 +57,8 @@ enum class Permission {
   kUserManage,        // user.manage   (sensitive)
   kKeyManage,         // key.manage    (sensitive; key operations are a later issue)
   kPromotionApprove,  // promotion.approve (not built yet)
+  kIncidentRead,      // incident.read
+  kIncidentManage,    // incident.manage (sensitive): acknowledge, resolve, suspend, reinstate
 };
 
 // "infer", "model.push", "token.manage", ... (the name denial reasons use).
@@ -79,25 +81,31 @@ enum class Action {
   kModelReady,      // GET …/ready
   kInfer,           // POST …/infer
   // control plane
-  kModelList,      // GET /v1/models
-  kModelPush,      // PUT /v1/models/{m}/versions/{v}
-  kModelRemove,    // DELETE /v1/models/{m}/versions/{v}
-  kAuditRead,      // GET /v1/audit
-  kMetricsRead,    // GET /metrics
-  kDashboardRead,  // GET /v1/dashboard
-  kDashboardPage,  // GET|HEAD / and /dashboard/…   (no credential)
-  kTrustList,      // GET /v1/trust
-  kTrustAdd,       // PUT /v1/trust/{name}
-  kTrustRemove,    // DELETE /v1/trust/{name}
-  kTokenCreate,    // POST /v1/tokens
-  kTokenList,      // GET /v1/tokens
-  kTokenRevoke,    // DELETE /v1/tokens/{id}
-  kUserAdd,        // POST /v1/users
-  kUserList,       // GET /v1/users
-  kUserDisable,    // POST /v1/users/{name}/disable
-  kLogin,          // POST /v1/login   (no credential)
-  kLogout,         // POST /v1/logout  (any credential)
-  kWhoami,         // GET /v1/whoami   (any credential)
+  kModelList,           // GET /v1/models
+  kModelPush,           // PUT /v1/models/{m}/versions/{v}
+  kModelRemove,         // DELETE /v1/models/{m}/versions/{v}
+  kAuditRead,           // GET /v1/audit
+  kMetricsRead,         // GET /metrics
+  kDashboardRead,       // GET /v1/dashboard
+  kDashboardPage,       // GET|HEAD / and /dashboard/…   (no credential)
+  kTrustList,           // GET /v1/trust
+  kTrustAdd,            // PUT /v1/trust/{name}
+  kTrustRemove,         // DELETE /v1/trust/{name}
+  kTokenCreate,         // POST /v1/tokens
+  kTokenList,           // GET /v1/tokens
+  kTokenRevoke,         // DELETE /v1/tokens/{id}
+  kUserAdd,             // POST /v1/users
+  kUserList,            // GET /v1/users
+  kUserDisable,         // POST /v1/users/{name}/disable
+  kLogin,               // POST /v1/login   (no credential)
+  kLogout,              // POST /v1/logout  (any credential)
+  kWhoami,              // GET /v1/whoami   (any credential)
+  kIncidentList,        // GET /v1/incidents
+  kIncidentRead,        // GET /v1/incidents/{id}
+  kIncidentAck,         // POST /v1/incidents/{id}/ack
+  kIncidentResolve,     // POST /v1/incidents/{id}/resolve
+  kPrincipalSuspend,    // POST /v1/principals/{name}/suspend
+  kPrincipalReinstate,  // POST /v1/principals/{name}/reinstate
 };
 
 // The audit name of an action: "infer", "model.push", "token.create", ... These
@@ -143,6 +151,14 @@ constexpr std::optional<Permission> RequiredPermission(Action action) {
     case Action::kUserList:
     case Action::kUserDisable:
       return Permission::kUserManage;
+    case Action::kIncidentList:
+    case Action::kIncidentRead:
+      return Permission::kIncidentRead;
+    case Action::kIncidentAck:
+    case Action::kIncidentResolve:
+    case Action::kPrincipalSuspend:
+    case Action::kPrincipalReinstate:
+      return Permission::kIncidentManage;
     case Action::kServerLive:
     case Action::kServerReady:
     case Action::kDashboardPage:

@@ -85,6 +85,9 @@ struct RegistryOptions {
   // runtime's driver threads.
   std::function<void(const std::string& name, const std::string& version, const runtime::RuntimeEvent& event)>
       on_runtime_event;
+  // A recorded version LoadAll could not serve, and why (IsIntegrityFailure or
+  // DataLoss: its bytes or signature failed a check). Called from LoadAll's thread.
+  std::function<void(const std::string& name, const std::string& version, const Status& why)> on_load_failure;
 };
 
 // Errors that mean "these bytes must not be served" (bad or missing signature,

@@ -1,6 +1,6 @@
 // MetadataStore: the SQLite (WAL) database under DIR/db/aegis.db holding model
-// versions (with their signatures), API token hashes, users and the trust
-// store of publisher keys. Schema migrations are versioned (PRAGMA
+// versions (with their signatures), API token hashes, users, the trust
+// store of publisher keys, security incidents and suspended principals. Schema migrations are versioned (PRAGMA
 // user_version). All statements are prepared with bound parameters.
 //
 // Thread-safety: all methods are safe for concurrent use (one connection guarded
@@ -93,6 +93,40 @@ struct UserRecord {
   RequestLimits limits;
 };
 
+// One thing an incident's playbook (or an operator) did about it, and when.
+struct IncidentActionRecord {
+  std::string action;   // "alert" | "throttle" | "suspend" | "withdraw" | "acknowledge" | "resolve"
+  std::string at;       // RFC 3339
+  std::string outcome;  // what happened: "suspended token:ci", "not available in this build", ...
+};
+
+// A security incident (guard::Incidents raises them; the store only checks the
+// closed vocabularies and the evidence bound).
+struct IncidentRecord {
+  std::string id;                             // 32 lowercase hex chars, random
+  std::string kind;                           // "rate_abuse" | "brute_force" | "out_of_distribution" | "extraction" |
+                                              // "integrity" | "engine_crash" | "audit"
+  std::string severity;                       // "low" | "medium" | "high" | "critical"
+  std::string principal;                      // "token:ci", "user:alice", ...; empty when none
+  std::string model, version, source;         // empty when not known
+  std::string first_seen, last_seen;          // RFC 3339
+  int64_t count = 1;                          // signals merged into this incident
+  std::string state = "open";                 // "open" | "acknowledged" | "resolved"
+  std::string evidence = "{}";                // a JSON object, at most kMaxIncidentEvidence bytes
+  std::string note;                           // the resolution note (data, never markup)
+  std::vector<IncidentActionRecord> actions;  // oldest first (read only; appended one by one)
+};
+inline constexpr size_t kMaxIncidentEvidence = 4096;
+inline constexpr size_t kMaxIncidentActions = 32;
+
+// A principal refused on both planes until reinstated.
+struct SuspensionRecord {
+  std::string principal;  // "token:ci", "user:alice", ...
+  std::string reason;
+  std::string created_at;  // RFC 3339
+  std::string created_by;  // a principal, or "system" for a playbook
+};
+
 class MetadataStore {
  public:
   // Opens or creates the database (file mode 0600), enables WAL, applies migrations.
@@ -132,6 +166,31 @@ class MetadataStore {
   virtual StatusOr<std::vector<TrustedKeyRecord>> ListTrustedKeys() = 0;
   // NotFound if absent.
   virtual Status DeleteTrustedKey(const std::string& name) = 0;
+
+  // InvalidArgument for a kind, severity or state outside the vocabulary or
+  // evidence over kMaxIncidentEvidence; AlreadyExists if the id is taken.
+  // record.actions is ignored (AppendIncidentAction).
+  virtual Status InsertIncident(const IncidentRecord& record) = 0;
+  // Rewrites severity, last_seen, count, state, evidence and note. NotFound if absent.
+  virtual Status UpdateIncident(const IncidentRecord& record) = 0;
+  // Appends to the incident's actions; TooLarge beyond
+  // kMaxIncidentActions, NotFound if the incident is absent.
+  virtual Status AppendIncidentAction(const std::string& id, const IncidentActionRecord& action) = 0;
+  // NotFound if absent.
+  virtual StatusOr<IncidentRecord> GetIncident(const std::string& id) = 0;
+  // At most `limit` incidents, newest first; only those in `state` when given.
+  virtual StatusOr<std::vector<IncidentRecord>> ListIncidents(const std::optional<std::string>& state,
+                                                              size_t limit) = 0;
+  // The newest incident of (kind, principal, model) that is not resolved; NotFound if none.
+  virtual StatusOr<IncidentRecord> FindUnresolvedIncident(const std::string& kind, const std::string& principal,
+                                                          const std::string& model) = 0;
+
+  // AlreadyExists if the principal is already suspended.
+  virtual Status InsertSuspension(const SuspensionRecord& record) = 0;
+  // NotFound if the principal is not suspended.
+  virtual Status DeleteSuspension(const std::string& principal) = 0;
+  // Ordered by principal.
+  virtual StatusOr<std::vector<SuspensionRecord>> ListSuspensions() = 0;
 };
 
 }  // namespace aegis::store

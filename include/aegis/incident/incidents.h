@@ -1,0 +1,200 @@
+// Incidents: the security incidents of the guard (docs/threat-detection.md,
+// "Incidents and response"). Detectors raise a signal; the same (kind,
+// principal, model) while open or acknowledged is one incident whose count
+// and last_seen grow, anything else opens a new one. Incidents live in the
+// metadata store (they survive a restart). When one opens, its kind's
+// playbook runs (suspend the principal, ...), and each action is recorded on
+// it with its time. Operators acknowledge and resolve them with a note.
+//
+// Every raise, playbook action and state change appends an audit event
+// (incident.opened, incident.updated, incident.response,
+// incident.acknowledged, incident.resolved); the open incidents are counted
+// per kind and severity for aegis_incidents_open.
+//
+// Bounded: the unresolved incidents are cached (at most max_cached keys;
+// beyond that a raise asks the store by its index); Post() queues at most
+// queue_capacity signals for the incidents thread and counts what it drops.
+// Evidence is at most kMaxEvidenceEntries key/value strings, each cut to
+// kMaxEvidenceValue bytes with control characters replaced, and entries are
+// dropped from the end until its JSON fits the store's 4 KiB.
+//
+// Example:
+//   auto incidents = Incidents::Create(store, log, Clock::Real(), {});
+//   (*incidents)->Post({.kind = IncidentKind::kBruteForce, .severity = Severity::kHigh,
+//                       .principal = "user:alice", .source = "192.0.2.7"});
+//
+// Thread-safety: every method is safe for concurrent use. Raise, Acknowledge,
+// Resolve, Get and List write or read the database: worker threads only.
+// Post never blocks: any thread, the I/O threads included.
+#pragma once
+
+#include <array>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "aegis/audit/audit_log.h"
+#include "aegis/common/clock.h"
+#include "aegis/common/status.h"
+#include "aegis/store/metadata_store.h"
+
+namespace aegis::incident {
+
+enum class IncidentKind : uint8_t {
+  kRateAbuse,
+  kBruteForce,
+  kOutOfDistribution,
+  kExtraction,
+  kIntegrity,
+  kEngineCrash,
+  kAudit,
+};
+inline constexpr size_t kIncidentKindCount = 7;
+enum class Severity : uint8_t { kLow, kMedium, kHigh, kCritical };
+inline constexpr size_t kSeverityCount = 4;
+enum class IncidentState : uint8_t { kOpen, kAcknowledged, kResolved };
+// What a playbook may do when an incident opens.
+enum class ResponseAction : uint8_t { kAlert, kThrottle, kSuspend, kWithdraw };
+
+// The names stored and shown ("rate_abuse", "high", "acknowledged",
+// "suspend"); the parsers take exactly those (case-sensitive), nullopt otherwise.
+std::string_view IncidentKindName(IncidentKind kind);
+std::optional<IncidentKind> ParseIncidentKind(std::string_view name);
+std::string_view SeverityName(Severity severity);
+std::optional<Severity> ParseSeverity(std::string_view name);
+std::string_view IncidentStateName(IncidentState state);
+std::optional<IncidentState> ParseIncidentState(std::string_view name);
+std::string_view ResponseActionName(ResponseAction action);
+std::optional<ResponseAction> ParseResponseAction(std::string_view name);
+
+// An incident id as the store keeps it: 32 lowercase hex characters.
+bool IsIncidentId(std::string_view id);
+
+// A principal name that may be suspended or named by an incident:
+// "token:", "user:", "jwt:" or "cert:" then 1 to 256 bytes of UTF-8 without
+// control characters. InvalidArgument saying why otherwise.
+Status CheckPrincipalName(std::string_view name);
+
+// A resolution note: at most kMaxNoteBytes of UTF-8 without control
+// characters other than newline and tab. It is data, never markup.
+inline constexpr size_t kMaxNoteBytes = 1024;
+Status CheckNote(std::string_view note);
+
+inline constexpr size_t kMaxEvidenceEntries = 12;
+inline constexpr size_t kMaxEvidenceValue = 256;
+
+// What a detector saw.
+struct IncidentSignal {
+  IncidentKind kind = IncidentKind::kAudit;
+  Severity severity = Severity::kMedium;
+  std::string principal;  // empty when none (integrity, engine_crash)
+  std::string model, version, source;
+  std::vector<std::pair<std::string, std::string>> evidence;  // key -> value, both bounded when stored
+};
+
+// The actions run when an incident of each kind opens.
+struct Playbooks {
+  std::array<std::vector<ResponseAction>, kIncidentKindCount> by_kind;
+  // The documented defaults (docs/threat-detection.md): "suspend" for
+  // extraction, nothing else; never "suspend" for brute_force (anyone can make a
+  // name fail logins: suspending it would hand them a denial of service).
+  static Playbooks Defaults();
+  const std::vector<ResponseAction>& For(IncidentKind kind) const { return by_kind[static_cast<size_t>(kind)]; }
+};
+
+// What the playbook actions act on; the serve command wires them. An unset one
+// is recorded as "not available in this build".
+struct Responders {
+  // Suspends the principal (guard::Suspensions::Suspend); the reason names the incident.
+  std::function<Status(const std::string& principal, const std::string& reason)> suspend;
+};
+
+struct IncidentsOptions {
+  Playbooks playbooks = Playbooks::Defaults();
+  Responders responders;
+  size_t max_cached = 10000;     // unresolved incidents kept in memory for de-duplication
+  size_t queue_capacity = 1024;  // signals waiting for the incidents thread
+};
+
+// Open incidents per kind and severity (aegis_incidents_open).
+using OpenCounts = std::array<std::array<uint64_t, kSeverityCount>, kIncidentKindCount>;
+
+class Incidents {
+ public:
+  // Loads the unresolved incidents and starts the incidents thread. `store`,
+  // `audit` and `clock` must outlive the object.
+  static StatusOr<std::unique_ptr<Incidents>> Create(store::MetadataStore* store, audit::AuditLog* audit,
+                                                     const Clock& clock, IncidentsOptions options = {});
+  ~Incidents();  // raises what is queued, then stops the thread
+  Incidents(const Incidents&) = delete;
+  Incidents& operator=(const Incidents&) = delete;
+
+  // Opens an incident or merges the signal into the unresolved one of the same
+  // (kind, principal, model). Returns the incident as stored.
+  StatusOr<store::IncidentRecord> Raise(const IncidentSignal& signal);
+  // Raise on the incidents thread; never blocks. Dropped (and counted) when
+  // queue_capacity signals are already waiting.
+  void Post(IncidentSignal signal);
+  // Returns once every signal posted before the call was raised (tests, shutdown).
+  void Drain();
+
+  // open -> acknowledged. InvalidArgument for a bad id, NotFound, and
+  // FailedPrecondition-like InvalidArgument when it is resolved already.
+  StatusOr<store::IncidentRecord> Acknowledge(const std::string& id, const std::string& by);
+  // open|acknowledged -> resolved, with the note (CheckNote).
+  StatusOr<store::IncidentRecord> Resolve(const std::string& id, const std::string& note, const std::string& by);
+
+  StatusOr<store::IncidentRecord> Get(const std::string& id);
+  // Newest first, at most `limit`.
+  StatusOr<std::vector<store::IncidentRecord>> List(std::optional<IncidentState> state, size_t limit);
+
+  OpenCounts CountOpen() const;
+  uint64_t Dropped() const;
+
+ private:
+  struct Cached {
+    std::string id;
+    IncidentState state = IncidentState::kOpen;
+    Severity severity = Severity::kMedium;
+  };
+
+  Incidents(store::MetadataStore* store, audit::AuditLog* audit, const Clock& clock, IncidentsOptions options);
+  Status Load();
+  void Run();
+  StatusOr<store::IncidentRecord> OpenNew(const IncidentSignal& signal, const std::string& key);
+  StatusOr<store::IncidentRecord> Bump(store::IncidentRecord record, const IncidentSignal& signal);
+  void Respond(const store::IncidentRecord& record);
+  StatusOr<store::IncidentRecord> Transition(const std::string& id, IncidentState to, const std::string& note,
+                                             const std::string& by);
+  void Count(IncidentKind kind, Severity severity, int delta);  // holds mu_
+  void Audit(audit::SystemAction action, const std::string& id, std::string detail, const std::string& principal = "");
+
+  store::MetadataStore* const store_;
+  audit::AuditLog* const audit_;
+  const Clock& clock_;
+  const IncidentsOptions options_;
+
+  mutable std::mutex mu_;  // the cache, the counts and every incident write
+  std::unordered_map<std::string, Cached> unresolved_;
+  bool cache_complete_ = true;  // false once an unresolved incident is not cached
+  OpenCounts open_{};
+
+  mutable std::mutex queue_mu_;
+  std::condition_variable queue_cv_, idle_cv_;
+  std::deque<IncidentSignal> queue_;
+  bool busy_ = false, stopping_ = false;
+  uint64_t dropped_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace aegis::incident

@@ -1,0 +1,314 @@
+#include "aegis/incident/incidents.h"
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "aegis/common/utf8.h"
+#include "aegis/crypto/random.h"
+
+namespace aegis::incident {
+namespace {
+
+constexpr size_t kMaxEvidenceKey = 64;
+constexpr std::string_view kNotAvailable = "not available in this build";
+
+// At most `max` bytes of `s`, cut on a UTF-8 boundary, control characters and
+// ill-formed bytes replaced by '?'. Evidence is data; a reader renders it as text.
+std::string Clean(std::string_view s, size_t max) {
+  std::string out;
+  for (size_t i = 0; i < s.size() && out.size() < max;) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const size_t n = Utf8SequenceLength(s, i);
+    if (n == 0 || c < 0x20 || c == 0x7f) {
+      out += '?';
+      i += 1;
+      continue;
+    }
+    if (out.size() + n > max) break;
+    out.append(s.substr(i, n));
+    i += n;
+  }
+  return out;
+}
+
+std::string EvidenceJson(const std::vector<std::pair<std::string, std::string>>& evidence) {
+  std::vector<std::pair<std::string, std::string>> entries;
+  for (const auto& [key, value] : evidence) {
+    if (entries.size() == kMaxEvidenceEntries) break;
+    entries.emplace_back(Clean(key, kMaxEvidenceKey), Clean(value, kMaxEvidenceValue));
+  }
+  while (true) {
+    nlohmann::json j = nlohmann::json::object();
+    for (const auto& [key, value] : entries) j[key] = value;
+    std::string text = j.dump();
+    if (text.size() <= store::kMaxIncidentEvidence || entries.empty()) return text;
+    entries.pop_back();
+  }
+}
+
+std::string Key(IncidentKind kind, std::string_view principal, std::string_view model) {
+  std::string key(IncidentKindName(kind));
+  key += '\0';
+  key += principal;
+  key += '\0';
+  key += model;
+  return key;
+}
+
+std::string Describe(const store::IncidentRecord& r) {
+  std::string out = r.kind + " (" + r.severity + ")";
+  if (!r.principal.empty()) out += " principal " + r.principal;
+  if (!r.model.empty()) out += " model " + r.model + (r.version.empty() ? "" : "/" + r.version);
+  if (!r.source.empty()) out += " source " + r.source;
+  return out;
+}
+
+}  // namespace
+
+Incidents::Incidents(store::MetadataStore* store, audit::AuditLog* audit, const Clock& clock, IncidentsOptions options)
+    : store_(store), audit_(audit), clock_(clock), options_(std::move(options)) {}
+
+StatusOr<std::unique_ptr<Incidents>> Incidents::Create(store::MetadataStore* store, audit::AuditLog* audit,
+                                                       const Clock& clock, IncidentsOptions options) {
+  std::unique_ptr<Incidents> incidents(new Incidents(store, audit, clock, std::move(options)));
+  AEGIS_RETURN_IF_ERROR(incidents->Load());
+  incidents->thread_ = std::thread([raw = incidents.get()] { raw->Run(); });
+  return incidents;
+}
+
+Incidents::~Incidents() {
+  {
+    std::lock_guard lock(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+Status Incidents::Load() {
+  std::lock_guard lock(mu_);
+  for (const IncidentState state : {IncidentState::kOpen, IncidentState::kAcknowledged}) {
+    const size_t room = options_.max_cached - std::min(options_.max_cached, unresolved_.size());
+    // One more than fits tells whether some were left out.
+    auto listed = store_->ListIncidents(std::string(IncidentStateName(state)), room + 1);
+    AEGIS_RETURN_IF_ERROR(listed.status().WithContext("loading incidents"));
+    if (listed->size() > room) cache_complete_ = false;
+    for (const auto& r : *listed) {
+      const auto kind = ParseIncidentKind(r.kind);
+      const auto severity = ParseSeverity(r.severity);
+      if (!kind || !severity) continue;  // the schema's CHECKs make this unreachable
+      if (state == IncidentState::kOpen) Count(*kind, *severity, +1);
+      if (unresolved_.size() < options_.max_cached) {
+        unresolved_.try_emplace(Key(*kind, r.principal, r.model), Cached{r.id, state, *severity});
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+void Incidents::Count(IncidentKind kind, Severity severity, int delta) {
+  uint64_t& cell = open_[static_cast<size_t>(kind)][static_cast<size_t>(severity)];
+  cell = delta < 0 ? cell - std::min<uint64_t>(cell, 1) : cell + 1;
+}
+
+void Incidents::Audit(audit::SystemAction action, const std::string& id, std::string detail,
+                      const std::string& principal) {
+  audit::AuditEvent event = audit::SystemEvent(clock_.Now(), action, "incident:" + id, std::move(detail));
+  if (!principal.empty()) event.principal = principal;
+  audit_->Append(std::move(event));
+}
+
+StatusOr<store::IncidentRecord> Incidents::Raise(const IncidentSignal& signal) {
+  std::optional<store::IncidentRecord> opened;
+  StatusOr<store::IncidentRecord> result = Status::Internal("not raised");
+  {
+    std::lock_guard lock(mu_);
+    const std::string key = Key(signal.kind, signal.principal, signal.model);
+    std::optional<std::string> existing;
+    if (const auto it = unresolved_.find(key); it != unresolved_.end()) {
+      existing = it->second.id;
+    } else if (!cache_complete_) {
+      auto found =
+          store_->FindUnresolvedIncident(std::string(IncidentKindName(signal.kind)), signal.principal, signal.model);
+      if (found.ok()) existing = found->id;
+      if (!found.ok() && found.status().code() != StatusCode::kNotFound) return found.status();
+    }
+    if (existing) {
+      auto record = store_->GetIncident(*existing);
+      if (!record.ok()) return record.status();
+      return Bump(std::move(*record), signal);
+    }
+    result = OpenNew(signal, key);
+    if (result.ok()) opened = *result;
+  }
+  // Outside the lock: a responder may take its own locks and write the store.
+  if (opened) Respond(*opened);
+  return result;
+}
+
+StatusOr<store::IncidentRecord> Incidents::OpenNew(const IncidentSignal& signal, const std::string& key) {
+  store::IncidentRecord r;
+  AEGIS_ASSIGN_OR_RETURN(r.id, crypto::RandomHex(16));
+  r.kind = std::string(IncidentKindName(signal.kind));
+  r.severity = std::string(SeverityName(signal.severity));
+  r.principal = Clean(signal.principal, 256);
+  r.model = Clean(signal.model, 256);
+  r.version = Clean(signal.version, 128);
+  r.source = Clean(signal.source, 64);
+  r.first_seen = r.last_seen = FormatRfc3339(clock_.Now());
+  r.evidence = EvidenceJson(signal.evidence);
+  AEGIS_RETURN_IF_ERROR(store_->InsertIncident(r));
+  Count(signal.kind, signal.severity, +1);
+  if (unresolved_.size() < options_.max_cached) {
+    unresolved_[key] = Cached{r.id, IncidentState::kOpen, signal.severity};
+  } else {
+    cache_complete_ = false;
+  }
+  Audit(audit::SystemAction::kIncidentOpened, r.id, Describe(r) + "; evidence " + r.evidence);
+  spdlog::warn("incident {} opened: {}", r.id, Describe(r));
+  return r;
+}
+
+StatusOr<store::IncidentRecord> Incidents::Bump(store::IncidentRecord r, const IncidentSignal& signal) {
+  const auto old_severity = ParseSeverity(r.severity).value_or(Severity::kLow);
+  const Severity severity = std::max(old_severity, signal.severity);
+  r.count += 1;
+  r.last_seen = FormatRfc3339(clock_.Now());
+  r.severity = std::string(SeverityName(severity));
+  AEGIS_RETURN_IF_ERROR(store_->UpdateIncident(r));
+  const auto kind = ParseIncidentKind(r.kind).value_or(signal.kind);
+  if (r.state == "open" && severity != old_severity) {
+    Count(kind, old_severity, -1);
+    Count(kind, severity, +1);
+  }
+  if (auto it = unresolved_.find(Key(kind, r.principal, r.model)); it != unresolved_.end()) {
+    it->second.severity = severity;
+  }
+  Audit(audit::SystemAction::kIncidentUpdated, r.id,
+        "raised again (" + std::to_string(r.count) + " times): " + Describe(r));
+  return r;
+}
+
+void Incidents::Respond(const store::IncidentRecord& r) {
+  const auto kind = ParseIncidentKind(r.kind);
+  if (!kind) return;
+  for (const ResponseAction action : options_.playbooks.For(*kind)) {
+    std::string outcome;
+    if (action == ResponseAction::kSuspend && options_.responders.suspend) {
+      if (r.principal.empty()) {
+        outcome = "no principal to suspend";
+      } else {
+        const Status s = options_.responders.suspend(r.principal, "incident " + r.id + " (" + r.kind + ")");
+        outcome = s.ok() ? "suspended " + r.principal : "not suspended: " + s.message();
+      }
+    } else {
+      outcome = std::string(kNotAvailable);
+    }
+    const std::string name(ResponseActionName(action));
+    const Status recorded = store_->AppendIncidentAction(r.id, {name, FormatRfc3339(clock_.Now()), outcome});
+    if (!recorded.ok()) spdlog::error("incident {}: action {} not recorded: {}", r.id, name, recorded.message());
+    Audit(audit::SystemAction::kIncidentResponse, r.id, name + ": " + outcome);
+  }
+}
+
+StatusOr<store::IncidentRecord> Incidents::Transition(const std::string& id, IncidentState to, const std::string& note,
+                                                      const std::string& by) {
+  if (!IsIncidentId(id)) return Status::InvalidArgument("an incident id is 32 lowercase hex characters");
+  std::lock_guard lock(mu_);
+  AEGIS_ASSIGN_OR_RETURN(store::IncidentRecord r, store_->GetIncident(id));
+  const auto from = ParseIncidentState(r.state).value_or(IncidentState::kResolved);
+  if (from == IncidentState::kResolved) return Status::InvalidArgument("incident " + id + " is already resolved");
+  if (from == to) return Status::InvalidArgument("incident " + id + " is already " + r.state);
+  r.state = std::string(IncidentStateName(to));
+  if (to == IncidentState::kResolved) r.note = note;
+  AEGIS_RETURN_IF_ERROR(store_->UpdateIncident(r));
+  const auto kind = ParseIncidentKind(r.kind);
+  const auto severity = ParseSeverity(r.severity);
+  if (kind && severity) {
+    if (from == IncidentState::kOpen) Count(*kind, *severity, -1);
+    const std::string key = Key(*kind, r.principal, r.model);
+    if (to == IncidentState::kResolved) {
+      unresolved_.erase(key);
+    } else if (auto it = unresolved_.find(key); it != unresolved_.end()) {
+      it->second.state = to;
+    }
+  }
+  const std::string action = to == IncidentState::kResolved ? "resolve" : "acknowledge";
+  const std::string at = FormatRfc3339(clock_.Now());
+  const Status recorded = store_->AppendIncidentAction(id, {action, at, "by " + by});
+  if (!recorded.ok()) spdlog::error("incident {}: {} not recorded: {}", id, action, recorded.message());
+  Audit(to == IncidentState::kResolved ? audit::SystemAction::kIncidentResolved
+                                       : audit::SystemAction::kIncidentAcknowledged,
+        id, to == IncidentState::kResolved ? "resolved: " + note : "acknowledged", by);
+  return store_->GetIncident(id);
+}
+
+StatusOr<store::IncidentRecord> Incidents::Acknowledge(const std::string& id, const std::string& by) {
+  return Transition(id, IncidentState::kAcknowledged, "", by);
+}
+
+StatusOr<store::IncidentRecord> Incidents::Resolve(const std::string& id, const std::string& note,
+                                                   const std::string& by) {
+  AEGIS_RETURN_IF_ERROR(CheckNote(note));
+  return Transition(id, IncidentState::kResolved, note, by);
+}
+
+StatusOr<store::IncidentRecord> Incidents::Get(const std::string& id) {
+  if (!IsIncidentId(id)) return Status::InvalidArgument("an incident id is 32 lowercase hex characters");
+  return store_->GetIncident(id);
+}
+
+StatusOr<std::vector<store::IncidentRecord>> Incidents::List(std::optional<IncidentState> state, size_t limit) {
+  std::optional<std::string> name;
+  if (state) name = std::string(IncidentStateName(*state));
+  return store_->ListIncidents(name, limit);
+}
+
+OpenCounts Incidents::CountOpen() const {
+  std::lock_guard lock(mu_);
+  return open_;
+}
+
+uint64_t Incidents::Dropped() const {
+  std::lock_guard lock(queue_mu_);
+  return dropped_;
+}
+
+void Incidents::Post(IncidentSignal signal) {
+  {
+    std::lock_guard lock(queue_mu_);
+    if (stopping_ || queue_.size() >= options_.queue_capacity) {
+      ++dropped_;
+      return;
+    }
+    queue_.push_back(std::move(signal));
+  }
+  queue_cv_.notify_one();
+}
+
+void Incidents::Drain() {
+  std::unique_lock lock(queue_mu_);
+  idle_cv_.wait(lock, [this] { return queue_.empty() && !busy_; });
+}
+
+void Incidents::Run() {
+  std::unique_lock lock(queue_mu_);
+  while (true) {
+    queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) break;  // stopping, nothing left
+    IncidentSignal signal = std::move(queue_.front());
+    queue_.pop_front();
+    busy_ = true;
+    lock.unlock();
+    auto raised = Raise(signal);
+    if (!raised.ok()) spdlog::error("incident not raised: {}", raised.status().message());
+    lock.lock();
+    busy_ = false;
+    if (queue_.empty()) idle_cv_.notify_all();
+  }
+  idle_cv_.notify_all();
+}
+
+}  // namespace aegis::incident

@@ -1,0 +1,259 @@
+#include "aegis/incident/incidents.h"
+
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "aegis/incident/suspensions.h"
+#include "aegis/keys/key_provider.h"
+#include "common/testing/scoped_temp_dir.h"
+#include "common/testing/status_matchers.h"
+
+namespace aegis::incident {
+namespace {
+
+using Json = nlohmann::json;
+
+class IncidentsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto& dir = tmp_.path();
+    kek_ = std::move(keys::LocalKeyProvider::Create(dir / "keys", std::nullopt)).value();
+    OpenStore();
+    audit::AuditLogOptions o;
+    o.dir = dir / "audit";
+    o.signing_key_file = dir / "keys" / "audit-signing.key";
+    o.kek = kek_.get();
+    o.verify_interval = std::chrono::seconds(0);
+    audit_ = std::move(audit::AuditLog::Open(o)).value();
+  }
+  void OpenStore() { store_ = std::move(store::MetadataStore::Open(tmp_.path() / "aegis.db")).value(); }
+
+  std::unique_ptr<Incidents> Make(IncidentsOptions options = {}) {
+    auto made = Incidents::Create(store_.get(), audit_.get(), clock_, std::move(options));
+    EXPECT_OK(made);
+    return std::move(made).value();
+  }
+
+  // The actions of the last `n` audit events.
+  std::vector<std::string> RecentActions(size_t n) {
+    std::vector<std::string> out;
+    const std::vector<std::string> lines = audit_->Recent(n).value();
+    for (const auto& line : lines) out.push_back(Json::parse(line)["action"]);
+    return out;
+  }
+
+  static IncidentSignal BruteForce(const std::string& principal = "user:alice") {
+    return {IncidentKind::kBruteForce, Severity::kHigh, principal, "", "", "192.0.2.7", {{"failures", "10"}}};
+  }
+
+  testing::ScopedTempDir tmp_;
+  FakeClock clock_{std::chrono::system_clock::time_point(std::chrono::hours(24 * 365 * 56))};
+  std::unique_ptr<keys::LocalKeyProvider> kek_;
+  std::unique_ptr<store::MetadataStore> store_;
+  std::unique_ptr<audit::AuditLog> audit_;
+};
+
+TEST_F(IncidentsTest, TheSameKeyWhileUnresolvedIsOneIncident) {
+  auto incidents = Make();
+  auto first = incidents->Raise(BruteForce());
+  ASSERT_OK(first);
+  EXPECT_TRUE(IsIncidentId(first->id));
+  EXPECT_EQ(first->count, 1);
+  EXPECT_EQ(first->state, "open");
+  EXPECT_EQ(first->evidence, R"({"failures":"10"})");
+  clock_.Advance(std::chrono::seconds(5));
+  auto second = incidents->Raise(BruteForce());
+  ASSERT_OK(second);
+  EXPECT_EQ(second->id, first->id);
+  EXPECT_EQ(second->count, 2);
+  EXPECT_GT(second->last_seen, first->last_seen);
+  EXPECT_EQ(second->first_seen, first->first_seen);
+
+  auto other = incidents->Raise(BruteForce("user:bob"));
+  ASSERT_OK(other);
+  EXPECT_NE(other->id, first->id) << "another principal is another incident";
+  EXPECT_EQ(incidents->CountOpen()[size_t(IncidentKind::kBruteForce)][size_t(Severity::kHigh)], 2u);
+
+  // Acknowledged still merges; resolved does not.
+  ASSERT_OK(incidents->Acknowledge(first->id, "user:admin"));
+  EXPECT_EQ(incidents->CountOpen()[size_t(IncidentKind::kBruteForce)][size_t(Severity::kHigh)], 1u)
+      << "acknowledged is not open";
+  EXPECT_EQ(incidents->Raise(BruteForce())->id, first->id);
+  ASSERT_OK(incidents->Resolve(first->id, "password reset", "user:admin"));
+  auto fresh = incidents->Raise(BruteForce());
+  ASSERT_OK(fresh);
+  EXPECT_NE(fresh->id, first->id);
+  EXPECT_EQ(incidents->List(std::nullopt, 100)->size(), 3u);
+}
+
+TEST_F(IncidentsTest, EveryRaiseAndStateChangeIsAuditedAndRecorded) {
+  auto incidents = Make();
+  auto opened = incidents->Raise(BruteForce());
+  ASSERT_OK(opened);
+  ASSERT_OK(incidents->Raise(BruteForce()));
+  ASSERT_OK(incidents->Acknowledge(opened->id, "user:admin"));
+  auto resolved = incidents->Resolve(opened->id, "<script>x</script> reset", "user:admin");
+  ASSERT_OK(resolved);
+  EXPECT_EQ(resolved->state, "resolved");
+  EXPECT_EQ(resolved->note, "<script>x</script> reset") << "stored as data";
+  ASSERT_OK(audit_->Flush());
+  const auto actions = RecentActions(4);
+  EXPECT_EQ(actions, (std::vector<std::string>{"incident.opened", "incident.updated", "incident.acknowledged",
+                                               "incident.resolved"}));
+  const std::vector<std::string> recent = audit_->Recent(1).value();
+  auto last = Json::parse(recent.back());
+  EXPECT_EQ(last["principal"], "user:admin");
+  EXPECT_EQ(last["resource"], "incident:" + opened->id);
+  // No default action for brute force; acknowledge and resolve, each with its time.
+  ASSERT_EQ(resolved->actions.size(), 2u);
+  EXPECT_EQ(resolved->actions[0].action, "acknowledge");
+  EXPECT_EQ(resolved->actions[1].action, "resolve");
+  EXPECT_FALSE(resolved->actions[1].at.empty());
+}
+
+TEST_F(IncidentsTest, BadIdsStatesAndNotesAreRefused) {
+  auto incidents = Make();
+  EXPECT_EQ(incidents->Get("nope").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(incidents->Get("../../etc").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(incidents->Get(std::string(32, 'A')).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(incidents->Get(std::string(32, 'a')).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(incidents->Acknowledge(std::string(32, 'a'), "u").status().code(), StatusCode::kNotFound);
+  auto opened = incidents->Raise(BruteForce());
+  ASSERT_OK(opened);
+  EXPECT_EQ(incidents->Resolve(opened->id, "", "u").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(incidents->Resolve(opened->id, std::string(kMaxNoteBytes + 1, 'x'), "u").status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(incidents->Resolve(opened->id, "bell\x07", "u").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(incidents->Resolve(opened->id, "bad \xff utf-8", "u").status().code(), StatusCode::kInvalidArgument);
+  ASSERT_OK(incidents->Resolve(opened->id, "line one\nline two\tdone", "u"));
+  EXPECT_EQ(incidents->Acknowledge(opened->id, "u").status().code(), StatusCode::kInvalidArgument)
+      << "a resolved incident stays resolved";
+  EXPECT_EQ(incidents->Resolve(opened->id, "again", "u").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_FALSE(ParseIncidentState("closed"));
+  EXPECT_EQ(ParseIncidentState("acknowledged"), IncidentState::kAcknowledged);
+}
+
+TEST_F(IncidentsTest, EvidenceIsBoundedAndCleaned) {
+  auto incidents = Make();
+  IncidentSignal s = BruteForce();
+  s.evidence.clear();
+  for (int i = 0; i < 40; ++i) s.evidence.emplace_back("k" + std::to_string(i), std::string(5000, '"'));
+  s.evidence.insert(s.evidence.begin(), {"ctl", "a\x01\nb"});
+  auto opened = incidents->Raise(s);
+  ASSERT_OK(opened);
+  EXPECT_LE(opened->evidence.size(), store::kMaxIncidentEvidence);
+  const Json j = Json::parse(opened->evidence);
+  EXPECT_EQ(j["ctl"], "a??b");
+  EXPECT_LE(j.size(), kMaxEvidenceEntries);
+}
+
+TEST_F(IncidentsTest, IncidentsAndCountsSurviveARestart) {
+  std::string id;
+  {
+    auto incidents = Make();
+    id = incidents->Raise(BruteForce())->id;
+    ASSERT_OK(incidents->Raise({IncidentKind::kEngineCrash, Severity::kCritical, "", "mlp", "1", "", {}}));
+  }
+  store_.reset();
+  OpenStore();
+  auto incidents = Make();
+  EXPECT_EQ(incidents->CountOpen()[size_t(IncidentKind::kBruteForce)][size_t(Severity::kHigh)], 1u);
+  EXPECT_EQ(incidents->CountOpen()[size_t(IncidentKind::kEngineCrash)][size_t(Severity::kCritical)], 1u);
+  auto again = incidents->Raise(BruteForce());
+  ASSERT_OK(again);
+  EXPECT_EQ(again->id, id) << "de-duplication continues after a restart";
+  EXPECT_EQ(again->count, 2);
+}
+
+TEST_F(IncidentsTest, BeyondTheCacheTheStoreStillDeduplicates) {
+  IncidentsOptions o;
+  o.max_cached = 1;
+  auto incidents = Make(o);
+  auto a = incidents->Raise(BruteForce("user:a"));
+  auto b = incidents->Raise(BruteForce("user:b"));
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+  EXPECT_EQ(incidents->Raise(BruteForce("user:b"))->id, b->id);
+  EXPECT_EQ(incidents->Raise(BruteForce("user:a"))->id, a->id);
+}
+
+TEST_F(IncidentsTest, SeverityOnlyRises) {
+  auto incidents = Make();
+  IncidentSignal s = BruteForce();
+  s.severity = Severity::kMedium;
+  ASSERT_OK(incidents->Raise(s));
+  s.severity = Severity::kCritical;
+  EXPECT_EQ(incidents->Raise(s)->severity, "critical");
+  s.severity = Severity::kLow;
+  EXPECT_EQ(incidents->Raise(s)->severity, "critical");
+  const OpenCounts open = incidents->CountOpen();
+  EXPECT_EQ(open[size_t(IncidentKind::kBruteForce)][size_t(Severity::kMedium)], 0u);
+  EXPECT_EQ(open[size_t(IncidentKind::kBruteForce)][size_t(Severity::kCritical)], 1u);
+}
+
+TEST_F(IncidentsTest, PlaybookSuspendsThePrincipalAndRecordsIt) {
+  auto suspensions = std::move(Suspensions::Load(store_.get(), clock_)).value();
+  IncidentsOptions o;
+  o.playbooks.by_kind[size_t(IncidentKind::kRateAbuse)] = {ResponseAction::kSuspend, ResponseAction::kThrottle};
+  o.responders.suspend = [&](const std::string& p, const std::string& why) {
+    return suspensions->Suspend(p, why, "system");
+  };
+  auto incidents = Make(o);
+  auto opened = incidents->Raise({IncidentKind::kRateAbuse, Severity::kMedium, "token:ci", "", "", "", {}});
+  ASSERT_OK(opened);
+  EXPECT_TRUE(suspensions->IsSuspended("token:ci"));
+  EXPECT_FALSE(suspensions->IsSuspended("token:other"));
+  auto got = incidents->Get(opened->id);
+  ASSERT_OK(got);
+  ASSERT_EQ(got->actions.size(), 2u);
+  EXPECT_EQ(got->actions[0].action, "suspend");
+  EXPECT_EQ(got->actions[0].outcome, "suspended token:ci");
+  EXPECT_EQ(got->actions[1].action, "throttle");
+  EXPECT_EQ(got->actions[1].outcome, "not available in this build");
+  // Raised again: merged, not suspended twice.
+  EXPECT_EQ(incidents->Raise({IncidentKind::kRateAbuse, Severity::kMedium, "token:ci", "", "", "", {}})->actions.size(),
+            2u);
+}
+
+TEST_F(IncidentsTest, PostRaisesOnTheIncidentsThreadAndDropsWhenFull) {
+  IncidentsOptions o;
+  o.queue_capacity = 4;
+  auto incidents = Make(o);
+  for (int i = 0; i < 3; ++i) incidents->Post(BruteForce());
+  incidents->Drain();
+  auto list = incidents->List(std::nullopt, 10);
+  ASSERT_OK(list);
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].count, 3);
+  EXPECT_EQ(incidents->Dropped(), 0u);
+}
+
+TEST(PrincipalNames, OnlyAuditLogNamesAreAccepted) {
+  EXPECT_OK(CheckPrincipalName("token:ci"));
+  EXPECT_OK(CheckPrincipalName("user:alice"));
+  EXPECT_OK(CheckPrincipalName("cert:CN=svc,O=Example"));
+  EXPECT_FALSE(CheckPrincipalName("alice").ok());
+  EXPECT_FALSE(CheckPrincipalName("token:").ok());
+  EXPECT_FALSE(CheckPrincipalName("token:a\nb").ok());
+  EXPECT_FALSE(CheckPrincipalName("token:\xc2\x85").ok()) << "C1 control";
+  EXPECT_FALSE(CheckPrincipalName("token:" + std::string(300, 'a')).ok());
+}
+
+TEST_F(IncidentsTest, SuspensionsPersistAndReinstate) {
+  {
+    auto s = std::move(Suspensions::Load(store_.get(), clock_)).value();
+    ASSERT_OK(s->Suspend("token:ci", "by hand", "user:admin"));
+    EXPECT_EQ(s->Suspend("token:ci", "again", "user:admin").code(), StatusCode::kAlreadyExists);
+    EXPECT_EQ(s->Suspend("ci", "bad", "user:admin").code(), StatusCode::kInvalidArgument);
+  }
+  auto s = std::move(Suspensions::Load(store_.get(), clock_)).value();
+  EXPECT_TRUE(s->IsSuspended("token:ci"));
+  ASSERT_OK(s->Reinstate("token:ci"));
+  EXPECT_FALSE(s->IsSuspended("token:ci"));
+  EXPECT_EQ(s->Reinstate("token:ci").code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace aegis::incident
