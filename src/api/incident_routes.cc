@@ -62,8 +62,13 @@ StatusOr<ListQuery> ParseListQuery(const http::RequestHead& head) {
   return q;
 }
 
-// The path's {id}, checked before any lookup.
+// The route's preconditions: incidents enabled (503 otherwise) and the path's
+// {id} well formed (400), checked before any lookup.
 bool IdOrRefuse(RouteRequest& r, std::string& id) {
+  if (r.services.incidents == nullptr) {
+    r.plan.immediate = Unavailable();
+    return false;
+  }
   id = std::string(r.params.Get("id"));
   if (incident::IsIncidentId(id)) return true;
   r.event.reason = "malformed incident id";
@@ -100,10 +105,6 @@ void PlanIncidentList(RouteRequest& r, const auth::Principal&) {
 
 void PlanIncidentRead(RouteRequest& r, const auth::Principal&) {
   std::string id;
-  if (r.services.incidents == nullptr) {
-    r.plan.immediate = Unavailable();
-    return;
-  }
   if (!IdOrRefuse(r, id)) return;
   const Services services = r.services;
   r.plan.handler = [services, id](http::Request&) { return Answer(services.incidents->Get(id)); };
@@ -111,10 +112,6 @@ void PlanIncidentRead(RouteRequest& r, const auth::Principal&) {
 
 void PlanIncidentAck(RouteRequest& r, const auth::Principal& principal) {
   std::string id;
-  if (r.services.incidents == nullptr) {
-    r.plan.immediate = Unavailable();
-    return;
-  }
   if (!IdOrRefuse(r, id)) return;
   const Services services = r.services;
   r.plan.body_limit = kMaxIncidentBody;  // no body is needed; a small one is ignored
@@ -127,10 +124,6 @@ void PlanIncidentAck(RouteRequest& r, const auth::Principal& principal) {
 
 void PlanIncidentResolve(RouteRequest& r, const auth::Principal& principal) {
   std::string id;
-  if (r.services.incidents == nullptr) {
-    r.plan.immediate = Unavailable();
-    return;
-  }
   if (!IdOrRefuse(r, id)) return;
   const Services services = r.services;
   r.plan.body_limit = kMaxIncidentBody;

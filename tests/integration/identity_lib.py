@@ -662,3 +662,12 @@ def expect_refused_at_start(inst: Installation, what: str, timeout: float = 60):
         inst.kill()
     assert proc.returncode != 0, f"aegis serve exited 0 with {what}\n{inst.log_tail()}"
     assert inst.last_stderr.read_text().strip(), f"no message on stderr for {what}"
+
+
+def labelled_metric(inst: Installation, name: str, labels: dict) -> float:
+    """The value of the first /metrics series `name` carrying all of `labels` (admin scrape)."""
+    text = call(inst, "GET", "/metrics", bearer=inst.token, admin=True).text
+    for line in text.splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{name}{labels} not in /metrics")

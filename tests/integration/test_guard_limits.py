@@ -13,8 +13,8 @@ import time
 import pytest
 
 from aegis_testlib import Installation, stop_and_check
-from identity_lib import (User, call, cli, json_error, login_session, mlp_infer_body, one_line_error, parse_totp_uri,
-                          start_with_models, strong_password)
+from identity_lib import (User, call, cli, json_error, labelled_metric, login_session, mlp_infer_body, one_line_error,
+                          parse_totp_uri, start_with_models, strong_password)
 
 # Every principal keeps the server's default rate (1000/s) so the admin token is never
 # throttled; the tests give their own tokens small limits. Two requests in flight per
@@ -61,20 +61,12 @@ def assert_429(r, policy_re, what):
     return int(retry)
 
 
-def metric(inst, name, labels):
-    text = call(inst, "GET", "/metrics", bearer=inst.token, admin=True).text
-    for line in text.splitlines():
-        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
-            return float(line.rsplit(" ", 1)[1])
-    raise AssertionError(f"{name}{labels} not in /metrics")
-
-
 def test_a_flood_from_one_token_gets_429_while_another_is_served(srv):
     flood = token(srv, "flood", "--rate", "6/m", "--burst", "3")
     assert flood["limits"] == {"rate": "6/m", "burst": 3, "quota": None}, flood
     calm = token(srv, "calm")
     assert calm["limits"] is None, calm
-    before = metric(srv, "aegis_rate_limited_total", {"reason": "rate"})
+    before = labelled_metric(srv, "aegis_rate_limited_total", {"reason": "rate"})
     for i in range(3):
         r = infer(srv, flood["token"])
         assert r.status_code == 200, f"request {i} within the burst: {r.status_code} {r.text[:200]}"
@@ -87,7 +79,7 @@ def test_a_flood_from_one_token_gets_429_while_another_is_served(srv):
     for path in ("/v2/health/live", "/v2/health/ready"):
         for _ in range(10):
             assert call(srv, "GET", path, admin=False).status_code == 200, path
-    assert metric(srv, "aegis_rate_limited_total", {"reason": "rate"}) >= before + 1
+    assert labelled_metric(srv, "aegis_rate_limited_total", {"reason": "rate"}) >= before + 1
     event = srv.wait_audit(lambda e: e.get("principal") == "token:flood" and e.get("decision") == "deny",
                            what="the 429's audit event")
     assert "rate limited (rate)" in event.get("reason", ""), event
@@ -102,7 +94,7 @@ def test_a_daily_quota_ends_with_a_daily_policy(srv):
     retry = assert_429(infer(srv, quota["token"]), r'"principal";q=1000;w=1, "principal-daily";q=2;w=86400',
                        "over the quota")
     assert 1 <= retry <= 86400, retry
-    assert metric(srv, "aegis_rate_limited_total", {"reason": "quota"}) >= 1
+    assert labelled_metric(srv, "aegis_rate_limited_total", {"reason": "quota"}) >= 1
 
 
 def test_a_models_own_rate_applies_per_principal_on_that_model(srv):
@@ -125,7 +117,7 @@ def test_failed_authentications_are_limited_per_address_before_any_credential_ch
     # The budget is spent: even a valid token from that address is not looked at.
     r = infer(srv, good["token"], source="127.0.0.3")
     assert_429(r, r'"auth-failures";q=5;w=60', "after five failures")
-    assert metric(srv, "aegis_rate_limited_total", {"reason": "auth_failures"}) >= 1
+    assert labelled_metric(srv, "aegis_rate_limited_total", {"reason": "auth_failures"}) >= 1
     # Another address, and the health probes of this one, are untouched.
     assert infer(srv, good["token"], source="127.0.0.4").status_code == 200
     assert call(srv, "GET", "/v2/health/ready", admin=False, source="127.0.0.3").status_code == 200

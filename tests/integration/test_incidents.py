@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from aegis_testlib import Installation, stop_and_check
-from identity_lib import call, cli, create_token, json_error, mlp_infer_body, new_events, one_line_error, \
+from identity_lib import call, cli, create_token, json_error, labelled_metric, mlp_infer_body, new_events, one_line_error, \
     start_with_models
 
 LIST_KEYS = {"id", "kind", "severity", "state", "principal", "model", "first_seen", "last_seen", "count", "actions"}
@@ -56,14 +56,6 @@ def wait_incident(inst, principal, kind="brute_force", timeout=15):
         time.sleep(0.2)
 
 
-def metric(inst, name, labels):
-    text = call(inst, "GET", "/metrics", bearer=inst.token, admin=True).text
-    for line in text.splitlines():
-        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
-            return float(line.rsplit(" ", 1)[1])
-    raise AssertionError(f"{name}{labels} not in /metrics")
-
-
 def new_lockout_incident(inst):
     name = f"victim{uuid.uuid4().hex[:8]}"
     source = lock_out(inst, name)
@@ -73,7 +65,7 @@ def new_lockout_incident(inst):
 
 
 def test_a_login_lockout_opens_a_brute_force_incident(srv):
-    before = metric(srv, "aegis_incidents_open", {"kind": "brute_force", "severity": "high"})
+    before = labelled_metric(srv, "aegis_incidents_open", {"kind": "brute_force", "severity": "high"})
     inc = new_lockout_incident(srv)
     source = inc.pop("source")
     assert set(inc) == LIST_KEYS, inc
@@ -81,7 +73,7 @@ def test_a_login_lockout_opens_a_brute_force_incident(srv):
     assert len(inc["id"]) == 32 and inc["first_seen"] == inc["last_seen"], inc
     # The default playbook takes no action on brute_force (no suspension: see the docs).
     assert inc["actions"] == [], inc
-    assert metric(srv, "aegis_incidents_open", {"kind": "brute_force", "severity": "high"}) == before + 1
+    assert labelled_metric(srv, "aegis_incidents_open", {"kind": "brute_force", "severity": "high"}) == before + 1
     shown = call(srv, "GET", f"/v1/incidents/{inc['id']}", bearer=srv.token).json()
     assert shown["source"] == source and isinstance(shown["evidence"], dict), shown
     opened = [e for e in srv.audit_events() if e.get("action") == "incident.opened"
