@@ -103,7 +103,7 @@ integration-and-tidy: deps $(RELEASE)/build.ninja $(BROWSER)/node_modules/.packa
 	  AEGIS_BIN=$(CURDIR)/$(RELEASE)/src/cli/aegis $(PYTHON) -m pytest -q -rs tests/integration; status=$$?; \
 	  wait $$tidy || status=1; cat build/lint/tidy-beside.log; exit $$status
 
-# libFuzzer targets for the parsers of untrusted bytes, FUZZ_SECONDS each (default 30),
+# libFuzzer targets for the parsers of untrusted bytes, FUZZ_SECONDS each (default 20),
 # one per core at a time (FUZZ_JOBS).
 fuzz: deps $(FUZZ)/build.ninja
 	ninja -C $(FUZZ) -j $(JOBS) aegis_fuzzers

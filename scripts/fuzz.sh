@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Runs every libFuzzer target for FUZZ_SECONDS each (default 30) from a copy of its
+# Runs every libFuzzer target for FUZZ_SECONDS each (default 20) from a copy of its
 # seed corpus (new inputs never land in the source tree), FUZZ_JOBS at a time
 # (default: one per core; a fuzzer is single-threaded). Any crash, sanitizer report
 # or failed invariant fails the run; the reproducer is kept in build/fuzz/crashes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=build/fuzz
-export SECONDS_EACH=${FUZZ_SECONDS:-30}
+export SECONDS_EACH=${FUZZ_SECONDS:-20}
 JOBS=${FUZZ_JOBS:-$(nproc)}
 [ -f "$BUILD/fuzzers.txt" ] || { echo "fuzz: $BUILD/fuzzers.txt missing; run 'make fuzz'" >&2; exit 1; }
 mkdir -p "$BUILD/crashes" "$BUILD/results"
