@@ -16,6 +16,11 @@
 namespace aegis::registry {
 namespace {
 
+Status Withdrawn(std::string_view name, std::string_view version) {
+  return Status::Unavailable("version '" + std::string(version) + "' of model '" + std::string(name) +
+                             "' is withdrawn by incident response");
+}
+
 bool IsNameChar(char c, bool first) {
   if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) return true;
   return !first && (c == '.' || c == '_' || c == '-');
@@ -315,7 +320,15 @@ StatusOr<std::shared_ptr<const ModelEntry>> Registry::FindEntry(std::string_view
 
 StatusOr<std::shared_ptr<const ServedModel>> Registry::Find(std::string_view name, std::string_view version) const {
   AEGIS_ASSIGN_OR_RETURN(auto entry, FindEntry(name));
-  if (version.empty()) return entry->newest;
+  if (version.empty()) {
+    // The newest version withdrawn: the name answers 503 rather than quietly
+    // falling back to an older version nobody chose.
+    if (withdrawn_count_.load() > 0 && IsWithdrawn(name, entry->newest->record.version)) {
+      return Withdrawn(name, entry->newest->record.version);
+    }
+    return entry->newest;
+  }
+  if (withdrawn_count_.load() > 0 && IsWithdrawn(name, version)) return Withdrawn(name, version);
   auto it = entry->versions.find(std::string(version));
   if (it == entry->versions.end()) {
     if (failed_count_.load() > 0) {
@@ -328,6 +341,35 @@ StatusOr<std::shared_ptr<const ServedModel>> Registry::Find(std::string_view nam
     return Status::NotFound("unknown version '" + std::string(version) + "' of model '" + std::string(name) + "'");
   }
   return it->second;
+}
+
+Status Registry::Withdraw(const std::string& name, const std::string& version, const std::string& holder) {
+  auto model = Find(name, version);
+  if (!model.ok() && !IsWithdrawn(name, version)) {
+    return Status::NotFound("version '" + version + "' of model '" + name + "' is not served");
+  }
+  MutexLock lock(withdrawn_mu_);
+  withdrawn_[ModelKey{name, version}].insert(holder);
+  withdrawn_count_ = static_cast<int>(withdrawn_.size());
+  spdlog::warn("model {} version {} withdrawn by {}", name, version, holder);
+  return Status::Ok();
+}
+
+bool Registry::Reinstate(const std::string& name, const std::string& version, const std::string& holder) {
+  MutexLock lock(withdrawn_mu_);
+  const auto it = withdrawn_.find(ModelKey{name, version});
+  if (it == withdrawn_.end()) return true;
+  it->second.erase(holder);
+  if (!it->second.empty()) return false;
+  withdrawn_.erase(it);
+  withdrawn_count_ = static_cast<int>(withdrawn_.size());
+  spdlog::info("model {} version {} reinstated", name, version);
+  return true;
+}
+
+bool Registry::IsWithdrawn(std::string_view name, std::string_view version) const {
+  MutexLock lock(withdrawn_mu_);
+  return withdrawn_.contains(ModelKey{std::string(name), std::string(version)});
 }
 
 std::vector<std::shared_ptr<const ServedModel>> Registry::Served() const {

@@ -121,6 +121,25 @@ TEST_F(RegistryTest, NewestVersionIsTheLastPushedAndRemoveFallsBack) {
   EXPECT_STATUS_IS(registry_->Remove("mlp", "10"), StatusCode::kNotFound);
 }
 
+TEST_F(RegistryTest, AWithdrawnVersionAnswers503UntilItsLastHolderLetsGo) {
+  const std::string model = ReadExample("mlp.onnx");
+  ASSERT_OK(Push("mlp", "1", runtime::ModelFormat::kOnnx, model));
+  ASSERT_OK(Push("mlp", "2", runtime::ModelFormat::kOnnx, model));
+  EXPECT_STATUS_IS(registry_->Withdraw("mlp", "3", "incident-a"), StatusCode::kNotFound);
+  ASSERT_OK(registry_->Withdraw("mlp", "2", "incident-a"));
+  ASSERT_OK(registry_->Withdraw("mlp", "2", "incident-b"));
+  EXPECT_STATUS_IS(registry_->Find("mlp", "2"), StatusCode::kUnavailable);
+  // The newest is withdrawn: the bare name does not fall back to an older version.
+  EXPECT_STATUS_IS(registry_->Find("mlp", ""), StatusCode::kUnavailable);
+  EXPECT_OK(registry_->Find("mlp", "1"));
+  EXPECT_FALSE(registry_->Reinstate("mlp", "2", "incident-a")) << "incident-b still holds it";
+  EXPECT_STATUS_IS(registry_->Find("mlp", "2"), StatusCode::kUnavailable);
+  EXPECT_TRUE(registry_->Reinstate("mlp", "2", "incident-b"));
+  EXPECT_OK(registry_->Find("mlp", "2"));
+  EXPECT_EQ((*registry_->Find("mlp", ""))->record.version, "2");
+  EXPECT_TRUE(registry_->Reinstate("mlp", "2", "incident-b")) << "letting go twice is harmless";
+}
+
 TEST_F(RegistryTest, RefusesDuplicatesBadNamesAndModelsTheEngineRefuses) {
   const std::string model = ReadExample("mlp.onnx");
   ASSERT_OK(Push("mlp", "1", runtime::ModelFormat::kOnnx, model));

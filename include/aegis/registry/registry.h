@@ -160,6 +160,19 @@ class Registry {
   // True when every recorded version is loaded.
   bool Ready() const { return failed_count_.load() == 0 && loaded_.load(); }
 
+  // Incident response: a served version stops answering (Find gives 503
+  // Unavailable, so inference and model-ready refuse it) while `holder` (an
+  // incident id) holds it; its workers stay loaded, so Reinstate is immediate.
+  // Several holders may hold one version; it serves again once the last lets
+  // go. NotFound when the version is not served. Neither touches the store: the
+  // incidents re-apply what their unresolved records say at start.
+  Status Withdraw(const std::string& name, const std::string& version, const std::string& holder)
+      AEGIS_EXCLUDES(withdrawn_mu_);
+  // True when the version no longer has a holder (it serves again).
+  bool Reinstate(const std::string& name, const std::string& version, const std::string& holder)
+      AEGIS_EXCLUDES(withdrawn_mu_);
+  bool IsWithdrawn(std::string_view name, std::string_view version) const AEGIS_EXCLUDES(withdrawn_mu_);
+
   // Fails every queued and running inference at once and stops the engine
   // workers: when the server's drain timeout runs out, and once it has stopped.
   void ShutdownRuntime();
@@ -204,6 +217,10 @@ class Registry {
   std::map<ModelKey, Status> failed_ AEGIS_GUARDED_BY(failed_mu_);
   std::atomic<int> failed_count_{0};  // failed_.size(), stored under failed_mu_; read without it
   std::atomic<bool> loaded_{false};
+  // Versions withdrawn by incident response, with the incidents holding them.
+  mutable Mutex withdrawn_mu_;
+  std::map<ModelKey, std::set<std::string>> withdrawn_ AEGIS_GUARDED_BY(withdrawn_mu_);
+  std::atomic<int> withdrawn_count_{0};  // withdrawn_.size(); lets Find skip the lock
   std::atomic<uint64_t> integrity_failures_{0};
   std::atomic<uint64_t> scan_findings_{0};
 };
