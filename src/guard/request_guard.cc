@@ -56,6 +56,8 @@ std::string_view GuardReasonName(GuardReason reason) {
       return "concurrency";
     case GuardReason::kAuthFailures:
       return "auth_failures";
+    case GuardReason::kThrottle:
+      return "throttle";
   }
   return "rate";
 }
@@ -118,6 +120,17 @@ RequestGuard::Admission RequestGuard::Admit(std::string_view principal, const Ra
                                "principal", limit, d);
     return admission;
   }
+  if (throttled_count_.load(std::memory_order_relaxed) > 0) {
+    if (const std::optional<RateLimit> throttle = ThrottleFor(principal)) {
+      if (const LimitDecision d = limiter_.Take("throttle:" + std::string(principal), *throttle, now, wall);
+          !d.allowed) {
+        admission.refusal =
+            Refuse(GuardReason::kThrottle, "rate lowered for this identity by incident response; retry later",
+                   "principal-throttled", *throttle, d);
+        return admission;
+      }
+    }
+  }
   if (!model.empty()) {
     if (const auto it = options_.models.find(model); it != options_.models.end() && it->second.Limited()) {
       const std::string model_key = "model:" + std::string(model) + "\n" + std::string(principal);
@@ -138,6 +151,43 @@ RequestGuard::Admission RequestGuard::Admit(std::string_view principal, const Ra
     admission.refusal = std::move(refusal);
   }
   return admission;
+}
+
+RateLimit RequestGuard::Throttling::Binding() const {
+  RateLimit lowest = holders.begin()->second;
+  for (const auto& [holder, limit] : holders) {
+    if (limit.per_second < lowest.per_second) lowest = limit;
+  }
+  return lowest;
+}
+
+void RequestGuard::Throttle(std::string_view principal, const RateLimit& limit, const std::string& holder) {
+  std::lock_guard lock(throttle_mu_);
+  auto it = throttled_.find(principal);
+  if (it == throttled_.end()) it = throttled_.emplace(std::string(principal), Throttling{}).first;
+  it->second.holders[holder] = limit;
+  throttled_count_.store(throttled_.size(), std::memory_order_relaxed);
+}
+
+void RequestGuard::Unthrottle(std::string_view principal, const std::string& holder) {
+  std::lock_guard lock(throttle_mu_);
+  const auto it = throttled_.find(principal);
+  if (it == throttled_.end()) return;
+  it->second.holders.erase(holder);
+  if (it->second.holders.empty()) throttled_.erase(it);
+  throttled_count_.store(throttled_.size(), std::memory_order_relaxed);
+}
+
+size_t RequestGuard::Throttled() const {
+  std::lock_guard lock(throttle_mu_);
+  return throttled_.size();
+}
+
+std::optional<RateLimit> RequestGuard::ThrottleFor(std::string_view principal) const {
+  std::lock_guard lock(throttle_mu_);
+  const auto it = throttled_.find(principal);
+  if (it == throttled_.end()) return std::nullopt;
+  return it->second.Binding();
 }
 
 }  // namespace aegis::guard

@@ -28,6 +28,25 @@ TEST(RequestGuardTest, PrincipalsHaveTheirOwnBuckets) {
   EXPECT_FALSE(guard.Admit("token:b", {}, "m").refusal);
 }
 
+TEST(RequestGuardTest, AThrottleHoldsOnePrincipalUntilItsLastHolderLetsGo) {
+  RequestGuard guard({.principal = {.per_second = 1000, .burst = 1000}});
+  guard.Throttle("token:a", {.per_second = 0.01, .burst = 1}, "incident-1");
+  guard.Throttle("token:a", {.per_second = 0.02, .burst = 5}, "incident-2");
+  EXPECT_EQ(guard.Throttled(), 1u);
+  EXPECT_FALSE(guard.Admit("token:a", {}, "m").refusal) << "the lowest rate binds: a burst of 1";
+  const auto refused = guard.Admit("token:a", {}, "m");
+  ASSERT_TRUE(refused.refusal);
+  EXPECT_EQ(refused.refusal->reason, GuardReason::kThrottle);
+  EXPECT_EQ(Header(*refused.refusal, "RateLimit-Policy"), "\"principal-throttled\";q=1;w=100");
+  EXPECT_FALSE(guard.Admit("token:b", {}, "m").refusal) << "others are not throttled";
+  guard.Unthrottle("token:a", "incident-1");
+  EXPECT_EQ(guard.Throttled(), 1u) << "incident-2 still holds it";
+  guard.Unthrottle("token:a", "incident-2");
+  EXPECT_EQ(guard.Throttled(), 0u);
+  EXPECT_FALSE(guard.Admit("token:a", {}, "m").refusal);
+  guard.Unthrottle("token:nobody", "incident-3");  // letting go of nothing is harmless
+}
+
 TEST(RequestGuardTest, ACredentialsOwnLimitReplacesTheDefault) {
   RequestGuard guard({.principal = {.per_second = 0.01, .burst = 1}});
   const RateLimit generous{.per_second = 0.01, .burst = 5};

@@ -85,7 +85,7 @@ struct Counters {
   std::array<std::atomic<uint64_t>, kRuntimeEventKinds> runtime_events{};
   std::atomic<uint64_t> responses_too_large{0};
   // By guard::GuardReason.
-  static constexpr size_t kGuardReasons = 5;
+  static constexpr size_t kGuardReasons = guard::kGuardReasonCount;
   std::array<std::atomic<uint64_t>, kGuardReasons> rate_limited{};
   std::atomic<uint64_t> allowed{0};
   std::atomic<uint64_t> denied{0};

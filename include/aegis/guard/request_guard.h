@@ -15,8 +15,10 @@
 // Thread-safety: all members are safe for concurrent use.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,8 +40,10 @@ struct GuardOptions {
 };
 
 // Why a request was refused; the label of aegis_rate_limited_total.
-enum class GuardReason : uint8_t { kRate, kQuota, kModelRate, kConcurrency, kAuthFailures };
-std::string_view GuardReasonName(GuardReason reason);  // "rate", "quota", ...
+// kThrottle: the principal's rate lowered by incident response.
+enum class GuardReason : uint8_t { kRate, kQuota, kModelRate, kConcurrency, kAuthFailures, kThrottle };
+inline constexpr size_t kGuardReasonCount = 6;
+std::string_view GuardReasonName(GuardReason reason);  // "rate", "quota", ..., "throttle"
 
 struct GuardRefusal {
   GuardReason reason = GuardReason::kRate;
@@ -76,10 +80,29 @@ class RequestGuard {
 
   size_t TrackedKeys() const { return limiter_.Tracked(); }
 
+  // Incident response ("throttle"): while `holder` (an incident id) holds it,
+  // `principal` also takes from a bucket of its own at `limit`, whatever its
+  // credential allows; over it, 429 with reason kThrottle. Several holders may
+  // hold one principal (the lowest limit binds); it is released once the last
+  // lets go. In memory: the incidents re-apply what their unresolved records
+  // say at start.
+  void Throttle(std::string_view principal, const RateLimit& limit, const std::string& holder);
+  void Unthrottle(std::string_view principal, const std::string& holder);
+  size_t Throttled() const;
+
  private:
+  struct Throttling {
+    std::map<std::string, RateLimit, std::less<>> holders;  // incident id -> limit
+    RateLimit Binding() const;                              // the lowest rate
+  };
+  std::optional<RateLimit> ThrottleFor(std::string_view principal) const;
+
   GuardOptions options_;
   RateLimiter limiter_;
   ConcurrencyCap in_flight_;
+  mutable std::mutex throttle_mu_;
+  std::map<std::string, Throttling, std::less<>> throttled_;  // by principal, under throttle_mu_
+  std::atomic<size_t> throttled_count_{0};                    // throttled_.size(): Admit skips the lock at 0
 };
 
 }  // namespace aegis::guard
