@@ -33,10 +33,17 @@
 
 namespace aegis::audit {
 
+// What a POST carries: audit batches ({"events", "heads"}), or Alertmanager
+// webhook notifications (version "4") of the alert objects offered to it
+// (incident alerts, incident::AlertJson; `receiver` names the receiver).
+enum class WebhookFormat : uint8_t { kAuditBatch, kAlertmanager };
+
 struct WebhookOptions {
-  std::string url;                // https://host[:port][/path][?query]
-  std::filesystem::path ca_file;  // empty: the system store
-  std::string bearer_token;       // sent as "Authorization: Bearer ..." when not empty
+  std::string url;  // https://host[:port][/path][?query]
+  WebhookFormat format = WebhookFormat::kAuditBatch;
+  std::string receiver = "aegis";  // kAlertmanager: the payload's "receiver"
+  std::filesystem::path ca_file;   // empty: the system store
+  std::string bearer_token;        // sent as "Authorization: Bearer ..." when not empty
   size_t batch_size = 100;
   size_t queue_size = 10000;
   std::chrono::seconds timeout{10};  // connect, handshake, send and answer, each

@@ -16,6 +16,12 @@ namespace aegis::audit::internal {
 // audit log itself, so they are spliced in as they are.
 std::string BuildWebhookBatch(const std::vector<SinkItem>& items);
 
+// An Alertmanager webhook notification (version "4") of the alert objects in
+// `items`: status "firing" when any alert fires, groupLabels the alertname when
+// all share it, commonLabels and commonAnnotations what all share. An item that
+// is not a JSON object is left out.
+std::string BuildAlertmanagerPayload(const std::vector<SinkItem>& items, const std::string& receiver);
+
 enum class DeliveryOutcome {
   kDelivered,  // 2xx
   kRetry,      // no answer (connection, TLS, timeout), 5xx, 429: try again later

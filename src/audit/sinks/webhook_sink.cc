@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "aegis/http/client.h"
@@ -57,7 +58,9 @@ class WebhookSinkImpl final : public internal::QueuedSink<WebhookSink> {
         if (queue_.closed()) break;
         continue;
       }
-      const std::string body = internal::BuildWebhookBatch(items);
+      const std::string body = o_.format == WebhookFormat::kAlertmanager
+                                   ? internal::BuildAlertmanagerPayload(items, o_.receiver)
+                                   : internal::BuildWebhookBatch(items);
       for (;;) {
         if (Steady::now() >= queue_.drain_deadline()) {
           queue_.AddDropped(items.size());
@@ -144,6 +147,52 @@ std::string BuildWebhookBatch(const std::vector<SinkItem>& items) {
     list += item.json;
   }
   return "{\"events\":[" + events + "],\"heads\":[" + heads + "]}";
+}
+
+std::string BuildAlertmanagerPayload(const std::vector<SinkItem>& items, const std::string& receiver) {
+  nlohmann::json alerts = nlohmann::json::array();
+  for (const auto& item : items) {
+    auto alert = nlohmann::json::parse(item.json, nullptr, false);
+    if (alert.is_object()) alerts.push_back(std::move(alert));
+  }
+  // What every alert shares: common labels and annotations, and the status.
+  nlohmann::json common_labels = nlohmann::json::object(), common_annotations = nlohmann::json::object();
+  bool firing = false;
+  for (size_t i = 0; i < alerts.size(); ++i) {
+    const auto& alert = alerts[i];
+    firing = firing || alert.value("status", "") == "firing";
+    for (const char* part : {"labels", "annotations"}) {
+      nlohmann::json& common = std::string_view(part) == "labels" ? common_labels : common_annotations;
+      const auto it = alert.find(part);
+      const nlohmann::json own = it != alert.end() && it->is_object() ? *it : nlohmann::json::object();
+      if (i == 0) {
+        common = own;
+        continue;
+      }
+      for (auto c = common.begin(); c != common.end();) {
+        const auto o = own.find(c.key());
+        c = (o == own.end() || *o != c.value()) ? common.erase(c) : std::next(c);
+      }
+    }
+  }
+  nlohmann::json group_labels = nlohmann::json::object();
+  if (common_labels.contains("alertname")) group_labels["alertname"] = common_labels["alertname"];
+  std::string group_key = "{}:{";
+  if (group_labels.contains("alertname")) group_key += "alertname=" + group_labels["alertname"].dump();
+  group_key += "}";
+  const nlohmann::json payload = {
+      {"version", "4"},
+      {"groupKey", group_key},
+      {"truncatedAlerts", 0},
+      {"status", firing ? "firing" : "resolved"},
+      {"receiver", receiver},
+      {"groupLabels", std::move(group_labels)},
+      {"commonLabels", std::move(common_labels)},
+      {"commonAnnotations", std::move(common_annotations)},
+      {"externalURL", ""},
+      {"alerts", std::move(alerts)},
+  };
+  return payload.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 DeliveryOutcome ClassifyDelivery(const StatusOr<int>& http_status) {

@@ -64,6 +64,31 @@ TEST(WebhookBatchTest, EventsAndHeadsInTheirOwnArrays) {
   EXPECT_EQ(internal::BuildWebhookBatch({}), R"({"events":[],"heads":[]})");
 }
 
+TEST(AlertmanagerPayload, IsVersionFourWithWhatItsAlertsShare) {
+  const std::string a =
+      R"({"status":"firing","labels":{"alertname":"extraction","severity":"high","incident":"1"},)"
+      R"("annotations":{"summary":"s1"},"startsAt":"t","endsAt":"0001-01-01T00:00:00Z","fingerprint":"f1"})";
+  const std::string b = R"({"status":"resolved","labels":{"alertname":"extraction","severity":"low","incident":"2"},)"
+                        R"("annotations":{"summary":"s1"},"startsAt":"t","endsAt":"u","fingerprint":"f2"})";
+  std::vector<internal::SinkItem> items;
+  items.push_back({false, a});
+  items.push_back({false, b});
+  items.push_back({false, "not json"});
+  const auto j = nlohmann::json::parse(internal::BuildAlertmanagerPayload(items, "sec-team"));
+  EXPECT_EQ(j["version"], "4");
+  EXPECT_EQ(j["receiver"], "sec-team");
+  EXPECT_EQ(j["status"], "firing") << "firing while any alert fires";
+  EXPECT_EQ(j["groupLabels"], nlohmann::json({{"alertname", "extraction"}}));
+  EXPECT_EQ(j["groupKey"], R"({}:{alertname="extraction"})");
+  EXPECT_EQ(j["commonLabels"], nlohmann::json({{"alertname", "extraction"}}));
+  EXPECT_EQ(j["commonAnnotations"], nlohmann::json({{"summary", "s1"}}));
+  ASSERT_EQ(j["alerts"].size(), 2u) << "what is not an alert object is left out";
+  EXPECT_EQ(j["alerts"][1]["fingerprint"], "f2");
+  EXPECT_EQ(j["truncatedAlerts"], 0);
+  items.erase(items.begin());
+  EXPECT_EQ(nlohmann::json::parse(internal::BuildAlertmanagerPayload(items, "r"))["status"], "resolved");
+}
+
 class TokenFileTest : public ::testing::Test {
  protected:
   std::filesystem::path Write(const std::string& content, mode_t mode) {
