@@ -1,11 +1,13 @@
 #include "aegis/incident/incidents.h"
 
 #include <algorithm>
+#include <set>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "aegis/common/utf8.h"
+#include "aegis/crypto/hash.h"
 #include "aegis/crypto/random.h"
 
 namespace aegis::incident {
@@ -120,7 +122,46 @@ void Incidents::Audit(audit::SystemAction action, const std::string& id, std::st
   audit_->Append(std::move(event));
 }
 
+void TimingHistogram::Observe(double seconds) {
+  seconds = std::max(0.0, seconds);
+  size_t i = 0;
+  while (i < kBounds.size() && seconds > kBounds[i]) ++i;
+  buckets[i] += 1;
+  sum += seconds;
+  count += 1;
+}
+
+std::string AlertJson(const store::IncidentRecord& r, bool resolved, const std::string& ends_at) {
+  nlohmann::json labels = {{"alertname", r.kind}, {"severity", r.severity}, {"incident", r.id}, {"service", "aegis"}};
+  if (!r.principal.empty()) labels["principal"] = r.principal;
+  if (!r.model.empty()) labels["model"] = r.model;
+  if (!r.version.empty()) labels["version"] = r.version;
+  // The labels identify the alert: the same for its firing and its resolution.
+  const crypto::Sha256Digest digest = crypto::Sha256(labels.dump());
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string fingerprint;
+  for (size_t i = 0; i < 8; ++i) {
+    fingerprint += kHex[digest[i] >> 4];
+    fingerprint += kHex[digest[i] & 0xf];
+  }
+  nlohmann::json alert = {
+      {"status", resolved ? "resolved" : "firing"},
+      {"labels", std::move(labels)},
+      {"annotations",
+       {{"summary", "Aegis incident " + r.id + ": " + Describe(r)},
+        {"description", resolved ? "resolved: " + r.note : "evidence " + r.evidence}}},
+      {"startsAt", r.first_seen},
+      {"endsAt", resolved ? ends_at : std::string("0001-01-01T00:00:00Z")},
+      {"generatorURL", ""},
+      {"fingerprint", fingerprint},
+  };
+  // Evidence and notes are cleaned of control characters when stored; replace
+  // anything ill-formed rather than throw on it.
+  return alert.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 StatusOr<store::IncidentRecord> Incidents::Raise(const IncidentSignal& signal) {
+  const auto detected = signal.detected_at.value_or(clock_.Now());
   std::optional<store::IncidentRecord> opened;
   StatusOr<store::IncidentRecord> result = Status::Internal("not raised");
   {
@@ -144,7 +185,13 @@ StatusOr<store::IncidentRecord> Incidents::Raise(const IncidentSignal& signal) {
     if (result.ok()) opened = *result;
   }
   // Outside the lock: a responder may take its own locks and write the store.
-  if (opened) Respond(*opened);
+  if (opened) {
+    const auto contained = Respond(*opened);
+    std::lock_guard lock(timing_mu_);
+    timings_.detect.Observe(
+        signal.evidence_since ? std::chrono::duration<double>(detected - *signal.evidence_since).count() : 0.0);
+    if (contained) timings_.contain.Observe(std::chrono::duration<double>(*contained - detected).count());
+  }
   return result;
 }
 
@@ -191,25 +238,116 @@ StatusOr<store::IncidentRecord> Incidents::Bump(store::IncidentRecord r, const I
   return r;
 }
 
-void Incidents::Respond(const store::IncidentRecord& r) {
+std::optional<std::chrono::system_clock::time_point> Incidents::Respond(const store::IncidentRecord& r) {
   const auto kind = ParseIncidentKind(r.kind);
-  if (!kind) return;
+  if (!kind) return std::nullopt;
+  const Responders& act = options_.responders;
+  bool contains = false, contained = true;
   for (const ResponseAction action : options_.playbooks.For(*kind)) {
     std::string outcome;
-    if (action == ResponseAction::kSuspend && options_.responders.suspend) {
-      if (r.principal.empty()) {
-        outcome = "no principal to suspend";
-      } else {
-        const Status s = options_.responders.suspend(r.principal, "incident " + r.id + " (" + r.kind + ")");
-        outcome = s.ok() ? "suspended " + r.principal : "not suspended: " + s.message();
-      }
-    } else {
-      outcome = std::string(kNotAvailable);
+    Status done = Status::Ok();
+    switch (action) {
+      case ResponseAction::kSuspend:
+        if (!act.suspend) {
+          done = Status::Unavailable(std::string(kNotAvailable));
+        } else if (r.principal.empty()) {
+          done = Status::InvalidArgument("no principal to suspend");
+        } else {
+          done = act.suspend(r.principal, "incident " + r.id + " (" + r.kind + ")");
+          outcome = "suspended " + r.principal;
+        }
+        break;
+      case ResponseAction::kThrottle:
+        if (!act.throttle) {
+          done = Status::Unavailable(std::string(kNotAvailable));
+        } else if (r.principal.empty()) {
+          done = Status::InvalidArgument("no principal to throttle");
+        } else {
+          done = act.throttle(r.principal, r.id);
+          outcome = "throttled " + r.principal + " to " + act.throttle_rate + " while the incident is unresolved";
+        }
+        break;
+      case ResponseAction::kWithdraw:
+        if (!act.withdraw) {
+          done = Status::Unavailable(std::string(kNotAvailable));
+        } else if (r.model.empty() || r.version.empty()) {
+          done = Status::InvalidArgument("no model version to withdraw");
+        } else {
+          done = act.withdraw(r.model, r.version, r.id);
+          outcome = "withdrew " + r.model + "/" + r.version + " while the incident is unresolved";
+        }
+        break;
+      case ResponseAction::kAlert:
+        if (!act.alert) {
+          done = Status::Unavailable("no alert receiver is configured ([guard.alerts])");
+        } else {
+          done = act.alert(AlertJson(r, false, ""));
+          outcome = "alert queued for the receiver";
+        }
+        break;
     }
+    if (action != ResponseAction::kAlert) {
+      contains = true;
+      contained = contained && done.ok();
+    }
+    if (!done.ok()) outcome = "not done: " + done.message();
     const std::string name(ResponseActionName(action));
     const Status recorded = store_->AppendIncidentAction(r.id, {name, FormatRfc3339(clock_.Now()), outcome});
     if (!recorded.ok()) spdlog::error("incident {}: action {} not recorded: {}", r.id, name, recorded.message());
     Audit(audit::SystemAction::kIncidentResponse, r.id, name + ": " + outcome);
+  }
+  if (contains && contained) return clock_.Now();
+  return std::nullopt;
+}
+
+void Incidents::Release(const store::IncidentRecord& r) {
+  const Responders& act = options_.responders;
+  bool alerted = false;
+  std::set<std::string> released;
+  for (const auto& a : r.actions) {
+    const auto action = ParseResponseAction(a.action);
+    if (!action || !released.insert(a.action).second) continue;
+    if (*action == ResponseAction::kThrottle && act.unthrottle && !r.principal.empty()) {
+      act.unthrottle(r.principal, r.id);
+      Audit(audit::SystemAction::kIncidentResponse, r.id, "throttle lifted for " + r.principal);
+    } else if (*action == ResponseAction::kWithdraw && act.reinstate && !r.version.empty()) {
+      act.reinstate(r.model, r.version, r.id);
+      Audit(audit::SystemAction::kIncidentResponse, r.id, "withdrawal of " + r.model + "/" + r.version + " lifted");
+    } else if (*action == ResponseAction::kAlert) {
+      alerted = true;
+    }
+  }
+  if (alerted && act.alert) {
+    const Status queued = act.alert(AlertJson(r, true, FormatRfc3339(clock_.Now())));
+    if (!queued.ok()) spdlog::warn("incident {}: resolved alert not queued: {}", r.id, queued.message());
+  }
+}
+
+void Incidents::ReapplyContainment() {
+  const Responders& act = options_.responders;
+  for (const char* state : {"open", "acknowledged"}) {
+    auto listed = store_->ListIncidents(std::string(state), options_.max_cached);
+    if (!listed.ok()) {
+      spdlog::error("incidents: containment not re-applied: {}", listed.status().message());
+      return;
+    }
+    for (const auto& r : *listed) {
+      std::set<std::string> applied;
+      for (const auto& a : r.actions) {
+        const auto action = ParseResponseAction(a.action);
+        if (!action || !applied.insert(a.action).second) continue;
+        Status s = Status::Ok();
+        if (*action == ResponseAction::kThrottle && act.throttle && !r.principal.empty()) {
+          s = act.throttle(r.principal, r.id);
+        } else if (*action == ResponseAction::kWithdraw && act.withdraw && !r.version.empty()) {
+          s = act.withdraw(r.model, r.version, r.id);
+        } else {
+          continue;
+        }
+        Audit(audit::SystemAction::kIncidentResponse, r.id,
+              a.action + " re-applied at start: " + (s.ok() ? std::string("done") : "not done: " + s.message()));
+      }
+    }
   }
 }
 
@@ -245,14 +383,17 @@ StatusOr<store::IncidentRecord> Incidents::Transition(const std::string& id, Inc
   return store_->GetIncident(id);
 }
 
-StatusOr<store::IncidentRecord> Incidents::Acknowledge(const std::string& id, const std::string& by) {
-  return Transition(id, IncidentState::kAcknowledged, "", by);
-}
-
 StatusOr<store::IncidentRecord> Incidents::Resolve(const std::string& id, const std::string& note,
                                                    const std::string& by) {
   AEGIS_RETURN_IF_ERROR(CheckNote(note));
-  return Transition(id, IncidentState::kResolved, note, by);
+  AEGIS_ASSIGN_OR_RETURN(store::IncidentRecord resolved, Transition(id, IncidentState::kResolved, note, by));
+  // Outside mu_, as Respond: the responders take their own locks.
+  Release(resolved);
+  return resolved;
+}
+
+StatusOr<store::IncidentRecord> Incidents::Acknowledge(const std::string& id, const std::string& by) {
+  return Transition(id, IncidentState::kAcknowledged, "", by);
 }
 
 StatusOr<store::IncidentRecord> Incidents::Get(const std::string& id) {
@@ -260,7 +401,7 @@ StatusOr<store::IncidentRecord> Incidents::Get(const std::string& id) {
   return store_->GetIncident(id);
 }
 
-StatusOr<std::vector<store::IncidentRecord>> Incidents::List(std::optional<IncidentState> state, size_t limit) {
+StatusOr<std::vector<store::IncidentRecord>> Incidents::List(std::optional<IncidentState> state, size_t limit) const {
   std::optional<std::string> name;
   if (state) name = std::string(IncidentStateName(*state));
   return store_->ListIncidents(name, limit);
@@ -276,7 +417,13 @@ uint64_t Incidents::Dropped() const {
   return dropped_;
 }
 
+ResponseTimings Incidents::Timings() const {
+  std::lock_guard lock(timing_mu_);
+  return timings_;
+}
+
 void Incidents::Post(IncidentSignal signal) {
+  if (!signal.detected_at) signal.detected_at = clock_.Now();
   {
     std::lock_guard lock(queue_mu_);
     if (stopping_ || queue_.size() >= options_.queue_capacity) {

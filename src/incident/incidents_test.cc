@@ -1,5 +1,7 @@
 #include "aegis/incident/incidents.h"
 
+#include <map>
+#include <set>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -211,10 +213,144 @@ TEST_F(IncidentsTest, PlaybookSuspendsThePrincipalAndRecordsIt) {
   EXPECT_EQ(got->actions[0].action, "suspend");
   EXPECT_EQ(got->actions[0].outcome, "suspended token:ci");
   EXPECT_EQ(got->actions[1].action, "throttle");
-  EXPECT_EQ(got->actions[1].outcome, "not available in this build");
+  EXPECT_EQ(got->actions[1].outcome, "not done: not available in this build");
   // Raised again: merged, not suspended twice.
   EXPECT_EQ(incidents->Raise({IncidentKind::kRateAbuse, Severity::kMedium, "token:ci", "", "", "", {}})->actions.size(),
             2u);
+}
+
+// Records what the containing responders were asked to hold, by holder.
+struct Held {
+  std::map<std::string, std::set<std::string>> throttled, withdrawn;  // target -> holders
+  std::vector<std::string> alerts;
+  Responders Wire() {
+    Responders r;
+    r.throttle = [this](const std::string& p, const std::string& holder) {
+      throttled[p].insert(holder);
+      return Status::Ok();
+    };
+    r.unthrottle = [this](const std::string& p, const std::string& holder) { throttled[p].erase(holder); };
+    r.withdraw = [this](const std::string& m, const std::string& v, const std::string& holder) {
+      if (m == "gone") return Status::NotFound("not served");
+      withdrawn[m + "/" + v].insert(holder);
+      return Status::Ok();
+    };
+    r.reinstate = [this](const std::string& m, const std::string& v, const std::string& holder) {
+      withdrawn[m + "/" + v].erase(holder);
+    };
+    r.alert = [this](const std::string& json) {
+      alerts.push_back(json);
+      return Status::Ok();
+    };
+    r.throttle_rate = "60/m";
+    return r;
+  }
+};
+
+TEST_F(IncidentsTest, ThrottleAndWithdrawHoldUntilResolvedAndComeBackAtStart) {
+  Held held;
+  IncidentsOptions o;
+  o.playbooks.by_kind[size_t(IncidentKind::kExtraction)] = {ResponseAction::kThrottle, ResponseAction::kWithdraw};
+  o.responders = held.Wire();
+  std::string id;
+  {
+    auto incidents = Make(o);
+    auto opened = incidents->Raise({IncidentKind::kExtraction, Severity::kHigh, "token:x", "iris", "2", "", {}});
+    ASSERT_OK(opened);
+    id = opened->id;
+    EXPECT_EQ(held.throttled["token:x"], std::set<std::string>{id});
+    EXPECT_EQ(held.withdrawn["iris/2"], std::set<std::string>{id});
+    auto got = incidents->Get(id);
+    ASSERT_OK(got);
+    ASSERT_EQ(got->actions.size(), 2u);
+    EXPECT_EQ(got->actions[0].outcome, "throttled token:x to 60/m while the incident is unresolved");
+    EXPECT_EQ(got->actions[1].outcome, "withdrew iris/2 while the incident is unresolved");
+  }
+  // A restart: throttles and withdrawals live in memory; the record brings them back.
+  Held after_restart;
+  o.responders = after_restart.Wire();
+  auto incidents = Make(o);
+  EXPECT_TRUE(after_restart.throttled.empty());
+  incidents->ReapplyContainment();
+  EXPECT_EQ(after_restart.throttled["token:x"], std::set<std::string>{id});
+  EXPECT_EQ(after_restart.withdrawn["iris/2"], std::set<std::string>{id});
+  // Acknowledging keeps them; resolving lets go.
+  ASSERT_OK(incidents->Acknowledge(id, "user:admin"));
+  EXPECT_FALSE(after_restart.throttled["token:x"].empty());
+  ASSERT_OK(incidents->Resolve(id, "false alarm", "user:admin"));
+  EXPECT_TRUE(after_restart.throttled["token:x"].empty());
+  EXPECT_TRUE(after_restart.withdrawn["iris/2"].empty());
+  // A resolved incident is not re-applied.
+  Held third;
+  o.responders = third.Wire();
+  Make(o)->ReapplyContainment();
+  EXPECT_TRUE(third.throttled.empty() && third.withdrawn.empty());
+}
+
+TEST_F(IncidentsTest, ContainmentThatCannotActSaysWhy) {
+  Held held;
+  IncidentsOptions o;
+  o.playbooks.by_kind[size_t(IncidentKind::kEngineCrash)] = {ResponseAction::kThrottle, ResponseAction::kWithdraw};
+  o.responders = held.Wire();
+  auto incidents = Make(o);
+  auto opened = incidents->Raise({IncidentKind::kEngineCrash, Severity::kHigh, "", "gone", "1", "", {}});
+  ASSERT_OK(opened);
+  auto got = incidents->Get(opened->id);
+  ASSERT_OK(got);
+  ASSERT_EQ(got->actions.size(), 2u);
+  EXPECT_EQ(got->actions[0].outcome, "not done: no principal to throttle");
+  EXPECT_EQ(got->actions[1].outcome, "not done: not served");
+  EXPECT_EQ(incidents->Timings().contain.count, 0u) << "nothing was contained";
+}
+
+TEST_F(IncidentsTest, AlertFiresWhenOpenedAndResolvesWithTheSameFingerprint) {
+  Held held;
+  IncidentsOptions o;
+  o.playbooks.by_kind[size_t(IncidentKind::kBruteForce)] = {ResponseAction::kAlert};
+  o.responders = held.Wire();
+  auto incidents = Make(o);
+  auto opened = incidents->Raise(BruteForce());
+  ASSERT_OK(opened);
+  ASSERT_EQ(held.alerts.size(), 1u);
+  const Json firing = Json::parse(held.alerts[0]);
+  EXPECT_EQ(firing["status"], "firing");
+  EXPECT_EQ(firing["labels"]["alertname"], "brute_force");
+  EXPECT_EQ(firing["labels"]["severity"], "high");
+  EXPECT_EQ(firing["labels"]["principal"], "user:alice");
+  EXPECT_EQ(firing["labels"]["incident"], opened->id);
+  EXPECT_FALSE(firing["labels"].contains("model")) << "empty labels are left out";
+  EXPECT_EQ(firing["startsAt"], opened->first_seen);
+  EXPECT_EQ(firing["endsAt"], "0001-01-01T00:00:00Z");
+  EXPECT_EQ(firing["fingerprint"].get<std::string>().size(), 16u);
+  incidents->Raise(BruteForce()).value();
+  EXPECT_EQ(held.alerts.size(), 1u) << "raised again: no second alert";
+  clock_.Advance(std::chrono::seconds(90));
+  ASSERT_OK(incidents->Resolve(opened->id, "password reset", "user:admin"));
+  ASSERT_EQ(held.alerts.size(), 2u);
+  const Json resolved = Json::parse(held.alerts[1]);
+  EXPECT_EQ(resolved["status"], "resolved");
+  EXPECT_EQ(resolved["fingerprint"], firing["fingerprint"]);
+  EXPECT_EQ(resolved["endsAt"], FormatRfc3339(clock_.Now()));
+  EXPECT_NE(resolved["annotations"]["description"].get<std::string>().find("password reset"), std::string::npos);
+}
+
+TEST_F(IncidentsTest, TimingsRunFromEvidenceToDetectionToContainment) {
+  Held held;
+  IncidentsOptions o;
+  o.playbooks.by_kind[size_t(IncidentKind::kExtraction)] = {ResponseAction::kThrottle};
+  o.responders = held.Wire();
+  auto incidents = Make(o);
+  IncidentSignal signal{IncidentKind::kExtraction, Severity::kHigh, "token:x", "iris", "1", "", {}};
+  signal.evidence_since = clock_.Now() - std::chrono::seconds(40);
+  ASSERT_OK(incidents->Raise(signal));
+  ASSERT_OK(incidents->Raise(BruteForce()));  // its own evidence: 0 s; nothing to contain
+  const ResponseTimings t = incidents->Timings();
+  EXPECT_EQ(t.detect.count, 2u);
+  EXPECT_DOUBLE_EQ(t.detect.sum, 40.0);
+  EXPECT_EQ(t.detect.buckets[0], 1u) << "the brute force, at 0 s";
+  EXPECT_EQ(t.detect.buckets[TimingHistogram::kBounds.size() - 2], 1u) << "40 s: the (30, 60] bucket";
+  EXPECT_EQ(t.contain.count, 1u);
+  EXPECT_DOUBLE_EQ(t.contain.sum, 0.0) << "a fake clock that did not move";
 }
 
 TEST_F(IncidentsTest, PostRaisesOnTheIncidentsThreadAndDropsWhenFull) {

@@ -29,6 +29,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -100,6 +101,13 @@ struct IncidentSignal {
   std::string principal;  // empty when none (integrity, engine_crash)
   std::string model, version, source;
   std::vector<std::pair<std::string, std::string>> evidence;  // key -> value, both bounded when stored
+  // When the detector's evidence began (the first query of the window it
+  // judged, ...), when it knows: time-to-detect runs from here to detected_at.
+  // Unset: the signal is its own evidence (a crash, a refused load).
+  std::optional<std::chrono::system_clock::time_point> evidence_since;
+  // When the detector fired; Post and Raise set it when unset. Time-to-contain
+  // runs from here to the end of the playbook's containing actions.
+  std::optional<std::chrono::system_clock::time_point> detected_at;
 };
 
 // The actions run when an incident of each kind opens.
@@ -113,10 +121,48 @@ struct Playbooks {
 };
 
 // What the playbook actions act on; the serve command wires them. An unset one
-// is recorded as "not available in this build".
+// is recorded as "not available in this build". Throttle and withdraw hold
+// their target while the incident is unresolved (`holder` is its id): resolving
+// it lets go, and at start ReapplyContainment holds again what the unresolved
+// incidents record. A suspension outlives its incident (`aegis principal
+// reinstate` lifts it), since it answers a credential that is likely stolen.
 struct Responders {
   // Suspends the principal (guard::Suspensions::Suspend); the reason names the incident.
   std::function<Status(const std::string& principal, const std::string& reason)> suspend;
+  // Lowers the principal's rate (guard::RequestGuard::Throttle) / lets go.
+  std::function<Status(const std::string& principal, const std::string& holder)> throttle;
+  std::function<void(const std::string& principal, const std::string& holder)> unthrottle;
+  // The version stops serving (registry::Registry::Withdraw) / lets go.
+  std::function<Status(const std::string& model, const std::string& version, const std::string& holder)> withdraw;
+  std::function<void(const std::string& model, const std::string& version, const std::string& holder)> reinstate;
+  // Queues one Alertmanager alert (AlertJson) for the alert webhook.
+  std::function<Status(const std::string& alert_json)> alert;
+  // What "throttle" lowers a rate to, for the action's record ("60/m").
+  std::string throttle_rate;
+};
+
+// One alert of an Alertmanager webhook payload (version "4") for `r`:
+// {"status": "firing"|"resolved", "labels": {"alertname": kind, "severity",
+// "incident", "principal", "model", "version", "service": "aegis"} (empty ones
+// left out), "annotations": {"summary", "description"}, "startsAt": first_seen,
+// "endsAt": `ends_at` (resolved) or "0001-01-01T00:00:00Z" (firing, as
+// Alertmanager writes it), "generatorURL": "", "fingerprint": 16 hex digits
+// of SHA-256 over the labels}.
+std::string AlertJson(const store::IncidentRecord& r, bool resolved, const std::string& ends_at);
+
+// The incident-response KPI: seconds from evidence to detection and from
+// detection to containment (aegis_incident_detect_seconds,
+// aegis_incident_contain_seconds). Cumulative from start.
+struct TimingHistogram {
+  static constexpr std::array<double, 14> kBounds = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                                     1,     2.5,  5,     10,   30,  60,   300};
+  std::array<uint64_t, kBounds.size() + 1> buckets{};  // not cumulative; the last is +Inf
+  double sum = 0;
+  uint64_t count = 0;
+  void Observe(double seconds);
+};
+struct ResponseTimings {
+  TimingHistogram detect, contain;
 };
 
 struct IncidentsOptions {
@@ -156,10 +202,15 @@ class Incidents {
 
   StatusOr<store::IncidentRecord> Get(const std::string& id);
   // Newest first, at most `limit`.
-  StatusOr<std::vector<store::IncidentRecord>> List(std::optional<IncidentState> state, size_t limit);
+  StatusOr<std::vector<store::IncidentRecord>> List(std::optional<IncidentState> state, size_t limit) const;
 
   OpenCounts CountOpen() const;
   uint64_t Dropped() const;
+  ResponseTimings Timings() const;
+
+  // At start, once the guard and the registry exist: holds again the throttles
+  // and withdrawals the unresolved incidents recorded (they live in memory).
+  void ReapplyContainment();
 
  private:
   struct Cached {
@@ -173,7 +224,11 @@ class Incidents {
   void Run();
   StatusOr<store::IncidentRecord> OpenNew(const IncidentSignal& signal, const std::string& key);
   StatusOr<store::IncidentRecord> Bump(store::IncidentRecord record, const IncidentSignal& signal);
-  void Respond(const store::IncidentRecord& record);
+  // Runs the playbook of a new incident; returns when containment ended, if
+  // the playbook contains (suspend, throttle, withdraw) and all of it took.
+  std::optional<std::chrono::system_clock::time_point> Respond(const store::IncidentRecord& record);
+  // Lets go of what a resolved incident held, and tells the alert receiver.
+  void Release(const store::IncidentRecord& record);
   StatusOr<store::IncidentRecord> Transition(const std::string& id, IncidentState to, const std::string& note,
                                              const std::string& by);
   void Count(IncidentKind kind, Severity severity, int delta);  // holds mu_
@@ -188,6 +243,9 @@ class Incidents {
   std::unordered_map<std::string, Cached> unresolved_;
   bool cache_complete_ = true;  // false once an unresolved incident is not cached
   OpenCounts open_{};
+
+  mutable std::mutex timing_mu_;
+  ResponseTimings timings_;
 
   mutable std::mutex queue_mu_;
   std::condition_variable queue_cv_, idle_cv_;
