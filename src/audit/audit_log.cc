@@ -199,6 +199,7 @@ struct AuditLog::State {
     // Appending from this thread is safe: only the writer thread may not.
     AuditLog::AppendTo(
         *this, SystemEvent(options.clock->Now(), SystemAction::kAuditVerifyFailed, "audit", detail, Decision::kDeny));
+    if (options.on_verify_failure) options.on_verify_failure(detail);
   }
 };
 

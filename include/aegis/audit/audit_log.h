@@ -30,6 +30,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -52,6 +53,9 @@ struct AuditLogOptions {
   std::chrono::milliseconds head_interval{1000};
   std::chrono::seconds verify_interval{300};  // background re-verification; 0 = only at Open
   const Clock* clock = &Clock::Real();
+  // A background re-verification failed (the log was changed on disk): called
+  // from the verifier thread with what failed, after the audit event.
+  std::function<void(const std::string& detail)> on_verify_failure;
 };
 
 struct AuditStats {
