@@ -69,6 +69,20 @@ const std::map<std::string, Sample>& Samples() {
       {"guard.concurrency", {"1", "2"}},
       {"guard.auth_failures", {"\"10/m\"", "\"off\""}},
       {"guard.max_tracked", {"1000", "2000"}},
+      {"guard.response.rate_abuse", {"[\"throttle\"]", "[]"}},
+      {"guard.response.brute_force", {"[\"throttle\"]", "[]"}},
+      {"guard.response.out_of_distribution", {"[\"throttle\"]", "[]"}},
+      {"guard.response.extraction", {"[\"throttle\"]", "[\"suspend\"]"}},
+      {"guard.response.integrity", {"[\"withdraw\"]", "[]"}},
+      {"guard.response.engine_crash", {"[\"withdraw\"]", "[]"}},
+      {"guard.response.audit", {"[\"suspend\"]", "[]"}},
+      {"guard.response.throttle_rate", {"\"1/s\"", "\"2/s\""}},
+      {"guard.alerts.webhook_url", {"\"https://a/\"", "\"https://b/\""}},
+      {"guard.alerts.ca_file", {"\"a.pem\"", "\"b.pem\""}},
+      {"guard.alerts.token_file", {"\"a.token\"", "\"b.token\""}},
+      {"guard.alerts.receiver", {"\"a\"", "\"b\""}},
+      {"guard.alerts.queue_size", {"1", "2"}},
+      {"guard.alerts.timeout_seconds", {"1", "2"}},
       {"runtime.isolation", {"\"process\"", "\"none\""}},
       {"runtime.instances_per_model", {"1", "2"}},
       {"runtime.memory_limit_mb", {"512", "1024"}},
@@ -145,6 +159,7 @@ Context ContextOf(const std::string& table) {
     return {"[tls]\nclient_ca = \"a.pem\"\n", {{"subject", "\"CN=a\""}, {"role", "\"consumer\""}}};
   if (table == "audit.syslog") return {"", {{"address", "\"127.0.0.1:514\""}}};
   if (table == "audit.webhook") return {"", {{"url", "\"https://siem.example/ingest\""}}};
+  if (table == "guard.alerts") return {"", {{"webhook_url", "\"https://alerts.example/hook\""}}};
   return {};
 }
 
@@ -272,6 +287,22 @@ std::map<std::string, std::string> Fingerprint(const Config& c) {
     put("syslog.queue_size", s.queue_size);
     put("syslog.allow_plaintext", s.allow_plaintext);
     put("syslog.timeout", s.timeout.count());
+  }
+  for (size_t k = 0; k < c.playbooks.by_kind.size(); ++k) {
+    std::string actions;
+    for (const auto a : c.playbooks.by_kind[k]) actions += std::string(incident::ResponseActionName(a)) + ",";
+    put("playbooks[" + std::to_string(k) + "]", actions);
+  }
+  put("throttle_limit.per_second", c.throttle_limit.per_second);
+  put("throttle_limit.burst", c.throttle_limit.burst);
+  if (c.alerts) {
+    const auto& w = *c.alerts;
+    put("alerts.url", w.url);
+    put("alerts.ca_file", w.ca_file);
+    put("alerts.bearer_token", w.bearer_token);
+    put("alerts.receiver", w.receiver);
+    put("alerts.queue_size", w.queue_size);
+    put("alerts.timeout", w.timeout.count());
   }
   if (c.webhook) {
     const auto& w = *c.webhook;

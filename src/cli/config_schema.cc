@@ -7,7 +7,11 @@ namespace aegis::cli::internal {
 const std::map<std::string, std::set<std::string>>& ConfigSchema() {
   static const std::map<std::string, std::set<std::string>> schema = {
       {"", {"server", "limits", "guard", "runtime", "models", "registry", "tls", "auth", "audit"}},
-      {"guard", {"rate", "burst", "quota", "concurrency", "auth_failures", "max_tracked"}},
+      {"guard", {"rate", "burst", "quota", "concurrency", "auth_failures", "max_tracked", "response", "alerts"}},
+      {"guard.response",
+       {"rate_abuse", "brute_force", "out_of_distribution", "extraction", "integrity", "engine_crash", "audit",
+        "throttle_rate"}},
+      {"guard.alerts", {"webhook_url", "ca_file", "token_file", "receiver", "queue_size", "timeout_seconds"}},
       {"server", {"listen", "admin_listen", "io_threads", "worker_threads", "drain_timeout_seconds"}},
       {"limits",
        {"max_body_bytes", "max_model_bytes", "max_header_bytes", "read_timeout_seconds", "write_timeout_seconds",

@@ -85,6 +85,53 @@ TEST_F(ConfigTest, GuardLimitsAreReadAndChecked) {
   });
 }
 
+TEST_F(ConfigTest, IncidentResponseAndAlertsAreReadAndChecked) {
+  using incident::IncidentKind;
+  using incident::ResponseAction;
+  const auto actions = [](const Config& c, IncidentKind kind) { return c.playbooks.For(kind); };
+  // Without a receiver: the defaults, and no "alert" in them.
+  Write("[guard]\nrate = \"10/s\"\n");
+  auto plain = LoadConfig(dir_);
+  ASSERT_TRUE(plain.ok()) << plain.status().message();
+  EXPECT_EQ(actions(*plain, IncidentKind::kExtraction), std::vector{ResponseAction::kSuspend});
+  EXPECT_TRUE(actions(*plain, IncidentKind::kBruteForce).empty());
+  EXPECT_FALSE(plain->alerts.has_value());
+  // With one: every kind alerts first; a kind set in [guard.response] is exactly what it lists.
+  std::ofstream(dir_ / "alerts.token") << "tok\n";
+  ::chmod((dir_ / "alerts.token").c_str(), 0600);
+  Write(
+      "[guard.alerts]\nwebhook_url = \"https://am.example:9093/hook\"\ntoken_file = \"alerts.token\"\n"
+      "receiver = \"sec-team\"\n[guard.response]\nrate_abuse = [\"throttle\", \"alert\"]\nintegrity = []\n"
+      "throttle_rate = \"30/m\"\n");
+  auto alerting = LoadConfig(dir_);
+  ASSERT_TRUE(alerting.ok()) << alerting.status().message();
+  ASSERT_TRUE(alerting->alerts.has_value());
+  EXPECT_EQ(alerting->alerts->format, audit::WebhookFormat::kAlertmanager);
+  EXPECT_EQ(alerting->alerts->receiver, "sec-team");
+  EXPECT_EQ(alerting->alerts->bearer_token, "tok");
+  EXPECT_EQ(actions(*alerting, IncidentKind::kExtraction),
+            (std::vector{ResponseAction::kAlert, ResponseAction::kSuspend}));
+  EXPECT_EQ(actions(*alerting, IncidentKind::kBruteForce), std::vector{ResponseAction::kAlert});
+  EXPECT_EQ(actions(*alerting, IncidentKind::kRateAbuse),
+            (std::vector{ResponseAction::kThrottle, ResponseAction::kAlert}));
+  EXPECT_TRUE(actions(*alerting, IncidentKind::kIntegrity).empty());
+  EXPECT_EQ(alerting->throttle_limit, (guard::RateLimit{.per_second = 0.5, .burst = 30}));
+  ExpectRefused({
+      {"[guard.response]\nextraction = [\"alert\"]\n", "guard.response.extraction: \"alert\" needs a receiver"},
+      {"[guard.response]\nextraction = [\"page\"]\n", "guard.response.extraction: actions are"},
+      {"[guard.response]\nextraction = \"suspend\"\n", "guard.response.extraction: must be a list"},
+      {"[guard.response]\nextraction = [\"suspend\", \"suspend\"]\n", "lists \"suspend\" twice"},
+      {"[guard.response]\nmodel_theft = []\n", "guard.response.model_theft: unknown key"},
+      {"[guard.response]\nthrottle_rate = \"off\"\n", "guard.response.throttle_rate: must be a rate"},
+      {"[guard.alerts]\nreceiver = \"x\"\n", "guard.alerts.webhook_url: is required"},
+      {"[guard.alerts]\nwebhook_url = \"http://am.example/\"\n", "guard.alerts.webhook_url: must be an https://"},
+      {"[guard.alerts]\nwebhook_url = \"https://u:p@am.example/\"\n", "must not carry credentials"},
+      {"[guard.alerts]\nwebhook_url = \"https://am.example/\"\nreceiver = \"a\\\"b\"\n",
+       "guard.alerts.receiver: must be at most 128"},
+      {"[guard]\nalerts = 1\n", "guard.alerts: must be a table"},
+  });
+}
+
 TEST_F(ConfigTest, MemoryLimitsAreReadAndChecked) {
   Write(
       "[limits]\nmax_body_bytes = 4096\nbody_memory_bytes = 1048576\nbody_memory_principal_percent = 10\n"

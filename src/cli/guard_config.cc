@@ -1,7 +1,9 @@
 #include "guard_config.h"
 
+#include <algorithm>
 #include <sstream>
 
+#include "config_schema.h"
 #include "toml_table.h"
 
 namespace aegis::cli::internal {
@@ -26,6 +28,82 @@ Status Rate(const TableReader& r, const toml::table& table, const std::string& k
   return Status::Ok();
 }
 
+// [guard.response]: a list of actions per incident kind, and throttle_rate.
+Status LoadResponse(const toml::table& table, const std::string& file, bool alerts, Config& config) {
+  TableReader r(table, "guard.response.", file);
+  AEGIS_RETURN_IF_ERROR(r.OnlyKeys(KeysOf("guard.response")));
+  for (size_t k = 0; k < incident::kIncidentKindCount; ++k) {
+    const auto kind = static_cast<incident::IncidentKind>(k);
+    const std::string key(incident::IncidentKindName(kind));
+    const toml::node* node = table.get(key);
+    if (node == nullptr) continue;
+    const toml::array* list = node->as_array();
+    if (list == nullptr) return r.Error(key, "must be a list of actions, e.g. [\"alert\", \"suspend\"]");
+    std::vector<incident::ResponseAction> actions;
+    for (const toml::node& item : *list) {
+      const std::optional<std::string> name = item.value<std::string>();
+      const auto action = name ? incident::ParseResponseAction(*name) : std::nullopt;
+      if (!action) return r.Error(key, "actions are \"alert\", \"throttle\", \"suspend\" or \"withdraw\"");
+      if (std::find(actions.begin(), actions.end(), *action) != actions.end()) {
+        return r.Error(key, "lists \"" + *name + "\" twice");
+      }
+      if (*action == incident::ResponseAction::kAlert && !alerts) {
+        return r.Error(key, "\"alert\" needs a receiver: set [guard.alerts] webhook_url");
+      }
+      actions.push_back(*action);
+    }
+    config.playbooks.by_kind[k] = std::move(actions);
+  }
+  if (table.contains("throttle_rate")) {
+    std::string text;
+    AEGIS_RETURN_IF_ERROR(r.String("throttle_rate", text));
+    auto parsed = guard::ParseRate(text);
+    if (!parsed.ok()) return r.Error("throttle_rate", parsed.status().message());
+    if (!(parsed->per_second > 0)) return r.Error("throttle_rate", "must be a rate (\"off\" would not throttle)");
+    config.throttle_limit = {.per_second = parsed->per_second, .burst = parsed->burst};
+  }
+  return Status::Ok();
+}
+
+// [guard.alerts]: where incident alerts go (an Alertmanager-compatible webhook).
+Status LoadAlerts(const toml::table& table, const std::string& file, Config& config) {
+  TableReader r(table, "guard.alerts.", file);
+  AEGIS_RETURN_IF_ERROR(r.OnlyKeys(KeysOf("guard.alerts")));
+  audit::WebhookOptions o;
+  o.format = audit::WebhookFormat::kAlertmanager;
+  o.batch_size = 1;  // one alert per notification, as Alertmanager groups by alertname
+  AEGIS_RETURN_IF_ERROR(r.String("webhook_url", o.url));
+  if (o.url.empty()) return r.Error("webhook_url", "is required (https://...)");
+  if (auto url = audit::ParseWebhookUrl(o.url); !url.ok()) return r.Error("webhook_url", url.status().message());
+  std::string path;
+  AEGIS_RETURN_IF_ERROR(r.String("ca_file", path));
+  if (!path.empty()) o.ca_file = config.Resolve(path);
+  path.clear();
+  AEGIS_RETURN_IF_ERROR(r.String("token_file", path));
+  if (!path.empty()) {
+    auto token = audit::ReadBearerTokenFile(config.Resolve(path));
+    if (!token.ok()) return r.Error("token_file", token.status().message());
+    o.bearer_token = std::move(token).value();
+  }
+  AEGIS_RETURN_IF_ERROR(r.String("receiver", o.receiver));
+  if (o.receiver.size() > 128 || o.receiver.find_first_of("\"\\") != std::string::npos ||
+      std::any_of(o.receiver.begin(), o.receiver.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; })) {
+    return r.Error("receiver", "must be at most 128 characters without quotes, backslashes or control characters");
+  }
+  AEGIS_RETURN_IF_ERROR(r.Integer("queue_size", o.queue_size, 1, 100000));
+  AEGIS_RETURN_IF_ERROR(r.Seconds("timeout_seconds", o.timeout, 1, 300));
+  config.alerts = std::move(o);
+  return Status::Ok();
+}
+
+// Alerts on every kind once a receiver is configured; the kinds' own actions after.
+incident::Playbooks DefaultPlaybooks(bool alerts) {
+  incident::Playbooks p = incident::Playbooks::Defaults();
+  if (!alerts) return p;
+  for (auto& actions : p.by_kind) actions.insert(actions.begin(), incident::ResponseAction::kAlert);
+  return p;
+}
+
 }  // namespace
 
 Status LoadGuardConfig(const toml::table& root, const std::string& file, Config& config) {
@@ -35,12 +113,22 @@ Status LoadGuardConfig(const toml::table& root, const std::string& file, Config&
     if (!node->is_table()) return Status::InvalidArgument(file + ": guard: must be a table ([guard])");
     const toml::table& table = *node->as_table();
     TableReader r(table, "guard.", file);
-    AEGIS_RETURN_IF_ERROR(r.OnlyKeys({"rate", "burst", "quota", "concurrency", "auth_failures", "max_tracked"}));
+    AEGIS_RETURN_IF_ERROR(r.OnlyKeys(KeysOf("guard")));
     AEGIS_RETURN_IF_ERROR(Rate(r, table, "rate", "burst", g.principal));
     AEGIS_RETURN_IF_ERROR(r.Integer("quota", g.principal.quota_per_day, 0, 1'000'000'000'000));
     AEGIS_RETURN_IF_ERROR(r.Integer("concurrency", g.concurrency, 0, 1'000'000));
     AEGIS_RETURN_IF_ERROR(Rate(r, table, "auth_failures", "", g.auth_failures));
     AEGIS_RETURN_IF_ERROR(r.Integer("max_tracked", g.max_tracked, 1000, 100'000'000));
+    // Alerts first: the response's "alert" needs a receiver.
+    if (const toml::node* alerts = table.get("alerts")) {
+      if (!alerts->is_table()) return r.Error("alerts", "must be a table ([guard.alerts])");
+      AEGIS_RETURN_IF_ERROR(LoadAlerts(*alerts->as_table(), file, config));
+    }
+    config.playbooks = DefaultPlaybooks(config.alerts.has_value());
+    if (const toml::node* response = table.get("response")) {
+      if (!response->is_table()) return r.Error("response", "must be a table ([guard.response])");
+      AEGIS_RETURN_IF_ERROR(LoadResponse(*response->as_table(), file, config.alerts.has_value(), config));
+    }
   }
   if (const toml::table* models = root["models"].as_table()) {
     for (const auto& [key, node] : *models) {

@@ -22,6 +22,7 @@
 #include "aegis/common/status.h"
 #include "aegis/guard/request_guard.h"
 #include "aegis/http/server.h"
+#include "aegis/incident/incidents.h"
 #include "aegis/registry/registry.h"
 #include "aegis/runtime/model_instances.h"
 
@@ -46,6 +47,11 @@ inline guard::GuardOptions DefaultGuard() {
   return o;
 }
 
+// What a playbook's "throttle" lowers a principal to: 60 requests a minute
+// (a burst of 60) — enough for an operator's own checks through the credential,
+// a thousandth of what a busy client gets by default.
+inline guard::RateLimit DefaultThrottle() { return {.per_second = 1, .burst = 60}; }
+
 // The runtime defaults of a new installation: two workers per model version.
 inline runtime::RuntimeOptions DefaultRuntime() {
   runtime::RuntimeOptions o;
@@ -61,6 +67,12 @@ struct Config {
   http::Limits http_limits;
   api::ApiLimits api_limits;
   guard::GuardOptions guard = DefaultGuard();  // [guard], and rate/burst of [models."NAME"]
+  // [guard.response]: the actions per incident kind (DefaultPlaybooks unless
+  // set; "alert" added to the defaults when [guard.alerts] is), and the rate a
+  // "throttle" lowers a principal to.
+  incident::Playbooks playbooks = incident::Playbooks::Defaults();
+  guard::RateLimit throttle_limit = DefaultThrottle();
+  std::optional<audit::WebhookOptions> alerts;  // [guard.alerts]: the Alertmanager webhook
   // [runtime] and [models."NAME"]: how model code runs (docs/confinement.md).
   runtime::RuntimeOptions runtime = DefaultRuntime();
   std::map<std::string, registry::ModelRuntimeOverrides, std::less<>> models;
