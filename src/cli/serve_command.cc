@@ -6,7 +6,10 @@
 #include <atomic>
 #include <csignal>
 #include <functional>
+#include <mutex>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -89,6 +92,46 @@ void AuditRuntimeEvent(audit::AuditLog& log, const std::string& name, const std:
                                 decision));
 }
 
+// A pointer to something made later than its users, or destroyed earlier:
+// callers reach it only under the lock, and the owner unbinds it (Bind(nullptr))
+// before destroying it, so no call is in flight on a dead object.
+template <typename T>
+class LateBound {
+ public:
+  void Bind(T* target) {
+    std::lock_guard lock(mu_);
+    target_ = target;
+  }
+  // f(T&) under the lock; `absent` when nothing is bound.
+  template <typename F, typename R>
+  R With(F&& f, R absent) {
+    std::lock_guard lock(mu_);
+    return target_ != nullptr ? f(*target_) : absent;
+  }
+
+ private:
+  std::mutex mu_;
+  T* target_ = nullptr;
+};
+
+// Unbinds at scope exit: declared right after the object it points to.
+template <typename T>
+struct Unbind {
+  LateBound<T>& late;
+  ~Unbind() { late.Bind(nullptr); }
+};
+
+// An incident of kind "audit" for what threatens the record itself.
+void PostAuditIncident(LateBound<incident::Incidents>& incidents, incident::Severity severity, std::string source,
+                       std::vector<std::pair<std::string, std::string>> evidence) {
+  incidents.With(
+      [&](incident::Incidents& inc) {
+        inc.Post({incident::IncidentKind::kAudit, severity, "", "", "", std::move(source), std::move(evidence)});
+        return true;
+      },
+      false);
+}
+
 // A sink that had to drop events says so in the local log (from the sink's own
 // thread, never from the writer's: Append may wait for the writer).
 std::function<void(uint64_t)> ReportDrops(audit::AuditLog* log, const char* sink) {
@@ -99,17 +142,27 @@ std::function<void(uint64_t)> ReportDrops(audit::AuditLog* log, const char* sink
 }
 
 // The configured SIEM sinks, registered with the log before its first event.
-std::vector<std::shared_ptr<audit::AuditSink>> StartSinks(const Config& config, audit::AuditLog& log) {
+// A sink that drops events also raises an "audit" incident: the copy outside
+// the server is what survives an attacker who owns the machine.
+std::vector<std::shared_ptr<audit::AuditSink>> StartSinks(const Config& config, audit::AuditLog& log,
+                                                          LateBound<incident::Incidents>& incidents) {
   std::vector<std::shared_ptr<audit::AuditSink>> sinks;
+  auto on_drop = [&log, &incidents](const char* sink) {
+    return [report = ReportDrops(&log, sink), &incidents, sink](uint64_t dropped) {
+      report(dropped);
+      PostAuditIncident(incidents, incident::Severity::kMedium, std::string("sink:") + sink,
+                        {{"what", "audit events did not reach the SIEM"}, {"dropped", std::to_string(dropped)}});
+    };
+  };
   if (config.syslog) {
     audit::SyslogOptions o = *config.syslog;
-    o.on_drop = ReportDrops(&log, "syslog");
+    o.on_drop = on_drop("syslog");
     sinks.push_back(Check(audit::SyslogSink::Create(std::move(o)), "audit.syslog"));
     spdlog::info("audit events also go to syslog {}:{}", config.syslog->host, config.syslog->port);
   }
   if (config.webhook) {
     audit::WebhookOptions o = *config.webhook;
-    o.on_drop = ReportDrops(&log, "webhook");
+    o.on_drop = on_drop("webhook");
     sinks.push_back(Check(audit::WebhookSink::Create(std::move(o)), "audit.webhook"));
     // The origin only: a query string may carry a key the log must not repeat.
     spdlog::info("audit events also go to the webhook at {}",
@@ -170,13 +223,41 @@ std::optional<std::chrono::system_clock::time_point> CertificateNotAfter(const s
   return Clock::Real().Now() + std::chrono::seconds(*seconds);
 }
 
-// The incidents, with the playbooks' suspend action wired to the suspensions.
-StatusOr<std::unique_ptr<incident::Incidents>> StartIncidents(store::MetadataStore* store, audit::AuditLog& log,
-                                                              incident::Suspensions& suspensions) {
+// The incidents, with the playbooks' actions wired to what they act on.
+StatusOr<std::unique_ptr<incident::Incidents>> StartIncidents(const Config& config, store::MetadataStore* store,
+                                                              audit::AuditLog& log, incident::Suspensions& suspensions,
+                                                              guard::RequestGuard& request_guard,
+                                                              LateBound<registry::Registry>& registry,
+                                                              audit::WebhookSink* alerts) {
   incident::IncidentsOptions options;
-  options.responders.suspend = [&suspensions](const std::string& principal, const std::string& reason) {
+  options.playbooks = config.playbooks;
+  incident::Responders& r = options.responders;
+  r.suspend = [&suspensions](const std::string& principal, const std::string& reason) {
     return suspensions.Suspend(principal, reason, "system");
   };
+  r.throttle = [&request_guard, limit = config.throttle_limit](const std::string& principal,
+                                                               const std::string& holder) {
+    request_guard.Throttle(principal, limit, holder);
+    return Status::Ok();
+  };
+  r.unthrottle = [&request_guard](const std::string& principal, const std::string& holder) {
+    request_guard.Unthrottle(principal, holder);
+  };
+  r.throttle_rate = guard::FormatRate(config.throttle_limit.per_second) + " (a burst of " +
+                    std::to_string(config.throttle_limit.burst) + ")";
+  r.withdraw = [&registry](const std::string& model, const std::string& version, const std::string& holder) {
+    return registry.With([&](registry::Registry& reg) { return reg.Withdraw(model, version, holder); },
+                         Status::Unavailable("the registry is not running"));
+  };
+  r.reinstate = [&registry](const std::string& model, const std::string& version, const std::string& holder) {
+    registry.With([&](registry::Registry& reg) { return reg.Reinstate(model, version, holder); }, false);
+  };
+  if (alerts != nullptr) {
+    r.alert = [alerts](const std::string& alert_json) {
+      alerts->Offer(alert_json);
+      return Status::Ok();
+    };
+  }
   return incident::Incidents::Create(store, &log, Clock::Real(), std::move(options));
 }
 
@@ -201,9 +282,16 @@ void RunServe(const ServeOptions& o) {
   auto kek = Check(keys::LocalKeyProvider::Open(config.data_dir / "keys", PassphraseFromEnvironment()),
                    "opening the key-encryption key");
   auto store = Check(store::MetadataStore::Open(config.data_dir / "db" / "aegis.db"), "opening the database");
+  // The incidents are made after the log and the sinks that report to them, and
+  // destroyed before: those reach them through this.
+  LateBound<incident::Incidents> late_incidents;
   audit::AuditLogOptions audit_options = AuditOptions(config.data_dir, *kek);
   audit_options.segment_max_bytes = config.audit_segment_max_bytes;
   audit_options.verify_interval = config.audit_verify_interval;
+  audit_options.on_verify_failure = [&late_incidents](const std::string& detail) {
+    PostAuditIncident(late_incidents, incident::Severity::kCritical, "audit log",
+                      {{"what", "the audit log failed its background verification"}, {"detail", detail}});
+  };
   auto audit_log = Check(audit::AuditLog::Open(audit_options), "opening the audit log");
   // Declared after the log, so destroyed (and stopped) before it on every path.
   struct SinksStopper {
@@ -211,11 +299,32 @@ void RunServe(const ServeOptions& o) {
     ~SinksStopper() {
       for (auto& sink : sinks) sink->Stop();
     }
-  } sinks{StartSinks(config, *audit_log)};
+  } sinks{StartSinks(config, *audit_log, late_incidents)};
+  std::shared_ptr<audit::WebhookSink> alerts;
+  if (config.alerts) {
+    audit::WebhookOptions o = *config.alerts;
+    o.on_drop = [log = audit_log.get(), &late_incidents](uint64_t dropped) {
+      ReportDrops(log, "alerts")(dropped);
+      PostAuditIncident(late_incidents, incident::Severity::kMedium, "sink:alerts",
+                        {{"what", "incident alerts were dropped"}, {"dropped", std::to_string(dropped)}});
+    };
+    alerts = Check(audit::WebhookSink::Create(std::move(o)), "guard.alerts");
+    sinks.sinks.push_back(alerts);  // stopped with the audit sinks, after the incidents
+    spdlog::info("incident alerts go to {}", Check(audit::ParseWebhookUrl(config.alerts->url)).origin);
+  }
+  // The guard stage's limits; incident response throttles through it.
+  guard::RequestGuard request_guard(config.guard);
+  // Made after the incidents, destroyed before them: withdrawals reach it
+  // through this.
+  LateBound<registry::Registry> late_registry;
   // Incidents append to the log and write the store: declared after both, so
   // destroyed (their queue raised) before them.
   auto suspensions = Check(incident::Suspensions::Load(store.get(), Clock::Real()), "loading suspensions");
-  auto incidents = Check(StartIncidents(store.get(), *audit_log, *suspensions), "loading incidents");
+  auto incidents =
+      Check(StartIncidents(config, store.get(), *audit_log, *suspensions, request_guard, late_registry, alerts.get()),
+            "loading incidents");
+  late_incidents.Bind(incidents.get());
+  Unbind<incident::Incidents> unbind_incidents{late_incidents};
   auto tokens = Check(auth::TokenAuthenticator::Create(store.get(), Clock::Real()));
   auth::UserDirectoryOptions user_options;
   user_options.on_lockout = [inc = incidents.get()](const std::string& name, const std::string& source) {
@@ -267,6 +376,8 @@ void RunServe(const ServeOptions& o) {
                {{"detail", why.message()}}});
   };
   registry::Registry registry(std::move(registry_options), store.get(), kek.get(), Clock::Real());
+  late_registry.Bind(&registry);
+  Unbind<registry::Registry> unbind_registry{late_registry};
   if (!config.require_signature) spdlog::warn("registry.require_signature is off: unsigned models will be served");
   if (config.runtime.isolation == runtime::Isolation::kNone) {
     spdlog::warn(
@@ -274,6 +385,9 @@ void RunServe(const ServeOptions& o) {
   }
   auto failures = registry.LoadAll();
   for (const auto& f : failures) AuditLifecycle(*audit_log, audit::SystemAction::kModelLoadFailed, f.message());
+  // Throttles and withdrawals live in memory: hold again what unresolved
+  // incidents hold, before the first request.
+  incidents->ReapplyContainment();
 
   // Measured once the models are loaded: their engine workers' memory is
   // already gone from what is available.
@@ -326,7 +440,6 @@ void RunServe(const ServeOptions& o) {
   services.draining = &draining;
   services.limits = config.api_limits;
   services.body_budget = &body_budget;
-  guard::RequestGuard request_guard(config.guard);
   services.guard = &request_guard;
   services.incidents = incidents.get();
   services.suspensions = suspensions.get();
