@@ -1,7 +1,9 @@
 // Monitor::DashboardJson: GET /v1/dashboard's document (the contract is in
 // docs/operations.md): the timeline, the served models, per-stage latency,
 // open incidents, the audit log's head and the totals.
+#include <algorithm>
 #include <cstdio>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -38,7 +40,45 @@ Json Stages(const internal::Counters& c) {
   return out;
 }
 
-Json Incidents(const auth::UserDirectory* users) {
+// The unresolved incidents (open and acknowledged), newest activity first, each
+// with its timeline: first and last seen, and the actions taken with their times.
+Json Incidents(const incident::Incidents* incidents) {
+  Json items = Json::array();
+  uint64_t open = 0;
+  for (const auto& by_severity : incidents->CountOpen()) {
+    for (const uint64_t n : by_severity) open += n;
+  }
+  std::vector<store::IncidentRecord> unresolved;
+  for (const auto state : {incident::IncidentState::kOpen, incident::IncidentState::kAcknowledged}) {
+    auto listed = incidents->List(state, kMaxIncidentItems);
+    if (!listed.ok()) continue;  // a read error leaves the list short; `open` still counts
+    for (auto& r : *listed) unresolved.push_back(std::move(r));
+  }
+  // RFC 3339 UTC times of one format: text order is time order.
+  std::sort(unresolved.begin(), unresolved.end(),
+            [](const auto& a, const auto& b) { return a.last_seen > b.last_seen; });
+  if (unresolved.size() > kMaxIncidentItems) unresolved.resize(kMaxIncidentItems);
+  for (const auto& r : unresolved) {
+    Json actions = Json::array();
+    for (const auto& a : r.actions) actions.push_back({{"action", a.action}, {"at", a.at}, {"outcome", a.outcome}});
+    std::string subject = r.principal;
+    if (subject.empty() && !r.model.empty()) subject = "model:" + r.model + (r.version.empty() ? "" : "/" + r.version);
+    if (subject.empty()) subject = r.source;
+    items.push_back({{"id", r.id},
+                     {"kind", r.kind},
+                     {"severity", r.severity},
+                     {"state", r.state},
+                     {"subject", subject},
+                     {"first_seen", r.first_seen},
+                     {"last_seen", r.last_seen},
+                     {"count", r.count},
+                     {"actions", std::move(actions)}});
+  }
+  return {{"open", open}, {"items", std::move(items)}};
+}
+
+// Without the incidents (a monitor built for tests): the login lockouts.
+Json LoginIncidents(const auth::UserDirectory* users) {
   Json items = Json::array();
   size_t open = 0;
   if (users != nullptr) {
@@ -46,10 +86,16 @@ Json Incidents(const auth::UserDirectory* users) {
       open = incidents->size();
       for (const auto& i : *incidents) {
         if (items.size() == kMaxIncidentItems) break;
+        const std::string since = FormatMillis(i.since);
         items.push_back(
             {{"kind", i.kind == auth::LoginIncident::Kind::kAccountLocked ? "account_locked" : "source_throttled"},
+             {"severity", "high"},
+             {"state", "open"},
              {"subject", i.subject},
-             {"since", FormatMillis(i.since)}});
+             {"first_seen", since},
+             {"last_seen", since},
+             {"count", 1},
+             {"actions", Json::array()}});
       }
     }
   }
@@ -140,7 +186,7 @@ std::string Monitor::DashboardJson() {
         {"auth_failures", std::move(auth_failures)}}},
       {"models", std::move(models)},
       {"stages", Stages(*counters_)},
-      {"incidents", Incidents(options_.users)},
+      {"incidents", options_.incidents != nullptr ? Incidents(options_.incidents) : LoginIncidents(options_.users)},
       {"audit", Audit(options_.audit)},
       {"runtime",
        {{"isolation", std::string(runtime::IsolationName(options_.isolation))},

@@ -221,7 +221,8 @@ void AddRateLimits(const internal::Counters& c, std::vector<MetricFamily>& out) 
   MetricFamily limited = Family("aegis_rate_limited_total",
                                 "Requests refused with 429 by the guard stage: rate and quota (the principal's), "
                                 "model_rate (the principal's on one model), concurrency (in flight), "
-                                "auth_failures (a source address's failed authentications).",
+                                "auth_failures (a source address's failed authentications), throttle (a rate lowered "
+                                "by incident response).",
                                 MetricType::Counter);
   for (size_t i = 0; i < c.rate_limited.size(); ++i) {
     const std::string_view reason = guard::GuardReasonName(static_cast<guard::GuardReason>(i));
@@ -248,6 +249,32 @@ void AddIncidents(const incident::Incidents& incidents, std::vector<MetricFamily
     }
   }
   out.push_back(std::move(open));
+
+  // The incident-response KPI (docs/threat-detection.md, "Incidents and response").
+  const incident::ResponseTimings timings = incidents.Timings();
+  const auto histogram = [](const incident::TimingHistogram& t) {
+    ClientMetric m;
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < incident::TimingHistogram::kBounds.size(); ++i) {
+      cumulative += t.buckets[i];
+      m.histogram.bucket.push_back({cumulative, incident::TimingHistogram::kBounds[i]});
+    }
+    m.histogram.sample_count = t.count;
+    m.histogram.sample_sum = t.sum;
+    return m;
+  };
+  MetricFamily detect = Family("aegis_incident_detect_seconds",
+                               "Time from the first evidence a detector judged (the first query of its window, ...) "
+                               "to the incident it raised; 0 for signals that are their own evidence.",
+                               MetricType::Histogram);
+  detect.metric.push_back(histogram(timings.detect));
+  out.push_back(std::move(detect));
+  MetricFamily contain = Family("aegis_incident_contain_seconds",
+                                "Time from detection to the end of the playbook's containing actions (suspend, "
+                                "throttle, withdraw), for incidents whose playbook contains.",
+                                MetricType::Histogram);
+  contain.metric.push_back(histogram(timings.contain));
+  out.push_back(std::move(contain));
 }
 
 }  // namespace

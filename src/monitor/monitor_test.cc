@@ -230,7 +230,7 @@ TEST_F(MonitorTest, IncidentsCountLockedNamesAndThrottledSources) {
   EXPECT_EQ(dash["incidents"]["items"][0]["subject"], "ghost");
   EXPECT_EQ(dash["incidents"]["items"][2]["kind"], "source_throttled");
   EXPECT_EQ(dash["incidents"]["items"][2]["subject"], "192.0.2.9");
-  EXPECT_EQ(dash["incidents"]["items"][2]["since"], "2026-12-04T19:30:01.000Z");
+  EXPECT_EQ(dash["incidents"]["items"][2]["first_seen"], "2026-12-04T19:30:01.000Z");
   clock_.Advance(31min);
   EXPECT_EQ(Sample(monitor.PrometheusText(), "aegis_incidents_open"), 0);
 }
@@ -266,8 +266,26 @@ TEST_F(MonitorTest, IncidentsOpenByKindAndSeverity) {
   EXPECT_EQ(Sample(text, brute), 1) << "raised twice, one incident";
   EXPECT_EQ(Sample(text, R"(aegis_incidents_open{kind="engine_crash",severity="critical"})"), 0);
   EXPECT_EQ(Sample(text, "aegis_incidents_open"), -1) << "no unlabeled series beside the labeled ones";
+  EXPECT_EQ(Sample(text, "aegis_incident_detect_seconds_count"), 1) << "one incident opened";
+  EXPECT_EQ(Sample(text, "aegis_incident_contain_seconds_count"), 0) << "its playbook contains nothing";
+  // The dashboard lists the record, with its timeline, and counts what the metric counts.
+  Json dash = Json::parse(monitor.DashboardJson());
+  EXPECT_EQ(dash["incidents"]["open"], 1);
+  ASSERT_EQ(dash["incidents"]["items"].size(), 1u);
+  const Json item = dash["incidents"]["items"][0];
+  EXPECT_EQ(item["id"], raised->id);
+  EXPECT_EQ(item["kind"], "brute_force");
+  EXPECT_EQ(item["subject"], "user:ghost");
+  EXPECT_EQ(item["count"], 2);
+  EXPECT_EQ(item["first_seen"], raised->first_seen);
   ASSERT_OK((*incidents)->Acknowledge(raised->id, "user:admin"));
   EXPECT_EQ(Sample(monitor.PrometheusText(), brute), 0);
+  dash = Json::parse(monitor.DashboardJson());
+  EXPECT_EQ(dash["incidents"]["open"], 0) << "acknowledged is not open";
+  ASSERT_EQ(dash["incidents"]["items"].size(), 1u) << "but still listed until resolved";
+  EXPECT_EQ(dash["incidents"]["items"][0]["state"], "acknowledged");
+  ASSERT_EQ(dash["incidents"]["items"][0]["actions"].size(), 1u);
+  EXPECT_EQ(dash["incidents"]["items"][0]["actions"][0]["action"], "acknowledge");
 }
 
 TEST_F(MonitorTest, DashboardHasTheContractShape) {

@@ -229,6 +229,21 @@ async function run(cfg, context) {
   check('model row names version and signer', row !== null && row[1] !== '' && row[3] !== '' && row[3] !== 'unsigned', row);
   check('charts drawn as SVG', after.access_polygons >= 2 && after.stage_bars >= 2 && after.auth_bars >= 1, after);
 
+  // ---- the incident the test opened (a locked name) is listed with its timeline
+  if (cfg.incident_subject) {
+    const incident = await page.evaluate((subject) => {
+      for (const li of document.querySelectorAll('[data-testid="incident"]')) {
+        if (li.querySelector('.subject').textContent !== subject) continue;
+        return { kind: li.dataset.kind, steps: [...li.querySelectorAll('[data-testid="incident-timeline"] li')].map((x) => x.textContent) };
+      }
+      return null;
+    }, cfg.incident_subject);
+    check('opened incident listed with its kind', incident !== null && incident.kind === 'brute_force', incident);
+    check('incident timeline shows when it opened', incident !== null && incident.steps.length >= 1 &&
+      /opened$/.test(incident.steps[0]), incident);
+    check('open incidents KPI counts it', intOf(after.incidents_open) >= 1, after.incidents_open);
+  }
+
   // ---- the screenshot (a test artifact)
   fs.mkdirSync(path.dirname(cfg.screenshot), { recursive: true });
   await page.screenshot({ path: cfg.screenshot, fullPage: true });
@@ -250,7 +265,8 @@ async function run(cfg, context) {
       models: [{ name: hostile, version: hostile, format: hostile, signer: hostile, fingerprint: hostile, requests: [1, 2],
         latency_p50_ms: 1, latency_p95_ms: 2, requests_per_second: 1 }],
       stages: [{ stage: hostile, count: 1, p50_ms: 1, p95_ms: 2 }],
-      incidents: { open: 1, items: [{ kind: hostile, subject: hostile, since: hostile }] },
+      incidents: { open: 1, items: [{ id: hostile, kind: hostile, severity: hostile, state: hostile, subject: hostile,
+        first_seen: hostile, last_seen: hostile, count: 2, actions: [{ action: hostile, at: hostile, outcome: hostile }] }] },
       audit: { tree_size: 1, signed_tree_size: 1, root: hostile, signed_at: hostile, key_fingerprint: hostile,
         verification: { ok: false, events: 1, checked_at: new Date().toISOString(), detail: hostile } },
       totals: { requests: 1, allowed: 1, denied: 0, auth_failures: 0, models_loaded: 1 },

@@ -14,6 +14,7 @@ import pathlib
 import re
 import shutil
 import subprocess
+import uuid
 
 import pytest
 
@@ -172,6 +173,11 @@ def test_dashboard_in_chromium(inst, tmp_path):
     assert os.access(CHROMIUM, os.X_OK), "chromium not installed: scripts/setup.sh installs it"
     ensure_node_modules()
     password, secret = add_auditor(inst, "dana")
+    # An incident for the page to show: ten failed logins lock a name (brute_force).
+    ghost = f"ghost{uuid.uuid4().hex[:8]}"
+    for _ in range(10):
+        r = call(inst, "POST", "/v1/login", json_body={"user": ghost, "password": "x" * 12, "totp": "000000"})
+        assert r.status_code == 401, r.text
     screenshot = ARTIFACTS / "dashboard.png"
     if screenshot.exists():
         screenshot.unlink()
@@ -185,6 +191,7 @@ def test_dashboard_in_chromium(inst, tmp_path):
         "model": "mlp_onnx",
         "infer_body": json.dumps(infer_body(reference_case("mlp_onnx")[0])),
         "screenshot": str(screenshot),
+        "incident_subject": f"user:{ghost}",
     }
     p = subprocess.run(["node", str(BROWSER_DIR / "dashboard.test.mjs")], input=json.dumps(config),
                        capture_output=True, text=True, timeout=110, cwd=BROWSER_DIR)
@@ -201,6 +208,7 @@ def test_dashboard_in_chromium(inst, tmp_path):
         f"stderr: {p.stderr[-2000:]}\n{inst.log_tail()}")
     names = {c["name"] for c in report["checks"]}
     assert {"no CSP violations", "no console errors", "allowed counter grew by the inferences",
+            "opened incident listed with its kind", "incident timeline shows when it opened",
             "audit tree size grew", "wrong password shows an error", "CSP blocks injected inline script"} <= names
     assert screenshot.stat().st_size > 10000
     # The server's side of the story: the page loads, the login and the reads are audited.

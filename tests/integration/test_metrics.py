@@ -261,9 +261,15 @@ def test_locked_account_is_an_open_incident(inst):
     assert value(after, "aegis_auth_attempts_total", method="password", result="failure") - \
         value(before, "aegis_auth_attempts_total", method="password", result="failure") == 10
     d = dashboard(inst)
-    items = [i for i in d["incidents"]["items"] if i["subject"] == name]
-    assert len(items) == 1 and items[0]["kind"] == "account_locked", d["incidents"]
-    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", items[0]["since"])
+    # The dashboard shows the incident record itself, with its timeline.
+    items = [i for i in d["incidents"]["items"] if i["subject"] == f"user:{name}"]
+    assert len(items) == 1 and items[0]["kind"] == "brute_force", d["incidents"]
+    item = items[0]
+    assert set(item) == {"id", "kind", "severity", "state", "subject", "first_seen", "last_seen", "count", "actions"}
+    assert item["severity"] == "high" and item["state"] == "open" and item["count"] == 1, item
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$", item["first_seen"]), item
+    # Its open count is the metric's: one figure, two views.
+    assert d["incidents"]["open"] == total(parse(scrape(inst)), "aegis_incidents_open"), d["incidents"]
 
 
 # --------------------------------------------------------------------------- /v1/dashboard

@@ -461,11 +461,22 @@
     setText('kpi-incidents', fmtInt.format(open));
     count.classList.toggle('alarm', open > 0);
     $('kpi-incidents-box').classList.toggle('alarm', open > 0);
-    const items = list(inc.items, MAX_INCIDENTS).map(obj).map((it) =>
-      h('li', { 'data-testid': 'incident' },
+    // Each incident with its timeline: first seen, the actions taken, last seen.
+    const items = list(inc.items, MAX_INCIDENTS).map(obj).map((it) => {
+      const steps = [h('li', { text: fmtTime(it.first_seen) + '  opened' })];
+      list(it.actions, 32).map(obj).forEach((a) => {
+        steps.push(h('li', { 'data-testid': 'incident-action', title: str(a.outcome, 256),
+          text: fmtTime(a.at) + '  ' + str(a.action, 32) + ': ' + str(a.outcome, 256) }));
+      });
+      if (num(it.count) > 1) steps.push(h('li', { text: fmtTime(it.last_seen) + '  seen ' + fmtInt.format(num(it.count)) + ' times' }));
+      return h('li', { 'data-testid': 'incident', 'data-kind': str(it.kind, 48) },
         h('span', { class: 'kind', text: str(it.kind, 48).replace(/_/g, ' ') }),
+        h('span', { class: 'severity', text: str(it.severity, 16) }),
         h('span', { class: 'subject', text: str(it.subject, 128) }),
-        h('span', { class: 'since', title: fmtTime(it.since), text: 'since ' + (ago(it.since) || fmtTime(it.since)) })));
+        h('span', { class: 'since', title: fmtTime(it.first_seen),
+          text: str(it.state, 16) + ' · since ' + (ago(it.first_seen) || fmtTime(it.first_seen)) }),
+        h('ol', { class: 'timeline', 'data-testid': 'incident-timeline' }, ...steps));
+    });
     if (!items.length) items.push(h('li', { class: 'none', text: 'No open incidents.' }));
     $('incident-list').replaceChildren(...items);
   }
