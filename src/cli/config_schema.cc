@@ -7,7 +7,9 @@ namespace aegis::cli::internal {
 const std::map<std::string, std::set<std::string>>& ConfigSchema() {
   static const std::map<std::string, std::set<std::string>> schema = {
       {"", {"server", "limits", "guard", "runtime", "models", "registry", "tls", "auth", "audit"}},
-      {"guard", {"rate", "burst", "quota", "concurrency", "auth_failures", "max_tracked"}},
+      {"guard",
+       {"rate", "burst", "quota", "concurrency", "auth_failures", "max_tracked", "extraction", "extraction_threshold",
+        "extraction_min_queries", "extraction_window", "extraction_max_rows_per_day", "extraction_max_tracked"}},
       {"server", {"listen", "admin_listen", "io_threads", "worker_threads", "drain_timeout_seconds"}},
       {"limits",
        {"max_body_bytes", "max_model_bytes", "max_header_bytes", "read_timeout_seconds", "write_timeout_seconds",
@@ -22,7 +24,8 @@ const std::map<std::string, std::set<std::string>>& ConfigSchema() {
       {"models", {"*"}},
       {"models.*",
        {"instances", "memory_limit_mb", "request_timeout_ms", "max_response_body_bytes", "engine", "output_policy",
-        "rate", "burst"}},
+        "rate", "burst", "extraction", "extraction_threshold", "extraction_min_queries", "extraction_window",
+        "extraction_max_rows_per_day"}},
       {"registry", {"require_signature"}},
       {"tls", {"cert", "key", "ca", "client_ca", "require_client_cert"}},
       {"auth", {"jwt", "mtls"}},

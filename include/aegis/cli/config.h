@@ -20,6 +20,7 @@
 #include "aegis/auth/authenticator.h"
 #include "aegis/auth/jwt.h"
 #include "aegis/common/status.h"
+#include "aegis/guard/extraction_detector.h"
 #include "aegis/guard/request_guard.h"
 #include "aegis/http/server.h"
 #include "aegis/registry/registry.h"
@@ -61,6 +62,8 @@ struct Config {
   http::Limits http_limits;
   api::ApiLimits api_limits;
   guard::GuardOptions guard = DefaultGuard();  // [guard], and rate/burst of [models."NAME"]
+  // [guard] extraction* keys, and the same keys of [models."NAME"].
+  guard::ExtractionOptions extraction;
   // [runtime] and [models."NAME"]: how model code runs (docs/confinement.md).
   runtime::RuntimeOptions runtime = DefaultRuntime();
   std::map<std::string, registry::ModelRuntimeOverrides, std::less<>> models;
