@@ -411,6 +411,7 @@ std::optional<ExtractionAlarm> ExtractionDetector::Observe(std::string_view prin
                             now_ms};
   }
   p.UpdateBytes();
+  if (alarm) alarms_[static_cast<size_t>(alarm->signal)].fetch_add(1, std::memory_order_relaxed);
   return alarm;
 }
 

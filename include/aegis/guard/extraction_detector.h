@@ -36,6 +36,8 @@
 // each other's work.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -124,6 +126,7 @@ class ExtractionDetector {
                                          std::chrono::system_clock::time_point now);
 
   size_t Tracked() const;
+  uint64_t Alarms(ExtractionAlarm::Signal signal) const { return alarms_[static_cast<size_t>(signal)].load(); }
   // Bytes the tracked pairs hold (their G, D and class statistics).
   size_t TrackedBytes() const;
   const ExtractionOptions& options() const { return options_; }
@@ -137,6 +140,7 @@ class ExtractionDetector {
 
   const ExtractionOptions options_;
   uint64_t seed_;
+  std::array<std::atomic<uint64_t>, 2> alarms_{};
 
   mutable std::mutex mu_;       // pairs_ and lru_
   std::list<std::string> lru_;  // most recent first
