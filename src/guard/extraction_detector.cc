@@ -154,10 +154,14 @@ Status CheckExtractionSettings(const ExtractionSettings& s) {
 // A very sparse random projection (Li, Hastie and Church 2006): each of the
 // `dims` outputs sums about sqrt(features) inputs with weights
 // +-sqrt(sqrt(features) / dims), which preserves L2 distances in expectation.
+// The entries are kept in input order, so a row is read front to back once.
 struct ExtractionDetector::Projection {
-  std::vector<uint32_t> offsets;  // dims + 1: entries of output j are [offsets[j], offsets[j+1])
-  std::vector<uint32_t> index;
-  std::vector<float> weight;
+  struct Entry {
+    uint32_t index;  // the input feature
+    uint32_t dim;    // the output it adds to
+    float weight;
+  };
+  std::vector<Entry> entries;
 
   Projection(size_t features, size_t dims, uint64_t seed) {
     std::mt19937_64 rng(seed ^ (features * 0x9E3779B97F4A7C15ULL));
@@ -165,14 +169,12 @@ struct ExtractionDetector::Projection {
     const auto scale = static_cast<float>(std::sqrt(s / static_cast<double>(dims)));
     std::geometric_distribution<uint64_t> skip(1 / s);
     std::bernoulli_distribution sign(0.5);
-    offsets.push_back(0);
     for (size_t j = 0; j < dims; ++j) {
       for (uint64_t i = skip(rng); i < features; i += 1 + skip(rng)) {
-        index.push_back(static_cast<uint32_t>(i));
-        weight.push_back(sign(rng) ? scale : -scale);
+        entries.push_back({static_cast<uint32_t>(i), static_cast<uint32_t>(j), sign(rng) ? scale : -scale});
       }
-      offsets.push_back(static_cast<uint32_t>(index.size()));
     }
+    std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.index < b.index; });
   }
 };
 
@@ -251,15 +253,26 @@ std::optional<ProjectedRows> ExtractionDetector::Project(const runtime::TensorVi
     return out;
   }
   const auto projection = ProjectionFor(layout->features);
+  // Summed in float and made finite once per output: NaN or Inf in a feature
+  // can only spoil the one or two outputs it adds to, which then read as 0 or
+  // +-1e15.
+  std::vector<float> sums(out.dims);
   for (size_t k = 0; k < out.rows; ++k) {
     const size_t base = out.indices[k] * layout->features;
-    for (size_t j = 0; j < out.dims; ++j) {
-      double sum = 0;
-      for (uint32_t e = projection->offsets[j]; e < projection->offsets[j + 1]; ++e) {
-        sum += projection->weight[e] * Sanitize(layout->load(data, base + projection->index[e]));
+    std::fill(sums.begin(), sums.end(), 0.0F);
+    if (input.datatype == DataType::kFp32) {  // the common case, without a call per value
+      const uint8_t* row = data + base * sizeof(float);
+      for (const auto& e : projection->entries) {
+        float v;
+        std::memcpy(&v, row + size_t{e.index} * sizeof(float), sizeof(float));
+        sums[e.dim] += e.weight * v;
       }
-      out.values[k * out.dims + j] = Sanitize(sum);
+    } else {
+      for (const auto& e : projection->entries) {
+        sums[e.dim] += e.weight * static_cast<float>(layout->load(data, base + e.index));
+      }
     }
+    for (size_t j = 0; j < out.dims; ++j) out.values[k * out.dims + j] = Sanitize(sums[j]);
   }
   return out;
 }
