@@ -67,6 +67,7 @@ void Limits(RequestGuard& guard, const std::string& principal) {
 
 double LimitsNanos(int threads, RequestGuard& guard, bool many_principals) {
   std::vector<std::string> names;
+  names.reserve(many_principals ? 10'000 : 1);
   for (int i = 0; i < (many_principals ? 10'000 : 1); ++i) names.push_back("token:client-" + std::to_string(i));
   std::vector<std::thread> pool;
   pool.reserve(static_cast<size_t>(threads));
@@ -155,7 +156,7 @@ int main(int argc, char** argv) {
   aegis::guard::ExtractionDetector detector({});
   // Two wide rows: a request's input was just parsed, so it is in the cache, not
   // spread over 20 MB of rows.
-  RowSource narrow_rows(12, 4096), wide_rows(224 * 224 * 3, 2);
+  RowSource narrow_rows(12, 4096), wide_rows(size_t{224} * 224 * 3, 2);
   for (int i = 0; i < 5000; ++i) Extraction(detector, narrow_rows, "token:bench");  // G and D warm
   for (int i = 0; i < 1000; ++i) Extraction(detector, wide_rows, "token:bench");
   for (int b = 0; b < batches; ++b) {

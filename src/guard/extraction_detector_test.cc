@@ -215,7 +215,7 @@ TEST(ExtractionDetector, NonFiniteAndHugeInputsAreHandled) {
 }
 
 TEST(ExtractionDetector, ProjectsWideInputsPreservingDistances) {
-  constexpr size_t kFeatures = 224 * 224 * 3;
+  constexpr size_t kFeatures = size_t{224} * 224 * 3;
   ExtractionDetector d({.seed = 42});
   std::mt19937_64 rng(4);
   const auto x = Gaussian(rng, 2, kFeatures);

@@ -11,6 +11,7 @@ namespace {
 
 std::vector<double> Make(int n, const std::function<double(int)>& f) {
   std::vector<double> v;
+  v.reserve(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) v.push_back(f(i));
   return v;
 }
@@ -63,6 +64,7 @@ TEST(ShapiroWilk, UndefinedWithoutSpreadOrOutOfBounds) {
   // Scale does not matter, and huge values do not overflow.
   const std::vector<double> a = {0.3, 1.1, 1.7, 2.0, 5.5};
   std::vector<double> big;
+  big.reserve(a.size());
   for (double v : a) big.push_back(v * 1e300);
   EXPECT_NEAR(*ShapiroWilkW(big), *ShapiroWilkW(a), 1e-12);
 }
