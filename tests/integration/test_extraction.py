@@ -20,6 +20,7 @@ from aegis_testlib import Installation, stop_and_check
 from identity_lib import call, create_token, json_error, labelled_metric
 
 MODEL = "fraud12"
+UNWATCHED = "open12"  # the same model with [models."open12"] extraction = "off"
 FEATURES = 12
 
 
@@ -37,10 +38,13 @@ def srv(tmp_path_factory):
     root = tmp_path_factory.mktemp("extraction")
     inst = Installation(root)
     inst.init()
+    with open(inst.config_path, "a") as f:
+        f.write(f'\n[models."{UNWATCHED}"]\nextraction = "off"\n')
     model = make_model(root / "fraud12.pt")
     inst.start()
     try:
         inst.push_ok(MODEL, "1", model, "torchscript")
+        inst.push_ok(UNWATCHED, "1", model, "torchscript")
         inst.wait_ready(60)
     except BaseException:
         inst.kill()
@@ -52,12 +56,12 @@ def srv(tmp_path_factory):
 class Client:
     """One credential's keep-alive session on the data plane."""
 
-    def __init__(self, inst, name):
+    def __init__(self, inst, name, model=MODEL):
         self.name = name
         self.token = create_token(inst, name, "consumer")["token"]
         self.session = inst.session(token=False)
         self.session.headers["Authorization"] = f"Bearer {self.token}"
-        self.url = inst.url(f"/v2/models/{MODEL}/infer")
+        self.url = inst.url(f"/v2/models/{model}/infer")
 
     def ask(self, rows: np.ndarray):
         """(status, classes or None, error text) for one request of `rows` (n x 12)."""
@@ -180,15 +184,21 @@ def test_jacobian_augmentation_attack_is_detected_and_contained(srv):
     assert labelled_metric(srv, "aegis_extraction_alarms_total", {"signal": "prada"}) >= 1
 
 
+def augmented_rows(seed, n=400):
+    """Ten seeds, then each known point stepped by 0.1 along one sign vector, doubling."""
+    rng = np.random.default_rng(seed)
+    x = [rng.normal(0, 1, FEATURES) for _ in range(10)]
+    direction = np.sign(rng.normal(0, 1, FEATURES))
+    while len(x) < n:
+        x.extend([p + 0.1 * direction for p in x][: n - len(x)])
+    return np.array(x), rng
+
+
 def test_rows_in_one_request_are_seen_row_by_row(srv):
     """One request of 400 rows of a Jacobian-style walk is caught like 400 requests."""
     batcher = Client(srv, f"batcher{uuid.uuid4().hex[:6]}")
-    rng = np.random.default_rng(9)
-    x = [rng.normal(0, 1, FEATURES) for _ in range(10)]
-    direction = np.sign(rng.normal(0, 1, FEATURES))
-    while len(x) < 400:
-        x.extend([p + 0.1 * direction for p in x[-len(x):]][: 400 - len(x)])
-    status, _, text = batcher.ask(np.array(x))
+    x, rng = augmented_rows(9)
+    status, _, text = batcher.ask(x)
     assert status == 200, text  # the request that raised the alarm is still answered
     deadline = time.time() + 2
     while time.time() < deadline:
@@ -199,3 +209,14 @@ def test_rows_in_one_request_are_seen_row_by_row(srv):
     assert status == 403 and "credential suspended" in text, (status, text)
     [inc] = extraction_incidents(srv, f"token:{batcher.name}")
     assert int(call(srv, "GET", f"/v1/incidents/{inc['id']}", bearer=srv.token).json()["evidence"]["queries"]) <= 400
+
+
+def test_a_model_with_extraction_off_is_not_watched(srv):
+    client = Client(srv, f"offmodel{uuid.uuid4().hex[:6]}", model=UNWATCHED)
+    x, rng = augmented_rows(10)
+    for i in range(0, len(x), 50):
+        status, _, text = client.ask(x[i:i + 50])
+        assert status == 200, text
+    time.sleep(0.5)
+    assert client.ask(rng.normal(0, 1, (1, FEATURES)))[0] == 200
+    assert extraction_incidents(srv, f"token:{client.name}") == []
