@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -249,6 +250,25 @@ TEST(ExtractionDetector, RefusesWhatItCannotRead) {
                       std::span(reinterpret_cast<const uint8_t*>(ints.data()), ints.size() * sizeof(int64_t))});
   ASSERT_TRUE(p.has_value());
   EXPECT_EQ(p->values, (std::vector<float>{1, 2, 3, 4, 5, 6}));
+}
+
+TEST(ExtractionDetector, ConcurrentPrincipalsWithEviction) {
+  ExtractionOptions o;
+  o.max_tracked = 8;
+  ExtractionDetector d(o);
+  std::vector<std::thread> threads;
+  threads.reserve(4);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&d, t] {
+      std::mt19937_64 rng(static_cast<uint64_t>(t));
+      for (int i = 0; i < 500; ++i) {
+        Feed feed{d, "token:p" + std::to_string(rng() % 20)};
+        feed.Send(Gaussian(rng, 4, 12));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_LE(d.Tracked(), 8U);
 }
 
 TEST(ExtractionDetector, ChecksSettings) {
