@@ -17,6 +17,15 @@ constexpr double kClamp = 1e15;        // squares of 32 such differences still f
 constexpr uint32_t kMaxClasses = 256;  // classes beyond fold onto these (argmax mod 256)
 constexpr size_t kMaxProjections = 16;
 constexpr size_t kMaxCoefficientSets = 64;
+constexpr size_t kRecentRows = 512;  // a row equal to one of these is a repeat
+
+// FNV-1a over the row's bytes (-0 and +0 differ: a repeat is bit for bit).
+uint64_t RowHash(const float* x, size_t dims) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  const auto* bytes = reinterpret_cast<const uint8_t*>(x);
+  for (size_t i = 0; i < dims * sizeof(float); ++i) h = (h ^ bytes[i]) * 0x100000001b3ULL;
+  return h;
+}
 
 float Sanitize(double v) {
   if (std::isnan(v)) return 0.0F;
@@ -199,6 +208,8 @@ struct ExtractionDetector::Pair {
   uint64_t counted = 0;  // distances since the last alarm
   uint64_t since_test = 0;
   uint64_t rows = 0;
+  std::vector<uint64_t> recent;  // hashes of the latest kRecentRows distinct rows
+  size_t next_recent = 0;
   int64_t day = -1;
   uint64_t rows_today = 0;
   std::atomic<size_t> bytes{0};
@@ -206,7 +217,7 @@ struct ExtractionDetector::Pair {
   void UpdateBytes() {
     bytes = sizeof(Pair) + points.capacity() * sizeof(float) + point_class.capacity() * sizeof(uint16_t) +
             classes.size() * (sizeof(ClassStats) + 32) + distances.capacity() * sizeof(double) +
-            times.capacity() * sizeof(int64_t);
+            times.capacity() * sizeof(int64_t) + recent.capacity() * sizeof(uint64_t);
   }
 };
 
@@ -341,6 +352,18 @@ std::optional<ExtractionAlarm> ExtractionDetector::Observe(std::string_view prin
     ++p.rows;
     // Each observed row stands for the rows it was sampled from.
     p.rows_today += r + 1 < rows.rows ? rows.indices[r + 1] - rows.indices[r] : rows.request_rows - rows.indices[r];
+    // A row the client sent recently, again: it teaches nothing new, and a
+    // client that repeats a few fixed inputs (a probe, a retry loop) would
+    // otherwise add the same few distances over and over, which is far from
+    // normal. Only the first sending counts.
+    const uint64_t hash = RowHash(x, dims);
+    if (std::find(p.recent.begin(), p.recent.end(), hash) != p.recent.end()) continue;
+    if (p.recent.size() < kRecentRows) {
+      p.recent.push_back(hash);
+    } else {
+      p.recent[p.next_recent] = hash;
+      p.next_recent = (p.next_recent + 1) % kRecentRows;
+    }
     Pair::ClassStats& stats = p.classes[c];
     const size_t stored = p.point_class.size();
     auto add = [&] {

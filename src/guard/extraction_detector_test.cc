@@ -86,7 +86,10 @@ std::optional<size_t> JacobianAttack(ExtractionDetector& d, size_t features, siz
     std::vector<std::vector<float>> next;
     for (const auto& p : known) {
       std::vector<float> q = p;
-      for (size_t f = 0; f < features; ++f) q[f] += 0.1F * ((f * 7 + p.size()) % 2 == 0 ? 1.0F : -1.0F);
+      // The sign of a gradient that depends on the point, as a nonlinear
+      // substitute's does.
+      for (size_t f = 0; f < features; ++f)
+        q[f] += 0.1F * (std::sin(3.0F * p[f] + static_cast<float>(f)) > 0 ? 1.0F : -1.0F);
       next.push_back(q);
     }
     known.insert(known.end(), next.begin(), next.end());
@@ -135,6 +138,19 @@ TEST(ExtractionDetector, AlarmCarriesItsEvidenceOncePerWindow) {
   EXPECT_LE(alarm.rows, 500U);
   EXPECT_LE(alarms.size(), 1200U / 50U) << "at most one alarm per min_queries distances";
   for (size_t i = 1; i < alarms.size(); ++i) EXPECT_GE(alarms[i].rows, alarms[i - 1].rows + 50);
+}
+
+TEST(ExtractionDetector, RepeatedFixedInputsRaiseNothing) {
+  // A probe or a retry loop sending the same few rows again and again: the rows
+  // that did not join G would otherwise add the same distances every time.
+  ExtractionDetector d({});
+  std::mt19937_64 rng(21);
+  Feed feed{d};
+  const auto fixed = Gaussian(rng, 5, 12);
+  for (int i = 0; i < 2000; ++i) ASSERT_FALSE(feed.Send(fixed)) << "request " << i;
+  Feed single{d, "token:single"};
+  const auto one = Gaussian(rng, 1, 12), two = Gaussian(rng, 1, 12);
+  for (int i = 0; i < 2000; ++i) ASSERT_FALSE(single.Send(i % 2 == 0 ? one : two)) << "request " << i;
 }
 
 TEST(ExtractionDetector, PerModelSettingsAndOff) {

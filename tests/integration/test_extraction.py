@@ -114,15 +114,37 @@ def test_iid_baseline_traffic_opens_no_incident(srv):
     assert metric(srv, "aegis_extraction_tracked_bytes") > 0
 
 
-def substitute_direction(X, y):
-    """sign of d p(y|x) / dx under a logistic-regression substitute fitted to (X, y)."""
-    w, b = np.zeros(FEATURES), 0.0
+def test_a_client_repeating_fixed_inputs_opens_no_incident(srv):
+    """A probe or retry loop sends the same rows again and again: repeats are not distances."""
+    prober = Client(srv, f"prober{uuid.uuid4().hex[:6]}")
+    fixed = np.random.default_rng(5).normal(0, 1, (5, FEATURES))
+    for i in range(200):  # 1,000 rows, 5 distinct
+        status, _, text = prober.ask(fixed)
+        assert status == 200, f"request {i}: {status} {text[:200]}"
+    time.sleep(0.5)
+    assert extraction_incidents(srv, f"token:{prober.name}") == []
+
+
+def substitute_direction(X, y, rng):
+    """sign of d logit_y(x) / dx under a substitute MLP (12 -> 16 -> 2) fitted to (X, y): the
+    Jacobian step of Papernot et al. (their substitute is a DNN; a linear one would give every
+    point of a class the same direction, and the attack would re-send the same points)."""
+    w1, b1 = rng.normal(0, 0.3, (FEATURES, 16)), np.zeros(16)
+    w2, b2 = rng.normal(0, 0.3, (16, 2)), np.zeros(2)
+    onehot = np.eye(2)[y]
     for _ in range(300):
-        p = 1 / (1 + np.exp(-(X @ w + b)))
-        g = p - y
-        w -= 0.1 * X.T @ g / len(X)
-        b -= 0.1 * g.mean()
-    return np.where(y[:, None] == 1, 1.0, -1.0) * np.sign(w)[None, :]
+        h = X @ w1 + b1
+        a = np.maximum(h, 0)
+        z = a @ w2 + b2
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        g = (e / e.sum(axis=1, keepdims=True) - onehot) / len(X)
+        ga = g @ w2.T * (h > 0)
+        w2 -= 0.5 * a.T @ g
+        b2 -= 0.5 * g.sum(axis=0)
+        w1 -= 0.5 * X.T @ ga
+        b1 -= 0.5 * ga.sum(axis=0)
+    active = (X @ w1 + b1 > 0).astype(float)
+    return np.sign(np.einsum("ij,nj->ni", w1, active * w2[:, y].T))
 
 
 def test_jacobian_augmentation_attack_is_detected_and_contained(srv):
@@ -148,7 +170,7 @@ def test_jacobian_augmentation_attack_is_detected_and_contained(srv):
         if len(known_y) < len(known_x):  # should not happen: every row was answered
             break
         # The next round: every known point stepped along the substitute's gradient sign.
-        batch = known_x + lam * substitute_direction(known_x, known_y)
+        batch = known_x + lam * substitute_direction(known_x, known_y, rng)
         known_x = np.concatenate([known_x, batch])
     # A bystander is served throughout (and the attack left it alone).
     assert bystander.ask(rng.normal(0, 1, (3, FEATURES)))[0] == 200
@@ -185,12 +207,12 @@ def test_jacobian_augmentation_attack_is_detected_and_contained(srv):
 
 
 def augmented_rows(seed, n=400):
-    """Ten seeds, then each known point stepped by 0.1 along one sign vector, doubling."""
+    """Ten seeds, then each known point stepped by 0.1 along a sign vector that depends on the
+    point (as a nonlinear substitute's gradient does), doubling."""
     rng = np.random.default_rng(seed)
     x = [rng.normal(0, 1, FEATURES) for _ in range(10)]
-    direction = np.sign(rng.normal(0, 1, FEATURES))
     while len(x) < n:
-        x.extend([p + 0.1 * direction for p in x][: n - len(x)])
+        x.extend([p + 0.1 * np.sign(np.sin(3 * p + np.arange(FEATURES))) for p in x][: n - len(x)])
     return np.array(x), rng
 
 

@@ -3,9 +3,12 @@
 // EuroS&P 2019), per (principal, model name):
 //
 //   for each row x the model answered with class c (argmax of its scores):
+//     (a row equal to one of the pair's latest 512 distinct rows is skipped:
+//     a repeat teaches nothing, and a client repeating a few fixed inputs
+//     would otherwise add the same few distances again and again);
 //     d = min L2 distance from x to G_c, the principal's earlier rows of class c
 //         kept as the "growing set"; d is appended to D (the row is skipped
-//         when G_c is empty, and when d == 0: an exact repeat teaches nothing);
+//         when G_c is empty, and when d == 0);
 //     x joins G_c when d > T_c = max(0, mean - std of the distances of the rows
 //         that joined G_c so far);
 //   every `test_every` rows once D holds min_queries distances: W =
