@@ -4,6 +4,7 @@
 #include "aegis/common/version.h"
 #include "aegis/guard/output_policy.h"
 #include "body_budget.h"
+#include "extraction_stage.h"
 #include "model_json.h"
 #include "request_pipeline.h"
 #include "route_table.h"
@@ -127,7 +128,8 @@ StatusOr<http::Response> EncodeOutputs(const ResponseShape& shape, std::span<con
 // model's own thread when it runs confined). `monitor` (may be null) gets the
 // two stages' times.
 void RunInference(const std::shared_ptr<const registry::ServedModel>& model, const http::Request& request,
-                  monitor::Monitor* monitor, const ResponseRules& rules, http::Reply reply) {
+                  monitor::Monitor* monitor, const ResponseRules& rules, internal::ExtractionWatch watch,
+                  http::Reply reply) {
   monitor::StageTimer timer;
   auto header_length = JsonHeaderLength(request.head);
   if (!header_length.ok()) return reply(internal::ErrorResponse(header_length.status()));
@@ -136,16 +138,19 @@ void RunInference(const std::shared_ptr<const registry::ServedModel>& model, con
   runtime::ModelInstances& instances = *model->instances;
   Status valid = runtime::ValidateInputs(instances.signature(), infer->inputs);
   if (!valid.ok()) return reply(internal::ErrorResponse(valid));
+  watch.Capture(instances.signature(), infer->inputs);  // the inputs move to the engine below
   if (monitor != nullptr) monitor->ObserveStage(monitor::Stage::kGuard, timer.Lap());
   ResponseShape shape{model->record.name,        model->record.version, std::move(infer->id), std::move(infer->outputs),
                       infer->binary_data_output, rules.max_response,    rules.output_policy};
   // The callback owns what it needs, not the model: the model's instances may
   // run it on their own thread, and must never hold the last reference to themselves.
   instances.Submit(std::move(infer->inputs), request.head.request_id,
-                   [shape = std::move(shape), monitor, timer,
+                   [shape = std::move(shape), monitor, timer, watch = std::move(watch),
                     reply = std::move(reply)](const runtime::InferenceResult& result) mutable {
                      if (monitor != nullptr) monitor->ObserveStage(monitor::Stage::kEngine, timer.Lap());
                      if (!result.status.ok()) return reply(internal::ErrorResponse(result.status));
+                     // Every answered row counts, whatever the output policy returns.
+                     watch.Observe(shape.model, shape.version, result.outputs);
                      auto response = EncodeOutputs(shape, result.outputs);
                      if (!response.ok() && response.status().code() == StatusCode::kTooLarge) {
                        if (monitor != nullptr) monitor->ResponseTooLarge();
@@ -196,9 +201,11 @@ void PlanInfer(internal::RouteRequest& r, const auth::Principal& principal) {
   // worker pool.
   r.plan.async_handler_is_cheap =
       (*model)->instances->SubmitHandsOver() && r.head.content_length && *r.head.content_length <= kCheapBodyBytes;
-  r.plan.async_handler = [model = std::move(*model), monitor = services.monitor, rules](http::Request& request,
-                                                                                        http::Reply reply) {
-    RunInference(model, request, monitor, rules, std::move(reply));
+  internal::ExtractionWatch watch(services, principal.name, internal::SourceAddress(r.event.remote),
+                                  (*model)->record.name);
+  r.plan.async_handler = [model = std::move(*model), monitor = services.monitor, rules, watch = std::move(watch)](
+                             http::Request& request, http::Reply reply) {
+    RunInference(model, request, monitor, rules, watch, std::move(reply));
   };
 }
 

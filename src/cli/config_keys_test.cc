@@ -83,6 +83,12 @@ const std::map<std::string, Sample>& Samples() {
       {"guard.alerts.receiver", {"\"a\"", "\"b\""}},
       {"guard.alerts.queue_size", {"1", "2"}},
       {"guard.alerts.timeout_seconds", {"1", "2"}},
+      {"guard.extraction", {"\"on\"", "\"off\""}},
+      {"guard.extraction_threshold", {"0.9", "0.95"}},
+      {"guard.extraction_min_queries", {"50", "60"}},
+      {"guard.extraction_window", {"200", "300"}},
+      {"guard.extraction_max_rows_per_day", {"0", "10"}},
+      {"guard.extraction_max_tracked", {"10", "20"}},
       {"runtime.isolation", {"\"process\"", "\"none\""}},
       {"runtime.instances_per_model", {"1", "2"}},
       {"runtime.memory_limit_mb", {"512", "1024"}},
@@ -104,6 +110,11 @@ const std::map<std::string, Sample>& Samples() {
       {"models.*.output_policy", {"\"top_k:3\"", "\"round:2\""}},
       {"models.*.rate", {"\"1/s\"", "\"2/s\""}},
       {"models.*.burst", {"1", "2", {{"rate", "\"1/s\""}}}},
+      {"models.*.extraction", {"\"on\"", "\"off\""}},
+      {"models.*.extraction_threshold", {"0.8", "0.95"}},
+      {"models.*.extraction_min_queries", {"30", "60"}},
+      {"models.*.extraction_window", {"100", "300"}},
+      {"models.*.extraction_max_rows_per_day", {"0", "10"}},
       {"registry.require_signature", {"true", "false"}},
       {"tls.cert", {"\"a.crt\"", "\"b.crt\""}},
       {"tls.key", {"\"a.key\"", "\"b.key\""}},
@@ -226,6 +237,16 @@ std::map<std::string, std::string> Fingerprint(const Config& c) {
     put("guard.models[" + name + "].per_second", limit.per_second);
     put("guard.models[" + name + "].burst", limit.burst);
   }
+  auto extraction = [&](const std::string& at, const guard::ExtractionSettings& e) {
+    put(at + ".enabled", e.enabled);
+    put(at + ".threshold", e.threshold);
+    put(at + ".min_queries", e.min_queries);
+    put(at + ".window", e.window);
+    put(at + ".max_rows_per_day", e.max_rows_per_day);
+  };
+  extraction("extraction.defaults", c.extraction.defaults);
+  put("extraction.max_tracked", c.extraction.max_tracked);
+  for (const auto& [name, e] : c.extraction.models) extraction("extraction.models[" + name + "]", e);
   const auto& r = c.runtime;
   put("runtime.isolation", runtime::IsolationName(r.isolation));
   put("runtime.instances", r.instances);

@@ -7,7 +7,10 @@ namespace aegis::cli::internal {
 const std::map<std::string, std::set<std::string>>& ConfigSchema() {
   static const std::map<std::string, std::set<std::string>> schema = {
       {"", {"server", "limits", "guard", "runtime", "models", "registry", "tls", "auth", "audit"}},
-      {"guard", {"rate", "burst", "quota", "concurrency", "auth_failures", "max_tracked", "response", "alerts"}},
+      {"guard",
+       {"rate", "burst", "quota", "concurrency", "auth_failures", "max_tracked", "extraction", "extraction_threshold",
+        "extraction_min_queries", "extraction_window", "extraction_max_rows_per_day", "extraction_max_tracked",
+        "response", "alerts"}},
       {"guard.response",
        {"rate_abuse", "brute_force", "out_of_distribution", "extraction", "integrity", "engine_crash", "audit",
         "throttle_rate"}},
@@ -26,7 +29,8 @@ const std::map<std::string, std::set<std::string>>& ConfigSchema() {
       {"models", {"*"}},
       {"models.*",
        {"instances", "memory_limit_mb", "request_timeout_ms", "max_response_body_bytes", "engine", "output_policy",
-        "rate", "burst"}},
+        "rate", "burst", "extraction", "extraction_threshold", "extraction_min_queries", "extraction_window",
+        "extraction_max_rows_per_day"}},
       {"registry", {"require_signature"}},
       {"tls", {"cert", "key", "ca", "client_ca", "require_client_cert"}},
       {"auth", {"jwt", "mtls"}},

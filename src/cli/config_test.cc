@@ -377,7 +377,8 @@ TEST_F(ConfigTest, AuditLogSettingsAreReadAndDefaultToFiveMinuteVerification) {
   ASSERT_OK(config);
   EXPECT_EQ(config->audit_segment_max_bytes, 1048576u);
   EXPECT_EQ(config->audit_verify_interval.count(), 600);
-  EXPECT_EQ(Config{}.audit_verify_interval.count(), 300);
+  const Config defaults;
+  EXPECT_EQ(defaults.audit_verify_interval.count(), 300);
 }
 
 TEST_F(ConfigTest, MissingFileIsNotFound) {

@@ -104,6 +104,39 @@ incident::Playbooks DefaultPlaybooks(bool alerts) {
   return p;
 }
 
+// A number in [min, max] (an integer is accepted too).
+Status Number(const TableReader& r, const toml::table& table, const std::string& key, double& out, double min,
+              double max) {
+  const toml::node* node = table.get(key);
+  if (node == nullptr) return Status::Ok();
+  if (!node->is_floating_point() && !node->is_integer()) return r.Error(key, "must be a number");
+  const double v = node->value<double>().value();
+  if (!(v >= min && v <= max)) {
+    std::ostringstream range;
+    range << "must be between " << min << " and " << max;
+    return r.Error(key, range.str());
+  }
+  out = v;
+  return Status::Ok();
+}
+
+// The extraction detector's keys of one table into `s` (the same in [guard]
+// and in [models."NAME"], where they start from [guard]'s).
+Status Extraction(const TableReader& r, const toml::table& table, guard::ExtractionSettings& s) {
+  if (table.contains("extraction")) {
+    std::string mode;
+    AEGIS_RETURN_IF_ERROR(r.String("extraction", mode));
+    if (mode != "on" && mode != "off") return r.Error("extraction", "must be \"on\" or \"off\"");
+    s.enabled = mode == "on";
+  }
+  AEGIS_RETURN_IF_ERROR(Number(r, table, "extraction_threshold", s.threshold, 0.5, 0.999));
+  AEGIS_RETURN_IF_ERROR(r.Integer("extraction_min_queries", s.min_queries, 20, 5000));
+  AEGIS_RETURN_IF_ERROR(r.Integer("extraction_window", s.window, 20, 5000));
+  AEGIS_RETURN_IF_ERROR(r.Integer("extraction_max_rows_per_day", s.max_rows_per_day, 0, 1'000'000'000'000));
+  if (s.window < s.min_queries) return r.Error("extraction_window", "must be at least extraction_min_queries");
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status LoadGuardConfig(const toml::table& root, const std::string& file, Config& config) {
@@ -129,13 +162,19 @@ Status LoadGuardConfig(const toml::table& root, const std::string& file, Config&
       if (!response->is_table()) return r.Error("response", "must be a table ([guard.response])");
       AEGIS_RETURN_IF_ERROR(LoadResponse(*response->as_table(), file, config.alerts.has_value(), config));
     }
+    AEGIS_RETURN_IF_ERROR(Extraction(r, table, config.extraction.defaults));
+    AEGIS_RETURN_IF_ERROR(r.Integer("extraction_max_tracked", config.extraction.max_tracked, 1, 1'000'000));
   }
   if (const toml::table* models = root["models"].as_table()) {
     for (const auto& [key, node] : *models) {
       const toml::table* table = node.as_table();
-      if (table == nullptr || (!table->contains("rate") && !table->contains("burst"))) continue;
+      if (table == nullptr) continue;
       const std::string name(key.str());
       TableReader r(*table, "models.\"" + name + "\".", file);
+      guard::ExtractionSettings settings = config.extraction.defaults;
+      AEGIS_RETURN_IF_ERROR(Extraction(r, *table, settings));
+      if (settings != config.extraction.defaults) config.extraction.models[name] = settings;
+      if (!table->contains("rate") && !table->contains("burst")) continue;
       guard::RateLimit limit;
       AEGIS_RETURN_IF_ERROR(Rate(r, *table, "rate", "burst", limit));
       if (limit.per_second > 0) g.models[name] = limit;
@@ -146,6 +185,7 @@ Status LoadGuardConfig(const toml::table& root, const std::string& file, Config&
 
 std::string RenderGuardConfig() {
   const guard::GuardOptions d = DefaultGuard();
+  const guard::ExtractionSettings e;
   std::ostringstream out;
   out << "[guard]\n"
       << "# Per principal (a token, a user, a JWT subject, a certificate): requests as\n"
@@ -157,7 +197,16 @@ std::string RenderGuardConfig() {
       << "quota = " << d.principal.quota_per_day << "\n"
       << "concurrency = " << d.concurrency << "\n"
       << "# Failed authentications per client address, checked before any credential.\n"
-      << "auth_failures = \"" << d.auth_failures.burst << "/m\"\n";
+      << "auth_failures = \"" << d.auth_failures.burst << "/m\"\n"
+      << "# Model-extraction detection per principal and model (PRADA): alarm when the\n"
+      << "# Shapiro-Wilk W of the last extraction_window query distances falls below\n"
+      << "# extraction_threshold, or past extraction_max_rows_per_day rows (0 = off).\n"
+      << "# The playbook suspends the credential. [models.\"NAME\"] may override each.\n"
+      << "extraction = \"on\"\n"
+      << "extraction_threshold = " << e.threshold << "\n"
+      << "extraction_min_queries = " << e.min_queries << "\n"
+      << "extraction_window = " << e.window << "\n"
+      << "extraction_max_rows_per_day = " << e.max_rows_per_day << "\n";
   return out.str();
 }
 

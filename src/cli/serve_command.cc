@@ -25,6 +25,7 @@
 #include "aegis/cli/config.h"
 #include "aegis/common/file_util.h"
 #include "aegis/crypto/certificates.h"
+#include "aegis/guard/extraction_detector.h"
 #include "aegis/guard/memory_budget.h"
 #include "aegis/guard/refusal_tracker.h"
 #include "aegis/guard/system_memory.h"
@@ -402,8 +403,19 @@ void RunServe(const ServeOptions& o) {
                : available_memory ? "a quarter of the " + std::to_string(*available_memory >> 20) + " MiB available"
                                   : std::string("the machine's memory is unknown: the fallback"));
 
+  // Extraction: PRADA per principal and model; its alarms raise incidents.
+  guard::ExtractionDetector extraction(config.extraction);
+  const guard::ExtractionSettings& ex = config.extraction.defaults;
+  spdlog::info(
+      "extraction detection: {} (W < {} over the last {} distances, from {}; {} rows a day per model; {} "
+      "models override)",
+      ex.enabled ? "on" : "off", ex.threshold, ex.window, ex.min_queries,
+      ex.max_rows_per_day == 0 ? std::string("no limit of") : std::to_string(ex.max_rows_per_day),
+      config.extraction.models.size());
+
   monitor::MonitorOptions monitor_options;
   monitor_options.body_budget = &body_budget;
+  monitor_options.extraction = &extraction;
   monitor_options.registry = &registry;
   monitor_options.users = users.get();
   monitor_options.incidents = incidents.get();
@@ -445,6 +457,7 @@ void RunServe(const ServeOptions& o) {
   services.suspensions = suspensions.get();
   guard::RefusalTracker refusals;  // rate_abuse: 100 refusals of one principal within a minute
   services.refusals = &refusals;
+  services.extraction = &extraction;
   spdlog::info("guard: {} per principal (burst {}), quota {}, {} in flight; {} failed authentications per address",
                guard::FormatRate(config.guard.principal.per_second), config.guard.principal.burst,
                config.guard.principal.quota_per_day == 0

@@ -277,6 +277,26 @@ void AddIncidents(const incident::Incidents& incidents, std::vector<MetricFamily
   out.push_back(std::move(contain));
 }
 
+// The extraction detector: what it tracks and how often it alarmed, by signal
+// (a fixed label set).
+void AddExtraction(const guard::ExtractionDetector& d, std::vector<MetricFamily>& out) {
+  out.push_back(Single("aegis_extraction_tracked", "(principal, model) pairs the extraction detector tracks now.",
+                       MetricType::Gauge, static_cast<double>(d.Tracked())));
+  out.push_back(Single("aegis_extraction_tracked_bytes", "Memory the extraction detector's tracked pairs hold.",
+                       MetricType::Gauge, static_cast<double>(d.TrackedBytes())));
+  MetricFamily alarms = Family("aegis_extraction_alarms_total",
+                               "Extraction alarms raised: prada (Shapiro-Wilk W of query distances below the "
+                               "threshold) and volume (rows a day past the limit).",
+                               MetricType::Counter);
+  alarms.metric.push_back(Value(MetricType::Counter,
+                                static_cast<double>(d.Alarms(guard::ExtractionAlarm::Signal::kDistances)),
+                                {{"signal", "prada"}}));
+  alarms.metric.push_back(Value(MetricType::Counter,
+                                static_cast<double>(d.Alarms(guard::ExtractionAlarm::Signal::kVolume)),
+                                {{"signal", "volume"}}));
+  out.push_back(std::move(alarms));
+}
+
 }  // namespace
 
 std::string Monitor::PrometheusText() const {
@@ -286,6 +306,7 @@ std::string Monitor::PrometheusText() const {
   AddSecurityCounters(*counters_, families);
   AddMemoryLimits(*counters_, options_.body_budget, families);
   AddRateLimits(*counters_, families);
+  if (options_.extraction != nullptr) AddExtraction(*options_.extraction, families);
   if (options_.registry != nullptr) {
     const registry::IntegrityCounts integrity = options_.registry->Integrity();
     families.push_back(Single("aegis_integrity_failures_total",

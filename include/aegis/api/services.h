@@ -16,6 +16,7 @@
 #include "aegis/auth/token_authenticator.h"
 #include "aegis/auth/user_directory.h"
 #include "aegis/common/clock.h"
+#include "aegis/guard/extraction_detector.h"
 #include "aegis/guard/memory_budget.h"
 #include "aegis/guard/output_policy.h"
 #include "aegis/guard/refusal_tracker.h"
@@ -80,6 +81,9 @@ struct Services {
   // The rate_abuse detector over the guard stage's 429s; null: none. Raises
   // through `incidents`.
   guard::RefusalTracker* refusals = nullptr;
+  // The extraction detector over answered inferences; null: none. Raises
+  // through `incidents`.
+  guard::ExtractionDetector* extraction = nullptr;
   ApiLimits limits;
 };
 

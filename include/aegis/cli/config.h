@@ -20,6 +20,7 @@
 #include "aegis/auth/authenticator.h"
 #include "aegis/auth/jwt.h"
 #include "aegis/common/status.h"
+#include "aegis/guard/extraction_detector.h"
 #include "aegis/guard/request_guard.h"
 #include "aegis/http/server.h"
 #include "aegis/incident/incidents.h"
@@ -73,6 +74,8 @@ struct Config {
   incident::Playbooks playbooks = incident::Playbooks::Defaults();
   guard::RateLimit throttle_limit = DefaultThrottle();
   std::optional<audit::WebhookOptions> alerts;  // [guard.alerts]: the Alertmanager webhook
+  // [guard] extraction* keys, and the same keys of [models."NAME"].
+  guard::ExtractionOptions extraction;
   // [runtime] and [models."NAME"]: how model code runs (docs/confinement.md).
   runtime::RuntimeOptions runtime = DefaultRuntime();
   std::map<std::string, registry::ModelRuntimeOverrides, std::less<>> models;

@@ -48,6 +48,7 @@
 #include "aegis/common/mutex.h"
 #include "aegis/common/periodic_thread.h"
 #include "aegis/common/thread_annotations.h"
+#include "aegis/guard/extraction_detector.h"
 #include "aegis/guard/memory_budget.h"
 #include "aegis/guard/request_guard.h"
 #include "aegis/incident/incidents.h"
@@ -92,7 +93,9 @@ struct MonitorOptions {
   // throttled sources of `users` are counted under that name without labels.
   const incident::Incidents* incidents = nullptr;
   const auth::UserDirectory* users = nullptr;  // the dashboard's login incidents
-  const audit::AuditLog* audit = nullptr;      // audit counters and tree head
+  // aegis_extraction_tracked, aegis_extraction_tracked_bytes, aegis_extraction_alarms_total.
+  const guard::ExtractionDetector* extraction = nullptr;
+  const audit::AuditLog* audit = nullptr;  // audit counters and tree head
   // notAfter of the server certificate (read once at start).
   std::optional<std::chrono::system_clock::time_point> tls_not_after;
   // The KEK's files (keys/kek.key, keys/kek.sealed): the first that exists
