@@ -22,7 +22,7 @@ const std::map<std::string, std::set<std::string>>& ConfigSchema() {
       {"models", {"*"}},
       {"models.*",
        {"instances", "memory_limit_mb", "request_timeout_ms", "max_response_body_bytes", "engine", "output_policy",
-        "rate", "burst"}},
+        "rate", "burst", "screening", "screening_sigma", "screening_range_margin", "screening_score"}},
       {"registry", {"require_signature"}},
       {"tls", {"cert", "key", "ca", "client_ca", "require_client_cert"}},
       {"auth", {"jwt", "mtls"}},
