@@ -6,11 +6,12 @@
 //
 // Input layout: byte 0 selects the parser (even: .npy, odd: stored baseline);
 // the rest is the file.
+#include "aegis/guard/baseline.h"
+
 #include <cstdint>
 #include <cstdlib>
 #include <span>
 
-#include "aegis/guard/baseline.h"
 #include "aegis/guard/npy.h"
 #include "aegis/guard/screening.h"
 
@@ -26,7 +27,8 @@ void Screen(const aegis::guard::Baseline& baseline) {
   const auto version = screening.Find("m", "1");
   const auto& input = baseline.inputs[0];
   std::vector<float> row(input.features, 0.5f);
-  const aegis::runtime::TensorView view{input.name, aegis::runtime::DataType::kFp32,
+  const aegis::runtime::TensorView view{input.name,
+                                        aegis::runtime::DataType::kFp32,
                                         {1, static_cast<int64_t>(input.features)},
                                         {reinterpret_cast<const uint8_t*>(row.data()), row.size() * 4}};
   (void)version->Screen(std::vector<aegis::runtime::TensorView>{view});

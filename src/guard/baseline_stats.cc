@@ -7,6 +7,7 @@
 #include <set>
 
 #include "aegis/guard/baseline.h"
+#include "row_kernels.h"
 
 namespace aegis::guard {
 namespace {
@@ -220,30 +221,14 @@ const InputBaseline* Baseline::Find(std::string_view name) const {
 }
 
 float MultivariateScore(const MultivariateModel& m, std::span<const float> row) {
-  const size_t k = m.Components();
-  if (k == 0) return 0.0f;
-  float z[kMaxReducedDims];
+  if (m.Components() == 0) return 0.0f;
+  float sums[kMaxReducedDims];
   for (uint32_t d = 0; d < m.dims; ++d) {
     const uint64_t begin = uint64_t{d} * m.block;
     const uint64_t end = std::min<uint64_t>(begin + m.block, row.size());
-    // Eight partial sums so the compiler can vectorise the reduction.
-    float acc[8] = {};
-    uint64_t i = begin;
-    for (; i + 8 <= end; i += 8) {
-      for (int j = 0; j < 8; ++j) acc[j] += row[i + j];
-    }
-    float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-    for (; i < end; ++i) sum += row[i];
-    z[d] = sum / static_cast<float>(end - begin) - m.center[d];
+    sums[d] = internal::Sum(&row[begin], end - begin);
   }
-  double total = 0;
-  for (size_t c = 0; c < k; ++c) {
-    const float* w = &m.whitening[c * m.dims];
-    double p = 0;
-    for (uint32_t d = 0; d < m.dims; ++d) p += static_cast<double>(w[d]) * z[d];
-    total += p * p;
-  }
-  return static_cast<float>(std::sqrt(total));
+  return internal::ScoreOfBlockSums(m, sums, row.size());
 }
 
 StatusOr<Baseline> ComputeBaseline(std::span<const SampleInput> sample) {

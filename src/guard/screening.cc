@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <functional>
 
+#include "row_kernels.h"
 #include "tensor_values.h"
 
 namespace aegis::guard {
@@ -44,14 +45,6 @@ size_t BinOf(const float* deciles, float v) {
   size_t bin = 0;
   for (size_t j = 0; j < kDeciles; ++j) bin += deciles[j] < v ? 1 : 0;
   return bin;
-}
-
-// Whether any of x[0..n) lies outside [lo, hi] or is NaN. Branch-free so it
-// vectorises: one pass over three arrays.
-bool AnyOutside(const float* x, const float* lo, const float* hi, size_t n) {
-  int bad = 0;
-  for (size_t i = 0; i < n; ++i) bad |= static_cast<int>(!(x[i] >= lo[i] && x[i] <= hi[i]));
-  return bad != 0;
 }
 
 }  // namespace
@@ -179,6 +172,8 @@ std::optional<ScreeningFinding> ScreenedVersion::ScreenInput(size_t index, const
   if (!fp32) converted.resize(b.features);
   const MultivariateModel& m = b.multivariate;
   const float score_limit = static_cast<float>(m.threshold * settings_.score_multiplier);
+  const bool has_score = m.Components() > 0;
+  float sums[kMaxReducedDims];
   const uint64_t drift_rows = std::min(rows, kDriftRowsPerRequest);
   Window& w = *window_;
   Window::Input& win = w.inputs[index];
@@ -192,12 +187,23 @@ std::optional<ScreeningFinding> ScreenedVersion::ScreenInput(size_t index, const
                          b.features, converted.data());
       x = converted.data();
     }
-    if (AnyOutside(x, c.lo.data(), c.hi.data(), b.features)) {
+    // One pass: the bounds of every feature and, for the score, the block sums.
+    bool outside = false;
+    if (has_score) {
+      for (uint32_t d = 0; d < m.dims; ++d) {
+        const uint64_t begin = uint64_t{d} * m.block;
+        const uint64_t n = std::min<uint64_t>(m.block, b.features - begin);
+        outside |= internal::CheckAndSum(x + begin, &c.lo[begin], &c.hi[begin], n, &sums[d]);
+      }
+    } else {
+      outside = internal::CheckAndSum(x, c.lo.data(), c.hi.data(), b.features, nullptr);
+    }
+    if (outside) {
       for (uint64_t f = 0; f < b.features && !out; ++f) out = Explain(index, r, f, x[f]);
       if (out) break;
     }
-    if (m.Components() > 0) {
-      const float score = MultivariateScore(m, std::span(x, b.features));
+    if (has_score) {
+      const float score = internal::ScoreOfBlockSums(m, sums, b.features);
       if (score > score_limit) {
         out = ScreeningFinding{ScreeningReason::kScore, b.name, r, -1, score, score_limit, score - score_limit};
         break;
