@@ -2,6 +2,7 @@
 // docs/operations.md): the timeline, the served models, per-stage latency,
 // open incidents, the audit log's head and the totals.
 #include <cstdio>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -86,6 +87,31 @@ Json Connections(const std::function<std::vector<ListenerConnections>()>& read) 
   return {{"active", active}, {"refused", refused}, {"displaced", displaced}, {"timed_out", timed_out}};
 }
 
+// The drift view: per screened model version its most drifted features (at
+// most kDriftTopFeatures each, kMaxModelSeries versions), with the model's
+// flagged requests.
+Json Drift(const guard::Screening* screening) {
+  Json out = Json::array();
+  if (screening == nullptr) return out;
+  std::map<std::string, uint64_t, std::less<>> flagged;
+  for (const auto& c : screening->Counts()) {
+    for (const uint64_t n : c.flagged) flagged[c.model] += n;
+  }
+  size_t versions = 0;
+  for (const auto& v : screening->Versions()) {
+    if (++versions > kMaxModelSeries) break;
+    for (const auto& d : v->TopDrift()) {
+      out.push_back({{"model", v->model()},
+                     {"version", v->version()},
+                     {"input", d.input},
+                     {"feature", d.feature},
+                     {"psi", d.psi},
+                     {"flagged", flagged[v->model()]}});
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string Monitor::DashboardJson() {
@@ -141,6 +167,7 @@ std::string Monitor::DashboardJson() {
       {"models", std::move(models)},
       {"stages", Stages(*counters_)},
       {"incidents", Incidents(options_.users)},
+      {"drift", Drift(options_.screening)},
       {"audit", Audit(options_.audit)},
       {"runtime",
        {{"isolation", std::string(runtime::IsolationName(options_.isolation))},

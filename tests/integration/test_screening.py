@@ -12,6 +12,7 @@ promtool, and the baseline survives a restart.
 
 import io
 import json
+import os
 import re
 import subprocess
 import time
@@ -226,6 +227,24 @@ def test_drift_metric_is_bounded_and_promtool_accepts_it(inst, baselines):
     proc = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     del shifted
+
+
+def test_dashboard_shows_the_drift_in_chromium(inst, baselines, tmp_path):
+    """Runs after the drift test: feature 1 of scr_flag drifted."""
+    from test_dashboard_browser import BROWSER_DIR, CHROMIUM, ensure_node_modules, trusting_home
+    assert os.access(CHROMIUM, os.X_OK), "chromium not installed: scripts/setup.sh installs it"
+    ensure_node_modules()
+    config = {"admin_url": f"https://127.0.0.1:{inst.admin_port}", "ca_cert": inst.ca,
+              "browser_home": str(trusting_home(tmp_path, inst.ca)), "admin_token": inst.token,
+              "model": "scr_flag", "feature": 1}
+    p = subprocess.run(["node", str(BROWSER_DIR / "drift.test.mjs")], input=json.dumps(config),
+                       capture_output=True, text=True, timeout=110, cwd=BROWSER_DIR)
+    try:
+        report = json.loads(p.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        pytest.fail(f"no JSON report (exit {p.returncode})\nstdout: {p.stdout[-3000:]}\nstderr: {p.stderr[-3000:]}")
+    failed = [c for c in report["checks"] if not c["ok"]]
+    assert p.returncode == 0 and report["ok"] and not failed, (failed, report.get("error"), report.get("rows"))
 
 
 def test_baseline_survives_a_restart(inst, baselines):
