@@ -71,7 +71,7 @@ TEST(BaselineTest, RefusesBadSamples) {
   EXPECT_FALSE(ComputeBaseline(std::vector<SampleInput>{a, b}).ok());  // row counts differ
   EXPECT_FALSE(ComputeBaseline(std::vector<SampleInput>{a, a}).ok());  // same name twice
   SampleInput nan = Normal(40, 2);
-  for (int r = 0; r < 40; ++r) nan.values[r * 2] = NAN;
+  for (size_t r = 0; r < 40; ++r) nan.values[r * 2] = NAN;
   auto s = ComputeBaseline(std::vector<SampleInput>{nan});
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.status().message().find("feature 0 has no finite value"), std::string::npos);
@@ -144,7 +144,7 @@ TEST(NpyTest, ParsesFloatAndIntegerArrays) {
   std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (30, 2), }";
   header.resize(118, ' ');
   header += '\n';
-  auto npy = Npy(header, 30 * 2 * 4);
+  auto npy = Npy(header, size_t{30} * 2 * 4);
   const float v = 1.5f;
   std::memcpy(&npy[npy.size() - 4], &v, 4);
   auto s = ParseNpy(npy, "x");
@@ -153,7 +153,8 @@ TEST(NpyTest, ParsesFloatAndIntegerArrays) {
   EXPECT_EQ(s->features, 2u);
   EXPECT_EQ(s->values.back(), 1.5f);
 
-  auto ints = ParseNpy(Npy("{'shape': (40, 2, 3), 'fortran_order': False, 'descr': '<i8'}\n", 40 * 6 * 8, 2), "x");
+  auto ints =
+      ParseNpy(Npy("{'shape': (40, 2, 3), 'fortran_order': False, 'descr': '<i8'}\n", size_t{40} * 6 * 8, 2), "x");
   ASSERT_TRUE(ints.ok()) << ints.status().message();
   EXPECT_EQ(ints->features, 6u);
   EXPECT_TRUE(ParseNpy(Npy("{'descr': '|u1', 'fortran_order': False, 'shape': (30, 4)}", 120), "x").ok());

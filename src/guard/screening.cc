@@ -266,8 +266,9 @@ std::vector<FeatureDrift> ScreenedVersion::TopDrift() const {
       double psi = 0;
       constexpr double kFloor = 1e-4;  // an empty bin would make ln(o/e) infinite
       for (size_t k = 0; k < kPsiBins; ++k) {
-        const double o = std::max(
-            kFloor, static_cast<double>(win.current[i * kPsiBins + k] + win.previous[i * kPsiBins + k]) / seen);
+        const double o =
+            std::max(kFloor, static_cast<double>(win.current[i * kPsiBins + k] + win.previous[i * kPsiBins + k]) /
+                                 static_cast<double>(seen));
         const double e = std::max(kFloor, static_cast<double>(b.drift_expected[i * kPsiBins + k]));
         psi += (o - e) * std::log(o / e);
       }

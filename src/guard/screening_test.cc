@@ -120,8 +120,8 @@ TEST(ScreeningTest, OtherDatatypesAndShapes) {
   Screening screening;
   screening.Install("m", "1", UniformBaseline());
   auto v = screening.Find("m", "1");
-  std::vector<double> doubles;
-  for (int f = 0; f < 12; ++f) doubles.push_back(f + 0.5);
+  std::vector<double> doubles(12);
+  for (size_t f = 0; f < 12; ++f) doubles[f] = static_cast<double>(f) + 0.5;
   doubles[0] = -100;
   const runtime::TensorView fp64{
       "x", runtime::DataType::kFp64, {1, 12}, std::span(reinterpret_cast<const uint8_t*>(doubles.data()), 96)};

@@ -22,7 +22,7 @@
 
 namespace aegis::guard {
 
-inline constexpr size_t kMaxNpyHeaderBytes = 64 * 1024;
+inline constexpr size_t kMaxNpyHeaderBytes = size_t{64} * 1024;
 
 // The array in `bytes` as the sample input `name`. InvalidArgument otherwise.
 StatusOr<SampleInput> ParseNpy(std::span<const uint8_t> bytes, std::string name);
