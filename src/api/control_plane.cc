@@ -24,6 +24,10 @@ constexpr internal::Route kRoutes[] = {
             Permission::kModelPush, internal::PlanModelPush),
     Granted("DELETE", "/v1/models/{model}/versions/{version}", "model:{model}/versions/{version}", Action::kModelRemove,
             Permission::kModelRemove, internal::PlanModelRemove),
+    Granted("PUT", "/v1/models/{model}/versions/{version}/baseline", "model:{model}/versions/{version}",
+            Action::kBaselineSet, Permission::kModelPush, internal::PlanBaselineSet),
+    Granted("GET", "/v1/models/{model}/versions/{version}/baseline", "model:{model}/versions/{version}",
+            Action::kBaselineRead, Permission::kModelList, internal::PlanBaselineRead),
 
     Granted("GET", "/v1/audit", "audit", Action::kAuditRead, Permission::kAuditRead, internal::PlanAuditRead),
     Granted("GET", "/v1/trust", "trust", Action::kTrustList, Permission::kTrustList, internal::PlanTrustList),

@@ -21,6 +21,11 @@ void PlanModelList(RouteRequest& r, const auth::Principal& principal);
 void PlanModelPush(RouteRequest& r, const auth::Principal& principal);
 // DELETE /v1/models/{model}/versions/{version}
 void PlanModelRemove(RouteRequest& r, const auth::Principal& principal);
+// PUT /v1/models/{model}/versions/{version}/baseline: compute and store the
+// version's input baseline from a sample (JSON v2 body or .npy).
+void PlanBaselineSet(RouteRequest& r, const auth::Principal& principal);
+// GET /v1/models/{model}/versions/{version}/baseline: its summary.
+void PlanBaselineRead(RouteRequest& r, const auth::Principal& principal);
 
 // GET /v1/audit?limit=N[&from_seq=N][&since=T]
 void PlanAuditRead(RouteRequest& r, const auth::Principal& principal);

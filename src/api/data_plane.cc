@@ -13,6 +13,7 @@ namespace aegis::api {
 namespace {
 
 using internal::Json;
+using internal::LateOutcome;
 
 // The largest inference body parsed on an I/O thread (see Plan): a few
 // microseconds of parsing, less than the hop to the worker pool costs.
@@ -82,6 +83,50 @@ struct ResponseRules {
   guard::OutputPolicy output_policy;
 };
 
+// Input screening of one request (guard/screening.h): the baseline of the
+// version that serves it, and where a finding goes.
+struct ScreeningRules {
+  std::shared_ptr<const guard::ScreenedVersion> baseline;  // null: not screened
+  std::string principal;
+  std::shared_ptr<LateOutcome> late;  // the request's audit event
+  incident::Incidents* incidents = nullptr;
+  const Clock* clock = nullptr;
+};
+
+// Screens the inputs; false, with the 422 sent, when the model refuses what is
+// outside its baseline. A flag is audited on the request's event (which input,
+// feature, value and by how much), counted, and signalled as an
+// out_of_distribution incident (at most once a second per principal slot).
+bool ScreenInputs(const ScreeningRules& rules, const std::vector<runtime::Tensor>& inputs, http::Reply& reply) {
+  if (!rules.baseline) return true;
+  const std::vector<runtime::TensorView> views = runtime::ViewsOf(inputs);
+  const auto finding = rules.baseline->Screen(views);
+  if (!finding) return true;
+  const bool refuse = rules.baseline->mode() == guard::ScreeningMode::kRefuse;
+  const std::string what = finding->Describe();
+  rules.baseline->Count(finding->reason);
+  rules.late->reason = std::string(refuse ? "screening refused: " : "screening flagged: ") + what;
+  rules.late->denied = refuse;
+  const int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(rules.clock->Now().time_since_epoch()).count();
+  if (rules.incidents != nullptr && rules.baseline->ShouldSignal(rules.principal, now_ms)) {
+    rules.incidents->Post({.kind = incident::IncidentKind::kOutOfDistribution,
+                           .severity = refuse ? incident::Severity::kMedium : incident::Severity::kLow,
+                           .principal = rules.principal,
+                           .model = rules.baseline->model(),
+                           .version = rules.baseline->version(),
+                           .source = "",
+                           .evidence = {{"input", finding->input},
+                                        {"feature", std::to_string(finding->feature)},
+                                        {"reason", std::string(guard::ScreeningReasonName(finding->reason))},
+                                        {"finding", what},
+                                        {"action", refuse ? "refused" : "flagged"}}});
+  }
+  if (!refuse) return true;
+  reply(internal::ErrorResponse(Status::Unprocessable("input outside the model's baseline: " + what)));
+  return false;
+}
+
 // A response over its model's limit is the model's doing (its outputs for a
 // valid request), not the client's, so it is a 500 like an engine failure; it
 // names the limit and the one thing the client can change.
@@ -128,8 +173,8 @@ StatusOr<http::Response> EncodeOutputs(const ResponseShape& shape, std::span<con
 // model's own thread when it runs confined). `monitor` (may be null) gets the
 // two stages' times.
 void RunInference(const std::shared_ptr<const registry::ServedModel>& model, const http::Request& request,
-                  monitor::Monitor* monitor, const ResponseRules& rules, internal::ExtractionWatch watch,
-                  http::Reply reply) {
+                  monitor::Monitor* monitor, const ResponseRules& rules, const ScreeningRules& screening,
+                  internal::ExtractionWatch watch, http::Reply reply) {
   monitor::StageTimer timer;
   auto header_length = JsonHeaderLength(request.head);
   if (!header_length.ok()) return reply(internal::ErrorResponse(header_length.status()));
@@ -138,8 +183,11 @@ void RunInference(const std::shared_ptr<const registry::ServedModel>& model, con
   runtime::ModelInstances& instances = *model->instances;
   Status valid = runtime::ValidateInputs(instances.signature(), infer->inputs);
   if (!valid.ok()) return reply(internal::ErrorResponse(valid));
-  watch.Capture(instances.signature(), infer->inputs);  // the inputs move to the engine below
+  const bool admitted = ScreenInputs(screening, infer->inputs, reply);
+  // Only what is answered is watched: a refused row leaks nothing of the model.
+  if (admitted) watch.Capture(instances.signature(), infer->inputs);  // the inputs move to the engine below
   if (monitor != nullptr) monitor->ObserveStage(monitor::Stage::kGuard, timer.Lap());
+  if (!admitted) return;
   ResponseShape shape{model->record.name,        model->record.version, std::move(infer->id), std::move(infer->outputs),
                       infer->binary_data_output, rules.max_response,    rules.output_policy};
   // The callback owns what it needs, not the model: the model's instances may
@@ -194,8 +242,18 @@ void PlanInfer(internal::RouteRequest& r, const auth::Principal& principal) {
   // Only now, authenticated, authorized and for a served model, may the
   // request hold memory for its body.
   internal::BudgetBody(services, principal, r.plan, r.Late());
-  const ResponseRules rules{services.limits.ResponseLimitFor((*model)->record.name),
-                            services.limits.ModelSettings((*model)->record.name).output_policy};
+  const ModelApiSettings& settings = services.limits.ModelSettings((*model)->record.name);
+  const ResponseRules rules{services.limits.ResponseLimitFor((*model)->record.name), settings.output_policy};
+  ScreeningRules screening;
+  if (services.screening != nullptr && settings.screening.mode != guard::ScreeningMode::kOff) {
+    screening.baseline = services.screening->Find((*model)->record.name, (*model)->record.version);
+    if (screening.baseline) {
+      screening.principal = principal.name;
+      screening.late = r.Late();
+      screening.incidents = services.incidents;
+      screening.clock = services.clock;
+    }
+  }
   // A small request for a model whose instances only hand it over is parsed on
   // the I/O thread and handed to the model's worker at once: no hop to the
   // worker pool.
@@ -203,9 +261,10 @@ void PlanInfer(internal::RouteRequest& r, const auth::Principal& principal) {
       (*model)->instances->SubmitHandsOver() && r.head.content_length && *r.head.content_length <= kCheapBodyBytes;
   internal::ExtractionWatch watch(services, principal.name, internal::SourceAddress(r.event.remote),
                                   (*model)->record.name);
-  r.plan.async_handler = [model = std::move(*model), monitor = services.monitor, rules, watch = std::move(watch)](
-                             http::Request& request, http::Reply reply) {
-    RunInference(model, request, monitor, rules, watch, std::move(reply));
+  r.plan.async_handler = [model = std::move(*model), monitor = services.monitor, rules,
+                          screening = std::move(screening),
+                          watch = std::move(watch)](http::Request& request, http::Reply reply) {
+    RunInference(model, request, monitor, rules, screening, watch, std::move(reply));
   };
 }
 

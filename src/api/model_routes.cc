@@ -58,6 +58,9 @@ http::Response ListModels(const Services& services, const policy::Subject& subje
 http::Response RemoveModel(const Services& services, const std::string& name, const std::string& version) {
   Status removed = services.registry->Remove(name, version);
   if (!removed.ok()) return http::Response::Error(removed);
+  // A version pushed again under this name must not inherit the old one's baseline.
+  if (services.screening != nullptr) services.screening->Remove(name, version);
+  if (services.store != nullptr) (void)services.store->DeleteBaseline(name, version);
   return http::Response::Json(200, Dump(Json{{"deleted", {{"name", name}, {"version", version}}}}));
 }
 

@@ -92,7 +92,7 @@ TEST(RouteTableShapeTest, EveryRouteHasAnActionAndItsPermission) {
   }
   // Every action of the vocabulary is served by some route (the last
   // enumerator ends the enum).
-  for (int a = 0; a <= static_cast<int>(Action::kPrincipalReinstate); ++a) {
+  for (int a = 0; a <= static_cast<int>(Action::kBaselineRead); ++a) {
     EXPECT_TRUE(routed.count(static_cast<Action>(a))) << policy::ActionName(static_cast<Action>(a)) << " has no route";
   }
 }

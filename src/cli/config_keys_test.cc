@@ -108,6 +108,10 @@ const std::map<std::string, Sample>& Samples() {
       {"models.*.max_response_body_bytes", {"8192", "16384"}},
       {"models.*.engine", {"\"onnxruntime\"", "\"opencv\""}},
       {"models.*.output_policy", {"\"top_k:3\"", "\"round:2\""}},
+      {"models.*.screening", {"\"off\"", "\"refuse\""}},
+      {"models.*.screening_sigma", {"3", "4.5"}},
+      {"models.*.screening_range_margin", {"0", "0.5"}},
+      {"models.*.screening_score", {"1.5", "3"}},
       {"models.*.rate", {"\"1/s\"", "\"2/s\""}},
       {"models.*.burst", {"1", "2", {{"rate", "\"1/s\""}}}},
       {"models.*.extraction", {"\"on\"", "\"off\""}},
@@ -224,6 +228,10 @@ std::map<std::string, std::string> Fingerprint(const Config& c) {
   for (const auto& [name, m] : c.api_limits.models) {
     put("api_limits.models[" + name + "].max_response_body_bytes", m.max_response_body_bytes.value_or(0));
     put("api_limits.models[" + name + "].output_policy", guard::OutputPolicyName(m.output_policy));
+    put("api_limits.models[" + name + "].screening", std::string(guard::ScreeningModeName(m.screening.mode)));
+    put("api_limits.models[" + name + "].screening_sigma", m.screening.sigma);
+    put("api_limits.models[" + name + "].screening_range_margin", m.screening.range_margin);
+    put("api_limits.models[" + name + "].screening_score", m.screening.score_multiplier);
   }
   const auto& g = c.guard;
   put("guard.principal.per_second", g.principal.per_second);

@@ -30,7 +30,7 @@ const std::map<std::string, std::set<std::string>>& ConfigSchema() {
       {"models.*",
        {"instances", "memory_limit_mb", "request_timeout_ms", "max_response_body_bytes", "engine", "output_policy",
         "rate", "burst", "extraction", "extraction_threshold", "extraction_min_queries", "extraction_window",
-        "extraction_max_rows_per_day"}},
+        "extraction_max_rows_per_day", "screening", "screening_sigma", "screening_range_margin", "screening_score"}},
       {"registry", {"require_signature"}},
       {"tls", {"cert", "key", "ca", "client_ca", "require_client_cert"}},
       {"auth", {"jwt", "mtls"}},

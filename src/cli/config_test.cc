@@ -177,6 +177,29 @@ TEST_F(ConfigTest, OutputPolicyIsPerModelAndDefaultsToFull) {
   });
 }
 
+TEST_F(ConfigTest, ScreeningIsPerModelAndDefaultsToFlag) {
+  Write(
+      "[models.\"a\"]\nscreening = \"refuse\"\nscreening_sigma = 4.5\nscreening_range_margin = 0\n"
+      "screening_score = 3\n[models.\"b\"]\nscreening = \"off\"\n");
+  auto config = LoadConfig(dir_);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  const api::ApiLimits& limits = config->api_limits;
+  EXPECT_EQ(limits.ModelSettings("a").screening,
+            (guard::ScreeningSettings{guard::ScreeningMode::kRefuse, 4.5, 0.0, 3.0}));
+  EXPECT_EQ(limits.ModelSettings("b").screening.mode, guard::ScreeningMode::kOff);
+  EXPECT_EQ(limits.ModelSettings("unlisted").screening, guard::ScreeningSettings{});
+  EXPECT_EQ(guard::ScreeningSettings{}.mode, guard::ScreeningMode::kFlag);
+  ExpectRefused({
+      {"[models.\"m\"]\nscreening = \"block\"\n",
+       "models.\"m\".screening: \"block\": must be \"off\", \"flag\" or \"refuse\""},
+      {"[models.\"m\"]\nscreening_sigma = 0\n", "models.\"m\".screening_sigma: must be a number between"},
+      {"[models.\"m\"]\nscreening_sigma = nan\n", "models.\"m\".screening_sigma: must be a number between"},
+      {"[models.\"m\"]\nscreening_range_margin = -0.1\n", "models.\"m\".screening_range_margin: must be"},
+      {"[models.\"m\"]\nscreening_score = 0.5\n", "models.\"m\".screening_score: must be a number between"},
+      {"[models.\"m\"]\nscreening_score = \"2\"\n", "models.\"m\".screening_score: must be a number"},
+  });
+}
+
 TEST_F(ConfigTest, OverridesAreApplied) {
   Write(
       "[limits]\nmax_body_bytes = 4096\nread_timeout_seconds = 2\n[runtime]\ninstances_per_model = 3\n"

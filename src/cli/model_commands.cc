@@ -1,4 +1,4 @@
-// `aegis model push|list|remove`: registry management over the control plane.
+// `aegis model push|list|remove|baseline`: registry management over the control plane.
 #include <unistd.h>
 
 #include <cstdio>
@@ -89,6 +89,45 @@ void RunRemove(const ClientFlags& flags, const std::string& name, const std::str
   std::cout << "removed " << name << " version " << version << std::endl;
 }
 
+struct BaselineOptions {
+  ClientFlags client;
+  std::string name, version, data, input;
+  bool show = false;
+  bool json = false;
+};
+
+// `aegis model baseline NAME --version V --data FILE` uploads a sample (a v2
+// JSON request body with many rows, or a .npy array); `--show` prints the
+// stored summary.
+void RunBaseline(const BaselineOptions& o) {
+  if (o.show == !o.data.empty()) throw CommandError("give either --data FILE or --show");
+  auto client = ConnectClient(o.client);
+  std::string target =
+      "/v1/models/" + EncodePathSegment(o.name) + "/versions/" + EncodePathSegment(o.version) + "/baseline";
+  nlohmann::json body;
+  if (o.show) {
+    body = ExpectJson(Check(client->Request("GET", target), "reading the baseline failed"));
+  } else {
+    if (!o.input.empty()) target += "?input=" + EncodePathSegment(o.input);
+    body = ExpectJson(Check(client->Upload("PUT", target, o.data, ProgressBar(), {}), "baseline upload failed"));
+  }
+  if (o.json) {
+    std::cout << body.dump() << std::endl;
+    return;
+  }
+  std::cout << (o.show ? "baseline of "
+                       : (body.value("replaced", false) ? "replaced the baseline of " : "set the baseline of "))
+            << body.value("model", "") << " version " << body.value("version", "") << ": " << body.value("rows", 0ull)
+            << " rows (" << body.value("created_by", "") << ", " << body.value("created_at", "") << "); screening "
+            << body.value("screening", nlohmann::json::object()).value("mode", "") << std::endl;
+  for (const auto& in : body.value("inputs", nlohmann::json::array())) {
+    const auto mv = in.value("multivariate", nlohmann::json::object());
+    std::cout << "  input " << in.value("name", "") << ": " << in.value("features", 0ull) << " features, "
+              << mv.value("components", 0ull) << " principal components, score threshold " << mv.value("threshold", 0.0)
+              << std::endl;
+  }
+}
+
 }  // namespace
 
 void RegisterModelCommands(CLI::App& app) {
@@ -124,6 +163,19 @@ void RegisterModelCommands(CLI::App& app) {
   r->add_option("--version", *rm_version, "Version label")->required();
   AddClientFlags(r, *rm_flags);
   r->callback([rm_flags, rm_name, rm_version] { RunRemove(*rm_flags, *rm_name, *rm_version); });
+
+  auto baseline = std::make_shared<BaselineOptions>();
+  CLI::App* b = model->add_subcommand(
+      "baseline", "Set a version's input baseline from a sample (v2 JSON body or .npy), or --show it");
+  b->add_option("name", baseline->name, "Model name")->required();
+  b->add_option("--version", baseline->version, "Version label")->required();
+  b->add_option("--data", baseline->data, "Sample: a KServe v2 JSON request body with many rows, or a .npy array")
+      ->check(CLI::ExistingFile);
+  b->add_option("--input", baseline->input, "The model input a .npy file is for (when the model has several)");
+  b->add_flag("--show", baseline->show, "Print the stored baseline's summary");
+  b->add_flag("--json", baseline->json, "Print the server's JSON answer");
+  AddClientFlags(b, baseline->client);
+  b->callback([baseline] { RunBaseline(*baseline); });
 }
 
 }  // namespace aegis::cli

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "aegis/guard/output_policy.h"
+#include "aegis/guard/screening.h"
 #include "aegis/registry/registry.h"
 #include "config_schema.h"
 #include "toml_table.h"
@@ -56,6 +57,18 @@ Status ReadOutputPolicy(const TableReader& r, const std::string& key, guard::Out
   if (!policy.ok()) return r.Error(key, Shown(text) + ": " + policy.status().message());
   out = *policy;
   return Status::Ok();
+}
+
+// Input screening against the model's baseline (guard/screening.h).
+Status ReadScreening(const TableReader& r, guard::ScreeningSettings& out) {
+  std::string mode(guard::ScreeningModeName(out.mode));
+  AEGIS_RETURN_IF_ERROR(r.String("screening", mode));
+  auto parsed = guard::ParseScreeningMode(mode);
+  if (!parsed.ok()) return r.Error("screening", Shown(mode) + ": " + parsed.status().message());
+  out.mode = *parsed;
+  AEGIS_RETURN_IF_ERROR(r.Number("screening_sigma", out.sigma, 0.5, 1000));
+  AEGIS_RETURN_IF_ERROR(r.Number("screening_range_margin", out.range_margin, 0, 100));
+  return r.Number("screening_score", out.score_multiplier, 1, 1000);
 }
 
 Status LoadDefaults(const toml::table& table, const std::string& file, runtime::RuntimeOptions& o) {
@@ -121,6 +134,7 @@ Status LoadModel(const std::string& name, const toml::table& table, const std::s
     config.api_limits.models[name].max_response_body_bytes = bytes;
   }
   AEGIS_RETURN_IF_ERROR(ReadOutputPolicy(r, "output_policy", config.api_limits.models[name].output_policy));
+  AEGIS_RETURN_IF_ERROR(ReadScreening(r, config.api_limits.models[name].screening));
   if (table.contains("engine")) {
     runtime::OnnxEngine engine = runtime::OnnxEngine::kOnnxRuntime;
     AEGIS_RETURN_IF_ERROR(Engine(r, "engine", engine));
@@ -179,7 +193,11 @@ std::string RenderRuntimeConfig() {
       << "# max_response_body_bytes = 268435456   # overrides [limits] for this model\n"
       << "# engine = \"opencv\"            # ONNX models of this name on OpenCV DNN\n"
       << "# output_policy = \"top_k:3\"     # or \"full\" (default), \"label\", \"round:2\" "
-         "(docs/threat-detection.md)\n";
+         "(docs/threat-detection.md)\n"
+      << "# screening = \"refuse\"          # inputs outside the baseline: \"flag\" (default), \"refuse\", \"off\"\n"
+      << "# screening_sigma = 6             # std devs beyond the observed range that flag a value\n"
+      << "# screening_range_margin = 0.1    # share of the observed range allowed beyond it\n"
+      << "# screening_score = 2             # multiple of the baseline's multivariate threshold\n";
   return out.str();
 }
 

@@ -28,6 +28,7 @@
 #include "aegis/guard/extraction_detector.h"
 #include "aegis/guard/memory_budget.h"
 #include "aegis/guard/refusal_tracker.h"
+#include "aegis/guard/screening.h"
 #include "aegis/guard/system_memory.h"
 #include "aegis/http/server.h"
 #include "aegis/incident/incidents.h"
@@ -224,6 +225,33 @@ std::optional<std::chrono::system_clock::time_point> CertificateNotAfter(const s
   return Clock::Real().Now() + std::chrono::seconds(*seconds);
 }
 
+// The screening settings of every [models."NAME"] table.
+std::map<std::string, guard::ScreeningSettings, std::less<>> ScreeningSettingsByModel(const api::ApiLimits& limits) {
+  std::map<std::string, guard::ScreeningSettings, std::less<>> out;
+  for (const auto& [name, settings] : limits.models) out.emplace(name, settings.screening);
+  return out;
+}
+
+// The stored baselines, each checked field by field: one that fails is not
+// used (its version is served unscreened) and said loudly.
+void LoadBaselines(store::MetadataStore& store, guard::Screening& screening) {
+  auto records = store.ListBaselines();
+  if (!records.ok()) {
+    spdlog::error("input baselines not loaded: {}", records.status().message());
+    return;
+  }
+  for (const auto& record : *records) {
+    auto baseline = guard::ParseBaseline(record.data);
+    if (!baseline.ok()) {
+      spdlog::error("the baseline of model '{}' version '{}' is not used: {}", record.name, record.version,
+                    baseline.status().message());
+      continue;
+    }
+    screening.Install(record.name, record.version, std::move(*baseline));
+  }
+  if (!records->empty()) spdlog::info("input screening: {} baseline(s) loaded", records->size());
+}
+
 // The incidents, with the playbooks' actions wired to what they act on.
 StatusOr<std::unique_ptr<incident::Incidents>> StartIncidents(const Config& config, store::MetadataStore* store,
                                                               audit::AuditLog& log, incident::Suspensions& suspensions,
@@ -386,6 +414,8 @@ void RunServe(const ServeOptions& o) {
   }
   auto failures = registry.LoadAll();
   for (const auto& f : failures) AuditLifecycle(*audit_log, audit::SystemAction::kModelLoadFailed, f.message());
+  guard::Screening screening(ScreeningSettingsByModel(config.api_limits));
+  LoadBaselines(*store, screening);
   // Throttles and withdrawals live in memory: hold again what unresolved
   // incidents hold, before the first request.
   incidents->ReapplyContainment();
@@ -423,6 +453,7 @@ void RunServe(const ServeOptions& o) {
   monitor_options.tls_not_after = CertificateNotAfter(config.Resolve(config.tls_cert));
   monitor_options.kek_files = {config.data_dir / "keys" / "kek.key", config.data_dir / "keys" / "kek.sealed"};
   monitor_options.isolation = config.runtime.isolation;
+  monitor_options.screening = &screening;
   // The server is built after the monitor (it needs the monitor's callbacks);
   // scrapes only come through it, once it exists.
   std::atomic<const http::HttpsServer*> http_server{nullptr};
@@ -458,6 +489,8 @@ void RunServe(const ServeOptions& o) {
   guard::RefusalTracker refusals;  // rate_abuse: 100 refusals of one principal within a minute
   services.refusals = &refusals;
   services.extraction = &extraction;
+  services.screening = &screening;
+  services.store = store.get();
   spdlog::info("guard: {} per principal (burst {}), quota {}, {} in flight; {} failed authentications per address",
                guard::FormatRate(config.guard.principal.per_second), config.guard.principal.burst,
                config.guard.principal.quota_per_day == 0

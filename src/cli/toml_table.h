@@ -59,6 +59,19 @@ class TableReader {
     return Status::Ok();
   }
 
+  // A number (integer or float) in [min, max]; NaN and infinities refused.
+  Status Number(const std::string& key, double& out, double min, double max) const {
+    const toml::node* node = table_.get(key);
+    if (node == nullptr) return Status::Ok();
+    if (!node->is_number()) return Error(key, "must be a number");
+    const double v = node->value<double>().value();
+    if (!(v >= min && v <= max)) {
+      return Error(key, "must be a number between " + std::to_string(min) + " and " + std::to_string(max));
+    }
+    out = v;
+    return Status::Ok();
+  }
+
   Status Seconds(const std::string& key, std::chrono::seconds& out, int64_t min, int64_t max) const {
     int64_t v = out.count();
     AEGIS_RETURN_IF_ERROR(Integer(key, v, min, max));

@@ -3,6 +3,7 @@
 // open incidents, the audit log's head and the totals.
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -132,6 +133,31 @@ Json Connections(const std::function<std::vector<ListenerConnections>()>& read) 
   return {{"active", active}, {"refused", refused}, {"displaced", displaced}, {"timed_out", timed_out}};
 }
 
+// The drift view: per screened model version its most drifted features (at
+// most kDriftTopFeatures each, kMaxModelSeries versions), with the model's
+// flagged requests.
+Json Drift(const guard::Screening* screening) {
+  Json out = Json::array();
+  if (screening == nullptr) return out;
+  std::map<std::string, uint64_t, std::less<>> flagged;
+  for (const auto& c : screening->Counts()) {
+    for (const uint64_t n : c.flagged) flagged[c.model] += n;
+  }
+  size_t versions = 0;
+  for (const auto& v : screening->Versions()) {
+    if (++versions > kMaxModelSeries) break;
+    for (const auto& d : v->TopDrift()) {
+      out.push_back({{"model", v->model()},
+                     {"version", v->version()},
+                     {"input", d.input},
+                     {"feature", d.feature},
+                     {"psi", d.psi},
+                     {"flagged", flagged[v->model()]}});
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string Monitor::DashboardJson() {
@@ -187,6 +213,7 @@ std::string Monitor::DashboardJson() {
       {"models", std::move(models)},
       {"stages", Stages(*counters_)},
       {"incidents", options_.incidents != nullptr ? Incidents(options_.incidents) : LoginIncidents(options_.users)},
+      {"drift", Drift(options_.screening)},
       {"audit", Audit(options_.audit)},
       {"runtime",
        {{"isolation", std::string(runtime::IsolationName(options_.isolation))},

@@ -232,6 +232,41 @@ void AddRateLimits(const internal::Counters& c, std::vector<MetricFamily>& out) 
   out.push_back(std::move(limited));
 }
 
+// Input screening: flags by model and reason (every reason of a model that
+// has a baseline), and the drift of live inputs, the kDriftTopFeatures
+// features with the highest PSI per screened version (at most
+// kMaxModelSeries versions): bounded label sets whatever clients send.
+void AddScreening(const guard::Screening& screening, std::vector<MetricFamily>& out) {
+  MetricFamily flagged = Family("aegis_screening_flagged_total",
+                                "Inference requests with an input outside the model version's baseline (flagged or "
+                                "refused), by model and reason: nonfinite, range, sigma, score, shape.",
+                                MetricType::Counter);
+  for (const guard::ScreeningCounts& c : screening.Counts()) {
+    for (size_t i = 0; i < guard::kScreeningReasonCount; ++i) {
+      const std::string_view reason = guard::ScreeningReasonName(static_cast<guard::ScreeningReason>(i));
+      flagged.metric.push_back(Value(MetricType::Counter, static_cast<double>(c.flagged[i]),
+                                     {{"model", c.model}, {"reason", std::string(reason)}}));
+    }
+  }
+  out.push_back(std::move(flagged));
+  MetricFamily drift = Family("aegis_feature_drift",
+                              "Population Stability Index of live inputs against the baseline's decile bins over "
+                              "the last 1000 screened rows, for the 8 most drifted features per model version.",
+                              MetricType::Gauge);
+  size_t versions = 0;
+  for (const auto& v : screening.Versions()) {
+    if (++versions > kMaxModelSeries) break;
+    for (const guard::FeatureDrift& d : v->TopDrift()) {
+      drift.metric.push_back(Value(MetricType::Gauge, d.psi,
+                                   {{"model", v->model()},
+                                    {"version", v->version()},
+                                    {"input", d.input},
+                                    {"feature", std::to_string(d.feature)}}));
+    }
+  }
+  out.push_back(std::move(drift));
+}
+
 // Incidents in state "open" (not acknowledged, not resolved) by kind and
 // severity: every pair always present (7 x 4 fixed label values).
 void AddIncidents(const incident::Incidents& incidents, std::vector<MetricFamily>& out) {
@@ -307,6 +342,7 @@ std::string Monitor::PrometheusText() const {
   AddMemoryLimits(*counters_, options_.body_budget, families);
   AddRateLimits(*counters_, families);
   if (options_.extraction != nullptr) AddExtraction(*options_.extraction, families);
+  if (options_.screening != nullptr) AddScreening(*options_.screening, families);
   if (options_.registry != nullptr) {
     const registry::IntegrityCounts integrity = options_.registry->Integrity();
     families.push_back(Single("aegis_integrity_failures_total",

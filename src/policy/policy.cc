@@ -191,6 +191,10 @@ std::string_view ActionName(Action action) {
       return "principal.suspend";
     case Action::kPrincipalReinstate:
       return "principal.reinstate";
+    case Action::kBaselineSet:
+      return "model.baseline";
+    case Action::kBaselineRead:
+      return "model.baseline_read";
   }
   return "unknown";
 }

@@ -161,6 +161,8 @@ constexpr ActionRow kActions[] = {
     {Action::kIncidentResolve, "incident.resolve", Permission::kIncidentManage},
     {Action::kPrincipalSuspend, "principal.suspend", Permission::kIncidentManage},
     {Action::kPrincipalReinstate, "principal.reinstate", Permission::kIncidentManage},
+    {Action::kBaselineSet, "model.baseline", Permission::kModelPush},
+    {Action::kBaselineRead, "model.baseline_read", Permission::kModelList},
 };
 
 TEST(PolicyTest, EveryActionHasItsAuditNameAndPermission) {
@@ -171,7 +173,7 @@ TEST(PolicyTest, EveryActionHasItsAuditNameAndPermission) {
     EXPECT_TRUE(names.insert(ActionName(row.action)).second) << "duplicate name " << row.name;
   }
   // The table above lists every enumerator (the last one ends the enum).
-  EXPECT_EQ(std::size(kActions), static_cast<size_t>(Action::kPrincipalReinstate) + 1);
+  EXPECT_EQ(std::size(kActions), static_cast<size_t>(Action::kBaselineRead) + 1);
 }
 
 TEST(PolicyTest, AuthorizeActionChecksThePermissionOfTheAction) {

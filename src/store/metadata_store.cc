@@ -42,7 +42,8 @@ Status SqliteMetadataStore::Init() {
   AEGIS_RETURN_IF_ERROR(PrepareModelStatements());
   AEGIS_RETURN_IF_ERROR(PrepareCredentialStatements());
   AEGIS_RETURN_IF_ERROR(PrepareUserStatements());
-  return PrepareIncidentStatements();
+  AEGIS_RETURN_IF_ERROR(PrepareIncidentStatements());
+  return PrepareBaselineStatements();
 }
 
 Status SqliteMetadataStore::ExecuteOne(Statement& s, const char* what, std::string missing) {

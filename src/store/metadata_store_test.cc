@@ -470,7 +470,7 @@ TEST_F(MetadataStoreTest, MigratesASchemaTwoDatabase) {
   sqlite3_stmt* stmt = nullptr;
   ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(stmt, 0), 5);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), 6);
   sqlite3_finalize(stmt);
   sqlite3_close(db);
   auto again = MetadataStore::Open(old_path);
@@ -606,6 +606,30 @@ TEST_F(MetadataStoreTest, SuspensionsSurviveReopening) {
   ASSERT_OK(store_->DeleteSuspension("token:ci"));
   EXPECT_EQ(store_->DeleteSuspension("token:ci").code(), StatusCode::kNotFound);
   EXPECT_EQ(store_->ListSuspensions()->size(), 1u);
+}
+
+TEST_F(MetadataStoreTest, BaselinesAreReplacedBoundedAndSurviveReopening) {
+  ASSERT_OK(store_->PutBaseline({"m", "1", {1, 2, 3}, 40, "2026-01-02T03:04:05.000Z", "token:ci"}));
+  ASSERT_OK(store_->PutBaseline({"m", "1", {4, 5}, 50, "2026-01-02T03:04:06.000Z", "user:admin"}));
+  ASSERT_OK(store_->PutBaseline({"a", "2", {9}, 30, "t", "user:admin"}));
+  EXPECT_EQ(store_->PutBaseline({"m", "2", std::vector<uint8_t>(kMaxBaselineBytes + 1), 30, "t", "x"}).code(),
+            StatusCode::kTooLarge);
+  store_.reset();
+  auto reopened = MetadataStore::Open(db_path_);
+  ASSERT_OK(reopened);
+  store_ = std::move(*reopened);
+  auto got = store_->GetBaseline("m", "1");
+  ASSERT_OK(got);
+  EXPECT_EQ(got->data, (std::vector<uint8_t>{4, 5}));
+  EXPECT_EQ(got->rows, 50);
+  EXPECT_EQ(got->created_by, "user:admin");
+  auto listed = store_->ListBaselines();
+  ASSERT_OK(listed);
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].name, "a");
+  ASSERT_OK(store_->DeleteBaseline("m", "1"));
+  ASSERT_OK(store_->DeleteBaseline("m", "1"));
+  EXPECT_EQ(store_->GetBaseline("m", "1").status().code(), StatusCode::kNotFound);
 }
 
 }  // namespace

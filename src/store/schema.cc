@@ -128,8 +128,23 @@ CREATE TABLE suspensions (
 PRAGMA user_version = 5;
 )sql";
 
+// Version 6: the frozen input baselines of model versions (input screening).
+// A row is bounded (the blob is checked again, field by field, when loaded).
+constexpr const char* kSchemaV6 = R"sql(
+CREATE TABLE baselines (
+  name       TEXT NOT NULL,
+  version    TEXT NOT NULL,
+  data       BLOB NOT NULL CHECK (length(data) <= 33554432),
+  rows       INTEGER NOT NULL CHECK (rows >= 1),
+  created_at TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  PRIMARY KEY (name, version)
+) STRICT;
+PRAGMA user_version = 6;
+)sql";
+
 // Index i migrates version i to i + 1.
-constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5};
+constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5, kSchemaV6};
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
 }  // namespace

@@ -14,7 +14,7 @@
 
 namespace aegis::store::internal {
 
-inline constexpr int kSchemaVersion = 5;
+inline constexpr int kSchemaVersion = 6;
 
 // busy_timeout, WAL (verified), synchronous=FULL, foreign_keys, secure_delete,
 // trusted_schema=OFF.

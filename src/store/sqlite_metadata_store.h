@@ -54,11 +54,17 @@ class SqliteMetadataStore final : public MetadataStore {
   Status DeleteSuspension(const std::string& principal) override;
   StatusOr<std::vector<SuspensionRecord>> ListSuspensions() override;
 
+  Status PutBaseline(const BaselineRecord& record) override;
+  StatusOr<BaselineRecord> GetBaseline(const std::string& name, const std::string& version) override;
+  StatusOr<std::vector<BaselineRecord>> ListBaselines() override;
+  Status DeleteBaseline(const std::string& name, const std::string& version) override;
+
  private:
   Status PrepareModelStatements();
   Status PrepareCredentialStatements();
   Status PrepareUserStatements();
   Status PrepareIncidentStatements();
+  Status PrepareBaselineStatements();
   // Reads the actions of `incident`. The caller holds mu_.
   Status ReadIncidentActions(IncidentRecord& incident);
   // Whether (name, version) is recorded. The caller holds mu_.
@@ -109,6 +115,7 @@ class SqliteMetadataStore final : public MetadataStore {
   Statement insert_incident_, update_incident_, get_incident_, list_incidents_, list_incidents_in_state_,
       find_incident_, count_actions_, insert_action_, list_actions_;
   Statement insert_suspension_, delete_suspension_, list_suspensions_;
+  Statement put_baseline_, get_baseline_, list_baselines_, delete_baseline_;
 };
 
 }  // namespace aegis::store::internal

@@ -278,7 +278,8 @@ def test_locked_account_is_an_open_incident(inst):
 def test_dashboard_shape(inst, auditor):
     d = dashboard(inst, token=auditor)
     assert set(d) == {"generated_at", "bucket_seconds", "series", "models", "stages", "incidents", "audit", "totals",
-                      "runtime", "connections"}
+                      "runtime", "connections", "drift"}
+    assert d["drift"] == [], d["drift"]  # no model here has an input baseline
     assert set(d["connections"]) == {"active", "refused", "displaced", "timed_out"}, d["connections"]
     assert d["runtime"]["isolation"] == "process" and d["runtime"]["finding"] == "", d["runtime"]
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", d["generated_at"])

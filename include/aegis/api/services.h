@@ -21,10 +21,12 @@
 #include "aegis/guard/output_policy.h"
 #include "aegis/guard/refusal_tracker.h"
 #include "aegis/guard/request_guard.h"
+#include "aegis/guard/screening.h"
 #include "aegis/incident/incidents.h"
 #include "aegis/incident/suspensions.h"
 #include "aegis/monitor/monitor.h"
 #include "aegis/registry/registry.h"
+#include "aegis/store/metadata_store.h"
 
 namespace aegis::api {
 
@@ -34,6 +36,7 @@ namespace aegis::api {
 struct ModelApiSettings {
   std::optional<uint64_t> max_response_body_bytes;  // unset: ApiLimits::max_response_body_bytes
   guard::OutputPolicy output_policy;                // how much of the scores leave the server
+  guard::ScreeningSettings screening;               // inputs against the version's baseline
 };
 
 struct ApiLimits {
@@ -84,6 +87,11 @@ struct Services {
   // The extraction detector over answered inferences; null: none. Raises
   // through `incidents`.
   guard::ExtractionDetector* extraction = nullptr;
+  // Input screening: the baselines of model versions (loaded at start, set by
+  // PUT /v1/models/{m}/versions/{v}/baseline); null: no screening (tests).
+  guard::Screening* screening = nullptr;
+  // Where baselines are stored; null: uploads are refused (503).
+  store::MetadataStore* store = nullptr;
   ApiLimits limits;
 };
 

@@ -51,6 +51,7 @@
 #include "aegis/guard/extraction_detector.h"
 #include "aegis/guard/memory_budget.h"
 #include "aegis/guard/request_guard.h"
+#include "aegis/guard/screening.h"
 #include "aegis/incident/incidents.h"
 #include "aegis/monitor/stage_timer.h"
 #include "aegis/registry/registry.h"
@@ -108,6 +109,9 @@ struct MonitorOptions {
   std::function<std::vector<ListenerConnections>()> connections;
   // The memory budget for request bodies: bytes held, its limit and refusals.
   const guard::MemoryBudget* body_budget = nullptr;
+  // Input screening: aegis_screening_flagged_total{model,reason} and
+  // aegis_feature_drift{model,version,input,feature}; unset: not exported.
+  const guard::Screening* screening = nullptr;
 };
 
 // The counters of one served model version (or of model="-"). Opaque; owned by

@@ -106,6 +106,8 @@ enum class Action {
   kIncidentResolve,     // POST /v1/incidents/{id}/resolve
   kPrincipalSuspend,    // POST /v1/principals/{name}/suspend
   kPrincipalReinstate,  // POST /v1/principals/{name}/reinstate
+  kBaselineSet,         // PUT /v1/models/{m}/versions/{v}/baseline
+  kBaselineRead,        // GET /v1/models/{m}/versions/{v}/baseline
 };
 
 // The audit name of an action: "infer", "model.push", "token.create", ... These
@@ -159,6 +161,10 @@ constexpr std::optional<Permission> RequiredPermission(Action action) {
     case Action::kPrincipalSuspend:
     case Action::kPrincipalReinstate:
       return Permission::kIncidentManage;
+    case Action::kBaselineSet:  // the deployer who pushes a version vouches for its inputs
+      return Permission::kModelPush;
+    case Action::kBaselineRead:
+      return Permission::kModelList;
     case Action::kServerLive:
     case Action::kServerReady:
     case Action::kDashboardPage:

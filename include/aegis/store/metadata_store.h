@@ -127,6 +127,17 @@ struct SuspensionRecord {
   std::string created_by;  // a principal, or "system" for a playbook
 };
 
+// The frozen input baseline of a model version (guard/baseline.h's stored
+// form; the store only bounds its size).
+struct BaselineRecord {
+  std::string name, version;
+  std::vector<uint8_t> data;  // at most kMaxBaselineBytes
+  int64_t rows = 0;           // rows of the sample it was computed from
+  std::string created_at;     // RFC 3339
+  std::string created_by;     // the principal that uploaded it
+};
+inline constexpr size_t kMaxBaselineBytes = 32u << 20;
+
 class MetadataStore {
  public:
   // Opens or creates the database (file mode 0600), enables WAL, applies migrations.
@@ -191,6 +202,16 @@ class MetadataStore {
   virtual Status DeleteSuspension(const std::string& principal) = 0;
   // Ordered by principal.
   virtual StatusOr<std::vector<SuspensionRecord>> ListSuspensions() = 0;
+
+  // Inserts or replaces the baseline of (name, version). TooLarge over
+  // kMaxBaselineBytes.
+  virtual Status PutBaseline(const BaselineRecord& record) = 0;
+  // NotFound if absent.
+  virtual StatusOr<BaselineRecord> GetBaseline(const std::string& name, const std::string& version) = 0;
+  // Ordered by name, version.
+  virtual StatusOr<std::vector<BaselineRecord>> ListBaselines() = 0;
+  // Idempotent.
+  virtual Status DeleteBaseline(const std::string& name, const std::string& version) = 0;
 };
 
 }  // namespace aegis::store

@@ -481,6 +481,25 @@
     $('incident-list').replaceChildren(...items);
   }
 
+  // The most drifted features of each screened model version (server-bounded:
+  // 8 per version); values are data, shown through textContent only.
+  function drawDrift(driftIn) {
+    const rows = list(driftIn, 256).map(obj).map((d) => {
+      const psi = num(d.psi);
+      return h('tr', { 'data-testid': 'drift-row', class: psi > 0.25 ? 'alarm' : '' },
+        h('td', { text: str(d.model, 128) }),
+        h('td', { text: str(d.version, 64) }),
+        h('td', { text: str(d.input, 128) }),
+        h('td', { class: 'num', text: fmtInt.format(num(d.feature)) }),
+        h('td', { class: 'num', 'data-testid': 'drift-psi', text: psi.toFixed(3) }),
+        h('td', { class: 'num', text: fmtInt.format(num(d.flagged)) }));
+    });
+    if (!rows.length) {
+      rows.push(h('tr', {}, h('td', { colspan: '6', class: 'empty-note', text: 'No drift measured yet (a version needs a baseline and 100 screened rows).' })));
+    }
+    $('drift-body').replaceChildren(...rows);
+  }
+
   function drawAudit(auditIn) {
     const a = obj(auditIn);
     const v = obj(a.verification);
@@ -539,6 +558,7 @@
     drawStages(data.stages);
     drawModels(data.models, n);
     drawIncidents(data.incidents);
+    drawDrift(data.drift);
     drawAudit(data.audit);
     drawRuntime(data.runtime);
     state.lastOk = Date.now();
