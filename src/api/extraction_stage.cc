@@ -1,5 +1,6 @@
 #include "extraction_stage.h"
 
+#include <chrono>
 #include <cstdio>
 #include <utility>
 
@@ -60,6 +61,10 @@ void ExtractionWatch::Observe(const std::string& model, const std::string& versi
     signal.evidence.emplace_back("threshold", Fixed(alarm->threshold, 4));
     signal.evidence.emplace_back("window", std::to_string(alarm->window));
   }
+  // Time to detect runs from the first row of the window the detector judged.
+  using Ms = std::chrono::milliseconds;
+  signal.evidence_since = std::chrono::system_clock::time_point(Ms(alarm->first_query_at_ms));
+  signal.detected_at = std::chrono::system_clock::time_point(Ms(alarm->detected_at_ms));
   incidents_->Post(std::move(signal));
 }
 
