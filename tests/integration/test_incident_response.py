@@ -2,12 +2,15 @@
 keeps being refused opens a rate_abuse incident whose playbook ([guard.response]) throttles it
 within a second and alerts an Alertmanager-compatible receiver (a local HTTPS server: version
 "4" payloads, firing then resolved); the throttle holds across a restart and lifts when the
-incident is resolved; another token is never affected; an audit sink that drops events opens an
+incident is resolved; another token is never affected; an input outside its version's baseline
+withdraws that version (503) while the server and the other models stay ready, until resolved; an audit sink that drops events opens an
 "audit" incident; the time-to-detect and time-to-contain histograms count what happened.
 """
 
 import json
 import time
+
+import numpy as np
 
 import pytest
 from cryptography import x509
@@ -40,6 +43,7 @@ def srv(tmp_path_factory, receiver):
         f"[guard.alerts]\nwebhook_url = {toml_string(rx.url)}\nca_file = {toml_string(str(ca.cert_path))}\n"
         f'receiver = "security"\n'
         f'[guard.response]\nrate_abuse = ["alert", "throttle"]\nthrottle_rate = "1/m"\n'
+        f'out_of_distribution = ["alert", "withdraw"]\n'
         f'[audit.webhook]\nurl = "https://127.0.0.1:{free_port()}/down"\nca = {toml_string(str(ca.cert_path))}\n'
         f"queue_size = 1\ntimeout_seconds = 1\n"))
     start_with_models(inst)
@@ -152,3 +156,35 @@ def test_a_sink_that_drops_audit_events_opens_an_audit_incident(srv):
     found = wait_for(lambda: incidents(srv, "audit"), timeout=30, what="the audit incident")
     assert any(i["severity"] == "medium" and i["principal"] == "" for i in found), found
     assert labelled_metric(srv, "aegis_incidents_open", {"kind": "audit", "severity": "medium"}) >= 1
+
+
+def test_an_out_of_distribution_input_withdraws_the_version_until_resolved(srv, tmp_path):
+    # other-mlp's baseline: feature f uniform in [f, f + 1].
+    rows = (np.random.default_rng(7).random((200, 4), dtype=np.float32) + np.arange(4, dtype=np.float32))
+    path = tmp_path / "baseline.json"
+    path.write_text(json.dumps({"inputs": [{"name": "input", "datatype": "FP32", "shape": [200, 4],
+                                            "data": rows.ravel().tolist()}]}))
+    p = cli(srv, "model", "baseline", "other-mlp", "--version", "1", "--data", str(path), token=srv.token)
+    assert p.returncode == 0, p.stderr
+
+    def other(row):
+        return call(srv, "POST", "/v2/models/other-mlp/infer", bearer=srv.token,
+                    json_body={"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4], "data": row}]})
+
+    assert other([0.5, 1.5, 2.5, 3.5]).status_code == 200
+    assert not incidents(srv, "out_of_distribution"), "an in-distribution row opens nothing"
+    assert other([1000.0, 1.5, 2.5, 3.5]).status_code == 200, "flagged, not refused (screening = flag)"
+    found = wait_for(lambda: incidents(srv, "out_of_distribution"), timeout=10, what="the out_of_distribution incident")
+    incident = found[0]
+    assert incident["model"] == "other-mlp", incident
+    withdraw = [a for a in incident["actions"] if a["action"] == "withdraw"]
+    assert withdraw and withdraw[0]["outcome"].startswith("withdrew other-mlp/1"), incident["actions"]
+    refused = other([0.5, 1.5, 2.5, 3.5])
+    assert refused.status_code == 503 and "withdrawn" in refused.json()["error"], refused.text
+    assert call(srv, "GET", "/v2/models/other-mlp/versions/1/ready", bearer=srv.token).status_code == 503
+    # One withdrawn version does not take the server, or the other models, out of service.
+    assert call(srv, "GET", "/v2/health/ready").status_code == 200
+    assert infer(srv, srv.token).status_code == 200
+    p = cli(srv, "incident", "resolve", incident["id"], "--note", "checked: a test input", token=srv.token)
+    assert p.returncode == 0, p.stderr
+    assert other([0.5, 1.5, 2.5, 3.5]).status_code == 200, "serving again once resolved"
