@@ -6,11 +6,16 @@
 //              of one row: the per-feature bounds, the multivariate score and
 //              the drift window, for the 12-feature sample model ([1, 12] FP32)
 //              and a 224x224x3 image ([1, 150528] FP32, block means to 64 dims);
-//   total      the same plus the limits (RequestGuard::CheckSource + Admit) and
-//              the output policy ("top_k:1" of [1, 2]; "top_k:5" of [1, 1000]).
+//   total      the whole guard stage: the same plus the limits
+//              (RequestGuard::CheckSource + Admit), the extraction detector
+//              (ExtractionDetector::Project of the row + Observe of the answer)
+//              and the output policy ("top_k:1" of [1, 2]; "top_k:5" of
+//              [1, 1000]).
 //
 // Baselines come from 2,000 rows (12 features) and 40 rows (150,528) of
 // uniform values; the screened rows are in distribution (the common path).
+// Every request changes a few features of the row, so the detector sees
+// distinct queries (an identical row takes its cheaper repeat path).
 // Prints one JSON object with medians of repeated batches, in ns per request.
 //
 //   build/release/bench/screening_bench [batches=15] [small]
@@ -25,6 +30,7 @@
 #include <vector>
 
 #include "aegis/guard/baseline.h"
+#include "aegis/guard/extraction_detector.h"
 #include "aegis/guard/output_policy.h"
 #include "aegis/guard/request_guard.h"
 
@@ -52,12 +58,24 @@ struct Case {
   OutputPolicy policy;
 };
 
-double Nanos(const aegis::guard::Screening& screening, aegis::guard::RequestGuard* guard, const Case& c, int n) {
-  const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(c.row.data()), c.row.size() * sizeof(float));
+// The whole stage when `guard` and `detector` are given; screening alone otherwise.
+double Nanos(const aegis::guard::Screening& screening, aegis::guard::RequestGuard* guard,
+             aegis::guard::ExtractionDetector* detector, const Case& c, int n) {
+  std::vector<float> row = c.row;
+  const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(row.data()), row.size() * sizeof(float));
   std::vector<float> scores(static_cast<size_t>(c.classes), 0.25f);
+  scores[0] = 0.5f;
   const std::span<const uint8_t> out_bytes(reinterpret_cast<const uint8_t*>(scores.data()), scores.size() * 4);
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(0.2f, 0.8f);
+  std::vector<float> fresh(4096);
+  for (float& v : fresh) v = u(rng);
   const auto start = Steady::now();
   for (int i = 0; i < n; ++i) {
+    for (size_t k = 0; k < 4; ++k) {
+      const size_t at = static_cast<size_t>(i) * 4 + k;
+      row[(at * 2654435761u) % row.size()] = fresh[at % fresh.size()];
+    }
     if (guard != nullptr) {
       if (guard->CheckSource("10.1.2.3")) std::abort();
       auto admission = guard->Admit("token:client", {}, c.model);
@@ -71,6 +89,11 @@ double Nanos(const aegis::guard::Screening& screening, aegis::guard::RequestGuar
     }
     if (guard != nullptr) {
       std::vector<TensorView> outputs{{"scores", DataType::kFp32, {1, c.classes}, out_bytes}};
+      if (detector != nullptr) {
+        auto projected = detector->Project(inputs[0]);
+        if (!projected) std::abort();
+        detector->Observe("token:client", c.model, *projected, outputs, std::chrono::system_clock::now());
+      }
       auto hardened = aegis::guard::HardenOutputs(c.policy, outputs);
       if (!hardened.ok()) std::abort();
     }
@@ -102,12 +125,16 @@ int main(int argc, char** argv) {
   std::uniform_real_distribution<float> u(0.2f, 0.8f);  // inside every range of the samples
   for (float& v : small.row) v = u(rng);
   for (float& v : image.row) v = u(rng);
+  aegis::guard::ExtractionDetector detector({});
+  // The detector's steady state: its stored set and distance window full.
+  Nanos(screening, &guard, &detector, small, 5'000);
+  if (wide) Nanos(screening, &guard, &detector, image, 600);
   std::vector<double> s12, s150k, t12, t150k;
   for (int b = 0; b < batches; ++b) {
-    s12.push_back(Nanos(screening, nullptr, small, 100'000));
-    if (wide) s150k.push_back(Nanos(screening, nullptr, image, 2'000));
-    t12.push_back(Nanos(screening, &guard, small, 100'000));
-    if (wide) t150k.push_back(Nanos(screening, &guard, image, 2'000));
+    s12.push_back(Nanos(screening, nullptr, nullptr, small, 100'000));
+    if (wide) s150k.push_back(Nanos(screening, nullptr, nullptr, image, 2'000));
+    t12.push_back(Nanos(screening, &guard, &detector, small, 100'000));
+    if (wide) t150k.push_back(Nanos(screening, &guard, &detector, image, 2'000));
   }
   std::printf(
       "{\"screening_12_features_ns\": %.1f, \"screening_150528_features_ns\": %.1f, "
