@@ -27,7 +27,7 @@ constexpr internal::Route kRoutes[] = {
     Granted("PUT", "/v1/models/{model}/versions/{version}/baseline", "model:{model}/versions/{version}",
             Action::kBaselineSet, Permission::kModelPush, internal::PlanBaselineSet),
     Granted("GET", "/v1/models/{model}/versions/{version}/baseline", "model:{model}/versions/{version}",
-            Action::kBaselineRead, Permission::kModelList, internal::PlanBaselineRead),
+            Action::kBaselineRead, Permission::kModelPush, internal::PlanBaselineRead),
 
     Granted("GET", "/v1/audit", "audit", Action::kAuditRead, Permission::kAuditRead, internal::PlanAuditRead),
     Granted("GET", "/v1/trust", "trust", Action::kTrustList, Permission::kTrustList, internal::PlanTrustList),

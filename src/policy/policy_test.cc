@@ -162,7 +162,7 @@ constexpr ActionRow kActions[] = {
     {Action::kPrincipalSuspend, "principal.suspend", Permission::kIncidentManage},
     {Action::kPrincipalReinstate, "principal.reinstate", Permission::kIncidentManage},
     {Action::kBaselineSet, "model.baseline", Permission::kModelPush},
-    {Action::kBaselineRead, "model.baseline_read", Permission::kModelList},
+    {Action::kBaselineRead, "model.baseline_read", Permission::kModelPush},
 };
 
 TEST(PolicyTest, EveryActionHasItsAuditNameAndPermission) {

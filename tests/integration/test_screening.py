@@ -256,3 +256,18 @@ def test_baseline_survives_a_restart(inst, baselines):
     err = check_json_error(inst.infer("scr_refuse", body(x)), 422, "after restart")
     assert "feature 1" in err["error"], err
     assert inst.infer("scr_refuse", body(in_dist(1))).status_code == 200
+
+
+def test_baseline_statistics_need_push_rights_on_that_model(inst):
+    # They summarise training data: model.list (a listing right, not checked per model) is not
+    # enough, and a deployer scoped to other models is refused like an auditor.
+    from identity_lib import call, create_token
+    path = "/v1/models/scr_flag/versions/1/baseline"
+    for name, role, models in (("outsider", "deployer", "other-*"), ("reader", "auditor", None),
+                               ("user-of-it", "consumer", "scr_*")):
+        tok = create_token(inst, f"bl-{name}", role, models=models)["token"]
+        r = call(inst, "GET", path, bearer=tok)
+        assert r.status_code == 403, f"{role} {models}: {r.status_code} {r.text[:200]}"
+    insider = create_token(inst, "bl-insider", "deployer", models="scr_*")["token"]
+    r = call(inst, "GET", path, bearer=insider)
+    assert r.status_code in (200, 404), f"a deployer of scr_*: {r.status_code} {r.text[:200]}"

@@ -161,10 +161,12 @@ constexpr std::optional<Permission> RequiredPermission(Action action) {
     case Action::kPrincipalSuspend:
     case Action::kPrincipalReinstate:
       return Permission::kIncidentManage;
-    case Action::kBaselineSet:  // the deployer who pushes a version vouches for its inputs
-      return Permission::kModelPush;
+    // The deployer who pushes a version vouches for its inputs. Reading the
+    // statistics needs the same grant on that model: they summarise training
+    // data, and model.list is a listing permission that is not checked per model.
+    case Action::kBaselineSet:
     case Action::kBaselineRead:
-      return Permission::kModelList;
+      return Permission::kModelPush;
     case Action::kServerLive:
     case Action::kServerReady:
     case Action::kDashboardPage:
