@@ -88,6 +88,7 @@ struct ResponseRules {
 struct ScreeningRules {
   std::shared_ptr<const guard::ScreenedVersion> baseline;  // null: not screened
   std::string principal;
+  bool administrator = false;         // the principal holds an admin grant
   std::shared_ptr<LateOutcome> late;  // the request's audit event
   incident::Incidents* incidents = nullptr;
   const Clock* clock = nullptr;
@@ -120,7 +121,8 @@ bool ScreenInputs(const ScreeningRules& rules, const std::vector<runtime::Tensor
                                         {"feature", std::to_string(finding->feature)},
                                         {"reason", std::string(guard::ScreeningReasonName(finding->reason))},
                                         {"finding", what},
-                                        {"action", refuse ? "refused" : "flagged"}}});
+                                        {"action", refuse ? "refused" : "flagged"}},
+                           .administrator = rules.administrator});
   }
   if (!refuse) return true;
   reply(internal::ErrorResponse(Status::Unprocessable("input outside the model's baseline: " + what)));
@@ -249,6 +251,7 @@ void PlanInfer(internal::RouteRequest& r, const auth::Principal& principal) {
     screening.baseline = services.screening->Find((*model)->record.name, (*model)->record.version);
     if (screening.baseline) {
       screening.principal = principal.name;
+      screening.administrator = policy::IsAdministrator(principal.subject);
       screening.late = r.Late();
       screening.incidents = services.incidents;
       screening.clock = services.clock;
@@ -259,8 +262,8 @@ void PlanInfer(internal::RouteRequest& r, const auth::Principal& principal) {
   // worker pool.
   r.plan.async_handler_is_cheap =
       (*model)->instances->SubmitHandsOver() && r.head.content_length && *r.head.content_length <= kCheapBodyBytes;
-  internal::ExtractionWatch watch(services, principal.name, internal::SourceAddress(r.event.remote),
-                                  (*model)->record.name);
+  internal::ExtractionWatch watch(services, principal.name, policy::IsAdministrator(principal.subject),
+                                  internal::SourceAddress(r.event.remote), (*model)->record.name);
   r.plan.async_handler = [model = std::move(*model), monitor = services.monitor, rules,
                           screening = std::move(screening),
                           watch = std::move(watch)](http::Request& request, http::Reply reply) {

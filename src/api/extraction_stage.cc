@@ -15,14 +15,15 @@ std::string Fixed(double v, int digits) {
 
 }  // namespace
 
-ExtractionWatch::ExtractionWatch(const Services& services, std::string principal, std::string source,
-                                 std::string_view model) {
+ExtractionWatch::ExtractionWatch(const Services& services, std::string principal, bool administrator,
+                                 std::string source, std::string_view model) {
   if (services.extraction == nullptr || services.incidents == nullptr) return;
   if (!services.extraction->SettingsFor(model).enabled) return;
   detector_ = services.extraction;
   incidents_ = services.incidents;
   clock_ = services.clock;
   principal_ = std::move(principal);
+  administrator_ = administrator;
   source_ = std::move(source);
 }
 
@@ -50,6 +51,7 @@ void ExtractionWatch::Observe(const std::string& model, const std::string& versi
   signal.model = model;
   signal.version = version;
   signal.source = source_;
+  signal.administrator = administrator_;
   signal.evidence = {{"signal", volume ? "volume" : "prada"},
                      {"queries", std::to_string(alarm->rows)},
                      {"first_query_at", std::to_string(alarm->first_query_at_ms)},

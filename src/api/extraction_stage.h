@@ -24,7 +24,10 @@ class ExtractionWatch {
   ExtractionWatch() = default;
   // Watches `principal`'s requests on `model`; inert when the server has no
   // detector or incidents, or the model's extraction setting is off.
-  ExtractionWatch(const Services& services, std::string principal, std::string source, std::string_view model);
+  // `administrator`: the principal holds an admin grant (its incident alerts
+  // but never suspends it).
+  ExtractionWatch(const Services& services, std::string principal, bool administrator, std::string source,
+                  std::string_view model);
 
   // Before the inputs go to the engine: the rows of the signature's first
   // input (or of the first input sent, when the signature names none).
@@ -37,6 +40,7 @@ class ExtractionWatch {
   incident::Incidents* incidents_ = nullptr;
   const Clock* clock_ = nullptr;
   std::string principal_, source_;
+  bool administrator_ = false;
   std::optional<guard::ProjectedRows> rows_;
 };
 

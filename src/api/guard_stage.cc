@@ -29,6 +29,7 @@ void NoteRefusal(const Services& services, const auth::Principal& principal, std
   signal.principal = principal.name;
   signal.model = std::string(model);
   signal.source = SourceAddress(event.remote);
+  signal.administrator = policy::IsAdministrator(principal.subject);
   signal.evidence = {{"refusals", std::to_string(services.refusals->threshold()) + " within " +
                                       std::to_string(services.refusals->window().count()) + " s"},
                      {"latest_reason", std::string(guard::GuardReasonName(reason))}};

@@ -186,7 +186,7 @@ StatusOr<store::IncidentRecord> Incidents::Raise(const IncidentSignal& signal) {
   }
   // Outside the lock: a responder may take its own locks and write the store.
   if (opened) {
-    const auto contained = Respond(*opened);
+    const auto contained = Respond(*opened, signal.administrator);
     std::lock_guard lock(timing_mu_);
     timings_.detect.Observe(
         signal.evidence_since ? std::chrono::duration<double>(detected - *signal.evidence_since).count() : 0.0);
@@ -238,7 +238,10 @@ StatusOr<store::IncidentRecord> Incidents::Bump(store::IncidentRecord r, const I
   return r;
 }
 
-std::optional<std::chrono::system_clock::time_point> Incidents::Respond(const store::IncidentRecord& r) {
+std::optional<std::chrono::system_clock::time_point> Incidents::Respond(const store::IncidentRecord& r,
+                                                                        bool administrator) {
+  static constexpr std::string_view kAdministrator =
+      "an administrator's credential is never held automatically: an operator decides";
   const auto kind = ParseIncidentKind(r.kind);
   if (!kind) return std::nullopt;
   const Responders& act = options_.responders;
@@ -252,6 +255,8 @@ std::optional<std::chrono::system_clock::time_point> Incidents::Respond(const st
           done = Status::Unavailable(std::string(kNotAvailable));
         } else if (r.principal.empty()) {
           done = Status::InvalidArgument("no principal to suspend");
+        } else if (administrator) {
+          done = Status::PermissionDenied(std::string(kAdministrator));
         } else {
           done = act.suspend(r.principal, "incident " + r.id + " (" + r.kind + ")");
           outcome = "suspended " + r.principal;
@@ -262,6 +267,8 @@ std::optional<std::chrono::system_clock::time_point> Incidents::Respond(const st
           done = Status::Unavailable(std::string(kNotAvailable));
         } else if (r.principal.empty()) {
           done = Status::InvalidArgument("no principal to throttle");
+        } else if (administrator) {
+          done = Status::PermissionDenied(std::string(kAdministrator));
         } else {
           done = act.throttle(r.principal, r.id);
           outcome = "throttled " + r.principal + " to " + act.throttle_rate + " while the incident is unresolved";
@@ -291,7 +298,7 @@ std::optional<std::chrono::system_clock::time_point> Incidents::Respond(const st
       contained = contained && done.ok();
     }
     if (!done.ok()) outcome = "not done: " + done.message();
-    const std::string name(ResponseActionName(action));
+    const std::string name = std::string(ResponseActionName(action)) + (done.ok() ? "" : "_failed");
     const Status recorded = store_->AppendIncidentAction(r.id, {name, FormatRfc3339(clock_.Now()), outcome});
     if (!recorded.ok()) spdlog::error("incident {}: action {} not recorded: {}", r.id, name, recorded.message());
     Audit(audit::SystemAction::kIncidentResponse, r.id, name + ": " + outcome);

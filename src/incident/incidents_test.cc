@@ -212,7 +212,7 @@ TEST_F(IncidentsTest, PlaybookSuspendsThePrincipalAndRecordsIt) {
   ASSERT_EQ(got->actions.size(), 2u);
   EXPECT_EQ(got->actions[0].action, "suspend");
   EXPECT_EQ(got->actions[0].outcome, "suspended token:ci");
-  EXPECT_EQ(got->actions[1].action, "throttle");
+  EXPECT_EQ(got->actions[1].action, "throttle_failed");
   EXPECT_EQ(got->actions[1].outcome, "not done: not available in this build");
   // Raised again: merged, not suspended twice.
   EXPECT_EQ(incidents->Raise({IncidentKind::kRateAbuse, Severity::kMedium, "token:ci", "", "", "", {}})->actions.size(),
@@ -298,9 +298,42 @@ TEST_F(IncidentsTest, ContainmentThatCannotActSaysWhy) {
   auto got = incidents->Get(opened->id);
   ASSERT_OK(got);
   ASSERT_EQ(got->actions.size(), 2u);
+  EXPECT_EQ(got->actions[0].action, "throttle_failed");
   EXPECT_EQ(got->actions[0].outcome, "not done: no principal to throttle");
+  EXPECT_EQ(got->actions[1].action, "withdraw_failed");
   EXPECT_EQ(got->actions[1].outcome, "not done: not served");
   EXPECT_EQ(incidents->Timings().contain.count, 0u) << "nothing was contained";
+}
+
+TEST_F(IncidentsTest, AnAdministratorIsNeverHeldAutomaticallyButIsAlerted) {
+  Held held;
+  auto suspensions = std::move(Suspensions::Load(store_.get(), clock_)).value();
+  IncidentsOptions o;
+  o.playbooks.by_kind[size_t(IncidentKind::kExtraction)] = {ResponseAction::kAlert, ResponseAction::kThrottle,
+                                                            ResponseAction::kSuspend};
+  o.responders = held.Wire();
+  o.responders.suspend = [&](const std::string& p, const std::string& why) {
+    return suspensions->Suspend(p, why, "system");
+  };
+  auto incidents = Make(o);
+  IncidentSignal signal{IncidentKind::kExtraction, Severity::kHigh, "token:admin", "iris", "1", "", {}};
+  signal.administrator = true;
+  auto opened = incidents->Raise(signal);
+  ASSERT_OK(opened);
+  EXPECT_FALSE(suspensions->IsSuspended("token:admin"));
+  EXPECT_TRUE(held.throttled.empty());
+  EXPECT_EQ(held.alerts.size(), 1u) << "the operators are told";
+  auto got = incidents->Get(opened->id);
+  ASSERT_OK(got);
+  ASSERT_EQ(got->actions.size(), 3u);
+  EXPECT_EQ(got->actions[1].action, "throttle_failed");
+  EXPECT_EQ(got->actions[2].action, "suspend_failed");
+  EXPECT_NE(got->actions[2].outcome.find("an operator decides"), std::string::npos) << got->actions[2].outcome;
+  // What did not take is neither re-applied at start nor released on resolve.
+  Held restarted;
+  o.responders = restarted.Wire();
+  Make(o)->ReapplyContainment();
+  EXPECT_TRUE(restarted.throttled.empty());
 }
 
 TEST_F(IncidentsTest, AlertFiresWhenOpenedAndResolvesWithTheSameFingerprint) {

@@ -1,5 +1,6 @@
 #include "aegis/policy/policy.h"
 
+#include <algorithm>
 #include <array>
 
 #include "aegis/common/model_glob.h"
@@ -246,6 +247,11 @@ Decision AuthorizeAction(const Subject& subject, Action action, std::string_view
   // model.list is the one listing: the caller filters what it shows with InScope.
   if (*permission == Permission::kModelList) return AuthorizeListing(subject, *permission);
   return Authorize(subject, *permission, model, now);
+}
+
+bool IsAdministrator(const Subject& subject) {
+  return std::any_of(subject.grants.begin(), subject.grants.end(),
+                     [](const Grant& g) { return g.role == Role::kAdmin; });
 }
 
 bool InScope(const Subject& subject, Permission permission, std::string_view model) {

@@ -108,6 +108,10 @@ struct IncidentSignal {
   // When the detector fired; Post and Raise set it when unset. Time-to-contain
   // runs from here to the end of the playbook's containing actions.
   std::optional<std::chrono::system_clock::time_point> detected_at;
+  // The principal holds an admin grant: playbooks never suspend or throttle it
+  // (that could lock the operators out of their own server); they alert and
+  // record why, and an operator decides.
+  bool administrator = false;
 };
 
 // The actions run when an incident of each kind opens.
@@ -226,7 +230,9 @@ class Incidents {
   StatusOr<store::IncidentRecord> Bump(store::IncidentRecord record, const IncidentSignal& signal);
   // Runs the playbook of a new incident; returns when containment ended, if
   // the playbook contains (suspend, throttle, withdraw) and all of it took.
-  std::optional<std::chrono::system_clock::time_point> Respond(const store::IncidentRecord& record);
+  // An action that could not act is recorded as "<action>_failed" with why, so
+  // that only what took is released on resolve and re-applied at start.
+  std::optional<std::chrono::system_clock::time_point> Respond(const store::IncidentRecord& record, bool administrator);
   // Lets go of what a resolved incident held, and tells the alert receiver.
   void Release(const store::IncidentRecord& record);
   StatusOr<store::IncidentRecord> Transition(const std::string& id, IncidentState to, const std::string& note,

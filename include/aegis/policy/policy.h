@@ -196,6 +196,9 @@ struct Subject {
   std::optional<std::chrono::system_clock::time_point> mfa_at;
 };
 
+// True when one of the subject's grants is the admin role (on any models).
+bool IsAdministrator(const Subject& subject);
+
 // People must have logged in with MFA this recently for sensitive actions.
 inline constexpr std::chrono::minutes kSensitiveMfaWindow{15};
 
