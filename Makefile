@@ -94,11 +94,15 @@ integration: deps $(RELEASE)/build.ninja $(BROWSER)/node_modules/.package-lock.j
 # that idle CPU and yields it whenever a test wants it, so the pair takes about as long
 # as the tests alone. The tidy report is printed after the tests'; a failure of either
 # fails the target. clang-tidy runs in a session of its own, so an interrupted run stops
-# all of it (the script and its parallel clang-tidy processes).
+# all of it (the script and its parallel clang-tidy processes). With the kernel's
+# autogroup scheduling a new session is a scheduling group of its own, and a process's
+# nice value only ranks it inside its group: the group itself is set to nice 19
+# (/proc/self/autogroup), or clang-tidy would take an equal share from the tests.
 integration-and-tidy: deps $(RELEASE)/build.ninja $(BROWSER)/node_modules/.package-lock.json onnxruntime
 	ninja -C $(RELEASE) -j $(JOBS) aegis aegis_run_model aegis_dashboard_assets
 	@mkdir -p build/lint
-	JOBS=$(JOBS) setsid nice -n 19 bash scripts/lint.sh tidy --production >build/lint/tidy-beside.log 2>&1 & \
+	JOBS=$(JOBS) setsid bash -c 'echo 19 >/proc/self/autogroup 2>/dev/null; exec nice -n 19 bash scripts/lint.sh tidy --production' \
+	  >build/lint/tidy-beside.log 2>&1 & \
 	  tidy=$$!; trap 'kill -- -$$tidy 2>/dev/null' INT TERM; \
 	  AEGIS_BIN=$(CURDIR)/$(RELEASE)/src/cli/aegis $(PYTHON) -m pytest -q -rs tests/integration; status=$$?; \
 	  wait $$tidy || status=1; cat build/lint/tidy-beside.log; exit $$status
