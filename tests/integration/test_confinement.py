@@ -337,21 +337,26 @@ def test_a_stuck_model_delays_only_itself(confined):
         started = time.monotonic()
         r = confined.infer("slow", body, timeout=60)
         stuck["response"] = r
-        stuck["seconds"] = time.monotonic() - started
+        stuck["ended"] = time.monotonic()
+        stuck["seconds"] = stuck["ended"] - started
 
     thread = threading.Thread(target=call)
     thread.start()
     time.sleep(0.3)
-    # While it spins, every other model answers quickly.
+    # While it spins (one of the machine's cores), every other model answers quickly: none
+    # waits for the stuck one, which would take until its 1.5 s deadline.
     example = json.loads((EXAMPLES / "reference.json").read_text())["mlp"]
-    slowest = 0.0
+    times, first_served = [], None
     for _ in range(20):
         started = time.monotonic()
         r = confined.infer("mlp_onnx", {"inputs": example["inputs"]})
-        slowest = max(slowest, time.monotonic() - started)
+        times.append(time.monotonic() - started)
+        first_served = first_served or time.monotonic()
         assert r.status_code == 200, r.text
     thread.join(30)
-    assert slowest < 0.1, f"another model took {slowest:.3f}s while one was stuck"
+    times.sort()
+    assert times[len(times) // 2] < 0.1 and times[-1] < 0.5, f"another model took {times} while one was stuck"
+    assert first_served < stuck["ended"], "the other model was not served while the stuck one waited"
     r = stuck["response"]
     assert r.status_code == 503 and r.json() == {"error": "inference did not finish within 1500 ms"}, r.text
     assert r.headers.get("Retry-After") == "1"
