@@ -132,12 +132,14 @@ void TimingHistogram::Observe(double seconds) {
 }
 
 std::string AlertJson(const store::IncidentRecord& r, bool resolved, const std::string& ends_at) {
-  nlohmann::json labels = {{"alertname", r.kind}, {"severity", r.severity}, {"incident", r.id}, {"service", "aegis"}};
+  nlohmann::json labels = {{"alertname", r.kind}, {"incident", r.id}, {"service", "aegis"}};
   if (!r.principal.empty()) labels["principal"] = r.principal;
   if (!r.model.empty()) labels["model"] = r.model;
   if (!r.version.empty()) labels["version"] = r.version;
-  // The labels identify the alert: the same for its firing and its resolution.
+  // The labels that identify the incident name the alert: the same for its
+  // firing, a re-alert when its severity rises, and its resolution.
   const crypto::Sha256Digest digest = crypto::Sha256(labels.dump());
+  labels["severity"] = r.severity;
   static constexpr char kHex[] = "0123456789abcdef";
   std::string fingerprint;
   for (size_t i = 0; i < 8; ++i) {
@@ -162,7 +164,7 @@ std::string AlertJson(const store::IncidentRecord& r, bool resolved, const std::
 
 StatusOr<store::IncidentRecord> Incidents::Raise(const IncidentSignal& signal) {
   const auto detected = signal.detected_at.value_or(clock_.Now());
-  std::optional<store::IncidentRecord> opened;
+  std::optional<store::IncidentRecord> opened, escalated;
   StatusOr<store::IncidentRecord> result = Status::Internal("not raised");
   {
     std::lock_guard lock(mu_);
@@ -179,12 +181,16 @@ StatusOr<store::IncidentRecord> Incidents::Raise(const IncidentSignal& signal) {
     if (existing) {
       auto record = store_->GetIncident(*existing);
       if (!record.ok()) return record.status();
-      return Bump(std::move(*record), signal);
+      const std::string before = record->severity;
+      result = Bump(std::move(*record), signal);
+      if (result.ok() && result->severity != before) escalated = *result;
+    } else {
+      result = OpenNew(signal, key);
+      if (result.ok()) opened = *result;
     }
-    result = OpenNew(signal, key);
-    if (result.ok()) opened = *result;
   }
   // Outside the lock: a responder may take its own locks and write the store.
+  if (escalated) AlertEscalation(*escalated);
   if (opened) {
     const auto contained = Respond(*opened, signal.administrator);
     std::lock_guard lock(timing_mu_);
@@ -305,6 +311,20 @@ std::optional<std::chrono::system_clock::time_point> Incidents::Respond(const st
   }
   if (contains && contained) return clock_.Now();
   return std::nullopt;
+}
+
+void Incidents::AlertEscalation(const store::IncidentRecord& r) {
+  const auto kind = ParseIncidentKind(r.kind);
+  if (!kind || !options_.responders.alert) return;
+  const auto& actions = options_.playbooks.For(*kind);
+  if (std::find(actions.begin(), actions.end(), ResponseAction::kAlert) == actions.end()) return;
+  const Status queued = options_.responders.alert(AlertJson(r, false, ""));
+  const std::string outcome =
+      queued.ok() ? "alert queued: severity rose to " + r.severity : "not done: " + queued.message();
+  const std::string name = queued.ok() ? "alert" : "alert_failed";
+  const Status recorded = store_->AppendIncidentAction(r.id, {name, FormatRfc3339(clock_.Now()), outcome});
+  if (!recorded.ok()) spdlog::error("incident {}: action {} not recorded: {}", r.id, name, recorded.message());
+  Audit(audit::SystemAction::kIncidentResponse, r.id, name + ": " + outcome);
 }
 
 void Incidents::Release(const store::IncidentRecord& r) {

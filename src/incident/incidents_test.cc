@@ -357,6 +357,13 @@ TEST_F(IncidentsTest, AlertFiresWhenOpenedAndResolvesWithTheSameFingerprint) {
   EXPECT_EQ(firing["fingerprint"].get<std::string>().size(), 16u);
   incidents->Raise(BruteForce()).value();
   EXPECT_EQ(held.alerts.size(), 1u) << "raised again: no second alert";
+  IncidentSignal worse = BruteForce();
+  worse.severity = Severity::kCritical;
+  incidents->Raise(worse).value();
+  ASSERT_EQ(held.alerts.size(), 2u) << "raised again with a higher severity: alerted again";
+  EXPECT_EQ(Json::parse(held.alerts[1])["labels"]["severity"], "critical");
+  EXPECT_EQ(Json::parse(held.alerts[1])["status"], "firing");
+  held.alerts.erase(held.alerts.begin() + 1);
   clock_.Advance(std::chrono::seconds(90));
   ASSERT_OK(incidents->Resolve(opened->id, "password reset", "user:admin"));
   ASSERT_EQ(held.alerts.size(), 2u);

@@ -151,7 +151,7 @@ struct Responders {
 // left out), "annotations": {"summary", "description"}, "startsAt": first_seen,
 // "endsAt": `ends_at` (resolved) or "0001-01-01T00:00:00Z" (firing, as
 // Alertmanager writes it), "generatorURL": "", "fingerprint": 16 hex digits
-// of SHA-256 over the labels}.
+// of SHA-256 over the labels but severity, which may rise}.
 std::string AlertJson(const store::IncidentRecord& r, bool resolved, const std::string& ends_at);
 
 // The incident-response KPI: seconds from evidence to detection and from
@@ -233,6 +233,10 @@ class Incidents {
   // An action that could not act is recorded as "<action>_failed" with why, so
   // that only what took is released on resolve and re-applied at start.
   std::optional<std::chrono::system_clock::time_point> Respond(const store::IncidentRecord& record, bool administrator);
+  // An unresolved incident raised again with a higher severity (a failed audit
+  // verification merged into an open sink-drop incident, ...) alerts again,
+  // when its kind's playbook alerts: the receiver must not miss the rise.
+  void AlertEscalation(const store::IncidentRecord& record);
   // Lets go of what a resolved incident held, and tells the alert receiver.
   void Release(const store::IncidentRecord& record);
   StatusOr<store::IncidentRecord> Transition(const std::string& id, IncidentState to, const std::string& note,
