@@ -303,11 +303,7 @@ std::optional<std::chrono::system_clock::time_point> Incidents::Respond(const st
       contains = true;
       contained = contained && done.ok();
     }
-    if (!done.ok()) outcome = "not done: " + done.message();
-    const std::string name = std::string(ResponseActionName(action)) + (done.ok() ? "" : "_failed");
-    const Status recorded = store_->AppendIncidentAction(r.id, {name, FormatRfc3339(clock_.Now()), outcome});
-    if (!recorded.ok()) spdlog::error("incident {}: action {} not recorded: {}", r.id, name, recorded.message());
-    Audit(audit::SystemAction::kIncidentResponse, r.id, name + ": " + outcome);
+    RecordResponse(r.id, action, done, outcome);
   }
   if (contains && contained) return clock_.Now();
   return std::nullopt;
@@ -319,12 +315,15 @@ void Incidents::AlertEscalation(const store::IncidentRecord& r) {
   const auto& actions = options_.playbooks.For(*kind);
   if (std::find(actions.begin(), actions.end(), ResponseAction::kAlert) == actions.end()) return;
   const Status queued = options_.responders.alert(AlertJson(r, false, ""));
-  const std::string outcome =
-      queued.ok() ? "alert queued: severity rose to " + r.severity : "not done: " + queued.message();
-  const std::string name = queued.ok() ? "alert" : "alert_failed";
-  const Status recorded = store_->AppendIncidentAction(r.id, {name, FormatRfc3339(clock_.Now()), outcome});
-  if (!recorded.ok()) spdlog::error("incident {}: action {} not recorded: {}", r.id, name, recorded.message());
-  Audit(audit::SystemAction::kIncidentResponse, r.id, name + ": " + outcome);
+  RecordResponse(r.id, ResponseAction::kAlert, queued, "alert queued: severity rose to " + r.severity);
+}
+
+void Incidents::RecordResponse(const std::string& id, ResponseAction action, const Status& done, std::string outcome) {
+  if (!done.ok()) outcome = "not done: " + done.message();
+  const std::string name = std::string(ResponseActionName(action)) + (done.ok() ? "" : "_failed");
+  const Status recorded = store_->AppendIncidentAction(id, {name, FormatRfc3339(clock_.Now()), outcome});
+  if (!recorded.ok()) spdlog::error("incident {}: action {} not recorded: {}", id, name, recorded.message());
+  Audit(audit::SystemAction::kIncidentResponse, id, name + ": " + outcome);
 }
 
 void Incidents::Release(const store::IncidentRecord& r) {

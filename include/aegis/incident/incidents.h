@@ -237,6 +237,9 @@ class Incidents {
   // verification merged into an open sink-drop incident, ...) alerts again,
   // when its kind's playbook alerts: the receiver must not miss the rise.
   void AlertEscalation(const store::IncidentRecord& record);
+  // Stores and audits one playbook action: "<action>" with `outcome`, or
+  // "<action>_failed" with "not done: <why>" when `done` is an error.
+  void RecordResponse(const std::string& id, ResponseAction action, const Status& done, std::string outcome);
   // Lets go of what a resolved incident held, and tells the alert receiver.
   void Release(const store::IncidentRecord& record);
   StatusOr<store::IncidentRecord> Transition(const std::string& id, IncidentState to, const std::string& note,
