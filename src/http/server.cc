@@ -18,6 +18,7 @@
 #include "aegis/http/host_port.h"
 #include "asio_types.h"
 #include "connection_registry.h"
+#include "io_event_loop.h"
 #include "listener.h"
 #include "spinning_runner.h"
 #include "tls_context.h"
@@ -58,6 +59,7 @@ struct HttpsServer::Impl {
       : options(std::move(o)),  // the members below read `options`: it is declared first
         io_threads(ThreadsOr(options.io_threads)),
         io(io_threads),
+        loop(io),
         worker_threads(ThreadsOr(options.worker_threads)),
         workers(worker_threads),
         worker_guard(asio::make_work_guard(workers)) {
@@ -77,6 +79,7 @@ struct HttpsServer::Impl {
   ServerOptions options;
   int io_threads;
   asio::io_context io;  // declared before the listeners: their acceptors use it
+  IoEventLoop loop;     // the I/O threads, for descriptors of other modules
   int worker_threads;
   asio::io_context workers;  // the worker pool's queue
   asio::executor_work_guard<asio::io_context::executor_type> worker_guard;
@@ -145,6 +148,8 @@ uint16_t HttpsServer::BoundPort(ListenerKind kind) const {
   const auto endpoint = it->second->acceptor.local_endpoint(ec);
   return ec ? 0 : endpoint.port();
 }
+
+EventLoop& HttpsServer::event_loop() { return impl_->loop; }
 
 ListenerStats HttpsServer::Stats(ListenerKind kind) const {
   std::lock_guard lock(impl_->mu);

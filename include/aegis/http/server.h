@@ -25,6 +25,7 @@
 #include <string>
 #include <string_view>
 
+#include "aegis/common/event_loop.h"
 #include "aegis/common/status.h"
 #include "aegis/http/message.h"
 
@@ -134,6 +135,11 @@ class HttpsServer {
   uint16_t BoundPort(ListenerKind kind) const;
   // Counters of listener `kind` (zeros if not added). Safe from any thread.
   ListenerStats Stats(ListenerKind kind) const;
+
+  // The I/O threads' event loop (see aegis/common/event_loop.h): watches run
+  // while Run() runs. Lives as long as the server; every Watch must be destroyed
+  // before the server is.
+  EventLoop& event_loop();
 
   // Serves until Stop(); returns after draining.
   void Run();
