@@ -188,6 +188,7 @@ int Serve(Backend& backend, const Mapping& arena, const worker::ArenaHeader& lay
     for (uint64_t i = 0; i < count; ++i) {
       RunOne(backend, worker::BatchShare(request_area, count, i), worker::BatchShare(response_area, count, i));
     }
+    std::atomic_ref<uint64_t>(header->response_violations).store(sandbox::ViolationCount(), std::memory_order_relaxed);
     std::atomic_ref<uint64_t>(header->response_seq).store(seq, std::memory_order_release);
     const uint64_t one = 1;
     if (::write(worker::kResponseEventFd, &one, sizeof(one)) != sizeof(one)) return kProtocolFailed;

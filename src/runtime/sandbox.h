@@ -79,7 +79,8 @@ Status Enter(const SandboxOptions& options, ConfinementReport& report);
 // Step 9. After it, no file can be opened.
 Status LockDown(ConfinementReport& report);
 
-// Refused system calls seen so far (from the SIGSYS handler).
+// Refused system calls reported on the control socket so far (from the SIGSYS
+// handler; see ArenaHeader::response_violations).
 uint64_t ViolationCount();
 
 }  // namespace aegis::runtime::sandbox

@@ -11,6 +11,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -376,7 +377,7 @@ Status InstallReaperFilter() {
   return Load(ctx.get());
 }
 
-uint64_t ReportedViolations() { return g_violations.load(std::memory_order_relaxed); }
+uint64_t ReportedViolations() { return std::min(g_violations.load(std::memory_order_relaxed), kMaxReports); }
 
 std::string SyscallName(int64_t number) {
   if (number >= 0 && number <= INT32_MAX) {

@@ -44,7 +44,8 @@ Status InstallExecFilter();
 // exit, and pass on a signal to itself; anything else kills it.
 Status InstallReaperFilter();
 
-// Calls refused so far, in this process.
+// Refused calls reported on the control socket so far, in this process (the
+// reports stop after a fixed number).
 uint64_t ReportedViolations();
 
 // "openat" for a system call number of this architecture ("syscall 257" when

@@ -173,6 +173,11 @@ StatusOr<uint64_t> WorkerProcess::TakeResponse() {
   return std::atomic_ref<uint64_t>(header->response_seq).load(std::memory_order_acquire);
 }
 
+uint64_t WorkerProcess::ResponseViolations() const {
+  auto* header = reinterpret_cast<worker::ArenaHeader*>(arena_);
+  return std::atomic_ref<uint64_t>(header->response_violations).load(std::memory_order_relaxed);
+}
+
 void WorkerProcess::Kill() {
   if (pid_ > 0 && !reaped_) ::kill(pid_, SIGKILL);
 }

@@ -92,6 +92,9 @@ class WorkerProcess {
   Status SignalRequest(uint64_t seq, uint64_t count = 1);
   // Consumes a response wake-up; the sequence number the worker published.
   StatusOr<uint64_t> TakeResponse();
+  // After TakeResponse: the violation reports the worker had sent when it
+  // published that response (ArenaHeader::response_violations).
+  uint64_t ResponseViolations() const;
 
   void Kill();
   // Waits for the process to end (after Kill) and says how it ended:

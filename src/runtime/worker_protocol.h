@@ -107,6 +107,11 @@ class FrameReader {
 // the worker writes `response_seq` (equal to the request's) after the response
 // bytes, then signals the response eventfd.
 //
+// Before `response_seq` the worker writes `response_violations`, how many
+// sandbox violations it has reported on the control socket so far: the server
+// records them before it answers the request that caused them, although the
+// control socket and the response eventfd may be read on different threads.
+//
 // Batches: a worker whose hello says {"batch": N} may be given up to N requests
 // at once. The server writes `request_count` (1 otherwise) before `request_seq`;
 // request i of a batch of n is a tensor list at BatchShare(request area, n, i),
@@ -130,6 +135,10 @@ struct ArenaHeader {
   alignas(64) uint64_t request_seq;   // offset 64
   uint64_t request_count;             // offset 72: requests in this batch
   alignas(64) uint64_t response_seq;  // offset 128
+  // offset 136: violation reports the worker had sent on the control socket
+  // when it published the response (written before response_seq). A server
+  // that has read fewer reads them before it hands the response over.
+  uint64_t response_violations;
 };
 static_assert(sizeof(ArenaHeader) <= kArenaHeaderBytes);
 
