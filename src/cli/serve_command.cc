@@ -108,7 +108,8 @@ class LateBound {
   template <typename F, typename R>
   R With(F&& f, R absent) {
     std::lock_guard lock(mu_);
-    return target_ != nullptr ? f(*target_) : absent;
+    if (target_ != nullptr) return f(*target_);
+    return absent;
   }
 
  private:
@@ -121,6 +122,25 @@ template <typename T>
 struct Unbind {
   LateBound<T>& late;
   ~Unbind() { late.Bind(nullptr); }
+};
+
+// The runtime's response loop (RuntimeOptions::response_loop): the HTTP
+// server's I/O threads, once the server exists. Models load before it does;
+// their workers' responses go to the instances' drivers until an I/O thread
+// submits to them (no watch is made off the loop's threads).
+class LateEventLoop final : public EventLoop {
+ public:
+  LateBound<EventLoop>& target() { return target_; }
+  bool InLoopThread() const override {
+    return target_.With([](EventLoop& loop) { return loop.InLoopThread(); }, false);
+  }
+  std::unique_ptr<Watch> WatchReadable(int fd, std::function<void()> on_readable) override {
+    return target_.With([&](EventLoop& loop) { return loop.WatchReadable(fd, std::move(on_readable)); },
+                        std::unique_ptr<Watch>());
+  }
+
+ private:
+  mutable LateBound<EventLoop> target_;
 };
 
 // An incident of kind "audit" for what threatens the record itself.
@@ -373,6 +393,8 @@ void RunServe(const ServeOptions& o) {
   registry::RegistryOptions registry_options;
   registry_options.blobs_dir = config.data_dir / "blobs";
   registry_options.runtime = config.runtime;
+  auto response_loop = std::make_shared<LateEventLoop>();
+  registry_options.runtime.response_loop = response_loop;
   registry_options.models = config.models;
   registry_options.require_signature = config.require_signature;
   // Set once the monitor exists (events only come once models load); read from
@@ -503,6 +525,8 @@ void RunServe(const ServeOptions& o) {
 
   http::HttpsServer server(config.server);
   http_server = &server;
+  response_loop->target().Bind(&server.event_loop());
+  Unbind<EventLoop> unbind_response_loop{response_loop->target()};
   Check(server.AddListener(http::ListenerKind::kData, config.listen, tls, config.http_limits, &data_plane),
         "data plane " + config.listen);
   Check(server.AddListener(http::ListenerKind::kAdmin, config.admin_listen, tls, config.http_limits, &control_plane),
@@ -521,6 +545,9 @@ void RunServe(const ServeOptions& o) {
   spdlog::info("serving data plane on https://{} and control plane on https://{}", config.listen, config.admin_listen);
   jwks.StartRefresh();
   server.Run();
+  // No I/O thread is left to make a watch. The workers' watches end below, while
+  // the server's event loop still exists.
+  response_loop->target().Bind(nullptr);
   // No request is left. Stop the engine workers while the monitor and the audit
   // log that their drivers report to are still alive: the monitor is destroyed
   // before the registry, and a driver must never reach it after that.

@@ -48,6 +48,10 @@ constexpr size_t kMaxStderrLine = 512;
 constexpr size_t kBatchSize = 8;
 constexpr std::chrono::milliseconds kBatchBelow{100};
 
+// Outputs up to this size (all calls of a batch together) are answered on the
+// response loop's I/O thread; larger ones by the instance's driver.
+constexpr uint64_t kLoopResponseBytes = uint64_t{64} * 1024;
+
 std::string Ms(milliseconds ms) { return std::to_string(ms.count()) + " ms"; }
 
 // A request waiting for a free instance.
@@ -130,10 +134,27 @@ struct Slot {
   size_t batch_limit = 1;            // what the worker announced
 
   // The process and its arena: a submitter writes a request under io_mu; the
-  // driver replaces or destroys the worker under it.
+  // driver replaces or destroys the worker under it. Shared with the event
+  // loop's delivery (OnResponseSignalled), which may still read a response from
+  // the arena of a worker the driver has just taken down.
   std::mutex io_mu;
-  std::unique_ptr<WorkerProcess> worker;
+  std::shared_ptr<WorkerProcess> worker;
   uint64_t seq = 0;
+  // Bumped, under io_mu and Pool::mu_ both, whenever the driver takes a worker
+  // down: what the event loop does for an older worker is dropped.
+  uint64_t generation = 0;
+  // Under io_mu: the event loop's watch of the worker's response eventfd
+  // (RuntimeOptions::response_loop), made by the first submitting I/O thread.
+  std::unique_ptr<EventLoop::Watch> watch;
+  // Whether `watch` exists: the driver then leaves the response eventfd to it.
+  std::atomic<bool> watched{false};
+
+  // Under Pool::mu_: what the event loop leaves to the driver. A response whose
+  // worker reported violations the driver has not read yet (it reads them,
+  // then answers), or a protocol failure of the worker.
+  std::optional<uint64_t> handoff_seq;
+  std::optional<Failure> loop_failure;
+  uint64_t violations_seen = 0;  // reports read from the current worker
 
   // The driver's own.
   worker::FrameReader frames;
@@ -340,6 +361,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
         if (sent.ok()) {
           // Armed for now + timeout, which is no later than this request's deadline.
           if (!slot.timer_armed.exchange(true)) Arm(slot.timer, options_.request_timeout);
+          if (!slot.watched.load(std::memory_order_relaxed)) WatchResponses(slot);
           sent = slot.worker->SignalRequest(++slot.seq, count);
         }
       }
@@ -387,6 +409,68 @@ class Pool : public std::enable_shared_from_this<Pool> {
       return Status::Internal("the request could not be written to the worker");
     }
     return Status::Ok();
+  }
+
+  // Under slot.io_mu, on the arena transport: when the caller is a thread of
+  // the response loop (an HTTP I/O thread), that loop watches the worker's
+  // response eventfd from now on and answers the calls itself, so that no
+  // driver has to wake for a response. The driver's poll may still catch one
+  // response before it sees `watched`: whoever reads the eventfd answers.
+  void WatchResponses(Slot& slot) {
+    const std::shared_ptr<EventLoop>& loop = options_.response_loop;
+    if (!loop || !loop->InLoopThread()) return;
+    slot.watch = loop->WatchReadable(slot.worker->response_event_fd(),
+                                     [weak = weak_from_this(), s = &slot, generation = slot.generation] {
+                                       if (auto self = weak.lock()) self->OnResponseSignalled(*s, generation);
+                                     });
+    if (slot.watch) slot.watched = true;
+  }
+
+  // On a response-loop thread: the worker of `generation` signalled a response.
+  void OnResponseSignalled(Slot& slot, uint64_t generation) {
+    std::shared_ptr<WorkerProcess> proc;
+    {
+      std::lock_guard io(slot.io_mu);
+      if (slot.generation != generation || !slot.worker) return;
+      proc = slot.worker;
+    }
+    auto seq = proc->TakeResponse();
+    if (!seq.ok()) return;  // a spurious wake-up, or the driver took it
+    size_t calls = 0;
+    bool driver_answers = false;
+    {
+      std::lock_guard lock(mu_);
+      if (slot.generation != generation) return;
+      calls = slot.running.size();
+      // Violations first (see ArenaHeader::response_violations).
+      driver_answers = proc->ResponseViolations() > slot.violations_seen;
+    }
+    driver_answers = driver_answers || !SmallResponses(proc->response_area(), calls);
+    if (driver_answers) {
+      std::lock_guard lock(mu_);
+      if (slot.generation != generation) return;
+      slot.handoff_seq = *seq;
+      Fire(slot.wake);
+      return;
+    }
+    if (auto failure = Deliver(slot, *seq, proc->response_area(), nullptr, generation)) {
+      std::lock_guard lock(mu_);
+      if (slot.generation == generation && !slot.loop_failure) slot.loop_failure = std::move(failure);
+      Fire(slot.wake);
+    }
+  }
+
+  // Whether the responses in `area` to a batch of `calls` are small enough to be
+  // answered on an I/O thread: encoding a large output there would hold up the
+  // other connections that thread serves, so those go to the driver.
+  static bool SmallResponses(std::span<const uint8_t> area, size_t calls) {
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < calls; ++i) {
+      auto response = worker::DecodeResponse(worker::BatchShare(area, calls, i));
+      if (!response.ok()) return true;  // Deliver reports it
+      for (const TensorView& view : response->outputs.views) bytes += view.data.size();
+    }
+    return bytes <= kLoopResponseBytes;
   }
 
   // Under mu_: how many queued calls the slot may take at once.
@@ -506,11 +590,15 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // Hands the responses in `area` (or, in the stream transport, the one already
   // decoded from its frame, `streamed`) for `seq` to the calls of the request
   // or batch. Returns a failure when the worker broke the protocol.
+  // From the response loop, `generation` is the worker's whose arena `area` is:
+  // if the driver has taken that worker down since, nothing is delivered.
   std::optional<Failure> Deliver(Slot& slot, uint64_t seq, std::span<const uint8_t> area,
-                                 StatusOr<worker::DecodedResponse>* streamed) {
+                                 StatusOr<worker::DecodedResponse>* streamed,
+                                 std::optional<uint64_t> generation = std::nullopt) {
     std::vector<RunningCall> calls;
     {
       std::lock_guard lock(mu_);
+      if (generation && *generation != slot.generation) return std::nullopt;
       if (slot.running.empty() || seq != slot.seq) {
         return Failure{RuntimeEvent::Kind::kProtocolViolation, "a response for no request it was given"};
       }
@@ -644,6 +732,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
         {
           std::lock_guard lock(mu_);
           ++violations_;
+          ++slot.violations_seen;
         }
         const std::string call = sandbox::SyscallName(nr);
         spdlog::warn("model {}: the sandbox refused system call {} (worker instance {})", options_.label, call,
@@ -837,13 +926,31 @@ class Pool : public std::enable_shared_from_this<Pool> {
     return Status::Ok();
   }
 
+  // What the response loop left to the driver (see Slot::handoff_seq): the
+  // response is answered now that the control socket has been read. Returns
+  // the worker's failure, if the loop found one or the answer shows one.
+  std::optional<Failure> TakeOverFromLoop(Slot& slot, WorkerProcess& proc) {
+    std::optional<uint64_t> handoff;
+    std::optional<Failure> failure;
+    {
+      std::lock_guard lock(mu_);
+      handoff.swap(slot.handoff_seq);
+      failure.swap(slot.loop_failure);
+    }
+    if (failure) return failure;
+    if (handoff) return Deliver(slot, *handoff, proc.response_area(), nullptr);
+    return std::nullopt;
+  }
+
   // Serves until the worker fails (returned) or the pool stops (nullopt).
   std::optional<Failure> Serve(Slot& slot) {
     WorkerProcess& proc = *slot.worker;
     bool stderr_open = true;
     for (;;) {
+      // Once the response loop watches the response eventfd, only it does.
+      const bool watched = slot.watched.load(std::memory_order_relaxed);
       pollfd fds[6] = {{slot.wake.get(), POLLIN, 0},
-                       {proc.response_event_fd(), POLLIN, 0},
+                       {watched ? -1 : proc.response_event_fd(), POLLIN, 0},
                        {proc.control_fd(), POLLIN, 0},
                        {slot.timer.get(), POLLIN, 0},
                        {stderr_open ? proc.stderr_fd() : -1, POLLIN, 0},
@@ -852,7 +959,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
         if (errno == EINTR) continue;
         return Failure{RuntimeEvent::Kind::kWorkerCrashed, "poll failed"};
       }
-      if (fds[0].revents & POLLIN) {
+      const bool woken = fds[0].revents & POLLIN;
+      if (woken) {
         Drain(slot.wake.get());
         if (Stopping()) return std::nullopt;
       }
@@ -863,16 +971,24 @@ class Pool : public std::enable_shared_from_this<Pool> {
       // Control messages before the response: a sandbox violation the worker
       // reported during a request is recorded before that request completes.
       const bool responded = fds[1].revents & POLLIN;
-      if (fds[2].revents & (POLLIN | POLLHUP | POLLERR)) {
+      // A response handed over by the loop comes with a wake-up, and its
+      // violation reports were written before it: read the socket in any case.
+      if (woken || (fds[2].revents & (POLLIN | POLLHUP | POLLERR))) {
         if (auto failure = ReadControl(slot, proc.control_fd(), false)) {
           // A worker that answered and then died still answered (ReadControl
           // marked the slot down: the queued requests wait for its successor).
-          if (responded && failure->kind == RuntimeEvent::Kind::kWorkerCrashed) DeliverResponse(slot);
+          if (failure->kind == RuntimeEvent::Kind::kWorkerCrashed) {
+            if (watched) TakeOverFromLoop(slot, proc);
+            if (responded || watched) DeliverResponse(slot);
+          }
           return failure;
         }
       }
       if (responded) {
         if (auto failure = DeliverResponse(slot)) return failure;
+      }
+      if (woken) {
+        if (auto failure = TakeOverFromLoop(slot, proc)) return failure;
       }
       if (fds[3].revents & POLLIN) {
         Drain(slot.timer.get());
@@ -894,6 +1010,25 @@ class Pool : public std::enable_shared_from_this<Pool> {
     }
   }
 
+  // Takes the slot's worker, and the response loop's watch of it, away: what
+  // the loop still does for that worker is dropped from here on.
+  std::shared_ptr<WorkerProcess> TakeWorker(Slot& slot) {
+    std::shared_ptr<WorkerProcess> proc;
+    std::unique_ptr<EventLoop::Watch> watch;
+    {
+      std::lock_guard io(slot.io_mu);
+      std::lock_guard lock(mu_);
+      proc = std::move(slot.worker);
+      watch = std::move(slot.watch);
+      slot.watched = false;
+      ++slot.generation;
+      slot.handoff_seq.reset();
+      slot.loop_failure.reset();
+      slot.violations_seen = 0;
+    }
+    return proc;  // the watch stops here, outside the locks
+  }
+
   // Kills and reaps the worker, fails the call it held, counts the failure.
   // Returns true when the version is withdrawn by it.
   bool HandleFailure(Slot& slot, const Failure& failure) {
@@ -903,11 +1038,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
     }
     // Reaped without io_mu: a submitter (an I/O thread, see Plan) that takes it
     // finds no worker at once instead of waiting for a dying one.
-    std::unique_ptr<WorkerProcess> proc;
-    {
-      std::lock_guard io(slot.io_mu);
-      proc = std::move(slot.worker);
-    }
+    std::shared_ptr<WorkerProcess> proc = TakeWorker(slot);
     // A crashed worker is reported by its own signal; any other is killed now.
     const std::string how = failure.kind == RuntimeEvent::Kind::kWorkerCrashed ? proc->ReapDying(kDyingGrace)
                                                                                : (proc->Kill(), proc->Reap());
@@ -1035,12 +1166,11 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // The pool stopped or the version was withdrawn: end the worker and fail
   // what the slot held.
   void StopSlot(Slot& slot) {
-    std::unique_ptr<WorkerProcess> proc;
-    {
-      std::lock_guard io(slot.io_mu);
-      proc = std::move(slot.worker);
+    if (std::shared_ptr<WorkerProcess> proc = TakeWorker(slot)) {
+      // Here, without io_mu, although the response loop may still hold it.
+      proc->Kill();
+      proc->Reap();
     }
-    proc.reset();  // kills and reaps, without io_mu
     std::vector<RunningCall> calls;
     {
       std::lock_guard lock(mu_);

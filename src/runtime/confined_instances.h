@@ -9,7 +9,11 @@
 // feeds the slot the next queued requests, up to a batch at once (arena only).
 // The driver alone restarts, kills and reaps its worker. On the arena transport a
 // submitter may be an HTTP I/O thread: nothing it waits for is held longer than
-// a copy into the arena.
+// a copy into the arena. The first such submitter has its event loop
+// (RuntimeOptions::response_loop) watch the worker's response eventfd: from then
+// on an I/O thread answers the calls, and the driver wakes only for what is not
+// a response, a response with sandbox violations it has not read yet, or a
+// large output.
 //
 // Thread-safety: see ModelInstances.
 #pragma once

@@ -110,6 +110,10 @@ def test_model_cannot_read_a_secret_and_is_reported(secret_dir, models, as_nobod
     # The attempt is stopped by seccomp and reported, naming the system call.
     assert {"kind": "sandbox_violation", "detail": "system call openat"} in out["events"], out["events"]
     assert out["stats"]["sandbox_violations"] >= 1
+    # On record before the request that caused it was answered, whichever thread
+    # answered it (the harness submits from an event loop, as the server's I/O
+    # threads do, and that loop watches the worker's responses).
+    assert result["events_before"] >= 1, result
     conf = out["confinement"]
     for layer in ("net_ns", "mount_ns", "pid_ns", "private_root", "unprivileged", "no_new_privs", "rlimits",
                   "seccomp_load", "seccomp_serve"):

@@ -7,13 +7,20 @@
 //                   [--timeout-ms N] [--memory-limit-mb N] [--repeat N]
 //
 // Prints one JSON object: {"load": {"ok", "error"}, "platform", "results": [{"ok",
-// "status", "error", "outputs": [{"name", "datatype", "shape", "hex"}]}],
-// "events": [{"kind", "detail"}], "confinement", "stats"}. Exit 0 when it ran,
-// 2 on bad arguments. Also the worker: `aegis_run_model engine-worker ...`.
+// "status", "error", "outputs": [{"name", "datatype", "shape", "hex"}],
+// "events_before", "on_loop"}], "events": [{"kind", "detail"}], "confinement",
+// "stats"}. Exit 0 when it ran, 2 on bad arguments. Also the worker:
+// `aegis_run_model engine-worker ...`.
+//
+// Requests are submitted as the server submits small ones: from an event-loop
+// thread that also watches the workers' responses (RuntimeOptions::response_loop).
+// A result's "events_before" counts the runtime events recorded when its answer
+// came, "on_loop" says whether the loop thread gave it.
 #include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <iterator>
 #include <mutex>
 #include <sstream>
@@ -26,6 +33,7 @@
 
 #include "aegis/api/v2_codec.h"
 #include "aegis/runtime/model_instances.h"
+#include "common/testing/poll_event_loop.h"
 
 namespace {
 
@@ -100,6 +108,9 @@ int main(int argc, char** argv) {
     std::lock_guard lock(events_mu);
     events.push_back({{"kind", std::string(runtime::RuntimeEventName(event.kind))}, {"detail", event.detail}});
   };
+  // Declared before the instances: their watches end before the loop does.
+  auto loop = std::make_shared<testing::PollEventLoop>();
+  options.response_loop = loop;
   const std::string model = ReadAll(model_path);
   json out;
   auto instances =
@@ -115,11 +126,44 @@ int main(int argc, char** argv) {
         return 2;
       }
       for (int i = 0; i < repeat; ++i) {
-        auto result = (*instances)->Infer(request->inputs, "probe-" + std::to_string(i));
+        struct Answer {
+          StatusOr<std::vector<runtime::Tensor>> outputs = Status::Internal("no answer");
+          size_t events_before = 0;
+          bool on_loop = false;
+        };
+        std::promise<Answer> answered;
+        loop->Post([&] {
+          (*instances)
+              ->Submit(request->inputs, "probe-" + std::to_string(i), [&](const runtime::InferenceResult& done) {
+                Answer answer;
+                if (done.status.ok()) {
+                  std::vector<runtime::Tensor> copies;
+                  for (const runtime::TensorView& v : done.outputs) {
+                    copies.push_back(runtime::Tensor{.name = std::string(v.name),
+                                                     .datatype = v.datatype,
+                                                     .shape = v.shape,
+                                                     .data = {v.data.begin(), v.data.end()}});
+                  }
+                  answer.outputs = std::move(copies);
+                } else {
+                  answer.outputs = done.status;
+                }
+                {
+                  std::lock_guard lock(events_mu);
+                  answer.events_before = events.size();
+                }
+                answer.on_loop = loop->InLoopThread();
+                answered.set_value(std::move(answer));
+              });
+        });
+        Answer answer = answered.get_future().get();
+        auto& result = answer.outputs;
         json r = {{"ok", result.ok()},
                   {"status", aegis::StatusCodeName(result.status().code())},
                   {"error", result.ok() ? "" : result.status().message()},
-                  {"outputs", json::array()}};
+                  {"outputs", json::array()},
+                  {"events_before", answer.events_before},
+                  {"on_loop", answer.on_loop}};
         if (result.ok()) {
           for (const runtime::Tensor& t : *result) {
             r["outputs"].push_back({{"name", t.name},

@@ -43,6 +43,7 @@
 #include <string_view>
 #include <vector>
 
+#include "aegis/common/event_loop.h"
 #include "aegis/common/status.h"
 #include "aegis/runtime/backend.h"
 #include "aegis/runtime/tensor.h"
@@ -112,6 +113,11 @@ struct RuntimeOptions {
   std::string label;
   // Called from driver threads; must not block for long.
   std::function<void(const RuntimeEvent&)> on_event;
+  // Optional: the server's I/O threads. A confined worker's responses are then
+  // picked up and handed to their callbacks by an I/O thread that submitted to
+  // it, instead of by the instance's driver thread, which saves a thread wake-up
+  // per response (docs/confinement.md). InferenceDone may then run on it.
+  std::shared_ptr<EventLoop> response_loop;
 };
 
 // The outcome of one inference. `outputs` are valid only during the callback
