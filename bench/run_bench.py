@@ -275,8 +275,32 @@ def check_same_answer(servers: dict, body: dict):
         raise SystemExit("peer accepted a wrong token")
 
 
+def proc_cost(pid: int) -> dict:
+    """CPU seconds (user + system, every thread) and context switches (voluntary + involuntary, every
+    thread) of `pid` and its descendants (for Aegis: the engine workers) so far. Less sensitive to a
+    noisy machine than wall-clock figures: what a request costs, not how long it waited for a core."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu, switches = 0.0, 0
+    for p in [pid] + proc_descendants(pid):
+        try:
+            fields = pathlib.Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            cpu += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        except (OSError, IndexError, ValueError):
+            continue
+        for status in pathlib.Path(f"/proc/{p}/task").glob("*/status"):
+            for field in ("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"):
+                switches += proc_kb(str(status), field) or 0
+    return {"cpu_s": cpu, "switches": switches}
+
+
 def wrk_on(server, body_file: pathlib.Path, connections: int, threads: int, duration: float) -> dict:
-    return run_wrk(server.url("/v2/models/mlp/infer"), server.token, body_file, connections, threads, duration)
+    before = proc_cost(server.proc.pid)
+    r = run_wrk(server.url("/v2/models/mlp/infer"), server.token, body_file, connections, threads, duration)
+    after = proc_cost(server.proc.pid)
+    if r["requests"]:
+        r["cpu_us_per_request"] = (after["cpu_s"] - before["cpu_s"]) * 1e6 / r["requests"]
+        r["switches_per_request"] = (after["switches"] - before["switches"]) / r["requests"]
+    return r
 
 
 def measure_round(args, servers: dict, body_file: pathlib.Path, i: int, tput: dict, lat: dict):
@@ -294,8 +318,12 @@ def measure_round(args, servers: dict, body_file: pathlib.Path, i: int, tput: di
 
 def summarize_server(tput: list[dict], lat: list[dict]) -> tuple[dict, dict]:
     t = {"rps": summarize(tput, "rps"), "p50_us": summarize(tput, "p50_us"), "p99_us": summarize(tput, "p99_us"),
+         "cpu_us_per_request": summarize(tput, "cpu_us_per_request"),
+         "switches_per_request": summarize(tput, "switches_per_request"),
          "non_2xx": sum(r["non_2xx"] for r in tput), "socket_errors": sum(r["socket_errors"] for r in tput)}
     l = {"p50_us": summarize(lat, "p50_us"), "p99_us": summarize(lat, "p99_us"), "rps": summarize(lat, "rps"),
+         "cpu_us_per_request": summarize(lat, "cpu_us_per_request"),
+         "switches_per_request": summarize(lat, "switches_per_request"),
          "non_2xx": sum(r["non_2xx"] for r in lat)}
     return t, l
 
@@ -457,7 +485,11 @@ def http_table(h: dict) -> list[str]:
     rows = [(f"req/s, {h['connections']} connections", "throughput", "rps", ""),
             ("p50 latency, 1 conn (lower=better)", "latency_1conn", "p50_us", " us"),
             ("p99 latency, 1 conn (lower=better)", "latency_1conn", "p99_us", " us"),
-            ("req/s, 1 connection", "latency_1conn", "rps", "")]
+            ("req/s, 1 connection", "latency_1conn", "rps", ""),
+            (f"CPU us/req, {h['connections']} conn (srv+workers)", "throughput", "cpu_us_per_request", " us"),
+            ("CPU us/req, 1 conn", "latency_1conn", "cpu_us_per_request", " us"),
+            (f"switches/req, {h['connections']} conn", "throughput", "switches_per_request", ""),
+            ("switches/req, 1 conn", "latency_1conn", "switches_per_request", "")]
     head = f"{'metric (median of ' + str(runs) + ' runs)':<36}" + "".join(f"{LABELS[n]:>18}" for n in names)
     lines = [head + "".join(f"{k.replace('_over_', '/'):>26}" for k, _, _ in pairs)]
     for label, part, key, unit in rows:
