@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <mutex>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -68,6 +70,7 @@ std::filesystem::path Registry::BlobPath(const std::string& artifact_id) const {
 }
 
 std::vector<Status> Registry::LoadAll() {
+  const auto began = std::chrono::steady_clock::now();
   std::vector<Status> failures;
   auto records = store_->ListModelVersions();
   if (!records.ok()) {
@@ -75,25 +78,45 @@ std::vector<Status> Registry::LoadAll() {
     MutexLock lock(failed_mu_);
     failed_[ModelKey{}] = records.status();
     failed_count_ = static_cast<int>(failed_.size());
+    loaded_ = true;
     return failures;
   }
-  auto trusted = store_->ListTrustedKeys();
-  std::set<std::string> known_blobs;
-  for (const auto& record : *records) {
-    known_blobs.insert(record.artifact_id + ".blob");
-    StatusOr<std::shared_ptr<ServedModel>> model =
-        trusted.ok() ? LoadVersion(record, *trusted) : StatusOr<std::shared_ptr<ServedModel>>(trusted.status());
-    const Status loaded = model.ok() ? Publish(std::move(*model)) : model.status();
-    if (!loaded.ok()) {
-      Status why = loaded.WithContext("model " + record.name + " version " + record.version);
-      // A tampered blob (DataLoss) is as much an integrity failure as a bad signature.
-      if (IsIntegrityFailure(why) || why.code() == StatusCode::kDataLoss) ++integrity_failures_;
-      if (options_.on_load_failure) options_.on_load_failure(record.name, record.version, why);
-      failures.push_back(why);
-      MarkFailed({record.name, record.version}, why);
+  {
+    MutexLock lock(failed_mu_);
+    for (const auto& record : *records) pending_.insert(ModelKey{record.name, record.version});
+    pending_count_ = static_cast<int>(pending_.size());
+    ResolveRequired(*records);
+  }
+  const auto trusted = store_->ListTrustedKeys();
+  // Several at once: a load is mostly decryption (already parallel per blob)
+  // and an engine worker starting up, which waits on its own process.
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  const size_t threads =
+      std::min<size_t>(records->size(), options_.load_parallelism > 0 ? static_cast<size_t>(options_.load_parallelism)
+                                                                      : std::min(4u, cores));
+  std::atomic<size_t> next{0};
+  std::mutex failures_mu;
+  auto load = [&] {
+    for (size_t i = next++; i < records->size() && !stop_loading_; i = next++) {
+      Status loaded = LoadRecorded((*records)[i], trusted);
+      if (!loaded.ok()) {
+        std::lock_guard lock(failures_mu);
+        failures.push_back(std::move(loaded));
+      }
     }
+  };
+  std::vector<std::thread> loaders;
+  for (size_t t = 1; t < threads; ++t) loaders.emplace_back(load);
+  load();
+  for (auto& loader : loaders) loader.join();
+  {
+    MutexLock lock(failed_mu_);
+    pending_.clear();
+    pending_count_ = 0;
   }
   // Blobs without a record are leftovers of a push interrupted by a crash.
+  std::set<std::string> known_blobs;
+  for (const auto& record : *records) known_blobs.insert(record.artifact_id + ".blob");
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(options_.blobs_dir, ec)) {
     const std::string file = entry.path().filename().string();
@@ -103,8 +126,80 @@ std::vector<Status> Registry::LoadAll() {
     }
   }
   for (const auto& f : failures) spdlog::error("not serving {}", f.message());
+  const auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  spdlog::info("loaded {} of {} model versions in {:.2f} s ({} at once)", records->size() - failures.size(),
+               records->size(), took, threads);
   loaded_ = true;
   return failures;
+}
+
+Status Registry::LoadRecorded(const store::ModelVersionRecord& record,
+                              const StatusOr<std::vector<store::TrustedKeyRecord>>& trusted) {
+  StatusOr<std::shared_ptr<ServedModel>> model =
+      trusted.ok() ? LoadVersion(record, *trusted) : StatusOr<std::shared_ptr<ServedModel>>(trusted.status());
+  Status loaded = model.ok() ? Publish(std::move(*model)) : model.status();
+  const ModelKey key{record.name, record.version};
+  if (loaded.ok()) {
+    MutexLock lock(failed_mu_);
+    pending_.erase(key);
+    pending_count_ = static_cast<int>(pending_.size());
+    return Status::Ok();
+  }
+  Status why = loaded.WithContext("model " + record.name + " version " + record.version);
+  // A tampered blob (DataLoss) is as much an integrity failure as a bad signature.
+  if (IsIntegrityFailure(why) || why.code() == StatusCode::kDataLoss) ++integrity_failures_;
+  if (options_.on_load_failure) options_.on_load_failure(record.name, record.version, why);
+  {
+    MutexLock lock(failed_mu_);
+    failed_[key] = why;
+    failed_count_ = static_cast<int>(failed_.size());
+    pending_.erase(key);
+    pending_count_ = static_cast<int>(pending_.size());
+  }
+  return why;
+}
+
+void Registry::ResolveRequired(const std::vector<store::ModelVersionRecord>& records) {
+  for (const std::string& entry : options_.required_models) {
+    const size_t slash = entry.find('/');
+    const std::string name = entry.substr(0, slash);
+    const store::ModelVersionRecord* pick = nullptr;
+    for (const auto& record : records) {
+      if (record.name != name) continue;
+      if (slash != std::string::npos ? record.version == entry.substr(slash + 1)
+                                     : (pick == nullptr || record.sequence > pick->sequence)) {
+        pick = &record;
+      }
+    }
+    if (pick == nullptr) {
+      spdlog::warn("required model {} is not in the registry: readiness does not wait for it", entry);
+      continue;
+    }
+    required_.insert(ModelKey{pick->name, pick->version});
+  }
+}
+
+bool Registry::Ready() const {
+  if (!loaded_.load()) return false;
+  if (failed_count_.load() == 0) return true;
+  MutexLock lock(failed_mu_);
+  if (failed_.contains(ModelKey{})) return false;  // the versions could not even be listed
+  for (const ModelKey& key : required_) {
+    if (failed_.contains(key)) return false;
+  }
+  return true;
+}
+
+std::optional<Status> Registry::Loading(std::string_view name, std::string_view version) const {
+  if (pending_count_.load() == 0) return std::nullopt;
+  MutexLock lock(failed_mu_);
+  const auto first = pending_.lower_bound(ModelKey{std::string(name), std::string(version)});
+  if (first == pending_.end() || first->name != name || (!version.empty() && first->version != version)) {
+    return std::nullopt;
+  }
+  return Status::Unavailable(version.empty() ? "model '" + std::string(name) + "' is loading"
+                                             : "version '" + std::string(version) + "' of model '" + std::string(name) +
+                                                   "' is loading");
 }
 
 StatusOr<std::shared_ptr<ServedModel>> Registry::LoadVersion(const store::ModelVersionRecord& record,
@@ -306,6 +401,7 @@ StatusOr<std::shared_ptr<const ModelEntry>> Registry::FindEntry(std::string_view
   auto table = table_.load();
   auto it = table->find(name);
   if (it != table->end()) return it->second;
+  if (auto loading = Loading(name, "")) return *loading;
   if (failed_count_.load() > 0) {
     MutexLock lock(failed_mu_);
     // Keys are ordered by name first: the first key not below (name, "") is this
@@ -321,6 +417,8 @@ StatusOr<std::shared_ptr<const ModelEntry>> Registry::FindEntry(std::string_view
 StatusOr<std::shared_ptr<const ServedModel>> Registry::Find(std::string_view name, std::string_view version) const {
   AEGIS_ASSIGN_OR_RETURN(auto entry, FindEntry(name));
   if (version.empty()) {
+    // The newest version may be one still loading: not an older one meanwhile.
+    if (auto loading = Loading(name, "")) return *loading;
     // The newest version withdrawn: the name answers 503 rather than quietly
     // falling back to an older version nobody chose.
     if (withdrawn_count_.load() > 0 && IsWithdrawn(name, entry->newest->record.version)) {
@@ -331,6 +429,7 @@ StatusOr<std::shared_ptr<const ServedModel>> Registry::Find(std::string_view nam
   if (withdrawn_count_.load() > 0 && IsWithdrawn(name, version)) return Withdrawn(name, version);
   auto it = entry->versions.find(std::string(version));
   if (it == entry->versions.end()) {
+    if (auto loading = Loading(name, version)) return *loading;
     if (failed_count_.load() > 0) {
       MutexLock lock(failed_mu_);
       if (failed_.contains(ModelKey{std::string(name), std::string(version)})) {
@@ -344,8 +443,13 @@ StatusOr<std::shared_ptr<const ServedModel>> Registry::Find(std::string_view nam
 }
 
 Status Registry::Withdraw(const std::string& name, const std::string& version, const std::string& holder) {
+  // A version still loading at start may be held too (incidents re-apply their
+  // withdrawals before the listeners open): it never serves until released.
   auto model = Find(name, version);
-  if (!model.ok() && !IsWithdrawn(name, version)) {
+  const auto recorded_not_loaded = [&] {
+    return Loading(name, version).has_value() || (!loaded_.load() && store_->GetModelVersion(name, version).ok());
+  };
+  if (!model.ok() && !IsWithdrawn(name, version) && !recorded_not_loaded()) {
     return Status::NotFound("version '" + version + "' of model '" + name + "' is not served");
   }
   MutexLock lock(withdrawn_mu_);

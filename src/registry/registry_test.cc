@@ -32,13 +32,15 @@ class RegistryTest : public ::testing::Test {
     Reopen();
     ASSERT_OK(registry_->AddTrustedKey("publisher", publisher_.public_key().ToPem(), "*", "admin"));
   }
-  void Reopen(bool require_signature = true) {
+  void Reopen(bool require_signature = true, std::vector<std::string> required = {}, int parallelism = 0) {
     registry_.reset();
     store_.reset();
     store_ = std::move(store::MetadataStore::Open(dir_ / "aegis.db")).value();
     RegistryOptions options;
     options.blobs_dir = dir_ / "blobs";
     options.require_signature = require_signature;
+    options.required_models = std::move(required);
+    options.load_parallelism = parallelism;
     // The registry's logic, with engines in process: confinement has its own
     // tests (src/runtime, tests/integration/test_confinement.py).
     options.runtime.isolation = runtime::Isolation::kNone;
@@ -181,7 +183,9 @@ TEST_F(RegistryTest, ReloadsFromTheEncryptedStoreAfterRestart) {
   EXPECT_EQ((*registry_->Find("xgb", ""))->instances->platform(), "xgboost");
 }
 
-TEST_F(RegistryTest, TamperedBlobIsNotServedAndMakesServerUnready) {
+// A version that fails to load answers 503 by itself; the server is unready
+// only when that version is required.
+TEST_F(RegistryTest, TamperedBlobIsNotServedAndMakesServerUnreadyOnlyWhenRequired) {
   ASSERT_OK(Push("mlp", "1", runtime::ModelFormat::kOnnx, ReadExample("mlp.onnx")));
   ASSERT_OK(Push("ok", "1", runtime::ModelFormat::kOnnx, ReadExample("mlp.onnx")));
   auto record = store_->GetModelVersion("mlp", "1");
@@ -197,6 +201,10 @@ TEST_F(RegistryTest, TamperedBlobIsNotServedAndMakesServerUnready) {
     f.write(&c, 1);
   }
   Reopen();
+  ASSERT_EQ(registry_->LoadAll().size(), 1u);
+  EXPECT_TRUE(registry_->Ready());
+  EXPECT_STATUS_IS(registry_->Find("mlp", "1"), StatusCode::kUnavailable);
+  Reopen(true, {"mlp"});
   auto failures = registry_->LoadAll();
   ASSERT_EQ(failures.size(), 1u);
   EXPECT_STATUS_IS(failures[0], StatusCode::kDataLoss) << failures[0].message();
@@ -207,6 +215,47 @@ TEST_F(RegistryTest, TamperedBlobIsNotServedAndMakesServerUnready) {
   // Removing the damaged version makes the server ready again.
   ASSERT_OK(registry_->Remove("mlp", "1"));
   EXPECT_TRUE(registry_->Ready());
+}
+
+TEST_F(RegistryTest, RequiredByNameMeansItsNewestVersion) {
+  ASSERT_OK(Push("mlp", "1", runtime::ModelFormat::kOnnx, ReadExample("mlp.onnx")));
+  ASSERT_OK(Push("mlp", "2", runtime::ModelFormat::kOnnx, ReadExample("mlp.onnx")));
+  auto record = store_->GetModelVersion("mlp", "1");
+  ASSERT_OK(record);
+  ASSERT_OK(WriteFileAtomic(dir_ / "blobs" / (record->artifact_id + ".blob"), "not the ciphertext", 0600));
+  Reopen(true, {"mlp", "nothing-by-this-name", "mlp/9"});  // the last two name nothing recorded
+  EXPECT_EQ(registry_->LoadAll().size(), 1u);
+  EXPECT_TRUE(registry_->Ready());
+  Reopen(true, {"mlp/1"});
+  EXPECT_EQ(registry_->LoadAll().size(), 1u);
+  EXPECT_FALSE(registry_->Ready());
+}
+
+TEST_F(RegistryTest, LoadsSeveralVersionsAtOnce) {
+  for (int v = 1; v <= 6; ++v) {
+    ASSERT_OK(
+        Push("m" + std::to_string(v % 3), std::to_string(v), runtime::ModelFormat::kOnnx, ReadExample("mlp.onnx")));
+  }
+  Reopen(true, {"m0", "m1", "m2"}, 3);
+  EXPECT_FALSE(registry_->Loaded());
+  EXPECT_TRUE(registry_->LoadAll().empty());
+  EXPECT_TRUE(registry_->Loaded());
+  EXPECT_TRUE(registry_->Ready());
+  EXPECT_EQ(registry_->Served().size(), 6u);
+  EXPECT_EQ((*registry_->Find("m0", ""))->record.version, "6");
+}
+
+// Incidents re-apply their withdrawals before the listeners open, while the
+// versions are recorded but not loaded yet: the hold must stick.
+TEST_F(RegistryTest, AVersionWithdrawnBeforeItLoadsNeverServes) {
+  ASSERT_OK(Push("mlp", "1", runtime::ModelFormat::kOnnx, ReadExample("mlp.onnx")));
+  Reopen();
+  EXPECT_STATUS_IS(registry_->Withdraw("nope", "1", "incident-1"), StatusCode::kNotFound);
+  ASSERT_OK(registry_->Withdraw("mlp", "1", "incident-1"));
+  EXPECT_TRUE(registry_->LoadAll().empty());
+  EXPECT_STATUS_IS(registry_->Find("mlp", "1"), StatusCode::kUnavailable);
+  EXPECT_TRUE(registry_->Reinstate("mlp", "1", "incident-1"));
+  EXPECT_OK(registry_->Find("mlp", "1"));
 }
 
 TEST_F(RegistryTest, OrphanedBlobsAreRemovedAtStart) {
@@ -245,7 +294,7 @@ TEST_F(RegistryTest, UnsignedPushIsRefusedBeforeTheBodyUnlessThePolicyAllowsIt) 
   // Only that name is unavailable, not names that share a prefix with it.
   EXPECT_EQ(registry_->Find("ml", "").status().code(), StatusCode::kNotFound);
   EXPECT_EQ(registry_->Find("mlp2", "").status().code(), StatusCode::kNotFound);
-  EXPECT_FALSE(registry_->Ready());
+  EXPECT_TRUE(registry_->Ready());  // not required: only that model is unavailable
   // Removing the version clears its failure.
   ASSERT_TRUE(registry_->Remove("mlp", "1").ok());
   EXPECT_EQ(registry_->Find("mlp", "").status().code(), StatusCode::kNotFound);

@@ -88,6 +88,13 @@ struct RegistryOptions {
   // A recorded version LoadAll could not serve, and why (IsIntegrityFailure or
   // DataLoss: its bytes or signature failed a check). Called from LoadAll's thread.
   std::function<void(const std::string& name, const std::string& version, const Status& why)> on_load_failure;
+  // What Ready() waits for besides LoadAll having finished: "name" (its newest
+  // recorded version) or "name/version". Entries that name nothing recorded are
+  // logged and ignored. Empty: nothing, so a version that fails to load or is
+  // withdrawn is reported per model and the server stays ready.
+  std::vector<std::string> required_models;
+  // How many versions LoadAll loads at once; 0: the cores, at most 4.
+  int load_parallelism = 0;
 };
 
 // Errors that mean "these bytes must not be served" (bad or missing signature,
@@ -120,10 +127,14 @@ class Registry {
   Registry(RegistryOptions options, store::MetadataStore* store, const keys::KeyProvider* kek, const Clock& clock);
   ~Registry();
 
-  // Decrypts, verifies and loads every recorded version; removes orphaned blobs.
-  // A version that fails (tampered blob, engine refusal) is not served and is
-  // reported in the returned list; the registry is then not Ready().
+  // Decrypts, verifies and loads every recorded version, several at once;
+  // removes orphaned blobs. A version that fails (tampered blob, engine refusal)
+  // is not served and is reported in the returned list. Until a version has
+  // loaded, Find says it is loading (Unavailable). Returns early, leaving the
+  // rest unloaded, after StopLoading().
   std::vector<Status> LoadAll();
+  // Makes a LoadAll in progress stop after the versions it is loading.
+  void StopLoading() { stop_loading_ = true; }
 
   // Starts a push. AlreadyExists when the version exists or is being pushed.
   // `signature_bundle` (may be empty) is verified here, before the body is read:
@@ -157,8 +168,13 @@ class Registry {
   // Lock-free; safe from any thread.
   IntegrityCounts Integrity() const { return {integrity_failures_.load(), scan_findings_.load()}; }
 
-  // True when every recorded version is loaded.
-  bool Ready() const { return failed_count_.load() == 0 && loaded_.load(); }
+  // True once LoadAll has finished and every version of
+  // RegistryOptions::required_models is served: a version that failed to load
+  // counts only when it is required; a withdrawn one never does (model
+  // readiness reports both).
+  bool Ready() const AEGIS_EXCLUDES(failed_mu_);
+  // Whether LoadAll has finished (successfully or not).
+  bool Loaded() const { return loaded_.load(); }
 
   // Incident response: a served version stops answering (Find gives 503
   // Unavailable, so inference and model-ready refuse it) while `holder` (an
@@ -187,6 +203,14 @@ class Registry {
   StatusOr<std::shared_ptr<ServedModel>> LoadVersion(const store::ModelVersionRecord& record,
                                                      const std::vector<store::TrustedKeyRecord>& trusted);
   void MarkFailed(const ModelKey& key, const Status& why) AEGIS_EXCLUDES(failed_mu_);
+  // Loads and publishes one recorded version for LoadAll; a failure is marked
+  // and returned.
+  Status LoadRecorded(const store::ModelVersionRecord& record,
+                      const StatusOr<std::vector<store::TrustedKeyRecord>>& trusted);
+  // The versions `required_models` names among `records` (under failed_mu_).
+  void ResolveRequired(const std::vector<store::ModelVersionRecord>& records) AEGIS_REQUIRES(failed_mu_);
+  // Unavailable when (name, version) is waiting to load; version "" for any.
+  std::optional<Status> Loading(std::string_view name, std::string_view version) const AEGIS_EXCLUDES(failed_mu_);
   void Unpublish(const std::string& name, const std::string& version) AEGIS_REQUIRES(write_mu_);
   void ReleaseReservation(const ModelKey& key) AEGIS_EXCLUDES(write_mu_);
   // The runtime settings for one version: the defaults, the model's overrides,
@@ -217,6 +241,12 @@ class Registry {
   std::map<ModelKey, Status> failed_ AEGIS_GUARDED_BY(failed_mu_);
   std::atomic<int> failed_count_{0};  // failed_.size(), stored under failed_mu_; read without it
   std::atomic<bool> loaded_{false};
+  std::atomic<bool> stop_loading_{false};
+  // While LoadAll runs: the recorded versions not loaded yet (Find: "loading"),
+  // and the versions Ready() needs (fixed when LoadAll starts).
+  std::set<ModelKey> pending_ AEGIS_GUARDED_BY(failed_mu_);
+  std::atomic<int> pending_count_{0};
+  std::set<ModelKey> required_ AEGIS_GUARDED_BY(failed_mu_);
   // Versions withdrawn by incident response, with the incidents holding them.
   mutable Mutex withdrawn_mu_;
   std::map<ModelKey, std::set<std::string>> withdrawn_ AEGIS_GUARDED_BY(withdrawn_mu_);
