@@ -74,6 +74,14 @@ StatusOr<Config> LoadConfig(const std::filesystem::path& data_dir) {
     AEGIS_RETURN_IF_ERROR(t.Integer("io_threads", config.server.io_threads, 0, 256));
     AEGIS_RETURN_IF_ERROR(t.Integer("worker_threads", config.server.worker_threads, 0, 256));
     AEGIS_RETURN_IF_ERROR(t.Seconds("drain_timeout_seconds", config.server.drain_timeout, 0, 3600));
+    AEGIS_RETURN_IF_ERROR(t.StringList("required_models", config.required_models, 1024));
+    for (const std::string& entry : config.required_models) {
+      const size_t slash = entry.find('/');
+      if (!registry::IsValidModelName(entry.substr(0, slash)) ||
+          (slash != std::string::npos && !registry::IsValidVersion(entry.substr(slash + 1)))) {
+        return t.Error("required_models", "'" + entry + "' is not a model name or NAME/VERSION");
+      }
+    }
     return Status::Ok();
   }));
   AEGIS_RETURN_IF_ERROR(r.In("limits", [&](const internal::TableReader& t) {
@@ -141,7 +149,10 @@ std::string RenderDefaultConfig(const std::string& listen, const std::string& ad
       << "admin_listen = \"" << admin_listen << "\"  # control plane; keep it on loopback\n"
       << "io_threads = 0                # 0 = half the cores\n"
       << "worker_threads = 0            # inference pool; 0 = half the cores\n"
-      << "drain_timeout_seconds = " << d.server.drain_timeout.count() << "\n\n"
+      << "drain_timeout_seconds = " << d.server.drain_timeout.count() << "\n"
+      << "# /v2/health/ready waits for these to load (\"name\" or \"name/version\"); others\n"
+      << "# failing to load are reported per model and leave the server ready.\n"
+      << "required_models = []\n\n"
       << "[limits]\n"
       << "max_body_bytes = " << d.api_limits.max_body_bytes << "     # inference request body\n"
       << "max_model_bytes = " << d.api_limits.max_model_bytes << "   # model upload\n"

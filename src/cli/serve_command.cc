@@ -4,9 +4,13 @@
 #include <pthread.h>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <functional>
 #include <mutex>
+#include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -310,7 +314,49 @@ StatusOr<std::unique_ptr<incident::Incidents>> StartIncidents(const Config& conf
   return incident::Incidents::Create(store, &log, Clock::Real(), std::move(options));
 }
 
+// The versions served at the last start, and why it matters: readiness waits
+// for them (besides [server] required_models), so a replica that can no longer
+// load what it served before is not sent traffic. One "name/version" a line.
+std::filesystem::path LastServingPath(const Config& config) { return config.data_dir / "db" / "last-serving"; }
+
+std::vector<std::string> RequiredModels(const Config& config) {
+  std::vector<std::string> required = config.required_models;
+  auto last = ReadFile(LastServingPath(config), 1 << 20);
+  if (!last.ok()) return required;  // first start, or not written yet
+  std::istringstream lines(*last);
+  for (std::string line; std::getline(lines, line);) {
+    const size_t slash = line.find('/');
+    if (slash != std::string::npos && registry::IsValidModelName(line.substr(0, slash)) &&
+        registry::IsValidVersion(line.substr(slash + 1))) {
+      required.push_back(line);
+    }
+  }
+  return required;
+}
+
+// After the start-up loading: what serves now, plus what was required and
+// still failed (a version that fails again stays required until it is
+// removed, which drops it here).
+void WriteLastServing(const Config& config, const registry::Registry& registry,
+                      const std::vector<std::string>& required) {
+  std::set<std::string> lines;
+  for (const auto& model : registry.Served()) lines.insert(model->record.name + "/" + model->record.version);
+  if (auto recorded = registry.List(); recorded.ok()) {
+    std::set<std::string> exists;
+    for (const auto& r : *recorded) exists.insert(r.name + "/" + r.version);
+    for (const std::string& entry : required) {
+      if (entry.find('/') != std::string::npos && exists.contains(entry)) lines.insert(entry);
+    }
+  }
+  std::string text;
+  for (const std::string& line : lines) text += line + "\n";
+  if (Status written = WriteFileAtomic(LastServingPath(config), text, 0600); !written.ok()) {
+    spdlog::warn("cannot record the versions served at this start: {}", written.message());
+  }
+}
+
 void RunServe(const ServeOptions& o) {
+  const auto started = std::chrono::steady_clock::now();
   // Block the shutdown signals in every thread; one thread waits for them below.
   sigset_t signals;
   sigemptyset(&signals);
@@ -397,6 +443,8 @@ void RunServe(const ServeOptions& o) {
   registry_options.runtime.response_loop = response_loop;
   registry_options.models = config.models;
   registry_options.require_signature = config.require_signature;
+  registry_options.required_models = RequiredModels(config);
+  const std::vector<std::string> registry_options_required = registry_options.required_models;
   // Set once the monitor exists (events only come once models load); read from
   // the runtime's driver threads.
   std::atomic<monitor::Monitor*> runtime_monitor{nullptr};
@@ -434,16 +482,15 @@ void RunServe(const ServeOptions& o) {
     spdlog::warn(
         "runtime.isolation is \"none\": model code runs inside the server, with its keys; only for trusted models");
   }
-  auto failures = registry.LoadAll();
-  for (const auto& f : failures) AuditLifecycle(*audit_log, audit::SystemAction::kModelLoadFailed, f.message());
   guard::Screening screening(ScreeningSettingsByModel(config.api_limits));
   LoadBaselines(*store, screening);
   // Throttles and withdrawals live in memory: hold again what unresolved
   // incidents hold, before the first request.
   incidents->ReapplyContainment();
 
-  // Measured once the models are loaded: their engine workers' memory is
-  // already gone from what is available.
+  // Measured before the models load (the listeners open first), so the engine
+  // workers' memory is still counted as available; limits.body_memory_bytes
+  // sets the figure exactly.
   const auto available_memory = guard::AvailableMemory();
   guard::MemoryBudget body_budget(guard::BodyBudgetOptions(config.api_limits.body_memory_bytes,
                                                            config.api_limits.body_memory_principal_percent,
@@ -482,6 +529,12 @@ void RunServe(const ServeOptions& o) {
   monitor_options.connections = [&http_server] {
     const http::HttpsServer* s = http_server.load();
     return s == nullptr ? std::vector<monitor::ListenerConnections>{} : ConnectionCounters(*s);
+  };
+  // Set once by the loader thread below.
+  std::atomic<double> startup_seconds{-1};
+  monitor_options.startup_seconds = [&startup_seconds]() -> std::optional<double> {
+    const double seconds = startup_seconds.load();
+    return seconds < 0 ? std::nullopt : std::optional<double>(seconds);
   };
   monitor::Monitor monitor(monitor_options);
   runtime_monitor = &monitor;
@@ -544,7 +597,38 @@ void RunServe(const ServeOptions& o) {
                  "data " + config.listen + ", admin " + config.admin_listen);
   spdlog::info("serving data plane on https://{} and control plane on https://{}", config.listen, config.admin_listen);
   jwks.StartRefresh();
+  // The listeners open before the models load: liveness answers at once,
+  // readiness once the loading is done (registry::Registry::Ready), and a
+  // version not loaded yet answers 503 "loading".
+  struct Loader {
+    registry::Registry& registry;
+    std::thread thread;
+    ~Loader() {
+      registry.StopLoading();
+      if (thread.joinable()) thread.join();
+    }
+  } loader{registry, std::thread([&] {
+             const auto failures = registry.LoadAll();
+             for (const auto& f : failures) {
+               AuditLifecycle(*audit_log, audit::SystemAction::kModelLoadFailed, f.message());
+             }
+             if (draining.load()) return;  // stopped while loading: nothing to record
+             WriteLastServing(config, registry, registry_options_required);
+             const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+             startup_seconds = seconds;
+             if (registry.Ready()) {
+               spdlog::info("ready {:.2f} s after start: {} model versions served, {} failed to load", seconds,
+                            registry.Served().size(), failures.size());
+             } else {
+               spdlog::error(
+                   "not ready {:.2f} s after start: a required model version failed to load (see above; "
+                   "[server] required_models and {})",
+                   seconds, LastServingPath(config).string());
+             }
+           })};
   server.Run();
+  registry.StopLoading();
+  if (loader.thread.joinable()) loader.thread.join();
   // No I/O thread is left to make a watch. The workers' watches end below, while
   // the server's event loop still exists.
   response_loop->target().Bind(nullptr);

@@ -353,6 +353,18 @@ std::string Monitor::PrometheusText() const {
                               MetricType::Counter, static_cast<double>(integrity.scan_findings)));
     families.push_back(Single("aegis_models_loaded", "Model versions being served.", MetricType::Gauge,
                               static_cast<double>(options_.registry->Served().size())));
+    families.push_back(Single("aegis_models_ready",
+                              "1 once the start-up loading has finished and every required model version is "
+                              "served (what /v2/health/ready says, draining aside), else 0.",
+                              MetricType::Gauge, options_.registry->Ready() ? 1.0 : 0.0));
+    if (options_.startup_seconds) {
+      if (const std::optional<double> seconds = options_.startup_seconds()) {
+        families.push_back(Single("aegis_startup_seconds",
+                                  "Seconds from the start of `aegis serve` until the model versions recorded at "
+                                  "start had loaded (or failed to).",
+                                  MetricType::Gauge, *seconds));
+      }
+    }
     AddRuntime(*counters_, options_.isolation, options_.registry->Served(), families);
   }
   if (options_.incidents != nullptr) {

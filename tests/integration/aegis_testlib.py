@@ -212,6 +212,7 @@ class Installation:
                                      stdout=open(out, "wb"), stderr=open(err, "wb"))
         if wait:
             self.wait_live(timeout)
+            self.wait_loaded(timeout)
         return self.proc
 
     def alive(self) -> bool:
@@ -219,6 +220,21 @@ class Installation:
 
     def wait_live(self, timeout: float = 90):
         self._wait_path("/v2/health/live", timeout)
+
+    def wait_loaded(self, timeout: float = 90):
+        """Until the start-up loading of the stored models has finished, well or not: the listeners
+        open first (readiness waits for the models; a failed model may keep it at 503), and the
+        server logs one line when the loading is done."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise AssertionError(f"aegis serve exited with {self.proc.returncode} while loading\n"
+                                     + self.log_tail())
+            for p in (self.last_stdout, self.last_stderr):
+                if p.exists() and " s after start" in p.read_text(errors="replace"):
+                    return
+            time.sleep(0.05)
+        raise AssertionError(f"the stored models did not finish loading within {timeout}s\n" + self.log_tail())
 
     def wait_ready(self, timeout: float = 90):
         self._wait_path("/v2/health/ready", timeout)

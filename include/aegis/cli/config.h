@@ -65,6 +65,9 @@ struct Config {
   std::string listen = "127.0.0.1:8443";
   std::string admin_listen = "127.0.0.1:9443";
   http::ServerOptions server;
+  // [server] required_models: what readiness waits for besides loading having
+  // finished (RegistryOptions::required_models).
+  std::vector<std::string> required_models;
   http::Limits http_limits;
   api::ApiLimits api_limits;
   guard::GuardOptions guard = DefaultGuard();  // [guard], and rate/burst of [models."NAME"]

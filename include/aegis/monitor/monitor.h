@@ -112,6 +112,9 @@ struct MonitorOptions {
   // Input screening: aegis_screening_flagged_total{model,reason} and
   // aegis_feature_drift{model,version,input,feature}; unset: not exported.
   const guard::Screening* screening = nullptr;
+  // aegis_startup_seconds, once the start-up loading has finished; unset or
+  // nullopt: not exported.
+  std::function<std::optional<double>()> startup_seconds;
 };
 
 // The counters of one served model version (or of model="-"). Opaque; owned by
