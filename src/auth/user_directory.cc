@@ -107,8 +107,7 @@ UserDirectory::~UserDirectory() = default;
 
 StatusOr<EnrolledUser> UserDirectory::AddUser(const NewUser& user, const std::string& created_by) {
   if (!internal::IsValidUserName(user.name)) {
-    return Status::InvalidArgument(
-        "invalid user name: 1-64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit");
+    return Status::InvalidArgument(std::string(kUserNameRule));
   }
   AEGIS_ASSIGN_OR_RETURN(policy::Grant grant, internal::ValidateGrant(user.role, user.models));
   AEGIS_RETURN_IF_ERROR(internal::ValidatePassword(user.password, user.name));
@@ -147,6 +146,38 @@ Status UserDirectory::DisableUser(const std::string& name) {
   impl_->sessions.RemoveUser(name);
   return Status::Ok();
 }
+
+Status UserDirectory::EnableUser(const std::string& name) { return impl_->store->EnableUser(name); }
+
+Status UserDirectory::UnlockUser(const std::string& name) {
+  // Under the name's lock, like a login: the replay guard (last_totp_step) is
+  // read and written back unchanged, and no login may slip in between.
+  const auto name_lock = impl_->user_locks.Lock(name);
+  AEGIS_ASSIGN_OR_RETURN(store::UserRecord user, impl_->store->GetUser(name));
+  return impl_->store->UpdateUserLoginState(name, user.last_totp_step, 0, std::nullopt);
+}
+
+Status UserDirectory::RemoveUser(const std::string& name) {
+  const auto name_lock = impl_->user_locks.Lock(name);
+  AEGIS_RETURN_IF_ERROR(impl_->store->DeleteUser(name));
+  impl_->sessions.RemoveUser(name);
+  return Status::Ok();
+}
+
+StatusOr<EnrolledUser> UserDirectory::ResetTotp(const std::string& name) {
+  const auto name_lock = impl_->user_locks.Lock(name);
+  AEGIS_ASSIGN_OR_RETURN(store::UserRecord user, impl_->store->GetUser(name));
+  crypto::SecureBuffer secret(kTotpSecretBytes);
+  AEGIS_RETURN_IF_ERROR(crypto::RandomBytes(secret.span()));
+  AEGIS_ASSIGN_OR_RETURN(user.totp_secret_wrapped, impl_->kek->Wrap(secret.span(), TotpContext(name)));
+  user.kek_id = impl_->kek->KeyId();
+  AEGIS_RETURN_IF_ERROR(impl_->store->ReplaceUserTotp(name, user.totp_secret_wrapped, user.kek_id));
+  // A session opened with the old factor must not outlive it.
+  impl_->sessions.RemoveUser(name);
+  return EnrolledUser{InfoOf(std::move(user)), TotpUri(name, secret.span())};
+}
+
+bool UserDirectory::IsValidName(std::string_view name) { return internal::IsValidUserName(name); }
 
 LoginOutcome UserDirectory::Impl::Fail(const store::UserRecord& user, const std::string& source, std::string reason) {
   const internal::LockoutState before = internal::LockoutStateOf(user);

@@ -462,6 +462,81 @@ TEST_F(UserDirectoryTest, DisablingEndsSessionsAndLogins) {
   EXPECT_EQ(users_->AuthenticateSession(bob_session).status().message(), "invalid session");
 }
 
+TEST_F(UserDirectoryTest, EnablingLetsADisabledUserLogInAgain) {
+  const std::string secret = Add("alice");
+  ASSERT_OK(users_->DisableUser("alice"));
+  clock_.Advance(30s);
+  ExpectCredentialFailure(Login("alice", kPassword, Code(secret)), "account disabled");
+  ASSERT_OK(users_->EnableUser("alice"));
+  EXPECT_FALSE(users_->ListUsers()->at(0).disabled);
+  EXPECT_FALSE(LoginOk("alice", secret).empty());
+  EXPECT_STATUS_IS(users_->EnableUser("carol"), StatusCode::kNotFound);
+}
+
+TEST_F(UserDirectoryTest, UnlockingEndsTheLockAndKeepsTheReplayGuard) {
+  const std::string secret = Add("alice");
+  const std::string used = Code(secret, 1);
+  clock_.Advance(30s);
+  ASSERT_OK(Login("alice", kPassword, used).status);
+  for (int i = 0; i < 10; ++i) Login("alice", "wrong password!", "000000");
+  ASSERT_TRUE(store_->GetUser("alice")->locked_until.has_value());
+  ExpectCredentialFailure(Login("alice", kPassword, Code(secret)), "account locked");
+
+  ASSERT_OK(users_->UnlockUser("alice"));
+  auto stored = store_->GetUser("alice");
+  EXPECT_EQ(stored->failed_logins, 0);
+  EXPECT_FALSE(stored->locked_until.has_value());
+  // The code used before the lock is still spent: unlocking is no replay window.
+  ExpectCredentialFailure(Login("alice", kPassword, used), "replayed code");
+  ASSERT_OK(users_->UnlockUser("alice"));
+  EXPECT_FALSE(LoginOk("alice", secret).empty());
+  EXPECT_STATUS_IS(users_->UnlockUser("carol"), StatusCode::kNotFound);
+}
+
+TEST_F(UserDirectoryTest, RemovingEndsSessionsAndFreesTheName) {
+  const std::string secret = Add("alice", "admin");
+  const std::string bob = Add("bob");
+  const std::string session = LoginOk("alice", secret);
+  const std::string bob_session = LoginOk("bob", bob);
+  ASSERT_OK(users_->RemoveUser("alice"));
+  EXPECT_EQ(users_->AuthenticateSession(session).status().message(), "invalid session");
+  EXPECT_OK(users_->AuthenticateSession(bob_session));
+  ASSERT_EQ(users_->ListUsers()->size(), 1u);
+  clock_.Advance(30s);
+  ExpectCredentialFailure(Login("alice", kPassword, Code(secret)), "unknown user");
+  EXPECT_STATUS_IS(users_->RemoveUser("alice"), StatusCode::kNotFound);
+
+  // A new account under the old name is a new person: the old secret does not work.
+  const std::string fresh = Add("alice", "consumer");
+  EXPECT_NE(fresh, secret);
+  clock_.Advance(30s);
+  ExpectCredentialFailure(Login("alice", kPassword, Code(secret)), "wrong code");
+  EXPECT_FALSE(LoginOk("alice", fresh).empty());
+}
+
+TEST_F(UserDirectoryTest, ResetTotpReplacesTheSecretAndEndsSessions) {
+  const std::string old_secret = Add("alice");
+  const std::string session = LoginOk("alice", old_secret);
+  const auto before = store_->GetUser("alice");
+  auto reset = users_->ResetTotp("alice");
+  ASSERT_OK(reset);
+  EXPECT_EQ(reset->record.name, "alice");
+  EXPECT_TRUE(reset->totp_uri.starts_with("otpauth://totp/Aegis:alice?secret=")) << reset->totp_uri;
+  const size_t begin = reset->totp_uri.find("secret=") + 7;
+  const auto fresh = Base32Decode(reset->totp_uri.substr(begin, reset->totp_uri.find('&', begin) - begin));
+  ASSERT_TRUE(fresh.has_value());
+  EXPECT_NE(*fresh, old_secret);
+  EXPECT_EQ(users_->AuthenticateSession(session).status().message(), "invalid session");
+  const auto after = store_->GetUser("alice");
+  EXPECT_EQ(after->password_hash, before->password_hash) << "the password stays";
+  EXPECT_NE(after->totp_secret_wrapped, before->totp_secret_wrapped);
+
+  clock_.Advance(30s);
+  ExpectCredentialFailure(Login("alice", kPassword, Code(old_secret)), "wrong code");
+  EXPECT_FALSE(LoginOk("alice", *fresh).empty());
+  EXPECT_STATUS_IS(users_->ResetTotp("carol").status(), StatusCode::kNotFound);
+}
+
 TEST_F(UserDirectoryTest, OldestSessionIsEndedBeyondTheLimit) {
   UserDirectoryOptions options;
   options.max_sessions_per_user = 3;

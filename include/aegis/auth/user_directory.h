@@ -16,7 +16,7 @@
 // - Sessions: "aegis_session_<16 hex id>_<43 base64url secret>"; only SHA-256 of
 //   the secret is kept, in memory. A session ends after 15 minutes without use
 //   (PCI DSS 8.2.8), 8 hours after login, at logout, or when its user is
-//   disabled. A restart ends every session.
+//   disabled, removed or given a new TOTP secret. A restart ends every session.
 //
 // Thread-safety: all methods are safe for concurrent use. Login, AddUser and
 // VerifyPassword cost an Argon2id computation (tens of milliseconds): call them
@@ -56,6 +56,10 @@ struct UserDirectoryOptions {
   // worker thread; it must not block (guard incidents: Post).
   std::function<void(const std::string& name, const std::string& source)> on_lockout;
 };
+
+// What a refused user name is told: the rule of IsValidName.
+inline constexpr std::string_view kUserNameRule =
+    "invalid user name: 1-64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit";
 
 struct NewUser {
   std::string name;          // [A-Za-z0-9][A-Za-z0-9._@-]{0,63}
@@ -128,6 +132,23 @@ class UserDirectory {
   StatusOr<std::vector<UserInfo>> ListUsers() const;
   // Disables the account and ends its sessions. NotFound if absent.
   Status DisableUser(const std::string& name);
+  // Lets a disabled account log in again (its lockout state is unchanged).
+  // NotFound if absent.
+  Status EnableUser(const std::string& name);
+  // Ends the account's lockout and clears its failure count, so the right
+  // password and code work at once. NotFound if absent.
+  Status UnlockUser(const std::string& name);
+  // Deletes the account and ends its sessions. Its grant lived in the account,
+  // so nothing is left that names it (audit events and `created_by` fields
+  // are history and stay). NotFound if absent.
+  Status RemoveUser(const std::string& name);
+  // Gives the account a new TOTP secret (generated and wrapped exactly as at
+  // AddUser) and ends its sessions; codes of the old secret stop working.
+  // Returns the account and the new enrolment URI, shown once. NotFound if
+  // absent.
+  StatusOr<EnrolledUser> ResetTotp(const std::string& name);
+  // Whether `name` could be an account name at all (the rule AddUser applies).
+  static bool IsValidName(std::string_view name);
 
   LoginOutcome Login(const LoginRequest& request);
 
