@@ -1,6 +1,7 @@
 // Control-plane routes for identities: API tokens, users, and people's login
-// sessions. Token and user management need sensitive permissions (admin;
-// people need a fresh MFA login) — the policy checked that before these run.
+// sessions (changes to one account: user_routes.cc). Token and user management
+// need sensitive permissions (admin; people need a fresh MFA login) — the
+// policy checked that before these run.
 #include <chrono>
 
 #include "aegis/policy/policy.h"
@@ -198,15 +199,6 @@ void PlanUserAdd(RouteRequest& r, const auth::Principal& principal) {
 void PlanUserList(RouteRequest& r, const auth::Principal&) {
   const Services services = r.services;
   r.plan.handler = [services](http::Request&) { return ListUsers(services); };
-}
-
-void PlanUserDisable(RouteRequest& r, const auth::Principal&) {
-  const Services services = r.services;
-  r.plan.handler = [services, name = std::string(r.params.Get("name"))](http::Request&) {
-    Status disabled = services.users->DisableUser(name);
-    if (!disabled.ok()) return http::Response::Error(disabled);
-    return http::Response::Json(200, Dump(Json{{"name", name}, {"disabled", true}}));
-  };
 }
 
 void PlanLogin(RouteRequest& r) {
