@@ -87,6 +87,13 @@ std::string LimitsText(const nlohmann::json& limits) {
 
 void Print(const nlohmann::json& body) { std::cout << body.dump() << std::endl; }
 
+// The TOTP enrolment, as `user add` and `user reset-totp` show it: once.
+void PrintEnrolment(const std::string& uri) {
+  std::cout << "Enrol an authenticator app (TOTP) by scanning the code, or enter this URI:\n"
+            << uri << "\n\n"
+            << RenderQrCode(uri) << "Shown once: the secret cannot be retrieved later." << std::endl;
+}
+
 void RunTokenCreate(const IdentityOptions& o) {
   nlohmann::json request = {{"name", o.name}, {"role", o.role}};
   if (!o.models.empty()) request["models"] = o.models;
@@ -133,12 +140,9 @@ void RunUserAdd(const IdentityOptions& o) {
   auto client = ConnectClient(o.client);
   auto body = ExpectJson(Check(client->Request("POST", "/v1/users", request.dump()), "user add failed"));
   if (o.json) return Print(body);
-  const std::string uri = body.value("totp_uri", "");
   std::cout << "added user " << body.value("name", "") << " (" << body.value("role", "") << " on '"
-            << body.value("models", "") << "', limits: " << LimitsText(body["limits"]) << ")\n"
-            << "Enrol an authenticator app (TOTP) by scanning the code, or enter this URI:\n"
-            << uri << "\n\n"
-            << RenderQrCode(uri) << "Shown once: the secret cannot be retrieved later." << std::endl;
+            << body.value("models", "") << "', limits: " << LimitsText(body["limits"]) << ")\n";
+  PrintEnrolment(body.value("totp_uri", ""));
 }
 
 void RunUserList(const IdentityOptions& o) {
@@ -154,12 +158,44 @@ void RunUserList(const IdentityOptions& o) {
   }
 }
 
-void RunUserDisable(const IdentityOptions& o) {
+// One change to one account (`user disable|enable|unlock|remove|reset-totp NAME`).
+nlohmann::json ChangeUser(const IdentityOptions& o, const char* method, const std::string& suffix,
+                          const std::string& what) {
   auto client = ConnectClient(o.client);
-  auto body = ExpectJson(
-      Check(client->Request("POST", "/v1/users/" + EncodePathSegment(o.name) + "/disable"), "user disable failed"));
+  return ExpectJson(
+      Check(client->Request(method, "/v1/users/" + EncodePathSegment(o.name) + suffix), "user " + what + " failed"));
+}
+
+void RunUserDisable(const IdentityOptions& o) {
+  auto body = ChangeUser(o, "POST", "/disable", "disable");
   if (o.json) return Print(body);
   std::cout << "disabled user " << o.name << "; their sessions have ended" << std::endl;
+}
+
+void RunUserEnable(const IdentityOptions& o) {
+  auto body = ChangeUser(o, "POST", "/enable", "enable");
+  if (o.json) return Print(body);
+  std::cout << "enabled user " << o.name << std::endl;
+}
+
+void RunUserUnlock(const IdentityOptions& o) {
+  auto body = ChangeUser(o, "POST", "/unlock", "unlock");
+  if (o.json) return Print(body);
+  std::cout << "unlocked user " << o.name << "; failed logins reset" << std::endl;
+}
+
+void RunUserRemove(const IdentityOptions& o) {
+  auto body = ChangeUser(o, "DELETE", "", "remove");
+  if (o.json) return Print(body);
+  std::cout << "removed user " << o.name << "; their sessions have ended"
+            << (body.value("suspension_lifted", false) ? " and their suspension was lifted" : "") << std::endl;
+}
+
+void RunUserResetTotp(const IdentityOptions& o) {
+  auto body = ChangeUser(o, "POST", "/reset-totp", "reset-totp");
+  if (o.json) return Print(body);
+  std::cout << "new TOTP secret for " << o.name << "; their sessions have ended\n";
+  PrintEnrolment(body.value("totp_uri", ""));
 }
 
 void RunLogin(const IdentityOptions& o) {
@@ -239,9 +275,18 @@ void RegisterIdentityCommands(CLI::App& app) {
       ->required();
   add->callback([o] { RunUserAdd(*o); });
   Sub(user, "list", "List users", o)->callback([o] { RunUserList(*o); });
-  CLI::App* disable = Sub(user, "disable", "Disable a user and end their sessions", o);
-  disable->add_option("NAME", o->name, "User name")->required();
-  disable->callback([o] { RunUserDisable(*o); });
+  const auto change = [&](const char* name, const char* help, void (*run)(const IdentityOptions&)) {
+    CLI::App* cmd = Sub(user, name, help, o);
+    cmd->add_option("NAME", o->name, "User name")->required();
+    cmd->callback([o, run] { run(*o); });
+  };
+  change("disable", "Disable a user and end their sessions (refused for the last administrator)", RunUserDisable);
+  change("enable", "Let a disabled user log in again", RunUserEnable);
+  change("unlock", "End a user's lockout after failed logins (not your own)", RunUserUnlock);
+  change("reset-totp",
+         "Give a user a new TOTP secret, shown once as at user add, and end their sessions (not your own)",
+         RunUserResetTotp);
+  change("remove", "Delete a user and end their sessions (not your own; never the last administrator)", RunUserRemove);
 
   CLI::App* login = Sub(&app, "login", "Log in with password and TOTP; saves a session for later commands", o);
   login->add_option("--user", o->user, "User name")->required();

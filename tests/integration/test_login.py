@@ -335,6 +335,98 @@ def test_disabled_user_session_ends_at_once(env):
     assert r.status_code == 404 and json_error(r), r
 
 
+# --------------------------------------------------------------------------- account changes (issue 16)
+
+
+def recent_events(inst, action, resource):
+    r = call(inst, "GET", "/v1/audit?limit=200", bearer=inst.token)
+    assert r.status_code == 200, r
+    return [e for e in r.json()["events"] if e.get("action") == action and e.get("resource") == resource]
+
+
+def test_cli_user_unlock_enable_reset_totp_remove(env):
+    inst = env.inst
+    u = env.user("rita", "consumer", "fraud-*")
+    for _ in range(10):
+        login(inst, u, password=u.password + "x", source="127.0.0.9")
+    assert login(inst, u, source="127.0.0.9").status_code == 401, "not locked after 10 failures"
+    p = cli(inst, "user", "unlock", "rita", token=inst.token)
+    assert p.returncode == 0 and "unlocked user rita" in p.stdout, p.stderr
+    s = env.session(u, source="127.0.0.9")  # the right password and code work at once
+
+    assert call(inst, "POST", "/v1/users/rita/disable", bearer=inst.token).status_code == 200
+    assert login(inst, u).status_code == 401
+    p = cli(inst, "user", "enable", "rita", "--json", token=inst.token)
+    assert p.returncode == 0 and json.loads(p.stdout) == {"disabled": False, "name": "rita"}, p.stdout + p.stderr
+    s = env.session(u)
+
+    # reset-totp shows the enrolment as `user add` does, once, and ends the sessions.
+    p = cli(inst, "user", "reset-totp", "rita", token=inst.token)
+    assert p.returncode == 0 and "Shown once" in p.stdout and "sessions have ended" in p.stdout, p.stdout + p.stderr
+    uri = next(line for line in p.stdout.splitlines() if line.startswith("otpauth://totp/Aegis:rita?"))
+    new_secret = parse_totp_uri(uri, "rita")
+    assert new_secret != u.secret
+    env.secrets.append(new_secret)
+    problem = check_401(call(inst, "GET", "/v1/whoami", bearer=s), "a session from before reset-totp")
+    assert problem is None, problem
+    # The old authenticator no longer works (a current code of the old secret).
+    r = login(inst, u, code=totp(u.secret, current_step()), source="127.0.0.10")
+    assert r.status_code == 401 and r.json() == LOGIN_FAILED, r
+    u.secret, u.last_step = new_secret, -1
+    r = call(inst, "POST", "/v1/users/rita/reset-totp", bearer=inst.token)
+    assert r.status_code == 200 and r.json()["sessions_ended"] is True, r
+    u.secret, u.last_step = parse_totp_uri(r.json()["totp_uri"], "rita"), -1
+    env.secrets.append(u.secret)
+
+    s = env.session(u)
+    p = cli(inst, "user", "remove", "rita", token=inst.token)
+    assert p.returncode == 0 and "removed user rita" in p.stdout, p.stderr
+    problem = check_401(call(inst, "GET", "/v1/whoami", bearer=s), "the session of a removed user")
+    assert problem is None, problem
+    users = {x["name"] for x in call(inst, "GET", "/v1/users", bearer=inst.token).json()["users"]}
+    assert "rita" not in users
+    assert login(inst, u).status_code == 401
+
+    # Each change is audited with who did it.
+    time.sleep(0.3)
+    for action in ("user.unlock", "user.enable", "user.reset_totp", "user.remove"):
+        events = recent_events(inst, action, "user:rita")
+        assert events and events[-1]["principal"] == "token:admin" and events[-1]["decision"] == "allow", \
+            (action, events[-1:])
+    # Refused cleanly: unknown user, a name that cannot be one, missing rights.
+    for args in (("unlock", "nobody-here"), ("reset-totp", "bad name")):
+        problem = one_line_error(cli(inst, "user", *args, token=inst.token))
+        assert problem is None, (args, problem)
+    r = call(inst, "POST", "/v1/users/nobody-here/unlock", bearer=inst.token)
+    assert r.status_code == 404 and json_error(r), r
+    r = call(inst, "DELETE", "/v1/users/bad%20name", bearer=inst.token)
+    assert r.status_code == 400 and "invalid user name" in (json_error(r) or ""), r
+    dep = env.user("sven", "deployer", "fraud-*")
+    ds = env.session(dep)
+    for method, path in (("POST", "/v1/users/sven/unlock"), ("POST", "/v1/users/kate/reset-totp"),
+                         ("DELETE", "/v1/users/sven"), ("POST", "/v1/users/sven/enable")):
+        r = call(inst, method, path, bearer=ds)
+        assert r.status_code == 403 and json_error(r), (method, path, r)
+
+
+def test_an_admin_cannot_unlock_reset_or_remove_themself(env):
+    inst = env.inst
+    admin = env.user("tara", "admin")
+    s = env.session(admin)
+    for method, path in (("POST", "/v1/users/tara/unlock"), ("POST", "/v1/users/tara/reset-totp"),
+                         ("DELETE", "/v1/users/tara")):
+        r = call(inst, method, path, bearer=s)
+        assert r.status_code == 403 and "another administrator" in (json_error(r) or ""), (method, path, r)
+        e = event_for(inst, r)
+        assert (e.get("principal"), e.get("decision")) == ("user:tara", "deny"), e
+    assert call(inst, "GET", "/v1/whoami", bearer=s).status_code == 200, "a refused self-change ended the session"
+    # Another admin's account is fair game for a fresh admin session.
+    env.user("uma", "consumer")
+    r = call(inst, "POST", "/v1/users/uma/reset-totp", bearer=s)
+    assert r.status_code == 200 and r.json()["totp_uri"].startswith("otpauth://totp/Aegis:uma?"), r
+    env.secrets.append(parse_totp_uri(r.json()["totp_uri"], "uma"))
+
+
 # --------------------------------------------------------------------------- the CLI's saved session
 
 
