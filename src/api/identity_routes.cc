@@ -150,7 +150,10 @@ http::Response Login(const Services& services, const std::string& source, const 
     late.denied = true;
     late.reason = outcome.audit_reason;
     http::Response response = http::Response::Error(outcome.status);
-    if (outcome.status.code() == StatusCode::kTooManyRequests) response.headers.emplace_back("Retry-After", "600");
+    if (outcome.status.code() == StatusCode::kTooManyRequests) {
+      const auto wait = outcome.retry_after.count() > 0 ? outcome.retry_after.count() : 60;
+      response.headers.emplace_back("Retry-After", std::to_string(wait));
+    }
     return response;
   }
   const auth::Principal& p = *outcome.principal;

@@ -62,7 +62,9 @@ struct UserDirectory::Impl {
         // The member (declared before these), not the moved-from parameter.
         lockout{this->options.lockout_threshold, this->options.lockout_duration},
         unknown_names(lockout, kUnknownNameCapacity),
-        throttle(this->options.source_failure_limit, this->options.source_window),
+        throttle({.limit = this->options.source_failure_limit,
+                  .window = this->options.source_window,
+                  .name_interval = this->options.source_name_interval}),
         sessions(this->options.session_idle_timeout, this->options.session_lifetime,
                  this->options.max_sessions_per_user) {}
 
@@ -182,7 +184,7 @@ bool UserDirectory::IsValidName(std::string_view name) { return internal::IsVali
 LoginOutcome UserDirectory::Impl::Fail(const store::UserRecord& user, const std::string& source, std::string reason) {
   const internal::LockoutState before = internal::LockoutStateOf(user);
   const internal::LockoutState after = internal::AfterFailure(before, clock.Now(), lockout);
-  throttle.RecordFailure(source, clock.Steady());
+  throttle.RecordFailure(source, user.name, clock.Steady());
   if (after != before) {
     // The lockout only protects if it is stored: an unsaved count fails loudly.
     Status saved = store->UpdateUserLoginState(user.name, user.last_totp_step, after.failed_logins,
@@ -222,9 +224,13 @@ LoginOutcome UserDirectory::Impl::Succeed(const store::UserRecord& user, int64_t
 
 LoginOutcome UserDirectory::Login(const LoginRequest& request) {
   Impl& d = *impl_;
-  if (d.throttle.IsThrottled(request.source, d.clock.Steady())) {
-    return Failure(Status::TooManyRequests("too many failed logins from this address; try again later"),
-                   "source throttled");
+  // Names that could never be accounts share one slot: junk is slowed as one.
+  const std::string throttled_name = internal::IsValidUserName(request.user) ? request.user : std::string();
+  if (const auto wait = d.throttle.Refusal(request.source, throttled_name, d.clock.Steady())) {
+    LoginOutcome out = Failure(Status::TooManyRequests("too many failed logins from this address; try again later"),
+                               "source throttled");
+    out.retry_after = *wait;
+    return out;
   }
   // One attempt per name at a time: the replay check and the failure counter are
   // read-modify-write. Other names proceed in parallel.
@@ -247,7 +253,7 @@ LoginOutcome UserDirectory::Login(const LoginRequest& request) {
     if (valid_name && d.unknown_names.RecordFailure(request.user, d.clock.Now()) && d.options.on_lockout) {
       d.options.on_lockout(request.user, request.source);
     }
-    d.throttle.RecordFailure(request.source, d.clock.Steady());
+    d.throttle.RecordFailure(request.source, throttled_name, d.clock.Steady());
     return Failure(Status::Unauthenticated(std::string(kCredentialFailure)), "unknown user");
   }
   const store::UserRecord& user = *found;

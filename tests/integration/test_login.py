@@ -256,6 +256,9 @@ def test_no_user_enumeration(env):
 
 
 def test_per_address_throttle(env):
+    """Past 30 failures from one address, a name that failed from there waits a minute
+    (429, Retry-After <= 60), but the right credentials of anyone else still get in: the
+    address may be shared (issue 16)."""
     inst = env.inst
     src = "127.0.0.3"
     u = env.user("judy", "consumer", "fraud-*")
@@ -265,18 +268,20 @@ def test_per_address_throttle(env):
                   source=src)
         statuses.append(r.status_code)
     assert statuses == [401] * 30, f"the first 30 failures must be plain 401s: {statuses}"
-    # "more than 30 failures": the 31st or at the latest the 32nd attempt is refused with 429.
+    # "more than 30 failures": a name that failed is refused at the 31st or at the latest the 32nd attempt.
     for _ in range(2):
-        r = login(inst, User("ghost-last", "consumer", "*", "wrong-password-123", u.secret), code="123456",
+        r = login(inst, User("ghost0", "consumer", "*", "wrong-password-123", u.secret), code="123456",
                   source=src)
         if r.status_code == 429:
             break
         assert r.status_code == 401, r
     assert r.status_code == 429 and r.json() == THROTTLED, f"failures #31/#32 from {src} -> {r!r}"
     retry = r.headers.get("Retry-After", "")
-    assert retry.isdigit() and 0 < int(retry) <= 600, f"Retry-After {retry!r}"
-    r = login(inst, u, source=src)
-    assert r.status_code == 429, f"a throttled address logged in with the right credentials: {r!r}"
+    assert retry.isdigit() and 0 < int(retry) <= 60, f"Retry-After {retry!r}"
+    e = event_for(inst, r)
+    assert (e.get("decision"), e.get("reason")) == ("deny", "source throttled"), e
+    # The right password and code of someone who has not failed from there: in at once.
+    env.session(u, source=src)
     env.session(u)  # 127.0.0.1 is another address: unaffected
 
 

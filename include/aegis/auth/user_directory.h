@@ -8,9 +8,12 @@
 //   minutes, during which even the right password and code fail. The state is
 //   in the database, so a restart does not unlock. Names that are not accounts
 //   are tracked the same way in memory so both look alike.
-// - Per source address: more than 30 failures within 10 minutes refuse further
-//   attempts from that address (TooManyRequests) until the window passes;
-//   other addresses and accounts are unaffected.
+// - Per source address: after 30 failures within 10 minutes the address is
+//   throttled: each name may then be tried from it once a minute after a
+//   failure of that name (TooManyRequests with how long to wait), until the
+//   window passes. Names that have not failed from there lately, other
+//   addresses and accounts are unaffected, so a shared address (an ingress,
+//   a tunnel) slows an attacker without keeping anyone else out.
 // - Every credential failure gives the same Unauthenticated message, and an
 //   unknown name costs the same Argon2id verification as a wrong password.
 // - Sessions: "aegis_session_<16 hex id>_<43 base64url secret>"; only SHA-256 of
@@ -50,6 +53,8 @@ struct UserDirectoryOptions {
   std::chrono::seconds lockout_duration{30 * 60};
   int source_failure_limit = 30;
   std::chrono::seconds source_window{10 * 60};
+  // From a throttled address: one attempt per name per this, after its failure.
+  std::chrono::seconds source_name_interval{60};
   size_t max_sessions_per_user = 16;  // the oldest is ended beyond this
   // Told when a name becomes locked (an account, or a valid name that is not
   // one), with the source of the failure that locked it. From the login's
@@ -103,6 +108,8 @@ struct LoginOutcome {
   // "wrong code", "replayed code", "account locked", "account disabled",
   // "source throttled". Empty on success.
   std::string audit_reason;
+  // With TooManyRequests: how long to wait before trying this name again.
+  std::chrono::seconds retry_after{0};
   // On success:
   std::string session;                               // the session token, shown once
   std::chrono::system_clock::time_point expires_at;  // absolute end (8 h)
