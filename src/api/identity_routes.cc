@@ -208,7 +208,7 @@ void PlanLogin(RouteRequest& r) {
   const Services services = r.services;
   r.plan.body_limit = kMaxIdentityBody;
   // Argon2id takes tens of milliseconds: on the worker pool, never the I/O thread.
-  r.plan.handler = [services, late = r.Late(), source = SourceAddress(r.head.remote_address)](http::Request& request) {
+  r.plan.handler = [services, late = r.Late(), source = ClientSource(r.services, r.head)](http::Request& request) {
     return Login(services, source, request.body, *late);
   };
 }

@@ -152,12 +152,12 @@ http::Plan Dispatch(std::span<const Route> routes, const DispatchOptions& option
   std::optional<RouteMatch> match = MatchRoute(routes, head);
   if (!match) {
     http::Plan plan = Respond(http::Response::Error(404, "no such endpoint"));
-    AuditOnComplete(plan, services, StartUnroutedEvent(head));
+    AuditOnComplete(plan, services, StartUnroutedEvent(services, head));
     return plan;
   }
   const Route& route = *match->route;
   http::Plan plan;
-  audit::AuditEvent event = StartEvent(head, route.action, RouteResource(route, match->params, head));
+  audit::AuditEvent event = StartEvent(services, head, route.action, RouteResource(route, match->params, head));
   RouteRequest request{services, head, match->params, plan, event};
   std::optional<auth::Principal> principal;
   if (Admit(route, *match, options, services, head, principal, plan, event)) {

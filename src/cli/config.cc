@@ -74,6 +74,10 @@ StatusOr<Config> LoadConfig(const std::filesystem::path& data_dir) {
     AEGIS_RETURN_IF_ERROR(t.Integer("io_threads", config.server.io_threads, 0, 256));
     AEGIS_RETURN_IF_ERROR(t.Integer("worker_threads", config.server.worker_threads, 0, 256));
     AEGIS_RETURN_IF_ERROR(t.Seconds("drain_timeout_seconds", config.server.drain_timeout, 0, 3600));
+    AEGIS_RETURN_IF_ERROR(t.StringArray("trusted_proxies", config.trusted_proxies));
+    if (auto proxies = http::TrustedProxies::Parse(config.trusted_proxies); !proxies.ok()) {
+      return t.Error("trusted_proxies", proxies.status().message());
+    }
     return Status::Ok();
   }));
   AEGIS_RETURN_IF_ERROR(r.In("limits", [&](const internal::TableReader& t) {
@@ -141,7 +145,10 @@ std::string RenderDefaultConfig(const std::string& listen, const std::string& ad
       << "admin_listen = \"" << admin_listen << "\"  # control plane; keep it on loopback\n"
       << "io_threads = 0                # 0 = half the cores\n"
       << "worker_threads = 0            # inference pool; 0 = half the cores\n"
-      << "drain_timeout_seconds = " << d.server.drain_timeout.count() << "\n\n"
+      << "drain_timeout_seconds = " << d.server.drain_timeout.count() << "\n"
+      << "# Reverse proxies (CIDR) whose X-Forwarded-For names the client for login throttling,\n"
+      << "# lockout and audit; from any other peer the header is ignored.\n"
+      << "trusted_proxies = []\n\n"
       << "[limits]\n"
       << "max_body_bytes = " << d.api_limits.max_body_bytes << "     # inference request body\n"
       << "max_model_bytes = " << d.api_limits.max_model_bytes << "   # model upload\n"

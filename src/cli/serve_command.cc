@@ -491,6 +491,14 @@ void RunServe(const ServeOptions& o) {
   services.extraction = &extraction;
   services.screening = &screening;
   services.store = store.get();
+  // Checked by LoadConfig already; the header is believed only from these peers.
+  const http::TrustedProxies trusted_proxies = Check(http::TrustedProxies::Parse(config.trusted_proxies), "server");
+  services.trusted_proxies = &trusted_proxies;
+  if (!config.trusted_proxies.empty()) {
+    std::string blocks;
+    for (const auto& b : config.trusted_proxies) blocks += (blocks.empty() ? "" : ", ") + b;
+    spdlog::info("X-Forwarded-For names the client when the peer is in: {}", blocks);
+  }
   spdlog::info("guard: {} per principal (burst {}), quota {}, {} in flight; {} failed authentications per address",
                guard::FormatRate(config.guard.principal.per_second), config.guard.principal.burst,
                config.guard.principal.quota_per_day == 0

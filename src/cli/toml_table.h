@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <toml++/toml.h>
 
@@ -35,6 +36,21 @@ class TableReader {
     if (!node->is_string()) return Error(key, "must be a string");
     out = node->value<std::string>().value();
     if (out.empty()) return Error(key, "must not be empty");
+    return Status::Ok();
+  }
+
+  // Present: an array of strings (possibly empty).
+  Status StringArray(const std::string& key, std::vector<std::string>& out) const {
+    const toml::node* node = table_.get(key);
+    if (node == nullptr) return Status::Ok();
+    const toml::array* list = node->as_array();
+    if (list == nullptr) return Error(key, "must be an array of strings");
+    std::vector<std::string> values;
+    for (const toml::node& item : *list) {
+      if (!item.is_string()) return Error(key, "must be an array of strings");
+      values.push_back(item.value<std::string>().value());
+    }
+    out = std::move(values);
     return Status::Ok();
   }
 

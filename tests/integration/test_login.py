@@ -19,7 +19,10 @@ import pytest
 from aegis_testlib import RFC3339, Installation, stop_and_check
 from identity_lib import (start_with_models, LOGIN_FAILED, audit_blob, SESSION_RE, THROTTLED, User, call, check_401, cli,
                           create_user, current_step, event_for, json_error, login, login_session, mlp_infer_body,
-                          one_line_error, parse_totp_uri, rfc3339_to_epoch, strong_password, totp)
+                          new_events, one_line_error, parse_totp_uri, rfc3339_to_epoch, strong_password, totp)
+
+
+PROXY = "127.0.0.2"
 
 
 class Env:
@@ -42,6 +45,10 @@ class Env:
 def env(tmp_path_factory):
     inst = Installation(tmp_path_factory.mktemp("login"))
     inst.init()
+    # 127.0.0.2 stands for a reverse proxy (test_trusted_proxy_*); no other test connects from it.
+    text = inst.config_path.read_text()
+    assert "trusted_proxies = []" in text, "aegis init no longer writes trusted_proxies"
+    inst.config_path.write_text(text.replace("trusted_proxies = []", f'trusted_proxies = ["{PROXY}/32"]'))
     start_with_models(inst)
     yield Env(inst)
     stop_and_check(inst)

@@ -23,6 +23,7 @@
 #include "aegis/guard/extraction_detector.h"
 #include "aegis/guard/request_guard.h"
 #include "aegis/http/server.h"
+#include "aegis/http/trusted_proxies.h"
 #include "aegis/incident/incidents.h"
 #include "aegis/registry/registry.h"
 #include "aegis/runtime/model_instances.h"
@@ -65,6 +66,8 @@ struct Config {
   std::string listen = "127.0.0.1:8443";
   std::string admin_listen = "127.0.0.1:9443";
   http::ServerOptions server;
+  // [server] trusted_proxies: CIDR blocks, checked by http::TrustedProxies::Parse at load.
+  std::vector<std::string> trusted_proxies;
   http::Limits http_limits;
   api::ApiLimits api_limits;
   guard::GuardOptions guard = DefaultGuard();  // [guard], and rate/burst of [models."NAME"]
