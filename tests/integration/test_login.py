@@ -292,6 +292,49 @@ def test_per_address_throttle(env):
     env.session(u)  # 127.0.0.1 is another address: unaffected
 
 
+def test_trusted_proxy_forwarded_client_is_throttled_and_audited(env):
+    """From a trusted proxy the rightmost X-Forwarded-For address is the source for the
+    throttle and the audit log; from any other peer, and when malformed, the header is
+    ignored."""
+    inst = env.inst
+    u = env.user("victor", "consumer", "fraud-*")
+
+    def attempt(name, xff, source=PROXY):
+        body = {"user": name, "password": "wrong-password-123", "totp": "123456"}
+        return call(inst, "POST", "/v1/login", json_body=body, source=source,
+                    headers={"X-Forwarded-For": xff} if xff is not None else None)
+
+    before = len(inst.audit_events())
+    for i in range(30):
+        r = attempt(f"spray{i}", "198.51.100.99, 203.0.113.50")
+        assert r.status_code == 401, (i, r)
+    r = attempt("spray0", "203.0.113.50")
+    assert r.status_code == 429, f"the forwarded client was not throttled: {r!r}"
+    # The audit log names the forwarded client (without a port: none is known), not the proxy.
+    forwarded = new_events(inst, before, lambda e: e.get("action") == "login" and e.get("remote") == "203.0.113.50",
+                           minimum=31)
+    assert len(forwarded) == 31 and forwarded[-1].get("reason") == "source throttled", forwarded[-1:]
+    # Another forwarded client behind the same proxy is not slowed ...
+    r = attempt("spray0", "203.0.113.51")
+    assert r.status_code == 401, r
+    assert new_events(inst, before, lambda e: e.get("remote") == "203.0.113.51"), "no event for 203.0.113.51"
+    # ... nor is the proxy itself when the header is malformed (the peer is the source),
+    r = attempt("spray0", "203.0.113.50, not-an-address")
+    assert r.status_code == 401 and r.json() == LOGIN_FAILED, r
+    assert event_for(inst, r).get("remote", "").startswith(f"{PROXY}:"), event_for(inst, r)
+    # ... and a client that is no trusted proxy cannot pick its address by sending the header.
+    r = attempt("spray0", "203.0.113.50", source="127.0.0.11")
+    assert r.status_code == 401, f"X-Forwarded-For from an untrusted peer was believed: {r!r}"
+    assert event_for(inst, r).get("remote", "").startswith("127.0.0.11:"), event_for(inst, r)
+    # The right credentials from the throttled forwarded client still get in.
+    code, step = u.next_code()
+    r = call(inst, "POST", "/v1/login", json_body={"user": "victor", "password": u.password, "totp": code},
+             source=PROXY, headers={"X-Forwarded-For": "203.0.113.50"})
+    assert r.status_code == 200, r
+    u.last_step = step
+    env.secrets.append(r.json()["session"])
+
+
 # --------------------------------------------------------------------------- sessions and sensitive actions
 
 
