@@ -152,6 +152,23 @@ def test_server_certificate(fresh):
     assert verify.returncode == 0 and "OK" in verify.stdout, f"server.crt does not verify against ca.crt: {verify}"
 
 
+def test_init_san_adds_names_and_refuses_anything_else(tmp_path):
+    d = tmp_path / "san"
+    proc = aegis("init", "--data-dir", d, "--json", "--san", "aegis.internal", "--san", "10.1.2.3",
+                 "--san", "fd00::7")
+    assert proc.returncode == 0, describe(proc)
+    text = openssl("x509", "-in", str(d / "tls" / "server.crt"), "-noout", "-ext", "subjectAltName").stdout
+    for want in ("DNS:localhost", "DNS:aegis.internal", "IP Address:127.0.0.1", "IP Address:10.1.2.3",
+                 "IP Address:FD00:0:0:0:0:0:0:7"):
+        assert want.lower() in text.lower(), f"{want} missing: {text}"
+    for bad in ("*.example.com", "10.0.0.1/8"):  # the rule in full: host_port_test.cc
+        target = tmp_path / ("bad" + str(abs(hash(bad))))
+        proc = aegis("init", "--data-dir", target, "--san", bad)
+        assert_one_line_error(proc, "aegis: ")
+        assert "--san" in proc.stderr and "neither a DNS name" in proc.stderr, describe(proc)
+        assert not target.exists(), f"a refused --san {bad!r} left {target}"
+
+
 def test_token_not_stored_in_clear(fresh):
     token = json.loads(fresh.proc_init.stdout)["admin_token"]
     hits = find_in_tree(fresh.dir, [token.encode()])
