@@ -18,13 +18,18 @@ std::string FromEnv(const std::string& flag, const char* env, const std::string&
 }  // namespace
 
 void AddClientFlags(CLI::App* cmd, ClientFlags& flags) {
-  cmd->add_option("--server", flags.server, "Control plane URL (env AEGIS_SERVER; default https://127.0.0.1:9443)");
+  cmd->add_option("--server", flags.server, "Control plane URL (env AEGIS_SERVER; default https://127.0.0.1:9443)")
+      ->group(kConnectionGroup);
   cmd->add_option("--token", flags.token,
                   "Bearer token (env AEGIS_TOKEN, preferred: arguments are visible in ps); "
-                  "default: the session saved by aegis login");
-  cmd->add_option("--cacert", flags.cacert, "CA certificate to verify the server (env AEGIS_CACERT)");
-  cmd->add_option("--cert", flags.cert, "Client certificate for mutual TLS, PEM (env AEGIS_CERT)");
-  cmd->add_option("--key", flags.key, "Private key of --cert, PEM (env AEGIS_KEY)");
+                  "default: the session saved by aegis login")
+      ->group(kConnectionGroup);
+  cmd->add_option("--cacert", flags.cacert,
+                  "CA certificate to verify the server (env AEGIS_CACERT; the installation's DIR/tls/ca.crt)")
+      ->group(kConnectionGroup);
+  cmd->add_option("--cert", flags.cert, "Client certificate for mutual TLS, PEM (env AEGIS_CERT)")
+      ->group(kConnectionGroup);
+  cmd->add_option("--key", flags.key, "Private key of --cert, PEM (env AEGIS_KEY)")->group(kConnectionGroup);
 }
 
 std::string ServerUrl(const ClientFlags& flags) {

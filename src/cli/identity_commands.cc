@@ -235,7 +235,7 @@ void RunLogout(const IdentityOptions& o) {
 CLI::App* Sub(CLI::App* parent, const char* name, const char* help, const std::shared_ptr<IdentityOptions>& o) {
   CLI::App* cmd = parent->add_subcommand(name, help);
   AddClientFlags(cmd, o->client);
-  cmd->add_flag("--json", o->json, "Print the server's JSON answer");
+  AddJsonFlag(cmd, o->json);
   return cmd;
 }
 
@@ -253,6 +253,10 @@ void RegisterIdentityCommands(CLI::App& app) {
   CLI::App* token = app.add_subcommand("token", "API tokens for services (admin)");
   token->require_subcommand(1);
   CLI::App* create = Sub(token, "create", "Issue a token; it is shown once", o);
+  create->footer(
+      "Examples:\n"
+      "  aegis token create --name scorer --role consumer --models 'fraud-*' --ttl 90d\n"
+      "  aegis token create --name ci --role deployer --models 'fraud-*' --rate 10/s --json");
   create->add_option("--name", o->name, "What the token is for (shown in the audit log)")->required();
   create->add_option("--role", o->role, "admin, deployer, approver, auditor or consumer")->required();
   create->add_option("--models", o->models, "Glob of the models the role applies to (default *)");
@@ -267,6 +271,10 @@ void RegisterIdentityCommands(CLI::App& app) {
   CLI::App* user = app.add_subcommand("user", "People who log in with a password and TOTP (admin)");
   user->require_subcommand(1);
   CLI::App* add = Sub(user, "add", "Add a user; prints the TOTP enrolment URI and QR code once", o);
+  add->footer(
+      "Examples:\n"
+      "  aegis user add alice --role admin --password-stdin < alice.pw\n"
+      "  printf '%s' \"$PW\" | aegis user add bob --role deployer --models 'fraud-*' --password-stdin");
   add->add_option("NAME", o->name, "User name")->required();
   add->add_option("--role", o->role, "admin, deployer, approver, auditor or consumer")->required();
   add->add_option("--models", o->models, "Glob of the models the role applies to (default *)");
@@ -289,6 +297,10 @@ void RegisterIdentityCommands(CLI::App& app) {
   change("remove", "Delete a user and end their sessions (not your own; never the last administrator)", RunUserRemove);
 
   CLI::App* login = Sub(&app, "login", "Log in with password and TOTP; saves a session for later commands", o);
+  login->footer(
+      "Examples:\n"
+      "  aegis login --user alice --password-stdin --totp 123456 < alice.pw\n"
+      "  AEGIS_SERVER=https://aegis.internal:9443 aegis login --user alice --password-stdin --totp 123456");
   login->add_option("--user", o->user, "User name")->required();
   login->add_flag("--password-stdin", o->password_stdin, "Read the password from stdin")->required();
   login->add_option("--totp", o->totp, "The 6-digit code of your authenticator app")->required();

@@ -173,7 +173,7 @@ void RegisterInit(CLI::App& app) {
   auto opts = std::make_shared<InitOptions>();
   CLI::App* cmd = app.add_subcommand("init", "Create a new installation: KEK, TLS certificates, admin token, config");
   cmd->add_option("--data-dir", opts->data_dir, "Directory to create (must not exist or be empty)")->required();
-  cmd->add_flag("--json", opts->json, "Print {data_dir, admin_token, ca_cert} as JSON");
+  AddJsonFlag(cmd, opts->json);
   cmd->add_option("--tls-cert", opts->tls_cert, "Use this PEM certificate chain instead of a local CA");
   cmd->add_option("--tls-key", opts->tls_key, "Private key for --tls-cert (PEM)");
   cmd->add_option("--san", opts->sans,

@@ -562,7 +562,12 @@ void RegisterServe(CLI::App& app) {
   cmd->add_option("--listen", opts->listen, "Data plane HOST:PORT (default from aegis.toml, 127.0.0.1:8443)");
   cmd->add_option("--admin-listen", opts->admin_listen,
                   "Control plane HOST:PORT (default from aegis.toml, 127.0.0.1:9443)");
-  cmd->footer("Needs AEGIS_PASSPHRASE when the installation was created with one.");
+  cmd->footer(
+      "Needs AEGIS_PASSPHRASE when the installation was created with one. SIGTERM or SIGINT drain and stop.\n\n"
+      "Examples:\n"
+      "  aegis serve --data-dir /srv/aegis\n"
+      "  AEGIS_PASSPHRASE=... aegis serve --data-dir /srv/aegis --listen 0.0.0.0:8443 "
+      "--admin-listen 127.0.0.1:9443");
   cmd->callback([opts] { RunServe(*opts); });
 }
 

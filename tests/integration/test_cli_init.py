@@ -46,6 +46,47 @@ def test_unknown_command_fails():
     assert proc.returncode != 0, describe(proc)
 
 
+@pytest.mark.parametrize("args,unknown,valid", [
+    (["no-such-command"], "'no-such-command'", ["init", "serve", "model", "audit", "user", "token", "login"]),
+    (["user", "delete", "bob"], "'user delete'", ["add", "list", "disable", "enable", "unlock", "reset-totp",
+                                                  "remove"]),
+])
+def test_unknown_subcommand_names_itself_and_the_valid_ones(args, unknown, valid):
+    proc = aegis(*args)
+    assert_one_line_error(proc, "aegis: unknown command ")
+    assert unknown in proc.stderr, describe(proc)
+    listed = {name.strip() for name in proc.stderr.split("valid:")[1].split(",")}
+    assert set(valid) <= listed, describe(proc)
+
+
+def test_a_group_without_its_command_lists_them():
+    proc = aegis("token")
+    assert_one_line_error(proc, "aegis: 'aegis token' needs a command: ")
+    assert "create, list, revoke" in proc.stderr, describe(proc)
+
+
+# The main commands' help: the command's own options first, then the connection options,
+# one wording for --json, and examples.
+@pytest.mark.parametrize("cmd", [["init"], ["serve"], ["model", "push"], ["token", "create"], ["user", "add"],
+                                 ["login"]], ids=" ".join)
+def test_help_of_main_commands_has_examples_and_options_first(cmd):
+    out = aegis(*cmd, "--help").stdout
+    assert "Examples:\n  aegis " + " ".join(cmd) in out, out
+    if "--json" in out:  # one wording everywhere
+        assert "--json                      Print machine-readable JSON instead of text" in out, out
+    if "Connection options:" in out:
+        assert out.index("Options:") < out.index("Connection options:"), out
+        own = out[out.index("Options:"):out.index("Connection options:")]
+        connection = out[out.index("Connection options:"):]
+        assert "--server" in connection and "--cacert" in connection and "--server" not in own, out
+
+
+def test_model_group_describes_its_offline_commands():
+    out = aegis("--help").stdout
+    line = next(l for l in out.splitlines() if l.strip().startswith("model"))
+    assert "offline" in line and "sign" in line and "push" in line, line
+
+
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory):
     """A fresh `aegis init --json` (no serve)."""
