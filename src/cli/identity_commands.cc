@@ -4,6 +4,7 @@
 #include <iostream>
 #include <iterator>
 
+#include "aegis/common/clock.h"
 #include "client_options.h"
 #include "commands.h"
 #include "session_file.h"
@@ -116,11 +117,15 @@ void RunTokenList(const IdentityOptions& o) {
   if (o.json) return Print(body);
   std::printf("%-16s %-20s %-9s %-16s %-8s %-27s %s\n", "ID", "NAME", "ROLE", "MODELS", "STATE", "EXPIRES",
               "CREATED BY");
+  // The server writes times as FormatRfc3339 does, so the text compares as the time.
+  const std::string now = FormatRfc3339(std::chrono::system_clock::now());
   for (const auto& t : body.value("tokens", nlohmann::json::array())) {
-    const std::string expires = t["expires_at"].is_string() ? t["expires_at"].get<std::string>() : "never";
+    const bool expiring = t["expires_at"].is_string();
+    const std::string expires = expiring ? t["expires_at"].get<std::string>() : "never";
+    const char* state = t.value("revoked", false) ? "revoked" : (expiring && expires <= now) ? "expired" : "active";
     std::printf("%-16s %-20s %-9s %-16s %-8s %-27s %s\n", t.value("id", "").c_str(), t.value("name", "").c_str(),
-                t.value("role", "").c_str(), t.value("models", "").c_str(),
-                t.value("revoked", false) ? "revoked" : "active", expires.c_str(), t.value("created_by", "").c_str());
+                t.value("role", "").c_str(), t.value("models", "").c_str(), state, expires.c_str(),
+                t.value("created_by", "").c_str());
   }
 }
 

@@ -72,13 +72,14 @@ void RunList(const ClientFlags& flags, bool json) {
     std::cout << body.dump() << std::endl;
     return;
   }
-  std::printf("%-24s %-10s %-12s %12s  %-17s %-16s %s\n", "NAME", "VERSION", "FORMAT", "BYTES", "SHA256", "SIGNED BY",
-              "CREATED");
+  std::printf("%-24s %-10s %-12s %-11s %12s  %-17s %-16s %-20s %s\n", "NAME", "VERSION", "FORMAT", "STATE", "BYTES",
+              "SHA256", "SIGNED BY", "PUSHED BY", "CREATED");
   for (const auto& m : body.value("models", nlohmann::json::array())) {
-    std::printf("%-24s %-10s %-12s %12llu  %-17s %-16s %s\n", m.value("name", "").c_str(),
-                m.value("version", "").c_str(), m.value("format", "").c_str(),
+    std::printf("%-24s %-10s %-12s %-11s %12llu  %-17s %-16s %-20s %s\n", m.value("name", "").c_str(),
+                m.value("version", "").c_str(), m.value("format", "").c_str(), m.value("state", "?").c_str(),
                 static_cast<unsigned long long>(m.value("size_bytes", 0ull)),
-                m.value("sha256", "").substr(0, 16).c_str(), SignerOf(m).c_str(), m.value("created_at", "").c_str());
+                m.value("sha256", "").substr(0, 16).c_str(), SignerOf(m).c_str(), m.value("created_by", "").c_str(),
+                m.value("created_at", "").c_str());
   }
 }
 
