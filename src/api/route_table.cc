@@ -151,7 +151,8 @@ http::Plan Dispatch(std::span<const Route> routes, const DispatchOptions& option
                     const http::RequestHead& head) {
   std::optional<RouteMatch> match = MatchRoute(routes, head);
   if (!match) {
-    http::Plan plan = Respond(http::Response::Error(404, "no such endpoint"));
+    const bool other_plane = !options.other_plane_prefix.empty() && head.path.starts_with(options.other_plane_prefix);
+    http::Plan plan = Respond(http::Response::Error(404, other_plane ? options.other_plane_error : "no such endpoint"));
     AuditOnComplete(plan, services, StartUnroutedEvent(services, head));
     return plan;
   }

@@ -1,7 +1,11 @@
 #include "client_options.h"
 
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 
 #include "commands.h"
 #include "session_file.h"
@@ -40,7 +44,10 @@ std::unique_ptr<http::HttpsClient> ConnectClient(const ClientFlags& flags, Crede
   http::ClientOptions options;
   options.server = ServerUrl(flags);
   std::string ca = FromEnv(flags.cacert, "AEGIS_CACERT", "");
-  if (!ca.empty()) options.ca_file = ca;
+  if (!ca.empty()) {
+    CheckCaFile(ca, flags.cacert.empty() ? "AEGIS_CACERT" : "--cacert");
+    options.ca_file = ca;
+  }
   const std::string cert = FromEnv(flags.cert, "AEGIS_CERT", "");
   const std::string key = FromEnv(flags.key, "AEGIS_KEY", "");
   if (cert.empty() != key.empty()) throw CommandError("--cert and --key go together");
@@ -62,7 +69,40 @@ std::unique_ptr<http::HttpsClient> ConnectClient(const ClientFlags& flags, Crede
       throw CommandError("no credential: pass --token, set AEGIS_TOKEN, run aegis login, or use --cert/--key");
     }
   }
-  return Check(http::HttpsClient::Connect(options));
+  auto client = http::HttpsClient::Connect(options);
+  if (!client.ok()) throw CommandError(ExplainConnectFailure(client.status().message(), ca.empty()));
+  return std::move(client).value();
+}
+
+std::string ExplainConnectFailure(const std::string& message, bool ca_given_nowhere) {
+  const auto has = [&message](std::string_view what) { return message.find(what) != std::string::npos; };
+  if (has("TLS handshake") && has("certificate verify failed")) {
+    if (has("ostname mismatch")) {
+      return message +
+             "; the server's certificate does not name the host in --server: use a name it has (localhost, "
+             "127.0.0.1 and ::1 unless aegis init was given --san NAME)";
+    }
+    return message +
+           "; the server's certificate is not trusted: pass --cacert (or set AEGIS_CACERT) to the CA of "
+           "the installation, DIR/tls/ca.crt" +
+           (ca_given_nowhere ? " (no CA was given, so only the system's CAs were tried)" : "");
+  }
+  return message;
+}
+
+void CheckCaFile(const std::string& path, const char* origin) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (!std::filesystem::exists(status)) {
+    throw CommandError("the CA file '" + path + "' given by " + origin + " does not exist");
+  }
+  if (std::filesystem::is_directory(status)) {
+    throw CommandError("the CA file '" + path + "' given by " + origin + " is a folder, not a PEM file");
+  }
+  std::ifstream file(path);
+  if (!file) {
+    throw CommandError("the CA file '" + path + "' given by " + origin + " cannot be read: " + std::strerror(errno));
+  }
 }
 
 std::string EncodePathSegment(const std::string& segment) {

@@ -308,8 +308,7 @@ void RunServe(const ServeOptions& o) {
   Check(http::CheckTlsFiles(tls), "tls");
   Check(CheckOnnxRuntime(config));
 
-  auto kek = Check(keys::LocalKeyProvider::Open(config.data_dir / "keys", PassphraseFromEnvironment()),
-                   "opening the key-encryption key");
+  auto kek = OpenKek(config.data_dir / "keys");
   auto store = Check(store::MetadataStore::Open(config.data_dir / "db" / "aegis.db"), "opening the database");
   // The incidents are made after the log and the sinks that report to them, and
   // destroyed before: those reach them through this.

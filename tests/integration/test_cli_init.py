@@ -357,10 +357,12 @@ class TestPassphrase:
     def test_serve_wrong_passphrase_fails(self, sealed):
         proc = self._serve_fails(sealed, "wrong passphrase")
         assert_one_line_error(proc)
+        assert "AEGIS_PASSPHRASE does not open" in proc.stderr, describe(proc)
 
     def test_serve_without_passphrase_fails(self, sealed):
         proc = self._serve_fails(sealed, None)
-        assert proc.returncode != 0, describe(proc)
+        assert_one_line_error(proc)
+        assert "is sealed: set AEGIS_PASSPHRASE" in proc.stderr and "kek.sealed" in proc.stderr, describe(proc)
 
     def test_serve_with_passphrase(self, sealed):
         sealed.start()

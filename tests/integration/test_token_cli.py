@@ -224,6 +224,33 @@ def test_list_shows_expired_tokens_as_expired(tmp_path):
     assert states == {"old-one": "expired", "fresh-one": "active", "forever": "active", "gone": "revoked"}, p.stdout
 
 
+def test_connection_errors_say_what_to_do(srv, tmp_path):
+    base = {"AEGIS_TOKEN": srv.token}
+    # A CA that does not exist, or is no file, is named with where it came from.
+    p = run_cli("token", "list", env={**base, "AEGIS_SERVER": f"https://127.0.0.1:{srv.admin_port}",
+                                      "AEGIS_CACERT": str(tmp_path / "nope.crt")})
+    assert one_line_error(p) is None and "nope.crt" in p.stderr and "AEGIS_CACERT" in p.stderr \
+        and "does not exist" in p.stderr, p.stderr
+    p = run_cli("token", "list", "--cacert", str(tmp_path), env={**base, "AEGIS_SERVER":
+                                                                 f"https://127.0.0.1:{srv.admin_port}"})
+    assert one_line_error(p) is None and "--cacert" in p.stderr and "folder" in p.stderr, p.stderr
+    # A certificate the client does not trust: the fix is named.
+    other = TestCA(tmp_path / "other", "some other CA")
+    p = run_cli("token", "list", env={**base, "AEGIS_SERVER": f"https://127.0.0.1:{srv.admin_port}",
+                                      "AEGIS_CACERT": str(other.cert_path)})
+    assert one_line_error(p) is None, p.stderr
+    for hint in ("--cacert", "AEGIS_CACERT", "tls/ca.crt"):
+        assert hint in p.stderr, p.stderr
+    # The data plane's port instead of the control plane's: it says so.
+    p = run_cli("token", "list", env={**base, "AEGIS_SERVER": f"https://127.0.0.1:{srv.data_port}",
+                                      "AEGIS_CACERT": str(srv.ca)})
+    assert one_line_error(p) is None and "this is the data plane" in p.stderr, p.stderr
+    # A model name that cannot be one says which characters are allowed.
+    p = cli(srv, "model", "push", "bad name!", "--version", "1", "--file", str(MLP_ONNX), "--format", "onnx",
+            token=srv.token)
+    assert one_line_error(p) is None and "letters, digits, '.', '_' or '-'" in p.stderr, p.stderr
+
+
 def test_model_list_shows_state_and_who_pushed(srv):
     p = cli(srv, "model", "list", token=srv.token)
     assert p.returncode == 0, p.stderr
