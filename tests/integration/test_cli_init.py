@@ -87,6 +87,35 @@ def test_model_group_describes_its_offline_commands():
     assert "offline" in line and "sign" in line and "push" in line, line
 
 
+def test_systemd_unit_is_hardened_and_verifies(tmp_path):
+    """deploy/systemd/aegis.service passes `systemd-analyze verify` (with the built binary in
+    place of the installed path) and keeps its hardening."""
+    analyze = "/usr/bin/systemd-analyze"
+    if not os.path.exists(analyze):
+        pytest.skip("systemd-analyze is not installed (scripts/setup.sh installs systemd)")
+    unit = (pathlib.Path(__file__).resolve().parents[2] / "deploy" / "systemd" / "aegis.service").read_text()
+    settings = {}
+    for line in unit.splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            settings[key.strip()] = value.strip()
+    for key, want in (("ProtectSystem", "strict"), ("NoNewPrivileges", "yes"), ("PrivateTmp", "yes"),
+                      ("CapabilityBoundingSet", ""), ("User", "aegis")):
+        assert settings.get(key) == want, f"{key}={settings.get(key)!r}, expected {want!r}"
+    data_dir = re.search(r"--data-dir (\S+)", settings["ExecStart"]).group(1)
+    assert any(data_dir.startswith(p) for p in settings["ReadWritePaths"].split()), (data_dir, settings)
+    # The engine workers' own namespaces stay possible (docs/confinement.md).
+    assert set("user mnt pid net".split()) <= set(settings["RestrictNamespaces"].split()), settings
+    path = tmp_path / "aegis.service"
+    path.write_text(unit.replace("/usr/local/bin/aegis", AEGIS_BIN))
+    proc = subprocess.run([analyze, "verify", str(path)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "aegis.service" not in proc.stderr, describe(proc)
+    proc = subprocess.run([analyze, "security", "--offline=yes", str(path)], capture_output=True, text=True,
+                          timeout=60)
+    level = re.search(r"Overall exposure level for aegis.service: ([0-9.]+)", proc.stdout)
+    assert level and float(level.group(1)) <= 3.0, describe(proc)
+
+
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory):
     """A fresh `aegis init --json` (no serve)."""
