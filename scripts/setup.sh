@@ -25,6 +25,8 @@ PACKAGES=(
   python3-onnx python3-cryptography python3-jwt python3-fastapi uvicorn wrk curl openssl ca-certificates
   # ONNX conformance: the ONNX node test models the ONNX Runtime worker must pass
   libonnx-testdata
+  # systemd-analyze verify of deploy/systemd/aegis.service (tests/integration/test_cli_init.py)
+  systemd
   # dashboard browser test: a real browser, node for playwright-core (tests/browser), certutil to
   # trust the test installation's CA in the browser's NSS database; node also hosts the ONNX
   # Runtime engine worker (runtime/onnxruntime)

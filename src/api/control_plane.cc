@@ -44,6 +44,14 @@ constexpr internal::Route kRoutes[] = {
     Granted("GET", "/v1/users", "users", Action::kUserList, Permission::kUserManage, internal::PlanUserList),
     Granted("POST", "/v1/users/{name}/disable", "user:{name}", Action::kUserDisable, Permission::kUserManage,
             internal::PlanUserDisable),
+    Granted("POST", "/v1/users/{name}/enable", "user:{name}", Action::kUserEnable, Permission::kUserManage,
+            internal::PlanUserEnable),
+    Granted("POST", "/v1/users/{name}/unlock", "user:{name}", Action::kUserUnlock, Permission::kUserManage,
+            internal::PlanUserUnlock),
+    Granted("POST", "/v1/users/{name}/reset-totp", "user:{name}", Action::kUserResetTotp, Permission::kUserManage,
+            internal::PlanUserResetTotp),
+    Granted("DELETE", "/v1/users/{name}", "user:{name}", Action::kUserRemove, Permission::kUserManage,
+            internal::PlanUserRemove),
 
     Granted("GET", "/v1/incidents", "incidents", Action::kIncidentList, Permission::kIncidentRead,
             internal::PlanIncidentList),
@@ -88,7 +96,13 @@ std::span<const Route> ControlPlaneRoutes() { return kRoutes; }
 }  // namespace internal
 
 http::Plan ControlPlane::Begin(const http::RequestHead& head) {
-  return internal::Dispatch(kRoutes, internal::DispatchOptions{.require_control_plane_role = true}, services_, head);
+  static constexpr internal::DispatchOptions kDispatch{
+      .require_control_plane_role = true,
+      .other_plane_prefix = "/v2",
+      .other_plane_error =
+          "no such endpoint: this is the control plane; the data plane (/v2/...) has its own "
+          "address, 127.0.0.1:8443 unless --listen says otherwise"};
+  return internal::Dispatch(kRoutes, kDispatch, services_, head);
 }
 
 void ControlPlane::OnRejected(const http::RequestHead& head, int status, std::string_view reason) {

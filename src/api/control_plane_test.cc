@@ -2,6 +2,8 @@
 // network, no monitor.
 #include "aegis/api/control_plane.h"
 
+#include "aegis/auth/totp.h"
+#include "aegis/crypto/encoding.h"
 #include "api_test_env.h"
 
 namespace aegis::api {
@@ -197,8 +199,69 @@ TEST_F(ControlPlaneTest, GrantedRoutesReachTheirHandlers) {
   EXPECT_EQ(LastEvent()["action"], "dashboard.read");
 }
 
+// Adds an account and logs it in; returns the session.
+std::string AddAndLogIn(auth::UserDirectory& users, const std::string& name, const std::string& role) {
+  const std::string password = "correct horse battery";
+  auto enrolled = users.AddUser(auth::NewUser{name, role, "*", password}, "test");
+  EXPECT_TRUE(enrolled.ok());
+  if (!enrolled.ok()) return "";
+  const std::string& uri = enrolled->totp_uri;
+  const size_t begin = uri.find("secret=") + 7;
+  const auto secret = auth::Base32Decode(uri.substr(begin, uri.find('&', begin) - begin)).value_or("");
+  const std::string code = auth::TotpCode(crypto::AsBytes(secret), auth::TotpStep(std::chrono::system_clock::now()));
+  auth::LoginOutcome out = users.Login({name, password, code, "192.0.2.1"});
+  EXPECT_TRUE(out.status.ok()) << out.audit_reason;
+  return out.session;
+}
+
+TEST_F(ControlPlaneTest, UserChangesRefuseBadNamesSelfServiceAndLosingTheLastAdmin) {
+  const std::string token = Token("admin");
+  EXPECT_EQ(Call(Admin("POST", "/v1/users/-dash/unlock", token)).status, 400);
+  EXPECT_EQ(LastEvent()["reason"], std::string(auth::kUserNameRule));
+  http::Response r = Call(Admin("DELETE", "/v1/users/ghost", token));
+  EXPECT_EQ(r.status, 404) << r.body;
+  EXPECT_EQ(LastEvent()["action"], "user.remove");
+  EXPECT_EQ(Call(Admin("POST", "/v1/users/ghost/reset-totp", Token("auditor"))).status, 403);
+
+  // From here on the only administrator is alice, logged in with MFA.
+  const std::string alice = AddAndLogIn(*users_, "alice", "admin");
+  for (const auto& t : tokens_->List()) ASSERT_TRUE(tokens_->Revoke(t.id).ok());
+  for (const char* change : {"unlock", "reset-totp", "enable"}) {
+    r = Call(Admin("POST", std::string("/v1/users/alice/") + change, alice));
+    EXPECT_EQ(r.status, 403) << change << ": " << r.body;
+    Json e = LastEvent();
+    EXPECT_EQ(e["decision"], "deny") << change;
+    EXPECT_EQ(e["principal"], "user:alice") << change;
+  }
+  EXPECT_EQ(Call(Admin("DELETE", "/v1/users/alice", alice)).status, 403);
+  r = Call(Admin("POST", "/v1/users/alice/disable", alice));
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_NE(r.body.find("last administrator"), std::string::npos) << r.body;
+  EXPECT_NE(LastEvent()["reason"].get<std::string>().find("last administrator"), std::string::npos);
+  EXPECT_FALSE(users_->ListUsers()->at(0).disabled);
+
+  // Another admin may go while alice remains; a consumer's TOTP can be reset.
+  AddAndLogIn(*users_, "bob", "admin");
+  r = Call(Admin("DELETE", "/v1/users/bob", alice));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json::parse(r.body)["removed"], true);
+  const std::string carol = AddAndLogIn(*users_, "carol", "consumer");
+  r = Call(Admin("POST", "/v1/users/carol/reset-totp", alice));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(Json::parse(r.body)["totp_uri"].get<std::string>().starts_with("otpauth://totp/Aegis:carol?"));
+  Json e = LastEvent();
+  EXPECT_EQ(e["action"], "user.reset_totp");
+  EXPECT_EQ(e["resource"], "user:carol");
+  EXPECT_EQ(e["decision"], "allow");
+  EXPECT_FALSE(users_->AuthenticateSession(carol).ok()) << "reset-totp ends the user's sessions";
+  EXPECT_EQ(Call(Admin("POST", "/v1/users/alice/disable", alice)).status, 409) << "bob is gone, alice is last";
+  EXPECT_EQ(Call(Admin("POST", "/v1/users/carol/disable", alice)).status, 200);
+  EXPECT_EQ(Call(Admin("POST", "/v1/users/carol/enable", alice)).status, 200);
+  EXPECT_EQ(LastEvent()["action"], "user.enable");
+}
+
 TEST_F(ControlPlaneTest, UnknownPathsAre404AndAuditedAsUnknown) {
-  for (const char* path : {"/v1", "/v1/nope", "/v1/models/m", "/v1/users/u", "/v1/login/x", "/v2", "/metrics/x",
+  for (const char* path : {"/v1", "/v1/nope", "/v1/models/m", "/v1/users/u/x", "/v1/login/x", "/v2", "/metrics/x",
                            "/v1//models", "/index.html"}) {
     auto head = Admin("GET", path, Token("admin"));
     http::Response r = Call(head);

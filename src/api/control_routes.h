@@ -46,8 +46,14 @@ void PlanTokenRevoke(RouteRequest& r, const auth::Principal& principal);
 void PlanUserAdd(RouteRequest& r, const auth::Principal& principal);
 // GET /v1/users
 void PlanUserList(RouteRequest& r, const auth::Principal& principal);
-// POST /v1/users/{name}/disable
+// POST /v1/users/{name}/disable | enable | unlock | reset-totp and
+// DELETE /v1/users/{name} (user_routes.cc: no acting on one's own account
+// but to disable it, and never away with the last administrator).
 void PlanUserDisable(RouteRequest& r, const auth::Principal& principal);
+void PlanUserEnable(RouteRequest& r, const auth::Principal& principal);
+void PlanUserUnlock(RouteRequest& r, const auth::Principal& principal);
+void PlanUserResetTotp(RouteRequest& r, const auth::Principal& principal);
+void PlanUserRemove(RouteRequest& r, const auth::Principal& principal);
 // POST /v1/login (no credential; the audit event names the user and the real
 // reason of a refusal via the late outcome, the caller sees one generic answer)
 void PlanLogin(RouteRequest& r);

@@ -280,6 +280,12 @@ using policy::Permission;
 // everything else needs a credential and a grant, checked before any body is
 // read and before the model is looked up (so a 404 never tells an unauthorized
 // caller that a model exists).
+constexpr internal::DispatchOptions kDispatch{
+    .other_plane_prefix = "/v1/",
+    .other_plane_error =
+        "no such endpoint: this is the data plane (KServe v2); the control plane (/v1/...) has its "
+        "own address, 127.0.0.1:9443 unless --admin-listen says otherwise"};
+
 constexpr internal::Route kRoutes[] = {
     Granted("GET", "/v2", "server", Action::kServerMetadata, Permission::kServerMetadata, PlanServerMetadata),
     Anonymous("GET", "/v2/health/live", "server", Action::kServerLive, PlanLive),
@@ -305,7 +311,7 @@ std::span<const Route> DataPlaneRoutes() { return kRoutes; }
 }  // namespace internal
 
 http::Plan DataPlane::Begin(const http::RequestHead& head) {
-  return internal::Dispatch(kRoutes, internal::DispatchOptions{}, services_, head);
+  return internal::Dispatch(kRoutes, kDispatch, services_, head);
 }
 
 void DataPlane::OnRejected(const http::RequestHead& head, int status, std::string_view reason) {

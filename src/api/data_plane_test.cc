@@ -97,6 +97,16 @@ TEST_F(DataPlaneTest, AWrongMethodIsRefusedOnlyAfterAuthenticationAndAuthorizati
   EXPECT_EQ(e["status"], 405);
 }
 
+TEST_F(DataPlaneTest, AControlPlanePathSaysThisIsTheDataPlane) {
+  auto head = Data("GET", "/v1/models", Token("admin"));
+  http::Plan plan = Begin(head);
+  http::Response r = Run(plan, head);
+  EXPECT_EQ(r.status, 404);
+  EXPECT_NE(r.body.find("this is the data plane"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("9443"), std::string::npos) << r.body;
+  EXPECT_EQ(LastEvent()["action"], "unknown");
+}
+
 TEST_F(DataPlaneTest, UnknownPathsAre404AndAuditedAsUnknown) {
   for (const char* path : {"/v3", "/v2/models", "/v2/health", "/v2/models/m/versions", "/v2/models/m/x", "/v2//x",
                            "/v2/models/m/infer/", "/metrics", "/"}) {

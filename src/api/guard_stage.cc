@@ -40,14 +40,14 @@ void NoteRefusal(const Services& services, const auth::Principal& principal, std
 
 bool GuardSource(const Services& services, const http::RequestHead& head, http::Plan& plan, audit::AuditEvent& event) {
   if (services.guard == nullptr) return true;
-  auto refusal = services.guard->CheckSource(SourceAddress(head.remote_address));
+  auto refusal = services.guard->CheckSource(ClientSource(services, head));
   if (!refusal) return true;
   Refuse(services, std::move(*refusal), plan, event);
   return false;
 }
 
 void CountFailedAuthentication(const Services& services, const http::RequestHead& head) {
-  if (services.guard != nullptr) services.guard->AuthenticationFailed(SourceAddress(head.remote_address));
+  if (services.guard != nullptr) services.guard->AuthenticationFailed(ClientSource(services, head));
 }
 
 bool GuardPrincipal(const Services& services, const auth::Principal& principal, std::string_view model,

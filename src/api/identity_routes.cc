@@ -1,6 +1,7 @@
 // Control-plane routes for identities: API tokens, users, and people's login
-// sessions. Token and user management need sensitive permissions (admin;
-// people need a fresh MFA login) — the policy checked that before these run.
+// sessions (changes to one account: user_routes.cc). Token and user management
+// need sensitive permissions (admin; people need a fresh MFA login) — the
+// policy checked that before these run.
 #include <chrono>
 
 #include "aegis/policy/policy.h"
@@ -149,7 +150,10 @@ http::Response Login(const Services& services, const std::string& source, const 
     late.denied = true;
     late.reason = outcome.audit_reason;
     http::Response response = http::Response::Error(outcome.status);
-    if (outcome.status.code() == StatusCode::kTooManyRequests) response.headers.emplace_back("Retry-After", "600");
+    if (outcome.status.code() == StatusCode::kTooManyRequests) {
+      const auto wait = outcome.retry_after.count() > 0 ? outcome.retry_after.count() : 60;
+      response.headers.emplace_back("Retry-After", std::to_string(wait));
+    }
     return response;
   }
   const auth::Principal& p = *outcome.principal;
@@ -200,20 +204,11 @@ void PlanUserList(RouteRequest& r, const auth::Principal&) {
   r.plan.handler = [services](http::Request&) { return ListUsers(services); };
 }
 
-void PlanUserDisable(RouteRequest& r, const auth::Principal&) {
-  const Services services = r.services;
-  r.plan.handler = [services, name = std::string(r.params.Get("name"))](http::Request&) {
-    Status disabled = services.users->DisableUser(name);
-    if (!disabled.ok()) return http::Response::Error(disabled);
-    return http::Response::Json(200, Dump(Json{{"name", name}, {"disabled", true}}));
-  };
-}
-
 void PlanLogin(RouteRequest& r) {
   const Services services = r.services;
   r.plan.body_limit = kMaxIdentityBody;
   // Argon2id takes tens of milliseconds: on the worker pool, never the I/O thread.
-  r.plan.handler = [services, late = r.Late(), source = SourceAddress(r.head.remote_address)](http::Request& request) {
+  r.plan.handler = [services, late = r.Late(), source = ClientSource(r.services, r.head)](http::Request& request) {
     return Login(services, source, request.body, *late);
   };
 }

@@ -43,6 +43,20 @@ class PushSink final : public http::BodySink {
   std::shared_ptr<LateOutcome> late_;
 };
 
+// Whether a recorded version answers now: "serving"; "withdrawn" (by incident
+// response, or by the runtime after repeated engine failures); "failed" (it
+// could not be loaded at start or push); "not serving" (no worker is up, or its
+// signer is no longer trusted).
+std::string_view ServingState(const registry::Registry& registry, const store::ModelVersionRecord& r) {
+  if (registry.IsWithdrawn(r.name, r.version)) return "withdrawn";
+  auto served = registry.Find(r.name, r.version);
+  if (!served.ok()) return served.status().code() == StatusCode::kUnavailable ? "failed" : "not serving";
+  const auto& instances = (*served)->instances;
+  if (instances == nullptr) return "serving";
+  if (instances->Stats().withdrawn) return "withdrawn";
+  return instances->Ready() ? "serving" : "not serving";
+}
+
 // Only the models `subject` may list: a scoped deployer never learns the
 // names of models outside its scope.
 http::Response ListModels(const Services& services, const policy::Subject& subject) {
@@ -50,7 +64,10 @@ http::Response ListModels(const Services& services, const policy::Subject& subje
   if (!records.ok()) return http::Response::Error(records.status());
   Json models = Json::array();
   for (const auto& r : *records) {
-    if (policy::InScope(subject, policy::Permission::kModelList, r.name)) models.push_back(RecordJson(r));
+    if (!policy::InScope(subject, policy::Permission::kModelList, r.name)) continue;
+    Json model = RecordJson(r);
+    model["state"] = ServingState(*services.registry, r);
+    models.push_back(std::move(model));
   }
   return http::Response::Json(200, Dump(Json{{"models", std::move(models)}}));
 }

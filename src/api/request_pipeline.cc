@@ -11,14 +11,15 @@ namespace {
 constexpr std::string_view kUnroutedAction = "unknown";
 constexpr std::string_view kRejectedAction = "http.reject";
 
-audit::AuditEvent NewEvent(const http::RequestHead& head, std::string_view action, std::string resource) {
+audit::AuditEvent NewEvent(const Services& services, const http::RequestHead& head, std::string_view action,
+                           std::string resource) {
   audit::AuditEvent e;
   e.request_id = head.request_id;
   e.principal = "anonymous";
   e.action = std::string(action);
   e.resource = std::move(resource);
   e.decision = audit::Decision::kAllow;
-  e.remote = head.remote_address;
+  e.remote = ClientRemote(services, head);
   e.listener = head.listener == http::ListenerKind::kAdmin ? audit::Listener::kAdmin : audit::Listener::kData;
   return e;
 }
@@ -55,12 +56,13 @@ std::optional<std::vector<std::string_view>> SplitPath(std::string_view path) {
   return out;
 }
 
-audit::AuditEvent StartEvent(const http::RequestHead& head, policy::Action action, std::string resource) {
-  return NewEvent(head, policy::ActionName(action), std::move(resource));
+audit::AuditEvent StartEvent(const Services& services, const http::RequestHead& head, policy::Action action,
+                             std::string resource) {
+  return NewEvent(services, head, policy::ActionName(action), std::move(resource));
 }
 
-audit::AuditEvent StartUnroutedEvent(const http::RequestHead& head) {
-  return NewEvent(head, kUnroutedAction, "path:" + head.path);
+audit::AuditEvent StartUnroutedEvent(const Services& services, const http::RequestHead& head) {
+  return NewEvent(services, head, kUnroutedAction, "path:" + head.path);
 }
 
 void AuditOnComplete(http::Plan& plan, const Services& services, audit::AuditEvent event,
@@ -152,6 +154,37 @@ std::string SourceAddress(std::string_view remote) {
   return std::string(remote.substr(0, remote.rfind(':')));
 }
 
+namespace {
+
+// Every X-Forwarded-For field of the request, joined as one list (RFC 9110
+// allows a list to be split over several fields).
+std::string ForwardedFor(const http::RequestHead& head) {
+  std::string joined;
+  for (const auto& [name, value] : head.headers) {
+    if (name != "x-forwarded-for") continue;
+    if (!joined.empty()) joined += ", ";
+    joined += value;
+    if (joined.size() > http::TrustedProxies::kMaxHeaderBytes) break;  // refused as a whole anyway
+  }
+  return joined;
+}
+
+}  // namespace
+
+std::string ClientSource(const Services& services, const http::RequestHead& head) {
+  std::string peer = SourceAddress(head.remote_address);
+  if (services.trusted_proxies == nullptr || services.trusted_proxies->empty()) return peer;
+  return services.trusted_proxies->ClientAddress(peer, ForwardedFor(head));
+}
+
+std::string ClientRemote(const Services& services, const http::RequestHead& head) {
+  if (services.trusted_proxies == nullptr || services.trusted_proxies->empty()) return head.remote_address;
+  const std::string peer = SourceAddress(head.remote_address);
+  const std::string client = services.trusted_proxies->ClientAddress(peer, ForwardedFor(head));
+  if (client == peer) return head.remote_address;
+  return client.find(':') == std::string::npos ? client : "[" + client + "]";
+}
+
 std::optional<uint64_t> ParseDecimal(std::string_view text) {
   uint64_t n = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
@@ -172,7 +205,7 @@ http::Response MethodNotAllowed(std::string_view allow) {
 }
 
 void AuditRejected(const Services& services, const http::RequestHead& head, int status, std::string_view reason) {
-  audit::AuditEvent e = NewEvent(head, kRejectedAction, head.path.empty() ? "-" : "path:" + head.path);
+  audit::AuditEvent e = NewEvent(services, head, kRejectedAction, head.path.empty() ? "-" : "path:" + head.path);
   e.decision = audit::Decision::kDeny;
   e.status = status;
   e.reason = std::string(reason);

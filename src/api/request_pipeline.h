@@ -26,10 +26,12 @@ std::optional<std::vector<std::string_view>> SplitPath(std::string_view path);
 
 // The audit event for a request performing `action` (its policy::ActionName is
 // the event's action), before its outcome is known.
-audit::AuditEvent StartEvent(const http::RequestHead& head, policy::Action action, std::string resource);
+// Its remote is ClientRemote's.
+audit::AuditEvent StartEvent(const Services& services, const http::RequestHead& head, policy::Action action,
+                             std::string resource);
 // The audit event for a request no route matched: action "unknown", resource
 // "path:<path>" (no policy::Action: nothing was asked of the policy).
-audit::AuditEvent StartUnroutedEvent(const http::RequestHead& head);
+audit::AuditEvent StartUnroutedEvent(const Services& services, const http::RequestHead& head);
 
 // What a handler learns after the plan was made (why a streamed push was
 // refused), written on the worker before the response and read when the
@@ -76,6 +78,14 @@ void Deny(const Services& services, std::string reason, http::Plan& plan, audit:
 
 // The client's IP address from "ip:port" or "[v6]:port".
 std::string SourceAddress(std::string_view remote);
+// The client's IP address for throttling, lockout and the guard: the TCP peer,
+// or the X-Forwarded-For client when the peer is a trusted proxy
+// (http::TrustedProxies).
+std::string ClientSource(const Services& services, const http::RequestHead& head);
+// The audit event's remote: the peer's "ip:port", or the forwarded client's
+// address alone ("203.0.113.9", "[2001:db8::1]": no port is known), which
+// SourceAddress reads back.
+std::string ClientRemote(const Services& services, const http::RequestHead& head);
 
 // A whole string of decimal digits as an unsigned integer (no sign, no spaces, no
 // overflow); nullopt otherwise. For header and query values.

@@ -151,13 +151,14 @@ http::Plan Dispatch(std::span<const Route> routes, const DispatchOptions& option
                     const http::RequestHead& head) {
   std::optional<RouteMatch> match = MatchRoute(routes, head);
   if (!match) {
-    http::Plan plan = Respond(http::Response::Error(404, "no such endpoint"));
-    AuditOnComplete(plan, services, StartUnroutedEvent(head));
+    const bool other_plane = !options.other_plane_prefix.empty() && head.path.starts_with(options.other_plane_prefix);
+    http::Plan plan = Respond(http::Response::Error(404, other_plane ? options.other_plane_error : "no such endpoint"));
+    AuditOnComplete(plan, services, StartUnroutedEvent(services, head));
     return plan;
   }
   const Route& route = *match->route;
   http::Plan plan;
-  audit::AuditEvent event = StartEvent(head, route.action, RouteResource(route, match->params, head));
+  audit::AuditEvent event = StartEvent(services, head, route.action, RouteResource(route, match->params, head));
   RouteRequest request{services, head, match->params, plan, event};
   std::optional<auth::Principal> principal;
   if (Admit(route, *match, options, services, head, principal, plan, event)) {

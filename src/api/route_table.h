@@ -151,6 +151,10 @@ std::string RouteResource(const Route& route, const PathParams& params, const ht
 struct DispatchOptions {
   // The control plane refuses principals whose grants hold no control-plane permission.
   bool require_control_plane_role = false;
+  // A path under this prefix belongs to the other plane: its 404 says so
+  // (`other_plane_error`), so a client pointed at the wrong port learns why.
+  std::string_view other_plane_prefix;
+  std::string_view other_plane_error;
 };
 
 // Plans the request (steps 1–6 above) and arranges its audit event.

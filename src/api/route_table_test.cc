@@ -177,6 +177,7 @@ TEST_F(RouteTableTest, AllowListsThePathsMethodsInAFixedOrder) {
       {"/v1/trust/k", "PUT, DELETE"},
       {"/v1/tokens/x", "DELETE"},
       {"/v1/users/u/disable", "POST"},
+      {"/v1/users/u", "DELETE"},
       {"/v1/audit", "GET"},
       {"/metrics", "GET"},
       {"/v1/login", "POST"},

@@ -69,31 +69,60 @@ TEST(LockoutTest, UnknownNamesAreBounded) {
 
 TEST(LoginThrottleTest, SlidingWindowPerSource) {
   const LoginThrottle::Time t0{};
-  LoginThrottle throttle(3, 60s);
+  LoginThrottle throttle({.limit = 3, .window = 60s, .name_interval = 10s});
   for (int i = 0; i < 3; ++i) {
     EXPECT_FALSE(throttle.IsThrottled("a", t0 + i * 10s));
-    throttle.RecordFailure("a", t0 + i * 10s);
+    throttle.RecordFailure("a", "x" + std::to_string(i), t0 + i * 10s);
   }
   EXPECT_TRUE(throttle.IsThrottled("a", t0 + 30s));
   EXPECT_FALSE(throttle.IsThrottled("b", t0 + 30s));
   EXPECT_TRUE(throttle.IsThrottled("a", t0 + 59s));
   EXPECT_FALSE(throttle.IsThrottled("a", t0 + 60s)) << "the first failure has left the window";
-  throttle.RecordFailure("a", t0 + 60s);
+  throttle.RecordFailure("a", "x0", t0 + 60s);
   EXPECT_TRUE(throttle.IsThrottled("a", t0 + 61s));
   EXPECT_FALSE(throttle.IsThrottled("a", t0 + 200s));
 }
 
-TEST(LoginThrottleTest, SourcesAreBounded) {
+TEST(LoginThrottleTest, AThrottledSourceSlowsEachNameButRefusesNoOther) {
   const LoginThrottle::Time t0{};
-  LoginThrottle throttle(1, 60s, 2);
-  throttle.RecordFailure("a", t0);
-  throttle.RecordFailure("b", t0 + 1s);
-  throttle.RecordFailure("c", t0 + 2s);  // drops "a", whose last failure is oldest
+  LoginThrottle throttle({.limit = 3, .window = 600s, .name_interval = 60s});
+  // Below the limit nothing is refused, not even a name that just failed.
+  throttle.RecordFailure("a", "mallory", t0);
+  EXPECT_FALSE(throttle.Refusal("a", "mallory", t0 + 1s));
+  throttle.RecordFailure("a", "mallory", t0 + 1s);
+  throttle.RecordFailure("a", "root", t0 + 2s);
+  ASSERT_TRUE(throttle.IsThrottled("a", t0 + 3s));
+  // Throttled: the names that failed wait out their interval ...
+  EXPECT_EQ(throttle.Refusal("a", "mallory", t0 + 3s), 58s);
+  EXPECT_EQ(throttle.Refusal("a", "root", t0 + 2s + 500ms), 60s) << "rounded up";
+  EXPECT_FALSE(throttle.Refusal("a", "root", t0 + 62s));
+  // ... while a name that has not failed from there goes ahead at once, and
+  // the same name from another address is not slowed either.
+  EXPECT_FALSE(throttle.Refusal("a", "alice", t0 + 3s));
+  EXPECT_FALSE(throttle.Refusal("b", "mallory", t0 + 3s));
+  // The throttle ends with the window.
+  EXPECT_FALSE(throttle.IsThrottled("a", t0 + 600s));
+}
+
+TEST(LoginThrottleTest, SourcesAndNamesAreBounded) {
+  const LoginThrottle::Time t0{};
+  LoginThrottle throttle({.limit = 1, .window = 60s, .name_interval = 60s, .max_sources = 2, .max_recent = 2});
+  throttle.RecordFailure("a", "n", t0);
+  throttle.RecordFailure("b", "n", t0 + 1s);
+  throttle.RecordFailure("c", "n", t0 + 2s);  // drops "a", whose last failure is oldest
   EXPECT_FALSE(throttle.IsThrottled("a", t0 + 3s));
   EXPECT_TRUE(throttle.IsThrottled("b", t0 + 3s));
   EXPECT_TRUE(throttle.IsThrottled("c", t0 + 3s));
-  throttle.RecordFailure("d", t0 + 120s);  // expired sources go first
+  throttle.RecordFailure("d", "n", t0 + 120s);  // expired sources go first
   EXPECT_TRUE(throttle.IsThrottled("d", t0 + 121s));
+
+  LoginThrottle names({.limit = 1, .window = 60s, .name_interval = 60s, .max_recent = 2});
+  names.RecordFailure("s", "n1", t0);
+  names.RecordFailure("s", "n2", t0 + 1s);
+  names.RecordFailure("s", "n3", t0 + 2s);  // forgets n1, the oldest pair
+  EXPECT_FALSE(names.Refusal("s", "n1", t0 + 3s).has_value());
+  EXPECT_TRUE(names.Refusal("s", "n2", t0 + 3s).has_value());
+  EXPECT_TRUE(names.Refusal("s", "n3", t0 + 3s).has_value());
 }
 
 }  // namespace

@@ -62,7 +62,9 @@ struct UserDirectory::Impl {
         // The member (declared before these), not the moved-from parameter.
         lockout{this->options.lockout_threshold, this->options.lockout_duration},
         unknown_names(lockout, kUnknownNameCapacity),
-        throttle(this->options.source_failure_limit, this->options.source_window),
+        throttle({.limit = this->options.source_failure_limit,
+                  .window = this->options.source_window,
+                  .name_interval = this->options.source_name_interval}),
         sessions(this->options.session_idle_timeout, this->options.session_lifetime,
                  this->options.max_sessions_per_user) {}
 
@@ -107,8 +109,7 @@ UserDirectory::~UserDirectory() = default;
 
 StatusOr<EnrolledUser> UserDirectory::AddUser(const NewUser& user, const std::string& created_by) {
   if (!internal::IsValidUserName(user.name)) {
-    return Status::InvalidArgument(
-        "invalid user name: 1-64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit");
+    return Status::InvalidArgument(std::string(kUserNameRule));
   }
   AEGIS_ASSIGN_OR_RETURN(policy::Grant grant, internal::ValidateGrant(user.role, user.models));
   AEGIS_RETURN_IF_ERROR(internal::ValidatePassword(user.password, user.name));
@@ -148,10 +149,42 @@ Status UserDirectory::DisableUser(const std::string& name) {
   return Status::Ok();
 }
 
+Status UserDirectory::EnableUser(const std::string& name) { return impl_->store->EnableUser(name); }
+
+Status UserDirectory::UnlockUser(const std::string& name) {
+  // Under the name's lock, like a login: the replay guard (last_totp_step) is
+  // read and written back unchanged, and no login may slip in between.
+  const auto name_lock = impl_->user_locks.Lock(name);
+  AEGIS_ASSIGN_OR_RETURN(store::UserRecord user, impl_->store->GetUser(name));
+  return impl_->store->UpdateUserLoginState(name, user.last_totp_step, 0, std::nullopt);
+}
+
+Status UserDirectory::RemoveUser(const std::string& name) {
+  const auto name_lock = impl_->user_locks.Lock(name);
+  AEGIS_RETURN_IF_ERROR(impl_->store->DeleteUser(name));
+  impl_->sessions.RemoveUser(name);
+  return Status::Ok();
+}
+
+StatusOr<EnrolledUser> UserDirectory::ResetTotp(const std::string& name) {
+  const auto name_lock = impl_->user_locks.Lock(name);
+  AEGIS_ASSIGN_OR_RETURN(store::UserRecord user, impl_->store->GetUser(name));
+  crypto::SecureBuffer secret(kTotpSecretBytes);
+  AEGIS_RETURN_IF_ERROR(crypto::RandomBytes(secret.span()));
+  AEGIS_ASSIGN_OR_RETURN(user.totp_secret_wrapped, impl_->kek->Wrap(secret.span(), TotpContext(name)));
+  user.kek_id = impl_->kek->KeyId();
+  AEGIS_RETURN_IF_ERROR(impl_->store->ReplaceUserTotp(name, user.totp_secret_wrapped, user.kek_id));
+  // A session opened with the old factor must not outlive it.
+  impl_->sessions.RemoveUser(name);
+  return EnrolledUser{InfoOf(std::move(user)), TotpUri(name, secret.span())};
+}
+
+bool UserDirectory::IsValidName(std::string_view name) { return internal::IsValidUserName(name); }
+
 LoginOutcome UserDirectory::Impl::Fail(const store::UserRecord& user, const std::string& source, std::string reason) {
   const internal::LockoutState before = internal::LockoutStateOf(user);
   const internal::LockoutState after = internal::AfterFailure(before, clock.Now(), lockout);
-  throttle.RecordFailure(source, clock.Steady());
+  throttle.RecordFailure(source, user.name, clock.Steady());
   if (after != before) {
     // The lockout only protects if it is stored: an unsaved count fails loudly.
     Status saved = store->UpdateUserLoginState(user.name, user.last_totp_step, after.failed_logins,
@@ -191,9 +224,13 @@ LoginOutcome UserDirectory::Impl::Succeed(const store::UserRecord& user, int64_t
 
 LoginOutcome UserDirectory::Login(const LoginRequest& request) {
   Impl& d = *impl_;
-  if (d.throttle.IsThrottled(request.source, d.clock.Steady())) {
-    return Failure(Status::TooManyRequests("too many failed logins from this address; try again later"),
-                   "source throttled");
+  // Names that could never be accounts share one slot: junk is slowed as one.
+  const std::string throttled_name = internal::IsValidUserName(request.user) ? request.user : std::string();
+  if (const auto wait = d.throttle.Refusal(request.source, throttled_name, d.clock.Steady())) {
+    LoginOutcome out = Failure(Status::TooManyRequests("too many failed logins from this address; try again later"),
+                               "source throttled");
+    out.retry_after = *wait;
+    return out;
   }
   // One attempt per name at a time: the replay check and the failure counter are
   // read-modify-write. Other names proceed in parallel.
@@ -216,7 +253,7 @@ LoginOutcome UserDirectory::Login(const LoginRequest& request) {
     if (valid_name && d.unknown_names.RecordFailure(request.user, d.clock.Now()) && d.options.on_lockout) {
       d.options.on_lockout(request.user, request.source);
     }
-    d.throttle.RecordFailure(request.source, d.clock.Steady());
+    d.throttle.RecordFailure(request.source, throttled_name, d.clock.Steady());
     return Failure(Status::Unauthenticated(std::string(kCredentialFailure)), "unknown user");
   }
   const store::UserRecord& user = *found;

@@ -1,7 +1,9 @@
 // `aegis audit show|export`: read the audit log through a running server (each
 // read is itself audited), and the wiring of the offline commands.
 #include <cstdio>
+#include <deque>
 #include <iostream>
+#include <optional>
 
 #include "aegis/common/clock.h"
 #include "audit_format.h"
@@ -33,25 +35,55 @@ nlohmann::json Page(http::HttpsClient& client, const std::string& query) {
 }
 
 void PrintTable(const nlohmann::json& events) {
+  std::printf("%-27s %-7s %-14s %-18s %-34s %-8s %-6s %-21s %s\n", "TIME", "SEQ", "PRINCIPAL", "ACTION", "RESOURCE",
+              "DECISION", "STATUS", "REMOTE", "REASON");
   for (const auto& e : events) {
-    std::printf("%s %-7s %-14s %-18s %-34s %-5s %3d %s\n", e.value("time", "").c_str(),
+    std::printf("%-27s %-7s %-14s %-18s %-34s %-8s %-6d %-21s %s\n", e.value("time", "").c_str(),
                 std::to_string(e.value("seq", 0ull)).c_str(), e.value("principal", "").c_str(),
                 e.value("action", "").c_str(), e.value("resource", "").c_str(), e.value("decision", "").c_str(),
-                e.value("status", 0), e.value("remote", "").c_str());
+                e.value("status", 0), e.value("remote", "").c_str(), e.value("reason", "").c_str());
   }
 }
 
+// Without --since the server gives the newest `limit` events. With it, the
+// server pages forward from that time; every page is read and the newest
+// `limit` kept, so a limit cuts the old end, as it does without --since.
 void RunShow(const ClientFlags& flags, int limit, const std::string& since, bool json) {
   if (limit < 1 || limit > 10000) throw CommandError("--limit must be between 1 and 10000");
-  std::string query = "limit=" + std::to_string(limit);
-  if (!since.empty()) query += "&since=" + EncodePathSegment(SinceArgument(since));
   auto client = ConnectClient(flags);
-  auto body = Page(*client, query);
+  nlohmann::json events = nlohmann::json::array();
+  uint64_t matched = 0;
+  if (since.empty()) {
+    events = Page(*client, "limit=" + std::to_string(limit)).value("events", nlohmann::json::array());
+    matched = events.size();
+  } else {
+    const std::string from = EncodePathSegment(SinceArgument(since));
+    std::deque<nlohmann::json> newest;
+    std::optional<uint64_t> next;
+    do {
+      std::string query = "limit=" + std::to_string(kPageSize) + "&since=" + from;
+      if (next) query += "&from_seq=" + std::to_string(*next);
+      auto body = Page(*client, query);
+      for (auto& e : body.value("events", nlohmann::json::array())) {
+        ++matched;
+        newest.push_back(std::move(e));
+        if (newest.size() > static_cast<size_t>(limit)) newest.pop_front();
+      }
+      next.reset();
+      if (body.contains("next_seq") && body["next_seq"].is_number_unsigned()) next = body["next_seq"].get<uint64_t>();
+    } while (next);
+    for (auto& e : newest) events.push_back(std::move(e));
+  }
+  const uint64_t left_out = matched - events.size();
   if (json) {
-    std::cout << body.dump() << std::endl;
+    std::cout << nlohmann::json{{"events", events}, {"left_out", left_out}}.dump() << std::endl;
     return;
   }
-  PrintTable(body.value("events", nlohmann::json::array()));
+  PrintTable(events);
+  if (left_out > 0) {
+    std::fprintf(stderr, "showing the newest %zu of %llu events since %s; raise --limit for older ones\n",
+                 events.size(), static_cast<unsigned long long>(matched), since.c_str());
+  }
 }
 
 void RunExport(const ClientFlags& flags, const std::string& since, const std::string& format) {
@@ -86,10 +118,11 @@ void RegisterAuditCommands(CLI::App& app) {
   auto limit = std::make_shared<int>(50);
   auto since = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
-  CLI::App* show = audit->add_subcommand("show", "Show recent audit events (oldest first), from a running server");
-  show->add_option("--limit", *limit, "How many events (1-10000)")->capture_default_str();
+  CLI::App* show = audit->add_subcommand(
+      "show", "Show the newest audit events (printed oldest first, with their reasons), from a running server");
+  show->add_option("--limit", *limit, "How many of the newest events (1-10000)")->capture_default_str();
   show->add_option("--since", *since, "Only events at or after this RFC 3339 time or duration ago (15m, 2h, 7d)");
-  show->add_flag("--json", *json, "Print {\"events\": [...]} as JSON");
+  AddJsonFlag(show, *json);
   AddClientFlags(show, *flags);
   show->callback([flags, limit, since, json] { RunShow(*flags, *limit, *since, *json); });
 

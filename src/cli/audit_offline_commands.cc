@@ -159,7 +159,7 @@ void RegisterAuditOfflineCommands(CLI::App& audit) {
   CLI::App* verify = audit.add_subcommand(
       "verify", "Offline: recompute the Merkle tree, check every signed head; exit 0 intact, 1 tampered");
   AddOfflineFlags(verify, *vf);
-  verify->add_flag("--json", vf->json, "Print {\"ok\", \"events\", \"tree_size\", \"root\", ...}");
+  AddJsonFlag(verify, vf->json);
   verify->callback([vf] { RunVerify(*vf); });
 
   auto pf = std::make_shared<OfflineFlags>();
@@ -169,7 +169,7 @@ void RegisterAuditOfflineCommands(CLI::App& audit) {
   AddOfflineFlags(prove, *pf);
   prove->add_option("--event", *event, "The event's seq")->required();
   auto* size_opt = prove->add_option("--tree-size", *size, "A signed head's tree size (default: the newest)");
-  prove->add_flag("--json", pf->json, "Compact JSON on one line");
+  AddJsonFlag(prove, pf->json);
   prove->callback([pf, event, size, size_opt] {
     RunProve(*pf, *event, size_opt->count() ? std::optional<uint64_t>(*size) : std::nullopt);
   });
@@ -182,7 +182,7 @@ void RegisterAuditOfflineCommands(CLI::App& audit) {
   AddOfflineFlags(consistency, *cf);
   consistency->add_option("OLD", *old_size, "Tree size of the older signed head")->required();
   consistency->add_option("NEW", *new_size, "Tree size of the newer signed head")->required();
-  consistency->add_flag("--json", cf->json, "Compact JSON on one line");
+  AddJsonFlag(consistency, cf->json);
   consistency->callback([cf, old_size, new_size] { RunConsistency(*cf, *old_size, *new_size); });
 }
 

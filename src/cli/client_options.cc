@@ -1,7 +1,11 @@
 #include "client_options.h"
 
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 
 #include "commands.h"
 #include "session_file.h"
@@ -18,13 +22,18 @@ std::string FromEnv(const std::string& flag, const char* env, const std::string&
 }  // namespace
 
 void AddClientFlags(CLI::App* cmd, ClientFlags& flags) {
-  cmd->add_option("--server", flags.server, "Control plane URL (env AEGIS_SERVER; default https://127.0.0.1:9443)");
+  cmd->add_option("--server", flags.server, "Control plane URL (env AEGIS_SERVER; default https://127.0.0.1:9443)")
+      ->group(kConnectionGroup);
   cmd->add_option("--token", flags.token,
                   "Bearer token (env AEGIS_TOKEN, preferred: arguments are visible in ps); "
-                  "default: the session saved by aegis login");
-  cmd->add_option("--cacert", flags.cacert, "CA certificate to verify the server (env AEGIS_CACERT)");
-  cmd->add_option("--cert", flags.cert, "Client certificate for mutual TLS, PEM (env AEGIS_CERT)");
-  cmd->add_option("--key", flags.key, "Private key of --cert, PEM (env AEGIS_KEY)");
+                  "default: the session saved by aegis login")
+      ->group(kConnectionGroup);
+  cmd->add_option("--cacert", flags.cacert,
+                  "CA certificate to verify the server (env AEGIS_CACERT; the installation's DIR/tls/ca.crt)")
+      ->group(kConnectionGroup);
+  cmd->add_option("--cert", flags.cert, "Client certificate for mutual TLS, PEM (env AEGIS_CERT)")
+      ->group(kConnectionGroup);
+  cmd->add_option("--key", flags.key, "Private key of --cert, PEM (env AEGIS_KEY)")->group(kConnectionGroup);
 }
 
 std::string ServerUrl(const ClientFlags& flags) {
@@ -35,7 +44,10 @@ std::unique_ptr<http::HttpsClient> ConnectClient(const ClientFlags& flags, Crede
   http::ClientOptions options;
   options.server = ServerUrl(flags);
   std::string ca = FromEnv(flags.cacert, "AEGIS_CACERT", "");
-  if (!ca.empty()) options.ca_file = ca;
+  if (!ca.empty()) {
+    CheckCaFile(ca, flags.cacert.empty() ? "AEGIS_CACERT" : "--cacert");
+    options.ca_file = ca;
+  }
   const std::string cert = FromEnv(flags.cert, "AEGIS_CERT", "");
   const std::string key = FromEnv(flags.key, "AEGIS_KEY", "");
   if (cert.empty() != key.empty()) throw CommandError("--cert and --key go together");
@@ -57,7 +69,40 @@ std::unique_ptr<http::HttpsClient> ConnectClient(const ClientFlags& flags, Crede
       throw CommandError("no credential: pass --token, set AEGIS_TOKEN, run aegis login, or use --cert/--key");
     }
   }
-  return Check(http::HttpsClient::Connect(options));
+  auto client = http::HttpsClient::Connect(options);
+  if (!client.ok()) throw CommandError(ExplainConnectFailure(client.status().message(), ca.empty()));
+  return std::move(client).value();
+}
+
+std::string ExplainConnectFailure(const std::string& message, bool ca_given_nowhere) {
+  const auto has = [&message](std::string_view what) { return message.find(what) != std::string::npos; };
+  if (has("TLS handshake") && has("certificate verify failed")) {
+    if (has("ostname mismatch")) {
+      return message +
+             "; the server's certificate does not name the host in --server: use a name it has (localhost, "
+             "127.0.0.1 and ::1 unless aegis init was given --san NAME)";
+    }
+    return message +
+           "; the server's certificate is not trusted: pass --cacert (or set AEGIS_CACERT) to the CA of "
+           "the installation, DIR/tls/ca.crt" +
+           (ca_given_nowhere ? " (no CA was given, so only the system's CAs were tried)" : "");
+  }
+  return message;
+}
+
+void CheckCaFile(const std::string& path, const char* origin) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (!std::filesystem::exists(status)) {
+    throw CommandError("the CA file '" + path + "' given by " + origin + " does not exist");
+  }
+  if (std::filesystem::is_directory(status)) {
+    throw CommandError("the CA file '" + path + "' given by " + origin + " is a folder, not a PEM file");
+  }
+  std::ifstream file(path);
+  if (!file) {
+    throw CommandError("the CA file '" + path + "' given by " + origin + " cannot be read: " + std::strerror(errno));
+  }
 }
 
 std::string EncodePathSegment(const std::string& segment) {

@@ -30,6 +30,16 @@ T Check(StatusOr<T> value, const std::string& context = "") {
   return std::move(value).value();
 }
 
+// The one wording of --json across commands.
+inline constexpr const char* kJsonHelp = "Print machine-readable JSON instead of text";
+inline CLI::Option* AddJsonFlag(CLI::App* command, bool& json) { return command->add_flag("--json", json, kJsonHelp); }
+
+// The help group of the options that say where the server is and who calls it
+// (client_options.h). CLI11 prints groups in the order they first appear, and
+// each command's own options share the help flag's "Options" group, so the
+// command's options always come first and these after.
+inline constexpr const char* kConnectionGroup = "Connection options";
+
 // The audit log of the installation at `data_dir` (DIR/audit, signing key in DIR/keys).
 audit::AuditLogOptions AuditOptions(const std::filesystem::path& data_dir, const keys::KeyProvider& kek);
 

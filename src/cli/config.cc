@@ -74,13 +74,17 @@ StatusOr<Config> LoadConfig(const std::filesystem::path& data_dir) {
     AEGIS_RETURN_IF_ERROR(t.Integer("io_threads", config.server.io_threads, 0, 256));
     AEGIS_RETURN_IF_ERROR(t.Integer("worker_threads", config.server.worker_threads, 0, 256));
     AEGIS_RETURN_IF_ERROR(t.Seconds("drain_timeout_seconds", config.server.drain_timeout, 0, 3600));
-    AEGIS_RETURN_IF_ERROR(t.StringList("required_models", config.required_models, 1024));
+    AEGIS_RETURN_IF_ERROR(t.StringArray("required_models", config.required_models));
     for (const std::string& entry : config.required_models) {
       const size_t slash = entry.find('/');
       if (!registry::IsValidModelName(entry.substr(0, slash)) ||
           (slash != std::string::npos && !registry::IsValidVersion(entry.substr(slash + 1)))) {
         return t.Error("required_models", "'" + entry + "' is not a model name or NAME/VERSION");
       }
+    }
+    AEGIS_RETURN_IF_ERROR(t.StringArray("trusted_proxies", config.trusted_proxies));
+    if (auto proxies = http::TrustedProxies::Parse(config.trusted_proxies); !proxies.ok()) {
+      return t.Error("trusted_proxies", proxies.status().message());
     }
     return Status::Ok();
   }));
@@ -152,7 +156,10 @@ std::string RenderDefaultConfig(const std::string& listen, const std::string& ad
       << "drain_timeout_seconds = " << d.server.drain_timeout.count() << "\n"
       << "# /v2/health/ready waits for these to load (\"name\" or \"name/version\"); others\n"
       << "# failing to load are reported per model and leave the server ready.\n"
-      << "required_models = []\n\n"
+      << "required_models = []\n"
+      << "# Reverse proxies (CIDR) whose X-Forwarded-For names the client for login throttling,\n"
+      << "# lockout and audit; from any other peer the header is ignored.\n"
+      << "trusted_proxies = []\n\n"
       << "[limits]\n"
       << "max_body_bytes = " << d.api_limits.max_body_bytes << "     # inference request body\n"
       << "max_model_bytes = " << d.api_limits.max_model_bytes << "   # model upload\n"

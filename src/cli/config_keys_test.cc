@@ -50,6 +50,7 @@ const std::map<std::string, Sample>& Samples() {
       {"server.worker_threads", {"1", "2"}},
       {"server.drain_timeout_seconds", {"1", "2"}},
       {"server.required_models", {"[\"fraud\"]", "[\"churn/3\"]"}},
+      {"server.trusted_proxies", {"[\"10.0.0.0/8\"]", "[]"}},
       {"limits.max_body_bytes", {"2048", "4096"}},
       {"limits.max_model_bytes", {"2048", "4096"}},
       {"limits.max_header_bytes", {"2048", "4096"}},
@@ -214,6 +215,9 @@ std::map<std::string, std::string> Fingerprint(const Config& c) {
   put("server.drain_timeout", c.server.drain_timeout.count());
   for (size_t i = 0; i < c.required_models.size(); ++i)
     put("required_models[" + std::to_string(i) + "]", c.required_models[i]);
+  std::string proxies;
+  for (const auto& p : c.trusted_proxies) proxies += p + ",";
+  put("trusted_proxies", proxies);
   put("http_limits.max_header_bytes", c.http_limits.max_header_bytes);
   put("http_limits.read_timeout", c.http_limits.read_timeout.count());
   put("http_limits.write_timeout", c.http_limits.write_timeout.count());

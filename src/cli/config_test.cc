@@ -57,6 +57,20 @@ TEST_F(ConfigTest, DefaultFileParsesToSecureDefaults) {
   EXPECT_EQ(config->guard.principal, (guard::RateLimit{.per_second = 1000, .burst = 1000}));
   EXPECT_EQ(config->guard.concurrency, 64u);
   EXPECT_EQ(config->guard.auth_failures, (guard::RateLimit{.per_second = 5, .burst = 300}));
+  EXPECT_TRUE(config->trusted_proxies.empty()) << "no X-Forwarded-For is believed unless configured";
+}
+
+TEST_F(ConfigTest, TrustedProxiesAreCidrBlocks) {
+  Write("[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"fd00::/8\", \"192.0.2.7\"]\n");
+  auto config = LoadConfig(dir_);
+  ASSERT_OK(config);
+  EXPECT_EQ(config->trusted_proxies, (std::vector<std::string>{"10.0.0.0/8", "fd00::/8", "192.0.2.7"}));
+  ExpectRefused({
+      {"[server]\ntrusted_proxies = \"10.0.0.0/8\"\n", "server.trusted_proxies: must be an array of strings"},
+      {"[server]\ntrusted_proxies = [8]\n", "server.trusted_proxies: must be an array of strings"},
+      {"[server]\ntrusted_proxies = [\"10.0.0.1/8\"]\n", "server.trusted_proxies: trusted proxy '10.0.0.1/8'"},
+      {"[server]\ntrusted_proxies = [\"proxy.internal\"]\n", "not an IP address or CIDR block"},
+  });
 }
 
 TEST_F(ConfigTest, GuardLimitsAreReadAndChecked) {

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <iterator>
 
+#include "aegis/common/clock.h"
 #include "client_options.h"
 #include "commands.h"
 #include "session_file.h"
@@ -87,6 +88,13 @@ std::string LimitsText(const nlohmann::json& limits) {
 
 void Print(const nlohmann::json& body) { std::cout << body.dump() << std::endl; }
 
+// The TOTP enrolment, as `user add` and `user reset-totp` show it: once.
+void PrintEnrolment(const std::string& uri) {
+  std::cout << "Enrol an authenticator app (TOTP) by scanning the code, or enter this URI:\n"
+            << uri << "\n\n"
+            << RenderQrCode(uri) << "Shown once: the secret cannot be retrieved later." << std::endl;
+}
+
 void RunTokenCreate(const IdentityOptions& o) {
   nlohmann::json request = {{"name", o.name}, {"role", o.role}};
   if (!o.models.empty()) request["models"] = o.models;
@@ -109,11 +117,15 @@ void RunTokenList(const IdentityOptions& o) {
   if (o.json) return Print(body);
   std::printf("%-16s %-20s %-9s %-16s %-8s %-27s %s\n", "ID", "NAME", "ROLE", "MODELS", "STATE", "EXPIRES",
               "CREATED BY");
+  // The server writes times as FormatRfc3339 does, so the text compares as the time.
+  const std::string now = FormatRfc3339(std::chrono::system_clock::now());
   for (const auto& t : body.value("tokens", nlohmann::json::array())) {
-    const std::string expires = t["expires_at"].is_string() ? t["expires_at"].get<std::string>() : "never";
+    const bool expiring = t["expires_at"].is_string();
+    const std::string expires = expiring ? t["expires_at"].get<std::string>() : "never";
+    const char* state = t.value("revoked", false) ? "revoked" : (expiring && expires <= now) ? "expired" : "active";
     std::printf("%-16s %-20s %-9s %-16s %-8s %-27s %s\n", t.value("id", "").c_str(), t.value("name", "").c_str(),
-                t.value("role", "").c_str(), t.value("models", "").c_str(),
-                t.value("revoked", false) ? "revoked" : "active", expires.c_str(), t.value("created_by", "").c_str());
+                t.value("role", "").c_str(), t.value("models", "").c_str(), state, expires.c_str(),
+                t.value("created_by", "").c_str());
   }
 }
 
@@ -133,12 +145,9 @@ void RunUserAdd(const IdentityOptions& o) {
   auto client = ConnectClient(o.client);
   auto body = ExpectJson(Check(client->Request("POST", "/v1/users", request.dump()), "user add failed"));
   if (o.json) return Print(body);
-  const std::string uri = body.value("totp_uri", "");
   std::cout << "added user " << body.value("name", "") << " (" << body.value("role", "") << " on '"
-            << body.value("models", "") << "', limits: " << LimitsText(body["limits"]) << ")\n"
-            << "Enrol an authenticator app (TOTP) by scanning the code, or enter this URI:\n"
-            << uri << "\n\n"
-            << RenderQrCode(uri) << "Shown once: the secret cannot be retrieved later." << std::endl;
+            << body.value("models", "") << "', limits: " << LimitsText(body["limits"]) << ")\n";
+  PrintEnrolment(body.value("totp_uri", ""));
 }
 
 void RunUserList(const IdentityOptions& o) {
@@ -154,12 +163,44 @@ void RunUserList(const IdentityOptions& o) {
   }
 }
 
-void RunUserDisable(const IdentityOptions& o) {
+// One change to one account (`user disable|enable|unlock|remove|reset-totp NAME`).
+nlohmann::json ChangeUser(const IdentityOptions& o, const char* method, const std::string& suffix,
+                          const std::string& what) {
   auto client = ConnectClient(o.client);
-  auto body = ExpectJson(
-      Check(client->Request("POST", "/v1/users/" + EncodePathSegment(o.name) + "/disable"), "user disable failed"));
+  return ExpectJson(
+      Check(client->Request(method, "/v1/users/" + EncodePathSegment(o.name) + suffix), "user " + what + " failed"));
+}
+
+void RunUserDisable(const IdentityOptions& o) {
+  auto body = ChangeUser(o, "POST", "/disable", "disable");
   if (o.json) return Print(body);
   std::cout << "disabled user " << o.name << "; their sessions have ended" << std::endl;
+}
+
+void RunUserEnable(const IdentityOptions& o) {
+  auto body = ChangeUser(o, "POST", "/enable", "enable");
+  if (o.json) return Print(body);
+  std::cout << "enabled user " << o.name << std::endl;
+}
+
+void RunUserUnlock(const IdentityOptions& o) {
+  auto body = ChangeUser(o, "POST", "/unlock", "unlock");
+  if (o.json) return Print(body);
+  std::cout << "unlocked user " << o.name << "; failed logins reset" << std::endl;
+}
+
+void RunUserRemove(const IdentityOptions& o) {
+  auto body = ChangeUser(o, "DELETE", "", "remove");
+  if (o.json) return Print(body);
+  std::cout << "removed user " << o.name << "; their sessions have ended"
+            << (body.value("suspension_lifted", false) ? " and their suspension was lifted" : "") << std::endl;
+}
+
+void RunUserResetTotp(const IdentityOptions& o) {
+  auto body = ChangeUser(o, "POST", "/reset-totp", "reset-totp");
+  if (o.json) return Print(body);
+  std::cout << "new TOTP secret for " << o.name << "; their sessions have ended\n";
+  PrintEnrolment(body.value("totp_uri", ""));
 }
 
 void RunLogin(const IdentityOptions& o) {
@@ -199,7 +240,7 @@ void RunLogout(const IdentityOptions& o) {
 CLI::App* Sub(CLI::App* parent, const char* name, const char* help, const std::shared_ptr<IdentityOptions>& o) {
   CLI::App* cmd = parent->add_subcommand(name, help);
   AddClientFlags(cmd, o->client);
-  cmd->add_flag("--json", o->json, "Print the server's JSON answer");
+  AddJsonFlag(cmd, o->json);
   return cmd;
 }
 
@@ -217,6 +258,10 @@ void RegisterIdentityCommands(CLI::App& app) {
   CLI::App* token = app.add_subcommand("token", "API tokens for services (admin)");
   token->require_subcommand(1);
   CLI::App* create = Sub(token, "create", "Issue a token; it is shown once", o);
+  create->footer(
+      "Examples:\n"
+      "  aegis token create --name scorer --role consumer --models 'fraud-*' --ttl 90d\n"
+      "  aegis token create --name ci --role deployer --models 'fraud-*' --rate 10/s --json");
   create->add_option("--name", o->name, "What the token is for (shown in the audit log)")->required();
   create->add_option("--role", o->role, "admin, deployer, approver, auditor or consumer")->required();
   create->add_option("--models", o->models, "Glob of the models the role applies to (default *)");
@@ -231,6 +276,10 @@ void RegisterIdentityCommands(CLI::App& app) {
   CLI::App* user = app.add_subcommand("user", "People who log in with a password and TOTP (admin)");
   user->require_subcommand(1);
   CLI::App* add = Sub(user, "add", "Add a user; prints the TOTP enrolment URI and QR code once", o);
+  add->footer(
+      "Examples:\n"
+      "  aegis user add alice --role admin --password-stdin < alice.pw\n"
+      "  printf '%s' \"$PW\" | aegis user add bob --role deployer --models 'fraud-*' --password-stdin");
   add->add_option("NAME", o->name, "User name")->required();
   add->add_option("--role", o->role, "admin, deployer, approver, auditor or consumer")->required();
   add->add_option("--models", o->models, "Glob of the models the role applies to (default *)");
@@ -239,11 +288,24 @@ void RegisterIdentityCommands(CLI::App& app) {
       ->required();
   add->callback([o] { RunUserAdd(*o); });
   Sub(user, "list", "List users", o)->callback([o] { RunUserList(*o); });
-  CLI::App* disable = Sub(user, "disable", "Disable a user and end their sessions", o);
-  disable->add_option("NAME", o->name, "User name")->required();
-  disable->callback([o] { RunUserDisable(*o); });
+  const auto change = [&](const char* name, const char* help, void (*run)(const IdentityOptions&)) {
+    CLI::App* cmd = Sub(user, name, help, o);
+    cmd->add_option("NAME", o->name, "User name")->required();
+    cmd->callback([o, run] { run(*o); });
+  };
+  change("disable", "Disable a user and end their sessions (refused for the last administrator)", RunUserDisable);
+  change("enable", "Let a disabled user log in again", RunUserEnable);
+  change("unlock", "End a user's lockout after failed logins (not your own)", RunUserUnlock);
+  change("reset-totp",
+         "Give a user a new TOTP secret, shown once as at user add, and end their sessions (not your own)",
+         RunUserResetTotp);
+  change("remove", "Delete a user and end their sessions (not your own; never the last administrator)", RunUserRemove);
 
   CLI::App* login = Sub(&app, "login", "Log in with password and TOTP; saves a session for later commands", o);
+  login->footer(
+      "Examples:\n"
+      "  aegis login --user alice --password-stdin --totp 123456 < alice.pw\n"
+      "  AEGIS_SERVER=https://aegis.internal:9443 aegis login --user alice --password-stdin --totp 123456");
   login->add_option("--user", o->user, "User name")->required();
   login->add_flag("--password-stdin", o->password_stdin, "Read the password from stdin")->required();
   login->add_option("--totp", o->totp, "The 6-digit code of your authenticator app")->required();

@@ -125,7 +125,7 @@ void RunSuspension(const IncidentOptions& o, bool suspend) {
 CLI::App* Sub(CLI::App* parent, const char* name, const char* help, const std::shared_ptr<IncidentOptions>& o) {
   CLI::App* cmd = parent->add_subcommand(name, help);
   AddClientFlags(cmd, o->client);
-  cmd->add_flag("--json", o->json, "Print JSON");
+  AddJsonFlag(cmd, o->json);
   return cmd;
 }
 

@@ -5,6 +5,7 @@
 // an existing installation is never touched.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -20,6 +21,7 @@
 #include "aegis/crypto/certificates.h"
 #include "aegis/crypto/encoding.h"
 #include "aegis/crypto/random.h"
+#include "aegis/http/host_port.h"
 #include "aegis/http/server.h"
 #include "aegis/keys/key_provider.h"
 #include "aegis/store/metadata_store.h"
@@ -37,7 +39,26 @@ struct InitOptions {
   std::string tls_cert, tls_key;
   std::string listen = "127.0.0.1:8443";
   std::string admin_listen = "127.0.0.1:9443";
+  std::vector<std::string> sans;  // extra names for the server certificate
 };
+
+// The server certificate's names: localhost, 127.0.0.1 and ::1 always, then
+// each --san as a DNS name or an IP literal; anything else is refused, since a
+// certificate naming garbage would only fail later, at every client.
+std::pair<std::vector<std::string>, std::vector<std::string>> CertificateNames(const std::vector<std::string>& sans) {
+  std::vector<std::string> dns{"localhost"};
+  std::vector<std::string> ips{"127.0.0.1", "::1"};
+  for (const std::string& san : sans) {
+    auto& list = http::IsIpLiteral(san) ? ips : dns;
+    if (&list == &dns && !http::IsDnsName(san)) {
+      throw CommandError("--san '" + san +
+                         "' is neither a DNS name (letters, digits, '-' in dot-separated labels, no wildcard) "
+                         "nor an IP address");
+    }
+    if (std::find(list.begin(), list.end(), san) == list.end()) list.push_back(san);
+  }
+  return {dns, ips};
+}
 
 constexpr int kCaDays = 3650;
 constexpr int kServerCertDays = 397;  // the CA/Browser Forum maximum
@@ -64,8 +85,9 @@ std::string SetUpTls(const fs::path& tls_dir, const InitOptions& o, const keys::
     return "";
   }
   auto ca = Check(crypto::CreateCertificateAuthority("Aegis local CA", kCaDays), "creating the CA");
-  auto server = Check(crypto::CreateServerCertificate(ca, {"localhost"}, {"127.0.0.1", "::1"}, kServerCertDays),
-                      "creating the server certificate");
+  const auto [dns, ips] = CertificateNames(o.sans);
+  auto server =
+      Check(crypto::CreateServerCertificate(ca, dns, ips, kServerCertDays), "creating the server certificate");
   Check(WriteFileExclusive(tls_dir / "ca.crt", ca.certificate_pem, 0644));
   // The CA key is kept only wrapped by the KEK, for re-issuing certificates later.
   auto wrapped = Check(kek.Wrap(crypto::AsBytes(ca.private_key_pem), crypto::AsBytes("aegis-ca-key")));
@@ -77,6 +99,10 @@ std::string SetUpTls(const fs::path& tls_dir, const InitOptions& o, const keys::
 
 void RunInit(const InitOptions& o) {
   if (o.tls_cert.empty() != o.tls_key.empty()) throw CommandError("--tls-cert and --tls-key go together");
+  if (!o.tls_cert.empty() && !o.sans.empty()) {
+    throw CommandError("--san names go into the certificate init makes; with --tls-cert, put them in your own");
+  }
+  if (o.tls_cert.empty()) CertificateNames(o.sans);  // refuse a bad --san before anything is created
   const fs::path target = fs::absolute(o.data_dir).lexically_normal();
   RequireFreshTarget(target);
   const fs::path parent = target.parent_path();
@@ -147,13 +173,21 @@ void RegisterInit(CLI::App& app) {
   auto opts = std::make_shared<InitOptions>();
   CLI::App* cmd = app.add_subcommand("init", "Create a new installation: KEK, TLS certificates, admin token, config");
   cmd->add_option("--data-dir", opts->data_dir, "Directory to create (must not exist or be empty)")->required();
-  cmd->add_flag("--json", opts->json, "Print {data_dir, admin_token, ca_cert} as JSON");
+  AddJsonFlag(cmd, opts->json);
   cmd->add_option("--tls-cert", opts->tls_cert, "Use this PEM certificate chain instead of a local CA");
   cmd->add_option("--tls-key", opts->tls_key, "Private key for --tls-cert (PEM)");
+  cmd->add_option("--san", opts->sans,
+                  "Another DNS name or IP address for the server certificate (repeatable; localhost, 127.0.0.1 "
+                  "and ::1 are always in it)");
   cmd->add_option("--listen", opts->listen, "Data plane address written to the config")->capture_default_str();
   cmd->add_option("--admin-listen", opts->admin_listen, "Control plane address written to the config")
       ->capture_default_str();
-  cmd->footer("Set AEGIS_PASSPHRASE to seal the key-encryption key under a passphrase (Argon2id).");
+  cmd->footer(
+      "Set AEGIS_PASSPHRASE to seal the key-encryption key under a passphrase (Argon2id).\n\n"
+      "Examples:\n"
+      "  aegis init --data-dir /srv/aegis\n"
+      "  AEGIS_PASSPHRASE=... aegis init --data-dir /srv/aegis --san aegis.internal --san 10.0.0.5 \\\n"
+      "      --listen 0.0.0.0:8443 --json");
   cmd->callback([opts] { RunInit(*opts); });
 }
 

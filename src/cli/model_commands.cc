@@ -72,13 +72,14 @@ void RunList(const ClientFlags& flags, bool json) {
     std::cout << body.dump() << std::endl;
     return;
   }
-  std::printf("%-24s %-10s %-12s %12s  %-17s %-16s %s\n", "NAME", "VERSION", "FORMAT", "BYTES", "SHA256", "SIGNED BY",
-              "CREATED");
+  std::printf("%-24s %-10s %-12s %-11s %12s  %-17s %-16s %-20s %s\n", "NAME", "VERSION", "FORMAT", "STATE", "BYTES",
+              "SHA256", "SIGNED BY", "PUSHED BY", "CREATED");
   for (const auto& m : body.value("models", nlohmann::json::array())) {
-    std::printf("%-24s %-10s %-12s %12llu  %-17s %-16s %s\n", m.value("name", "").c_str(),
-                m.value("version", "").c_str(), m.value("format", "").c_str(),
+    std::printf("%-24s %-10s %-12s %-11s %12llu  %-17s %-16s %-20s %s\n", m.value("name", "").c_str(),
+                m.value("version", "").c_str(), m.value("format", "").c_str(), m.value("state", "?").c_str(),
                 static_cast<unsigned long long>(m.value("size_bytes", 0ull)),
-                m.value("sha256", "").substr(0, 16).c_str(), SignerOf(m).c_str(), m.value("created_at", "").c_str());
+                m.value("sha256", "").substr(0, 16).c_str(), SignerOf(m).c_str(), m.value("created_by", "").c_str(),
+                m.value("created_at", "").c_str());
   }
 }
 
@@ -131,12 +132,19 @@ void RunBaseline(const BaselineOptions& o) {
 }  // namespace
 
 void RegisterModelCommands(CLI::App& app) {
-  CLI::App* model = app.add_subcommand("model", "Manage models in a running server");
+  CLI::App* model = app.add_subcommand(
+      "model",
+      "Models: push, list, remove and baseline on a running server; sign, verify and keygen offline, no server needed");
   model->require_subcommand(1);
   RegisterModelSigningCommands(*model);
 
   auto push = std::make_shared<PushOptions>();
   CLI::App* p = model->add_subcommand("push", "Upload a model version (encrypted at rest by the server)");
+  p->footer(
+      "Examples:\n"
+      "  aegis model push mlp --version 1 --file mlp.onnx --format onnx --signature mlp.sig.json\n"
+      "  AEGIS_CACERT=/srv/aegis/tls/ca.crt aegis model push fraud --version 2024-06 --file fraud.pt \\\n"
+      "      --format torchscript --signature fraud.sig.json --json");
   p->add_option("name", push->name, "Model name")->required();
   p->add_option("--version", push->version, "Version label")->required();
   p->add_option("--file", push->file, "Model file")->required()->check(CLI::ExistingFile);
@@ -144,14 +152,14 @@ void RegisterModelCommands(CLI::App& app) {
   p->add_option("--signature", push->signature,
                 "Sigstore bundle from `aegis model sign` (required unless registry.require_signature = false)")
       ->check(CLI::ExistingFile);
-  p->add_flag("--json", push->json, "Print the server's JSON answer");
+  AddJsonFlag(p, push->json);
   AddClientFlags(p, push->client);
   p->callback([push] { RunPush(*push); });
 
   auto list_flags = std::make_shared<ClientFlags>();
   auto list_json = std::make_shared<bool>(false);
   CLI::App* l = model->add_subcommand("list", "List model versions");
-  l->add_flag("--json", *list_json, "Print JSON");
+  AddJsonFlag(l, *list_json);
   AddClientFlags(l, *list_flags);
   l->callback([list_flags, list_json] { RunList(*list_flags, *list_json); });
 
@@ -173,7 +181,7 @@ void RegisterModelCommands(CLI::App& app) {
       ->check(CLI::ExistingFile);
   b->add_option("--input", baseline->input, "The model input a .npy file is for (when the model has several)");
   b->add_flag("--show", baseline->show, "Print the stored baseline's summary");
-  b->add_flag("--json", baseline->json, "Print the server's JSON answer");
+  AddJsonFlag(b, baseline->json);
   AddClientFlags(b, baseline->client);
   b->callback([baseline] { RunBaseline(*baseline); });
 }

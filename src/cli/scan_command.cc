@@ -135,7 +135,7 @@ void RegisterScan(CLI::App& app) {
   auto path = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
   cmd->add_option("PATH", *path, "Model file or folder to scan")->required();
-  cmd->add_flag("--json", *json, "Print the reports as JSON (see above)");
+  AddJsonFlag(cmd, *json);
   cmd->callback([path, json] { RunScan(*path, *json); });
 }
 

@@ -374,8 +374,7 @@ void RunServe(const ServeOptions& o) {
   Check(http::CheckTlsFiles(tls), "tls");
   Check(CheckOnnxRuntime(config));
 
-  auto kek = Check(keys::LocalKeyProvider::Open(config.data_dir / "keys", PassphraseFromEnvironment()),
-                   "opening the key-encryption key");
+  auto kek = OpenKek(config.data_dir / "keys");
   auto store = Check(store::MetadataStore::Open(config.data_dir / "db" / "aegis.db"), "opening the database");
   // The incidents are made after the log and the sinks that report to them, and
   // destroyed before: those reach them through this.
@@ -566,6 +565,14 @@ void RunServe(const ServeOptions& o) {
   services.extraction = &extraction;
   services.screening = &screening;
   services.store = store.get();
+  // Checked by LoadConfig already; the header is believed only from these peers.
+  const http::TrustedProxies trusted_proxies = Check(http::TrustedProxies::Parse(config.trusted_proxies), "server");
+  services.trusted_proxies = &trusted_proxies;
+  if (!config.trusted_proxies.empty()) {
+    std::string blocks;
+    for (const auto& b : config.trusted_proxies) blocks += (blocks.empty() ? "" : ", ") + b;
+    spdlog::info("X-Forwarded-For names the client when the peer is in: {}", blocks);
+  }
   spdlog::info("guard: {} per principal (burst {}), quota {}, {} in flight; {} failed authentications per address",
                guard::FormatRate(config.guard.principal.per_second), config.guard.principal.burst,
                config.guard.principal.quota_per_day == 0
@@ -665,7 +672,12 @@ void RegisterServe(CLI::App& app) {
   cmd->add_option("--listen", opts->listen, "Data plane HOST:PORT (default from aegis.toml, 127.0.0.1:8443)");
   cmd->add_option("--admin-listen", opts->admin_listen,
                   "Control plane HOST:PORT (default from aegis.toml, 127.0.0.1:9443)");
-  cmd->footer("Needs AEGIS_PASSPHRASE when the installation was created with one.");
+  cmd->footer(
+      "Needs AEGIS_PASSPHRASE when the installation was created with one. SIGTERM or SIGINT drain and stop.\n\n"
+      "Examples:\n"
+      "  aegis serve --data-dir /srv/aegis\n"
+      "  AEGIS_PASSPHRASE=... aegis serve --data-dir /srv/aegis --listen 0.0.0.0:8443 "
+      "--admin-listen 127.0.0.1:9443");
   cmd->callback([opts] { RunServe(*opts); });
 }
 

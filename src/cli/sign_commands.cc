@@ -245,7 +245,7 @@ void RegisterModelSigningCommands(CLI::App& model) {
   s->add_option("--ignore-path", sign->ignore_paths, "Leave out this path, relative to the model folder (repeatable)");
   s->add_flag("--force", sign->force, "Replace an existing output file");
   s->add_option("--threads", sign->threads, "Hashing threads (default: one per core)")->check(CLI::Range(0, 256));
-  s->add_flag("--json", sign->json, "Print a JSON summary");
+  AddJsonFlag(s, sign->json);
   s->callback([sign] { RunSign(*sign); });
 
   auto verify = std::make_shared<VerifyOptions>();
@@ -254,7 +254,7 @@ void RegisterModelSigningCommands(CLI::App& model) {
   v->add_option("--bundle", verify->bundle, "Bundle (sigstore bundle v0.3 JSON)")->required();
   v->add_option("--public-key", verify->public_key, "Public key PEM of the signer")->required();
   v->add_option("--threads", verify->threads, "Hashing threads (default: one per core)")->check(CLI::Range(0, 256));
-  v->add_flag("--json", verify->json, "Print a JSON summary");
+  AddJsonFlag(v, verify->json);
   v->callback([verify] { RunVerify(*verify); });
 
   auto keygen = std::make_shared<KeygenOptions>();
@@ -263,7 +263,7 @@ void RegisterModelSigningCommands(CLI::App& model) {
       ->check(CLI::IsMember({"ecdsa-p256", "ecdsa-p384", "ed25519"}));
   k->add_option("--private-key", keygen->private_key, "Private key PEM to create")->required();
   k->add_option("--public-key", keygen->public_key, "Public key PEM to create")->required();
-  k->add_flag("--json", keygen->json, "Print JSON");
+  AddJsonFlag(k, keygen->json);
   k->callback([keygen] { RunKeygen(*keygen); });
 }
 

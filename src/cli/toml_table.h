@@ -39,6 +39,21 @@ class TableReader {
     return Status::Ok();
   }
 
+  // Present: an array of strings (possibly empty).
+  Status StringArray(const std::string& key, std::vector<std::string>& out) const {
+    const toml::node* node = table_.get(key);
+    if (node == nullptr) return Status::Ok();
+    const toml::array* list = node->as_array();
+    if (list == nullptr) return Error(key, "must be an array of strings");
+    std::vector<std::string> values;
+    for (const toml::node& item : *list) {
+      if (!item.is_string()) return Error(key, "must be an array of strings");
+      values.push_back(item.value<std::string>().value());
+    }
+    out = std::move(values);
+    return Status::Ok();
+  }
+
   Status Bool(const std::string& key, bool& out) const {
     const toml::node* node = table_.get(key);
     if (node == nullptr) return Status::Ok();
@@ -70,24 +85,6 @@ class TableReader {
       return Error(key, "must be a number between " + std::to_string(min) + " and " + std::to_string(max));
     }
     out = v;
-    return Status::Ok();
-  }
-
-  // Present: an array of at most `max_items` non-empty strings.
-  Status StringList(const std::string& key, std::vector<std::string>& out, size_t max_items) const {
-    const toml::node* node = table_.get(key);
-    if (node == nullptr) return Status::Ok();
-    const toml::array* list = node->as_array();
-    if (list == nullptr) return Error(key, "must be an array of strings");
-    if (list->size() > max_items) return Error(key, "must have at most " + std::to_string(max_items) + " entries");
-    std::vector<std::string> values;
-    for (const toml::node& item : *list) {
-      if (!item.is_string() || item.value<std::string>()->empty()) {
-        return Error(key, "must be an array of non-empty strings");
-      }
-      values.push_back(*item.value<std::string>());
-    }
-    out = std::move(values);
     return Status::Ok();
   }
 

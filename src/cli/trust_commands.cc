@@ -73,20 +73,20 @@ void RegisterTrustCommands(CLI::App& app) {
       ->required()
       ->check(CLI::ExistingFile);
   a->add_option("--models", add->models, "Glob over model names this key may sign (default: *)");
-  a->add_flag("--json", add->json, "Print the server's JSON answer");
+  AddJsonFlag(a, add->json);
   AddClientFlags(a, add->client);
   a->callback([add] { RunAdd(*add); });
 
   auto list = std::make_shared<TrustOptions>();
   CLI::App* l = trust->add_subcommand("list", "List trusted keys");
-  l->add_flag("--json", list->json, "Print JSON");
+  AddJsonFlag(l, list->json);
   AddClientFlags(l, list->client);
   l->callback([list] { RunList(*list); });
 
   auto remove = std::make_shared<TrustOptions>();
   CLI::App* r = trust->add_subcommand("remove", "Stop trusting a key; versions it signed stop serving at once");
   r->add_option("name", remove->name, "Key name")->required();
-  r->add_flag("--json", remove->json, "Print the server's JSON answer");
+  AddJsonFlag(r, remove->json);
   AddClientFlags(r, remove->client);
   r->callback([remove] { RunRemove(*remove); });
 }

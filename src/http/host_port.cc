@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <cctype>
+
 namespace aegis::http {
 
 StatusOr<HostPort> ParseHostPort(std::string_view s) {
@@ -57,6 +59,23 @@ StatusOr<HostPort> ParseHttpsUrl(std::string_view url) {
   auto hp = ParseHostPort(rest);
   if (hp.ok() && hp->port == 0) return Status::InvalidArgument("server URL needs a non-zero port");
   return hp;
+}
+
+bool IsDnsName(std::string_view name) {
+  if (name.empty() || name.size() > 253) return false;
+  std::string_view last;
+  while (true) {
+    const size_t dot = name.find('.');
+    const std::string_view label = name.substr(0, dot);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
+    for (const char c : label) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
+    }
+    last = label;
+    if (dot == std::string_view::npos) break;
+    name.remove_prefix(dot + 1);
+  }
+  return last.find_first_not_of("0123456789") != std::string_view::npos;
 }
 
 bool IsIpLiteral(const std::string& host) {

@@ -45,5 +45,20 @@ TEST(HostPortTest, ParsesHttpsUrlsOnly) {
   }
 }
 
+TEST(HostPortTest, DnsNamesForCertificates) {
+  for (const char* ok : {"localhost", "aegis.internal", "a-b.example.com", "x1", "xn--bcher-kva.example", "A.B"}) {
+    EXPECT_TRUE(IsDnsName(ok)) << ok;
+  }
+  for (const char* bad : {"", ".", "a..b", "-a.com", "a-.com", "a.com.", "*.example.com", "a_b.com", "10.0.0.1", "a b",
+                          "host:443", "https://x", "ex\xc3\xa4mple.com"}) {
+    EXPECT_FALSE(IsDnsName(bad)) << bad;
+  }
+  EXPECT_TRUE(IsDnsName(std::string(63, 'a') + ".com"));
+  EXPECT_FALSE(IsDnsName(std::string(64, 'a') + ".com"));
+  std::string long_name;
+  for (int i = 0; i < 64; ++i) long_name += "abc.";
+  EXPECT_FALSE(IsDnsName(long_name + "com")) << "over 253 characters";
+}
+
 }  // namespace
 }  // namespace aegis::http::internal

@@ -174,6 +174,14 @@ std::string_view ActionName(Action action) {
       return "user.list";
     case Action::kUserDisable:
       return "user.disable";
+    case Action::kUserEnable:
+      return "user.enable";
+    case Action::kUserUnlock:
+      return "user.unlock";
+    case Action::kUserResetTotp:
+      return "user.reset_totp";
+    case Action::kUserRemove:
+      return "user.remove";
     case Action::kLogin:
       return "login";
     case Action::kLogout:

@@ -275,8 +275,8 @@ void Registry::MarkFailed(const ModelKey& key, const Status& why) {
 StatusOr<std::unique_ptr<PushSession>> Registry::BeginPush(const std::string& name, const std::string& version,
                                                            runtime::ModelFormat format, const std::string& principal,
                                                            std::string_view signature_bundle) {
-  if (!IsValidModelName(name)) return Status::InvalidArgument("invalid model name");
-  if (!IsValidVersion(version)) return Status::InvalidArgument("invalid model version");
+  if (!IsValidModelName(name)) return Status::InvalidArgument(std::string(kModelNameRule));
+  if (!IsValidVersion(version)) return Status::InvalidArgument(std::string(kModelVersionRule));
   // The signature is checked before a byte of the model is accepted.
   std::optional<internal::VerifiedSignature> signature;
   if (!signature_bundle.empty()) {

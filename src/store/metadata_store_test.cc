@@ -409,6 +409,34 @@ TEST_F(MetadataStoreTest, DisableUserIsIdempotent) {
   EXPECT_STATUS_IS(store_->DisableUser("nobody"), StatusCode::kNotFound);
 }
 
+TEST_F(MetadataStoreTest, EnableReplaceTotpAndDeleteUser) {
+  UserRecord alice = User("alice");
+  alice.last_totp_step = 1234;
+  ASSERT_OK(store_->InsertUser(alice));
+  ASSERT_OK(store_->InsertUser(User("bob")));
+  ASSERT_OK(store_->DisableUser("alice"));
+  ASSERT_OK(store_->EnableUser("alice"));
+  EXPECT_FALSE(store_->GetUser("alice")->disabled);
+  EXPECT_OK(store_->EnableUser("alice"));
+  EXPECT_STATUS_IS(store_->EnableUser("nobody"), StatusCode::kNotFound);
+
+  const std::vector<uint8_t> fresh{9, 8, 7};
+  ASSERT_OK(store_->ReplaceUserTotp("alice", fresh, "kek-2"));
+  auto replaced = store_->GetUser("alice");
+  ASSERT_OK(replaced.status());
+  EXPECT_EQ(replaced->totp_secret_wrapped, fresh);
+  EXPECT_EQ(replaced->kek_id, "kek-2");
+  EXPECT_EQ(replaced->last_totp_step, -1);  // the new secret's steps start afresh
+  EXPECT_NE(store_->GetUser("bob")->totp_secret_wrapped, fresh);
+  EXPECT_STATUS_IS(store_->ReplaceUserTotp("nobody", fresh, "kek-2"), StatusCode::kNotFound);
+
+  ASSERT_OK(store_->DeleteUser("alice"));
+  EXPECT_STATUS_IS(store_->GetUser("alice").status(), StatusCode::kNotFound);
+  EXPECT_STATUS_IS(store_->DeleteUser("alice"), StatusCode::kNotFound);
+  EXPECT_EQ(store_->ListUsers()->size(), 1u);
+  ASSERT_OK(store_->InsertUser(User("alice")));  // the name is free again
+}
+
 TEST_F(MetadataStoreTest, UsersTableRefusesNonsense) {
   UserRecord not_argon = User("mallory");
   not_argon.password_hash = "$2b$12$bcrypt";

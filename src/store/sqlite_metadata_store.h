@@ -37,6 +37,10 @@ class SqliteMetadataStore final : public MetadataStore {
   Status UpdateUserLoginState(const std::string& name, int64_t last_totp_step, int failed_logins,
                               const std::optional<std::string>& locked_until) override;
   Status DisableUser(const std::string& name) override;
+  Status EnableUser(const std::string& name) override;
+  Status ReplaceUserTotp(const std::string& name, const std::vector<uint8_t>& totp_secret_wrapped,
+                         const std::string& kek_id) override;
+  Status DeleteUser(const std::string& name) override;
 
   Status InsertTrustedKey(const TrustedKeyRecord& key) override;
   StatusOr<std::vector<TrustedKeyRecord>> ListTrustedKeys() override;
@@ -110,7 +114,8 @@ class SqliteMetadataStore final : public MetadataStore {
   sqlite3* db_;
   Statement insert_model_, get_model_, list_models_, delete_model_;
   Statement insert_token_, get_token_, list_tokens_, revoke_token_;
-  Statement insert_user_, get_user_, list_users_, update_login_state_, disable_user_;
+  Statement insert_user_, get_user_, list_users_, update_login_state_, disable_user_, enable_user_, replace_user_totp_,
+      delete_user_;
   Statement insert_key_, list_keys_, delete_key_;
   Statement insert_incident_, update_incident_, get_incident_, list_incidents_, list_incidents_in_state_,
       find_incident_, count_actions_, insert_action_, list_actions_;

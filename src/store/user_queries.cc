@@ -39,7 +39,11 @@ Status SqliteMetadataStore::PrepareUserStatements() {
   AEGIS_RETURN_IF_ERROR(list_users_.Prepare(db_, (select + " ORDER BY name").c_str()));
   AEGIS_RETURN_IF_ERROR(update_login_state_.Prepare(
       db_, "UPDATE users SET last_totp_step = ?, failed_logins = ?, locked_until = ? WHERE name = ?"));
-  return disable_user_.Prepare(db_, "UPDATE users SET disabled = 1 WHERE name = ?");
+  AEGIS_RETURN_IF_ERROR(disable_user_.Prepare(db_, "UPDATE users SET disabled = 1 WHERE name = ?"));
+  AEGIS_RETURN_IF_ERROR(enable_user_.Prepare(db_, "UPDATE users SET disabled = 0 WHERE name = ?"));
+  AEGIS_RETURN_IF_ERROR(replace_user_totp_.Prepare(
+      db_, "UPDATE users SET totp_secret_wrapped = ?, kek_id = ?, last_totp_step = -1 WHERE name = ?"));
+  return delete_user_.Prepare(db_, "DELETE FROM users WHERE name = ?");
 }
 
 Status SqliteMetadataStore::InsertUser(const UserRecord& u) {
@@ -92,6 +96,28 @@ Status SqliteMetadataStore::DisableUser(const std::string& name) {
   std::lock_guard lock(mu_);
   disable_user_.BindText(1, name);
   return ExecuteOne(disable_user_, "disabling user", UserNotFound(name));
+}
+
+Status SqliteMetadataStore::EnableUser(const std::string& name) {
+  std::lock_guard lock(mu_);
+  enable_user_.BindText(1, name);
+  return ExecuteOne(enable_user_, "enabling user", UserNotFound(name));
+}
+
+Status SqliteMetadataStore::ReplaceUserTotp(const std::string& name, const std::vector<uint8_t>& totp_secret_wrapped,
+                                            const std::string& kek_id) {
+  std::lock_guard lock(mu_);
+  Statement& s = replace_user_totp_;
+  s.BindBlob(1, totp_secret_wrapped);
+  s.BindText(2, kek_id);
+  s.BindText(3, name);
+  return ExecuteOne(s, "replacing user TOTP secret", UserNotFound(name));
+}
+
+Status SqliteMetadataStore::DeleteUser(const std::string& name) {
+  std::lock_guard lock(mu_);
+  delete_user_.BindText(1, name);
+  return ExecuteOne(delete_user_, "deleting user", UserNotFound(name));
 }
 
 }  // namespace aegis::store::internal

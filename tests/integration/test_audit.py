@@ -195,6 +195,30 @@ def test_get_audit_limit(server):
     assert idx[-1] >= len(on_disk) - 3, f"not the last events (index {idx[-1]} of {len(on_disk)})"
 
 
+def test_cli_audit_show_since_keeps_the_newest_with_header_and_reason(server):
+    assert server.get("/v2", token=False).status_code == 401  # a denial with a reason
+    time.sleep(0.2)
+    p = aegis("audit", "show", "--since", "1h", "--limit", "10000", "--json", *server.cli_flags())
+    assert p.returncode == 0, describe(p)
+    everything = json.loads(p.stdout)["events"]
+    assert len(everything) > 3, everything
+    p = aegis("audit", "show", "--since", "1h", "--limit", "2", "--json", *server.cli_flags())
+    assert p.returncode == 0, describe(p)
+    out = json.loads(p.stdout)
+    seqs = [e["seq"] for e in out["events"]]
+    # The newest two (events are only ever appended), oldest first, and how many were left out.
+    assert len(seqs) == 2 and seqs == sorted(seqs) and seqs[0] >= everything[-2]["seq"], (seqs, everything[-2:])
+    assert out["left_out"] >= len(everything) - 2, out
+    p = aegis("audit", "show", "--since", "1h", "--limit", "5", env=server.cli_env())
+    assert p.returncode == 0, describe(p)
+    lines = p.stdout.splitlines()
+    assert lines[0].split() == ["TIME", "SEQ", "PRINCIPAL", "ACTION", "RESOURCE", "DECISION", "STATUS", "REMOTE",
+                                "REASON"], lines[0]
+    assert "showing the newest 5 of" in p.stderr, describe(p)
+    denied = [l for l in lines if " server.metadata " in l and " deny " in l]
+    assert denied and denied[-1].rstrip().endswith("missing bearer token"), p.stdout[-2000:]
+
+
 def test_cli_audit_show(server):
     p = aegis("audit", "show", "--limit", "3", "--json", *server.cli_flags())
     assert p.returncode == 0, describe(p)

@@ -196,6 +196,11 @@ def http_cases(m: Matrix, role: str) -> list[HttpCase]:
                           on_deny=lambda n=victim_user.name: m.denied_disables.append(n)))
     cases.append(HttpCase("user.manage", "disable an unknown user", None, "POST", "/v1/users/nobody-here/disable",
                           ok=(404,)))
+    for change, method, path in (("enable", "POST", "/v1/users/nobody-here/enable"),
+                                 ("unlock", "POST", "/v1/users/nobody-here/unlock"),
+                                 ("reset the TOTP of", "POST", "/v1/users/nobody-here/reset-totp"),
+                                 ("remove", "DELETE", "/v1/users/nobody-here")):
+        cases.append(HttpCase("user.manage", f"{change} an unknown user", None, method, path, ok=(404,)))
     cases.append(HttpCase("whoami", "whoami", None, "GET", "/v1/whoami", check=check_whoami))
     return cases
 
@@ -377,7 +382,9 @@ NO_CREDENTIAL = [
     ("DELETE", "/v1/models/fraud-mlp/versions/1"), ("GET", "/v1/audit"), ("GET", "/v1/trust"),
     ("PUT", "/v1/trust/anon-key"), ("DELETE", "/v1/trust/test-publisher"), ("POST", "/v1/tokens"),
     ("GET", "/v1/tokens"), ("DELETE", "/v1/tokens/0123456789abcdef"), ("POST", "/v1/users"), ("GET", "/v1/users"),
-    ("POST", "/v1/users/nobody/disable"), ("GET", "/v1/whoami"), ("POST", "/v1/logout"),
+    ("POST", "/v1/users/nobody/disable"), ("POST", "/v1/users/nobody/enable"), ("POST", "/v1/users/nobody/unlock"),
+    ("POST", "/v1/users/nobody/reset-totp"), ("DELETE", "/v1/users/nobody"), ("GET", "/v1/whoami"),
+    ("POST", "/v1/logout"),
 ]
 
 

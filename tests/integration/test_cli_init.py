@@ -46,6 +46,76 @@ def test_unknown_command_fails():
     assert proc.returncode != 0, describe(proc)
 
 
+@pytest.mark.parametrize("args,unknown,valid", [
+    (["no-such-command"], "'no-such-command'", ["init", "serve", "model", "audit", "user", "token", "login"]),
+    (["user", "delete", "bob"], "'user delete'", ["add", "list", "disable", "enable", "unlock", "reset-totp",
+                                                  "remove"]),
+])
+def test_unknown_subcommand_names_itself_and_the_valid_ones(args, unknown, valid):
+    proc = aegis(*args)
+    assert_one_line_error(proc, "aegis: unknown command ")
+    assert unknown in proc.stderr, describe(proc)
+    listed = {name.strip() for name in proc.stderr.split("valid:")[1].split(",")}
+    assert set(valid) <= listed, describe(proc)
+
+
+def test_a_group_without_its_command_lists_them():
+    proc = aegis("token")
+    assert_one_line_error(proc, "aegis: 'aegis token' needs a command: ")
+    assert "create, list, revoke" in proc.stderr, describe(proc)
+
+
+# The main commands' help: the command's own options first, then the connection options,
+# one wording for --json, and examples.
+@pytest.mark.parametrize("cmd", [["init"], ["serve"], ["model", "push"], ["token", "create"], ["user", "add"],
+                                 ["login"]], ids=" ".join)
+def test_help_of_main_commands_has_examples_and_options_first(cmd):
+    out = aegis(*cmd, "--help").stdout
+    assert "Examples:\n  aegis " + " ".join(cmd) in out, out
+    if "--json" in out:  # one wording everywhere
+        assert "--json                      Print machine-readable JSON instead of text" in out, out
+    if "Connection options:" in out:
+        assert out.index("Options:") < out.index("Connection options:"), out
+        own = out[out.index("Options:"):out.index("Connection options:")]
+        connection = out[out.index("Connection options:"):]
+        assert "--server" in connection and "--cacert" in connection and "--server" not in own, out
+
+
+def test_model_group_describes_its_offline_commands():
+    out = aegis("--help").stdout
+    line = next(l for l in out.splitlines() if l.strip().startswith("model"))
+    assert "offline" in line and "sign" in line and "push" in line, line
+
+
+def test_systemd_unit_is_hardened_and_verifies(tmp_path):
+    """deploy/systemd/aegis.service passes `systemd-analyze verify` (with the built binary in
+    place of the installed path) and keeps its hardening."""
+    analyze = "/usr/bin/systemd-analyze"
+    if not os.path.exists(analyze):
+        pytest.skip("systemd-analyze is not installed (scripts/setup.sh installs systemd)")
+    unit = (pathlib.Path(__file__).resolve().parents[2] / "deploy" / "systemd" / "aegis.service").read_text()
+    settings = {}
+    for line in unit.splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            settings[key.strip()] = value.strip()
+    for key, want in (("ProtectSystem", "strict"), ("NoNewPrivileges", "yes"), ("PrivateTmp", "yes"),
+                      ("CapabilityBoundingSet", ""), ("User", "aegis")):
+        assert settings.get(key) == want, f"{key}={settings.get(key)!r}, expected {want!r}"
+    data_dir = re.search(r"--data-dir (\S+)", settings["ExecStart"]).group(1)
+    assert any(data_dir.startswith(p) for p in settings["ReadWritePaths"].split()), (data_dir, settings)
+    # The engine workers' own namespaces stay possible (docs/confinement.md).
+    assert set("user mnt pid net".split()) <= set(settings["RestrictNamespaces"].split()), settings
+    path = tmp_path / "aegis.service"
+    path.write_text(unit.replace("/usr/local/bin/aegis", AEGIS_BIN))
+    proc = subprocess.run([analyze, "verify", str(path)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "aegis.service" not in proc.stderr, describe(proc)
+    proc = subprocess.run([analyze, "security", "--offline=yes", str(path)], capture_output=True, text=True,
+                          timeout=60)
+    level = re.search(r"Overall exposure level for aegis.service: ([0-9.]+)", proc.stdout)
+    assert level and float(level.group(1)) <= 3.0, describe(proc)
+
+
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory):
     """A fresh `aegis init --json` (no serve)."""
@@ -150,6 +220,23 @@ def test_server_certificate(fresh):
     assert {"IP Address:0:0:0:0:0:0:0:1", "IP Address:::1"} & names, f"SAN ::1 missing: {names}"
     verify = openssl("verify", "-CAfile", str(tls / "ca.crt"), str(tls / "server.crt"))
     assert verify.returncode == 0 and "OK" in verify.stdout, f"server.crt does not verify against ca.crt: {verify}"
+
+
+def test_init_san_adds_names_and_refuses_anything_else(tmp_path):
+    d = tmp_path / "san"
+    proc = aegis("init", "--data-dir", d, "--json", "--san", "aegis.internal", "--san", "10.1.2.3",
+                 "--san", "fd00::7")
+    assert proc.returncode == 0, describe(proc)
+    text = openssl("x509", "-in", str(d / "tls" / "server.crt"), "-noout", "-ext", "subjectAltName").stdout
+    for want in ("DNS:localhost", "DNS:aegis.internal", "IP Address:127.0.0.1", "IP Address:10.1.2.3",
+                 "IP Address:FD00:0:0:0:0:0:0:7"):
+        assert want.lower() in text.lower(), f"{want} missing: {text}"
+    for bad in ("*.example.com", "10.0.0.1/8"):  # the rule in full: host_port_test.cc
+        target = tmp_path / ("bad" + str(abs(hash(bad))))
+        proc = aegis("init", "--data-dir", target, "--san", bad)
+        assert_one_line_error(proc, "aegis: ")
+        assert "--san" in proc.stderr and "neither a DNS name" in proc.stderr, describe(proc)
+        assert not target.exists(), f"a refused --san {bad!r} left {target}"
 
 
 def test_token_not_stored_in_clear(fresh):
@@ -299,10 +386,12 @@ class TestPassphrase:
     def test_serve_wrong_passphrase_fails(self, sealed):
         proc = self._serve_fails(sealed, "wrong passphrase")
         assert_one_line_error(proc)
+        assert "AEGIS_PASSPHRASE does not open" in proc.stderr, describe(proc)
 
     def test_serve_without_passphrase_fails(self, sealed):
         proc = self._serve_fails(sealed, None)
-        assert proc.returncode != 0, describe(proc)
+        assert_one_line_error(proc)
+        assert "is sealed: set AEGIS_PASSPHRASE" in proc.stderr and "kek.sealed" in proc.stderr, describe(proc)
 
     def test_serve_with_passphrase(self, sealed):
         sealed.start()

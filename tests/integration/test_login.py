@@ -19,7 +19,10 @@ import pytest
 from aegis_testlib import RFC3339, Installation, stop_and_check
 from identity_lib import (start_with_models, LOGIN_FAILED, audit_blob, SESSION_RE, THROTTLED, User, call, check_401, cli,
                           create_user, current_step, event_for, json_error, login, login_session, mlp_infer_body,
-                          one_line_error, parse_totp_uri, rfc3339_to_epoch, strong_password, totp)
+                          new_events, one_line_error, parse_totp_uri, rfc3339_to_epoch, strong_password, totp)
+
+
+PROXY = "127.0.0.2"
 
 
 class Env:
@@ -42,6 +45,10 @@ class Env:
 def env(tmp_path_factory):
     inst = Installation(tmp_path_factory.mktemp("login"))
     inst.init()
+    # 127.0.0.2 stands for a reverse proxy (test_trusted_proxy_*); no other test connects from it.
+    text = inst.config_path.read_text()
+    assert "trusted_proxies = []" in text, "aegis init no longer writes trusted_proxies"
+    inst.config_path.write_text(text.replace("trusted_proxies = []", f'trusted_proxies = ["{PROXY}/32"]'))
     start_with_models(inst)
     yield Env(inst)
     stop_and_check(inst)
@@ -256,6 +263,9 @@ def test_no_user_enumeration(env):
 
 
 def test_per_address_throttle(env):
+    """Past 30 failures from one address, a name that failed from there waits a minute
+    (429, Retry-After <= 60), but the right credentials of anyone else still get in: the
+    address may be shared (issue 16)."""
     inst = env.inst
     src = "127.0.0.3"
     u = env.user("judy", "consumer", "fraud-*")
@@ -265,19 +275,64 @@ def test_per_address_throttle(env):
                   source=src)
         statuses.append(r.status_code)
     assert statuses == [401] * 30, f"the first 30 failures must be plain 401s: {statuses}"
-    # "more than 30 failures": the 31st or at the latest the 32nd attempt is refused with 429.
+    # "more than 30 failures": a name that failed is refused at the 31st or at the latest the 32nd attempt.
     for _ in range(2):
-        r = login(inst, User("ghost-last", "consumer", "*", "wrong-password-123", u.secret), code="123456",
+        r = login(inst, User("ghost0", "consumer", "*", "wrong-password-123", u.secret), code="123456",
                   source=src)
         if r.status_code == 429:
             break
         assert r.status_code == 401, r
     assert r.status_code == 429 and r.json() == THROTTLED, f"failures #31/#32 from {src} -> {r!r}"
     retry = r.headers.get("Retry-After", "")
-    assert retry.isdigit() and 0 < int(retry) <= 600, f"Retry-After {retry!r}"
-    r = login(inst, u, source=src)
-    assert r.status_code == 429, f"a throttled address logged in with the right credentials: {r!r}"
+    assert retry.isdigit() and 0 < int(retry) <= 60, f"Retry-After {retry!r}"
+    e = event_for(inst, r)
+    assert (e.get("decision"), e.get("reason")) == ("deny", "source throttled"), e
+    # The right password and code of someone who has not failed from there: in at once.
+    env.session(u, source=src)
     env.session(u)  # 127.0.0.1 is another address: unaffected
+
+
+def test_trusted_proxy_forwarded_client_is_throttled_and_audited(env):
+    """From a trusted proxy the rightmost X-Forwarded-For address is the source for the
+    throttle and the audit log; from any other peer, and when malformed, the header is
+    ignored."""
+    inst = env.inst
+    u = env.user("victor", "consumer", "fraud-*")
+
+    def attempt(name, xff, source=PROXY):
+        body = {"user": name, "password": "wrong-password-123", "totp": "123456"}
+        return call(inst, "POST", "/v1/login", json_body=body, source=source,
+                    headers={"X-Forwarded-For": xff} if xff is not None else None)
+
+    before = len(inst.audit_events())
+    for i in range(30):
+        r = attempt(f"spray{i}", "198.51.100.99, 203.0.113.50")
+        assert r.status_code == 401, (i, r)
+    r = attempt("spray0", "203.0.113.50")
+    assert r.status_code == 429, f"the forwarded client was not throttled: {r!r}"
+    # The audit log names the forwarded client (without a port: none is known), not the proxy.
+    forwarded = new_events(inst, before, lambda e: e.get("action") == "login" and e.get("remote") == "203.0.113.50",
+                           minimum=31)
+    assert len(forwarded) == 31 and forwarded[-1].get("reason") == "source throttled", forwarded[-1:]
+    # Another forwarded client behind the same proxy is not slowed ...
+    r = attempt("spray0", "203.0.113.51")
+    assert r.status_code == 401, r
+    assert new_events(inst, before, lambda e: e.get("remote") == "203.0.113.51"), "no event for 203.0.113.51"
+    # ... nor is the proxy itself when the header is malformed (the peer is the source),
+    r = attempt("spray0", "203.0.113.50, not-an-address")
+    assert r.status_code == 401 and r.json() == LOGIN_FAILED, r
+    assert event_for(inst, r).get("remote", "").startswith(f"{PROXY}:"), event_for(inst, r)
+    # ... and a client that is no trusted proxy cannot pick its address by sending the header.
+    r = attempt("spray0", "203.0.113.50", source="127.0.0.11")
+    assert r.status_code == 401, f"X-Forwarded-For from an untrusted peer was believed: {r!r}"
+    assert event_for(inst, r).get("remote", "").startswith("127.0.0.11:"), event_for(inst, r)
+    # The right credentials from the throttled forwarded client still get in.
+    code, step = u.next_code()
+    r = call(inst, "POST", "/v1/login", json_body={"user": "victor", "password": u.password, "totp": code},
+             source=PROXY, headers={"X-Forwarded-For": "203.0.113.50"})
+    assert r.status_code == 200, r
+    u.last_step = step
+    env.secrets.append(r.json()["session"])
 
 
 # --------------------------------------------------------------------------- sessions and sensitive actions
@@ -333,6 +388,98 @@ def test_disabled_user_session_ends_at_once(env):
     assert users["mallory"]["disabled"] is True
     r = call(inst, "POST", "/v1/users/nosuchuser/disable", bearer=inst.token)
     assert r.status_code == 404 and json_error(r), r
+
+
+# --------------------------------------------------------------------------- account changes (issue 16)
+
+
+def recent_events(inst, action, resource):
+    r = call(inst, "GET", "/v1/audit?limit=200", bearer=inst.token)
+    assert r.status_code == 200, r
+    return [e for e in r.json()["events"] if e.get("action") == action and e.get("resource") == resource]
+
+
+def test_cli_user_unlock_enable_reset_totp_remove(env):
+    inst = env.inst
+    u = env.user("rita", "consumer", "fraud-*")
+    for _ in range(10):
+        login(inst, u, password=u.password + "x", source="127.0.0.9")
+    assert login(inst, u, source="127.0.0.9").status_code == 401, "not locked after 10 failures"
+    p = cli(inst, "user", "unlock", "rita", token=inst.token)
+    assert p.returncode == 0 and "unlocked user rita" in p.stdout, p.stderr
+    s = env.session(u, source="127.0.0.9")  # the right password and code work at once
+
+    assert call(inst, "POST", "/v1/users/rita/disable", bearer=inst.token).status_code == 200
+    assert login(inst, u).status_code == 401
+    p = cli(inst, "user", "enable", "rita", "--json", token=inst.token)
+    assert p.returncode == 0 and json.loads(p.stdout) == {"disabled": False, "name": "rita"}, p.stdout + p.stderr
+    s = env.session(u)
+
+    # reset-totp shows the enrolment as `user add` does, once, and ends the sessions.
+    p = cli(inst, "user", "reset-totp", "rita", token=inst.token)
+    assert p.returncode == 0 and "Shown once" in p.stdout and "sessions have ended" in p.stdout, p.stdout + p.stderr
+    uri = next(line for line in p.stdout.splitlines() if line.startswith("otpauth://totp/Aegis:rita?"))
+    new_secret = parse_totp_uri(uri, "rita")
+    assert new_secret != u.secret
+    env.secrets.append(new_secret)
+    problem = check_401(call(inst, "GET", "/v1/whoami", bearer=s), "a session from before reset-totp")
+    assert problem is None, problem
+    # The old authenticator no longer works (a current code of the old secret).
+    r = login(inst, u, code=totp(u.secret, current_step()), source="127.0.0.10")
+    assert r.status_code == 401 and r.json() == LOGIN_FAILED, r
+    u.secret, u.last_step = new_secret, -1
+    r = call(inst, "POST", "/v1/users/rita/reset-totp", bearer=inst.token)
+    assert r.status_code == 200 and r.json()["sessions_ended"] is True, r
+    u.secret, u.last_step = parse_totp_uri(r.json()["totp_uri"], "rita"), -1
+    env.secrets.append(u.secret)
+
+    s = env.session(u)
+    p = cli(inst, "user", "remove", "rita", token=inst.token)
+    assert p.returncode == 0 and "removed user rita" in p.stdout, p.stderr
+    problem = check_401(call(inst, "GET", "/v1/whoami", bearer=s), "the session of a removed user")
+    assert problem is None, problem
+    users = {x["name"] for x in call(inst, "GET", "/v1/users", bearer=inst.token).json()["users"]}
+    assert "rita" not in users
+    assert login(inst, u).status_code == 401
+
+    # Each change is audited with who did it.
+    time.sleep(0.3)
+    for action in ("user.unlock", "user.enable", "user.reset_totp", "user.remove"):
+        events = recent_events(inst, action, "user:rita")
+        assert events and events[-1]["principal"] == "token:admin" and events[-1]["decision"] == "allow", \
+            (action, events[-1:])
+    # Refused cleanly: unknown user, a name that cannot be one, missing rights.
+    for args in (("unlock", "nobody-here"), ("reset-totp", "bad name")):
+        problem = one_line_error(cli(inst, "user", *args, token=inst.token))
+        assert problem is None, (args, problem)
+    r = call(inst, "POST", "/v1/users/nobody-here/unlock", bearer=inst.token)
+    assert r.status_code == 404 and json_error(r), r
+    r = call(inst, "DELETE", "/v1/users/bad%20name", bearer=inst.token)
+    assert r.status_code == 400 and "invalid user name" in (json_error(r) or ""), r
+    dep = env.user("sven", "deployer", "fraud-*")
+    ds = env.session(dep)
+    for method, path in (("POST", "/v1/users/sven/unlock"), ("POST", "/v1/users/kate/reset-totp"),
+                         ("DELETE", "/v1/users/sven"), ("POST", "/v1/users/sven/enable")):
+        r = call(inst, method, path, bearer=ds)
+        assert r.status_code == 403 and json_error(r), (method, path, r)
+
+
+def test_an_admin_cannot_unlock_reset_or_remove_themself(env):
+    inst = env.inst
+    admin = env.user("tara", "admin")
+    s = env.session(admin)
+    for method, path in (("POST", "/v1/users/tara/unlock"), ("POST", "/v1/users/tara/reset-totp"),
+                         ("DELETE", "/v1/users/tara")):
+        r = call(inst, method, path, bearer=s)
+        assert r.status_code == 403 and "another administrator" in (json_error(r) or ""), (method, path, r)
+        e = event_for(inst, r)
+        assert (e.get("principal"), e.get("decision")) == ("user:tara", "deny"), e
+    assert call(inst, "GET", "/v1/whoami", bearer=s).status_code == 200, "a refused self-change ended the session"
+    # Another admin's account is fair game for a fresh admin session.
+    env.user("uma", "consumer")
+    r = call(inst, "POST", "/v1/users/uma/reset-totp", bearer=s)
+    assert r.status_code == 200 and r.json()["totp_uri"].startswith("otpauth://totp/Aegis:uma?"), r
+    env.secrets.append(parse_totp_uri(r.json()["totp_uri"], "uma"))
 
 
 # --------------------------------------------------------------------------- the CLI's saved session

@@ -3,16 +3,19 @@ validation, secrets never listed, revocation on the next request, and retiring t
 break-glass admin token from `aegis init` once a human admin exists.
 """
 
+import http.server
 import json
 import re
+import ssl
+import threading
 import time
 
 import pytest
 
 from aegis_testlib import RFC3339, Installation, stop_and_check
-from identity_lib import (start_with_models, MLP_ONNX, TOKEN_RE, call, check_401, cli, create_user, json_error,
-                          login_session, one_line_error, rfc3339_to_epoch, signed_push_headers,
-                          token_id)
+from identity_lib import (start_with_models, MLP_ONNX, TOKEN_RE, TestCA, call, check_401, cli, create_user,
+                          json_error, login_session, name, one_line_error, rfc3339_to_epoch, run_cli,
+                          signed_push_headers, token_id)
 
 LIST_FIELDS = {"id", "name", "role", "models", "created_at", "created_by", "expires_at", "revoked", "limits"}
 
@@ -164,6 +167,99 @@ def test_create_via_api_validation(srv, body, status):
             assert abs(expires - created - body["ttl_seconds"]) <= 1, j
     else:
         assert json_error(r), r
+
+
+# --------------------------------------------------------------------------- list states, actionable errors (issue 16)
+
+
+class FakeControlPlane:
+    """Answers GET paths with fixed JSON over HTTPS (a certificate from a TestCA)."""
+
+    def __init__(self, answers: dict, cert, key):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's naming
+                body = json.dumps(answers[self.path]).encode() if self.path in answers else b'{"error": "no"}'
+                self.send_response(200 if self.path in answers else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(str(cert), str(key))
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.url = f"https://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def listed_token(tid, name, expires_at, revoked=False):
+    return {"id": tid, "name": name, "role": "consumer", "models": "*", "created_at": "2026-01-01T00:00:00.000000Z",
+            "created_by": "init", "expires_at": expires_at, "revoked": revoked, "limits": None}
+
+
+def test_list_shows_expired_tokens_as_expired(tmp_path):
+    """A token past its expiry is `expired`, not `active` (the server keeps it for the record)."""
+    ca = TestCA(tmp_path, "fake control plane")
+    cert, key = ca.issue("server", name("127.0.0.1"), sans=["IP:127.0.0.1"], server=True)
+    tokens = [listed_token("00000000000000a1", "old-one", "2020-01-01T00:00:00.000000Z"),
+              listed_token("00000000000000a2", "fresh-one", "2999-01-01T00:00:00.000000Z"),
+              listed_token("00000000000000a3", "forever", None),
+              listed_token("00000000000000a4", "gone", "2020-01-01T00:00:00.000000Z", revoked=True)]
+    fake = FakeControlPlane({"/v1/tokens": {"tokens": tokens}}, cert, key)
+    try:
+        p = run_cli("token", "list", env={"AEGIS_SERVER": fake.url, "AEGIS_CACERT": str(ca.cert_path),
+                                          "AEGIS_TOKEN": "aegis_0000000000000000_x"})
+    finally:
+        fake.close()
+    assert p.returncode == 0, p.stderr
+    states = {line.split()[1]: line.split()[4] for line in p.stdout.splitlines()[1:]}
+    assert states == {"old-one": "expired", "fresh-one": "active", "forever": "active", "gone": "revoked"}, p.stdout
+
+
+def test_connection_errors_say_what_to_do(srv, tmp_path):
+    base = {"AEGIS_TOKEN": srv.token}
+    # A CA that does not exist, or is no file, is named with where it came from.
+    p = run_cli("token", "list", env={**base, "AEGIS_SERVER": f"https://127.0.0.1:{srv.admin_port}",
+                                      "AEGIS_CACERT": str(tmp_path / "nope.crt")})
+    assert one_line_error(p) is None and "nope.crt" in p.stderr and "AEGIS_CACERT" in p.stderr \
+        and "does not exist" in p.stderr, p.stderr
+    p = run_cli("token", "list", "--cacert", str(tmp_path), env={**base, "AEGIS_SERVER":
+                                                                 f"https://127.0.0.1:{srv.admin_port}"})
+    assert one_line_error(p) is None and "--cacert" in p.stderr and "folder" in p.stderr, p.stderr
+    # A certificate the client does not trust: the fix is named.
+    other = TestCA(tmp_path / "other", "some other CA")
+    p = run_cli("token", "list", env={**base, "AEGIS_SERVER": f"https://127.0.0.1:{srv.admin_port}",
+                                      "AEGIS_CACERT": str(other.cert_path)})
+    assert one_line_error(p) is None, p.stderr
+    for hint in ("--cacert", "AEGIS_CACERT", "tls/ca.crt"):
+        assert hint in p.stderr, p.stderr
+    # The data plane's port instead of the control plane's: it says so.
+    p = run_cli("token", "list", env={**base, "AEGIS_SERVER": f"https://127.0.0.1:{srv.data_port}",
+                                      "AEGIS_CACERT": str(srv.ca)})
+    assert one_line_error(p) is None and "this is the data plane" in p.stderr, p.stderr
+    # A model name that cannot be one says which characters are allowed.
+    p = cli(srv, "model", "push", "bad name!", "--version", "1", "--file", str(MLP_ONNX), "--format", "onnx",
+            token=srv.token)
+    assert one_line_error(p) is None and "letters, digits, '.', '_' or '-'" in p.stderr, p.stderr
+
+
+def test_model_list_shows_state_and_who_pushed(srv):
+    p = cli(srv, "model", "list", token=srv.token)
+    assert p.returncode == 0, p.stderr
+    header, *rows = p.stdout.splitlines()
+    assert header.split()[:4] == ["NAME", "VERSION", "FORMAT", "STATE"] and "PUSHED BY" in header, header
+    mlp = next(r for r in rows if r.startswith("fraud-mlp "))
+    assert " serving " in mlp and "token:admin" in mlp, mlp
+    listed = json.loads(cli(srv, "model", "list", "--json", token=srv.token).stdout)["models"]
+    assert all(m["state"] in ("serving", "withdrawn", "failed", "not serving") for m in listed), listed
 
 
 def test_break_glass_token_retirement(srv):

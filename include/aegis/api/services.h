@@ -22,6 +22,7 @@
 #include "aegis/guard/refusal_tracker.h"
 #include "aegis/guard/request_guard.h"
 #include "aegis/guard/screening.h"
+#include "aegis/http/trusted_proxies.h"
 #include "aegis/incident/incidents.h"
 #include "aegis/incident/suspensions.h"
 #include "aegis/monitor/monitor.h"
@@ -92,6 +93,10 @@ struct Services {
   guard::Screening* screening = nullptr;
   // Where baselines are stored; null: uploads are refused (503).
   store::MetadataStore* store = nullptr;
+  // [server] trusted_proxies: from a peer inside them, X-Forwarded-For names
+  // the client for login throttling, lockout, the guard's per-address limits
+  // and the audit event's remote; null or empty: the TCP peer always.
+  const http::TrustedProxies* trusted_proxies = nullptr;
   ApiLimits limits;
 };
 

@@ -8,15 +8,18 @@
 //   minutes, during which even the right password and code fail. The state is
 //   in the database, so a restart does not unlock. Names that are not accounts
 //   are tracked the same way in memory so both look alike.
-// - Per source address: more than 30 failures within 10 minutes refuse further
-//   attempts from that address (TooManyRequests) until the window passes;
-//   other addresses and accounts are unaffected.
+// - Per source address: after 30 failures within 10 minutes the address is
+//   throttled: each name may then be tried from it once a minute after a
+//   failure of that name (TooManyRequests with how long to wait), until the
+//   window passes. Names that have not failed from there lately, other
+//   addresses and accounts are unaffected, so a shared address (an ingress,
+//   a tunnel) slows an attacker without keeping anyone else out.
 // - Every credential failure gives the same Unauthenticated message, and an
 //   unknown name costs the same Argon2id verification as a wrong password.
 // - Sessions: "aegis_session_<16 hex id>_<43 base64url secret>"; only SHA-256 of
 //   the secret is kept, in memory. A session ends after 15 minutes without use
 //   (PCI DSS 8.2.8), 8 hours after login, at logout, or when its user is
-//   disabled. A restart ends every session.
+//   disabled, removed or given a new TOTP secret. A restart ends every session.
 //
 // Thread-safety: all methods are safe for concurrent use. Login, AddUser and
 // VerifyPassword cost an Argon2id computation (tens of milliseconds): call them
@@ -50,12 +53,18 @@ struct UserDirectoryOptions {
   std::chrono::seconds lockout_duration{30 * 60};
   int source_failure_limit = 30;
   std::chrono::seconds source_window{10 * 60};
+  // From a throttled address: one attempt per name per this, after its failure.
+  std::chrono::seconds source_name_interval{60};
   size_t max_sessions_per_user = 16;  // the oldest is ended beyond this
   // Told when a name becomes locked (an account, or a valid name that is not
   // one), with the source of the failure that locked it. From the login's
   // worker thread; it must not block (guard incidents: Post).
   std::function<void(const std::string& name, const std::string& source)> on_lockout;
 };
+
+// What a refused user name is told: the rule of IsValidName.
+inline constexpr std::string_view kUserNameRule =
+    "invalid user name: 1-64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit";
 
 struct NewUser {
   std::string name;          // [A-Za-z0-9][A-Za-z0-9._@-]{0,63}
@@ -99,6 +108,8 @@ struct LoginOutcome {
   // "wrong code", "replayed code", "account locked", "account disabled",
   // "source throttled". Empty on success.
   std::string audit_reason;
+  // With TooManyRequests: how long to wait before trying this name again.
+  std::chrono::seconds retry_after{0};
   // On success:
   std::string session;                               // the session token, shown once
   std::chrono::system_clock::time_point expires_at;  // absolute end (8 h)
@@ -128,6 +139,23 @@ class UserDirectory {
   StatusOr<std::vector<UserInfo>> ListUsers() const;
   // Disables the account and ends its sessions. NotFound if absent.
   Status DisableUser(const std::string& name);
+  // Lets a disabled account log in again (its lockout state is unchanged).
+  // NotFound if absent.
+  Status EnableUser(const std::string& name);
+  // Ends the account's lockout and clears its failure count, so the right
+  // password and code work at once. NotFound if absent.
+  Status UnlockUser(const std::string& name);
+  // Deletes the account and ends its sessions. Its grant lived in the account,
+  // so nothing is left that names it (audit events and `created_by` fields
+  // are history and stay). NotFound if absent.
+  Status RemoveUser(const std::string& name);
+  // Gives the account a new TOTP secret (generated and wrapped exactly as at
+  // AddUser) and ends its sessions; codes of the old secret stop working.
+  // Returns the account and the new enrolment URI, shown once. NotFound if
+  // absent.
+  StatusOr<EnrolledUser> ResetTotp(const std::string& name);
+  // Whether `name` could be an account name at all (the rule AddUser applies).
+  static bool IsValidName(std::string_view name);
 
   LoginOutcome Login(const LoginRequest& request);
 

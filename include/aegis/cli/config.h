@@ -23,6 +23,7 @@
 #include "aegis/guard/extraction_detector.h"
 #include "aegis/guard/request_guard.h"
 #include "aegis/http/server.h"
+#include "aegis/http/trusted_proxies.h"
 #include "aegis/incident/incidents.h"
 #include "aegis/registry/registry.h"
 #include "aegis/runtime/model_instances.h"
@@ -68,6 +69,8 @@ struct Config {
   // [server] required_models: what readiness waits for besides loading having
   // finished (RegistryOptions::required_models).
   std::vector<std::string> required_models;
+  // [server] trusted_proxies: CIDR blocks, checked by http::TrustedProxies::Parse at load.
+  std::vector<std::string> trusted_proxies;
   http::Limits http_limits;
   api::ApiLimits api_limits;
   guard::GuardOptions guard = DefaultGuard();  // [guard], and rate/burst of [models."NAME"]

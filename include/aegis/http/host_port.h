@@ -28,4 +28,10 @@ StatusOr<HostPort> ParseHttpsUrl(std::string_view url);
 // True for an IPv4 or IPv6 literal (no brackets).
 bool IsIpLiteral(const std::string& host);
 
+// True for a DNS host name a certificate may carry: dot-separated labels of
+// 1-63 letters, digits and inner '-', 253 characters at most, not all digits
+// in the last label (that would read as an IPv4 address), no wildcard, no
+// trailing dot.
+bool IsDnsName(std::string_view name);
+
 }  // namespace aegis::http

@@ -97,6 +97,10 @@ enum class Action {
   kUserAdd,             // POST /v1/users
   kUserList,            // GET /v1/users
   kUserDisable,         // POST /v1/users/{name}/disable
+  kUserEnable,          // POST /v1/users/{name}/enable
+  kUserUnlock,          // POST /v1/users/{name}/unlock
+  kUserResetTotp,       // POST /v1/users/{name}/reset-totp
+  kUserRemove,          // DELETE /v1/users/{name}
   kLogin,               // POST /v1/login   (no credential)
   kLogout,              // POST /v1/logout  (any credential)
   kWhoami,              // GET /v1/whoami   (any credential)
@@ -152,6 +156,10 @@ constexpr std::optional<Permission> RequiredPermission(Action action) {
     case Action::kUserAdd:
     case Action::kUserList:
     case Action::kUserDisable:
+    case Action::kUserEnable:
+    case Action::kUserUnlock:
+    case Action::kUserResetTotp:
+    case Action::kUserRemove:
       return Permission::kUserManage;
     case Action::kIncidentList:
     case Action::kIncidentRead:

@@ -110,6 +110,11 @@ bool IsValidKeyName(std::string_view name);
 // Names: [A-Za-z0-9][A-Za-z0-9._-]{0,127}, and never "..".
 bool IsValidModelName(std::string_view name);
 bool IsValidVersion(std::string_view version);
+// What a refused name or version is told: the rule the two functions above apply.
+inline constexpr std::string_view kModelNameRule =
+    "invalid model name: 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit, without '..'";
+inline constexpr std::string_view kModelVersionRule =
+    "invalid model version: 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit, without '..'";
 
 // What the integrity gate refused since start, for metrics. Monotonic.
 struct IntegrityCounts {

@@ -170,6 +170,15 @@ class MetadataStore {
                                       const std::optional<std::string>& locked_until) = 0;
   // Sets disabled (idempotent). NotFound if absent.
   virtual Status DisableUser(const std::string& name) = 0;
+  // Clears disabled (idempotent). NotFound if absent.
+  virtual Status EnableUser(const std::string& name) = 0;
+  // Replaces the wrapped TOTP secret and restarts its replay guard
+  // (last_totp_step = -1: the steps of the old secret mean nothing to the new
+  // one). NotFound if absent.
+  virtual Status ReplaceUserTotp(const std::string& name, const std::vector<uint8_t>& totp_secret_wrapped,
+                                 const std::string& kek_id) = 0;
+  // Deletes the account. NotFound if absent.
+  virtual Status DeleteUser(const std::string& name) = 0;
 
   // AlreadyExists when the name or the key (fingerprint) is already trusted.
   virtual Status InsertTrustedKey(const TrustedKeyRecord& key) = 0;
