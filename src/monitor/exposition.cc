@@ -7,6 +7,7 @@
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
+#include "aegis/common/version.h"
 #include "aegis/monitor/monitor.h"
 #include "counters.h"
 
@@ -337,6 +338,13 @@ void AddExtraction(const guard::ExtractionDetector& d, std::vector<MetricFamily>
 std::string Monitor::PrometheusText() const {
   const auto now = options_.clock->Now();
   std::vector<MetricFamily> families;
+  // The build's identity as labels of a constant 1 (the Prometheus idiom: join
+  // on it, or alert on a version change across a fleet).
+  MetricFamily build =
+      Family("aegis_build_info", "The release and source revision this server was built from.", MetricType::Gauge);
+  build.metric.push_back(
+      Value(MetricType::Gauge, 1.0, {{"version", std::string(kVersion)}, {"revision", std::string(kRevision)}}));
+  families.push_back(std::move(build));
   AddRequests(*counters_, families);
   AddSecurityCounters(*counters_, families);
   AddMemoryLimits(*counters_, options_.body_budget, families);

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "aegis/common/file_util.h"
+#include "aegis/common/version.h"
 #include "aegis/keys/key_provider.h"
 #include "common/testing/scoped_temp_dir.h"
 #include "common/testing/status_matchers.h"
@@ -77,6 +78,16 @@ TEST_F(MonitorTest, RequestsAreCountedPerServedModelVersionAndCode) {
   EXPECT_NEAR(Sample(text, R"(aegis_request_duration_seconds_sum{model="mlp",version="1"})"), 180e-6, 1e-12);
   EXPECT_TRUE(Contains(text, "# TYPE aegis_requests_total counter"));
   EXPECT_TRUE(Contains(text, "# TYPE aegis_request_duration_seconds histogram"));
+}
+
+TEST_F(MonitorTest, BuildInfoNamesTheVersionAndRevision) {
+  Monitor monitor(Options());
+  const std::string text = monitor.PrometheusText();
+  EXPECT_EQ(Sample(text, "aegis_build_info{version=\"" + std::string(kVersion) + "\",revision=\"" +
+                             std::string(kRevision) + "\"}"),
+            1);
+  EXPECT_TRUE(Contains(text, "# TYPE aegis_build_info gauge"));
+  EXPECT_FALSE(kRevision.empty());
 }
 
 TEST_F(MonitorTest, ModelSeriesAreBounded) {

@@ -15,7 +15,8 @@ import uuid
 
 import pytest
 
-from aegis_testlib import EXAMPLES, infer_body, reference_case, start_installation, stop_and_check
+from aegis_testlib import (EXAMPLES, aegis, assert_build_revision, infer_body, project_version, reference_case,
+                           start_installation, stop_and_check)
 from identity_lib import call, create_token
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -107,6 +108,21 @@ def test_exposition_passes_promtool(inst):
                 "aegis_audit_events_total", "aegis_audit_tree_size", "aegis_tls_cert_expiry_seconds",
                 "aegis_kek_age_seconds", "aegis_audit_signed_tree_size", "aegis_audit_verified"}
     assert required <= family_names(text), f"missing: {required - family_names(text)}"
+
+
+def test_build_identity(inst):
+    """aegis_build_info, `aegis --version` and GET /v2 state the same build: CMake's version, git's revision."""
+    proc = aegis("--version")
+    assert proc.returncode == 0, proc.stderr
+    m = re.fullmatch(r"aegis (\S+) \(revision (\S+)\)", proc.stdout.strip())
+    assert m, proc.stdout
+    assert m.group(1) == project_version()
+    assert_build_revision(m.group(2))
+    samples = parse(scrape(inst))
+    assert value(samples, "aegis_build_info", version=m.group(1), revision=m.group(2)) == 1, \
+        [k for k in samples if k[0] == "aegis_build_info"]
+    r = inst.get("/v2")
+    assert r.status_code == 200 and r.json()["version"] == project_version(), r.text
 
 
 def test_who_may_scrape(inst, auditor, consumer):
