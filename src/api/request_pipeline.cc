@@ -14,6 +14,8 @@ constexpr std::string_view kRejectedAction = "http.reject";
 audit::AuditEvent NewEvent(const http::RequestHead& head, std::string_view action, std::string resource) {
   audit::AuditEvent e;
   e.request_id = head.request_id;
+  e.request_id_from_client = head.request_id_from_client;
+  e.traceparent = head.traceparent;
   e.principal = "anonymous";
   e.action = std::string(action);
   e.resource = std::move(resource);
@@ -21,6 +23,21 @@ audit::AuditEvent NewEvent(const http::RequestHead& head, std::string_view actio
   e.remote = head.remote_address;
   e.listener = head.listener == http::ListenerKind::kAdmin ? audit::Listener::kAdmin : audit::Listener::kData;
   return e;
+}
+
+// The reason of a 5xx whose response carried no error message (a readiness
+// probe's 503, a response the HTTP layer made).
+std::string ServerErrorReason(int status) {
+  switch (status) {
+    case 500:
+      return "internal error";
+    case 503:
+      return "unavailable";
+    case 504:
+      return "timed out";
+    default:
+      return "server error " + std::to_string(status);
+  }
 }
 
 monitor::AuthMethod MonitorMethod(auth::Method method) {
@@ -69,8 +86,10 @@ void AuditOnComplete(http::Plan& plan, const Services& services, audit::AuditEve
   const Clock* clock = services.clock;
   monitor::Monitor* mon = services.monitor;
   plan.on_complete = [log, clock, mon, series, late = std::move(late), event = std::move(event)](
-                         int status, std::chrono::nanoseconds latency) mutable {
+                         int status, std::chrono::nanoseconds latency, std::string_view error) mutable {
     if (late && !late->reason.empty()) event.reason = late->reason;
+    // A server error always says why: the message the client got, else the status's name.
+    if (status >= 500 && event.reason.empty()) event.reason = error.empty() ? ServerErrorReason(status) : error;
     if (late && late->denied) event.decision = audit::Decision::kDeny;
     if (late && !late->principal.empty()) event.principal = late->principal;
     if (late && !late->auth_method.empty()) event.auth_method = late->auth_method;

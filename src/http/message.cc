@@ -132,6 +132,7 @@ Response Response::Error(int http_status, std::string_view message) {
   r.body = "{\"error\": ";
   AppendJsonString(message, r.body);
   r.body.push_back('}');
+  r.error = message;
   return r;
 }
 
