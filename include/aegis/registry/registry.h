@@ -57,6 +57,9 @@ struct ModelKey {
 struct ServedModel {
   store::ModelVersionRecord record;
   std::shared_ptr<runtime::ModelInstances> instances;
+  // How long making it servable took: decryption, the integrity checks and the
+  // engine load at start; the scan and the engine load at push.
+  std::chrono::nanoseconds load_time{0};
 };
 
 // Everything one model name has, for metadata and routing.
@@ -156,6 +159,9 @@ class Registry {
   std::vector<std::shared_ptr<const ServedModel>> Served() const;
   // Lock-free; safe from any thread.
   IntegrityCounts Integrity() const { return {integrity_failures_.load(), scan_findings_.load()}; }
+  // Versions that could not be made servable since start, by model name: a
+  // recorded version LoadAll could not serve, or a push the engine refused.
+  std::map<std::string, uint64_t, std::less<>> LoadFailures() const AEGIS_EXCLUDES(failed_mu_);
 
   // True when every recorded version is loaded.
   bool Ready() const { return failed_count_.load() == 0 && loaded_.load(); }
@@ -187,6 +193,7 @@ class Registry {
   StatusOr<std::shared_ptr<ServedModel>> LoadVersion(const store::ModelVersionRecord& record,
                                                      const std::vector<store::TrustedKeyRecord>& trusted);
   void MarkFailed(const ModelKey& key, const Status& why) AEGIS_EXCLUDES(failed_mu_);
+  void CountLoadFailure(const std::string& name) AEGIS_EXCLUDES(failed_mu_);
   void Unpublish(const std::string& name, const std::string& version) AEGIS_REQUIRES(write_mu_);
   void ReleaseReservation(const ModelKey& key) AEGIS_EXCLUDES(write_mu_);
   // The runtime settings for one version: the defaults, the model's overrides,
@@ -216,6 +223,7 @@ class Registry {
   mutable Mutex failed_mu_;
   std::map<ModelKey, Status> failed_ AEGIS_GUARDED_BY(failed_mu_);
   std::atomic<int> failed_count_{0};  // failed_.size(), stored under failed_mu_; read without it
+  std::map<std::string, uint64_t, std::less<>> load_failures_ AEGIS_GUARDED_BY(failed_mu_);
   std::atomic<bool> loaded_{false};
   // Versions withdrawn by incident response, with the incidents holding them.
   mutable Mutex withdrawn_mu_;
