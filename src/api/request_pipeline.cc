@@ -81,11 +81,12 @@ audit::AuditEvent StartUnroutedEvent(const http::RequestHead& head) {
 }
 
 void AuditOnComplete(http::Plan& plan, const Services& services, audit::AuditEvent event,
-                     std::shared_ptr<const LateOutcome> late, monitor::ModelSeries* series) {
+                     std::shared_ptr<const LateOutcome> late, monitor::ModelSeries* series,
+                     std::optional<monitor::ScrapeListener> scrape) {
   audit::AuditLog* log = services.audit;
   const Clock* clock = services.clock;
   monitor::Monitor* mon = services.monitor;
-  plan.on_complete = [log, clock, mon, series, late = std::move(late), event = std::move(event)](
+  plan.on_complete = [log, clock, mon, series, scrape, late = std::move(late), event = std::move(event)](
                          int status, std::chrono::nanoseconds latency, std::string_view error) mutable {
     if (late && !late->reason.empty()) event.reason = late->reason;
     // A server error always says why: the message the client got, else the status's name.
@@ -101,9 +102,13 @@ void AuditOnComplete(http::Plan& plan, const Services& services, audit::AuditEve
       log->Append(std::move(event));
       return;
     }
-    monitor::StageTimer timer;
-    log->Append(std::move(event));
-    mon->ObserveStage(monitor::Stage::kAudit, timer.Lap());
+    if (scrape && status == 200 && !denied) {
+      mon->MetricsScraped(*scrape);
+    } else {
+      monitor::StageTimer timer;
+      log->Append(std::move(event));
+      mon->ObserveStage(monitor::Stage::kAudit, timer.Lap());
+    }
     mon->RequestEnded(series, status, denied, latency);
   };
 }

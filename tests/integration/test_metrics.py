@@ -149,10 +149,12 @@ def test_who_may_scrape(inst, auditor, consumer):
     assert value(after, "aegis_authz_denied_total") - value(before, "aegis_authz_denied_total") == 6
     assert value(after, "aegis_auth_attempts_total", method="none", result="failure") - \
         value(before, "aegis_auth_attempts_total", method="none", result="failure") == 1
-    ev = inst.wait_audit(lambda e: e.get("action") == "metrics.read" and e.get("principal") == "token:metrics-auditor")
-    assert ev["decision"] == "allow" and ev["status"] == 200
+    # Allowed scrapes are counted, not audited one by one; refused ones are audited.
+    assert value(after, "aegis_metrics_scrapes_total", listener="admin") - \
+        value(before, "aegis_metrics_scrapes_total", listener="admin") == 2  # `before` itself and the auditor's
     ev = inst.wait_audit(lambda e: e.get("action") == "metrics.read" and e.get("principal") == "token:metrics-consumer")
     assert ev["decision"] == "deny" and ev["status"] == 403
+    assert not [e for e in inst.audit_events() if e.get("action") == "metrics.read" and e.get("status") == 200]
 
 
 def test_inference_counts_per_model_version_and_code(inst):
@@ -184,6 +186,32 @@ def test_inference_counts_per_model_version_and_code(inst):
     assert value(after, "aegis_audit_tree_size") > 0
     assert value(after, "aegis_audit_verified") == 1
     assert 0 < value(after, "aegis_audit_signed_tree_size") <= value(after, "aegis_audit_tree_size")
+
+
+def test_process_and_model_runtime_metrics(inst):
+    """Process metrics under their standard names, requests in flight, and per model version: inferences, the wait
+    for a free instance, batch sizes and load time (load failures: the registry's unit tests)."""
+    before = parse(scrape(inst))
+    for _ in range(3):
+        assert inst.infer("xgb", sample_input("xgb")).status_code == 200
+    after = parse(scrape(inst))
+
+    def delta(name, **labels):
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert delta("aegis_inferences_total", model="xgb", version="1", result="success") == 3
+    assert delta("aegis_model_queue_wait_seconds_count", model="xgb", version="1") == 3
+    assert delta("aegis_inference_batch_size_count", model="xgb", version="1") == 3
+    assert delta("aegis_inference_batch_size_sum", model="xgb", version="1") >= 3
+    assert value(after, "aegis_model_load_duration_seconds", model="xgb", version="1") > 0
+    assert value(after, "aegis_model_load_duration_seconds", model="mlp_onnx", version="1") > 0
+    # The scrape itself is in flight while the exposition is built.
+    assert value(after, "aegis_requests_in_flight") >= 1
+    for name in ("process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds"):
+        assert value(after, name) > 0, name
+    start = value(after, "process_start_time_seconds")
+    assert time.time() - 3600 < start <= time.time(), start
+    assert value(after, "process_cpu_seconds_total") >= value(before, "process_cpu_seconds_total")
 
 
 def test_authentication_failures_by_method(inst):
@@ -311,8 +339,9 @@ def test_dashboard_shape(inst, auditor):
     assert sorted((m["name"], m["version"]) for m in d["models"]) == sorted((m, "1") for m in MODELS)
     for m in d["models"]:
         assert set(m) == {"name", "version", "format", "signer", "fingerprint", "requests", "latency_p50_ms",
-                          "latency_p95_ms", "requests_per_second", "workers_up", "withdrawn"}
+                          "latency_p95_ms", "requests_per_second", "error_rate", "workers_up", "withdrawn"}
         assert m["signer"] == "test-publisher"
+        assert m["error_rate"] == 0, m  # the share of the last minute's requests answered 5xx: none here
         assert m["workers_up"] == 2 and m["withdrawn"] is False, m
         assert re.match(r"^[0-9a-f]{64}$", m["fingerprint"]), m["fingerprint"]
         assert len(m["requests"]) == 180
