@@ -21,7 +21,17 @@ audit::AuditEvent NewEvent(const http::RequestHead& head, std::string_view actio
   e.resource = std::move(resource);
   e.decision = audit::Decision::kAllow;
   e.remote = head.remote_address;
-  e.listener = head.listener == http::ListenerKind::kAdmin ? audit::Listener::kAdmin : audit::Listener::kData;
+  switch (head.listener) {
+    case http::ListenerKind::kAdmin:
+      e.listener = audit::Listener::kAdmin;
+      break;
+    case http::ListenerKind::kMetrics:
+      e.listener = audit::Listener::kMetrics;
+      break;
+    case http::ListenerKind::kData:
+      e.listener = audit::Listener::kData;
+      break;
+  }
   return e;
 }
 

@@ -6,18 +6,21 @@ so the values are shown to move with traffic (and not merely to exist). The Graf
 dashboard shipped in deploy/grafana/ is checked against what the server really exposes.
 """
 
+import http.client
 import json
 import pathlib
 import re
 import subprocess
+import ssl
 import time
+import tomllib
 import uuid
 
 import pytest
 
-from aegis_testlib import (EXAMPLES, aegis, assert_build_revision, infer_body, project_version, reference_case,
-                           start_installation, stop_and_check)
-from identity_lib import call, create_token
+from aegis_testlib import (EXAMPLES, Installation, aegis, assert_build_revision, free_port, infer_body,
+                           project_version, reference_case, start_installation, stop_and_check)
+from identity_lib import TestCA, call, client_context, create_token, expect_refused_at_start, name
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 GRAFANA = REPO / "deploy" / "grafana" / "aegis-dashboard.json"
@@ -30,10 +33,38 @@ LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
 @pytest.fixture(scope="module")
-def inst(tmp_path_factory):
-    i = start_installation(tmp_path_factory.mktemp("aegis-metrics"), models=MODELS)
+def scrapers(tmp_path_factory):
+    """The CA of Prometheus's client certificates, one it issued, and one from a CA the server does not trust."""
+    root = tmp_path_factory.mktemp("scrapers")
+    ca, foreign = TestCA(root / "ca", "Scrapers CA"), TestCA(root / "foreign", "Foreign CA")
+    return {"ca": ca, "cert": ca.issue("prometheus", name("prometheus")),
+            "foreign": foreign.issue("intruder", name("prometheus"))}
+
+
+@pytest.fixture(scope="module")
+def inst(tmp_path_factory, scrapers):
+    # The dedicated metrics listener is on, mTLS-only: every test here shares one server.
+    i = start_installation(tmp_path_factory.mktemp("aegis-metrics"), models=MODELS,
+                           config={("metrics", "listen"): f"127.0.0.1:{free_port()}",
+                                   ("metrics", "client_ca"): str(scrapers["ca"].cert_path)})
     yield i
     stop_and_check(i)
+
+
+def metrics_port(inst) -> int:
+    return int(tomllib.loads(inst.config_path.read_text())["metrics"]["listen"].rsplit(":", 1)[1])
+
+
+def on_metrics_listener(inst, method, path, cert):
+    """One request on the dedicated listener with `cert` (None: no client certificate)."""
+    conn = http.client.HTTPSConnection("127.0.0.1", metrics_port(inst), timeout=30,
+                                       context=client_context(inst.ca, cert))
+    try:
+        conn.request(method, path)
+        r = conn.getresponse()
+        return r.status, dict(r.getheaders()), r.read().decode()
+    finally:
+        conn.close()
 
 
 @pytest.fixture(scope="module")
@@ -446,3 +477,41 @@ def test_grafana_dashboard_queries_metrics_the_server_exposes(inst):
                    "aegis_incidents_open", "aegis_audit_tree_size", "aegis_tls_cert_expiry_seconds",
                    "aegis_kek_age_seconds"]:
         assert metric in joined, f"no panel for {metric}"
+
+
+def test_dedicated_listener_serves_only_metrics_to_certified_scrapers(inst, scrapers):
+    """[metrics] listen + client_ca: GET /metrics without a token, only with a certificate from the CA; counted."""
+    before = parse(scrape(inst))
+    status, headers, text = on_metrics_listener(inst, "GET", "/metrics", scrapers["cert"])
+    assert status == 200 and headers["Content-Type"] == CONTENT_TYPE, (status, text[:300])
+    proc = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    request_id = headers["X-Request-Id"]
+    for method, path in (("POST", "/metrics"), ("GET", "/v1/models"), ("GET", "/v2"), ("GET", "/v1/dashboard"),
+                         ("GET", "/metrics?x=1"), ("GET", "/")):
+        status, _, body = on_metrics_listener(inst, method, path, scrapers["cert"])
+        assert status == 404 and "aegis_" not in body, (method, path, status, body[:200])
+    after = parse(scrape(inst))
+    assert value(after, "aegis_metrics_scrapes_total", listener="metrics") - \
+        value(before, "aegis_metrics_scrapes_total", listener="metrics") == 1
+    ev = inst.wait_audit(lambda e: e.get("listener") == "metrics" and e.get("resource") == "path:/v1/models")
+    assert ev["action"] == "unknown" and ev["status"] == 404, ev
+    assert not [e for e in inst.audit_events() if e.get("request_id") == request_id], "an answered scrape is audited"
+    # No certificate, or one from another CA: refused in the TLS handshake, before any HTTP.
+    for cert in (None, scrapers["foreign"]):
+        with pytest.raises((ssl.SSLError, ConnectionError, http.client.RemoteDisconnected)):
+            on_metrics_listener(inst, "GET", "/metrics", cert)
+
+
+def test_bad_metrics_listener_refuses_to_start(tmp_path):
+    """A bad [metrics] listen or one that clashes with another listener stops the start, naming the key."""
+    i = Installation(tmp_path)
+    i.init()
+    i.set_config("metrics", "listen", "localhost")
+    expect_refused_at_start(i, "a listen address without a port")
+    last = i.last_stderr.read_text().strip().splitlines()[-1]
+    assert last.startswith("aegis: ") and "metrics.listen: " in last, last
+    i.set_config("metrics", "listen", f"127.0.0.1:{i.admin_port}")
+    expect_refused_at_start(i, "the control plane's port")
+    last = i.last_stderr.read_text().strip().splitlines()[-1]
+    assert last.startswith("aegis: metrics.listen: ") and "server.admin_listen" in last, last

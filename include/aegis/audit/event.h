@@ -26,9 +26,9 @@ enum class Decision { kAllow, kDeny };
 std::string_view DecisionName(Decision decision);
 
 // Where an event came from: the network listener that took the request
-// ("data" | "admin"), or "cli" for events of the server itself and of the
-// `aegis` command (no listener).
-enum class Listener { kData, kAdmin, kCli };
+// ("data" | "admin" | "metrics"), or "cli" for events of the server itself and
+// of the `aegis` command (no listener).
+enum class Listener { kData, kAdmin, kCli, kMetrics };
 std::string_view ListenerName(Listener listener);
 
 // The server's own events (not requests).

@@ -29,9 +29,10 @@ struct ClientCertificate {
   std::string fingerprint;  // lowercase hex SHA-256 of the DER certificate
 };
 
-// The two listeners a server has: the data plane and the control (admin) plane.
-enum class ListenerKind { kData, kAdmin };
-// "data" | "admin" (logs, the test echo).
+// The listeners a server has: the data plane, the control (admin) plane, and
+// the optional dedicated metrics listener (GET /metrics only).
+enum class ListenerKind { kData, kAdmin, kMetrics };
+// "data" | "admin" | "metrics" (logs, metrics labels, the test echo).
 std::string_view ListenerName(ListenerKind kind);
 
 // Everything known once the request line and headers are read, before the body.
