@@ -494,8 +494,10 @@ std::string Monitor::PrometheusText() const {
     families.push_back(Single("aegis_audit_verified",
                               "1 when the latest full verification of the audit log on disk passed, else 0.",
                               MetricType::Gauge, stats.verified_ok ? 1.0 : 0.0));
-    if (!stats.sinks.empty()) {
+    {
       // Sink names are the fixed set the configuration allows ("syslog", "webhook").
+      // The families are exported without samples when no sink is configured, so
+      // that alerting rules naming them load against every server.
       MetricFamily delivered = Family("aegis_audit_sink_delivered_total",
                                       "Audit events and tree heads a SIEM sink delivered.", MetricType::Counter);
       MetricFamily dropped =

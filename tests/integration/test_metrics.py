@@ -17,6 +17,7 @@ import tomllib
 import uuid
 
 import pytest
+import yaml
 
 from aegis_testlib import (EXAMPLES, Installation, aegis, assert_build_revision, free_port, infer_body,
                            project_version, reference_case, start_installation, stop_and_check)
@@ -24,6 +25,8 @@ from identity_lib import TestCA, call, client_context, create_token, expect_refu
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 GRAFANA = REPO / "deploy" / "grafana" / "aegis-dashboard.json"
+RULES = REPO / "deploy" / "prometheus" / "aegis-rules.yml"
+RULE_TESTS = REPO / "deploy" / "prometheus" / "aegis-rules.test.yml"
 PROMTOOL = "/usr/bin/promtool"
 MODELS = ["mlp_onnx", "xgb"]
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -515,3 +518,25 @@ def test_bad_metrics_listener_refuses_to_start(tmp_path):
     expect_refused_at_start(i, "the control plane's port")
     last = i.last_stderr.read_text().strip().splitlines()[-1]
     assert last.startswith("aegis: metrics.listen: ") and "server.admin_listen" in last, last
+
+
+def test_alert_rules_load_fire_and_name_exported_metrics(inst):
+    """deploy/prometheus/aegis-rules.yml: `promtool check rules`, its unit tests (`promtool test rules`: each alert
+    fires on a synthetic series and stays quiet otherwise), and every metric it names is one this server exports."""
+    proc = subprocess.run([PROMTOOL, "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = subprocess.run([PROMTOOL, "test", "rules", str(RULE_TESTS)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rules = [r for g in yaml.safe_load(RULES.read_text())["groups"] for r in g["rules"]]
+    alerts = {r["alert"] for r in rules}
+    assert {"AegisAuditVerificationFailed", "AegisAuditSinkDropping", "AegisIntegrityFailure", "AegisLoginLockout",
+            "AegisModelErrorRateHigh", "AegisModelLatencyHigh"} <= alerts, alerts
+    tested = set(re.findall(r"alertname: (\w+)", RULE_TESTS.read_text()))
+    assert alerts <= tested, f"alerts without a promtool unit test: {alerts - tested}"
+    exposed = family_names(scrape(inst))
+    for r in rules:
+        names = set(re.findall(r"\b(?:aegis|process)_[a-z_]+", r["expr"]))
+        assert names, r["alert"]
+        for n in names:
+            base = re.sub(r"_(bucket|sum|count)$", "", n)
+            assert n in exposed or base in exposed, f"{r['alert']} uses {n}, which the server does not export"
