@@ -16,8 +16,9 @@ PACKAGES=(
   nlohmann-json3-dev libsqlite3-dev libargon2-dev zlib1g-dev libqrencode-dev
   # confinement of engine workers (seccomp-bpf)
   libseccomp-dev
-  # metrics: prometheus-cpp (core) for the exposition, prometheus for `promtool check metrics` in tests
-  prometheus-cpp-dev prometheus
+  # metrics: prometheus-cpp (core) for the exposition, prometheus for `promtool check metrics`,
+  # `promtool check rules` and `promtool test rules` in tests (python3-yaml reads the rules)
+  prometheus-cpp-dev prometheus python3-yaml
   # engines
   libopencv-dnn-dev libtorch-dev libxgboost-dev
   # tests, sample models, benchmark

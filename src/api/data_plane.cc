@@ -175,8 +175,8 @@ StatusOr<http::Response> EncodeOutputs(const ResponseShape& shape, std::span<con
 // model's own thread when it runs confined). `monitor` (may be null) gets the
 // two stages' times.
 void RunInference(const std::shared_ptr<const registry::ServedModel>& model, const http::Request& request,
-                  monitor::Monitor* monitor, const ResponseRules& rules, const ScreeningRules& screening,
-                  internal::ExtractionWatch watch, http::Reply reply) {
+                  monitor::Monitor* monitor, monitor::ModelSeries* series, const ResponseRules& rules,
+                  const ScreeningRules& screening, internal::ExtractionWatch watch, http::Reply reply) {
   monitor::StageTimer timer;
   auto header_length = JsonHeaderLength(request.head);
   if (!header_length.ok()) return reply(internal::ErrorResponse(header_length.status()));
@@ -195,9 +195,12 @@ void RunInference(const std::shared_ptr<const registry::ServedModel>& model, con
   // The callback owns what it needs, not the model: the model's instances may
   // run it on their own thread, and must never hold the last reference to themselves.
   instances.Submit(std::move(infer->inputs), request.head.request_id,
-                   [shape = std::move(shape), monitor, timer, watch = std::move(watch),
+                   [shape = std::move(shape), monitor, series, timer, watch = std::move(watch),
                     reply = std::move(reply)](const runtime::InferenceResult& result) mutable {
-                     if (monitor != nullptr) monitor->ObserveStage(monitor::Stage::kEngine, timer.Lap());
+                     if (monitor != nullptr) {
+                       monitor->ObserveStage(monitor::Stage::kEngine, timer.Lap());
+                       monitor->InferenceCompleted(series, result.status.ok(), result.queue_wait, result.batch_size);
+                     }
                      if (!result.status.ok()) return reply(internal::ErrorResponse(result.status));
                      // Every answered row counts, whatever the output policy returns.
                      watch.Observe(shape.model, shape.version, result.outputs);
@@ -264,10 +267,10 @@ void PlanInfer(internal::RouteRequest& r, const auth::Principal& principal) {
       (*model)->instances->SubmitHandsOver() && r.head.content_length && *r.head.content_length <= kCheapBodyBytes;
   internal::ExtractionWatch watch(services, principal.name, policy::IsAdministrator(principal.subject),
                                   internal::SourceAddress(r.event.remote), (*model)->record.name);
-  r.plan.async_handler = [model = std::move(*model), monitor = services.monitor, rules,
+  r.plan.async_handler = [model = std::move(*model), monitor = services.monitor, series = r.series, rules,
                           screening = std::move(screening),
                           watch = std::move(watch)](http::Request& request, http::Reply reply) {
-    RunInference(model, request, monitor, rules, screening, watch, std::move(reply));
+    RunInference(model, request, monitor, series, rules, screening, watch, std::move(reply));
   };
 }
 

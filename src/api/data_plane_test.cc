@@ -175,5 +175,36 @@ TEST_F(DataPlaneTest, InferenceRunsOnTheServedVersionAndNamesIt) {
   EXPECT_EQ(LastEvent()["action"], "model.metadata");
 }
 
+// The ids the HTTP layer adopted from the client reach the audit event, and a
+// server error always says why: the response's message, else the status's name.
+TEST_F(DataPlaneTest, ClientIdsAreAuditedAndServerErrorsCarryAReason) {
+  auto head = Data("GET", "/v2/health/live", std::nullopt);
+  head.request_id = "client-42";
+  head.request_id_from_client = true;
+  head.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  http::Plan plan = Begin(head);
+  EXPECT_EQ(Run(plan, head).status, 200);
+  Json e = LastEvent();
+  EXPECT_EQ(e["request_id"], "client-42");
+  EXPECT_EQ(e["request_id_origin"], "client");
+  EXPECT_EQ(e["traceparent"], head.traceparent);
+  EXPECT_FALSE(e.contains("reason"));
+
+  head = Data("GET", "/v2/health/ready", std::nullopt);
+  draining_ = true;
+  plan = Begin(head);
+  EXPECT_EQ(Run(plan, head).status, 503);
+  e = LastEvent();
+  EXPECT_FALSE(e.contains("request_id_origin"));
+  EXPECT_FALSE(e.contains("traceparent"));
+  EXPECT_EQ(e["reason"], "unavailable");
+
+  head = Data("GET", "/v2", Token("consumer"));
+  plan = Begin(head);
+  ASSERT_TRUE(plan.on_complete);
+  plan.on_complete(500, std::chrono::milliseconds(1), "engine failed");
+  EXPECT_EQ(LastEvent()["reason"], "engine failed");
+}
+
 }  // namespace
 }  // namespace aegis::api

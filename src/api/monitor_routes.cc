@@ -28,7 +28,10 @@ http::Response Dashboard(monitor::Monitor& mon) { return http::Response::Json(20
 
 }  // namespace
 
-void PlanMetrics(RouteRequest& r, const auth::Principal&) { PlanRead(r, Metrics); }
+void PlanMetrics(RouteRequest& r, const auth::Principal&) {
+  r.scrape = monitor::ScrapeListener::kAdmin;
+  PlanRead(r, Metrics);
+}
 void PlanDashboard(RouteRequest& r, const auth::Principal&) { PlanRead(r, Dashboard); }
 
 }  // namespace aegis::api::internal

@@ -15,13 +15,40 @@ audit::AuditEvent NewEvent(const Services& services, const http::RequestHead& he
                            std::string resource) {
   audit::AuditEvent e;
   e.request_id = head.request_id;
+  e.request_id_from_client = head.request_id_from_client;
+  e.traceparent = head.traceparent;
   e.principal = "anonymous";
   e.action = std::string(action);
   e.resource = std::move(resource);
   e.decision = audit::Decision::kAllow;
   e.remote = ClientRemote(services, head);
-  e.listener = head.listener == http::ListenerKind::kAdmin ? audit::Listener::kAdmin : audit::Listener::kData;
+  switch (head.listener) {
+    case http::ListenerKind::kAdmin:
+      e.listener = audit::Listener::kAdmin;
+      break;
+    case http::ListenerKind::kMetrics:
+      e.listener = audit::Listener::kMetrics;
+      break;
+    case http::ListenerKind::kData:
+      e.listener = audit::Listener::kData;
+      break;
+  }
   return e;
+}
+
+// The reason of a 5xx whose response carried no error message (a readiness
+// probe's 503, a response the HTTP layer made).
+std::string ServerErrorReason(int status) {
+  switch (status) {
+    case 500:
+      return "internal error";
+    case 503:
+      return "unavailable";
+    case 504:
+      return "timed out";
+    default:
+      return "server error " + std::to_string(status);
+  }
 }
 
 monitor::AuthMethod MonitorMethod(auth::Method method) {
@@ -66,13 +93,16 @@ audit::AuditEvent StartUnroutedEvent(const Services& services, const http::Reque
 }
 
 void AuditOnComplete(http::Plan& plan, const Services& services, audit::AuditEvent event,
-                     std::shared_ptr<const LateOutcome> late, monitor::ModelSeries* series) {
+                     std::shared_ptr<const LateOutcome> late, monitor::ModelSeries* series,
+                     std::optional<monitor::ScrapeListener> scrape) {
   audit::AuditLog* log = services.audit;
   const Clock* clock = services.clock;
   monitor::Monitor* mon = services.monitor;
-  plan.on_complete = [log, clock, mon, series, late = std::move(late), event = std::move(event)](
-                         int status, std::chrono::nanoseconds latency) mutable {
+  plan.on_complete = [log, clock, mon, series, scrape, late = std::move(late), event = std::move(event)](
+                         int status, std::chrono::nanoseconds latency, std::string_view error) mutable {
     if (late && !late->reason.empty()) event.reason = late->reason;
+    // A server error always says why: the message the client got, else the status's name.
+    if (status >= 500 && event.reason.empty()) event.reason = error.empty() ? ServerErrorReason(status) : error;
     if (late && late->denied) event.decision = audit::Decision::kDeny;
     if (late && !late->principal.empty()) event.principal = late->principal;
     if (late && !late->auth_method.empty()) event.auth_method = late->auth_method;
@@ -84,9 +114,13 @@ void AuditOnComplete(http::Plan& plan, const Services& services, audit::AuditEve
       log->Append(std::move(event));
       return;
     }
-    monitor::StageTimer timer;
-    log->Append(std::move(event));
-    mon->ObserveStage(monitor::Stage::kAudit, timer.Lap());
+    if (scrape && status == 200 && !denied) {
+      mon->MetricsScraped(*scrape);
+    } else {
+      monitor::StageTimer timer;
+      log->Append(std::move(event));
+      mon->ObserveStage(monitor::Stage::kAudit, timer.Lap());
+    }
     mon->RequestEnded(series, status, denied, latency);
   };
 }

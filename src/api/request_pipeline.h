@@ -48,8 +48,12 @@ struct LateOutcome {
 // served model version an inference ran on; null for every other request).
 // The decision stays allow unless already set to deny (or `late` says denied); a
 // reason in `late` replaces the event's.
+// A scrape (`scrape` set) answered 200 and allowed is counted in the monitor
+// instead of appended: a Prometheus server scraping every 15 s would otherwise
+// write thousands of identical events a day.
 void AuditOnComplete(http::Plan& plan, const Services& services, audit::AuditEvent event,
-                     std::shared_ptr<const LateOutcome> late = nullptr, monitor::ModelSeries* series = nullptr);
+                     std::shared_ptr<const LateOutcome> late = nullptr, monitor::ModelSeries* series = nullptr,
+                     std::optional<monitor::ScrapeListener> scrape = std::nullopt);
 
 // The monitor's hooks; no-ops when the services have no monitor.
 inline void ObserveStage(const Services& services, monitor::Stage stage, std::chrono::nanoseconds duration) {

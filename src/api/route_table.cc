@@ -149,6 +149,8 @@ std::string RouteResource(const Route& route, const PathParams& params, const ht
 
 http::Plan Dispatch(std::span<const Route> routes, const DispatchOptions& options, const Services& services,
                     const http::RequestHead& head) {
+  // Every request planned here ends in AuditOnComplete, which ends it for the monitor too.
+  if (services.monitor != nullptr) services.monitor->RequestBegan();
   std::optional<RouteMatch> match = MatchRoute(routes, head);
   if (!match) {
     const bool other_plane = !options.other_plane_prefix.empty() && head.path.starts_with(options.other_plane_prefix);
@@ -171,7 +173,7 @@ http::Plan Dispatch(std::span<const Route> routes, const DispatchOptions& option
       route.handler(request, *principal);
     }
   }
-  AuditOnComplete(plan, services, std::move(event), std::move(request.late), request.series);
+  AuditOnComplete(plan, services, std::move(event), std::move(request.late), request.series, request.scrape);
   return plan;
 }
 

@@ -71,6 +71,9 @@ struct RouteRequest {
   std::shared_ptr<LateOutcome> late;
   // An inference sets the served model version's series, for the monitor.
   monitor::ModelSeries* series = nullptr;
+  // GET /metrics sets where it was scraped: answered 200, it is counted
+  // (aegis_metrics_scrapes_total) instead of audited; refusals stay audited.
+  std::optional<monitor::ScrapeListener> scrape;
 
   const std::shared_ptr<LateOutcome>& Late() {
     if (!late) late = std::make_shared<LateOutcome>();

@@ -408,6 +408,16 @@ TEST(AuditEventTest, TypedFieldsKeepTheirOnDiskStrings) {
             R"({"time":"2026-12-04T19:30:00.000000Z","request_id":"r1","principal":"token:ci","auth_method":"token",)"
             R"("action":"infer","resource":"model:m/versions/1","decision":"allow","grant":"consumer:*","status":200,)"
             R"("latency_us":7,"remote":"127.0.0.1:9","listener":"data"})");
+  // A client's correlation ids come right after the request id, only when sent.
+  AuditEvent traced = e;
+  traced.request_id = "client-7";
+  traced.request_id_from_client = true;
+  traced.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  EXPECT_NE(EventToJson(traced).find(R"("request_id":"client-7","request_id_origin":"client",)"
+                                     R"("traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",)"
+                                     R"("principal":"token:ci")"),
+            std::string::npos)
+      << EventToJson(traced);
   e.decision = Decision::kDeny;
   e.listener = Listener::kAdmin;
   const std::string denied = EventToJson(e);

@@ -23,6 +23,8 @@ std::string_view ListenerName(Listener listener) {
       return "admin";
     case Listener::kCli:
       return "cli";
+    case Listener::kMetrics:
+      return "metrics";
   }
   return "cli";
 }

@@ -104,6 +104,10 @@ void AppendEventLine(uint64_t seq, const Hash& prev, const AuditEvent& e, std::s
 void AppendEventMembers(const AuditEvent& e, std::string& out) {
   Member("time", FormatRfc3339(e.time), out);
   Member("request_id", e.request_id, out);
+  // Optional members are left out when unset, so events without them keep the
+  // bytes they always had.
+  if (e.request_id_from_client) Member("request_id_origin", "client", out);
+  if (!e.traceparent.empty()) Member("traceparent", e.traceparent, out);
   Member("principal", e.principal, out);
   if (!e.auth_method.empty()) Member("auth_method", e.auth_method, out);
   Member("action", e.action, out);

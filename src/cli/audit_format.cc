@@ -86,6 +86,10 @@ std::string EventToCef(const nlohmann::json& e) {
   ext.emplace_back("cn1", std::to_string(status));
   ext.emplace_back("cn2Label", "latencyMicros");
   ext.emplace_back("cn2", std::to_string(e.value("latency_us", 0ll)));
+  if (!Str(e, "traceparent").empty()) {
+    ext.emplace_back("cs5Label", "traceparent");
+    ext.emplace_back("cs5", Str(e, "traceparent"));
+  }
   if (!Str(e, "reason").empty()) ext.emplace_back("reason", Str(e, "reason"));
   bool first = true;
   for (const auto& [k, v] : ext) {

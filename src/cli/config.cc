@@ -6,6 +6,7 @@
 #include <toml++/toml.h>
 
 #include "aegis/common/file_util.h"
+#include "aegis/http/host_port.h"
 #include "audit_config.h"
 #include "auth_config.h"
 #include "config_schema.h"
@@ -136,6 +137,23 @@ StatusOr<Config> LoadConfig(const std::filesystem::path& data_dir) {
   }));
   config.tls_cert = cert;
   config.tls_key = key;
+  AEGIS_RETURN_IF_ERROR(r.In("metrics", [&](const internal::TableReader& t) {
+    AEGIS_RETURN_IF_ERROR(t.String("listen", config.metrics_listen));
+    if (auto parsed = http::ParseHostPort(config.metrics_listen); !config.metrics_listen.empty() && !parsed.ok()) {
+      return t.Error("listen", parsed.status().message());
+    }
+    std::string client_ca;
+    AEGIS_RETURN_IF_ERROR(t.String("client_ca", client_ca));
+    if (!client_ca.empty()) {
+      if (config.metrics_listen.empty()) return t.Error("client_ca", "needs metrics.listen (the listener it guards)");
+      config.metrics_client_ca = config.Resolve(client_ca);
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(config.metrics_client_ca, ec)) {
+        return t.Error("client_ca", "'" + config.metrics_client_ca.string() + "' is not a readable file");
+      }
+    }
+    return Status::Ok();
+  }));
   AEGIS_RETURN_IF_ERROR(internal::LoadAuthConfig(root, path.string(), config));
   AEGIS_RETURN_IF_ERROR(internal::LoadAuditConfig(root, path.string(), config));
   AEGIS_RETURN_IF_ERROR(internal::LoadRuntimeConfig(root, path.string(), config));

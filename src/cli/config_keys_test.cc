@@ -127,6 +127,8 @@ const std::map<std::string, Sample>& Samples() {
       {"tls.ca", {"\"a.pem\"", "\"b.pem\""}},
       {"tls.client_ca", {"\"a.pem\"", "\"b.pem\""}},
       {"tls.require_client_cert", {"false", "true", {{"client_ca", "\"a.pem\""}}}},
+      {"metrics.listen", {"\"127.0.0.1:1\"", "\"127.0.0.1:2\""}},
+      {"metrics.client_ca", {"\"a.pem\"", "\"b.pem\"", {{"listen", "\"127.0.0.1:9464\""}}}},
       {"auth.jwt.issuer", {"\"https://a\"", "\"https://b\""}},
       {"auth.jwt.audience", {"\"a\"", "\"b\""}},
       {"auth.jwt.jwks_file", {"\"a.json\"", "\"b.json\""}},
@@ -288,6 +290,8 @@ std::map<std::string, std::string> Fingerprint(const Config& c) {
   put("tls_ca", c.tls_ca);
   put("tls_client_ca", c.tls_client_ca);
   put("require_client_cert", c.require_client_cert);
+  put("metrics_listen", c.metrics_listen);
+  put("metrics_client_ca", c.metrics_client_ca);
   if (c.jwt) {
     const auto& v = c.jwt->verifier;
     put("jwt.verifier.issuer", v.issuer);

@@ -6,7 +6,8 @@ namespace aegis::cli::internal {
 
 const std::map<std::string, std::set<std::string>>& ConfigSchema() {
   static const std::map<std::string, std::set<std::string>> schema = {
-      {"", {"server", "limits", "guard", "runtime", "models", "registry", "tls", "auth", "audit"}},
+      {"", {"server", "limits", "guard", "runtime", "models", "registry", "tls", "auth", "audit", "metrics"}},
+      {"metrics", {"listen", "client_ca"}},
       {"guard",
        {"rate", "burst", "quota", "concurrency", "auth_failures", "max_tracked", "extraction", "extraction_threshold",
         "extraction_min_queries", "extraction_window", "extraction_max_rows_per_day", "extraction_max_tracked",

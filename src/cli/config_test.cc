@@ -99,6 +99,27 @@ TEST_F(ConfigTest, GuardLimitsAreReadAndChecked) {
   });
 }
 
+TEST_F(ConfigTest, TheMetricsListenerIsOffUnlessConfiguredAndChecked) {
+  Write("");
+  auto config = LoadConfig(dir_);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_TRUE(config->metrics_listen.empty()) << "no dedicated listener by default";
+  std::ofstream(dir_ / "scrapers.pem") << "x";
+  Write("[metrics]\nlisten = \"127.0.0.1:9464\"\nclient_ca = \"scrapers.pem\"\n");
+  config = LoadConfig(dir_);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->metrics_listen, "127.0.0.1:9464");
+  EXPECT_EQ(config->metrics_client_ca, std::filesystem::absolute(dir_) / "scrapers.pem");
+  ExpectRefused({
+      {"[metrics]\nlisten = \"9464\"\n", "metrics.listen: "},
+      {"[metrics]\nlisten = \"localhost:99999\"\n", "metrics.listen: "},
+      {"[metrics]\nlisten = \"\"\n", "metrics.listen: must not be empty"},
+      {"[metrics]\nclient_ca = \"scrapers.pem\"\n", "metrics.client_ca: needs metrics.listen"},
+      {"[metrics]\nlisten = \"127.0.0.1:9464\"\nclient_ca = \"nope.pem\"\n", "metrics.client_ca: '"},
+      {"[metrics]\nport = 1\n", "metrics.port: unknown key"},
+  });
+}
+
 TEST_F(ConfigTest, IncidentResponseAndAlertsAreReadAndChecked) {
   using incident::IncidentKind;
   using incident::ResponseAction;

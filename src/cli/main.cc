@@ -53,7 +53,9 @@ int main(int argc, char** argv) try {
     return aegis::runtime::RunEngineWorker(std::span<char* const>(argv + 2, static_cast<size_t>(argc - 2)));
   }
   CLI::App app{"Aegis: a secure model server (encrypted models, TLS, KServe v2)", "aegis"};
-  app.set_version_flag("--version", "aegis " + std::string(aegis::kVersion));
+  // One line, the release and the source revision it was built from.
+  app.set_version_flag("--version",
+                       "aegis " + std::string(aegis::kVersion) + " (revision " + std::string(aegis::kRevision) + ")");
   app.require_subcommand(1);
   app.failure_message([](const CLI::App*, const CLI::Error& e) { return std::string("aegis: ") + e.what() + "\n"; });
   aegis::cli::RegisterInit(app);

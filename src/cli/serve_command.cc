@@ -20,6 +20,7 @@
 
 #include "aegis/api/control_plane.h"
 #include "aegis/api/data_plane.h"
+#include "aegis/api/metrics_plane.h"
 #include "aegis/audit/audit_log.h"
 #include "aegis/audit/syslog_sink.h"
 #include "aegis/audit/webhook_sink.h"
@@ -34,6 +35,7 @@
 #include "aegis/guard/refusal_tracker.h"
 #include "aegis/guard/screening.h"
 #include "aegis/guard/system_memory.h"
+#include "aegis/http/host_port.h"
 #include "aegis/http/server.h"
 #include "aegis/incident/incidents.h"
 #include "aegis/incident/suspensions.h"
@@ -129,9 +131,8 @@ struct Unbind {
 };
 
 // The runtime's response loop (RuntimeOptions::response_loop): the HTTP
-// server's I/O threads, once the server exists. Models load before it does;
-// their workers' responses go to the instances' drivers until an I/O thread
-// submits to them (no watch is made off the loop's threads).
+// server's I/O threads, once the server exists; until then no watch is made
+// and the instances' drivers answer.
 class LateEventLoop final : public EventLoop {
  public:
   LateBound<EventLoop>& target() { return target_; }
@@ -215,16 +216,52 @@ void AuditConnectionLimits(audit::AuditLog& log, const http::ConnectionLimitRepo
                                 "listener:" + std::string(http::ListenerName(r.listener)), detail, decision));
 }
 
-// The connection counters of both listeners, for the monitor.
+// The connection counters of the listeners, for the monitor (the metrics
+// listener's only when it is configured).
 std::vector<monitor::ListenerConnections> ConnectionCounters(const http::HttpsServer& server) {
   std::vector<monitor::ListenerConnections> out;
-  for (const http::ListenerKind kind : {http::ListenerKind::kData, http::ListenerKind::kAdmin}) {
+  for (const http::ListenerKind kind :
+       {http::ListenerKind::kData, http::ListenerKind::kAdmin, http::ListenerKind::kMetrics}) {
+    if (kind == http::ListenerKind::kMetrics && server.BoundPort(kind) == 0) continue;
     const http::ListenerStats s = server.Stats(kind);
     out.push_back({std::string(http::ListenerName(kind)), s.connections_active, s.connections_accepted,
                    s.connections_refused, s.connections_refused_per_source, s.connections_shed,
                    s.connections_shed_per_source, s.handshake_timeouts, s.first_byte_timeouts});
   }
   return out;
+}
+
+// Whether two listen addresses would bind the same port: the same host, or
+// either the wildcard address. Port 0 (any free port) never clashes.
+bool SameEndpoint(const std::string& a, const std::string& b) {
+  const auto x = http::ParseHostPort(a), y = http::ParseHostPort(b);
+  if (!x.ok() || !y.ok() || x->port == 0 || x->port != y->port) return false;
+  const auto wildcard = [](const std::string& host) { return host == "0.0.0.0" || host == "::"; };
+  return x->host == y->host || wildcard(x->host) || wildcard(y->host);
+}
+
+// The dedicated metrics listener ([metrics] listen): the server's certificate,
+// and mutual TLS required with [metrics] client_ca (the [tls] client_ca of the
+// other listeners does not apply). A clash with another listener or a failed
+// bind stops the start with one line naming the key.
+void AddMetricsListener(http::HttpsServer& server, const Config& config, http::TlsFiles tls, http::Dispatcher* plane) {
+  for (const auto& [key, other] : {std::pair<const char*, const std::string&>{"server.listen", config.listen},
+                                   {"server.admin_listen", config.admin_listen}}) {
+    if (SameEndpoint(config.metrics_listen, other)) {
+      throw CommandError("metrics.listen: " + config.metrics_listen + " clashes with " + key + " " + other);
+    }
+  }
+  tls.client_ca.reset();
+  tls.require_client_cert = false;
+  if (!config.metrics_client_ca.empty()) {
+    tls.client_ca = config.metrics_client_ca;
+    tls.require_client_cert = true;
+  }
+  Check(server.AddListener(http::ListenerKind::kMetrics, config.metrics_listen, tls, config.http_limits, plane),
+        "metrics.listen " + config.metrics_listen);
+  spdlog::info("serving GET /metrics without a token on https://{} ({})", config.metrics_listen,
+               config.metrics_client_ca.empty() ? "no client certificate asked for"
+                                                : "client certificates from " + config.metrics_client_ca.string());
 }
 
 // What both listeners terminate TLS with.
@@ -591,6 +628,8 @@ void RunServe(const ServeOptions& o) {
         "data plane " + config.listen);
   Check(server.AddListener(http::ListenerKind::kAdmin, config.admin_listen, tls, config.http_limits, &control_plane),
         "control plane " + config.admin_listen);
+  api::MetricsPlane metrics_plane(services);
+  if (!config.metrics_listen.empty()) AddMetricsListener(server, config, tls, &metrics_plane);
 
   std::thread signal_waiter([&] {
     int sig = 0;

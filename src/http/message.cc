@@ -91,7 +91,17 @@ void AppendJsonString(std::string_view s, std::string& out) {
 
 }  // namespace
 
-std::string_view ListenerName(ListenerKind kind) { return kind == ListenerKind::kAdmin ? "admin" : "data"; }
+std::string_view ListenerName(ListenerKind kind) {
+  switch (kind) {
+    case ListenerKind::kAdmin:
+      return "admin";
+    case ListenerKind::kMetrics:
+      return "metrics";
+    case ListenerKind::kData:
+      break;
+  }
+  return "data";
+}
 
 std::optional<std::string_view> RequestHead::Header(std::string_view name) const {
   for (const auto& [key, value] : headers) {
@@ -132,6 +142,7 @@ Response Response::Error(int http_status, std::string_view message) {
   r.body = "{\"error\": ";
   AppendJsonString(message, r.body);
   r.body.push_back('}');
+  r.error = message;
   return r;
 }
 

@@ -67,12 +67,12 @@ void CallAsyncHandler(const std::function<void(Request&, Reply)>& handler, Reque
   reply(Response::Error(500, "internal error"));
 }
 
-void Completion::Report(int status) {
+void Completion::Report(int status, std::string_view error) {
   if (reported_) return;
   reported_ = true;
   if (!callback_) return;
   try {
-    callback_(status, std::chrono::steady_clock::now() - start_);
+    callback_(status, std::chrono::steady_clock::now() - start_, error);
   } catch (const std::exception& e) {
     spdlog::error("on_complete threw: {}", e.what());
   } catch (...) {

@@ -31,13 +31,13 @@ void CallAsyncHandler(const std::function<void(Request&, Reply)>& handler, Reque
 // ends any other way (the client left, the server was torn down).
 class Completion {
  public:
-  using Callback = std::function<void(int, std::chrono::nanoseconds)>;
+  using Callback = std::function<void(int, std::chrono::nanoseconds, std::string_view)>;
   Completion(const Callback& callback, std::chrono::steady_clock::time_point start)
       : callback_(callback), start_(start) {}
   Completion(const Completion&) = delete;
   Completion& operator=(const Completion&) = delete;
   ~Completion() { Report(499); }
-  void Report(int status);
+  void Report(int status, std::string_view error = {});
 
  private:
   const Callback& callback_;

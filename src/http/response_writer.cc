@@ -45,7 +45,8 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 // Headers the server owns: a handler setting them would desynchronize framing.
 bool Reserved(std::string_view name) {
   return EqualsIgnoreCase(name, "content-length") || EqualsIgnoreCase(name, "transfer-encoding") ||
-         EqualsIgnoreCase(name, "connection") || EqualsIgnoreCase(name, "content-type");
+         EqualsIgnoreCase(name, "connection") || EqualsIgnoreCase(name, "content-type") ||
+         EqualsIgnoreCase(name, "x-request-id") || EqualsIgnoreCase(name, "traceparent");
 }
 
 void AppendNumber(uint64_t n, std::string& out) {
@@ -60,7 +61,8 @@ bool HasBody(const Response& response, const ResponseFraming& framing) {
   return !framing.head_request && response.status >= 200 && response.status != 204 && response.status != 304;
 }
 
-void AppendResponseHead(const Response& response, const ResponseFraming& framing, std::string& out) {
+void AppendResponseHead(const Response& response, const ResponseFraming& framing, std::string& out,
+                        const ResponseIds& ids) {
   const int status = response.status >= 100 && response.status <= 599 ? response.status : 500;
   out += framing.version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
   AppendNumber(static_cast<uint64_t>(status), out);
@@ -81,6 +83,18 @@ void AppendResponseHead(const Response& response, const ResponseFraming& framing
     out += "Connection: close\r\n";
   } else if (framing.version == 10) {
     out += "Connection: keep-alive\r\n";
+  }
+  // The ids were checked when they were adopted (trace_ids.h) or made by the
+  // server; checked again here since a header line must never split.
+  if (!ids.request_id.empty() && SafeHeaderText(ids.request_id)) {
+    out += "X-Request-Id: ";
+    out += ids.request_id;
+    out += "\r\n";
+  }
+  if (!ids.traceparent.empty() && SafeHeaderText(ids.traceparent)) {
+    out += "traceparent: ";
+    out += ids.traceparent;
+    out += "\r\n";
   }
   for (const auto& [name, value] : response.headers) {
     if (!SafeHeaderName(name) || !SafeHeaderText(value) || Reserved(name)) continue;

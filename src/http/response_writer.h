@@ -21,9 +21,18 @@ struct ResponseFraming {
 // Whether `response` is sent with a body (not for HEAD, 1xx, 204, 304).
 bool HasBody(const Response& response, const ResponseFraming& framing);
 
+// The request's correlation ids, which every response carries whatever the
+// handler set (X-Request-Id; traceparent when the client sent a valid one).
+struct ResponseIds {
+  std::string_view request_id;   // empty: none known (the head never parsed)
+  std::string_view traceparent;  // empty: none
+};
+
 // Appends the head (status line, headers, blank line) to `out`. Extra headers
-// that could split the response (CR, LF, NUL) or that would contradict the
-// framing (Content-Length, Transfer-Encoding, Connection) are dropped.
-void AppendResponseHead(const Response& response, const ResponseFraming& framing, std::string& out);
+// that could split the response (CR, LF, NUL), that would contradict the
+// framing (Content-Length, Transfer-Encoding, Connection) or the ids
+// (X-Request-Id, traceparent) are dropped.
+void AppendResponseHead(const Response& response, const ResponseFraming& framing, std::string& out,
+                        const ResponseIds& ids = {});
 
 }  // namespace aegis::http::internal

@@ -43,6 +43,20 @@ TEST(ResponseWriterTest, DropsUnsafeAndReservedExtraHeaders) {
   EXPECT_EQ(h.rfind("HTTP/1.1 404 Not Found\r\n", 0), 0u);
 }
 
+TEST(ResponseWriterTest, TheRequestIdsAreTheServersWhateverTheHandlerSet) {
+  Response r = Response::Json(500, "x");
+  r.headers = {{"X-Request-Id", "forged"}, {"TraceParent", "forged"}};
+  std::string h;
+  AppendResponseHead(r, ResponseFraming{}, h, ResponseIds{"0123456789abcdef", "00-tp"});
+  EXPECT_NE(h.find("X-Request-Id: 0123456789abcdef\r\n"), std::string::npos) << h;
+  EXPECT_NE(h.find("traceparent: 00-tp\r\n"), std::string::npos) << h;
+  EXPECT_EQ(h.find("forged"), std::string::npos) << h;
+  std::string none;
+  AppendResponseHead(r, ResponseFraming{}, none, ResponseIds{"", ""});
+  EXPECT_EQ(none.find("X-Request-Id"), std::string::npos) << none;
+  EXPECT_EQ(none.find("traceparent"), std::string::npos) << none;
+}
+
 TEST(ResponseWriterTest, NoBodyFramingFor204AndHead) {
   Response none;
   none.status = 204;

@@ -50,6 +50,47 @@ TEST(ServerTest, GetRoundTripWithSecurityHeaders) {
   EXPECT_EQ(id->find_first_not_of("0123456789abcdef"), std::string::npos);
 }
 
+// A client's valid X-Request-Id and traceparent come back on the response
+// and reach the dispatcher; an unsafe one is replaced by the server's own, on
+// every kind of answer (a handler's, an immediate one, the server's refusal).
+TEST(ServerTest, RequestIdsAreEchoedOnlyWhenValid) {
+  TestServer ts;
+  constexpr std::string_view kTrace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  RawTlsClient raw(ts.port());
+  ASSERT_TRUE(raw.handshake_ok());
+  ASSERT_TRUE(raw.Write(
+      "GET /echo HTTP/1.1\r\nHost: h\r\nX-Request-Id: client-42\r\ntraceparent: " + std::string(kTrace) + "\r\n\r\n"));
+  const std::string echoed = raw.ReadResponse();
+  EXPECT_NE(echoed.find("X-Request-Id: client-42\r\n"), std::string::npos) << echoed;
+  EXPECT_NE(echoed.find("traceparent: " + std::string(kTrace) + "\r\n"), std::string::npos) << echoed;
+  EXPECT_NE(echoed.find("id=client-42 "), std::string::npos) << echoed;
+
+  ASSERT_TRUE(
+      raw.Write("GET /immediate HTTP/1.1\r\nHost: h\r\nX-Request-Id: bad id{}\r\n"
+                "traceparent: 00-00000000000000000000000000000000-00f067aa0ba902b7-01\r\n\r\n"));
+  const std::string replaced = raw.ReadResponse();
+  EXPECT_EQ(replaced.rfind("HTTP/1.1 403", 0), 0u) << replaced;
+  EXPECT_EQ(replaced.find("bad id"), std::string::npos) << replaced;
+  EXPECT_EQ(replaced.find("traceparent"), std::string::npos) << replaced;
+  const size_t at = replaced.find("X-Request-Id: ");
+  ASSERT_NE(at, std::string::npos) << replaced;
+  EXPECT_EQ(replaced.substr(at + 14, 16).find_first_not_of("0123456789abcdef"), std::string::npos) << replaced;
+
+  // Refused by the server itself (no Host) after the head parsed.
+  ASSERT_TRUE(raw.Write("GET /echo HTTP/1.1\r\nX-Request-Id: refused-7\r\n\r\n"));
+  const std::string refused = raw.ReadResponse();
+  EXPECT_EQ(refused.rfind("HTTP/1.1 400", 0), 0u) << refused;
+  EXPECT_NE(refused.find("X-Request-Id: refused-7\r\n"), std::string::npos) << refused;
+
+  const auto heads = ts.dispatcher.heads();
+  ASSERT_EQ(heads.size(), 2u);
+  EXPECT_EQ(heads[0].request_id, "client-42");
+  EXPECT_TRUE(heads[0].request_id_from_client);
+  EXPECT_EQ(heads[0].traceparent, kTrace);
+  EXPECT_FALSE(heads[1].request_id_from_client);
+  EXPECT_TRUE(heads[1].traceparent.empty());
+}
+
 TEST(ServerTest, PostRoundTripAndKeepAlive) {
   TestServer ts;
   auto client = MustConnect(ts.client_options());

@@ -18,6 +18,7 @@
 #include "request_support.h"
 #include "response_writer.h"
 #include "target.h"
+#include "trace_ids.h"
 #include "worker_hop.h"
 
 namespace aegis::http::internal {
@@ -124,6 +125,9 @@ class Session {
     head.request_id = NewRequestId();
     head.client_cert = client_cert_;
     framing_ = {};  // refusals before the head is parsed answer as HTTP/1.1
+    // Every response names its request, refusals before the head parsed too.
+    request_id_ = head.request_id;
+    traceparent_.clear();
 
     const size_t head_end = co_await ReadHead(ec);
     if (ec) {
@@ -144,6 +148,9 @@ class Session {
     const auto started = Clock::now();
     const auto& msg = parser.get();
     FillHead(parser, head);
+    AdoptClientIds(head);
+    request_id_ = head.request_id;
+    traceparent_ = head.traceparent;
     framing_ = {msg.keep_alive() && !conn_->stopping, msg.version() == 10 ? 10u : 11u,
                 msg.method() == bhttp::verb::head};
     if (msg.version() != 10 && msg.version() != 11) {
@@ -238,12 +245,12 @@ class Session {
       // The unread body would be taken for the next request: close instead.
       if (!parser.is_done()) framing_.keep_alive = false;
       if (sink) sink->Fail(Status::Unavailable("request answered without reading the body"));
-      completion.Report(co_await Send(*plan.immediate) ? plan.immediate->status : 499);
+      co_await Answer(*plan.immediate, completion);
       co_return framing_.keep_alive;
     }
     if (head.content_length && *head.content_length > plan.body_limit) {
       if (sink) sink->Fail(Status::TooLarge("request body too large"));
-      completion.Report(413);
+      completion.Report(413, "request body too large");
       co_await Refuse(head, 413, "request body too large");
       co_return false;
     }
@@ -258,7 +265,7 @@ class Session {
     };
     if (!sink && head.content_length && !parser.is_done() && !admit(*head.content_length)) {
       framing_.keep_alive = false;
-      completion.Report(co_await Send(*refusal) ? refusal->status : 499);
+      co_await Answer(*refusal, completion);
       co_return false;
     }
     if (!parser.is_done() && ExpectsContinue(head)) {
@@ -276,7 +283,7 @@ class Session {
         if (ec) {
           const ReadFailure failure = ClassifyReadError(ec);
           sink->Fail(failure.AsStatus());
-          completion.Report(failure.status);
+          completion.Report(failure.status, failure.reason);
           co_await RefuseForReadError(head, ec);
           co_return false;
         }
@@ -287,7 +294,7 @@ class Session {
           sink->Fail(written);
           framing_.keep_alive = false;
           const Response refusal = Response::Error(written);
-          completion.Report(co_await Send(refusal) ? refusal.status : 499);
+          co_await Answer(refusal, completion);
           co_return false;
         }
       }
@@ -296,11 +303,12 @@ class Session {
       co_await reader.ReadAll(request.body, head.content_length, plan.body_limit, admit, ec);
       if (refusal) {
         framing_.keep_alive = false;
-        completion.Report(co_await Send(*refusal) ? refusal->status : 499);
+        co_await Answer(*refusal, completion);
         co_return false;
       }
       if (ec) {
-        completion.Report(ClassifyReadError(ec).status);
+        const ReadFailure failure = ClassifyReadError(ec);
+        completion.Report(failure.status, failure.reason);
         co_await RefuseForReadError(head, ec);
         co_return false;
       }
@@ -317,7 +325,7 @@ class Session {
     }
     // Stop() may have arrived while the handler ran.
     if (conn_->stopping) framing_.keep_alive = false;
-    completion.Report(co_await Send(response) ? response.status : 499);
+    co_await Answer(response, completion);
     co_return framing_.keep_alive;
   }
 
@@ -356,11 +364,23 @@ class Session {
     co_await Refuse(head, failure.status, reason);
   }
 
+  // Sends `response` and reports the request's end: its status and error, or
+  // 499 when it could not be written.
+  asio::awaitable<void> Answer(const Response& response, Completion& completion) {
+    const bool sent = co_await Send(response);
+    if (sent) {
+      completion.Report(response.status, response.error);
+    } else {
+      completion.Report(499);
+    }
+  }
+
   // Head and body in one TLS write when the body is small.
   asio::awaitable<bool> Send(const Response& response) {
     error_code ec;
     out_.clear();
-    AppendResponseHead(response, framing_, out_);
+    const ResponseIds ids{request_id_, traceparent_};
+    AppendResponseHead(response, framing_, out_, ids);
     const bool with_body = HasBody(response, framing_) && !response.body.empty();
     conn_->transport().expires_after(listener_.limits.write_timeout);
     if (with_body && response.body.size() > kCoalesceLimit) {
@@ -397,6 +417,8 @@ class Session {
   std::string remote_;
   std::shared_ptr<const ClientCertificate> client_cert_;  // verified at handshake; null if anonymous
   ResponseFraming framing_;
+  std::string request_id_;   // the current request's (RequestHead::request_id)
+  std::string traceparent_;  // the current request's valid traceparent, or empty
 };
 
 }  // namespace

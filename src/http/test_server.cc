@@ -61,7 +61,7 @@ Plan TestDispatcher::Begin(const RequestHead& head) {
     heads_.push_back(head);
   }
   Plan plan;
-  plan.on_complete = [this](int status, std::chrono::nanoseconds) {
+  plan.on_complete = [this](int status, std::chrono::nanoseconds, std::string_view) {
     std::lock_guard lock(mu_);
     completions_.push_back(status);
   };
@@ -74,7 +74,6 @@ Plan TestDispatcher::Begin(const RequestHead& head) {
                  " auth=" + std::string(r.head.Header("authorization").value_or("-")) +
                  " remote=" + r.head.remote_address + " id=" + r.head.request_id +
                  " listener=" + std::string(ListenerName(r.head.listener));
-      out.headers.emplace_back("X-Request-Id", r.head.request_id);
       return out;
     };
   } else if ((p == "/echo" && head.method == "POST") || p == "/small") {

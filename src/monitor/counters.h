@@ -12,6 +12,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -39,6 +40,14 @@ class ModelSeries {
     const int code = status < kMinCode || status > kMaxCode ? 500 : status;
     by_code[static_cast<size_t>(code - kMinCode)].fetch_add(1, std::memory_order_relaxed);
     total.fetch_add(1, std::memory_order_relaxed);
+    if (code >= 500) errors.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // The engine's answer to one inference.
+  void CountInference(bool ok, std::chrono::nanoseconds waited, int batch_size) {
+    (ok ? inferences_ok : inferences_failed).fetch_add(1, std::memory_order_relaxed);
+    queue_wait.Observe(waited);
+    batch_sizes.Observe(batch_size);
   }
 
   const std::string model;  // "-" for the unlabeled series
@@ -46,7 +55,13 @@ class ModelSeries {
   const size_t slot;  // index in the dashboard's per-model samples
   std::array<std::atomic<uint64_t>, kMaxCode - kMinCode + 1> by_code{};
   std::atomic<uint64_t> total{0};
+  std::atomic<uint64_t> errors{0};  // answered 5xx (the dashboard's error rate)
   internal::LatencyHistogram latency;
+  // Inferences the engine answered (ok) or failed, the time each waited for a
+  // free instance, and how many requests ran in its batch.
+  std::atomic<uint64_t> inferences_ok{0}, inferences_failed{0};
+  internal::LatencyHistogram queue_wait;
+  internal::CountHistogram batch_sizes;
 };
 
 namespace internal {
@@ -89,6 +104,10 @@ struct Counters {
   std::array<std::atomic<uint64_t>, kGuardReasons> rate_limited{};
   std::atomic<uint64_t> allowed{0};
   std::atomic<uint64_t> denied{0};
+  // Requests the API layer began and has not ended (a gauge).
+  std::atomic<int64_t> in_flight{0};
+  // GET /metrics answered, by the listener it came on: counted, not audited.
+  std::array<std::atomic<uint64_t>, kScrapeListenerCount> scrapes{};
 
  private:
   // Read without a lock; replaced only with mu_ held (a copy of the last index

@@ -184,6 +184,10 @@ std::string Monitor::DashboardJson() {
     const double rate = has && series.last_minute_seconds > 0
                             ? static_cast<double>(series.model_last_minute[s->slot]) / series.last_minute_seconds
                             : 0.0;
+    // The share of the last minute's requests answered 5xx (0 without requests).
+    const uint64_t recent = has ? series.model_last_minute[s->slot] : 0;
+    const double error_rate =
+        recent > 0 ? static_cast<double>(series.model_errors_last_minute[s->slot]) / static_cast<double>(recent) : 0.0;
     const auto& sig = m->record.signature;
     models.push_back({{"name", m->record.name},
                       {"version", m->record.version},
@@ -195,6 +199,7 @@ std::string Monitor::DashboardJson() {
                       {"latency_p50_ms", Millis(latency.QuantileNs(0.50))},
                       {"latency_p95_ms", Millis(latency.QuantileNs(0.95))},
                       {"requests_per_second", rate},
+                      {"error_rate", error_rate},
                       {"workers_up", m->instances->Stats().up},
                       {"withdrawn", m->instances->Stats().withdrawn}});
   }

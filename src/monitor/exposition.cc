@@ -2,13 +2,16 @@
 // as prometheus-cpp MetricFamily values, serialized by its TextSerializer.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
+#include "aegis/common/version.h"
 #include "aegis/monitor/monitor.h"
 #include "counters.h"
+#include "process_metrics.h"
 
 namespace aegis::monitor {
 namespace {
@@ -90,6 +93,109 @@ void AddRequests(const internal::Counters& c, std::vector<MetricFamily>& out) {
   }
   out.push_back(std::move(requests));
   out.push_back(std::move(duration));
+  out.push_back(Single("aegis_requests_in_flight", "Requests being handled now (head read, response not yet written).",
+                       MetricType::Gauge,
+                       static_cast<double>(std::max<int64_t>(0, c.in_flight.load(std::memory_order_relaxed)))));
+  MetricFamily scrapes = Family("aegis_metrics_scrapes_total",
+                                "GET /metrics answered, by listener (admin: with a token; metrics: the dedicated "
+                                "listener). Counted here instead of one audit event each.",
+                                MetricType::Counter);
+  for (size_t i = 0; i < kScrapeListenerCount; ++i) {
+    scrapes.metric.push_back(Value(MetricType::Counter,
+                                   static_cast<double>(c.scrapes[i].load(std::memory_order_relaxed)),
+                                   {{"listener", std::string(ScrapeListenerName(static_cast<ScrapeListener>(i)))}}));
+  }
+  out.push_back(std::move(scrapes));
+}
+
+ClientMetric Counts(const internal::CountHistogramCounts& counts, std::vector<ClientMetric::Label> labels) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < internal::kCountBounds.size(); ++i) {
+    cumulative += counts.buckets[i];
+    m.histogram.bucket.push_back({cumulative, static_cast<double>(internal::kCountBounds[i])});
+  }
+  m.histogram.sample_count = cumulative + counts.buckets.back();
+  m.histogram.sample_sum = static_cast<double>(counts.sum);
+  return m;
+}
+
+// What the engines did with the inferences of each served version (labels:
+// model/version of the bounded series, a fixed result).
+void AddInferences(const internal::Counters& c, std::vector<MetricFamily>& out) {
+  MetricFamily inferences = Family("aegis_inferences_total",
+                                   "Inferences an engine ran, by model version and result: success, or failure "
+                                   "(engine error, crash, deadline, a full or expired queue).",
+                                   MetricType::Counter);
+  MetricFamily waited =
+      Family("aegis_model_queue_wait_seconds",
+             "Time an inference waited for a free instance of its model version before it ran.", MetricType::Histogram);
+  MetricFamily batches =
+      Family("aegis_inference_batch_size", "Requests an engine ran together in one batch, observed once per inference.",
+             MetricType::Histogram);
+  for (const ModelSeries* s : c.All()) {
+    const std::vector<ClientMetric::Label> labels = {{"model", s->model}, {"version", s->version}};
+    for (const bool ok : {true, false}) {
+      std::vector<ClientMetric::Label> with_result = labels;
+      with_result.push_back({"result", ok ? "success" : "failure"});
+      const uint64_t n = (ok ? s->inferences_ok : s->inferences_failed).load(std::memory_order_relaxed);
+      inferences.metric.push_back(Value(MetricType::Counter, static_cast<double>(n), std::move(with_result)));
+    }
+    waited.metric.push_back(Histogram(s->queue_wait.Read(), labels));
+    batches.metric.push_back(Counts(s->batch_sizes.Read(), labels));
+  }
+  out.push_back(std::move(inferences));
+  out.push_back(std::move(waited));
+  out.push_back(std::move(batches));
+}
+
+// The process metrics every Prometheus client library exports, under their
+// standard names, so that stock dashboards and alerts work unchanged.
+void AddProcess(std::vector<MetricFamily>& out) {
+  const auto self = internal::ReadSelf();
+  if (!self) return;  // no /proc: left out, since zeros would lie
+  out.push_back(Single("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
+                       MetricType::Counter, self->cpu_seconds));
+  out.push_back(Single("process_resident_memory_bytes", "Resident memory size in bytes.", MetricType::Gauge,
+                       self->resident_bytes));
+  out.push_back(
+      Single("process_virtual_memory_bytes", "Virtual memory size in bytes.", MetricType::Gauge, self->virtual_bytes));
+  out.push_back(Single("process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
+                       MetricType::Gauge, self->start_time_seconds));
+  if (self->open_fds) {
+    out.push_back(Single("process_open_fds", "Number of open file descriptors.", MetricType::Gauge, *self->open_fds));
+  }
+  if (self->max_fds) {
+    out.push_back(
+        Single("process_max_fds", "Maximum number of open file descriptors.", MetricType::Gauge, *self->max_fds));
+  }
+}
+
+// Models' load times (served versions) and load failures (by name, bounded
+// like the series: at most kMaxModelSeries names).
+void AddModelLoads(const registry::Registry& registry,
+                   const std::vector<std::shared_ptr<const registry::ServedModel>>& served,
+                   std::vector<MetricFamily>& out) {
+  MetricFamily load = Family("aegis_model_load_duration_seconds",
+                             "How long a served version took to become servable: decryption, integrity checks and "
+                             "engine load at start; scan and engine load at push.",
+                             MetricType::Gauge);
+  for (const auto& m : served) {
+    load.metric.push_back(Value(MetricType::Gauge, std::chrono::duration<double>(m->load_time).count(),
+                                {{"model", m->record.name}, {"version", m->record.version}}));
+  }
+  out.push_back(std::move(load));
+  MetricFamily failures = Family("aegis_model_load_failures_total",
+                                 "Versions of a model that could not be made servable: not served at start (integrity "
+                                 "or engine failure) or refused by the engine at push.",
+                                 MetricType::Counter);
+  size_t names = 0;
+  for (const auto& [name, n] : registry.LoadFailures()) {
+    if (++names > kMaxModelSeries) break;
+    failures.metric.push_back(Value(MetricType::Counter, static_cast<double>(n), {{"model", name}}));
+  }
+  out.push_back(std::move(failures));
 }
 
 void AddSecurityCounters(const internal::Counters& c, std::vector<MetricFamily>& out) {
@@ -337,7 +443,16 @@ void AddExtraction(const guard::ExtractionDetector& d, std::vector<MetricFamily>
 std::string Monitor::PrometheusText() const {
   const auto now = options_.clock->Now();
   std::vector<MetricFamily> families;
+  // The build's identity as labels of a constant 1 (the Prometheus idiom: join
+  // on it, or alert on a version change across a fleet).
+  MetricFamily build =
+      Family("aegis_build_info", "The release and source revision this server was built from.", MetricType::Gauge);
+  build.metric.push_back(
+      Value(MetricType::Gauge, 1.0, {{"version", std::string(kVersion)}, {"revision", std::string(kRevision)}}));
+  families.push_back(std::move(build));
   AddRequests(*counters_, families);
+  AddInferences(*counters_, families);
+  AddProcess(families);
   AddSecurityCounters(*counters_, families);
   AddMemoryLimits(*counters_, options_.body_budget, families);
   AddRateLimits(*counters_, families);
@@ -365,7 +480,9 @@ std::string Monitor::PrometheusText() const {
                                   MetricType::Gauge, *seconds));
       }
     }
-    AddRuntime(*counters_, options_.isolation, options_.registry->Served(), families);
+    const auto served = options_.registry->Served();
+    AddRuntime(*counters_, options_.isolation, served, families);
+    AddModelLoads(*options_.registry, served, families);
   }
   if (options_.incidents != nullptr) {
     AddIncidents(*options_.incidents, families);
@@ -389,8 +506,10 @@ std::string Monitor::PrometheusText() const {
     families.push_back(Single("aegis_audit_verified",
                               "1 when the latest full verification of the audit log on disk passed, else 0.",
                               MetricType::Gauge, stats.verified_ok ? 1.0 : 0.0));
-    if (!stats.sinks.empty()) {
+    {
       // Sink names are the fixed set the configuration allows ("syslog", "webhook").
+      // The families are exported without samples when no sink is configured, so
+      // that alerting rules naming them load against every server.
       MetricFamily delivered = Family("aegis_audit_sink_delivered_total",
                                       "Audit events and tree heads a SIEM sink delivered.", MetricType::Counter);
       MetricFamily dropped =

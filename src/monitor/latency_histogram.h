@@ -59,4 +59,32 @@ class LatencyHistogram {
   std::atomic<uint64_t> sum_ns_{0};
 };
 
+// A histogram of small counts (batch sizes): buckets 1, 2, 4 ... 128 and +Inf.
+inline constexpr std::array<int64_t, 8> kCountBounds = {1, 2, 4, 8, 16, 32, 64, 128};
+
+struct CountHistogramCounts {
+  std::array<uint64_t, kCountBounds.size() + 1> buckets{};
+  uint64_t sum = 0;
+};
+
+class CountHistogram {
+ public:
+  void Observe(int64_t n) {
+    size_t i = 0;
+    while (i < kCountBounds.size() && n > kCountBounds[i]) ++i;
+    buckets_[i].fetch_add(1, std::memory_order_relaxed);
+    sum_.fetch_add(static_cast<uint64_t>(n < 0 ? 0 : n), std::memory_order_relaxed);
+  }
+  CountHistogramCounts Read() const {
+    CountHistogramCounts out;
+    for (size_t i = 0; i < buckets_.size(); ++i) out.buckets[i] = buckets_[i].load(std::memory_order_relaxed);
+    out.sum = sum_.load(std::memory_order_relaxed);
+    return out;
+  }
+
+ private:
+  std::array<std::atomic<uint64_t>, kCountBounds.size() + 1> buckets_{};
+  std::atomic<uint64_t> sum_{0};
+};
+
 }  // namespace aegis::monitor::internal

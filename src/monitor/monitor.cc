@@ -70,6 +70,20 @@ void Monitor::Stop() {
 
 void Monitor::Tick() { timeline_->Tick(*counters_, options_.clock->Now()); }
 
+std::string_view ScrapeListenerName(ScrapeListener listener) {
+  return listener == ScrapeListener::kMetrics ? "metrics" : "admin";
+}
+
+void Monitor::RequestBegan() { counters_->in_flight.fetch_add(1, std::memory_order_relaxed); }
+
+void Monitor::InferenceCompleted(ModelSeries* series, bool ok, std::chrono::nanoseconds queue_wait, int batch_size) {
+  if (series != nullptr) series->CountInference(ok, queue_wait, batch_size);
+}
+
+void Monitor::MetricsScraped(ScrapeListener listener) {
+  counters_->scrapes[static_cast<size_t>(listener)].fetch_add(1, std::memory_order_relaxed);
+}
+
 ModelSeries* Monitor::SeriesFor(const registry::ServedModel& model) {
   ModelSeries* series = counters_->FindOrCreate(model.record.name, model.record.version);
   return series != nullptr ? series : &counters_->unlabeled;
@@ -77,6 +91,7 @@ ModelSeries* Monitor::SeriesFor(const registry::ServedModel& model) {
 
 void Monitor::RequestEnded(ModelSeries* series, int status, bool denied, std::chrono::nanoseconds latency) {
   ModelSeries* cell = series != nullptr ? series : &counters_->unlabeled;
+  counters_->in_flight.fetch_sub(1, std::memory_order_relaxed);
   cell->Count(status);
   cell->latency.Observe(latency);
   const bool refused = denied || status == 401 || status == 403 || status == 429;

@@ -9,9 +9,12 @@
 #include <nlohmann/json.hpp>
 
 #include "aegis/common/file_util.h"
+#include "aegis/common/version.h"
 #include "aegis/keys/key_provider.h"
 #include "common/testing/scoped_temp_dir.h"
 #include "common/testing/status_matchers.h"
+#include "counters.h"
+#include "timeline.h"
 
 namespace aegis::monitor {
 namespace {
@@ -77,6 +80,53 @@ TEST_F(MonitorTest, RequestsAreCountedPerServedModelVersionAndCode) {
   EXPECT_NEAR(Sample(text, R"(aegis_request_duration_seconds_sum{model="mlp",version="1"})"), 180e-6, 1e-12);
   EXPECT_TRUE(Contains(text, "# TYPE aegis_requests_total counter"));
   EXPECT_TRUE(Contains(text, "# TYPE aegis_request_duration_seconds histogram"));
+}
+
+TEST_F(MonitorTest, BuildInfoNamesTheVersionAndRevision) {
+  Monitor monitor(Options());
+  const std::string text = monitor.PrometheusText();
+  EXPECT_EQ(Sample(text, "aegis_build_info{version=\"" + std::string(kVersion) + "\",revision=\"" +
+                             std::string(kRevision) + "\"}"),
+            1);
+  EXPECT_TRUE(Contains(text, "# TYPE aegis_build_info gauge"));
+  EXPECT_FALSE(kRevision.empty());
+}
+
+TEST_F(MonitorTest, InFlightInferencesQueueWaitBatchesAndScrapes) {
+  Monitor monitor(Options());
+  ModelSeries* mlp = monitor.SeriesFor(Served("mlp", "1"));
+  monitor.RequestBegan();
+  monitor.RequestBegan();
+  std::string text = monitor.PrometheusText();
+  EXPECT_EQ(Sample(text, "aegis_requests_in_flight"), 2);
+  monitor.InferenceCompleted(mlp, true, 0ns, 1);
+  monitor.InferenceCompleted(mlp, true, 3ms, 4);
+  monitor.InferenceCompleted(mlp, false, 2s, 1);
+  monitor.InferenceCompleted(nullptr, true, 1ms, 1);  // no series: not counted
+  monitor.RequestEnded(mlp, 200, false, 1ms);
+  monitor.MetricsScraped(ScrapeListener::kMetrics);
+  monitor.MetricsScraped(ScrapeListener::kMetrics);
+  monitor.MetricsScraped(ScrapeListener::kAdmin);
+  text = monitor.PrometheusText();
+  EXPECT_EQ(Sample(text, "aegis_requests_in_flight"), 1);
+  EXPECT_EQ(Sample(text, R"(aegis_inferences_total{model="mlp",version="1",result="success"})"), 2);
+  EXPECT_EQ(Sample(text, R"(aegis_inferences_total{model="mlp",version="1",result="failure"})"), 1);
+  EXPECT_EQ(Sample(text, R"(aegis_model_queue_wait_seconds_count{model="mlp",version="1"})"), 3);
+  EXPECT_EQ(Sample(text, R"(aegis_model_queue_wait_seconds_bucket{model="mlp",version="1",le="0.0025"})"), 1);
+  EXPECT_EQ(Sample(text, R"(aegis_model_queue_wait_seconds_bucket{model="mlp",version="1",le="0.005"})"), 2);
+  EXPECT_NEAR(Sample(text, R"(aegis_model_queue_wait_seconds_sum{model="mlp",version="1"})"), 2.003, 1e-9);
+  EXPECT_EQ(Sample(text, R"(aegis_inference_batch_size_bucket{model="mlp",version="1",le="1"})"), 2);
+  EXPECT_EQ(Sample(text, R"(aegis_inference_batch_size_bucket{model="mlp",version="1",le="4"})"), 3);
+  EXPECT_EQ(Sample(text, R"(aegis_inference_batch_size_sum{model="mlp",version="1"})"), 6);
+  EXPECT_EQ(Sample(text, R"(aegis_metrics_scrapes_total{listener="metrics"})"), 2);
+  EXPECT_EQ(Sample(text, R"(aegis_metrics_scrapes_total{listener="admin"})"), 1);
+  EXPECT_TRUE(Contains(text, "# TYPE aegis_inference_batch_size histogram"));
+  // The standard process metrics, read from /proc.
+  EXPECT_GT(Sample(text, "process_resident_memory_bytes"), 0);
+  EXPECT_GT(Sample(text, "process_open_fds"), 0);
+  EXPECT_GT(Sample(text, "process_start_time_seconds"), 1.7e9);
+  EXPECT_GE(Sample(text, "process_cpu_seconds_total"), 0);
+  EXPECT_TRUE(Contains(text, "# TYPE process_cpu_seconds_total counter"));
 }
 
 TEST_F(MonitorTest, ModelSeriesAreBounded) {
@@ -347,6 +397,28 @@ TEST_F(MonitorTest, ConnectionLimitsAreExposed) {
   EXPECT_EQ(d["connections"]["refused"], 3);
   EXPECT_EQ(d["connections"]["displaced"], 7);
   EXPECT_EQ(d["connections"]["timed_out"], 11);
+}
+
+// The dashboard's per-model error rate: 5xx answers of the last minute.
+TEST_F(MonitorTest, TimelineCountsAModelsServerErrorsOfTheLastMinute) {
+  internal::Counters counters;
+  internal::Timeline timeline;
+  ModelSeries* mlp = counters.FindOrCreate("mlp", "1");
+  ASSERT_NE(mlp, nullptr);
+  timeline.Tick(counters, kStart);
+  for (int i = 0; i < 3; ++i) mlp->Count(200);
+  mlp->Count(503);
+  mlp->Count(500);
+  mlp->Count(404);  // the client's error, not the model's
+  internal::Series series = timeline.Read(counters, kStart + 7s);
+  ASSERT_EQ(series.model_last_minute.size(), 1u);
+  EXPECT_EQ(series.model_last_minute[0], 6u);
+  EXPECT_EQ(series.model_errors_last_minute[0], 2u);
+  // Two minutes on, they are out of the last minute.
+  for (int i = 1; i <= 24; ++i) timeline.Tick(counters, kStart + i * 5s);
+  series = timeline.Read(counters, kStart + 121s);
+  EXPECT_EQ(series.model_last_minute[0], 0u);
+  EXPECT_EQ(series.model_errors_last_minute[0], 0u);
 }
 
 TEST_F(MonitorTest, TimelineBucketsCountWhereTheyHappenedAndForget) {

@@ -28,9 +28,11 @@ Snapshot TakeSnapshot(const Counters& counters, int64_t bucket) {
   }
   const auto all = counters.All();
   s.model_requests.resize(all.size());
+  s.model_errors.resize(all.size());
   s.model_latency.resize(all.size());
   for (const ModelSeries* series : all) {
     s.model_requests[series->slot] = series->total.load(std::memory_order_relaxed);
+    s.model_errors[series->slot] = series->errors.load(std::memory_order_relaxed);
     s.model_latency[series->slot] = series->latency.Read();
   }
   return s;
@@ -98,12 +100,15 @@ Series Timeline::Read(const Counters& counters, std::chrono::system_clock::time_
       SnapshotAt(std::max(current - kRateBuckets + 1, snapshots_.empty() ? current : snapshots_.front().bucket));
   out.model_latency.resize(slots);
   out.model_last_minute.resize(slots);
+  out.model_errors_last_minute.resize(slots);
   for (size_t s = 0; s < slots; ++s) {
     const bool in_window = window_start != nullptr && s < window_start->model_latency.size();
     out.model_latency[s] =
         in_window ? live.model_latency[s].Minus(window_start->model_latency[s]) : live.model_latency[s];
     out.model_last_minute[s] =
         Delta(live.model_requests[s], rate_start != nullptr ? At(rate_start->model_requests, s) : 0);
+    out.model_errors_last_minute[s] =
+        Delta(live.model_errors[s], rate_start != nullptr ? At(rate_start->model_errors, s) : 0);
   }
   if (rate_start != nullptr) {
     const auto begin = std::chrono::system_clock::time_point(std::chrono::seconds(rate_start->bucket * kBucketSeconds));

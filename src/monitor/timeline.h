@@ -35,6 +35,7 @@ struct Snapshot {
   uint64_t allowed = 0, denied = 0;
   std::array<uint64_t, kDashboardAuthMethods> auth_failures{};
   std::vector<uint64_t> model_requests;        // by series slot
+  std::vector<uint64_t> model_errors;          // by series slot: answered 5xx
   std::vector<HistogramCounts> model_latency;  // by series slot
 };
 
@@ -47,8 +48,9 @@ struct Series {
   // Per slot: latency over the whole window, and requests in the last 60 s.
   std::vector<HistogramCounts> model_latency;
   std::vector<uint64_t> model_last_minute;
-  double last_minute_seconds = 0;  // the span model_last_minute covers (shorter just after start)
-  Snapshot live;                   // the counters the open bucket was measured with (the dashboard's totals)
+  std::vector<uint64_t> model_errors_last_minute;  // of those, answered 5xx
+  double last_minute_seconds = 0;                  // the span model_last_minute covers (shorter just after start)
+  Snapshot live;  // the counters the open bucket was measured with (the dashboard's totals)
 };
 
 Snapshot TakeSnapshot(const Counters& counters, int64_t bucket);

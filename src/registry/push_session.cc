@@ -57,6 +57,7 @@ StatusOr<std::shared_ptr<const ServedModel>> PushSession::Finish() {
     s.record.signature = s.signature->record;
   }
   auto started = std::chrono::steady_clock::now();
+  const auto load_started = started;
   size_t findings = 0;
   Status scanned = internal::ScanArtifact(s.format, s.plaintext.span(), findings);
   r.scan_findings_ += findings;
@@ -67,7 +68,11 @@ StatusOr<std::shared_ptr<const ServedModel>> PushSession::Finish() {
   started = std::chrono::steady_clock::now();
   auto instances =
       runtime::ModelInstances::Load(s.format, s.plaintext.span(), r.RuntimeFor(s.record.name, s.record.version));
-  if (!instances.ok()) return fail(instances.status().WithContext("the engine refused the model"));
+  if (!instances.ok()) {
+    r.CountLoadFailure(s.record.name);
+    return fail(instances.status().WithContext("the engine refused the model"));
+  }
+  const auto load_time = std::chrono::steady_clock::now() - load_started;
   double engine_ms = MillisSince(started);
 
   auto size = s.writer->Commit();
@@ -93,7 +98,7 @@ StatusOr<std::shared_ptr<const ServedModel>> PushSession::Finish() {
   // The push order decides which version is the newest one served.
   s.record.sequence = *sequence;
 
-  auto model = std::make_shared<ServedModel>(ServedModel{s.record, std::move(*instances)});
+  auto model = std::make_shared<ServedModel>(ServedModel{s.record, std::move(*instances), load_time});
   const Status published = r.Publish(model);
   s.done = true;
   r.ReleaseReservation(s.reservation);

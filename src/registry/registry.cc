@@ -149,6 +149,7 @@ Status Registry::LoadRecorded(const store::ModelVersionRecord& record,
   // A tampered blob (DataLoss) is as much an integrity failure as a bad signature.
   if (IsIntegrityFailure(why) || why.code() == StatusCode::kDataLoss) ++integrity_failures_;
   if (options_.on_load_failure) options_.on_load_failure(record.name, record.version, why);
+  CountLoadFailure(record.name);
   {
     MutexLock lock(failed_mu_);
     failed_[key] = why;
@@ -210,6 +211,7 @@ StatusOr<std::shared_ptr<ServedModel>> Registry::LoadVersion(const store::ModelV
   if (!record.signature && options_.require_signature) {
     return internal::IntegrityFailure("the version is unsigned and registry.require_signature is on");
   }
+  const auto load_started = std::chrono::steady_clock::now();
   AEGIS_ASSIGN_OR_RETURN(auto dek, kek_->Unwrap(record.wrapped_dek, *id));
   auto started = std::chrono::steady_clock::now();
   AEGIS_ASSIGN_OR_RETURN(auto plaintext, store::ReadBlob(BlobPath(record.artifact_id), *id, dek.span()));
@@ -237,7 +239,8 @@ StatusOr<std::shared_ptr<ServedModel>> Registry::LoadVersion(const store::ModelV
   double mb = static_cast<double>(plaintext.size()) / 1e6;
   spdlog::info("loaded model {} version {}: {:.1f} MB, decrypt {:.1f} ms ({:.0f} MB/s), engine load {:.1f} ms",
                record.name, record.version, mb, decrypt_ms, decrypt_ms > 0 ? mb / (decrypt_ms / 1e3) : 0.0, engine_ms);
-  return std::make_shared<ServedModel>(ServedModel{record, std::move(instances)});
+  return std::make_shared<ServedModel>(
+      ServedModel{record, std::move(instances), std::chrono::steady_clock::now() - load_started});
 }
 
 runtime::RuntimeOptions Registry::RuntimeFor(const std::string& name, const std::string& version) const {
@@ -264,6 +267,16 @@ void Registry::ShutdownRuntime() {
 Status Registry::CountIntegrity(Status status) {
   if (IsIntegrityFailure(status)) ++integrity_failures_;
   return status;
+}
+
+void Registry::CountLoadFailure(const std::string& name) {
+  MutexLock lock(failed_mu_);
+  ++load_failures_[name];
+}
+
+std::map<std::string, uint64_t, std::less<>> Registry::LoadFailures() const {
+  MutexLock lock(failed_mu_);
+  return load_failures_;
 }
 
 void Registry::MarkFailed(const ModelKey& key, const Status& why) {

@@ -159,6 +159,10 @@ TEST_F(RegistryTest, RefusesDuplicatesBadNamesAndModelsTheEngineRefuses) {
   EXPECT_EQ(blobs, 1u);
   // And the name can be pushed again.
   EXPECT_OK(Push("junk", "1", runtime::ModelFormat::kOnnx, model));
+  // Refused before any engine saw them (the scanner, a duplicate, a bad name):
+  // no load failure for the metrics. A served version knows its load time.
+  EXPECT_TRUE(registry_->LoadFailures().empty());
+  EXPECT_GT((*registry_->Find("junk", "1"))->load_time.count(), 0);
 }
 
 TEST_F(RegistryTest, AbortedPushLeavesNoTrace) {
@@ -208,6 +212,9 @@ TEST_F(RegistryTest, TamperedBlobIsNotServedAndMakesServerUnreadyOnlyWhenRequire
   auto failures = registry_->LoadAll();
   ASSERT_EQ(failures.size(), 1u);
   EXPECT_STATUS_IS(failures[0], StatusCode::kDataLoss) << failures[0].message();
+  EXPECT_EQ(registry_->LoadFailures().at("mlp"), 1u);
+  EXPECT_EQ(registry_->LoadFailures().count("ok"), 0u);
+  EXPECT_GT((*registry_->Find("ok", "1"))->load_time.count(), 0) << "decryption, checks and engine load took time";
   EXPECT_FALSE(registry_->Ready());
   EXPECT_STATUS_IS(registry_->Find("mlp", "1"), StatusCode::kUnavailable);
   EXPECT_STATUS_IS(registry_->Find("mlp", ""), StatusCode::kUnavailable);

@@ -52,12 +52,15 @@ class InProcessInstances final : public ModelInstances {
 
   void Submit(std::vector<Tensor> inputs, std::string request_id, InferenceDone done) override {
     Backend* backend = nullptr;
+    const auto arrived = std::chrono::steady_clock::now();
+    std::chrono::nanoseconds waited{0};
     {
       std::unique_lock lock(mu_);
       freed_.wait(lock, [this] { return !free_.empty() || stopped_; });
+      waited = std::chrono::steady_clock::now() - arrived;
       if (stopped_) {
         lock.unlock();
-        return done(InferenceResult{Status::Unavailable("the server is shutting down"), {}});
+        return done(InferenceResult{Status::Unavailable("the server is shutting down"), {}, waited});
       }
       backend = free_.back();
       free_.pop_back();
@@ -83,10 +86,10 @@ class InProcessInstances final : public ModelInstances {
       const StatusCode code = outputs.status().code() == StatusCode::kInvalidArgument ? StatusCode::kInvalidArgument
                                                                                       : StatusCode::kInternal;
       spdlog::warn("request {}: model {}: {}: {}", request_id, label_, PublicMessage(code), outputs.status().message());
-      return done(InferenceResult{Status(code, PublicMessage(code)), {}});
+      return done(InferenceResult{Status(code, PublicMessage(code)), {}, waited});
     }
     const std::vector<TensorView> views = ViewsOf(*outputs);
-    done(InferenceResult{Status::Ok(), views});
+    done(InferenceResult{Status::Ok(), views, waited});
   }
 
  private:

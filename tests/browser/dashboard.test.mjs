@@ -227,6 +227,7 @@ async function run(cfg, context) {
     return null;
   }, cfg.model);
   check('model row names version and signer', row !== null && row[1] !== '' && row[3] !== '' && row[3] !== 'unsigned', row);
+  check('model row shows its error rate (no 5xx in this traffic)', row !== null && row[8] === '0.0%', row);
   check('charts drawn as SVG', after.access_polygons >= 2 && after.stage_bars >= 2 && after.auth_bars >= 1, after);
 
   // ---- the incident the test opened (a locked name) is listed with its timeline
@@ -263,7 +264,7 @@ async function run(cfg, context) {
       generated_at: new Date().toISOString(), bucket_seconds: 5,
       series: { time: [1, 2], allowed: [1, 2], denied: [0, 1], auth_failures: { token: [0, 1], [hostile]: [1, 1] } },
       models: [{ name: hostile, version: hostile, format: hostile, signer: hostile, fingerprint: hostile, requests: [1, 2],
-        latency_p50_ms: 1, latency_p95_ms: 2, requests_per_second: 1 }],
+        latency_p50_ms: 1, latency_p95_ms: 2, requests_per_second: 1, error_rate: 0.25 }],
       stages: [{ stage: hostile, count: 1, p50_ms: 1, p95_ms: 2 }],
       incidents: { open: 1, items: [{ id: hostile, kind: hostile, severity: hostile, state: hostile, subject: hostile,
         first_seen: hostile, last_seen: hostile, count: 2, actions: [{ action: hostile, at: hostile, outcome: hostile }] }] },
@@ -280,6 +281,8 @@ async function run(cfg, context) {
     badge: document.querySelector('[data-testid="audit-badge"]').dataset.status,
   }));
   check('hostile names rendered as text, no script ran', !xss.pwned && xss.images === 0, xss);
+  const errorRate = await page.evaluate(() => document.querySelector('[data-testid="model-error-rate"]')?.textContent);
+  check('a model\'s error rate is shown as a percentage', errorRate === '25.0%', errorRate);
   check('failed verification shows the failed badge', xss.badge === 'failed', xss.badge);
   await page.unroute('**/v1/dashboard');
 

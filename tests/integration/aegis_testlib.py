@@ -88,6 +88,19 @@ def project_version() -> str:
     return m.group(1)
 
 
+def assert_build_revision(revision: str) -> None:
+    """A revision the build reported (cmake/aegis_revision.cmake) names a commit of this clone: `git describe`'s
+    abbreviated commit, after a tag and a count when there is one, with "-dirty" for uncommitted changes; "unknown"
+    only when the source tree is not a git clone."""
+    if not (REPO / ".git").exists():
+        assert revision == "unknown", revision
+        return
+    m = re.fullmatch(r"(?:.+-\d+-g)?([0-9a-f]{12,40})(-dirty)?", revision) or re.fullmatch(r"(.+?)(-dirty)?", revision)
+    proc = subprocess.run(["git", "-C", str(REPO), "rev-parse", "-q", "--verify", m.group(1) + "^{commit}"],
+                          capture_output=True)
+    assert proc.returncode == 0, f"revision {revision!r} names no commit of {REPO}"
+
+
 def describe(proc) -> str:
     return (f"command: {' '.join(map(str, proc.args))}\nexit: {proc.returncode}\n"
             f"stdout: {proc.stdout[-3000:]!r}\nstderr: {proc.stderr[-3000:]!r}")

@@ -12,7 +12,7 @@ import tomllib
 
 import pytest
 
-from aegis_testlib import (AEGIS_BIN, Installation, aegis, assert_one_line_error, clean_env, describe, find_in_tree,
+from aegis_testlib import (AEGIS_BIN, Installation, aegis, assert_build_revision, assert_one_line_error, clean_env, describe, find_in_tree,
                            first_cert_der, free_port, project_version, snapshot_tree)
 
 HELP_COMMANDS = [
@@ -36,9 +36,14 @@ def test_help(cmd):
 
 
 def test_version_comes_from_cmake():
+    """One line: the release from CMakeLists.txt and the git revision the build was configured from."""
     proc = aegis("--version")
     assert proc.returncode == 0, describe(proc)
-    assert proc.stdout.strip() == f"aegis {project_version()}", describe(proc)
+    assert proc.stdout.count("\n") == 1, describe(proc)
+    m = re.fullmatch(r"aegis (\S+) \(revision (\S+)\)", proc.stdout.strip())
+    assert m, describe(proc)
+    assert m.group(1) == project_version(), describe(proc)
+    assert_build_revision(m.group(2))
 
 
 def test_unknown_command_fails():

@@ -6,20 +6,27 @@ so the values are shown to move with traffic (and not merely to exist). The Graf
 dashboard shipped in deploy/grafana/ is checked against what the server really exposes.
 """
 
+import http.client
 import json
 import pathlib
 import re
 import subprocess
+import ssl
 import time
+import tomllib
 import uuid
 
 import pytest
+import yaml
 
-from aegis_testlib import EXAMPLES, infer_body, reference_case, start_installation, stop_and_check
-from identity_lib import call, create_token
+from aegis_testlib import (EXAMPLES, Installation, aegis, assert_build_revision, free_port, infer_body,
+                           project_version, reference_case, start_installation, stop_and_check)
+from identity_lib import TestCA, call, client_context, create_token, expect_refused_at_start, name
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 GRAFANA = REPO / "deploy" / "grafana" / "aegis-dashboard.json"
+RULES = REPO / "deploy" / "prometheus" / "aegis-rules.yml"
+RULE_TESTS = REPO / "deploy" / "prometheus" / "aegis-rules.test.yml"
 PROMTOOL = "/usr/bin/promtool"
 MODELS = ["mlp_onnx", "xgb"]
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -29,10 +36,38 @@ LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
 @pytest.fixture(scope="module")
-def inst(tmp_path_factory):
-    i = start_installation(tmp_path_factory.mktemp("aegis-metrics"), models=MODELS)
+def scrapers(tmp_path_factory):
+    """The CA of Prometheus's client certificates, one it issued, and one from a CA the server does not trust."""
+    root = tmp_path_factory.mktemp("scrapers")
+    ca, foreign = TestCA(root / "ca", "Scrapers CA"), TestCA(root / "foreign", "Foreign CA")
+    return {"ca": ca, "cert": ca.issue("prometheus", name("prometheus")),
+            "foreign": foreign.issue("intruder", name("prometheus"))}
+
+
+@pytest.fixture(scope="module")
+def inst(tmp_path_factory, scrapers):
+    # The dedicated metrics listener is on, mTLS-only: every test here shares one server.
+    i = start_installation(tmp_path_factory.mktemp("aegis-metrics"), models=MODELS,
+                           config={("metrics", "listen"): f"127.0.0.1:{free_port()}",
+                                   ("metrics", "client_ca"): str(scrapers["ca"].cert_path)})
     yield i
     stop_and_check(i)
+
+
+def metrics_port(inst) -> int:
+    return int(tomllib.loads(inst.config_path.read_text())["metrics"]["listen"].rsplit(":", 1)[1])
+
+
+def on_metrics_listener(inst, method, path, cert):
+    """One request on the dedicated listener with `cert` (None: no client certificate)."""
+    conn = http.client.HTTPSConnection("127.0.0.1", metrics_port(inst), timeout=30,
+                                       context=client_context(inst.ca, cert))
+    try:
+        conn.request(method, path)
+        r = conn.getresponse()
+        return r.status, dict(r.getheaders()), r.read().decode()
+    finally:
+        conn.close()
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +144,21 @@ def test_exposition_passes_promtool(inst):
     assert required <= family_names(text), f"missing: {required - family_names(text)}"
 
 
+def test_build_identity(inst):
+    """aegis_build_info, `aegis --version` and GET /v2 state the same build: CMake's version, git's revision."""
+    proc = aegis("--version")
+    assert proc.returncode == 0, proc.stderr
+    m = re.fullmatch(r"aegis (\S+) \(revision (\S+)\)", proc.stdout.strip())
+    assert m, proc.stdout
+    assert m.group(1) == project_version()
+    assert_build_revision(m.group(2))
+    samples = parse(scrape(inst))
+    assert value(samples, "aegis_build_info", version=m.group(1), revision=m.group(2)) == 1, \
+        [k for k in samples if k[0] == "aegis_build_info"]
+    r = inst.get("/v2")
+    assert r.status_code == 200 and r.json()["version"] == project_version(), r.text
+
+
 def test_who_may_scrape(inst, auditor, consumer):
     before = parse(scrape(inst))
     assert "aegis_requests_total" in scrape(inst, token=auditor)
@@ -133,10 +183,12 @@ def test_who_may_scrape(inst, auditor, consumer):
     assert value(after, "aegis_authz_denied_total") - value(before, "aegis_authz_denied_total") == 6
     assert value(after, "aegis_auth_attempts_total", method="none", result="failure") - \
         value(before, "aegis_auth_attempts_total", method="none", result="failure") == 1
-    ev = inst.wait_audit(lambda e: e.get("action") == "metrics.read" and e.get("principal") == "token:metrics-auditor")
-    assert ev["decision"] == "allow" and ev["status"] == 200
+    # Allowed scrapes are counted, not audited one by one; refused ones are audited.
+    assert value(after, "aegis_metrics_scrapes_total", listener="admin") - \
+        value(before, "aegis_metrics_scrapes_total", listener="admin") == 2  # `before` itself and the auditor's
     ev = inst.wait_audit(lambda e: e.get("action") == "metrics.read" and e.get("principal") == "token:metrics-consumer")
     assert ev["decision"] == "deny" and ev["status"] == 403
+    assert not [e for e in inst.audit_events() if e.get("action") == "metrics.read" and e.get("status") == 200]
 
 
 def test_inference_counts_per_model_version_and_code(inst):
@@ -168,6 +220,32 @@ def test_inference_counts_per_model_version_and_code(inst):
     assert value(after, "aegis_audit_tree_size") > 0
     assert value(after, "aegis_audit_verified") == 1
     assert 0 < value(after, "aegis_audit_signed_tree_size") <= value(after, "aegis_audit_tree_size")
+
+
+def test_process_and_model_runtime_metrics(inst):
+    """Process metrics under their standard names, requests in flight, and per model version: inferences, the wait
+    for a free instance, batch sizes and load time (load failures: the registry's unit tests)."""
+    before = parse(scrape(inst))
+    for _ in range(3):
+        assert inst.infer("xgb", sample_input("xgb")).status_code == 200
+    after = parse(scrape(inst))
+
+    def delta(name, **labels):
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert delta("aegis_inferences_total", model="xgb", version="1", result="success") == 3
+    assert delta("aegis_model_queue_wait_seconds_count", model="xgb", version="1") == 3
+    assert delta("aegis_inference_batch_size_count", model="xgb", version="1") == 3
+    assert delta("aegis_inference_batch_size_sum", model="xgb", version="1") >= 3
+    assert value(after, "aegis_model_load_duration_seconds", model="xgb", version="1") > 0
+    assert value(after, "aegis_model_load_duration_seconds", model="mlp_onnx", version="1") > 0
+    # The scrape itself is in flight while the exposition is built.
+    assert value(after, "aegis_requests_in_flight") >= 1
+    for name in ("process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds"):
+        assert value(after, name) > 0, name
+    start = value(after, "process_start_time_seconds")
+    assert time.time() - 3600 < start <= time.time(), start
+    assert value(after, "process_cpu_seconds_total") >= value(before, "process_cpu_seconds_total")
 
 
 def test_authentication_failures_by_method(inst):
@@ -295,8 +373,9 @@ def test_dashboard_shape(inst, auditor):
     assert sorted((m["name"], m["version"]) for m in d["models"]) == sorted((m, "1") for m in MODELS)
     for m in d["models"]:
         assert set(m) == {"name", "version", "format", "signer", "fingerprint", "requests", "latency_p50_ms",
-                          "latency_p95_ms", "requests_per_second", "workers_up", "withdrawn"}
+                          "latency_p95_ms", "requests_per_second", "error_rate", "workers_up", "withdrawn"}
         assert m["signer"] == "test-publisher"
+        assert m["error_rate"] == 0, m  # the share of the last minute's requests answered 5xx: none here
         assert m["workers_up"] == 2 and m["withdrawn"] is False, m
         assert re.match(r"^[0-9a-f]{64}$", m["fingerprint"]), m["fingerprint"]
         assert len(m["requests"]) == 180
@@ -401,3 +480,63 @@ def test_grafana_dashboard_queries_metrics_the_server_exposes(inst):
                    "aegis_incidents_open", "aegis_audit_tree_size", "aegis_tls_cert_expiry_seconds",
                    "aegis_kek_age_seconds"]:
         assert metric in joined, f"no panel for {metric}"
+
+
+def test_dedicated_listener_serves_only_metrics_to_certified_scrapers(inst, scrapers):
+    """[metrics] listen + client_ca: GET /metrics without a token, only with a certificate from the CA; counted."""
+    before = parse(scrape(inst))
+    status, headers, text = on_metrics_listener(inst, "GET", "/metrics", scrapers["cert"])
+    assert status == 200 and headers["Content-Type"] == CONTENT_TYPE, (status, text[:300])
+    proc = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    request_id = headers["X-Request-Id"]
+    for method, path in (("POST", "/metrics"), ("GET", "/v1/models"), ("GET", "/v2"), ("GET", "/v1/dashboard"),
+                         ("GET", "/metrics?x=1"), ("GET", "/")):
+        status, _, body = on_metrics_listener(inst, method, path, scrapers["cert"])
+        assert status == 404 and "aegis_" not in body, (method, path, status, body[:200])
+    after = parse(scrape(inst))
+    assert value(after, "aegis_metrics_scrapes_total", listener="metrics") - \
+        value(before, "aegis_metrics_scrapes_total", listener="metrics") == 1
+    ev = inst.wait_audit(lambda e: e.get("listener") == "metrics" and e.get("resource") == "path:/v1/models")
+    assert ev["action"] == "unknown" and ev["status"] == 404, ev
+    assert not [e for e in inst.audit_events() if e.get("request_id") == request_id], "an answered scrape is audited"
+    # No certificate, or one from another CA: refused in the TLS handshake, before any HTTP.
+    for cert in (None, scrapers["foreign"]):
+        with pytest.raises((ssl.SSLError, ConnectionError, http.client.RemoteDisconnected)):
+            on_metrics_listener(inst, "GET", "/metrics", cert)
+
+
+def test_bad_metrics_listener_refuses_to_start(tmp_path):
+    """A bad [metrics] listen or one that clashes with another listener stops the start, naming the key."""
+    i = Installation(tmp_path)
+    i.init()
+    i.set_config("metrics", "listen", "localhost")
+    expect_refused_at_start(i, "a listen address without a port")
+    last = i.last_stderr.read_text().strip().splitlines()[-1]
+    assert last.startswith("aegis: ") and "metrics.listen: " in last, last
+    i.set_config("metrics", "listen", f"127.0.0.1:{i.admin_port}")
+    expect_refused_at_start(i, "the control plane's port")
+    last = i.last_stderr.read_text().strip().splitlines()[-1]
+    assert last.startswith("aegis: metrics.listen: ") and "server.admin_listen" in last, last
+
+
+def test_alert_rules_load_fire_and_name_exported_metrics(inst):
+    """deploy/prometheus/aegis-rules.yml: `promtool check rules`, its unit tests (`promtool test rules`: each alert
+    fires on a synthetic series and stays quiet otherwise), and every metric it names is one this server exports."""
+    proc = subprocess.run([PROMTOOL, "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = subprocess.run([PROMTOOL, "test", "rules", str(RULE_TESTS)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rules = [r for g in yaml.safe_load(RULES.read_text())["groups"] for r in g["rules"]]
+    alerts = {r["alert"] for r in rules}
+    assert {"AegisAuditVerificationFailed", "AegisAuditSinkDropping", "AegisIntegrityFailure", "AegisLoginLockout",
+            "AegisModelErrorRateHigh", "AegisModelLatencyHigh"} <= alerts, alerts
+    tested = set(re.findall(r"alertname: (\w+)", RULE_TESTS.read_text()))
+    assert alerts <= tested, f"alerts without a promtool unit test: {alerts - tested}"
+    exposed = family_names(scrape(inst))
+    for r in rules:
+        names = set(re.findall(r"\b(?:aegis|process)_[a-z_]+", r["expr"]))
+        assert names, r["alert"]
+        for n in names:
+            base = re.sub(r"_(bucket|sum|count)$", "", n)
+            assert n in exposed or base in exposed, f"{r['alert']} uses {n}, which the server does not export"

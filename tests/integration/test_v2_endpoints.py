@@ -1,11 +1,12 @@
 """KServe v2 REST data plane: server/model metadata, health, ready, inference results."""
 
 import concurrent.futures
+import json
 
 import numpy as np
 import pytest
 
-from aegis_testlib import (EXAMPLES, PLATFORMS, expected_output, infer_body, output_array, project_version,
+from aegis_testlib import (EXAMPLES, PLATFORMS, aegis, expected_output, infer_body, output_array, project_version,
                            reference_case, tensor_json)
 
 MODELS = {"mlp_onnx": "onnx", "mlp_torch": "torchscript", "xgb": "xgboost", "xgb_ubj": "xgboost",
@@ -154,3 +155,47 @@ def test_concurrent_infer(server):
     for model, x, r in results:
         assert r.status_code == 200, f"{model}: {r.status_code} {r.text[:300]}"
         np.testing.assert_allclose(output_array(r.json()["outputs"][0]), expected_output(model, x), atol=TOL)
+
+
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def test_every_response_names_its_audited_request(server):
+    """X-Request-Id on answers of both planes, errors and health included, is the audit event's request id."""
+    answers = [server.get("/v2/health/live", token=False), server.get("/v2"), server.get("/v2/models/no-such-model"),
+               server.get("/v2", token=False), server.get("/v1/models", admin=True),
+               server.get("/v1/no-such-endpoint", admin=True), server.post("/v2/health/ready", token=False)]
+    ids = [r.headers.get("X-Request-Id") for r in answers]
+    assert all(i and len(i) == 16 and all(c in "0123456789abcdef" for c in i) for i in ids), ids
+    assert len(set(ids)) == len(ids), ids
+    for r, request_id in zip(answers, ids):
+        e = server.wait_audit(lambda e, i=request_id: e.get("request_id") == i, what=f"request {request_id}")
+        assert e["status"] == r.status_code, e
+        assert "request_id_origin" not in e and "traceparent" not in e, e
+
+
+def test_client_request_id_and_traceparent_are_echoed_and_audited(server):
+    r = server.get("/v2/models/mlp_onnx", headers={"X-Request-Id": "client-req.42:a_b", "traceparent": TRACEPARENT})
+    assert r.status_code == 200, r.text
+    assert r.headers["X-Request-Id"] == "client-req.42:a_b"
+    assert r.headers["traceparent"] == TRACEPARENT
+    e = server.wait_audit(lambda e: e.get("request_id") == "client-req.42:a_b")
+    assert e["request_id_origin"] == "client" and e["traceparent"] == TRACEPARENT, e
+    assert e["action"] == "model.metadata" and e["status"] == 200, e
+
+    # An unsafe id or a malformed traceparent is neither echoed nor recorded: the server's own id is used.
+    for headers in ({"X-Request-Id": "evil id"}, {"X-Request-Id": "x" * 129},
+                    {"X-Request-Id": "a\"b", "traceparent": TRACEPARENT.upper()},
+                    {"traceparent": "00-00000000000000000000000000000000-00f067aa0ba902b7-01"},
+                    {"traceparent": "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}):
+        r = server.get("/v2/health/ready", token=False, headers=headers)
+        own = r.headers["X-Request-Id"]
+        assert len(own) == 16 and own != headers.get("X-Request-Id"), (headers, own)
+        assert "traceparent" not in r.headers, headers
+        e = server.wait_audit(lambda e, i=own: e.get("request_id") == i)
+        assert "request_id_origin" not in e and "traceparent" not in e, e
+
+    # The log with these new members still verifies end to end.
+    proc = aegis("audit", "verify", "--data-dir", str(server.dir), "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout)["ok"] is True, proc.stdout

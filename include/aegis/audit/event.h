@@ -26,9 +26,9 @@ enum class Decision { kAllow, kDeny };
 std::string_view DecisionName(Decision decision);
 
 // Where an event came from: the network listener that took the request
-// ("data" | "admin"), or "cli" for events of the server itself and of the
-// `aegis` command (no listener).
-enum class Listener { kData, kAdmin, kCli };
+// ("data" | "admin" | "metrics"), or "cli" for events of the server itself and
+// of the `aegis` command (no listener).
+enum class Listener { kData, kAdmin, kCli, kMetrics };
 std::string_view ListenerName(Listener listener);
 
 // The server's own events (not requests).
@@ -63,7 +63,13 @@ std::string_view SystemActionName(SystemAction action);
 
 struct AuditEvent {
   std::chrono::system_clock::time_point time;
+  // The request's id, as its response's X-Request-Id: the server's own (unique
+  // per request) unless request_id_from_client says the client chose it.
   std::string request_id;
+  // Written as "request_id_origin":"client" when set: the client sent a valid
+  // X-Request-Id, which the server adopted (it need not be unique).
+  bool request_id_from_client = false;
+  std::string traceparent;  // a valid W3C traceparent the client sent; empty if none
   std::string principal;    // "anonymous" before authentication; "token:ci", "user:alice", ...
   std::string auth_method;  // "token" | "session" | "jwt" | "mtls"; empty when unauthenticated
   std::string grant;        // the grant that allowed the action ("consumer:fraud-*"); empty if none
@@ -78,7 +84,7 @@ struct AuditEvent {
   int64_t latency_us = 0;
   std::string remote;  // client "ip:port"
   Listener listener = Listener::kCli;
-  std::string reason;  // why denied or failed; empty when fine
+  std::string reason;  // why denied or failed (every 5xx has one); empty when fine
 };
 
 // An event of the server itself, not tied to a request: principal "system",

@@ -98,6 +98,11 @@ struct Config {
   std::chrono::seconds audit_verify_interval{300};  // [audit] verify_interval_seconds
   std::optional<audit::SyslogOptions> syslog;       // [audit.syslog]
   std::optional<audit::WebhookOptions> webhook;     // [audit.webhook]
+  // [metrics]: the dedicated scrape listener (GET /metrics without a token),
+  // off while `listen` is empty; with `client_ca` (resolved) a client must
+  // present a certificate from that CA in the TLS handshake.
+  std::string metrics_listen;
+  std::filesystem::path metrics_client_ca;
 
   std::filesystem::path Resolve(const std::filesystem::path& p) const { return p.is_absolute() ? p : data_dir / p; }
 };

@@ -29,9 +29,10 @@ struct ClientCertificate {
   std::string fingerprint;  // lowercase hex SHA-256 of the DER certificate
 };
 
-// The two listeners a server has: the data plane and the control (admin) plane.
-enum class ListenerKind { kData, kAdmin };
-// "data" | "admin" (logs, the test echo).
+// The listeners a server has: the data plane, the control (admin) plane, and
+// the optional dedicated metrics listener (GET /metrics only).
+enum class ListenerKind { kData, kAdmin, kMetrics };
+// "data" | "admin" | "metrics" (logs, metrics labels, the test echo).
 std::string_view ListenerName(ListenerKind kind);
 
 // Everything known once the request line and headers are read, before the body.
@@ -42,8 +43,15 @@ struct RequestHead {
   std::string query;   // raw query string without '?'
   std::vector<std::pair<std::string, std::string>> headers;  // names lowercased
   std::optional<uint64_t> content_length;
-  std::string remote_address;                   // "ip:port"
-  std::string request_id;                       // server-assigned, unique per request (hex)
+  std::string remote_address;  // "ip:port"
+  // The request's id, sent back in every response's X-Request-Id: the client's
+  // own X-Request-Id when it sent exactly one of a safe shape (1-128 of
+  // A-Z a-z 0-9 - _ . :), else server-assigned, unique per request (16 hex).
+  std::string request_id;
+  bool request_id_from_client = false;  // request_id is the client's X-Request-Id
+  // The client's W3C traceparent when it sent exactly one valid version-00
+  // value (echoed in the response), else empty.
+  std::string traceparent;
   ListenerKind listener = ListenerKind::kData;  // the listener that accepted the connection
   // Set only when the client presented a certificate that chains to the
   // listener's client CA (mutual TLS); the same for every request of a connection.
@@ -65,6 +73,9 @@ struct Response {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+  // The message of an Error() response (what its {"error"} body says), for the
+  // audit event of a failed request; empty for every other response. Not sent.
+  std::string error;
 
   static Response Json(int status, std::string body);
   // {"error": "<message>"} with the status for `status.code()`.
@@ -125,8 +136,10 @@ struct Plan {
   // ending a request does. Unset: no accounting.
   std::function<std::optional<Response>(uint64_t bytes)> reserve_body;
   // Called exactly once when the request ends (response written or connection lost),
-  // with the final HTTP status and the time since the head was read.
-  std::function<void(int status, std::chrono::nanoseconds latency)> on_complete;
+  // with the final HTTP status, the time since the head was read, and the
+  // error the response carried (Response::error: empty when it was not an
+  // error, or when no response was written).
+  std::function<void(int status, std::chrono::nanoseconds latency, std::string_view error)> on_complete;
   // Held until the request ends (the Plan is destroyed however it ends): a
   // slot of the principal's concurrency cap.
   std::shared_ptr<const void> held;

@@ -77,6 +77,12 @@ std::string_view AuthMethodName(AuthMethod method);  // "token", ..., "password"
 
 inline constexpr size_t kMaxModelSeries = 128;
 
+// Where a GET /metrics was answered (aegis_metrics_scrapes_total{listener}):
+// the control plane (a token) or the dedicated [metrics] listener.
+enum class ScrapeListener : uint8_t { kAdmin, kMetrics };
+inline constexpr size_t kScrapeListenerCount = 2;
+std::string_view ScrapeListenerName(ScrapeListener listener);  // "admin", "metrics"
+
 // What the connection limits of one listener did since start (the HTTP
 // server's counters, read at scrape time; docs/limits.md).
 struct ListenerConnections {
@@ -139,12 +145,22 @@ class Monitor {
   void Stop() AEGIS_EXCLUDES(ticker_mu_);
 
   // --- The request path -------------------------------------------------
+  // The API layer began a request: aegis_requests_in_flight counts it until its
+  // RequestEnded.
+  void RequestBegan();
   // The cell of a model version the registry serves; the same pointer for the
   // same name and version. Beyond kMaxModelSeries versions: the "-" cell.
   ModelSeries* SeriesFor(const registry::ServedModel& model);
-  // A request ended. `series` null: model="-". `denied`: refused by an access
-  // control (the audit decision was deny, or the status is 401/403/429).
+  // A request that RequestBegan ended. `series` null: model="-". `denied`:
+  // refused by an access control (the audit decision was deny, or the status is
+  // 401/403/429).
   void RequestEnded(ModelSeries* series, int status, bool denied, std::chrono::nanoseconds latency);
+  // The engine answered (ok) or failed an inference of `series` (null: not
+  // counted), after it waited `queue_wait` for a free instance and ran in a
+  // batch of `batch_size` requests.
+  void InferenceCompleted(ModelSeries* series, bool ok, std::chrono::nanoseconds queue_wait, int batch_size);
+  // A GET /metrics was answered 200 on `listener`: counted instead of audited.
+  void MetricsScraped(ScrapeListener listener);
   // A request the HTTP layer refused before any handler (malformed, too large,
   // timed out): model="-", a denial, no latency.
   void RequestRejected(int status);

@@ -57,6 +57,9 @@ struct ModelKey {
 struct ServedModel {
   store::ModelVersionRecord record;
   std::shared_ptr<runtime::ModelInstances> instances;
+  // How long making it servable took: decryption, the integrity checks and the
+  // engine load at start; the scan and the engine load at push.
+  std::chrono::nanoseconds load_time{0};
 };
 
 // Everything one model name has, for metadata and routing.
@@ -172,6 +175,9 @@ class Registry {
   std::vector<std::shared_ptr<const ServedModel>> Served() const;
   // Lock-free; safe from any thread.
   IntegrityCounts Integrity() const { return {integrity_failures_.load(), scan_findings_.load()}; }
+  // Versions that could not be made servable since start, by model name: a
+  // recorded version LoadAll could not serve, or a push the engine refused.
+  std::map<std::string, uint64_t, std::less<>> LoadFailures() const AEGIS_EXCLUDES(failed_mu_);
 
   // True once LoadAll has finished and every version of
   // RegistryOptions::required_models is served: a version that failed to load
@@ -216,6 +222,7 @@ class Registry {
   void ResolveRequired(const std::vector<store::ModelVersionRecord>& records) AEGIS_REQUIRES(failed_mu_);
   // Unavailable when (name, version) is waiting to load; version "" for any.
   std::optional<Status> Loading(std::string_view name, std::string_view version) const AEGIS_EXCLUDES(failed_mu_);
+  void CountLoadFailure(const std::string& name) AEGIS_EXCLUDES(failed_mu_);
   void Unpublish(const std::string& name, const std::string& version) AEGIS_REQUIRES(write_mu_);
   void ReleaseReservation(const ModelKey& key) AEGIS_EXCLUDES(write_mu_);
   // The runtime settings for one version: the defaults, the model's overrides,
@@ -245,6 +252,7 @@ class Registry {
   mutable Mutex failed_mu_;
   std::map<ModelKey, Status> failed_ AEGIS_GUARDED_BY(failed_mu_);
   std::atomic<int> failed_count_{0};  // failed_.size(), stored under failed_mu_; read without it
+  std::map<std::string, uint64_t, std::less<>> load_failures_ AEGIS_GUARDED_BY(failed_mu_);
   std::atomic<bool> loaded_{false};
   std::atomic<bool> stop_loading_{false};
   // While LoadAll runs: the recorded versions not loaded yet (Find: "loading"),

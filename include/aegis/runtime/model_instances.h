@@ -127,6 +127,10 @@ struct RuntimeOptions {
 struct InferenceResult {
   Status status;
   std::span<const TensorView> outputs;
+  // For the metrics: how long the request waited for a free instance (zero
+  // when one was idle), and how many requests the engine ran in its batch.
+  std::chrono::nanoseconds queue_wait{0};
+  int batch_size = 1;
 };
 using InferenceDone = std::function<void(const InferenceResult&)>;
 

@@ -78,6 +78,8 @@
     return fmtInt.format(x);
   };
   const fmtRate = (v) => { const x = num(v); return x < 10 ? x.toFixed(1) : fmtInt.format(x); };
+  // A share (0..1) as a percentage, clamped: the server sends 5xx / requests of the last minute.
+  const fmtPct = (v) => (Math.min(1, Math.max(0, num(v))) * 100).toFixed(1) + '%';
   const short = (hex, n = 16) => { const t = str(hex, 128); return t.length > n ? t.slice(0, n) + '…' : (t || '–'); };
   const grouped = (hex) => (short(hex, 24).match(/.{1,4}/g) || ['–']).join(' ');
 
@@ -432,6 +434,7 @@
           stat(fmtRate(m.requests_per_second), 'req/s'),
           stat(fmtMs(m.latency_p50_ms), 'p50 ms'),
           stat(fmtMs(m.latency_p95_ms), 'p95 ms'),
+          stat(fmtPct(m.error_rate), 'errors'),
           stat(fmtInt.format(total), '15 min')),
         sparkline(req, Math.max(...req, 0)));
     });
@@ -448,7 +451,8 @@
         h('td', { class: 'mono', text: short(m.fingerprint, 16) }),
         h('td', { class: 'num', text: fmtRate(m.requests_per_second) }),
         h('td', { class: 'num', text: fmtMs(m.latency_p50_ms) }),
-        h('td', { class: 'num', text: fmtMs(m.latency_p95_ms) }));
+        h('td', { class: 'num', text: fmtMs(m.latency_p95_ms) }),
+        h('td', { class: num(m.error_rate) > 0 ? 'num error-rate' : 'num', 'data-testid': 'model-error-rate', text: fmtPct(m.error_rate) }));
     });
     $('models-body').replaceChildren(...rows);
   }
