@@ -71,6 +71,8 @@ struct RunningCall {
   // share of the response area.
   std::vector<Tensor> inputs;
   Clock::time_point queue_deadline;
+  // How long it waited in the queue for a free instance (zero: one was idle).
+  Clock::duration queue_wait{};
 };
 
 enum class SlotState { kStarting, kIdle, kBusy, kDown };
@@ -503,7 +505,11 @@ class Pool : public std::enable_shared_from_this<Pool> {
           if (!next.empty() && (!size || *size > share)) break;
         }
         const bool alone = call.alone;
-        slot.running.push_back(RunningCall{std::move(call.request_id), std::move(call.done), {}, call.queue_deadline});
+        slot.running.push_back(RunningCall{std::move(call.request_id),
+                                           std::move(call.done),
+                                           {},
+                                           call.queue_deadline,
+                                           now - (call.queue_deadline - options_.queue_timeout)});
         next.push_back(std::move(call.inputs));
         queue_.pop_front();
         if (alone) break;
@@ -621,7 +627,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
       } else if (i == 0) {
         response = std::move(*streamed);
       }
-      failure = Answer(calls[i], response, calls.size() > 1);
+      failure = Answer(calls[i], response, calls.size());
     }
     if (failure) return failure;
     ReleaseSlot(slot);
@@ -630,7 +636,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
 
   // Answers `call` with its decoded `response`. A failure when the worker broke
   // the protocol (the call is answered 500).
-  std::optional<Failure> Answer(RunningCall& call, StatusOr<worker::DecodedResponse>& response, bool batched) {
+  std::optional<Failure> Answer(RunningCall& call, StatusOr<worker::DecodedResponse>& response, size_t batch_size) {
+    const bool batched = batch_size > 1;
     if (!response.ok()) {
       Complete(call.done, Status::Internal(PublicMessage(StatusCode::kInternal)));
       return Failure{RuntimeEvent::Kind::kProtocolViolation, "malformed response: " + response.status().message()};
@@ -644,7 +651,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
     }
     switch (response->status) {
       case worker::ResponseStatus::kOk:
-        call.done(InferenceResult{Status::Ok(), response->outputs.views});
+        call.done(
+            InferenceResult{Status::Ok(), response->outputs.views, call.queue_wait, static_cast<int>(batch_size)});
         break;
       case worker::ResponseStatus::kInvalidInput:
       case worker::ResponseStatus::kEngineError: {
