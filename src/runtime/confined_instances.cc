@@ -413,14 +413,16 @@ class Pool : public std::enable_shared_from_this<Pool> {
     return Status::Ok();
   }
 
-  // Under slot.io_mu, on the arena transport: when the caller is a thread of
-  // the response loop (an HTTP I/O thread), that loop watches the worker's
-  // response eventfd from now on and answers the calls itself, so that no
-  // driver has to wake for a response. The driver's poll may still catch one
-  // response before it sees `watched`: whoever reads the eventfd answers.
+  // Under slot.io_mu, on the arena transport: once the response loop runs (the
+  // HTTP server has started), it watches the worker's response eventfd and
+  // answers the calls itself, so that no driver has to wake for a response.
+  // Made at the first request handed over after that, from whichever thread
+  // (a busy model's requests are handed over by the thread that delivered the
+  // previous answer). The driver's poll may still catch one response before it
+  // sees `watched`: whoever reads the eventfd answers.
   void WatchResponses(Slot& slot) {
     const std::shared_ptr<EventLoop>& loop = options_.response_loop;
-    if (!loop || !loop->InLoopThread()) return;
+    if (!loop) return;
     slot.watch = loop->WatchReadable(slot.worker->response_event_fd(),
                                      [weak = weak_from_this(), s = &slot, generation = slot.generation] {
                                        if (auto self = weak.lock()) self->OnResponseSignalled(*s, generation);

@@ -8,13 +8,12 @@
 // anyway (src/http/spinning_runner.h): when they watch the eventfd too, the
 // response is picked up by the thread that will write it to the client.
 //
-//   if (loop->InLoopThread()) watch = loop->WatchReadable(fd, [] { Drain(); Deliver(); });
+//   watch = loop->WatchReadable(fd, [] { Drain(); Deliver(); });  // null: not running
 //   ...
 //   watch.reset();  // no call after the loop thread has seen this
 //
-// Thread-safety: InLoopThread is safe from any thread. WatchReadable must be
-// called on a loop thread (InLoopThread() true). A Watch may be destroyed on any
-// thread, including inside its own callback.
+// Thread-safety: every method is safe from any thread. A Watch may be destroyed
+// on any thread, including inside its own callback.
 #pragma once
 
 #include <functional>
@@ -41,7 +40,7 @@ class EventLoop {
 
   // Calls `on_readable` on a loop thread once when the watch starts and then
   // each time `fd` becomes readable, until the Watch is destroyed (a null Watch
-  // when the descriptor cannot be watched). The callback must consume what made
+  // when the descriptor cannot be watched, or the loop is not there yet). The callback must consume what made
   // the descriptor readable (read the eventfd) and must not block. `fd` is
   // duplicated: the caller may close its own at any time.
   virtual std::unique_ptr<Watch> WatchReadable(int fd, std::function<void()> on_readable) = 0;

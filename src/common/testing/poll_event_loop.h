@@ -6,8 +6,7 @@
 //   options.response_loop = loop.shared();  // or a shared_ptr of your own
 //   loop.Post([&] { instances->Submit(...); });  // submits from the loop thread
 //
-// Thread-safety: Post and Watch destruction are safe from any thread;
-// WatchReadable on the loop thread only (as the contract says).
+// Thread-safety: every method is safe from any thread.
 #pragma once
 
 #include <fcntl.h>
