@@ -56,15 +56,15 @@ struct PingPong {
                       const bool ok = result.status.ok() && result.outputs.size() == 1 &&
                                       result.outputs[0].data.size() == want.size() &&
                                       std::memcmp(result.outputs[0].data.data(), want.data(), want.size()) == 0;
-                      {
-                        std::lock_guard lock(mu);
-                        ++answered;
-                        correct += ok ? 1 : 0;
-                        on_loop += here ? 1 : 0;
-                        failed += result.status.ok() ? 0 : 1;
-                        cv.notify_all();
-                      }
+                      // The next one first: once the last answer is counted, Run
+                      // returns and its locals (rounds, submit) are gone.
                       if (k + 1 < rounds) loop->Post([&submit, k] { submit(k + 1); });
+                      std::lock_guard lock(mu);
+                      ++answered;
+                      correct += ok ? 1 : 0;
+                      on_loop += here ? 1 : 0;
+                      failed += result.status.ok() ? 0 : 1;
+                      cv.notify_all();
                     });
     };
     loop->Post([&submit] { submit(0); });
