@@ -449,7 +449,13 @@ class Pool : public std::enable_shared_from_this<Pool> {
       // Violations first (see ArenaHeader::response_violations).
       driver_answers = proc->ResponseViolations() > slot.violations_seen;
     }
-    driver_answers = driver_answers || !SmallResponses(proc->response_area(), calls);
+    // Decoded once, here: Deliver hands these to the calls.
+    std::vector<StatusOr<worker::DecodedResponse>> responses;
+    responses.reserve(calls);
+    for (size_t i = 0; i < calls; ++i) {
+      responses.push_back(worker::DecodeResponse(worker::BatchShare(proc->response_area(), calls, i)));
+    }
+    driver_answers = driver_answers || !SmallResponses(responses);
     if (driver_answers) {
       std::lock_guard lock(mu_);
       if (slot.generation != generation) return;
@@ -457,21 +463,20 @@ class Pool : public std::enable_shared_from_this<Pool> {
       Fire(slot.wake);
       return;
     }
-    if (auto failure = Deliver(slot, *seq, proc->response_area(), nullptr, generation)) {
+    if (auto failure = Deliver(slot, *seq, proc->response_area(), &responses, generation)) {
       std::lock_guard lock(mu_);
       if (slot.generation == generation && !slot.loop_failure) slot.loop_failure = std::move(failure);
       Fire(slot.wake);
     }
   }
 
-  // Whether the responses in `area` to a batch of `calls` are small enough to be
-  // answered on an I/O thread: encoding a large output there would hold up the
-  // other connections that thread serves, so those go to the driver.
-  static bool SmallResponses(std::span<const uint8_t> area, size_t calls) {
+  // Whether the responses to a batch are small enough to be answered on an I/O
+  // thread: encoding a large output there would hold up the other connections
+  // that thread serves, so those go to the driver.
+  static bool SmallResponses(const std::vector<StatusOr<worker::DecodedResponse>>& responses) {
     uint64_t bytes = 0;
-    for (size_t i = 0; i < calls; ++i) {
-      auto response = worker::DecodeResponse(worker::BatchShare(area, calls, i));
-      if (!response.ok()) return true;  // Deliver reports it
+    for (const auto& response : responses) {
+      if (!response.ok()) continue;  // Deliver reports it
       for (const TensorView& view : response->outputs.views) bytes += view.data.size();
     }
     return bytes <= kLoopResponseBytes;
@@ -595,13 +600,14 @@ class Pool : public std::enable_shared_from_this<Pool> {
     return Deliver(slot, *seq, slot.worker->response_area(), nullptr);
   }
 
-  // Hands the responses in `area` (or, in the stream transport, the one already
-  // decoded from its frame, `streamed`) for `seq` to the calls of the request
-  // or batch. Returns a failure when the worker broke the protocol.
+  // Hands the responses for `seq` to the calls of the request or batch: those
+  // already `decoded` (one per call; in the stream transport, the one decoded
+  // from its frame), or else each call's share of the arena's `area`. Returns a
+  // failure when the worker broke the protocol.
   // From the response loop, `generation` is the worker's whose arena `area` is:
   // if the driver has taken that worker down since, nothing is delivered.
   std::optional<Failure> Deliver(Slot& slot, uint64_t seq, std::span<const uint8_t> area,
-                                 StatusOr<worker::DecodedResponse>* streamed,
+                                 std::vector<StatusOr<worker::DecodedResponse>>* decoded,
                                  std::optional<uint64_t> generation = std::nullopt) {
     std::vector<RunningCall> calls;
     {
@@ -624,10 +630,10 @@ class Pool : public std::enable_shared_from_this<Pool> {
       // The stream transport has no batches (see kHello): its one call gets the
       // streamed response. A call of a batch gets its share of the area.
       StatusOr<worker::DecodedResponse> response = Status::InvalidArgument("no response for a call of the batch");
-      if (streamed == nullptr) {
+      if (decoded == nullptr) {
         response = worker::DecodeResponse(worker::BatchShare(area, calls.size(), i));
-      } else if (i == 0) {
-        response = std::move(*streamed);
+      } else if (i < decoded->size()) {
+        response = std::move((*decoded)[i]);
       }
       failure = Answer(calls[i], response, calls.size());
     }
@@ -726,8 +732,9 @@ class Pool : public std::enable_shared_from_this<Pool> {
       const std::span<const uint8_t> payload(reinterpret_cast<const uint8_t*>(frame.payload.data()),
                                              frame.payload.size());
       auto streamed = worker::DecodeStreamResponse(payload);
-      StatusOr<worker::DecodedResponse> response =
-          streamed.ok() ? std::move(streamed->response) : StatusOr<worker::DecodedResponse>(streamed.status());
+      std::vector<StatusOr<worker::DecodedResponse>> response;
+      response.push_back(streamed.ok() ? std::move(streamed->response)
+                                       : StatusOr<worker::DecodedResponse>(streamed.status()));
       // A malformed one fails the running call and reports the violation.
       return Deliver(slot, streamed.ok() ? streamed->seq : slot.seq, {}, &response);
     }
