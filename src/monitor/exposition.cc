@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <span>
 #include <sstream>
 
 #include <prometheus/metric_family.h>
@@ -45,18 +46,28 @@ MetricFamily Single(std::string name, std::string help, MetricType type, double 
   return f;
 }
 
-ClientMetric Histogram(const internal::HistogramCounts& counts, std::vector<ClientMetric::Label> labels) {
+// A Prometheus histogram from cumulative-able bucket counts: `bounds` are the
+// upper bounds (the last bucket is +Inf), each divided by `unit` for the
+// exposition, as is `sum`.
+template <size_t N>
+ClientMetric BucketMetric(const std::array<int64_t, N>& bounds, std::span<const uint64_t> buckets, double sum,
+                          double unit, std::vector<ClientMetric::Label> labels) {
   ClientMetric m;
   m.label = std::move(labels);
   uint64_t cumulative = 0;
-  for (size_t i = 0; i < internal::kBucketBoundsNs.size(); ++i) {
-    cumulative += counts.buckets[i];
-    m.histogram.bucket.push_back({cumulative, static_cast<double>(internal::kBucketBoundsNs[i]) / 1e9});
+  for (size_t i = 0; i < N; ++i) {
+    cumulative += buckets[i];
+    m.histogram.bucket.push_back({cumulative, static_cast<double>(bounds[i]) / unit});
   }
   // The serializer adds le="+Inf" with the sample count.
-  m.histogram.sample_count = cumulative + counts.buckets.back();
-  m.histogram.sample_sum = static_cast<double>(counts.sum_ns) / 1e9;
+  m.histogram.sample_count = cumulative + buckets.back();
+  m.histogram.sample_sum = sum / unit;
   return m;
+}
+
+ClientMetric Histogram(const internal::HistogramCounts& counts, std::vector<ClientMetric::Label> labels) {
+  return BucketMetric(internal::kBucketBoundsNs, counts.buckets, static_cast<double>(counts.sum_ns), 1e9,
+                      std::move(labels));
 }
 
 // Seconds since the first existing file's last modification.
@@ -109,16 +120,7 @@ void AddRequests(const internal::Counters& c, std::vector<MetricFamily>& out) {
 }
 
 ClientMetric Counts(const internal::CountHistogramCounts& counts, std::vector<ClientMetric::Label> labels) {
-  ClientMetric m;
-  m.label = std::move(labels);
-  uint64_t cumulative = 0;
-  for (size_t i = 0; i < internal::kCountBounds.size(); ++i) {
-    cumulative += counts.buckets[i];
-    m.histogram.bucket.push_back({cumulative, static_cast<double>(internal::kCountBounds[i])});
-  }
-  m.histogram.sample_count = cumulative + counts.buckets.back();
-  m.histogram.sample_sum = static_cast<double>(counts.sum);
-  return m;
+  return BucketMetric(internal::kCountBounds, counts.buckets, static_cast<double>(counts.sum), 1, std::move(labels));
 }
 
 // What the engines did with the inferences of each served version (labels:
