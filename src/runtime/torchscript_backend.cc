@@ -1,7 +1,9 @@
 // TorchScript models on libtorch (platform "pytorch_libtorch").
 //
 // The only translation unit that includes libtorch (its headers take ~15 s to
-// compile). A TorchScript archive does not declare input dtypes or shapes, so the
+// compile), built alone into the engine module libaegis_torchscript.so, which the
+// runtime loads on first use (torchscript_module.h); aegis_torchscript_engine is
+// all it exports. A TorchScript archive does not declare input dtypes or shapes, so the
 // inputs are advertised as FP32 of unknown rank with datatype_fixed == false: any
 // numeric datatype torch has is converted to the matching torch dtype.
 #include <cstring>
@@ -13,6 +15,7 @@
 #include <torch/script.h>
 
 #include "engines.h"
+#include "torchscript_module.h"
 
 namespace aegis::runtime {
 namespace {
@@ -225,9 +228,7 @@ StatusOr<std::vector<TensorSpec>> OutputSpecs(const c10::FunctionSchema& schema,
   return specs;
 }
 
-}  // namespace
-
-void PrepareTorchScriptEngine() {
+void Prepare() {
   // Intra-op threads are process-wide in libtorch; parallelism comes from
   // instances. Setting them initialises cpuinfo, which reads /proc/cpuinfo.
   static std::once_flag single_threaded;
@@ -238,9 +239,8 @@ void PrepareTorchScriptEngine() {
   });
 }
 
-StatusOr<std::unique_ptr<Backend>> LoadTorchScriptBackend(std::span<const uint8_t> model_bytes,
-                                                          const EngineOptions& options) {
-  PrepareTorchScriptEngine();
+StatusOr<std::unique_ptr<Backend>> Load(std::span<const uint8_t> model_bytes, const EngineOptions& options) {
+  Prepare();
   try {
     SpanStreamBuf buffer(model_bytes);
     std::istream stream(&buffer);
@@ -266,4 +266,16 @@ StatusOr<std::unique_ptr<Backend>> LoadTorchScriptBackend(std::span<const uint8_
   }
 }
 
+}  // namespace
 }  // namespace aegis::runtime
+
+extern "C" __attribute__((visibility("default"))) const aegis::runtime::torchscript::ModuleEntry*
+aegis_torchscript_engine() {
+  static constexpr aegis::runtime::torchscript::ModuleEntry kEntry = [] {
+    aegis::runtime::torchscript::ModuleEntry entry = aegis::runtime::torchscript::ExpectedLayout();
+    entry.prepare = &aegis::runtime::Prepare;
+    entry.load = &aegis::runtime::Load;
+    return entry;
+  }();
+  return &kEntry;
+}

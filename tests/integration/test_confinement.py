@@ -319,6 +319,24 @@ def test_every_worker_is_confined(confined):
             assert _status(pid)["Uid"].split()[0] == "65534"
 
 
+def _maps_libtorch(pid: int) -> bool:
+    return "libtorch_cpu" in pathlib.Path(f"/proc/{pid}/maps").read_text()
+
+
+def test_only_torchscript_engines_map_libtorch(confined):
+    """libtorch is a module loaded by the engines that run TorchScript: the server
+    process, and the engines of the other formats, never map its code."""
+    assert not _maps_libtorch(confined.proc.pid)
+    formats = {}
+    for pid in _engines(confined.proc.pid):
+        argv = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        fmt = argv[argv.index(b"--format") + 1].decode() if b"--format" in argv else "?"
+        formats.setdefault(fmt, []).append(_maps_libtorch(pid))
+    assert set(formats) >= {"torchscript", "onnx", "xgboost"}, formats
+    assert all(formats["torchscript"]), formats
+    assert not any(m for fmt, maps in formats.items() if fmt != "torchscript" for m in maps), formats
+
+
 def test_benign_models_raise_no_sandbox_violation(confined):
     """The example models, served many times, never trip the filter: a report
     must mean a model reached for something, or operators learn to ignore it."""
