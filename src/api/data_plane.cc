@@ -1,5 +1,7 @@
 #include "aegis/api/data_plane.h"
 
+#include <array>
+
 #include "aegis/api/v2_codec.h"
 #include "aegis/common/version.h"
 #include "aegis/guard/output_policy.h"
@@ -231,6 +233,11 @@ void PlanModelReady(internal::RouteRequest& r, const auth::Principal&) {
   r.plan.immediate = ModelReady(r.services, r.params.Get("model"), r.params.Get("version"));
 }
 
+// [server] public_model_ready: the same answer without a credential.
+void PlanPublicModelReady(internal::RouteRequest& r) {
+  r.plan.immediate = ModelReady(r.services, r.params.Get("model"), r.params.Get("version"));
+}
+
 void PlanInfer(internal::RouteRequest& r, const auth::Principal& principal) {
   const Services& services = r.services;
   const std::string_view name = r.params.Get("model");
@@ -289,32 +296,47 @@ constexpr internal::DispatchOptions kDispatch{
         "no such endpoint: this is the data plane (KServe v2); the control plane (/v1/...) has its "
         "own address, 127.0.0.1:9443 unless --admin-listen says otherwise"};
 
-constexpr internal::Route kRoutes[] = {
-    Granted("GET", "/v2", "server", Action::kServerMetadata, Permission::kServerMetadata, PlanServerMetadata),
-    Anonymous("GET", "/v2/health/live", "server", Action::kServerLive, PlanLive),
-    Anonymous("GET", "/v2/health/ready", "server", Action::kServerReady, PlanReady),
-    Granted("GET", "/v2/models/{model}", "model:{model}", Action::kModelMetadata, Permission::kModelMetadata,
-            PlanModelMetadata),
-    Granted("GET", "/v2/models/{model}/versions/{version}", "model:{model}/versions/{version}", Action::kModelMetadata,
-            Permission::kModelMetadata, PlanModelMetadata),
-    Granted("GET", "/v2/models/{model}/ready", "model:{model}", Action::kModelReady, Permission::kModelReady,
-            PlanModelReady),
-    Granted("GET", "/v2/models/{model}/versions/{version}/ready", "model:{model}/versions/{version}",
-            Action::kModelReady, Permission::kModelReady, PlanModelReady),
-    Granted("POST", "/v2/models/{model}/infer", "model:{model}", Action::kInfer, Permission::kInfer, PlanInfer),
-    Granted("POST", "/v2/models/{model}/versions/{version}/infer", "model:{model}/versions/{version}", Action::kInfer,
-            Permission::kInfer, PlanInfer),
-};
+// Per-model readiness needs a grant like model metadata, unless the operator
+// opened it ([server] public_model_ready) for probes that carry no credential:
+// then it is its own anonymous action, so the audit log tells the two apart.
+constexpr internal::Route ModelReadyRoute(bool public_ready, std::string_view pattern, std::string_view resource) {
+  return public_ready
+             ? Anonymous("GET", pattern, resource, Action::kModelReadyPublic, PlanPublicModelReady)
+             : Granted("GET", pattern, resource, Action::kModelReady, Permission::kModelReady, PlanModelReady);
+}
+
+constexpr std::array<internal::Route, 9> MakeRoutes(bool public_ready) {
+  return {
+      Granted("GET", "/v2", "server", Action::kServerMetadata, Permission::kServerMetadata, PlanServerMetadata),
+      Anonymous("GET", "/v2/health/live", "server", Action::kServerLive, PlanLive),
+      Anonymous("GET", "/v2/health/ready", "server", Action::kServerReady, PlanReady),
+      Granted("GET", "/v2/models/{model}", "model:{model}", Action::kModelMetadata, Permission::kModelMetadata,
+              PlanModelMetadata),
+      Granted("GET", "/v2/models/{model}/versions/{version}", "model:{model}/versions/{version}",
+              Action::kModelMetadata, Permission::kModelMetadata, PlanModelMetadata),
+      ModelReadyRoute(public_ready, "/v2/models/{model}/ready", "model:{model}"),
+      ModelReadyRoute(public_ready, "/v2/models/{model}/versions/{version}/ready", "model:{model}/versions/{version}"),
+      Granted("POST", "/v2/models/{model}/infer", "model:{model}", Action::kInfer, Permission::kInfer, PlanInfer),
+      Granted("POST", "/v2/models/{model}/versions/{version}/infer", "model:{model}/versions/{version}",
+              Action::kInfer, Permission::kInfer, PlanInfer),
+  };
+}
+constexpr auto kRoutes = MakeRoutes(false);
+constexpr auto kPublicReadyRoutes = MakeRoutes(true);
 static_assert(internal::AgreesWithPolicy(kRoutes));
+static_assert(internal::AgreesWithPolicy(kPublicReadyRoutes));
 
 }  // namespace
 
 namespace internal {
 std::span<const Route> DataPlaneRoutes() { return kRoutes; }
+std::span<const Route> PublicReadyDataPlaneRoutes() { return kPublicReadyRoutes; }
 }  // namespace internal
 
 http::Plan DataPlane::Begin(const http::RequestHead& head) {
-  return internal::Dispatch(kRoutes, kDispatch, services_, head);
+  const std::span<const internal::Route> routes =
+      options_.public_model_ready ? std::span<const internal::Route>(kPublicReadyRoutes) : kRoutes;
+  return internal::Dispatch(routes, kDispatch, services_, head);
 }
 
 void DataPlane::OnRejected(const http::RequestHead& head, int status, std::string_view reason) {

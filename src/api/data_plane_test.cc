@@ -61,6 +61,39 @@ TEST_F(DataPlaneTest, HealthProbesNeedNoCredentialAndAreAudited) {
   EXPECT_EQ(HeaderOf(r, "Allow"), "GET");
 }
 
+// [server] public_model_ready: per-model readiness without a credential,
+// audited as its own action; everything else is unchanged. Off, it needs the
+// model.ready grant.
+TEST_F(DataPlaneTest, ModelReadinessIsPublicOnlyWhenConfigured) {
+  ServeMlp("m");
+  for (const char* path : {"/v2/models/m/ready", "/v2/models/m/versions/1/ready"}) {
+    auto head = Data("GET", path, std::nullopt);
+    http::Plan plan = DataPlane(services_).Begin(head);
+    EXPECT_EQ(Run(plan, head).status, 401) << path;
+    EXPECT_EQ(LastEvent()["action"], "model.ready") << path;
+
+    plan = DataPlane(services_, {.public_model_ready = true}).Begin(head);
+    http::Response r = Run(plan, head);
+    EXPECT_EQ(r.status, 200) << path;
+    EXPECT_EQ(Json::parse(r.body), (Json{{"name", "m"}, {"ready", true}})) << path;
+    Json e = LastEvent();
+    EXPECT_EQ(e["action"], "model.ready_public") << path;
+    EXPECT_EQ(e["principal"], "anonymous") << path;
+    EXPECT_EQ(e["decision"], "allow") << path;
+  }
+  // Unknown models are 404 for anyone (the name's existence is what opening it gives away).
+  auto head = Data("GET", "/v2/models/nope/ready", std::nullopt);
+  http::Plan plan = DataPlane(services_, {.public_model_ready = true}).Begin(head);
+  EXPECT_EQ(Run(plan, head).status, 404);
+  // Metadata and inference still need a credential.
+  for (const auto& [method, path] : {std::pair{"GET", "/v2/models/m"}, std::pair{"POST", "/v2/models/m/infer"},
+                                     std::pair{"GET", "/v2"}}) {
+    head = Data(method, path, std::nullopt);
+    plan = DataPlane(services_, {.public_model_ready = true}).Begin(head);
+    EXPECT_EQ(Run(plan, head).status, 401) << path;
+  }
+}
+
 TEST_F(DataPlaneTest, ServerMetadataNeedsAGrantAndNamesIt) {
   const std::string consumer = Token("consumer", "fraud-*");
   auto head = Data("GET", "/v2", consumer);

@@ -168,8 +168,10 @@ http::Plan Dispatch(std::span<const Route> routes, const DispatchOptions& option
 // isolation headers for anything a browser renders (dashboard_routes.cc).
 void AddBrowserHardening(http::Response& response);
 
-// The two planes' tables (for tests).
+// The two planes' tables (for tests); the data plane's with
+// DataPlaneOptions::public_model_ready too.
 std::span<const Route> DataPlaneRoutes();
+std::span<const Route> PublicReadyDataPlaneRoutes();
 std::span<const Route> ControlPlaneRoutes();
 
 }  // namespace aegis::api::internal

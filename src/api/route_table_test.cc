@@ -22,10 +22,12 @@ struct Plane {
   std::span<const Route> routes;
   http::ListenerKind listener;
   const char* name;
+  bool public_model_ready = false;  // the data plane's table with [server] public_model_ready
 };
 
 std::vector<Plane> Planes() {
   return {{internal::DataPlaneRoutes(), http::ListenerKind::kData, "data"},
+          {internal::PublicReadyDataPlaneRoutes(), http::ListenerKind::kData, "data (public_model_ready)", true},
           {internal::ControlPlaneRoutes(), http::ListenerKind::kAdmin, "control"}};
 }
 
@@ -54,7 +56,9 @@ std::string MethodFor(const Route& route) {
 class RouteTableTest : public testing::ApiTestEnv {
  protected:
   http::Plan Begin(const Plane& plane, const http::RequestHead& head) {
-    if (plane.listener == http::ListenerKind::kData) return DataPlane(services_).Begin(head);
+    if (plane.listener == http::ListenerKind::kData) {
+      return DataPlane(services_, {.public_model_ready = plane.public_model_ready}).Begin(head);
+    }
     return ControlPlane(services_).Begin(head);
   }
 };
@@ -105,7 +109,9 @@ TEST(RouteTableShapeTest, OnlyTheseActionsAreOpenWithoutAGrant) {
       if (r.access == Access::kAuthenticated) authenticated.insert(policy::ActionName(r.action));
     }
   }
-  EXPECT_EQ(anonymous, (std::set<std::string_view>{"server.live", "server.ready", "login", "dashboard.page"}));
+  // model.ready_public only in the table [server] public_model_ready selects.
+  EXPECT_EQ(anonymous, (std::set<std::string_view>{"server.live", "server.ready", "model.ready_public", "login",
+                                                   "dashboard.page"}));
   EXPECT_EQ(authenticated, (std::set<std::string_view>{"logout", "whoami"}));
 }
 
@@ -133,7 +139,7 @@ TEST_F(RouteTableTest, WithoutACredentialEveryNonAnonymousRouteIs401BeforeAnyWor
         EXPECT_EQ(event["decision"], "deny") << what;
         EXPECT_EQ(event["principal"], "anonymous") << what;
         EXPECT_EQ(event["status"], 401) << what;
-        EXPECT_EQ(event["listener"], plane.name == std::string("data") ? "data" : "admin") << what;
+        EXPECT_EQ(event["listener"], plane.listener == http::ListenerKind::kData ? "data" : "admin") << what;
       }
     }
   }

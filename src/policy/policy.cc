@@ -140,6 +140,8 @@ std::string_view ActionName(Action action) {
       return "model.metadata";
     case Action::kModelReady:
       return "model.ready";
+    case Action::kModelReadyPublic:
+      return "model.ready_public";
     case Action::kInfer:
       return "infer";
     case Action::kModelList:

@@ -135,6 +135,7 @@ constexpr ActionRow kActions[] = {
     {Action::kServerReady, "server.ready", std::nullopt},
     {Action::kModelMetadata, "model.metadata", Permission::kModelMetadata},
     {Action::kModelReady, "model.ready", Permission::kModelReady},
+    {Action::kModelReadyPublic, "model.ready_public", std::nullopt},
     {Action::kInfer, "infer", Permission::kInfer},
     {Action::kModelList, "model.list", Permission::kModelList},
     {Action::kModelPush, "model.push", Permission::kModelPush},

@@ -3,7 +3,8 @@
 //   GET  /v2                                   server metadata
 //   GET  /v2/health/live | /v2/health/ready    (no authentication)
 //   GET  /v2/models/{m}[/versions/{v}]         model metadata
-//   GET  /v2/models/{m}[/versions/{v}]/ready
+//   GET  /v2/models/{m}[/versions/{v}]/ready  (no authentication with
+//                                              public_model_ready)
 //   POST /v2/models/{m}[/versions/{v}]/infer
 //
 // Stages per request, in order: route (the table in data_plane.cc: unknown path
@@ -17,19 +18,31 @@
 // Thread-safety: Begin and OnRejected are safe for concurrent use.
 #pragma once
 
+#include <utility>
+
 #include "aegis/api/services.h"
 #include "aegis/http/message.h"
 
 namespace aegis::api {
 
+// What [server] sets for the data plane alone.
+struct DataPlaneOptions {
+  // Per-model readiness answers without a credential (audited as
+  // "model.ready_public"); off, it needs the model.ready grant like metadata.
+  // Anyone who reaches the listener then learns which model names exist.
+  bool public_model_ready = false;
+};
+
 class DataPlane final : public http::Dispatcher {
  public:
-  explicit DataPlane(const Services& services) : services_(services) {}
+  explicit DataPlane(const Services& services, DataPlaneOptions options = {})
+      : services_(services), options_(std::move(options)) {}
   http::Plan Begin(const http::RequestHead& head) override;
   void OnRejected(const http::RequestHead& head, int status, std::string_view reason) override;
 
  private:
   Services services_;
+  DataPlaneOptions options_;
 };
 
 }  // namespace aegis::api

@@ -79,6 +79,10 @@ enum class Action {
   kServerReady,     // GET /v2/health/ready  (no credential)
   kModelMetadata,   // GET /v2/models/{m}[/versions/{v}]
   kModelReady,      // GET …/ready
+  // GET …/ready without a credential, when [server] public_model_ready is on:
+  // its own action, so that the audit log tells an anonymous probe from a
+  // granted one and no grant is ever asked for it.
+  kModelReadyPublic,
   kInfer,           // POST …/infer
   // control plane
   kModelList,           // GET /v1/models
@@ -119,10 +123,11 @@ enum class Action {
 std::string_view ActionName(Action action);
 
 // The permission a request performing `action` needs; nullopt when the policy
-// lets everyone who reaches the action perform it (health probes, the
-// dashboard's static files, login, logout, whoami). Whether such a request must
-// carry a credential at all is its route's business. Listed per action, so that
-// an action added later does not compile until someone decides.
+// lets everyone who reaches the action perform it (health probes, public
+// model readiness, the dashboard's static files, login, logout, whoami).
+// Whether such a request must carry a credential at all is its route's
+// business. Listed per action, so that an action added later does not compile
+// until someone decides.
 constexpr std::optional<Permission> RequiredPermission(Action action) {
   switch (action) {
     case Action::kServerMetadata:
@@ -177,6 +182,7 @@ constexpr std::optional<Permission> RequiredPermission(Action action) {
       return Permission::kModelPush;
     case Action::kServerLive:
     case Action::kServerReady:
+    case Action::kModelReadyPublic:
     case Action::kDashboardPage:
     case Action::kLogin:
     case Action::kLogout:
