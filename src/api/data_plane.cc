@@ -333,10 +333,34 @@ std::span<const Route> DataPlaneRoutes() { return kRoutes; }
 std::span<const Route> PublicReadyDataPlaneRoutes() { return kPublicReadyRoutes; }
 }  // namespace internal
 
+namespace {
+
+// A CORS preflight, answered before any route or credential: a browser sends
+// none with it. One audit event like every request; a refused origin is a
+// denial, with the origin (attacker-chosen: cut short) as the reason.
+http::Plan PlanPreflight(const Services& services, const CorsPolicy& cors, const http::RequestHead& head) {
+  constexpr size_t kMaxOriginInReason = 256;
+  if (services.monitor != nullptr) services.monitor->RequestBegan();
+  audit::AuditEvent event = internal::StartPreflightEvent(services, head);
+  http::Plan plan = internal::Respond(cors.Preflight(head));
+  if (plan.immediate->status != 204) {
+    event.decision = audit::Decision::kDeny;
+    event.reason = "CORS origin not allowed: " +
+                   std::string(head.Header("origin").value_or("").substr(0, kMaxOriginInReason));
+  }
+  internal::AuditOnComplete(plan, services, std::move(event));
+  return plan;
+}
+
+}  // namespace
+
 http::Plan DataPlane::Begin(const http::RequestHead& head) {
+  if (options_.cors.IsPreflight(head)) return PlanPreflight(services_, options_.cors, head);
   const std::span<const internal::Route> routes =
       options_.public_model_ready ? std::span<const internal::Route>(kPublicReadyRoutes) : kRoutes;
-  return internal::Dispatch(routes, kDispatch, services_, head);
+  http::Plan plan = internal::Dispatch(routes, kDispatch, services_, head);
+  options_.cors.Decorate(head, plan);
+  return plan;
 }
 
 void DataPlane::OnRejected(const http::RequestHead& head, int status, std::string_view reason) {

@@ -6,10 +6,11 @@ namespace aegis::api::internal {
 namespace {
 
 // The names of request events that no route names, so that have no
-// policy::Action: a path no route matches, and a request the HTTP layer
-// refused before any route saw it.
+// policy::Action: a path no route matches, a request the HTTP layer refused
+// before any route saw it, and a CORS preflight (nothing is asked of the policy).
 constexpr std::string_view kUnroutedAction = "unknown";
 constexpr std::string_view kRejectedAction = "http.reject";
+constexpr std::string_view kPreflightAction = "cors.preflight";
 
 audit::AuditEvent NewEvent(const Services& services, const http::RequestHead& head, std::string_view action,
                            std::string resource) {
@@ -90,6 +91,10 @@ audit::AuditEvent StartEvent(const Services& services, const http::RequestHead& 
 
 audit::AuditEvent StartUnroutedEvent(const Services& services, const http::RequestHead& head) {
   return NewEvent(services, head, kUnroutedAction, "path:" + head.path);
+}
+
+audit::AuditEvent StartPreflightEvent(const Services& services, const http::RequestHead& head) {
+  return NewEvent(services, head, kPreflightAction, "path:" + head.path);
 }
 
 void AuditOnComplete(http::Plan& plan, const Services& services, audit::AuditEvent event,

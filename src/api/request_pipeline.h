@@ -32,6 +32,9 @@ audit::AuditEvent StartEvent(const Services& services, const http::RequestHead& 
 // The audit event for a request no route matched: action "unknown", resource
 // "path:<path>" (no policy::Action: nothing was asked of the policy).
 audit::AuditEvent StartUnroutedEvent(const Services& services, const http::RequestHead& head);
+// The audit event for a CORS preflight the data plane answered itself
+// (CorsPolicy): action "cors.preflight", resource "path:<path>".
+audit::AuditEvent StartPreflightEvent(const Services& services, const http::RequestHead& head);
 
 // What a handler learns after the plan was made (why a streamed push was
 // refused), written on the worker before the response and read when the

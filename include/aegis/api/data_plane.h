@@ -20,6 +20,7 @@
 
 #include <utility>
 
+#include "aegis/api/cors_policy.h"
 #include "aegis/api/services.h"
 #include "aegis/http/message.h"
 
@@ -31,6 +32,9 @@ struct DataPlaneOptions {
   // "model.ready_public"); off, it needs the model.ready grant like metadata.
   // Anyone who reaches the listener then learns which model names exist.
   bool public_model_ready = false;
+  // Cross-origin calls from browsers ([server] cors_origins); off by default.
+  // A preflight is answered (and audited as "cors.preflight") before routing.
+  CorsPolicy cors;
 };
 
 class DataPlane final : public http::Dispatcher {
