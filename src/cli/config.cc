@@ -5,6 +5,7 @@
 
 #include <toml++/toml.h>
 
+#include "aegis/api/cors_policy.h"
 #include "aegis/common/file_util.h"
 #include "aegis/http/host_port.h"
 #include "audit_config.h"
@@ -86,6 +87,11 @@ StatusOr<Config> LoadConfig(const std::filesystem::path& data_dir) {
     AEGIS_RETURN_IF_ERROR(t.StringArray("trusted_proxies", config.trusted_proxies));
     if (auto proxies = http::TrustedProxies::Parse(config.trusted_proxies); !proxies.ok()) {
       return t.Error("trusted_proxies", proxies.status().message());
+    }
+    AEGIS_RETURN_IF_ERROR(t.Bool("public_model_ready", config.public_model_ready));
+    AEGIS_RETURN_IF_ERROR(t.StringArray("cors_origins", config.cors_origins));
+    if (auto cors = api::CorsPolicy::Parse(config.cors_origins); !cors.ok()) {
+      return t.Error("cors_origins", cors.status().message());
     }
     return Status::Ok();
   }));
@@ -177,7 +183,13 @@ std::string RenderDefaultConfig(const std::string& listen, const std::string& ad
       << "required_models = []\n"
       << "# Reverse proxies (CIDR) whose X-Forwarded-For names the client for login throttling,\n"
       << "# lockout and audit; from any other peer the header is ignored.\n"
-      << "trusted_proxies = []\n\n"
+      << "trusted_proxies = []\n"
+      << "# Per-model readiness (/v2/models/NAME/ready) without a token, for probes that carry\n"
+      << "# none; anyone who reaches the data plane then learns which model names exist.\n"
+      << "public_model_ready = false\n"
+      << "# Browser origins (\"https://app.example.com\") that may call the data plane\n"
+      << "# cross-origin; exact matches, no wildcard. Empty: no CORS.\n"
+      << "cors_origins = []\n\n"
       << "[limits]\n"
       << "max_body_bytes = " << d.api_limits.max_body_bytes << "     # inference request body\n"
       << "max_model_bytes = " << d.api_limits.max_model_bytes << "   # model upload\n"

@@ -51,6 +51,8 @@ const std::map<std::string, Sample>& Samples() {
       {"server.drain_timeout_seconds", {"1", "2"}},
       {"server.required_models", {"[\"fraud\"]", "[\"churn/3\"]"}},
       {"server.trusted_proxies", {"[\"10.0.0.0/8\"]", "[]"}},
+      {"server.public_model_ready", {"true", "false"}},
+      {"server.cors_origins", {"[\"https://a.example\"]", "[]"}},
       {"limits.max_body_bytes", {"2048", "4096"}},
       {"limits.max_model_bytes", {"2048", "4096"}},
       {"limits.max_header_bytes", {"2048", "4096"}},
@@ -220,6 +222,10 @@ std::map<std::string, std::string> Fingerprint(const Config& c) {
   std::string proxies;
   for (const auto& p : c.trusted_proxies) proxies += p + ",";
   put("trusted_proxies", proxies);
+  put("public_model_ready", c.public_model_ready);
+  std::string origins;
+  for (const auto& o : c.cors_origins) origins += o + ",";
+  put("cors_origins", origins);
   put("http_limits.max_header_bytes", c.http_limits.max_header_bytes);
   put("http_limits.read_timeout", c.http_limits.read_timeout.count());
   put("http_limits.write_timeout", c.http_limits.write_timeout.count());

@@ -18,7 +18,7 @@ const std::map<std::string, std::set<std::string>>& ConfigSchema() {
       {"guard.alerts", {"webhook_url", "ca_file", "token_file", "receiver", "queue_size", "timeout_seconds"}},
       {"server",
        {"listen", "admin_listen", "io_threads", "worker_threads", "drain_timeout_seconds", "required_models",
-        "trusted_proxies"}},
+        "trusted_proxies", "public_model_ready", "cors_origins"}},
       {"limits",
        {"max_body_bytes", "max_model_bytes", "max_header_bytes", "read_timeout_seconds", "write_timeout_seconds",
         "idle_timeout_seconds", "handshake_timeout_seconds", "first_byte_timeout_seconds", "max_connections",

@@ -73,6 +73,30 @@ TEST_F(ConfigTest, TrustedProxiesAreCidrBlocks) {
   });
 }
 
+TEST_F(ConfigTest, CorsOriginsAreCheckedAtLoad) {
+  std::filesystem::create_directories(dir_ / "tls");
+  std::ofstream(dir_ / "tls" / "ca.crt") << "x";
+  Write(RenderDefaultConfig("127.0.0.1:8443", "127.0.0.1:9443", /*local_ca=*/true));
+  auto defaults = LoadConfig(dir_);
+  ASSERT_OK(defaults);
+  EXPECT_TRUE(defaults->cors_origins.empty()) << "CORS is off unless configured";
+  EXPECT_FALSE(defaults->public_model_ready) << "per-model readiness needs a token unless configured";
+  Write(
+      "[server]\ncors_origins = [\"https://app.example.com\", \"http://localhost:3000\"]\n"
+      "public_model_ready = true\n");
+  auto config = LoadConfig(dir_);
+  ASSERT_OK(config);
+  EXPECT_EQ(config->cors_origins, (std::vector<std::string>{"https://app.example.com", "http://localhost:3000"}));
+  EXPECT_TRUE(config->public_model_ready);
+  ExpectRefused({
+      {"[server]\ncors_origins = \"https://a.example\"\n", "server.cors_origins: must be an array of strings"},
+      {"[server]\ncors_origins = [\"*\"]\n", "server.cors_origins: CORS origin '*' is not allowed"},
+      {"[server]\ncors_origins = [\"https://a.example/app\"]\n", "no path"},
+      {"[server]\ncors_origins = [\"http://a.example\"]\n", "allowed only for localhost"},
+      {"[server]\npublic_model_ready = \"yes\"\n", "server.public_model_ready"},
+  });
+}
+
 TEST_F(ConfigTest, GuardLimitsAreReadAndChecked) {
   Write(
       "[limits]\nipv6_source_prefix = 48\n[guard]\nrate = \"600/m\"\nburst = 50\nquota = 100000\nconcurrency = 0\n"

@@ -617,7 +617,15 @@ void RunServe(const ServeOptions& o) {
                    : std::to_string(config.guard.principal.quota_per_day) + "/day",
                config.guard.concurrency == 0 ? std::string("unlimited") : std::to_string(config.guard.concurrency),
                guard::FormatRate(config.guard.auth_failures.per_second));
-  api::DataPlane data_plane(services);
+  // Checked by LoadConfig already.
+  api::DataPlane data_plane(services, {.public_model_ready = config.public_model_ready,
+                                       .cors = Check(api::CorsPolicy::Parse(config.cors_origins), "server")});
+  if (config.public_model_ready) spdlog::info("per-model readiness answers without a token (public_model_ready)");
+  if (!config.cors_origins.empty()) {
+    std::string origins;
+    for (const auto& o : config.cors_origins) origins += (origins.empty() ? "" : ", ") + o;
+    spdlog::info("the data plane answers CORS for: {}", origins);
+  }
   api::ControlPlane control_plane(services);
 
   http::HttpsServer server(config.server);

@@ -71,6 +71,11 @@ struct Config {
   std::vector<std::string> required_models;
   // [server] trusted_proxies: CIDR blocks, checked by http::TrustedProxies::Parse at load.
   std::vector<std::string> trusted_proxies;
+  // [server] public_model_ready: api::DataPlaneOptions::public_model_ready.
+  bool public_model_ready = false;
+  // [server] cors_origins: browser origins the data plane answers CORS for,
+  // checked by api::CorsPolicy::Parse at load (empty: CORS off).
+  std::vector<std::string> cors_origins;
   http::Limits http_limits;
   api::ApiLimits api_limits;
   guard::GuardOptions guard = DefaultGuard();  // [guard], and rate/burst of [models."NAME"]
