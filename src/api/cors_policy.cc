@@ -75,15 +75,17 @@ StatusOr<std::string> CorsPolicy::NormalizeOrigin(std::string_view origin) {
   }
   if (Lower(origin) == "null") return Invalid(origin, "is not allowed (sandboxed frames and files send it)");
   const size_t sep = origin.find("://");
-  if (sep == std::string_view::npos) return Invalid(origin, "must be scheme://host[:port], e.g. https://app.example.com");
+  if (sep == std::string_view::npos)
+    return Invalid(origin, "must be scheme://host[:port], e.g. https://app.example.com");
   const std::string scheme = Lower(origin.substr(0, sep));
   if (scheme != "https" && scheme != "http") return Invalid(origin, "must start with https://");
   const std::string_view authority = origin.substr(sep + 3);
   for (const char c : authority) {
     if (c == '/' || c == '?' || c == '#' || c == '@' || c == '\\' || static_cast<unsigned char>(c) <= 0x20 ||
         static_cast<unsigned char>(c) >= 0x7F) {
-      return Invalid(origin, "must be scheme://host[:port] only: no path (not even a trailing '/'), query, fragment "
-                             "or user info");
+      return Invalid(origin,
+                     "must be scheme://host[:port] only: no path (not even a trailing '/'), query, fragment "
+                     "or user info");
     }
   }
   std::string host;

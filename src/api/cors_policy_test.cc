@@ -123,8 +123,7 @@ TEST(CorsPolicyTest, EveryKindOfAnswerIsDecorated) {
   immediate.immediate = http::Response::Error(401, "no");
   cors.Decorate(allowed, immediate);
   EXPECT_EQ(Get(immediate.immediate->headers, "Access-Control-Allow-Origin"), "https://app.example.com");
-  EXPECT_NE(Get(immediate.immediate->headers, "Access-Control-Expose-Headers").find("X-Request-Id"),
-            std::string::npos);
+  EXPECT_NE(Get(immediate.immediate->headers, "Access-Control-Expose-Headers").find("X-Request-Id"), std::string::npos);
 
   http::Plan handler;
   handler.handler = [](http::Request&) { return http::Response::Json(200, "{}"); };

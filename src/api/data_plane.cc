@@ -300,9 +300,8 @@ constexpr internal::DispatchOptions kDispatch{
 // opened it ([server] public_model_ready) for probes that carry no credential:
 // then it is its own anonymous action, so the audit log tells the two apart.
 constexpr internal::Route ModelReadyRoute(bool public_ready, std::string_view pattern, std::string_view resource) {
-  return public_ready
-             ? Anonymous("GET", pattern, resource, Action::kModelReadyPublic, PlanPublicModelReady)
-             : Granted("GET", pattern, resource, Action::kModelReady, Permission::kModelReady, PlanModelReady);
+  return public_ready ? Anonymous("GET", pattern, resource, Action::kModelReadyPublic, PlanPublicModelReady)
+                      : Granted("GET", pattern, resource, Action::kModelReady, Permission::kModelReady, PlanModelReady);
 }
 
 constexpr std::array<internal::Route, 9> MakeRoutes(bool public_ready) {
@@ -317,8 +316,8 @@ constexpr std::array<internal::Route, 9> MakeRoutes(bool public_ready) {
       ModelReadyRoute(public_ready, "/v2/models/{model}/ready", "model:{model}"),
       ModelReadyRoute(public_ready, "/v2/models/{model}/versions/{version}/ready", "model:{model}/versions/{version}"),
       Granted("POST", "/v2/models/{model}/infer", "model:{model}", Action::kInfer, Permission::kInfer, PlanInfer),
-      Granted("POST", "/v2/models/{model}/versions/{version}/infer", "model:{model}/versions/{version}",
-              Action::kInfer, Permission::kInfer, PlanInfer),
+      Granted("POST", "/v2/models/{model}/versions/{version}/infer", "model:{model}/versions/{version}", Action::kInfer,
+              Permission::kInfer, PlanInfer),
   };
 }
 constexpr auto kRoutes = MakeRoutes(false);
@@ -345,8 +344,8 @@ http::Plan PlanPreflight(const Services& services, const CorsPolicy& cors, const
   http::Plan plan = internal::Respond(cors.Preflight(head));
   if (plan.immediate->status != 204) {
     event.decision = audit::Decision::kDeny;
-    event.reason = "CORS origin not allowed: " +
-                   std::string(head.Header("origin").value_or("").substr(0, kMaxOriginInReason));
+    event.reason =
+        "CORS origin not allowed: " + std::string(head.Header("origin").value_or("").substr(0, kMaxOriginInReason));
   }
   internal::AuditOnComplete(plan, services, std::move(event));
   return plan;

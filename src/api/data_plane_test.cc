@@ -86,8 +86,8 @@ TEST_F(DataPlaneTest, ModelReadinessIsPublicOnlyWhenConfigured) {
   http::Plan plan = DataPlane(services_, {.public_model_ready = true}).Begin(head);
   EXPECT_EQ(Run(plan, head).status, 404);
   // Metadata and inference still need a credential.
-  for (const auto& [method, path] : {std::pair{"GET", "/v2/models/m"}, std::pair{"POST", "/v2/models/m/infer"},
-                                     std::pair{"GET", "/v2"}}) {
+  for (const auto& [method, path] :
+       {std::pair{"GET", "/v2/models/m"}, std::pair{"POST", "/v2/models/m/infer"}, std::pair{"GET", "/v2"}}) {
     head = Data(method, path, std::nullopt);
     plan = DataPlane(services_, {.public_model_ready = true}).Begin(head);
     EXPECT_EQ(Run(plan, head).status, 401) << path;

@@ -83,7 +83,7 @@ enum class Action {
   // its own action, so that the audit log tells an anonymous probe from a
   // granted one and no grant is ever asked for it.
   kModelReadyPublic,
-  kInfer,           // POST …/infer
+  kInfer,  // POST …/infer
   // control plane
   kModelList,           // GET /v1/models
   kModelPush,           // PUT /v1/models/{m}/versions/{v}
