@@ -74,6 +74,7 @@ StatusOr<std::unique_ptr<TokenAuthenticator>> TokenAuthenticator::Create(store::
   AEGIS_ASSIGN_OR_RETURN(auto tokens, store->ListTokens());
   for (auto& t : tokens) {
     auth->order_.push_back(t.id);
+    auth->last_used_.emplace(t.id, std::make_unique<std::atomic<int64_t>>(0));
     auth->by_id_.emplace(t.id, std::move(t));
   }
   return auth;
@@ -106,6 +107,7 @@ StatusOr<IssuedToken> TokenAuthenticator::Issue(const TokenRequest& request) {
     std::unique_lock lock(mu_);
     by_id_[record.id] = record;
     order_.push_back(record.id);
+    last_used_.emplace(record.id, std::make_unique<std::atomic<int64_t>>(0));
   }
   return IssuedToken{std::string(kPrefix) + id + "_" + secret, std::move(record)};
 }
@@ -130,6 +132,16 @@ Status TokenAuthenticator::Revoke(const std::string& id) {
   return Status::Ok();
 }
 
+std::map<std::string, std::chrono::system_clock::time_point> TokenAuthenticator::LastUsed() const {
+  std::shared_lock lock(mu_);
+  std::map<std::string, std::chrono::system_clock::time_point> out;
+  for (const auto& [id, seconds] : last_used_) {
+    const int64_t s = seconds->load(std::memory_order_relaxed);
+    if (s != 0) out.emplace(id, std::chrono::system_clock::time_point(std::chrono::seconds(s)));
+  }
+  return out;
+}
+
 bool TokenAuthenticator::IsApiToken(std::string_view credential) { return ParseToken(credential).has_value(); }
 
 StatusOr<Principal> TokenAuthenticator::Authenticate(std::string_view credential) const {
@@ -152,6 +164,12 @@ StatusOr<Principal> TokenAuthenticator::Authenticate(std::string_view credential
   if (record.revoked) return Status::Unauthenticated("token revoked");
   if (record.expires_at && FormatRfc3339(clock_.Now()) >= *record.expires_at) {
     return Status::Unauthenticated("token expired");
+  }
+  // For the dashboard's unused tokens: one relaxed store a second per token,
+  // so a busy token does not bounce a cache line between cores on every request.
+  if (const auto used = last_used_.find(record.id); used != last_used_.end()) {
+    const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch()).count();
+    if (used->second->load(std::memory_order_relaxed) != now_s) used->second->store(now_s, std::memory_order_relaxed);
   }
   Principal p;
   p.name = "token:" + record.name;

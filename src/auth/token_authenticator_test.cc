@@ -189,5 +189,31 @@ TEST_F(TokenAuthenticatorTest, RevocationTakesEffectAtOnceAndSurvivesReopen) {
   EXPECT_EQ(auth_->Authenticate(a->token).status().message(), "token revoked");
 }
 
+// The dashboard's unused tokens: only a successful authentication counts as use,
+// kept to the second, and it starts empty in every process.
+TEST_F(TokenAuthenticatorTest, LastUseIsKeptInMemoryForSuccessfulAuthentications) {
+  auto used = auth_->Issue(Admin("used"));
+  auto idle = auth_->Issue(Admin("idle"));
+  ASSERT_OK(used);
+  ASSERT_OK(idle);
+  EXPECT_TRUE(auth_->LastUsed().empty());
+  ASSERT_OK(auth_->Authenticate(used->token));
+  // A wrong secret under the idle token's id is not a use of it.
+  std::string forged = idle->token;
+  forged.back() = forged.back() == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(auth_->Authenticate(forged).ok());
+  auto seen = auth_->LastUsed();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(std::chrono::time_point_cast<std::chrono::seconds>(seen.at(used->record.id)),
+            std::chrono::time_point_cast<std::chrono::seconds>(clock_.Now()));
+  clock_.Advance(std::chrono::minutes(5));
+  ASSERT_OK(auth_->Authenticate(used->token));
+  EXPECT_EQ(std::chrono::time_point_cast<std::chrono::seconds>(auth_->LastUsed().at(used->record.id)),
+            std::chrono::time_point_cast<std::chrono::seconds>(clock_.Now()));
+  auto reopened = TokenAuthenticator::Create(store_.get(), clock_);
+  ASSERT_OK(reopened);
+  EXPECT_TRUE((*reopened)->LastUsed().empty());
+}
+
 }  // namespace
 }  // namespace aegis::auth

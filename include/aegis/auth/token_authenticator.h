@@ -14,7 +14,9 @@
 // authentication never touches the database on the request path.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <shared_mutex>
@@ -56,6 +58,10 @@ class TokenAuthenticator {
   StatusOr<IssuedToken> Issue(const TokenRequest& request);
   // Every token, oldest first; records hold hashes, never secrets.
   std::vector<store::TokenRecord> List() const;
+  // When each token last authenticated a request in this process, by id, to
+  // the second; a token not used since the server started is absent. Kept in
+  // memory only: the request path never writes to the database.
+  std::map<std::string, std::chrono::system_clock::time_point> LastUsed() const;
   // NotFound for an unknown id. Idempotent.
   Status Revoke(const std::string& id);
 
@@ -74,6 +80,10 @@ class TokenAuthenticator {
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, store::TokenRecord> by_id_;
   std::vector<std::string> order_;  // ids, oldest first
+  // By id, made with the record under the unique lock: seconds since the epoch
+  // of the last successful authentication (0: none), stored under the shared
+  // lock at most once a second per token.
+  std::unordered_map<std::string, std::unique_ptr<std::atomic<int64_t>>> last_used_;
 };
 
 // The credential of an "Authorization: Bearer <credential>" header value (the
