@@ -119,6 +119,10 @@ void AuditOnComplete(http::Plan& plan, const Services& services, audit::AuditEve
       log->Append(std::move(event));
       return;
     }
+    if (denied) {
+      mon->RecordDenial(
+          {event.time, event.principal, event.remote, event.action, event.resource, status, event.reason});
+    }
     if (scrape && status == 200 && !denied) {
       mon->MetricsScraped(*scrape);
     } else {
@@ -249,6 +253,9 @@ void AuditRejected(const Services& services, const http::RequestHead& head, int 
   e.status = status;
   e.reason = std::string(reason);
   e.time = services.clock->Now();
+  if (services.monitor != nullptr) {
+    services.monitor->RecordDenial({e.time, e.principal, e.remote, e.action, e.resource, status, e.reason});
+  }
   services.audit->Append(std::move(e));
   if (services.monitor != nullptr) services.monitor->RequestRejected(status);
 }

@@ -553,6 +553,7 @@ void RunServe(const ServeOptions& o) {
   monitor_options.extraction = &extraction;
   monitor_options.registry = &registry;
   monitor_options.users = users.get();
+  monitor_options.tokens = tokens.get();
   monitor_options.incidents = incidents.get();
   monitor_options.audit = audit_log.get();
   monitor_options.tls_not_after = CertificateNotAfter(config.Resolve(config.tls_cert));

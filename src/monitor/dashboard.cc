@@ -1,6 +1,7 @@
 // Monitor::DashboardJson: GET /v1/dashboard's document (the contract is in
 // docs/operations.md): the timeline, the served models, per-stage latency,
-// open incidents, the audit log's head and the totals.
+// open incidents, the security sections (dashboard_sections.h), the audit
+// log's head and the totals.
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -11,21 +12,17 @@
 #include "aegis/crypto/encoding.h"
 #include "aegis/monitor/monitor.h"
 #include "counters.h"
+#include "dashboard_sections.h"
+#include "denial_log.h"
 #include "timeline.h"
 
 namespace aegis::monitor {
 namespace {
 
-using Json = nlohmann::ordered_json;
+using internal::FormatMillis;
+using internal::Json;
 
 constexpr size_t kMaxIncidentItems = 100;  // `open` still counts them all
-
-// "2026-12-04T19:30:00.123Z"; "" for the epoch (never happened).
-std::string FormatMillis(std::chrono::system_clock::time_point t) {
-  if (t.time_since_epoch().count() == 0) return "";
-  const std::string micros = FormatRfc3339(t);  // "…:SS.ffffffZ"
-  return micros.size() == 27 ? micros.substr(0, 23) + "Z" : micros;
-}
 
 double Millis(double ns) { return ns / 1e6; }
 
@@ -209,6 +206,7 @@ std::string Monitor::DashboardJson() {
   const uint64_t denied = series.live.denied;
   Json out = {
       {"generated_at", FormatMillis(now)},
+      {"build", internal::BuildJson()},
       {"bucket_seconds", internal::kBucketSeconds},
       {"series",
        {{"time", series.time},
@@ -218,6 +216,9 @@ std::string Monitor::DashboardJson() {
       {"models", std::move(models)},
       {"stages", Stages(*counters_)},
       {"incidents", options_.incidents != nullptr ? Incidents(options_.incidents) : LoginIncidents(options_.users)},
+      {"denials", internal::DenialsJson(denials_->Recent())},
+      {"integrity", internal::IntegrityJson(options_.registry, denials_->RecentIntegrity())},
+      {"credentials", internal::CredentialsJson(options_.tokens, now, started_)},
       {"drift", Drift(options_.screening)},
       {"audit", Audit(options_.audit)},
       {"runtime",

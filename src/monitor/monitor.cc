@@ -1,6 +1,7 @@
 #include "aegis/monitor/monitor.h"
 
 #include "counters.h"
+#include "denial_log.h"
 #include "timeline.h"
 
 namespace aegis::monitor {
@@ -50,7 +51,9 @@ std::string_view AuthMethodName(AuthMethod method) {
 Monitor::Monitor(MonitorOptions options)
     : options_(std::move(options)),
       counters_(std::make_unique<internal::Counters>()),
-      timeline_(std::make_unique<internal::Timeline>()) {
+      timeline_(std::make_unique<internal::Timeline>()),
+      denials_(std::make_unique<internal::DenialLog>()),
+      started_(options_.clock->Now()) {
   (void)internal::Ticks();  // calibrate the stage clock now, not on the first request
   Tick();                   // the first bucket's snapshot: everything counted from here on is in the timeline
 }
@@ -112,6 +115,8 @@ void Monitor::AuthAttempt(AuthMethod method, bool success) {
 }
 
 void Monitor::AuthzDenied() { counters_->authz_denied.fetch_add(1, std::memory_order_relaxed); }
+
+void Monitor::RecordDenial(DenialRecord denial) { denials_->Add(std::move(denial)); }
 
 void Monitor::ResponseTooLarge() { counters_->responses_too_large.fetch_add(1, std::memory_order_relaxed); }
 

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 
+#include <set>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -371,6 +372,67 @@ TEST_F(MonitorTest, DashboardHasTheContractShape) {
   EXPECT_TRUE(d["models"].empty());
   EXPECT_EQ(d["incidents"]["open"], 0);
   for (const char* k : {"active", "refused", "displaced", "timed_out"}) EXPECT_EQ(d["connections"][k], 0) << k;
+}
+
+// The security sections: the build, recent denials newest first (integrity
+// refusals also on their own, so a flood of 401s cannot hide them), and the
+// credentials that need an operator's eye.
+TEST_F(MonitorTest, DashboardListsDenialsIntegrityFailuresAndCredentials) {
+  auto store = std::move(store::MetadataStore::Open(tmp_.path() / "aegis.db")).value();
+  auto tokens = std::move(auth::TokenAuthenticator::Create(store.get(), clock_)).value();
+  auto admin = tokens->Issue({"admin", "admin", "*", std::nullopt, "init"});
+  auto scorer = tokens->Issue({"scorer", "consumer", "fraud-*", std::chrono::hours(1), "token:admin"});
+  auto old = tokens->Issue({"old", "consumer", "*", std::chrono::seconds(60), "token:admin"});
+  auto gone = tokens->Issue({"gone", "consumer", "*", std::nullopt, "token:admin"});
+  ASSERT_OK(admin);
+  ASSERT_OK(scorer);
+  ASSERT_OK(old);
+  ASSERT_OK(gone);
+  ASSERT_OK(tokens->Revoke(gone->record.id));
+  MonitorOptions o = Options();
+  o.tokens = tokens.get();
+  Monitor monitor(o);
+  clock_.Advance(2min);  // "old" expires
+  ASSERT_OK(tokens->Authenticate(scorer->token));
+
+  monitor.RecordDenial({kStart, "token:mallory", "203.0.113.9:5000", "model.push", "model:m/versions/1", 422,
+                        "integrity check failed: scanner found 1 finding"});
+  for (int i = 0; i < 60; ++i) {
+    monitor.RecordDenial({kStart + std::chrono::seconds(i), "anonymous", "198.51.100.7:4000", "infer", "model:m", 401,
+                          i == 59 ? std::string(1000, '<') : "invalid bearer token"});
+  }
+  const Json d = Json::parse(monitor.DashboardJson());
+  EXPECT_EQ(d["build"]["version"], std::string(kVersion));
+  EXPECT_EQ(d["build"]["revision"], std::string(kRevision));
+
+  ASSERT_EQ(d["denials"].size(), 50u) << "the newest 50";
+  EXPECT_EQ(d["denials"][0]["time"], "2026-12-04T19:30:59.000Z") << "newest first";
+  EXPECT_EQ(d["denials"][0]["reason"].get<std::string>(), std::string(256, '<')) << "client strings are cut";
+  EXPECT_EQ(d["denials"][1]["principal"], "anonymous");
+  EXPECT_EQ(d["denials"][1]["remote"], "198.51.100.7:4000");
+  EXPECT_EQ(d["denials"][1]["status"], 401);
+  EXPECT_EQ(d["denials"][1]["reason"], "invalid bearer token");
+  ASSERT_EQ(d["integrity"]["recent"].size(), 1u) << "pushed out of the denials, kept here";
+  EXPECT_EQ(d["integrity"]["recent"][0]["principal"], "token:mallory");
+  EXPECT_EQ(d["integrity"]["failures"], 0);
+  EXPECT_EQ(d["integrity"]["scan_findings"], 0);
+
+  const Json& c = d["credentials"];
+  EXPECT_EQ(c["since"], "2026-12-04T19:30:00.000Z");
+  EXPECT_EQ(c["tokens"], 4);
+  EXPECT_EQ(c["active"], 2);
+  auto names = [](const Json& list) {
+    std::set<std::string> out;
+    for (const auto& t : list) out.insert(t["name"].get<std::string>());
+    return out;
+  };
+  EXPECT_EQ(names(c["break_glass"]), (std::set<std::string>{"admin"}));
+  EXPECT_EQ(names(c["no_expiry"]), (std::set<std::string>{"admin"})) << "revoked tokens are not listed";
+  EXPECT_EQ(names(c["expired"]), (std::set<std::string>{"old"}));
+  EXPECT_EQ(names(c["unused"]), (std::set<std::string>{"admin"}));
+  EXPECT_EQ(c["break_glass"][0]["created_by"], "init");
+  EXPECT_EQ(c["break_glass"][0]["last_used"], "");
+  EXPECT_EQ(c["break_glass"][0]["expires_at"], "");
 }
 
 // The HTTP server's connection counters, per listener and reason, in the

@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "aegis/audit/audit_log.h"
+#include "aegis/auth/token_authenticator.h"
 #include "aegis/auth/user_directory.h"
 #include "aegis/common/clock.h"
 #include "aegis/common/mutex.h"
@@ -100,6 +101,8 @@ struct MonitorOptions {
   // throttled sources of `users` are counted under that name without labels.
   const incident::Incidents* incidents = nullptr;
   const auth::UserDirectory* users = nullptr;  // the dashboard's login incidents
+  // The dashboard's credentials view (break-glass token, no expiry, expired, unused).
+  const auth::TokenAuthenticator* tokens = nullptr;
   // aegis_extraction_tracked, aegis_extraction_tracked_bytes, aegis_extraction_alarms_total.
   const guard::ExtractionDetector* extraction = nullptr;
   const audit::AuditLog* audit = nullptr;  // audit counters and tree head
@@ -123,6 +126,17 @@ struct MonitorOptions {
   std::function<std::optional<double>()> startup_seconds;
 };
 
+// A request that ended denied, as the dashboard lists it (who, from where, why).
+struct DenialRecord {
+  std::chrono::system_clock::time_point time;
+  std::string principal;  // "anonymous" when no credential was accepted
+  std::string remote;     // the audit event's remote: "ip:port" or a forwarded client
+  std::string action;     // the audit action ("infer", "login", "http.reject", ...)
+  std::string resource;
+  int status = 0;
+  std::string reason;
+};
+
 // The counters of one served model version (or of model="-"). Opaque; owned by
 // the Monitor and alive as long as it is.
 class ModelSeries;
@@ -130,6 +144,7 @@ class ModelSeries;
 namespace internal {
 struct Counters;
 class Timeline;
+class DenialLog;
 }  // namespace internal
 
 class Monitor {
@@ -171,14 +186,18 @@ class Monitor {
   void RuntimeEvent(runtime::RuntimeEvent::Kind kind);
   // An inference response was refused for being over its model's size limit.
   void ResponseTooLarge();
+  // A request ended denied (its audit event's decision): kept for the
+  // dashboard's recent denials, integrity refusals also on their own.
+  void RecordDenial(DenialRecord denial);
   // The guard stage refused a request (429) for `reason`.
   void RateLimited(guard::GuardReason reason);
 
   // --- Readers ------------------------------------------------------------
   // The Prometheus text format, version 0.0.4.
   std::string PrometheusText() const;
-  // GET /v1/dashboard's JSON: the dashboard data contract (generated_at, bucket_seconds,
-  // series, models, stages, incidents, audit, totals; 180 buckets of 5 s).
+  // GET /v1/dashboard's JSON: the dashboard data contract (generated_at, build,
+  // bucket_seconds, series, models, stages, incidents, denials, integrity,
+  // credentials, audit, totals; 180 buckets of 5 s).
   std::string DashboardJson();
   // Closes every dashboard bucket that ended by now. The ticker calls this.
   void Tick();
@@ -187,6 +206,8 @@ class Monitor {
   const MonitorOptions options_;
   std::unique_ptr<internal::Counters> counters_;
   std::unique_ptr<internal::Timeline> timeline_;
+  std::unique_ptr<internal::DenialLog> denials_;
+  const std::chrono::system_clock::time_point started_;  // what "unused since" counts from
 
   Mutex ticker_mu_;                                                    // serializes Start and Stop
   std::optional<PeriodicThread> ticker_ AEGIS_GUARDED_BY(ticker_mu_);  // running between Start and Stop
