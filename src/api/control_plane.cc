@@ -83,6 +83,12 @@ constexpr internal::Route kRoutes[] = {
         .InBrowser(),
     Anonymous("HEAD", "/dashboard/app.css", "dashboard:{path}", Action::kDashboardPage, internal::PlanDashboardAsset)
         .InBrowser(),
+    // Served, so that the browser never asks for /favicon.ico or anything elsewhere.
+    Anonymous("GET", "/dashboard/favicon.svg", "dashboard:{path}", Action::kDashboardPage, internal::PlanDashboardAsset)
+        .InBrowser(),
+    Anonymous("HEAD", "/dashboard/favicon.svg", "dashboard:{path}", Action::kDashboardPage,
+              internal::PlanDashboardAsset)
+        .InBrowser(),
     Anonymous(internal::kAnyMethod, "/dashboard/**", "dashboard:{path}", Action::kDashboardPage,
               internal::PlanDashboardNotFound)
         .InBrowser(),

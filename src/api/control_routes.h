@@ -79,8 +79,8 @@ void PlanPrincipalReinstate(RouteRequest& r, const auth::Principal& principal);
 void PlanMetrics(RouteRequest& r, const auth::Principal& principal);
 // GET /v1/dashboard — the live dashboard's data.
 void PlanDashboard(RouteRequest& r, const auth::Principal& principal);
-// GET|HEAD /, /dashboard/app.js and /dashboard/app.css: the dashboard's
-// embedded files, with AddBrowserHardening's headers.
+// GET|HEAD /, /dashboard/app.js, /dashboard/app.css and /dashboard/favicon.svg:
+// the dashboard's embedded files, with AddBrowserHardening's headers.
 void PlanDashboardAsset(RouteRequest& r);
 // Any other path under /dashboard: 404, with AddBrowserHardening's headers.
 void PlanDashboardNotFound(RouteRequest& r);

@@ -1,8 +1,9 @@
 // Control-plane routes for the live dashboard's static files: GET / (the page),
-// /dashboard/app.js and /dashboard/app.css. They need no credential — they hold
-// no data; the page asks for a login and then reads /v1/dashboard with it — but
-// every answer carries a strict Content-Security-Policy, so that even a bug in
-// the page cannot run injected script, load anything from elsewhere or be framed.
+// /dashboard/app.js, /dashboard/app.css and /dashboard/favicon.svg. They need no
+// credential — they hold no data; the page asks for a login and then reads
+// /v1/dashboard with it — but every answer carries a strict
+// Content-Security-Policy, so that even a bug in the page cannot run injected
+// script, load anything from elsewhere or be framed.
 #include <optional>
 
 #include "control_routes.h"
@@ -25,6 +26,7 @@ std::optional<Served> Lookup(std::string_view path) {
   if (path == "/") return Served{"index.html", "text/html; charset=utf-8"};
   if (path == "/dashboard/app.js") return Served{"app.js", "text/javascript; charset=utf-8"};
   if (path == "/dashboard/app.css") return Served{"app.css", "text/css; charset=utf-8"};
+  if (path == "/dashboard/favicon.svg") return Served{"favicon.svg", "image/svg+xml; charset=utf-8"};
   return std::nullopt;
 }
 

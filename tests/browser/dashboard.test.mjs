@@ -6,7 +6,9 @@
 //
 // Input: one JSON object on stdin (secrets never go on the command line):
 //   {"admin_url", "data_url", "ca_cert", "browser_home", "user", "password",
-//    "totp_secret", "admin_token", "model", "infer_body", "screenshot"}
+//    "totp_secret", "admin_token", "admin_token_id", "model", "infer_body",
+//    "screenshot", "incident_subject", "version", "revision", "hostile_user",
+//    "hostile_token_name", "integrity_model"}
 // Output: one JSON object on stdout {"ok", "checks": [{name, ok, detail}], ...};
 // exit 0 when every check passed, 1 otherwise, 2 when the test could not run.
 import crypto from 'node:crypto';
@@ -86,6 +88,7 @@ async function tiles(page) {
       model_cards: document.querySelectorAll('[data-testid="model-card"]').length,
       stage_bars: document.querySelectorAll('[data-testid="chart-stages"] rect').length,
       access_polygons: document.querySelectorAll('[data-testid="chart-access"] polygon').length,
+      denied_bars: document.querySelectorAll('[data-testid="access-denied-bar"]').length,
       auth_bars: document.querySelectorAll('[data-testid="chart-auth"] rect').length,
       incidents_open: t('incidents-open'),
       live: document.querySelector('[data-testid="live-status"]')?.dataset.state ?? '',
@@ -126,10 +129,9 @@ async function run(cfg, context) {
   page.on('console', (msg) => {
     if (msg.type() !== 'error') return;
     const url = msg.location()?.url || '';
-    // Chromium asks for /favicon.ico by itself; the page names no icon (the only
-    // paths served are the page's own three files), so that one 404 is expected.
-    const expected = [...expectedFailures].some((s) => msg.text().includes(s.status) && url.endsWith(s.path)) ||
-      (url.endsWith('/favicon.ico') && msg.text().includes('404'));
+    // The page names its icon (/dashboard/favicon.svg), so the browser never asks
+    // for /favicon.ico: a 404 for it would be a console error like any other.
+    const expected = [...expectedFailures].some((s) => msg.text().includes(s.status) && url.endsWith(s.path));
     if (!expected) report.console_errors.push({ text: msg.text(), url });
   });
   page.on('pageerror', (err) => report.console_errors.push({ text: 'uncaught: ' + err.message }));
@@ -149,6 +151,16 @@ async function run(cfg, context) {
     headers['x-content-type-options'] === 'nosniff' && headers['referrer-policy'] === 'no-referrer' &&
     headers['x-frame-options'] === 'DENY' && headers['cache-control'] === 'no-store', headers);
   await page.waitForSelector('body[data-ready="true"]', { timeout: STEP_TIMEOUT_MS });
+  // ---- the favicon is the server's own, under the same CSP (img-src 'self')
+  const icon = await page.evaluate(async () => {
+    const link = document.querySelector('link[rel="icon"]');
+    if (!link) return null;
+    const r = await fetch(link.href, { cache: 'no-store' });
+    return { href: link.getAttribute('href'), status: r.status, type: r.headers.get('content-type'),
+      csp: r.headers.get('content-security-policy'), body: (await r.text()).slice(0, 200) };
+  });
+  check('favicon served by the server', icon !== null && icon.href === '/dashboard/favicon.svg' && icon.status === 200 &&
+    /^image\/svg\+xml/.test(icon.type || '') && icon.body.includes('<svg') && icon.csp === EXPECTED_CSP, icon);
   check('login form shown first', await page.isVisible('[data-testid="login-form"]'));
 
   // ---- a wrong password shows the error and does not log in
@@ -228,7 +240,55 @@ async function run(cfg, context) {
   }, cfg.model);
   check('model row names version and signer', row !== null && row[1] !== '' && row[3] !== '' && row[3] !== 'unsigned', row);
   check('model row shows its error rate (no 5xx in this traffic)', row !== null && row[8] === '0.0%', row);
-  check('charts drawn as SVG', after.access_polygons >= 2 && after.stage_bars >= 2 && after.auth_bars >= 1, after);
+  check('charts drawn as SVG', after.access_polygons >= 1 && after.denied_bars >= 1 && after.stage_bars >= 2 &&
+    after.auth_bars >= 1, after);
+  // Denials are their own series below the allowed traffic, never stacked on it.
+  const layout = await page.evaluate(() => {
+    const area = document.querySelector('[data-testid="access-allowed-area"]')?.getBoundingClientRect();
+    const bars = [...document.querySelectorAll('[data-testid="access-denied-bar"]')].map((b) => b.getBoundingClientRect());
+    return area ? { allowed_bottom: area.bottom, denied_top: Math.min(...bars.map((b) => b.top)), bars: bars.length } : null;
+  });
+  check('denials drawn apart from allowed traffic', layout !== null && layout.bars >= 1 && layout.denied_top >= layout.allowed_bottom, layout);
+
+  // ---- the version badge names this build
+  const version = await page.textContent('[data-testid="version-badge"]');
+  check('version badge shows version and revision', await page.isVisible('[data-testid="version-badge"]') &&
+    version.includes('v' + cfg.version) && version.includes(cfg.revision), { version, want: [cfg.version, cfg.revision] });
+
+  // ---- recent denials: who, from where, why (the wrong tokens above, and a hostile user name)
+  const denials = await page.evaluate(() => [...document.querySelectorAll('[data-testid="denial-row"]')].map((tr) => ({
+    who: tr.querySelector('[data-testid="denial-principal"]').textContent,
+    from: tr.querySelector('[data-testid="denial-remote"]').textContent,
+    why: tr.querySelector('[data-testid="denial-reason"]').textContent,
+  })));
+  check('recent denials list who, from where and why', denials.some((d) => d.who === 'anonymous' &&
+    /^127\.0\.0\.1:\d+$/.test(d.from) && d.why === 'invalid bearer token'), denials.slice(0, 5));
+  check('a hostile user name is shown as text in the denials', denials.some((d) => d.who === 'user:' + cfg.hostile_user),
+    denials.slice(0, 20));
+
+  // ---- integrity and scanner failures: the unsigned push the test made
+  const integrity = await page.evaluate(() => ({
+    failures: document.querySelector('[data-testid="integrity-failures"]').textContent,
+    reasons: [...document.querySelectorAll('[data-testid="integrity-reason"]')].map((x) => x.textContent),
+    items: [...document.querySelectorAll('[data-testid="integrity-item"]')].map((x) => x.textContent),
+  }));
+  check('integrity failures counted and listed', intOf(integrity.failures) >= 1 && integrity.reasons.some((r) =>
+    r.startsWith('integrity check failed')) && integrity.items.some((t) => t.includes(cfg.integrity_model)), integrity);
+
+  // ---- credentials: the break-glass token, tokens without expiry, unused ones
+  const creds = await page.evaluate(() => {
+    const names = (key) => [...document.querySelectorAll(`[data-testid="credentials-${key}"] [data-testid="credential-name"]`)]
+      .map((x) => x.textContent);
+    const alert = document.querySelector('[data-testid="break-glass"]');
+    return { break_glass: alert.hidden ? '' : alert.textContent, no_expiry: names('no_expiry'), unused: names('unused'),
+      expired: names('expired') };
+  });
+  check('break-glass admin token flagged while active', creds.break_glass.includes('break-glass') &&
+    creds.break_glass.includes(cfg.admin_token_id), creds);
+  check('tokens without expiry listed', creds.no_expiry.includes('admin') && creds.no_expiry.includes(cfg.hostile_token_name), creds);
+  check('unused token listed, used one not', creds.unused.includes(cfg.hostile_token_name) && !creds.unused.includes('admin'), creds);
+  const pwnedByServerData = await page.evaluate(() => ({ pwned: window.__pwned !== undefined, images: document.querySelectorAll('main img').length }));
+  check('server strings (user and token names) stay text', !pwnedByServerData.pwned && pwnedByServerData.images === 0, pwnedByServerData);
 
   // ---- the incident the test opened (a locked name) is listed with its timeline
   if (cfg.incident_subject) {
@@ -271,13 +331,30 @@ async function run(cfg, context) {
       audit: { tree_size: 1, signed_tree_size: 1, root: hostile, signed_at: hostile, key_fingerprint: hostile,
         verification: { ok: false, events: 1, checked_at: new Date().toISOString(), detail: hostile } },
       totals: { requests: 1, allowed: 1, denied: 0, auth_failures: 0, models_loaded: 1 },
+      build: { version: hostile, revision: hostile },
+      denials: [{ time: hostile, principal: hostile, remote: hostile, action: hostile, resource: hostile, status: 403, reason: hostile }],
+      integrity: { failures: 1, scan_findings: 2, load_failures: [{ model: hostile, count: 1 }],
+        recent: [{ time: hostile, principal: hostile, remote: hostile, action: hostile, resource: hostile, status: 422, reason: hostile }] },
+      credentials: { since: hostile, tokens: 3, active: 1,
+        break_glass: [{ id: hostile, name: hostile, role: hostile, models: hostile, created_by: hostile, created_at: hostile, expires_at: '', last_used: '' }],
+        no_expiry: [{ id: hostile, name: hostile, role: hostile, models: hostile, created_by: hostile, created_at: hostile, expires_at: '', last_used: hostile }],
+        expired: [{ id: hostile, name: hostile, role: hostile, models: hostile, created_by: hostile, created_at: hostile, expires_at: hostile, last_used: '' }],
+        unused: [] },
     }),
   }));
   await page.waitForFunction((h) => [...document.querySelectorAll('[data-testid="model-row"] td')].some((td) => td.textContent === h),
     hostile, { timeout: STEP_TIMEOUT_MS });
+  await page.waitForFunction((h) => [...document.querySelectorAll('[data-testid="credentials-expired"] [data-testid="credential-name"]')]
+    .some((x) => x.textContent === h), hostile, { timeout: STEP_TIMEOUT_MS });
+  const shown = await page.evaluate((h) => ({
+    denial: document.querySelector('[data-testid="denial-principal"]')?.textContent === h,
+    integrity: document.querySelector('[data-testid="integrity-reason"]')?.textContent === h,
+    version: document.querySelector('[data-testid="version-badge"]')?.textContent.includes(h),
+  }), hostile);
+  check('hostile denials, integrity reasons, token names and versions shown as text', shown.denial && shown.integrity && shown.version, shown);
   const xss = await page.evaluate(() => ({
-    pwned: window.__pwned === 1,
-    images: document.querySelectorAll('main img').length,
+    pwned: window.__pwned !== undefined,
+    images: document.querySelectorAll('main img, header img').length,
     badge: document.querySelector('[data-testid="audit-badge"]').dataset.status,
   }));
   check('hostile names rendered as text, no script ran', !xss.pwned && xss.images === 0, xss);

@@ -18,7 +18,8 @@ import uuid
 
 import pytest
 
-from aegis_testlib import REPO, aegis, describe, infer_body, reference_case, start_installation, stop_and_check
+from aegis_testlib import EXAMPLES, REPO, aegis, describe, infer_body, reference_case, start_installation, \
+    stop_and_check
 from identity_lib import call, parse_totp_uri, strong_password
 
 BROWSER_DIR = REPO / "tests" / "browser"
@@ -26,8 +27,10 @@ ARTIFACTS = REPO / "build" / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 EXPECTED_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
                 "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-ASSETS = {"/": "text/html", "/dashboard/app.js": "text/javascript", "/dashboard/app.css": "text/css"}
-SOURCES = {"/": "index.html", "/dashboard/app.js": "app.js", "/dashboard/app.css": "app.css"}
+ASSETS = {"/": "text/html", "/dashboard/app.js": "text/javascript", "/dashboard/app.css": "text/css",
+          "/dashboard/favicon.svg": "image/svg+xml"}
+SOURCES = {"/": "index.html", "/dashboard/app.js": "app.js", "/dashboard/app.css": "app.css",
+           "/dashboard/favicon.svg": "favicon.svg"}
 
 
 @pytest.fixture(scope="module")
@@ -115,16 +118,19 @@ def test_assets_reference_nothing_outside_and_run_nothing_inline():
     html = code_of((REPO / "src/api/dashboard/index.html").read_text())
     js = code_of((REPO / "src/api/dashboard/app.js").read_text())
     css = code_of((REPO / "src/api/dashboard/app.css").read_text())
+    icon = (REPO / "src/api/dashboard/favicon.svg").read_text()
     # The only absolute URL anywhere is the SVG namespace name (an identifier, never fetched),
     # and nothing is protocol-relative ("//host/...").
-    for name, text in (("index.html", html), ("app.js", js), ("app.css", css)):
-        rest = text.replace("'http://www.w3.org/2000/svg'", "")
+    for name, text in (("index.html", html), ("app.js", js), ("app.css", css), ("favicon.svg", icon)):
+        rest = text.replace("'http://www.w3.org/2000/svg'", "").replace('"http://www.w3.org/2000/svg"', "")
         urls = re.findall(r"[a-z][a-z0-9+.-]*:/[^\s'\"<>)]*|['\"(]//[^\s'\"<>)]*", rest, re.I)
         assert not urls, f"{name} names URLs outside the page: {urls}"
     assert "@import" not in css and "url(" not in css
     # Every src/href in the page points at our own two files.
     refs = re.findall(r"\b(?:src|href)\s*=\s*\"([^\"]*)\"", html)
-    assert sorted(refs) == ["/dashboard/app.css", "/dashboard/app.js"], refs
+    assert sorted(refs) == ["/dashboard/app.css", "/dashboard/app.js", "/dashboard/favicon.svg"], refs
+    # The icon is a picture only: no script, no link, no reference to anything.
+    assert not re.search(r"<script|\son[a-z]+\s*=|href|<foreignObject|<use\b|<image\b", icon, re.I), icon
     # No inline script, inline style or event-handler attributes (the CSP would block them anyway).
     assert re.findall(r"<script\b[^>]*>", html) == ['<script src="/dashboard/app.js" defer>'], html
     assert not re.search(r"<style\b|\sstyle\s*=|\son[a-z]+\s*=", html, re.I)
@@ -178,6 +184,21 @@ def test_dashboard_in_chromium(inst, tmp_path):
     for _ in range(10):
         r = call(inst, "POST", "/v1/login", json_body={"user": ghost, "password": "x" * 12, "totp": "000000"})
         assert r.status_code == 401, r.text
+    # What the security tiles must show from real server data: a failed login under a hostile
+    # user name (the denials list), an unsigned push (an integrity failure), and a token without
+    # expiry that is never used, named like markup (token names are printable ASCII, no spaces).
+    hostile_user = '<img src=x onerror="window.__pwned=1">'
+    r = call(inst, "POST", "/v1/login", json_body={"user": hostile_user, "password": "x" * 12, "totp": "000000"})
+    assert r.status_code == 401, r.text
+    r = inst.push("tampered", "1", EXAMPLES / "mlp.pt", "torchscript", sign=False)
+    assert r.status_code == 422 and "integrity check failed" in r.text, r.text
+    hostile_token = "<img/src=x/onerror=window.__pwned=2>"
+    r = inst.post("/v1/tokens", admin=True, json={"name": hostile_token, "role": "consumer"})
+    assert r.status_code == 201, r.text
+    version = aegis("--version")
+    assert version.returncode == 0, describe(version)
+    m = re.fullmatch(r"aegis (\S+) \(revision (\S+)\)\s*", version.stdout)
+    assert m, version.stdout
     screenshot = ARTIFACTS / "dashboard.png"
     if screenshot.exists():
         screenshot.unlink()
@@ -192,6 +213,9 @@ def test_dashboard_in_chromium(inst, tmp_path):
         "infer_body": json.dumps(infer_body(reference_case("mlp_onnx")[0])),
         "screenshot": str(screenshot),
         "incident_subject": f"user:{ghost}",
+        "admin_token_id": inst.token.split("_")[1],
+        "version": m.group(1), "revision": m.group(2),
+        "hostile_user": hostile_user, "hostile_token_name": hostile_token, "integrity_model": "tampered",
     }
     p = subprocess.run(["node", str(BROWSER_DIR / "dashboard.test.mjs")], input=json.dumps(config),
                        capture_output=True, text=True, timeout=110, cwd=BROWSER_DIR)
@@ -209,7 +233,12 @@ def test_dashboard_in_chromium(inst, tmp_path):
     names = {c["name"] for c in report["checks"]}
     assert {"no CSP violations", "no console errors", "allowed counter grew by the inferences",
             "opened incident listed with its kind", "incident timeline shows when it opened",
-            "audit tree size grew", "wrong password shows an error", "CSP blocks injected inline script"} <= names
+            "audit tree size grew", "wrong password shows an error", "CSP blocks injected inline script",
+            "favicon served by the server", "version badge shows version and revision",
+            "denials drawn apart from allowed traffic", "recent denials list who, from where and why",
+            "a hostile user name is shown as text in the denials", "integrity failures counted and listed",
+            "break-glass admin token flagged while active", "tokens without expiry listed",
+            "unused token listed, used one not", "server strings (user and token names) stay text"} <= names
     assert screenshot.stat().st_size > 10000
     # The server's side of the story: the page loads, the login and the reads are audited.
     events = inst.audit_events()

@@ -317,29 +317,55 @@
     svg.append(s('text', { class: 'empty', x: box.x + box.w / 2, y: box.y + box.h / 2, 'text-anchor': 'middle', text: message }));
   }
 
+  // Allowed and denied requests as two series, each on its own scale: allowed
+  // traffic as an area on top, denials as bars below. Stacked on one scale, a
+  // handful of denials beside thousands of inferences would be one pixel high.
   function drawAccess(series, n, bucketSeconds) {
     const allowed = numbers(series.allowed, n);
     const denied = numbers(series.denied, n);
-    const W = 760, H = 230, box = { x: 40, y: 10, w: W - 52, h: H - 38 };
-    const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': 'Allowed and denied requests over time' });
-    let peak = 0;
-    for (let i = 0; i < n; i++) peak = Math.max(peak, allowed[i] + denied[i]);
-    const yMax = niceMax(peak);
-    timeFrame(svg, box, yMax, n, bucketSeconds);
-    if (n < 2) { empty(svg, box, 'Waiting for data'); $('chart-access').replaceChildren(svg); return; }
-    const X = (i) => box.x + (box.w * i) / (n - 1);
-    const Y = (v) => box.y + box.h - (box.h * v) / yMax;
-    const line = (vals) => vals.map((v, i) => `${X(i).toFixed(1)},${Y(v).toFixed(1)}`).join(' ');
-    const top = allowed.map((a, i) => a + denied[i]);
-    const base = `${X(n - 1).toFixed(1)},${Y(0)} ${X(0).toFixed(1)},${Y(0)}`;
-    const lowerBack = allowed.map((v, i) => `${X(i).toFixed(1)},${Y(v).toFixed(1)}`).reverse().join(' ');
+    const W = 760, H = 270;
+    const top = { x: 40, y: 16, w: W - 52, h: 120 };
+    const bottom = { x: 40, y: top.y + top.h + 26, w: W - 52, h: 70 };
+    const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': 'Allowed and denied requests over time, each on its own scale' });
+    const peakAllowed = Math.max(0, ...allowed);
+    const peakDenied = Math.max(0, ...denied);
+    const yAllowed = niceMax(peakAllowed), yDenied = niceMax(peakDenied);
+    for (const [box, yMax, label] of [[top, yAllowed, 'Allowed'], [bottom, yDenied, 'Denied']]) {
+      for (let i = 0; i <= 2; i++) {
+        const y = box.y + box.h - (box.h * i) / 2;
+        svg.append(s('line', { class: 'gridline', x1: box.x, x2: box.x + box.w, y1: y, y2: y }));
+        const v = yMax * i / 2;
+        svg.append(s('text', { x: box.x - 6, y: y + 4, 'text-anchor': 'end', text: Number.isInteger(v) ? v : v.toFixed(1) }));
+      }
+      svg.append(s('text', { class: 'panel-label', x: box.x + 4, y: box.y - 4, text: label }));
+    }
+    const span = n * bucketSeconds;
+    const steps = span >= 600 ? 5 : 4;
+    for (let i = 0; i <= steps; i++) {
+      const x = bottom.x + (bottom.w * i) / steps;
+      const minutes = Math.round((span * (steps - i)) / steps / 60);
+      svg.append(s('text', { x, y: bottom.y + bottom.h + 16, 'text-anchor': i === 0 ? 'start' : i === steps ? 'end' : 'middle',
+        text: i === steps ? 'now' : '−' + minutes + ' min' }));
+    }
+    if (n < 2) { empty(svg, top, 'Waiting for data'); $('chart-access').replaceChildren(svg); return; }
+    const X = (i) => top.x + (top.w * i) / (n - 1);
+    const Y = (v) => top.y + top.h - (top.h * v) / yAllowed;
+    const line = allowed.map((v, i) => `${X(i).toFixed(1)},${Y(v).toFixed(1)}`).join(' ');
     svg.append(
-      s('polygon', { class: 'area-allowed', points: line(allowed) + ' ' + base }),
-      s('polygon', { class: 'area-denied', points: line(top) + ' ' + lowerBack }),
-      s('polyline', { class: 'line-allowed', points: line(allowed) }),
-      s('polyline', { class: 'line-denied', points: line(top) }),
+      s('polygon', { class: 'area-allowed', 'data-testid': 'access-allowed-area',
+        points: `${line} ${X(n - 1).toFixed(1)},${Y(0)} ${X(0).toFixed(1)},${Y(0)}` }),
+      s('polyline', { class: 'line-allowed', points: line }),
     );
-    if (peak === 0) empty(svg, box, 'No requests in the last 15 minutes');
+    const slot = bottom.w / n;
+    for (let i = 0; i < n; i++) {
+      if (denied[i] <= 0) continue;
+      const hgt = Math.max(1, (bottom.h * denied[i]) / yDenied);
+      svg.append(s('rect', { class: 'bar-denied', 'data-testid': 'access-denied-bar', x: (bottom.x + i * slot).toFixed(1),
+        y: (bottom.y + bottom.h - hgt).toFixed(1), width: Math.max(1, slot - 0.5).toFixed(1), height: hgt.toFixed(1) },
+      s('title', { text: `${denied[i]} denied` })));
+    }
+    if (peakAllowed === 0) empty(svg, top, 'No allowed requests in the last 15 minutes');
+    if (peakDenied === 0) empty(svg, bottom, 'No denials in the last 15 minutes');
     $('chart-access').replaceChildren(svg);
   }
 
@@ -540,6 +566,87 @@
     setText('kpi-models', fmtInt.format(num(totals.models_loaded)));
   }
 
+  // The build the server runs: version and revision, beside the brand.
+  function drawBuild(buildIn) {
+    const b = obj(buildIn);
+    const version = str(b.version, 32), revision = str(b.revision, 64);
+    const badge = $('version-badge');
+    badge.textContent = version ? 'v' + version + (revision ? ' · ' + revision : '') : '';
+    badge.title = 'Aegis version and source revision of this build';
+    badge.hidden = !version;
+  }
+
+  // Who was refused, from where and why: every field is client-influenced text.
+  function drawDenials(denialsIn) {
+    const rows = list(denialsIn, 50).map(obj).map((d) => h('tr', { 'data-testid': 'denial-row' },
+      h('td', { title: str(d.time, 64), text: fmtTime(d.time) }),
+      h('td', { 'data-testid': 'denial-principal', title: str(d.principal, 256), text: str(d.principal, 256) }),
+      h('td', { class: 'mono', 'data-testid': 'denial-remote', text: str(d.remote, 128) }),
+      h('td', { text: str(d.action, 64) }),
+      h('td', { title: str(d.resource, 256), text: str(d.resource, 256) }),
+      h('td', { class: 'num', text: String(num(d.status)) }),
+      h('td', { class: 'why', 'data-testid': 'denial-reason', text: str(d.reason, 256) || '–' })));
+    if (!rows.length) rows.push(h('tr', {}, h('td', { colspan: '7', class: 'empty-note', text: 'No denials since the server started.' })));
+    $('denials-body').replaceChildren(...rows);
+  }
+
+  // Models refused for their bytes or signature, and what the scanner found.
+  function drawIntegrity(integrityIn) {
+    const it = obj(integrityIn);
+    const failures = num(it.failures), findings = num(it.scan_findings);
+    const loads = list(it.load_failures, 64).map(obj);
+    const loadTotal = loads.reduce((a, l) => a + num(l.count), 0);
+    setText('integrity-failures', fmtInt.format(failures));
+    setText('scan-findings', fmtInt.format(findings));
+    setText('load-failures', fmtInt.format(loadTotal));
+    $('integrity-failures-box').classList.toggle('alarm', failures > 0);
+    $('scan-findings-box').classList.toggle('alarm', findings > 0);
+    $('load-failures-box').classList.toggle('alarm', loadTotal > 0);
+    const items = list(it.recent, 20).map(obj).map((d) => h('li', { 'data-testid': 'integrity-item' },
+      h('span', { class: 'when', text: fmtTime(d.time) }),
+      h('b', { text: str(d.resource, 256) }), ' ',
+      h('span', { class: 'muted', text: 'by ' + (str(d.principal, 256) || '–') + ' from ' + (str(d.remote, 128) || '–') + ': ' }),
+      h('span', { 'data-testid': 'integrity-reason', text: str(d.reason, 256) })));
+    for (const l of loads) {
+      items.push(h('li', { 'data-testid': 'load-failure' }, h('b', { text: str(l.model, 128) }),
+        h('span', { class: 'muted', text: ' failed to load ' + fmtInt.format(num(l.count)) + ' time(s)' })));
+    }
+    if (!items.length) items.push(h('li', { class: 'none', text: 'No integrity or scanner failures since the server started.' }));
+    $('integrity-list').replaceChildren(...items);
+  }
+
+  // API tokens that deserve an operator's look. Names are chosen by whoever issued them.
+  function drawCredentials(credentialsIn) {
+    const c = obj(credentialsIn);
+    const since = str(c.since, 64);
+    setText('credentials-summary', fmtInt.format(num(c.active)) + ' active of ' + fmtInt.format(num(c.tokens)) + ' tokens');
+    const breakGlass = list(c.break_glass, 100).map(obj);
+    const alert = $('break-glass');
+    alert.textContent = breakGlass.length
+      ? 'The break-glass admin token from aegis init is still active (' + breakGlass.map((t) => str(t.name, 64) + ' ' + str(t.id, 32)).join(', ') +
+        '). Revoke it once a person can log in as admin: aegis token revoke ID.'
+      : '';
+    alert.hidden = !breakGlass.length;
+    const item = (t) => h('li', { 'data-testid': 'credential' },
+      h('span', { class: 'mono', text: str(t.id, 32) }), ' ',
+      h('b', { 'data-testid': 'credential-name', text: str(t.name, 64) }),
+      h('span', { class: 'meta', text: [str(t.role, 32) + (str(t.models, 128) && str(t.models, 128) !== '*' ? ' on ' + str(t.models, 128) : ''),
+        'by ' + (str(t.created_by, 128) || '–'),
+        str(t.expires_at, 64) ? 'expires ' + fmtTime(t.expires_at) : 'no expiry',
+        str(t.last_used, 64) ? 'used ' + (ago(t.last_used) || fmtTime(t.last_used)) : 'not used'].join(' · ') }));
+    const groups = [
+      ['no_expiry', 'Without expiry', true],
+      ['expired', 'Expired (revoke to tidy up)', false],
+      ['unused', 'Not used since the server started' + (validTime(since) ? ' (' + fmtTime(since) + ')' : ''), false],
+    ].map(([key, title, warn]) => {
+      const tokens = list(c[key], 100).map(obj);
+      return h('section', { class: 'cred-group' + (warn && tokens.length ? ' warn' : ''), 'data-testid': 'credentials-' + key },
+        h('h3', { text: title + ' · ' + tokens.length }),
+        tokens.length ? h('ul', {}, ...tokens.map(item)) : h('p', { class: 'none', text: 'None.' }));
+    });
+    $('credential-groups').replaceChildren(...groups);
+  }
+
   // A configuration the server itself reports as a security finding.
   function drawRuntime(runtimeIn) {
     const finding = str(obj(runtimeIn).finding, 512);
@@ -565,6 +672,10 @@
     drawDrift(data.drift);
     drawAudit(data.audit);
     drawRuntime(data.runtime);
+    drawBuild(data.build);
+    drawDenials(data.denials);
+    drawIntegrity(data.integrity);
+    drawCredentials(data.credentials);
     state.lastOk = Date.now();
     setText('last-updated', 'Updated ' + new Date().toLocaleTimeString('en-GB', { hour12: false }));
     document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
