@@ -24,6 +24,8 @@ PACKAGES=(
   # tests, sample models, benchmark
   libgtest-dev python3 python3-pytest python3-requests python3-numpy python3-torch python3-xgboost
   python3-onnx python3-cryptography python3-jwt python3-fastapi uvicorn wrk curl openssl ca-certificates
+  # docs/openapi.yaml checked against real responses (JSON Schema draft 2020-12)
+  python3-jsonschema
   # ONNX conformance: the ONNX node test models the ONNX Runtime worker must pass
   libonnx-testdata
   # systemd-analyze verify of deploy/systemd/aegis.service (tests/integration/test_cli_init.py)
