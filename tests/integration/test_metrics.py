@@ -356,7 +356,7 @@ def test_locked_account_is_an_open_incident(inst):
 def test_dashboard_shape(inst, auditor):
     d = dashboard(inst, token=auditor)
     assert set(d) == {"generated_at", "bucket_seconds", "series", "models", "stages", "incidents", "audit", "totals",
-                      "runtime", "connections", "drift"}
+                      "runtime", "connections", "drift", "build", "denials", "integrity", "credentials"}
     assert d["drift"] == [], d["drift"]  # no model here has an input baseline
     assert set(d["connections"]) == {"active", "refused", "displaced", "timed_out"}, d["connections"]
     assert d["runtime"]["isolation"] == "process" and d["runtime"]["finding"] == "", d["runtime"]
@@ -405,6 +405,13 @@ def test_dashboard_shape(inst, auditor):
     assert set(d["totals"]) == {"requests", "allowed", "denied", "auth_failures", "models_loaded"}
     assert d["totals"]["models_loaded"] == len(MODELS)
     assert d["totals"]["requests"] == d["totals"]["allowed"] + d["totals"]["denied"]
+    # The security sections (their contents are checked in the browser test and the OpenAPI test).
+    assert set(d["build"]) == {"version", "revision"}
+    assert set(d["integrity"]) == {"failures", "scan_findings", "load_failures", "recent"}
+    assert set(d["credentials"]) == {"since", "tokens", "active", "break_glass", "no_expiry", "expired", "unused"}
+    assert [t["name"] for t in d["credentials"]["break_glass"]] == ["admin"], d["credentials"]
+    assert all(set(x) == {"time", "principal", "remote", "action", "resource", "status", "reason"}
+               for x in d["denials"]), d["denials"][:3]
     inst.wait_audit(lambda e: e.get("action") == "dashboard.read" and e.get("principal") == "token:metrics-auditor"
                     and e.get("status") == 200)
 
