@@ -18,8 +18,8 @@ import uuid
 
 import pytest
 
-from aegis_testlib import EXAMPLES, REPO, aegis, describe, infer_body, reference_case, start_installation, \
-    stop_and_check
+from aegis_testlib import EXAMPLES, REPO, aegis, assert_build_revision, describe, infer_body, project_version, \
+    reference_case, start_installation, stop_and_check
 from identity_lib import call, parse_totp_uri, strong_password
 
 BROWSER_DIR = REPO / "tests" / "browser"
@@ -195,10 +195,13 @@ def test_dashboard_in_chromium(inst, tmp_path):
     hostile_token = "<img/src=x/onerror=window.__pwned=2>"
     r = inst.post("/v1/tokens", admin=True, json={"name": hostile_token, "role": "consumer"})
     assert r.status_code == 201, r.text
-    version = aegis("--version")
-    assert version.returncode == 0, describe(version)
-    m = re.fullmatch(r"aegis (\S+) \(revision (\S+)\)\s*", version.stdout)
-    assert m, version.stdout
+    # The build the badge must name: CMake's version, and the revision the server exports
+    # (test_metrics.py ties aegis_build_info to `aegis --version` and git).
+    metrics = inst.get("/metrics", admin=True)
+    assert metrics.status_code == 200, metrics.text[:300]
+    m = re.search(r'^aegis_build_info\{[^}]*revision="([^"]+)"[^}]*\} 1', metrics.text, re.M)
+    assert m, [line for line in metrics.text.splitlines() if "build_info" in line]
+    assert_build_revision(m.group(1))
     screenshot = ARTIFACTS / "dashboard.png"
     if screenshot.exists():
         screenshot.unlink()
@@ -214,7 +217,7 @@ def test_dashboard_in_chromium(inst, tmp_path):
         "screenshot": str(screenshot),
         "incident_subject": f"user:{ghost}",
         "admin_token_id": inst.token.split("_")[1],
-        "version": m.group(1), "revision": m.group(2),
+        "version": project_version(), "revision": m.group(1),
         "hostile_user": hostile_user, "hostile_token_name": hostile_token, "integrity_model": "tampered",
     }
     p = subprocess.run(["node", str(BROWSER_DIR / "dashboard.test.mjs")], input=json.dumps(config),
