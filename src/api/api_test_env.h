@@ -107,7 +107,9 @@ class ApiTestEnv : public ::testing::Test {
     } else {
       ADD_FAILURE() << "the plan neither answers nor reads the body";
     }
-    if (plan.on_complete) plan.on_complete(response.status, std::chrono::milliseconds(1), response.error);
+    if (plan.on_complete) {
+      plan.on_complete({.status = response.status, .latency = std::chrono::milliseconds(1), .error = response.error});
+    }
     return response;
   }
 

@@ -347,7 +347,7 @@ http::Plan PlanPreflight(const Services& services, const CorsPolicy& cors, const
     event.reason =
         "CORS origin not allowed: " + std::string(head.Header("origin").value_or("").substr(0, kMaxOriginInReason));
   }
-  internal::AuditOnComplete(plan, services, std::move(event));
+  internal::AuditOnComplete(plan, services, head, std::move(event));
   return plan;
 }
 

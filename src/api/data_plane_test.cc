@@ -208,6 +208,64 @@ TEST_F(DataPlaneTest, InferenceRunsOnTheServedVersionAndNamesIt) {
   EXPECT_EQ(LastEvent()["action"], "model.metadata");
 }
 
+// The access log: one line per request, from the same facts as the audit
+// event, with the bytes and the method and path, and never a credential or the query.
+TEST_F(DataPlaneTest, EveryRequestWritesAnAccessLineWithoutItsCredential) {
+  ServeMlp("fraud-mlp");
+  const std::filesystem::path file = tmp_.path() / "access.log";
+  AccessLog access;
+  access.Use(AccessLog::Open(file.string()).value());
+  services_.access_log = &access;
+  const std::string consumer = Token("consumer", "fraud-*");
+  auto head = Data("POST", "/v2/models/fraud-mlp/infer?secret=q", consumer);
+  const std::string infer_id = head.request_id;
+  http::Plan plan = Begin(head);
+  ASSERT_TRUE(plan.on_complete);
+  plan.on_complete({.status = 200, .latency = std::chrono::microseconds(1500), .bytes_in = 42, .bytes_out = 310});
+  head = Data("GET", "/v2", "not-a-valid-token");
+  plan = Begin(head);
+  EXPECT_EQ(Run(plan, head).status, 401);
+  // Refused by the HTTP layer before any route saw it (no path decoded).
+  http::RequestHead refused;
+  refused.method = "GET";
+  refused.target = "/v2/x?token=hunter2";
+  refused.remote_address = "127.0.0.1:40001";
+  refused.request_id = "refused-1";
+  DataPlane(services_).OnRejected(refused, 431, "request header too large");
+  access.Flush();
+  auto text = ReadFile(file);
+  ASSERT_TRUE(text.ok());
+  for (const std::string& secret :
+       {consumer, std::string("secret=q"), std::string("not-a-valid-token"), std::string("hunter2")}) {
+    EXPECT_EQ(text->find(secret), std::string::npos) << secret << " in " << *text;
+  }
+  std::vector<Json> lines;
+  for (size_t start = 0, end; (end = text->find('\n', start)) != std::string::npos; start = end + 1) {
+    lines.push_back(Json::parse(text->substr(start, end - start)));
+  }
+  ASSERT_EQ(lines.size(), 3u) << *text;
+  const Json& infer = lines[0];
+  EXPECT_EQ(infer["method"], "POST");
+  EXPECT_EQ(infer["path"], "/v2/models/fraud-mlp/infer");
+  EXPECT_EQ(infer["status"], 200);
+  EXPECT_EQ(infer["bytes_in"], 42);
+  EXPECT_EQ(infer["bytes_out"], 310);
+  EXPECT_DOUBLE_EQ(infer["duration_ms"].get<double>(), 1.5);
+  EXPECT_EQ(infer["model"], "fraud-mlp");
+  EXPECT_EQ(infer["version"], "1");
+  EXPECT_EQ(infer["action"], "infer");
+  EXPECT_EQ(infer["listener"], "data");
+  EXPECT_EQ(infer["remote"], "127.0.0.1:40000");
+  EXPECT_TRUE(infer["principal"].get<std::string>().starts_with("token:consumer")) << infer;
+  EXPECT_EQ(infer["request_id"], infer_id);
+  EXPECT_EQ(lines[1]["status"], 401);
+  EXPECT_FALSE(lines[1].contains("principal"));
+  EXPECT_EQ(lines[2]["status"], 431);
+  EXPECT_EQ(lines[2]["path"], "/v2/x");
+  EXPECT_EQ(lines[2]["request_id"], "refused-1");
+  services_.access_log = nullptr;
+}
+
 // The ids the HTTP layer adopted from the client reach the audit event, and a
 // server error always says why: the response's message, else the status's name.
 TEST_F(DataPlaneTest, ClientIdsAreAuditedAndServerErrorsCarryAReason) {
@@ -235,7 +293,7 @@ TEST_F(DataPlaneTest, ClientIdsAreAuditedAndServerErrorsCarryAReason) {
   head = Data("GET", "/v2", Token("consumer"));
   plan = Begin(head);
   ASSERT_TRUE(plan.on_complete);
-  plan.on_complete(500, std::chrono::milliseconds(1), "engine failed");
+  plan.on_complete({.status = 500, .latency = std::chrono::milliseconds(1), .error = "engine failed"});
   EXPECT_EQ(LastEvent()["reason"], "engine failed");
 }
 

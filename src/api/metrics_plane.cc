@@ -10,7 +10,7 @@ http::Plan MetricsPlane::Begin(const http::RequestHead& head) {
   // (not even HEAD), so the listener exposes nothing but the exposition.
   if (head.method != "GET" || head.path != "/metrics" || !head.query.empty()) {
     http::Plan plan = internal::Respond(http::Response::Error(404, "no such endpoint"));
-    internal::AuditOnComplete(plan, services_, internal::StartUnroutedEvent(services_, head));
+    internal::AuditOnComplete(plan, services_, head, internal::StartUnroutedEvent(services_, head));
     return plan;
   }
   http::Plan plan;
@@ -28,7 +28,8 @@ http::Plan MetricsPlane::Begin(const http::RequestHead& head) {
       return response;
     };
   }
-  internal::AuditOnComplete(plan, services_, std::move(event), nullptr, nullptr, monitor::ScrapeListener::kMetrics);
+  internal::AuditOnComplete(plan, services_, head, std::move(event), nullptr, nullptr,
+                            monitor::ScrapeListener::kMetrics);
   return plan;
 }
 

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "request_log.h"
+
 namespace aegis::api::internal {
 namespace {
 
@@ -97,23 +99,29 @@ audit::AuditEvent StartPreflightEvent(const Services& services, const http::Requ
   return NewEvent(services, head, kPreflightAction, "path:" + head.path);
 }
 
-void AuditOnComplete(http::Plan& plan, const Services& services, audit::AuditEvent event,
+void AuditOnComplete(http::Plan& plan, const Services& services, const http::RequestHead& head, audit::AuditEvent event,
                      std::shared_ptr<const LateOutcome> late, monitor::ModelSeries* series,
                      std::optional<monitor::ScrapeListener> scrape) {
   audit::AuditLog* log = services.audit;
   const Clock* clock = services.clock;
   monitor::Monitor* mon = services.monitor;
-  plan.on_complete = [log, clock, mon, series, scrape, late = std::move(late), event = std::move(event)](
-                         int status, std::chrono::nanoseconds latency, std::string_view error) mutable {
+  plan.on_complete = [log, clock, mon, series, scrape, access = services.access_log, method = head.method,
+                      path = head.path, late = std::move(late),
+                      event = std::move(event)](const http::RequestEnd& end) mutable {
+    const int status = end.status;
     if (late && !late->reason.empty()) event.reason = late->reason;
     // A server error always says why: the message the client got, else the status's name.
-    if (status >= 500 && event.reason.empty()) event.reason = error.empty() ? ServerErrorReason(status) : error;
+    if (status >= 500 && event.reason.empty()) {
+      event.reason = end.error.empty() ? ServerErrorReason(status) : std::string(end.error);
+    }
     if (late && late->denied) event.decision = audit::Decision::kDeny;
     if (late && !late->principal.empty()) event.principal = late->principal;
     if (late && !late->auth_method.empty()) event.auth_method = late->auth_method;
     event.time = clock->Now();
     event.status = status;
-    event.latency_us = std::chrono::duration_cast<std::chrono::microseconds>(latency).count();
+    event.latency_us = std::chrono::duration_cast<std::chrono::microseconds>(end.latency).count();
+    if (status >= 500) LogServerError(event, method, path);
+    if (access != nullptr && access->enabled()) access->Write(AccessLine(event, method, path, end));
     const bool denied = event.decision == audit::Decision::kDeny;
     if (mon == nullptr) {
       log->Append(std::move(event));
@@ -130,7 +138,7 @@ void AuditOnComplete(http::Plan& plan, const Services& services, audit::AuditEve
       log->Append(std::move(event));
       mon->ObserveStage(monitor::Stage::kAudit, timer.Lap());
     }
-    mon->RequestEnded(series, status, denied, latency);
+    mon->RequestEnded(series, status, denied, end.latency);
   };
 }
 
@@ -256,6 +264,17 @@ void AuditRejected(const Services& services, const http::RequestHead& head, int 
   if (services.monitor != nullptr) {
     services.monitor->RecordDenial({e.time, e.principal, e.remote, e.action, e.resource, status, e.reason});
   }
+  // The target as sent, without its query (which may carry a secret), when
+  // no path was decoded from it.
+  const std::string_view target(head.target);
+  const std::string_view path = head.path.empty() ? target.substr(0, target.find('?')) : std::string_view(head.path);
+  // A request Begin saw (its path is set) writes its access line when it ends.
+  if (head.path.empty() && services.access_log != nullptr && services.access_log->enabled()) {
+    http::RequestEnd end;
+    end.status = status;
+    services.access_log->Write(AccessLine(e, head.method, path, end));
+  }
+  if (status >= 500) LogServerError(e, head.method, path);
   services.audit->Append(std::move(e));
   if (services.monitor != nullptr) services.monitor->RequestRejected(status);
 }

@@ -54,7 +54,9 @@ struct LateOutcome {
 // A scrape (`scrape` set) answered 200 and allowed is counted in the monitor
 // instead of appended: a Prometheus server scraping every 15 s would otherwise
 // write thousands of identical events a day.
-void AuditOnComplete(http::Plan& plan, const Services& services, audit::AuditEvent event,
+// The same moment writes the request's access log line (Services::access_log)
+// and, for a 5xx, an error line in the server log with the request id.
+void AuditOnComplete(http::Plan& plan, const Services& services, const http::RequestHead& head, audit::AuditEvent event,
                      std::shared_ptr<const LateOutcome> late = nullptr, monitor::ModelSeries* series = nullptr,
                      std::optional<monitor::ScrapeListener> scrape = std::nullopt);
 
@@ -108,7 +110,8 @@ http::Response MethodNotAllowed(std::string_view allow);
 // full body budget) says Retry-After, since it is worth retrying shortly.
 http::Response ErrorResponse(const Status& status);
 
-// The audit event for a request the HTTP layer refused: action "http.reject".
+// The audit event for a request the HTTP layer refused: action "http.reject";
+// and its access log line when no Plan will write one (refused before Begin).
 void AuditRejected(const Services& services, const http::RequestHead& head, int status, std::string_view reason);
 
 }  // namespace aegis::api::internal

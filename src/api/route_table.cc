@@ -155,7 +155,7 @@ http::Plan Dispatch(std::span<const Route> routes, const DispatchOptions& option
   if (!match) {
     const bool other_plane = !options.other_plane_prefix.empty() && head.path.starts_with(options.other_plane_prefix);
     http::Plan plan = Respond(http::Response::Error(404, other_plane ? options.other_plane_error : "no such endpoint"));
-    AuditOnComplete(plan, services, StartUnroutedEvent(services, head));
+    AuditOnComplete(plan, services, head, StartUnroutedEvent(services, head));
     return plan;
   }
   const Route& route = *match->route;
@@ -173,7 +173,7 @@ http::Plan Dispatch(std::span<const Route> routes, const DispatchOptions& option
       route.handler(request, *principal);
     }
   }
-  AuditOnComplete(plan, services, std::move(event), std::move(request.late), request.series, request.scrape);
+  AuditOnComplete(plan, services, head, std::move(event), std::move(request.late), request.series, request.scrape);
   return plan;
 }
 

@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
+#include "aegis/common/log.h"
 #include "aegis/crypto/encoding.h"
 
 namespace aegis::http::internal {
@@ -45,10 +46,10 @@ Response CallHandler(const std::function<Response(Request&)>& handler, Request& 
   try {
     return handler(request);
   } catch (const std::exception& e) {
-    spdlog::error("request {} {} {}: handler threw: {}", request.head.request_id, request.head.method,
-                  request.head.path, e.what());
+    log::Error({.request_id = request.head.request_id}, "{} {}: handler threw: {}", request.head.method,
+               request.head.path, e.what());
   } catch (...) {
-    spdlog::error("request {} {} {}: handler threw", request.head.request_id, request.head.method, request.head.path);
+    log::Error({.request_id = request.head.request_id}, "{} {}: handler threw", request.head.method, request.head.path);
   }
   return Response::Error(500, "internal error");
 }
@@ -59,10 +60,10 @@ void CallAsyncHandler(const std::function<void(Request&, Reply)>& handler, Reque
     handler(request, reply);
     return;
   } catch (const std::exception& e) {
-    spdlog::error("request {} {} {}: handler threw: {}", request.head.request_id, request.head.method,
-                  request.head.path, e.what());
+    log::Error({.request_id = request.head.request_id}, "{} {}: handler threw: {}", request.head.method,
+               request.head.path, e.what());
   } catch (...) {
-    spdlog::error("request {} {} {}: handler threw", request.head.request_id, request.head.method, request.head.path);
+    log::Error({.request_id = request.head.request_id}, "{} {}: handler threw", request.head.method, request.head.path);
   }
   reply(Response::Error(500, "internal error"));
 }
@@ -72,7 +73,7 @@ void Completion::Report(int status, std::string_view error) {
   reported_ = true;
   if (!callback_) return;
   try {
-    callback_(status, std::chrono::steady_clock::now() - start_, error);
+    callback_(RequestEnd{status, std::chrono::steady_clock::now() - start_, error, bytes_in_, bytes_out_});
   } catch (const std::exception& e) {
     spdlog::error("on_complete threw: {}", e.what());
   } catch (...) {

@@ -31,17 +31,22 @@ void CallAsyncHandler(const std::function<void(Request&, Reply)>& handler, Reque
 // ends any other way (the client left, the server was torn down).
 class Completion {
  public:
-  using Callback = std::function<void(int, std::chrono::nanoseconds, std::string_view)>;
+  using Callback = std::function<void(const RequestEnd&)>;
   Completion(const Callback& callback, std::chrono::steady_clock::time_point start)
       : callback_(callback), start_(start) {}
   Completion(const Completion&) = delete;
   Completion& operator=(const Completion&) = delete;
   ~Completion() { Report(499); }
+  // Body bytes read, and response bytes written, so far.
+  void AddBytesIn(uint64_t n) { bytes_in_ += n; }
+  void SetBytesOut(uint64_t n) { bytes_out_ = n; }
   void Report(int status, std::string_view error = {});
 
  private:
   const Callback& callback_;
   std::chrono::steady_clock::time_point start_;
+  uint64_t bytes_in_ = 0;
+  uint64_t bytes_out_ = 0;
   bool reported_ = false;
 };
 

@@ -116,6 +116,27 @@ TEST(ServerTest, PostRoundTripAndKeepAlive) {
   EXPECT_EQ(ts.server.Stats(ListenerKind::kData).connections_accepted, 1u);
 }
 
+// What the access log reports: the body bytes read and the response bytes
+// written, head included.
+TEST(ServerTest, CompletionCountsBytesInAndOut) {
+  TestServer ts;
+  auto client = MustConnect(ts.client_options());
+  ASSERT_TRUE(client);
+  const std::string body(5000, 'b');
+  auto r = client->Request("POST", "/echo", body, "application/octet-stream");
+  ASSERT_OK(r);
+  ASSERT_EQ(r->status, 200);
+  auto g = client->Request("GET", "/echo");
+  ASSERT_OK(g);
+  ASSERT_TRUE(WaitFor([&] { return ts.dispatcher.byte_counts().size() == 2; }));
+  const auto counts = ts.dispatcher.byte_counts();
+  EXPECT_EQ(counts[0].first, body.size());
+  EXPECT_GT(counts[0].second, body.size());  // the body and the head
+  EXPECT_LT(counts[0].second, body.size() + 1024);
+  EXPECT_EQ(counts[1].first, 0u);
+  EXPECT_GT(counts[1].second, g->body.size());
+}
+
 TEST(ServerTest, ImmediateAndNotFound) {
   TestServer ts;
   auto client = MustConnect(ts.client_options());

@@ -12,6 +12,7 @@
 #include <boost/beast/http/read.hpp>
 #include <spdlog/spdlog.h>
 
+#include "aegis/common/log.h"
 #include "body_reader.h"
 #include "client_certificate.h"
 #include "http/internal/framing.h"
@@ -181,16 +182,16 @@ class Session {
     try {
       plan = listener_.dispatcher->Begin(head);
     } catch (const std::exception& e) {
-      spdlog::error("request {}: dispatcher threw: {}", head.request_id, e.what());
+      log::Error({.request_id = head.request_id}, "dispatcher threw: {}", e.what());
       plan = Plan{};
       plan.immediate = Response::Error(500, "internal error");
     } catch (...) {
-      spdlog::error("request {}: dispatcher threw", head.request_id);
+      log::Error({.request_id = head.request_id}, "dispatcher threw");
       plan = Plan{};
       plan.immediate = Response::Error(500, "internal error");
     }
     if (!plan.immediate && !plan.sink && !plan.handler && !plan.async_handler) {
-      spdlog::error("request {}: dispatcher returned an empty plan", head.request_id);
+      log::Error({.request_id = head.request_id}, "dispatcher returned an empty plan");
       plan.immediate = Response::Error(500, "internal error");
     }
     Completion completion(plan.on_complete, started);
@@ -250,8 +251,9 @@ class Session {
     }
     if (head.content_length && *head.content_length > plan.body_limit) {
       if (sink) sink->Fail(Status::TooLarge("request body too large"));
-      completion.Report(413, "request body too large");
       co_await Refuse(head, 413, "request body too large");
+      completion.SetBytesOut(sent_bytes_);
+      completion.Report(413, "request body too large");
       co_return false;
     }
     parser.body_limit(plan.body_limit);
@@ -280,11 +282,13 @@ class Session {
       chunk_.resize(kSinkChunk);
       while (!reader.done()) {
         const size_t n = co_await reader.Read(chunk_.data(), chunk_.size(), ec);
+        completion.AddBytesIn(n);
         if (ec) {
           const ReadFailure failure = ClassifyReadError(ec);
           sink->Fail(failure.AsStatus());
-          completion.Report(failure.status, failure.reason);
           co_await RefuseForReadError(head, ec);
+          completion.SetBytesOut(sent_bytes_);
+          completion.Report(failure.status, failure.reason);
           co_return false;
         }
         const std::span<const uint8_t> piece(chunk_.data(), n);
@@ -301,6 +305,7 @@ class Session {
       response = co_await OnWorker(context_.workers, [&]() noexcept { return sink->Finish(); });
     } else {
       co_await reader.ReadAll(request.body, head.content_length, plan.body_limit, admit, ec);
+      completion.AddBytesIn(request.body.size());
       if (refusal) {
         framing_.keep_alive = false;
         co_await Answer(*refusal, completion);
@@ -308,8 +313,9 @@ class Session {
       }
       if (ec) {
         const ReadFailure failure = ClassifyReadError(ec);
-        completion.Report(failure.status, failure.reason);
         co_await RefuseForReadError(head, ec);
+        completion.SetBytesOut(sent_bytes_);
+        completion.Report(failure.status, failure.reason);
         co_return false;
       }
       if (plan.async_handler && plan.async_handler_is_cheap) {
@@ -368,6 +374,7 @@ class Session {
   // 499 when it could not be written.
   asio::awaitable<void> Answer(const Response& response, Completion& completion) {
     const bool sent = co_await Send(response);
+    completion.SetBytesOut(sent_bytes_);
     if (sent) {
       completion.Report(response.status, response.error);
     } else {
@@ -378,6 +385,7 @@ class Session {
   // Head and body in one TLS write when the body is small.
   asio::awaitable<bool> Send(const Response& response) {
     error_code ec;
+    sent_bytes_ = 0;
     out_.clear();
     const ResponseIds ids{request_id_, traceparent_};
     AppendResponseHead(response, framing_, out_, ids);
@@ -385,10 +393,11 @@ class Session {
     conn_->transport().expires_after(listener_.limits.write_timeout);
     if (with_body && response.body.size() > kCoalesceLimit) {
       const std::array<asio::const_buffer, 2> buffers{asio::buffer(out_), asio::buffer(response.body)};
-      co_await asio::async_write(stream_, buffers, asio::redirect_error(asio::use_awaitable, ec));
+      sent_bytes_ = co_await asio::async_write(stream_, buffers, asio::redirect_error(asio::use_awaitable, ec));
     } else {
       if (with_body) out_ += response.body;
-      co_await asio::async_write(stream_, asio::buffer(out_), asio::redirect_error(asio::use_awaitable, ec));
+      sent_bytes_ =
+          co_await asio::async_write(stream_, asio::buffer(out_), asio::redirect_error(asio::use_awaitable, ec));
     }
     if (out_.capacity() > 4 * kCoalesceLimit) std::string().swap(out_);  // do not pin big buffers
     if (ec) framing_.keep_alive = false;
@@ -417,6 +426,7 @@ class Session {
   std::string remote_;
   std::shared_ptr<const ClientCertificate> client_cert_;  // verified at handshake; null if anonymous
   ResponseFraming framing_;
+  uint64_t sent_bytes_ = 0;  // what the last Send wrote
   std::string request_id_;   // the current request's (RequestHead::request_id)
   std::string traceparent_;  // the current request's valid traceparent, or empty
 };

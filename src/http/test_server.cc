@@ -61,9 +61,10 @@ Plan TestDispatcher::Begin(const RequestHead& head) {
     heads_.push_back(head);
   }
   Plan plan;
-  plan.on_complete = [this](int status, std::chrono::nanoseconds, std::string_view) {
+  plan.on_complete = [this](const RequestEnd& end) {
     std::lock_guard lock(mu_);
-    completions_.push_back(status);
+    completions_.push_back(end.status);
+    byte_counts_.emplace_back(end.bytes_in, end.bytes_out);
   };
   const std::string& p = head.path;
   if (p == "/echo" && (head.method == "GET" || head.method == "HEAD")) {
@@ -151,6 +152,11 @@ std::vector<std::pair<int, std::string>> TestDispatcher::rejections() {
 std::vector<int> TestDispatcher::completions() {
   std::lock_guard lock(mu_);
   return completions_;
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> TestDispatcher::byte_counts() {
+  std::lock_guard lock(mu_);
+  return byte_counts_;
 }
 
 std::shared_ptr<SinkRecord> TestDispatcher::last_sink() {

@@ -62,6 +62,8 @@ class TestDispatcher : public Dispatcher {
 
   std::vector<std::pair<int, std::string>> rejections();
   std::vector<int> completions();
+  // RequestEnd::bytes_in and bytes_out of each completion, in order.
+  std::vector<std::pair<uint64_t, uint64_t>> byte_counts();
   std::shared_ptr<SinkRecord> last_sink();
   // Every head passed to Begin, in order.
   std::vector<RequestHead> heads();
@@ -73,6 +75,7 @@ class TestDispatcher : public Dispatcher {
   std::mutex mu_;
   std::vector<std::pair<int, std::string>> rejections_;
   std::vector<int> completions_;
+  std::vector<std::pair<uint64_t, uint64_t>> byte_counts_;
   std::shared_ptr<SinkRecord> last_sink_;
   std::vector<RequestHead> heads_;
   std::shared_ptr<BudgetRecord> budget_ = std::make_shared<BudgetRecord>();

@@ -15,6 +15,7 @@
 #include "aegis/auth/authenticator.h"
 #include "aegis/auth/token_authenticator.h"
 #include "aegis/auth/user_directory.h"
+#include "aegis/common/access_log.h"
 #include "aegis/common/clock.h"
 #include "aegis/guard/extraction_detector.h"
 #include "aegis/guard/memory_budget.h"
@@ -97,6 +98,8 @@ struct Services {
   // the client for login throttling, lockout, the guard's per-address limits
   // and the audit event's remote; null or empty: the TCP peer always.
   const http::TrustedProxies* trusted_proxies = nullptr;
+  // [logging] access_log: one line per request; null or off: none.
+  AccessLog* access_log = nullptr;
   ApiLimits limits;
 };
 

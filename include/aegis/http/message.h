@@ -108,6 +108,17 @@ class Reply {
   std::shared_ptr<State> state_;
 };
 
+// How a request ended (Plan::on_complete).
+struct RequestEnd {
+  int status = 0;                       // the final HTTP status; 499 when no response was written
+  std::chrono::nanoseconds latency{0};  // since the head was read
+  // The error the response carried (Response::error): empty when it was not
+  // an error, or when no response was written.
+  std::string_view error;
+  uint64_t bytes_in = 0;   // request body bytes read
+  uint64_t bytes_out = 0;  // response bytes written, head included
+};
+
 // What to do with a request, decided from its head on the I/O thread.
 struct Plan {
   // If set, answer at once without reading the body (auth failure, unknown route).
@@ -135,11 +146,9 @@ struct Plan {
   // the Plan is destroyed (capture an RAII reservation), which every way of
   // ending a request does. Unset: no accounting.
   std::function<std::optional<Response>(uint64_t bytes)> reserve_body;
-  // Called exactly once when the request ends (response written or connection lost),
-  // with the final HTTP status, the time since the head was read, and the
-  // error the response carried (Response::error: empty when it was not an
-  // error, or when no response was written).
-  std::function<void(int status, std::chrono::nanoseconds latency, std::string_view error)> on_complete;
+  // Called exactly once when the request ends (response written or connection
+  // lost), with how it ended.
+  std::function<void(const RequestEnd& end)> on_complete;
   // Held until the request ends (the Plan is destroyed however it ends): a
   // slot of the principal's concurrency cap.
   std::shared_ptr<const void> held;
@@ -152,7 +161,9 @@ class Dispatcher {
   virtual ~Dispatcher() = default;
   virtual Plan Begin(const RequestHead& head) = 0;
   // A request the server refused itself (malformed HTTP, header too large,
-  // body over limit, bad target, timeout) — for the audit log. `head` may be partial.
+  // body over limit, bad target, timeout) — for the audit log. `head` may be
+  // partial. A request Begin saw (its `head.path` is set) also ends through its
+  // Plan's on_complete; one refused before (path empty) ends only here.
   virtual void OnRejected(const RequestHead& head, int status, std::string_view reason) = 0;
 };
 
