@@ -22,9 +22,14 @@
 namespace aegis::http::internal {
 
 struct Connection {
-  Connection(tcp::socket socket, ssl::context& tls) : stream(beast::tcp_stream(std::move(socket)), tls) {}
+  Connection(tcp::socket socket, std::shared_ptr<ssl::context> tls)
+      : tls_context(std::move(tls)), stream(beast::tcp_stream(std::move(socket)), *tls_context) {}
   beast::tcp_stream& transport() { return stream.next_layer(); }
 
+  // The listener's TLS context when the connection was accepted: kept alive
+  // (declared before the stream, so destroyed after it) however many times
+  // the listener's is replaced meanwhile.
+  const std::shared_ptr<ssl::context> tls_context;
   TlsStream stream;
   bool idle = true;       // no request in progress: Stop() may close it at once
   bool stopping = false;  // finish the current request, then close

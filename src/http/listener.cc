@@ -105,7 +105,7 @@ asio::awaitable<void> AcceptLoop(Listener& listener, ServerContext context) {
     }
     const SourceKey source = SourceOf(remote.address(), listener.limits.ipv6_source_prefix);
     socket.set_option(tcp::no_delay(true), ec);
-    auto connection = std::make_shared<Connection>(std::move(socket), *listener.tls);
+    auto connection = std::make_shared<Connection>(std::move(socket), listener.tls());
     const AdmissionDecision decision = listener.admission.Admit(connection, source);
     if (decision.verdict != Verdict::kAdmitted) {
       const bool for_source = decision.verdict == Verdict::kRefusedSourceCap;

@@ -2,7 +2,8 @@
 // caps (admission.h), and the coroutine that accepts on it.
 //
 // Thread-safety: the acceptor and the report state are used only on the
-// acceptor's strand; counters are atomic; Admission locks itself.
+// acceptor's strand; counters are atomic; Admission and the TLS context lock
+// themselves.
 #pragma once
 
 #include <atomic>
@@ -15,6 +16,8 @@
 #include <boost/asio/io_context.hpp>
 
 #include "admission.h"
+#include "aegis/common/mutex.h"
+#include "aegis/common/thread_annotations.h"
 #include "aegis/http/server.h"
 #include "asio_types.h"
 #include "connection_registry.h"
@@ -28,18 +31,29 @@ struct Listener {
         name(ListenerName(kind)),
         limits(limits),
         dispatcher(dispatcher),
-        tls(std::move(tls)),
         acceptor(std::move(acceptor)),
-        admission(limits) {}
+        admission(limits),
+        tls_(std::move(tls)) {}
 
   // Current counters (connections_active from admission).
   ListenerStats Stats() const;
+
+  // The TLS context new connections get; each connection keeps the one it
+  // started with for its whole life (HttpsServer::ReloadTls replaces it).
+  std::shared_ptr<ssl::context> tls() const AEGIS_EXCLUDES(tls_mu_) {
+    MutexLock lock(tls_mu_);
+    return tls_;
+  }
+  void ReplaceTls(std::shared_ptr<ssl::context> tls) AEGIS_EXCLUDES(tls_mu_) {
+    MutexLock lock(tls_mu_);
+    tls_.swap(tls);
+    // The old context is released here, or by the last connection using it.
+  }
 
   const ListenerKind kind;
   const std::string_view name;  // for logs
   const Limits limits;
   Dispatcher* const dispatcher;
-  const std::shared_ptr<ssl::context> tls;
   tcp::acceptor acceptor;  // bound to its own strand
   Admission admission;
   std::atomic<uint64_t> accepted{0};
@@ -54,6 +68,10 @@ struct Listener {
   // (acceptor strand only).
   std::optional<std::chrono::steady_clock::time_point> last_report;
   ListenerStats reported;
+
+ private:
+  mutable Mutex tls_mu_;
+  std::shared_ptr<ssl::context> tls_ AEGIS_GUARDED_BY(tls_mu_);
 };
 
 // What sessions need from the server besides their listener.

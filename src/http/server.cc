@@ -140,6 +140,22 @@ Status HttpsServer::AddListener(ListenerKind kind, const std::string& host_port,
   return Status::Ok();
 }
 
+Status HttpsServer::ReloadTls(const std::vector<std::pair<ListenerKind, TlsFiles>>& tls) {
+  std::lock_guard lock(impl_->mu);
+  std::vector<std::pair<Listener*, std::shared_ptr<ssl::context>>> loaded;
+  for (const auto& [kind, files] : tls) {
+    const auto it = impl_->listeners.find(kind);
+    if (it == impl_->listeners.end()) continue;
+    auto context = MakeServerTlsContext(files);
+    if (!context.ok()) {
+      return Status::InvalidArgument("listener " + std::string(ListenerName(kind)) + ": " + context.status().message());
+    }
+    loaded.emplace_back(it->second.get(), std::move(context).value());
+  }
+  for (auto& [listener, context] : loaded) listener->ReplaceTls(std::move(context));
+  return Status::Ok();
+}
+
 uint16_t HttpsServer::BoundPort(ListenerKind kind) const {
   std::lock_guard lock(impl_->mu);
   const auto it = impl_->listeners.find(kind);

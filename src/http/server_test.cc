@@ -285,6 +285,49 @@ TEST(ServerTest, AddListenerFailsClearly) {
   EXPECT_EQ(server.BoundPort(ListenerKind::kAdmin), 0) << "a listener that failed to bind has no port";
 }
 
+// The DER of the certificate the server presented on `client`'s connection.
+std::string PeerCertificate(RawTlsClient& client) {
+  X509* cert = SSL_get1_peer_certificate(client.native_handle());
+  if (cert == nullptr) return "";
+  unsigned char* der = nullptr;
+  const int n = i2d_X509(cert, &der);
+  std::string out(reinterpret_cast<char*>(der), n > 0 ? static_cast<size_t>(n) : 0);
+  OPENSSL_free(der);
+  X509_free(cert);
+  return out;
+}
+
+// SIGHUP's certificate swap: new connections get the new certificate, an open
+// keep-alive connection keeps working on the old one, and files that do not
+// load change nothing.
+TEST(ServerTest, ReloadTlsSwapsTheCertificateForNewConnectionsOnly) {
+  const TestPki& pki = TestPki::Get();
+  TestServer ts;
+  RawTlsClient before(ts.port());
+  ASSERT_TRUE(before.handshake_ok()) << before.handshake_error();
+  const std::string old_cert = PeerCertificate(before);
+  ASSERT_FALSE(old_cert.empty());
+
+  // Another certificate from the same CA (the raw client checks the chain, not the name).
+  ASSERT_OK(ts.server.ReloadTls({{ListenerKind::kData, {pki.wrong_name_cert, pki.wrong_name_key}},
+                                 {ListenerKind::kAdmin, {pki.server_cert, pki.server_key}}}));  // no such listener
+  RawTlsClient after(ts.port());
+  ASSERT_TRUE(after.handshake_ok()) << after.handshake_error();
+  const std::string new_cert = PeerCertificate(after);
+  EXPECT_NE(new_cert, old_cert);
+  ASSERT_TRUE(before.Write("GET /echo HTTP/1.1\r\nHost: h\r\n\r\n"));
+  EXPECT_EQ(before.ReadResponse().rfind("HTTP/1.1 200", 0), 0u) << "the open connection was dropped";
+
+  const Status refused =
+      ts.server.ReloadTls({{ListenerKind::kData, {pki.server_cert, pki.other_ca_server_key}}});  // key of another cert
+  EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.message().find("listener data: "), std::string::npos) << refused.message();
+  EXPECT_NE(refused.message().find("does not match"), std::string::npos) << refused.message();
+  RawTlsClient later(ts.port());
+  ASSERT_TRUE(later.handshake_ok()) << later.handshake_error();
+  EXPECT_EQ(PeerCertificate(later), new_cert) << "a failed reload must keep the last good certificate";
+}
+
 // TlsFiles::server_ca ([tls] ca): a listener starts only with a chain that
 // verifies to that CA for a TLS server; every refusal says why.
 TEST(ServerTest, ServerCaMustIssueTheCertificate) {

@@ -24,6 +24,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "aegis/common/event_loop.h"
 #include "aegis/common/status.h"
@@ -131,6 +133,12 @@ class HttpsServer {
   // listener `kind` (at most one of each). The dispatcher must outlive the server.
   Status AddListener(ListenerKind kind, const std::string& host_port, const TlsFiles& tls, const Limits& limits,
                      Dispatcher* dispatcher);
+  // Loads new TLS files for the listeners named (each exactly as AddListener
+  // would; listeners not added are skipped) and, only when every one loads,
+  // hands them to new connections. Connections already open keep the
+  // certificate they started with; nothing is dropped. On error nothing
+  // changes. Safe from any thread.
+  Status ReloadTls(const std::vector<std::pair<ListenerKind, TlsFiles>>& tls);
   // The bound port of listener `kind` (0 before AddListener).
   uint16_t BoundPort(ListenerKind kind) const;
   // Counters of listener `kind` (zeros if not added). Safe from any thread.
