@@ -531,9 +531,32 @@ std::string Monitor::PrometheusText() const {
   }
   if (options_.connections) AddConnections(options_.connections(), families);
   if (options_.tls_not_after) {
-    families.push_back(Single("aegis_tls_cert_expiry_seconds",
-                              "Seconds until the server certificate expires (negative once expired).",
-                              MetricType::Gauge, std::chrono::duration<double>(*options_.tls_not_after - now).count()));
+    if (const auto not_after = options_.tls_not_after()) {
+      families.push_back(Single("aegis_tls_cert_expiry_seconds",
+                                "Seconds until the server certificate expires (negative once expired).",
+                                MetricType::Gauge, std::chrono::duration<double>(*not_after - now).count()));
+    }
+  }
+  // Exported whether or not the access log is on, so that a rule on drops
+  // loads against every server.
+  families.push_back(Single("aegis_access_log_lines_total", "Lines written to the access log ([logging] access_log).",
+                            MetricType::Counter,
+                            options_.access_log != nullptr ? static_cast<double>(options_.access_log->written()) : 0));
+  families.push_back(Single("aegis_access_log_dropped_total",
+                            "Access log lines dropped: its queue was full (the disk could not keep up) or the "
+                            "write failed.",
+                            MetricType::Counter,
+                            options_.access_log != nullptr ? static_cast<double>(options_.access_log->dropped()) : 0));
+  if (options_.last_reload) {
+    const ConfigReload reload = options_.last_reload();
+    families.push_back(Single("aegis_config_last_reload_success",
+                              "1 if the last configuration reload (SIGHUP; the start counts as one) was applied, 0 "
+                              "if it was refused and the previous configuration kept.",
+                              MetricType::Gauge, reload.success ? 1.0 : 0.0));
+    families.push_back(Single("aegis_config_last_reload_timestamp_seconds",
+                              "Unix time of the last configuration reload attempt (or of the start).",
+                              MetricType::Gauge,
+                              std::chrono::duration<double>(reload.time.time_since_epoch()).count()));
   }
   if (auto age = AgeOfFirst(options_.kek_files, now)) {
     families.push_back(Single("aegis_kek_age_seconds", "Seconds since the key-encryption key file was written.",

@@ -227,12 +227,20 @@ TEST_F(MonitorTest, StateIsReadFromTheServicesAtScrapeTime) {
   MonitorOptions options = Options();
   options.registry = &registry;
   options.audit = log->get();
-  options.tls_not_after = kStart + 90 * 24h;
+  options.tls_not_after = [] { return std::optional(kStart + 90 * 24h); };
   options.kek_files = {tmp_.path() / "keys" / "kek.sealed", kek_file};
+  AccessLog access;  // off: nothing written, nothing dropped
+  options.access_log = &access;
+  options.last_reload = [] { return ConfigReload{.success = false, .time = kStart - 5s}; };
   Monitor monitor(options);
 
   ASSERT_OK((*log)->Flush());
   std::string text = monitor.PrometheusText();
+  EXPECT_EQ(Sample(text, "aegis_access_log_lines_total"), 0);
+  EXPECT_EQ(Sample(text, "aegis_access_log_dropped_total"), 0);
+  EXPECT_EQ(Sample(text, "aegis_config_last_reload_success"), 0);
+  EXPECT_EQ(Sample(text, "aegis_config_last_reload_timestamp_seconds"),
+            std::chrono::duration<double>((kStart - 5s).time_since_epoch()).count());
   EXPECT_EQ(Sample(text, "aegis_models_loaded"), 0);
   EXPECT_EQ(Sample(text, "aegis_integrity_failures_total"), 0);
   const double events = Sample(text, "aegis_audit_events_total");  // the log's own start event, if any

@@ -45,6 +45,7 @@
 #include "aegis/audit/audit_log.h"
 #include "aegis/auth/token_authenticator.h"
 #include "aegis/auth/user_directory.h"
+#include "aegis/common/access_log.h"
 #include "aegis/common/clock.h"
 #include "aegis/common/mutex.h"
 #include "aegis/common/periodic_thread.h"
@@ -95,6 +96,12 @@ struct ListenerConnections {
   uint64_t handshake_timeouts = 0, first_byte_timeouts = 0;
 };
 
+// aegis_config_last_reload_success and aegis_config_last_reload_timestamp_seconds.
+struct ConfigReload {
+  bool success = true;
+  std::chrono::system_clock::time_point time;
+};
+
 struct MonitorOptions {
   const registry::Registry* registry = nullptr;  // models loaded, integrity counts, the dashboard's models
   // aegis_incidents_open{kind,severity}; when unset, the login lockouts and
@@ -106,8 +113,14 @@ struct MonitorOptions {
   // aegis_extraction_tracked, aegis_extraction_tracked_bytes, aegis_extraction_alarms_total.
   const guard::ExtractionDetector* extraction = nullptr;
   const audit::AuditLog* audit = nullptr;  // audit counters and tree head
-  // notAfter of the server certificate (read once at start).
-  std::optional<std::chrono::system_clock::time_point> tls_not_after;
+  // notAfter of the server certificate now (it changes with a reload);
+  // unset or nullopt: not exported.
+  std::function<std::optional<std::chrono::system_clock::time_point>()> tls_not_after;
+  // The access log's written and dropped lines; null: exported as 0.
+  const AccessLog* access_log = nullptr;
+  // The outcome of the last configuration load (the start counts as one) or
+  // SIGHUP reload; unset: not exported.
+  std::function<ConfigReload()> last_reload;
   // The KEK's files (keys/kek.key, keys/kek.sealed): the first that exists
   // gives aegis_kek_age_seconds by its modification time.
   std::vector<std::filesystem::path> kek_files;
