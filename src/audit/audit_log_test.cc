@@ -450,7 +450,8 @@ TEST(AuditEventTest, TypedFieldsKeepTheirOnDiskStrings) {
       {SystemAction::kIncidentUpdated, "incident.updated"},
       {SystemAction::kIncidentResponse, "incident.response"},
       {SystemAction::kIncidentAcknowledged, "incident.acknowledged"},
-      {SystemAction::kIncidentResolved, "incident.resolved"}};
+      {SystemAction::kIncidentResolved, "incident.resolved"},
+      {SystemAction::kConfigReload, "config.reload"}};
   for (const auto& [action, name] : names) EXPECT_EQ(SystemActionName(action), name);
 }
 

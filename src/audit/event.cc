@@ -73,6 +73,8 @@ std::string_view SystemActionName(SystemAction action) {
       return "incident.acknowledged";
     case SystemAction::kIncidentResolved:
       return "incident.resolved";
+    case SystemAction::kConfigReload:
+      return "config.reload";
   }
   return "unknown";
 }

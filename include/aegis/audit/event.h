@@ -58,6 +58,10 @@ enum class SystemAction {
   kIncidentResponse,      // "incident.response": a playbook action was taken (or could not be)
   kIncidentAcknowledged,  // "incident.acknowledged": an operator acknowledged it
   kIncidentResolved,      // "incident.resolved": an operator resolved it, with a note
+  // "config.reload": SIGHUP re-read the TLS files and aegis.toml; allow when
+  // applied (what changed, what needs a restart), deny when refused (why; the
+  // running configuration was kept)
+  kConfigReload,
 };
 std::string_view SystemActionName(SystemAction action);
 
