@@ -160,6 +160,22 @@ StatusOr<Config> LoadConfig(const std::filesystem::path& data_dir) {
     }
     return Status::Ok();
   }));
+  AEGIS_RETURN_IF_ERROR(r.In("logging", [&](const internal::TableReader& t) {
+    std::string level(log::LevelName(config.logging.level)), format(log::FormatName(config.logging.format));
+    AEGIS_RETURN_IF_ERROR(t.String("level", level));
+    const auto parsed_level = log::ParseLevel(level);
+    if (!parsed_level) return t.Error("level", "'" + level + "' is not trace, debug, info, warn or error");
+    config.logging.level = *parsed_level;
+    AEGIS_RETURN_IF_ERROR(t.String("format", format));
+    const auto parsed_format = log::ParseFormat(format);
+    if (!parsed_format) return t.Error("format", "'" + format + "' is not text or json");
+    config.logging.format = *parsed_format;
+    std::string access_log;
+    AEGIS_RETURN_IF_ERROR(t.String("access_log", access_log));
+    if (!access_log.empty() && access_log != "-") access_log = config.Resolve(access_log).string();
+    config.logging.access_log = access_log;
+    return Status::Ok();
+  }));
   AEGIS_RETURN_IF_ERROR(internal::LoadAuthConfig(root, path.string(), config));
   AEGIS_RETURN_IF_ERROR(internal::LoadAuditConfig(root, path.string(), config));
   AEGIS_RETURN_IF_ERROR(internal::LoadRuntimeConfig(root, path.string(), config));
@@ -227,6 +243,15 @@ std::string RenderDefaultConfig(const std::string& listen, const std::string& ad
       << "key = \"" << d.tls_key.string() << "\"\n"
       << "# The CA that issued cert: the server refuses to start unless cert chains to it.\n"
       << (local_ca ? "" : "# ") << "ca = \"" << kLocalCa << "\"\n\n"
+      << "[logging]\n"
+      << "# Server log on standard output: trace, debug, info, warn or error; text or json\n"
+      << "# (one JSON object a line). `aegis serve --log-level` overrides the level.\n"
+      << "level = \"" << log::LevelName(d.logging.level) << "\"\n"
+      << "format = \"" << log::FormatName(d.logging.format) << "\"\n"
+      << "# One JSON line per HTTP request (never a credential or a body), written by a\n"
+      << "# background thread; \"-\" is standard error. Off unless set.\n"
+      << "# access_log = \"access.log\"\n"
+      << "# SIGHUP reloads [logging] and [tls] (docs/operations.md, \"Reloading\").\n\n"
       << "[audit]\n"
       << "# The tamper-evident log (docs/audit.md): a new segment file every this many bytes,\n"
       << "# and a full re-verification of the log on disk this often (60 s to 1 day).\n"

@@ -162,6 +162,9 @@ const std::map<std::string, Sample>& Samples() {
       {"audit.webhook.batch_size", {"1", "2"}},
       {"audit.webhook.queue_size", {"1", "2"}},
       {"audit.webhook.timeout_seconds", {"1", "2"}},
+      {"logging.level", {"\"info\"", "\"debug\""}},
+      {"logging.format", {"\"text\"", "\"json\""}},
+      {"logging.access_log", {"\"access.log\"", "\"-\""}},
   };
   return samples;
 }
@@ -298,6 +301,9 @@ std::map<std::string, std::string> Fingerprint(const Config& c) {
   put("require_client_cert", c.require_client_cert);
   put("metrics_listen", c.metrics_listen);
   put("metrics_client_ca", c.metrics_client_ca);
+  put("logging.level", log::LevelName(c.logging.level));
+  put("logging.format", log::FormatName(c.logging.format));
+  put("logging.access_log", c.logging.access_log);
   if (c.jwt) {
     const auto& v = c.jwt->verifier;
     put("jwt.verifier.issuer", v.issuer);
@@ -468,6 +474,8 @@ TEST_F(ConfigKeysTest, InitWritesEveryKeyOfThePlainSections) {
   for (const char* key : {"segment_max_bytes", "verify_interval_seconds"}) {
     EXPECT_TRUE(written["audit"][key]) << "init does not write audit." << key;
   }
+  for (const char* key : {"level", "format"})
+    EXPECT_TRUE(written["logging"][key]) << "init does not write logging." << key;
 }
 
 TEST_F(ConfigKeysTest, EveryTableRefusesUnknownKeys) {

@@ -6,7 +6,9 @@ namespace aegis::cli::internal {
 
 const std::map<std::string, std::set<std::string>>& ConfigSchema() {
   static const std::map<std::string, std::set<std::string>> schema = {
-      {"", {"server", "limits", "guard", "runtime", "models", "registry", "tls", "auth", "audit", "metrics"}},
+      {"",
+       {"server", "limits", "guard", "runtime", "models", "registry", "tls", "auth", "audit", "metrics", "logging"}},
+      {"logging", {"level", "format", "access_log"}},
       {"metrics", {"listen", "client_ca"}},
       {"guard",
        {"rate", "burst", "quota", "concurrency", "auth_failures", "max_tracked", "extraction", "extraction_threshold",

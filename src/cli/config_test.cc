@@ -463,6 +463,29 @@ TEST_F(ConfigTest, AuditLogSettingsAreReadAndDefaultToFiveMinuteVerification) {
   EXPECT_EQ(defaults.audit_verify_interval.count(), 300);
 }
 
+TEST_F(ConfigTest, LoggingDefaultsToTextAtInfoWithoutAnAccessLog) {
+  Write(RenderDefaultConfig("127.0.0.1:8443", "127.0.0.1:9443", /*local_ca=*/false));
+  auto config = LoadConfig(dir_);
+  ASSERT_OK(config);
+  EXPECT_EQ(config->logging.level, log::Level::kInfo);
+  EXPECT_EQ(config->logging.format, log::Format::kText);
+  EXPECT_EQ(config->logging.access_log, "") << "the access log is off unless configured";
+  Write("[logging]\nlevel = \"debug\"\nformat = \"json\"\naccess_log = \"logs/access.log\"\n");
+  config = LoadConfig(dir_);
+  ASSERT_OK(config);
+  EXPECT_EQ(config->logging.level, log::Level::kDebug);
+  EXPECT_EQ(config->logging.format, log::Format::kJson);
+  EXPECT_EQ(config->logging.access_log, (std::filesystem::absolute(dir_) / "logs/access.log").string());
+  Write("[logging]\naccess_log = \"-\"\n");
+  config = LoadConfig(dir_);
+  ASSERT_OK(config);
+  EXPECT_EQ(config->logging.access_log, "-");
+  ExpectRefused({{"[logging]\nlevel = \"verbose\"\n", "logging.level: 'verbose' is not trace, debug, info"},
+                 {"[logging]\nformat = \"xml\"\n", "logging.format: 'xml' is not text or json"},
+                 {"[logging]\naccess_log = \"\"\n", "logging.access_log"},
+                 {"[logging]\nlevl = \"info\"\n", "logging.levl: unknown key"}});
+}
+
 TEST_F(ConfigTest, MissingFileIsNotFound) {
   auto config = LoadConfig(dir_ / "nope");
   ASSERT_FALSE(config.ok());

@@ -28,7 +28,9 @@
 #include "aegis/auth/token_authenticator.h"
 #include "aegis/auth/user_directory.h"
 #include "aegis/cli/config.h"
+#include "aegis/common/access_log.h"
 #include "aegis/common/file_util.h"
+#include "aegis/common/log.h"
 #include "aegis/crypto/certificates.h"
 #include "aegis/guard/extraction_detector.h"
 #include "aegis/guard/memory_budget.h"
@@ -46,6 +48,7 @@
 #include "commands.h"
 #include "jwks_source.h"
 #include "passphrase.h"
+#include "reload.h"
 
 namespace aegis::cli {
 namespace {
@@ -63,6 +66,7 @@ Status CheckOnnxRuntime(const Config& config) {
 struct ServeOptions {
   std::string data_dir;
   std::string listen, admin_listen;
+  std::string log_level;  // --log-level: replaces [logging] level, also at a reload
 };
 
 void AuditLifecycle(audit::AuditLog& log, audit::SystemAction action, const std::string& detail) {
@@ -244,20 +248,26 @@ bool SameEndpoint(const std::string& a, const std::string& b) {
 // and mutual TLS required with [metrics] client_ca (the [tls] client_ca of the
 // other listeners does not apply). A clash with another listener or a failed
 // bind stops the start with one line naming the key.
-void AddMetricsListener(http::HttpsServer& server, const Config& config, http::TlsFiles tls, http::Dispatcher* plane) {
-  for (const auto& [key, other] : {std::pair<const char*, const std::string&>{"server.listen", config.listen},
-                                   {"server.admin_listen", config.admin_listen}}) {
-    if (SameEndpoint(config.metrics_listen, other)) {
-      throw CommandError("metrics.listen: " + config.metrics_listen + " clashes with " + key + " " + other);
-    }
-  }
+http::TlsFiles MetricsTls(const Config& config, http::TlsFiles tls) {
   tls.client_ca.reset();
   tls.require_client_cert = false;
   if (!config.metrics_client_ca.empty()) {
     tls.client_ca = config.metrics_client_ca;
     tls.require_client_cert = true;
   }
-  Check(server.AddListener(http::ListenerKind::kMetrics, config.metrics_listen, tls, config.http_limits, plane),
+  return tls;
+}
+
+void AddMetricsListener(http::HttpsServer& server, const Config& config, const http::TlsFiles& tls,
+                        http::Dispatcher* plane) {
+  for (const auto& [key, other] : {std::pair<const char*, const std::string&>{"server.listen", config.listen},
+                                   {"server.admin_listen", config.admin_listen}}) {
+    if (SameEndpoint(config.metrics_listen, other)) {
+      throw CommandError("metrics.listen: " + config.metrics_listen + " clashes with " + key + " " + other);
+    }
+  }
+  Check(server.AddListener(http::ListenerKind::kMetrics, config.metrics_listen, MetricsTls(config, tls),
+                           config.http_limits, plane),
         "metrics.listen " + config.metrics_listen);
   spdlog::info("serving GET /metrics without a token on https://{} ({})", config.metrics_listen,
                config.metrics_client_ca.empty() ? "no client certificate asked for"
@@ -275,6 +285,15 @@ http::TlsFiles ListenerTls(const Config& config) {
   return tls;
 }
 
+// Every listener's TLS files under `config` (a listener the server does not
+// have is skipped by ReloadTls).
+std::vector<std::pair<http::ListenerKind, http::TlsFiles>> AllListenerTls(const Config& config) {
+  const http::TlsFiles tls = ListenerTls(config);
+  return {{http::ListenerKind::kData, tls},
+          {http::ListenerKind::kAdmin, tls},
+          {http::ListenerKind::kMetrics, MetricsTls(config, tls)}};
+}
+
 // notAfter of the server certificate, for aegis_tls_cert_expiry_seconds.
 std::optional<std::chrono::system_clock::time_point> CertificateNotAfter(const std::filesystem::path& cert) {
   auto pem = ReadFile(cert);
@@ -284,6 +303,62 @@ std::optional<std::chrono::system_clock::time_point> CertificateNotAfter(const s
     return std::nullopt;
   }
   return Clock::Real().Now() + std::chrono::seconds(*seconds);
+}
+
+// aegis_tls_cert_expiry_seconds: the certificate's notAfter, replaced by a reload.
+class CertificateExpiry {
+ public:
+  void Set(std::optional<std::chrono::system_clock::time_point> not_after) {
+    std::lock_guard lock(mu_);
+    not_after_ = not_after;
+  }
+  std::optional<std::chrono::system_clock::time_point> Get() const {
+    std::lock_guard lock(mu_);
+    return not_after_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::optional<std::chrono::system_clock::time_point> not_after_;
+};
+
+// The last configuration load or reload, for the metrics (the start is one).
+class ReloadState {
+ public:
+  void Set(bool success) {
+    std::lock_guard lock(mu_);
+    last_ = {success, Clock::Real().Now()};
+  }
+  monitor::ConfigReload Get() const {
+    std::lock_guard lock(mu_);
+    return last_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  monitor::ConfigReload last_{true, Clock::Real().Now()};
+};
+
+// SIGHUP: reloads, then says what happened in the log, the audit log and the
+// metrics. A refused reload leaves the server as it was.
+void Reload(internal::Reloader& reloader, audit::AuditLog& audit_log, ReloadState& state, CertificateExpiry& expiry) {
+  log::Info({}, "received SIGHUP, reloading aegis.toml and the TLS files");
+  const internal::ReloadResult result = reloader.Reload();
+  state.Set(result.applied);
+  if (result.applied) {
+    expiry.Set(CertificateNotAfter(result.tls_cert));
+    log::Info({}, "configuration reloaded: {}", result.detail);
+    if (!result.restart_needed.empty()) {
+      std::string keys;
+      for (const std::string& k : result.restart_needed) keys += (keys.empty() ? "" : ", ") + k;
+      log::Warn({}, "aegis.toml changed where a reload does not apply; restart to apply: {}", keys);
+    }
+  } else {
+    log::Error({}, "configuration reload refused: {}", result.detail);
+  }
+  audit_log.Append(audit::SystemEvent(Clock::Real().Now(), audit::SystemAction::kConfigReload, "config:aegis.toml",
+                                      result.detail,
+                                      result.applied ? audit::Decision::kAllow : audit::Decision::kDeny));
 }
 
 // The screening settings of every [models."NAME"] table.
@@ -399,12 +474,26 @@ void RunServe(const ServeOptions& o) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);  // a reload (see internal::Reloader)
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
+  // Lines written before the configuration is read (and the one that says
+  // why it cannot be) already have the server's format.
+  log::Configure(log::Level::kInfo, log::Format::kText);
   Config config = Check(LoadConfig(o.data_dir));
   if (!o.listen.empty()) config.listen = o.listen;
   if (!o.admin_listen.empty()) config.admin_listen = o.admin_listen;
+  if (!o.log_level.empty()) config.logging.level = *log::ParseLevel(o.log_level);  // checked by CLI11
+  log::Configure(config.logging.level, config.logging.format);
+  // What the restart-only keys are compared with at a reload.
+  auto started_text = ReadFile(config.data_dir / "aegis.toml", 1 << 20);
+  const std::string started_config = started_text.ok() ? std::move(started_text).value() : std::string();
+  // Lines are written by its own thread; declared before everything that
+  // writes to it, so destroyed (and flushed) after.
+  AccessLog access_log;
+  access_log.Use(Check(AccessLog::Open(config.logging.access_log), "logging.access_log"));
+  if (access_log.enabled()) log::Info({}, "access log: {}", config.logging.access_log);
   // Checked before the KEK is opened and the models loaded: a certificate that
   // does not chain to [tls] ca, or a key that does not match, fails at once.
   const http::TlsFiles tls = ListenerTls(config);
@@ -490,6 +579,7 @@ void RunServe(const ServeOptions& o) {
     AuditRuntimeEvent(*log, name, version, event);
     if (monitor::Monitor* m = runtime_monitor.load()) m->RuntimeEvent(event.kind);
     if (event.kind == runtime::RuntimeEvent::Kind::kWithdrawn) {
+      log::Error({.model = name, .version = version}, "model {} version {} withdrawn: {}", name, version, event.detail);
       inc->Post({incident::IncidentKind::kEngineCrash,
                  incident::Severity::kHigh,
                  "",
@@ -556,7 +646,12 @@ void RunServe(const ServeOptions& o) {
   monitor_options.tokens = tokens.get();
   monitor_options.incidents = incidents.get();
   monitor_options.audit = audit_log.get();
-  monitor_options.tls_not_after = CertificateNotAfter(config.Resolve(config.tls_cert));
+  CertificateExpiry cert_expiry;
+  cert_expiry.Set(CertificateNotAfter(config.Resolve(config.tls_cert)));
+  monitor_options.tls_not_after = [&cert_expiry] { return cert_expiry.Get(); };
+  monitor_options.access_log = &access_log;
+  ReloadState reload_state;
+  monitor_options.last_reload = [&reload_state] { return reload_state.Get(); };
   monitor_options.kek_files = {config.data_dir / "keys" / "kek.key", config.data_dir / "keys" / "kek.sealed"};
   monitor_options.isolation = config.runtime.isolation;
   monitor_options.screening = &screening;
@@ -603,6 +698,7 @@ void RunServe(const ServeOptions& o) {
   services.extraction = &extraction;
   services.screening = &screening;
   services.store = store.get();
+  services.access_log = &access_log;
   // Checked by LoadConfig already; the header is believed only from these peers.
   const http::TrustedProxies trusted_proxies = Check(http::TrustedProxies::Parse(config.trusted_proxies), "server");
   services.trusted_proxies = &trusted_proxies;
@@ -640,12 +736,32 @@ void RunServe(const ServeOptions& o) {
   api::MetricsPlane metrics_plane(services);
   if (!config.metrics_listen.empty()) AddMetricsListener(server, config, tls, &metrics_plane);
 
+  internal::ReloadHooks reload_hooks;
+  reload_hooks.reload_tls = [&server, running_metrics_ca = config.metrics_client_ca](const Config& next) {
+    // metrics.listen is restart-only: a file that drops it must not drop the
+    // running metrics listener's client certificate requirement with it.
+    Config effective = next;
+    if (next.metrics_listen.empty()) effective.metrics_client_ca = running_metrics_ca;
+    return server.ReloadTls(AllListenerTls(effective));
+  };
+  reload_hooks.access_log = &access_log;
+  if (!o.log_level.empty()) reload_hooks.level_override = config.logging.level;
+  internal::Reloader reloader(config.data_dir, started_config, std::move(reload_hooks));
+  // The signals arrive here, on a thread of its own (sigwait: nothing runs in
+  // a signal handler), so a reload may take the time it needs.
   std::thread signal_waiter([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
-    if (draining.exchange(true)) return;  // woken by our own shutdown below
-    spdlog::info("received {}, draining in-flight requests", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    server.Stop();
+    for (;;) {
+      int sig = 0;
+      if (sigwait(&signals, &sig) != 0) continue;
+      if (sig == SIGHUP) {
+        if (!draining.load()) Reload(reloader, *audit_log, reload_state, cert_expiry);
+        continue;
+      }
+      if (draining.exchange(true)) return;  // woken by our own shutdown below
+      spdlog::info("received {}, draining in-flight requests", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      server.Stop();
+      return;
+    }
   });
 
   AuditLifecycle(*audit_log, audit::SystemAction::kServerStart,
@@ -720,8 +836,13 @@ void RegisterServe(CLI::App& app) {
   cmd->add_option("--listen", opts->listen, "Data plane HOST:PORT (default from aegis.toml, 127.0.0.1:8443)");
   cmd->add_option("--admin-listen", opts->admin_listen,
                   "Control plane HOST:PORT (default from aegis.toml, 127.0.0.1:9443)");
+  cmd->add_option("--log-level", opts->log_level,
+                  "trace, debug, info, warn or error (default from aegis.toml [logging] level, info); "
+                  "kept across SIGHUP reloads")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   cmd->footer(
-      "Needs AEGIS_PASSPHRASE when the installation was created with one. SIGTERM or SIGINT drain and stop.\n\n"
+      "Needs AEGIS_PASSPHRASE when the installation was created with one. SIGTERM or SIGINT drain and stop;\n"
+      "SIGHUP reloads the TLS files and [logging] (docs/operations.md, \"Reloading the configuration\").\n\n"
       "Examples:\n"
       "  aegis serve --data-dir /srv/aegis\n"
       "  AEGIS_PASSPHRASE=... aegis serve --data-dir /srv/aegis --listen 0.0.0.0:8443 "

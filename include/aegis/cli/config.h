@@ -19,6 +19,7 @@
 #include "aegis/audit/webhook_sink.h"
 #include "aegis/auth/authenticator.h"
 #include "aegis/auth/jwt.h"
+#include "aegis/common/log.h"
 #include "aegis/common/status.h"
 #include "aegis/guard/extraction_detector.h"
 #include "aegis/guard/request_guard.h"
@@ -60,6 +61,16 @@ inline runtime::RuntimeOptions DefaultRuntime() {
   o.instances = 2;
   return o;
 }
+
+// [logging]: the server log and the access log (docs/operations.md, "Logs").
+// All three can change with SIGHUP.
+struct LoggingSettings {
+  log::Level level = log::Level::kInfo;
+  log::Format format = log::Format::kText;
+  // One JSON line per HTTP request: "" off, "-" standard error, else a file
+  // (resolved against the data directory).
+  std::string access_log;
+};
 
 struct Config {
   std::filesystem::path data_dir;
@@ -108,6 +119,7 @@ struct Config {
   // present a certificate from that CA in the TLS handshake.
   std::string metrics_listen;
   std::filesystem::path metrics_client_ca;
+  LoggingSettings logging;  // [logging]
 
   std::filesystem::path Resolve(const std::filesystem::path& p) const { return p.is_absolute() ? p : data_dir / p; }
 };
