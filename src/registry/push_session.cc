@@ -4,8 +4,7 @@
 
 #include <chrono>
 
-#include <spdlog/spdlog.h>
-
+#include "aegis/common/log.h"
 #include "aegis/crypto/encoding.h"
 #include "aegis/signing/manifest.h"
 #include "push_session_impl.h"
@@ -107,9 +106,10 @@ StatusOr<std::shared_ptr<const ServedModel>> PushSession::Finish() {
     r.MarkFailed({s.record.name, s.record.version}, published);
     return r.CountIntegrity(published);
   }
-  spdlog::info("pushed model {} version {} ({} bytes, signed by {}, scan {:.1f} ms, engine load {:.1f} ms)",
-               s.record.name, s.record.version, s.record.size_bytes,
-               s.record.signature ? s.record.signature->signer : "nobody", scan_ms, engine_ms);
+  log::Info({.model = s.record.name, .version = s.record.version},
+            "pushed model {} version {} ({} bytes, signed by {}, scan {:.1f} ms, engine load {:.1f} ms)", s.record.name,
+            s.record.version, s.record.size_bytes, s.record.signature ? s.record.signature->signer : "nobody", scan_ms,
+            engine_ms);
   return std::shared_ptr<const ServedModel>(model);
 }
 

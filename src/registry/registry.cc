@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "aegis/common/log.h"
 #include "aegis/crypto/encoding.h"
 #include "aegis/crypto/hash.h"
 #include "aegis/crypto/random.h"
@@ -125,7 +126,6 @@ std::vector<Status> Registry::LoadAll() {
       std::filesystem::remove(entry.path(), ec);
     }
   }
-  for (const auto& f : failures) spdlog::error("not serving {}", f.message());
   const auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
   spdlog::info("loaded {} of {} model versions in {:.2f} s ({} at once)", records->size() - failures.size(),
                records->size(), took, threads);
@@ -146,6 +146,7 @@ Status Registry::LoadRecorded(const store::ModelVersionRecord& record,
     return Status::Ok();
   }
   Status why = loaded.WithContext("model " + record.name + " version " + record.version);
+  log::Error({.model = record.name, .version = record.version}, "not serving {}", why.message());
   // A tampered blob (DataLoss) is as much an integrity failure as a bad signature.
   if (IsIntegrityFailure(why) || why.code() == StatusCode::kDataLoss) ++integrity_failures_;
   if (options_.on_load_failure) options_.on_load_failure(record.name, record.version, why);
@@ -237,8 +238,9 @@ StatusOr<std::shared_ptr<ServedModel>> Registry::LoadVersion(const store::ModelV
                                                                        RuntimeFor(record.name, record.version)));
   double engine_ms = MillisSince(started);
   double mb = static_cast<double>(plaintext.size()) / 1e6;
-  spdlog::info("loaded model {} version {}: {:.1f} MB, decrypt {:.1f} ms ({:.0f} MB/s), engine load {:.1f} ms",
-               record.name, record.version, mb, decrypt_ms, decrypt_ms > 0 ? mb / (decrypt_ms / 1e3) : 0.0, engine_ms);
+  log::Info({.model = record.name, .version = record.version},
+            "loaded model {} version {}: {:.1f} MB, decrypt {:.1f} ms ({:.0f} MB/s), engine load {:.1f} ms",
+            record.name, record.version, mb, decrypt_ms, decrypt_ms > 0 ? mb / (decrypt_ms / 1e3) : 0.0, engine_ms);
   return std::make_shared<ServedModel>(
       ServedModel{record, std::move(instances), std::chrono::steady_clock::now() - load_started});
 }
@@ -401,6 +403,8 @@ StatusOr<std::vector<std::string>> Registry::RemoveTrustedKey(const std::string&
         Unpublish(model, version);
         MarkFailed({model, version}, why);
         withdrawn.push_back(model + "/" + version);
+        log::Warn({.model = model, .version = version}, "model {} version {} withdrawn: {}", model, version,
+                  why.message());
       }
     }
   }
@@ -468,7 +472,7 @@ Status Registry::Withdraw(const std::string& name, const std::string& version, c
   MutexLock lock(withdrawn_mu_);
   withdrawn_[ModelKey{name, version}].insert(holder);
   withdrawn_count_ = static_cast<int>(withdrawn_.size());
-  spdlog::warn("model {} version {} withdrawn by {}", name, version, holder);
+  log::Warn({.model = name, .version = version}, "model {} version {} withdrawn by {}", name, version, holder);
   return Status::Ok();
 }
 
@@ -480,7 +484,7 @@ bool Registry::Reinstate(const std::string& name, const std::string& version, co
   if (!it->second.empty()) return false;
   withdrawn_.erase(it);
   withdrawn_count_ = static_cast<int>(withdrawn_.size());
-  spdlog::info("model {} version {} reinstated", name, version);
+  log::Info({.model = name, .version = version}, "model {} version {} reinstated", name, version);
   return true;
 }
 
