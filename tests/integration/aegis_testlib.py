@@ -210,7 +210,8 @@ class Installation:
         set_toml_value(self.config_path, section, key, value)
 
     # ---- serve
-    def start(self, wait: bool = True, extra_env: dict | None = None, timeout: float = 90, listen_flags=True):
+    def start(self, wait: bool = True, extra_env: dict | None = None, timeout: float = 90, listen_flags=True,
+              extra_args: tuple = ()):
         assert self.proc is None or self.proc.poll() is not None, "server already running"
         self._starts += 1
         out = self.root / f"serve-{self._starts}.stdout.log"
@@ -219,6 +220,7 @@ class Installation:
         args = [AEGIS_BIN, "serve", "--data-dir", str(self.dir)]
         if listen_flags:
             args += ["--listen", f"127.0.0.1:{self.data_port}", "--admin-listen", f"127.0.0.1:{self.admin_port}"]
+        args += list(extra_args)
         self.last_stdout, self.last_stderr = out, err
         self.start_time = time.monotonic()
         self.proc = subprocess.Popen(args, env=clean_env(self.env(extra_env)), stdin=subprocess.DEVNULL,
@@ -463,13 +465,14 @@ def push_examples(inst: Installation, names=None):
             inst.push_ok(name, "1", EXAMPLES / file, fmt)
 
 
-def start_installation(root: pathlib.Path, models=True, config: dict | None = None) -> Installation:
-    """init + (optional aegis.toml edits) + serve + push; the caller stops it."""
+def start_installation(root: pathlib.Path, models=True, config: dict | None = None,
+                       serve_args: tuple = ()) -> Installation:
+    """init + (optional aegis.toml edits) + serve (with `serve_args`) + push; the caller stops it."""
     inst = Installation(root)
     inst.init()
     for (section, key), value in (config or {}).items():
         inst.set_config(section, key, value)
-    inst.start()
+    inst.start(extra_args=serve_args)
     try:
         if models:
             push_examples(inst, None if models is True else models)
