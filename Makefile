@@ -2,7 +2,7 @@
 #   make demo   install what is missing, build, start a demo server with sample models
 #   make test   install what is missing, build (release + ASan/UBSan), lint, run every test
 # Other targets: build, build-asan, lint, format, format-check, tidy, unit, integration,
-# integration-and-tidy, fuzz, thread-safety, bench, onnxruntime, clean.
+# fuzz, thread-safety, bench, onnxruntime, clean.
 
 JOBS ?= $(shell nproc)
 PYTHON := /usr/bin/python3
@@ -12,7 +12,7 @@ FUZZ := build/fuzz
 BROWSER := tests/browser
 ONNXRUNTIME := runtime/onnxruntime
 
-.PHONY: all deps build build-asan lint format format-check tidy unit integration integration-and-tidy fuzz thread-safety test demo bench clean \
+.PHONY: all deps build build-asan lint format format-check tidy unit integration fuzz thread-safety test demo bench clean \
   onnxruntime
 
 all: build
@@ -88,25 +88,6 @@ integration: deps $(RELEASE)/build.ninja $(BROWSER)/node_modules/.package-lock.j
 	ninja -C $(RELEASE) -j $(JOBS) aegis aegis_run_model
 	AEGIS_BIN=$(CURDIR)/$(RELEASE)/src/cli/aegis $(PYTHON) -m pytest -q -rs tests/integration
 
-# What `make test` runs last: the integration tests, with the production clang-tidy
-# run (`tidy`) beside them at the lowest CPU priority. The tests spend most of their
-# time waiting on sockets, timers and the processes they start; nice 19 gives clang-tidy
-# that idle CPU and yields it whenever a test wants it, so the pair takes about as long
-# as the tests alone. The tidy report is printed after the tests'; a failure of either
-# fails the target. clang-tidy runs in a session of its own, so an interrupted run stops
-# all of it (the script and its parallel clang-tidy processes). With the kernel's
-# autogroup scheduling a new session is a scheduling group of its own, and a process's
-# nice value only ranks it inside its group: the group itself is set to nice 19
-# (/proc/self/autogroup), or clang-tidy would take an equal share from the tests.
-integration-and-tidy: deps $(RELEASE)/build.ninja $(BROWSER)/node_modules/.package-lock.json onnxruntime
-	ninja -C $(RELEASE) -j $(JOBS) aegis aegis_run_model aegis_dashboard_assets
-	@mkdir -p build/lint
-	JOBS=$(JOBS) setsid bash -c 'echo 19 >/proc/self/autogroup 2>/dev/null; exec nice -n 19 bash scripts/lint.sh tidy --production' \
-	  >build/lint/tidy-beside.log 2>&1 & \
-	  tidy=$$!; trap 'kill -- -$$tidy 2>/dev/null' INT TERM; \
-	  AEGIS_BIN=$(CURDIR)/$(RELEASE)/src/cli/aegis $(PYTHON) -m pytest -q -rs tests/integration; status=$$?; \
-	  wait $$tidy || status=1; cat build/lint/tidy-beside.log; exit $$status
-
 # libFuzzer targets for the parsers of untrusted bytes, FUZZ_SECONDS each (default 20),
 # one per core at a time (FUZZ_JOBS).
 fuzz: deps $(FUZZ)/build.ninja
@@ -119,10 +100,28 @@ fuzz: deps $(FUZZ)/build.ninja
 thread-safety: deps $(FUZZ)/build.ninja
 	ninja -C $(FUZZ) -j $(JOBS) aegis_thread_safety
 
-# The format check first: a slip fails in seconds, before the long suites. The tidy
+# The format check first: a slip fails in seconds, before the long suites. Then the
+# unit tests, the fuzzers and the integration tests, with the production clang-tidy
+# run (`tidy`) beside all three at the lowest CPU priority: the suites spend much of
+# their time waiting on sockets, timers and the processes they start, and clang-tidy
+# takes that idle CPU and yields it whenever a build or a test wants it. Its report
+# is printed last; a failure of either fails the target, and a failed suite stops
+# clang-tidy at once. clang-tidy runs in a session of its own, so that stopping it
+# stops all of it (the script and its parallel clang-tidy processes). With the
+# kernel's autogroup scheduling a new session is a scheduling group of its own, and
+# a process's nice value only ranks it inside its group: the group itself is set to
+# nice 19 (/proc/self/autogroup), or clang-tidy would take an equal share. The tidy
 # step covers the production units and the thread-safety annotations; `make lint`
 # (every unit) and `make thread-safety` are for developers.
-test: format-check unit fuzz integration-and-tidy
+test: format-check $(RELEASE)/build.ninja
+	ninja -C $(RELEASE) aegis_dashboard_assets
+	@mkdir -p build/lint
+	JOBS=$(JOBS) setsid bash -c 'echo 19 >/proc/self/autogroup 2>/dev/null; exec nice -n 19 bash scripts/lint.sh tidy --production' \
+	  >build/lint/tidy-beside.log 2>&1 & \
+	  tidy=$$!; trap 'kill -- -$$tidy 2>/dev/null' INT TERM; \
+	  $(MAKE) --no-print-directory unit fuzz integration; status=$$?; \
+	  if [ $$status -ne 0 ]; then kill -- -$$tidy 2>/dev/null; fi; \
+	  wait $$tidy || status=1; cat build/lint/tidy-beside.log; exit $$status
 
 demo: build
 	bash scripts/demo.sh
