@@ -18,6 +18,7 @@
 #include "log_recovery.h"
 #include "log_writer.h"
 #include "signing_key.h"
+#include "summarizer.h"
 
 namespace aegis::audit {
 namespace {
@@ -37,7 +38,9 @@ struct AuditLog::State {
         files(std::move(opened_files)),
         // Due at once: an unsigned tail left by a crash is signed right away.
         last_head_at(options.clock->Steady() - options.head_interval),
-        stats(std::move(initial)) {}
+        stats(std::move(initial)) {
+    if (!options.summarized_action.empty()) summarizer.emplace(options.summarized_action, options.summary_window);
+  }
 
   const AuditLogOptions options;
 
@@ -47,6 +50,7 @@ struct AuditLog::State {
   const std::unique_ptr<internal::LogWriter> files;
   std::chrono::steady_clock::time_point last_head_at;
   std::vector<std::shared_ptr<AuditSink>> writer_sinks;  // the writer's copy of `sinks`, taken under mu
+  std::optional<internal::Summarizer> summarizer;        // inference_events = "summary"
 
   // --- Shared: Append/Flush/SignNow callers, Stats readers, the writer and the verifier
   mutable Mutex mu;
@@ -57,6 +61,10 @@ struct AuditLog::State {
   uint64_t appended AEGIS_GUARDED_BY(mu) = 0;       // events ever queued (since Open)
   uint64_t durable AEGIS_GUARDED_BY(mu) = 0;        // of those, written and synced
   uint64_t signed_target AEGIS_GUARDED_BY(mu) = 0;  // SignNow: sign at least this many events
+  // FlushSummaries: requests to write every open window, and how many of them
+  // the writer has served (each with a batch taken after the request).
+  uint64_t close_requests AEGIS_GUARDED_BY(mu) = 0;
+  uint64_t windows_closed AEGIS_GUARDED_BY(mu) = 0;
   Status write_status AEGIS_GUARDED_BY(mu);
   bool writer_idle AEGIS_GUARDED_BY(mu) = false;
   int waiters AEGIS_GUARDED_BY(mu) = 0;  // Flush/SignNow callers
@@ -73,18 +81,30 @@ struct AuditLog::State {
 
   // Whether the writer has something to do (called by the writer thread).
   bool WriterHasWork(const std::deque<AuditEvent>& batch) const AEGIS_REQUIRES(mu) {
-    return !batch.empty() || !queue.empty() || stop || signed_target > files->signed_size();
+    return !batch.empty() || !queue.empty() || stop || close_requests > windows_closed ||
+           signed_target > files->signed_size();
+  }
+
+  // When the writer must wake without new events: a head or a window is due.
+  std::optional<std::chrono::steady_clock::time_point> NextDeadline() const {
+    std::optional<std::chrono::steady_clock::time_point> due;
+    if (files->tree_size() > files->signed_size()) due = last_head_at + options.head_interval;
+    if (auto window = summarizer ? summarizer->NextDue() : std::nullopt) {
+      const auto at = options.clock->Steady() +
+                      std::chrono::duration_cast<std::chrono::steady_clock::duration>(*window - options.clock->Now());
+      if (!due || at < *due) due = at;
+    }
+    return due;
   }
 
   // The writer sleeps until it has work or, when unsigned events wait, until
   // their head is due.
   void AwaitWork(const std::deque<AuditEvent>& batch) AEGIS_REQUIRES(mu) {
-    const bool head_pending = files->tree_size() > files->signed_size();
-    const auto head_due = last_head_at + options.head_interval;
+    const auto due = NextDeadline();
     while (!WriterHasWork(batch)) {
-      if (!head_pending) {
+      if (!due) {
         not_empty.Wait(mu);
-      } else if (not_empty.WaitUntil(mu, head_due) == std::cv_status::timeout) {
+      } else if (not_empty.WaitUntil(mu, *due) == std::cv_status::timeout) {
         return;
       }
     }
@@ -100,6 +120,31 @@ struct AuditLog::State {
     }
   }
 
+  // Takes the summarized events out of a fresh batch and adds the summaries of
+  // the windows that are due (every window when `close_all`). Both count as
+  // done for Flush: the absorbed events are in a window, the summaries are owed.
+  // `close_upto` FlushSummaries requests (and `stopping`) ask for every window.
+  // Without a summarizer this only acknowledges those requests.
+  void Summarize(std::deque<AuditEvent>& batch, bool fresh, uint64_t close_upto, bool stopping) AEGIS_EXCLUDES(mu) {
+    size_t absorbed = 0, summaries = 0;
+    if (summarizer) {
+      // A request is served by a fresh batch: a retried one may leave events
+      // appended before the request in the queue.
+      bool close_all = stopping;
+      if (fresh) {
+        MutexLock lock(mu);
+        close_all = close_all || close_upto > windows_closed;
+      }
+      absorbed = fresh ? summarizer->Absorb(batch) : 0;
+      summaries = summarizer->Drain(options.clock->Now(), close_all, batch);
+    }
+    MutexLock lock(mu);
+    durable += absorbed;
+    appended += summaries;
+    stats.events_summarized += absorbed;
+    if (fresh) windows_closed = std::max(windows_closed, close_upto);
+  }
+
   Status SignHead() AEGIS_EXCLUDES(mu) {
     AEGIS_ASSIGN_OR_RETURN(auto written, files->SignHead(options.clock->Now()));
     last_head_at = options.clock->Steady();
@@ -113,7 +158,8 @@ struct AuditLog::State {
   void WriterLoop() AEGIS_EXCLUDES(mu) {
     std::deque<AuditEvent> batch;
     for (;;) {
-      bool stopping = false, sign_requested = false;
+      bool stopping = false, sign_requested = false, fresh = false;
+      uint64_t close_upto = 0;
       {
         MutexLock lock(mu);
         writer_idle = true;
@@ -122,11 +168,16 @@ struct AuditLog::State {
         writer_idle = false;
         // A sink may be added while the writer runs (audit.start is already queued).
         if (writer_sinks.size() != sinks.size()) writer_sinks = sinks;
-        if (batch.empty()) batch.swap(queue);  // a failed batch is retried first
+        if (batch.empty()) {  // a failed batch is retried first
+          batch.swap(queue);
+          fresh = true;
+        }
         stopping = stop && queue.empty();
         sign_requested = signed_target > files->signed_size();
+        close_upto = close_requests;
       }
       not_full.NotifyAll();
+      Summarize(batch, fresh, close_upto, stopping);
       if (!batch.empty()) {
         size_t committed = 0;
         Status s = files->WriteBatch(batch, committed);
@@ -254,6 +305,8 @@ AuditLog::~AuditLog() {
   // appends must reach the writer before the writer stops, and audit.stop must be
   // the last event.
   if (s.verifier) s.verifier->Stop();
+  // The open windows' summaries come before audit.stop (a failure is logged by the writer).
+  if (s.summarizer) FlushSummaries().IgnoreError();
   Append(SystemEvent(s.options.clock->Now(), SystemAction::kAuditStop, "audit"));
   {
     MutexLock lock(s.mu);
@@ -289,6 +342,20 @@ Status AuditLog::Flush() {
   while (s.durable < target && s.write_status.ok()) s.progress.Wait(s.mu);
   --s.waiters;
   return s.write_status;
+}
+
+Status AuditLog::FlushSummaries() {
+  State& s = *state_;
+  {
+    MutexLock lock(s.mu);
+    const uint64_t target = ++s.close_requests;
+    ++s.waiters;
+    s.not_empty.NotifyOne();
+    while (s.windows_closed < target && s.write_status.ok()) s.progress.Wait(s.mu);
+    --s.waiters;
+    if (!s.write_status.ok()) return s.write_status;
+  }
+  return Flush();
 }
 
 Status AuditLog::SignNow() {

@@ -33,6 +33,31 @@ void Member(std::string_view key, std::string_view value, std::string& out) {
   AppendJsonString(value, out);
 }
 
+// ,"summary":{"window_ms":1000,"count":N,"statuses":{"200":N},"latency_us":{"p50":…,"p90":…,"p99":…,"max":…}}
+void AppendSummary(const EventSummary& summary, std::string& out) {
+  out += ",\"summary\":{\"window_ms\":";
+  AppendInt(summary.window_ms, out);
+  out += ",\"count\":";
+  AppendUint(summary.count, out);
+  out += ",\"statuses\":{";
+  for (size_t i = 0; i < summary.statuses.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"';
+    AppendInt(summary.statuses[i].first, out);
+    out += "\":";
+    AppendUint(summary.statuses[i].second, out);
+  }
+  out += "},\"latency_us\":{\"p50\":";
+  AppendInt(summary.p50_us, out);
+  out += ",\"p90\":";
+  AppendInt(summary.p90_us, out);
+  out += ",\"p99\":";
+  AppendInt(summary.p99_us, out);
+  out += ",\"max\":";
+  AppendInt(summary.max_us, out);
+  out += "}}";
+}
+
 }  // namespace
 
 void AppendJsonString(std::string_view s, std::string& out) {
@@ -121,6 +146,7 @@ void AppendEventMembers(const AuditEvent& e, std::string& out) {
   Member("remote", e.remote, out);
   Member("listener", ListenerName(e.listener), out);
   if (!e.reason.empty()) Member("reason", e.reason, out);
+  if (e.summary) AppendSummary(*e.summary, out);
 }
 
 std::string EventToJson(const AuditEvent& e) {

@@ -34,6 +34,23 @@ nlohmann::json Page(http::HttpsClient& client, const std::string& query) {
   return ExpectJson(Check(client.Request("GET", "/v1/audit?" + query), "reading the audit log failed"));
 }
 
+// The REASON column: the event's reason, or what a summary event counted.
+std::string Detail(const nlohmann::json& e) {
+  const auto summary = e.find("summary");
+  if (summary == e.end() || !summary->is_object()) return e.value("reason", "");
+  const nlohmann::json latency = summary->value("latency_us", nlohmann::json::object());
+  std::string out = std::to_string(summary->value("count", 0ull)) + " requests in " +
+                    std::to_string(summary->value("window_ms", 0ll)) + " ms;";
+  const nlohmann::json statuses = summary->value("statuses", nlohmann::json::object());
+  for (const auto& [status, count] : statuses.items()) {
+    out += " " + std::to_string(count.is_number_unsigned() ? count.get<uint64_t>() : 0) + "x" + status;
+  }
+  for (const char* q : {"p50", "p90", "p99", "max"}) {
+    out += std::string(" ") + q + " " + std::to_string(latency.value(q, 0ll)) + "us";
+  }
+  return out;
+}
+
 void PrintTable(const nlohmann::json& events) {
   std::printf("%-27s %-7s %-14s %-18s %-34s %-8s %-6s %-21s %s\n", "TIME", "SEQ", "PRINCIPAL", "ACTION", "RESOURCE",
               "DECISION", "STATUS", "REMOTE", "REASON");
@@ -41,7 +58,7 @@ void PrintTable(const nlohmann::json& events) {
     std::printf("%-27s %-7s %-14s %-18s %-34s %-8s %-6d %-21s %s\n", e.value("time", "").c_str(),
                 std::to_string(e.value("seq", 0ull)).c_str(), e.value("principal", "").c_str(),
                 e.value("action", "").c_str(), e.value("resource", "").c_str(), e.value("decision", "").c_str(),
-                e.value("status", 0), e.value("remote", "").c_str(), e.value("reason", "").c_str());
+                e.value("status", 0), e.value("remote", "").c_str(), Detail(e).c_str());
   }
 }
 

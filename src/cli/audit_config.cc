@@ -109,6 +109,12 @@ Status LoadAuditConfig(const toml::table& root, const std::string& file, Config&
   AEGIS_RETURN_IF_ERROR(r.Integer("segment_max_bytes", config.audit_segment_max_bytes, 64 << 10, 1ll << 30));
   // The background re-verification can be slowed, never switched off.
   AEGIS_RETURN_IF_ERROR(r.Seconds("verify_interval_seconds", config.audit_verify_interval, 60, 86400));
+  std::string inference_events = "all";
+  AEGIS_RETURN_IF_ERROR(r.String("inference_events", inference_events));
+  if (inference_events != "all" && inference_events != "summary") {
+    return r.Error("inference_events", "must be \"all\" (one event per inference) or \"summary\" (see docs/audit.md)");
+  }
+  config.audit_summarize_inferences = inference_events == "summary";
   if (const toml::node* syslog = audit->as_table()->get("syslog")) {
     if (!syslog->is_table()) return r.Error("syslog", "must be a table ([audit.syslog])");
     AEGIS_RETURN_IF_ERROR(LoadSyslog(*syslog->as_table(), file, config));

@@ -91,6 +91,10 @@ std::string EventToCef(const nlohmann::json& e) {
     ext.emplace_back("cs5", Str(e, "traceparent"));
   }
   if (!Str(e, "reason").empty()) ext.emplace_back("reason", Str(e, "reason"));
+  // A summary event (inference_events = "summary") stands for `cnt` requests.
+  if (const auto s = e.find("summary"); s != e.end() && s->is_object()) {
+    ext.emplace_back("cnt", std::to_string(s->value("count", 0ull)));
+  }
   bool first = true;
   for (const auto& [k, v] : ext) {
     if (!first) out += ' ';

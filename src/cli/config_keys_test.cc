@@ -146,6 +146,7 @@ const std::map<std::string, Sample>& Samples() {
       {"auth.mtls.models", {"\"a*\"", "\"b*\""}},
       {"audit.segment_max_bytes", {"65536", "131072"}},
       {"audit.verify_interval_seconds", {"60", "61"}},
+      {"audit.inference_events", {"\"all\"", "\"summary\""}},
       {"audit.syslog.address", {"\"127.0.0.1:514\"", "\"127.0.0.1:515\""}},
       {"audit.syslog.transport", {"\"tls\"", "\"tcp\""}},
       {"audit.syslog.ca", {"\"a.pem\"", "\"b.pem\""}},
@@ -324,6 +325,7 @@ std::map<std::string, std::string> Fingerprint(const Config& c) {
   }
   put("audit_segment_max_bytes", c.audit_segment_max_bytes);
   put("audit_verify_interval", c.audit_verify_interval.count());
+  put("audit_summarize_inferences", c.audit_summarize_inferences);
   if (c.syslog) {
     const auto& s = *c.syslog;
     put("syslog.host", s.host);

@@ -43,7 +43,7 @@ const std::map<std::string, std::set<std::string>>& ConfigSchema() {
        {"issuer", "audience", "jwks_file", "jwks_url", "jwks_ca", "roles_claim", "models_claim", "leeway_seconds",
         "role_map"}},
       {"auth.mtls", {"subject", "san", "role", "models"}},
-      {"audit", {"syslog", "webhook", "segment_max_bytes", "verify_interval_seconds"}},
+      {"audit", {"syslog", "webhook", "segment_max_bytes", "verify_interval_seconds", "inference_events"}},
       {"audit.syslog",
        {"address", "transport", "ca", "cert", "key", "facility", "app_name", "max_message_bytes", "queue_size",
         "allow_plaintext"}},

@@ -461,6 +461,23 @@ TEST_F(ConfigTest, AuditLogSettingsAreReadAndDefaultToFiveMinuteVerification) {
   EXPECT_EQ(config->audit_verify_interval.count(), 600);
   const Config defaults;
   EXPECT_EQ(defaults.audit_verify_interval.count(), 300);
+  EXPECT_FALSE(defaults.audit_summarize_inferences);  // "all" by default
+}
+
+TEST_F(ConfigTest, InferenceEventsIsAllOrSummary) {
+  Write("[audit]\ninference_events = \"summary\"\n");
+  auto config = LoadConfig(dir_);
+  ASSERT_OK(config);
+  EXPECT_TRUE(config->audit_summarize_inferences);
+  Write("[audit]\ninference_events = \"all\"\n");
+  config = LoadConfig(dir_);
+  ASSERT_OK(config);
+  EXPECT_FALSE(config->audit_summarize_inferences);
+  Write("[audit]\ninference_events = \"some\"\n");
+  config = LoadConfig(dir_);
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.status().message().find("audit.inference_events: must be \"all\""), std::string::npos)
+      << config.status().message();
 }
 
 TEST_F(ConfigTest, LoggingDefaultsToTextAtInfoWithoutAnAccessLog) {

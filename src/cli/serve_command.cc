@@ -43,6 +43,7 @@
 #include "aegis/incident/suspensions.h"
 #include "aegis/keys/key_provider.h"
 #include "aegis/monitor/monitor.h"
+#include "aegis/policy/policy.h"
 #include "aegis/registry/registry.h"
 #include "aegis/store/metadata_store.h"
 #include "commands.h"
@@ -508,6 +509,7 @@ void RunServe(const ServeOptions& o) {
   audit::AuditLogOptions audit_options = AuditOptions(config.data_dir, *kek);
   audit_options.segment_max_bytes = config.audit_segment_max_bytes;
   audit_options.verify_interval = config.audit_verify_interval;
+  if (config.audit_summarize_inferences) audit_options.summarized_action = policy::ActionName(policy::Action::kInfer);
   audit_options.on_verify_failure = [&late_incidents](const std::string& detail) {
     PostAuditIncident(late_incidents, incident::Severity::kCritical, "audit log",
                       {{"what", "the audit log failed its background verification"}, {"detail", detail}});

@@ -20,6 +20,13 @@
 // verification is refused (the server does not start on a tampered log). The
 // log is re-verified in the background every `verify_interval`.
 //
+// Volume ([audit] inference_events = "summary", docs/audit.md): with
+// `summarized_action` set, the writer counts that action's successful requests
+// into one summary event per principal × resource × source × window instead of
+// one event each; every other event keeps its own line. A window's summary is
+// written once it ends (within about a second) and at close, so a clean
+// shutdown loses nothing; a kill -9 loses the windows still open.
+//
 // Events name who did what to which resource, the decision and the outcome — never
 // tensor data, tokens or other secrets: the event type (event.h) has no field that could
 // carry them.
@@ -56,11 +63,16 @@ struct AuditLogOptions {
   // A background re-verification failed (the log was changed on disk): called
   // from the verifier thread with what failed, after the audit event.
   std::function<void(const std::string& detail)> on_verify_failure;
+  // [audit] inference_events = "summary": this action's successful requests are
+  // summarized per window (summarizer.h); empty = every event its own line ("all").
+  std::string summarized_action;
+  std::chrono::milliseconds summary_window{1000};
 };
 
 struct AuditStats {
-  uint64_t events_appended = 0;  // events accepted by Append since Open
-  uint64_t tree_size = 0;        // durable events in the whole log
+  uint64_t events_appended = 0;    // events accepted by Append since Open
+  uint64_t events_summarized = 0;  // of those, counted into summary events
+  uint64_t tree_size = 0;          // durable events in the whole log
   std::optional<SignedTreeHead> last_head;
   std::string key_fingerprint;
   // The latest full verification of the on-disk log (at Open, then periodically).
@@ -89,8 +101,11 @@ class AuditLog {
   ~AuditLog();  // appends audit.stop, drains the queue, signs a final head
 
   void Append(AuditEvent event);
-  // Returns once every event appended before the call is durable.
+  // Returns once every event appended before the call is durable, or, when
+  // summarized, counted into a window whose summary is written when it ends.
   Status Flush();
+  // Flush, and write the summaries of every window open now (at close; tests).
+  Status FlushSummaries();
   // Flush, then sign a head over everything durable now (if anything is unsigned).
   Status SignNow();
   // The last `limit` events (oldest first), after a Flush.

@@ -16,8 +16,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace aegis::audit {
 
@@ -65,6 +68,17 @@ enum class SystemAction {
 };
 std::string_view SystemActionName(SystemAction action);
 
+// What a summary event stands for ([audit] inference_events = "summary"): the
+// successful requests of one principal on one resource from one source address
+// in one window, counted instead of written one by one (docs/audit.md).
+struct EventSummary {
+  int64_t window_ms = 1000;                        // the window starts at the event's `time`
+  uint64_t count = 0;                              // requests summarized
+  std::vector<std::pair<int, uint64_t>> statuses;  // HTTP status → requests, by status
+  // Latency quantiles (nearest rank) and the highest, in microseconds.
+  int64_t p50_us = 0, p90_us = 0, p99_us = 0, max_us = 0;
+};
+
 struct AuditEvent {
   std::chrono::system_clock::time_point time;
   // The request's id, as its response's X-Request-Id: the server's own (unique
@@ -89,6 +103,8 @@ struct AuditEvent {
   std::string remote;  // client "ip:port"
   Listener listener = Listener::kCli;
   std::string reason;  // why denied or failed (every 5xx has one); empty when fine
+  // Set on summary events only (written as the last member, "summary").
+  std::optional<EventSummary> summary;
 };
 
 // An event of the server itself, not tied to a request: principal "system",

@@ -1,0 +1,69 @@
+"""Audit volume: [audit] inference_events = "summary" from the outside — successful
+inferences counted into signed summary events, denials and errors kept one by one,
+nothing lost at SIGTERM, and the log still verifying with Aegis's verifier and the
+independent one (audit_merkle.py)."""
+
+import json
+
+import pytest
+
+import audit_merkle as am
+from aegis_testlib import aegis, infer_body, reference_case, start_installation, stop_and_check
+
+
+def counted(events, **match):
+    return sum(e["summary"]["count"] for e in events
+               if e.get("action") == "infer.summary" and all(e.get(k) == v for k, v in match.items()))
+
+
+@pytest.fixture(scope="module")
+def summary_server(tmp_path_factory):
+    inst = start_installation(tmp_path_factory.mktemp("audit-summary"), models=["mlp_onnx"],
+                              config={("audit", "inference_events"): "summary"})
+    yield inst
+    stop_and_check(inst)
+
+
+def test_summary_mode_counts_successes_keeps_failures_and_loses_nothing_at_sigterm(summary_server):
+    inst = summary_server
+    x, _ = reference_case("mlp_onnx")
+    resource = "model:mlp_onnx/versions/1"
+    for _ in range(40):
+        assert inst.infer("mlp_onnx", infer_body(x), version="1").status_code == 200
+    assert inst.infer("mlp_onnx", infer_body(x), version="1", token=False).status_code == 401
+    assert inst.infer("mlp_onnx", {"inputs": "nope"}, version="1").status_code == 400
+
+    # A window's summary is written about a second after it ends, without more traffic.
+    inst.wait_audit(lambda e: counted(inst.audit_events(), resource=resource) == 40, timeout=10,
+                    what="summaries of 40 inferences")
+    events = inst.audit_events()
+    individual = [e for e in events if e.get("action") == "infer" and e.get("resource") == resource]
+    assert sorted(e["status"] for e in individual) == [400, 401], individual
+    assert all(e["request_id"] for e in individual)
+    for s in (e for e in events if e.get("action") == "infer.summary"):
+        assert s["principal"] == "token:admin" and s["remote"] == "127.0.0.1" and s["decision"] == "allow", s
+        assert s["summary"]["window_ms"] == 1000
+        lat = s["summary"]["latency_us"]
+        assert 0 <= lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"] == s["latency_us"], s
+        assert sum(s["summary"]["statuses"].values()) == s["summary"]["count"]
+
+    # Read through the server: `aegis audit show` prints what a summary counted.
+    p = aegis("audit", "show", "--limit", "100", *inst.cli_flags())
+    assert p.returncode == 0, p.stderr
+    assert "infer.summary" in p.stdout and " requests in 1000 ms; " in p.stdout, p.stdout
+
+    # A burst right before SIGTERM: its open window is written at shutdown.
+    for _ in range(10):
+        assert inst.infer("mlp_onnx", infer_body(x), version="1").status_code == 200
+    stop_and_check(inst)
+    events = inst.audit_events()
+    assert counted(events, resource=resource) == 50
+    stop_at = max(i for i, e in enumerate(events) if e["action"] == "audit.stop")
+    last_summary = max(i for i, e in enumerate(events) if e["action"] == "infer.summary")
+    assert last_summary < stop_at, "a summary was written after audit.stop"
+
+    checked = am.check_log(inst.dir / "audit")
+    assert checked["heads"][-1]["tree_size"] == checked["events"], "the summaries are not all signed"
+    p = aegis("audit", "verify", "--data-dir", inst.dir, "--json")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert json.loads(p.stdout)["root"] == checked["root"]
