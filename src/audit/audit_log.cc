@@ -28,6 +28,9 @@ constexpr size_t kMaxRecent = 10000;
 constexpr size_t kMaxBatch = 4096;
 constexpr auto kGroupCommitWindow = std::chrono::milliseconds(2);
 constexpr auto kRetryPause = std::chrono::milliseconds(200);
+// How often a head also becomes a checkpoint (besides segment boundaries and
+// close): after a crash, start-up re-reads at most this much of the log.
+constexpr auto kCheckpointInterval = std::chrono::seconds(60);
 
 }  // namespace
 
@@ -38,6 +41,7 @@ struct AuditLog::State {
         files(std::move(opened_files)),
         // Due at once: an unsigned tail left by a crash is signed right away.
         last_head_at(options.clock->Steady() - options.head_interval),
+        last_checkpoint_at(options.clock->Steady()),
         stats(std::move(initial)) {
     if (!options.summarized_action.empty()) summarizer.emplace(options.summarized_action, options.summary_window);
   }
@@ -49,6 +53,7 @@ struct AuditLog::State {
   // it calls touch these, so no lock guards them.
   const std::unique_ptr<internal::LogWriter> files;
   std::chrono::steady_clock::time_point last_head_at;
+  std::chrono::steady_clock::time_point last_checkpoint_at;
   std::vector<std::shared_ptr<AuditSink>> writer_sinks;  // the writer's copy of `sinks`, taken under mu
   std::optional<internal::Summarizer> summarizer;        // inference_events = "summary"
 
@@ -145,14 +150,24 @@ struct AuditLog::State {
     if (fresh) windows_closed = std::max(windows_closed, close_upto);
   }
 
-  Status SignHead() AEGIS_EXCLUDES(mu) {
-    AEGIS_ASSIGN_OR_RETURN(auto written, files->SignHead(options.clock->Now()));
-    last_head_at = options.clock->Steady();
+  // Signs a head, and makes it a checkpoint too at close and once a minute.
+  Status SignHead(bool stopping) AEGIS_EXCLUDES(mu) {
+    const auto steady = options.clock->Steady();
+    const bool checkpoint = stopping || steady - last_checkpoint_at >= kCheckpointInterval;
+    AEGIS_ASSIGN_OR_RETURN(
+        auto written, checkpoint ? files->SignCheckpoint(options.clock->Now()) : files->SignHead(options.clock->Now()));
+    last_head_at = steady;
+    if (checkpoint) last_checkpoint_at = steady;
+    PublishHead(std::move(written));
+    MutexLock lock(mu);
+    write_status = Status::Ok();  // events are written before any head: nothing else is pending
+    return Status::Ok();
+  }
+
+  void PublishHead(internal::LogWriter::WrittenHead written) AEGIS_EXCLUDES(mu) {
     for (const auto& sink : writer_sinks) sink->OfferHead(written.json);
     MutexLock lock(mu);
     stats.last_head = std::move(written.head);
-    write_status = Status::Ok();  // events are written before any head: nothing else is pending
-    return Status::Ok();
   }
 
   void WriterLoop() AEGIS_EXCLUDES(mu) {
@@ -180,7 +195,8 @@ struct AuditLog::State {
       Summarize(batch, fresh, close_upto, stopping);
       if (!batch.empty()) {
         size_t committed = 0;
-        Status s = files->WriteBatch(batch, committed);
+        Status s = files->WriteBatch(batch, committed, options.clock->Now());
+        for (auto& head : files->TakeBoundaryHeads()) PublishHead(std::move(head));
         {
           MutexLock lock(mu);
           write_status = s;
@@ -213,7 +229,7 @@ struct AuditLog::State {
       const bool unsigned_events = files->tree_size() > files->signed_size();
       const bool due = unsigned_events && options.clock->Steady() - last_head_at >= options.head_interval;
       if ((due || sign_requested || stopping) && unsigned_events) {
-        if (Status s = SignHead(); !s.ok()) {
+        if (Status s = SignHead(stopping); !s.ok()) {
           spdlog::critical("audit log: cannot sign a tree head: {} (retrying)", s.message());
           {
             MutexLock lock(mu);
@@ -263,8 +279,12 @@ StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditLogOptions& option
   AEGIS_ASSIGN_OR_RETURN(auto key,
                          internal::LoadOrCreateSigningKey(options.signing_key_file, dir, *options.kek, &key_created));
   AEGIS_ASSIGN_OR_RETURN(auto recovered, internal::RecoverAuditDirectory(dir));
-  AEGIS_ASSIGN_OR_RETURN(
-      auto report, VerifyAuditLog(dir, {.pinned_key = std::nullopt, .keep_leaves = false, .all_signatures = false}));
+  // From the newest checkpoint: start-up time does not grow with the log. The
+  // full walk follows at once in the background (the verifier thread).
+  AEGIS_ASSIGN_OR_RETURN(auto report, VerifyAuditLog(dir, {.pinned_key = std::nullopt,
+                                                           .keep_leaves = false,
+                                                           .all_signatures = false,
+                                                           .from_newest_checkpoint = true}));
   if (!report.ok) {
     return Status::Unavailable("the audit log failed verification (" + report.error +
                                "); run `aegis audit verify` and see docs/audit.md");
@@ -296,6 +316,8 @@ AuditLog::AuditLog(std::unique_ptr<State> state) : state_(std::move(state)) {
   s->writer = std::thread([s] { s->WriterLoop(); });
   if (s->options.verify_interval.count() > 0) {
     s->verifier.emplace(s->options.verify_interval, [s]() noexcept { s->VerifyOnce(); });
+    // Start-up checked only what follows the newest checkpoint: the whole log next.
+    s->verifier->RunNow();
   }
 }
 

@@ -1,6 +1,7 @@
 // libFuzzer target for the audit verifier: an attacker who can write the data
-// directory controls every byte of the segments and heads it reads. Input =
-// segment bytes, then "\0\0", then heads.jsonl bytes. The verifier must never
+// directory controls every byte of the segments, heads and checkpoints it
+// reads. Input = segment bytes, "\0\0", heads.jsonl bytes, "\0\0",
+// checkpoints.jsonl bytes; verified from event 0 and from the newest checkpoint. The verifier must never
 // crash, hang or read out of bounds, and an altered log must never verify unless
 // it is a valid log (checked by the invariant below).
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include "aegis/audit/log_verifier.h"
 #include "aegis/common/file_util.h"
 #include "aegis/crypto/signature.h"
+#include "checkpoint.h"
 
 namespace {
 
@@ -49,18 +51,27 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data), size);
   const size_t split = input.find(std::string_view("\0\0", 2));
   const std::string_view segment = input.substr(0, split);
-  const std::string_view heads = split == std::string_view::npos ? std::string_view() : input.substr(split + 2);
+  std::string_view heads = split == std::string_view::npos ? std::string_view() : input.substr(split + 2);
+  const size_t split2 = heads.find(std::string_view("\0\0", 2));
+  const std::string_view checkpoints = split2 == std::string_view::npos ? std::string_view() : heads.substr(split2 + 2);
+  heads = heads.substr(0, split2);
   // The line parsers on their own.
   aegis::audit::ParseLinePrefix(segment);
   aegis::audit::LineTime(segment);
   aegis::audit::HeadFromJson(heads).IgnoreError();  // any answer, no crash
+  aegis::audit::internal::CheckpointFromJson(checkpoints).IgnoreError();
   // The whole verifier over files.
   const auto& dir = Dir();
   Put(dir / "segment-00000000000000000000.jsonl", segment);
   Put(dir / "heads.jsonl", heads);
-  auto report = aegis::audit::VerifyAuditLog(dir);
-  // Invariant: heads are signed by a key only this process knows, so any input
-  // with a head can only verify if its head list is empty (nothing is signed).
-  if (report.ok() && report->ok && !report->heads.empty()) std::abort();
+  Put(dir / "checkpoints.jsonl", checkpoints);
+  // Invariant: heads (and checkpoints, which carry one) are signed by a key only
+  // this process knows, so any input can only verify if nothing is signed.
+  for (bool from_newest : {false, true}) {
+    aegis::audit::VerifyOptions options;
+    options.from_newest_checkpoint = from_newest;
+    auto report = aegis::audit::VerifyAuditLog(dir, options);
+    if (report.ok() && report->ok && (!report->heads.empty() || report->first_event > 0)) std::abort();
+  }
   return 0;
 }

@@ -12,6 +12,7 @@
 #include "aegis/audit/event_line.h"
 #include "aegis/common/file_util.h"
 #include "aegis/crypto/encoding.h"
+#include "checkpoint.h"
 #include "log_files.h"
 
 namespace aegis::audit::internal {
@@ -98,6 +99,12 @@ StatusOr<std::string> RecoverAuditDirectory(const std::filesystem::path& dir) {
     AEGIS_ASSIGN_OR_RETURN(uint64_t cut, CutTornTail(dir / kHeadsFile));
     if (cut > 0)
       done += std::string(done.empty() ? "" : "; ") + "cut a torn head write of " + std::to_string(cut) + " bytes";
+  }
+  if (std::filesystem::exists(dir / kCheckpointsFile, ec)) {
+    AEGIS_ASSIGN_OR_RETURN(uint64_t cut, CutTornTail(dir / kCheckpointsFile));
+    if (cut > 0)
+      done +=
+          std::string(done.empty() ? "" : "; ") + "cut a torn checkpoint write of " + std::to_string(cut) + " bytes";
   }
   return done;
 }

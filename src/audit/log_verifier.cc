@@ -4,6 +4,7 @@
 #include "aegis/common/file_util.h"
 #include "aegis/common/strict_json.h"
 #include "aegis/crypto/encoding.h"
+#include "checkpoint.h"
 #include "log_files.h"
 
 namespace aegis::audit {
@@ -12,16 +13,38 @@ namespace {
 using internal::ForEachLine;
 using internal::MappedFile;
 
+// Heads from the start of heads.jsonl, or from just after a checkpoint's own
+// head (which then comes first): start-up does not parse a year of heads.
 StatusOr<std::vector<SignedTreeHead>> ReadHeads(const std::filesystem::path& dir, const crypto::PublicKey& key,
-                                                bool all_signatures, VerifyReport& report) {
+                                                bool all_signatures, const internal::Checkpoint* from,
+                                                VerifyReport& report) {
   std::vector<SignedTreeHead> heads;
   const auto path = dir / internal::kHeadsFile;
   if (!std::filesystem::exists(path)) return heads;
   AEGIS_ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(path));
+  std::string_view text = file.view();
+  if (from != nullptr) {
+    const SignedTreeHead& own = from->head;
+    std::optional<SignedTreeHead> before;
+    if (from->heads_offset > 0 && from->heads_offset <= text.size() && text[from->heads_offset - 1] == '\n') {
+      const std::string_view head = text.substr(0, from->heads_offset - 1);
+      const size_t nl = head.rfind('\n');
+      auto parsed = HeadFromJson(nl == std::string_view::npos ? head : head.substr(nl + 1));
+      if (parsed.ok()) before = std::move(*parsed);
+    }
+    if (!before || before->tree_size != own.tree_size || before->root != own.root ||
+        before->timestamp_ms != own.timestamp_ms) {
+      report.error = "heads.jsonl does not hold the head of the checkpoint at event " + std::to_string(own.tree_size) +
+                     " where the checkpoint says (heads removed or changed)";
+      return Status::DataLoss(report.error);
+    }
+    heads.push_back(own);
+    text.remove_prefix(from->heads_offset);
+  }
   Status problem;
   const auto where = [&](size_t i) { return "signed tree head #" + std::to_string(i + 1); };
   // A torn last head line (a crash while writing it) is ignored like a torn event.
-  ForEachLine(file.view(), [&](std::string_view line) {
+  ForEachLine(text, [&](std::string_view line) {
     auto head = HeadFromJson(line);
     if (!head.ok()) {
       problem = Status::DataLoss(where(heads.size()) + ": " + head.status().message());
@@ -98,6 +121,15 @@ class EventWalker {
 
   void FailAt(uint64_t index, std::string why) { Fail(index, std::move(why)); }
 
+  // Continues after the checkpoint's events, which are not read again.
+  void Resume(const internal::Checkpoint& c) {
+    report_.range = c.range;
+    report_.events = c.range.size();
+    report_.first_event = c.range.size();
+    report_.last_leaf = c.last_leaf;
+    previous_ = c.last_leaf;
+  }
+
  private:
   bool Fail(uint64_t index, std::string why) {
     if (!report_.first_bad_event) {
@@ -113,7 +145,7 @@ class EventWalker {
     previous_ = leaf;
     ++report_.events;
     if (options_.keep_leaves) report_.leaves.push_back(leaf);
-    if (options_.keep_line == report_.events - 1) report_.line = line;
+    if (options_.keep_line && *options_.keep_line == report_.events - 1) report_.line = line;
   }
 
   bool CheckHeads() {
@@ -160,6 +192,46 @@ StatusOr<crypto::PublicKey> ReadAuditPublicKey(const std::filesystem::path& audi
   return key;
 }
 
+namespace {
+
+// The checkpoint to start from: `newest` when given (it must not be older
+// than the first segment kept), else the one at the first segment kept when
+// older segments were archived (none: start at event 0).
+StatusOr<std::optional<internal::Checkpoint>> StartingPoint(const std::filesystem::path& dir,
+                                                            const std::vector<internal::Segment>& segments,
+                                                            const std::optional<internal::Checkpoint>& newest,
+                                                            VerifyReport& report) {
+  const uint64_t first = segments.empty() ? 0 : segments.front().first_seq;
+  if (newest && newest->range.size() >= first) return newest;
+  if (first == 0) return std::optional<internal::Checkpoint>();
+  auto checkpoints = internal::ReadCheckpoints(dir);
+  if (!checkpoints.ok()) {
+    report.error = checkpoints.status().message();
+    return checkpoints.status();
+  }
+  for (auto it = checkpoints->rbegin(); it != checkpoints->rend(); ++it) {
+    if (it->range.size() == first && it->segment == first && it->offset == 0) return std::optional(*it);
+  }
+  report.first_bad_event = 0;
+  report.error = "the log starts at event " + std::to_string(first) +
+                 " without a signed checkpoint there (segments removed, or archived without one)";
+  return Status::DataLoss(report.error);
+}
+
+// The line that ends just before `offset` must be event K-1 with the checkpoint's last leaf.
+bool LineBeforeFits(std::string_view text, const internal::Checkpoint& c) {
+  if (c.offset == 0) return true;
+  if (c.offset > text.size() || text[c.offset - 1] != '\n' || c.range.size() == 0) return false;
+  const std::string_view before = text.substr(0, c.offset - 1);
+  const size_t nl = before.rfind('\n');
+  const std::string_view line = nl == std::string_view::npos ? before : before.substr(nl + 1);
+  auto prefix = ParseLinePrefix(line);
+  MerkleHasher hasher;
+  return prefix && prefix->seq == c.range.size() - 1 && hasher.Leaf(line) == c.last_leaf;
+}
+
+}  // namespace
+
 StatusOr<VerifyReport> VerifyAuditLog(const std::filesystem::path& audit_dir, const VerifyOptions& options) {
   VerifyReport report;
   AEGIS_ASSIGN_OR_RETURN(crypto::PublicKey key, ReadAuditPublicKey(audit_dir));
@@ -169,28 +241,73 @@ StatusOr<VerifyReport> VerifyAuditLog(const std::filesystem::path& audit_dir, co
                    options.pinned_key->fingerprint() + ")";
     return report;
   }
-  // Heads first: they only ever cover events that were durable before them.
-  auto heads = ReadHeads(audit_dir, key, options.all_signatures, report);
+  // Checkpoints, then heads, then events: each only ever refers to what was
+  // durable before it, so a log being appended verifies.
+  std::optional<internal::Checkpoint> newest;
+  if (options.from_newest_checkpoint) {
+    auto c = internal::NewestCheckpoint(audit_dir);
+    if (!c.ok()) {
+      report.error = c.status().message();
+      return report;
+    }
+    newest = std::move(*c);
+  }
+  auto heads = ReadHeads(audit_dir, key, options.all_signatures, newest ? &*newest : nullptr, report);
   if (!heads.ok()) return report;
   report.heads = *heads;
   if (!report.heads.empty()) report.signed_tree_size = report.heads.back().tree_size;
-  // Heads of size 0 cover nothing; drop them from the walk.
+  AEGIS_ASSIGN_OR_RETURN(auto segments, internal::ListSegments(audit_dir));
+  auto start = StartingPoint(audit_dir, segments, newest, report);
+  if (!start.ok()) return report;
+  uint64_t skip = 0;  // events a checkpoint vouches for
+  if (*start) {
+    if (Status s = internal::CheckCheckpoint(**start, key); !s.ok()) {
+      report.first_bad_event = (*start)->range.size();
+      report.error = s.message();
+      return report;
+    }
+    skip = (*start)->range.size();
+    if (options.keep_leaves && skip > 0) {
+      report.error = "events before " + std::to_string(skip) + " are archived: prove them from the archive";
+      return report;
+    }
+  }
+  // Heads of size 0 cover nothing, and those within the checkpoint concern
+  // events not read here: drop them from the walk (a head of the checkpoint's
+  // own size must carry its root).
   std::vector<SignedTreeHead> walk;
   for (const auto& h : report.heads) {
-    if (h.tree_size > 0) walk.push_back(h);
+    if (skip > 0 && h.tree_size == skip && h.root != (*start)->head.root) {
+      report.first_bad_event = skip - 1;
+      report.error = "the signed head of size " + std::to_string(skip) + " disagrees with the checkpoint there";
+      return report;
+    }
+    if (h.tree_size > skip) walk.push_back(h);
   }
-  AEGIS_ASSIGN_OR_RETURN(auto segments, internal::ListSegments(audit_dir));
   EventWalker walker(walk, report, options);
+  if (*start) walker.Resume(**start);
   for (size_t s = 0; s < segments.size(); ++s) {
     const auto& segment = segments[s];
-    if (segment.first_seq != report.events) {
+    if (*start && segment.first_seq < (*start)->segment) continue;  // before the checkpoint
+    const bool resumed_here = *start && segment.first_seq == (*start)->segment;
+    if (!resumed_here && segment.first_seq != report.events) {
       walker.FailAt(report.events, "segment " + segment.path.filename().string() + " should start at event " +
                                        std::to_string(report.events) + " (a segment was removed or replaced)");
       return report;
     }
     AEGIS_ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(segment.path));
+    std::string_view text = file.view();
+    if (resumed_here) {
+      if (!LineBeforeFits(text, **start)) {
+        walker.FailAt(skip - 1, "event " + std::to_string(skip - 1) + " was altered or removed: segment " +
+                                    segment.path.filename().string() +
+                                    " does not match the signed checkpoint at event " + std::to_string(skip));
+        return report;
+      }
+      text.remove_prefix((*start)->offset);
+    }
     bool stopped = false;
-    const size_t torn = ForEachLine(file.view(), [&](std::string_view line) {
+    const size_t torn = ForEachLine(text, [&](std::string_view line) {
       if (walker.Line(line)) return true;
       stopped = true;
       return false;
@@ -203,6 +320,10 @@ StatusOr<VerifyReport> VerifyAuditLog(const std::filesystem::path& audit_dir, co
       }
       report.torn_tail_bytes = torn;
     }
+  }
+  if (*start && (segments.empty() || segments.back().first_seq < (*start)->segment)) {
+    walker.FailAt(skip, "the segment of the checkpoint at event " + std::to_string(skip) + " is missing");
+    return report;
   }
   walker.Finish();
   report.unsigned_events = report.events - std::min(report.events, report.signed_tree_size);

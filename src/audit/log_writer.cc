@@ -12,6 +12,7 @@
 
 #include "aegis/audit/event_line.h"
 #include "aegis/common/file_util.h"
+#include "checkpoint.h"
 #include "log_files.h"
 
 namespace aegis::audit::internal {
@@ -38,18 +39,30 @@ StatusOr<std::unique_ptr<LogWriter>> LogWriter::Lock(const std::filesystem::path
   const auto heads_path = dir / kHeadsFile;
   const int fd = ::open(heads_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return Errno("cannot open " + heads_path.string());
-  std::unique_ptr<LogWriter> writer(new LogWriter(dir, segment_max_bytes, fd));
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
     return Status::Unavailable("the audit log " + dir.string() + " is in use by another aegis process");
   }
-  return writer;
+  const auto checkpoints_path = dir / kCheckpointsFile;
+  const int checkpoints_fd =
+      ::open(checkpoints_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (checkpoints_fd < 0) {
+    Status s = Errno("cannot open " + checkpoints_path.string());
+    ::close(fd);
+    return s;
+  }
+  return std::unique_ptr<LogWriter>(new LogWriter(dir, segment_max_bytes, fd, checkpoints_fd));
 }
 
-LogWriter::LogWriter(std::filesystem::path dir, uint64_t segment_max_bytes, int heads_fd)
-    : dir_(std::move(dir)), segment_max_bytes_(segment_max_bytes), heads_fd_(heads_fd) {}
+LogWriter::LogWriter(std::filesystem::path dir, uint64_t segment_max_bytes, int heads_fd, int checkpoints_fd)
+    : dir_(std::move(dir)),
+      segment_max_bytes_(segment_max_bytes),
+      heads_fd_(heads_fd),
+      checkpoints_fd_(checkpoints_fd) {}
 
 LogWriter::~LogWriter() {
   if (segment_fd_ >= 0) ::close(segment_fd_);
+  ::close(checkpoints_fd_);
   ::close(heads_fd_);
 }
 
@@ -79,6 +92,7 @@ Status LogWriter::OpenSegment(uint64_t first_seq) {
     ::close(segment_fd_);
   }
   segment_fd_ = fd;
+  segment_first_seq_ = first_seq;
   segment_bytes_ = static_cast<uint64_t>(::lseek(segment_fd_, 0, SEEK_END));
   return Status::Ok();
 }
@@ -99,7 +113,8 @@ Status LogWriter::WriteLines(size_t from, size_t to) {
   return Status::Ok();
 }
 
-Status LogWriter::WriteBatch(const std::deque<AuditEvent>& batch, size_t& committed) {
+Status LogWriter::WriteBatch(const std::deque<AuditEvent>& batch, size_t& committed,
+                             std::chrono::system_clock::time_point now) {
   committed = 0;
   buffer_.clear();
   lines_.clear();
@@ -128,6 +143,10 @@ Status LogWriter::WriteBatch(const std::deque<AuditEvent>& batch, size_t& commit
       AEGIS_RETURN_IF_ERROR(WriteLines(committed, i));
       commit(i);
       AEGIS_RETURN_IF_ERROR(OpenSegment(range_.size()));
+      // The sealed segment ends at a signed checkpoint: verification (and an
+      // archive of the segments before it) can start here.
+      AEGIS_ASSIGN_OR_RETURN(auto head, SignCheckpoint(now));
+      boundary_heads_.push_back(std::move(head));
       bytes = 0;
     }
     bytes += line_bytes;
@@ -151,6 +170,26 @@ StatusOr<LogWriter::WrittenHead> LogWriter::SignHead(std::chrono::system_clock::
   }
   last_head_ = head;
   return WrittenHead{std::move(head), std::move(line)};
+}
+
+StatusOr<LogWriter::WrittenHead> LogWriter::SignCheckpoint(std::chrono::system_clock::time_point now) {
+  AEGIS_ASSIGN_OR_RETURN(auto written, SignHead(now));
+  Checkpoint c;
+  c.segment = segment_first_seq_;
+  c.offset = segment_bytes_;
+  c.heads_offset = static_cast<uint64_t>(::lseek(heads_fd_, 0, SEEK_END));
+  c.last_leaf = prev_;
+  c.range = range_;
+  c.head = written.head;
+  const off_t before = ::lseek(checkpoints_fd_, 0, SEEK_END);
+  Status s = WriteAll(checkpoints_fd_, CheckpointToJson(c) + "\n");
+  if (s.ok() && ::fdatasync(checkpoints_fd_) != 0) s = Errno("audit checkpoint fdatasync failed");
+  if (!s.ok()) {
+    if (::ftruncate(checkpoints_fd_, before) != 0)
+      spdlog::critical("audit: cannot roll back a failed checkpoint write");
+    return s;
+  }
+  return written;
 }
 
 bool LogWriter::ReleaseLargeBuffers() {

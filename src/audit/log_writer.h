@@ -2,7 +2,8 @@
 // the open segment, heads.jsonl (whose flock keeps a second process out), the
 // compact range and hash chain over every durable event, the signing key and
 // the last head signed. Formats, hashes and durably writes batches of events;
-// signs and writes tree heads.
+// signs and writes tree heads, and checkpoints (checkpoint.h) at every segment
+// boundary and when asked, so that verification can resume there.
 //
 // This is the part of AuditLog that only its writer thread touches: AuditLog::Open
 // sets it up before the thread starts, and from then on the writer thread owns
@@ -53,7 +54,8 @@ class LogWriter {
   // before a segment boundary as it goes; sets `committed` to how many of its
   // events are now durable (all of them unless the Status says otherwise). The
   // caller retries the rest, which are formatted again with their new seqs.
-  Status WriteBatch(const std::deque<AuditEvent>& batch, size_t& committed);
+  // A new segment starts with a signed checkpoint at its first event, signed at `now`.
+  Status WriteBatch(const std::deque<AuditEvent>& batch, size_t& committed, std::chrono::system_clock::time_point now);
   // Line `k` (without its newline) of the last WriteBatch.
   std::string_view Line(size_t k) const { return std::string_view(buffer_).substr(lines_[k].first, lines_[k].second); }
   // Gives back what a large batch made the batch buffers grow to (anything over
@@ -71,20 +73,28 @@ class LogWriter {
   // head: head times do not go backwards, even if the wall clock does) and
   // durably appends it to heads.jsonl.
   StatusOr<WrittenHead> SignHead(std::chrono::system_clock::time_point now);
+  // SignHead, then durably appends a checkpoint at that head to checkpoints.jsonl.
+  StatusOr<WrittenHead> SignCheckpoint(std::chrono::system_clock::time_point now);
+  // The heads WriteBatch signed for the checkpoints at segment boundaries, for
+  // the sinks (oldest first; cleared).
+  std::vector<WrittenHead> TakeBoundaryHeads() { return std::exchange(boundary_heads_, {}); }
 
   uint64_t tree_size() const { return range_.size(); }  // durable events
   uint64_t signed_size() const { return last_head_ ? last_head_->tree_size : 0; }
 
  private:
-  LogWriter(std::filesystem::path dir, uint64_t segment_max_bytes, int heads_fd);
+  LogWriter(std::filesystem::path dir, uint64_t segment_max_bytes, int heads_fd, int checkpoints_fd);
   // Writes the formatted lines [from, to) of buffer_ to the current segment.
   Status WriteLines(size_t from, size_t to);
 
   const std::filesystem::path dir_;
   const uint64_t segment_max_bytes_;
   const int heads_fd_;  // holds the directory's exclusive lock too
+  const int checkpoints_fd_;
   int segment_fd_ = -1;
+  uint64_t segment_first_seq_ = 0;
   uint64_t segment_bytes_ = 0;
+  std::vector<WrittenHead> boundary_heads_;
   crypto::PrivateKey key_;
   MerkleHasher hasher_;
   CompactRange range_;

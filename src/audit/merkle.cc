@@ -48,6 +48,14 @@ Hash MerkleHasher::Node(const Hash& left, const Hash& right) {
 
 Hash MerkleHasher::EmptyRoot() { return crypto::Sha256(std::string_view()); }
 
+std::optional<CompactRange> CompactRange::FromNodes(uint64_t size, std::vector<Hash> nodes) {
+  if (nodes.size() != static_cast<size_t>(std::popcount(size))) return std::nullopt;
+  CompactRange range;
+  range.size_ = size;
+  range.nodes_ = std::move(nodes);
+  return range;
+}
+
 void CompactRange::Append(const Hash& leaf, MerkleHasher& hasher) {
   // Each trailing 1 bit of the old size is a perfect subtree the new leaf completes.
   Hash carry = leaf;

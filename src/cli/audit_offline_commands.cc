@@ -75,11 +75,17 @@ void RunVerify(const OfflineFlags& f) {
     j["torn_tail_bytes"] = r.torn_tail_bytes;
     j["first_bad_event"] = r.first_bad_event ? Json(*r.first_bad_event) : Json(nullptr);
     j["error"] = r.ok ? Json(nullptr) : Json(r.error);
+    j["first_event"] = r.first_event;
     std::cout << j.dump() << std::endl;
   }
   if (!r.ok) FailVerification(r);
   if (!f.json) {
     std::cout << "audit log intact: " << r.events << " events, root " << crypto::HexEncode(r.root) << "\n"
+              << (r.first_event > 0
+                      ? "events " + std::to_string(r.first_event) + " to " + std::to_string(r.events - 1) +
+                            " read; those before are vouched for by the signed checkpoint at " +
+                            std::to_string(r.first_event) + " (archived)\n"
+                      : "")
               << "signed: " << r.signed_tree_size << " events under " << r.heads.size() << " signed heads"
               << (r.unsigned_events ? ", " + std::to_string(r.unsigned_events) + " not yet signed" : "") << "\n"
               << "audit key: " << r.key_id << std::endl;

@@ -186,12 +186,25 @@ def test_missing_key_file_cannot_be_verified(closed_log, tmp_path):
     assert_one_line_error(p, "aegis:")
 
 
-def test_server_refuses_to_start_on_a_tampered_log(tmp_path):
+def test_a_tampered_log_is_refused_at_start_or_flagged_right_after(tmp_path):
+    """Start-up verifies from the newest signed checkpoint (the last stop's); the whole log
+    is walked in the background right after start."""
     inst = start_installation(tmp_path, models=False)
     stop_and_check(inst)
+    # An old event (before the checkpoint): the server starts, and its first background
+    # walk records audit.verify_failed naming the event.
     lines = am.read_lines(segment(inst.dir))
     index = next(i for i, l in enumerate(lines) if b'"server.init"' in l)
     lines[index] = lines[index].replace(b'"server.init"', b'"server.xnit"')
+    rewrite(segment(inst.dir), lines)
+    inst.start()
+    failed = inst.wait_audit(lambda e: e.get("action") == "audit.verify_failed", timeout=30)
+    assert f"event {index}" in failed["reason"], failed
+    stop_and_check(inst)
+    # The event right before the newest checkpoint (the stop's audit.stop): refused at start.
+    lines = am.read_lines(segment(inst.dir))
+    index = max(i for i, l in enumerate(lines) if b'"audit.stop"' in l)
+    lines[index] = lines[index].replace(b'"audit.stop"', b'"audit.stap"')
     rewrite(segment(inst.dir), lines)
     inst.start(wait=False)
     assert inst.proc.wait(60) != 0

@@ -7,6 +7,13 @@
 // covering it; `prev` pinpoints which event), a removed, inserted or reordered
 // event (`seq`), a dropped tail under a signed head, a removed or replaced
 // segment, a head with a bad signature, from another key, or out of order.
+// Where it starts: from event 0, or — once older segments were archived
+// (`aegis audit archive`) — from the signed checkpoint at the first segment kept
+// (checkpoint.h: a signed head plus the tree's right edge, trusted because it
+// hashes to the signed root). The server's start-up resumes from the newest
+// checkpoint instead, so its start-up time does not grow with the log; the
+// full walk runs in the background right after.
+//
 // Events after the newest head are reported as unsigned (not an error: the
 // writer signs within a second); a torn last line of the newest segment (a
 // write cut short by a crash) is reported and ignored.
@@ -38,12 +45,16 @@ struct VerifyOptions {
   // covers every event — and still check every head's root, so a year of one
   // head a second does not cost minutes of signature checks at each start.
   bool all_signatures = true;
+  // Resume from the newest checkpoint (start-up) rather than from the first event kept.
+  bool from_newest_checkpoint = false;
 };
 
 struct VerifyReport {
   bool ok = false;
-  uint64_t events = 0;  // complete event lines read
-  Hash root{};          // MTH over all of them
+  uint64_t events = 0;  // the tree size: events before first_event (vouched for by a checkpoint) + lines read
+  // The first event read: 0, or the tree size of the checkpoint it resumed from.
+  uint64_t first_event = 0;
+  Hash root{};  // MTH over all of them
   uint64_t signed_tree_size = 0;
   uint64_t unsigned_events = 0;  // events after the newest head
   std::string key_id;
@@ -54,7 +65,7 @@ struct VerifyReport {
   // For the writer: the tree's right edge and the last leaf after the last good event.
   CompactRange range;
   Hash last_leaf{};
-  std::vector<Hash> leaves;  // keep_leaves only: 32 bytes an event, not the events themselves
+  std::vector<Hash> leaves;  // keep_leaves only, from first_event: 32 bytes an event, not the events themselves
   std::string line;          // keep_line only
 };
 

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -38,8 +39,14 @@ class MerkleHasher {
 
 class CompactRange {
  public:
+  CompactRange() = default;
+  // The range of a tree of `size` leaves from its right edge (what nodes()
+  // returned); nullopt unless there is one node per set bit of `size`.
+  static std::optional<CompactRange> FromNodes(uint64_t size, std::vector<Hash> nodes);
+
   void Append(const Hash& leaf, MerkleHasher& hasher);
   uint64_t size() const { return size_; }
+  const std::vector<Hash>& nodes() const { return nodes_; }
   // MTH of the leaves appended so far (EmptyRoot() when none).
   Hash Root(MerkleHasher& hasher) const;
 
