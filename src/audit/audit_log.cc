@@ -17,6 +17,7 @@
 #include "log_files.h"
 #include "log_recovery.h"
 #include "log_writer.h"
+#include "segment_compression.h"
 #include "signing_key.h"
 #include "summarizer.h"
 
@@ -79,7 +80,8 @@ struct AuditLog::State {
 
   // --- The threads ----------------------------------------------------------------
   std::thread writer;
-  std::optional<PeriodicThread> verifier;  // when options.verify_interval > 0
+  std::optional<PeriodicThread> verifier;    // when options.verify_interval > 0
+  std::optional<PeriodicThread> compressor;  // when options.compress_sealed_segments
 
   // The tree size of the newest signed head, as other threads see it.
   uint64_t SignedSize() const AEGIS_REQUIRES(mu) { return stats.last_head ? stats.last_head->tree_size : 0; }
@@ -196,7 +198,9 @@ struct AuditLog::State {
       if (!batch.empty()) {
         size_t committed = 0;
         Status s = files->WriteBatch(batch, committed, options.clock->Now());
-        for (auto& head : files->TakeBoundaryHeads()) PublishHead(std::move(head));
+        auto boundaries = files->TakeBoundaryHeads();
+        for (auto& head : boundaries) PublishHead(std::move(head));
+        if (!boundaries.empty() && compressor) compressor->RunNow();  // a segment was sealed
         {
           MutexLock lock(mu);
           write_status = s;
@@ -244,6 +248,16 @@ struct AuditLog::State {
       }
       progress.NotifyAll();
       if (stopping) return;
+    }
+  }
+
+  // Compresses the sealed segments (the compressor thread; segment_compression.h).
+  void CompressOnce() noexcept {
+    auto done = internal::CompressSealedSegments(options.dir);
+    if (!done.ok()) {
+      spdlog::error("audit log: compressing sealed segments: {} (retried in a minute)", done.status().message());
+    } else if (*done > 0) {
+      spdlog::info("audit log: compressed {} sealed segment(s) with zstd", *done);
     }
   }
 
@@ -298,7 +312,11 @@ StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditLogOptions& option
   stats.verified_at = options.clock->Now();
   files->Resume(report.range, report.last_leaf, stats.last_head, std::move(key));
   AEGIS_ASSIGN_OR_RETURN(auto segments, internal::ListSegments(dir));
-  AEGIS_RETURN_IF_ERROR(files->OpenSegment(segments.empty() ? 0 : segments.back().first_seq));
+  // The newest segment is never compressed by the server; if it is (by hand),
+  // events continue in a new one.
+  AEGIS_RETURN_IF_ERROR(files->OpenSegment(segments.empty()             ? 0
+                                           : segments.back().compressed ? report.events
+                                                                        : segments.back().first_seq));
 
   std::unique_ptr<AuditLog> log(new AuditLog(std::make_unique<State>(options, std::move(files), std::move(stats))));
   std::string detail = "tree size " + std::to_string(report.events);
@@ -319,6 +337,10 @@ AuditLog::AuditLog(std::unique_ptr<State> state) : state_(std::move(state)) {
     // Start-up checked only what follows the newest checkpoint: the whole log next.
     s->verifier->RunNow();
   }
+  if (s->options.compress_sealed_segments) {
+    s->compressor.emplace(std::chrono::seconds(60), [s]() noexcept { s->CompressOnce(); });
+    s->compressor->RunNow();
+  }
 }
 
 AuditLog::~AuditLog() {
@@ -327,6 +349,7 @@ AuditLog::~AuditLog() {
   // appends must reach the writer before the writer stops, and audit.stop must be
   // the last event.
   if (s.verifier) s.verifier->Stop();
+  if (s.compressor) s.compressor->Stop();
   // The open windows' summaries come before audit.stop (a failure is logged by the writer).
   if (s.summarizer) FlushSummaries().IgnoreError();
   Append(SystemEvent(s.options.clock->Now(), SystemAction::kAuditStop, "audit"));
@@ -412,7 +435,7 @@ StatusOr<std::vector<std::string>> AuditLog::Recent(size_t limit) {
   AEGIS_ASSIGN_OR_RETURN(auto segments, internal::ListSegments(state_->options.dir));
   std::vector<std::string> out;
   for (auto it = segments.rbegin(); it != segments.rend() && out.size() < limit; ++it) {
-    AEGIS_ASSIGN_OR_RETURN(auto lines, internal::LastLines(it->path, limit - out.size()));
+    AEGIS_ASSIGN_OR_RETURN(auto lines, internal::LastLines(*it, limit - out.size()));
     out.insert(out.begin(), std::make_move_iterator(lines.begin()), std::make_move_iterator(lines.end()));
   }
   return out;

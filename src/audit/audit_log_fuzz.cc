@@ -17,6 +17,7 @@
 #include "aegis/common/file_util.h"
 #include "aegis/crypto/signature.h"
 #include "checkpoint.h"
+#include "segment_compression.h"
 
 namespace {
 
@@ -27,21 +28,29 @@ void Put(const std::filesystem::path& path, std::string_view bytes) {
   std::fclose(f);
 }
 
+std::filesystem::path MakeDir() {
+  char tmpl[] = "/tmp/aegis-audit-fuzz-XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr) std::abort();
+  std::filesystem::path d(tmpl);
+  auto key = aegis::crypto::PrivateKey::Generate(aegis::crypto::KeyType::kEd25519);
+  if (!key.ok()) std::abort();
+  const std::string json = "{\"key_id\":\"" + key->public_key().fingerprint() + "\",\"public_key\":" + "\"" + [&] {
+    std::string pem = key->public_key().ToPem(), out;
+    for (char c : pem) out += c == '\n' ? std::string("\\n") : std::string(1, c);
+    return out;
+  }() + "\"}";
+  if (!aegis::WriteFileAtomic(d / "key.json", json, 0600).ok()) std::abort();
+  return d;
+}
+
 const std::filesystem::path& Dir() {
-  static const std::filesystem::path dir = [] {
-    char tmpl[] = "/tmp/aegis-audit-fuzz-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) std::abort();
-    std::filesystem::path d(tmpl);
-    auto key = aegis::crypto::PrivateKey::Generate(aegis::crypto::KeyType::kEd25519);
-    if (!key.ok()) std::abort();
-    const std::string json = "{\"key_id\":\"" + key->public_key().fingerprint() + "\",\"public_key\":" + "\"" + [&] {
-      std::string pem = key->public_key().ToPem(), out;
-      for (char c : pem) out += c == '\n' ? std::string("\\n") : std::string(1, c);
-      return out;
-    }() + "\"}";
-    if (!aegis::WriteFileAtomic(d / "key.json", json, 0600).ok()) std::abort();
-    return d;
-  }();
+  static const std::filesystem::path dir = MakeDir();
+  return dir;
+}
+
+// The same, where the fuzzed segment is a sealed, zstd-compressed one.
+const std::filesystem::path& CompressedDir() {
+  static const std::filesystem::path dir = MakeDir();
   return dir;
 }
 
@@ -60,6 +69,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   aegis::audit::LineTime(segment);
   aegis::audit::HeadFromJson(heads).IgnoreError();  // any answer, no crash
   aegis::audit::internal::CheckpointFromJson(checkpoints).IgnoreError();
+  // Bounded: 1 MiB here, so a bomb is refused fast.
+  aegis::audit::internal::Decompress(segment, 1u << 20).IgnoreError();
   // The whole verifier over files.
   const auto& dir = Dir();
   Put(dir / "segment-00000000000000000000.jsonl", segment);
@@ -73,5 +84,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto report = aegis::audit::VerifyAuditLog(dir, options);
     if (report.ok() && report->ok && (!report->heads.empty() || report->first_event > 0)) std::abort();
   }
+  const auto& zdir = CompressedDir();
+  Put(zdir / "segment-00000000000000000000.jsonl.zst", segment);
+  Put(zdir / "heads.jsonl", heads);
+  auto zreport = aegis::audit::VerifyAuditLog(zdir);
+  if (zreport.ok() && zreport->ok && !zreport->heads.empty()) std::abort();
   return 0;
 }

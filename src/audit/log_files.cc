@@ -11,11 +11,15 @@
 #include <cstdio>
 #include <cstring>
 
+#include "aegis/common/file_util.h"
+#include "segment_compression.h"
+
 namespace aegis::audit::internal {
 namespace {
 
 constexpr std::string_view kSegmentPrefix = "segment-";
 constexpr std::string_view kSegmentSuffix = ".jsonl";
+constexpr std::string_view kCompressedSuffix = ".zst";
 constexpr size_t kSeqDigits = 20;  // every uint64 fits; names sort as numbers
 
 Status Errno(const std::string& what, const std::filesystem::path& path) {
@@ -30,7 +34,12 @@ std::string SegmentName(uint64_t first_seq) {
   return std::string(kSegmentPrefix) + digits + std::string(kSegmentSuffix);
 }
 
+std::string CompressedSegmentName(uint64_t first_seq) {
+  return SegmentName(first_seq) + std::string(kCompressedSuffix);
+}
+
 std::optional<uint64_t> ParseSegmentName(std::string_view name) {
+  if (name.ends_with(kCompressedSuffix)) name.remove_suffix(kCompressedSuffix.size());
   if (name.size() != kSegmentPrefix.size() + kSeqDigits + kSegmentSuffix.size() || !name.starts_with(kSegmentPrefix) ||
       !name.ends_with(kSegmentSuffix)) {
     return std::nullopt;
@@ -54,10 +63,16 @@ StatusOr<std::vector<Segment>> ListSegments(const std::filesystem::path& dir) {
     if (!it->is_regular_file(type_ec) || it->is_symlink(type_ec)) {
       return Status::DataLoss("audit segment " + it->path().string() + " is not a regular file");
     }
-    out.push_back({it->path(), *seq});
+    out.push_back({it->path(), *seq, it->path().extension() == kCompressedSuffix});
   }
   if (ec) return Status::Internal("cannot list " + dir.string() + ": " + ec.message());
-  std::sort(out.begin(), out.end(), [](const Segment& a, const Segment& b) { return a.first_seq < b.first_seq; });
+  // By seq, the plain one of a pair first, then drop the other.
+  std::sort(out.begin(), out.end(), [](const Segment& a, const Segment& b) {
+    return a.first_seq != b.first_seq ? a.first_seq < b.first_seq : !a.compressed && b.compressed;
+  });
+  out.erase(std::unique(out.begin(), out.end(),
+                        [](const Segment& a, const Segment& b) { return a.first_seq == b.first_seq; }),
+            out.end());
   return out;
 }
 
@@ -138,6 +153,71 @@ StatusOr<std::vector<std::string>> LastLines(const std::filesystem::path& path, 
   }
   std::reverse(lines.begin(), lines.end());
   return lines;
+}
+
+namespace {
+
+Segment CompressedTwin(const Segment& plain) {
+  return {plain.path.parent_path() / CompressedSegmentName(plain.first_seq), plain.first_seq, true};
+}
+
+StatusOr<std::string> ReadCompressed(const Segment& segment) {
+  // A compressed segment is at most about a tenth of its text; anything larger
+  // than the text limit is not ours.
+  AEGIS_ASSIGN_OR_RETURN(std::string packed, ReadFile(segment.path, kMaxSegmentBytes));
+  auto text = Decompress(packed);
+  if (!text.ok()) return Status::DataLoss(segment.path.filename().string() + ": " + text.status().message());
+  return text;
+}
+
+}  // namespace
+
+StatusOr<SegmentText> SegmentText::Read(const Segment& segment) {
+  SegmentText out;
+  if (segment.compressed) {
+    AEGIS_ASSIGN_OR_RETURN(out.text_, ReadCompressed(segment));
+    return out;
+  }
+  auto mapped = MappedFile::Open(segment.path);
+  if (!mapped.ok()) {
+    std::error_code ec;
+    if (!std::filesystem::exists(segment.path, ec)) return Read(CompressedTwin(segment));
+    return mapped.status();
+  }
+  out.mapped_.emplace(std::move(*mapped));
+  return out;
+}
+
+StatusOr<std::string> SegmentPrefix(const Segment& segment, size_t n) {
+  if (segment.compressed) {
+    AEGIS_ASSIGN_OR_RETURN(std::string packed, ReadFile(segment.path, kMaxSegmentBytes));
+    return DecompressPrefix(packed, n);
+  }
+  int fd = ::open(segment.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0 && errno == ENOENT) return SegmentPrefix(CompressedTwin(segment), n);
+  if (fd < 0) return Errno("cannot open", segment.path);
+  std::string head(n, '\0');
+  const ssize_t got = ::pread(fd, head.data(), head.size(), 0);
+  ::close(fd);
+  head.resize(got > 0 ? static_cast<size_t>(got) : 0);
+  return head;
+}
+
+StatusOr<std::vector<std::string>> LastLines(const Segment& segment, size_t limit) {
+  if (!segment.compressed) {
+    auto lines = LastLines(segment.path, limit);
+    std::error_code ec;
+    if (lines.ok() || std::filesystem::exists(segment.path, ec)) return lines;
+    return LastLines(CompressedTwin(segment), limit);
+  }
+  AEGIS_ASSIGN_OR_RETURN(SegmentText text, SegmentText::Read(segment));
+  std::vector<std::string> all;
+  ForEachLine(text.view(), [&](std::string_view line) {
+    all.emplace_back(line);
+    return true;
+  });
+  if (all.size() > limit) all.erase(all.begin(), all.end() - static_cast<std::ptrdiff_t>(limit));
+  return all;
 }
 
 }  // namespace aegis::audit::internal

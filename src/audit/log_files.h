@@ -23,13 +23,17 @@ inline constexpr std::string_view kKeyFile = "key.json";
 inline constexpr std::string_view kLegacyFile = "audit.jsonl";  // before tree heads existed
 
 std::string SegmentName(uint64_t first_seq);
+std::string CompressedSegmentName(uint64_t first_seq);  // sealed, zstd (segment_compression.h)
 std::optional<uint64_t> ParseSegmentName(std::string_view file_name);
 
 struct Segment {
   std::filesystem::path path;
   uint64_t first_seq = 0;
+  bool compressed = false;  // segment-<seq>.jsonl.zst
 };
-// Every segment-*.jsonl of `dir`, by first seq. Other files are ignored.
+// Every segment-*.jsonl and segment-*.jsonl.zst of `dir`, by first seq; when
+// both exist for one seq (a compression cut short) the .jsonl. Other files
+// are ignored.
 StatusOr<std::vector<Segment>> ListSegments(const std::filesystem::path& dir);
 
 // A read-only view of a whole file (mmap; empty files allowed).
@@ -47,6 +51,21 @@ class MappedFile {
   size_t size_ = 0;
 };
 
+// A segment's bytes, decompressed when it is compressed (bounded: DataLoss past
+// kMaxSegmentBytes or when corrupt). A plain segment compressed since it was
+// listed is read from its .zst.
+class SegmentText {
+ public:
+  static StatusOr<SegmentText> Read(const Segment& segment);
+  std::string_view view() const { return mapped_ ? mapped_->view() : std::string_view(text_); }
+
+ private:
+  std::optional<MappedFile> mapped_;
+  std::string text_;
+};
+// The first `n` bytes of a segment (fewer if it is shorter).
+StatusOr<std::string> SegmentPrefix(const Segment& segment, size_t n);
+
 // Calls `line` for each newline-terminated line of `text` (without the newline);
 // returns the number of bytes after the last newline (a torn tail). Stops early
 // when `line` returns false.
@@ -54,6 +73,8 @@ size_t ForEachLine(std::string_view text, const std::function<bool(std::string_v
 
 // The last `limit` complete lines of a file, oldest first (reads backwards in blocks).
 StatusOr<std::vector<std::string>> LastLines(const std::filesystem::path& path, size_t limit);
+// The same for a segment, compressed or not.
+StatusOr<std::vector<std::string>> LastLines(const Segment& segment, size_t limit);
 
 // The events of `query` (AuditLog::Read), at most `limit`.
 StatusOr<AuditPage> ReadAuditWindow(const std::filesystem::path& dir, const AuditQuery& query, size_t limit);

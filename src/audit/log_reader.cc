@@ -10,13 +10,10 @@ namespace aegis::audit::internal {
 namespace {
 
 // The time of a segment's first event ("" if it has none yet).
-std::string FirstTime(const std::filesystem::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return {};
-  std::string head(4096, '\0');
-  const ssize_t n = ::pread(fd, head.data(), head.size(), 0);
-  ::close(fd);
-  head.resize(n > 0 ? static_cast<size_t>(n) : 0);
+std::string FirstTime(const Segment& segment) {
+  auto prefix = SegmentPrefix(segment, 4096);
+  if (!prefix.ok()) return {};
+  const std::string& head = *prefix;
   const size_t nl = head.find('\n');
   if (nl == std::string::npos) return {};
   return std::string(LineTime(std::string_view(head).substr(0, nl)));
@@ -36,7 +33,7 @@ StatusOr<AuditPage> ReadAuditWindow(const std::filesystem::path& dir, const Audi
   for (size_t i = segments.size(); i-- > 0;) {
     if (segments[i].first_seq > from) continue;
     if (!since.empty()) {
-      const std::string first = FirstTime(segments[i].path);
+      const std::string first = FirstTime(segments[i]);
       if (!first.empty() && first >= since && i > 0) continue;
     }
     start = i;
@@ -44,7 +41,7 @@ StatusOr<AuditPage> ReadAuditWindow(const std::filesystem::path& dir, const Audi
   }
   AuditPage page;
   for (size_t i = start; i < segments.size() && !page.next_seq; ++i) {
-    AEGIS_ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(segments[i].path));
+    AEGIS_ASSIGN_OR_RETURN(SegmentText file, SegmentText::Read(segments[i]));
     ForEachLine(file.view(), [&](std::string_view line) {
       auto prefix = ParseLinePrefix(line);
       if (!prefix || prefix->seq < from) return true;

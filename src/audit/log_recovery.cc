@@ -88,7 +88,7 @@ StatusOr<std::string> RecoverAuditDirectory(const std::filesystem::path& dir) {
     done = "migrated " + std::to_string(n) + " events from audit.jsonl";
     AEGIS_ASSIGN_OR_RETURN(segments, ListSegments(dir));
   }
-  if (!segments.empty()) {
+  if (!segments.empty() && !segments.back().compressed) {
     AEGIS_ASSIGN_OR_RETURN(uint64_t cut, CutTornTail(segments.back().path));
     if (cut > 0) {
       spdlog::warn("audit: cut a torn write of {} bytes from {}", cut, segments.back().path.string());

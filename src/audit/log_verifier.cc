@@ -295,8 +295,15 @@ StatusOr<VerifyReport> VerifyAuditLog(const std::filesystem::path& audit_dir, co
                                        std::to_string(report.events) + " (a segment was removed or replaced)");
       return report;
     }
-    AEGIS_ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(segment.path));
-    std::string_view text = file.view();
+    // Compressed or not, the events are the same bytes; a segment that does not
+    // decompress (truncated, corrupt, a zstd bomb) is tampering, not an error to stop at.
+    auto file = internal::SegmentText::Read(segment);
+    if (!file.ok() && file.status().code() == StatusCode::kDataLoss) {
+      walker.FailAt(report.events, file.status().message());
+      return report;
+    }
+    AEGIS_RETURN_IF_ERROR(file.status());
+    std::string_view text = file->view();
     if (resumed_here) {
       if (!LineBeforeFits(text, **start)) {
         walker.FailAt(skip - 1, "event " + std::to_string(skip - 1) + " was altered or removed: segment " +

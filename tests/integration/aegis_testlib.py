@@ -27,6 +27,7 @@ import numpy as np
 import pytest
 import requests
 
+import audit_merkle
 import oms
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -403,10 +404,10 @@ class Installation:
         events = []
         audit_dir = self.dir / "audit"
         # Event segments only: heads.jsonl holds signed tree heads, key.json the audit key.
-        for p in sorted(audit_dir.glob("segment-*.jsonl")):
+        for p in audit_merkle.segments(audit_dir):
             if not p.is_file():
                 continue
-            for line in p.read_text(errors="replace").splitlines():
+            for line in audit_merkle.segment_bytes(p).decode(errors="replace").splitlines():
                 line = line.strip()
                 if not line:
                     continue

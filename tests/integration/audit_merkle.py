@@ -8,6 +8,7 @@ import base64
 import hashlib
 import json
 import pathlib
+import subprocess
 import struct
 
 from cryptography.hazmat.primitives import serialization
@@ -121,18 +122,35 @@ def verify_head(head: dict, key: Ed25519PublicKey) -> None:
     key.verify(base64.b64decode(head["signature"]), head_signing_input(head))
 
 
+def segment_bytes(path: pathlib.Path) -> bytes:
+    """A segment's event bytes: sealed segments are zstd-compressed (decompressed with the zstd CLI)."""
+    if path.name.endswith(".zst"):
+        return subprocess.run(["zstd", "-dc", str(path)], check=True, capture_output=True).stdout
+    return path.read_bytes()
+
+
+def segments(audit_dir: pathlib.Path) -> list[pathlib.Path]:
+    """segment-*.jsonl and segment-*.jsonl.zst by first seq (the plain one when both exist)."""
+    by_seq = {}
+    for p in sorted(audit_dir.glob("segment-*.jsonl*")):
+        if p.name.endswith(".jsonl") or p.name.endswith(".jsonl.zst"):
+            seq = int(p.name[len("segment-"):].split(".")[0])
+            if seq not in by_seq or p.name.endswith(".jsonl"):
+                by_seq[seq] = p
+    return [by_seq[s] for s in sorted(by_seq)]
+
+
 def read_lines(path: pathlib.Path) -> list[bytes]:
-    data = path.read_bytes()
+    data = segment_bytes(path)
     lines = data.split(b"\n")
     return lines[:-1]  # the part after the last newline is a torn write (or empty)
 
 
 def read_log(audit_dir: pathlib.Path) -> tuple[list[bytes], list[dict]]:
     """(event lines in order, signed heads) of an audit directory."""
-    segments = sorted(audit_dir.glob("segment-*.jsonl"))
     lines: list[bytes] = []
-    for seg in segments:
-        assert int(seg.name[len("segment-"):-len(".jsonl")]) == len(lines), f"segment {seg.name} out of place"
+    for seg in segments(audit_dir):
+        assert int(seg.name[len("segment-"):].split(".")[0]) == len(lines), f"segment {seg.name} out of place"
         lines += read_lines(seg)
     heads_path = audit_dir / "heads.jsonl"
     heads = [json.loads(l) for l in read_lines(heads_path)] if heads_path.exists() else []

@@ -67,3 +67,33 @@ def test_summary_mode_counts_successes_keeps_failures_and_loses_nothing_at_sigte
     p = aegis("audit", "verify", "--data-dir", inst.dir, "--json")
     assert p.returncode == 0, p.stdout + p.stderr
     assert json.loads(p.stdout)["root"] == checked["root"]
+
+
+# --------------------------------------------------------------------------- compressed segments
+
+
+@pytest.fixture(scope="module")
+def segmented(tmp_path_factory):
+    """A server with the smallest segments (64 KiB), so that a few hundred requests seal some."""
+    inst = start_installation(tmp_path_factory.mktemp("audit-segmented"), models=False,
+                              config={("audit", "segment_max_bytes"): 65536})
+    session = inst.session()
+    for _ in range(400):
+        assert session.get(inst.url("/v2")).status_code == 200
+    yield inst
+    stop_and_check(inst)
+
+
+def test_sealed_segments_are_compressed_and_verify_to_the_same_root(segmented):
+    inst = segmented
+    audit_dir = inst.dir / "audit"
+    inst.wait_audit(lambda e: any(audit_dir.glob("segment-*.jsonl.zst")), timeout=30, what="a compressed segment")
+    plain = sorted(audit_dir.glob("segment-*.jsonl"))
+    packed = sorted(audit_dir.glob("segment-*.jsonl.zst"))
+    assert packed and plain and plain[-1].name > packed[-1].name, (plain, packed)  # the newest stays plain
+    assert sum(p.stat().st_size for p in packed) * 4 < 65536 * len(packed), "compression saved less than 4x"
+    checked = am.check_log(audit_dir)  # the independent checker reads them with the zstd CLI
+    p = aegis("audit", "verify", "--data-dir", inst.dir, "--json")
+    assert p.returncode == 0, p.stdout + p.stderr
+    report = json.loads(p.stdout)
+    assert report["events"] == checked["events"] and report["root"] == checked["root"]

@@ -2,7 +2,9 @@
 //
 // Layout under DIR/audit/ (see docs/audit.md for the auditor's view):
 //   segment-<first seq, 20 digits>.jsonl   append-only event lines (event_line.h),
-//                                          a new segment every segment_max_bytes
+//                                          a new segment every segment_max_bytes;
+//                                          once sealed, compressed to .jsonl.zst
+//   checkpoints.jsonl                      where verification may resume (checkpoint.h)
 //   heads.jsonl                            signed tree heads (tree_head.h)
 //   key.json                               the audit public key {"key_id","public_key"}
 // The Ed25519 private key lives in DIR/keys/audit-signing.key, wrapped by the KEK.
@@ -67,6 +69,9 @@ struct AuditLogOptions {
   // summarized per window (summarizer.h); empty = every event its own line ("all").
   std::string summarized_action;
   std::chrono::milliseconds summary_window{1000};
+  // Sealed segments are compressed with zstd in the background
+  // (segment-<seq>.jsonl.zst; what is hashed and signed stays the plain lines).
+  bool compress_sealed_segments = true;
 };
 
 struct AuditStats {
