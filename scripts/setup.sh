@@ -14,8 +14,8 @@ PACKAGES=(
   # libraries (what each is for: docs/design.md, "Third-party libraries")
   libssl-dev libboost-dev libsimdjson-dev libtomlplusplus-dev libcli11-dev libspdlog-dev
   nlohmann-json3-dev libsqlite3-dev libargon2-dev zlib1g-dev libqrencode-dev
-  # audit: sealed segments compressed with zstd
-  libzstd-dev
+  # audit: sealed segments compressed with zstd (zstd: the tests' independent checker reads them)
+  libzstd-dev zstd
   # confinement of engine workers (seccomp-bpf)
   libseccomp-dev
   # metrics: prometheus-cpp (core) for the exposition, prometheus for `promtool check metrics`,
