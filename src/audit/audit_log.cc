@@ -14,6 +14,8 @@
 #include "aegis/common/mutex.h"
 #include "aegis/common/periodic_thread.h"
 #include "aegis/common/thread_annotations.h"
+#include "aegis/crypto/encoding.h"
+#include "archive.h"
 #include "log_files.h"
 #include "log_recovery.h"
 #include "log_writer.h"
@@ -80,6 +82,9 @@ struct AuditLog::State {
 
   // --- The threads ----------------------------------------------------------------
   std::thread writer;
+  // Held by whoever adds or removes segment files other than the writer's
+  // (the compressor, Archive), so neither resurrects what the other removed.
+  Mutex segment_files_mu;
   std::optional<PeriodicThread> verifier;    // when options.verify_interval > 0
   std::optional<PeriodicThread> compressor;  // when options.compress_sealed_segments
 
@@ -253,6 +258,7 @@ struct AuditLog::State {
 
   // Compresses the sealed segments (the compressor thread; segment_compression.h).
   void CompressOnce() noexcept {
+    MutexLock lock(segment_files_mu);
     auto done = internal::CompressSealedSegments(options.dir);
     if (!done.ok()) {
       spdlog::error("audit log: compressing sealed segments: {} (retried in a minute)", done.status().message());
@@ -265,6 +271,11 @@ struct AuditLog::State {
   void VerifyOnce() AEGIS_EXCLUDES(mu) {
     auto report =
         VerifyAuditLog(options.dir, {.pinned_key = std::nullopt, .keep_leaves = false, .all_signatures = false});
+    // A segment compressed or archived between the listing and the read is an
+    // I/O error, not tampering: look again once.
+    if (!report.ok()) {
+      report = VerifyAuditLog(options.dir, {.pinned_key = std::nullopt, .keep_leaves = false, .all_signatures = false});
+    }
     const bool ok = report.ok() && report->ok;
     std::string detail;
     {
@@ -415,6 +426,28 @@ Status AuditLog::SignNow() {
   while (s.SignedSize() < target && s.write_status.ok()) s.progress.Wait(s.mu);
   --s.waiters;
   return s.write_status;
+}
+
+StatusOr<ArchiveSummary> AuditLog::Archive(std::chrono::system_clock::time_point before,
+                                           const std::filesystem::path& output) {
+  State& s = *state_;
+  // Heads (and the checkpoint at the archive's end) cover everything so far.
+  AEGIS_RETURN_IF_ERROR(SignNow());
+  AEGIS_ASSIGN_OR_RETURN(crypto::PublicKey key, ReadAuditPublicKey(s.options.dir));
+  StatusOr<internal::ArchiveOutcome> outcome = Status::Internal("not run");
+  {
+    MutexLock lock(s.segment_files_mu);
+    outcome = internal::ArchiveSegments(s.options.dir, before, output, key);
+  }
+  if (!outcome.ok()) return outcome.status();
+  ArchiveSummary summary{outcome->first_event, outcome->end_event, outcome->segments, crypto::HexEncode(outcome->root)};
+  Append(SystemEvent(s.options.clock->Now(), SystemAction::kAuditArchive, "audit",
+                     "events " + std::to_string(summary.first_event) + " to " + std::to_string(summary.end_event - 1) +
+                         " (" + std::to_string(summary.segments) + " segments, signed root " + summary.root +
+                         ") archived to " + std::filesystem::absolute(output).string() +
+                         " and removed from the live log"));
+  AEGIS_RETURN_IF_ERROR(SignNow());
+  return summary;
 }
 
 AuditStats AuditLog::Stats() const {

@@ -16,6 +16,7 @@
 #include "aegis/audit/log_verifier.h"
 #include "aegis/common/file_util.h"
 #include "aegis/crypto/signature.h"
+#include "archive.h"
 #include "checkpoint.h"
 #include "segment_compression.h"
 
@@ -84,6 +85,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto report = aegis::audit::VerifyAuditLog(dir, options);
     if (report.ok() && report->ok && (!report->heads.empty() || report->first_event > 0)) std::abort();
   }
+  // The live list of archives (a crash between recording an archive and removing its segments).
+  Put(dir / "archives.jsonl", checkpoints);
+  aegis::audit::internal::FinishArchivedRemovals(dir).IgnoreError();
   const auto& zdir = CompressedDir();
   Put(zdir / "segment-00000000000000000000.jsonl.zst", segment);
   Put(zdir / "heads.jsonl", heads);

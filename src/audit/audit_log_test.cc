@@ -442,6 +442,7 @@ TEST(AuditEventTest, TypedFieldsKeepTheirOnDiskStrings) {
       {SystemAction::kAuditKeyCreated, "audit.key_created"},
       {SystemAction::kAuditVerifyFailed, "audit.verify_failed"},
       {SystemAction::kAuditSinkDrop, "audit.sink_drop"},
+      {SystemAction::kAuditArchive, "audit.archive"},
       {SystemAction::kRuntimeWorkerCrashed, "runtime.worker_crashed"},
       {SystemAction::kRuntimeWorkerTimedOut, "runtime.worker_timed_out"},
       {SystemAction::kRuntimeProtocolViolation, "runtime.protocol_violation"},

@@ -49,6 +49,8 @@ std::string_view SystemActionName(SystemAction action) {
       return "audit.verify_failed";
     case SystemAction::kAuditSinkDrop:
       return "audit.sink_drop";
+    case SystemAction::kAuditArchive:
+      return "audit.archive";
     case SystemAction::kRuntimeWorkerCrashed:
       return "runtime.worker_crashed";
     case SystemAction::kRuntimeWorkerTimedOut:

@@ -6,11 +6,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "aegis/audit/audit_log.h"
 #include "aegis/audit/event_line.h"
 #include "aegis/audit/log_verifier.h"
+#include "aegis/common/clock.h"
 #include "aegis/common/file_util.h"
 #include "aegis/crypto/encoding.h"
 #include "commands.h"
+#include "passphrase.h"
 
 namespace aegis::cli {
 namespace {
@@ -19,21 +22,32 @@ using Json = nlohmann::ordered_json;
 
 struct OfflineFlags {
   std::string data_dir;
+  std::string archive;  // verify only: an archive folder (aegis audit archive)
   std::string public_key;
   bool json = false;
 };
 
-void AddOfflineFlags(CLI::App* cmd, OfflineFlags& f) {
-  cmd->add_option("--data-dir", f.data_dir, "Installation directory (reads DIR/audit)")->required();
+void AddOfflineFlags(CLI::App* cmd, OfflineFlags& f, bool data_dir_required = true) {
+  auto* data_dir = cmd->add_option("--data-dir", f.data_dir, "Installation directory (reads DIR/audit)");
+  if (data_dir_required) data_dir->required();
   cmd->add_option("--public-key", f.public_key, "Your own copy of the audit public key (PEM); key.json must match it");
 }
 
 audit::VerifyReport Load(const OfflineFlags& f, bool keep_leaves, std::optional<uint64_t> keep_line = std::nullopt) {
-  const auto dir = std::filesystem::path(f.data_dir) / "audit";
-  if (!std::filesystem::is_directory(dir)) throw CommandError("no audit log at " + dir.string(), 2);
+  if (f.data_dir.empty() && f.archive.empty()) throw CommandError("give --data-dir, --archive, or both", 2);
+  const auto dir = f.archive.empty() ? std::filesystem::path(f.data_dir) / "audit" : std::filesystem::path(f.archive);
+  if (!std::filesystem::is_directory(dir)) {
+    throw CommandError((f.archive.empty() ? "no audit log at " : "no archive folder at ") + dir.string(), 2);
+  }
   audit::VerifyOptions options;
   options.keep_leaves = keep_leaves;
   options.keep_line = keep_line;
+  if (!f.archive.empty() && f.public_key.empty() && !f.data_dir.empty()) {
+    // An archive is checked against the installation's key, not only its own copy.
+    auto key = audit::ReadAuditPublicKey(std::filesystem::path(f.data_dir) / "audit");
+    if (!key.ok()) throw CommandError("--data-dir: " + key.status().message(), 2);
+    options.pinned_key = *key;
+  }
   if (!f.public_key.empty()) {
     auto pem = ReadFile(f.public_key, size_t{64} * 1024);
     if (!pem.ok()) throw CommandError("--public-key: " + pem.status().message(), 2);
@@ -76,9 +90,20 @@ void RunVerify(const OfflineFlags& f) {
     j["first_bad_event"] = r.first_bad_event ? Json(*r.first_bad_event) : Json(nullptr);
     j["error"] = r.ok ? Json(nullptr) : Json(r.error);
     j["first_event"] = r.first_event;
+    if (!f.archive.empty()) j["archive"] = true;
     std::cout << j.dump() << std::endl;
   }
   if (!r.ok) FailVerification(r);
+  if (!f.json && !f.archive.empty()) {
+    std::cout << "audit archive intact: events " << r.first_event << " to " << (r.events ? r.events - 1 : 0)
+              << ", signed root " << crypto::HexEncode(r.root) << "\n"
+              << "signed: " << r.heads.size() << " heads; audit key: " << r.key_id
+              << (f.public_key.empty() && f.data_dir.empty() ? " (the archive's own key.json: pass --data-dir or "
+                                                               "--public-key to check it is the installation's)"
+                                                             : " (pinned)")
+              << std::endl;
+    return;
+  }
   if (!f.json) {
     std::cout << "audit log intact: " << r.events << " events, root " << crypto::HexEncode(r.root) << "\n"
               << (r.first_event > 0
@@ -150,6 +175,52 @@ void RunConsistency(const OfflineFlags& f, uint64_t old_size, uint64_t new_size)
   std::cout << (f.json ? j.dump() : j.dump(2)) << std::endl;
 }
 
+// "--before": RFC 3339, or a duration back from now ("90d", "12h").
+std::chrono::system_clock::time_point BeforeArgument(const std::string& text) {
+  if (auto t = ParseRfc3339(text)) return *t;
+  if (text.size() >= 2 && text.size() <= 8) {
+    const char unit = text.back();
+    const std::string digits = text.substr(0, text.size() - 1);
+    const int64_t scale = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : unit == 'd' ? 86400 : 0;
+    if (scale > 0 && !digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos) {
+      return std::chrono::system_clock::now() - std::chrono::seconds(std::stoll(digits) * scale);
+    }
+  }
+  throw CommandError("--before must be an RFC 3339 time (2026-09-01T00:00:00Z) or a duration back (90d, 12h)");
+}
+
+void RunArchive(const std::string& data_dir, const std::string& before, const std::string& output, bool json) {
+  const auto until = BeforeArgument(before);
+  auto kek = OpenKek(std::filesystem::path(data_dir) / "keys");
+  audit::AuditLogOptions options = AuditOptions(data_dir, *kek);
+  options.verify_interval = std::chrono::seconds(0);  // checked at open; the archive is verified on its own
+  auto log = audit::AuditLog::Open(options);
+  if (!log.ok() && log.status().code() == StatusCode::kUnavailable &&
+      log.status().message().find("in use") != std::string::npos) {
+    throw CommandError("the server is running on " + data_dir +
+                       ": stop it first (archiving takes the audit log's lock, like the server)");
+  }
+  auto opened = Check(std::move(log), "opening the audit log");
+  auto summary = opened->Archive(until, output);
+  if (!summary.ok() && summary.status().code() == StatusCode::kNotFound)
+    throw CommandError(summary.status().message(), 1);
+  const auto s = Check(std::move(summary), "archiving");
+  if (json) {
+    Json j;
+    j["first_event"] = s.first_event;
+    j["end_event"] = s.end_event;
+    j["segments"] = s.segments;
+    j["root"] = s.root;
+    j["output"] = std::filesystem::absolute(output).string();
+    std::cout << j.dump() << std::endl;
+  } else {
+    std::cout << "archived events " << s.first_event << " to " << s.end_event - 1 << " (" << s.segments
+              << " segments) into " << output << "\nthe live log now starts at event " << s.end_event
+              << "; check the archive with: aegis audit verify --archive " << output << " --data-dir " << data_dir
+              << std::endl;
+  }
+}
+
 }  // namespace
 
 audit::AuditLogOptions AuditOptions(const std::filesystem::path& data_dir, const keys::KeyProvider& kek) {
@@ -164,7 +235,10 @@ void RegisterAuditOfflineCommands(CLI::App& audit) {
   auto vf = std::make_shared<OfflineFlags>();
   CLI::App* verify = audit.add_subcommand(
       "verify", "Offline: recompute the Merkle tree, check every signed head; exit 0 intact, 1 tampered");
-  AddOfflineFlags(verify, *vf);
+  AddOfflineFlags(verify, *vf, /*data_dir_required=*/false);
+  verify->add_option("--archive", vf->archive,
+                     "Verify an archive folder (aegis audit archive) instead, against --data-dir's or --public-key's "
+                     "key; reports the events it covers");
   AddJsonFlag(verify, vf->json);
   verify->callback([vf] { RunVerify(*vf); });
 
@@ -178,6 +252,22 @@ void RegisterAuditOfflineCommands(CLI::App& audit) {
   AddJsonFlag(prove, pf->json);
   prove->callback([pf, event, size, size_opt] {
     RunProve(*pf, *event, size_opt->count() ? std::optional<uint64_t>(*size) : std::nullopt);
+  });
+
+  auto archive_dir = std::make_shared<std::string>();
+  auto archive_before = std::make_shared<std::string>();
+  auto archive_output = std::make_shared<std::string>();
+  auto archive_json = std::make_shared<bool>(false);
+  CLI::App* archive = audit.add_subcommand(
+      "archive",
+      "Offline (server stopped): move sealed segments older than TIME, with their heads and checkpoints, to DIR");
+  archive->add_option("--data-dir", *archive_dir, "Installation directory")->required();
+  archive->add_option("--before", *archive_before, "RFC 3339 time or duration back (90d): segments sealed before it")
+      ->required();
+  archive->add_option("--output", *archive_output, "A new folder for the archive (cold storage)")->required();
+  AddJsonFlag(archive, *archive_json);
+  archive->callback([archive_dir, archive_before, archive_output, archive_json] {
+    RunArchive(*archive_dir, *archive_before, *archive_output, *archive_json);
   });
 
   auto cf = std::make_shared<OfflineFlags>();

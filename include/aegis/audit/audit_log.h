@@ -89,6 +89,14 @@ struct AuditStats {
   std::vector<std::pair<std::string, SinkStats>> sinks;
 };
 
+// What AuditLog::Archive moved out (docs/audit.md, "Archiving").
+struct ArchiveSummary {
+  uint64_t first_event = 0;
+  uint64_t end_event = 0;  // exclusive: the live log now starts here
+  size_t segments = 0;
+  std::string root;  // hex: the signed root over events [0, end_event)
+};
+
 // A window of the log for readers (GET /v1/audit).
 struct AuditQuery {
   std::optional<uint64_t> from_seq;                            // first event to return
@@ -118,6 +126,12 @@ class AuditLog {
   // Events from `from_seq` and/or at or after `since`, oldest first, after a Flush.
   StatusOr<AuditPage> Read(const AuditQuery& query);
   AuditStats Stats() const;
+  // Moves the segments sealed at or before `before` (with the heads and
+  // checkpoints that cover them) into `output` for cold storage: copied,
+  // synced, verified on their own, recorded, then removed from the live log,
+  // which verifies from the signed checkpoint where it now starts. Records
+  // audit.archive. NotFound when nothing was sealed before `before`.
+  StatusOr<ArchiveSummary> Archive(std::chrono::system_clock::time_point before, const std::filesystem::path& output);
   // Sinks get every event line written after they are added (once durable) and
   // every signed head, from the writer thread; the local log stays the record.
   void AddSink(std::shared_ptr<AuditSink> sink);

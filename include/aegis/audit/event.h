@@ -45,6 +45,7 @@ enum class SystemAction {
   kAuditKeyCreated,    // "audit.key_created": the log's signing key was made
   kAuditVerifyFailed,  // "audit.verify_failed": the background re-verification failed
   kAuditSinkDrop,      // "audit.sink_drop": a SIEM sink dropped events
+  kAuditArchive,       // "audit.archive": sealed segments moved to cold storage
   // What happened to a version's confined engine workers (runtime::RuntimeEvent):
   kRuntimeWorkerCrashed,      // "runtime.worker_crashed"
   kRuntimeWorkerTimedOut,     // "runtime.worker_timed_out"

@@ -1,0 +1,52 @@
+// Archiving sealed segments for cold storage (internal to src/audit; the public
+// entry point is AuditLog::Archive, docs/audit.md "Archiving").
+//
+// An archive folder is a self-contained, verifiable audit directory: the
+// segments of events [first, end), key.json, the heads of sizes first..end,
+// the checkpoints at `first` (when > 0) and at `end`, and archive.json
+// describing it. VerifyAuditLog verifies it like a live log.
+//
+// The steps, each durable before the next, so that a crash at any point loses
+// nothing: (1) copy the segments and the rest into the folder, fsync every file
+// and the folder; (2) verify the copy on its own with the live log's key: it
+// must end at the signed checkpoint at `end`; (3) write archive.json into the
+// folder, then append a line for it to the live archives.jsonl (fsync); (4)
+// remove the archived segments from the live log, oldest first. Every segment
+// boundary up to `end` has a signed checkpoint, so the live log verifies from
+// its first remaining segment after any prefix of (4); the next Archive
+// finishes an interrupted (4) first.
+//
+// Thread-safety: the caller holds the audit directory's lock (AuditLog).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "aegis/audit/merkle.h"
+#include "aegis/common/status.h"
+#include "aegis/crypto/signature.h"
+
+namespace aegis::audit::internal {
+
+inline constexpr std::string_view kArchivesFile = "archives.jsonl";
+inline constexpr std::string_view kArchiveManifest = "archive.json";
+
+struct ArchiveOutcome {
+  uint64_t first_event = 0;
+  uint64_t end_event = 0;  // exclusive
+  size_t segments = 0;
+  Hash root{};                     // the signed root over events [0, end)
+  uint64_t finished_removals = 0;  // segments of an interrupted archive removed first
+};
+
+// Archives the sealed segments of `dir` sealed at or before `before` into `output`.
+StatusOr<ArchiveOutcome> ArchiveSegments(const std::filesystem::path& dir, std::chrono::system_clock::time_point before,
+                                         const std::filesystem::path& output, const crypto::PublicKey& key);
+
+// Removes the live segments that a recorded archive holds (after a crash in
+// step 4); returns how many.
+StatusOr<uint64_t> FinishArchivedRemovals(const std::filesystem::path& dir);
+
+}  // namespace aegis::audit::internal
