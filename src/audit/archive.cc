@@ -52,6 +52,7 @@ Status RemoveSegment(const std::filesystem::path& dir, uint64_t first_seq) {
 
 struct Record {
   uint64_t first = 0, end = 0;
+  bool removed = true;  // false: kept live (--keep-live) until retention prunes it
 };
 
 StatusOr<std::vector<Record>> ReadRecords(const std::filesystem::path& dir) {
@@ -63,7 +64,8 @@ StatusOr<std::vector<Record>> ReadRecords(const std::filesystem::path& dir) {
   ForEachLine(text, [&](std::string_view line) {
     auto j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_object() && j["end_event"].is_number_unsigned() && j["first_event"].is_number_unsigned()) {
-      out.push_back({j["first_event"].get<uint64_t>(), j["end_event"].get<uint64_t>()});
+      const bool kept = j["kept_live"].is_boolean() && j["kept_live"].get<bool>();
+      out.push_back({j["first_event"].get<uint64_t>(), j["end_event"].get<uint64_t>(), !kept});
     }
     return true;
   });
@@ -74,11 +76,15 @@ StatusOr<std::vector<Record>> ReadRecords(const std::filesystem::path& dir) {
 
 StatusOr<uint64_t> FinishArchivedRemovals(const std::filesystem::path& dir) {
   AEGIS_ASSIGN_OR_RETURN(auto records, ReadRecords(dir));
-  if (records.empty()) return uint64_t{0};
+  uint64_t end = 0;
+  for (const auto& r : records) {
+    if (r.removed) end = std::max(end, r.end);
+  }
+  if (end == 0) return uint64_t{0};
   AEGIS_ASSIGN_OR_RETURN(auto segments, ListSegments(dir));
   uint64_t removed = 0;
   for (const auto& s : segments) {
-    if (s.first_seq >= records.back().end) break;
+    if (s.first_seq >= end) break;
     AEGIS_RETURN_IF_ERROR(RemoveSegment(dir, s.first_seq));
     ++removed;
   }
@@ -86,7 +92,8 @@ StatusOr<uint64_t> FinishArchivedRemovals(const std::filesystem::path& dir) {
 }
 
 StatusOr<ArchiveOutcome> ArchiveSegments(const std::filesystem::path& dir, std::chrono::system_clock::time_point before,
-                                         const std::filesystem::path& output, const crypto::PublicKey& key) {
+                                         const std::filesystem::path& output, const crypto::PublicKey& key,
+                                         bool keep_live) {
   ArchiveOutcome outcome;
   std::error_code ec;
   // A folder with a complete archive is never overwritten; a partial one (a
@@ -96,6 +103,12 @@ StatusOr<ArchiveOutcome> ArchiveSegments(const std::filesystem::path& dir, std::
   }
   AEGIS_ASSIGN_OR_RETURN(outcome.finished_removals, FinishArchivedRemovals(dir));
   AEGIS_ASSIGN_OR_RETURN(auto segments, ListSegments(dir));
+  // Archives are contiguous: this one starts where the last one ended (segments
+  // kept live by --keep-live are already archived).
+  AEGIS_ASSIGN_OR_RETURN(auto records, ReadRecords(dir));
+  uint64_t archived_end = 0;
+  for (const auto& r : records) archived_end = std::max(archived_end, r.end);
+  std::erase_if(segments, [&](const Segment& s) { return s.first_seq < archived_end; });
   AEGIS_ASSIGN_OR_RETURN(auto checkpoints, ReadCheckpoints(dir));
   const auto boundary = [&](uint64_t seq) -> const Checkpoint* {
     for (auto it = checkpoints.rbegin(); it != checkpoints.rend(); ++it) {
@@ -177,10 +190,38 @@ StatusOr<ArchiveOutcome> ArchiveSegments(const std::filesystem::path& dir, std::
   nlohmann::ordered_json record = manifest;
   record.erase("segments");
   record["output"] = std::filesystem::absolute(output).string();
+  if (keep_live) record["kept_live"] = true;
   AEGIS_RETURN_IF_ERROR(AppendLine(dir / kArchivesFile, record.dump()));
 
   // (4) Remove them from the live log, oldest first.
-  for (size_t i = 0; i < count; ++i) AEGIS_RETURN_IF_ERROR(RemoveSegment(dir, segments[i].first_seq));
+  if (!keep_live) {
+    for (size_t i = 0; i < count; ++i) AEGIS_RETURN_IF_ERROR(RemoveSegment(dir, segments[i].first_seq));
+  }
+  return outcome;
+}
+
+StatusOr<PruneOutcome> PruneArchived(const std::filesystem::path& dir, std::chrono::system_clock::time_point cutoff) {
+  PruneOutcome outcome;
+  AEGIS_ASSIGN_OR_RETURN(auto records, ReadRecords(dir));
+  uint64_t archived_end = 0;
+  for (const auto& r : records) archived_end = std::max(archived_end, r.end);
+  if (archived_end == 0) return outcome;
+  AEGIS_ASSIGN_OR_RETURN(auto segments, ListSegments(dir));
+  AEGIS_ASSIGN_OR_RETURN(auto checkpoints, ReadCheckpoints(dir));
+  for (size_t i = 0; i + 1 < segments.size(); ++i) {
+    const uint64_t next = segments[i + 1].first_seq;
+    if (next > archived_end) break;  // not all of segment i is archived
+    // Sealed (its checkpoint signed) before the cutoff, and the live log can start after it.
+    const Checkpoint* sealed = nullptr;
+    for (auto it = checkpoints.rbegin(); it != checkpoints.rend() && sealed == nullptr; ++it) {
+      if (it->range.size() == next && it->segment == next && it->offset == 0) sealed = &*it;
+    }
+    if (sealed == nullptr || sealed->head.time() > cutoff) break;
+    if (outcome.segments == 0) outcome.first_event = segments[i].first_seq;
+    AEGIS_RETURN_IF_ERROR(RemoveSegment(dir, segments[i].first_seq));
+    ++outcome.segments;
+    outcome.end_event = next;
+  }
   return outcome;
 }
 

@@ -41,9 +41,21 @@ struct ArchiveOutcome {
   uint64_t finished_removals = 0;  // segments of an interrupted archive removed first
 };
 
-// Archives the sealed segments of `dir` sealed at or before `before` into `output`.
+// Archives the sealed segments of `dir` sealed at or before `before` into
+// `output`, starting where the last archive ended; with `keep_live` the
+// segments stay in the live log (step 4 skipped) until retention prunes them.
 StatusOr<ArchiveOutcome> ArchiveSegments(const std::filesystem::path& dir, std::chrono::system_clock::time_point before,
-                                         const std::filesystem::path& output, const crypto::PublicKey& key);
+                                         const std::filesystem::path& output, const crypto::PublicKey& key,
+                                         bool keep_live = false);
+
+struct PruneOutcome {
+  uint64_t segments = 0;
+  uint64_t first_event = 0, end_event = 0;  // the events removed: [first, end)
+};
+// [audit] retention_days: removes, oldest first, the live segments that a
+// recorded archive holds and that were sealed before `cutoff`. Never a segment
+// no archive holds.
+StatusOr<PruneOutcome> PruneArchived(const std::filesystem::path& dir, std::chrono::system_clock::time_point cutoff);
 
 // Removes the live segments that a recorded archive holds (after a crash in
 // step 4); returns how many.

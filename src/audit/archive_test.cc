@@ -3,6 +3,8 @@
 // and an interrupted archive loses nothing.
 #include "archive.h"
 
+#include <thread>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -10,6 +12,7 @@
 #include "aegis/crypto/encoding.h"
 #include "audit_test_util.h"
 #include "common/testing/status_matchers.h"
+#include "common/testing/wait_for.h"
 #include "log_files.h"
 
 namespace aegis::audit {
@@ -130,6 +133,51 @@ TEST_F(ArchiveTest, AnAlteredArchiveFailsVerification) {
   const auto r = Verify(Out("a"));
   EXPECT_FALSE(r.ok);
   EXPECT_NE(r.error.find("removed or replaced"), std::string::npos) << r.error;
+}
+
+TEST_F(ArchiveTest, RetentionPrunesOnlyArchivedSegmentsAndRecordsIt) {
+  auto o = SmallSegments();
+  o.retention = std::chrono::seconds(1);
+  {
+    auto log = OpenLog(o);
+    for (int i = 0; i < 100; ++i) log->Append(Event(i));
+    ASSERT_OK(log->Flush());
+    // Archived, but kept live: pruned once sealed more than `retention` ago.
+    auto summary = log->Archive(std::chrono::system_clock::now(), Out("kept"), /*keep_live=*/true);
+    ASSERT_OK(summary);
+    EXPECT_EQ(Segments(dir_).front().first_seq, 0u);
+    // Then events that no archive holds, in segments of their own.
+    for (int i = 0; i < 100; ++i) log->Append(Event(i));
+    ASSERT_OK(log->Flush());
+  }
+  auto archived = Verify(Out("kept"));
+  ASSERT_TRUE(archived.ok) << archived.error;
+  const uint64_t end = archived.events;
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  // The next start prunes (and the thread after it, every minute), and records it.
+  auto log = OpenLog(o);
+  const auto recorded = [&] {
+    auto recent = log->Recent(5);
+    if (!recent.ok()) return false;
+    for (const auto& line : *recent) {
+      if (line.find("\"action\":\"audit.prune\"") != std::string::npos &&
+          line.find("events 0 to " + std::to_string(end - 1)) != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  };
+  ASSERT_TRUE(aegis::testing::WaitFor(recorded));
+  EXPECT_EQ(Segments(dir_).front().first_seq, end);
+  // What no archive holds stays, however old.
+  EXPECT_GT(Segments(dir_).size(), 2u);
+  log.reset();
+  const auto live = Verify(dir_);
+  EXPECT_TRUE(live.ok) << live.error;
+  EXPECT_EQ(live.first_event, end);
+  // And nothing is pruned twice or past the archive.
+  EXPECT_EQ(internal::PruneArchived(dir_, std::chrono::system_clock::now() + std::chrono::hours(1)).value().segments,
+            0u);
 }
 
 }  // namespace

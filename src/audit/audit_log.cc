@@ -259,12 +259,30 @@ struct AuditLog::State {
   // Compresses the sealed segments (the compressor thread; segment_compression.h).
   void CompressOnce() noexcept {
     MutexLock lock(segment_files_mu);
+    if (options.retention.count() > 0) PruneOnce();
+    if (!options.compress_sealed_segments) return;
     auto done = internal::CompressSealedSegments(options.dir);
     if (!done.ok()) {
       spdlog::error("audit log: compressing sealed segments: {} (retried in a minute)", done.status().message());
     } else if (*done > 0) {
       spdlog::info("audit log: compressed {} sealed segment(s) with zstd", *done);
     }
+  }
+
+  // [audit] retention_days: archived segments past it leave the live log, recorded.
+  void PruneOnce() AEGIS_REQUIRES(segment_files_mu) {
+    auto pruned = internal::PruneArchived(options.dir, options.clock->Now() - options.retention);
+    if (!pruned.ok()) {
+      spdlog::error("audit log: pruning archived segments: {}", pruned.status().message());
+      return;
+    }
+    if (pruned->segments == 0) return;
+    const std::string what =
+        "events " + std::to_string(pruned->first_event) + " to " + std::to_string(pruned->end_event - 1) + " (" +
+        std::to_string(pruned->segments) + " archived segments sealed more than " +
+        std::to_string(options.retention.count() / 86400) + " days ago) left the live log under audit.retention_days";
+    spdlog::info("audit log: {}", what);
+    AuditLog::AppendTo(*this, SystemEvent(options.clock->Now(), SystemAction::kAuditPrune, "audit", what));
   }
 
   // One background re-verification of the whole log (the verifier thread).
@@ -348,7 +366,7 @@ AuditLog::AuditLog(std::unique_ptr<State> state) : state_(std::move(state)) {
     // Start-up checked only what follows the newest checkpoint: the whole log next.
     s->verifier->RunNow();
   }
-  if (s->options.compress_sealed_segments) {
+  if (s->options.compress_sealed_segments || s->options.retention.count() > 0) {
     s->compressor.emplace(std::chrono::seconds(60), [s]() noexcept { s->CompressOnce(); });
     s->compressor->RunNow();
   }
@@ -429,7 +447,7 @@ Status AuditLog::SignNow() {
 }
 
 StatusOr<ArchiveSummary> AuditLog::Archive(std::chrono::system_clock::time_point before,
-                                           const std::filesystem::path& output) {
+                                           const std::filesystem::path& output, bool keep_live) {
   State& s = *state_;
   // Heads (and the checkpoint at the archive's end) cover everything so far.
   AEGIS_RETURN_IF_ERROR(SignNow());
@@ -437,15 +455,16 @@ StatusOr<ArchiveSummary> AuditLog::Archive(std::chrono::system_clock::time_point
   StatusOr<internal::ArchiveOutcome> outcome = Status::Internal("not run");
   {
     MutexLock lock(s.segment_files_mu);
-    outcome = internal::ArchiveSegments(s.options.dir, before, output, key);
+    outcome = internal::ArchiveSegments(s.options.dir, before, output, key, keep_live);
   }
   if (!outcome.ok()) return outcome.status();
   ArchiveSummary summary{outcome->first_event, outcome->end_event, outcome->segments, crypto::HexEncode(outcome->root)};
-  Append(SystemEvent(s.options.clock->Now(), SystemAction::kAuditArchive, "audit",
-                     "events " + std::to_string(summary.first_event) + " to " + std::to_string(summary.end_event - 1) +
-                         " (" + std::to_string(summary.segments) + " segments, signed root " + summary.root +
-                         ") archived to " + std::filesystem::absolute(output).string() +
-                         " and removed from the live log"));
+  Append(SystemEvent(
+      s.options.clock->Now(), SystemAction::kAuditArchive, "audit",
+      "events " + std::to_string(summary.first_event) + " to " + std::to_string(summary.end_event - 1) + " (" +
+          std::to_string(summary.segments) + " segments, signed root " + summary.root + ") archived to " +
+          std::filesystem::absolute(output).string() +
+          (keep_live ? " and kept in the live log until retention prunes them" : " and removed from the live log")));
   AEGIS_RETURN_IF_ERROR(SignNow());
   return summary;
 }

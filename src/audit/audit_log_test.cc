@@ -443,6 +443,7 @@ TEST(AuditEventTest, TypedFieldsKeepTheirOnDiskStrings) {
       {SystemAction::kAuditVerifyFailed, "audit.verify_failed"},
       {SystemAction::kAuditSinkDrop, "audit.sink_drop"},
       {SystemAction::kAuditArchive, "audit.archive"},
+      {SystemAction::kAuditPrune, "audit.prune"},
       {SystemAction::kRuntimeWorkerCrashed, "runtime.worker_crashed"},
       {SystemAction::kRuntimeWorkerTimedOut, "runtime.worker_timed_out"},
       {SystemAction::kRuntimeProtocolViolation, "runtime.protocol_violation"},

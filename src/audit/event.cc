@@ -51,6 +51,8 @@ std::string_view SystemActionName(SystemAction action) {
       return "audit.sink_drop";
     case SystemAction::kAuditArchive:
       return "audit.archive";
+    case SystemAction::kAuditPrune:
+      return "audit.prune";
     case SystemAction::kRuntimeWorkerCrashed:
       return "runtime.worker_crashed";
     case SystemAction::kRuntimeWorkerTimedOut:

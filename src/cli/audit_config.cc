@@ -115,6 +115,7 @@ Status LoadAuditConfig(const toml::table& root, const std::string& file, Config&
     return r.Error("inference_events", "must be \"all\" (one event per inference) or \"summary\" (see docs/audit.md)");
   }
   config.audit_summarize_inferences = inference_events == "summary";
+  AEGIS_RETURN_IF_ERROR(r.Integer("retention_days", config.audit_retention_days, 0, 36500));
   if (const toml::node* syslog = audit->as_table()->get("syslog")) {
     if (!syslog->is_table()) return r.Error("syslog", "must be a table ([audit.syslog])");
     AEGIS_RETURN_IF_ERROR(LoadSyslog(*syslog->as_table(), file, config));

@@ -189,7 +189,8 @@ std::chrono::system_clock::time_point BeforeArgument(const std::string& text) {
   throw CommandError("--before must be an RFC 3339 time (2026-09-01T00:00:00Z) or a duration back (90d, 12h)");
 }
 
-void RunArchive(const std::string& data_dir, const std::string& before, const std::string& output, bool json) {
+void RunArchive(const std::string& data_dir, const std::string& before, const std::string& output, bool keep_live,
+                bool json) {
   const auto until = BeforeArgument(before);
   auto kek = OpenKek(std::filesystem::path(data_dir) / "keys");
   audit::AuditLogOptions options = AuditOptions(data_dir, *kek);
@@ -201,7 +202,7 @@ void RunArchive(const std::string& data_dir, const std::string& before, const st
                        ": stop it first (archiving takes the audit log's lock, like the server)");
   }
   auto opened = Check(std::move(log), "opening the audit log");
-  auto summary = opened->Archive(until, output);
+  auto summary = opened->Archive(until, output, keep_live);
   if (!summary.ok() && summary.status().code() == StatusCode::kNotFound)
     throw CommandError(summary.status().message(), 1);
   const auto s = Check(std::move(summary), "archiving");
@@ -215,7 +216,9 @@ void RunArchive(const std::string& data_dir, const std::string& before, const st
     std::cout << j.dump() << std::endl;
   } else {
     std::cout << "archived events " << s.first_event << " to " << s.end_event - 1 << " (" << s.segments
-              << " segments) into " << output << "\nthe live log now starts at event " << s.end_event
+              << " segments) into " << output << "\n"
+              << (keep_live ? "the segments stay in the live log until [audit] retention_days prunes them"
+                            : "the live log now starts at event " + std::to_string(s.end_event))
               << "; check the archive with: aegis audit verify --archive " << output << " --data-dir " << data_dir
               << std::endl;
   }
@@ -258,6 +261,7 @@ void RegisterAuditOfflineCommands(CLI::App& audit) {
   auto archive_before = std::make_shared<std::string>();
   auto archive_output = std::make_shared<std::string>();
   auto archive_json = std::make_shared<bool>(false);
+  auto archive_keep = std::make_shared<bool>(false);
   CLI::App* archive = audit.add_subcommand(
       "archive",
       "Offline (server stopped): move sealed segments older than TIME, with their heads and checkpoints, to DIR");
@@ -265,9 +269,11 @@ void RegisterAuditOfflineCommands(CLI::App& audit) {
   archive->add_option("--before", *archive_before, "RFC 3339 time or duration back (90d): segments sealed before it")
       ->required();
   archive->add_option("--output", *archive_output, "A new folder for the archive (cold storage)")->required();
+  archive->add_flag("--keep-live", *archive_keep,
+                    "Copy only: the segments stay live until [audit] retention_days prunes them");
   AddJsonFlag(archive, *archive_json);
-  archive->callback([archive_dir, archive_before, archive_output, archive_json] {
-    RunArchive(*archive_dir, *archive_before, *archive_output, *archive_json);
+  archive->callback([archive_dir, archive_before, archive_output, archive_keep, archive_json] {
+    RunArchive(*archive_dir, *archive_before, *archive_output, *archive_keep, *archive_json);
   });
 
   auto cf = std::make_shared<OfflineFlags>();

@@ -147,6 +147,7 @@ const std::map<std::string, Sample>& Samples() {
       {"audit.segment_max_bytes", {"65536", "131072"}},
       {"audit.verify_interval_seconds", {"60", "61"}},
       {"audit.inference_events", {"\"all\"", "\"summary\""}},
+      {"audit.retention_days", {"0", "92"}},
       {"audit.syslog.address", {"\"127.0.0.1:514\"", "\"127.0.0.1:515\""}},
       {"audit.syslog.transport", {"\"tls\"", "\"tcp\""}},
       {"audit.syslog.ca", {"\"a.pem\"", "\"b.pem\""}},
@@ -326,6 +327,7 @@ std::map<std::string, std::string> Fingerprint(const Config& c) {
   put("audit_segment_max_bytes", c.audit_segment_max_bytes);
   put("audit_verify_interval", c.audit_verify_interval.count());
   put("audit_summarize_inferences", c.audit_summarize_inferences);
+  put("audit_retention_days", c.audit_retention_days);
   if (c.syslog) {
     const auto& s = *c.syslog;
     put("syslog.host", s.host);

@@ -510,6 +510,7 @@ void RunServe(const ServeOptions& o) {
   audit_options.segment_max_bytes = config.audit_segment_max_bytes;
   audit_options.verify_interval = config.audit_verify_interval;
   if (config.audit_summarize_inferences) audit_options.summarized_action = policy::ActionName(policy::Action::kInfer);
+  audit_options.retention = std::chrono::days(config.audit_retention_days);
   audit_options.on_verify_failure = [&late_incidents](const std::string& detail) {
     PostAuditIncident(late_incidents, incident::Severity::kCritical, "audit log",
                       {{"what", "the audit log failed its background verification"}, {"detail", detail}});

@@ -72,6 +72,10 @@ struct AuditLogOptions {
   // Sealed segments are compressed with zstd in the background
   // (segment-<seq>.jsonl.zst; what is hashed and signed stays the plain lines).
   bool compress_sealed_segments = true;
+  // [audit] retention_days: archived segments (aegis audit archive --keep-live)
+  // sealed longer ago than this leave the live log; 0 = kept forever. Never
+  // prunes a segment no archive holds.
+  std::chrono::seconds retention{0};
 };
 
 struct AuditStats {
@@ -131,7 +135,9 @@ class AuditLog {
   // synced, verified on their own, recorded, then removed from the live log,
   // which verifies from the signed checkpoint where it now starts. Records
   // audit.archive. NotFound when nothing was sealed before `before`.
-  StatusOr<ArchiveSummary> Archive(std::chrono::system_clock::time_point before, const std::filesystem::path& output);
+  // With `keep_live` the segments stay in the live log until `retention` prunes them.
+  StatusOr<ArchiveSummary> Archive(std::chrono::system_clock::time_point before, const std::filesystem::path& output,
+                                   bool keep_live = false);
   // Sinks get every event line written after they are added (once durable) and
   // every signed head, from the writer thread; the local log stays the record.
   void AddSink(std::shared_ptr<AuditSink> sink);

@@ -46,6 +46,7 @@ enum class SystemAction {
   kAuditVerifyFailed,  // "audit.verify_failed": the background re-verification failed
   kAuditSinkDrop,      // "audit.sink_drop": a SIEM sink dropped events
   kAuditArchive,       // "audit.archive": sealed segments moved to cold storage
+  kAuditPrune,         // "audit.prune": archived segments past [audit] retention_days left the live log
   // What happened to a version's confined engine workers (runtime::RuntimeEvent):
   kRuntimeWorkerCrashed,      // "runtime.worker_crashed"
   kRuntimeWorkerTimedOut,     // "runtime.worker_timed_out"

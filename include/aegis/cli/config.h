@@ -113,6 +113,7 @@ struct Config {
   uint64_t audit_segment_max_bytes = 64ull << 20;   // [audit] segment_max_bytes
   std::chrono::seconds audit_verify_interval{300};  // [audit] verify_interval_seconds
   bool audit_summarize_inferences = false;          // [audit] inference_events = "summary" ("all" = false)
+  int64_t audit_retention_days = 0;                 // [audit] retention_days: 0 = archived segments stay live
   std::optional<audit::SyslogOptions> syslog;       // [audit.syslog]
   std::optional<audit::WebhookOptions> webhook;     // [audit.webhook]
   // [metrics]: the dedicated scrape listener (GET /metrics without a token),
