@@ -143,11 +143,139 @@ CREATE TABLE baselines (
 PRAGMA user_version = 6;
 )sql";
 
-// Index i migrates version i to i + 1.
-constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5, kSchemaV6};
-static_assert(std::size(kMigrations) == kSchemaVersion);
+// The same steps in PostgreSQL's dialect. Each mirrors its SQLite twin column
+// for column (a test compares the two schemas table by table), with these
+// translations: BLOB is BYTEA, INTEGER is BIGINT (8-byte binary results),
+// STRICT is implied, AUTOINCREMENT is an identity column, length() of bytes is
+// octet_length(), and a table that SQLite orders by its implicit rowid gets an
+// explicit identity column `row_order`. The version is kept in aegis_schema.
+constexpr const char* kPgSchemaV1 = R"sql(
+CREATE TABLE model_versions (
+  sequence    BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  name        TEXT NOT NULL,
+  version     TEXT NOT NULL,
+  format      TEXT NOT NULL,
+  artifact_id TEXT NOT NULL UNIQUE,
+  sha256      TEXT NOT NULL,
+  size_bytes  BIGINT NOT NULL CHECK (size_bytes >= 0),
+  wrapped_dek BYTEA NOT NULL,
+  kek_id      TEXT NOT NULL,
+  created_at  TEXT NOT NULL,
+  created_by  TEXT NOT NULL,
+  UNIQUE (name, version)
+);
+CREATE TABLE tokens (
+  id          TEXT PRIMARY KEY,
+  name        TEXT NOT NULL,
+  role        TEXT NOT NULL,
+  secret_hash BYTEA NOT NULL,
+  created_at  TEXT NOT NULL,
+  expires_at  TEXT,
+  revoked     BIGINT NOT NULL DEFAULT 0 CHECK (revoked IN (0, 1)),
+  row_order   BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE
+);
+)sql";
+
+constexpr const char* kPgSchemaV2 = R"sql(
+ALTER TABLE model_versions ADD COLUMN signer TEXT, ADD COLUMN signer_fingerprint TEXT,
+  ADD COLUMN subject_digest TEXT, ADD COLUMN signature_bundle TEXT;
+CREATE TABLE trusted_keys (
+  name           TEXT PRIMARY KEY,
+  key_type       TEXT NOT NULL,
+  fingerprint    TEXT NOT NULL UNIQUE,
+  public_key_pem TEXT NOT NULL,
+  models         TEXT NOT NULL,
+  created_at     TEXT NOT NULL,
+  created_by     TEXT NOT NULL
+);
+)sql";
+
+constexpr const char* kPgSchemaV3 = R"sql(
+ALTER TABLE tokens ADD COLUMN models TEXT NOT NULL DEFAULT '*', ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
+CREATE TABLE users (
+  name                TEXT PRIMARY KEY CHECK (length(name) > 0),
+  role                TEXT NOT NULL CHECK (length(role) > 0),
+  models              TEXT NOT NULL CHECK (length(models) > 0),
+  password_hash       TEXT NOT NULL CHECK (substr(password_hash, 1, 10) = '$argon2id$'),
+  totp_secret_wrapped BYTEA NOT NULL,
+  kek_id              TEXT NOT NULL,
+  last_totp_step      BIGINT NOT NULL DEFAULT -1 CHECK (last_totp_step >= -1),
+  failed_logins       BIGINT NOT NULL DEFAULT 0 CHECK (failed_logins >= 0),
+  locked_until        TEXT,
+  disabled            BIGINT NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
+  created_at          TEXT NOT NULL,
+  created_by          TEXT NOT NULL
+);
+)sql";
+
+constexpr const char* kPgSchemaV4 = R"sql(
+ALTER TABLE tokens ADD COLUMN rate TEXT NOT NULL DEFAULT '',
+  ADD COLUMN burst BIGINT NOT NULL DEFAULT 0 CHECK (burst >= 0),
+  ADD COLUMN quota BIGINT NOT NULL DEFAULT 0 CHECK (quota >= 0);
+ALTER TABLE users ADD COLUMN rate TEXT NOT NULL DEFAULT '',
+  ADD COLUMN burst BIGINT NOT NULL DEFAULT 0 CHECK (burst >= 0),
+  ADD COLUMN quota BIGINT NOT NULL DEFAULT 0 CHECK (quota >= 0);
+)sql";
+
+constexpr const char* kPgSchemaV5 = R"sql(
+CREATE TABLE incidents (
+  id         TEXT PRIMARY KEY CHECK (length(id) = 32),
+  kind       TEXT NOT NULL CHECK (kind IN ('rate_abuse', 'brute_force', 'out_of_distribution', 'extraction',
+                                           'integrity', 'engine_crash', 'audit')),
+  severity   TEXT NOT NULL CHECK (severity IN ('low', 'medium', 'high', 'critical')),
+  principal  TEXT NOT NULL,
+  model      TEXT NOT NULL,
+  version    TEXT NOT NULL,
+  source     TEXT NOT NULL,
+  first_seen TEXT NOT NULL,
+  last_seen  TEXT NOT NULL,
+  count      BIGINT NOT NULL CHECK (count >= 1),
+  state      TEXT NOT NULL CHECK (state IN ('open', 'acknowledged', 'resolved')),
+  evidence   TEXT NOT NULL CHECK (octet_length(evidence) <= 4096),
+  note       TEXT NOT NULL DEFAULT '',
+  row_order  BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE
+);
+CREATE INDEX incidents_by_key ON incidents (kind, principal, model, state);
+CREATE INDEX incidents_by_state ON incidents (state);
+CREATE TABLE incident_actions (
+  incident_id TEXT NOT NULL REFERENCES incidents (id),
+  seq         BIGINT NOT NULL CHECK (seq >= 1),
+  action      TEXT NOT NULL,
+  at          TEXT NOT NULL,
+  outcome     TEXT NOT NULL,
+  PRIMARY KEY (incident_id, seq)
+);
+CREATE TABLE suspensions (
+  principal  TEXT PRIMARY KEY CHECK (length(principal) > 0),
+  reason     TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  created_by TEXT NOT NULL
+);
+)sql";
+
+constexpr const char* kPgSchemaV6 = R"sql(
+CREATE TABLE baselines (
+  name       TEXT NOT NULL,
+  version    TEXT NOT NULL,
+  data       BYTEA NOT NULL CHECK (octet_length(data) <= 33554432),
+  rows       BIGINT NOT NULL CHECK (rows >= 1),
+  created_at TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  PRIMARY KEY (name, version)
+);
+)sql";
+
+// The one description of the schema: entry i migrates version i to i + 1 in
+// both dialects. A shipped step is never edited; a change is a new step here.
+constexpr SchemaStep kSteps[] = {
+    {kSchemaV1, kPgSchemaV1}, {kSchemaV2, kPgSchemaV2}, {kSchemaV3, kPgSchemaV3},
+    {kSchemaV4, kPgSchemaV4}, {kSchemaV5, kPgSchemaV5}, {kSchemaV6, kPgSchemaV6},
+};
+static_assert(std::size(kSteps) == kSchemaVersion);
 
 }  // namespace
+
+std::span<const SchemaStep> SchemaSteps() { return kSteps; }
 
 Status ConfigureConnection(sqlite3* db) {
   sqlite3_busy_timeout(db, 5000);  // ms: a writer in another process (the CLI) waits, not fails
@@ -175,7 +303,7 @@ Status MigrateSchema(sqlite3* db) {
     status = Status::Internal("database schema version " + std::to_string(version) +
                               " is newer than this binary understands");
   }
-  for (int64_t v = version; status.ok() && v < kSchemaVersion; ++v) status = Exec(db, kMigrations[v]);
+  for (int64_t v = version; status.ok() && v < kSchemaVersion; ++v) status = Exec(db, kSteps[v].sqlite);
   if (!status.ok()) {
     // The migration's error is the one to report; if ROLLBACK fails too, closing
     // the connection still discards the uncommitted transaction.
