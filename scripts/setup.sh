@@ -13,6 +13,8 @@ PACKAGES=(
   clang-tidy-14 clang-format-14
   # libraries (what each is for: docs/design.md, "Third-party libraries")
   libssl-dev libboost-dev libsimdjson-dev libtomlplusplus-dev libcli11-dev libspdlog-dev
+  # the PostgreSQL store (libpq) and the PostgreSQL 15 server its tests start
+  libpq-dev postgresql-15
   nlohmann-json3-dev libsqlite3-dev libargon2-dev zlib1g-dev libqrencode-dev
   # audit: sealed segments compressed with zstd (zstd: the tests' independent checker reads them)
   libzstd-dev zstd

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <thread>
 
@@ -10,20 +11,40 @@
 
 #include "common/testing/scoped_temp_dir.h"
 #include "common/testing/status_matchers.h"
+#include "common/testing/test_pki.h"
+#include "pg_test_database.h"
 #include "sqlite_util.h"
 
 namespace aegis::store {
 namespace {
 
-class MetadataStoreTest : public ::testing::Test {
+enum class Backend { kSqlite, kPostgres };
+
+std::string BackendName(const ::testing::TestParamInfo<Backend>& info) {
+  return info.param == Backend::kSqlite ? "Sqlite" : "Postgres";
+}
+
+// The store's contract, run against both backends: every TEST_P of this
+// fixture is one behaviour SQLite and PostgreSQL must share.
+class MetadataStoreTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
     db_path_ = dir_ / "db" / "aegis.db";
-    auto store = MetadataStore::Open(db_path_);
+    if (GetParam() == Backend::kPostgres) pg_ = std::make_unique<testing::PgTestDatabase>();
+    auto store = OpenAgain();
     ASSERT_OK(store);
     store_ = std::move(*store);
   }
-  void TearDown() override { store_.reset(); }
+  void TearDown() override {
+    store_.reset();
+    pg_.reset();
+  }
+
+  // Another connection to the same database (a restart, or another replica).
+  StatusOr<std::unique_ptr<MetadataStore>> OpenAgain() {
+    if (pg_) return MetadataStore::OpenPostgres(pg_->url(), pg_->password());
+    return MetadataStore::Open(db_path_);
+  }
 
   static ModelVersionRecord Record(const std::string& name, const std::string& version) {
     ModelVersionRecord r;
@@ -44,10 +65,18 @@ class MetadataStoreTest : public ::testing::Test {
   testing::ScopedTempDir tmp_;
   const std::filesystem::path& dir_ = tmp_.path();
   std::filesystem::path db_path_;
+  std::unique_ptr<testing::PgTestDatabase> pg_;
   std::unique_ptr<MetadataStore> store_;
 };
 
-TEST_F(MetadataStoreTest, FileModeAndWal) {
+INSTANTIATE_TEST_SUITE_P(Backends, MetadataStoreTest, ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         BackendName);
+
+// What only the SQLite file has: its mode, WAL, PRAGMA user_version migrations.
+class SqliteStoreTest : public MetadataStoreTest {};
+INSTANTIATE_TEST_SUITE_P(Sqlite, SqliteStoreTest, ::testing::Values(Backend::kSqlite), BackendName);
+
+TEST_P(SqliteStoreTest, FileModeAndWal) {
   struct stat st {};
   ASSERT_EQ(::stat(db_path_.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
@@ -58,7 +87,7 @@ TEST_F(MetadataStoreTest, FileModeAndWal) {
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
-TEST_F(MetadataStoreTest, InsertGetListDelete) {
+TEST_P(MetadataStoreTest, InsertGetListDelete) {
   ASSERT_OK(store_->InsertModelVersion(Record("zeta", "1")));
   ASSERT_OK(store_->InsertModelVersion(Record("alpha", "2")));
   ASSERT_OK(store_->InsertModelVersion(Record("alpha", "1")));
@@ -98,7 +127,7 @@ TEST_F(MetadataStoreTest, InsertGetListDelete) {
   EXPECT_EQ(store_->GetModelVersion("alpha", "2")->sequence, *sequence);
 }
 
-TEST_F(MetadataStoreTest, DuplicatesAreAlreadyExists) {
+TEST_P(MetadataStoreTest, DuplicatesAreAlreadyExists) {
   ASSERT_TRUE(store_->InsertModelVersion(Record("m", "1")).ok());
   const Status dup = store_->InsertModelVersion(Record("m", "1")).status();
   EXPECT_EQ(dup.code(), StatusCode::kAlreadyExists);
@@ -148,7 +177,7 @@ TEST(SqliteStatusTest, ConstraintsMapToTypedDetails) {
   sqlite3_close(db);
 }
 
-TEST_F(MetadataStoreTest, HostileStringsAreJustData) {
+TEST_P(MetadataStoreTest, HostileStringsAreJustData) {
   auto r = Record("x'); DROP TABLE model_versions;--", "1");
   r.artifact_id = "b";
   ASSERT_OK(store_->InsertModelVersion(r));
@@ -158,7 +187,7 @@ TEST_F(MetadataStoreTest, HostileStringsAreJustData) {
   EXPECT_EQ(store_->ListModelVersions()->size(), 1u);
 }
 
-TEST_F(MetadataStoreTest, TokensRoundTrip) {
+TEST_P(MetadataStoreTest, TokensRoundTrip) {
   TokenRecord a{"tok1", "ci", "admin", {9, 8, 7}, "2026-01-01T00:00:00Z", std::nullopt, false};
   TokenRecord b{"tok2", "ops", "admin", std::vector<uint8_t>(32, 0xee), "2026-01-02T00:00:00Z", "2026-02-01T00:00:00Z",
                 true};
@@ -183,7 +212,7 @@ TEST_F(MetadataStoreTest, TokensRoundTrip) {
   EXPECT_EQ((*list)[1].id, "tok2");
 }
 
-TEST_F(MetadataStoreTest, ReopenPersistsAndConcurrentUseIsSafe) {
+TEST_P(MetadataStoreTest, ReopenPersistsAndConcurrentUseIsSafe) {
   std::vector<std::thread> threads;
   threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
@@ -200,14 +229,14 @@ TEST_F(MetadataStoreTest, ReopenPersistsAndConcurrentUseIsSafe) {
   ASSERT_OK(store_->InsertToken({"t", "n", "admin", {1}, "now", std::nullopt, false}));
   store_.reset();
 
-  auto reopened = MetadataStore::Open(db_path_);
+  auto reopened = OpenAgain();
   ASSERT_OK(reopened);
   EXPECT_EQ((*reopened)->ListModelVersions()->size(), 100u);
   EXPECT_OK((*reopened)->GetToken("t"));
   EXPECT_OK((*reopened)->GetModelVersion("m3", "24"));
 }
 
-TEST_F(MetadataStoreTest, TightensLoosePermissionsOnOpen) {
+TEST_P(SqliteStoreTest, TightensLoosePermissionsOnOpen) {
   store_.reset();
   ASSERT_EQ(::chmod(db_path_.c_str(), 0644), 0);
   auto reopened = MetadataStore::Open(db_path_);
@@ -217,7 +246,7 @@ TEST_F(MetadataStoreTest, TightensLoosePermissionsOnOpen) {
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
-TEST_F(MetadataStoreTest, RefusesANewerSchema) {
+TEST_P(SqliteStoreTest, RefusesANewerSchema) {
   store_.reset();
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(db_path_.c_str(), &db), SQLITE_OK);
@@ -228,7 +257,7 @@ TEST_F(MetadataStoreTest, RefusesANewerSchema) {
   EXPECT_NE(reopened.status().message().find("newer"), std::string::npos);
 }
 
-TEST_F(MetadataStoreTest, SignatureIsStoredWithTheVersion) {
+TEST_P(MetadataStoreTest, SignatureIsStoredWithTheVersion) {
   ModelVersionRecord signed_record = Record("signed", "1");
   signed_record.signature = SignatureRecord{"publisher", std::string(64, 'a'), std::string(64, 'b'), "{\"bundle\":1}"};
   ASSERT_OK(store_->InsertModelVersion(signed_record));
@@ -245,7 +274,7 @@ TEST_F(MetadataStoreTest, SignatureIsStoredWithTheVersion) {
   EXPECT_FALSE(plain->signature.has_value());
 }
 
-TEST_F(MetadataStoreTest, TrustedKeysAreUniqueByNameAndKey) {
+TEST_P(MetadataStoreTest, TrustedKeysAreUniqueByNameAndKey) {
   TrustedKeyRecord key{"acme", "ecdsa-p256", std::string(64, 'c'), "PEM", "fraud-*", "t", "admin"};
   ASSERT_OK(store_->InsertTrustedKey(key));
   TrustedKeyRecord same_name = key;
@@ -274,7 +303,7 @@ TEST_F(MetadataStoreTest, TrustedKeysAreUniqueByNameAndKey) {
 
 // A database written by the first release (schema 1) gains the signature columns
 // and the trust store, and its rows read back as unsigned versions.
-TEST_F(MetadataStoreTest, MigratesASchemaOneDatabase) {
+TEST_P(SqliteStoreTest, MigratesASchemaOneDatabase) {
   store_.reset();
   const auto old_path = dir_ / "old.db";
   sqlite3* db = nullptr;
@@ -299,7 +328,7 @@ TEST_F(MetadataStoreTest, MigratesASchemaOneDatabase) {
   EXPECT_TRUE((*reopened)->ListTrustedKeys()->empty());
 }
 
-TEST_F(MetadataStoreTest, TokensCarryModelsAndIssuerAndCanBeRevoked) {
+TEST_P(MetadataStoreTest, TokensCarryModelsAndIssuerAndCanBeRevoked) {
   TokenRecord scoped{"tok1", "ci", "deployer", {1, 2}, "2026-01-01T00:00:00Z", std::nullopt, false};
   scoped.models = "fraud-*";
   scoped.created_by = "user:alice";
@@ -324,7 +353,7 @@ TEST_F(MetadataStoreTest, TokensCarryModelsAndIssuerAndCanBeRevoked) {
   EXPECT_TRUE((*list)[0].revoked);
 }
 
-TEST_F(MetadataStoreTest, CredentialsCarryTheirOwnLimits) {
+TEST_P(MetadataStoreTest, CredentialsCarryTheirOwnLimits) {
   TokenRecord limited{"tok1", "ci", "scorer", {1}, "2026-01-01T00:00:00Z", std::nullopt, false};
   limited.limits = {"600/m", 50, 100000};
   TokenRecord plain{"tok2", "ops", "admin", {3}, "2026-01-01T00:00:00Z", std::nullopt, false};
@@ -349,7 +378,7 @@ UserRecord User(const std::string& name) {
   return u;
 }
 
-TEST_F(MetadataStoreTest, UsersRoundTrip) {
+TEST_P(MetadataStoreTest, UsersRoundTrip) {
   ASSERT_OK(store_->InsertUser(User("zoe")));
   ASSERT_OK(store_->InsertUser(User("alice")));
   const Status dup = store_->InsertUser(User("alice"));
@@ -380,7 +409,7 @@ TEST_F(MetadataStoreTest, UsersRoundTrip) {
   EXPECT_EQ((*list)[1].name, "zoe");
 }
 
-TEST_F(MetadataStoreTest, UserLoginStateIsUpdatedAndCleared) {
+TEST_P(MetadataStoreTest, UserLoginStateIsUpdatedAndCleared) {
   ASSERT_OK(store_->InsertUser(User("alice")));
   ASSERT_OK(store_->InsertUser(User("bob")));
   ASSERT_OK(store_->UpdateUserLoginState("alice", 12345, 10, "2026-01-01T00:30:00Z"));
@@ -399,7 +428,7 @@ TEST_F(MetadataStoreTest, UserLoginStateIsUpdatedAndCleared) {
   EXPECT_STATUS_IS(store_->UpdateUserLoginState("nobody", 1, 0, std::nullopt), StatusCode::kNotFound);
 }
 
-TEST_F(MetadataStoreTest, DisableUserIsIdempotent) {
+TEST_P(MetadataStoreTest, DisableUserIsIdempotent) {
   ASSERT_OK(store_->InsertUser(User("alice")));
   ASSERT_OK(store_->InsertUser(User("bob")));
   ASSERT_OK(store_->DisableUser("alice"));
@@ -409,7 +438,7 @@ TEST_F(MetadataStoreTest, DisableUserIsIdempotent) {
   EXPECT_STATUS_IS(store_->DisableUser("nobody"), StatusCode::kNotFound);
 }
 
-TEST_F(MetadataStoreTest, EnableReplaceTotpAndDeleteUser) {
+TEST_P(MetadataStoreTest, EnableReplaceTotpAndDeleteUser) {
   UserRecord alice = User("alice");
   alice.last_totp_step = 1234;
   ASSERT_OK(store_->InsertUser(alice));
@@ -437,7 +466,7 @@ TEST_F(MetadataStoreTest, EnableReplaceTotpAndDeleteUser) {
   ASSERT_OK(store_->InsertUser(User("alice")));  // the name is free again
 }
 
-TEST_F(MetadataStoreTest, UsersTableRefusesNonsense) {
+TEST_P(MetadataStoreTest, UsersTableRefusesNonsense) {
   UserRecord not_argon = User("mallory");
   not_argon.password_hash = "$2b$12$bcrypt";
   EXPECT_STATUS_IS(store_->InsertUser(not_argon), StatusCode::kInvalidArgument);
@@ -451,7 +480,7 @@ TEST_F(MetadataStoreTest, UsersTableRefusesNonsense) {
 
 // A schema-2 database (trust store, no users, tokens without models/created_by)
 // gains the users table; its tokens keep full scope and an unknown issuer.
-TEST_F(MetadataStoreTest, MigratesASchemaTwoDatabase) {
+TEST_P(SqliteStoreTest, MigratesASchemaTwoDatabase) {
   store_.reset();
   const auto old_path = dir_ / "v2.db";
   sqlite3* db = nullptr;
@@ -519,7 +548,7 @@ IncidentRecord Incident(const std::string& id_char, const std::string& kind = "b
   return r;
 }
 
-TEST_F(MetadataStoreTest, IncidentsInsertUpdateGetList) {
+TEST_P(MetadataStoreTest, IncidentsInsertUpdateGetList) {
   ASSERT_OK(store_->InsertIncident(Incident("a")));
   ASSERT_OK(store_->InsertIncident(Incident("b", "engine_crash")));
   EXPECT_EQ(store_->InsertIncident(Incident("a")).code(), StatusCode::kAlreadyExists);
@@ -563,7 +592,7 @@ TEST_F(MetadataStoreTest, IncidentsInsertUpdateGetList) {
   EXPECT_EQ(store_->UpdateIncident(missing).code(), StatusCode::kNotFound);
 }
 
-TEST_F(MetadataStoreTest, IncidentsRefuseValuesOutsideTheVocabulary) {
+TEST_P(MetadataStoreTest, IncidentsRefuseValuesOutsideTheVocabulary) {
   IncidentRecord r = Incident("a");
   r.kind = "made_up";
   EXPECT_EQ(store_->InsertIncident(r).code(), StatusCode::kInvalidArgument);
@@ -585,7 +614,7 @@ TEST_F(MetadataStoreTest, IncidentsRefuseValuesOutsideTheVocabulary) {
   EXPECT_EQ(store_->UpdateIncident(r).code(), StatusCode::kInvalidArgument);
 }
 
-TEST_F(MetadataStoreTest, IncidentActionsAreOrderedAndBounded) {
+TEST_P(MetadataStoreTest, IncidentActionsAreOrderedAndBounded) {
   ASSERT_OK(store_->InsertIncident(Incident("a")));
   const std::string id(32, 'a');
   ASSERT_OK(store_->AppendIncidentAction(id, {"suspend", "2026-01-02T03:04:06.000Z", "suspended user:alice"}));
@@ -601,7 +630,7 @@ TEST_F(MetadataStoreTest, IncidentActionsAreOrderedAndBounded) {
   EXPECT_EQ(store_->AppendIncidentAction(std::string(32, 'f'), {"alert", "t", "x"}).code(), StatusCode::kNotFound);
 }
 
-TEST_F(MetadataStoreTest, FindUnresolvedIncidentMatchesTheKeyAndSkipsResolved) {
+TEST_P(MetadataStoreTest, FindUnresolvedIncidentMatchesTheKeyAndSkipsResolved) {
   IncidentRecord a = Incident("a");
   ASSERT_OK(store_->InsertIncident(a));
   auto found = store_->FindUnresolvedIncident("brute_force", "user:alice", "");
@@ -617,12 +646,12 @@ TEST_F(MetadataStoreTest, FindUnresolvedIncidentMatchesTheKeyAndSkipsResolved) {
   EXPECT_EQ(store_->FindUnresolvedIncident("brute_force", "user:alice", "").status().code(), StatusCode::kNotFound);
 }
 
-TEST_F(MetadataStoreTest, SuspensionsSurviveReopening) {
+TEST_P(MetadataStoreTest, SuspensionsSurviveReopening) {
   ASSERT_OK(store_->InsertSuspension({"token:ci", "extraction", "2026-01-02T03:04:05.000Z", "system"}));
   ASSERT_OK(store_->InsertSuspension({"user:alice", "by hand", "2026-01-02T03:04:06.000Z", "user:admin"}));
   EXPECT_EQ(store_->InsertSuspension({"token:ci", "again", "t", "system"}).code(), StatusCode::kAlreadyExists);
   store_.reset();
-  auto reopened = MetadataStore::Open(db_path_);
+  auto reopened = OpenAgain();
   ASSERT_OK(reopened);
   store_ = std::move(*reopened);
   auto listed = store_->ListSuspensions();
@@ -636,14 +665,14 @@ TEST_F(MetadataStoreTest, SuspensionsSurviveReopening) {
   EXPECT_EQ(store_->ListSuspensions()->size(), 1u);
 }
 
-TEST_F(MetadataStoreTest, BaselinesAreReplacedBoundedAndSurviveReopening) {
+TEST_P(MetadataStoreTest, BaselinesAreReplacedBoundedAndSurviveReopening) {
   ASSERT_OK(store_->PutBaseline({"m", "1", {1, 2, 3}, 40, "2026-01-02T03:04:05.000Z", "token:ci"}));
   ASSERT_OK(store_->PutBaseline({"m", "1", {4, 5}, 50, "2026-01-02T03:04:06.000Z", "user:admin"}));
   ASSERT_OK(store_->PutBaseline({"a", "2", {9}, 30, "t", "user:admin"}));
   EXPECT_EQ(store_->PutBaseline({"m", "2", std::vector<uint8_t>(kMaxBaselineBytes + 1), 30, "t", "x"}).code(),
             StatusCode::kTooLarge);
   store_.reset();
-  auto reopened = MetadataStore::Open(db_path_);
+  auto reopened = OpenAgain();
   ASSERT_OK(reopened);
   store_ = std::move(*reopened);
   auto got = store_->GetBaseline("m", "1");
@@ -658,6 +687,117 @@ TEST_F(MetadataStoreTest, BaselinesAreReplacedBoundedAndSurviveReopening) {
   ASSERT_OK(store_->DeleteBaseline("m", "1"));
   ASSERT_OK(store_->DeleteBaseline("m", "1"));
   EXPECT_EQ(store_->GetBaseline("m", "1").status().code(), StatusCode::kNotFound);
+}
+
+// What only PostgreSQL has: several replicas on one database, TLS, a server
+// that can go away and come back.
+class PostgresStoreTest : public MetadataStoreTest {};
+INSTANTIATE_TEST_SUITE_P(Postgres, PostgresStoreTest, ::testing::Values(Backend::kPostgres), BackendName);
+
+TEST_P(PostgresStoreTest, RefusesANewerSchema) {
+  pg_->Exec("UPDATE aegis_schema SET version = 99");
+  auto reopened = OpenAgain();
+  ASSERT_FALSE(reopened.ok());
+  EXPECT_NE(reopened.status().message().find("newer"), std::string::npos) << reopened.status().message();
+}
+
+// Replicas starting together on an empty database: one migrates, the others
+// wait for it and find the schema done (nothing created twice, no error).
+TEST_P(PostgresStoreTest, ReplicasStartingTogetherMigrateOnce) {
+  store_.reset();
+  testing::PgTestDatabase fresh;
+  std::vector<std::thread> replicas;
+  std::vector<Status> results(4);
+  for (size_t i = 0; i < results.size(); ++i) {
+    replicas.emplace_back([&, i] {
+      auto opened = MetadataStore::OpenPostgres(fresh.url(), fresh.password());
+      results[i] = opened.status();
+      if (opened.ok())
+        results[i] = (*opened)->InsertToken({"t" + std::to_string(i), "n", "admin", {1}, "now", {}, false});
+    });
+  }
+  for (auto& r : replicas) r.join();
+  for (const Status& s : results) EXPECT_OK(s);
+  EXPECT_EQ(fresh.Exec("SELECT version FROM aegis_schema"), (std::vector<std::vector<std::string>>{{"6"}}));
+  EXPECT_EQ(fresh.Exec("SELECT count(*) FROM tokens")[0][0], "4");
+}
+
+// The one schema description gives both backends the same tables and columns
+// (PostgreSQL adds row_order where SQLite orders by its implicit rowid).
+TEST_P(PostgresStoreTest, SchemaMatchesSqliteColumnForColumn) {
+  testing::ScopedTempDir dir;
+  ASSERT_OK(MetadataStore::Open(dir.path() / "aegis.db"));
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir.path() / "aegis.db").c_str(), &db), SQLITE_OK);
+  std::vector<std::string> sqlite_columns;
+  {
+    internal::Statement tables;
+    ASSERT_OK(
+        tables.Prepare(db,
+                       "SELECT m.name, p.name, p.type, p.\"notnull\" FROM sqlite_schema m, pragma_table_info(m.name) p "
+                       "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY 1, 2"));
+    while (tables.Step() == SQLITE_ROW) {
+      const std::string type = tables.Text(2) == "INTEGER" ? "bigint" : tables.Text(2) == "BLOB" ? "bytea" : "text";
+      sqlite_columns.push_back(tables.Text(0) + "." + tables.Text(1) + " " + type + (tables.Int(3) ? " not null" : ""));
+    }
+    tables.Reset();
+  }  // finalized before the connection closes
+  sqlite3_close(db);
+  std::vector<std::string> pg_columns;
+  for (const auto& row :
+       pg_->Exec("SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns "
+                 "WHERE table_schema = 'public' AND table_name != 'aegis_schema' AND column_name != 'row_order' "
+                 "ORDER BY table_name::text COLLATE \"C\", column_name::text COLLATE \"C\"")) {
+    pg_columns.push_back(row[0] + "." + row[1] + " " + row[2] + (row[3] == "NO" ? " not null" : ""));
+  }
+  // SQLite's INTEGER PRIMARY KEY is NOT NULL without saying so.
+  for (auto& c : sqlite_columns) {
+    if (c == "model_versions.sequence bigint") c += " not null";
+  }
+  EXPECT_EQ(sqlite_columns, pg_columns);
+}
+
+TEST_P(PostgresStoreTest, TextWithANulOrBadUtf8IsRefusedNotCut) {
+  TokenRecord token{"tok", std::string("a\0b", 3), "admin", {1}, "now", {}, false};
+  EXPECT_STATUS_IS(store_->InsertToken(token), StatusCode::kInvalidArgument);
+  token.name = "\xff\xfe";
+  EXPECT_STATUS_IS(store_->InsertToken(token), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->ListTokens()->size(), 0u);
+}
+
+TEST_P(PostgresStoreTest, ConnectsOverTlsAndRefusesAnotherCa) {
+  auto over_tls = MetadataStore::OpenPostgres(pg_->tls_url(), pg_->password());
+  ASSERT_OK(over_tls);
+  EXPECT_OK((*over_tls)->ListTokens());
+  // A certificate that does not chain to the configured CA: no connection.
+  std::string url = pg_->tls_url();
+  url = url.substr(0, url.find("sslrootcert=")) + "sslrootcert=" + testing::TestPki::Get().foreign_ca_cert.string();
+  auto refused = MetadataStore::OpenPostgres(url, pg_->password());
+  EXPECT_STATUS_IS(refused.status(), StatusCode::kUnavailable);
+  EXPECT_NE(refused.status().message().find("certificate"), std::string::npos) << refused.status().message();
+}
+
+TEST_P(PostgresStoreTest, AWrongPasswordIsRefusedWithTheReason) {
+  auto refused = MetadataStore::OpenPostgres(pg_->url(), std::string("not-the-password"));
+  EXPECT_STATUS_IS(refused.status(), StatusCode::kUnavailable);
+  EXPECT_NE(refused.status().message().find("password authentication failed"), std::string::npos)
+      << refused.status().message();
+  EXPECT_EQ(refused.status().message().find("not-the-password"), std::string::npos);
+}
+
+// A connection the server dropped fails the statement in flight with
+// Unavailable (503 to a client), and a later call reconnects by itself.
+TEST_P(PostgresStoreTest, ReconnectsAfterTheServerDropsTheConnection) {
+  ASSERT_OK(store_->InsertToken({"before", "n", "admin", {1}, "now", {}, false}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // past the reconnect back-off
+  pg_->Exec(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND "
+      "pid != pg_backend_pid()");
+  EXPECT_STATUS_IS(store_->ListTokens().status(), StatusCode::kUnavailable);
+  auto listed = store_->ListTokens();
+  ASSERT_OK(listed);
+  EXPECT_EQ(listed->size(), 1u);
+  EXPECT_OK(store_->InsertToken({"after", "n", "admin", {1}, "now", {}, false}));
 }
 
 }  // namespace

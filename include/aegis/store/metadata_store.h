@@ -1,10 +1,13 @@
-// MetadataStore: the SQLite (WAL) database under DIR/db/aegis.db holding model
-// versions (with their signatures), API token hashes, users, the trust
-// store of publisher keys, security incidents and suspended principals. Schema migrations are versioned (PRAGMA
-// user_version). All statements are prepared with bound parameters.
+// MetadataStore: the database holding model versions (with their signatures),
+// API token hashes, users, the trust store of publisher keys, security
+// incidents, suspended principals and input baselines. Two backends share one
+// schema description (src/store/schema.cc): SQLite (WAL) under
+// DIR/db/aegis.db, the embedded default, and PostgreSQL for replicas that
+// share their state ([store] url). Schema migrations are versioned; every
+// value is a bound parameter, never SQL text.
 //
-// Thread-safety: all methods are safe for concurrent use (one connection guarded
-// by a mutex; SQLite itself is in serialized mode).
+// Thread-safety: all methods are safe for concurrent use (one connection
+// guarded by a mutex; SQLite itself is in serialized mode).
 #pragma once
 
 #include <cstdint>
@@ -12,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "aegis/common/status.h"
@@ -142,6 +146,13 @@ class MetadataStore {
  public:
   // Opens or creates the database (file mode 0600), enables WAL, applies migrations.
   static StatusOr<std::unique_ptr<MetadataStore>> Open(const std::filesystem::path& db_path);
+  // Connects to PostgreSQL ([store] url; checks: src/store/pg_url.h) and
+  // applies migrations, one replica at a time. `password` comes from
+  // AEGIS_DB_PASSWORD (or nullopt: a libpq passfile or no password).
+  // InvalidArgument for a URL that is refused, Unavailable when the database
+  // cannot be reached, Internal for a schema newer than this binary.
+  static StatusOr<std::unique_ptr<MetadataStore>> OpenPostgres(std::string_view url,
+                                                               const std::optional<std::string>& password);
   virtual ~MetadataStore() = default;
 
   // Returns the push sequence the store assigned (record.sequence is ignored).
