@@ -25,6 +25,8 @@ class PostgresMetadataStore final : public MetadataStore {
   // Brings the schema to kSchemaVersion (one replica at a time).
   Status Migrate();
 
+  Status ClaimSoleServer() override;
+
   StatusOr<int64_t> InsertModelVersion(ModelVersionRecord record) override;
   StatusOr<ModelVersionRecord> GetModelVersion(const std::string& name, const std::string& version) override;
   StatusOr<std::vector<ModelVersionRecord>> ListModelVersions() override;

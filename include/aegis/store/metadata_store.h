@@ -155,6 +155,14 @@ class MetadataStore {
                                                                const std::optional<std::string>& password);
   virtual ~MetadataStore() = default;
 
+  // Makes this the only server on the database until the process exits, for
+  // as long as other replicas cannot learn of each other's changes: a token
+  // revoked through one replica would stay valid on another. PostgreSQL: a
+  // session advisory lock, taken again after every reconnect; Unavailable
+  // naming the reason while another server holds it. SQLite: one data folder
+  // is one server already, so Ok.
+  virtual Status ClaimSoleServer() { return Status::Ok(); }
+
   // Returns the push sequence the store assigned (record.sequence is ignored).
   // AlreadyExists if (name, version) is taken.
   virtual StatusOr<int64_t> InsertModelVersion(ModelVersionRecord record) = 0;
