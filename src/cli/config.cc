@@ -8,6 +8,7 @@
 #include "aegis/api/cors_policy.h"
 #include "aegis/common/file_util.h"
 #include "aegis/http/host_port.h"
+#include "aegis/store/metadata_store.h"
 #include "audit_config.h"
 #include "auth_config.h"
 #include "config_schema.h"
@@ -124,6 +125,13 @@ StatusOr<Config> LoadConfig(const std::filesystem::path& data_dir) {
     AEGIS_RETURN_IF_ERROR(t.Bool("require_signature", config.require_signature));
     return Status::Ok();
   }));
+  AEGIS_RETURN_IF_ERROR(r.In("store", [&](const internal::TableReader& t) {
+    AEGIS_RETURN_IF_ERROR(t.String("url", config.store_url));
+    if (config.store_url.empty()) return Status::Ok();
+    const Status checked = store::MetadataStore::CheckPostgresUrl(config.store_url);
+    if (!checked.ok()) return t.Error("url", checked.message());
+    return Status::Ok();
+  }));
   std::string cert = config.tls_cert, key = config.tls_key;
   AEGIS_RETURN_IF_ERROR(r.In("tls", [&](const internal::TableReader& t) {
     AEGIS_RETURN_IF_ERROR(t.String("cert", cert));
@@ -183,7 +191,23 @@ StatusOr<Config> LoadConfig(const std::filesystem::path& data_dir) {
   return config;
 }
 
-std::string RenderDefaultConfig(const std::string& listen, const std::string& admin_listen, bool local_ca) {
+namespace {
+
+// A TOML basic string. Control characters cannot occur: the only caller's
+// value (store.url) has passed MetadataStore::CheckPostgresUrl.
+std::string TomlString(const std::string& value) {
+  std::string out = "\"";
+  for (char c : value) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+std::string RenderDefaultConfig(const std::string& listen, const std::string& admin_listen, bool local_ca,
+                                const std::string& store_url) {
   const Config d;
   std::ostringstream out;
   out << "# Aegis configuration. Relative paths are relative to this directory.\n"
@@ -238,6 +262,15 @@ std::string RenderDefaultConfig(const std::string& listen, const std::string& ad
       << "# (`aegis trust add`) are pushed and served. Turning this off is for\n"
       << "# development only; signed pushes are still verified.\n"
       << "require_signature = true\n\n"
+      << "[store]\n"
+      << "# Without url: the embedded SQLite database under db/. With a postgresql:// URL\n"
+      << "# (sslmode=verify-full for a TCP host; the password from AEGIS_DB_PASSWORD or a\n"
+      << "# libpq passfile, never here): the shared state of replicas (docs/scale-out.md).\n"
+      << (store_url.empty()
+              ? "# url = "
+                "\"postgresql://aegis@db.example:5432/aegis?sslmode=verify-full&sslrootcert=/etc/aegis/db-ca.crt\"\n"
+              : "url = " + TomlString(store_url) + "\n")
+      << "\n"
       << "[tls]\n"
       << "cert = \"" << d.tls_cert.string() << "\"\n"
       << "key = \"" << d.tls_key.string() << "\"\n"

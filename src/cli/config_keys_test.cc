@@ -124,6 +124,7 @@ const std::map<std::string, Sample>& Samples() {
       {"models.*.extraction_window", {"100", "300"}},
       {"models.*.extraction_max_rows_per_day", {"0", "10"}},
       {"registry.require_signature", {"true", "false"}},
+      {"store.url", {"\"postgresql:///a?host=/run/postgresql\"", "\"postgresql:///b?host=/run/postgresql\""}},
       {"tls.cert", {"\"a.crt\"", "\"b.crt\""}},
       {"tls.key", {"\"a.key\"", "\"b.key\""}},
       {"tls.ca", {"\"a.pem\"", "\"b.pem\""}},
@@ -296,6 +297,7 @@ std::map<std::string, std::string> Fingerprint(const Config& c) {
     put("models[" + name + "].engine", o.onnx_engine ? runtime::OnnxEngineName(*o.onnx_engine) : "(default)");
   }
   put("require_signature", c.require_signature);
+  put("store_url", c.store_url);
   put("tls_cert", c.tls_cert);
   put("tls_key", c.tls_key);
   put("tls_ca", c.tls_ca);

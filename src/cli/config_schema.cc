@@ -7,7 +7,9 @@ namespace aegis::cli::internal {
 const std::map<std::string, std::set<std::string>>& ConfigSchema() {
   static const std::map<std::string, std::set<std::string>> schema = {
       {"",
-       {"server", "limits", "guard", "runtime", "models", "registry", "tls", "auth", "audit", "metrics", "logging"}},
+       {"server", "limits", "guard", "runtime", "models", "registry", "store", "tls", "auth", "audit", "metrics",
+        "logging"}},
+      {"store", {"url"}},
       {"logging", {"level", "format", "access_log"}},
       {"metrics", {"listen", "client_ca"}},
       {"guard",

@@ -285,6 +285,11 @@ TEST_F(ConfigTest, RefusesTyposWrongTypesAndOutOfRangeValues) {
       {"[server]\nlisten = 8443\n", "server.listen: must be a string"},
       {"[registry]\nrequire_signature = \"no\"\n", "registry.require_signature: must be true or false"},
       {"[registry]\nrequire_signatures = false\n", "registry.require_signatures: unknown key"},
+      {"[store]\nurl = \"postgresql://db.example/aegis\"\n", "store.url: must set sslmode=verify-full"},
+      {"[store]\nurl = \"postgresql://u:pw@db.example/aegis?sslmode=verify-full\"\n",
+       "store.url: must not contain a password"},
+      {"[store]\nurl = \"sqlite:///tmp/x\"\n", "store.url: must be a postgresql:// URL"},
+      {"[store]\nhost = \"db\"\n", "store.host: unknown key"},
       {"[server\nlisten = 1\n", "aegis.toml:1"},
   };
   ExpectRefused(cases);

@@ -50,6 +50,7 @@
 #include "jwks_source.h"
 #include "passphrase.h"
 #include "reload.h"
+#include "store_open.h"
 
 namespace aegis::cli {
 namespace {
@@ -502,7 +503,8 @@ void RunServe(const ServeOptions& o) {
   Check(CheckOnnxRuntime(config));
 
   auto kek = OpenKek(config.data_dir / "keys");
-  auto store = Check(store::MetadataStore::Open(config.data_dir / "db" / "aegis.db"), "opening the database");
+  auto store = OpenConfiguredStore(config);
+  Check(store->ClaimSoleServer(), "opening the database (store.url)");
   // The incidents are made after the log and the sinks that report to them, and
   // destroyed before: those reach them through this.
   LateBound<incident::Incidents> late_incidents;

@@ -24,8 +24,13 @@ bool AllUnixSockets(const std::string& hosts) {
 
 StatusOr<PgConnectOptions> ParseStoreUrl(std::string_view url, const std::optional<std::string>& password) {
   const std::string text(url);
+  for (const char c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      return Status::InvalidArgument("must not contain control characters");
+    }
+  }
   if (text.rfind("postgresql://", 0) != 0 && text.rfind("postgres://", 0) != 0) {
-    return Status::InvalidArgument("store.url must be a postgresql:// URL");
+    return Status::InvalidArgument("must be a postgresql:// URL");
   }
   char* error = nullptr;
   struct FreeOptions {
@@ -38,26 +43,25 @@ StatusOr<PgConnectOptions> ParseStoreUrl(std::string_view url, const std::option
     PQfreemem(error);
     reason = reason.substr(0, reason.find('\n'));
     if (reason.find('"') != std::string::npos) reason = reason.substr(0, reason.find('"')) + "...";
-    return Status::InvalidArgument("store.url is not a valid connection URL: " + reason);
+    return Status::InvalidArgument("is not a valid connection URL: " + reason);
   }
   std::map<std::string, std::string> set;
   for (const PQconninfoOption* o = parsed.get(); o->keyword; ++o) {
     if (o->val && *o->val) set[o->keyword] = o->val;
   }
   if (set.contains("password")) {
-    return Status::InvalidArgument(
-        "store.url must not contain a password: set AEGIS_DB_PASSWORD or use a libpq passfile");
+    return Status::InvalidArgument("must not contain a password: set AEGIS_DB_PASSWORD or use a libpq passfile");
   }
   if (set.contains("service")) {
-    return Status::InvalidArgument("store.url must not name a service: write the connection settings in the URL");
+    return Status::InvalidArgument("must not name a service: write the connection settings in the URL");
   }
   const bool tcp = !AllUnixSockets(set.contains("host") ? set["host"] : "") || set.contains("hostaddr");
   if (tcp && (!set.contains("sslmode") || set["sslmode"] != "verify-full")) {
     return Status::InvalidArgument(
-        "store.url must set sslmode=verify-full for a TCP host (and sslrootcert= the CA that signed the "
+        "must set sslmode=verify-full for a TCP host (and sslrootcert= the CA that signed the "
         "database's certificate)");
   }
-  if (!set.contains("dbname")) return Status::InvalidArgument("store.url must name the database (postgresql://.../DB)");
+  if (!set.contains("dbname")) return Status::InvalidArgument("must name the database (postgresql://.../DB)");
 
   const std::map<std::string, std::string> defaults = {
       {"connect_timeout", "5"},      {"keepalives", "1"},         {"keepalives_idle", "10"},

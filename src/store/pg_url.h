@@ -26,7 +26,8 @@
 
 namespace aegis::store::internal {
 
-// InvalidArgument naming the problem (and never echoing the URL's text back).
+// InvalidArgument naming the problem ("must set sslmode=verify-full ...": the
+// caller says which setting it was), never echoing the URL's text back.
 StatusOr<PgConnectOptions> ParseStoreUrl(std::string_view url, const std::optional<std::string>& password);
 
 }  // namespace aegis::store::internal

@@ -141,11 +141,16 @@ Status PgConnection::EnsureConnected() {
       PQsetNoticeProcessor(
           conn_, [](void*, const char*) {}, nullptr);
   }
-  if (conn_ && PQstatus(conn_) == CONNECTION_OK) return TakeSessionLock();
+  if (conn_ && PQstatus(conn_) == CONNECTION_OK) {
+    ever_connected_ = true;
+    return TakeSessionLock();
+  }
   // The reason names hosts and users: it goes to the server log, and callers
   // (which may answer an unauthenticated client) get a generic message.
   last_error_ = FirstLine(conn_ ? PQerrorMessage(conn_) : "out of memory");
-  log::Warn({}, "cannot connect to the database at {}: {}", options_.display, last_error_);
+  // The first connect's reason goes back to the operator (Connect); later ones
+  // only to the log.
+  if (ever_connected_) log::Warn({}, "cannot connect to the database at {}: {}", options_.display, last_error_);
   return Status::Unavailable("the database is unavailable");
 }
 

@@ -108,6 +108,7 @@ class PgConnection {
   PGconn* conn_ = nullptr;
   std::chrono::steady_clock::time_point last_attempt_{};
   std::string last_error_;  // libpq's reason for the last failed connect
+  bool ever_connected_ = false;
   std::optional<int64_t> session_lock_;
   std::string lock_holder_message_;
 };

@@ -254,4 +254,8 @@ StatusOr<std::unique_ptr<MetadataStore>> MetadataStore::OpenPostgres(std::string
   return std::unique_ptr<MetadataStore>(std::move(store));
 }
 
+Status MetadataStore::CheckPostgresUrl(std::string_view url) {
+  return internal::ParseStoreUrl(url, std::nullopt).status();
+}
+
 }  // namespace aegis::store

@@ -102,6 +102,9 @@ struct Config {
   runtime::RuntimeOptions runtime = DefaultRuntime();
   std::map<std::string, registry::ModelRuntimeOverrides, std::less<>> models;
   bool require_signature = true;  // [registry]
+  // [store] url: empty keeps the embedded SQLite store under DIR/db; a
+  // postgresql:// URL keeps the shared state in PostgreSQL (docs/scale-out.md).
+  std::string store_url;
   std::filesystem::path tls_cert = "tls/server.crt";
   std::filesystem::path tls_key = "tls/server.key";
   std::filesystem::path tls_ca;         // [tls] ca, resolved: empty = the chain is not checked at start
@@ -131,7 +134,9 @@ StatusOr<Config> LoadConfig(const std::filesystem::path& data_dir);
 
 // The file `aegis init` writes: every key with its default, commented. With
 // `local_ca`, [tls] ca names the CA that init created (tls/ca.crt); without
-// (the operator's own certificate), that line is left commented out.
-std::string RenderDefaultConfig(const std::string& listen, const std::string& admin_listen, bool local_ca);
+// (the operator's own certificate), that line is left commented out. A
+// non-empty `store_url` is written as [store] url.
+std::string RenderDefaultConfig(const std::string& listen, const std::string& admin_listen, bool local_ca,
+                                const std::string& store_url = "");
 
 }  // namespace aegis::cli

@@ -153,6 +153,9 @@ class MetadataStore {
   // cannot be reached, Internal for a schema newer than this binary.
   static StatusOr<std::unique_ptr<MetadataStore>> OpenPostgres(std::string_view url,
                                                                const std::optional<std::string>& password);
+  // The checks OpenPostgres makes on a URL, without connecting (for the
+  // configuration loader to report a refused URL against its key).
+  static Status CheckPostgresUrl(std::string_view url);
   virtual ~MetadataStore() = default;
 
   // Makes this the only server on the database until the process exits, for
