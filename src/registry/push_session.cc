@@ -7,6 +7,7 @@
 #include "aegis/common/log.h"
 #include "aegis/crypto/encoding.h"
 #include "aegis/signing/manifest.h"
+#include "aegis/store/artifact_copy.h"
 #include "push_session_impl.h"
 
 namespace aegis::registry {
@@ -77,7 +78,20 @@ StatusOr<std::shared_ptr<const ServedModel>> PushSession::Finish() {
   auto size = s.writer->Commit();
   if (!size.ok()) return fail(size.status());
   const auto blob_path = r.BlobPath(s.record.artifact_id);
-  auto remove_blob = [&] { ::unlink(blob_path.c_str()); };
+  auto remove_blob = [&] {
+    ::unlink(blob_path.c_str());
+    if (r.store_->KeepsArtifacts()) r.store_->DeleteArtifact(s.record.artifact_id).IgnoreError();
+  };
+  // Where the store keeps artifacts (PostgreSQL), the ciphertext is in the
+  // database before the version is recorded: no replica ever finds a record
+  // whose bytes it cannot fetch.
+  if (r.store_->KeepsArtifacts()) {
+    const Status uploaded = store::UploadArtifact(*r.store_, s.record.artifact_id, blob_path);
+    if (!uploaded.ok()) {
+      ::unlink(blob_path.c_str());
+      return fail(uploaded.WithContext("storing the artifact in the database"));
+    }
+  }
 
   auto wrapped = r.kek_->Wrap(s.dek.span(), s.artifact_id);
   if (!wrapped.ok()) {

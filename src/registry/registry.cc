@@ -14,6 +14,7 @@
 #include "aegis/crypto/hash.h"
 #include "aegis/crypto/random.h"
 #include "aegis/crypto/signature.h"
+#include "aegis/store/artifact_copy.h"
 #include "push_session_impl.h"
 
 namespace aegis::registry {
@@ -215,6 +216,13 @@ StatusOr<std::shared_ptr<ServedModel>> Registry::LoadVersion(const store::ModelV
   const auto load_started = std::chrono::steady_clock::now();
   AEGIS_ASSIGN_OR_RETURN(auto dek, kek_->Unwrap(record.wrapped_dek, *id));
   auto started = std::chrono::steady_clock::now();
+  if (store_->KeepsArtifacts()) {
+    // Another replica may have pushed it: the ciphertext comes from the
+    // database into blobs/ (bounded by the recorded size plus the blob
+    // format's per-chunk overhead) and is checked below like any blob.
+    AEGIS_RETURN_IF_ERROR(store::FetchArtifact(*store_, record.artifact_id, BlobPath(record.artifact_id),
+                                               record.size_bytes + record.size_bytes / 64 + (64u << 10)));
+  }
   AEGIS_ASSIGN_OR_RETURN(auto plaintext, store::ReadBlob(BlobPath(record.artifact_id), *id, dek.span()));
   double decrypt_ms = MillisSince(started);
   // Defence in depth: the digest recorded at push must still match, and so must
@@ -356,6 +364,11 @@ Status Registry::Remove(const std::string& name, const std::string& version) {
   std::error_code ec;
   std::filesystem::remove(BlobPath(record.artifact_id), ec);
   if (ec) spdlog::warn("could not remove blob of {} {}: {}", name, version, ec.message());
+  if (store_->KeepsArtifacts()) {
+    const Status deleted = store_->DeleteArtifact(record.artifact_id);
+    if (!deleted.ok())
+      spdlog::warn("could not remove the stored artifact of {} {}: {}", name, version, deleted.message());
+  }
   return Status::Ok();
 }
 

@@ -43,7 +43,8 @@ Status SqliteMetadataStore::Init() {
   AEGIS_RETURN_IF_ERROR(PrepareCredentialStatements());
   AEGIS_RETURN_IF_ERROR(PrepareUserStatements());
   AEGIS_RETURN_IF_ERROR(PrepareIncidentStatements());
-  return PrepareBaselineStatements();
+  AEGIS_RETURN_IF_ERROR(PrepareBaselineStatements());
+  return PrepareArtifactStatements();
 }
 
 Status SqliteMetadataStore::ExecuteOne(Statement& s, const char* what, std::string missing) {

@@ -2,17 +2,22 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include "aegis/store/artifact_copy.h"
 #include "common/testing/scoped_temp_dir.h"
 #include "common/testing/status_matchers.h"
 #include "common/testing/test_pki.h"
 #include "pg_test_database.h"
+#include "schema.h"
 #include "sqlite_util.h"
 
 namespace aegis::store {
@@ -527,7 +532,7 @@ TEST_P(SqliteStoreTest, MigratesASchemaTwoDatabase) {
   sqlite3_stmt* stmt = nullptr;
   ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(stmt, 0), 6);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), internal::kSchemaVersion);
   sqlite3_finalize(stmt);
   sqlite3_close(db);
   auto again = MetadataStore::Open(old_path);
@@ -689,6 +694,49 @@ TEST_P(MetadataStoreTest, BaselinesAreReplacedBoundedAndSurviveReopening) {
   EXPECT_EQ(store_->GetBaseline("m", "1").status().code(), StatusCode::kNotFound);
 }
 
+// The encrypted artifact moves whole between a blobs/ file and the store:
+// byte for byte, never half (a temporary file renamed into place), bounded.
+TEST_P(MetadataStoreTest, ArtifactsMoveWholeBetweenFilesAndTheStore) {
+  std::vector<uint8_t> bytes(2 * kMaxArtifactChunkBytes + 12345);
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i * 131 + (i >> 11));
+  const auto source = dir_ / "source.blob";
+  {
+    std::ofstream out(source, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  }
+  const std::string id(32, 'c');
+  ASSERT_OK(UploadArtifact(*store_, id, source));
+  EXPECT_EQ(store_->GetArtifactChunk(id, 0)->size(), kMaxArtifactChunkBytes);
+  EXPECT_EQ(store_->GetArtifactChunk(id, 2)->size(), 12345u);
+  EXPECT_STATUS_IS(store_->GetArtifactChunk(id, 3).status(), StatusCode::kNotFound);
+
+  const auto fetched = dir_ / "fetched.blob";
+  EXPECT_STATUS_IS(FetchArtifact(*store_, id, fetched, bytes.size() - 1), StatusCode::kDataLoss);
+  EXPECT_FALSE(std::filesystem::exists(fetched));
+  ASSERT_OK(FetchArtifact(*store_, id, fetched, bytes.size()));
+  std::ifstream in(fetched, std::ios::binary);
+  const std::vector<uint8_t> read((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(read, bytes);
+  struct stat st {};
+  ASSERT_EQ(::stat(fetched.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  ASSERT_OK(store_->DeleteArtifact(id));
+  ASSERT_OK(store_->DeleteArtifact(id));
+  EXPECT_STATUS_IS(store_->GetArtifactChunk(id, 0).status(), StatusCode::kNotFound);
+  EXPECT_STATUS_IS(FetchArtifact(*store_, id, dir_ / "gone.blob", bytes.size()), StatusCode::kNotFound);
+  // Nothing half-written is left behind by the failed fetches.
+  std::vector<std::string> left;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+    if (entry.path().filename() != "db") left.push_back(entry.path().filename());  // SQLite's own folder
+  }
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{"fetched.blob", "source.blob"}));
+  EXPECT_STATUS_IS(store_->PutArtifactChunk(id, 0, std::vector<uint8_t>(kMaxArtifactChunkBytes + 1)),
+                   StatusCode::kTooLarge);
+  EXPECT_EQ(store_->KeepsArtifacts(), GetParam() == Backend::kPostgres);
+}
+
 // What only PostgreSQL has: several replicas on one database, TLS, a server
 // that can go away and come back.
 class PostgresStoreTest : public MetadataStoreTest {};
@@ -718,7 +766,8 @@ TEST_P(PostgresStoreTest, ReplicasStartingTogetherMigrateOnce) {
   }
   for (auto& r : replicas) r.join();
   for (const Status& s : results) EXPECT_OK(s);
-  EXPECT_EQ(fresh.Exec("SELECT version FROM aegis_schema"), (std::vector<std::vector<std::string>>{{"6"}}));
+  EXPECT_EQ(fresh.Exec("SELECT version FROM aegis_schema"),
+            (std::vector<std::vector<std::string>>{{std::to_string(internal::kSchemaVersion)}}));
   EXPECT_EQ(fresh.Exec("SELECT count(*) FROM tokens")[0][0], "4");
 }
 

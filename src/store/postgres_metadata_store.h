@@ -69,6 +69,11 @@ class PostgresMetadataStore final : public MetadataStore {
   StatusOr<std::vector<BaselineRecord>> ListBaselines() override;
   Status DeleteBaseline(const std::string& name, const std::string& version) override;
 
+  bool KeepsArtifacts() const override { return true; }
+  Status PutArtifactChunk(const std::string& artifact_id, int64_t seq, std::span<const uint8_t> data) override;
+  StatusOr<std::vector<uint8_t>> GetArtifactChunk(const std::string& artifact_id, int64_t seq) override;
+  Status DeleteArtifact(const std::string& artifact_id) override;
+
  private:
   // Migrate()'s steps, inside its transaction.
   Status MigrateInTransaction() AEGIS_REQUIRES(mu_);

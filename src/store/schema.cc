@@ -143,6 +143,19 @@ CREATE TABLE baselines (
 PRAGMA user_version = 6;
 )sql";
 
+// Version 7: encrypted artifacts in the database, in chunks (the blob file's
+// bytes: ciphertext only), for replicas that share no file system. The
+// SQLite store keeps its blobs in files; the table serves its tests only.
+constexpr const char* kSchemaV7 = R"sql(
+CREATE TABLE artifact_chunks (
+  artifact_id TEXT NOT NULL CHECK (length(artifact_id) = 32),
+  seq         INTEGER NOT NULL CHECK (seq >= 0),
+  data        BLOB NOT NULL CHECK (length(data) <= 4194304),
+  PRIMARY KEY (artifact_id, seq)
+) STRICT;
+PRAGMA user_version = 7;
+)sql";
+
 // The same steps in PostgreSQL's dialect. Each mirrors its SQLite twin column
 // for column (a test compares the two schemas table by table), with these
 // translations: BLOB is BYTEA, INTEGER is BIGINT (8-byte binary results),
@@ -265,11 +278,20 @@ CREATE TABLE baselines (
 );
 )sql";
 
+constexpr const char* kPgSchemaV7 = R"sql(
+CREATE TABLE artifact_chunks (
+  artifact_id TEXT NOT NULL CHECK (length(artifact_id) = 32),
+  seq         BIGINT NOT NULL CHECK (seq >= 0),
+  data        BYTEA NOT NULL CHECK (octet_length(data) <= 4194304),
+  PRIMARY KEY (artifact_id, seq)
+);
+)sql";
+
 // The one description of the schema: entry i migrates version i to i + 1 in
 // both dialects. A shipped step is never edited; a change is a new step here.
 constexpr SchemaStep kSteps[] = {
-    {kSchemaV1, kPgSchemaV1}, {kSchemaV2, kPgSchemaV2}, {kSchemaV3, kPgSchemaV3},
-    {kSchemaV4, kPgSchemaV4}, {kSchemaV5, kPgSchemaV5}, {kSchemaV6, kPgSchemaV6},
+    {kSchemaV1, kPgSchemaV1}, {kSchemaV2, kPgSchemaV2}, {kSchemaV3, kPgSchemaV3}, {kSchemaV4, kPgSchemaV4},
+    {kSchemaV5, kPgSchemaV5}, {kSchemaV6, kPgSchemaV6}, {kSchemaV7, kPgSchemaV7},
 };
 static_assert(std::size(kSteps) == kSchemaVersion);
 

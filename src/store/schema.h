@@ -19,7 +19,7 @@
 
 namespace aegis::store::internal {
 
-inline constexpr int kSchemaVersion = 6;
+inline constexpr int kSchemaVersion = 7;
 
 struct SchemaStep {
   const char* sqlite;    // ends by setting PRAGMA user_version

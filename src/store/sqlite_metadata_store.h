@@ -63,12 +63,17 @@ class SqliteMetadataStore final : public MetadataStore {
   StatusOr<std::vector<BaselineRecord>> ListBaselines() override;
   Status DeleteBaseline(const std::string& name, const std::string& version) override;
 
+  Status PutArtifactChunk(const std::string& artifact_id, int64_t seq, std::span<const uint8_t> data) override;
+  StatusOr<std::vector<uint8_t>> GetArtifactChunk(const std::string& artifact_id, int64_t seq) override;
+  Status DeleteArtifact(const std::string& artifact_id) override;
+
  private:
   Status PrepareModelStatements();
   Status PrepareCredentialStatements();
   Status PrepareUserStatements();
   Status PrepareIncidentStatements();
   Status PrepareBaselineStatements();
+  Status PrepareArtifactStatements();
   // Reads the actions of `incident`. The caller holds mu_.
   Status ReadIncidentActions(IncidentRecord& incident);
   // Whether (name, version) is recorded. The caller holds mu_.
@@ -121,6 +126,7 @@ class SqliteMetadataStore final : public MetadataStore {
       find_incident_, count_actions_, insert_action_, list_actions_;
   Statement insert_suspension_, delete_suspension_, list_suspensions_;
   Statement put_baseline_, get_baseline_, list_baselines_, delete_baseline_;
+  Statement put_chunk_, get_chunk_, delete_artifact_;
 };
 
 }  // namespace aegis::store::internal

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -142,6 +143,9 @@ struct BaselineRecord {
 };
 inline constexpr size_t kMaxBaselineBytes = 32u << 20;
 
+// The largest chunk of an artifact kept in the database.
+inline constexpr size_t kMaxArtifactChunkBytes = 4u << 20;
+
 class MetadataStore {
  public:
   // Opens or creates the database (file mode 0600), enables WAL, applies migrations.
@@ -243,6 +247,19 @@ class MetadataStore {
   virtual StatusOr<std::vector<BaselineRecord>> ListBaselines() = 0;
   // Idempotent.
   virtual Status DeleteBaseline(const std::string& name, const std::string& version) = 0;
+
+  // Whether this store keeps the artifacts' encrypted bytes (PostgreSQL: so
+  // replicas need no shared file system) or the data folder's blobs/ alone
+  // does (SQLite). aegis/store/artifact_copy.h moves whole blob files.
+  virtual bool KeepsArtifacts() const { return false; }
+  // Chunk `seq` (0, 1, ...) of an artifact's blob file: ciphertext only, never
+  // a key. TooLarge over kMaxArtifactChunkBytes; writing a chunk again
+  // replaces it.
+  virtual Status PutArtifactChunk(const std::string& artifact_id, int64_t seq, std::span<const uint8_t> data) = 0;
+  // NotFound past the last chunk.
+  virtual StatusOr<std::vector<uint8_t>> GetArtifactChunk(const std::string& artifact_id, int64_t seq) = 0;
+  // Every chunk of the artifact. Idempotent.
+  virtual Status DeleteArtifact(const std::string& artifact_id) = 0;
 };
 
 }  // namespace aegis::store
