@@ -3,6 +3,8 @@
 
     pg_server.py start STATE.json [--tcp] [--tls]
     pg_server.py stop STATE.json
+    pg_server.py halt STATE.json      # stop the server, keep its data (an outage)
+    pg_server.py resume STATE.json    # start it again on the same data and port
 
 `start` creates a cluster in a fresh folder under /tmp, starts it and writes
 STATE.json (mode 0600) with what a test needs to connect:
@@ -131,10 +133,25 @@ def stop(state_path):
     os.unlink(state_path)
 
 
+def halt(state_path):
+    with open(state_path) as f:
+        state = json.load(f)
+    _run([f"{BIN}/pg_ctl", "-D", state["data_dir"], "-m", "fast", "-w", "stop"])
+
+
+def resume(state_path):
+    with open(state_path) as f:
+        state = json.load(f)
+    _run([f"{BIN}/pg_ctl", "-D", state["data_dir"], "-l", state["log"], "-w", "-t", "60", "start"])
+
+
 def main(argv):
-    if len(argv) < 3 or argv[1] not in ("start", "stop"):
-        sys.stderr.write("usage: pg_server.py start|stop STATE.json [--tcp] [--tls]\n")
+    if len(argv) < 3 or argv[1] not in ("start", "stop", "halt", "resume"):
+        sys.stderr.write("usage: pg_server.py start|stop|halt|resume STATE.json [--tcp] [--tls]\n")
         return 2
+    if argv[1] in ("halt", "resume"):
+        (halt if argv[1] == "halt" else resume)(argv[2])
+        return 0
     if argv[1] == "start":
         try:
             start(argv[2], tcp="--tcp" in argv[3:] or "--tls" in argv[3:], tls="--tls" in argv[3:])

@@ -1,0 +1,197 @@
+"""The PostgreSQL store ([store] url) with a real PostgreSQL 15 over TLS (verify-full, SCRAM).
+
+One PostgreSQL server for the module (tests/tools/pg_server.py, as `nobody` under root), one
+database per test. What is checked: `aegis init --store-url` creates the installation in the
+database (nothing in a local SQLite file) and prepares another replica's data folder with the
+installation's KEK only; a server keeps serving from memory while PostgreSQL is down, answers
+writes with 503 and recovers by itself; a second server on the same database is refused while
+replicas cannot propagate changes; refused URLs and unreachable databases are one clear line.
+"""
+
+import json
+import pathlib
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+from aegis_testlib import (AEGIS_BIN, EXAMPLES, REPO, Installation, aegis, assert_one_line_error, check_json_error,
+                           infer_body, reference_case, stop_and_check)
+
+PG_SERVER = [sys.executable, str(REPO / "tests" / "tools" / "pg_server.py")]
+
+
+@pytest.fixture(scope="module")
+def pg(tmp_path_factory):
+    state_path = tmp_path_factory.mktemp("pg") / "state.json"
+    subprocess.run(PG_SERVER + ["start", str(state_path), "--tls"], check=True)
+    state = json.loads(state_path.read_text())
+    state["path"] = str(state_path)
+    yield state
+    subprocess.run(PG_SERVER + ["stop", str(state_path)], check=True)
+
+
+def psql(pg, database, sql):
+    """Runs SQL as the test role over the socket; returns the rows as lists of strings."""
+    proc = subprocess.run(["psql", "-h", pg["socket_dir"], "-p", str(pg["port"]), "-U", "aegis", "-d", database,
+                           "-v", "ON_ERROR_STOP=1", "-AtF", "\t", "-c", sql],
+                          env={"PGPASSWORD": pg["password"], "PATH": "/usr/bin:/bin"}, capture_output=True,
+                          text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    return [line.split("\t") for line in proc.stdout.splitlines()]
+
+
+@pytest.fixture
+def database(pg):
+    name = "it_" + uuid.uuid4().hex[:12]
+    psql(pg, "aegis", f"CREATE DATABASE {name}")
+    yield name
+    psql(pg, "aegis", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def store_url(pg, database):
+    return (f"postgresql://aegis@localhost:{pg['port']}/{database}"
+            f"?sslmode=verify-full&sslrootcert={pg['ca']}")
+
+
+class PgInstallation(Installation):
+    """An installation whose init and serve get AEGIS_DB_PASSWORD."""
+
+    def __init__(self, root, password):
+        super().__init__(root)
+        self.db_password = password
+
+    def env(self, extra=None):
+        env = super().env(extra)
+        env["AEGIS_DB_PASSWORD"] = self.db_password
+        return env
+
+
+def test_init_serve_restart_and_outage_on_postgres(pg, database, tmp_path):
+    inst = PgInstallation(tmp_path / "a", pg["password"])
+    out = inst.init("--store-url", store_url(pg, database))
+    assert out["replica"] is False and out["admin_token"].startswith("aegis_")
+    # The installation lives in PostgreSQL, not in a local SQLite file.
+    assert not (inst.dir / "db" / "aegis.db").exists()
+    assert psql(pg, database, "SELECT name, role, revoked FROM tokens") == [["admin", "admin", "0"]]
+    inst.start()
+    try:
+        inst.push_ok("xgb", "1", EXAMPLES / "xgb_classifier.json", "xgboost")
+        x, expected = reference_case("xgb")
+        assert inst.infer("xgb", infer_body(x)).status_code == 200
+        rows = psql(pg, database, "SELECT name, version, format, length(wrapped_dek) > 0 FROM model_versions")
+        assert rows == [["xgb", "1", "xgboost", "t"]]
+        # The server never put the password on disk or in its own files.
+        for path in inst.dir.rglob("*"):
+            if path.is_file():
+                assert pg["password"].encode() not in path.read_bytes(), path
+
+        # An outage: cached models and credentials keep serving; writes get 503 with a JSON error.
+        subprocess.run(PG_SERVER + ["halt", pg["path"]], check=True)
+        try:
+            assert inst.infer("xgb", infer_body(x)).status_code == 200
+            r = inst.post("/v1/tokens", admin=True, json={"name": "during-outage", "role": "consumer"})
+            body = check_json_error(r, 503, "issuing a token while the database is down")
+            assert "database" in body["error"] and pg["socket_dir"] not in body["error"]
+        finally:
+            subprocess.run(PG_SERVER + ["resume", pg["path"]], check=True)
+        # ... and it recovers by itself, without a restart.
+        deadline = time.monotonic() + 15
+        while True:
+            r = inst.post("/v1/tokens", admin=True, json={"name": "after-outage", "role": "consumer"})
+            if r.status_code == 201 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert r.status_code == 201, r.text
+        assert inst.alive()
+    finally:
+        stop_and_check(inst)
+
+    # A restart finds the model and the new token in the database.
+    inst.start()
+    try:
+        inst.wait_ready(60)
+        assert inst.infer("xgb", infer_body(x)).status_code == 200
+        names = [t["name"] for t in inst.get("/v1/tokens", admin=True).json()["tokens"]]
+        assert "after-outage" in names and "during-outage" not in names
+    finally:
+        stop_and_check(inst)
+
+
+def test_another_replica_folder_needs_the_installation_kek(pg, database, tmp_path):
+    first = PgInstallation(tmp_path / "first", pg["password"])
+    first.init("--store-url", store_url(pg, database))
+    # Something wrapped by the installation's KEK, so a foreign KEK can be told apart.
+    first.start()
+    try:
+        first.push_ok("xgb", "1", EXAMPLES / "xgb_classifier.json", "xgboost")
+    finally:
+        stop_and_check(first)
+
+    second = PgInstallation(tmp_path / "second", pg["password"])
+    # Without the KEK: refused, nothing created.
+    proc = aegis("init", "--data-dir", second.dir, "--store-url", store_url(pg, database), env=second.env())
+    assert_one_line_error(proc)
+    assert "already holds an installation" in proc.stderr and "--kek-file" in proc.stderr
+    assert not second.dir.exists()
+    # With another installation's KEK: refused.
+    other = Installation(tmp_path / "other")
+    other.init()
+    proc = aegis("init", "--data-dir", second.dir, "--store-url", store_url(pg, database), "--kek-file",
+                 other.dir / "keys" / "kek.key", env=second.env())
+    assert_one_line_error(proc)
+    assert "not the key-encryption key of the installation" in proc.stderr
+    assert not second.dir.exists()
+    # With the installation's KEK: a data folder and no admin token.
+    out = second.init("--store-url", store_url(pg, database), "--kek-file", first.dir / "keys" / "kek.key")
+    assert out["replica"] is True and out["admin_token"] is None
+    assert psql(pg, database, "SELECT count(*) FROM tokens") == [["1"]]
+    second.token = first.token
+    second.start()
+    try:
+        second.wait_ready(60)
+        x, _ = reference_case("xgb")
+        assert second.infer("xgb", infer_body(x)).status_code == 200
+        # While it serves, the first replica is refused: replicas cannot yet learn of each
+        # other's changes (a token revoked on one would stay valid on the other).
+        first.start(wait=False)
+        assert first.proc.wait(timeout=60) == 1
+        err = first.last_stderr.read_text()
+        assert "another Aegis server is using this database" in err, err
+    finally:
+        stop_and_check(second)
+
+
+@pytest.mark.parametrize("url, says", [
+    ("postgresql://aegis:hunter2@localhost:5432/aegis?sslmode=verify-full", "must not contain a password"),
+    ("postgresql://aegis@localhost:5432/aegis", "sslmode=verify-full"),
+    ("postgresql://aegis@localhost:5432/aegis?sslmode=require", "sslmode=verify-full"),
+    ("mysql://aegis@localhost/aegis", "postgresql://"),
+])
+def test_refused_urls_are_one_line_and_create_nothing(tmp_path, url, says):
+    target = tmp_path / "data"
+    proc = aegis("init", "--data-dir", target, "--store-url", url, env={"AEGIS_DB_PASSWORD": "x"})
+    assert_one_line_error(proc)
+    assert says in proc.stderr and "hunter2" not in proc.stderr
+    assert not target.exists()
+
+
+def test_config_url_is_checked_and_an_unreachable_database_is_one_line(pg, tmp_path):
+    inst = Installation(tmp_path / "a")
+    inst.init()
+    inst.set_config("store", "url", "postgresql://aegis@localhost:5432/aegis?sslmode=prefer")
+    inst.start(wait=False)
+    assert inst.proc.wait(timeout=60) != 0
+    err = inst.last_stderr.read_text()
+    assert "store.url" in err and "sslmode=verify-full" in err, err
+
+    # Nothing listens on this port: the operator hears where and why, in one line.
+    inst.set_config("store", "url", f"postgresql://aegis@localhost:1/aegis?sslmode=verify-full&sslrootcert={pg['ca']}")
+    inst.start(wait=False)
+    assert inst.proc.wait(timeout=60) != 0
+    err = inst.last_stderr.read_text().strip()
+    assert err.startswith("aegis: opening the database (store.url): cannot connect to the database at "
+                          "postgresql://aegis@localhost:1/aegis"), err
+    assert len(err.splitlines()) == 1, err
