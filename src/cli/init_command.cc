@@ -66,6 +66,13 @@ SharedStore OpenSharedStore(const InitOptions& o) {
   // The first admin token is the mark of an initialised installation (tokens
   // are revoked, never deleted).
   shared.initialised = !Check(shared.store->ListTokens(), "--store-url").empty();
+  if (!shared.initialised && !o.kek_file.empty()) {
+    // A replica's init prints no token: on an empty database the installation's
+    // only admin token would be made and lost with its output.
+    throw CommandError(
+        "the database of --store-url holds no installation yet: create it first with aegis init --store-url "
+        "(without --kek-file; it prints the admin token), then prepare replicas with --kek-file");
+  }
   if (shared.initialised && o.kek_file.empty()) {
     throw CommandError(
         "the database of --store-url already holds an installation: to prepare another replica's data folder, "
@@ -196,7 +203,7 @@ void RunInit(const InitOptions& o) {
     kek = Check(keys::LocalKeyProvider::Create(staging / "keys", passphrase), "creating the KEK");
   } else {
     kek = ImportKek(o.kek_file, staging / "keys", passphrase);
-    if (shared.initialised) RequireInstallationKek(*shared.store, *kek);
+    RequireInstallationKek(*shared.store, *kek);
   }
   std::string ca_path = SetUpTls(staging / "tls", o, *kek);
   Check(MakeDirectory(staging / "blobs", 0700));

@@ -122,6 +122,12 @@ def test_init_serve_restart_and_outage_on_postgres(pg, database, tmp_path):
 
 def test_another_replica_folder_needs_the_installation_kek(pg, database, tmp_path):
     first = PgInstallation(tmp_path / "first", pg["password"])
+    # --kek-file joins an installation: on an empty database the admin token would be lost.
+    proc = aegis("init", "--data-dir", first.dir, "--store-url", store_url(pg, database), "--kek-file",
+                 tmp_path / "kek.key", env=first.env())
+    assert_one_line_error(proc)
+    assert "holds no installation yet" in proc.stderr
+    assert not first.dir.exists()
     first.init("--store-url", store_url(pg, database))
     # Something wrapped by the installation's KEK, so a foreign KEK can be told apart.
     first.start()
