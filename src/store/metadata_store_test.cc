@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <mutex>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -864,6 +865,61 @@ TEST_P(PostgresStoreTest, OneServerPerDatabaseUntilReplicasPropagateChanges) {
   store_.reset();
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // past the reconnect back-off
   EXPECT_OK((*second)->ListTokens());
+}
+
+// Another server's writes reach this one's feed within a second, named by
+// table; a lost feed connection comes back by itself and asks for a full
+// refresh (notifications sent meanwhile are lost).
+TEST_P(PostgresStoreTest, ChangesReachTheOtherServersFeed) {
+  auto other = OpenAgain();
+  ASSERT_OK(other);
+  std::mutex mu;
+  std::vector<uint32_t> seen;
+  auto feed = (*other)->WatchChanges(std::chrono::minutes(10), [&](uint32_t tables) {
+    std::lock_guard lock(mu);
+    seen.push_back(tables);
+  });
+  ASSERT_OK(feed);
+  ASSERT_NE(*feed, nullptr);
+  auto wait_for = [&](uint32_t bit, std::chrono::milliseconds within = std::chrono::seconds(1)) {
+    const auto deadline = std::chrono::steady_clock::now() + within;
+    while (std::chrono::steady_clock::now() < deadline) {
+      {
+        std::lock_guard lock(mu);
+        for (uint32_t t : seen) {
+          if ((t & bit) == bit) {
+            seen.clear();
+            return true;
+          }
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return false;
+  };
+  EXPECT_TRUE(wait_for(kAllChanged)) << "the first refresh";
+  ASSERT_OK(store_->InsertToken({"tok", "n", "admin", {1}, "now", {}, false}));
+  EXPECT_TRUE(wait_for(kTokensChanged));
+  ASSERT_OK(store_->RevokeToken("tok"));
+  EXPECT_TRUE(wait_for(kTokensChanged));
+  ASSERT_OK(store_->InsertModelVersion(Record("m", "1")));
+  EXPECT_TRUE(wait_for(kModelVersionsChanged));
+  ASSERT_OK(store_->InsertSuspension({"token:x", "r", "t", "system"}));
+  EXPECT_TRUE(wait_for(kSuspensionsChanged));
+  ASSERT_OK(store_->InsertTrustedKey({"k", "ed25519", "ff", "pem", "*", "t", "admin"}));
+  EXPECT_TRUE(wait_for(kTrustedKeysChanged));
+  pg_->Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN aegis_changes'");
+  // It waits a second before reconnecting.
+  EXPECT_TRUE(wait_for(kAllChanged, std::chrono::seconds(5))) << "no refresh after the feed's connection was dropped";
+  ASSERT_OK(store_->InsertToken({"tok2", "n", "admin", {1}, "now", {}, false}));
+  EXPECT_TRUE(wait_for(kTokensChanged)) << "the feed does not listen again";
+  feed->reset();
+  // SQLite has one server: no feed.
+  auto sqlite = MetadataStore::Open(dir_ / "other.db");
+  ASSERT_OK(sqlite);
+  auto none = (*sqlite)->WatchChanges(std::chrono::seconds(1), [](uint32_t) {});
+  ASSERT_OK(none);
+  EXPECT_EQ(*none, nullptr);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <limits>
 
+#include "pg_change_feed.h"
 #include "pg_url.h"
 #include "schema.h"
 
@@ -108,6 +109,11 @@ Status PostgresMetadataStore::ClaimSoleServer() {
   return pg_->HoldSessionLock(kSoleServerLock,
                               "another Aegis server is using this database: replicas that share a database need change "
                               "propagation between them, which this build does not have (docs/scale-out.md)");
+}
+
+StatusOr<std::unique_ptr<ChangeFeed>> PostgresMetadataStore::WatchChanges(std::chrono::milliseconds reconcile_interval,
+                                                                          ChangeFeed::Listener on_change) {
+  return PgChangeFeed::Start(options_, reconcile_interval, std::move(on_change));
 }
 
 Status PostgresMetadataStore::ExecuteOne(std::string_view what, const char* sql, const PgParams& params,
@@ -248,8 +254,8 @@ StatusOr<std::unique_ptr<MetadataStore>> MetadataStore::OpenPostgres(std::string
                                                                      const std::optional<std::string>& password) {
   AEGIS_ASSIGN_OR_RETURN(internal::PgConnectOptions options, internal::ParseStoreUrl(url, password));
   const std::string display = options.display;
-  AEGIS_ASSIGN_OR_RETURN(auto connection, internal::PgConnection::Connect(std::move(options)));
-  auto store = std::make_unique<internal::PostgresMetadataStore>(std::move(connection));
+  AEGIS_ASSIGN_OR_RETURN(auto connection, internal::PgConnection::Connect(options));
+  auto store = std::make_unique<internal::PostgresMetadataStore>(std::move(connection), std::move(options));
   AEGIS_RETURN_IF_ERROR(store->Migrate().WithContext(display));
   return std::unique_ptr<MetadataStore>(std::move(store));
 }

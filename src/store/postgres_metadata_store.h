@@ -20,12 +20,15 @@ namespace aegis::store::internal {
 
 class PostgresMetadataStore final : public MetadataStore {
  public:
-  explicit PostgresMetadataStore(std::unique_ptr<PgConnection> connection) : pg_(std::move(connection)) {}
+  PostgresMetadataStore(std::unique_ptr<PgConnection> connection, PgConnectOptions options)
+      : options_(std::move(options)), pg_(std::move(connection)) {}
 
   // Brings the schema to kSchemaVersion (one replica at a time).
   Status Migrate();
 
   Status ClaimSoleServer() override;
+  StatusOr<std::unique_ptr<ChangeFeed>> WatchChanges(std::chrono::milliseconds reconcile_interval,
+                                                     ChangeFeed::Listener on_change) override;
 
   StatusOr<int64_t> InsertModelVersion(ModelVersionRecord record) override;
   StatusOr<ModelVersionRecord> GetModelVersion(const std::string& name, const std::string& version) override;
@@ -113,6 +116,7 @@ class PostgresMetadataStore final : public MetadataStore {
   Status ReadIncidentActions(IncidentRecord& incident) AEGIS_REQUIRES(mu_);
   StatusOr<bool> HasModelVersion(const std::string& name, const std::string& version) AEGIS_EXCLUDES(mu_);
 
+  const PgConnectOptions options_;  // for the change feed's own connection
   Mutex mu_;
   std::unique_ptr<PgConnection> pg_ AEGIS_PT_GUARDED_BY(mu_);
 };

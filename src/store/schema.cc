@@ -156,6 +156,12 @@ CREATE TABLE artifact_chunks (
 PRAGMA user_version = 7;
 )sql";
 
+// Version 8: PostgreSQL notifies the other servers of changes (triggers); an
+// SQLite database has one server, so the step only records the version.
+constexpr const char* kSchemaV8 = R"sql(
+PRAGMA user_version = 8;
+)sql";
+
 // The same steps in PostgreSQL's dialect. Each mirrors its SQLite twin column
 // for column (a test compares the two schemas table by table), with these
 // translations: BLOB is BYTEA, INTEGER is BIGINT (8-byte binary results),
@@ -287,11 +293,33 @@ CREATE TABLE artifact_chunks (
 );
 )sql";
 
+// Every statement that changes a table other servers cache names the table on
+// the channel aegis_changes (aegis/store/change_feed.h). Statement-level, and
+// PostgreSQL folds equal notifications of one transaction into one.
+constexpr const char* kPgSchemaV8 = R"sql(
+CREATE FUNCTION aegis_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('aegis_changes', TG_TABLE_NAME);
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER model_versions_changed AFTER INSERT OR UPDATE OR DELETE ON model_versions
+  FOR EACH STATEMENT EXECUTE FUNCTION aegis_notify_change();
+CREATE TRIGGER tokens_changed AFTER INSERT OR UPDATE OR DELETE ON tokens
+  FOR EACH STATEMENT EXECUTE FUNCTION aegis_notify_change();
+CREATE TRIGGER users_changed AFTER INSERT OR UPDATE OR DELETE ON users
+  FOR EACH STATEMENT EXECUTE FUNCTION aegis_notify_change();
+CREATE TRIGGER trusted_keys_changed AFTER INSERT OR UPDATE OR DELETE ON trusted_keys
+  FOR EACH STATEMENT EXECUTE FUNCTION aegis_notify_change();
+CREATE TRIGGER suspensions_changed AFTER INSERT OR UPDATE OR DELETE ON suspensions
+  FOR EACH STATEMENT EXECUTE FUNCTION aegis_notify_change();
+)sql";
+
 // The one description of the schema: entry i migrates version i to i + 1 in
 // both dialects. A shipped step is never edited; a change is a new step here.
 constexpr SchemaStep kSteps[] = {
     {kSchemaV1, kPgSchemaV1}, {kSchemaV2, kPgSchemaV2}, {kSchemaV3, kPgSchemaV3}, {kSchemaV4, kPgSchemaV4},
-    {kSchemaV5, kPgSchemaV5}, {kSchemaV6, kPgSchemaV6}, {kSchemaV7, kPgSchemaV7},
+    {kSchemaV5, kPgSchemaV5}, {kSchemaV6, kPgSchemaV6}, {kSchemaV7, kPgSchemaV7}, {kSchemaV8, kPgSchemaV8},
 };
 static_assert(std::size(kSteps) == kSchemaVersion);
 

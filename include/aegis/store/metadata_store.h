@@ -10,6 +10,7 @@
 // guarded by a mutex; SQLite itself is in serialized mode).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "aegis/common/status.h"
+#include "aegis/store/change_feed.h"
 
 namespace aegis::store {
 
@@ -169,6 +171,16 @@ class MetadataStore {
   // naming the reason while another server holds it. SQLite: one data folder
   // is one server already, so Ok.
   virtual Status ClaimSoleServer() { return Status::Ok(); }
+
+  // Starts a feed of the changes other servers make (aegis/store/change_feed.h),
+  // or nullptr where no other server shares the store (SQLite). Unavailable
+  // when the feed's connection cannot be made.
+  virtual StatusOr<std::unique_ptr<ChangeFeed>> WatchChanges(std::chrono::milliseconds reconcile_interval,
+                                                             ChangeFeed::Listener on_change) {
+    (void)reconcile_interval;
+    (void)on_change;
+    return std::unique_ptr<ChangeFeed>();
+  }
 
   // Returns the push sequence the store assigned (record.sequence is ignored).
   // AlreadyExists if (name, version) is taken.
