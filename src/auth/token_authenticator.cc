@@ -132,6 +132,34 @@ Status TokenAuthenticator::Revoke(const std::string& id) {
   return Status::Ok();
 }
 
+Status TokenAuthenticator::Reload() {
+  AEGIS_ASSIGN_OR_RETURN(auto tokens, store_->ListTokens());
+  std::unordered_map<std::string, store::TokenRecord> by_id;
+  std::vector<std::string> order;
+  for (auto& t : tokens) {
+    order.push_back(t.id);
+    by_id.emplace(t.id, std::move(t));
+  }
+  std::unique_lock lock(mu_);
+  // A revocation is never undone: one made here after the list was read is
+  // kept. So is a token issued here meanwhile (its own notification reads it
+  // again anyway).
+  for (auto& [id, record] : by_id) {
+    if (auto current = by_id_.find(id); current != by_id_.end() && current->second.revoked) record.revoked = true;
+  }
+  for (const auto& id : order_) {
+    if (!by_id.contains(id)) {
+      auto kept = by_id_.find(id);
+      order.push_back(id);
+      by_id.emplace(id, kept->second);
+    }
+  }
+  for (const auto& id : order) last_used_.try_emplace(id, std::make_unique<std::atomic<int64_t>>(0));
+  by_id_ = std::move(by_id);
+  order_ = std::move(order);
+  return Status::Ok();
+}
+
 std::map<std::string, std::chrono::system_clock::time_point> TokenAuthenticator::LastUsed() const {
   std::shared_lock lock(mu_);
   std::map<std::string, std::chrono::system_clock::time_point> out;

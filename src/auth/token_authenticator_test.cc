@@ -124,6 +124,31 @@ TEST_F(TokenAuthenticatorTest, TokensSurviveReopen) {
   EXPECT_OK(auth_->Authenticate(issued->token));
 }
 
+// Another server sharing the store issued and revoked tokens: Reload sees
+// both.
+TEST_F(TokenAuthenticatorTest, ReloadSeesAnotherServersTokensAndRevocations) {
+  auto other = TokenAuthenticator::Create(store_.get(), clock_);
+  ASSERT_OK(other);
+  auto issued = (*other)->Issue(Admin("elsewhere"));
+  ASSERT_OK(issued);
+  EXPECT_STATUS_IS(auth_->Authenticate(issued->token), StatusCode::kUnauthenticated);
+  ASSERT_OK(auth_->Reload());
+  EXPECT_OK(auth_->Authenticate(issued->token));
+  ASSERT_EQ(auth_->List().size(), 1u);
+
+  ASSERT_OK((*other)->Revoke(issued->record.id));
+  EXPECT_OK(auth_->Authenticate(issued->token));  // not heard of yet
+  ASSERT_OK(auth_->Reload());
+  EXPECT_EQ(auth_->Authenticate(issued->token).status().message(), "token revoked");
+
+  // Tokens issued here stay across a reload.
+  auto mine = auth_->Issue(Admin("here"));
+  ASSERT_OK(mine);
+  ASSERT_OK(auth_->Reload());
+  EXPECT_OK(auth_->Authenticate(mine->token));
+  EXPECT_EQ(auth_->List().size(), 2u);
+}
+
 TEST(BearerCredentialTest, ExtractsTheCredentialOfTheBearerSchemeOnly) {
   EXPECT_EQ(BearerCredential("Bearer abc"), "abc");
   EXPECT_EQ(BearerCredential("bEaReR abc"), "abc");  // the scheme is case-insensitive

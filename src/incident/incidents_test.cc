@@ -431,5 +431,18 @@ TEST_F(IncidentsTest, SuspensionsPersistAndReinstate) {
   EXPECT_EQ(s->Reinstate("token:ci").code(), StatusCode::kNotFound);
 }
 
+// Another server sharing the store suspends and reinstates: Reload follows.
+TEST_F(IncidentsTest, SuspensionsReloadWhatAnotherServerChanged) {
+  auto here = std::move(Suspensions::Load(store_.get(), clock_)).value();
+  auto there = std::move(Suspensions::Load(store_.get(), clock_)).value();
+  ASSERT_OK(there->Suspend("token:ci", "extraction", "system"));
+  EXPECT_FALSE(here->IsSuspended("token:ci"));
+  ASSERT_OK(here->Reload());
+  EXPECT_TRUE(here->IsSuspended("token:ci"));
+  ASSERT_OK(there->Reinstate("token:ci"));
+  ASSERT_OK(here->Reload());
+  EXPECT_FALSE(here->IsSuspended("token:ci"));
+}
+
 }  // namespace
 }  // namespace aegis::incident

@@ -30,6 +30,7 @@ Status Suspensions::Suspend(const std::string& principal, const std::string& rea
   // Stored first: a suspension that would not survive a restart is not made.
   AEGIS_RETURN_IF_ERROR(store_->InsertSuspension({principal, reason, FormatRfc3339(clock_.Now()), by}));
   suspended_.insert(principal);
+  ++generation_;
   return Status::Ok();
 }
 
@@ -38,9 +39,26 @@ Status Suspensions::Reinstate(const std::string& principal) {
   std::unique_lock lock(mu_);
   AEGIS_RETURN_IF_ERROR(store_->DeleteSuspension(principal));
   suspended_.erase(principal);
+  ++generation_;
   return Status::Ok();
 }
 
 StatusOr<std::vector<store::SuspensionRecord>> Suspensions::List() const { return store_->ListSuspensions(); }
+
+Status Suspensions::Reload() {
+  // Read without the lock (IsSuspended is on the request path); a Suspend or
+  // Reinstate here meanwhile makes the list stale, so it is read again.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const uint64_t generation = generation_.load();
+    AEGIS_ASSIGN_OR_RETURN(auto records, store_->ListSuspensions());
+    std::unordered_set<std::string> suspended;
+    for (auto& r : records) suspended.insert(std::move(r.principal));
+    std::unique_lock lock(mu_);
+    if (generation_.load() != generation) continue;
+    suspended_ = std::move(suspended);
+    return Status::Ok();
+  }
+  return Status::Unavailable("suspensions changed while they were read; the next change reads them again");
+}
 
 }  // namespace aegis::incident

@@ -64,6 +64,9 @@ class TokenAuthenticator {
   std::map<std::string, std::chrono::system_clock::time_point> LastUsed() const;
   // NotFound for an unknown id. Idempotent.
   Status Revoke(const std::string& id);
+  // Reads every token from the store again: another server issued or revoked
+  // one (store::ChangeFeed). On error the tokens in memory stay as they were.
+  Status Reload();
 
   // Whether `credential` has the shape of an API token, so callers can route it.
   static bool IsApiToken(std::string_view credential);

@@ -11,6 +11,7 @@
 // Reinstate write the database: worker threads only.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <shared_mutex>
 #include <string>
@@ -38,6 +39,9 @@ class Suspensions {
   // NotFound when it is not suspended.
   Status Reinstate(const std::string& principal);
   StatusOr<std::vector<store::SuspensionRecord>> List() const;
+  // Reads the suspended principals from the store again: another server
+  // suspended or reinstated one (store::ChangeFeed). On error nothing changes.
+  Status Reload();
 
  private:
   Suspensions(store::MetadataStore* store, const Clock& clock) : store_(store), clock_(clock) {}
@@ -46,6 +50,7 @@ class Suspensions {
   const Clock& clock_;
   mutable std::shared_mutex mu_;
   std::unordered_set<std::string> suspended_;
+  std::atomic<uint64_t> generation_{0};  // bumped by every Suspend and Reinstate here
 };
 
 }  // namespace aegis::incident
