@@ -17,7 +17,8 @@ Status InvalidSession() { return Status::Unauthenticated("invalid session"); }
 
 }  // namespace
 
-StatusOr<SessionTable::Created> SessionTable::Create(const std::string& user, Principal principal, Time now) {
+StatusOr<SessionTable::Created> SessionTable::Create(const std::string& user, Principal principal, Time now,
+                                                     std::string factor) {
   AEGIS_ASSIGN_OR_RETURN(std::string secret, crypto::RandomBase64Url(kSecretBytes));
   MutexLock lock(mu_);
   // Purging here keeps abandoned sessions from piling up without a timer thread.
@@ -37,7 +38,7 @@ StatusOr<SessionTable::Created> SessionTable::Create(const std::string& user, Pr
   }
   by_user_[user].push_back(id);
   principal.credential_id = id;
-  sessions_.emplace(id, Session{user, crypto::Sha256(secret), principal, now, now});
+  sessions_.emplace(id, Session{user, crypto::Sha256(secret), principal, now, now, std::move(factor)});
   return Created{std::string(kSessionPrefix) + id + "_" + secret, std::move(principal)};
 }
 
@@ -68,7 +69,7 @@ StatusOr<SessionTable::Live> SessionTable::Authenticate(std::string_view token, 
     return Status::Unauthenticated("session expired");
   }
   session->last_used = now;
-  return Live{session->user, session->principal};
+  return Live{session->user, session->principal, session->factor};
 }
 
 Status SessionTable::Remove(std::string_view token, Time now) {

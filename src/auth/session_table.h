@@ -40,11 +40,16 @@ class SessionTable {
     Principal principal;  // with credential_id set to the session id
   };
   // Starts a session for `user`; `principal.credential_id` is filled in here.
-  StatusOr<Created> Create(const std::string& user, Principal principal, Time now) AEGIS_EXCLUDES(mu_);
+  // `factor` names the second factor the login proved (a digest of the stored
+  // TOTP secret): a session outlives neither the account nor that factor, even
+  // when another server resets it.
+  StatusOr<Created> Create(const std::string& user, Principal principal, Time now, std::string factor = "")
+      AEGIS_EXCLUDES(mu_);
 
   struct Live {
     std::string user;
     Principal principal;
+    std::string factor;
   };
   // Unauthenticated("invalid session" | "session expired"); refreshes the idle timer.
   StatusOr<Live> Authenticate(std::string_view token, Time now) AEGIS_EXCLUDES(mu_);
@@ -61,6 +66,7 @@ class SessionTable {
     Principal principal;
     Time created;
     Time last_used;
+    std::string factor;
   };
 
   // The session `token` names if its secret matches.

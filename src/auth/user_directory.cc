@@ -6,6 +6,8 @@
 
 #include "aegis/auth/credential_limits.h"
 #include "aegis/auth/totp.h"
+#include "aegis/crypto/encoding.h"
+#include "aegis/crypto/hash.h"
 #include "aegis/crypto/password.h"
 #include "aegis/crypto/random.h"
 #include "aegis/crypto/secure_buffer.h"
@@ -33,6 +35,12 @@ std::vector<uint8_t> TotpContext(std::string_view name) {
 }
 
 // What callers may see of an account: everything but its secrets.
+// Which TOTP secret a login proved (a digest of its wrapped form, which a
+// reset replaces).
+std::string FactorOf(const store::UserRecord& user) {
+  return crypto::HexEncode(crypto::Sha256(user.totp_secret_wrapped));
+}
+
 UserInfo InfoOf(store::UserRecord record) {
   return UserInfo{.name = std::move(record.name),
                   .role = std::move(record.role),
@@ -213,7 +221,7 @@ LoginOutcome UserDirectory::Impl::Succeed(const store::UserRecord& user, int64_t
   principal.subject.mfa_at = now;
   // Fixed at login like the grant; limits that no longer parse leave the defaults.
   if (auto limits = CheckCredentialLimits(user.limits); limits.ok()) principal.limits = *limits;
-  auto created = sessions.Create(user.name, std::move(principal), clock.Steady());
+  auto created = sessions.Create(user.name, std::move(principal), clock.Steady(), FactorOf(user));
   if (!created.ok()) return Failure(created.status(), "session not created");
   LoginOutcome out;
   out.session = std::move(created->token);
@@ -275,11 +283,11 @@ LoginOutcome UserDirectory::Login(const LoginRequest& request) {
 
 StatusOr<Principal> UserDirectory::AuthenticateSession(std::string_view token) {
   AEGIS_ASSIGN_OR_RETURN(internal::SessionTable::Live live, impl_->sessions.Authenticate(token, impl_->clock.Steady()));
-  // DisableUser ends sessions at once; this also catches an account disabled by
-  // another process (the CLI) writing the database directly.
+  // DisableUser, RemoveUser and ResetTotp end sessions at once; this also
+  // catches them done by another server sharing the database.
   auto user = impl_->store->GetUser(live.user);
   if (!user.ok() && user.status().code() != StatusCode::kNotFound) return user.status();
-  if (!user.ok() || user->disabled) {
+  if (!user.ok() || user->disabled || FactorOf(*user) != live.factor) {
     impl_->sessions.RemoveUser(live.user);
     return Status::Unauthenticated("invalid session");
   }
