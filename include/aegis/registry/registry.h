@@ -130,6 +130,14 @@ struct IntegrityCounts {
 
 class PushSession;
 
+// What Registry::Reconcile changed, as "name/version".
+struct ReconcileResult {
+  std::vector<std::string> loaded;     // recorded by another server, now served here
+  std::vector<std::string> removed;    // removed by another server, no longer served here
+  std::vector<std::string> withdrawn;  // signed by a key another server stopped trusting
+  std::vector<Status> failures;        // versions that could not be loaded, or the store's error
+};
+
 class Registry {
  public:
   Registry(RegistryOptions options, store::MetadataStore* store, const keys::KeyProvider* kek, const Clock& clock);
@@ -141,6 +149,13 @@ class Registry {
   // loaded, Find says it is loading (Unavailable). Returns early, leaving the
   // rest unloaded, after StopLoading().
   std::vector<Status> LoadAll();
+  // Brings what this server serves in line with the store after other servers
+  // changed it (store::ChangeFeed): loads and publishes versions recorded
+  // elsewhere (fetched, decrypted and checked like any load), unpublishes
+  // versions removed elsewhere, and withdraws versions whose signer is no
+  // longer trusted, as RemoveTrustedKey does. Does nothing before LoadAll has
+  // finished (call it once after). One call at a time; any thread.
+  ReconcileResult Reconcile() AEGIS_EXCLUDES(reconcile_mu_, write_mu_, failed_mu_);
   // Makes a LoadAll in progress stop after the versions it is loading.
   void StopLoading() { stop_loading_ = true; }
 
@@ -244,6 +259,7 @@ class Registry {
   // Taken before failed_mu_ when both are held.
   Mutex write_mu_;
   std::set<ModelKey> pushing_ AEGIS_GUARDED_BY(write_mu_);
+  Mutex reconcile_mu_;  // one Reconcile at a time
   // Read without a lock by the request path; stored only by ReplaceTable.
   std::atomic<std::shared_ptr<const Table>> table_;
   // Versions recorded in the store that could not be loaded (tampered, refused):
