@@ -31,6 +31,7 @@
 #include "aegis/common/access_log.h"
 #include "aegis/common/file_util.h"
 #include "aegis/common/log.h"
+#include "aegis/common/periodic_thread.h"
 #include "aegis/crypto/certificates.h"
 #include "aegis/guard/extraction_detector.h"
 #include "aegis/guard/memory_budget.h"
@@ -504,7 +505,6 @@ void RunServe(const ServeOptions& o) {
 
   auto kek = OpenKek(config.data_dir / "keys");
   auto store = OpenConfiguredStore(config);
-  Check(store->ClaimSoleServer(), "opening the database (store.url)");
   // The incidents are made after the log and the sinks that report to them, and
   // destroyed before: those reach them through this.
   LateBound<incident::Incidents> late_incidents;
@@ -776,6 +776,29 @@ void RunServe(const ServeOptions& o) {
   // The listeners open before the models load: liveness answers at once,
   // readiness once the loading is done (registry::Registry::Ready), and a
   // version not loaded yet answers 503 "loading".
+  // Servers sharing a PostgreSQL store hear of each other's changes
+  // (store::ChangeFeed): tokens and suspensions are read again at once, the
+  // served models on a thread of their own (a load takes seconds).
+  PeriodicThread model_sync(std::chrono::minutes(5), [&registry, &audit_log]() noexcept {
+    for (const auto& f : registry.Reconcile().failures) {
+      AuditLifecycle(*audit_log, audit::SystemAction::kModelLoadFailed, f.message());
+    }
+  });
+  auto feed = Check(store->WatchChanges(std::chrono::seconds(30),
+                                        [&tokens, &suspensions, &model_sync](uint32_t changed) {
+                                          if (changed & store::kTokensChanged) {
+                                            const Status reloaded = tokens->Reload();
+                                            if (!reloaded.ok()) spdlog::warn("tokens: {}", reloaded.message());
+                                          }
+                                          if (changed & store::kSuspensionsChanged) {
+                                            const Status reloaded = suspensions->Reload();
+                                            if (!reloaded.ok()) spdlog::warn("suspensions: {}", reloaded.message());
+                                          }
+                                          if (changed & (store::kModelVersionsChanged | store::kTrustedKeysChanged)) {
+                                            model_sync.RunNow();
+                                          }
+                                        }),
+                    "watching the database for other servers' changes");
   struct Loader {
     registry::Registry& registry;
     std::thread thread;
@@ -788,6 +811,8 @@ void RunServe(const ServeOptions& o) {
              for (const auto& f : failures) {
                AuditLifecycle(*audit_log, audit::SystemAction::kModelLoadFailed, f.message());
              }
+             // What other servers changed while the stored versions loaded.
+             if (feed) model_sync.RunNow();
              if (draining.load()) return;  // stopped while loading: nothing to record
              WriteLastServing(config, registry, registry_options_required);
              const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -850,23 +850,6 @@ TEST_P(PostgresStoreTest, ReconnectsAfterTheServerDropsTheConnection) {
   EXPECT_OK(store_->InsertToken({"after", "n", "admin", {1}, "now", {}, false}));
 }
 
-// Until replicas propagate changes to each other, a second server on the same
-// database is refused (and may start once the first is gone).
-TEST_P(PostgresStoreTest, OneServerPerDatabaseUntilReplicasPropagateChanges) {
-  ASSERT_OK(store_->ClaimSoleServer());
-  auto second = OpenAgain();
-  ASSERT_OK(second);
-  const Status refused = (*second)->ClaimSoleServer();
-  EXPECT_STATUS_IS(refused, StatusCode::kUnavailable);
-  EXPECT_NE(refused.message().find("another Aegis server is using this database"), std::string::npos)
-      << refused.message();
-  EXPECT_STATUS_IS((*second)->ListTokens().status(), StatusCode::kUnavailable);
-  EXPECT_OK(store_->ListTokens());
-  store_.reset();
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // past the reconnect back-off
-  EXPECT_OK((*second)->ListTokens());
-}
-
 // Another server's writes reach this one's feed within a second, named by
 // table; a lost feed connection comes back by itself and asks for a full
 // refresh (notifications sent meanwhile are lost).

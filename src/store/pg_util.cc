@@ -120,8 +120,7 @@ Status PgConnection::EnsureConnected() {
   if (conn_ && PQstatus(conn_) == CONNECTION_OK) return Status::Ok();
   const auto now = std::chrono::steady_clock::now();
   if (last_attempt_ != std::chrono::steady_clock::time_point{} && now - last_attempt_ < std::chrono::seconds(1)) {
-    return Status::Unavailable(session_lock_ && !conn_ ? lock_holder_message_
-                                                       : "the database is unavailable; reconnecting");
+    return Status::Unavailable("the database is unavailable; reconnecting");
   }
   last_attempt_ = now;
   if (conn_) {
@@ -143,7 +142,7 @@ Status PgConnection::EnsureConnected() {
   }
   if (conn_ && PQstatus(conn_) == CONNECTION_OK) {
     ever_connected_ = true;
-    return TakeSessionLock();
+    return Status::Ok();
   }
   // The reason names hosts and users: it goes to the server log, and callers
   // (which may answer an unauthenticated client) get a generic message.
@@ -152,30 +151,6 @@ Status PgConnection::EnsureConnected() {
   // only to the log.
   if (ever_connected_) log::Warn({}, "cannot connect to the database at {}: {}", options_.display, last_error_);
   return Status::Unavailable("the database is unavailable");
-}
-
-Status PgConnection::TakeSessionLock() {
-  if (!session_lock_) return Status::Ok();
-  const std::string key = std::to_string(*session_lock_);
-  const char* values[] = {key.c_str()};
-  PgResult result(PQexecParams(conn_, "SELECT pg_try_advisory_lock($1::bigint)", 1, nullptr, values, nullptr, nullptr,
-                               /*resultFormat=*/0));
-  if (PQresultStatus(result.raw()) == PGRES_TUPLES_OK && result.rows() == 1 && result.Text(0, 0) == "t") {
-    return Status::Ok();
-  }
-  // Closed, so the next attempt is a fresh session that asks again.
-  PQfinish(conn_);
-  conn_ = nullptr;
-  last_error_ = lock_holder_message_;
-  log::Warn({}, "{}", lock_holder_message_);
-  return Status::Unavailable(lock_holder_message_);
-}
-
-Status PgConnection::HoldSessionLock(int64_t key, std::string holder_message) {
-  session_lock_ = key;
-  lock_holder_message_ = std::move(holder_message);
-  if (!conn_ || PQstatus(conn_) != CONNECTION_OK) return EnsureConnected();
-  return TakeSessionLock();
 }
 
 Status PgConnection::ResultStatus(PGresult* result, std::string_view what) {

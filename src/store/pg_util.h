@@ -88,12 +88,6 @@ class PgConnection {
   // first (at most once a second while the database stays away: callers get
   // Unavailable at once instead of each waiting for a connect timeout).
   StatusOr<PgResult> Exec(std::string_view what, const char* sql, const PgParams& params = {});
-  // Takes the session-level advisory lock `key` now and again after every
-  // reconnect (the server releases it when a session ends). While another
-  // session holds it, this connection is closed and every call is
-  // Unavailable: FailedPrecondition-like, but retried, since the holder may go.
-  Status HoldSessionLock(int64_t key, std::string holder_message);
-
   // Runs SQL without parameters (schema, transactions); never for anything
   // user-supplied. Several statements may be separated by semicolons.
   Status ExecScript(std::string_view what, const char* sql);
@@ -101,7 +95,6 @@ class PgConnection {
  private:
   explicit PgConnection(PgConnectOptions options) : options_(std::move(options)) {}
   Status EnsureConnected();
-  Status TakeSessionLock();
   Status ResultStatus(PGresult* result, std::string_view what);
 
   PgConnectOptions options_;
@@ -109,8 +102,6 @@ class PgConnection {
   std::chrono::steady_clock::time_point last_attempt_{};
   std::string last_error_;  // libpq's reason for the last failed connect
   bool ever_connected_ = false;
-  std::optional<int64_t> session_lock_;
-  std::string lock_holder_message_;
 };
 
 }  // namespace aegis::store::internal

@@ -16,9 +16,6 @@ namespace {
 // a fresh database do not both create its tables. The value spells "AEGS".
 constexpr const char* kLockMigrations = "SELECT pg_advisory_xact_lock(1095059283)";
 
-// Held (per session) by the one server on a database; "AEGO".
-constexpr int64_t kSoleServerLock = 1095059279;
-
 constexpr const char* kModelColumns =
     "name, version, format, artifact_id, sha256, size_bytes, wrapped_dek, kek_id, created_at, created_by, sequence, "
     "signer, signer_fingerprint, subject_digest, signature_bundle";
@@ -102,13 +99,6 @@ Status PostgresMetadataStore::MigrateInTransaction() {
   }
   return Run("recording the schema version", "UPDATE aegis_schema SET version = $1", PgParams().Int(kSchemaVersion))
       .status();
-}
-
-Status PostgresMetadataStore::ClaimSoleServer() {
-  MutexLock lock(mu_);
-  return pg_->HoldSessionLock(kSoleServerLock,
-                              "another Aegis server is using this database: replicas that share a database need change "
-                              "propagation between them, which this build does not have (docs/scale-out.md)");
 }
 
 StatusOr<std::unique_ptr<ChangeFeed>> PostgresMetadataStore::WatchChanges(std::chrono::milliseconds reconcile_interval,

@@ -26,7 +26,6 @@ class PostgresMetadataStore final : public MetadataStore {
   // Brings the schema to kSchemaVersion (one replica at a time).
   Status Migrate();
 
-  Status ClaimSoleServer() override;
   StatusOr<std::unique_ptr<ChangeFeed>> WatchChanges(std::chrono::milliseconds reconcile_interval,
                                                      ChangeFeed::Listener on_change) override;
 

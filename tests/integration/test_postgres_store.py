@@ -5,7 +5,8 @@ database per test. What is checked: `aegis init --store-url` creates the install
 database (nothing in a local SQLite file) and prepares another replica's data folder with the
 installation's KEK only; a server keeps serving from memory while PostgreSQL is down, answers
 writes with 503 and recovers by itself; a second server on the same database is refused while
-replicas cannot propagate changes; refused URLs and unreachable databases are one clear line.
+two servers on one database see each other's pushes, removals and revocations within a
+second; refused URLs and unreachable databases are one clear line.
 """
 
 import json
@@ -154,20 +155,47 @@ def test_another_replica_folder_needs_the_installation_kek(pg, database, tmp_pat
     out = second.init("--store-url", store_url(pg, database), "--kek-file", first.dir / "keys" / "kek.key")
     assert out["replica"] is True and out["admin_token"] is None
     assert psql(pg, database, "SELECT count(*) FROM tokens") == [["1"]]
+    # The same installation: its admin token and its trusted publisher.
     second.token = first.token
+    second.publisher, second._publisher_trusted = first.publisher, True
     second.start()
+    first.start()
     try:
         second.wait_ready(60)
         x, _ = reference_case("xgb")
+        # The second fetched the model's bytes from the database (nothing shared on disk).
         assert second.infer("xgb", infer_body(x)).status_code == 200
-        # While it serves, the first replica is refused: replicas cannot yet learn of each
-        # other's changes (a token revoked on one would stay valid on the other).
-        first.start(wait=False)
-        assert first.proc.wait(timeout=60) == 1
-        err = first.last_stderr.read_text()
-        assert "another Aegis server is using this database" in err, err
+        # Both serve at once; a push through one is served by the other within a second,
+        # and a token revoked through one is refused by the other within a second.
+        second.push_ok("xgb", "2", EXAMPLES / "xgb_classifier.ubj", "xgboost")
+        assert wait_until(lambda: first.infer("xgb", infer_body(x), version="2").status_code == 200, 1.5)
+        issued = first.post("/v1/tokens", admin=True, json={"name": "short-lived", "role": "consumer"}).json()
+        assert wait_until(lambda: second.infer("xgb", infer_body(x), token=False,
+                                               headers={"Authorization": f"Bearer {issued['token']}"}
+                                               ).status_code == 200, 1.5)
+        assert first.delete(f"/v1/tokens/{issued['id']}", admin=True).status_code in (200, 204)
+        assert wait_until(lambda: second.infer("xgb", infer_body(x), token=False,
+                                               headers={"Authorization": f"Bearer {issued['token']}"}
+                                               ).status_code == 401, 1.5)
+        # A version removed through one stops being served by the other.
+        assert first.delete("/v1/models/xgb/versions/2", admin=True).status_code in (200, 204)
+        assert wait_until(lambda: second.infer("xgb", infer_body(x), version="2").status_code == 404, 1.5)
+        # The publisher's key removed through one: what it signed is withdrawn by the other.
+        assert first.delete("/v1/trust/test-publisher", admin=True).status_code in (200, 204)
+        assert wait_until(lambda: second.infer("xgb", infer_body(x)).status_code == 503, 1.5)
     finally:
+        stop_and_check(first)
         stop_and_check(second)
+
+
+def wait_until(predicate, seconds):
+    deadline = time.monotonic() + seconds
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
 
 
 @pytest.mark.parametrize("url, says", [

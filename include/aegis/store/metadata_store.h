@@ -164,14 +164,6 @@ class MetadataStore {
   static Status CheckPostgresUrl(std::string_view url);
   virtual ~MetadataStore() = default;
 
-  // Makes this the only server on the database until the process exits, for
-  // as long as other replicas cannot learn of each other's changes: a token
-  // revoked through one replica would stay valid on another. PostgreSQL: a
-  // session advisory lock, taken again after every reconnect; Unavailable
-  // naming the reason while another server holds it. SQLite: one data folder
-  // is one server already, so Ok.
-  virtual Status ClaimSoleServer() { return Status::Ok(); }
-
   // Starts a feed of the changes other servers make (aegis/store/change_feed.h),
   // or nullptr where no other server shares the store (SQLite). Unavailable
   // when the feed's connection cannot be made.
