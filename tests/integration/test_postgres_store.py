@@ -9,65 +9,28 @@ two servers on one database see each other's pushes, removals and revocations wi
 second; refused URLs and unreachable databases are one clear line.
 """
 
-import json
-import pathlib
-import subprocess
-import sys
 import time
-import uuid
 
 import pytest
 
-from aegis_testlib import (AEGIS_BIN, EXAMPLES, REPO, Installation, aegis, assert_one_line_error, check_json_error,
-                           infer_body, reference_case, stop_and_check)
-
-PG_SERVER = [sys.executable, str(REPO / "tests" / "tools" / "pg_server.py")]
+from aegis_testlib import (EXAMPLES, Installation, aegis, assert_one_line_error, check_json_error, infer_body,
+                           reference_case, stop_and_check)
+from pg_lib import (PgInstallation, create_database, drop_database, halt_pg, psql, resume_pg, start_pg, stop_pg,
+                    store_url, wait_until)
 
 
 @pytest.fixture(scope="module")
 def pg(tmp_path_factory):
-    state_path = tmp_path_factory.mktemp("pg") / "state.json"
-    subprocess.run(PG_SERVER + ["start", str(state_path), "--tls"], check=True)
-    state = json.loads(state_path.read_text())
-    state["path"] = str(state_path)
+    state = start_pg(tmp_path_factory.mktemp("pg"))
     yield state
-    subprocess.run(PG_SERVER + ["stop", str(state_path)], check=True)
-
-
-def psql(pg, database, sql):
-    """Runs SQL as the test role over the socket; returns the rows as lists of strings."""
-    proc = subprocess.run(["psql", "-h", pg["socket_dir"], "-p", str(pg["port"]), "-U", "aegis", "-d", database,
-                           "-v", "ON_ERROR_STOP=1", "-AtF", "\t", "-c", sql],
-                          env={"PGPASSWORD": pg["password"], "PATH": "/usr/bin:/bin"}, capture_output=True,
-                          text=True, timeout=30)
-    assert proc.returncode == 0, proc.stderr
-    return [line.split("\t") for line in proc.stdout.splitlines()]
+    stop_pg(state)
 
 
 @pytest.fixture
 def database(pg):
-    name = "it_" + uuid.uuid4().hex[:12]
-    psql(pg, "aegis", f"CREATE DATABASE {name}")
+    name = create_database(pg)
     yield name
-    psql(pg, "aegis", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-def store_url(pg, database):
-    return (f"postgresql://aegis@localhost:{pg['port']}/{database}"
-            f"?sslmode=verify-full&sslrootcert={pg['ca']}")
-
-
-class PgInstallation(Installation):
-    """An installation whose init and serve get AEGIS_DB_PASSWORD."""
-
-    def __init__(self, root, password):
-        super().__init__(root)
-        self.db_password = password
-
-    def env(self, extra=None):
-        env = super().env(extra)
-        env["AEGIS_DB_PASSWORD"] = self.db_password
-        return env
+    drop_database(pg, name)
 
 
 def test_init_serve_restart_and_outage_on_postgres(pg, database, tmp_path):
@@ -90,14 +53,14 @@ def test_init_serve_restart_and_outage_on_postgres(pg, database, tmp_path):
                 assert pg["password"].encode() not in path.read_bytes(), path
 
         # An outage: cached models and credentials keep serving; writes get 503 with a JSON error.
-        subprocess.run(PG_SERVER + ["halt", pg["path"]], check=True)
+        halt_pg(pg)
         try:
             assert inst.infer("xgb", infer_body(x)).status_code == 200
             r = inst.post("/v1/tokens", admin=True, json={"name": "during-outage", "role": "consumer"})
             body = check_json_error(r, 503, "issuing a token while the database is down")
             assert "database" in body["error"] and pg["socket_dir"] not in body["error"]
         finally:
-            subprocess.run(PG_SERVER + ["resume", pg["path"]], check=True)
+            resume_pg(pg)
         # ... and it recovers by itself, without a restart.
         deadline = time.monotonic() + 15
         while True:
@@ -156,8 +119,7 @@ def test_another_replica_folder_needs_the_installation_kek(pg, database, tmp_pat
     assert out["replica"] is True and out["admin_token"] is None
     assert psql(pg, database, "SELECT count(*) FROM tokens") == [["1"]]
     # The same installation: its admin token and its trusted publisher.
-    second.token = first.token
-    second.publisher, second._publisher_trusted = first.publisher, True
+    second.join(first)
     second.start()
     first.start()
     try:
@@ -186,16 +148,6 @@ def test_another_replica_folder_needs_the_installation_kek(pg, database, tmp_pat
     finally:
         stop_and_check(first)
         stop_and_check(second)
-
-
-def wait_until(predicate, seconds):
-    deadline = time.monotonic() + seconds
-    while True:
-        if predicate():
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
 
 
 @pytest.mark.parametrize("url, says", [
