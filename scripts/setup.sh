@@ -15,6 +15,8 @@ PACKAGES=(
   libssl-dev libboost-dev libsimdjson-dev libtomlplusplus-dev libcli11-dev libspdlog-dev
   # the PostgreSQL store (libpq) and the PostgreSQL 15 server its tests start
   libpq-dev postgresql-15
+  # the scale-out test: three replicas behind a real load balancer
+  haproxy
   nlohmann-json3-dev libsqlite3-dev libargon2-dev zlib1g-dev libqrencode-dev
   # audit: sealed segments compressed with zstd (zstd: the tests' independent checker reads them)
   libzstd-dev zstd
