@@ -44,7 +44,8 @@ Status SqliteMetadataStore::Init() {
   AEGIS_RETURN_IF_ERROR(PrepareUserStatements());
   AEGIS_RETURN_IF_ERROR(PrepareIncidentStatements());
   AEGIS_RETURN_IF_ERROR(PrepareBaselineStatements());
-  return PrepareArtifactStatements();
+  AEGIS_RETURN_IF_ERROR(PrepareArtifactStatements());
+  return PrepareSessionStatements();
 }
 
 Status SqliteMetadataStore::ExecuteOne(Statement& s, const char* what, std::string missing) {

@@ -738,6 +738,38 @@ TEST_P(MetadataStoreTest, ArtifactsMoveWholeBetweenFilesAndTheStore) {
   EXPECT_EQ(store_->KeepsArtifacts(), GetParam() == Backend::kPostgres);
 }
 
+TEST_P(MetadataStoreTest, SessionsRoundTripExpireAndEndPerUser) {
+  auto session = [](std::string id, std::string user, int64_t created) {
+    return SessionRecord{std::move(id), std::move(user), std::vector<uint8_t>(32, 7),
+                         "factor",      "auditor",       "*",
+                         {"5/s", 5, 0}, created,         created};
+  };
+  ASSERT_OK(store_->InsertSession(session("00000000000000a1", "alice", 1000)));
+  ASSERT_OK(store_->InsertSession(session("00000000000000a2", "alice", 2000)));
+  ASSERT_OK(store_->InsertSession(session("00000000000000b1", "bob", 1500)));
+  EXPECT_STATUS_IS(store_->InsertSession(session("00000000000000a1", "alice", 3000)), StatusCode::kAlreadyExists);
+  EXPECT_STATUS_IS(store_->InsertSession(session("short", "alice", 3000)), StatusCode::kInvalidArgument);
+  auto got = store_->GetSession("00000000000000a2");
+  ASSERT_OK(got);
+  EXPECT_EQ(got->user, "alice");
+  EXPECT_EQ(got->secret_hash, std::vector<uint8_t>(32, 7));
+  EXPECT_EQ(got->limits, (RequestLimits{"5/s", 5, 0}));
+  EXPECT_EQ(got->created_ms, 2000);
+  EXPECT_EQ(*store_->ListUserSessions("alice"), (std::vector<std::string>{"00000000000000a1", "00000000000000a2"}));
+  // A refresh never goes backwards.
+  ASSERT_OK(store_->TouchSession("00000000000000a1", 5000));
+  ASSERT_OK(store_->TouchSession("00000000000000a1", 4000));
+  EXPECT_EQ(store_->GetSession("00000000000000a1")->last_used_ms, 5000);
+  EXPECT_STATUS_IS(store_->TouchSession("0000000000000000", 1), StatusCode::kNotFound);
+  // Idle since before 1600 (b1: 1500) or made before 1100 (none left besides a1, refreshed but made at 1000).
+  ASSERT_OK(store_->DeleteExpiredSessions(1600, 1100));
+  EXPECT_EQ(*store_->ListSessionIds(), (std::vector<std::string>{"00000000000000a2"}));
+  ASSERT_OK(store_->DeleteUserSessions("alice"));
+  EXPECT_TRUE(store_->ListSessionIds()->empty());
+  ASSERT_OK(store_->DeleteSession("00000000000000a2"));
+  EXPECT_STATUS_IS(store_->GetSession("00000000000000a2").status(), StatusCode::kNotFound);
+}
+
 // What only PostgreSQL has: several replicas on one database, TLS, a server
 // that can go away and come back.
 class PostgresStoreTest : public MetadataStoreTest {};

@@ -72,6 +72,15 @@ class PostgresMetadataStore final : public MetadataStore {
   Status DeleteBaseline(const std::string& name, const std::string& version) override;
 
   bool KeepsArtifacts() const override { return true; }
+  Status InsertSession(const SessionRecord& record) override;
+  StatusOr<SessionRecord> GetSession(const std::string& id) override;
+  Status TouchSession(const std::string& id, int64_t last_used_ms) override;
+  Status DeleteSession(const std::string& id) override;
+  Status DeleteUserSessions(const std::string& user) override;
+  Status DeleteExpiredSessions(int64_t idle_before_ms, int64_t created_before_ms) override;
+  StatusOr<std::vector<std::string>> ListUserSessions(const std::string& user) override;
+  StatusOr<std::vector<std::string>> ListSessionIds() override;
+
   Status PutArtifactChunk(const std::string& artifact_id, int64_t seq, std::span<const uint8_t> data) override;
   StatusOr<std::vector<uint8_t>> GetArtifactChunk(const std::string& artifact_id, int64_t seq) override;
   Status DeleteArtifact(const std::string& artifact_id) override;

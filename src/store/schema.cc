@@ -162,6 +162,26 @@ constexpr const char* kSchemaV8 = R"sql(
 PRAGMA user_version = 8;
 )sql";
 
+// Version 9: people's login sessions, so that one survives a restart and works
+// on every server sharing the store. Only a hash of the secret is kept.
+constexpr const char* kSchemaV9 = R"sql(
+CREATE TABLE sessions (
+  id           TEXT PRIMARY KEY CHECK (length(id) = 16),
+  user_name    TEXT NOT NULL,
+  secret_hash  BLOB NOT NULL CHECK (length(secret_hash) = 32),
+  factor       TEXT NOT NULL,
+  role         TEXT NOT NULL,
+  models       TEXT NOT NULL,
+  rate         TEXT NOT NULL,
+  burst        INTEGER NOT NULL CHECK (burst >= 0),
+  quota        INTEGER NOT NULL CHECK (quota >= 0),
+  created_ms   INTEGER NOT NULL,
+  last_used_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX sessions_by_user ON sessions (user_name, created_ms);
+PRAGMA user_version = 9;
+)sql";
+
 // The same steps in PostgreSQL's dialect. Each mirrors its SQLite twin column
 // for column (a test compares the two schemas table by table), with these
 // translations: BLOB is BYTEA, INTEGER is BIGINT (8-byte binary results),
@@ -315,11 +335,31 @@ CREATE TRIGGER suspensions_changed AFTER INSERT OR UPDATE OR DELETE ON suspensio
   FOR EACH STATEMENT EXECUTE FUNCTION aegis_notify_change();
 )sql";
 
+constexpr const char* kPgSchemaV9 = R"sql(
+CREATE TABLE sessions (
+  id           TEXT PRIMARY KEY CHECK (length(id) = 16),
+  user_name    TEXT NOT NULL,
+  secret_hash  BYTEA NOT NULL CHECK (octet_length(secret_hash) = 32),
+  factor       TEXT NOT NULL,
+  role         TEXT NOT NULL,
+  models       TEXT NOT NULL,
+  rate         TEXT NOT NULL,
+  burst        BIGINT NOT NULL CHECK (burst >= 0),
+  quota        BIGINT NOT NULL CHECK (quota >= 0),
+  created_ms   BIGINT NOT NULL,
+  last_used_ms BIGINT NOT NULL
+);
+CREATE INDEX sessions_by_user ON sessions (user_name, created_ms);
+CREATE TRIGGER sessions_changed AFTER DELETE ON sessions
+  FOR EACH STATEMENT EXECUTE FUNCTION aegis_notify_change();
+)sql";
+
 // The one description of the schema: entry i migrates version i to i + 1 in
 // both dialects. A shipped step is never edited; a change is a new step here.
 constexpr SchemaStep kSteps[] = {
-    {kSchemaV1, kPgSchemaV1}, {kSchemaV2, kPgSchemaV2}, {kSchemaV3, kPgSchemaV3}, {kSchemaV4, kPgSchemaV4},
-    {kSchemaV5, kPgSchemaV5}, {kSchemaV6, kPgSchemaV6}, {kSchemaV7, kPgSchemaV7}, {kSchemaV8, kPgSchemaV8},
+    {kSchemaV1, kPgSchemaV1}, {kSchemaV2, kPgSchemaV2}, {kSchemaV3, kPgSchemaV3},
+    {kSchemaV4, kPgSchemaV4}, {kSchemaV5, kPgSchemaV5}, {kSchemaV6, kPgSchemaV6},
+    {kSchemaV7, kPgSchemaV7}, {kSchemaV8, kPgSchemaV8}, {kSchemaV9, kPgSchemaV9},
 };
 static_assert(std::size(kSteps) == kSchemaVersion);
 

@@ -63,6 +63,15 @@ class SqliteMetadataStore final : public MetadataStore {
   StatusOr<std::vector<BaselineRecord>> ListBaselines() override;
   Status DeleteBaseline(const std::string& name, const std::string& version) override;
 
+  Status InsertSession(const SessionRecord& record) override;
+  StatusOr<SessionRecord> GetSession(const std::string& id) override;
+  Status TouchSession(const std::string& id, int64_t last_used_ms) override;
+  Status DeleteSession(const std::string& id) override;
+  Status DeleteUserSessions(const std::string& user) override;
+  Status DeleteExpiredSessions(int64_t idle_before_ms, int64_t created_before_ms) override;
+  StatusOr<std::vector<std::string>> ListUserSessions(const std::string& user) override;
+  StatusOr<std::vector<std::string>> ListSessionIds() override;
+
   Status PutArtifactChunk(const std::string& artifact_id, int64_t seq, std::span<const uint8_t> data) override;
   StatusOr<std::vector<uint8_t>> GetArtifactChunk(const std::string& artifact_id, int64_t seq) override;
   Status DeleteArtifact(const std::string& artifact_id) override;
@@ -74,6 +83,7 @@ class SqliteMetadataStore final : public MetadataStore {
   Status PrepareIncidentStatements();
   Status PrepareBaselineStatements();
   Status PrepareArtifactStatements();
+  Status PrepareSessionStatements();
   // Reads the actions of `incident`. The caller holds mu_.
   Status ReadIncidentActions(IncidentRecord& incident);
   // Whether (name, version) is recorded. The caller holds mu_.
@@ -127,6 +137,8 @@ class SqliteMetadataStore final : public MetadataStore {
   Statement insert_suspension_, delete_suspension_, list_suspensions_;
   Statement put_baseline_, get_baseline_, list_baselines_, delete_baseline_;
   Statement put_chunk_, get_chunk_, delete_artifact_;
+  Statement insert_session_, get_session_, touch_session_, delete_session_, delete_user_sessions_,
+      delete_expired_sessions_, list_user_sessions_, list_session_ids_;
 };
 
 }  // namespace aegis::store::internal

@@ -28,7 +28,8 @@ enum ChangedTables : uint32_t {
   kUsersChanged = 1u << 2,
   kTrustedKeysChanged = 1u << 3,
   kSuspensionsChanged = 1u << 4,
-  kAllChanged = 0x1f,
+  kSessionsChanged = 1u << 5,  // one ended (logout, expiry, account change)
+  kAllChanged = 0x3f,
 };
 
 class ChangeFeed {

@@ -145,6 +145,19 @@ struct BaselineRecord {
 };
 inline constexpr size_t kMaxBaselineBytes = 32u << 20;
 
+// A person's login session, so that it survives a restart and works on every
+// server sharing the store. The grant and limits are those fixed at login.
+struct SessionRecord {
+  std::string id;                    // 16 lowercase hex characters, public
+  std::string user;                  // the account's name
+  std::vector<uint8_t> secret_hash;  // SHA-256 of the secret part; the secret is never stored
+  std::string factor;                // which stored TOTP secret the login proved (auth's digest)
+  std::string role, models;          // the grant fixed at login
+  RequestLimits limits;              // the limits fixed at login
+  int64_t created_ms = 0;            // Unix time of the login, in milliseconds
+  int64_t last_used_ms = 0;          // Unix time of the last request, in milliseconds (refreshed now and then)
+};
+
 // The largest chunk of an artifact kept in the database.
 inline constexpr size_t kMaxArtifactChunkBytes = 4u << 20;
 
@@ -251,6 +264,23 @@ class MetadataStore {
   virtual StatusOr<std::vector<BaselineRecord>> ListBaselines() = 0;
   // Idempotent.
   virtual Status DeleteBaseline(const std::string& name, const std::string& version) = 0;
+
+  // AlreadyExists if the id is taken.
+  virtual Status InsertSession(const SessionRecord& record) = 0;
+  // NotFound if absent.
+  virtual StatusOr<SessionRecord> GetSession(const std::string& id) = 0;
+  // Sets last_used_ms (never backwards). NotFound if absent.
+  virtual Status TouchSession(const std::string& id, int64_t last_used_ms) = 0;
+  // Idempotent.
+  virtual Status DeleteSession(const std::string& id) = 0;
+  // Every session of the account. Idempotent.
+  virtual Status DeleteUserSessions(const std::string& user) = 0;
+  // Sessions idle since before `idle_before_ms` or made before `created_before_ms`.
+  virtual Status DeleteExpiredSessions(int64_t idle_before_ms, int64_t created_before_ms) = 0;
+  // The account's sessions, oldest first (ids only).
+  virtual StatusOr<std::vector<std::string>> ListUserSessions(const std::string& user) = 0;
+  // Every session's id.
+  virtual StatusOr<std::vector<std::string>> ListSessionIds() = 0;
 
   // Whether this store keeps the artifacts' encrypted bytes (PostgreSQL: so
   // replicas need no shared file system) or the data folder's blobs/ alone
