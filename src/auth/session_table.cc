@@ -38,19 +38,58 @@ StatusOr<SessionTable::Created> SessionTable::Create(const std::string& user, Pr
   }
   by_user_[user].push_back(id);
   principal.credential_id = id;
-  sessions_.emplace(id, Session{user, crypto::Sha256(secret), principal, now, now, std::move(factor)});
+  sessions_.emplace(id, Session{user, crypto::Sha256(secret), principal, now, now, std::move(factor), now});
   return Created{std::string(kSessionPrefix) + id + "_" + secret, std::move(principal)};
 }
 
-SessionTable::Session* SessionTable::Find(std::string_view token, std::string* id) {
+std::optional<SessionTable::Parsed> SessionTable::Parse(std::string_view token) {
   if (token.size() != kSessionPrefix.size() + kIdHexLength + 1 + kSecretB64Length ||
       !token.starts_with(kSessionPrefix) || token[kSessionPrefix.size() + kIdHexLength] != '_') {
-    return nullptr;
+    return std::nullopt;
   }
-  *id = std::string(token.substr(kSessionPrefix.size(), kIdHexLength));
+  const std::string_view id = token.substr(kSessionPrefix.size(), kIdHexLength);
+  if (!std::all_of(id.begin(), id.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); })) {
+    return std::nullopt;
+  }
+  return Parsed{std::string(id), token.substr(token.size() - kSecretB64Length)};
+}
+
+void SessionTable::Adopt(const std::string& id, const std::string& user, const crypto::Sha256Digest& secret_hash,
+                         Principal principal, Time created, Time last_used, std::string factor) {
+  MutexLock lock(mu_);
+  if (sessions_.contains(id)) return;
+  for (auto mine = by_user_.find(user); mine != by_user_.end() && mine->second.size() >= max_per_user_;
+       mine = by_user_.find(user)) {
+    const std::string oldest = mine->second.front();
+    Erase(oldest);
+  }
+  by_user_[user].push_back(id);
+  principal.credential_id = id;
+  sessions_.emplace(id,
+                    Session{user, secret_hash, std::move(principal), created, last_used, std::move(factor), last_used});
+}
+
+void SessionTable::RemoveId(const std::string& id) {
+  MutexLock lock(mu_);
+  Erase(id);
+}
+
+void SessionTable::KeepOnly(const std::vector<std::string>& live_ids) {
+  MutexLock lock(mu_);
+  std::vector<std::string> ended;
+  for (const auto& [id, session] : sessions_) {
+    if (!std::binary_search(live_ids.begin(), live_ids.end(), id)) ended.push_back(id);
+  }
+  for (const auto& id : ended) Erase(id);
+}
+
+SessionTable::Session* SessionTable::Find(std::string_view token, std::string* id) {
+  const auto parsed = Parse(token);
+  if (!parsed) return nullptr;
+  *id = parsed->id;
   const auto it = sessions_.find(*id);
   if (it == sessions_.end()) return nullptr;
-  const crypto::Sha256Digest presented = crypto::Sha256(token.substr(token.size() - kSecretB64Length));
+  const crypto::Sha256Digest presented = crypto::Sha256(parsed->secret);
   if (!crypto::ConstantTimeEqual(presented, it->second.secret_hash)) return nullptr;
   return &it->second;
 }
@@ -69,7 +108,9 @@ StatusOr<SessionTable::Live> SessionTable::Authenticate(std::string_view token, 
     return Status::Unauthenticated("session expired");
   }
   session->last_used = now;
-  return Live{session->user, session->principal, session->factor};
+  const bool refresh = now - session->last_stored >= std::chrono::minutes(1);
+  if (refresh) session->last_stored = now;
+  return Live{session->user, session->principal, session->factor, refresh};
 }
 
 Status SessionTable::Remove(std::string_view token, Time now) {

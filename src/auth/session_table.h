@@ -14,9 +14,11 @@
 #include <chrono>
 #include <cstddef>
 #include <deque>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "aegis/auth/principal.h"
 #include "aegis/common/mutex.h"
@@ -50,6 +52,7 @@ class SessionTable {
     std::string user;
     Principal principal;
     std::string factor;
+    bool store_refresh_due = false;  // its last use should be written to the store (at most once a minute)
   };
   // Unauthenticated("invalid session" | "session expired"); refreshes the idle timer.
   StatusOr<Live> Authenticate(std::string_view token, Time now) AEGIS_EXCLUDES(mu_);
@@ -59,6 +62,23 @@ class SessionTable {
   // Ends every session of `user`.
   void RemoveUser(const std::string& user) AEGIS_EXCLUDES(mu_);
 
+  // A session token's public id and secret part; nullopt when it has not the
+  // shape of one.
+  struct Parsed {
+    std::string id;
+    std::string_view secret;
+  };
+  static std::optional<Parsed> Parse(std::string_view token);
+  // Takes in a session another server (or this one before a restart) made and
+  // the store keeps, unless one with its id is here already. `secret_hash` is
+  // the SHA-256 of its secret.
+  void Adopt(const std::string& id, const std::string& user, const crypto::Sha256Digest& secret_hash,
+             Principal principal, Time created, Time last_used, std::string factor) AEGIS_EXCLUDES(mu_);
+  // Ends the session `id` (idempotent).
+  void RemoveId(const std::string& id) AEGIS_EXCLUDES(mu_);
+  // Ends every session whose id is not in `live_ids` (sorted): ended elsewhere.
+  void KeepOnly(const std::vector<std::string>& live_ids) AEGIS_EXCLUDES(mu_);
+
  private:
   struct Session {
     std::string user;
@@ -67,6 +87,7 @@ class SessionTable {
     Time created;
     Time last_used;
     std::string factor;
+    Time last_stored;  // when its last use was last written to the store
   };
 
   // The session `token` names if its secret matches.

@@ -6,6 +6,7 @@
 
 #include "aegis/auth/credential_limits.h"
 #include "aegis/auth/totp.h"
+#include "aegis/common/log.h"
 #include "aegis/crypto/encoding.h"
 #include "aegis/crypto/hash.h"
 #include "aegis/crypto/password.h"
@@ -39,6 +40,10 @@ std::vector<uint8_t> TotpContext(std::string_view name) {
 // reset replaces).
 std::string FactorOf(const store::UserRecord& user) {
   return crypto::HexEncode(crypto::Sha256(user.totp_secret_wrapped));
+}
+
+int64_t MillisOf(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
 UserInfo InfoOf(store::UserRecord record) {
@@ -89,6 +94,16 @@ struct UserDirectory::Impl {
   // A failed attempt on a stored account: count it, persist, count the source.
   LoginOutcome Fail(const store::UserRecord& user, const std::string& source, std::string reason);
   LoginOutcome Succeed(const store::UserRecord& user, int64_t step);
+  // Writes a new session (its secret's hash, the grant and limits fixed at
+  // login) to the store, and drops the user's oldest and everyone's expired
+  // ones there.
+  Status StoreSession(const store::UserRecord& user, const std::string& token,
+                      std::chrono::system_clock::time_point now);
+  // A session the store keeps but this server does not (yet): checked (secret,
+  // expiry by the store's times) and taken in. Unauthenticated otherwise.
+  StatusOr<internal::SessionTable::Live> AdoptStoredSession(std::string_view token);
+  // Ends the account's sessions here and in the store.
+  void EndSessionsOf(const std::string& name);
 
   store::MetadataStore* store;
   const keys::KeyProvider* kek;
@@ -153,7 +168,7 @@ StatusOr<std::vector<UserInfo>> UserDirectory::ListUsers() const {
 
 Status UserDirectory::DisableUser(const std::string& name) {
   AEGIS_RETURN_IF_ERROR(impl_->store->DisableUser(name));
-  impl_->sessions.RemoveUser(name);
+  impl_->EndSessionsOf(name);
   return Status::Ok();
 }
 
@@ -170,7 +185,7 @@ Status UserDirectory::UnlockUser(const std::string& name) {
 Status UserDirectory::RemoveUser(const std::string& name) {
   const auto name_lock = impl_->user_locks.Lock(name);
   AEGIS_RETURN_IF_ERROR(impl_->store->DeleteUser(name));
-  impl_->sessions.RemoveUser(name);
+  impl_->EndSessionsOf(name);
   return Status::Ok();
 }
 
@@ -183,7 +198,7 @@ StatusOr<EnrolledUser> UserDirectory::ResetTotp(const std::string& name) {
   user.kek_id = impl_->kek->KeyId();
   AEGIS_RETURN_IF_ERROR(impl_->store->ReplaceUserTotp(name, user.totp_secret_wrapped, user.kek_id));
   // A session opened with the old factor must not outlive it.
-  impl_->sessions.RemoveUser(name);
+  impl_->EndSessionsOf(name);
   return EnrolledUser{InfoOf(std::move(user)), TotpUri(name, secret.span())};
 }
 
@@ -221,13 +236,85 @@ LoginOutcome UserDirectory::Impl::Succeed(const store::UserRecord& user, int64_t
   principal.subject.mfa_at = now;
   // Fixed at login like the grant; limits that no longer parse leave the defaults.
   if (auto limits = CheckCredentialLimits(user.limits); limits.ok()) principal.limits = *limits;
-  auto created = sessions.Create(user.name, std::move(principal), clock.Steady(), FactorOf(user));
+  auto created = sessions.Create(user.name, principal, clock.Steady(), FactorOf(user));
   if (!created.ok()) return Failure(created.status(), "session not created");
+  // Stored, so that it survives a restart and works on every server sharing
+  // the store; a session the store did not take is not handed out.
+  const Status stored = StoreSession(user, created->token, now);
+  if (!stored.ok()) {
+    sessions.RemoveId(created->principal.credential_id);
+    return Failure(stored.WithContext("storing the session"), "session not stored");
+  }
   LoginOutcome out;
   out.session = std::move(created->token);
   out.expires_at = now + options.session_lifetime;
   out.principal = std::move(created->principal);
   return out;
+}
+
+Status UserDirectory::Impl::StoreSession(const store::UserRecord& user, const std::string& token,
+                                         std::chrono::system_clock::time_point now) {
+  const auto parsed = internal::SessionTable::Parse(token);
+  if (!parsed) return Status::Internal("a new session token has not a session's shape");
+  const crypto::Sha256Digest hash = crypto::Sha256(parsed->secret);
+  const int64_t now_ms = MillisOf(now);
+  store::SessionRecord record{parsed->id,     user.name, {hash.begin(), hash.end()},
+                              FactorOf(user), user.role, user.models,
+                              user.limits,    now_ms,    now_ms};
+  AEGIS_RETURN_IF_ERROR(store->InsertSession(record));
+  // Housekeeping: failures leave extra rows that expire or are trimmed later.
+  const auto idle_ms = std::chrono::duration_cast<std::chrono::milliseconds>(options.session_idle_timeout).count();
+  const auto life_ms = std::chrono::duration_cast<std::chrono::milliseconds>(options.session_lifetime).count();
+  store->DeleteExpiredSessions(now_ms - idle_ms, now_ms - life_ms).IgnoreError();
+  if (auto mine = store->ListUserSessions(user.name); mine.ok()) {
+    const size_t max = std::max<size_t>(1, options.max_sessions_per_user);
+    for (size_t i = 0; i + max < mine->size(); ++i) store->DeleteSession((*mine)[i]).IgnoreError();
+  }
+  return Status::Ok();
+}
+
+StatusOr<internal::SessionTable::Live> UserDirectory::Impl::AdoptStoredSession(std::string_view token) {
+  const auto parsed = internal::SessionTable::Parse(token);
+  if (!parsed) return Status::Unauthenticated("invalid session");
+  auto stored = store->GetSession(parsed->id);
+  if (stored.status().code() == StatusCode::kNotFound) return Status::Unauthenticated("invalid session");
+  AEGIS_RETURN_IF_ERROR(stored.status());
+  const crypto::Sha256Digest presented = crypto::Sha256(parsed->secret);
+  if (stored->secret_hash.size() != presented.size() || !crypto::ConstantTimeEqual(presented, stored->secret_hash)) {
+    return Status::Unauthenticated("invalid session");
+  }
+  const auto now = clock.Now();
+  const int64_t now_ms = MillisOf(now);
+  const auto idle_ms = std::chrono::duration_cast<std::chrono::milliseconds>(options.session_idle_timeout).count();
+  const auto life_ms = std::chrono::duration_cast<std::chrono::milliseconds>(options.session_lifetime).count();
+  if (now_ms - stored->last_used_ms > idle_ms || now_ms - stored->created_ms > life_ms) {
+    store->DeleteSession(parsed->id).IgnoreError();
+    sessions.RemoveId(parsed->id);
+    return Status::Unauthenticated("session expired");
+  }
+  // The grant and limits fixed at login, as the server that made it holds them.
+  auto grant = internal::ValidateGrant(stored->role, stored->models);
+  if (!grant.ok()) return Status::Unauthenticated("invalid session");
+  Principal principal;
+  principal.name = "user:" + stored->user;
+  principal.method = Method::kSession;
+  principal.credential_id = stored->id;
+  principal.subject.grants = {std::move(grant).value()};
+  principal.subject.human = true;
+  principal.subject.mfa_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(stored->created_ms));
+  if (auto limits = CheckCredentialLimits(stored->limits); limits.ok()) principal.limits = *limits;
+  const auto steady = clock.Steady();
+  sessions.RemoveId(parsed->id);  // a copy expired here is replaced by the store's
+  sessions.Adopt(parsed->id, stored->user, presented, principal,
+                 steady - std::chrono::milliseconds(now_ms - stored->created_ms), steady, stored->factor);
+  store->TouchSession(parsed->id, now_ms).IgnoreError();
+  return internal::SessionTable::Live{stored->user, std::move(principal), stored->factor, false};
+}
+
+void UserDirectory::Impl::EndSessionsOf(const std::string& name) {
+  sessions.RemoveUser(name);
+  const Status ended = store->DeleteUserSessions(name);
+  if (!ended.ok()) log::Warn({}, "could not end the stored sessions of {}: {}", name, ended.message());
 }
 
 LoginOutcome UserDirectory::Login(const LoginRequest& request) {
@@ -282,7 +369,19 @@ LoginOutcome UserDirectory::Login(const LoginRequest& request) {
 }
 
 StatusOr<Principal> UserDirectory::AuthenticateSession(std::string_view token) {
-  AEGIS_ASSIGN_OR_RETURN(internal::SessionTable::Live live, impl_->sessions.Authenticate(token, impl_->clock.Steady()));
+  auto known = impl_->sessions.Authenticate(token, impl_->clock.Steady());
+  // Not here (made by another server, or before a restart), or expired here
+  // while another server kept it in use: the store decides.
+  if (!known.ok()) known = impl_->AdoptStoredSession(token);
+  AEGIS_ASSIGN_OR_RETURN(internal::SessionTable::Live live, std::move(known));
+  if (live.store_refresh_due) {
+    // Other servers judge its idleness by the store's last use.
+    const Status touched = impl_->store->TouchSession(live.principal.credential_id, MillisOf(impl_->clock.Now()));
+    if (touched.code() == StatusCode::kNotFound) {  // ended by another server
+      impl_->sessions.RemoveId(live.principal.credential_id);
+      return Status::Unauthenticated("invalid session");
+    }
+  }
   // DisableUser, RemoveUser and ResetTotp end sessions at once; this also
   // catches them done by another server sharing the database.
   auto user = impl_->store->GetUser(live.user);
@@ -320,6 +419,25 @@ StatusOr<std::vector<LoginIncident>> UserDirectory::OpenIncidents() const {
 
 bool UserDirectory::IsSessionToken(std::string_view token) { return token.starts_with(internal::kSessionPrefix); }
 
-Status UserDirectory::Logout(std::string_view token) { return impl_->sessions.Remove(token, impl_->clock.Steady()); }
+Status UserDirectory::Logout(std::string_view token) {
+  const auto parsed = internal::SessionTable::Parse(token);
+  if (!parsed) return Status::NotFound("no such session");
+  // A session made by another server (or before a restart) is taken in first,
+  // so that its secret is checked like any.
+  if (!impl_->sessions.Authenticate(token, impl_->clock.Steady()).ok()) {
+    auto adopted = impl_->AdoptStoredSession(token);
+    if (adopted.status().code() == StatusCode::kUnauthenticated) return Status::NotFound("no such session");
+    AEGIS_RETURN_IF_ERROR(adopted.status());
+  }
+  AEGIS_RETURN_IF_ERROR(impl_->sessions.Remove(token, impl_->clock.Steady()));
+  return impl_->store->DeleteSession(parsed->id);
+}
+
+Status UserDirectory::DropEndedSessions() {
+  AEGIS_ASSIGN_OR_RETURN(std::vector<std::string> ids, impl_->store->ListSessionIds());
+  std::sort(ids.begin(), ids.end());
+  impl_->sessions.KeepOnly(ids);
+  return Status::Ok();
+}
 
 }  // namespace aegis::auth

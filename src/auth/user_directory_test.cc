@@ -564,12 +564,55 @@ TEST_F(UserDirectoryTest, OldestSessionIsEndedBeyondTheLimit) {
   EXPECT_OK(users_->AuthenticateSession(bob_session)) << "per user, not global";
 }
 
-TEST_F(UserDirectoryTest, ARestartEndsEverySession) {
+// Sessions are kept in the store: a restart does not log everyone out, and
+// another server sharing the store honours them (docs/scale-out.md).
+TEST_F(UserDirectoryTest, ASessionSurvivesARestartAndWorksOnAnotherServer) {
   const std::string secret = Add("alice");
   const std::string session = LoginOk("alice", secret);
   Recreate();
-  EXPECT_EQ(users_->AuthenticateSession(session).status().message(), "invalid session");
-  EXPECT_FALSE(LoginOk("alice", secret).empty());
+  auto after_restart = users_->AuthenticateSession(session);
+  ASSERT_OK(after_restart);
+  EXPECT_EQ(after_restart->name, "user:alice");
+  EXPECT_TRUE(after_restart->subject.human);
+
+  auto other = UserDirectory::Create(store_.get(), kek_.get(), clock_, {});
+  ASSERT_OK(other);
+  EXPECT_OK((*other)->AuthenticateSession(session));
+  // The right id with another secret is nobody's session.
+  std::string forged = session;
+  forged.back() = forged.back() == 'A' ? 'B' : 'A';
+  EXPECT_EQ((*other)->AuthenticateSession(forged).status().message(), "invalid session");
+
+  // A logout on one server ends it on the other once it hears of it.
+  ASSERT_OK(users_->Logout(session));
+  EXPECT_STATUS_IS(users_->AuthenticateSession(session).status(), StatusCode::kUnauthenticated);
+  ASSERT_OK((*other)->DropEndedSessions());
+  EXPECT_STATUS_IS((*other)->AuthenticateSession(session).status(), StatusCode::kUnauthenticated);
+  EXPECT_STATUS_IS((*other)->Logout(session), StatusCode::kNotFound);
+}
+
+TEST_F(UserDirectoryTest, StoredSessionsExpireAndEndWithTheAccountOrItsFactor) {
+  const std::string secret = Add("alice");
+  const std::string session = LoginOk("alice", secret);
+  auto other = std::move(UserDirectory::Create(store_.get(), kek_.get(), clock_, {})).value();
+  ASSERT_OK(other->AuthenticateSession(session));
+  // Idle for longer than the timeout everywhere: expired on every server.
+  clock_.Advance(16min);
+  EXPECT_EQ(other->AuthenticateSession(session).status().message(), "session expired");
+  EXPECT_STATUS_IS(users_->AuthenticateSession(session).status(), StatusCode::kUnauthenticated);
+
+  // Kept in use on one server: the other judges idleness by the store's last use.
+  const std::string busy = LoginOk("alice", secret);
+  ASSERT_OK(other->AuthenticateSession(busy));
+  for (int i = 0; i < 3; ++i) {
+    clock_.Advance(10min);
+    ASSERT_OK(users_->AuthenticateSession(busy)) << i;
+  }
+  EXPECT_OK(other->AuthenticateSession(busy));
+
+  // A TOTP reset through one server ends the session on the other.
+  ASSERT_OK(users_->ResetTotp("alice"));
+  EXPECT_EQ(other->AuthenticateSession(busy).status().message(), "invalid session");
 }
 
 }  // namespace

@@ -785,7 +785,7 @@ void RunServe(const ServeOptions& o) {
     }
   });
   auto feed = Check(store->WatchChanges(std::chrono::seconds(30),
-                                        [&tokens, &suspensions, &model_sync](uint32_t changed) {
+                                        [&tokens, &suspensions, &users, &model_sync](uint32_t changed) {
                                           if (changed & store::kTokensChanged) {
                                             const Status reloaded = tokens->Reload();
                                             if (!reloaded.ok()) spdlog::warn("tokens: {}", reloaded.message());
@@ -793,6 +793,10 @@ void RunServe(const ServeOptions& o) {
                                           if (changed & store::kSuspensionsChanged) {
                                             const Status reloaded = suspensions->Reload();
                                             if (!reloaded.ok()) spdlog::warn("suspensions: {}", reloaded.message());
+                                          }
+                                          if (changed & store::kSessionsChanged) {
+                                            const Status dropped = users->DropEndedSessions();
+                                            if (!dropped.ok()) spdlog::warn("sessions: {}", dropped.message());
                                           }
                                           if (changed & (store::kModelVersionsChanged | store::kTrustedKeysChanged)) {
                                             model_sync.RunNow();

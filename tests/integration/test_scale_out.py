@@ -5,7 +5,8 @@ by the Authorization header (consistent hashing: each principal's rate limits an
 all of its traffic on one replica; docs/scale-out.md, "Limits across replicas").
 
 What is shown: a push through one replica is served by all within a second; a revocation
-through another is refused by all within a second; failed logins count across replicas; a
+through another is refused by all within a second; a session made on one works on the others
+and a logout ends it everywhere; failed logins count across replicas; a
 principal's rate limit holds for the fleet; kill -9 of a replica under load fails only requests
 it held, HAProxy takes it out and it rejoins after a restart; PostgreSQL stopped under load
 leaves inference running, writes 503, and everything recovers without restarting Aegis.
@@ -197,6 +198,20 @@ def test_failed_logins_count_across_replicas(fleet):
     assert call(fleet.replicas[1], "POST", "/v1/users/carol/unlock", bearer=fleet.replicas[1].token).status_code \
         in (200, 204)
     assert login(fleet.replicas[2], user, source="127.0.3.1").status_code == 200
+
+
+def test_a_session_made_on_one_works_on_the_others_and_ends_everywhere(fleet):
+    user = create_user(fleet.replicas[1], "dave", "auditor")
+    r = login(fleet.replicas[0], user, source="127.0.4.1")
+    assert r.status_code == 200, r.text
+    session = r.json()["session"]
+    for replica in fleet.replicas:
+        got = call(replica, "GET", "/v1/models", bearer=session)
+        assert got.status_code == 200, f"{replica.dir.name}: {got.status_code} {got.text[:200]}"
+    assert call(fleet.replicas[2], "POST", "/v1/logout", bearer=session).status_code in (200, 204)
+    for replica in fleet.replicas:
+        assert wait_until(lambda r=replica: call(r, "GET", "/v1/models", bearer=session).status_code == 401, 1.0), \
+            f"{replica.dir.name} still accepts a session ended a second ago"
 
 
 def test_a_principals_rate_limit_holds_for_the_fleet(fleet):

@@ -166,6 +166,9 @@ class UserDirectory {
   static bool IsSessionToken(std::string_view token);
   // Ends the session. NotFound if it is not a live session.
   Status Logout(std::string_view token);
+  // Ends here the sessions another server ended (logout, expiry, account
+  // change): the store's list is the truth (store::ChangeFeed calls this).
+  Status DropEndedSessions();
 
   // Accounts locked and source addresses throttled right now, oldest first.
   // Reads every account from the store: for a scrape, not the request path.
