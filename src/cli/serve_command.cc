@@ -773,9 +773,6 @@ void RunServe(const ServeOptions& o) {
                  "data " + config.listen + ", admin " + config.admin_listen);
   spdlog::info("serving data plane on https://{} and control plane on https://{}", config.listen, config.admin_listen);
   jwks.StartRefresh();
-  // The listeners open before the models load: liveness answers at once,
-  // readiness once the loading is done (registry::Registry::Ready), and a
-  // version not loaded yet answers 503 "loading".
   // Servers sharing a PostgreSQL store hear of each other's changes
   // (store::ChangeFeed): tokens and suspensions are read again at once, the
   // served models on a thread of their own (a load takes seconds).
@@ -803,6 +800,9 @@ void RunServe(const ServeOptions& o) {
                                           }
                                         }),
                     "watching the database for other servers' changes");
+  // The listeners open before the models load: liveness answers at once,
+  // readiness once the loading is done (registry::Registry::Ready), and a
+  // version not loaded yet answers 503 "loading".
   struct Loader {
     registry::Registry& registry;
     std::thread thread;
