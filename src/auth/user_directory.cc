@@ -7,6 +7,7 @@
 #include "aegis/auth/credential_limits.h"
 #include "aegis/auth/totp.h"
 #include "aegis/common/log.h"
+#include "aegis/common/mutex.h"
 #include "aegis/crypto/encoding.h"
 #include "aegis/crypto/hash.h"
 #include "aegis/crypto/password.h"
@@ -104,6 +105,15 @@ struct UserDirectory::Impl {
   StatusOr<internal::SessionTable::Live> AdoptStoredSession(std::string_view token);
   // Ends the account's sessions here and in the store.
   void EndSessionsOf(const std::string& name);
+  // Whether a token this server does not know may be looked up in the store
+  // now: at most kStoreLookupsPerSecond (burst as many), so a flood of made-up
+  // session tokens cannot keep the database busy. Over it, such a token is
+  // refused as invalid; a session this server knows never needs a lookup.
+  bool TakeStoreLookup() AEGIS_EXCLUDES(lookup_mu);
+  static constexpr double kStoreLookupsPerSecond = 100;
+  Mutex lookup_mu;
+  double lookup_allowance AEGIS_GUARDED_BY(lookup_mu) = kStoreLookupsPerSecond;
+  std::chrono::steady_clock::time_point lookup_refilled AEGIS_GUARDED_BY(lookup_mu){};
 
   store::MetadataStore* store;
   const keys::KeyProvider* kek;
@@ -273,9 +283,20 @@ Status UserDirectory::Impl::StoreSession(const store::UserRecord& user, const st
   return Status::Ok();
 }
 
+bool UserDirectory::Impl::TakeStoreLookup() {
+  MutexLock lock(lookup_mu);
+  const auto now = clock.Steady();
+  const double elapsed = std::chrono::duration<double>(now - lookup_refilled).count();
+  lookup_refilled = now;
+  lookup_allowance = std::min(kStoreLookupsPerSecond, lookup_allowance + elapsed * kStoreLookupsPerSecond);
+  if (lookup_allowance < 1) return false;
+  lookup_allowance -= 1;
+  return true;
+}
+
 StatusOr<internal::SessionTable::Live> UserDirectory::Impl::AdoptStoredSession(std::string_view token) {
   const auto parsed = internal::SessionTable::Parse(token);
-  if (!parsed) return Status::Unauthenticated("invalid session");
+  if (!parsed || !TakeStoreLookup()) return Status::Unauthenticated("invalid session");
   auto stored = store->GetSession(parsed->id);
   if (stored.status().code() == StatusCode::kNotFound) return Status::Unauthenticated("invalid session");
   AEGIS_RETURN_IF_ERROR(stored.status());

@@ -1,6 +1,7 @@
 #include "aegis/auth/user_directory.h"
 
 #include <atomic>
+#include <cstdio>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -589,6 +590,32 @@ TEST_F(UserDirectoryTest, ASessionSurvivesARestartAndWorksOnAnotherServer) {
   ASSERT_OK((*other)->DropEndedSessions());
   EXPECT_STATUS_IS((*other)->AuthenticateSession(session).status(), StatusCode::kUnauthenticated);
   EXPECT_STATUS_IS((*other)->Logout(session), StatusCode::kNotFound);
+}
+
+// Made-up session tokens cost a store lookup each, so they are capped: a flood
+// spends the allowance, a real session from another server then waits for it
+// to refill, and sessions this server knows never need it.
+TEST_F(UserDirectoryTest, LookupsOfUnknownSessionsAreCapped) {
+  const std::string secret = Add("alice");
+  const std::string here = LoginOk("alice", secret);
+  auto other = std::move(UserDirectory::Create(store_.get(), kek_.get(), clock_, {})).value();
+  const std::string there = [&] {
+    std::swap(users_, other);
+    std::string s = LoginOk("alice", secret);
+    std::swap(users_, other);
+    return s;
+  }();
+  for (int i = 0; i < 150; ++i) {
+    char id[17];
+    std::snprintf(id, sizeof id, "%016x", i);
+    EXPECT_EQ(
+        users_->AuthenticateSession(std::string("aegis_session_") + id + "_" + std::string(43, 'x')).status().message(),
+        "invalid session");
+  }
+  EXPECT_STATUS_IS(users_->AuthenticateSession(there).status(), StatusCode::kUnauthenticated);
+  EXPECT_OK(users_->AuthenticateSession(here));
+  clock_.Advance(1s);
+  EXPECT_OK(users_->AuthenticateSession(there));
 }
 
 TEST_F(UserDirectoryTest, StoredSessionsExpireAndEndWithTheAccountOrItsFactor) {
