@@ -48,6 +48,18 @@ Status SqliteMetadataStore::Init() {
   return PrepareSessionStatements();
 }
 
+Status SqliteMetadataStore::InOneTransaction(const std::function<Status()>& body) {
+  {
+    std::lock_guard lock(mu_);
+    AEGIS_RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE"));
+  }
+  Status status = body();
+  std::lock_guard lock(mu_);
+  if (status.ok()) status = Exec(db_, "COMMIT");
+  if (!status.ok()) Exec(db_, "ROLLBACK").IgnoreError();  // the body's (or COMMIT's) error is the one to report
+  return status;
+}
+
 Status SqliteMetadataStore::ExecuteOne(Statement& s, const char* what, std::string missing) {
   Status status = SqliteStatus(db_, s.Step(), what);
   s.Reset();

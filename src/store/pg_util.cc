@@ -118,6 +118,7 @@ PgConnection::~PgConnection() { PQfinish(conn_); }
 
 Status PgConnection::EnsureConnected() {
   if (conn_ && PQstatus(conn_) == CONNECTION_OK) return Status::Ok();
+  if (in_transaction_) return Status::Unavailable("the database connection was lost inside a transaction");
   const auto now = std::chrono::steady_clock::now();
   if (last_attempt_ != std::chrono::steady_clock::time_point{} && now - last_attempt_ < std::chrono::seconds(1)) {
     return Status::Unavailable("the database is unavailable; reconnecting");
@@ -189,9 +190,17 @@ StatusOr<PgResult> PgConnection::Exec(std::string_view what, const char* sql, co
 }
 
 Status PgConnection::ExecScript(std::string_view what, const char* sql) {
+  const std::string_view statement(sql);
+  if (statement == "COMMIT" || statement == "ROLLBACK") {
+    const bool lost = in_transaction_ && (!conn_ || PQstatus(conn_) != CONNECTION_OK);
+    in_transaction_ = false;
+    if (lost) return Status::Unavailable("the database connection was lost inside a transaction");
+  }
   AEGIS_RETURN_IF_ERROR(EnsureConnected());
   PgResult result(PQexec(conn_, sql));
-  return ResultStatus(result.raw(), what);
+  Status status = ResultStatus(result.raw(), what);
+  if (statement == "BEGIN" && status.ok()) in_transaction_ = true;
+  return status;
 }
 
 }  // namespace aegis::store::internal

@@ -102,6 +102,9 @@ class PgConnection {
   std::chrono::steady_clock::time_point last_attempt_{};
   std::string last_error_;  // libpq's reason for the last failed connect
   bool ever_connected_ = false;
+  // Between BEGIN and COMMIT/ROLLBACK: a lost connection is not replaced then,
+  // since statements on a new one would commit one by one.
+  bool in_transaction_ = false;
 };
 
 }  // namespace aegis::store::internal

@@ -106,6 +106,18 @@ StatusOr<std::unique_ptr<ChangeFeed>> PostgresMetadataStore::WatchChanges(std::c
   return PgChangeFeed::Start(options_, reconcile_interval, std::move(on_change));
 }
 
+Status PostgresMetadataStore::InOneTransaction(const std::function<Status()>& body) {
+  {
+    MutexLock lock(mu_);
+    AEGIS_RETURN_IF_ERROR(pg_->ExecScript("starting a transaction", "BEGIN"));
+  }
+  Status status = body();
+  MutexLock lock(mu_);
+  if (status.ok()) status = pg_->ExecScript("committing", "COMMIT");
+  if (!status.ok()) pg_->ExecScript("rolling back", "ROLLBACK").IgnoreError();  // the first error is reported
+  return status;
+}
+
 Status PostgresMetadataStore::ExecuteOne(std::string_view what, const char* sql, const PgParams& params,
                                          std::string missing) {
   MutexLock lock(mu_);

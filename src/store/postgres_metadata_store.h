@@ -72,6 +72,8 @@ class PostgresMetadataStore final : public MetadataStore {
   Status DeleteBaseline(const std::string& name, const std::string& version) override;
 
   bool KeepsArtifacts() const override { return true; }
+  Status InOneTransaction(const std::function<Status()>& body) override;
+
   Status InsertSession(const SessionRecord& record) override;
   StatusOr<SessionRecord> GetSession(const std::string& id) override;
   Status TouchSession(const std::string& id, int64_t last_used_ms) override;

@@ -63,6 +63,8 @@ class SqliteMetadataStore final : public MetadataStore {
   StatusOr<std::vector<BaselineRecord>> ListBaselines() override;
   Status DeleteBaseline(const std::string& name, const std::string& version) override;
 
+  Status InOneTransaction(const std::function<Status()>& body) override;
+
   Status InsertSession(const SessionRecord& record) override;
   StatusOr<SessionRecord> GetSession(const std::string& id) override;
   Status TouchSession(const std::string& id, int64_t last_used_ms) override;

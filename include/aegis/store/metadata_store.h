@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -176,6 +177,12 @@ class MetadataStore {
   // configuration loader to report a refused URL against its key).
   static Status CheckPostgresUrl(std::string_view url);
   virtual ~MetadataStore() = default;
+
+  // Runs `body` in one transaction: everything it writes through this store
+  // commits together, or nothing does (the body's error, or a failed COMMIT,
+  // rolls back). Only for a caller that is this store's one user meanwhile
+  // (`aegis store migrate`): other calls would join the transaction.
+  virtual Status InOneTransaction(const std::function<Status()>& body) = 0;
 
   // Starts a feed of the changes other servers make (aegis/store/change_feed.h),
   // or nullptr where no other server shares the store (SQLite). Unavailable
