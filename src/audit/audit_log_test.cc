@@ -456,7 +456,8 @@ TEST(AuditEventTest, TypedFieldsKeepTheirOnDiskStrings) {
       {SystemAction::kIncidentResponse, "incident.response"},
       {SystemAction::kIncidentAcknowledged, "incident.acknowledged"},
       {SystemAction::kIncidentResolved, "incident.resolved"},
-      {SystemAction::kConfigReload, "config.reload"}};
+      {SystemAction::kConfigReload, "config.reload"},
+      {SystemAction::kStoreMigrate, "store.migrate"}};
   for (const auto& [action, name] : names) EXPECT_EQ(SystemActionName(action), name);
 }
 

@@ -79,6 +79,8 @@ std::string_view SystemActionName(SystemAction action) {
       return "incident.resolved";
     case SystemAction::kConfigReload:
       return "config.reload";
+    case SystemAction::kStoreMigrate:
+      return "store.migrate";
   }
   return "unknown";
 }

@@ -67,6 +67,9 @@ enum class SystemAction {
   // applied (what changed, what needs a restart), deny when refused (why; the
   // running configuration was kept)
   kConfigReload,
+  // "store.migrate": `aegis store migrate` copied the installation's state from
+  // its SQLite database into PostgreSQL (what was copied, or why it failed)
+  kStoreMigrate,
 };
 std::string_view SystemActionName(SystemAction action);
 
