@@ -59,5 +59,7 @@ void RegisterTrustCommands(CLI::App& app);
 void RegisterIdentityCommands(CLI::App& app);
 // `aegis incident list|show|ack|resolve`, `aegis principal suspend|reinstate`.
 void RegisterIncidentCommands(CLI::App& app);
+// aegis store migrate (store_commands.cc).
+void RegisterStoreCommands(CLI::App& app);
 
 }  // namespace aegis::cli

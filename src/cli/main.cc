@@ -66,6 +66,7 @@ int main(int argc, char** argv) try {
   aegis::cli::RegisterTrustCommands(app);
   aegis::cli::RegisterIdentityCommands(app);
   aegis::cli::RegisterIncidentCommands(app);
+  aegis::cli::RegisterStoreCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -9,12 +9,14 @@ two servers on one database see each other's pushes, removals and revocations wi
 second; refused URLs and unreachable databases are one clear line.
 """
 
+import json
 import time
 
 import pytest
 
 from aegis_testlib import (EXAMPLES, Installation, aegis, assert_one_line_error, check_json_error, infer_body,
                            reference_case, stop_and_check)
+from identity_lib import create_user, login
 from pg_lib import (PgInstallation, create_database, drop_database, halt_pg, psql, resume_pg, start_pg, stop_pg,
                     store_url, wait_until)
 
@@ -181,3 +183,71 @@ def test_config_url_is_checked_and_an_unreachable_database_is_one_line(pg, tmp_p
     assert err.startswith("aegis: opening the database (store.url): cannot connect to the database at "
                           "postgresql://aegis@localhost:1/aegis"), err
     assert len(err.splitlines()) == 1, err
+
+
+def test_migrate_a_sqlite_installation_into_postgres(pg, database, tmp_path):
+    inst = PgInstallation(tmp_path / "a", pg["password"])
+    inst.init()  # SQLite
+    inst.start()
+    x, _ = reference_case("xgb")
+    try:
+        inst.push_ok("xgb", "1", EXAMPLES / "xgb_classifier.json", "xgboost")
+        inst.push_ok("xgb", "2", EXAMPLES / "xgb_classifier.ubj", "xgboost")
+        consumer = inst.post("/v1/tokens", admin=True, json={"name": "svc", "role": "consumer"}).json()
+        user = create_user(inst, "erin", "auditor")
+        # While the server runs, the migration is refused (the audit log's lock).
+        proc = aegis("store", "migrate", "--from-data-dir", inst.dir, "--to", store_url(pg, database),
+                     env=inst.env())
+        assert_one_line_error(proc)
+        assert "server is running" in proc.stderr
+    finally:
+        stop_and_check(inst)
+
+    # A non-empty target is refused, and nothing is written to it.
+    other = create_database(pg)
+    psql(pg, other, "SELECT 1")
+    other_inst = PgInstallation(tmp_path / "other", pg["password"])
+    other_inst.init("--store-url", store_url(pg, other))
+    proc = aegis("store", "migrate", "--from-data-dir", inst.dir, "--to", store_url(pg, other), env=inst.env())
+    assert_one_line_error(proc)
+    assert "holds an installation already" in proc.stderr
+    assert psql(pg, other, "SELECT count(*) FROM tokens") == [["1"]]
+    drop_database(pg, other)
+
+    # A blob gone missing: nothing is committed, the configuration is unchanged.
+    blob = next((inst.dir / "blobs").glob("*.blob"))
+    hidden = tmp_path / "hidden.blob"
+    blob.rename(hidden)
+    config_before = inst.config_path.read_text()
+    proc = aegis("store", "migrate", "--from-data-dir", inst.dir, "--to", store_url(pg, database), env=inst.env())
+    assert_one_line_error(proc)
+    assert "nothing was committed" in proc.stderr
+    assert psql(pg, database, "SELECT count(*) FROM tokens") == [["0"]]
+    assert inst.config_path.read_text() == config_before
+    hidden.rename(blob)
+
+    # An installation from before [store] existed: its aegis.toml has no such table.
+    text = inst.config_path.read_text()
+    start = text.index("[store]\n")
+    inst.config_path.write_text(text[:start] + text[text.index("\n[", start) + 1:])
+    proc = aegis("store", "migrate", "--from-data-dir", inst.dir, "--to", store_url(pg, database), "--json",
+                 env=inst.env())
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert (out["models"], out["tokens"], out["users"], out["trusted_keys"]) == (2, 2, 1, 1), out
+    assert psql(pg, database, "SELECT name, version FROM model_versions ORDER BY sequence") == [["xgb", "1"],
+                                                                                              ["xgb", "2"]]
+    assert f'url = "{store_url(pg, database)}"' in inst.config_path.read_text()
+    # The server now runs on PostgreSQL with everything it had; the migration is audited.
+    inst.start()
+    try:
+        inst.wait_ready(60)
+        assert inst.infer("xgb", infer_body(x)).status_code == 200
+        assert inst.infer("xgb", infer_body(x), version="1").status_code == 200
+        assert inst.infer("xgb", infer_body(x), token=False,
+                          headers={"Authorization": f"Bearer {consumer['token']}"}).status_code == 200
+        assert login(inst, user).status_code == 200
+        events = [e for e in inst.audit_events() if e.get("action") == "store.migrate"]
+        assert [e["decision"] for e in events] == ["deny", "allow"], events
+    finally:
+        stop_and_check(inst)
