@@ -67,5 +67,16 @@ def _prerequisites():
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     inst = start_installation(tmp_path_factory.mktemp("aegis-shared"))
+    # A token that expires 60 s from now (the minimum TTL), made as early as the shared server:
+    # test_expired_token_is_401 checks it once expired, and runs last, so nobody waits for it.
+    r = inst.post("/v1/tokens", admin=True, json={"name": "expiring", "role": "consumer", "ttl_seconds": 60})
+    assert r.status_code == 201, r.text
+    inst.expiring_token = r.json()
     yield inst
     stop_and_check(inst)
+
+
+def pytest_collection_modifyitems(items):
+    """The test that needs a 60 s token expired runs after everything else."""
+    last = [item for item in items if item.name == "test_expired_token_is_401"]
+    items[:] = [item for item in items if item not in last] + last
