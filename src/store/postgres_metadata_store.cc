@@ -102,8 +102,8 @@ Status PostgresMetadataStore::MigrateInTransaction() {
 }
 
 StatusOr<std::unique_ptr<ChangeFeed>> PostgresMetadataStore::WatchChanges(std::chrono::milliseconds reconcile_interval,
-                                                                          ChangeFeed::Listener on_change) {
-  return PgChangeFeed::Start(options_, reconcile_interval, std::move(on_change));
+                                                                          const ChangeFeed::Listener& on_change) {
+  return PgChangeFeed::Start(options_, reconcile_interval, on_change);
 }
 
 Status PostgresMetadataStore::InOneTransaction(const std::function<Status()>& body) {

@@ -27,7 +27,7 @@ class PostgresMetadataStore final : public MetadataStore {
   Status Migrate();
 
   StatusOr<std::unique_ptr<ChangeFeed>> WatchChanges(std::chrono::milliseconds reconcile_interval,
-                                                     ChangeFeed::Listener on_change) override;
+                                                     const ChangeFeed::Listener& on_change) override;
 
   StatusOr<int64_t> InsertModelVersion(ModelVersionRecord record) override;
   StatusOr<ModelVersionRecord> GetModelVersion(const std::string& name, const std::string& version) override;

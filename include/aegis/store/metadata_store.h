@@ -187,10 +187,8 @@ class MetadataStore {
   // Starts a feed of the changes other servers make (aegis/store/change_feed.h),
   // or nullptr where no other server shares the store (SQLite). Unavailable
   // when the feed's connection cannot be made.
-  virtual StatusOr<std::unique_ptr<ChangeFeed>> WatchChanges(std::chrono::milliseconds reconcile_interval,
-                                                             ChangeFeed::Listener on_change) {
-    (void)reconcile_interval;
-    (void)on_change;
+  virtual StatusOr<std::unique_ptr<ChangeFeed>> WatchChanges(std::chrono::milliseconds /*reconcile_interval*/,
+                                                             const ChangeFeed::Listener& /*on_change*/) {
     return std::unique_ptr<ChangeFeed>();
   }
 
