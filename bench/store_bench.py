@@ -155,11 +155,24 @@ defaults
                             "data": reference["data"][:4]}]}
         body_file = root / "body.json"
         body_file.write_text(json.dumps(body))
+        answers = {}
         for s in servers:  # the same answer through both, before anything is timed
-            r = requests.post(f"https://localhost:{ports[s.name]}/v2/models/mlp/infer", json=body, verify=s.ca,
-                              headers={"Authorization": f"Bearer {s.token}"}, timeout=10)
+            deadline = time.monotonic() + 15
+            while True:  # HAProxy takes a moment to listen and to see the server up
+                try:
+                    r = requests.post(f"https://localhost:{ports[s.name]}/v2/models/mlp/infer", json=body,
+                                      verify=s.ca, headers={"Authorization": f"Bearer {s.token}"}, timeout=10)
+                    if r.status_code == 200 or time.monotonic() > deadline:
+                        break
+                except requests.ConnectionError:
+                    if time.monotonic() > deadline:
+                        raise
+                time.sleep(0.2)
             if r.status_code != 200:
                 raise SystemExit(f"{s.name} through HAProxy: {r.status_code} {r.text[:200]}")
+            answers[s.name] = r.json()["outputs"]
+        if answers["sqlite"] != answers["postgres"]:
+            raise SystemExit("the two installations answer the same request differently")
         results = {s.name: [] for s in servers}
         for run in range(o.runs):
             for s in (servers if run % 2 == 0 else servers[::-1]):
