@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <string_view>
-#include <vector>
 
 #include "aegis/common/log.h"
 
@@ -20,11 +19,6 @@ uint32_t TableBit(std::string_view table) {
   if (table == "suspensions") return kSuspensionsChanged;
   if (table == "sessions") return kSessionsChanged;
   return 0;  // a table no server caches
-}
-
-std::string FirstLine(const char* message) {
-  std::string line = message ? message : "";
-  return line.substr(0, line.find('\n'));
 }
 
 }  // namespace
@@ -55,24 +49,15 @@ PgChangeFeed::~PgChangeFeed() {
 
 Status PgChangeFeed::Listen() {
   PQfinish(conn_);
-  std::vector<const char*> keys, values;
-  for (const auto& [key, value] : options_.keywords) {
-    keys.push_back(key.c_str());
-    values.push_back(value.c_str());
-  }
-  keys.push_back(nullptr);
-  values.push_back(nullptr);
-  conn_ = PQconnectdbParams(keys.data(), values.data(), /*expand_dbname=*/0);
+  conn_ = OpenPgConnection(options_);
   if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
     return Status::Unavailable("cannot connect to the database at " + options_.display + ": " +
-                               FirstLine(conn_ ? PQerrorMessage(conn_) : "out of memory"));
+                               PgFirstLine(conn_ ? PQerrorMessage(conn_) : "out of memory"));
   }
-  PQsetNoticeProcessor(
-      conn_, [](void*, const char*) {}, nullptr);
   PGresult* result = PQexec(conn_, "LISTEN aegis_changes");
   const bool ok = PQresultStatus(result) == PGRES_COMMAND_OK;
   PQclear(result);
-  if (!ok) return Status::Unavailable("cannot LISTEN on the database: " + FirstLine(PQerrorMessage(conn_)));
+  if (!ok) return Status::Unavailable("cannot LISTEN on the database: " + PgFirstLine(PQerrorMessage(conn_)));
   return Status::Ok();
 }
 
@@ -116,7 +101,7 @@ void PgChangeFeed::Run() {
       continue;
     }
     if (!PQconsumeInput(conn_) || PQstatus(conn_) != CONNECTION_OK) {
-      log::Warn({}, "change feed: lost the database connection: {}", FirstLine(PQerrorMessage(conn_)));
+      log::Warn({}, "change feed: lost the database connection: {}", PgFirstLine(PQerrorMessage(conn_)));
       connected = false;
       continue;
     }

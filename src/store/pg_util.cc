@@ -12,13 +12,6 @@ constexpr Oid kInt8Oid = 20;
 constexpr Oid kInt2Oid = 21;
 constexpr Oid kInt4Oid = 23;
 
-// libpq's messages end with a newline and may run over several lines.
-std::string FirstLine(const char* message) {
-  std::string line = message ? message : "";
-  line = line.substr(0, line.find('\n'));
-  return line.empty() ? "no reason given" : line;
-}
-
 bool StartsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
 // SQLSTATEs after which the statement may succeed on another try: the
@@ -37,6 +30,27 @@ int64_t ReadBigEndian(const char* bytes, int length) {
 }
 
 }  // namespace
+
+std::string PgFirstLine(const char* message) {
+  std::string line = message ? message : "";
+  line = line.substr(0, line.find('\n'));
+  return line.empty() ? "no reason given" : line;
+}
+
+PGconn* OpenPgConnection(const PgConnectOptions& options) {
+  std::vector<const char*> keys, values;
+  for (const auto& [key, value] : options.keywords) {
+    keys.push_back(key.c_str());
+    values.push_back(value.c_str());
+  }
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+  PGconn* conn = PQconnectdbParams(keys.data(), values.data(), /*expand_dbname=*/0);
+  if (conn)
+    PQsetNoticeProcessor(
+        conn, [](void*, const char*) {}, nullptr);
+  return conn;
+}
 
 PgParams& PgParams::Text(std::string_view value) {
   values_.emplace_back(std::string(value));
@@ -127,19 +141,7 @@ Status PgConnection::EnsureConnected() {
   if (conn_) {
     PQreset(conn_);
   } else {
-    std::vector<const char*> keys, values;
-    for (const auto& [key, value] : options_.keywords) {
-      keys.push_back(key.c_str());
-      values.push_back(value.c_str());
-    }
-    keys.push_back(nullptr);
-    values.push_back(nullptr);
-    conn_ = PQconnectdbParams(keys.data(), values.data(), /*expand_dbname=*/0);
-    // Notices ("relation already exists, skipping") are not errors; libpq's
-    // default would print them on stderr. The receiver survives PQreset.
-    if (conn_)
-      PQsetNoticeProcessor(
-          conn_, [](void*, const char*) {}, nullptr);
+    conn_ = OpenPgConnection(options_);
   }
   if (conn_ && PQstatus(conn_) == CONNECTION_OK) {
     ever_connected_ = true;
@@ -147,7 +149,7 @@ Status PgConnection::EnsureConnected() {
   }
   // The reason names hosts and users: it goes to the server log, and callers
   // (which may answer an unauthenticated client) get a generic message.
-  last_error_ = FirstLine(conn_ ? PQerrorMessage(conn_) : "out of memory");
+  last_error_ = PgFirstLine(conn_ ? PQerrorMessage(conn_) : "out of memory");
   // The first connect's reason goes back to the operator (Connect); later ones
   // only to the log.
   if (ever_connected_) log::Warn({}, "cannot connect to the database at {}: {}", options_.display, last_error_);
@@ -159,7 +161,7 @@ Status PgConnection::ResultStatus(PGresult* result, std::string_view what) {
   if (state == PGRES_COMMAND_OK || state == PGRES_TUPLES_OK) return Status::Ok();
   const char* sqlstate = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
   const std::string code = sqlstate ? sqlstate : "";
-  const std::string message = FirstLine(result ? PQresultErrorMessage(result) : PQerrorMessage(conn_));
+  const std::string message = PgFirstLine(result ? PQresultErrorMessage(result) : PQerrorMessage(conn_));
   const std::string context = std::string(what) + ": " + message;
   if (code.empty() || PQstatus(conn_) != CONNECTION_OK || IsTransient(code)) {
     log::Warn({}, "database {} failed: {}", what, message);

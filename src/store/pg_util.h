@@ -76,6 +76,15 @@ struct PgConnectOptions {
   std::string display;                                        // the URL without secrets, for messages
 };
 
+// Opens a connection with `options` (never expanding a dbname into more
+// settings), with notices ("relation already exists, skipping") silenced:
+// they are not errors, and libpq's default would print them on stderr. The
+// receiver survives PQreset. Null only when out of memory.
+PGconn* OpenPgConnection(const PgConnectOptions& options);
+
+// The first line of a libpq message ("no reason given" when empty).
+std::string PgFirstLine(const char* message);
+
 class PgConnection {
  public:
   // Connects once; Unavailable with libpq's reason when it cannot.
