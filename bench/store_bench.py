@@ -30,22 +30,14 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from run_bench import AEGIS_BIN, MODEL, PY, REPO, free_port, log, run_wrk  # noqa: E402
 
+sys.path.insert(0, str(REPO / "tests" / "tools"))
+from pg_server import make_certificates  # noqa: E402
+
 PG_SERVER = [PY, str(REPO / "tests" / "tools" / "pg_server.py")]
 
 
-def openssl(folder, *args):
-    subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=folder)
-
-
 def make_certificate(folder: pathlib.Path):
-    openssl(folder, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-            "-subj", "/CN=bench CA", "-keyout", "ca.key", "-out", "ca.crt")
-    openssl(folder, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj",
-            "/CN=localhost", "-keyout", "server.key", "-out", "server.csr")
-    (folder / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    openssl(folder, "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-            "-days", "2", "-extfile", "san.ext", "-out", "server.crt")
-    os.chmod(folder / "server.key", 0o600)
+    make_certificates(str(folder))
     (folder / "haproxy.pem").write_bytes((folder / "server.crt").read_bytes() + (folder / "server.key").read_bytes())
 
 

@@ -11,6 +11,8 @@ import uuid
 from aegis_testlib import REPO, Installation
 
 PG_SERVER = [sys.executable, str(REPO / "tests" / "tools" / "pg_server.py")]
+sys.path.insert(0, str(REPO / "tests" / "tools"))
+from pg_server import make_certificates  # noqa: E402,F401  (the scale-out test's certificates)
 
 
 def start_pg(folder) -> dict:

@@ -26,24 +26,15 @@ import requests
 
 from aegis_testlib import EXAMPLES, check_json_error, free_port, infer_body, reference_case, stop_and_check
 from identity_lib import call, create_user, login
-from pg_lib import (PgInstallation, create_database, halt_pg, resume_pg, start_pg, stop_pg, store_url,
-                    wait_until)
+from pg_lib import (PgInstallation, create_database, halt_pg, make_certificates, resume_pg, start_pg, stop_pg,
+                    store_url, wait_until)
 
 REPLICAS = 3
 
 
 def make_certificate(folder: pathlib.Path):
     """A CA and one server certificate (localhost, 127.0.0.1) that every replica and HAProxy use."""
-    def openssl(*args):
-        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=folder)
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-            "-subj", "/CN=scale-out test CA", "-keyout", "ca.key", "-out", "ca.crt")
-    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=localhost",
-            "-keyout", "server.key", "-out", "server.csr")
-    (folder / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days",
-            "2", "-extfile", "san.ext", "-out", "server.crt")
-    os.chmod(folder / "server.key", 0o600)
+    make_certificates(folder)
     (folder / "haproxy.pem").write_bytes((folder / "server.crt").read_bytes() + (folder / "server.key").read_bytes())
     os.chmod(folder / "haproxy.pem", 0o600)
 

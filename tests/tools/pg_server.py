@@ -55,8 +55,10 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def _make_tls(folder):
-    """A CA and a server certificate for localhost/127.0.0.1 (openssl CLI)."""
+def make_certificates(folder):
+    """A CA (ca.crt, ca.key) and a server certificate for localhost and 127.0.0.1 (server.crt,
+    server.key, mode 0600) in `folder`, with the openssl CLI. Also used by the scale-out test and
+    bench/store_bench.py for the replicas' and HAProxy's certificate."""
     def openssl(*args):
         subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=folder)
     openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
@@ -67,6 +69,12 @@ def _make_tls(folder):
         f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
     openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days",
             "2", "-extfile", "san.ext", "-out", "server.crt")
+    os.chmod(os.path.join(folder, "server.key"), 0o600)
+
+
+def _make_tls(folder):
+    """The server's certificate, owned by the user PostgreSQL runs as."""
+    make_certificates(folder)
     for name in ("server.key", "server.crt"):
         path = os.path.join(folder, name)
         os.chmod(path, 0o600)
