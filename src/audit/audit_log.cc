@@ -19,6 +19,7 @@
 #include "log_files.h"
 #include "log_recovery.h"
 #include "log_writer.h"
+#include "replica_id.h"
 #include "segment_compression.h"
 #include "signing_key.h"
 #include "summarizer.h"
@@ -322,6 +323,7 @@ StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditLogOptions& option
   AEGIS_ASSIGN_OR_RETURN(auto key,
                          internal::LoadOrCreateSigningKey(options.signing_key_file, dir, *options.kek, &key_created));
   AEGIS_ASSIGN_OR_RETURN(auto recovered, internal::RecoverAuditDirectory(dir));
+  AEGIS_ASSIGN_OR_RETURN(std::string replica, internal::ResolveReplicaId(dir, options.replica_id));
   // From the newest checkpoint: start-up time does not grow with the log. The
   // full walk follows at once in the background (the verifier thread).
   AEGIS_ASSIGN_OR_RETURN(auto report, VerifyAuditLog(dir, {.pinned_key = std::nullopt,
@@ -332,14 +334,23 @@ StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditLogOptions& option
     return Status::Unavailable("the audit log failed verification (" + report.error +
                                "); run `aegis audit verify` and see docs/audit.md");
   }
+  // A log that named a replica keeps naming it: a replica_id file removed or
+  // replaced would otherwise rename the log's later heads unnoticed.
+  if (!report.replica.empty() && report.replica != replica) {
+    return Status::Unavailable("the audit log's newest signed head names replica \"" + report.replica + "\", but " +
+                               (dir / internal::kReplicaIdFile).string() +
+                               (replica.empty() ? " is missing" : " says \"" + replica + "\"") +
+                               "; restore the file (docs/audit.md)");
+  }
   AuditStats stats;
   stats.tree_size = report.events;
   stats.key_fingerprint = report.key_id;
+  stats.replica_id = replica;
   if (!report.heads.empty()) stats.last_head = report.heads.back();
   stats.verified_ok = true;
   stats.verified_events = report.events;
   stats.verified_at = options.clock->Now();
-  files->Resume(report.range, report.last_leaf, stats.last_head, std::move(key));
+  files->Resume(report.range, report.last_leaf, stats.last_head, std::move(key), replica);
   AEGIS_ASSIGN_OR_RETURN(auto segments, internal::ListSegments(dir));
   // The newest segment is never compressed by the server; if it is (by hand),
   // events continue in a new one.

@@ -40,6 +40,7 @@ std::string CheckpointToJson(const Checkpoint& c) {
   for (const Hash& node : c.range.nodes()) j["frontier"].push_back(crypto::HexEncode(node));
   j["root"] = crypto::HexEncode(c.head.root);
   j["timestamp_ms"] = c.head.timestamp_ms;
+  if (!c.head.replica.empty()) j["replica"] = c.head.replica;
   j["key_id"] = c.head.key_id;
   j["signature"] = crypto::Base64Encode(c.head.signature);
   return j.dump();
@@ -53,7 +54,7 @@ StatusOr<Checkpoint> CheckpointFromJson(std::string_view line) {
   if (Status s = doc.Parse(line, "checkpoint", 3); !s.ok()) return bad(s);
   auto fields = json::Fields::Of(doc.root(), "checkpoint",
                                  {"tree_size", "segment", "offset", "heads_offset", "last_leaf", "frontier", "root",
-                                  "timestamp_ms", "key_id", "signature"});
+                                  "timestamp_ms", "replica", "key_id", "signature"});
   if (!fields.ok()) return bad(fields.status());
   Checkpoint c;
   AEGIS_ASSIGN_OR_RETURN(uint64_t size, Unsigned(*fields, "tree_size"));
@@ -91,6 +92,12 @@ StatusOr<Checkpoint> CheckpointFromJson(std::string_view line) {
   c.head.root = *root_hash;
   c.head.timestamp_ms = static_cast<int64_t>(ts);
   c.head.key_id = std::string(*key_id);
+  if (fields->Get("replica")) {
+    auto replica = fields->String("replica");
+    if (!replica.ok()) return bad(replica.status());
+    if (Status s = CheckReplicaId(*replica); !s.ok()) return Status::DataLoss("checkpoint: replica: " + s.message());
+    c.head.replica = std::string(*replica);
+  }
   auto sig_bytes = crypto::Base64Decode(*sig);
   if (!sig_bytes || sig_bytes->empty() || sig_bytes->size() > 512) {
     return Status::DataLoss("checkpoint: signature is not base64");

@@ -113,7 +113,7 @@ void AppendJsonString(std::string_view s, std::string& out) {
   out += '"';
 }
 
-void AppendEventLine(uint64_t seq, const Hash& prev, const AuditEvent& e, std::string& out) {
+void AppendEventLine(uint64_t seq, const Hash& prev, std::string_view replica, const AuditEvent& e, std::string& out) {
   out += "{\"seq\":";
   AppendUint(seq, out);
   out += ",\"prev\":\"";
@@ -122,6 +122,7 @@ void AppendEventLine(uint64_t seq, const Hash& prev, const AuditEvent& e, std::s
     out += kHex[b & 0xF];
   }
   out += '"';
+  if (!replica.empty()) Member("replica", replica, out);
   AppendEventMembers(e, out);
   out += '}';
 }

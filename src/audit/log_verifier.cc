@@ -33,7 +33,7 @@ StatusOr<std::vector<SignedTreeHead>> ReadHeads(const std::filesystem::path& dir
       if (parsed.ok()) before = std::move(*parsed);
     }
     if (!before || before->tree_size != own.tree_size || before->root != own.root ||
-        before->timestamp_ms != own.timestamp_ms) {
+        before->timestamp_ms != own.timestamp_ms || before->replica != own.replica) {
       report.error = "heads.jsonl does not hold the head of the checkpoint at event " + std::to_string(own.tree_size) +
                      " where the checkpoint says (heads removed or changed)";
       return Status::DataLoss(report.error);
@@ -53,6 +53,13 @@ StatusOr<std::vector<SignedTreeHead>> ReadHeads(const std::filesystem::path& dir
     if (!heads.empty() &&
         (head->tree_size < heads.back().tree_size || head->timestamp_ms < heads.back().timestamp_ms)) {
       problem = Status::DataLoss(where(heads.size()) + ": goes backwards (size or time below the head before it)");
+      return false;
+    }
+    // A log is named once (replica_id.h): heads before the name may lack it
+    // (written before replicas existed), none after it may change it.
+    if (!heads.empty() && !heads.back().replica.empty() && head->replica != heads.back().replica) {
+      problem = Status::DataLoss(where(heads.size()) + ": names replica \"" + head->replica +
+                                 "\" after heads naming \"" + heads.back().replica + "\"");
       return false;
     }
     heads.push_back(std::move(*head));
@@ -255,7 +262,10 @@ StatusOr<VerifyReport> VerifyAuditLog(const std::filesystem::path& audit_dir, co
   auto heads = ReadHeads(audit_dir, key, options.all_signatures, newest ? &*newest : nullptr, report);
   if (!heads.ok()) return report;
   report.heads = *heads;
-  if (!report.heads.empty()) report.signed_tree_size = report.heads.back().tree_size;
+  if (!report.heads.empty()) {
+    report.signed_tree_size = report.heads.back().tree_size;
+    report.replica = report.heads.back().replica;
+  }
   AEGIS_ASSIGN_OR_RETURN(auto segments, internal::ListSegments(audit_dir));
   auto start = StartingPoint(audit_dir, segments, newest, report);
   if (!start.ok()) return report;

@@ -67,11 +67,12 @@ LogWriter::~LogWriter() {
 }
 
 void LogWriter::Resume(CompactRange range, const Hash& last_leaf, std::optional<SignedTreeHead> last_head,
-                       crypto::PrivateKey key) {
+                       crypto::PrivateKey key, std::string replica) {
   range_ = std::move(range);
   prev_ = last_leaf;
   last_head_ = std::move(last_head);
   key_ = std::move(key);
+  replica_ = std::move(replica);
 }
 
 Status LogWriter::OpenSegment(uint64_t first_seq) {
@@ -123,7 +124,7 @@ Status LogWriter::WriteBatch(const std::deque<AuditEvent>& batch, size_t& commit
   uint64_t seq = range_.size();
   for (const auto& event : batch) {
     const size_t start = buffer_.size();
-    AppendEventLine(seq++, chain, event, buffer_);
+    AppendEventLine(seq++, chain, replica_, event, buffer_);
     const size_t length = buffer_.size() - start;
     buffer_ += '\n';
     chain = hasher_.Leaf(std::string_view(buffer_).substr(start, length));
@@ -158,7 +159,8 @@ Status LogWriter::WriteBatch(const std::deque<AuditEvent>& batch, size_t& commit
 
 StatusOr<LogWriter::WrittenHead> LogWriter::SignHead(std::chrono::system_clock::time_point now) {
   const auto floor = last_head_ ? last_head_->time() : std::chrono::system_clock::time_point{};
-  AEGIS_ASSIGN_OR_RETURN(auto head, SignTreeHead(range_.size(), range_.Root(hasher_), std::max(now, floor), key_));
+  AEGIS_ASSIGN_OR_RETURN(auto head,
+                         SignTreeHead(range_.size(), range_.Root(hasher_), std::max(now, floor), key_, replica_));
   std::string line = HeadToJson(head);
   const off_t before = ::lseek(heads_fd_, 0, SEEK_END);
   Status written = WriteAll(heads_fd_, line + "\n");

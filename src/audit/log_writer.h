@@ -42,9 +42,10 @@ class LogWriter {
   LogWriter& operator=(const LogWriter&) = delete;
 
   // Continues the log as verified at open: its Merkle range, last leaf hash and
-  // newest head (none for an empty log), signing new heads with `key`.
+  // newest head (none for an empty log), signing new heads with `key`; events
+  // and heads name `replica` (none when empty).
   void Resume(CompactRange range, const Hash& last_leaf, std::optional<SignedTreeHead> last_head,
-              crypto::PrivateKey key);
+              crypto::PrivateKey key, std::string replica);
 
   // Makes the segment starting at `first_seq` current. The old one is synced and
   // closed only once the new one is open, so a failure leaves a usable segment.
@@ -96,6 +97,7 @@ class LogWriter {
   uint64_t segment_bytes_ = 0;
   std::vector<WrittenHead> boundary_heads_;
   crypto::PrivateKey key_;
+  std::string replica_;
   MerkleHasher hasher_;
   CompactRange range_;
   Hash prev_{};  // leaf hash of the last durable event: the next line's "prev"

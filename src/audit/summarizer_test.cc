@@ -117,7 +117,7 @@ TEST(SummarizerTest, TheSummaryIsTheLastMemberOfItsLine) {
   s.Drain(kSecond, true, batch);
   ASSERT_EQ(batch.size(), 1u);
   std::string line;
-  AppendEventLine(3, Hash{}, batch[0], line);
+  AppendEventLine(3, Hash{}, "", batch[0], line);
   EXPECT_TRUE(
       line.ends_with(",\"remote\":\"127.0.0.1\",\"listener\":\"data\",\"summary\":{\"window_ms\":1000,"
                      "\"count\":2,\"statuses\":{\"200\":2},\"latency_us\":{\"p50\":5,\"p90\":7,\"p99\":7,"

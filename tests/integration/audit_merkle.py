@@ -104,8 +104,13 @@ def verify_consistency(m: int, n: int, old_root: bytes, new_root: bytes, proof: 
 
 
 def head_signing_input(head: dict) -> bytes:
-    return (b"AEGIS-AUDIT-STH-V1\x00" + struct.pack(">QQ", head["tree_size"], head["timestamp_ms"])
-            + bytes.fromhex(head["root"]))
+    """V1 for a log that names no replica; V2 adds the replica, length-prefixed (docs/audit.md)."""
+    fixed = struct.pack(">QQ", head["tree_size"], head["timestamp_ms"]) + bytes.fromhex(head["root"])
+    if "replica" not in head:
+        return b"AEGIS-AUDIT-STH-V1\x00" + fixed
+    replica = head["replica"].encode("ascii")
+    assert 1 <= len(replica) <= 63, "a replica id has 1 to 63 characters"
+    return b"AEGIS-AUDIT-STH-V2\x00" + fixed + bytes([len(replica)]) + replica
 
 
 def public_key(audit_dir: pathlib.Path) -> Ed25519PublicKey:
@@ -168,12 +173,14 @@ def check_log(audit_dir: pathlib.Path) -> dict:
         assert event["seq"] == i, f"event {i} carries seq {event['seq']}"
         assert bytes.fromhex(event["prev"]) == prev, f"event {i}: prev is not the leaf hash of event {i - 1}"
         prev = leaves[i]
-    last_size, last_time = 0, 0
+    last_size, last_time, replica = 0, 0, None
     for h in heads:
         verify_head(h, key)
+        assert replica is None or h.get("replica") == replica, "a head renames the log's replica"
+        replica = h.get("replica", replica)
         assert h["tree_size"] >= last_size and h["timestamp_ms"] >= last_time, "heads go backwards"
         assert h["tree_size"] <= len(leaves), "a head covers more events than the log has"
         assert root_incremental(leaves[:h["tree_size"]]).hex() == h["root"], f"root mismatch at {h['tree_size']}"
         last_size, last_time = h["tree_size"], h["timestamp_ms"]
     return {"events": len(lines), "root": root_incremental(leaves).hex(), "heads": heads, "lines": lines,
-            "leaves": leaves}
+            "leaves": leaves, "replica": replica}

@@ -58,6 +58,11 @@ struct AuditLogOptions {
   std::filesystem::path dir;               // DIR/audit
   std::filesystem::path signing_key_file;  // DIR/keys/audit-signing.key (made on first open)
   const keys::KeyProvider* kek = nullptr;  // wraps the signing key; required
+  // The replica whose log this is, named in every event and signed head
+  // (docs/scale-out.md). Fixed in DIR/audit/replica_id the first time it is
+  // given; after that the file decides, and a different id here is refused.
+  // Empty: whatever the file says, or no replica (a single server's log).
+  std::string replica_id;
   uint64_t segment_max_bytes = 64ull << 20;
   std::chrono::milliseconds head_interval{1000};
   std::chrono::seconds verify_interval{300};  // background re-verification; 0 = only at Open
@@ -84,6 +89,7 @@ struct AuditStats {
   uint64_t tree_size = 0;          // durable events in the whole log
   std::optional<SignedTreeHead> last_head;
   std::string key_fingerprint;
+  std::string replica_id;  // the log's replica (AuditLogOptions::replica_id); empty if none
   // The latest full verification of the on-disk log (at Open, then periodically).
   bool verified_ok = false;
   uint64_t verified_events = 0;

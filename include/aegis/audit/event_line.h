@@ -1,10 +1,12 @@
 // The exact bytes of one audit event on disk: a JSON object on one line whose
-// first two members are fixed by the writer,
+// first members are fixed by the writer,
 //
-//   {"seq":17,"prev":"<64 hex>","time":"…","request_id":…, …}
+//   {"seq":17,"prev":"<64 hex>",["replica":"<id>",]"time":"…","request_id":…, …}
 //
 // `seq` is the event's leaf index in the Merkle tree and `prev` the hex leaf hash
-// of the event before it (64 zeros for event 0). The tree and its signed heads
+// of the event before it (64 zeros for event 0). `replica` names the replica
+// whose log this is, in a fleet sharing PostgreSQL (tree_head.h); a log of a
+// single server leaves it out, so its lines keep the bytes they always had. The tree and its signed heads
 // are what make the log tamper-evident; `seq` and `prev` let a verifier name the
 // first altered, removed or reordered event instead of only saying that a root
 // differs. The leaf hash covers the whole line without its newline.
@@ -25,7 +27,9 @@ struct AuditEvent;
 
 // Appends the event's line (no newline) to `out`. Strings are escaped as JSON;
 // invalid UTF-8 (names in paths come from clients) is replaced by U+FFFD.
-void AppendEventLine(uint64_t seq, const Hash& prev, const AuditEvent& event, std::string& out);
+// `replica` empty: no replica member.
+void AppendEventLine(uint64_t seq, const Hash& prev, std::string_view replica, const AuditEvent& event,
+                     std::string& out);
 
 // The event's members, each preceded by a comma: `,"time":…,"request_id":…`.
 void AppendEventMembers(const AuditEvent& event, std::string& out);

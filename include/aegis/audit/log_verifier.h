@@ -58,6 +58,9 @@ struct VerifyReport {
   uint64_t signed_tree_size = 0;
   uint64_t unsigned_events = 0;  // events after the newest head
   std::string key_id;
+  // The replica the newest signed head names (signed with it); empty when it
+  // names none (a single server's log) or there is no head yet.
+  std::string replica;
   std::optional<uint64_t> first_bad_event;
   std::string error;  // why not ok (names the event or head)
   uint64_t torn_tail_bytes = 0;
