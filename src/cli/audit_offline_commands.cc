@@ -24,6 +24,7 @@ struct OfflineFlags {
   std::string data_dir;
   std::string archive;  // verify only: an archive folder (aegis audit archive)
   std::string public_key;
+  std::string replica;  // verify only: the replica whose log this must be
   bool json = false;
 };
 
@@ -75,7 +76,16 @@ void FailVerification(const audit::VerifyReport& r) {
 }
 
 void RunVerify(const OfflineFlags& f) {
-  const auto r = Load(f, false);
+  auto r = Load(f, false);
+  if (r.ok && !f.replica.empty() && r.replica != f.replica) {
+    // An intact log, but another replica's (or a single server's): for a
+    // fleet, each copy must be the log of the replica it is said to be.
+    r.ok = false;
+    r.error = "the log is " +
+              (r.replica.empty() ? std::string("not a replica's (its signed heads name none)")
+                                 : "replica \"" + r.replica + "\"'s") +
+              ", not replica \"" + f.replica + "\"'s";
+  }
   if (f.json) {
     Json j;
     j["ok"] = r.ok;
@@ -86,6 +96,7 @@ void RunVerify(const OfflineFlags& f) {
     j["unsigned_events"] = r.unsigned_events;
     j["heads"] = r.heads.size();
     j["key_id"] = r.key_id;
+    j["replica"] = r.replica.empty() ? Json(nullptr) : Json(r.replica);
     j["torn_tail_bytes"] = r.torn_tail_bytes;
     j["first_bad_event"] = r.first_bad_event ? Json(*r.first_bad_event) : Json(nullptr);
     j["error"] = r.ok ? Json(nullptr) : Json(r.error);
@@ -114,6 +125,7 @@ void RunVerify(const OfflineFlags& f) {
               << "signed: " << r.signed_tree_size << " events under " << r.heads.size() << " signed heads"
               << (r.unsigned_events ? ", " + std::to_string(r.unsigned_events) + " not yet signed" : "") << "\n"
               << "audit key: " << r.key_id << std::endl;
+    if (!r.replica.empty()) std::cout << "replica: " << r.replica << " (named in its signed heads)\n";
     if (r.torn_tail_bytes) std::cout << "a torn last write of " << r.torn_tail_bytes << " bytes was ignored\n";
   }
 }
@@ -242,6 +254,9 @@ void RegisterAuditOfflineCommands(CLI::App& audit) {
   verify->add_option("--archive", vf->archive,
                      "Verify an archive folder (aegis audit archive) instead, against --data-dir's or --public-key's "
                      "key; reports the events it covers");
+  verify->add_option("--replica", vf->replica,
+                     "Also require the log to be this replica's: its newest signed head names it (docs/scale-out.md, "
+                     "verifying a fleet)");
   AddJsonFlag(verify, vf->json);
   verify->callback([vf] { RunVerify(*vf); });
 

@@ -29,6 +29,7 @@
 #include "aegis/store/metadata_store.h"
 #include "commands.h"
 #include "passphrase.h"
+#include "replica_id.h"
 #include "store_open.h"
 
 namespace aegis::cli {
@@ -45,6 +46,8 @@ struct InitOptions {
   std::vector<std::string> sans;  // extra names for the server certificate
   std::string store_url;          // PostgreSQL: the installation's shared state
   std::string kek_file;           // the installation's KEK, for another replica
+  std::string replica_id;         // names the audit log (replica_id.h)
+  bool replica_id_given = false;  // --replica-id "" is refused, not taken as absent
 };
 
 // The shared database of --store-url, and whether it already holds an
@@ -176,6 +179,8 @@ void RunInit(const InitOptions& o) {
     throw CommandError("--san names go into the certificate init makes; with --tls-cert, put them in your own");
   }
   if (o.tls_cert.empty()) CertificateNames(o.sans);  // refuse a bad --san before anything is created
+  if (o.replica_id_given && o.replica_id.empty()) throw CommandError("--replica-id: a replica id cannot be empty", 2);
+  const std::string replica_id = ReplicaIdForNewLog(o.replica_id, !o.store_url.empty());
   const fs::path target = fs::absolute(o.data_dir).lexically_normal();
   RequireFreshTarget(target);
   // Connected (and the database's state known) before anything is created.
@@ -218,7 +223,9 @@ void RunInit(const InitOptions& o) {
   }
   {
     // Creates the audit signing key (wrapped by the KEK) and the first signed head.
-    auto log = Check(audit::AuditLog::Open(AuditOptions(staging, *kek)), "creating the audit log");
+    audit::AuditLogOptions log_options = AuditOptions(staging, *kek);
+    log_options.replica_id = replica_id;
+    auto log = Check(audit::AuditLog::Open(log_options), "creating the audit log");
     audit::AuditEvent e = audit::SystemEvent(Clock::Real().Now(), audit::SystemAction::kServerInit, "installation");
     e.principal = "cli";  // a person ran `aegis init`, not the server
     log->Append(std::move(e));
@@ -254,6 +261,7 @@ void RunInit(const InitOptions& o) {
         {"data_dir", target.string()},
         {"admin_token", admin_token.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(admin_token)},
         {"replica", shared.initialised},
+        {"replica_id", replica_id.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(replica_id)},
         {"ca_cert", ca_path.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(ca_path)}};
     std::cout << out.dump() << std::endl;
     return;
@@ -287,6 +295,10 @@ void RegisterInit(CLI::App& app) {
   cmd->add_option("--kek-file", opts->kek_file,
                   "With --store-url on an initialised database: the installation's kek.key (or kek.sealed), to "
                   "prepare another replica's data folder");
+  auto* replica_id =
+      cmd->add_option("--replica-id", opts->replica_id,
+                      "Name this replica's audit log (every event and signed head carries it; default with "
+                      "--store-url: the host name, on Kubernetes the pod's)");
   cmd->add_option("--listen", opts->listen, "Data plane address written to the config")->capture_default_str();
   cmd->add_option("--admin-listen", opts->admin_listen, "Control plane address written to the config")
       ->capture_default_str();
@@ -299,7 +311,10 @@ void RegisterInit(CLI::App& app) {
       "  AEGIS_DB_PASSWORD=... aegis init --data-dir /srv/aegis \\\n"
       "      --store-url "
       "'postgresql://aegis@db.internal:5432/aegis?sslmode=verify-full&sslrootcert=/etc/aegis/db-ca.crt'");
-  cmd->callback([opts] { RunInit(*opts); });
+  cmd->callback([opts, replica_id] {
+    opts->replica_id_given = replica_id->count() > 0;
+    RunInit(*opts);
+  });
 }
 
 }  // namespace aegis::cli

@@ -244,6 +244,24 @@ def test_init_san_adds_names_and_refuses_anything_else(tmp_path):
         assert not target.exists(), f"a refused --san {bad!r} left {target}"
 
 
+def test_a_single_server_names_no_replica_unless_asked(fresh, tmp_path):
+    # Without --store-url the log keeps the single-server format (no replica member).
+    assert json.loads(fresh.proc_init.stdout)["replica_id"] is None
+    assert not (fresh.dir / "audit" / "replica_id").exists()
+    named = tmp_path / "named"
+    proc = aegis("init", "--data-dir", named, "--replica-id", "edge-7", "--json")
+    assert proc.returncode == 0, describe(proc)
+    assert json.loads(proc.stdout)["replica_id"] == "edge-7"
+    segment = next((named / "audit").glob("segment-*.jsonl"))
+    assert '"replica":"edge-7"' in segment.read_text()
+    for bad in ("", "-x", "a b", "x" * 64, "caf\u00e9", "a/b"):
+        target = tmp_path / ("bad" + str(abs(hash(bad))))
+        proc = aegis("init", "--data-dir", target, "--replica-id", bad)
+        assert_one_line_error(proc, "aegis: ")
+        assert "--replica-id" in proc.stderr, describe(proc)
+        assert not target.exists(), f"a refused --replica-id {bad!r} left {target}"
+
+
 def test_token_not_stored_in_clear(fresh):
     token = json.loads(fresh.proc_init.stdout)["admin_token"]
     hits = find_in_tree(fresh.dir, [token.encode()])

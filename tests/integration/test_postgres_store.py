@@ -10,6 +10,7 @@ second; refused URLs and unreachable databases are one clear line.
 """
 
 import json
+import socket
 import time
 
 import pytest
@@ -39,6 +40,9 @@ def test_init_serve_restart_and_outage_on_postgres(pg, database, tmp_path):
     inst = PgInstallation(tmp_path / "a", pg["password"])
     out = inst.init("--store-url", store_url(pg, database))
     assert out["replica"] is False and out["admin_token"].startswith("aegis_")
+    # Unnamed, a replica's audit log takes the host name (on Kubernetes the pod's).
+    assert out["replica_id"] == socket.gethostname()
+    assert (inst.dir / "audit" / "replica_id").read_text() == socket.gethostname() + "\n"
     # The installation lives in PostgreSQL, not in a local SQLite file.
     assert not (inst.dir / "db" / "aegis.db").exists()
     assert psql(pg, database, "SELECT name, role, revoked FROM tokens") == [["admin", "admin", "0"]]

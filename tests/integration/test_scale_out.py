@@ -7,12 +7,13 @@ all of its traffic on one replica; docs/scale-out.md, "Limits across replicas").
 What is shown: a push through one replica is served by all within a second; a revocation
 through another is refused by all within a second; a session made on one works on the others
 and a logout ends it everywhere; failed logins count across replicas; a
-principal's rate limit holds for the fleet; kill -9 of a replica under load fails only requests
+principal's rate limit holds for the fleet; each replica signs its own audit log under its name; kill -9 of a replica under load fails only requests
 it held, HAProxy takes it out and it rejoins after a restart; PostgreSQL stopped under load
 leaves inference running, writes 503, and everything recovers without restarting Aegis.
 """
 
 import concurrent.futures
+import json
 import os
 import pathlib
 import signal
@@ -24,7 +25,8 @@ import time
 import pytest
 import requests
 
-from aegis_testlib import EXAMPLES, check_json_error, free_port, infer_body, reference_case, stop_and_check
+import audit_merkle
+from aegis_testlib import EXAMPLES, aegis, check_json_error, free_port, infer_body, reference_case, stop_and_check
 from identity_lib import call, create_user, login
 from pg_lib import (PgInstallation, create_database, halt_pg, make_certificates, resume_pg, start_pg, stop_pg,
                     store_url, wait_until)
@@ -48,11 +50,14 @@ class Fleet:
         url = store_url(pg, database)
         self.replicas = [PgInstallation(root / f"r{i}", pg["password"]) for i in range(REPLICAS)]
         first = self.replicas[0]
-        first.init("--store-url", url, *tls)
+        # On one host the host name (init's default) would name all three alike.
+        out = first.init("--store-url", url, "--replica-id", "r0", *tls)
+        assert out["replica_id"] == "r0"
         first.ca = self.ca
-        for r in self.replicas[1:]:
-            out = r.init("--store-url", url, "--kek-file", first.dir / "keys" / "kek.key", *tls)
-            assert out["replica"] is True and out["admin_token"] is None
+        for i, r in enumerate(self.replicas[1:], start=1):
+            out = r.init("--store-url", url, "--kek-file", first.dir / "keys" / "kek.key", "--replica-id", f"r{i}",
+                         *tls)
+            assert out["replica"] is True and out["admin_token"] is None and out["replica_id"] == f"r{i}"
             r.join(first)
             r.ca = self.ca
         self.lb_port = free_port()
@@ -214,6 +219,31 @@ def test_a_principals_rate_limit_holds_for_the_fleet(fleet):
              for _ in range(15)]
     # One replica sees all of this principal's requests: 5 in the burst (one spent above), not 3 x 5.
     assert codes.count(200) == 4 and codes.count(429) == 11, codes
+
+
+def test_each_replica_keeps_its_own_signed_log_under_its_name(fleet):
+    """docs/scale-out.md, "Verifying the fleet's audit logs": per replica, its name in every event
+    and signed head, checked by `aegis audit verify --replica` and independently in Python."""
+    for i, r in enumerate(fleet.replicas):
+        assert r.get("/v2/models/xgb/ready").status_code == 200  # an event of its own on each
+    time.sleep(1.2)  # the next signed head covers it
+    key_ids = set()
+    for i, r in enumerate(fleet.replicas):
+        proc = aegis("audit", "verify", "--data-dir", r.dir, "--replica", f"r{i}", "--json")
+        assert proc.returncode == 0, proc.stderr
+        report = json.loads(proc.stdout)
+        assert report["ok"] and report["replica"] == f"r{i}", report
+        key_ids.add(report["key_id"])
+        checked = audit_merkle.check_log(r.dir / "audit")
+        assert checked["replica"] == f"r{i}" and checked["heads"], checked["heads"][-1:]
+        assert all(h["replica"] == f"r{i}" for h in checked["heads"])
+        for line in checked["lines"]:
+            assert json.loads(line)["replica"] == f"r{i}", line[:200]
+        # Another replica's name is refused: one copy cannot stand in for another.
+        other = aegis("audit", "verify", "--data-dir", r.dir, "--replica", f"r{(i + 1) % REPLICAS}")
+        assert other.returncode == 1, other.stdout
+        assert f'the log is replica "r{i}"\'s, not replica "r{(i + 1) % REPLICAS}"\'s' in other.stderr, other.stderr
+    assert len(key_ids) == REPLICAS, "every replica signs with its own audit key"
 
 
 def run_load(fleet, token, stop: threading.Event, results: list, threads: int = 4):
