@@ -109,6 +109,7 @@ Json Audit(const audit::AuditLog* log) {
           {"root", signed_head ? crypto::HexEncode(s.last_head->root) : ""},
           {"signed_at", signed_head ? FormatMillis(s.last_head->time()) : ""},
           {"key_fingerprint", s.key_fingerprint},
+          {"replica", s.replica_id},
           {"verification",
            {{"ok", s.verified_ok},
             {"events", s.verified_events},

@@ -370,7 +370,8 @@ TEST_F(MonitorTest, DashboardHasTheContractShape) {
   EXPECT_EQ(d["stages"][0]["stage"], "tls");
   EXPECT_EQ(d["stages"][5]["stage"], "audit");
   for (const char* k : {"count", "p50_ms", "p95_ms"}) EXPECT_TRUE(d["stages"][0].contains(k)) << k;
-  for (const char* k : {"tree_size", "signed_tree_size", "root", "signed_at", "key_fingerprint", "verification"}) {
+  for (const char* k :
+       {"tree_size", "signed_tree_size", "root", "signed_at", "key_fingerprint", "replica", "verification"}) {
     EXPECT_TRUE(d["audit"].contains(k)) << k;
   }
   for (const char* k : {"ok", "events", "checked_at", "detail"}) EXPECT_TRUE(d["audit"]["verification"].contains(k));

@@ -385,7 +385,7 @@ def test_dashboard_shape(inst, auditor):
         assert set(st) == {"stage", "count", "p50_ms", "p95_ms"}
         assert st["count"] > 0 and 0 <= st["p50_ms"] <= st["p95_ms"], st
     assert set(d["incidents"]) == {"open", "items"}
-    assert set(d["audit"]) == {"tree_size", "signed_tree_size", "root", "signed_at", "key_fingerprint",
+    assert set(d["audit"]) == {"tree_size", "signed_tree_size", "root", "signed_at", "key_fingerprint", "replica",
                                "verification"}
     assert set(d["audit"]["verification"]) == {"ok", "events", "checked_at", "detail"}
     # Heads are signed at least every second while events flow: wait for the first.
@@ -399,6 +399,7 @@ def test_dashboard_shape(inst, auditor):
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", a["signed_at"]), a
     key = json.loads((inst.dir / "audit" / "key.json").read_text())
     assert a["key_fingerprint"] == key["key_id"], (a, key)
+    assert a["replica"] == "", a  # a single server's log names no replica
     v = a["verification"]
     assert v["ok"] is True and v["detail"] == "", v
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", v["checked_at"]), v

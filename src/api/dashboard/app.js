@@ -542,6 +542,8 @@
     setText('audit-signed-at', fmtTime(a.signed_at));
     setText('audit-key', grouped(a.key_fingerprint));
     $('audit-key').title = str(a.key_fingerprint, 128);
+    // The name this replica's log signs (docs/scale-out.md); a single server's names none.
+    setText('audit-replica', str(a.replica, 63) || 'none (single server)');
     // Three states, never green by default: verified, not run yet (no check time),
     // or failed.
     const ok = v.ok === true;
