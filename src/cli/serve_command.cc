@@ -776,15 +776,34 @@ void RunServe(const ServeOptions& o) {
   spdlog::info("serving data plane on https://{} and control plane on https://{}", config.listen, config.admin_listen);
   jwks.StartRefresh();
   // Servers sharing a PostgreSQL store hear of each other's changes
-  // (store::ChangeFeed): tokens and suspensions are read again at once, the
-  // served models on a thread of their own (a load takes seconds).
+  // (store::ChangeFeed): tokens, suspensions and what unresolved incidents
+  // hold are read again at once, the served models on a thread of their own (a
+  // load takes seconds).
   PeriodicThread model_sync(std::chrono::minutes(5), [&registry, &audit_log]() noexcept {
     for (const auto& f : registry.Reconcile().failures) {
       AuditLifecycle(*audit_log, audit::SystemAction::kModelLoadFailed, f.message());
     }
   });
+  // Chunks a push left in the database when it crashed before recording its
+  // version. A push uploads its chunks, then scans, loads and records the
+  // version within minutes; an hour since the last chunk (by the database's
+  // clock, which every replica shares) leaves room for a slow push on another
+  // replica without ever deleting what it is about to record.
+  std::optional<PeriodicThread> artifact_sweep;
+  if (store->KeepsArtifacts()) {
+    artifact_sweep.emplace(std::chrono::minutes(10), [&store]() noexcept {
+      constexpr size_t kSweepBatch = 100;  // artifacts per run: bounded work on a shared database
+      const auto swept = store->SweepOrphanedArtifacts(std::chrono::hours(1), kSweepBatch);
+      if (!swept.ok()) {
+        spdlog::warn("orphaned artifact chunks not swept: {}", swept.status().message());
+      } else if (*swept > 0) {
+        spdlog::info("swept the chunks of {} artifacts no model version references (pushes that did not finish)",
+                     *swept);
+      }
+    });
+  }
   auto feed = Check(store->WatchChanges(std::chrono::seconds(30),
-                                        [&tokens, &suspensions, &users, &model_sync](uint32_t changed) {
+                                        [&tokens, &suspensions, &users, &incidents, &model_sync](uint32_t changed) {
                                           if (changed & store::kTokensChanged) {
                                             const Status reloaded = tokens->Reload();
                                             if (!reloaded.ok()) spdlog::warn("tokens: {}", reloaded.message());
@@ -797,6 +816,7 @@ void RunServe(const ServeOptions& o) {
                                             const Status dropped = users->DropEndedSessions();
                                             if (!dropped.ok()) spdlog::warn("sessions: {}", dropped.message());
                                           }
+                                          if (changed & store::kIncidentsChanged) incidents->SyncContainment();
                                           if (changed & (store::kModelVersionsChanged | store::kTrustedKeysChanged)) {
                                             model_sync.RunNow();
                                           }

@@ -90,24 +90,39 @@ Incidents::~Incidents() {
 }
 
 Status Incidents::Load() {
+  bool complete = false;
+  return ReadUnresolved(&complete).status();
+}
+
+StatusOr<std::vector<store::IncidentRecord>> Incidents::ReadUnresolved(bool* complete) {
   std::lock_guard lock(mu_);
+  std::unordered_map<std::string, Cached> unresolved;
+  OpenCounts open{};
+  std::vector<store::IncidentRecord> all;
+  *complete = true;
   for (const IncidentState state : {IncidentState::kOpen, IncidentState::kAcknowledged}) {
-    const size_t room = options_.max_cached - std::min(options_.max_cached, unresolved_.size());
+    const size_t room = options_.max_cached - std::min(options_.max_cached, unresolved.size());
     // One more than fits tells whether some were left out.
     auto listed = store_->ListIncidents(std::string(IncidentStateName(state)), room + 1);
     AEGIS_RETURN_IF_ERROR(listed.status().WithContext("loading incidents"));
-    if (listed->size() > room) cache_complete_ = false;
-    for (const auto& r : *listed) {
+    if (listed->size() > room) *complete = false;
+    for (auto& r : *listed) {
       const auto kind = ParseIncidentKind(r.kind);
       const auto severity = ParseSeverity(r.severity);
       if (!kind || !severity) continue;  // the schema's CHECKs make this unreachable
-      if (state == IncidentState::kOpen) Count(*kind, *severity, +1);
-      if (unresolved_.size() < options_.max_cached) {
-        unresolved_.try_emplace(Key(*kind, r.principal, r.model), Cached{r.id, state, *severity});
+      if (state == IncidentState::kOpen) open[static_cast<size_t>(*kind)][static_cast<size_t>(*severity)] += 1;
+      if (unresolved.size() < options_.max_cached) {
+        unresolved.try_emplace(Key(*kind, r.principal, r.model), Cached{r.id, state, *severity});
       }
+      all.push_back(std::move(r));
     }
   }
-  return Status::Ok();
+  // Another server may have resolved a cached incident: a raise here must not
+  // merge into it.
+  unresolved_ = std::move(unresolved);
+  open_ = open;
+  cache_complete_ = *complete;
+  return all;
 }
 
 void Incidents::Count(IncidentKind kind, Severity severity, int delta) {
@@ -251,6 +266,8 @@ std::optional<std::chrono::system_clock::time_point> Incidents::Respond(const st
   const auto kind = ParseIncidentKind(r.kind);
   if (!kind) return std::nullopt;
   const Responders& act = options_.responders;
+  // A sync must not see a hold before its action is recorded.
+  std::lock_guard contain(contain_mu_);
   bool contains = false, contained = true;
   for (const ResponseAction action : options_.playbooks.For(*kind)) {
     std::string outcome;
@@ -276,7 +293,7 @@ std::optional<std::chrono::system_clock::time_point> Incidents::Respond(const st
         } else if (administrator) {
           done = Status::PermissionDenied(std::string(kAdministrator));
         } else {
-          done = act.throttle(r.principal, r.id);
+          done = Hold({std::string(ResponseActionName(action)), r.id}, {r.principal, "", ""});
           outcome = "throttled " + r.principal + " to " + act.throttle_rate + " while the incident is unresolved";
         }
         break;
@@ -286,7 +303,7 @@ std::optional<std::chrono::system_clock::time_point> Incidents::Respond(const st
         } else if (r.model.empty() || r.version.empty()) {
           done = Status::InvalidArgument("no model version to withdraw");
         } else {
-          done = act.withdraw(r.model, r.version, r.id);
+          done = Hold({std::string(ResponseActionName(action)), r.id}, {"", r.model, r.version});
           outcome = "withdrew " + r.model + "/" + r.version + " while the incident is unresolved";
         }
         break;
@@ -327,52 +344,100 @@ void Incidents::RecordResponse(const std::string& id, ResponseAction action, con
 }
 
 void Incidents::Release(const store::IncidentRecord& r) {
-  const Responders& act = options_.responders;
-  bool alerted = false;
-  std::set<std::string> released;
-  for (const auto& a : r.actions) {
-    const auto action = ParseResponseAction(a.action);
-    if (!action || !released.insert(a.action).second) continue;
-    if (*action == ResponseAction::kThrottle && act.unthrottle && !r.principal.empty()) {
-      act.unthrottle(r.principal, r.id);
-      Audit(audit::SystemAction::kIncidentResponse, r.id, "throttle lifted for " + r.principal);
-    } else if (*action == ResponseAction::kWithdraw && act.reinstate && !r.version.empty()) {
-      act.reinstate(r.model, r.version, r.id);
-      Audit(audit::SystemAction::kIncidentResponse, r.id, "withdrawal of " + r.model + "/" + r.version + " lifted");
-    } else if (*action == ResponseAction::kAlert) {
-      alerted = true;
+  {
+    std::lock_guard contain(contain_mu_);
+    for (const ResponseAction action : {ResponseAction::kThrottle, ResponseAction::kWithdraw}) {
+      const HeldKey key{std::string(ResponseActionName(action)), r.id};
+      LetGo(key);
+      unheld_.erase(key);
     }
   }
+  const Responders& act = options_.responders;
+  const bool alerted = std::any_of(r.actions.begin(), r.actions.end(), [](const store::IncidentActionRecord& a) {
+    return ParseResponseAction(a.action) == ResponseAction::kAlert;
+  });
   if (alerted && act.alert) {
     const Status queued = act.alert(AlertJson(r, true, FormatRfc3339(clock_.Now())));
     if (!queued.ok()) spdlog::warn("incident {}: resolved alert not queued: {}", r.id, queued.message());
   }
 }
 
-void Incidents::ReapplyContainment() {
+Status Incidents::Hold(const HeldKey& key, const HeldTarget& target) {
   const Responders& act = options_.responders;
-  for (const char* state : {"open", "acknowledged"}) {
-    auto listed = store_->ListIncidents(std::string(state), options_.max_cached);
-    if (!listed.ok()) {
-      spdlog::error("incidents: containment not re-applied: {}", listed.status().message());
-      return;
-    }
-    for (const auto& r : *listed) {
-      std::set<std::string> applied;
-      for (const auto& a : r.actions) {
-        const auto action = ParseResponseAction(a.action);
-        if (!action || !applied.insert(a.action).second) continue;
-        Status s = Status::Ok();
-        if (*action == ResponseAction::kThrottle && act.throttle && !r.principal.empty()) {
-          s = act.throttle(r.principal, r.id);
-        } else if (*action == ResponseAction::kWithdraw && act.withdraw && !r.version.empty()) {
-          s = act.withdraw(r.model, r.version, r.id);
-        } else {
-          continue;
-        }
-        Audit(audit::SystemAction::kIncidentResponse, r.id,
-              a.action + " re-applied at start: " + (s.ok() ? std::string("done") : "not done: " + s.message()));
+  Status done = Status::Unavailable(std::string(kNotAvailable));
+  if (key.first == ResponseActionName(ResponseAction::kThrottle)) {
+    if (act.throttle) done = act.throttle(target.principal, key.second);
+  } else if (act.withdraw) {
+    done = act.withdraw(target.model, target.version, key.second);
+  }
+  if (done.ok()) held_[key] = target;
+  return done;
+}
+
+void Incidents::LetGo(const HeldKey& key) {
+  const auto it = held_.find(key);
+  if (it == held_.end()) return;
+  const HeldTarget target = it->second;
+  held_.erase(it);
+  const Responders& act = options_.responders;
+  if (key.first == ResponseActionName(ResponseAction::kThrottle)) {
+    if (act.unthrottle) act.unthrottle(target.principal, key.second);
+    Audit(audit::SystemAction::kIncidentResponse, key.second, "throttle lifted for " + target.principal);
+  } else {
+    if (act.reinstate) act.reinstate(target.model, target.version, key.second);
+    Audit(audit::SystemAction::kIncidentResponse, key.second,
+          "withdrawal of " + target.model + "/" + target.version + " lifted");
+  }
+}
+
+void Incidents::SyncContainment(std::string_view when) {
+  std::lock_guard contain(contain_mu_);
+  bool complete = false;
+  auto unresolved = ReadUnresolved(&complete);
+  if (!unresolved.ok()) {
+    spdlog::error("incidents: containment not synchronized {}: {}", when, unresolved.status().message());
+    return;
+  }
+  // What the unresolved incidents record as held (the actions that took where
+  // their playbook ran), among what this build can hold.
+  const Responders& act = options_.responders;
+  std::map<HeldKey, HeldTarget> wanted;
+  for (const auto& r : *unresolved) {
+    for (const auto& a : r.actions) {
+      const auto action = ParseResponseAction(a.action);
+      if (action == ResponseAction::kThrottle && act.throttle && !r.principal.empty()) {
+        wanted.try_emplace({a.action, r.id}, HeldTarget{r.principal, "", ""});
+      } else if (action == ResponseAction::kWithdraw && act.withdraw && !r.version.empty()) {
+        wanted.try_emplace({a.action, r.id}, HeldTarget{"", r.model, r.version});
       }
+    }
+  }
+  std::vector<HeldKey> released;
+  for (const auto& [key, target] : held_) {
+    if (!wanted.contains(key)) released.push_back(key);
+  }
+  for (const HeldKey& key : released) {
+    if (!complete) {
+      // Beyond what was read: let go only of what is known to be resolved.
+      const auto r = store_->GetIncident(key.second);
+      if (r.ok() ? r->state != IncidentStateName(IncidentState::kResolved)
+                 : r.status().code() != StatusCode::kNotFound) {
+        continue;
+      }
+    }
+    LetGo(key);
+  }
+  if (complete) std::erase_if(unheld_, [&](const HeldKey& key) { return !wanted.contains(key); });
+  for (const auto& [key, target] : wanted) {
+    if (held_.contains(key)) continue;
+    const Status done = Hold(key, target);
+    // A version not served here yet is tried again on every sync; its failure
+    // is audited once.
+    if (done.ok()) unheld_.erase(key);
+    if (done.ok() || unheld_.insert(key).second) {
+      Audit(audit::SystemAction::kIncidentResponse, key.second,
+            key.first + " re-applied " + std::string(when) + ": " +
+                (done.ok() ? std::string("done") : "not done: " + done.message()));
     }
   }
 }

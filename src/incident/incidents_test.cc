@@ -287,6 +287,85 @@ TEST_F(IncidentsTest, ThrottleAndWithdrawHoldUntilResolvedAndComeBackAtStart) {
   EXPECT_TRUE(third.throttled.empty() && third.withdrawn.empty());
 }
 
+// Two servers sharing one store: what one's playbook holds, the other holds
+// on its next sync; resolving on either lets go on both. Syncing again changes
+// and audits nothing.
+TEST_F(IncidentsTest, ContainmentFollowsTheStoreOnEveryServer) {
+  Held held_a, held_b;
+  IncidentsOptions o;
+  o.playbooks.by_kind[size_t(IncidentKind::kExtraction)] = {ResponseAction::kThrottle, ResponseAction::kWithdraw};
+  o.playbooks.by_kind[size_t(IncidentKind::kEngineCrash)] = {ResponseAction::kWithdraw};
+  o.responders = held_a.Wire();
+  auto a = Make(o);
+  o.responders = held_b.Wire();
+  auto b = Make(o);
+  auto audited = [&] { return audit_->Recent(1000).value().size(); };
+
+  auto opened = a->Raise({IncidentKind::kExtraction, Severity::kHigh, "token:x", "iris", "2", "", {}});
+  ASSERT_OK(opened);
+  const std::string id = opened->id;
+  EXPECT_TRUE(held_b.withdrawn["iris/2"].empty()) << "not before B syncs";
+  size_t before = audited();
+  b->SyncContainment();
+  EXPECT_EQ(held_b.withdrawn["iris/2"], std::set<std::string>{id});
+  EXPECT_EQ(held_b.throttled["token:x"], std::set<std::string>{id});
+  EXPECT_EQ(audited(), before + 2) << "one event per hold taken";
+  EXPECT_EQ(RecentActions(1), std::vector<std::string>{"incident.response"});
+  before = audited();
+  a->SyncContainment();
+  b->SyncContainment();
+  b->SyncContainment();
+  EXPECT_EQ(audited(), before) << "nothing changed: nothing audited";
+  EXPECT_EQ(held_a.withdrawn["iris/2"], std::set<std::string>{id});
+  // B already knew the incident: a raise on B merges into it.
+  EXPECT_EQ(b->Raise({IncidentKind::kExtraction, Severity::kHigh, "token:x", "iris", "2", "", {}})->id, id);
+
+  // Resolved through B: B lets go at once, A on its next sync, once.
+  ASSERT_OK(b->Resolve(id, "false alarm", "user:admin"));
+  EXPECT_TRUE(held_b.withdrawn["iris/2"].empty());
+  EXPECT_TRUE(held_b.throttled["token:x"].empty());
+  EXPECT_FALSE(held_a.withdrawn["iris/2"].empty());
+  before = audited();
+  a->SyncContainment();
+  EXPECT_TRUE(held_a.withdrawn["iris/2"].empty());
+  EXPECT_TRUE(held_a.throttled["token:x"].empty());
+  EXPECT_EQ(audited(), before + 2) << "one event per hold lifted";
+  a->SyncContainment();
+  b->SyncContainment();
+  EXPECT_EQ(audited(), before + 2);
+  EXPECT_EQ(a->CountOpen()[size_t(IncidentKind::kExtraction)][size_t(Severity::kHigh)], 0u);
+  // A's cache no longer holds the resolved incident: a new raise opens another.
+  auto again = a->Raise({IncidentKind::kExtraction, Severity::kHigh, "token:x", "iris", "2", "", {}});
+  ASSERT_OK(again);
+  EXPECT_NE(again->id, id);
+  b->SyncContainment();
+  EXPECT_EQ(held_b.withdrawn["iris/2"], std::set<std::string>{again->id});
+
+  // A version B does not serve ("gone"): the failure is audited once, and the
+  // hold is tried again on every sync.
+  auto crash = a->Raise({IncidentKind::kEngineCrash, Severity::kHigh, "", "other", "1", "", {}});
+  ASSERT_OK(crash);
+  Held held_c;
+  o.responders = held_c.Wire();
+  bool serves = false;
+  o.responders.withdraw = [&](const std::string& m, const std::string& v, const std::string& holder) {
+    if (!serves) return Status::NotFound("not served");
+    held_c.withdrawn[m + "/" + v].insert(holder);
+    return Status::Ok();
+  };
+  auto c = Make(o);
+  before = audited();
+  c->SyncContainment();
+  c->SyncContainment();
+  EXPECT_EQ(audited(), before + 3) << "the throttle held, and each withdrawal's failure once";
+  EXPECT_TRUE(held_c.withdrawn.empty());
+  serves = true;
+  c->SyncContainment();
+  EXPECT_EQ(held_c.withdrawn["other/1"], std::set<std::string>{crash->id});
+  EXPECT_EQ(held_c.withdrawn["iris/2"], std::set<std::string>{again->id});
+  EXPECT_EQ(audited(), before + 5);
+}
+
 TEST_F(IncidentsTest, ContainmentThatCannotActSaysWhy) {
   Held held;
   IncidentsOptions o;

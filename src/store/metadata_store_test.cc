@@ -772,6 +772,46 @@ TEST_P(MetadataStoreTest, SessionsRoundTripExpireAndEndPerUser) {
 
 // What only PostgreSQL has: several replicas on one database, TLS, a server
 // that can go away and come back.
+// A push that crashed between its upload and its record leaves chunks no
+// version references: swept once old by the database's clock, never while a
+// push may still be writing them, never when a version references them.
+TEST_P(MetadataStoreTest, OrphanedArtifactsAreSweptOnceOld) {
+  const std::vector<uint8_t> bytes = {1, 2, 3};
+  const std::string old_orphan(32, '1'), fresh_orphan(32, '2');
+  ModelVersionRecord recorded = Record("kept", "1");
+  recorded.artifact_id = std::string(32, '3');
+  for (const std::string& id : {old_orphan, fresh_orphan, recorded.artifact_id}) {
+    ASSERT_OK(store_->PutArtifactChunk(id, 0, bytes));
+    ASSERT_OK(store_->PutArtifactChunk(id, 1, bytes));
+  }
+  ASSERT_OK(store_->InsertModelVersion(recorded));
+  // Two hours ago, for the old orphan and the recorded version's artifact.
+  const std::string backdate = "UPDATE artifact_chunks SET stored_ms = stored_ms - 7200000 WHERE artifact_id IN ('" +
+                               old_orphan + "', '" + recorded.artifact_id + "')";
+  if (pg_) {
+    pg_->Exec(backdate);
+  } else {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(db_path_.c_str(), &db), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(db, backdate.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  // A fresh orphan's last chunk is new: its push may still be running.
+  auto swept = store_->SweepOrphanedArtifacts(std::chrono::hours(1), 10);
+  ASSERT_OK(swept);
+  EXPECT_EQ(*swept, 1u);
+  EXPECT_STATUS_IS(store_->GetArtifactChunk(old_orphan, 0).status(), StatusCode::kNotFound);
+  EXPECT_STATUS_IS(store_->GetArtifactChunk(old_orphan, 1).status(), StatusCode::kNotFound);
+  EXPECT_OK(store_->GetArtifactChunk(fresh_orphan, 1).status());
+  EXPECT_OK(store_->GetArtifactChunk(recorded.artifact_id, 1).status());
+  EXPECT_EQ(*store_->SweepOrphanedArtifacts(std::chrono::hours(1), 10), 0u) << "nothing left to sweep";
+  // Once old, the fresh one goes too; the batch bounds each run.
+  EXPECT_EQ(*store_->SweepOrphanedArtifacts(std::chrono::milliseconds(-1000), 0), 0u);
+  EXPECT_EQ(*store_->SweepOrphanedArtifacts(std::chrono::milliseconds(-1000), 10), 1u);
+  EXPECT_STATUS_IS(store_->GetArtifactChunk(fresh_orphan, 0).status(), StatusCode::kNotFound);
+  EXPECT_OK(store_->GetArtifactChunk(recorded.artifact_id, 0).status());
+}
+
 class PostgresStoreTest : public MetadataStoreTest {};
 INSTANTIATE_TEST_SUITE_P(Postgres, PostgresStoreTest, ::testing::Values(Backend::kPostgres), BackendName);
 
@@ -923,6 +963,15 @@ TEST_P(PostgresStoreTest, ChangesReachTheOtherServersFeed) {
   EXPECT_TRUE(wait_for(kSuspensionsChanged));
   ASSERT_OK(store_->InsertTrustedKey({"k", "ed25519", "ff", "pem", "*", "t", "admin"}));
   EXPECT_TRUE(wait_for(kTrustedKeysChanged));
+  IncidentRecord incident;
+  incident.id = std::string(32, 'e');
+  incident.kind = "integrity";
+  incident.severity = "critical";
+  incident.first_seen = incident.last_seen = "2026-01-02T03:04:05Z";
+  ASSERT_OK(store_->InsertIncident(incident));
+  EXPECT_TRUE(wait_for(kIncidentsChanged));
+  ASSERT_OK(store_->AppendIncidentAction(incident.id, {"withdraw", "2026-01-02T03:04:05Z", "withdrew m/1"}));
+  EXPECT_TRUE(wait_for(kIncidentsChanged)) << "a playbook's actions are appended after the incident";
   pg_->Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN aegis_changes'");
   // It waits a second before reconnecting.
   EXPECT_TRUE(wait_for(kAllChanged, std::chrono::seconds(5))) << "no refresh after the feed's connection was dropped";

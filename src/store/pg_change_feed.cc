@@ -18,6 +18,7 @@ uint32_t TableBit(std::string_view table) {
   if (table == "trusted_keys") return kTrustedKeysChanged;
   if (table == "suspensions") return kSuspensionsChanged;
   if (table == "sessions") return kSessionsChanged;
+  if (table == "incidents" || table == "incident_actions") return kIncidentsChanged;
   return 0;  // a table no server caches
 }
 

@@ -86,6 +86,7 @@ class PostgresMetadataStore final : public MetadataStore {
   Status PutArtifactChunk(const std::string& artifact_id, int64_t seq, std::span<const uint8_t> data) override;
   StatusOr<std::vector<uint8_t>> GetArtifactChunk(const std::string& artifact_id, int64_t seq) override;
   Status DeleteArtifact(const std::string& artifact_id) override;
+  StatusOr<size_t> SweepOrphanedArtifacts(std::chrono::milliseconds min_age, size_t max_artifacts) override;
 
  private:
   // Migrate()'s steps, inside its transaction.

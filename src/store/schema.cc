@@ -182,6 +182,17 @@ CREATE INDEX sessions_by_user ON sessions (user_name, created_ms);
 PRAGMA user_version = 9;
 )sql";
 
+// Version 10: when each artifact chunk was stored, by the database's clock (ms
+// since the epoch), so that chunks a crashed push left behind can be swept once
+// no push can still be writing them (MetadataStore::SweepOrphanedArtifacts).
+// SQLite cannot add a column whose default is an expression: the inserts name
+// the time, and rows already there count from the migration.
+constexpr const char* kSchemaV10 = R"sql(
+ALTER TABLE artifact_chunks ADD COLUMN stored_ms INTEGER NOT NULL DEFAULT 0;
+UPDATE artifact_chunks SET stored_ms = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER);
+PRAGMA user_version = 10;
+)sql";
+
 // The same steps in PostgreSQL's dialect. Each mirrors its SQLite twin column
 // for column (a test compares the two schemas table by table), with these
 // translations: BLOB is BYTEA, INTEGER is BIGINT (8-byte binary results),
@@ -354,12 +365,27 @@ CREATE TRIGGER sessions_changed AFTER DELETE ON sessions
   FOR EACH STATEMENT EXECUTE FUNCTION aegis_notify_change();
 )sql";
 
+// Incidents and the actions taken on them notify the other servers, which
+// hold the same throttles and withdrawals while an incident is unresolved
+// (incident::Incidents::SyncContainment). A playbook's actions are appended
+// after the incident is inserted, so both tables notify. Rows already stored
+// count as stored at the migration (a volatile default would rewrite the table;
+// now() is evaluated once for them).
+constexpr const char* kPgSchemaV10 = R"sql(
+ALTER TABLE artifact_chunks ADD COLUMN stored_ms BIGINT NOT NULL
+  DEFAULT (extract(epoch FROM now()) * 1000)::bigint;
+CREATE TRIGGER incidents_changed AFTER INSERT OR UPDATE OR DELETE ON incidents
+  FOR EACH STATEMENT EXECUTE FUNCTION aegis_notify_change();
+CREATE TRIGGER incident_actions_changed AFTER INSERT OR UPDATE OR DELETE ON incident_actions
+  FOR EACH STATEMENT EXECUTE FUNCTION aegis_notify_change();
+)sql";
+
 // The one description of the schema: entry i migrates version i to i + 1 in
 // both dialects. A shipped step is never edited; a change is a new step here.
 constexpr SchemaStep kSteps[] = {
-    {kSchemaV1, kPgSchemaV1}, {kSchemaV2, kPgSchemaV2}, {kSchemaV3, kPgSchemaV3},
-    {kSchemaV4, kPgSchemaV4}, {kSchemaV5, kPgSchemaV5}, {kSchemaV6, kPgSchemaV6},
-    {kSchemaV7, kPgSchemaV7}, {kSchemaV8, kPgSchemaV8}, {kSchemaV9, kPgSchemaV9},
+    {kSchemaV1, kPgSchemaV1}, {kSchemaV2, kPgSchemaV2},   {kSchemaV3, kPgSchemaV3}, {kSchemaV4, kPgSchemaV4},
+    {kSchemaV5, kPgSchemaV5}, {kSchemaV6, kPgSchemaV6},   {kSchemaV7, kPgSchemaV7}, {kSchemaV8, kPgSchemaV8},
+    {kSchemaV9, kPgSchemaV9}, {kSchemaV10, kPgSchemaV10},
 };
 static_assert(std::size(kSteps) == kSchemaVersion);
 

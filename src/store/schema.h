@@ -19,7 +19,7 @@
 
 namespace aegis::store::internal {
 
-inline constexpr int kSchemaVersion = 9;
+inline constexpr int kSchemaVersion = 10;
 
 struct SchemaStep {
   const char* sqlite;    // ends by setting PRAGMA user_version

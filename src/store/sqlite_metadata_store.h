@@ -77,6 +77,7 @@ class SqliteMetadataStore final : public MetadataStore {
   Status PutArtifactChunk(const std::string& artifact_id, int64_t seq, std::span<const uint8_t> data) override;
   StatusOr<std::vector<uint8_t>> GetArtifactChunk(const std::string& artifact_id, int64_t seq) override;
   Status DeleteArtifact(const std::string& artifact_id) override;
+  StatusOr<size_t> SweepOrphanedArtifacts(std::chrono::milliseconds min_age, size_t max_artifacts) override;
 
  private:
   Status PrepareModelStatements();
@@ -138,7 +139,7 @@ class SqliteMetadataStore final : public MetadataStore {
       find_incident_, count_actions_, insert_action_, list_actions_;
   Statement insert_suspension_, delete_suspension_, list_suspensions_;
   Statement put_baseline_, get_baseline_, list_baselines_, delete_baseline_;
-  Statement put_chunk_, get_chunk_, delete_artifact_;
+  Statement put_chunk_, get_chunk_, delete_artifact_, list_orphaned_artifacts_;
   Statement insert_session_, get_session_, touch_session_, delete_session_, delete_user_sessions_,
       delete_expired_sessions_, list_user_sessions_, list_session_ids_;
 };

@@ -35,8 +35,10 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -127,9 +129,9 @@ struct Playbooks {
 // What the playbook actions act on; the serve command wires them. An unset one
 // is recorded as "not available in this build". Throttle and withdraw hold
 // their target while the incident is unresolved (`holder` is its id): resolving
-// it lets go, and at start ReapplyContainment holds again what the unresolved
-// incidents record. A suspension outlives its incident (`aegis principal
-// reinstate` lifts it), since it answers a credential that is likely stolen.
+// it lets go, and SyncContainment holds on this server what the unresolved
+// incidents record (at start, and when another server's playbook acted). A suspension outlives its incident (`aegis
+// principal reinstate` lifts it), since it answers a credential that is likely stolen.
 struct Responders {
   // Suspends the principal (guard::Suspensions::Suspend); the reason names the incident.
   std::function<Status(const std::string& principal, const std::string& reason)> suspend;
@@ -214,7 +216,17 @@ class Incidents {
 
   // At start, once the guard and the registry exist: holds again the throttles
   // and withdrawals the unresolved incidents recorded (they live in memory).
-  void ReapplyContainment();
+  void ReapplyContainment() { SyncContainment("at start"); }
+  // Makes what this server holds match the unresolved incidents in the store
+  // exactly: holds the throttles and withdrawals they record that it does not
+  // hold yet (another server's playbook took them), lets go of those whose
+  // incident is resolved (on another server), and reloads the de-duplication
+  // cache and the open counts. Idempotent: only a real change is audited (an
+  // action that cannot act here is audited once, and retried on every call).
+  // Servers sharing a store call it on every incidents change
+  // (store::kIncidentsChanged) and full refresh. `when` names the occasion in
+  // the audit detail ("at start").
+  void SyncContainment(std::string_view when = "from the shared store");
 
  private:
   struct Cached {
@@ -240,8 +252,21 @@ class Incidents {
   // Stores and audits one playbook action: "<action>" with `outcome`, or
   // "<action>_failed" with "not done: <why>" when `done` is an error.
   void RecordResponse(const std::string& id, ResponseAction action, const Status& done, std::string outcome);
-  // Lets go of what a resolved incident held, and tells the alert receiver.
+  // Lets go of what a resolved incident held here, and tells the alert receiver.
   void Release(const store::IncidentRecord& record);
+  // Rebuilds the cache and the counts from the store (under mu_). Returns the
+  // unresolved incidents read (at most max_cached + 1), and in `complete`
+  // whether that is all of them.
+  StatusOr<std::vector<store::IncidentRecord>> ReadUnresolved(bool* complete);
+  // One throttle or withdrawal an incident holds: ("throttle" | "withdraw", id).
+  using HeldKey = std::pair<std::string, std::string>;
+  struct HeldTarget {
+    std::string principal, model, version;
+  };
+  // Holds `target` for `key` (a responder call). Under contain_mu_.
+  Status Hold(const HeldKey& key, const HeldTarget& target);
+  // Lets go of `key` if held here and audits it. Under contain_mu_.
+  void LetGo(const HeldKey& key);
   StatusOr<store::IncidentRecord> Transition(const std::string& id, IncidentState to, const std::string& note,
                                              const std::string& by);
   void Count(IncidentKind kind, Severity severity, int delta);  // holds mu_
@@ -256,6 +281,12 @@ class Incidents {
   std::unordered_map<std::string, Cached> unresolved_;
   bool cache_complete_ = true;  // false once an unresolved incident is not cached
   OpenCounts open_{};
+
+  // Serializes the playbooks, releases and SyncContainment, so a sync never
+  // sees a hold whose action is not recorded yet. Taken before mu_.
+  std::mutex contain_mu_;
+  std::map<HeldKey, HeldTarget> held_;  // what this server holds, by incident
+  std::set<HeldKey> unheld_;            // recorded holds that could not act here (audited once)
 
   mutable std::mutex timing_mu_;
   ResponseTimings timings_;

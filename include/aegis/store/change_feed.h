@@ -1,11 +1,11 @@
 // ChangeFeed: tells a server that another server changed the shared state, so
 // it refreshes what it keeps in memory (tokens, users' sessions, suspensions,
-// the served models and the trust store) within about a second, instead of at
-// its next restart.
+// the served models, the trust store and what unresolved incidents hold)
+// within about a second, instead of at its next restart.
 //
 // With PostgreSQL, triggers on the shared tables send a notification on the
-// channel `aegis_changes` naming the table (schema step 8); the feed LISTENs on
-// a connection of its own and calls `on_change` with the tables named. As a
+// channel `aegis_changes` naming the table (schema steps 8 and 10); the feed
+// LISTENs on a connection of its own and calls `on_change` with the tables named. As a
 // fallback for a notification lost with a connection, it also calls
 // `on_change(kAll)` after every reconnect and every `reconcile_interval`.
 // MetadataStore::WatchChanges starts one (SQLite has one server: no feed).
@@ -28,8 +28,9 @@ enum ChangedTables : uint32_t {
   kUsersChanged = 1u << 2,
   kTrustedKeysChanged = 1u << 3,
   kSuspensionsChanged = 1u << 4,
-  kSessionsChanged = 1u << 5,  // one ended (logout, expiry, account change)
-  kAllChanged = 0x3f,
+  kSessionsChanged = 1u << 5,   // one ended (logout, expiry, account change)
+  kIncidentsChanged = 1u << 6,  // an incident or an action on one (schema step 10)
+  kAllChanged = 0x7f,
 };
 
 class ChangeFeed {

@@ -299,6 +299,12 @@ class MetadataStore {
   virtual StatusOr<std::vector<uint8_t>> GetArtifactChunk(const std::string& artifact_id, int64_t seq) = 0;
   // Every chunk of the artifact. Idempotent.
   virtual Status DeleteArtifact(const std::string& artifact_id) = 0;
+  // Deletes the chunks of at most `max_artifacts` artifacts that no model
+  // version references and whose newest chunk was stored more than `min_age`
+  // ago by the database's clock (a push that crashed between its upload and
+  // its record). Returns how many artifacts were swept. Safe to run on several
+  // servers at once.
+  virtual StatusOr<size_t> SweepOrphanedArtifacts(std::chrono::milliseconds min_age, size_t max_artifacts) = 0;
 };
 
 }  // namespace aegis::store
