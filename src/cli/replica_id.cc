@@ -17,7 +17,7 @@ std::string HostReplicaId(const std::string& remedy) {
   if (::gethostname(name.data(), name.size() - 1) != 0) {
     throw CommandError("cannot read the host name to name this replica: " + remedy);
   }
-  const std::string host(name.data());
+  std::string host(name.data());
   if (Status s = audit::CheckReplicaId(host); !s.ok()) {
     throw CommandError("the host name \"" + host + "\" cannot name this replica (" + s.message() + "): " + remedy);
   }
