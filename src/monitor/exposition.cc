@@ -500,6 +500,10 @@ std::string Monitor::PrometheusText() const {
     const audit::AuditStats stats = options_.audit->Stats();
     families.push_back(Single("aegis_audit_events_total", "Audit events accepted since the server started.",
                               MetricType::Counter, static_cast<double>(stats.events_appended)));
+    families.push_back(Single("aegis_audit_events_summarized_total",
+                              "Successful inferences counted into infer.summary events since the server started "
+                              "([audit] inference_events = \"summary\"); 0 otherwise.",
+                              MetricType::Counter, static_cast<double>(stats.events_summarized)));
     families.push_back(Single("aegis_audit_tree_size", "Events in the audit log's Merkle tree.", MetricType::Gauge,
                               static_cast<double>(stats.tree_size)));
     families.push_back(Single("aegis_audit_signed_tree_size", "Events covered by the newest signed tree head.",

@@ -4,6 +4,7 @@ nothing lost at SIGTERM, and the log still verifying with Aegis's verifier and t
 independent one (audit_merkle.py)."""
 
 import json
+import re
 
 import pytest
 
@@ -24,10 +25,19 @@ def summary_server(tmp_path_factory):
     stop_and_check(inst)
 
 
+def summarized_metric(inst) -> float:
+    r = inst.get("/metrics", admin=True)
+    assert r.status_code == 200, r.text[:300]
+    m = re.search(r"^aegis_audit_events_summarized_total (\S+)$", r.text, re.M)
+    assert m, "aegis_audit_events_summarized_total is not exported"
+    return float(m.group(1))
+
+
 def test_summary_mode_counts_successes_keeps_failures_and_loses_nothing_at_sigterm(summary_server):
     inst = summary_server
     x, _ = reference_case("mlp_onnx")
     resource = "model:mlp_onnx/versions/1"
+    summarized_before = summarized_metric(inst)
     for _ in range(40):
         assert inst.infer("mlp_onnx", infer_body(x), version="1").status_code == 200
     assert inst.infer("mlp_onnx", infer_body(x), version="1", token=False).status_code == 401
@@ -36,6 +46,8 @@ def test_summary_mode_counts_successes_keeps_failures_and_loses_nothing_at_sigte
     # A window's summary is written about a second after it ends, without more traffic.
     inst.wait_audit(lambda e: counted(inst.audit_events(), resource=resource) == 40, timeout=10,
                     what="summaries of 40 inferences")
+    # The counter rises by the successes only: the denial and the error have their own events.
+    assert summarized_metric(inst) - summarized_before == 40
     events = inst.audit_events()
     individual = [e for e in events if e.get("action") == "infer" and e.get("resource") == resource]
     assert sorted(e["status"] for e in individual) == [400, 401], individual
