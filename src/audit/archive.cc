@@ -15,6 +15,7 @@
 #include "aegis/crypto/encoding.h"
 #include "checkpoint.h"
 #include "log_files.h"
+#include "segments_lock.h"
 
 namespace aegis::audit::internal {
 namespace {
@@ -81,6 +82,8 @@ StatusOr<uint64_t> FinishArchivedRemovals(const std::filesystem::path& dir) {
     if (r.removed) end = std::max(end, r.end);
   }
   if (end == 0) return uint64_t{0};
+  // Readers of the live log wait while segments go (segments_lock.h).
+  AEGIS_ASSIGN_OR_RETURN(auto lock, SegmentsLock::Take(dir, SegmentsLock::Mode::kExclusive));
   AEGIS_ASSIGN_OR_RETURN(auto segments, ListSegments(dir));
   uint64_t removed = 0;
   for (const auto& s : segments) {
@@ -91,13 +94,29 @@ StatusOr<uint64_t> FinishArchivedRemovals(const std::filesystem::path& dir) {
   return removed;
 }
 
+StatusOr<uint64_t> NextArchiveStart(const std::filesystem::path& dir) {
+  AEGIS_ASSIGN_OR_RETURN(auto records, ReadRecords(dir));
+  uint64_t archived_end = 0;
+  for (const auto& r : records) archived_end = std::max(archived_end, r.end);
+  AEGIS_ASSIGN_OR_RETURN(auto segments, ListSegments(dir));
+  for (const auto& s : segments) {
+    if (s.first_seq >= archived_end) return s.first_seq;
+  }
+  return archived_end;
+}
+
 StatusOr<ArchiveOutcome> ArchiveSegments(const std::filesystem::path& dir, std::chrono::system_clock::time_point before,
                                          const std::filesystem::path& output, const crypto::PublicKey& key,
-                                         bool keep_live) {
+                                         bool keep_live, bool replace_unrecorded) {
   ArchiveOutcome outcome;
   std::error_code ec;
   // A folder with a complete archive is never overwritten; a partial one (a
-  // crash in step 1 or 2) is.
+  // crash in step 1 or 2) is, and so is, when the caller named the folder after
+  // the archive's first event, one the live log never recorded (step 3 cut short).
+  if (replace_unrecorded && std::filesystem::exists(output / kArchiveManifest, ec)) {
+    if (::unlink((output / kArchiveManifest).c_str()) != 0) return Errno("cannot replace " + output.string());
+    AEGIS_RETURN_IF_ERROR(SyncDirectory(output));
+  }
   if (std::filesystem::exists(output / kArchiveManifest, ec)) {
     return Status::AlreadyExists(output.string() + " already holds an archive: use a new folder");
   }
@@ -193,8 +212,9 @@ StatusOr<ArchiveOutcome> ArchiveSegments(const std::filesystem::path& dir, std::
   if (keep_live) record["kept_live"] = true;
   AEGIS_RETURN_IF_ERROR(AppendLine(dir / kArchivesFile, record.dump()));
 
-  // (4) Remove them from the live log, oldest first.
+  // (4) Remove them from the live log, oldest first, while no reader walks it.
   if (!keep_live) {
+    AEGIS_ASSIGN_OR_RETURN(auto lock, SegmentsLock::Take(dir, SegmentsLock::Mode::kExclusive));
     for (size_t i = 0; i < count; ++i) AEGIS_RETURN_IF_ERROR(RemoveSegment(dir, segments[i].first_seq));
   }
   return outcome;
@@ -206,6 +226,7 @@ StatusOr<PruneOutcome> PruneArchived(const std::filesystem::path& dir, std::chro
   uint64_t archived_end = 0;
   for (const auto& r : records) archived_end = std::max(archived_end, r.end);
   if (archived_end == 0) return outcome;
+  AEGIS_ASSIGN_OR_RETURN(auto lock, SegmentsLock::Take(dir, SegmentsLock::Mode::kExclusive));
   AEGIS_ASSIGN_OR_RETURN(auto segments, ListSegments(dir));
   AEGIS_ASSIGN_OR_RETURN(auto checkpoints, ReadCheckpoints(dir));
   for (size_t i = 0; i + 1 < segments.size(); ++i) {

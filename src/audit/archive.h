@@ -16,7 +16,8 @@
 // its first remaining segment after any prefix of (4); the next Archive
 // finishes an interrupted (4) first.
 //
-// Thread-safety: the caller holds the audit directory's lock (AuditLog).
+// Thread-safety: the caller holds the audit directory's lock (AuditLog) and
+// its segment_files_mu; readers are kept out by SegmentsLock (segments_lock.h).
 #pragma once
 
 #include <chrono>
@@ -44,9 +45,17 @@ struct ArchiveOutcome {
 // Archives the sealed segments of `dir` sealed at or before `before` into
 // `output`, starting where the last archive ended; with `keep_live` the
 // segments stay in the live log (step 4 skipped) until retention prunes them.
+// With `replace_unrecorded` (the server's own archiving, whose folder is named
+// after NextArchiveStart) a complete archive in `output` that the live log
+// never recorded (a crash in step 3) is made again rather than refused: the
+// live log still holds all of it. Segments are removed (steps 4 and the
+// finishing of an interrupted 4) under the exclusive SegmentsLock.
 StatusOr<ArchiveOutcome> ArchiveSegments(const std::filesystem::path& dir, std::chrono::system_clock::time_point before,
                                          const std::filesystem::path& output, const crypto::PublicKey& key,
-                                         bool keep_live = false);
+                                         bool keep_live = false, bool replace_unrecorded = false);
+
+// The first event the next archive of `dir` would hold.
+StatusOr<uint64_t> NextArchiveStart(const std::filesystem::path& dir);
 
 struct PruneOutcome {
   uint64_t segments = 0;

@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <deque>
 #include <optional>
 #include <thread>
@@ -21,6 +22,7 @@
 #include "log_writer.h"
 #include "replica_id.h"
 #include "segment_compression.h"
+#include "segments_lock.h"
 #include "signing_key.h"
 #include "summarizer.h"
 
@@ -88,6 +90,7 @@ struct AuditLog::State {
   Mutex segment_files_mu;
   std::optional<PeriodicThread> verifier;    // when options.verify_interval > 0
   std::optional<PeriodicThread> compressor;  // when options.compress_sealed_segments
+  std::optional<PeriodicThread> archiver;    // when options.archive_dir is set
 
   // The tree size of the newest signed head, as other threads see it.
   uint64_t SignedSize() const AEGIS_REQUIRES(mu) { return stats.last_head ? stats.last_head->tree_size : 0; }
@@ -324,6 +327,9 @@ StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditLogOptions& option
                          internal::LoadOrCreateSigningKey(options.signing_key_file, dir, *options.kek, &key_created));
   AEGIS_ASSIGN_OR_RETURN(auto recovered, internal::RecoverAuditDirectory(dir));
   AEGIS_ASSIGN_OR_RETURN(std::string replica, internal::ResolveReplicaId(dir, options.replica_id));
+  // Readers lock it from now on, before anything is ever removed (segments_lock.h).
+  AEGIS_RETURN_IF_ERROR(internal::SegmentsLock::Prepare(dir));
+  if (!options.archive_dir.empty()) AEGIS_RETURN_IF_ERROR(MakeDirectory(options.archive_dir, 0700));
   // From the newest checkpoint: start-up time does not grow with the log. The
   // full walk follows at once in the background (the verifier thread).
   AEGIS_ASSIGN_OR_RETURN(auto report, VerifyAuditLog(dir, {.pinned_key = std::nullopt,
@@ -381,6 +387,11 @@ AuditLog::AuditLog(std::unique_ptr<State> state) : state_(std::move(state)) {
     s->compressor.emplace(std::chrono::seconds(60), [s]() noexcept { s->CompressOnce(); });
     s->compressor->RunNow();
   }
+  if (!s->options.archive_dir.empty()) {
+    // The first run follows Open at once: a server that was down for a while catches up.
+    s->archiver.emplace(s->options.archive_interval, [this]() noexcept { ArchiveOnce(); });
+    s->archiver->RunNow();
+  }
 }
 
 AuditLog::~AuditLog() {
@@ -388,6 +399,7 @@ AuditLog::~AuditLog() {
   // The verifier stops first (after a run in progress): an audit.verify_failed it
   // appends must reach the writer before the writer stops, and audit.stop must be
   // the last event.
+  if (s.archiver) s.archiver->Stop();  // it appends audit.archive and signs: before the writer stops
   if (s.verifier) s.verifier->Stop();
   if (s.compressor) s.compressor->Stop();
   // The open windows' summaries come before audit.stop (a failure is logged by the writer).
@@ -459,14 +471,32 @@ Status AuditLog::SignNow() {
 
 StatusOr<ArchiveSummary> AuditLog::Archive(std::chrono::system_clock::time_point before,
                                            const std::filesystem::path& output, bool keep_live) {
+  return ArchiveInto(before, output, keep_live);
+}
+
+StatusOr<ArchiveSummary> AuditLog::ArchiveInto(std::chrono::system_clock::time_point before,
+                                               const std::optional<std::filesystem::path>& output, bool keep_live) {
   State& s = *state_;
   // Heads (and the checkpoint at the archive's end) cover everything so far.
   AEGIS_RETURN_IF_ERROR(SignNow());
   AEGIS_ASSIGN_OR_RETURN(crypto::PublicKey key, ReadAuditPublicKey(s.options.dir));
   StatusOr<internal::ArchiveOutcome> outcome = Status::Internal("not run");
+  std::filesystem::path folder;
   {
     MutexLock lock(s.segment_files_mu);
-    outcome = internal::ArchiveSegments(s.options.dir, before, output, key, keep_live);
+    if (output) {
+      folder = *output;
+      outcome = internal::ArchiveSegments(s.options.dir, before, folder, key, keep_live);
+    } else if (auto first = internal::NextArchiveStart(s.options.dir); !first.ok()) {
+      outcome = first.status();
+    } else {
+      // Named after its first event: a run cut short by a crash is redone in the
+      // same folder, so a retry leaves no stray half-archive behind.
+      char name[32];
+      std::snprintf(name, sizeof name, "events-%020llu", static_cast<unsigned long long>(*first));
+      folder = s.options.archive_dir / name;
+      outcome = internal::ArchiveSegments(s.options.dir, before, folder, key, keep_live, /*replace_unrecorded=*/true);
+    }
   }
   if (!outcome.ok()) return outcome.status();
   ArchiveSummary summary{outcome->first_event, outcome->end_event, outcome->segments, crypto::HexEncode(outcome->root)};
@@ -474,10 +504,45 @@ StatusOr<ArchiveSummary> AuditLog::Archive(std::chrono::system_clock::time_point
       s.options.clock->Now(), SystemAction::kAuditArchive, "audit",
       "events " + std::to_string(summary.first_event) + " to " + std::to_string(summary.end_event - 1) + " (" +
           std::to_string(summary.segments) + " segments, signed root " + summary.root + ") archived to " +
-          std::filesystem::absolute(output).string() +
+          std::filesystem::absolute(folder).string() +
           (keep_live ? " and kept in the live log until retention prunes them" : " and removed from the live log")));
   AEGIS_RETURN_IF_ERROR(SignNow());
   return summary;
+}
+
+void AuditLog::ArchiveOnce() noexcept {
+  State& s = *state_;
+  const auto before = s.options.clock->Now() - s.options.archive_after;
+  StatusOr<ArchiveSummary> done = Status::Internal("not run");
+  try {
+    // With retention_days the archived segments stay live until retention prunes
+    // them (the PCI DSS "3 months at hand"), as with `aegis audit archive --keep-live`.
+    done = ArchiveInto(before, std::nullopt, /*keep_live=*/s.options.retention.count() > 0);
+  } catch (const std::exception& e) {  // a filesystem or JSON error must not end the server
+    done = Status::Internal(e.what());
+  }
+  const bool nothing_due = !done.ok() && done.status().code() == StatusCode::kNotFound;
+  {
+    MutexLock lock(s.mu);
+    ++s.stats.archive_runs;
+    if (done.ok()) {
+      s.stats.archived_segments += done->segments;
+      s.stats.archived_events += done->end_event - done->first_event;
+    } else if (!nothing_due) {
+      ++s.stats.archive_failures;
+    }
+  }
+  if (done.ok()) {
+    spdlog::info("audit log: archived {} sealed segment(s), events {} to {}, into {} (archive_after_days {}){}",
+                 done->segments, done->first_event, done->end_event - 1, s.options.archive_dir.string(),
+                 s.options.archive_after.count() / 86400,
+                 s.options.retention.count() > 0 ? "; kept live until retention_days prunes them" : "");
+  } else if (nothing_due) {
+    spdlog::debug("audit log: archiving: {}", done.status().message());
+  } else {
+    spdlog::error("audit log: archiving into {} failed: {} (retried at the next run; the live log is kept)",
+                  s.options.archive_dir.string(), done.status().message());
+  }
 }
 
 AuditStats AuditLog::Stats() const {
@@ -495,6 +560,8 @@ void AuditLog::AddSink(std::shared_ptr<AuditSink> sink) {
 StatusOr<std::vector<std::string>> AuditLog::Recent(size_t limit) {
   AEGIS_RETURN_IF_ERROR(Flush());
   limit = std::min(limit, kMaxRecent);
+  AEGIS_ASSIGN_OR_RETURN(auto lock,
+                         internal::SegmentsLock::Take(state_->options.dir, internal::SegmentsLock::Mode::kShared));
   AEGIS_ASSIGN_OR_RETURN(auto segments, internal::ListSegments(state_->options.dir));
   std::vector<std::string> out;
   for (auto it = segments.rbegin(); it != segments.rend() && out.size() < limit; ++it) {
@@ -506,6 +573,8 @@ StatusOr<std::vector<std::string>> AuditLog::Recent(size_t limit) {
 
 StatusOr<AuditPage> AuditLog::Read(const AuditQuery& query) {
   AEGIS_RETURN_IF_ERROR(Flush());
+  AEGIS_ASSIGN_OR_RETURN(auto lock,
+                         internal::SegmentsLock::Take(state_->options.dir, internal::SegmentsLock::Mode::kShared));
   return internal::ReadAuditWindow(state_->options.dir, query, std::min(query.limit, kMaxRecent));
 }
 

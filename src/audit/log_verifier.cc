@@ -6,6 +6,7 @@
 #include "aegis/crypto/encoding.h"
 #include "checkpoint.h"
 #include "log_files.h"
+#include "segments_lock.h"
 
 namespace aegis::audit {
 namespace {
@@ -240,6 +241,8 @@ bool LineBeforeFits(std::string_view text, const internal::Checkpoint& c) {
 }  // namespace
 
 StatusOr<VerifyReport> VerifyAuditLog(const std::filesystem::path& audit_dir, const VerifyOptions& options) {
+  // Archiving and retention do not remove segments during the walk (segments_lock.h).
+  AEGIS_ASSIGN_OR_RETURN(auto lock, internal::SegmentsLock::Take(audit_dir, internal::SegmentsLock::Mode::kShared));
   VerifyReport report;
   AEGIS_ASSIGN_OR_RETURN(crypto::PublicKey key, ReadAuditPublicKey(audit_dir));
   report.key_id = key.fingerprint();

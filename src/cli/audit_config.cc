@@ -1,5 +1,7 @@
 #include "audit_config.h"
 
+#include <sys/stat.h>
+
 #include <system_error>
 
 #include "config_schema.h"
@@ -98,6 +100,39 @@ Status LoadWebhook(const toml::table& table, const std::string& file, Config& co
   return Status::Ok();
 }
 
+// [audit] archive_dir: where the server itself writes archives. An absolute
+// path the operator chose (nothing a request names), private to the server
+// (0700: archives hold every event), and outside the live audit directory,
+// whose files the archiver removes. Missing is fine if its parent exists: the
+// server creates it (0700) at start.
+Status ArchiveDirKey(const TableReader& r, Config& config) {
+  std::string value;
+  AEGIS_RETURN_IF_ERROR(r.String("archive_dir", value));
+  if (value.empty()) return Status::Ok();
+  const std::filesystem::path dir(value);
+  if (!dir.is_absolute()) return r.Error("archive_dir", "must be an absolute path");
+  std::error_code ec;
+  const auto resolved = std::filesystem::weakly_canonical(dir, ec);
+  const auto live = std::filesystem::weakly_canonical(config.data_dir / "audit", ec);
+  if (ec) return r.Error("archive_dir", "cannot resolve '" + value + "': " + ec.message());
+  const auto [live_end, dir_end] = std::mismatch(live.begin(), live.end(), resolved.begin(), resolved.end());
+  if (live_end == live.end()) {
+    return r.Error("archive_dir",
+                   "'" + value + "' is inside the live audit log " + live.string() + ": choose a folder outside it");
+  }
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) return r.Error("archive_dir", "'" + value + "' is not a directory");
+    if ((st.st_mode & 077) != 0) {
+      return r.Error("archive_dir", "'" + value + "' is readable or writable by others: chmod 700 it");
+    }
+  } else if (!std::filesystem::is_directory(dir.parent_path(), ec)) {
+    return r.Error("archive_dir", "'" + value + "' does not exist and its parent is not a directory");
+  }
+  config.audit_archive_dir = resolved;
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status LoadAuditConfig(const toml::table& root, const std::string& file, Config& config) {
@@ -116,6 +151,12 @@ Status LoadAuditConfig(const toml::table& root, const std::string& file, Config&
   }
   config.audit_summarize_inferences = inference_events == "summary";
   AEGIS_RETURN_IF_ERROR(r.Integer("retention_days", config.audit_retention_days, 0, 36500));
+  AEGIS_RETURN_IF_ERROR(ArchiveDirKey(r, config));
+  AEGIS_RETURN_IF_ERROR(r.Integer("archive_after_days", config.audit_archive_after_days, 1, 36500));
+  if (config.audit_archive_dir.empty() != (config.audit_archive_after_days == 0)) {
+    return r.Error(config.audit_archive_dir.empty() ? "archive_after_days" : "archive_dir",
+                   "set archive_dir and archive_after_days together (docs/audit.md, \"Archiving\")");
+  }
   if (const toml::node* syslog = audit->as_table()->get("syslog")) {
     if (!syslog->is_table()) return r.Error("syslog", "must be a table ([audit.syslog])");
     AEGIS_RETURN_IF_ERROR(LoadSyslog(*syslog->as_table(), file, config));

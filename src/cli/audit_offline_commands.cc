@@ -211,7 +211,8 @@ void RunArchive(const std::string& data_dir, const std::string& before, const st
   if (!log.ok() && log.status().code() == StatusCode::kUnavailable &&
       log.status().message().find("in use") != std::string::npos) {
     throw CommandError("the server is running on " + data_dir +
-                       ": stop it first (archiving takes the audit log's lock, like the server)");
+                       ": stop it first, or set [audit] archive_dir and archive_after_days to let it archive "
+                       "while it serves");
   }
   auto opened = Check(std::move(log), "opening the audit log");
   auto summary = opened->Archive(until, output, keep_live);

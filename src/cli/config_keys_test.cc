@@ -149,6 +149,9 @@ const std::map<std::string, Sample>& Samples() {
       {"audit.verify_interval_seconds", {"60", "61"}},
       {"audit.inference_events", {"\"all\"", "\"summary\""}},
       {"audit.retention_days", {"0", "92"}},
+      {"audit.archive_dir",
+       {"\"/tmp/aegis-archive-sample-a\"", "\"/tmp/aegis-archive-sample-b\"", {{"archive_after_days", "1"}}}},
+      {"audit.archive_after_days", {"1", "2", {{"archive_dir", "\"/tmp/aegis-archive-sample-a\""}}}},
       {"audit.syslog.address", {"\"127.0.0.1:514\"", "\"127.0.0.1:515\""}},
       {"audit.syslog.transport", {"\"tls\"", "\"tcp\""}},
       {"audit.syslog.ca", {"\"a.pem\"", "\"b.pem\""}},
@@ -330,6 +333,8 @@ std::map<std::string, std::string> Fingerprint(const Config& c) {
   put("audit_verify_interval", c.audit_verify_interval.count());
   put("audit_summarize_inferences", c.audit_summarize_inferences);
   put("audit_retention_days", c.audit_retention_days);
+  put("audit_archive_dir", c.audit_archive_dir);
+  put("audit_archive_after_days", c.audit_archive_after_days);
   if (c.syslog) {
     const auto& s = *c.syslog;
     put("syslog.host", s.host);

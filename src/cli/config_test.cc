@@ -485,6 +485,44 @@ TEST_F(ConfigTest, InferenceEventsIsAllOrSummary) {
       << config.status().message();
 }
 
+TEST_F(ConfigTest, ArchiveDirIsOffByDefaultAndCheckedAtLoad) {
+  EXPECT_TRUE(Config{}.audit_archive_dir.empty()) << "the server archives only when told where";
+  namespace fs = std::filesystem;
+  const fs::path outside = dir_ / "cold";  // the data folder itself may hold it, outside audit/
+  const auto archive = [](const fs::path& dir, const std::string& after) {
+    return "[audit]\narchive_dir = \"" + dir.string() + "\"\narchive_after_days = " + after + "\n";
+  };
+  // Missing with an existing parent: accepted (the server creates it 0700).
+  Write(archive(outside, "30"));
+  auto config = LoadConfig(dir_);
+  ASSERT_OK(config);
+  EXPECT_EQ(config->audit_archive_dir, outside);
+  EXPECT_EQ(config->audit_archive_after_days, 30);
+  // Existing and private: accepted.
+  fs::create_directory(outside);
+  fs::permissions(outside, fs::perms::owner_all, fs::perm_options::replace);
+  ASSERT_OK(LoadConfig(dir_));
+
+  fs::create_directories(dir_ / "audit" / "sub");
+  fs::create_directory(dir_ / "open");
+  fs::permissions(dir_ / "open", fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec,
+                  fs::perm_options::replace);
+  std::ofstream(dir_ / "file") << "x";
+  ExpectRefused({
+      {archive("cold", "30"), "audit.archive_dir: must be an absolute path"},
+      {archive(dir_ / "audit", "30"), "is inside the live audit log"},
+      {archive(dir_ / "audit" / "sub", "30"), "is inside the live audit log"},
+      {archive(dir_ / "x" / ".." / "audit" / "new", "30"), "is inside the live audit log"},
+      {archive(dir_ / "open", "30"), "readable or writable by others: chmod 700 it"},
+      {archive(dir_ / "file", "30"), "is not a directory"},
+      {archive(dir_ / "no" / "such", "30"), "does not exist and its parent is not a directory"},
+      {archive(outside, "0"), "audit.archive_after_days"},
+      {archive(outside, "1.5"), "audit.archive_after_days"},
+      {"[audit]\narchive_dir = \"" + outside.string() + "\"\n", "set archive_dir and archive_after_days together"},
+      {"[audit]\narchive_after_days = 3\n", "set archive_dir and archive_after_days together"},
+  });
+}
+
 TEST_F(ConfigTest, LoggingDefaultsToTextAtInfoWithoutAnAccessLog) {
   Write(RenderDefaultConfig("127.0.0.1:8443", "127.0.0.1:9443", /*local_ca=*/false));
   auto config = LoadConfig(dir_);

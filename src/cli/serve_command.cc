@@ -515,6 +515,8 @@ void RunServe(const ServeOptions& o) {
   audit_options.verify_interval = config.audit_verify_interval;
   if (config.audit_summarize_inferences) audit_options.summarized_action = policy::ActionName(policy::Action::kInfer);
   audit_options.retention = std::chrono::days(config.audit_retention_days);
+  audit_options.archive_dir = config.audit_archive_dir;
+  audit_options.archive_after = std::chrono::days(config.audit_archive_after_days);
   audit_options.on_verify_failure = [&late_incidents](const std::string& detail) {
     PostAuditIncident(late_incidents, incident::Severity::kCritical, "audit log",
                       {{"what", "the audit log failed its background verification"}, {"detail", detail}});

@@ -500,6 +500,23 @@ std::string Monitor::PrometheusText() const {
     const audit::AuditStats stats = options_.audit->Stats();
     families.push_back(Single("aegis_audit_events_total", "Audit events accepted since the server started.",
                               MetricType::Counter, static_cast<double>(stats.events_appended)));
+    families.push_back(Single("aegis_audit_events_summarized_total",
+                              "Successful inferences counted into infer.summary events since the server started "
+                              "([audit] inference_events = \"summary\"); 0 otherwise.",
+                              MetricType::Counter, static_cast<double>(stats.events_summarized)));
+    // The server's own archiving ([audit] archive_dir); all 0 when it is off.
+    families.push_back(Single("aegis_audit_archive_runs_total",
+                              "Runs of the server's own archiving of sealed audit segments ([audit] archive_dir).",
+                              MetricType::Counter, static_cast<double>(stats.archive_runs)));
+    families.push_back(Single("aegis_audit_archive_failures_total",
+                              "Runs of the server's own archiving that failed (the live log is kept; retried).",
+                              MetricType::Counter, static_cast<double>(stats.archive_failures)));
+    families.push_back(Single("aegis_audit_archived_segments_total",
+                              "Sealed audit segments the server archived into [audit] archive_dir.",
+                              MetricType::Counter, static_cast<double>(stats.archived_segments)));
+    families.push_back(Single("aegis_audit_archived_events_total",
+                              "Audit events the server archived into [audit] archive_dir.", MetricType::Counter,
+                              static_cast<double>(stats.archived_events)));
     families.push_back(Single("aegis_audit_tree_size", "Events in the audit log's Merkle tree.", MetricType::Gauge,
                               static_cast<double>(stats.tree_size)));
     families.push_back(Single("aegis_audit_signed_tree_size", "Events covered by the newest signed tree head.",

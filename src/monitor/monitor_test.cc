@@ -259,6 +259,7 @@ TEST_F(MonitorTest, StateIsReadFromTheServicesAtScrapeTime) {
   text = monitor.PrometheusText();
   EXPECT_EQ(Sample(text, "aegis_audit_events_total"), events + 2);
   EXPECT_EQ(Sample(text, "aegis_audit_tree_size"), tree + 2);
+  EXPECT_EQ(Sample(text, "aegis_audit_events_summarized_total"), 0) << "inference_events = \"all\"";
   EXPECT_EQ(Sample(text, "aegis_integrity_failures_total"), 1);
   EXPECT_EQ(Sample(text, "aegis_tls_cert_expiry_seconds"), 90 * 86400 - 10);
   EXPECT_EQ(Sample(text, "aegis_kek_age_seconds"), 3610);

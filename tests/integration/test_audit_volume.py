@@ -4,6 +4,8 @@ nothing lost at SIGTERM, and the log still verifying with Aegis's verifier and t
 independent one (audit_merkle.py)."""
 
 import json
+import re
+import subprocess
 
 import pytest
 
@@ -24,10 +26,19 @@ def summary_server(tmp_path_factory):
     stop_and_check(inst)
 
 
+def summarized_metric(inst) -> float:
+    r = inst.get("/metrics", admin=True)
+    assert r.status_code == 200, r.text[:300]
+    m = re.search(r"^aegis_audit_events_summarized_total (\S+)$", r.text, re.M)
+    assert m, "aegis_audit_events_summarized_total is not exported"
+    return float(m.group(1))
+
+
 def test_summary_mode_counts_successes_keeps_failures_and_loses_nothing_at_sigterm(summary_server):
     inst = summary_server
     x, _ = reference_case("mlp_onnx")
     resource = "model:mlp_onnx/versions/1"
+    summarized_before = summarized_metric(inst)
     for _ in range(40):
         assert inst.infer("mlp_onnx", infer_body(x), version="1").status_code == 200
     assert inst.infer("mlp_onnx", infer_body(x), version="1", token=False).status_code == 401
@@ -36,6 +47,8 @@ def test_summary_mode_counts_successes_keeps_failures_and_loses_nothing_at_sigte
     # A window's summary is written about a second after it ends, without more traffic.
     inst.wait_audit(lambda e: counted(inst.audit_events(), resource=resource) == 40, timeout=10,
                     what="summaries of 40 inferences")
+    # The counter rises by the successes only: the denial and the error have their own events.
+    assert summarized_metric(inst) - summarized_before == 40
     events = inst.audit_events()
     individual = [e for e in events if e.get("action") == "infer" and e.get("resource") == resource]
     assert sorted(e["status"] for e in individual) == [400, 401], individual
@@ -138,3 +151,89 @@ def test_archive_moves_sealed_segments_out_and_both_halves_verify(segmented, tmp
     seg.write_bytes(seg.read_bytes()[:-5])
     p = aegis("audit", "verify", "--archive", out, "--data-dir", inst.dir)
     assert p.returncode == 1, p.stdout + p.stderr
+
+
+# --------------------------------------------------------------------------- archive while serving
+
+# The server's archiving age is the signed time its checkpoints were sealed at, which
+# nothing outside the server can backdate. So the test moves the server's wall clock
+# instead, as libfaketime would: an LD_PRELOAD shim (built here; nothing in Aegis
+# knows of it) adds AEGIS_TEST_CLOCK_SHIFT seconds to CLOCK_REALTIME.
+CLOCK_SHIFT_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <time.h>
+int clock_gettime(clockid_t id, struct timespec *ts) {
+  static int (*real)(clockid_t, struct timespec *);
+  static long shift = -1;
+  if (!real) real = (int (*)(clockid_t, struct timespec *))dlsym(RTLD_NEXT, "clock_gettime");
+  if (shift < 0) { const char *s = getenv("AEGIS_TEST_CLOCK_SHIFT"); shift = s ? atol(s) : 0; }
+  int rc = real(id, ts);
+  if (rc == 0 && (id == CLOCK_REALTIME || id == CLOCK_REALTIME_COARSE)) ts->tv_sec += shift;
+  return rc;
+}
+"""
+
+
+def clock_shift_library(tmp_path):
+    src, lib = tmp_path / "clock_shift.c", tmp_path / "libclock_shift.so"
+    src.write_text(CLOCK_SHIFT_C)
+    proc = subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", lib, src, "-ldl"], capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot build the clock shim: {proc.stderr[:300]}")
+    return lib
+
+
+def metric(inst, name) -> float:
+    r = inst.get("/metrics", admin=True)
+    assert r.status_code == 200, r.text[:300]
+    m = re.search(rf"^{name} (\S+)$", r.text, re.M)
+    assert m, f"{name} is not exported"
+    return float(m.group(1))
+
+
+def test_server_archives_old_sealed_segments_while_serving(tmp_path_factory, tmp_path):
+    cold = tmp_path / "cold"  # created 0700 by the server
+    inst = start_installation(tmp_path_factory.mktemp("audit-archiving"), models=False,
+                              config={("audit", "segment_max_bytes"): 65536,
+                                      ("audit", "archive_dir"): str(cold), ("audit", "archive_after_days"): 1})
+    try:
+        session = inst.session()
+        for _ in range(400):
+            assert session.get(inst.url("/v2")).status_code == 200
+        audit_dir = inst.dir / "audit"
+        inst.wait_audit(lambda e: len(list(audit_dir.glob("segment-*"))) >= 3, timeout=10, what="sealed segments")
+        # Nothing is a day old: the server's first run (at start) archived nothing.
+        assert metric(inst, "aegis_audit_archived_segments_total") == 0
+        assert not any(e["action"] == "audit.archive" for e in inst.audit_events())
+        # The offline command still refuses while the server runs, and names the way.
+        p = aegis("audit", "archive", "--data-dir", inst.dir, "--before", "0s", "--output", tmp_path / "x",
+                  env=inst.env())
+        assert p.returncode != 0 and "[audit] archive_dir" in p.stderr and len(p.stderr.splitlines()) == 1, p.stderr
+
+        # Two days later (the clock shim), the server archives at start, while serving.
+        inst.stop()
+        sealed = sorted(audit_dir.glob("segment-*"))[:-1]
+        inst.start(extra_env={"LD_PRELOAD": str(clock_shift_library(tmp_path)),
+                              "AEGIS_TEST_CLOCK_SHIFT": str(2 * 86400)})
+        event = inst.wait_audit(lambda e: e.get("action") == "audit.archive", timeout=15, what="audit.archive")
+        assert str(cold / "events-00000000000000000000") in event["reason"], event
+        assert metric(inst, "aegis_audit_archived_segments_total") >= len(sealed)
+        assert metric(inst, "aegis_audit_archive_failures_total") == 0
+        assert oct(cold.stat().st_mode & 0o777) == "0o700"
+        assert "archived" in inst.log_text() and "sealed segment(s)" in inst.log_text()
+        assert inst.get("/v2").status_code == 200  # still serving
+
+        # Both halves verify, with Aegis's verifier (the server still running) and the independent one.
+        folder = cold / "events-00000000000000000000"
+        p = aegis("audit", "verify", "--archive", folder, "--data-dir", inst.dir, "--json")
+        assert p.returncode == 0, p.stdout + p.stderr
+        archived = json.loads(p.stdout)
+        assert archived["first_event"] == 0 and archived["events"] > 0
+        p = aegis("audit", "verify", "--data-dir", inst.dir, "--json")
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert json.loads(p.stdout)["first_event"] == archived["events"]
+        assert am.check_log(folder)["events"] == archived["events"]
+    finally:
+        stop_and_check(inst)

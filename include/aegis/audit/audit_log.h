@@ -81,6 +81,17 @@ struct AuditLogOptions {
   // sealed longer ago than this leave the live log; 0 = kept forever. Never
   // prunes a segment no archive holds.
   std::chrono::seconds retention{0};
+  // [audit] archive_dir and archive_after_days: the server archives on its own,
+  // as `aegis audit archive` does (Archive below), the segments sealed more than
+  // `archive_after` ago into a new folder archive_dir/events-<first event, 20
+  // digits>, shortly after Open and then every `archive_interval`; with
+  // `retention` set the segments stay live (keep_live) until it prunes them,
+  // otherwise they leave the live log at once. Empty = off.
+  // The folder is the operator's (validated by the configuration), never one a
+  // request names.
+  std::filesystem::path archive_dir;
+  std::chrono::seconds archive_after{0};
+  std::chrono::milliseconds archive_interval{std::chrono::hours(1)};
 };
 
 struct AuditStats {
@@ -95,6 +106,12 @@ struct AuditStats {
   uint64_t verified_events = 0;
   std::chrono::system_clock::time_point verified_at{};
   std::string verify_detail;
+  // The server's own archiving ([audit] archive_dir), since Open: runs, runs
+  // that failed, and the segments and events they moved out of the live log.
+  uint64_t archive_runs = 0;
+  uint64_t archive_failures = 0;
+  uint64_t archived_segments = 0;
+  uint64_t archived_events = 0;
   // Each SIEM sink's counters, by name ("syslog", "webhook").
   std::vector<std::pair<std::string, SinkStats>> sinks;
 };
@@ -152,6 +169,10 @@ class AuditLog {
 
  private:
   explicit AuditLog(std::unique_ptr<State> state);
+  // `output` = nullopt: a folder under options.archive_dir named after the first event.
+  StatusOr<ArchiveSummary> ArchiveInto(std::chrono::system_clock::time_point before,
+                                       const std::optional<std::filesystem::path>& output, bool keep_live);
+  void ArchiveOnce() noexcept;  // the archiver thread's run
   static void AppendTo(State& state, AuditEvent event);
   std::unique_ptr<State> state_;
 };

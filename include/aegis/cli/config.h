@@ -117,6 +117,8 @@ struct Config {
   std::chrono::seconds audit_verify_interval{300};  // [audit] verify_interval_seconds
   bool audit_summarize_inferences = false;          // [audit] inference_events = "summary" ("all" = false)
   int64_t audit_retention_days = 0;                 // [audit] retention_days: 0 = archived segments stay live
+  std::filesystem::path audit_archive_dir;          // [audit] archive_dir: empty = the server does not archive
+  int64_t audit_archive_after_days = 0;             // [audit] archive_after_days (with archive_dir)
   std::optional<audit::SyslogOptions> syslog;       // [audit.syslog]
   std::optional<audit::WebhookOptions> webhook;     // [audit.webhook]
   // [metrics]: the dedicated scrape listener (GET /metrics without a token),
