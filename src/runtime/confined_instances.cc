@@ -40,6 +40,10 @@ constexpr int kStderrLinesPerMinute = 20;
 constexpr milliseconds kDyingGrace{500};
 constexpr size_t kMaxStderrLine = 512;
 
+// Lone calls in a row before a worker is told it may watch for the next
+// request (ArenaHeader::request_poll, Pool::AloneLocked).
+constexpr uint64_t kAloneStreak = 8;
+
 // Batches: a worker that announced it takes up to this many queued requests at
 // once (docs/worker-protocol.md), but only for a model whose requests take less
 // than kBatchBelow each, and only as many as run within a quarter of the
@@ -134,6 +138,7 @@ struct Slot {
   std::vector<RunningCall> running;  // the request (or batch) the worker holds
   Clock::time_point started;         // when `running` was handed over
   size_t batch_limit = 1;            // what the worker announced
+  uint64_t idle_order = 0;           // Pool::idle_count_ when it last went idle
 
   // The process and its arena: a submitter writes a request under io_mu; the
   // driver replaces or destroys the worker under it. Shared with the event
@@ -228,15 +233,24 @@ class Pool : public std::enable_shared_from_this<Pool> {
       lock.unlock();
       return Complete(done, std::move(why));
     }
+    // The idle slot that went idle last: if its worker is watching the arena
+    // for a moment (ArenaHeader::request_poll), it takes the request without a
+    // wake-up, and the others sleep instead of watching in vain.
+    Slot* idle = nullptr;
     for (auto& slot : slots_) {
-      if (slot->state != SlotState::kIdle) continue;
+      if (slot->state == SlotState::kIdle && (idle == nullptr || slot->idle_order > idle->idle_order)) {
+        idle = slot.get();
+      }
+    }
+    if (Slot* slot = idle; slot != nullptr) {
       slot->state = SlotState::kBusy;
       slot->running.push_back(RunningCall{request_id, std::move(done), {}, {}});
       slot->started = Clock::now();
+      const bool alone = AloneLocked(*slot);
       lock.unlock();
       std::vector<std::vector<Tensor>> batch;
       batch.push_back(std::move(inputs));
-      Dispatch(*slot, std::move(batch));
+      Dispatch(*slot, std::move(batch), alone);
       return;
     }
     if (queue_.size() >= options_.max_queued) {
@@ -335,7 +349,22 @@ class Pool : public std::enable_shared_from_this<Pool> {
 
   // Sends the inputs of the calls the caller put in slot.running (one request,
   // or a batch whose inputs each fit their share of the request area).
-  void Dispatch(Slot& slot, std::vector<std::vector<Tensor>> inputs) {
+  // Under mu_: ArenaHeader::request_poll for `slot`'s call. The worker may
+  // watch for the next request only while the model serves one request at a
+  // time: this call and the kAloneStreak before it each found nothing queued
+  // and no other instance busy (a client waiting for each answer). One call
+  // that found company ends it, so a loaded model, whose workers' watching
+  // would take cores from the server's threads, stops watching at once and
+  // starts again only after a run of lone calls.
+  bool AloneLocked(const Slot& slot) {
+    const bool alone = queue_.empty() && std::none_of(slots_.begin(), slots_.end(), [&slot](const auto& other) {
+                         return other.get() != &slot && other->state == SlotState::kBusy;
+                       });
+    alone_streak_ = alone ? alone_streak_ + 1 : 0;
+    return alone_streak_ > kAloneStreak;
+  }
+
+  void Dispatch(Slot& slot, std::vector<std::vector<Tensor>> inputs, bool alone = false) {
     Status sent;
     const size_t count = inputs.size();
     {
@@ -364,7 +393,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
           // Armed for now + timeout, which is no later than this request's deadline.
           if (!slot.timer_armed.exchange(true)) Arm(slot.timer, options_.request_timeout);
           if (!slot.watched.load(std::memory_order_relaxed)) WatchResponses(slot);
-          sent = slot.worker->SignalRequest(++slot.seq, count);
+          sent = slot.worker->SignalRequest(++slot.seq, count, alone);
         }
       }
     }
@@ -496,6 +525,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   void ReleaseSlot(Slot& slot) {
     std::vector<std::vector<Tensor>> next;
     std::vector<PendingCall> expired;
+    bool alone = false;
     {
       std::lock_guard lock(mu_);
       if (slot.state != SlotState::kBusy) return;  // down or stopping: the driver decides
@@ -533,12 +563,14 @@ class Pool : public std::enable_shared_from_this<Pool> {
       }
       if (next.empty()) {
         slot.state = SlotState::kIdle;
+        slot.idle_order = ++idle_count_;
       } else {
         slot.started = now;
+        alone = AloneLocked(slot);
       }
     }
     FailExpired(expired);
-    if (!next.empty()) Dispatch(slot, std::move(next));
+    if (!next.empty()) Dispatch(slot, std::move(next), alone);
   }
 
   // Under mu_: puts a call back at the head of the queue.
@@ -1207,6 +1239,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
   const UniqueFd model_;
   WorkerLaunch launch_;
   std::vector<std::unique_ptr<Slot>> slots_;  // fixed after Start
+  uint64_t idle_count_ = 0;                   // under mu_: orders the slots by when they went idle
+  uint64_t alone_streak_ = 0;                 // under mu_: calls in a row that were the model's only one (AloneLocked)
   UniqueFd queue_timer_;                      // armed for the oldest queued call; slot 0's driver polls it
 
   mutable std::mutex mu_;

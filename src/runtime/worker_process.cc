@@ -155,9 +155,10 @@ std::span<const uint8_t> WorkerProcess::response_area() const {
   return {arena_ + layout_.response_offset, layout_.response_capacity};
 }
 
-Status WorkerProcess::SignalRequest(uint64_t seq, uint64_t count) {
+Status WorkerProcess::SignalRequest(uint64_t seq, uint64_t count, bool poll) {
   auto* header = reinterpret_cast<worker::ArenaHeader*>(arena_);
   std::atomic_ref<uint64_t>(header->request_count).store(count, std::memory_order_relaxed);
+  std::atomic_ref<uint64_t>(header->request_poll).store(poll ? 1 : 0, std::memory_order_relaxed);
   std::atomic_ref<uint64_t>(header->request_seq).store(seq, std::memory_order_release);
   const uint64_t one = 1;
   if (::write(request_event_.get(), &one, sizeof(one)) != sizeof(one)) return Status::Internal(Errno("eventfd write"));

@@ -88,8 +88,8 @@ class WorkerProcess {
   uint64_t response_capacity() const { return layout_.response_capacity; }
 
   // Publishes the request (or the batch of `count`) written in the request area
-  // as `seq` and wakes the worker.
-  Status SignalRequest(uint64_t seq, uint64_t count = 1);
+  // as `seq` and wakes the worker; `poll` is ArenaHeader::request_poll.
+  Status SignalRequest(uint64_t seq, uint64_t count = 1, bool poll = false);
   // Consumes a response wake-up; the sequence number the worker published.
   StatusOr<uint64_t> TakeResponse();
   // After TakeResponse: the violation reports the worker had sent when it

@@ -112,6 +112,10 @@ class FrameReader {
 // records them before it answers the request that caused them, although the
 // control socket and the response eventfd may be read on different threads.
 //
+// `request_poll` (written with `request_count`, before `request_seq`) is a hint
+// the worker may ignore; it is never needed for correctness, since every
+// request is also signalled on the eventfd.
+//
 // Batches: a worker whose hello says {"batch": N} may be given up to N requests
 // at once. The server writes `request_count` (1 otherwise) before `request_seq`;
 // request i of a batch of n is a tensor list at BatchShare(request area, n, i),
@@ -132,8 +136,15 @@ struct ArenaHeader {
   uint64_t request_capacity;
   uint64_t response_offset;
   uint64_t response_capacity;
-  alignas(64) uint64_t request_seq;   // offset 64
-  uint64_t request_count;             // offset 72: requests in this batch
+  alignas(64) uint64_t request_seq;  // offset 64
+  uint64_t request_count;            // offset 72: requests in this batch
+  // offset 80: 1 when this request (and the few before it) was the only one
+  // the server had for the model (none queued, no other instance busy; see
+  // Pool::AloneLocked in confined_instances.cc), as with a client that waits
+  // for each answer before it asks again: the worker may then watch
+  // request_seq for a moment after answering before it sleeps on the eventfd.
+  // 0 under load, when watching would only take a core from the server.
+  uint64_t request_poll;
   alignas(64) uint64_t response_seq;  // offset 128
   // offset 136: violation reports the worker had sent on the control socket
   // when it published the response (written before response_seq). A server
