@@ -1,8 +1,13 @@
 #include "request_pipeline.h"
 
 #include <charconv>
+#include <chrono>
+#include <string>
 
+#include "aegis/auth/authenticator.h"
+#include "aegis/common/log.h"
 #include "request_log.h"
+#include "throttled_warnings.h"
 
 namespace aegis::api::internal {
 namespace {
@@ -142,6 +147,24 @@ void AuditOnComplete(http::Plan& plan, const Services& services, const http::Req
   };
 }
 
+namespace {
+
+// A refusal that points at the server's configuration rather than at the
+// caller (auth::Authenticator::ConfigurationHint) is logged with the request
+// id, at most once a minute per kind: clients can cause it at will.
+void LogConfigurationProblem(const Status& refusal, std::string_view request_id) {
+  const auto hint = auth::Authenticator::ConfigurationHint(refusal);
+  if (!hint) return;
+  static ThrottledWarnings warnings(std::chrono::minutes(1));
+  const auto held_back = warnings.Admit(*hint, std::chrono::steady_clock::now());
+  if (!held_back) return;
+  log::Warn({.request_id = request_id}, "authentication refused ({}): {}{}", refusal.message(), *hint,
+            *held_back == 0 ? std::string()
+                            : " (" + std::to_string(*held_back) + " more refused so since the last such line)");
+}
+
+}  // namespace
+
 std::optional<auth::Principal> Authenticate(const Services& services, const http::RequestHead& head, http::Plan& plan,
                                             audit::AuditEvent& event) {
   std::optional<auth::PresentedCertificate> certificate;
@@ -163,6 +186,7 @@ std::optional<auth::Principal> Authenticate(const Services& services, const http
   CountAuthAttempt(services, presented ? MonitorMethod(*presented) : monitor::AuthMethod::kNone, false);
   event.decision = audit::Decision::kDeny;
   event.reason = principal.status().message();
+  LogConfigurationProblem(principal.status(), event.request_id);
   http::Response response = http::Response::Error(principal.status());
   response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"aegis\"");
   plan.immediate = std::move(response);

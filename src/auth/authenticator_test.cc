@@ -88,7 +88,25 @@ TEST_F(AuthenticatorTest, MapsVerifiedCertificatesBySubjectOrSan) {
     auto r = a.Authenticate(std::nullopt, &c);
     ASSERT_FALSE(r.ok()) << c.subject;
     EXPECT_EQ(r.status().message(), "client certificate is not mapped to an identity");
+    // A trusted CA's certificate nobody mapped is worth telling the operator.
+    auto hint = Authenticator::ConfigurationHint(r.status());
+    ASSERT_TRUE(hint.has_value());
+    EXPECT_NE(hint->find("[[auth.mtls]]"), std::string_view::npos) << *hint;
   }
+}
+
+TEST(ConfigurationHintTest, OnlyRefusalsThatPointAtTheConfigurationHaveOne) {
+  // What a mismatch between Aegis and the identity provider looks like...
+  for (const char* reason : {"unknown key id", "wrong issuer", "wrong audience", "token not yet valid",
+                             "token issued in the future", "algorithm does not match the key"}) {
+    EXPECT_TRUE(Authenticator::ConfigurationHint(Status::Unauthenticated(reason)).has_value()) << reason;
+  }
+  // ...and what a bad or hostile credential looks like: nothing for the operator.
+  for (const char* reason : {"invalid token", "invalid signature", "token expired", "unsupported algorithm",
+                             "unsupported token header", "invalid or revoked token"}) {
+    EXPECT_FALSE(Authenticator::ConfigurationHint(Status::Unauthenticated(reason)).has_value()) << reason;
+  }
+  EXPECT_FALSE(Authenticator::ConfigurationHint(Status::PermissionDenied("wrong issuer")).has_value());
 }
 
 TEST_F(AuthenticatorTest, ABearerCredentialIsJudgedAloneEvenWithACertificate) {

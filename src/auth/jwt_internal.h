@@ -19,6 +19,7 @@
 #include "aegis/auth/principal.h"
 #include "aegis/common/status.h"
 #include "crypto/internal/openssl_ptr.h"
+#include "jwt_reasons.h"
 
 namespace aegis::auth::internal {
 
@@ -67,20 +68,7 @@ StatusOr<Principal> PrincipalFromClaims(const JwtConfig& config, std::string_vie
 // `text` is valid UTF-8 (simdjson checks it).
 bool HasControlCharacters(std::string_view text);
 
-// Reasons Verify gives. Short, fixed, safe to show: never token contents.
-namespace reason {
-inline constexpr std::string_view kInvalidToken = "invalid token";
-inline constexpr std::string_view kUnsupportedHeader = "unsupported token header";
-inline constexpr std::string_view kExpired = "token expired";
-inline constexpr std::string_view kNotYetValid = "token not yet valid";
-inline constexpr std::string_view kIssuedInFuture = "token issued in the future";
-inline constexpr std::string_view kUnknownKey = "unknown key id";
-inline constexpr std::string_view kAlgorithmMismatch = "algorithm does not match the key";
-inline constexpr std::string_view kUnsupportedAlgorithm = "unsupported algorithm";
-inline constexpr std::string_view kInvalidSignature = "invalid signature";
-inline constexpr std::string_view kWrongIssuer = "wrong issuer";
-inline constexpr std::string_view kWrongAudience = "wrong audience";
-}  // namespace reason
+// Reasons Verify gives: jwt_reasons.h.
 
 inline Status Refuse(std::string_view why) { return Status::Unauthenticated(std::string(why)); }
 

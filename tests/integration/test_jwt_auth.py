@@ -171,6 +171,27 @@ def test_time_claims_within_leeway_are_accepted(idp):
     assert get(idp, "/v2", tok).status_code == 200, "nbf in 30 s is within the 60 s leeway"
 
 
+def test_a_refusal_that_points_at_the_configuration_is_logged_with_its_request_id(idp):
+    """A JWT for another issuer usually means [auth.jwt] and the identity provider disagree: the
+    server log says so with the request id, once a minute however many arrive (clients can send
+    them at will). A malformed token is an attacker's or a client's problem: not logged.
+    Runs before the attack tests, which send such tokens too, so that this one's line is the first."""
+    inst = idp.inst
+    tok = idp.keys.sign(claims("carol", ["admin"], iss="https://other-idp.example", aud=AUD), "RS256")
+    for i in range(5):
+        r = call(inst, "GET", "/v1/models", bearer=tok, headers={"X-Request-Id": f"cfg-iss-{i}"})
+        assert r.status_code == 401, r
+    r = call(inst, "GET", "/v1/models", bearer="garbage.not.jwt", headers={"X-Request-Id": "cfg-garbage"})
+    assert r.status_code == 401, r
+    deadline = time.monotonic() + 5
+    while "authentication refused (wrong issuer)" not in inst.log_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    lines = [l for l in inst.log_text().splitlines() if "authentication refused" in l]
+    assert len(lines) == 1, lines
+    assert "(wrong issuer)" in lines[0] and "[auth.jwt] issuer" in lines[0] and "cfg-iss-0" in lines[0], lines
+    assert "cfg-garbage" not in inst.log_text()
+
+
 # --------------------------------------------------------------------------- attacks and garbage
 
 

@@ -63,6 +63,14 @@ class Authenticator {
   static std::optional<Method> PresentedMethod(std::optional<std::string_view> authorization,
                                                const PresentedCertificate* certificate);
 
+  // When a refusal by Authenticate usually means that the server and the
+  // identity provider disagree, not that the caller is an attacker (a JWT
+  // signed by a key the JWKS lacks, for another issuer or audience, or from a
+  // clock ahead of ours; a certificate from the trusted CA that no
+  // [[auth.mtls]] entry maps): what to check, for the server log. nullopt for
+  // every other refusal.
+  static std::optional<std::string_view> ConfigurationHint(const Status& refusal);
+
  private:
   StatusOr<Principal> FromCertificate(const PresentedCertificate& certificate) const;
 
