@@ -6,6 +6,7 @@ independent one (audit_merkle.py)."""
 import json
 import re
 import subprocess
+import time
 
 import pytest
 
@@ -97,6 +98,22 @@ def segmented(tmp_path_factory):
     stop_and_check(inst)
 
 
+def wait_until_still(audit_dir, quiet: float = 1.5, timeout: float = 15):
+    """Until no file of the log has changed for `quiet` seconds (events and their head written)."""
+    def state():
+        return sorted((p.name, p.stat().st_size) for p in audit_dir.iterdir() if p.is_file())
+    deadline = time.monotonic() + timeout
+    last, since = state(), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = state()
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+    raise AssertionError(f"the audit log kept changing for {timeout} s")
+
+
 def test_sealed_segments_are_compressed_and_verify_to_the_same_root(segmented):
     inst = segmented
     audit_dir = inst.dir / "audit"
@@ -105,6 +122,9 @@ def test_sealed_segments_are_compressed_and_verify_to_the_same_root(segmented):
     packed = sorted(audit_dir.glob("segment-*.jsonl.zst"))
     assert packed and plain and plain[-1].name > packed[-1].name, (plain, packed)  # the newest stays plain
     assert sum(p.stat().st_size for p in packed) * 4 < 65536 * len(packed), "compression saved less than 4x"
+    # The server is still appending (the reads above are audited, and signed within a second):
+    # both checkers must see the same log, so compare once it has been still for a while.
+    wait_until_still(audit_dir)
     checked = am.check_log(audit_dir)  # the independent checker reads them with the zstd CLI
     p = aegis("audit", "verify", "--data-dir", inst.dir, "--json")
     assert p.returncode == 0, p.stdout + p.stderr
