@@ -33,13 +33,6 @@ class ArchiveServerTest : public testing::AuditDir {
     o.archive_interval = std::chrono::milliseconds(20);
     return o;
   }
-  VerifyReport Verify(const std::filesystem::path& dir) {
-    VerifyOptions o;
-    o.pinned_key = ReadAuditPublicKey(dir_).value();
-    auto r = VerifyAuditLog(dir, o);
-    EXPECT_OK(r);
-    return r.ok() ? *r : VerifyReport{};
-  }
   std::filesystem::path FirstFolder() const { return tmp_.path() / "cold" / "events-00000000000000000000"; }
 
   FakeClock clock_{std::chrono::system_clock::now()};
@@ -64,12 +57,12 @@ TEST_F(ArchiveServerTest, SegmentsSealedLongerAgoThanArchiveAfterMoveOutOnTheTim
   EXPECT_EQ(stats.archive_failures, 0u);
   const uint64_t live_start = internal::ListSegments(dir_).value().front().first_seq;
   EXPECT_EQ(stats.archived_events, live_start);
-  const auto archived = Verify(FirstFolder());
+  const auto archived = VerifyPinned(FirstFolder());
   ASSERT_TRUE(archived.ok) << archived.error;
   EXPECT_EQ(archived.first_event, 0u);
   EXPECT_EQ(archived.events, live_start);
   ASSERT_OK(log->SignNow());
-  const auto live = Verify(dir_);
+  const auto live = VerifyPinned(dir_);
   ASSERT_TRUE(live.ok) << live.error;
   EXPECT_EQ(live.first_event, live_start);
   bool recorded = false;
@@ -94,7 +87,7 @@ TEST_F(ArchiveServerTest, AnArchiveFolderTheLiveLogNeverRecordedIsMadeAgain) {
   clock_.Advance(std::chrono::days(31));
   ASSERT_TRUE(WaitFor([&] { return log->Stats().archived_segments > 0; }));
   EXPECT_EQ(log->Stats().archive_failures, 0u);
-  const auto archived = Verify(FirstFolder());
+  const auto archived = VerifyPinned(FirstFolder());
   ASSERT_TRUE(archived.ok) << archived.error;
   EXPECT_GT(archived.events, 7u);
 }
@@ -125,7 +118,7 @@ TEST_F(ArchiveServerTest, SegmentsAreNotRemovedWhileAReaderHoldsTheLog) {
   // And a reader waits for a removal in progress instead of seeing a gap: the
   // log's own reads take the lock too, and verify whole.
   ASSERT_OK(log->SignNow());
-  EXPECT_TRUE(Verify(dir_).ok);
+  EXPECT_TRUE(VerifyPinned(dir_).ok);
   EXPECT_OK(log->Recent(5));
 }
 

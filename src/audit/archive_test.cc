@@ -28,13 +28,6 @@ class ArchiveTest : public testing::AuditDir {
     o.compress_sealed_segments = true;  // archives copy compressed and plain segments alike
     return o;
   }
-  VerifyReport Verify(const std::filesystem::path& dir) {
-    VerifyOptions o;
-    o.pinned_key = ReadAuditPublicKey(dir_).value();
-    auto r = VerifyAuditLog(dir, o);
-    EXPECT_OK(r);
-    return r.ok() ? *r : VerifyReport{};
-  }
   std::vector<internal::Segment> Segments(const std::filesystem::path& dir) {
     return internal::ListSegments(dir).value();
   }
@@ -54,7 +47,7 @@ TEST_F(ArchiveTest, SealedSegmentsMoveToAFolderThatVerifiesAloneAndTheLiveLogGoe
   EXPECT_EQ(summary->end_event, Segments(dir_).front().first_seq);
   EXPECT_EQ(summary->segments, live_before.size() - 1);  // all but the newest
   // The archive: standalone, from event 0 to its end, under the same key.
-  const auto archived = Verify(Out("a1"));
+  const auto archived = VerifyPinned(Out("a1"));
   ASSERT_TRUE(archived.ok) << archived.error;
   EXPECT_EQ(archived.first_event, 0u);
   EXPECT_EQ(archived.events, summary->end_event);
@@ -62,7 +55,7 @@ TEST_F(ArchiveTest, SealedSegmentsMoveToAFolderThatVerifiesAloneAndTheLiveLogGoe
   EXPECT_TRUE(std::filesystem::exists(Out("a1") / "archive.json"));
   // The live log: from the checkpoint where it now starts, with audit.archive recorded.
   ASSERT_OK(log->SignNow());
-  const auto live = Verify(dir_);
+  const auto live = VerifyPinned(dir_);
   ASSERT_TRUE(live.ok) << live.error;
   EXPECT_EQ(live.first_event, summary->end_event);
   const auto recent = log->Recent(3).value();
@@ -76,7 +69,7 @@ TEST_F(ArchiveTest, SealedSegmentsMoveToAFolderThatVerifiesAloneAndTheLiveLogGoe
   auto second = log->Archive(std::chrono::system_clock::now(), Out("a2"));
   ASSERT_OK(second);
   EXPECT_EQ(second->first_event, summary->end_event);
-  const auto archived2 = Verify(Out("a2"));
+  const auto archived2 = VerifyPinned(Out("a2"));
   ASSERT_TRUE(archived2.ok) << archived2.error;
   EXPECT_EQ(archived2.first_event, summary->end_event);
   EXPECT_EQ(archived2.events, second->end_event);
@@ -87,7 +80,7 @@ TEST_F(ArchiveTest, SealedSegmentsMoveToAFolderThatVerifiesAloneAndTheLiveLogGoe
   auto reopened = OpenLog(SmallSegments());
   ASSERT_NE(reopened, nullptr);
   reopened.reset();
-  EXPECT_TRUE(Verify(dir_).ok);
+  EXPECT_TRUE(VerifyPinned(dir_).ok);
 }
 
 TEST_F(ArchiveTest, NothingSealedBeforeTheTimeChangesNothing) {
@@ -113,14 +106,14 @@ TEST_F(ArchiveTest, AnInterruptedRemovalLeavesAVerifiableLogAndIsFinishedNextTim
   for (size_t i = archived.size() / 2; i < archived.size(); ++i) {
     std::filesystem::copy_file(archived[i].path, dir_ / archived[i].path.filename());
   }
-  const auto halfway = Verify(dir_);
+  const auto halfway = VerifyPinned(dir_);
   ASSERT_TRUE(halfway.ok) << halfway.error;
   EXPECT_EQ(halfway.first_event, archived[archived.size() / 2].first_seq);
   auto finished = internal::FinishArchivedRemovals(dir_);
   ASSERT_OK(finished);
   EXPECT_EQ(*finished, archived.size() - archived.size() / 2);
   EXPECT_EQ(Segments(dir_).front().first_seq, summary->end_event);
-  EXPECT_TRUE(Verify(dir_).ok);
+  EXPECT_TRUE(VerifyPinned(dir_).ok);
 }
 
 TEST_F(ArchiveTest, AnAlteredArchiveFailsVerification) {
@@ -130,7 +123,7 @@ TEST_F(ArchiveTest, AnAlteredArchiveFailsVerification) {
   ASSERT_OK(log->Archive(std::chrono::system_clock::now(), Out("a")));
   const auto segments = Segments(Out("a"));
   std::filesystem::remove(segments[1].path);  // a segment taken out of the archive
-  const auto r = Verify(Out("a"));
+  const auto r = VerifyPinned(Out("a"));
   EXPECT_FALSE(r.ok);
   EXPECT_NE(r.error.find("removed or replaced"), std::string::npos) << r.error;
 }
@@ -150,7 +143,7 @@ TEST_F(ArchiveTest, RetentionPrunesOnlyArchivedSegmentsAndRecordsIt) {
     for (int i = 0; i < 100; ++i) log->Append(Event(i));
     ASSERT_OK(log->Flush());
   }
-  auto archived = Verify(Out("kept"));
+  auto archived = VerifyPinned(Out("kept"));
   ASSERT_TRUE(archived.ok) << archived.error;
   const uint64_t end = archived.events;
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
@@ -172,7 +165,7 @@ TEST_F(ArchiveTest, RetentionPrunesOnlyArchivedSegmentsAndRecordsIt) {
   // What no archive holds stays, however old.
   EXPECT_GT(Segments(dir_).size(), 2u);
   log.reset();
-  const auto live = Verify(dir_);
+  const auto live = VerifyPinned(dir_);
   EXPECT_TRUE(live.ok) << live.error;
   EXPECT_EQ(live.first_event, end);
   // And nothing is pruned twice or past the archive.

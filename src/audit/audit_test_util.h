@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "aegis/audit/audit_log.h"
+#include "aegis/audit/log_verifier.h"
 #include "aegis/common/file_util.h"
 #include "aegis/keys/key_provider.h"
 #include "common/testing/scoped_temp_dir.h"
@@ -62,6 +63,15 @@ class AuditDir : public ::testing::Test {
     auto log = OpenLog();
     ASSERT_NE(log, nullptr);
     for (int i = 0; i < n; ++i) log->Append(Event(i));
+  }
+
+  // Verifies `dir` (this log, or an archive of it) against this log's own key.
+  VerifyReport VerifyPinned(const std::filesystem::path& dir) const {
+    VerifyOptions o;
+    o.pinned_key = ReadAuditPublicKey(dir_).value();
+    auto r = VerifyAuditLog(dir, o);
+    EXPECT_OK(r);
+    return r.ok() ? *r : VerifyReport{};
   }
 
   std::filesystem::path Segment0() const { return dir_ / "segment-00000000000000000000.jsonl"; }
