@@ -12,11 +12,12 @@
 #include <string>
 #include <string_view>
 
+#include "aegis/audit/audit_log.h"
 #include "aegis/common/status.h"
 
 namespace aegis::audit::internal {
 
-inline constexpr std::string_view kReplicaIdFile = "replica_id";
+inline constexpr std::string_view kReplicaIdFile = kReplicaIdFileName;
 
 // The directory's replica id: the file's when it exists (InvalidArgument when
 // `requested` is set and differs: one log, one name), else `requested`, which

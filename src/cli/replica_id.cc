@@ -5,6 +5,7 @@
 #include <array>
 #include <system_error>
 
+#include "aegis/audit/audit_log.h"
 #include "aegis/audit/tree_head.h"
 #include "commands.h"
 
@@ -34,16 +35,13 @@ std::string ReplicaIdForNewLog(const std::string& flag, bool shared_store) {
   return shared_store ? HostReplicaId("pass --replica-id") : std::string();
 }
 
-std::string ReplicaIdForServe(const std::filesystem::path& data_dir, bool shared_store) {
+std::string ReplicaIdForServe(const std::filesystem::path& audit_dir, bool shared_store) {
   if (!shared_store) return {};
+  const auto file = audit_dir / audit::kReplicaIdFileName;
   std::error_code ec;
   // Present (even if broken: the audit log reports that): the file decides.
-  if (std::filesystem::symlink_status(data_dir / "audit" / "replica_id", ec).type() !=
-      std::filesystem::file_type::not_found) {
-    return {};
-  }
-  return HostReplicaId("write one (letters, digits, '.', '_', '-') into " +
-                       (data_dir / "audit" / "replica_id").string());
+  if (std::filesystem::symlink_status(file, ec).type() != std::filesystem::file_type::not_found) return {};
+  return HostReplicaId("write one (letters, digits, '.', '_', '-') into " + file.string());
 }
 
 }  // namespace aegis::cli

@@ -17,9 +17,10 @@ namespace aegis::cli {
 // CommandError when the id given or the host name cannot name a replica.
 std::string ReplicaIdForNewLog(const std::string& flag, bool shared_store);
 
-// For `aegis serve`: empty (DIR/audit/replica_id decides) unless the store is
-// shared and the log has no name yet (a data folder prepared before replicas
-// were named): then the host name, which the log keeps from then on.
-std::string ReplicaIdForServe(const std::filesystem::path& data_dir, bool shared_store);
+// For `aegis serve` of the log in `audit_dir`: empty (its replica_id file
+// decides) unless the store is shared and the log has no name yet (a data
+// folder prepared before replicas were named): then the host name, which the
+// log keeps from then on.
+std::string ReplicaIdForServe(const std::filesystem::path& audit_dir, bool shared_store);
 
 }  // namespace aegis::cli

@@ -510,7 +510,7 @@ void RunServe(const ServeOptions& o) {
   // destroyed before: those reach them through this.
   LateBound<incident::Incidents> late_incidents;
   audit::AuditLogOptions audit_options = AuditOptions(config.data_dir, *kek);
-  audit_options.replica_id = ReplicaIdForServe(config.data_dir, !config.store_url.empty());
+  audit_options.replica_id = ReplicaIdForServe(audit_options.dir, !config.store_url.empty());
   audit_options.segment_max_bytes = config.audit_segment_max_bytes;
   audit_options.verify_interval = config.audit_verify_interval;
   if (config.audit_summarize_inferences) audit_options.summarized_action = policy::ActionName(policy::Action::kInfer);

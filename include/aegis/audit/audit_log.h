@@ -43,6 +43,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "aegis/audit/event.h"
@@ -53,6 +54,9 @@
 #include "aegis/keys/key_provider.h"
 
 namespace aegis::audit {
+
+// The file in an audit directory that fixes its replica id (AuditLogOptions::replica_id).
+inline constexpr std::string_view kReplicaIdFileName = "replica_id";
 
 struct AuditLogOptions {
   std::filesystem::path dir;               // DIR/audit
