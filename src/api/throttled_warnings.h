@@ -25,7 +25,10 @@ class ThrottledWarnings {
   // `kind` comes from a fixed set (the callers' constants), which bounds the map.
   std::optional<uint64_t> Admit(std::string_view kind, std::chrono::steady_clock::time_point now) {
     std::lock_guard lock(mu_);
-    auto [it, fresh] = kinds_.try_emplace(std::string(kind));
+    // Found without a copy of `kind`: a refusal that is held back allocates nothing.
+    auto it = kinds_.find(kind);
+    const bool fresh = it == kinds_.end();
+    if (fresh) it = kinds_.emplace(std::string(kind), Kind{}).first;
     Kind& k = it->second;
     if (!fresh && now - k.last < interval_) {
       ++k.held_back;
