@@ -347,8 +347,6 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // ---------------------------------------------------------------------------
   // Requests
 
-  // Sends the inputs of the calls the caller put in slot.running (one request,
-  // or a batch whose inputs each fit their share of the request area).
   // Under mu_: ArenaHeader::request_poll for `slot`'s call. The worker may
   // watch for the next request only while the model serves one request at a
   // time: this call and the kAloneStreak before it each found nothing queued
@@ -364,6 +362,9 @@ class Pool : public std::enable_shared_from_this<Pool> {
     return alone_streak_ > kAloneStreak;
   }
 
+  // Sends the inputs of the calls the caller put in slot.running (one request,
+  // or a batch whose inputs each fit their share of the request area).
+  // `alone`: AloneLocked's answer for them, taken when they were handed over.
   void Dispatch(Slot& slot, std::vector<std::vector<Tensor>> inputs, bool alone = false) {
     Status sent;
     const size_t count = inputs.size();
